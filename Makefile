@@ -1,0 +1,88 @@
+# hpack - hermetic single-executable packager for Java.
+#
+#   make            build build/hpack (the launcher is embedded in it)
+#   make check      all tests (installs missing Debian packages first)
+#   make demo       pack samples/hello and run it
+#   make bench      benchmarks (numbers, not pass/fail)
+#   make install PREFIX=/usr/local
+#
+# SANITIZE=1 builds everything with AddressSanitizer and UBSan.
+
+PREFIX ?= /usr/local
+CC ?= cc
+VERSION := 0.1.0
+B := build
+
+PKG_CONFIG ?= pkg-config
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation
+BASE_CFLAGS := $(WARN) -O2 -g -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE -DHPK_VERSION='"$(VERSION)"'
+ifeq ($(SANITIZE),1)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# ASan cannot link statically: a sanitized launcher is dynamic (tests only).
+LAUNCHER_LINK := $(SAN)
+else
+SAN :=
+LAUNCHER_LINK := -static
+endif
+CFLAGS ?=
+CFLAGS += $(BASE_CFLAGS) $(SAN)
+
+LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c
+LAUNCHER_SRC := launcher/main.c launcher/unpack.c launcher/cachedir.c
+PACKER_SRC := packer/hpack.c packer/util.c packer/inputs.c packer/jar.c packer/payload.c packer/elfout.c \
+              packer/build.c packer/train.c packer/inspect.c packer/diffx.c
+HDRS := $(wildcard layout/*.h launcher/*.h packer/*.h)
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libelf libarchive zlib)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs libelf libarchive zlib)
+
+all: $(B)/hpack
+
+$(B)/.deps-ok: tests/setup-deps.sh
+	@mkdir -p $(B)
+	@sh tests/setup-deps.sh
+	@touch $@
+
+$(B)/hpack-launcher: $(LAUNCHER_SRC) $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
+	$(CC) $(CFLAGS) -o $@ $(LAUNCHER_SRC) $(LAYOUT_SRC) $(LAUNCHER_LINK) -lz
+
+$(B)/launcher_blob.o: packer/launcher_blob.S $(B)/hpack-launcher
+	$(CC) -c -DHPK_LAUNCHER_PATH='"$(B)/hpack-launcher"' -o $@ packer/launcher_blob.S
+
+# The packer links the launcher's unpack code too (hpack extract).
+$(B)/hpack: $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c $(HDRS) $(B)/launcher_blob.o
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c \
+	    $(B)/launcher_blob.o $(PKG_LIBS) -lpthread
+
+# ---- tests ----
+$(B)/test_layout: tests/unit/test_layout.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
+	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_layout.c $(LAYOUT_SRC) \
+	    $(shell $(PKG_CONFIG) --libs cmocka) -lz
+
+samples: $(B)/.deps-ok
+	@sh samples/build.sh $(B)/samples
+
+unit: $(B)/test_layout
+	$(B)/test_layout
+
+check: all unit samples
+	@bash tests/integration.sh
+
+valgrind: $(B)/test_layout
+	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_layout
+
+demo: all samples
+	@bash tests/demo.sh
+
+bench: all samples
+	@bash tests/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(B)/hpack $(DESTDIR)$(PREFIX)/bin/hpack
+	install -m 0644 docs/hpack.1 $(DESTDIR)$(PREFIX)/share/man/man1/hpack.1
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all check unit samples demo bench install clean valgrind

@@ -1,0 +1,75 @@
+/*
+ * hpk_launcher.h - internal API of the embedded launcher.
+ *
+ * The launcher runs on every start of every shipped application: its warm
+ * path is a handful of system calls (see docs/launcher.md). Everything here
+ * reports errors through struct hpk_err; only main.c prints.
+ */
+#ifndef HPK_LAUNCHER_H
+#define HPK_LAUNCHER_H
+
+#include "../layout/hpk_artifact.h"
+#include "../layout/hpk_kv.h"
+
+#include <stddef.h>
+#include <time.h>
+
+/* Exit statuses of the launcher itself, before it execs the JVM. Chosen high
+ * so they rarely collide with an app's own; documented in docs/launcher.md. */
+enum hpk_exit {
+    HPK_EXIT_PAYLOAD = 121, /* the artifact's payload is missing, truncated or corrupt */
+    HPK_EXIT_CACHEDIR = 122, /* the cache directory is unusable or insecure */
+    HPK_EXIT_UNPACK = 123,  /* unpacking failed (I/O error, disk full) */
+    HPK_EXIT_TAMPER = 124,  /* the unpacked tree or the startup cache does not match */
+    HPK_EXIT_USAGE = 125,   /* bad --hpack-* option or HPACK_* variable */
+    HPK_EXIT_EXEC = 126,    /* the JVM could not be started */
+};
+
+/* Every unpacked file gets this mtime (1980-01-01T00:00:00Z): class path
+ * entries' mtimes are recorded in JVM startup caches, so they must be the
+ * same on every host. */
+#define HPK_FIXED_MTIME ((time_t)315532800)
+
+/* The unpack root is kept open at this descriptor across execve, and the
+ * class path is named through it (/proc/self/fd/250/app/x.jar): the same
+ * string on every host, which OpenJDK 17's CDS requires. */
+#define HPK_TREE_FD 250
+#define HPK_TREE_FD_PATH "/proc/self/fd/250"
+
+#define HPK_MARKER ".hpack-ok"
+
+struct hpk_err {
+    int code;      /* an enum hpk_exit value */
+    char msg[768]; /* one line, no trailing newline */
+};
+
+int hpk_fail(struct hpk_err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* cachedir.c: choose the cache root and open it, creating it 0700 and
+ * refusing one owned by another user or writable by group/others. */
+struct hpk_root {
+    char path[4096];
+    int fd;
+    int fallback; /* 1 if $TMPDIR/hpack-$UID was used because $HOME did not work */
+};
+int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e);
+/* Check that an opened directory is ours and not writable by others. */
+int hpk_dir_secure(int fd, const char *what, struct hpk_err *e);
+
+/* unpack.c */
+/* Unpack every non-cache entry into a new directory `name` under `parent`
+ * (which must not exist), verifying each entry; the directory appears only
+ * complete (built as a temporary sibling, then renamed). */
+int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, struct hpk_err *e);
+/* Add the cache entries of `a` missing from the unpacked tree `tree`, each
+ * written to a temporary name and renamed. */
+int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);
+/* Remove a directory tree without following symlinks. */
+int hpk_rm_rf(int parent, const char *name);
+/* Remove stale temporaries `<prefix>.tmp.*` / `<prefix>.old.*` under parent. */
+void hpk_clean_stale(int parent, const char *prefix);
+/* Re-hash every entry of the unpacked tree against the table. */
+int hpk_verify_tree(const struct hpk_artifact *a, int tree, struct hpk_err *e);
+
+#endif

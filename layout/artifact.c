@@ -1,0 +1,252 @@
+/*
+ * artifact.c - find the .hpack section, read the table, decode entries.
+ */
+#define _GNU_SOURCE
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "hpk_artifact.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* pread exactly len bytes, or fail (short read = truncated file). */
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return HPK_E_IO;
+        if (n == 0) return HPK_E_TRUNCATED;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return HPK_OK;
+}
+
+/* Section lookup over an abstract reader so the fd and memory versions share
+ * one implementation (and one set of bounds checks). */
+struct src {
+    int fd;
+    const uint8_t *img;
+    uint64_t len; /* file size */
+};
+
+static int src_read(const struct src *s, void *buf, size_t n, uint64_t off)
+{
+    if (off > s->len || n > s->len - off) return HPK_E_TRUNCATED;
+    if (s->img) {
+        memcpy(buf, s->img + off, n);
+        return HPK_OK;
+    }
+    return pread_full(s->fd, buf, n, off);
+}
+
+static int find_section(const struct src *s, const char *name, uint64_t *off, uint64_t *size)
+{
+    Elf64_Ehdr eh;
+    if (src_read(s, &eh, sizeof eh, 0) != HPK_OK) return HPK_E_NOT_ELF;
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_shentsize != sizeof(Elf64_Shdr))
+        return HPK_E_NOT_ELF;
+    if (eh.e_shnum == 0 || eh.e_shstrndx == SHN_UNDEF || eh.e_shstrndx >= eh.e_shnum)
+        return HPK_E_NO_SECTION;
+    size_t tbl = (size_t)eh.e_shnum * sizeof(Elf64_Shdr);
+    Elf64_Shdr *sh = malloc(tbl);
+    if (!sh) return HPK_E_NOMEM;
+    int err = src_read(s, sh, tbl, eh.e_shoff);
+    if (err != HPK_OK) goto out;
+    const Elf64_Shdr *str = &sh[eh.e_shstrndx];
+    /* One read of the section name table; names are bounded by it. */
+    if (str->sh_type != SHT_STRTAB || str->sh_size == 0 || str->sh_size > (1u << 20)) {
+        err = HPK_E_NO_SECTION;
+        goto out;
+    }
+    char *names = malloc(str->sh_size + 1);
+    if (!names) { err = HPK_E_NOMEM; goto out; }
+    if ((err = src_read(s, names, str->sh_size, str->sh_offset)) != HPK_OK) {
+        free(names);
+        goto out;
+    }
+    names[str->sh_size] = 0;
+    err = HPK_E_NO_SECTION;
+    for (unsigned i = 1; i < eh.e_shnum; i++) {
+        if (sh[i].sh_name >= str->sh_size || strcmp(names + sh[i].sh_name, name) != 0) continue;
+        if (sh[i].sh_type != SHT_PROGBITS) break;
+        if (sh[i].sh_offset > s->len || sh[i].sh_size > s->len - sh[i].sh_offset) {
+            err = HPK_E_TRUNCATED;
+            break;
+        }
+        *off = sh[i].sh_offset;
+        *size = sh[i].sh_size;
+        err = HPK_OK;
+        break;
+    }
+    free(names);
+out:
+    free(sh);
+    return err;
+}
+
+int hpk_elf_find_section(int fd, const char *name, uint64_t *off, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return HPK_E_IO;
+    struct src s = {.fd = fd, .img = NULL, .len = (uint64_t)st.st_size};
+    return find_section(&s, name, off, size);
+}
+
+int hpk_elf_find_section_mem(const uint8_t *img, size_t len, const char *name, uint64_t *off,
+                             uint64_t *size)
+{
+    struct src s = {.fd = -1, .img = img, .len = len};
+    return find_section(&s, name, off, size);
+}
+
+int hpk_artifact_open(int fd, struct hpk_artifact *a)
+{
+    memset(a, 0, sizeof *a);
+    a->fd = fd;
+    int err = hpk_elf_find_section(fd, HPK_SECTION_NAME, &a->sec_off, &a->sec_size);
+    if (err != HPK_OK) return err;
+    if (a->sec_size < HPK_FOOTER_SIZE) return HPK_E_TRUNCATED;
+    uint8_t fb[HPK_FOOTER_SIZE];
+    if ((err = pread_full(fd, fb, sizeof fb, a->sec_off + a->sec_size - HPK_FOOTER_SIZE)) != HPK_OK)
+        return err;
+    struct hpk_footer f;
+    if ((err = hpk_layout_footer_decode(fb, a->sec_size, &f)) != HPK_OK) return err;
+    a->toc = malloc(f.toc_size ? f.toc_size : 1);
+    if (!a->toc) return HPK_E_NOMEM;
+    if ((err = pread_full(fd, a->toc, f.toc_size, a->sec_off + f.toc_offset)) != HPK_OK ||
+        (err = hpk_layout_parse(&f, a->toc, &a->p)) != HPK_OK) {
+        free(a->toc);
+        a->toc = NULL;
+        return err;
+    }
+    return HPK_OK;
+}
+
+int hpk_artifact_map(struct hpk_artifact *a)
+{
+    if (a->map) return HPK_OK;
+    long pg = sysconf(_SC_PAGESIZE);
+    uint64_t start = a->sec_off - a->sec_off % (uint64_t)pg;
+    a->map_skew = (size_t)(a->sec_off - start);
+    a->map_len = a->map_skew + a->sec_size;
+    void *m = mmap(NULL, a->map_len, PROT_READ, MAP_PRIVATE, a->fd, (off_t)start);
+    if (m == MAP_FAILED) return HPK_E_IO;
+    madvise(m, a->map_len, MADV_SEQUENTIAL);
+    a->map = m;
+    return HPK_OK;
+}
+
+void hpk_artifact_close(struct hpk_artifact *a)
+{
+    if (a->map) munmap((void *)a->map, a->map_len);
+    hpk_payload_free(&a->p);
+    free(a->toc);
+    a->map = NULL;
+    a->toc = NULL;
+}
+
+#define CHUNK (1u << 20)
+
+int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink,
+                     void *ctx)
+{
+    if (!a->map) return HPK_E_IO;
+    const uint8_t *data = a->map + a->map_skew + e->offset;
+    XXH3_state_t st;
+    XXH3_128bits_reset(&st);
+    uint64_t total = 0;
+    if (e->codec == HPK_CODEC_STORED) {
+        for (uint64_t done = 0; done < e->stored_size;) {
+            size_t n = e->stored_size - done < CHUNK ? (size_t)(e->stored_size - done) : CHUNK;
+            XXH3_128bits_update(&st, data + done, n);
+            if (sink && sink(ctx, data + done, n)) return HPK_E_SINK;
+            done += n;
+        }
+        total = e->stored_size;
+    } else {
+        uint8_t *out = malloc(CHUNK);
+        if (!out) return HPK_E_NOMEM;
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        if (inflateInit(&z) != Z_OK) {
+            free(out);
+            return HPK_E_NOMEM;
+        }
+        uint64_t in_left = e->stored_size;
+        const uint8_t *in = data;
+        int zr = Z_OK, err = HPK_OK;
+        while (zr != Z_STREAM_END) {
+            if (z.avail_in == 0 && in_left) {
+                uInt n = in_left > CHUNK ? CHUNK : (uInt)in_left;
+                z.next_in = (Bytef *)in;
+                z.avail_in = n;
+                in += n;
+                in_left -= n;
+            }
+            z.next_out = out;
+            z.avail_out = CHUNK;
+            zr = inflate(&z, Z_NO_FLUSH);
+            if (zr != Z_OK && zr != Z_STREAM_END) { err = HPK_E_DATA_CODEC; break; }
+            size_t got = CHUNK - z.avail_out;
+            if (got == 0 && zr == Z_OK && z.avail_in == 0 && in_left == 0) {
+                err = HPK_E_DATA_CODEC; /* stream ends early */
+                break;
+            }
+            total += got;
+            if (total > e->size) { err = HPK_E_DATA_HASH; break; }
+            XXH3_128bits_update(&st, out, got);
+            if (got && sink && sink(ctx, out, got)) { err = HPK_E_SINK; break; }
+        }
+        /* Trailing bytes after the stream are corruption too. */
+        if (err == HPK_OK && (z.avail_in || in_left)) err = HPK_E_DATA_CODEC;
+        inflateEnd(&z);
+        free(out);
+        if (err != HPK_OK) return err;
+    }
+    if (total != e->size) return HPK_E_DATA_HASH;
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+    return memcmp(c.digest, e->hash, 16) == 0 ? HPK_OK : HPK_E_DATA_HASH;
+}
+
+struct slurp {
+    char *buf;
+    size_t len, cap;
+};
+
+static int slurp_sink(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct slurp *s = ctx;
+    if (s->len + len + 1 > s->cap) return -1;
+    memcpy(s->buf + s->len, buf, len);
+    s->len += len;
+    return 0;
+}
+
+int hpk_entry_slurp(const struct hpk_artifact *a, const struct hpk_entry *e, char **out, size_t *len)
+{
+    if (e->size > (64u << 20)) return HPK_E_NOMEM;
+    struct slurp s = {.buf = malloc((size_t)e->size + 1), .len = 0, .cap = (size_t)e->size + 1};
+    if (!s.buf) return HPK_E_NOMEM;
+    int err = hpk_entry_decode(a, e, slurp_sink, &s);
+    if (err != HPK_OK) {
+        free(s.buf);
+        return err;
+    }
+    s.buf[s.len] = 0;
+    *out = s.buf;
+    *len = s.len;
+    return HPK_OK;
+}

@@ -1,0 +1,59 @@
+/*
+ * hpk_artifact.h - open an hpack artifact (an ELF file with a .hpack section),
+ * read and validate its table, and stream entry contents with verification.
+ *
+ * Shared by the launcher (which opens /proc/self/exe) and the packer's
+ * inspect/verify/extract commands, so there is one reader to test and fuzz.
+ * Only plain system calls, no libelf: the launcher must stay small and static.
+ */
+#ifndef HPK_ARTIFACT_H
+#define HPK_ARTIFACT_H
+
+#include "hpk_layout.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HPK_SECTION_NAME ".hpack"
+
+/* Find a section by name in an ELF64 little-endian file read through `fd`.
+ * Returns HPK_OK with its file offset and size, HPK_E_NOT_ELF, HPK_E_NO_SECTION,
+ * HPK_E_TRUNCATED (section past the end of the file) or HPK_E_IO. */
+int hpk_elf_find_section(int fd, const char *name, uint64_t *off, uint64_t *size);
+
+/* The same over an in-memory image (used by the fuzzer and the packer). */
+int hpk_elf_find_section_mem(const uint8_t *img, size_t len, const char *name, uint64_t *off,
+                             uint64_t *size);
+
+struct hpk_artifact {
+    int fd;               /* not owned */
+    uint64_t sec_off;     /* file offset of the payload */
+    uint64_t sec_size;
+    uint8_t *toc;         /* owned copy of the table */
+    struct hpk_payload p; /* entries point into toc */
+    const uint8_t *map;   /* whole payload once hpk_artifact_map() succeeded */
+    size_t map_len;
+    size_t map_skew;      /* sec_off minus the page-aligned mapping start */
+};
+
+/* Locate the payload in `fd`, read the footer and table, validate them. */
+int hpk_artifact_open(int fd, struct hpk_artifact *a);
+/* Map the whole payload read-only (for entry data). */
+int hpk_artifact_map(struct hpk_artifact *a);
+void hpk_artifact_close(struct hpk_artifact *a);
+
+/* Decode entry `e` from the mapped payload, handing the content to `sink`
+ * in pieces; checks the decoded size and XXH3-128 at the end. A sink returns
+ * 0 to go on, non-zero to stop (reported as HPK_E_SINK). Nothing is trusted
+ * before the final check: a sink writing to disk must discard its output
+ * unless this returns HPK_OK. */
+typedef int (*hpk_sink_fn)(void *ctx, const uint8_t *buf, size_t len);
+int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink,
+                     void *ctx);
+
+/* Read a small stored or zlib entry whole, verified, NUL-terminated.
+ * Caller frees *out. */
+int hpk_entry_slurp(const struct hpk_artifact *a, const struct hpk_entry *e, char **out,
+                    size_t *len);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * hpk_kv.h - the key/value record format of hpack's small text entries
+ * (hpack/launch, cache/<hash>.prov).
+ *
+ * A record is `key=value` followed by one NUL byte; keys are [a-z0-9._-]+;
+ * values are any bytes but NUL (so arguments with spaces, quotes or newlines
+ * survive unchanged). A key may repeat: order is meaningful (class path,
+ * JVM options, arguments). See docs/format.md.
+ */
+#ifndef HPK_KV_H
+#define HPK_KV_H
+
+#include <stddef.h>
+
+/* Iterate over records. *pos starts at 0. Returns 1 with key/value set
+ * (value NUL-terminated inside buf), 0 at the end, -1 on a malformed record. */
+int hpk_kv_next(const char *buf, size_t len, size_t *pos, const char **key, size_t *key_len,
+                const char **value);
+
+/* The decoded launch configuration (hpack/launch). Pointers point into the
+ * buffer given to hpk_launch_decode(); the arrays are malloc'ed. */
+struct hpk_launch {
+    const char *java;   /* path of the java binary, relative to the tree root */
+    const char *main;   /* main class */
+    const char *runtime_version;
+    const char **cp;    /* class path entries, relative to the tree root */
+    const char **jvm;   /* JVM options */
+    const char **arg;   /* application arguments, before the user's own */
+    size_t n_cp, n_jvm, n_arg;
+};
+
+/* Decode; unknown keys are ignored (forward compatible). Returns 0, or -1 if
+ * malformed or missing java/main/cp. `buf` must end with a NUL byte. */
+int hpk_launch_decode(const char *buf, size_t len, struct hpk_launch *out);
+void hpk_launch_free(struct hpk_launch *l);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * hpk_layout.h - the hpack payload format, shared by the packer and the launcher.
+ *
+ * A payload is the content of the `.hpack` ELF section:
+ *
+ *     [entry data, each at a multiple of 4096] [table of contents] [footer]
+ *
+ * The table and the fixed-size footer sit at the END, like a zip central
+ * directory: appending an entry (the startup cache) rewrites only the table
+ * and the footer, so every earlier entry keeps its bytes at its offset.
+ * docs/format.md is the normative description; this header mirrors it.
+ *
+ * This module does no I/O and allocates only in hpk_layout_parse() and in
+ * the table builder: the launcher links it statically, so it must stay small.
+ */
+#ifndef HPK_LAYOUT_H
+#define HPK_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HPK_LAYOUT_VERSION 1u
+#define HPK_ALIGN 4096u
+#define HPK_FOOTER_SIZE 128u
+#define HPK_RECORD_FIXED 48u
+#define HPK_PATH_MAX 4095u   /* longest entry path, bytes */
+#define HPK_NAME_MAX 255u    /* longest path component, bytes */
+#define HPK_MAX_ENTRIES 1000000u
+
+#define HPK_FOOTER_MAGIC "HPACKFT1"
+#define HPK_FOOTER_MAGIC_END "HPACKEND"
+
+/* What an entry is for. The base hash covers every role but CACHE. */
+enum hpk_role {
+    HPK_ROLE_RUNTIME = 0,   /* the Java runtime tree, under runtime/ */
+    HPK_ROLE_CLASSPATH = 1, /* an application jar, under app/ */
+    HPK_ROLE_CONFIG = 2,    /* launch configuration, hpack/launch */
+    HPK_ROLE_CACHE = 3,     /* a JVM startup cache and its provenance */
+    HPK_ROLE_COUNT
+};
+
+enum hpk_codec {
+    HPK_CODEC_STORED = 0,
+    HPK_CODEC_ZLIB = 1, /* one zlib stream (RFC 1950) of the whole content */
+    HPK_CODEC_COUNT
+};
+
+/* Error codes of this module; hpk_layout_strerror() names them. */
+enum hpk_layout_err {
+    HPK_OK = 0,
+    HPK_E_TRUNCATED,      /* payload shorter than its footer says */
+    HPK_E_MAGIC,          /* not an hpack footer */
+    HPK_E_VERSION,        /* footer of a format version this reader does not know */
+    HPK_E_FOOTER_SUM,     /* footer checksum mismatch */
+    HPK_E_TOC_BOUNDS,     /* table offset/size outside the payload */
+    HPK_E_TOC_SUM,        /* table checksum mismatch */
+    HPK_E_TOC_RECORD,     /* malformed table record */
+    HPK_E_ENTRY_BOUNDS,   /* entry data outside the data area, misaligned or overlapping */
+    HPK_E_PATH,           /* hostile or malformed entry path */
+    HPK_E_DUPLICATE,      /* two entries with one path */
+    HPK_E_PARENT,         /* entry whose parent is not a directory entry */
+    HPK_E_MODE,           /* unsupported file type or mode bits */
+    HPK_E_ROLE,           /* unknown role or codec */
+    HPK_E_HASH,           /* base or full hash does not match the table */
+    HPK_E_NOMEM,
+    HPK_E_NOT_ELF,        /* not a 64-bit little-endian ELF file */
+    HPK_E_NO_SECTION,     /* ELF file without a .hpack section */
+    HPK_E_IO,             /* read error (errno has the reason) */
+    HPK_E_DATA_CODEC,     /* entry data does not decode */
+    HPK_E_DATA_HASH,      /* entry data does not match its size or hash */
+    HPK_E_SINK,           /* the consumer of entry data failed (errno has the reason) */
+    HPK_E_COUNT
+};
+
+/* One entry of the table, decoded. `path` points into the table bytes and is
+ * NOT NUL-terminated: use path_len. */
+struct hpk_entry {
+    uint64_t offset;      /* from the start of the payload; multiple of HPK_ALIGN */
+    uint64_t stored_size; /* bytes in the payload */
+    uint64_t size;        /* bytes once decoded */
+    uint8_t hash[16];     /* XXH3-128 of the decoded content, big-endian canonical form */
+    uint32_t mode;        /* type (S_IFREG, S_IFDIR, S_IFLNK) and permission bits */
+    uint8_t role;
+    uint8_t codec;
+    uint16_t path_len;
+    const char *path;
+};
+
+struct hpk_footer {
+    uint32_t version;
+    uint32_t flags;
+    uint64_t toc_offset;
+    uint64_t toc_size;
+    uint32_t entry_count;
+    uint64_t data_end; /* end of the last entry's data: where an appended entry may start (aligned) */
+    uint8_t toc_hash[16];
+    uint8_t base_hash[16];
+    uint8_t full_hash[16];
+};
+
+/* A parsed, validated payload. Entries are in table order. */
+struct hpk_payload {
+    struct hpk_footer footer;
+    struct hpk_entry *entries;
+    uint32_t count;
+};
+
+const char *hpk_layout_strerror(int err);
+const char *hpk_role_name(unsigned role);
+const char *hpk_codec_name(unsigned codec);
+int hpk_role_from_name(const char *name); /* -1 if unknown */
+
+static inline uint64_t hpk_align_up(uint64_t v)
+{
+    return (v + (HPK_ALIGN - 1)) & ~(uint64_t)(HPK_ALIGN - 1);
+}
+
+/* --- reading ----------------------------------------------------------- */
+
+/* Decode and check the footer, which must be the last HPK_FOOTER_SIZE bytes of
+ * a payload of `payload_size` bytes. Checks magic, version, checksum and that
+ * the table lies inside the payload. */
+int hpk_layout_footer_decode(const uint8_t buf[HPK_FOOTER_SIZE], uint64_t payload_size,
+                             struct hpk_footer *out);
+
+/* Decode and validate the table `toc` (footer->toc_size bytes): its checksum,
+ * every record, paths, parents, overlaps, and the base and full hashes.
+ * On success *out owns a malloc'ed entry array whose paths point into `toc`,
+ * which must outlive it. Free with hpk_payload_free(). */
+int hpk_layout_parse(const struct hpk_footer *footer, const uint8_t *toc, struct hpk_payload *out);
+
+void hpk_payload_free(struct hpk_payload *p);
+
+/* Find an entry by path; NULL if none. Linear: meant for a handful of lookups. */
+const struct hpk_entry *hpk_payload_find(const struct hpk_payload *p, const char *path);
+
+/* Check one entry path: relative, no empty, "." or ".." component, no NUL,
+ * components <= HPK_NAME_MAX, total <= HPK_PATH_MAX. */
+int hpk_layout_path_ok(const char *path, size_t len);
+
+/* --- hashing ----------------------------------------------------------- */
+
+/* The base hash (include_cache = 0) or full hash (1) of a set of entries:
+ * XXH3-128 over the canonical encoding of (path, mode, role, size, hash) of
+ * each entry taken in byte order of path. Offsets and codecs are not part of
+ * it: the same content packed differently has the same identity. */
+int hpk_layout_identity(const struct hpk_entry *entries, uint32_t count, int include_cache,
+                        uint8_t out[16]);
+
+void hpk_hash_hex(const uint8_t h[16], char out[33]);
+int hpk_hash_from_hex(const char *hex, uint8_t out[16]);
+
+/* --- writing ----------------------------------------------------------- */
+
+/* Size of an encoded table record for a path of `path_len` bytes. */
+static inline size_t hpk_record_size(size_t path_len)
+{
+    return (HPK_RECORD_FIXED + path_len + 7u) & ~(size_t)7u;
+}
+
+/* Encode `count` entries as a table into `buf` (hpk_layout_toc_size() bytes). */
+size_t hpk_layout_toc_size(const struct hpk_entry *entries, uint32_t count);
+void hpk_layout_toc_encode(const struct hpk_entry *entries, uint32_t count, uint8_t *buf);
+
+/* Fill in a footer for a table already encoded in `toc`: computes the table
+ * hash, the base and full hashes and data_end, then encodes it into `out`. */
+int hpk_layout_footer_make(const struct hpk_entry *entries, uint32_t count, const uint8_t *toc,
+                           uint64_t toc_offset, uint64_t toc_size, struct hpk_footer *f,
+                           uint8_t out[HPK_FOOTER_SIZE]);
+
+#endif

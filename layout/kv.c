@@ -1,0 +1,80 @@
+/*
+ * kv.c - the NUL-terminated key=value records of hpack's config entries.
+ */
+#include "hpk_kv.h"
+#include "hpk_layout.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int hpk_kv_next(const char *buf, size_t len, size_t *pos, const char **key, size_t *key_len,
+                const char **value)
+{
+    if (*pos >= len) return 0;
+    const char *rec = buf + *pos;
+    const char *end = memchr(rec, 0, len - *pos);
+    if (!end) return -1;
+    const char *eq = memchr(rec, '=', (size_t)(end - rec));
+    if (!eq || eq == rec) return -1;
+    for (const char *k = rec; k < eq; k++) {
+        char c = *k;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return -1;
+    }
+    *key = rec;
+    *key_len = (size_t)(eq - rec);
+    *value = eq + 1;
+    *pos = (size_t)(end - buf) + 1;
+    return 1;
+}
+
+static int push(const char ***arr, size_t *n, const char *v)
+{
+    const char **a = realloc(*arr, (*n + 1) * sizeof *a);
+    if (!a) return -1;
+    a[(*n)++] = v;
+    *arr = a;
+    return 0;
+}
+
+static int key_is(const char *k, size_t n, const char *name)
+{
+    return strlen(name) == n && memcmp(k, name, n) == 0;
+}
+
+int hpk_launch_decode(const char *buf, size_t len, struct hpk_launch *l)
+{
+    memset(l, 0, sizeof *l);
+    size_t pos = 0, kl;
+    const char *k, *v;
+    int r;
+    while ((r = hpk_kv_next(buf, len, &pos, &k, &kl, &v)) == 1) {
+        int bad = 0;
+        if (key_is(k, kl, "java")) l->java = v;
+        else if (key_is(k, kl, "main")) l->main = v;
+        else if (key_is(k, kl, "runtime.version")) l->runtime_version = v;
+        else if (key_is(k, kl, "cp")) bad = push(&l->cp, &l->n_cp, v);
+        else if (key_is(k, kl, "jvm")) bad = push(&l->jvm, &l->n_jvm, v);
+        else if (key_is(k, kl, "arg")) bad = push(&l->arg, &l->n_arg, v);
+        if (bad) { r = -1; break; }
+    }
+    if (r < 0 || !l->java || !l->main || !*l->main || l->n_cp == 0 ||
+        !hpk_layout_path_ok(l->java, strlen(l->java))) {
+        hpk_launch_free(l);
+        return -1;
+    }
+    for (size_t i = 0; i < l->n_cp; i++)
+        if (!hpk_layout_path_ok(l->cp[i], strlen(l->cp[i]))) {
+            hpk_launch_free(l);
+            return -1;
+        }
+    return 0;
+}
+
+void hpk_launch_free(struct hpk_launch *l)
+{
+    free(l->cp);
+    free(l->jvm);
+    free(l->arg);
+    memset(l, 0, sizeof *l);
+}

@@ -1,0 +1,419 @@
+/*
+ * build.c - `hpack build`: snapshot the inputs, emit DA0, and with --train
+ * or --with-cache, DA1 (train.c).
+ */
+#define _GNU_SOURCE
+#include "hpk_build.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void strv_push(struct hpk_strv *v, const char *s)
+{
+    char **n = realloc(v->v, (v->n + 1) * sizeof *n);
+    if (!n || !(n[v->n] = strdup(s))) {
+        fputs("hpack: out of memory\n", stderr);
+        exit(HPK_ST_INTERNAL);
+    }
+    v->v = n;
+    v->n++;
+}
+
+void hpk_strv_free(struct hpk_strv *v)
+{
+    for (size_t i = 0; i < v->n; i++) free(v->v[i]);
+    free(v->v);
+    v->v = NULL;
+    v->n = 0;
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Expand one class path element: "dir/ *" (without the space) means every
+ * jar in dir, sorted bytewise, as the java launcher's wildcard does. */
+static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_perr *e)
+{
+    size_t n = strlen(elem);
+    if (n >= 1 && elem[n - 1] == '*' && (n == 1 || elem[n - 2] == '/')) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%.*s", (int)(n > 1 ? n - 2 : 0), n > 1 ? elem : ".");
+        if (!*dir) snprintf(dir, sizeof dir, "/");
+        DIR *d = opendir(dir);
+        if (!d) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: cannot read directory: %s", dir, strerror(errno));
+        struct hpk_strv names = {0};
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            size_t l = strlen(de->d_name);
+            if (l > 4 && (!strcmp(de->d_name + l - 4, ".jar") || !strcmp(de->d_name + l - 4, ".JAR")))
+                strv_push(&names, de->d_name);
+        }
+        closedir(d);
+        qsort(names.v, names.n, sizeof *names.v, name_cmp);
+        for (size_t i = 0; i < names.n; i++) {
+            char p[PATH_MAX];
+            snprintf(p, sizeof p, "%s/%s", dir, names.v[i]);
+            strv_push(out, p);
+        }
+        int empty = names.n == 0;
+        hpk_strv_free(&names);
+        if (empty) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no jars match", elem);
+        return 0;
+    }
+    strv_push(out, elem);
+    return 0;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct hpk_item *)a)->path, ((const struct hpk_item *)b)->path);
+}
+
+/* Add directory items for every parent of `path` not yet present. */
+static int add_parents(struct hpk_snapshot *s, const char *path, uint8_t role)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf; (p = strchr(p, '/')); p++) {
+        *p = 0;
+        if (!hpk_snapshot_has(s, buf) && !hpk_snapshot_add(s, buf, S_IFDIR | 0755, role)) return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+/* A clean relative path: no "..", ".", empty or absolute component. */
+static int clean_rel(const char *p) { return hpk_layout_path_ok(p, strlen(p)); }
+
+static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file, const char *want,
+                   struct hpk_perr *e)
+{
+    char path[PATH_MAX];
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    if (want && clean_rel(want)) snprintf(path, sizeof path, "app/%s", want);
+    else snprintf(path, sizeof path, "app/%s", base);
+    /* Same name from two directories: keep both, deterministically apart. */
+    for (int k = 2; hpk_snapshot_has(s, path); k++) snprintf(path, sizeof path, "app/%d/%s", k, base);
+    if (!hpk_layout_path_ok(path, strlen(path)))
+        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: file name not allowed in a payload", file);
+    if (add_parents(s, path, HPK_ROLE_CLASSPATH) != 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    struct hpk_item *it = hpk_snapshot_add(s, path, S_IFREG | 0644, HPK_ROLE_CLASSPATH);
+    if (!it) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (hpk_snapshot_file(it, file, HPK_ST_CLASSPATH, e) != 0) return -1;
+    it->no_compress = 1;
+    struct hpk_manifest m;
+    if (hpk_jar_manifest(it->data, it->size, file, &m, e) != 0) return -1;
+    hpk_manifest_free(&m);
+    strv_push(&b->cp_paths, path);
+    return 0;
+}
+
+int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
+{
+    memset(s, 0, sizeof *s);
+    if (hpk_snapshot_runtime(s, b->runtime, e) != 0) return -1;
+    if (s->java_major < 9)
+        hpk_warn("%s: Java %s: hpack is tested with Java 17 and later", b->runtime, s->java_version);
+    if (!hpk_snapshot_add(s, "app", S_IFDIR | 0755, HPK_ROLE_CLASSPATH))
+        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+
+    char *main_class = b->main_class ? strdup(b->main_class) : NULL;
+    if (b->jar) {
+        size_t before = s->n;
+        if (add_jar(s, b, b->jar, NULL, e) != 0) return -1;
+        struct hpk_item *jit = &s->items[s->n - 1];
+        (void)before;
+        struct hpk_manifest m;
+        if (hpk_jar_manifest(jit->data, jit->size, b->jar, &m, e) != 0) return -1;
+        if (!main_class && m.main_class) main_class = strdup(m.main_class);
+        /* Class-Path: space-separated URLs relative to the jar's directory;
+         * java -jar ignores those that do not exist, and so do we (loudly). */
+        if (m.class_path) {
+            char dir[PATH_MAX];
+            snprintf(dir, sizeof dir, "%s", b->jar);
+            char *sl = strrchr(dir, '/');
+            if (sl) sl[1] = 0;
+            else dir[0] = 0;
+            char *save = NULL;
+            for (char *t = strtok_r(m.class_path, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+                char f[PATH_MAX];
+                if (strchr(t, ':') || t[0] == '/') {
+                    hpk_warn("%s: Class-Path entry %s is not a relative path; ignored", b->jar, t);
+                    continue;
+                }
+                snprintf(f, sizeof f, "%s%s", dir, t);
+                struct stat st;
+                if (stat(f, &st) != 0) {
+                    hpk_warn("%s: Class-Path entry %s does not exist; ignored (as java -jar does)", b->jar, t);
+                    continue;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                    hpk_warn("%s: Class-Path entry %s is a directory; only jars are packed", b->jar, t);
+                    continue;
+                }
+                if (add_jar(s, b, f, t, e) != 0) return -1;
+            }
+        }
+        hpk_manifest_free(&m);
+    }
+    struct hpk_strv files = {0};
+    for (size_t i = 0; i < b->cp.n; i++) {
+        char *list = strdup(b->cp.v[i]), *save = NULL;
+        for (char *t = strtok_r(list, ":", &save); t; t = strtok_r(NULL, ":", &save))
+            if (expand_cp(&files, t, e) != 0) {
+                free(list);
+                hpk_strv_free(&files);
+                return -1;
+            }
+        free(list);
+    }
+    for (size_t i = 0; i < files.n; i++) {
+        struct stat st;
+        if (stat(files.v[i], &st) != 0) {
+            hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: class path entry does not exist", files.v[i]);
+            hpk_strv_free(&files);
+            return -1;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: class path entry is a directory; hpack packs jars (make one with 'jar cf')", files.v[i]);
+            hpk_strv_free(&files);
+            return -1;
+        }
+        if (add_jar(s, b, files.v[i], NULL, e) != 0) {
+            hpk_strv_free(&files);
+            return -1;
+        }
+    }
+    hpk_strv_free(&files);
+    if (b->cp_paths.n == 0) return hpk_perr_set(e, HPK_ST_CLASSPATH, "no class path: give --jar or --cp");
+    if (!main_class || !*main_class) {
+        free(main_class);
+        return hpk_perr_set(e, HPK_ST_MAIN, "%s: no main class: give --main-class, or a --jar whose manifest has Main-Class",
+                            b->jar ? b->jar : "--cp");
+    }
+    free(b->resolved_main);
+    b->resolved_main = main_class;
+
+    /* hpack/launch: what the launcher runs (docs/format.md). */
+    char *conf = NULL;
+    size_t clen = 0;
+    hpk_kv_add(&conf, &clen, "format", "1");
+    hpk_kv_add(&conf, &clen, "launcher.version", HPK_VERSION);
+    hpk_kv_add(&conf, &clen, "java", "runtime/bin/java");
+    hpk_kv_add(&conf, &clen, "main", main_class);
+    hpk_kv_add(&conf, &clen, "java.version", s->java_version);
+    hpk_kv_add(&conf, &clen, "runtime.version", s->runtime_version);
+    const char *kind = hpk_cache_kind(s);
+    if (kind) hpk_kv_add(&conf, &clen, "cache.kind", kind);
+    for (size_t i = 0; i < b->cp_paths.n; i++) hpk_kv_add(&conf, &clen, "cp", b->cp_paths.v[i]);
+    for (size_t i = 0; i < b->jvm_opts.n; i++) hpk_kv_add(&conf, &clen, "jvm", b->jvm_opts.v[i]);
+    for (size_t i = 0; i < b->args.n; i++) hpk_kv_add(&conf, &clen, "arg", b->args.v[i]);
+    struct hpk_item *it;
+    if (!hpk_snapshot_add(s, "hpack", S_IFDIR | 0755, HPK_ROLE_CONFIG) ||
+        !(it = hpk_snapshot_add(s, "hpack/launch", S_IFREG | 0644, HPK_ROLE_CONFIG)))
+        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    it->data = (uint8_t *)conf;
+    it->size = clen;
+    hpk_hash_bytes(conf, clen, it->hash);
+
+    /* One canonical order whatever the walk: by path, bytewise. */
+    qsort(s->items, s->n, sizeof *s->items, item_cmp);
+    return 0;
+}
+
+const char *hpk_cache_kind(const struct hpk_snapshot *s)
+{
+    if (s->java_major >= 24) return "aot";
+    if (s->java_major >= 13 && s->has_base_cds) return "cds";
+    return NULL;
+}
+
+void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value)
+{
+    size_t n = strlen(key) + 1 + strlen(value) + 1;
+    char *b = realloc(*buf, *len + n);
+    if (!b) {
+        fputs("hpack: out of memory\n", stderr);
+        exit(HPK_ST_INTERNAL);
+    }
+    memcpy(b + *len, key, strlen(key));
+    b[*len + strlen(key)] = '=';
+    memcpy(b + *len + strlen(key) + 1, value, strlen(value) + 1);
+    *buf = b;
+    *len += n;
+}
+
+static const char build_usage[] =
+    "usage: hpack build --runtime DIR (--jar APP.jar | --cp A.jar:B.jar --main-class CLS)\n"
+    "                   [--jvm-opt OPT]... [--arg ARG]... -o OUT\n"
+    "                   [--train [--train-arg ARG]... [--train-timeout SECS]\n"
+    "                            [--train-ready tcp:PORT|http:URL|log:REGEX]\n"
+    "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]]\n"
+    "                   [--with-cache CACHE]\n"
+    "\n"
+    "  --runtime DIR        Java home to ship (JRE, JDK or jlink image)\n"
+    "  --jar JAR            application jar; Main-Class and Class-Path from its manifest\n"
+    "  --cp LIST            class path jars, ':'-separated; DIR/* means every jar in DIR\n"
+    "  --main-class CLS     main class (overrides the manifest's)\n"
+    "  --jvm-opt OPT        JVM option, repeatable (e.g. --jvm-opt=-Xmx512m)\n"
+    "  --arg ARG            argument given to the app before the user's own, repeatable\n"
+    "  -o, --output OUT     the artifact to write\n"
+    "  --train              train a startup cache with DA0 and emit DA1 with it\n"
+    "  --train-arg ARG      app argument for the training run (default: the --arg list)\n"
+    "  --train-timeout SECS bound the whole training run (default 300)\n"
+    "  --train-ready SPEC   server readiness: tcp:PORT, http:URL or log:REGEX\n"
+    "  --train-workload CMD shell command run against the ready server (HPACK_TRAIN_PORT)\n"
+    "  --keep-da0 PATH      also keep DA0 (the artifact without cache) at PATH\n"
+    "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE\n"
+    "  -q, --quiet          only errors\n"
+    "  -v, --verbose        explain each step\n";
+
+enum {
+    O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
+    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP
+};
+
+int hpk_cmd_build(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"runtime", required_argument, NULL, O_RUNTIME},
+        {"jar", required_argument, NULL, O_JAR},
+        {"cp", required_argument, NULL, O_CP},
+        {"class-path", required_argument, NULL, O_CP},
+        {"main-class", required_argument, NULL, O_MAIN},
+        {"jvm-opt", required_argument, NULL, O_JVM},
+        {"arg", required_argument, NULL, O_ARG},
+        {"output", required_argument, NULL, 'o'},
+        {"train", no_argument, NULL, O_TRAIN},
+        {"train-arg", required_argument, NULL, O_TRAIN_ARG},
+        {"train-timeout", required_argument, NULL, O_TRAIN_TIMEOUT},
+        {"train-ready", required_argument, NULL, O_TRAIN_READY},
+        {"train-workload", required_argument, NULL, O_TRAIN_WORKLOAD},
+        {"keep-da0", required_argument, NULL, O_KEEP_DA0},
+        {"with-cache", required_argument, NULL, O_WITH_CACHE},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, O_HELP},
+        {0, 0, 0, 0},
+    };
+    struct hpk_build b;
+    memset(&b, 0, sizeof b);
+    b.train_timeout = 300;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qv", opts, NULL)) != -1) {
+        switch (c) {
+        case O_RUNTIME: b.runtime = optarg; break;
+        case O_JAR:
+            if (b.jar) {
+                fprintf(stderr, "hpack build: --jar given twice\n");
+                return HPK_ST_USAGE;
+            }
+            b.jar = optarg;
+            break;
+        case O_CP: strv_push(&b.cp, optarg); break;
+        case O_MAIN: b.main_class = optarg; break;
+        case O_JVM: strv_push(&b.jvm_opts, optarg); break;
+        case O_ARG: strv_push(&b.args, optarg); break;
+        case 'o': b.output = optarg; break;
+        case O_TRAIN: b.train = 1; break;
+        case O_TRAIN_ARG: strv_push(&b.train_args, optarg); b.have_train_args = 1; break;
+        case O_TRAIN_TIMEOUT: {
+            char *end;
+            b.train_timeout = strtod(optarg, &end);
+            if (*end || b.train_timeout <= 0) {
+                fprintf(stderr, "hpack build: --train-timeout %s: expected a positive number of seconds\n", optarg);
+                return HPK_ST_USAGE;
+            }
+            break;
+        }
+        case O_TRAIN_READY: b.train_ready = optarg; break;
+        case O_TRAIN_WORKLOAD: b.train_workload = optarg; break;
+        case O_KEEP_DA0: b.keep_da0 = optarg; break;
+        case O_WITH_CACHE: b.with_cache = optarg; break;
+        case 'q': hpk_verbose = 0; break;
+        case 'v': hpk_verbose = 2; break;
+        case O_HELP: fputs(build_usage, stdout); return 0;
+        default: fputs(build_usage, stderr); return HPK_ST_USAGE;
+        }
+    }
+    const char *missing = !b.runtime ? "--runtime" : !b.output ? "-o" : (!b.jar && !b.cp.n) ? "--jar or --cp" : NULL;
+    if (optind < argc) {
+        fprintf(stderr, "hpack build: unexpected argument '%s' (app arguments go in --arg)\n", argv[optind]);
+        return HPK_ST_USAGE;
+    }
+    if (missing) {
+        fprintf(stderr, "hpack build: missing %s (see hpack build --help)\n", missing);
+        return HPK_ST_USAGE;
+    }
+    if (b.train && b.with_cache) {
+        fprintf(stderr, "hpack build: --train and --with-cache exclude each other\n");
+        return HPK_ST_USAGE;
+    }
+    if (!b.train && (b.have_train_args || b.train_ready || b.train_workload || b.keep_da0)) {
+        fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train\n");
+        return HPK_ST_USAGE;
+    }
+    if (b.train_ready && hpk_ready_parse(b.train_ready, NULL) != 0) {
+        fprintf(stderr, "hpack build: --train-ready %s: expected tcp:PORT, http:URL or log:REGEX\n", b.train_ready);
+        return HPK_ST_USAGE;
+    }
+    if (b.train_workload && !b.train_ready) {
+        fprintf(stderr, "hpack build: --train-workload needs --train-ready (when to start it)\n");
+        return HPK_ST_USAGE;
+    }
+    int st = hpk_build_run(&b);
+    hpk_strv_free(&b.cp);
+    hpk_strv_free(&b.jvm_opts);
+    hpk_strv_free(&b.args);
+    hpk_strv_free(&b.train_args);
+    hpk_strv_free(&b.cp_paths);
+    free(b.resolved_main);
+    return st;
+}
+
+static void human(char *buf, size_t n, double bytes)
+{
+    if (bytes >= 1 << 20) snprintf(buf, n, "%.1f MB", bytes / (1 << 20));
+    else snprintf(buf, n, "%.1f kB", bytes / 1024);
+}
+
+int hpk_build_run(struct hpk_build *b)
+{
+    struct hpk_perr e = {0};
+    struct hpk_snapshot s;
+    struct hpk_payload_buf p;
+    memset(&p, 0, sizeof p);
+    double t0 = hpk_now();
+    int st = HPK_ST_OK;
+    hpk_info("reading %s and the class path", b->runtime);
+    if (hpk_build_snapshot(b, &s, &e) != 0) goto fail;
+    hpk_info("read %zu entries in %.2f s; compressing", s.n, hpk_now() - t0);
+    if (hpk_payload_build(&p, s.items, s.n, &e) != 0) goto fail;
+    char hex[33], size[32];
+    hpk_hash_hex(p.base_hash, hex);
+    if (b->train || b->with_cache) {
+        if (hpk_train_and_emit(b, &s, &p, &e) != 0) goto fail;
+    } else {
+        if (hpk_elf_emit(b->output, p.data, p.len, &e) != 0) goto fail;
+        struct stat sb;
+        human(size, sizeof size, stat(b->output, &sb) == 0 ? (double)sb.st_size : 0);
+        hpk_note("wrote %s (%s, Java %s, main class %s) in %.2f s; base %s", b->output, size, s.runtime_version,
+                 b->resolved_main, hpk_now() - t0, hex);
+    }
+    goto done;
+fail:
+    fprintf(stderr, "hpack: %s\n", e.msg);
+    st = e.status ? e.status : HPK_ST_FAIL;
+done:
+    hpk_payload_buf_free(&p);
+    hpk_snapshot_free(&s);
+    return st;
+}

@@ -1,0 +1,46 @@
+/*
+ * hpk_build.h - the build command's state, shared by build.c and train.c.
+ */
+#ifndef HPK_BUILD_H
+#define HPK_BUILD_H
+
+#include "hpk_packer.h"
+
+struct hpk_strv {
+    char **v;
+    size_t n;
+};
+void hpk_strv_free(struct hpk_strv *v);
+
+struct hpk_build {
+    const char *runtime, *jar, *main_class, *output;
+    struct hpk_strv cp, jvm_opts, args;
+    int train;
+    struct hpk_strv train_args;
+    int have_train_args;
+    double train_timeout;
+    const char *train_ready, *train_workload, *keep_da0, *with_cache;
+    /* results of the snapshot */
+    struct hpk_strv cp_paths; /* entry paths of the class path, in order */
+    char *resolved_main;
+};
+
+int hpk_cmd_build(int argc, char **argv);
+int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e);
+int hpk_build_run(struct hpk_build *b);
+const char *hpk_cache_kind(const struct hpk_snapshot *s);
+void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
+
+/* train.c */
+struct hpk_ready {
+    enum { READY_NONE, READY_TCP, READY_HTTP, READY_LOG } kind;
+    int port;
+    char host[256];
+    char path[1024];
+    char regex[1024];
+};
+int hpk_ready_parse(const char *spec, struct hpk_ready *out);
+/* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */
+int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e);
+
+#endif

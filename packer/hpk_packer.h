@@ -1,0 +1,138 @@
+/*
+ * hpk_packer.h - internal API of the `hpack` command.
+ *
+ * Small modules, one job each: inputs.c takes the snapshot of the inputs,
+ * jar.c reads jar manifests, payload.c lays out and compresses a payload,
+ * elfout.c writes the launcher plus payload as an ELF file, build.c is the
+ * build command, and hpack.c is the command table. Errors travel back as
+ * struct hpk_perr; only the command that knows the context prints them.
+ */
+#ifndef HPK_PACKER_H
+#define HPK_PACKER_H
+
+#include "../layout/hpk_artifact.h"
+#include "../layout/hpk_layout.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifndef HPK_VERSION
+#define HPK_VERSION "0.1.0"
+#endif
+
+/* Exit statuses of the hpack command (docs/hpack.1.md lists them). */
+enum hpk_status {
+    HPK_ST_OK = 0,
+    HPK_ST_FAIL = 1,     /* verification failed, artifacts differ, generic failure */
+    HPK_ST_USAGE = 2,    /* bad command line */
+    HPK_ST_RUNTIME = 3,  /* --runtime/--jdk is missing or not a Java runtime */
+    HPK_ST_CLASSPATH = 4, /* class path entry missing, unreadable or not a jar */
+    HPK_ST_MAIN = 5,     /* no main class */
+    HPK_ST_OUTPUT = 6,   /* output cannot be written */
+    HPK_ST_TRAIN = 7,    /* training failed or its cache does not apply */
+    HPK_ST_CHANGED = 8,  /* an input changed (during training, or against --locked) */
+    HPK_ST_ARTIFACT = 9, /* an artifact given to inspect/verify/... is unreadable or corrupt */
+    HPK_ST_INTERNAL = 10,
+};
+
+struct hpk_perr {
+    int status;
+    char msg[1024];
+};
+
+int hpk_perr_set(struct hpk_perr *e, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Process-wide options: the only mutable globals. */
+extern int hpk_verbose; /* -v: 2, default 1, -q: 0 */
+void hpk_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* shown unless -q */
+void hpk_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* shown with -v */
+void hpk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Temporary files that must not survive a failure or an interrupt. */
+void hpk_tmp_register(const char *path);
+void hpk_tmp_forget(const char *path);
+void hpk_tmp_cleanup(void);
+
+double hpk_now(void);
+
+/* ---- the snapshot of the inputs (inputs.c) ---- */
+
+/* One entry to be packed. Content is held in memory from the moment it is
+ * read: everything after the snapshot works from these bytes, never from the
+ * input paths again (an input rewritten meanwhile cannot leak in). */
+struct hpk_item {
+    char *path;     /* entry path in the payload */
+    uint32_t mode;  /* S_IFREG|0644/0755, S_IFDIR|0755, S_IFLNK|0777 */
+    uint8_t role;
+    uint8_t *data;  /* content (file bytes or symlink target); NULL for dirs */
+    size_t size;
+    uint8_t hash[16];
+    char *source;   /* input file it was read from (for messages, re-checks and locks) */
+    struct stat_id {
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        int64_t mtime_ns;
+    } id;
+    int no_compress; /* already compressed (jar, zip, ...) */
+};
+
+struct hpk_snapshot {
+    struct hpk_item *items;
+    size_t n, cap;
+    char *runtime_root;  /* realpath of --runtime */
+    char *java_version;  /* JAVA_VERSION from release */
+    char *runtime_version; /* JAVA_RUNTIME_VERSION, else JAVA_VERSION */
+    int java_major;
+    int has_base_cds;    /* lib/server/classes.jsa present */
+};
+
+void hpk_snapshot_free(struct hpk_snapshot *s);
+struct hpk_item *hpk_snapshot_add(struct hpk_snapshot *s, const char *path, uint32_t mode, uint8_t role);
+int hpk_snapshot_has(const struct hpk_snapshot *s, const char *path);
+/* Read a runtime directory into runtime/...; handles symlinks (docs/format.md). */
+int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_perr *e);
+/* Read one input file into an item (content, hash, identity). */
+int hpk_snapshot_file(struct hpk_item *it, const char *file, int status_on_error, struct hpk_perr *e);
+/* Re-read every input and compare with the snapshot; names the first change. */
+int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_perr *e);
+void hpk_hash_bytes(const void *buf, size_t len, uint8_t out[16]);
+
+/* ---- jars (jar.c) ---- */
+struct hpk_manifest {
+    char *main_class;
+    char *class_path; /* space-separated URLs relative to the jar, as written */
+};
+/* Parse the manifest of an in-memory jar; also checks it is a readable zip. */
+int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct hpk_manifest *m,
+                     struct hpk_perr *e);
+void hpk_manifest_free(struct hpk_manifest *m);
+
+/* ---- payloads (payload.c) ---- */
+struct hpk_payload_buf {
+    uint8_t *data;
+    size_t len, cap;
+    struct hpk_entry *entries;
+    char **paths; /* owned copies of entry paths */
+    uint32_t count;
+    size_t data_end;
+    uint8_t base_hash[16], full_hash[16];
+};
+
+/* Lay out and compress items in order, then write table and footer. */
+int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e);
+/* Append items (the cache) after the existing entries' data, rewriting only
+ * the table and footer: every earlier entry keeps its bytes and offset. */
+int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e);
+void hpk_payload_buf_free(struct hpk_payload_buf *p);
+
+/* ---- ELF output (elfout.c) ---- */
+extern const uint8_t hpk_launcher_start[], hpk_launcher_end[];
+/* Write launcher + payload as `out` atomically (temporary name, then rename). */
+int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hpk_perr *e);
+/* Read a whole file into memory. */
+int hpk_read_file(const char *path, uint8_t **data, size_t *len);
+
+#endif

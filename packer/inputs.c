@@ -1,0 +1,317 @@
+/*
+ * inputs.c - the snapshot: every input read and hashed exactly once.
+ *
+ * The packer never reads an input path after the snapshot (except to check
+ * that it did not change): DA0 and DA1 are made from the same bytes, and a
+ * file rewritten during training cannot slip into DA1 (the Besu problem).
+ */
+#define _GNU_SOURCE
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "hpk_packer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void hpk_hash_bytes(const void *buf, size_t len, uint8_t out[16])
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(buf, len));
+    memcpy(out, c.digest, 16);
+}
+
+void hpk_snapshot_free(struct hpk_snapshot *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->items[i].path);
+        free(s->items[i].data);
+        free(s->items[i].source);
+    }
+    free(s->items);
+    free(s->runtime_root);
+    free(s->java_version);
+    free(s->runtime_version);
+    memset(s, 0, sizeof *s);
+}
+
+struct hpk_item *hpk_snapshot_add(struct hpk_snapshot *s, const char *path, uint32_t mode, uint8_t role)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 256;
+        struct hpk_item *it = realloc(s->items, cap * sizeof *it);
+        if (!it) return NULL;
+        s->items = it;
+        s->cap = cap;
+    }
+    struct hpk_item *it = &s->items[s->n];
+    memset(it, 0, sizeof *it);
+    if (!(it->path = strdup(path))) return NULL;
+    it->mode = mode;
+    it->role = role;
+    s->n++;
+    return it;
+}
+
+int hpk_snapshot_has(const struct hpk_snapshot *s, const char *path)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i].path, path) == 0) return 1;
+    return 0;
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+static int already_compressed(const char *name)
+{
+    static const char *const sufs[] = {".jar", ".zip", ".gz", ".xz", ".bz2", ".zst", ".png", ".jpg",
+                                       ".jpeg", ".gif", ".jmod", ".war", ".ear", NULL};
+    for (int i = 0; sufs[i]; i++)
+        if (has_suffix(name, sufs[i])) return 1;
+    return 0;
+}
+
+int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct hpk_perr *e)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return hpk_perr_set(e, status, "%s: cannot read: %s", file, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return hpk_perr_set(e, status, "%s: not a regular file", file);
+    }
+    uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+    if (!buf) {
+        close(fd);
+        return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: out of memory", file);
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int saved = r < 0 ? errno : EIO;
+            free(buf);
+            close(fd);
+            return hpk_perr_set(e, status, "%s: read error: %s", file, strerror(saved));
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    it->data = buf;
+    it->size = got;
+    hpk_hash_bytes(buf, got, it->hash);
+    free(it->source);
+    it->source = strdup(file);
+    it->id.dev = st.st_dev;
+    it->id.ino = st.st_ino;
+    it->id.size = st.st_size;
+    it->id.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    it->no_compress = already_compressed(file);
+    return 0;
+}
+
+/* Would relative symlink target `t`, placed at `rel` (path below the runtime
+ * root, e.g. "legal/java.sql/LICENSE"), resolve outside the root? Lexical. */
+static int escapes(const char *rel, const char *t)
+{
+    long depth = 0;
+    for (const char *p = rel; *p; p++)
+        if (*p == '/') depth++;
+    for (const char *p = t; *p;) {
+        const char *q = strchr(p, '/');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            if (--depth < 0) return 1;
+        } else if (!(n == 0 || (n == 1 && p[0] == '.'))) {
+            depth++;
+        }
+        p += n + (q ? 1 : 0);
+    }
+    return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static uint32_t file_mode(mode_t m) { return S_IFREG | ((m & 0111) ? 0755u : 0644u); }
+
+static int walk(struct hpk_snapshot *s, const char *abs, const char *rel, int depth, struct hpk_perr *e);
+
+/* rel: path below the runtime root ("" for the root); ent: payload path. */
+static int add_node(struct hpk_snapshot *s, const char *abs, const char *rel, int depth, struct hpk_perr *e)
+{
+    char ent[PATH_MAX];
+    snprintf(ent, sizeof ent, "runtime/%s", rel);
+    if (!hpk_layout_path_ok(ent, strlen(ent)))
+        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: name not allowed in a payload", abs);
+    struct stat st;
+    if (lstat(abs, &st) != 0) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s", abs, strerror(errno));
+    struct hpk_item *it;
+    if (S_ISLNK(st.st_mode)) {
+        char t[PATH_MAX];
+        ssize_t n = readlink(abs, t, sizeof t - 1);
+        if (n < 0) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s", abs, strerror(errno));
+        t[n] = 0;
+        struct stat ts;
+        int dangling = stat(abs, &ts) != 0;
+        if (dangling) {
+            hpk_warn("%s: skipping dangling symlink to %s", abs, t);
+            return 0;
+        }
+        if (t[0] == '/') {
+            /* Absolute (Debian's JDK points into /etc): materialise the target. */
+            if (S_ISDIR(ts.st_mode)) {
+                if (!(it = hpk_snapshot_add(s, ent, S_IFDIR | 0755, HPK_ROLE_RUNTIME))) goto nomem;
+                return walk(s, abs, rel, depth + 1, e);
+            }
+            if (!S_ISREG(ts.st_mode))
+                return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: symlink to %s, not a regular file", abs, t);
+            if (!(it = hpk_snapshot_add(s, ent, file_mode(ts.st_mode), HPK_ROLE_RUNTIME))) goto nomem;
+            return hpk_snapshot_file(it, abs, HPK_ST_RUNTIME, e);
+        }
+        if (escapes(rel, t))
+            return hpk_perr_set(e, HPK_ST_RUNTIME,
+                                "%s: symlink to %s leads outside the runtime directory; refusing it", abs, t);
+        if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, HPK_ROLE_RUNTIME))) goto nomem;
+        it->size = (size_t)n;
+        if (!(it->data = (uint8_t *)strdup(t))) goto nomem;
+        hpk_hash_bytes(t, (size_t)n, it->hash);
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (!(it = hpk_snapshot_add(s, ent, S_IFDIR | 0755, HPK_ROLE_RUNTIME))) goto nomem;
+        return walk(s, abs, rel, depth + 1, e);
+    }
+    if (S_ISREG(st.st_mode)) {
+        if (!(it = hpk_snapshot_add(s, ent, file_mode(st.st_mode), HPK_ROLE_RUNTIME))) goto nomem;
+        return hpk_snapshot_file(it, abs, HPK_ST_RUNTIME, e);
+    }
+    return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a file, directory or symlink", abs);
+nomem:
+    return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+}
+
+/* Directory order is the file system's: sort names bytewise so the payload
+ * does not depend on it (nor on the locale). */
+static int walk(struct hpk_snapshot *s, const char *abs, const char *rel, int depth, struct hpk_perr *e)
+{
+    if (depth > 64) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: directories nested too deep (symlink loop?)", abs);
+    DIR *d = opendir(abs);
+    if (!d) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: cannot read directory: %s", abs, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) break;
+            names = nn;
+        }
+        names[n++] = strdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, name_cmp);
+    int r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r == 0) {
+            char a[PATH_MAX], rl[PATH_MAX];
+            if (snprintf(a, sizeof a, "%s/%s", abs, names[i]) >= (int)sizeof a ||
+                snprintf(rl, sizeof rl, "%s%s%s", rel, *rel ? "/" : "", names[i]) >= (int)sizeof rl)
+                r = hpk_perr_set(e, HPK_ST_RUNTIME, "%s/%s: path too long", abs, names[i]);
+            else
+                r = add_node(s, a, rl, depth, e);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return r;
+}
+
+/* Value of KEY="value" in a release file, unquoted; malloc'ed or NULL. */
+static char *release_get(const char *text, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, key, kl) != 0 || p[kl] != '=') continue;
+        const char *v = p + kl + 1, *end = strchr(v, '\n');
+        size_t n = end ? (size_t)(end - v) : strlen(v);
+        if (n && v[0] == '"') {
+            v++;
+            n--;
+            if (n && v[n - 1] == '"') n--;
+        }
+        return strndup(v, n);
+    }
+    return NULL;
+}
+
+int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_perr *e)
+{
+    char real[PATH_MAX], p[PATH_MAX + 32];
+    struct stat st;
+    if (!realpath(dir, real) || stat(real, &st) != 0)
+        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: no such directory (--runtime wants a Java home)", dir);
+    if (!S_ISDIR(st.st_mode))
+        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a directory (--runtime wants a Java home)", dir);
+    snprintf(p, sizeof p, "%s/bin/java", real);
+    if (stat(p, &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime (no executable bin/java)", dir);
+    snprintf(p, sizeof p, "%s/release", real);
+    uint8_t *rel;
+    size_t rlen;
+    if (hpk_read_file(p, &rel, &rlen) != 0)
+        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime (no release file)", dir);
+    char *text = strndup((char *)rel, rlen);
+    free(rel);
+    s->java_version = release_get(text, "JAVA_VERSION");
+    s->runtime_version = release_get(text, "JAVA_RUNTIME_VERSION");
+    free(text);
+    if (!s->java_version)
+        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s/release: no JAVA_VERSION", dir);
+    if (!s->runtime_version) s->runtime_version = strdup(s->java_version);
+    s->java_major = atoi(s->java_version);
+    if (s->java_major == 1) s->java_major = atoi(s->java_version + 2); /* 1.8.0_x */
+    snprintf(p, sizeof p, "%s/lib/server/classes.jsa", real);
+    s->has_base_cds = stat(p, &st) == 0;
+    s->runtime_root = strdup(real);
+    if (!hpk_snapshot_add(s, "runtime", S_IFDIR | 0755, HPK_ROLE_RUNTIME))
+        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    return walk(s, real, "", 0, e);
+}
+
+int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_perr *e)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct hpk_item *it = &s->items[i];
+        if (!it->source || !S_ISREG(it->mode)) continue;
+        struct hpk_item now = {0};
+        struct hpk_perr ignored;
+        if (hpk_snapshot_file(&now, it->source, HPK_ST_CHANGED, &ignored) != 0)
+            return hpk_perr_set(e, HPK_ST_CHANGED, "%s: input disappeared or became unreadable during the build",
+                                it->source);
+        int same = now.size == it->size && memcmp(now.hash, it->hash, 16) == 0;
+        free(now.data);
+        free(now.source);
+        if (!same)
+            return hpk_perr_set(e, HPK_ST_CHANGED,
+                                "%s: input changed during the build (the trained bytes would not be the shipped ones)",
+                                it->source);
+    }
+    return 0;
+}

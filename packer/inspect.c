@@ -1,0 +1,394 @@
+/*
+ * inspect.c - read-only commands over artifacts: inspect, hash, verify,
+ * diff, extract. All go through the launcher's own reader (layout/).
+ */
+#define _GNU_SOURCE
+#include "hpk_build.h"
+#include "hpk_cmds.h"
+#include "hpk_verify.h"
+#include "../launcher/hpk_launcher.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int hpk_open_artifact(const char *path, struct hpk_artifact *a, struct hpk_perr *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: %s", path, strerror(errno));
+    int r = hpk_artifact_open(fd, a);
+    if (r == HPK_OK) r = hpk_artifact_map(a);
+    if (r != HPK_OK) {
+        hpk_artifact_close(a);
+        close(fd);
+        return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: %s", path, hpk_layout_strerror(r));
+    }
+    return 0;
+}
+
+void hpk_close_artifact(struct hpk_artifact *a)
+{
+    int fd = a->fd;
+    hpk_artifact_close(a);
+    if (fd >= 0) close(fd);
+}
+
+static const char *kv(const char *buf, size_t len, const char *key)
+{
+    size_t pos = 0, kl;
+    const char *k, *v;
+    while (hpk_kv_next(buf, len, &pos, &k, &kl, &v) == 1)
+        if (kl == strlen(key) && !memcmp(k, key, kl)) return v;
+    return NULL;
+}
+
+int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_artifact_info *in, struct hpk_perr *e)
+{
+    memset(in, 0, sizeof *in);
+    const struct hpk_entry *c = hpk_payload_find(&a->p, "hpack/launch");
+    if (!c || hpk_entry_slurp(a, c, &in->conf, &in->conf_len) != HPK_OK ||
+        hpk_launch_decode(in->conf, in->conf_len, &in->launch) != 0)
+        return hpk_perr_set(e, HPK_ST_ARTIFACT, "no valid hpack/launch entry");
+    in->cache_kind = kv(in->conf, in->conf_len, "cache.kind");
+    in->launcher_version = kv(in->conf, in->conf_len, "launcher.version");
+    for (uint32_t i = 0; i < a->p.count; i++) {
+        const struct hpk_entry *x = &a->p.entries[i];
+        size_t n = x->path_len;
+        if (x->role == HPK_ROLE_CACHE && S_ISREG(x->mode) && n > 4 &&
+            (!memcmp(x->path + n - 4, ".aot", 4) || !memcmp(x->path + n - 4, ".jsa", 4)))
+            in->cache = x;
+    }
+    if (in->cache) {
+        char p[HPK_PATH_MAX + 8];
+        snprintf(p, sizeof p, "%.*s.prov", (int)in->cache->path_len - 4, in->cache->path);
+        const struct hpk_entry *pe = hpk_payload_find(&a->p, p);
+        if (pe && hpk_entry_slurp(a, pe, &in->prov, &in->prov_len) == HPK_OK) {
+            in->prov_base = kv(in->prov, in->prov_len, "base");
+            in->prov_kind = kv(in->prov, in->prov_len, "kind");
+            in->prov_runtime = kv(in->prov, in->prov_len, "runtime.version");
+            char hex[33];
+            hpk_hash_hex(a->p.footer.base_hash, hex);
+            in->cache_bound = in->prov_base && !strcmp(in->prov_base, hex) && in->prov_kind && in->cache_kind &&
+                              !strcmp(in->prov_kind, in->cache_kind);
+        }
+    }
+    return 0;
+}
+
+void hpk_artifact_info_free(struct hpk_artifact_info *in)
+{
+    hpk_launch_free(&in->launch);
+    free(in->conf);
+    free(in->prov);
+}
+
+static void json_str(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void json_cstr(FILE *f, const char *s)
+{
+    if (!s) fputs("null", f);
+    else json_str(f, s, strlen(s));
+}
+
+static void json_strv(FILE *f, const char **v, size_t n)
+{
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i) fputs(", ", f);
+        json_cstr(f, v[i]);
+    }
+    fputc(']', f);
+}
+
+/* The JVM command line the launcher would run, with <root> for the unpack root. */
+static void exec_line(const struct hpk_artifact *a, const struct hpk_artifact_info *in, struct hpk_strv *out)
+{
+    char hex[33], *s;
+    hpk_hash_hex(a->p.footer.base_hash, hex);
+    struct hpk_strv v = {0};
+#define PUSHS(x)                                                                                  \
+    do {                                                                                          \
+        char **nv = realloc(v.v, (v.n + 1) * sizeof *nv);                                          \
+        if (!nv) exit(HPK_ST_INTERNAL);                                                           \
+        v.v = nv;                                                                                 \
+        v.v[v.n++] = (x);                                                                         \
+    } while (0)
+    if (asprintf(&s, "$HPACK_CACHE_DIR/%s/%s", hex, in->launch.java) < 0) exit(HPK_ST_INTERNAL);
+    PUSHS(s);
+    for (size_t i = 0; i < in->launch.n_jvm; i++) PUSHS(strdup(in->launch.jvm[i]));
+    if (in->cache && in->cache_bound) {
+        if (asprintf(&s, "%s=%s/%.*s", !strcmp(in->cache_kind, "aot") ? "-XX:AOTCache" : "-XX:SharedArchiveFile",
+                     HPK_TREE_FD_PATH, (int)in->cache->path_len, in->cache->path) < 0)
+            exit(HPK_ST_INTERNAL);
+        PUSHS(s);
+    }
+    PUSHS(strdup("-cp"));
+    size_t len = 1;
+    for (size_t i = 0; i < in->launch.n_cp; i++) len += strlen(HPK_TREE_FD_PATH) + 2 + strlen(in->launch.cp[i]);
+    s = malloc(len);
+    char *p = s;
+    for (size_t i = 0; i < in->launch.n_cp; i++) p += sprintf(p, "%s%s/%s", i ? ":" : "", HPK_TREE_FD_PATH, in->launch.cp[i]);
+    *p = 0;
+    PUSHS(s);
+    PUSHS(strdup(in->launch.main));
+    for (size_t i = 0; i < in->launch.n_arg; i++) PUSHS(strdup(in->launch.arg[i]));
+#undef PUSHS
+    *out = v;
+}
+
+static const char inspect_usage[] = "usage: hpack inspect ARTIFACT [--json]\n";
+
+int hpk_cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j') json = 1;
+        else if (c == 'h') {
+            fputs(inspect_usage, stdout);
+            return 0;
+        } else {
+            fputs(inspect_usage, stderr);
+            return HPK_ST_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        fputs(inspect_usage, stderr);
+        return HPK_ST_USAGE;
+    }
+    const char *path = argv[optind];
+    struct hpk_perr e;
+    struct hpk_artifact a;
+    struct hpk_artifact_info in;
+    if (hpk_open_artifact(path, &a, &e) != 0 || hpk_artifact_info(&a, &in, &e) != 0) {
+        fprintf(stderr, "hpack: %s%s%s\n", e.msg[0] == '/' || strstr(e.msg, path) ? "" : path,
+                e.msg[0] == '/' || strstr(e.msg, path) ? "" : ": ", e.msg);
+        return HPK_ST_ARTIFACT;
+    }
+    char base[33], full[33];
+    hpk_hash_hex(a.p.footer.base_hash, base);
+    hpk_hash_hex(a.p.footer.full_hash, full);
+    struct hpk_strv ex;
+    exec_line(&a, &in, &ex);
+    const struct hpk_launch *l = &in.launch;
+    FILE *f = stdout;
+    if (json) {
+        fprintf(f, "{\n  \"artifact\": ");
+        json_cstr(f, path);
+        fprintf(f, ",\n  \"format_version\": %u,\n  \"base_hash\": \"%s\",\n  \"full_hash\": \"%s\",\n", a.p.footer.version, base, full);
+        fprintf(f, "  \"payload\": {\"offset\": %llu, \"size\": %llu, \"toc_offset\": %llu, \"toc_size\": %llu, \"data_end\": %llu, \"entry_count\": %u},\n",
+                (unsigned long long)a.sec_off, (unsigned long long)a.sec_size, (unsigned long long)a.p.footer.toc_offset,
+                (unsigned long long)a.p.footer.toc_size, (unsigned long long)a.p.footer.data_end, a.p.count);
+        fprintf(f, "  \"launcher_version\": ");
+        json_cstr(f, in.launcher_version);
+        fprintf(f, ",\n  \"runtime_version\": ");
+        json_cstr(f, l->runtime_version);
+        fprintf(f, ",\n  \"main_class\": ");
+        json_cstr(f, l->main);
+        fprintf(f, ",\n  \"class_path\": ");
+        json_strv(f, l->cp, l->n_cp);
+        fprintf(f, ",\n  \"jvm_options\": ");
+        json_strv(f, l->jvm, l->n_jvm);
+        fprintf(f, ",\n  \"args\": ");
+        json_strv(f, l->arg, l->n_arg);
+        fprintf(f, ",\n  \"cache_kind\": ");
+        json_cstr(f, in.cache_kind);
+        fprintf(f, ",\n  \"cache\": ");
+        if (!in.cache) fputs("null", f);
+        else {
+            fprintf(f, "{\"path\": ");
+            json_str(f, in.cache->path, in.cache->path_len);
+            fprintf(f, ", \"size\": %llu, \"kind\": ", (unsigned long long)in.cache->size);
+            json_cstr(f, in.prov_kind);
+            fprintf(f, ", \"trained_base_hash\": ");
+            json_cstr(f, in.prov_base);
+            fprintf(f, ", \"runtime_version\": ");
+            json_cstr(f, in.prov_runtime);
+            fprintf(f, ", \"bound\": %s}", in.cache_bound ? "true" : "false");
+        }
+        fprintf(f, ",\n  \"exec\": ");
+        json_strv(f, (const char **)ex.v, ex.n);
+        fprintf(f, ",\n  \"entries\": [\n");
+        for (uint32_t i = 0; i < a.p.count; i++) {
+            const struct hpk_entry *x = &a.p.entries[i];
+            char h[33];
+            hpk_hash_hex(x->hash, h);
+            fprintf(f, "    {\"path\": ");
+            json_str(f, x->path, x->path_len);
+            fprintf(f, ", \"role\": \"%s\", \"type\": \"%s\", \"mode\": \"%04o\", \"size\": %llu, \"stored_size\": %llu, \"codec\": \"%s\", \"offset\": %llu, \"xxh3_128\": \"%s\"}%s\n",
+                    hpk_role_name(x->role), S_ISDIR(x->mode) ? "dir" : S_ISLNK(x->mode) ? "symlink" : "file",
+                    x->mode & 07777, (unsigned long long)x->size, (unsigned long long)x->stored_size,
+                    hpk_codec_name(x->codec), (unsigned long long)x->offset, h, i + 1 < a.p.count ? "," : "");
+        }
+        fprintf(f, "  ]\n}\n");
+    } else {
+        fprintf(f, "artifact:       %s\nformat:         %u (launcher %s)\nbase hash:      %s\nfull hash:      %s\n", path,
+                a.p.footer.version, in.launcher_version ? in.launcher_version : "?", base, full);
+        fprintf(f, "payload:        %llu bytes at file offset %llu; table %llu bytes at %llu; %u entries\n",
+                (unsigned long long)a.sec_size, (unsigned long long)a.sec_off, (unsigned long long)a.p.footer.toc_size,
+                (unsigned long long)a.p.footer.toc_offset, a.p.count);
+        fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
+        if (in.cache)
+            fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)in.cache->path_len,
+                    in.cache->path, (unsigned long long)in.cache->size, in.prov_kind ? in.prov_kind : "?",
+                    in.prov_base ? in.prov_base : "?", in.prov_runtime ? in.prov_runtime : "?",
+                    in.cache_bound ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
+        else
+            fprintf(f, "startup cache:  none (%s)\n", in.cache_kind ? in.cache_kind : "this runtime cannot make one");
+        fprintf(f, "exec:          ");
+        for (size_t i = 0; i < ex.n; i++) fprintf(f, " %s", ex.v[i]);
+        fprintf(f, " \"$@\"\n\n%-9s %-7s %5s %12s %12s %-6s %12s %-32s %s\n", "role", "type", "mode", "size", "stored",
+                "codec", "offset", "xxh3-128", "path");
+        for (uint32_t i = 0; i < a.p.count; i++) {
+            const struct hpk_entry *x = &a.p.entries[i];
+            char h[33];
+            hpk_hash_hex(x->hash, h);
+            fprintf(f, "%-9s %-7s %04o %12llu %12llu %-6s %12llu %s %.*s\n", hpk_role_name(x->role),
+                    S_ISDIR(x->mode) ? "dir" : S_ISLNK(x->mode) ? "symlink" : "file", x->mode & 07777,
+                    (unsigned long long)x->size, (unsigned long long)x->stored_size, hpk_codec_name(x->codec),
+                    (unsigned long long)x->offset, h, (int)x->path_len, x->path);
+        }
+    }
+    hpk_strv_free(&ex);
+    hpk_artifact_info_free(&in);
+    hpk_close_artifact(&a);
+    return 0;
+}
+
+int hpk_cmd_hash(int argc, char **argv)
+{
+    static const struct option opts[] = {{"base", no_argument, NULL, 'b'}, {"full", no_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    int full = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'b') full = 0;
+        else if (c == 'f') full = 1;
+        else {
+            fputs("usage: hpack hash ARTIFACT [--base | --full]\n", c == 'h' ? stdout : stderr);
+            return c == 'h' ? 0 : HPK_ST_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        fputs("usage: hpack hash ARTIFACT [--base | --full]\n", stderr);
+        return HPK_ST_USAGE;
+    }
+    struct hpk_perr e;
+    struct hpk_artifact a;
+    if (hpk_open_artifact(argv[optind], &a, &e) != 0) {
+        fprintf(stderr, "hpack: %s\n", e.msg);
+        return HPK_ST_ARTIFACT;
+    }
+    char hex[33];
+    hpk_hash_hex(full ? a.p.footer.full_hash : a.p.footer.base_hash, hex);
+    puts(hex);
+    hpk_close_artifact(&a);
+    return 0;
+}
+
+/* Every byte of the payload is accounted for: entry data by its hash, the
+ * gaps between entries must be zero, the table and footer by their sums. */
+int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_perr *e)
+{
+    const uint8_t *base = a->map + a->map_skew;
+    uint64_t pos = 0;
+    for (uint32_t i = 0; i < a->p.count; i++) {
+        const struct hpk_entry *x = &a->p.entries[i];
+        int r = hpk_entry_decode(a, x, NULL, NULL);
+        if (r != HPK_OK)
+            return hpk_perr_set(e, HPK_ST_FAIL, "entry %.*s: %s", (int)x->path_len, x->path, hpk_layout_strerror(r));
+        if (!x->stored_size) continue;
+        for (uint64_t k = pos; k < x->offset; k++)
+            if (base[k])
+                return hpk_perr_set(e, HPK_ST_FAIL, "padding before entry %.*s (offset %llu) is not zero", (int)x->path_len,
+                                    x->path, (unsigned long long)k);
+        pos = x->offset + x->stored_size;
+    }
+    for (uint64_t k = pos; k < a->p.footer.toc_offset; k++)
+        if (base[k]) return hpk_perr_set(e, HPK_ST_FAIL, "padding before the table (offset %llu) is not zero", (unsigned long long)k);
+    return 0;
+}
+
+static const char verify_usage[] =
+    "usage: hpack verify ARTIFACT [--expect-base H] [--expect-full H] [--run [-- ARGS...]]\n";
+
+int hpk_cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {{"expect-base", required_argument, NULL, 'b'},
+                                         {"expect-full", required_argument, NULL, 'f'},
+                                         {"run", no_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *eb = NULL, *ef = NULL;
+    int run = 0, c;
+    optind = 1;
+    /* "+": stop at the first operand, so the app's arguments after ARTIFACT -- stay whole. */
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'b') eb = optarg;
+        else if (c == 'f') ef = optarg;
+        else if (c == 'r') run = 1;
+        else {
+            fputs(verify_usage, c == 'h' ? stdout : stderr);
+            return c == 'h' ? 0 : HPK_ST_USAGE;
+        }
+    }
+    if (argc - optind < 1) {
+        fputs(verify_usage, stderr);
+        return HPK_ST_USAGE;
+    }
+    const char *path = argv[optind];
+    if (!run && argc - optind > 1) {
+        fprintf(stderr, "hpack verify: unexpected argument '%s'\n", argv[optind + 1]);
+        return HPK_ST_USAGE;
+    }
+    struct hpk_perr e;
+    struct hpk_artifact a;
+    if (hpk_open_artifact(path, &a, &e) != 0) {
+        fprintf(stderr, "hpack: %s\n", e.msg);
+        return HPK_ST_ARTIFACT;
+    }
+    char base[33], full[33];
+    hpk_hash_hex(a.p.footer.base_hash, base);
+    hpk_hash_hex(a.p.footer.full_hash, full);
+    int st = 0;
+    if (hpk_verify_bytes(&a, &e) != 0) {
+        fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
+        st = HPK_ST_FAIL;
+    } else if (eb && strcmp(eb, base) != 0) {
+        fprintf(stderr, "hpack: %s: base hash is %s, expected %s\n", path, base, eb);
+        st = HPK_ST_FAIL;
+    } else if (ef && strcmp(ef, full) != 0) {
+        fprintf(stderr, "hpack: %s: full hash is %s, expected %s\n", path, full, ef);
+        st = HPK_ST_FAIL;
+    }
+    hpk_close_artifact(&a);
+    if (st) return st;
+    printf("%s: ok: %s base %s full %s\n", path, "every entry, the table and the footer match;", base, full);
+    if (run) {
+        if (hpk_verify_run(path, argc - optind - 1, argv + optind + 1, &e) != 0) {
+            fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
+            return e.status;
+        }
+    }
+    return 0;
+}

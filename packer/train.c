@@ -1,0 +1,576 @@
+/*
+ * train.c - two-pass training: DA0 -> training run -> DA1, and verification.
+ *
+ * DA1 is DA0's payload with the cache appended (hpk_payload_append): every
+ * non-cache entry keeps its bytes and offset, so the base hash the cache was
+ * recorded against is DA1's base hash by construction. The training run is
+ * DA0 itself, run by its own launcher in record mode (HPACK_TRAIN), so the
+ * cache sees exactly the class path string and JVM options DA1 will use.
+ */
+#define _GNU_SOURCE
+#include "hpk_build.h"
+#include "hpk_verify.h"
+#include "../launcher/hpk_launcher.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int hpk_ready_parse(const char *spec, struct hpk_ready *r)
+{
+    struct hpk_ready tmp;
+    if (!r) r = &tmp;
+    memset(r, 0, sizeof *r);
+    if (!strncmp(spec, "tcp:", 4)) {
+        char *end;
+        long port = strtol(spec + 4, &end, 10);
+        if (*end || port <= 0 || port > 65535) return -1;
+        r->kind = READY_TCP;
+        r->port = (int)port;
+        snprintf(r->host, sizeof r->host, "127.0.0.1");
+        return 0;
+    }
+    if (!strncmp(spec, "http:", 5)) {
+        const char *u = spec + 5;
+        if (!strncmp(u, "//", 2)) u += 2;
+        const char *slash = strchr(u, '/');
+        size_t hl = slash ? (size_t)(slash - u) : strlen(u);
+        if (hl == 0 || hl >= sizeof r->host) return -1;
+        snprintf(r->host, sizeof r->host, "%.*s", (int)hl, u);
+        snprintf(r->path, sizeof r->path, "%s", slash ? slash : "/");
+        char *colon = strrchr(r->host, ':');
+        r->port = 80;
+        if (colon) {
+            char *end;
+            long port = strtol(colon + 1, &end, 10);
+            if (*end || port <= 0 || port > 65535) return -1;
+            r->port = (int)port;
+            *colon = 0;
+        }
+        if (!strcmp(r->host, "localhost")) snprintf(r->host, sizeof r->host, "127.0.0.1");
+        r->kind = READY_HTTP;
+        return 0;
+    }
+    if (!strncmp(spec, "log:", 4) && spec[4]) {
+        regex_t re;
+        if (regcomp(&re, spec + 4, REG_EXTENDED | REG_NOSUB) != 0) return -1;
+        regfree(&re);
+        r->kind = READY_LOG;
+        snprintf(r->regex, sizeof r->regex, "%s", spec + 4);
+        return 0;
+    }
+    return -1;
+}
+
+static int probe(const struct hpk_ready *r)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r->port)};
+    if (inet_pton(AF_INET, r->host, &sa.sin_addr) != 1) {
+        struct hostent *h = gethostbyname(r->host);
+        if (!h || h->h_addrtype != AF_INET) return 0;
+        memcpy(&sa.sin_addr, h->h_addr_list[0], 4);
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (ok && r->kind == READY_HTTP) {
+        char req[1400], resp[64] = {0};
+        int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", r->path, r->host);
+        ok = write(fd, req, (size_t)n) == n && read(fd, resp, sizeof resp - 1) > 12 && !strncmp(resp, "HTTP/", 5);
+        if (ok) {
+            const char *sp = strchr(resp, ' ');
+            ok = sp && (sp[1] == '2' || sp[1] == '3');
+        }
+    }
+    close(fd);
+    return ok;
+}
+
+/* ---- running a child with its output relayed and scanned ---- */
+
+struct run {
+    pid_t pid;
+    int out; /* read end: child's stdout+stderr */
+    char line[8192];
+    size_t ll;
+};
+
+static pid_t spawn(char *const *argv, char *const *env, int *outfd)
+{
+    int p[2];
+    if (outfd && pipe2(p, O_CLOEXEC) != 0) return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        setpgid(0, 0); /* its own group: a timeout kills the JVM too */
+        if (outfd) {
+            dup2(p[1], 1);
+            dup2(p[1], 2);
+        } else {
+            dup2(2, 1); /* keep hpack's stdout for hpack */
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) dup2(devnull, 0);
+        execve(argv[0], argv, env);
+        fprintf(stderr, "hpack: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    if (outfd) {
+        close(p[1]);
+        *outfd = p[0];
+    }
+    return pid;
+}
+
+/* Build an environment: ours minus HPACK_*, plus `extra` ("K=V" strings). */
+static char **make_env(char **extra)
+{
+    size_t n = 0, m = 0;
+    while (environ[n]) n++;
+    while (extra && extra[m]) m++;
+    char **env = calloc(n + m + 1, sizeof *env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "HPACK_", 6) != 0) env[k++] = environ[i];
+    for (size_t i = 0; i < m; i++) env[k++] = extra[i];
+    env[k] = NULL;
+    return env;
+}
+
+static void kill_group(pid_t pid, double grace)
+{
+    kill(-pid, SIGTERM);
+    kill(pid, SIGTERM);
+    double end = hpk_now() + grace;
+    while (hpk_now() < end) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) return;
+        usleep(50000);
+    }
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Read what is available; call on_line for each full line. */
+typedef int (*line_fn)(void *ctx, const char *line);
+static void pump(struct run *r, int echo, line_fn fn, void *ctx, int *matched)
+{
+    char buf[16384];
+    ssize_t n = read(r->out, buf, sizeof buf);
+    if (n <= 0) {
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            close(r->out);
+            r->out = -1;
+        }
+        return;
+    }
+    if (echo) {
+        ssize_t w = write(2, buf, (size_t)n);
+        (void)w;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == '\n' || r->ll == sizeof r->line - 1) {
+            r->line[r->ll] = 0;
+            if (fn && fn(ctx, r->line)) *matched = 1;
+            r->ll = 0;
+        } else {
+            r->line[r->ll++] = buf[i];
+        }
+    }
+}
+
+static int regex_line(void *ctx, const char *line) { return regexec((regex_t *)ctx, line, 0, NULL, 0) == 0; }
+
+static int make_tmpdir(char *out, size_t n, const char *what, struct hpk_perr *e)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(out, n, "%s/hpack-%s.XXXXXX", t && *t == '/' ? t : "/tmp", what);
+    if (!mkdtemp(out)) return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: cannot create: %s", out, strerror(errno));
+    return 0;
+}
+
+static void rm_tree(const char *dir)
+{
+    hpk_rm_rf(AT_FDCWD, dir);
+}
+
+/* The training run: DA0 in record mode under HPACK_TRAIN. */
+static int train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, struct hpk_perr *e)
+{
+    struct hpk_ready ready = {0};
+    if (b->train_ready) hpk_ready_parse(b->train_ready, &ready);
+    char *cachedir, *trainvar, *portvar = NULL, *urlvar = NULL;
+    if (asprintf(&cachedir, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&trainvar, "HPACK_TRAIN=%s", cache_out) < 0)
+        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (ready.port && asprintf(&portvar, "HPACK_TRAIN_PORT=%d", ready.port) < 0) return -1;
+    if (ready.kind == READY_HTTP && asprintf(&urlvar, "HPACK_TRAIN_URL=http://%s:%d%s", ready.host, ready.port, ready.path) < 0)
+        return -1;
+    char *extra[] = {cachedir, trainvar, portvar ? portvar : urlvar, portvar ? urlvar : NULL, NULL};
+    char **env = make_env(extra);
+    /* argv: DA0, then the training arguments (after the artifact's own --arg list). */
+    char **argv = calloc(b->train_args.n + 2, sizeof *argv);
+    argv[0] = (char *)da0;
+    for (size_t i = 0; i < b->train_args.n; i++) argv[i + 1] = b->train_args.v[i];
+
+    regex_t re;
+    int have_re = ready.kind == READY_LOG && regcomp(&re, ready.regex, REG_EXTENDED | REG_NOSUB) == 0;
+    struct run r = {0};
+    double t0 = hpk_now(), deadline = t0 + b->train_timeout, next_probe = t0;
+    hpk_note("training: running DA0%s (timeout %.0f s)", b->train_ready ? " until ready" : "", b->train_timeout);
+    r.pid = spawn(argv, env, &r.out);
+    int rc = 0, is_ready = 0, stopped = 0, status = 0, matched = 0;
+    pid_t wl = -1;
+    int wl_status = 0;
+    if (r.pid < 0) {
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot start the training run: %s", strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        if (r.out >= 0) {
+            struct pollfd pfd = {.fd = r.out, .events = POLLIN};
+            if (poll(&pfd, 1, 100) > 0) pump(&r, 1, have_re ? regex_line : NULL, &re, &matched);
+        } else {
+            usleep(20000);
+        }
+        pid_t w = waitpid(r.pid, &status, WNOHANG);
+        if (w == r.pid) {
+            while (r.out >= 0) pump(&r, 1, NULL, NULL, &matched);
+            break;
+        }
+        double now = hpk_now();
+        if (now > deadline) {
+            kill_group(r.pid, 10);
+            if (wl > 0) kill_group(wl, 1);
+            rc = hpk_perr_set(e, HPK_ST_TRAIN, "training timed out after %.0f s%s (--train-timeout)", b->train_timeout,
+                              b->train_ready && !is_ready ? ": the app never became ready" : "");
+            goto out;
+        }
+        if (b->train_ready && !is_ready) {
+            if (ready.kind == READY_LOG) is_ready = matched;
+            else if (now >= next_probe) {
+                is_ready = probe(&ready);
+                next_probe = now + 0.1;
+            }
+            if (is_ready) {
+                hpk_note("training: ready after %.1f s", now - t0);
+                if (b->train_workload) {
+                    char *wargv[] = {"/bin/sh", "-c", (char *)b->train_workload, NULL};
+                    hpk_note("training: running workload: %s", b->train_workload);
+                    wl = spawn(wargv, env, NULL);
+                    if (wl < 0) {
+                        kill_group(r.pid, 10);
+                        rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot start the workload: %s", strerror(errno));
+                        goto out;
+                    }
+                } else {
+                    kill(r.pid, SIGTERM);
+                    stopped = 1;
+                }
+            }
+        }
+        if (wl > 0 && waitpid(wl, &wl_status, WNOHANG) == wl) {
+            wl = -1;
+            if (!WIFEXITED(wl_status) || WEXITSTATUS(wl_status) != 0) {
+                kill_group(r.pid, 10);
+                rc = hpk_perr_set(e, HPK_ST_TRAIN, "training workload failed (%s %d): %s",
+                                  WIFEXITED(wl_status) ? "exit status" : "signal",
+                                  WIFEXITED(wl_status) ? WEXITSTATUS(wl_status) : WTERMSIG(wl_status), b->train_workload);
+                goto out;
+            }
+            hpk_note("training: workload done after %.1f s; stopping the app", hpk_now() - t0);
+            kill(r.pid, SIGTERM);
+            stopped = 1;
+        }
+    }
+    if (wl > 0) kill_group(wl, 1);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (b->train_ready && !is_ready) {
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "the app exited (status %d) before it was ready (--train-ready %s)", code, b->train_ready);
+    } else if (!stopped && code != 0) {
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "the training run failed: the app exited with status %d", code);
+    } else if (stopped && code != 0 && code != 143 && code != 130) {
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "the app exited with status %d when stopped after training", code);
+    } else if (access(cache_out, R_OK) != 0) {
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "the training run wrote no startup cache (see the JVM's messages above)");
+    }
+out:
+    if (have_re) regfree(&re);
+    if (r.out >= 0) close(r.out);
+    free(argv);
+    free(env);
+    free(cachedir);
+    free(trainvar);
+    free(portvar);
+    free(urlvar);
+    return rc;
+}
+
+/* ---- verification: the main class must come from the cache ---- */
+
+struct vscan {
+    char want[1100];
+    int hit;
+    char why[2048]; /* the JVM's own explanation lines, kept for the error */
+};
+
+static int verify_line(void *ctx, const char *line)
+{
+    struct vscan *v = ctx;
+    if (strstr(line, v->want)) {
+        v->hit = 1;
+        return 1;
+    }
+    /* Keep lines that explain a rejected cache. */
+    if ((strstr(line, "mismatch") || strstr(line, "AOT") || strstr(line, "shared archive") || strstr(line, "error") ||
+         strstr(line, "Error")) && strlen(v->why) + strlen(line) + 3 < sizeof v->why) {
+        strcat(v->why, line);
+        strcat(v->why, "; ");
+    }
+    return 0;
+}
+
+int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr *e)
+{
+    struct hpk_artifact a;
+    struct hpk_artifact_info in;
+    if (hpk_open_artifact(artifact, &a, e) != 0) return -1;
+    if (hpk_artifact_info(&a, &in, e) != 0) {
+        hpk_close_artifact(&a);
+        return -1;
+    }
+    if (!in.cache) {
+        hpk_artifact_info_free(&in);
+        hpk_close_artifact(&a);
+        return hpk_perr_set(e, HPK_ST_TRAIN, "no startup cache in this artifact");
+    }
+    struct vscan v = {0};
+    snprintf(v.want, sizeof v.want, " %s source: shared objects file", in.launch.main);
+    const char *log = !strcmp(in.cache_kind ? in.cache_kind : "", "aot") ? "-Xlog:class+load=info,aot=info,class+path=info"
+                                                                          : "-Xlog:class+load=info,cds=info,class+path=info";
+    hpk_artifact_info_free(&in);
+    hpk_close_artifact(&a);
+
+    char work[512];
+    if (make_tmpdir(work, sizeof work, "verify", e) != 0) return -1;
+    char *cd, *opts;
+    if (asprintf(&cd, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&opts, "HPACK_JAVA_OPTS=%s", log) < 0) return -1;
+    char *extra[] = {cd, opts, "HPACK_AOT=require", NULL};
+    char **env = make_env(extra);
+    char **av = calloc((size_t)argc + 2, sizeof *av);
+    char *abs = realpath(artifact, NULL);
+    av[0] = abs ? abs : (char *)artifact;
+    for (int i = 0; i < argc; i++) av[i + 1] = argv[i];
+    struct run r = {0};
+    int status = 0, matched = 0, rc = 0;
+    double deadline = hpk_now() + 300;
+    r.pid = spawn(av, env, &r.out);
+    if (r.pid < 0) {
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot run %s: %s", artifact, strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        struct pollfd pfd = {.fd = r.out, .events = POLLIN};
+        if (r.out >= 0 && poll(&pfd, 1, 100) > 0) pump(&r, hpk_verbose > 1, verify_line, &v, &matched);
+        if (r.out < 0) usleep(20000);
+        if (v.hit) {
+            /* Seen: a server need not run on. */
+            kill_group(r.pid, 10);
+            break;
+        }
+        if (waitpid(r.pid, &status, WNOHANG) == r.pid) {
+            while (r.out >= 0 && !v.hit) pump(&r, hpk_verbose > 1, verify_line, &v, &matched);
+            break;
+        }
+        if (hpk_now() > deadline) {
+            kill_group(r.pid, 5);
+            break;
+        }
+    }
+    if (!v.hit)
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "the startup cache does not apply: main class not loaded from it%s%.1900s",
+                          v.why[0] ? "; the JVM said: " : "", v.why);
+    else
+        hpk_note("verified: %s is loaded from the startup cache", v.want + 1);
+out:
+    if (r.out >= 0) close(r.out);
+    rm_tree(work);
+    free(abs);
+    free(av);
+    free(env);
+    free(cd);
+    free(opts);
+    return rc;
+}
+
+/* ---- DA1 ---- */
+
+static int read_prov(const char *path, char **buf, size_t *len, struct hpk_perr *e)
+{
+    uint8_t *d;
+    if (hpk_read_file(path, &d, len) != 0)
+        return hpk_perr_set(e, HPK_ST_TRAIN, "%s: cannot read the cache's provenance (it is written beside the cache by HPACK_TRAIN)", path);
+    char *s = realloc(d, *len + 1);
+    if (!s) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    s[*len] = 0;
+    *buf = s;
+    return 0;
+}
+
+static const char *prov_get(const char *buf, size_t len, const char *key)
+{
+    size_t pos = 0, kl;
+    const char *k, *v;
+    while (hpk_kv_next(buf, len, &pos, &k, &kl, &v) == 1)
+        if (kl == strlen(key) && !memcmp(k, key, kl)) return v;
+    return NULL;
+}
+
+/* Check a recorded cache against these inputs and turn it into payload items. */
+static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *cache, struct hpk_item items[3],
+                       struct hpk_perr *e)
+{
+    char provpath[4200], base[33];
+    snprintf(provpath, sizeof provpath, "%s.prov", cache);
+    char *prov = NULL;
+    size_t plen = 0;
+    if (read_prov(provpath, &prov, &plen, e) != 0) return -1;
+    hpk_hash_hex(p->base_hash, base);
+    const char *pb = prov_get(prov, plen, "base"), *pk = prov_get(prov, plen, "kind"), *pr = prov_get(prov, plen, "runtime.version");
+    const char *kind = hpk_cache_kind(s);
+    int rc = 0;
+    if (!pb || strcmp(pb, base) != 0)
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "%s: cache recorded for other inputs (base %s; these inputs are base %s); refusing it",
+                          cache, pb ? pb : "unknown", base);
+    else if (!kind || !pk || strcmp(pk, kind) != 0)
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "%s: cache of kind %s, this runtime needs %s", cache, pk ? pk : "?", kind ? kind : "none");
+    else if (!pr || strcmp(pr, s->runtime_version) != 0)
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "%s: cache made by Java %s, the runtime is %s", cache, pr ? pr : "?", s->runtime_version);
+    if (rc) {
+        free(prov);
+        return rc;
+    }
+    memset(items, 0, 3 * sizeof *items);
+    items[0].path = strdup("cache");
+    items[0].mode = S_IFDIR | 0755;
+    items[0].role = HPK_ROLE_CACHE;
+    if (hpk_snapshot_file(&items[1], cache, HPK_ST_TRAIN, e) != 0) {
+        free(prov);
+        return -1;
+    }
+    char hex[33], path[64];
+    hpk_hash_hex(items[1].hash, hex);
+    snprintf(path, sizeof path, "cache/%s.%s", hex, !strcmp(kind, "aot") ? "aot" : "jsa");
+    items[1].path = strdup(path);
+    items[1].mode = S_IFREG | 0644;
+    items[1].role = HPK_ROLE_CACHE;
+    snprintf(path, sizeof path, "cache/%s.prov", hex);
+    items[2].path = strdup(path);
+    items[2].mode = S_IFREG | 0644;
+    items[2].role = HPK_ROLE_CACHE;
+    items[2].data = (uint8_t *)prov;
+    items[2].size = plen;
+    hpk_hash_bytes(prov, plen, items[2].hash);
+    return 0;
+}
+
+static void free_items(struct hpk_item *it, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(it[i].path);
+        free(it[i].data);
+        free(it[i].source);
+    }
+}
+
+static void human(char *buf, size_t n, double bytes)
+{
+    if (bytes >= 1 << 20) snprintf(buf, n, "%.1f MB", bytes / (1 << 20));
+    else snprintf(buf, n, "%.1f kB", bytes / 1024);
+}
+
+int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e)
+{
+    char work[512] = "", da0[600], cache[600], base[33];
+    double t0 = hpk_now(), train_time = 0;
+    size_t da0_size = 0;
+    hpk_hash_hex(p->base_hash, base);
+    int rc = -1;
+    const char *kind = hpk_cache_kind(s);
+    if (!kind)
+        return hpk_perr_set(e, HPK_ST_TRAIN, "%s: Java %s cannot record a startup cache: JDK 24+ (AOT cache) or JDK 13-23 with a base CDS archive (lib/server/classes.jsa) is needed",
+                            b->runtime, s->java_version);
+    struct hpk_item items[3];
+    memset(items, 0, sizeof items);
+    const char *cache_path = b->with_cache;
+    if (b->train) {
+        if (make_tmpdir(work, sizeof work, "train", e) != 0) return -1;
+        snprintf(da0, sizeof da0, "%s/da0", work);
+        snprintf(cache, sizeof cache, "%s/cache.%s", work, kind);
+        if (hpk_elf_emit(da0, p->data, p->len, e) != 0) goto out;
+        struct stat st;
+        if (stat(da0, &st) == 0) da0_size = (size_t)st.st_size;
+        if (b->keep_da0 && hpk_elf_emit(b->keep_da0, p->data, p->len, e) != 0) goto out;
+        double tt = hpk_now();
+        if (train_run(b, da0, work, cache, e) != 0) goto out;
+        train_time = hpk_now() - tt;
+        cache_path = cache;
+        /* The Besu problem: were the trained inputs the shipped ones? */
+        if (hpk_snapshot_recheck(s, e) != 0) goto out;
+    }
+    if (cache_items(s, p, cache_path, items, e) != 0) goto out;
+    if (hpk_payload_append(p, items, 3, e) != 0) goto out;
+
+    /* DA1 goes to a temporary name beside the output, is verified there,
+     * and only then renamed: a cache that does not apply leaves nothing. */
+    char tmp[4200];
+    const char *slash = strrchr(b->output, '/');
+    snprintf(tmp, sizeof tmp, "%.*s.hpack-da1.%ld", slash ? (int)(slash - b->output + 1) : 0, b->output, (long)getpid());
+    if (hpk_elf_emit(tmp, p->data, p->len, e) != 0) goto out;
+    hpk_tmp_register(tmp);
+    hpk_note("verifying DA1: running it with the cache required");
+    if (hpk_verify_run(tmp, (int)b->train_args.n, b->train_args.v, e) != 0) {
+        unlink(tmp);
+        hpk_tmp_forget(tmp);
+        goto out;
+    }
+    if (rename(tmp, b->output) != 0) {
+        hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", b->output, strerror(errno));
+        unlink(tmp);
+        hpk_tmp_forget(tmp);
+        goto out;
+    }
+    hpk_tmp_forget(tmp);
+    struct stat st;
+    char full[33], s0[32], s1[32], sc[32];
+    hpk_hash_hex(p->full_hash, full);
+    human(s0, sizeof s0, (double)da0_size);
+    human(s1, sizeof s1, stat(b->output, &st) == 0 ? (double)st.st_size : 0);
+    human(sc, sizeof sc, (double)items[1].size);
+    if (b->train) hpk_note("training time %.1f s; cache %s (%s); DA0 %s; DA1 %s", train_time, sc, kind, s0, s1);
+    else hpk_note("cache %s (%s) from %s; DA1 %s", sc, kind, b->with_cache, s1);
+    hpk_note("wrote %s in %.1f s; base %s full %s", b->output, hpk_now() - t0, base, full);
+    rc = 0;
+out:
+    free_items(items, 3);
+    if (work[0]) rm_tree(work);
+    return rc;
+}

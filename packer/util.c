@@ -1,0 +1,110 @@
+/*
+ * util.c - messages, errors and the temporary-file registry of the packer.
+ */
+#define _GNU_SOURCE
+#include "hpk_packer.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int hpk_verbose = 1;
+
+int hpk_perr_set(struct hpk_perr *e, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->status = status;
+    return -1;
+}
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void hpk_note(const char *fmt, ...)
+{
+    if (hpk_verbose < 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("hpack: ", fmt, ap);
+    va_end(ap);
+}
+
+void hpk_info(const char *fmt, ...)
+{
+    if (hpk_verbose < 2) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("hpack: ", fmt, ap);
+    va_end(ap);
+}
+
+void hpk_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("hpack: warning: ", fmt, ap);
+    va_end(ap);
+}
+
+double hpk_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A fixed-size registry: a build has a handful of temporaries at a time.
+ * The signal handler only calls unlink(), which is async-signal-safe. */
+#define TMP_MAX_FILES 16
+static char tmp_paths[TMP_MAX_FILES][4096];
+static volatile sig_atomic_t tmp_used[TMP_MAX_FILES];
+
+static void on_signal(int sig)
+{
+    hpk_tmp_cleanup();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void hpk_tmp_register(const char *path)
+{
+    static int installed;
+    if (!installed) {
+        installed = 1;
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGHUP, on_signal);
+    }
+    for (int i = 0; i < TMP_MAX_FILES; i++)
+        if (!tmp_used[i]) {
+            snprintf(tmp_paths[i], sizeof tmp_paths[i], "%s", path);
+            tmp_used[i] = 1;
+            return;
+        }
+}
+
+void hpk_tmp_forget(const char *path)
+{
+    for (int i = 0; i < TMP_MAX_FILES; i++)
+        if (tmp_used[i] && strcmp(tmp_paths[i], path) == 0) tmp_used[i] = 0;
+}
+
+void hpk_tmp_cleanup(void)
+{
+    for (int i = 0; i < TMP_MAX_FILES; i++)
+        if (tmp_used[i]) {
+            unlink(tmp_paths[i]);
+            tmp_used[i] = 0;
+        }
+}

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Install the Debian packages hpack builds and tests with, if missing.
+# Run by `make` (once per build directory); needs root or sudo when a
+# package is missing.
+set -e
+need=""
+for p in gcc make pkg-config libelf-dev libarchive-dev libxxhash-dev libcmocka-dev zlib1g-dev binutils python3 curl; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
+done
+if [ -n "$need" ]; then
+    echo "hpack: installing Debian packages:$need" >&2
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >&2
+fi
