@@ -172,8 +172,11 @@ static int add_node(struct hpk_snapshot *s, const char *abs, const char *rel, in
             hpk_warn("%s: skipping dangling symlink to %s", abs, t);
             return 0;
         }
-        if (t[0] == '/') {
-            /* Absolute (Debian's JDK points into /etc): materialise the target. */
+        if (t[0] == '/' || escapes(rel, t)) {
+            /* Pointing outside the runtime (Debian's JDK points into /etc and
+             * /usr/share/doc): a payload never holds a link out of its tree,
+             * so the target's content is materialised in its place. */
+            hpk_info("%s: materialising symlink to %s", abs, t);
             if (S_ISDIR(ts.st_mode)) {
                 if (!(it = hpk_snapshot_add(s, ent, S_IFDIR | 0755, HPK_ROLE_RUNTIME))) goto nomem;
                 return walk(s, abs, rel, depth + 1, e);
@@ -183,9 +186,6 @@ static int add_node(struct hpk_snapshot *s, const char *abs, const char *rel, in
             if (!(it = hpk_snapshot_add(s, ent, file_mode(ts.st_mode), HPK_ROLE_RUNTIME))) goto nomem;
             return hpk_snapshot_file(it, abs, HPK_ST_RUNTIME, e);
         }
-        if (escapes(rel, t))
-            return hpk_perr_set(e, HPK_ST_RUNTIME,
-                                "%s: symlink to %s leads outside the runtime directory; refusing it", abs, t);
         if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, HPK_ROLE_RUNTIME))) goto nomem;
         it->size = (size_t)n;
         if (!(it->data = (uint8_t *)strdup(t))) goto nomem;

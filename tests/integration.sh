@@ -1,0 +1,369 @@
+#!/bin/bash
+# Integration tests: pack the samples with this machine's JDKs, run the
+# artifacts as a user would (env -i, another directory), break things on
+# purpose. Prints "ok"/"FAIL" per test and "N passed, N failed" at the end.
+#
+#   bash tests/integration.sh [NAME-PATTERN]
+set -u
+. "$(dirname "$0")/lib.sh"
+
+W=$(mktemp -d /tmp/hpack-it.XXXXXX)
+trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
+PASS=0 FAILED=0 FAILS=""
+ONLY=${1:-}
+
+fail() { echo "    $*" >&2; return 1; }
+run_test() {
+    local name=$1
+    [ -n "$ONLY" ] && [[ $name != build_* && $name != *$ONLY* ]] && return 0
+    local t0=$(date +%s.%N)
+    local out
+    if out=$( (set -e; "$name") 2>&1); then
+        PASS=$((PASS + 1)); printf 'ok   %-45s %5.1fs\n' "$name" "$(echo "$(date +%s.%N) - $t0" | bc)"
+    else
+        FAILED=$((FAILED + 1)); FAILS="$FAILS $name"
+        printf 'FAIL %s\n' "$name"; echo "$out" | tail -25 | sed 's/^/    | /'
+    fi
+}
+# run ARTIFACT ARGS...: as on a host without Java: empty environment, a PATH
+# without java, another working directory.
+run_clean() {
+    local a=$1; shift
+    (cd "$W/elsewhere" && env -i HOME="$W/home" PATH=/usr/bin:/bin JAVA_HOME=/nonexistent \
+        ${HPACK_CACHE_DIR:+HPACK_CACHE_DIR=$HPACK_CACHE_DIR} ${HPACK_AOT:+HPACK_AOT=$HPACK_AOT} \
+        ${HPACK_JAVA_OPTS:+HPACK_JAVA_OPTS="$HPACK_JAVA_OPTS"} "$a" "$@")
+}
+mkdir -p "$W/elsewhere" "$W/home" "$W/art"
+
+# ---- shared artifacts, built once ----
+need_jdks() {
+    [ -n "$J25" ] || fail "JDK 25 (Temurin) not found under /usr/lib/jvm: these tests need it"
+    [ -n "$J17" ] || fail "OpenJDK 17 not found under /usr/lib/jvm: these tests need it"
+}
+H25=$W/art/hello25 H17=$W/art/hello17
+build_shared() {
+    need_jdks
+    local rt; rt=$(rt25)
+    "$HPACK" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$H25"
+    "$HPACK" build -q --runtime "$J17" --jar "$SAMPLES/hello.jar" -o "$H17" 2>/dev/null
+    [ -x "$H25" ] && [ -x "$H17" ]
+}
+
+# ---- issue 2: foundation ----
+t_hello_temurin25() {
+    local out; out=$(HPACK_CACHE_DIR=$W/c25 run_clean "$H25" one "two words")
+    grep -qx 'Hello from hpack!' <<<"$out" || fail "no greeting: $out"
+    grep -qx 'arg\[two words\]' <<<"$out" || fail "argument lost: $out"
+    HPACK_CACHE_DIR=$W/c25 run_clean "$H25" --exit 42 >/dev/null && fail "exit status 0, expected 42"
+    local rc=0; HPACK_CACHE_DIR=$W/c25 run_clean "$H25" --exit 42 >/dev/null || rc=$?
+    [ $rc = 42 ] || fail "exit status $rc, expected 42"
+}
+t_hello_openjdk17() {
+    local out; out=$(HPACK_CACHE_DIR=$W/c17 run_clean "$H17" x)
+    grep -qx 'Hello from hpack!' <<<"$out" || fail "no greeting: $out"
+    grep -qx 'arg\[x\]' <<<"$out" || fail "argument lost"
+    # Debian's absolute symlinks into /etc were materialised as files.
+    local f=$W/c17/$("$HPACK" hash "$H17")/runtime/conf/security/java.security
+    [ -f "$f" ] && [ ! -L "$f" ] || fail "conf/security/java.security not materialised"
+}
+t_exit_status_and_signals() {
+    local rc
+    for want in 0 1 42 255; do
+        rc=0; HPACK_CACHE_DIR=$W/c25 run_clean "$H25" --exit $want >/dev/null || rc=$?
+        [ $rc = $want ] || fail "exit status $rc, expected $want"
+    done
+    # death by signal is the caller's to see: the JVM is our process (exec)
+    local rt; rt=$(rt25)
+    "$HPACK" build -q --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server -o "$W/art/sig"
+    for sig in TERM KILL; do
+        local port; port=$(free_port)
+        HPACK_CACHE_DIR=$W/c25 "$W/art/sig" "$port" >/dev/null & local pid=$!
+        for i in $(seq 100); do curl -fs "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+        # the pid we started IS the JVM: no launcher process in between
+        grep -q java "/proc/$pid/cmdline" || fail "pid $pid is not the JVM"
+        kill -$sig $pid; rc=0; wait $pid || rc=$?
+        local want=$((128 + $(kill -l $sig)))
+        [ $rc = $want ] || fail "SIG$sig: status $rc, expected $want"
+    done
+    # stdin reaches the app
+    local out; out=$(echo "from stdin" | HPACK_CACHE_DIR=$W/c25 "$H25" --stdin)
+    grep -qx 'stdin=from stdin' <<<"$out" || fail "stdin not passed: $out"
+}
+t_args_with_spaces_and_quotes() {
+    local rt; rt=$(rt25)
+    "$HPACK" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --arg "built in" --arg "it's \"quoted\"" -o "$W/art/args"
+    local out; out=$(HPACK_CACHE_DIR=$W/c25 run_clean "$W/art/args" "a  b" '$HOME' "*" "" 'x"y')
+    local want='arg[built in]
+arg[it'"'"'s "quoted"]
+arg[a  b]
+arg[$HOME]
+arg[*]
+arg[]
+arg[x"y]'
+    [ "$(grep '^arg' <<<"$out")" = "$want" ] || fail "arguments differ: $out"
+}
+t_working_directory_and_host_java_ignored() {
+    local out; out=$(HPACK_CACHE_DIR=$W/c25 run_clean "$H25" --cwd --prop java.home)
+    grep -qx "cwd=$W/elsewhere" <<<"$out" || fail "cwd wrong: $out"
+    grep -q "^java.home=$W/c25/" <<<"$out" || fail "not our runtime: $out"
+}
+t_options_order_and_help() {
+    local rt; rt=$(rt25)
+    # options and operands in any order, '--' ends options
+    "$HPACK" build -o "$W/art/order" --jar "$SAMPLES/hello.jar" -q --runtime "$rt"
+    "$HPACK" --help | grep -q build
+    "$HPACK" build --help | grep -q -- --runtime
+    "$HPACK" help build | grep -q -- --main-class
+    "$HPACK" --version | grep -q '^hpack '
+    local rc=0; "$HPACK" build --runtime "$rt" -o "$W/art/x" -- --jar 2>/dev/null || rc=$?
+    [ $rc = 2 ] || fail "operand after -- accepted (status $rc)"
+    rc=0; "$HPACK" frobnicate 2>/dev/null || rc=$?; [ $rc = 2 ] || fail "unknown command status $rc"
+}
+t_cp_and_main_class() {
+    local rt; rt=$(rt25)
+    mkdir -p "$W/lib"; cp "$SAMPLES/hello.jar" "$SAMPLES/http.jar" "$W/lib/"
+    "$HPACK" build -q --runtime "$rt" --cp "$W/lib/*" --main-class demo.Main --jvm-opt=-Dhpack.test=yes -o "$W/art/cp"
+    local out; out=$(HPACK_CACHE_DIR=$W/c25 run_clean "$W/art/cp" --prop hpack.test --prop java.class.path)
+    grep -qx 'hpack.test=yes' <<<"$out" || fail "jvm option lost: $out"
+    grep -qx 'java.class.path=/proc/self/fd/250/app/hello.jar:/proc/self/fd/250/app/http.jar' <<<"$out" ||
+        fail "class path: $out"
+}
+t_elf_tools_accept_artifact() {
+    readelf -S -W "$H25" 2>&1 | grep -q ' \.hpack ' || fail "readelf does not list .hpack"
+    readelf -S -W "$H25" 2>&1 | grep -qi 'warning' && fail "readelf warns"
+    objcopy --dump-section .hpack="$W/p.bin" "$H25" || fail "objcopy refused the file"
+    local size; size=$(stat -c %s "$W/p.bin")
+    local json; json=$("$HPACK" inspect --json "$H25")
+    [ "$size" = "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["payload"]["size"])' <<<"$json")" ] ||
+        fail "dumped section size differs"
+    cp "$H25" "$W/stripped"; strip "$W/stripped" || fail "strip refused the file"
+    HPACK_CACHE_DIR=$W/c25 run_clean "$W/stripped" | grep -q 'Hello from hpack' || fail "stripped artifact broken"
+}
+t_reproducible_build() {
+    local rt; rt=$(rt25)
+    # two copies of the inputs, made in different orders, mtimes and umasks
+    (umask 022; mkdir -p "$W/r1"; cp -r "$rt" "$W/r1/rt"; cp "$SAMPLES/hello.jar" "$W/r1/")
+    (umask 077; mkdir -p "$W/r2/x/y"; cp "$SAMPLES/hello.jar" "$W/r2/x/y/"; cp -r "$rt" "$W/r2/x/y/rt"
+     find "$W/r2" -exec touch -h -d '2001-02-03 04:05:06' {} +)
+    (cd "$W/r1" && umask 022 && TZ=UTC LANG=C "$HPACK" build -q --runtime rt --jar hello.jar -o "$W/art/rep1")
+    (cd "$W/r2/x" && umask 077 && TZ=Asia/Tokyo LANG=fr_FR.UTF-8 LC_ALL=fr_FR.UTF-8 \
+        "$HPACK" build -q --runtime y/rt --jar y/hello.jar -o "$W/art/rep2")
+    local a b; a=$(sha256sum <"$W/art/rep1"); b=$(sha256sum <"$W/art/rep2")
+    [ "$a" = "$b" ] || fail "different artifacts: $a vs $b"
+}
+t_concurrent_first_starts() {
+    local n=16 dir=$W/conc
+    local pids=()
+    for i in $(seq $n); do
+        (HPACK_CACHE_DIR=$dir "$H25" "run$i" >"$W/conc.$i.out" 2>&1; echo $? >"$W/conc.$i.rc") &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    for i in $(seq $n); do
+        [ "$(cat "$W/conc.$i.rc")" = 0 ] || fail "start $i failed: $(cat "$W/conc.$i.out")"
+        grep -qx "arg\[run$i\]" "$W/conc.$i.out" || fail "start $i wrong output"
+    done
+    # one tree, no temporaries
+    [ "$(ls "$dir" | grep -v '\.lock$' | wc -l)" = 1 ] || fail "cache dir holds: $(ls "$dir")"
+}
+t_launcher_options() {
+    local out; out=$("$H25" --hpack-info)
+    grep -q "^base hash: $("$HPACK" hash "$H25")" <<<"$out" || fail "--hpack-info: no base hash"
+    grep -q '^exec: .*bin/java .*-cp /proc/self/fd/250/app/hello.jar demo.Main' <<<"$out" || fail "--hpack-info: no exec line"
+    grep -q ' app/hello.jar$' <<<"$out" || fail "--hpack-info: no table"
+    "$H25" --hpack-extract "$W/ex" >/dev/null
+    cmp "$W/ex/app/hello.jar" "$SAMPLES/hello.jar" || fail "--hpack-extract: jar differs"
+    [ -x "$W/ex/runtime/bin/java" ] || fail "--hpack-extract: no java"
+    local rc=0; "$H25" --hpack-extract "$W/ex" 2>/dev/null || rc=$?
+    [ $rc = 125 ] || fail "--hpack-extract onto an existing dir: status $rc"
+    out=$(HPACK_CACHE_DIR=$W/c25 HPACK_DEBUG=1 "$H25" 2>&1 >/dev/null)
+    grep -q '^hpack: exec .*/runtime/bin/java' <<<"$out" || fail "HPACK_DEBUG: $out"
+    out=$(HPACK_CACHE_DIR=$W/c25 HPACK_JAVA_OPTS="-Dfoo=bar -Dbaz=qux" "$H25" --prop foo --prop baz)
+    grep -qx 'foo=bar' <<<"$out" && grep -qx 'baz=qux' <<<"$out" || fail "HPACK_JAVA_OPTS: $out"
+    rc=0; "$H25" --hpack-frob 2>/dev/null || rc=$?
+    [ $rc = 125 ] || fail "unknown --hpack- option: status $rc"
+    HPACK_CACHE_DIR=$W/c25 "$H25" --hpack-verify | grep -q 'match the payload' || fail "--hpack-verify"
+}
+t_tampered_tree_is_reunpacked() {
+    local d=$W/tamper; HPACK_CACHE_DIR=$d "$H25" >/dev/null
+    local tree=$d/$("$HPACK" hash "$H25")
+    cp "$SAMPLES/http.jar" "$tree/app/hello.jar"     # replaced jar: other size
+    local out; out=$(HPACK_CACHE_DIR=$d HPACK_DEBUG=1 "$H25" 2>&1)
+    grep -q 'class path changed; unpacking again' <<<"$out" || fail "not detected: $out"
+    cmp "$tree/app/hello.jar" "$SAMPLES/hello.jar" || fail "jar not restored"
+    # same size, other content: --hpack-verify finds it
+    printf 'X' | dd of="$tree/runtime/lib/server/libjvm.so" bs=1 seek=1000 conv=notrunc 2>/dev/null
+    local rc=0; HPACK_CACHE_DIR=$d "$H25" --hpack-verify 2>"$W/err" >/dev/null || rc=$?
+    [ $rc = 124 ] && grep -q 'libjvm.so' "$W/err" || fail "--hpack-verify: status $rc $(cat "$W/err")"
+}
+
+# ---- bad input: one clear line, a distinct status, nothing left behind ----
+expect_status() { # STATUS PATTERN CMD...
+    local want=$1 pat=$2; shift 2
+    local rc=0 err; err=$("$@" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" = "$want" ] || fail "status $rc, expected $want: $*: $err"
+    grep -q -- "$pat" <<<"$err" || fail "message '$err' lacks '$pat'"
+    [ "$(grep -vc '^hpack: warning' <<<"$err")" -le 1 ] || fail "more than one line: $err"
+}
+no_leftovers() { [ -z "$(ls -A "$1")" ] || fail "left behind in $1: $(ls -A "$1")"; }
+t_bad_inputs() {
+    local rt; rt=$(rt25); local o=$W/out; mkdir -p "$o" "$W/notrt"
+    echo 'not a zip' >"$W/bad.jar"; echo x >"$W/notrt/release"
+    expect_status 3 "no such directory" "$HPACK" build --runtime "$W/nope" --jar "$SAMPLES/hello.jar" -o "$o/a"
+    expect_status 3 "not a Java runtime" "$HPACK" build --runtime "$W/notrt" --jar "$SAMPLES/hello.jar" -o "$o/a"
+    expect_status 4 "does not exist" "$HPACK" build --runtime "$rt" --cp "$W/missing.jar" --main-class a.B -o "$o/a"
+    expect_status 4 "not a jar" "$HPACK" build --runtime "$rt" --cp "$W/bad.jar" --main-class a.B -o "$o/a"
+    expect_status 4 "is a directory" "$HPACK" build --runtime "$rt" --cp "$W" --main-class a.B -o "$o/a"
+    expect_status 5 "no main class" "$HPACK" build --runtime "$rt" --cp "$SAMPLES/hello.jar" -o "$o/a"
+    expect_status 6 "does not exist" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/nodir/a"
+    expect_status 2 "missing" "$HPACK" build --jar "$SAMPLES/hello.jar" -o "$o/a"
+    no_leftovers "$o"
+    # unreadable input and read-only output directory: as an unprivileged user
+    mkdir -p "$W/ro"; chmod 555 "$W/ro"; cp "$SAMPLES/hello.jar" "$W/secret.jar"; chmod 000 "$W/secret.jar"
+    chmod 755 "$W"; chmod 777 "$o"
+    local as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    expect_status 4 "cannot read" "${as[@]}" "$HPACK" build --runtime "$rt" --cp "$W/secret.jar" --main-class a.B -o "$o/a"
+    expect_status 6 "cannot write" "${as[@]}" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/ro/a"
+    no_leftovers "$o"; no_leftovers "$W/ro"
+}
+t_corrupt_artifact_refused() {
+    local size; size=$(stat -c %s "$H25")
+    # truncated: the section header table is gone
+    head -c $((size / 2)) "$H25" >"$W/trunc"; chmod +x "$W/trunc"
+    expect_status 121 "corrupt payload" env HPACK_CACHE_DIR="$W/cc" "$W/trunc"
+    # one byte flipped in the middle of the payload (entry data): caught while unpacking
+    cp "$H25" "$W/flip"
+    local off; off=$("$HPACK" inspect --json "$H25" | python3 -c '
+import json,sys; j=json.load(sys.stdin); e=[x for x in j["entries"] if x["path"]=="runtime/lib/modules"][0]
+print(j["payload"]["offset"] + e["offset"] + e["stored_size"]//2)')
+    printf '\x5a' | dd of="$W/flip" bs=1 seek="$off" conv=notrunc 2>/dev/null
+    expect_status 121 "runtime/lib/modules" env HPACK_CACHE_DIR="$W/cc" "$W/flip"
+    [ -z "$(ls "$W/cc" | grep -v '\.lock$')" ] || fail "partial tree left: $(ls "$W/cc")"
+    # the footer
+    cp "$H25" "$W/flipf"
+    local fo; fo=$("$HPACK" inspect --json "$H25" | python3 -c '
+import json,sys; j=json.load(sys.stdin); print(j["payload"]["offset"] + j["payload"]["size"] - 40)')
+    printf '\x01' | dd of="$W/flipf" bs=1 seek="$fo" conv=notrunc 2>/dev/null
+    expect_status 121 "corrupt payload" env HPACK_CACHE_DIR="$W/cc" "$W/flipf"
+}
+t_unwritable_cache_dir() {
+    mkdir -p "$W/rocache"; chmod 755 "$W/rocache"; chmod 755 "$W"
+    expect_status 122 "hpack" setpriv --reuid=65534 --regid=65534 --clear-groups env HPACK_CACHE_DIR="$W/rocache/x" "$H25"
+    # a cache root writable by others is refused
+    mkdir -p "$W/open"; chmod 777 "$W/open"
+    expect_status 122 "writable by group or others" env HPACK_CACHE_DIR="$W/open" "$H25"
+}
+
+# ---- issue 3: training ----
+H25T=$W/art/hello25.da1 H25T0=$W/art/hello25.da0 H17T=$W/art/hello17.da1
+build_trained() {
+    need_jdks
+    local rt; rt=$(rt25)
+    "$HPACK" build -q --train --runtime "$rt" --jar "$SAMPLES/hello.jar" --keep-da0 "$H25T0" -o "$H25T" >/dev/null
+    "$HPACK" build -q --train --runtime "$J17" --jar "$SAMPLES/hello.jar" -o "$H17T" >/dev/null 2>&1
+}
+cache_used() { # ARTIFACT CACHEDIR: runs with the cache required and class-load logging
+    local out
+    out=$(HPACK_CACHE_DIR=$2 HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load run_clean "$1") ||
+        fail "$1 with HPACK_AOT=require failed: $(tail -3 <<<"$out")"
+    grep -q 'demo.Main source: shared objects file' <<<"$out" || fail "main class not from the cache"
+}
+t_train_temurin25() {
+    cache_used "$H25T" "$W/t25"
+    "$HPACK" inspect "$H25T" | grep -q 'bound to this payload' || fail "inspect: cache not bound"
+    "$H25T" --hpack-info | grep -q '^startup cache: cache/.*\.aot (aot, .*bound to base' || fail "--hpack-info"
+}
+t_train_openjdk17() {
+    cache_used "$H17T" "$W/t17"
+}
+t_train_relocation() {
+    # trained under /tmp/hpack-train.*, run under two other, deeper roots
+    cache_used "$H25T" "$W/home/other user/.cache/deep/er/hpack"
+    cache_used "$H17T" "$W/home/other user/.cache/deep/er/hpack"
+    cache_used "$H17T" "$W/x"
+}
+t_da0_da1_share_bytes() {
+    [ "$("$HPACK" hash "$H25T0")" = "$("$HPACK" hash "$H25T")" ] || fail "base hashes differ"
+    objcopy --dump-section .hpack="$W/p0" "$H25T0"; objcopy --dump-section .hpack="$W/p1" "$H25T"
+    local end; end=$("$HPACK" inspect --json "$H25T0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload"]["data_end"])')
+    cmp -n "$end" "$W/p0" "$W/p1" || fail "DA0's entry bytes differ in DA1"
+    local d; d=$("$HPACK" diff "$H25T0" "$H25T" | grep -E '^(added|removed|changed)')
+    [ "$(grep -c . <<<"$d")" = 3 ] && [ "$(grep -c '^added .*cache' <<<"$d")" = 3 ] || fail "diff: $d"
+    # the launcher's bytes are the same too, but for the ELF header's e_shoff
+    # (bytes 40-47: the section header table follows the longer payload)
+    local off; off=$("$HPACK" inspect --json "$H25T0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload"]["offset"])')
+    cmp -n 40 "$H25T0" "$H25T" || fail "ELF header differs"
+    cmp -i 48 -n $((off + end - 48)) "$H25T0" "$H25T" || fail "file bytes before the cache differ"
+}
+t_train_http_server() {
+    local rt; rt=$(rt25); local port; port=$(free_port)
+    "$HPACK" build -q --train --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" \
+        --train-ready "tcp:$port" --train-workload 'for i in 1 2 3 4 5; do curl -fsS "http://127.0.0.1:$HPACK_TRAIN_PORT/" >/dev/null; done' \
+        -o "$W/art/http.da1" >/dev/null 2>"$W/http.err" || fail "build: $(cat "$W/http.err")"
+    HPACK_CACHE_DIR=$W/th HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load "$W/art/http.da1" >"$W/http.out" 2>&1 &
+    local pid=$!
+    local body=""
+    for i in $(seq 100); do body=$(curl -fs "http://127.0.0.1:$port/") && break; sleep 0.1; done
+    kill $pid; wait $pid || true
+    [ "$body" = "hello from hpack http" ] || fail "no answer: $(tail -3 "$W/http.out")"
+    grep -q 'demo.http.Server source: shared objects file' "$W/http.out" || fail "server class not from cache"
+}
+t_stale_cache_refused() {
+    local rt; rt=$(rt25)
+    # v2 of the app: same code, another jar (an extra file)
+    mkdir -p "$W/v2"; cp "$SAMPLES/hello.jar" "$W/v2/hello.jar"
+    (cd "$W/v2" && echo v2 >VERSION && "$J25/bin/jar" --update --file hello.jar VERSION)
+    # record a cache for v1 with HPACK_TRAIN, then offer it to a v2 build
+    HPACK_CACHE_DIR=$W/st HPACK_TRAIN=$W/v1.aot "$H25T0" >/dev/null 2>&1
+    [ -s "$W/v1.aot" ] && [ -s "$W/v1.aot.prov" ] || fail "HPACK_TRAIN wrote no cache"
+    "$HPACK" build -q --with-cache "$W/v1.aot" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/v1" ||
+        fail "--with-cache refused the matching cache"
+    cache_used "$W/art/v1" "$W/st"
+    expect_status 7 "recorded for other inputs" "$HPACK" build --with-cache "$W/v1.aot" --runtime "$rt" --jar "$W/v2/hello.jar" -o "$W/art/v2"
+    [ ! -e "$W/art/v2" ] || fail "output written"
+    # force such an artifact (test hook) and show the launcher refuses its cache
+    HPACK_TEST_UNBOUND_CACHE=1 "$HPACK" build -q --with-cache "$W/v1.aot" --runtime "$rt" --jar "$W/v2/hello.jar" -o "$W/art/v2" 2>/dev/null
+    expect_status 124 "startup cache is refused" env HPACK_CACHE_DIR="$W/st" HPACK_AOT=require "$W/art/v2"
+    local out; out=$(HPACK_CACHE_DIR=$W/st HPACK_JAVA_OPTS=-Xlog:class+load "$W/art/v2" 2>&1) || fail "auto mode should run"
+    grep -q 'warning: startup cache not used' <<<"$out" || fail "no warning"
+    grep -q 'demo.Main source: shared objects file' <<<"$out" && fail "stale cache used"
+    return 0
+}
+t_with_cache_reproduces_da1() {
+    local rt; rt=$(rt25)
+    HPACK_CACHE_DIR=$W/wc HPACK_TRAIN=$W/c.aot "$H25T0" >/dev/null 2>&1
+    "$HPACK" build -q --with-cache "$W/c.aot" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/wc1"
+    "$HPACK" build -q --with-cache "$W/c.aot" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/wc2"
+    cmp "$W/art/wc1" "$W/art/wc2" || fail "two --with-cache builds differ"
+}
+t_input_changed_during_training() {
+    local rt; rt=$(rt25); local port; port=$(free_port)
+    cp "$SAMPLES/http.jar" "$W/changing.jar"
+    expect_status 8 "changed during the build" "$HPACK" build --train --runtime "$rt" --cp "$W/changing.jar" \
+        --main-class demo.http.Server --arg "$port" --train-ready "tcp:$port" \
+        --train-workload "printf x >>'$W/changing.jar'" -o "$W/art/changed"
+    [ ! -e "$W/art/changed" ] || fail "output written"
+}
+t_failing_training() {
+    local rt; rt=$(rt25); local o=$W/tf; mkdir -p "$o"
+    expect_status 7 "exited with status 3" "$HPACK" build --train --train-arg --exit --train-arg 3 --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/a"
+    local port; port=$(free_port)
+    expect_status 7 "timed out" "$HPACK" build --train --train-timeout 4 --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" -o "$o/b"
+    expect_status 7 "never became ready" "$HPACK" build --train --train-timeout 6 --train-ready "tcp:$(free_port)" --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" -o "$o/c"
+    expect_status 7 "workload failed" "$HPACK" build --train --train-ready "http://127.0.0.1:$port/" --train-workload 'exit 9' --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" -o "$o/d"
+    no_leftovers "$o"
+    # no stray JVM left from the killed trainings
+    sleep 0.5; ! pgrep -f "demo.http.Server $port" >/dev/null || fail "training JVM left running"
+}
+
+cd "$ROOT"
+echo "hpack integration tests (JDK 25: ${J25:-MISSING}; JDK 17: ${J17:-MISSING})"
+run_test build_shared
+for t in $(declare -F | awk '{print $3}' | grep '^t_' | grep -v '^t_train\|^t_da0\|^t_stale\|^t_with_cache\|^t_input_changed\|^t_failing'); do run_test "$t"; done
+run_test build_trained
+for t in t_train_temurin25 t_train_openjdk17 t_train_relocation t_da0_da1_share_bytes t_train_http_server \
+         t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training; do
+    run_test "$t"
+done
+echo "$PASS passed, $FAILED failed"
+[ "$FAILED" = 0 ] || { echo "failed:$FAILS"; exit 1; }
