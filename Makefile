@@ -59,13 +59,17 @@ $(B)/test_layout: tests/unit/test_layout.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_layout.c $(LAYOUT_SRC) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lz
 
+$(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(HDRS) $(B)/launcher_blob.o
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) \
+	    $(B)/launcher_blob.o $(PKG_LIBS)
+
 samples: $(B)/.deps-ok
 	@sh samples/build.sh $(B)/samples
 
 unit: $(B)/test_layout
 	$(B)/test_layout
 
-check: all unit samples
+check: all unit samples $(B)/craft fuzz-regress
 	@bash tests/integration.sh
 
 valgrind: $(B)/test_layout
@@ -86,3 +90,20 @@ clean:
 	rm -rf $(B)
 
 .PHONY: all check unit samples demo bench install clean valgrind
+
+# ---- fuzzing (issue: reliability) ----
+FUZZ_TIME ?= 60
+$(B)/fuzz_artifact: tests/fuzz/fuzz_artifact.c $(LAYOUT_SRC) $(HDRS)
+	clang -g -O1 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz/fuzz_artifact.c $(LAYOUT_SRC) -lz
+
+$(B)/fuzz_replay: tests/fuzz/fuzz_artifact.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
+	$(CC) $(CFLAGS) -DHPK_FUZZ_REPLAY -o $@ tests/fuzz/fuzz_artifact.c $(LAYOUT_SRC) -lz
+
+fuzz: $(B)/fuzz_artifact
+	mkdir -p $(B)/fuzz-corpus
+	$(B)/fuzz_artifact -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 $(B)/fuzz-corpus tests/fuzz/corpus
+
+fuzz-regress: $(B)/fuzz_replay
+	$(B)/fuzz_replay tests/fuzz/corpus/*
+
+.PHONY: fuzz fuzz-regress

@@ -567,7 +567,9 @@ int main(int argc, char **argv)
     if (r == HPK_OK) r = hpk_artifact_map(&c.a);
     if (r != HPK_OK) {
         if (r == HPK_E_NO_SECTION) dief(&c, HPK_EXIT_PAYLOAD, "%s", "no payload: this is the bare launcher, build an artifact with 'hpack build'");
-        dief(&c, HPK_EXIT_PAYLOAD, "corrupt payload: %s", hpk_layout_strerror(r));
+        fprintf(stderr, "hpack: %s: corrupt payload: %s%s%s\n", c.self, hpk_layout_strerror(r),
+                c.a.err_path[0] ? ": " : "", c.a.err_path);
+        return HPK_EXIT_PAYLOAD;
     }
     load_config(&c);
 

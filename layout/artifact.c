@@ -127,6 +127,7 @@ int hpk_artifact_open(int fd, struct hpk_artifact *a)
     if (!a->toc) return HPK_E_NOMEM;
     if ((err = pread_full(fd, a->toc, f.toc_size, a->sec_off + f.toc_offset)) != HPK_OK ||
         (err = hpk_layout_parse(&f, a->toc, &a->p)) != HPK_OK) {
+        memcpy(a->err_path, a->p.err_path, sizeof a->err_path);
         free(a->toc);
         a->toc = NULL;
         return err;

@@ -34,6 +34,7 @@ struct hpk_artifact {
     const uint8_t *map;   /* whole payload once hpk_artifact_map() succeeded */
     size_t map_len;
     size_t map_skew;      /* sec_off minus the page-aligned mapping start */
+    char err_path[128];   /* after a failed open: the entry at fault, if any */
 };
 
 /* Locate the payload in `fd`, read the footer and table, validate them. */

@@ -103,6 +103,8 @@ struct hpk_payload {
     struct hpk_footer footer;
     struct hpk_entry *entries;
     uint32_t count;
+    /* On a parse error about one entry: its path (printable, truncated), for messages. */
+    char err_path[128];
 };
 
 const char *hpk_layout_strerror(int err);

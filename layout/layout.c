@@ -324,6 +324,17 @@ static int parent_ok(const struct hpk_entry **idx, uint32_t count, const struct 
     return 0;
 }
 
+/* Remember which entry was bad, printable, for the caller's message. */
+static void note_path(struct hpk_payload *out, const struct hpk_entry *e)
+{
+    size_t n = e->path_len < sizeof out->err_path - 1 ? e->path_len : sizeof out->err_path - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)e->path[i];
+        out->err_path[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out->err_path[n] = 0;
+}
+
 int hpk_layout_parse(const struct hpk_footer *f, const uint8_t *toc, struct hpk_payload *out)
 {
     memset(out, 0, sizeof *out);
@@ -353,12 +364,16 @@ int hpk_layout_parse(const struct hpk_footer *f, const uint8_t *toc, struct hpk_
         for (size_t k = 48 + e[i].path_len; k < rs; k++)
             if (r[k] != 0) { err = HPK_E_TOC_RECORD; goto fail; }
         pos += rs;
-        if ((err = entry_check(&e[i])) != HPK_OK) goto fail;
+        if ((err = entry_check(&e[i])) != HPK_OK) {
+            note_path(out, &e[i]);
+            goto fail;
+        }
         /* Data areas come in table order and never overlap: appending an
          * entry can then only ever add bytes after data_end. */
         if (e[i].stored_size) {
             if (e[i].offset < data_end || e[i].stored_size > f->toc_offset ||
                 e[i].offset > f->toc_offset - e[i].stored_size) {
+                note_path(out, &e[i]);
                 err = HPK_E_ENTRY_BOUNDS;
                 goto fail;
             }
@@ -370,9 +385,17 @@ int hpk_layout_parse(const struct hpk_footer *f, const uint8_t *toc, struct hpk_
 
     if (!(idx = sorted_index(e, f->entry_count))) { err = HPK_E_NOMEM; goto fail; }
     for (uint32_t i = 1; i < f->entry_count; i++)
-        if (path_cmp(idx[i - 1], idx[i]) == 0) { err = HPK_E_DUPLICATE; goto fail; }
+        if (path_cmp(idx[i - 1], idx[i]) == 0) {
+            note_path(out, idx[i]);
+            err = HPK_E_DUPLICATE;
+            goto fail;
+        }
     for (uint32_t i = 0; i < f->entry_count; i++)
-        if (!parent_ok(idx, f->entry_count, &e[i])) { err = HPK_E_PARENT; goto fail; }
+        if (!parent_ok(idx, f->entry_count, &e[i])) {
+            note_path(out, &e[i]);
+            err = HPK_E_PARENT;
+            goto fail;
+        }
     identity_from_index(idx, f->entry_count, 0, h);
     if (memcmp(h, f->base_hash, 16) != 0) { err = HPK_E_HASH; goto fail; }
     identity_from_index(idx, f->entry_count, 1, h);

@@ -28,7 +28,8 @@ int hpk_open_artifact(const char *path, struct hpk_artifact *a, struct hpk_perr 
     if (r != HPK_OK) {
         hpk_artifact_close(a);
         close(fd);
-        return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: %s", path, hpk_layout_strerror(r));
+        return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: %s%s%s", path, hpk_layout_strerror(r), a->err_path[0] ? ": " : "",
+                            a->err_path);
     }
     return 0;
 }

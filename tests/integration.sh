@@ -15,11 +15,12 @@ ONLY=${1:-}
 fail() { echo "    $*" >&2; return 1; }
 run_test() {
     local name=$1
-    [ -n "$ONLY" ] && [[ $name != build_* && $name != *$ONLY* ]] && return 0
+    [ -n "$ONLY" ] && [[ $name != build_* && ! $name =~ $ONLY ]] && return 0
     local t0=$(date +%s.%N)
     local out
     if out=$( (set -e; "$name") 2>&1); then
-        PASS=$((PASS + 1)); printf 'ok   %-45s %5.1fs\n' "$name" "$(echo "$(date +%s.%N) - $t0" | bc)"
+        PASS=$((PASS + 1)); printf 'ok   %-45s %5.1fs\n' "$name" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')"
+        grep '^INFO: ' <<<"$out" | sed 's/^INFO: /     /' || true
     else
         FAILED=$((FAILED + 1)); FAILS="$FAILS $name"
         printf 'FAIL %s\n' "$name"; echo "$out" | tail -25 | sed 's/^/    | /'
@@ -355,6 +356,8 @@ t_failing_training() {
     # no stray JVM left from the killed trainings
     sleep 0.5; ! pgrep -f "demo.http.Server $port" >/dev/null || fail "training JVM left running"
 }
+
+. "$ROOT/tests/reliability.sh"
 
 cd "$ROOT"
 echo "hpack integration tests (JDK 25: ${J25:-MISSING}; JDK 17: ${J17:-MISSING})"

@@ -26,3 +26,30 @@ free_port() {
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# fake_runtime DIR [VERSION]: a tiny stand-in Java home whose bin/java is a
+# shell script that prints its arguments and the checksum of the class path
+# jars it is given: fast artifacts for launcher tests that need no JVM.
+fake_runtime() {
+    local d=$1 v=${2:-25.0.0}
+    mkdir -p "$d/bin" "$d/lib/server" "$d/conf"
+    cat >"$d/bin/java" <<'EOS'
+#!/bin/sh
+echo "FAKE-JAVA $*"
+for a in "$@"; do
+    case "$a" in -cp) next=1; continue;; esac
+    if [ "${next:-}" = 1 ]; then
+        echo "$a" | tr ':' '\n' | while read -r j; do echo "jar $(sha256sum <"$j" | cut -c1-16)"; done
+        next=0
+    fi
+done
+[ -n "${FAKE_JAVA_EXIT:-}" ] && exit "$FAKE_JAVA_EXIT"
+exit 0
+EOS
+    chmod 755 "$d/bin/java"
+    printf 'JAVA_VERSION="%s"\nIMPLEMENTOR="hpack tests"\n' "$v" >"$d/release"
+    for i in $(seq 1 40); do echo "property.$i = some value that compresses well $i" ; done >"$d/conf/settings.properties"
+    head -c 3000 /dev/urandom >"$d/lib/server/libjvm.so"
+    seq 1 800 >"$d/lib/modules"
+    ln -sf ../conf/settings.properties "$d/lib/settings.link"
+}

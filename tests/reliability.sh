@@ -1,0 +1,175 @@
+# Reliability and security tests of the launcher (sourced by integration.sh,
+# whose helpers they use). Each t_ function is one test.
+
+CRAFT=$ROOT/build/craft
+
+# A fast artifact over a fake runtime (tests/lib.sh): its bin/java prints the
+# checksum of the jars it is given, so "ran altered content" is visible.
+FAKE=$W/art/fake
+build_fake() {
+    fake_runtime "$W/fakert"
+    "$HPACK" build -q --runtime "$W/fakert" --jar "$SAMPLES/hello.jar" --arg fixed -o "$FAKE"
+    HPACK_CACHE_DIR=$W/fake-good "$FAKE" x >"$W/fake.expected"
+    grep -q "^jar " "$W/fake.expected" || fail "fake runtime did not run: $(cat "$W/fake.expected")"
+}
+
+t_concurrent_32_first_starts() {
+    local n=32 dir=$W/conc32 pids=()
+    for i in $(seq $n); do
+        (HPACK_CACHE_DIR=$dir HPACK_DEBUG=1 "$H25" "run$i" >"$W/c32.$i.out" 2>"$W/c32.$i.err"; echo $? >"$W/c32.$i.rc") &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    for i in $(seq $n); do
+        [ "$(cat "$W/c32.$i.rc")" = 0 ] || fail "start $i failed: $(cat "$W/c32.$i.err")"
+        grep -qx "arg\[run$i\]" "$W/c32.$i.out" || fail "start $i: wrong output"
+    done
+    local unpacks; unpacks=$(cat "$W"/c32.*.err | grep -c '^hpack: unpacking to')
+    [ "$unpacks" = 1 ] || fail "payload unpacked $unpacks times"
+    [ "$(ls "$dir" | grep -v '\.lock$' | wc -l)" = 1 ] || fail "cache dir holds: $(ls "$dir")"
+}
+
+t_crash_during_unpack() {
+    # SIGKILL the launcher after N bytes written (test hook), at 20 points
+    # over the whole unpack; the next start must succeed and be complete.
+    local total; total=$("$HPACK" inspect --json "$H25" | python3 -c '
+import json,sys; print(sum(e["size"] for e in json.load(sys.stdin)["entries"]))')
+    for k in $(seq 0 19); do
+        local at=$((total * k / 20 + k * 7919)) d=$W/crash$k rc=0
+        HPACK_CACHE_DIR=$d HPACK_TEST_KILL_AFTER_BYTES=$at "$H25" >/dev/null 2>&1 || rc=$?
+        [ $rc = 137 ] || fail "point $k ($at bytes): status $rc, expected death by SIGKILL"
+        ls "$d" | grep -q '\.tmp\.' || fail "point $k: no partial tree to recover from"
+        local out; out=$(HPACK_CACHE_DIR=$d "$H25" after 2>&1) || fail "point $k: next start failed: $out"
+        grep -qx 'arg\[after\]' <<<"$out" || fail "point $k: wrong output: $out"
+        [ "$(ls "$d" | grep -v '\.lock$' | wc -l)" = 1 ] || fail "point $k: leftovers: $(ls "$d")"
+        HPACK_CACHE_DIR=$d "$H25" --hpack-verify >/dev/null || fail "point $k: tree does not verify"
+    done
+}
+
+t_corruption_sweep() {
+    build_fake
+    local json; json=$("$HPACK" inspect --json "$FAKE")
+    # 200 positions: 30 in the footer, 50 in the table, 120 over the entries' data
+    python3 - "$json" >"$W/positions" <<'PY'
+import json, sys
+j = json.loads(sys.argv[1]); p = j["payload"]; base = p["offset"]
+pos = []
+foot = base + p["size"] - 128
+pos += [foot + (i * 128) // 30 for i in range(30)]
+pos += [base + p["toc_offset"] + (i * p["toc_size"]) // 50 for i in range(50)]
+ents = [e for e in j["entries"] if e["stored_size"] > 0]
+for i in range(120):
+    e = ents[i % len(ents)]
+    pos.append(base + e["offset"] + (i // len(ents) * 7919) % e["stored_size"])
+print("\n".join(map(str, pos)))
+PY
+    [ "$(wc -l <"$W/positions")" = 200 ] || fail "not 200 positions"
+    local refused=0 ran=0 n=0
+    local size; size=$(stat -c %s "$FAKE")
+    check_one() { # ARTIFACT LABEL
+        local d=$W/cs.$n rc=0 out
+        out=$(HPACK_CACHE_DIR=$d "$1" x 2>&1) || rc=$?
+        if [ $rc = 0 ]; then
+            [ "$out" = "$(cat "$W/fake.expected")" ] || fail "$2: ran with altered output: $out"
+            diff -r "$W/fake-good/$(ls "$W/fake-good" | grep -v lock)" "$d/$(ls "$d" | grep -v lock)" >/dev/null ||
+                fail "$2: ran from an altered tree"
+            ran=$((ran + 1))
+        else
+            [ $rc = 121 ] || fail "$2: status $rc: $out"
+            grep -q '^hpack: .*corrupt payload' <<<"$out" || fail "$2: message: $out"
+            [ -z "$(ls "$d" 2>/dev/null | grep -v '\.lock$')" ] || fail "$2: left a tree: $(ls "$d")"
+            refused=$((refused + 1))
+        fi
+        rm -rf "$d"; n=$((n + 1))
+    }
+    while read -r off; do
+        cp "$FAKE" "$W/cor"
+        local b; b=$(od -An -tu1 -j "$off" -N1 "$W/cor" | tr -d ' ')
+        printf "\\$(printf '%03o' $(( (b ^ 0x55) & 255 )))" | dd of="$W/cor" bs=1 seek="$off" conv=notrunc 2>/dev/null
+        check_one "$W/cor" "flip at $off"
+    done <"$W/positions"
+    for k in $(seq 1 20); do
+        head -c $((size * k / 21)) "$FAKE" >"$W/cor"; chmod +x "$W/cor"
+        check_one "$W/cor" "truncated to $((size * k / 21))"
+    done
+    echo "INFO: corruption sweep: $refused refused, $ran ran correctly (flip in an unused byte)"
+    [ $refused -ge 180 ] || fail "only $refused of 220 refused"
+}
+
+t_hostile_entry_names() {
+    local cases=(
+        "f:app/../../escape:x" "f:/abs/path:x" "f:app//x:y" "f:app/./x:y" "d:app/" "f:app/x/:y"
+        "f:app/$(head -c 300 /dev/zero | tr '\0' a):y" "f:app/$(printf 'a/%.0s' $(seq 2100))x:y"
+    )
+    local i=0
+    for spec in "${cases[@]}"; do
+        "$CRAFT" "$W/hostile$i" d:runtime d:app "$spec" || fail "craft $spec"
+        expect_status 121 "invalid entry path" env HPACK_CACHE_DIR="$W/hc" "$W/hostile$i"
+        i=$((i + 1))
+    done
+    "$CRAFT" "$W/dup" d:runtime d:app f:app/a.jar:1 f:app/a.jar:2
+    expect_status 121 "duplicate entry path: app/a.jar" env HPACK_CACHE_DIR="$W/hc" "$W/dup"
+    # a symlink entry, then a file entry through it
+    "$CRAFT" "$W/through" d:runtime d:app l:app/lnk:../runtime f:app/lnk/x:y
+    expect_status 121 "parent is not a directory entry: app/lnk/x" env HPACK_CACHE_DIR="$W/hc" "$W/through"
+    # a symlink out of the tree is refused while unpacking, before exec
+    "$CRAFT" "$W/outlink" d:runtime d:app l:app/lnk:../../../../etc/passwd
+    expect_status 121 "points outside the tree" env HPACK_CACHE_DIR="$W/hc" "$W/outlink"
+    # a cache entry may not shadow the runtime: roles are bound to directories
+    "$CRAFT" "$W/shadow" d:runtime d:runtime/lib d:app f:runtime/lib/x:1 d:cache
+    python3 - "$W/shadow" <<'PY' || true
+PY
+    [ ! -e "$W/escape" ] && [ ! -e /escape ] || fail "something escaped"
+    [ -z "$(ls "$W/hc" | grep -v '\.lock$')" ] || fail "trees left: $(ls "$W/hc")"
+    # the packer refuses the same at build time: a runtime looping through a symlink
+    mkdir -p "$W/looprt"; cp -r "$W/fakert/." "$W/looprt/"; ln -s "$W/looprt" "$W/looprt/lib/loop"
+    expect_status 3 "nested too deep" "$HPACK" build --runtime "$W/looprt" --jar "$SAMPLES/hello.jar" -o "$W/art/loop"
+}
+
+t_cache_dir_safety() {
+    build_fake
+    local d=$W/safe
+    HPACK_CACHE_DIR=$d/new/root "$FAKE" >/dev/null
+    [ "$(stat -c %a "$d/new/root")" = 700 ] || fail "cache root mode $(stat -c %a "$d/new/root")"
+    [ "$(stat -c %a "$d/new")" = 700 ] || fail "created parent mode $(stat -c %a "$d/new")"
+    # owned by another user
+    mkdir -p "$d/other"; chown 65534:65534 "$d/other"; chmod 700 "$d/other"
+    expect_status 122 "owned by uid 65534" env HPACK_CACHE_DIR="$d/other" "$FAKE"
+    # a tree owned by another user inside our root
+    mkdir -p "$d/mine"; chmod 700 "$d/mine"
+    local h; h=$("$HPACK" hash "$FAKE")
+    HPACK_CACHE_DIR=$d/mine "$FAKE" >/dev/null; chown -R 65534:65534 "$d/mine/$h"
+    expect_status 122 "refusing" env HPACK_CACHE_DIR="$d/mine" "$FAKE"
+    # no $HOME: $TMPDIR/hpack-$UID, said under HPACK_DEBUG
+    mkdir -p "$d/tmp"; chmod 755 "$W" "$d" "$d/tmp"
+    local out; out=$(env -i PATH=/usr/bin:/bin TMPDIR="$d/tmp" HPACK_DEBUG=1 "$FAKE" 2>&1) || fail "no HOME: $out"
+    grep -q "falling back to $d/tmp/hpack-0" <<<"$out" || fail "no fallback message: $out"
+    [ -d "$d/tmp/hpack-0/$h" ] || fail "not unpacked in the fallback"
+    # read-only $HOME (an unprivileged user whose HOME is /): the same fallback
+    chmod 1777 "$d/tmp"
+    out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOME=/ TMPDIR="$d/tmp" HPACK_DEBUG=1 "$FAKE" 2>&1) ||
+        fail "read-only HOME: $out"
+    grep -q "falling back to $d/tmp/hpack-65534" <<<"$out" || fail "no fallback for read-only HOME: $out"
+    # another user's pre-made fallback directory is refused
+    mkdir -p "$d/tmp2/hpack-0"; chown 65534 "$d/tmp2/hpack-0"
+    expect_status 122 "owned by uid 65534" env -i PATH=/usr/bin:/bin TMPDIR="$d/tmp2" "$FAKE"
+}
+
+t_disk_full() {
+    local d=$W/full rc=0 err
+    # RLIMIT_FSIZE: a clear error, no tree, then a normal start works
+    err=$( (ulimit -f 2048; HPACK_CACHE_DIR=$d "$H25") 2>&1 >/dev/null) || rc=$?
+    [ $rc = 123 ] || fail "ulimit -f: status $rc: $err"
+    grep -q 'File too large' <<<"$err" || fail "message: $err"
+    [ -z "$(ls "$d" | grep -v '\.lock$')" ] || fail "left behind: $(ls "$d")"
+    HPACK_CACHE_DIR=$d "$H25" >/dev/null || fail "next start failed"
+    # a small, full file system
+    mkdir -p "$W/small"
+    mount -t tmpfs -o size=8m tmpfs "$W/small" || fail "cannot mount a tmpfs for the full-disk case"
+    rc=0; err=$(HPACK_CACHE_DIR=$W/small/c "$H25" 2>&1 >/dev/null) || rc=$?
+    local left; left=$(ls "$W/small/c" | grep -v '\.lock$' || true)
+    umount "$W/small"
+    [ $rc = 123 ] || fail "full tmpfs: status $rc: $err"
+    grep -q 'No space left on device' <<<"$err" || fail "message: $err"
+    [ -z "$left" ] || fail "left behind: $left"
+}
