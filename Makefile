@@ -11,12 +11,12 @@
 PREFIX ?= /usr/local
 CC ?= cc
 VERSION := 0.1.0
-B := build
 
 PKG_CONFIG ?= pkg-config
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation
 BASE_CFLAGS := $(WARN) -O2 -g -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE -DHPK_VERSION='"$(VERSION)"'
 ifeq ($(SANITIZE),1)
+B ?= build-san
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # ASan cannot link statically: a sanitized launcher is dynamic (tests only).
 LAUNCHER_LINK := $(SAN)
@@ -24,6 +24,7 @@ else
 SAN :=
 LAUNCHER_LINK := -static
 endif
+B ?= build
 CFLAGS ?=
 CFLAGS += $(BASE_CFLAGS) $(SAN)
 
@@ -39,15 +40,19 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs libelf libarchive zlib)
 all: $(B)/hpack
 
 $(B)/.deps-ok: tests/setup-deps.sh
-	@mkdir -p $(B)
+	@mkdir -p $(B) build
 	@sh tests/setup-deps.sh
 	@touch $@
 
 $(B)/hpack-launcher: $(LAUNCHER_SRC) $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
 	$(CC) $(CFLAGS) -o $@ $(LAUNCHER_SRC) $(LAYOUT_SRC) $(LAUNCHER_LINK) -lz
 
-$(B)/launcher_blob.o: packer/launcher_blob.S $(B)/hpack-launcher
-	$(CC) -c -DHPK_LAUNCHER_PATH='"$(B)/hpack-launcher"' -o $@ packer/launcher_blob.S
+# Embedded stripped: every artifact carries it (symbols stay in hpack-launcher).
+$(B)/hpack-launcher.stripped: $(B)/hpack-launcher
+	strip --strip-all -o $@ $<
+
+$(B)/launcher_blob.o: packer/launcher_blob.S $(B)/hpack-launcher.stripped
+	$(CC) -c -DHPK_LAUNCHER_PATH='"$(B)/hpack-launcher.stripped"' -o $@ packer/launcher_blob.S
 
 # The packer links the launcher's unpack code too (hpack extract).
 $(B)/hpack: $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c $(HDRS) $(B)/launcher_blob.o
@@ -64,22 +69,22 @@ $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(
 	    $(B)/launcher_blob.o $(PKG_LIBS)
 
 samples: $(B)/.deps-ok
-	@sh samples/build.sh $(B)/samples
+	@sh samples/build.sh build/samples
 
 unit: $(B)/test_layout
 	$(B)/test_layout
 
 check: all unit samples $(B)/craft fuzz-regress
-	@bash tests/integration.sh
+	@HPACK_BUILD=$(abspath $(B)) bash tests/integration.sh
 
 valgrind: $(B)/test_layout
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_layout
 
 demo: all samples
-	@bash tests/demo.sh
+	@HPACK_BUILD=$(abspath $(B)) bash tests/demo.sh
 
 bench: all samples
-	@bash tests/bench.sh
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -91,6 +91,16 @@ static int try_root(struct hpk_root *r, const char *path, struct hpk_err *e)
 
 static int absolute(const char *s) { return s && s[0] == '/'; }
 
+void hpk_root_default(char *buf, size_t n)
+{
+    const char *explicit = getenv("HPACK_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    const char *tmp = getenv("TMPDIR");
+    if (explicit && *explicit) snprintf(buf, n, "%s", explicit);
+    else if (absolute(xdg)) snprintf(buf, n, "%s/hpack", xdg);
+    else if (absolute(home)) snprintf(buf, n, "%s/.cache/hpack", home);
+    else snprintf(buf, n, "%s/hpack-%u", absolute(tmp) ? tmp : "/tmp", (unsigned)geteuid());
+}
+
 int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e)
 {
     char buf[4096];

@@ -54,6 +54,8 @@ struct hpk_root {
     int fallback; /* 1 if $TMPDIR/hpack-$UID was used because $HOME did not work */
 };
 int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e);
+/* The root hpk_root_open would try first, computed without touching disk. */
+void hpk_root_default(char *buf, size_t n);
 /* Check that an opened directory is ours and not writable by others. */
 int hpk_dir_secure(int fd, const char *what, struct hpk_err *e);
 
@@ -69,6 +71,7 @@ int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);
 int hpk_rm_rf(int parent, const char *name);
 /* Remove stale temporaries `<prefix>.tmp.*` / `<prefix>.old.*` under parent. */
 void hpk_clean_stale(int parent, const char *prefix);
+void hpk_clean_prefix(int dir, const char *prefix, const char *suffix);
 /* Re-hash every entry of the unpacked tree against the table. */
 int hpk_verify_tree(const struct hpk_artifact *a, int tree, struct hpk_err *e);
 

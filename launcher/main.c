@@ -27,6 +27,14 @@ extern char **environ;
 /* A one-byte placeholder .hpack section, not allocated (never loaded): the
  * packer replaces its content with the payload, so the section name is
  * already in .shstrtab (packer/elfout.c). */
+#if defined(__SANITIZE_ADDRESS__)
+/* SANITIZE=1 builds: the launcher ends in execve() or exit(), and what it
+ * allocates lives exactly as long as the process, by design; report
+ * memory errors, not those "leaks". The packer keeps leak detection. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "detect_leaks=0"; }
+#endif
+
 __asm__(".section .hpack,\"\",@progbits\n.byte 0\n.previous\n");
 
 enum aot_mode { AOT_AUTO, AOT_REQUIRE, AOT_OFF };
@@ -155,7 +163,8 @@ static int tree_ok(const struct ctx *c, int tree, int want_cache, const char **w
     if (want_cache) {
         char p[HPK_PATH_MAX + 1];
         snprintf(p, sizeof p, "%.*s", (int)c->cache->path_len, c->cache->path);
-        if (fstatat(tree, p, &st, AT_SYMLINK_NOFOLLOW) != 0 || (uint64_t)st.st_size != c->cache->size) {
+        if (fstatat(tree, p, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            (uint64_t)st.st_size != c->cache->size || st.st_mtime != HPK_FIXED_MTIME) {
             *why = "cache missing";
             return 0;
         }
@@ -404,7 +413,8 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
 {
     if (!c->cache_kind)
         dief(c, HPK_EXIT_USAGE, "HPACK_TRAIN: this runtime (Java %s) cannot record a startup cache "
-             "(JDK 13 or later needed)", c->l.runtime_version ? c->l.runtime_version : "?");
+             "(JDK 24+, or JDK 13-23 with a base CDS archive lib/server/classes.jsa)",
+             c->l.runtime_version ? c->l.runtime_version : "?");
     struct sigaction sa = {0};
     sa.sa_handler = forward;
     sigemptyset(&sa.sa_mask);
@@ -547,17 +557,19 @@ int main(int argc, char **argv)
     c.self = argc > 0 ? argv[0] : "hpack-launcher";
     const char *dbg = getenv("HPACK_DEBUG");
     c.debug = dbg && *dbg && strcmp(dbg, "0") != 0;
-    const char *aot = getenv("HPACK_AOT");
-    if (!aot || !*aot || !strcmp(aot, "auto")) c.aot = AOT_AUTO;
-    else if (!strcmp(aot, "require")) c.aot = AOT_REQUIRE;
-    else if (!strcmp(aot, "off")) c.aot = AOT_OFF;
-    else dief(&c, HPK_EXIT_USAGE, "HPACK_AOT=%s: expected auto, require or off", aot);
-
     const char *cmd = argc > 1 && !strncmp(argv[1], "--hpack-", 8) ? argv[1] : NULL;
     if (cmd && !strcmp(cmd, "--hpack-help")) {
         usage();
         return 0;
     }
+    const char *aot = getenv("HPACK_AOT");
+    if (!aot || !*aot || !strcmp(aot, "auto")) c.aot = AOT_AUTO;
+    else if (!strcmp(aot, "require")) c.aot = AOT_REQUIRE;
+    else if (!strcmp(aot, "off")) c.aot = AOT_OFF;
+    else dief(&c, HPK_EXIT_USAGE, "HPACK_AOT=%s: expected auto, require or off", aot);
+    /* Unpacking ignores SIGXFSZ (to get EFBIG); the app gets what we got. */
+    struct sigaction xfsz;
+    sigaction(SIGXFSZ, NULL, &xfsz);
     if (cmd && strcmp(cmd, "--hpack-info") && strcmp(cmd, "--hpack-extract") && strcmp(cmd, "--hpack-verify"))
         dief(&c, HPK_EXIT_USAGE, "unknown launcher option %s (--hpack-* is reserved; see --hpack-help)", cmd);
 
@@ -582,10 +594,10 @@ int main(int argc, char **argv)
     struct hpk_err err;
     struct hpk_root root;
     if (cmd && !strcmp(cmd, "--hpack-info")) {
-        const char *dir = getenv("HPACK_CACHE_DIR");
         /* Do not create anything just to print. */
-        if (!(dir && *dir) && hpk_root_open(&root, 0, &err) == 0) dir = root.path;
-        info(&c, dir ? dir : "(cache directory unavailable)");
+        char dir[4096];
+        hpk_root_default(dir, sizeof dir);
+        info(&c, dir);
         return 0;
     }
     if (hpk_root_open(&root, c.debug, &err) != 0) die(&c, &err);
@@ -613,7 +625,7 @@ int main(int argc, char **argv)
         return 0;
     }
     pin_tree(&c, tree);
-    signal(SIGXFSZ, SIG_DFL);
+    sigaction(SIGXFSZ, &xfsz, NULL);
     if (train_out) return train(&c, root.path, train_out, argc - 1, argv + 1);
 
     struct argvb b = build_argv(&c, root.path, use_cache, NULL, argc - 1, argv + 1);

@@ -119,24 +119,36 @@ static int write_sink(void *ctx, const uint8_t *buf, size_t len)
     return 0;
 }
 
-/* Is a symlink target, resolved from the link's directory, inside the tree? */
-static int symlink_target_ok(const struct hpk_entry *e, const char *t, size_t tlen)
+/* Is a symlink target, resolved from the link's directory, inside the tree?
+ * Resolved lexically, and refused if it passes THROUGH another symlink entry
+ * (a -> b/../.. with b -> .. would otherwise climb out while looking tame). */
+static int symlink_target_ok(const struct hpk_artifact *a, const struct hpk_entry *e, const char *t, size_t tlen)
 {
     if (tlen == 0 || t[0] == '/' || memchr(t, 0, tlen)) return 0;
-    long depth = 0;
-    for (size_t i = 0; i < e->path_len; i++)
-        if (e->path[i] == '/') depth++;
+    char path[2 * HPK_PATH_MAX + 2];
+    size_t n = e->path_len;
+    while (n > 0 && e->path[n - 1] != '/') n--;
+    n = n ? n - 1 : 0; /* the link's directory */
+    memcpy(path, e->path, n);
     size_t i = 0;
     while (i < tlen) {
         size_t j = i;
         while (j < tlen && t[j] != '/') j++;
-        size_t n = j - i;
-        if (n == 2 && t[i] == '.' && t[i + 1] == '.') {
-            if (--depth < 0) return 0;
-        } else if (n == 0 || (n == 1 && t[i] == '.')) {
-            /* stays */
-        } else {
-            depth++;
+        size_t c = j - i;
+        if (c == 2 && t[i] == '.' && t[i + 1] == '.') {
+            if (n == 0) return 0;
+            while (n > 0 && path[n - 1] != '/') n--;
+            n = n ? n - 1 : 0;
+        } else if (!(c == 0 || (c == 1 && t[i] == '.'))) {
+            if (n + 1 + c >= sizeof path) return 0;
+            if (n) path[n++] = '/';
+            memcpy(path + n, t + i, c);
+            n += c;
+            if (j < tlen) { /* an intermediate component: must not be a symlink */
+                path[n] = 0;
+                const struct hpk_entry *x = hpk_payload_find(&a->p, path);
+                if (x && S_ISLNK(x->mode)) return 0;
+            }
         }
         i = j + 1;
     }
@@ -200,7 +212,7 @@ static int write_entry(const struct hpk_artifact *a, const struct hpk_entry *e, 
         if (r != HPK_OK)
             return hpk_fail(err, HPK_EXIT_PAYLOAD, "corrupt payload: entry " PATHFMT ": %s",
                             PATHARG(e), hpk_layout_strerror(r));
-        if (!symlink_target_ok(e, t, tlen)) {
+        if (!symlink_target_ok(a, e, t, tlen)) {
             free(t);
             return hpk_fail(err, HPK_EXIT_PAYLOAD,
                             "corrupt payload: symlink " PATHFMT " points outside the tree",
@@ -313,6 +325,8 @@ int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err
                              PATHARG(e));
             continue;
         }
+        /* A temporary of a killed start (we hold the lock: it is stale). */
+        hpk_clean_prefix(dir, ".tmp.", name);
         /* Cache file names carry their content hash: an existing file of the
          * right size and mtime is this very entry. */
         if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
@@ -359,6 +373,26 @@ int hpk_rm_rf(int parent, const char *name)
     closedir(d);
     if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT) r = -1;
     return r;
+}
+
+/* Remove regular files named PREFIX<anything>.SUFFIX in dir (stale cache temporaries). */
+void hpk_clean_prefix(int dir, const char *prefix, const char *suffix)
+{
+    int fd = dup(dir);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return;
+    }
+    size_t pl = strlen(prefix), sl = strlen(suffix);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n > pl + sl && !strncmp(de->d_name, prefix, pl) && !strcmp(de->d_name + n - sl, suffix) &&
+            de->d_name[n - sl - 1] == '.')
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
 }
 
 void hpk_clean_stale(int parent, const char *prefix)
@@ -430,8 +464,10 @@ int hpk_verify_tree(const struct hpk_artifact *a, int tree, struct hpk_err *err)
         memcpy(name, base, blen);
         name[blen] = 0;
         struct stat st;
-        if (dir < 0 || fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            (st.st_mode & S_IFMT) != (e->mode & S_IFMT)) {
+        int missing = dir < 0 || fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0;
+        /* Cache entries are unpacked only when used (HPACK_AOT): absent is fine. */
+        if (missing && e->role == HPK_ROLE_CACHE) continue;
+        if (missing || (st.st_mode & S_IFMT) != (e->mode & S_IFMT)) {
             r = hpk_fail(err, HPK_EXIT_TAMPER, PATHFMT ": missing or of the wrong type", PATHARG(e));
             break;
         }

@@ -22,7 +22,7 @@
 #define HPK_LAYOUT_VERSION 1u
 #define HPK_ALIGN 4096u
 #define HPK_FOOTER_SIZE 128u
-#define HPK_RECORD_FIXED 48u
+#define HPK_RECORD_FIXED 56u
 #define HPK_PATH_MAX 4095u   /* longest entry path, bytes */
 #define HPK_NAME_MAX 255u    /* longest path component, bytes */
 #define HPK_MAX_ENTRIES 1000000u
@@ -79,6 +79,8 @@ struct hpk_entry {
     uint64_t stored_size; /* bytes in the payload */
     uint64_t size;        /* bytes once decoded */
     uint8_t hash[16];     /* XXH3-128 of the decoded content, big-endian canonical form */
+    uint64_t stored_hash; /* XXH3-64 of the stored bytes: pins every payload byte, even
+                           * where two zlib streams would decode alike */
     uint32_t mode;        /* type (S_IFREG, S_IFDIR, S_IFLNK) and permission bits */
     uint8_t role;
     uint8_t codec;

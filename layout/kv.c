@@ -48,16 +48,21 @@ int hpk_launch_decode(const char *buf, size_t len, struct hpk_launch *l)
     size_t pos = 0, kl;
     const char *k, *v;
     int r;
+    const char *format = NULL;
     while ((r = hpk_kv_next(buf, len, &pos, &k, &kl, &v)) == 1) {
         int bad = 0;
-        if (key_is(k, kl, "java")) l->java = v;
-        else if (key_is(k, kl, "main")) l->main = v;
-        else if (key_is(k, kl, "runtime.version")) l->runtime_version = v;
+        /* Singular keys may appear once: two answers to one question are corruption. */
+        if (key_is(k, kl, "format")) bad = format ? -1 : (format = v, 0);
+        else if (key_is(k, kl, "java")) bad = l->java ? -1 : (l->java = v, 0);
+        else if (key_is(k, kl, "main")) bad = l->main ? -1 : (l->main = v, 0);
+        else if (key_is(k, kl, "runtime.version")) bad = l->runtime_version ? -1 : (l->runtime_version = v, 0);
         else if (key_is(k, kl, "cp")) bad = push(&l->cp, &l->n_cp, v);
         else if (key_is(k, kl, "jvm")) bad = push(&l->jvm, &l->n_jvm, v);
         else if (key_is(k, kl, "arg")) bad = push(&l->arg, &l->n_arg, v);
         if (bad) { r = -1; break; }
     }
+    /* A later format of this entry is not for this reader to guess at. */
+    if (format && strcmp(format, "1") != 0) r = -1;
     if (r < 0 || !l->java || !l->main || !*l->main || l->n_cp == 0 ||
         !hpk_layout_path_ok(l->java, strlen(l->java))) {
         hpk_launch_free(l);

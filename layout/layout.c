@@ -188,7 +188,8 @@ int hpk_layout_footer_decode(const uint8_t b[HPK_FOOTER_SIZE], uint64_t payload_
 
 /* Record layout (little-endian), 8-aligned, hpk_record_size(path_len) bytes:
  *   0 offset u64  8 stored_size u64  16 size u64  24 hash[16]  40 mode u32
- *  44 role u8  45 codec u8  46 path_len u16  48 path bytes, zero padding */
+ *  44 role u8  45 codec u8  46 path_len u16  48 stored_hash u64
+ *  56 path bytes, zero padding */
 size_t hpk_layout_toc_size(const struct hpk_entry *e, uint32_t count)
 {
     size_t n = 0;
@@ -209,7 +210,8 @@ void hpk_layout_toc_encode(const struct hpk_entry *e, uint32_t count, uint8_t *b
         buf[44] = e[i].role;
         buf[45] = e[i].codec;
         put16(buf + 46, e[i].path_len);
-        memcpy(buf + 48, e[i].path, e[i].path_len);
+        put64(buf + 48, e[i].stored_hash);
+        memcpy(buf + HPK_RECORD_FIXED, e[i].path, e[i].path_len);
         buf += rs;
     }
 }
@@ -293,7 +295,7 @@ static int entry_check(const struct hpk_entry *e)
             return HPK_E_MODE;
         break;
     case S_IFLNK:
-        if ((e->mode & 0777) != 0777 || e->mode & 07000 || e->size == 0 || e->size > HPK_PATH_MAX ||
+        if ((e->mode & 0777) != 0777 || e->mode & ~(uint32_t)(S_IFMT | 0777) || e->size == 0 || e->size > HPK_PATH_MAX ||
             e->codec != HPK_CODEC_STORED)
             return HPK_E_MODE;
         break;
@@ -358,10 +360,11 @@ int hpk_layout_parse(const struct hpk_footer *f, const uint8_t *toc, struct hpk_
         e[i].role = r[44];
         e[i].codec = r[45];
         e[i].path_len = get16(r + 46);
-        e[i].path = (const char *)r + 48;
+        e[i].stored_hash = get64(r + 48);
+        e[i].path = (const char *)r + HPK_RECORD_FIXED;
         size_t rs = hpk_record_size(e[i].path_len);
         if (f->toc_size - pos < rs) { err = HPK_E_TOC_RECORD; goto fail; }
-        for (size_t k = 48 + e[i].path_len; k < rs; k++)
+        for (size_t k = HPK_RECORD_FIXED + e[i].path_len; k < rs; k++)
             if (r[k] != 0) { err = HPK_E_TOC_RECORD; goto fail; }
         pos += rs;
         if ((err = entry_check(&e[i])) != HPK_OK) {

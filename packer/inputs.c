@@ -142,6 +142,40 @@ static int escapes(const char *rel, const char *t)
     return 0;
 }
 
+/* Does relative target `t` of the link at `rel` pass through another symlink
+ * on its way (b/../x with b a symlink)? The launcher refuses such links
+ * (launcher/unpack.c), so the packer materialises them instead. */
+static int through_symlink(const char *root, const char *rel, const char *t)
+{
+    char path[PATH_MAX];
+    size_t n = strlen(rel);
+    while (n > 0 && rel[n - 1] != '/') n--;
+    n = n ? n - 1 : 0;
+    memcpy(path, rel, n);
+    for (const char *p = t; *p;) {
+        const char *q = strchr(p, '/');
+        size_t c = q ? (size_t)(q - p) : strlen(p);
+        if (c == 2 && p[0] == '.' && p[1] == '.') {
+            while (n > 0 && path[n - 1] != '/') n--;
+            n = n ? n - 1 : 0;
+        } else if (!(c == 0 || (c == 1 && p[0] == '.'))) {
+            if (n + c + 2 >= sizeof path) return 1;
+            if (n) path[n++] = '/';
+            memcpy(path + n, p, c);
+            n += c;
+            if (q) {
+                char abs[PATH_MAX + 8];
+                struct stat st;
+                path[n] = 0;
+                snprintf(abs, sizeof abs, "%s/%s", root, path);
+                if (lstat(abs, &st) == 0 && S_ISLNK(st.st_mode)) return 1;
+            }
+        }
+        p += c + (q ? 1 : 0);
+    }
+    return 0;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -172,7 +206,7 @@ static int add_node(struct hpk_snapshot *s, const char *abs, const char *rel, in
             hpk_warn("%s: skipping dangling symlink to %s", abs, t);
             return 0;
         }
-        if (t[0] == '/' || escapes(rel, t)) {
+        if (t[0] == '/' || escapes(rel, t) || through_symlink(s->runtime_root, rel, t)) {
             /* Pointing outside the runtime (Debian's JDK points into /etc and
              * /usr/share/doc): a payload never holds a link out of its tree,
              * so the target's content is materialised in its place. */

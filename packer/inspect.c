@@ -76,8 +76,10 @@ int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_artifact_info *in
             in->prov_runtime = kv(in->prov, in->prov_len, "runtime.version");
             char hex[33];
             hpk_hash_hex(a->p.footer.base_hash, hex);
+            /* The launcher's own rule (launcher/main.c load_config). */
             in->cache_bound = in->prov_base && !strcmp(in->prov_base, hex) && in->prov_kind && in->cache_kind &&
-                              !strcmp(in->prov_kind, in->cache_kind);
+                              !strcmp(in->prov_kind, in->cache_kind) && in->prov_runtime &&
+                              in->launch.runtime_version && !strcmp(in->prov_runtime, in->launch.runtime_version);
         }
     }
     return 0;
@@ -315,6 +317,7 @@ int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_perr *e)
     uint64_t pos = 0;
     for (uint32_t i = 0; i < a->p.count; i++) {
         const struct hpk_entry *x = &a->p.entries[i];
+        if (S_ISDIR(x->mode)) continue;
         int r = hpk_entry_decode(a, x, NULL, NULL);
         if (r != HPK_OK)
             return hpk_perr_set(e, HPK_ST_FAIL, "entry %.*s: %s", (int)x->path_len, x->path, hpk_layout_strerror(r));

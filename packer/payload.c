@@ -8,6 +8,9 @@
 #define _GNU_SOURCE
 #include "hpk_packer.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -148,6 +151,7 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         if (!S_ISDIR(it->mode)) memcpy(en->hash, it->hash, 16);
         en->codec = j->z ? HPK_CODEC_ZLIB : HPK_CODEC_STORED;
         en->stored_size = j->z ? j->zlen : en->size;
+        en->stored_hash = XXH3_64bits(j->z ? j->z : it->data, en->stored_size);
         if (en->stored_size) {
             size_t off = (size_t)hpk_align_up(p->data_end);
             if (reserve(p, off + en->stored_size) != 0) {

@@ -1,6 +1,7 @@
 # Shared test helpers (sourced by integration.sh, demo.sh, bench.sh).
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HPACK=$ROOT/build/hpack
+BUILD=${HPACK_BUILD:-$ROOT/build}
+HPACK=$BUILD/hpack
 SAMPLES=$ROOT/build/samples
 . "$ROOT/tests/jdks.sh"
 

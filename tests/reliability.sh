@@ -1,7 +1,7 @@
 # Reliability and security tests of the launcher (sourced by integration.sh,
 # whose helpers they use). Each t_ function is one test.
 
-CRAFT=$ROOT/build/craft
+CRAFT=$BUILD/craft
 
 # A fast artifact over a fake runtime (tests/lib.sh): its bin/java prints the
 # checksum of the jars it is given, so "ran altered content" is visible.

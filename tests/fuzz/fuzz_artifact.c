@@ -78,7 +78,8 @@ static void fuzz_resealed(const uint8_t *d, size_t n)
         x->role = r[44];
         x->codec = r[45];
         x->path_len = (uint16_t)(r[46] | r[47] << 8);
-        x->path = (const char *)r + 48;
+        x->stored_hash = rd64(r + 48);
+        x->path = (const char *)r + HPK_RECORD_FIXED;
         size_t rs = hpk_record_size(x->path_len);
         if (toc_size - pos < rs) break;
         pos += rs;

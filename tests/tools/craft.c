@@ -13,6 +13,9 @@
 #define _GNU_SOURCE
 #include "../../packer/hpk_packer.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +62,7 @@ int main(int argc, char **argv)
         x->mode = type == 'l' ? (S_IFLNK | 0777) : (S_IFREG | 0644);
         x->size = x->stored_size = strlen(content);
         hpk_hash_bytes(content, x->size, x->hash);
+        x->stored_hash = XXH3_64bits(content, x->size);
         if (x->size) {
             x->offset = hpk_align_up(end);
             memcpy(data + x->offset, content, x->size);
@@ -74,6 +78,7 @@ int main(int argc, char **argv)
         x->mode = S_IFREG | 0644;
         x->size = x->stored_size = sizeof conf - 1;
         hpk_hash_bytes(conf, x->size, x->hash);
+        x->stored_hash = XXH3_64bits(conf, x->size);
         x->offset = hpk_align_up(end);
         memcpy(data + x->offset, conf, x->size);
         end = x->offset + x->size;
