@@ -256,7 +256,7 @@ static const char build_usage[] =
     "                   [--train [--train-arg ARG]... [--train-timeout SECS]\n"
     "                            [--train-ready tcp:PORT|http:URL|log:REGEX]\n"
     "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]]\n"
-    "                   [--with-cache CACHE]\n"
+    "                   [--with-cache CACHE] [--lock FILE | --locked FILE]\n"
     "\n"
     "  --runtime DIR        Java home to ship (JRE, JDK or jlink image)\n"
     "  --jar JAR            application jar; Main-Class and Class-Path from its manifest\n"
@@ -272,12 +272,14 @@ static const char build_usage[] =
     "  --train-workload CMD shell command run against the ready server (HPACK_TRAIN_PORT)\n"
     "  --keep-da0 PATH      also keep DA0 (the artifact without cache) at PATH\n"
     "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE\n"
+    "  --lock FILE          record every input (entry path, size, mode, XXH3-128) in FILE\n"
+    "  --locked FILE        refuse to build if any input differs from FILE, naming it\n"
     "  -q, --quiet          only errors\n"
     "  -v, --verbose        explain each step\n";
 
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
-    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP
+    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED
 };
 
 int hpk_cmd_build(int argc, char **argv)
@@ -298,6 +300,8 @@ int hpk_cmd_build(int argc, char **argv)
         {"train-workload", required_argument, NULL, O_TRAIN_WORKLOAD},
         {"keep-da0", required_argument, NULL, O_KEEP_DA0},
         {"with-cache", required_argument, NULL, O_WITH_CACHE},
+        {"lock", required_argument, NULL, O_LOCK},
+        {"locked", required_argument, NULL, O_LOCKED},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, O_HELP},
@@ -338,6 +342,8 @@ int hpk_cmd_build(int argc, char **argv)
         case O_TRAIN_WORKLOAD: b.train_workload = optarg; break;
         case O_KEEP_DA0: b.keep_da0 = optarg; break;
         case O_WITH_CACHE: b.with_cache = optarg; break;
+        case O_LOCK: b.lock = optarg; break;
+        case O_LOCKED: b.locked = optarg; break;
         case 'q': hpk_verbose = 0; break;
         case 'v': hpk_verbose = 2; break;
         case O_HELP: fputs(build_usage, stdout); return 0;
@@ -351,6 +357,10 @@ int hpk_cmd_build(int argc, char **argv)
     }
     if (missing) {
         fprintf(stderr, "hpack build: missing %s (see hpack build --help)\n", missing);
+        return HPK_ST_USAGE;
+    }
+    if (b.lock && b.locked) {
+        fprintf(stderr, "hpack build: --lock and --locked exclude each other\n");
         return HPK_ST_USAGE;
     }
     if (b.train && b.with_cache) {
@@ -396,6 +406,7 @@ int hpk_build_run(struct hpk_build *b)
     hpk_info("reading %s and the class path", b->runtime);
     if (hpk_build_snapshot(b, &s, &e) != 0) goto fail;
     hpk_info("read %zu entries in %.2f s; compressing", s.n, hpk_now() - t0);
+    if (b->locked && hpk_lock_check(&s, b->locked, &e) != 0) goto fail;
     if (hpk_payload_build(&p, s.items, s.n, &e) != 0) goto fail;
     char hex[33], size[32];
     hpk_hash_hex(p.base_hash, hex);
@@ -408,6 +419,7 @@ int hpk_build_run(struct hpk_build *b)
         hpk_note("wrote %s (%s, Java %s, main class %s) in %.2f s; base %s", b->output, size, s.runtime_version,
                  b->resolved_main, hpk_now() - t0, hex);
     }
+    if (b->lock && hpk_lock_write(&s, b->lock, &e) != 0) goto fail;
     goto done;
 fail:
     fprintf(stderr, "hpack: %s\n", e.msg);

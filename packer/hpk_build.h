@@ -20,6 +20,7 @@ struct hpk_build {
     int have_train_args;
     double train_timeout;
     const char *train_ready, *train_workload, *keep_da0, *with_cache;
+    const char *lock, *locked; /* --lock FILE, --locked FILE */
     /* results of the snapshot */
     struct hpk_strv cp_paths; /* entry paths of the class path, in order */
     char *resolved_main;
@@ -30,6 +31,10 @@ int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
 int hpk_build_run(struct hpk_build *b);
 const char *hpk_cache_kind(const struct hpk_snapshot *s);
 void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
+
+/* lock.c */
+int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e);
+int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e);
 
 /* train.c */
 struct hpk_ready {

@@ -87,6 +87,10 @@ struct hpk_snapshot {
     char *runtime_version; /* JAVA_RUNTIME_VERSION, else JAVA_VERSION */
     int java_major;
     int has_base_cds;    /* lib/server/classes.jsa present */
+    /* Archives read as inputs (a JDK tarball): re-hashed whole by recheck. */
+    char *archives[4];
+    uint8_t archive_hash[4][16];
+    int n_archives;
 };
 
 void hpk_snapshot_free(struct hpk_snapshot *s);
@@ -96,6 +100,9 @@ int hpk_snapshot_has(const struct hpk_snapshot *s, const char *path);
 int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_perr *e);
 /* Read one input file into an item (content, hash, identity). */
 int hpk_snapshot_file(struct hpk_item *it, const char *file, int status_on_error, struct hpk_perr *e);
+/* The same from a tarball or zip holding one Java home under one top
+ * directory, read with libarchive without unpacking it to disk. */
+int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_perr *e);
 /* Re-read every input and compare with the snapshot; names the first change. */
 int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_perr *e);
 void hpk_hash_bytes(const void *buf, size_t len, uint8_t out[16]);

@@ -11,6 +11,8 @@
 
 #include "hpk_packer.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,7 @@ void hpk_snapshot_free(struct hpk_snapshot *s)
     free(s->runtime_root);
     free(s->java_version);
     free(s->runtime_version);
+    for (int i = 0; i < s->n_archives; i++) free(s->archives[i]);
     memset(s, 0, sizeof *s);
 }
 
@@ -295,12 +298,27 @@ static char *release_get(const char *text, const char *key)
     return NULL;
 }
 
+/* Version facts from the release file's text. */
+static int parse_release(struct hpk_snapshot *s, const char *text, size_t len, const char *where, struct hpk_perr *e)
+{
+    char *t = strndup(text, len);
+    s->java_version = release_get(t, "JAVA_VERSION");
+    s->runtime_version = release_get(t, "JAVA_RUNTIME_VERSION");
+    free(t);
+    if (!s->java_version) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s/release: no JAVA_VERSION", where);
+    if (!s->runtime_version) s->runtime_version = strdup(s->java_version);
+    s->java_major = atoi(s->java_version);
+    if (s->java_major == 1) s->java_major = atoi(s->java_version + 2); /* 1.8.0_x */
+    return 0;
+}
+
 int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_perr *e)
 {
     char real[PATH_MAX], p[PATH_MAX + 32];
     struct stat st;
     if (!realpath(dir, real) || stat(real, &st) != 0)
         return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: no such directory (--runtime wants a Java home)", dir);
+    if (S_ISREG(st.st_mode)) return hpk_snapshot_runtime_archive(s, dir, e);
     if (!S_ISDIR(st.st_mode))
         return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a directory (--runtime wants a Java home)", dir);
     snprintf(p, sizeof p, "%s/bin/java", real);
@@ -311,16 +329,9 @@ int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_per
     size_t rlen;
     if (hpk_read_file(p, &rel, &rlen) != 0)
         return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime (no release file)", dir);
-    char *text = strndup((char *)rel, rlen);
+    int r = parse_release(s, (char *)rel, rlen, dir, e);
     free(rel);
-    s->java_version = release_get(text, "JAVA_VERSION");
-    s->runtime_version = release_get(text, "JAVA_RUNTIME_VERSION");
-    free(text);
-    if (!s->java_version)
-        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s/release: no JAVA_VERSION", dir);
-    if (!s->runtime_version) s->runtime_version = strdup(s->java_version);
-    s->java_major = atoi(s->java_version);
-    if (s->java_major == 1) s->java_major = atoi(s->java_version + 2); /* 1.8.0_x */
+    if (r) return r;
     snprintf(p, sizeof p, "%s/lib/server/classes.jsa", real);
     s->has_base_cds = stat(p, &st) == 0;
     s->runtime_root = strdup(real);
@@ -329,8 +340,146 @@ int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_per
     return walk(s, real, "", 0, e);
 }
 
+static struct hpk_item *find_item(struct hpk_snapshot *s, const char *path)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->items[i].path, path)) return &s->items[i];
+    return NULL;
+}
+
+int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_perr *e)
+{
+    uint8_t *img;
+    size_t len;
+    if (hpk_read_file(file, &img, &len) != 0) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: cannot read: %s", file, strerror(errno));
+    if (s->n_archives < 4) {
+        s->archives[s->n_archives] = strdup(file);
+        hpk_hash_bytes(img, len, s->archive_hash[s->n_archives]);
+        s->n_archives++;
+    }
+    struct archive *a = archive_read_new();
+    archive_read_support_format_all(a);
+    archive_read_support_filter_all(a);
+    if (archive_read_open_memory(a, img, len) != ARCHIVE_OK) {
+        archive_read_free(a);
+        free(img);
+        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a directory nor an archive hpack can read", file);
+    }
+    if (!hpk_snapshot_add(s, "runtime", S_IFDIR | 0755, HPK_ROLE_RUNTIME)) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    char top[256] = "";
+    struct archive_entry *ae;
+    int r, rc = 0;
+    while (rc == 0 && (r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+        const char *name = archive_entry_pathname(ae);
+        while (name && name[0] == '.' && name[1] == '/') name += 2;
+        if (!name || !*name || !strcmp(name, ".")) continue;
+        /* One top directory: the Java home. */
+        const char *slash = strchr(name, '/');
+        size_t tl = slash ? (size_t)(slash - name) : strlen(name);
+        if (!top[0]) snprintf(top, sizeof top, "%.*s", (int)tl, name);
+        if (strlen(top) != tl || strncmp(top, name, tl) != 0) {
+            rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: holds %s besides %s/: a runtime archive has one top directory", file, name, top);
+            break;
+        }
+        const char *rel = slash ? slash + 1 : "";
+        char ent[PATH_MAX];
+        size_t rl = strlen(rel);
+        while (rl && rel[rl - 1] == '/') rl--;
+        if (rl == 0) continue;
+        snprintf(ent, sizeof ent, "runtime/%.*s", (int)rl, rel);
+        if (!hpk_layout_path_ok(ent, strlen(ent))) {
+            rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: member %s: name not allowed in a payload", file, name);
+            break;
+        }
+        /* Parents first; tar files may omit directory members. */
+        char par[PATH_MAX];
+        snprintf(par, sizeof par, "%s", ent);
+        for (char *q = par + 8; (q = strchr(q, '/')); q++) {
+            *q = 0;
+            if (!find_item(s, par) && !hpk_snapshot_add(s, par, S_IFDIR | 0755, HPK_ROLE_RUNTIME)) rc = -1;
+            *q = '/';
+        }
+        mode_t m = archive_entry_filetype(ae);
+        struct hpk_item *it;
+        const char *hl = archive_entry_hardlink(ae);
+        if (hl) {
+            /* A hard link: the content of an earlier member. */
+            char tgt[PATH_MAX];
+            const char *hs = strchr(hl, '/');
+            snprintf(tgt, sizeof tgt, "runtime/%s", hs ? hs + 1 : hl);
+            struct hpk_item *src = find_item(s, tgt);
+            if (!src || !S_ISREG(src->mode)) {
+                rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: hard link %s to missing %s", file, name, hl);
+                break;
+            }
+            size_t si = (size_t)(src - s->items);
+            if (!(it = hpk_snapshot_add(s, ent, 0, HPK_ROLE_RUNTIME))) break;
+            src = &s->items[si];
+            it->mode = src->mode;
+            it->size = src->size;
+            it->data = malloc(src->size ? src->size : 1);
+            memcpy(it->data, src->data, src->size);
+            memcpy(it->hash, src->hash, 16);
+            continue;
+        }
+        if (m == AE_IFDIR) {
+            if (!find_item(s, ent) && !hpk_snapshot_add(s, ent, S_IFDIR | 0755, HPK_ROLE_RUNTIME)) rc = -1;
+        } else if (m == AE_IFLNK) {
+            const char *t = archive_entry_symlink(ae);
+            if (!t || t[0] == '/' || escapes(rel, t)) {
+                /* The target is not in the archive: nothing to materialise. */
+                hpk_warn("%s: skipping symlink %s -> %s (points outside the archive's Java home)", file, name, t ? t : "?");
+                continue;
+            }
+            if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, HPK_ROLE_RUNTIME))) break;
+            it->size = strlen(t);
+            it->data = (uint8_t *)strdup(t);
+            hpk_hash_bytes(t, it->size, it->hash);
+        } else if (m == AE_IFREG) {
+            la_int64_t sz = archive_entry_size(ae);
+            if (!(it = hpk_snapshot_add(s, ent, file_mode(archive_entry_perm(ae)), HPK_ROLE_RUNTIME))) break;
+            it->data = malloc(sz > 0 ? (size_t)sz : 1);
+            la_ssize_t got = sz > 0 ? archive_read_data(a, it->data, (size_t)sz) : 0;
+            if (!it->data || got != sz) {
+                rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: member %s: %s", file, name, archive_error_string(a));
+                break;
+            }
+            it->size = (size_t)sz;
+            hpk_hash_bytes(it->data, it->size, it->hash);
+            it->no_compress = already_compressed(ent);
+        } else {
+            rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: member %s is not a file, directory or symlink", file, name);
+        }
+    }
+    if (rc == 0 && r != ARCHIVE_EOF && r != ARCHIVE_OK)
+        rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s", file, archive_error_string(a));
+    archive_read_free(a);
+    free(img);
+    if (rc) return rc;
+    struct hpk_item *java = find_item(s, "runtime/bin/java"), *rel = find_item(s, "runtime/release");
+    if (!java || !S_ISREG(java->mode) || !(java->mode & 0111))
+        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime archive (no executable %s/bin/java)", file, top);
+    if (!rel || !S_ISREG(rel->mode))
+        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime archive (no %s/release)", file, top);
+    if (parse_release(s, (char *)rel->data, rel->size, file, e) != 0) return -1;
+    s->has_base_cds = find_item(s, "runtime/lib/server/classes.jsa") != NULL;
+    s->runtime_root = strdup(file);
+    return 0;
+}
+
 int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_perr *e)
 {
+    for (int i = 0; i < s->n_archives; i++) {
+        uint8_t *d;
+        size_t n;
+        uint8_t h[16];
+        if (hpk_read_file(s->archives[i], &d, &n) != 0)
+            return hpk_perr_set(e, HPK_ST_CHANGED, "%s: input disappeared during the build", s->archives[i]);
+        hpk_hash_bytes(d, n, h);
+        free(d);
+        if (memcmp(h, s->archive_hash[i], 16) != 0)
+            return hpk_perr_set(e, HPK_ST_CHANGED, "%s: input changed during the build", s->archives[i]);
+    }
     for (size_t i = 0; i < s->n; i++) {
         const struct hpk_item *it = &s->items[i];
         if (!it->source || !S_ISREG(it->mode)) continue;

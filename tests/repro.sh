@@ -1,0 +1,100 @@
+# Reproducibility and inspection tests (sourced by integration.sh).
+
+t_tarball_runtime_same_base() {
+    local rt; rt=$(rt25)
+    mkdir -p "$W/tb"; cp -r "$rt" "$W/tb/jdk-25.0.3"
+    (cd "$W/tb" && tar czf jdk.tar.gz jdk-25.0.3 && tar cf jdk.tar jdk-25.0.3)
+    "$HPACK" build -q --runtime "$W/tb/jdk.tar.gz" --jar "$SAMPLES/hello.jar" -o "$W/art/tgz"
+    "$HPACK" build -q --runtime "$W/tb/jdk.tar" --jar "$SAMPLES/hello.jar" -o "$W/art/tar"
+    [ "$("$HPACK" hash "$W/art/tgz")" = "$("$HPACK" hash "$H25")" ] || fail "tar.gz runtime: other base hash"
+    [ "$("$HPACK" hash "$W/art/tar")" = "$("$HPACK" hash "$H25")" ] || fail "tar runtime: other base hash"
+    HPACK_CACHE_DIR=$W/tbc run_clean "$W/art/tgz" | grep -q 'Hello from hpack' || fail "tarball artifact does not run"
+    echo junk >"$W/tb/junk.tar.gz"
+    expect_status 3 "archive" "$HPACK" build --runtime "$W/tb/junk.tar.gz" --jar "$SAMPLES/hello.jar" -o "$W/art/junk"
+}
+t_extract_round_trip() {
+    "$HPACK" extract "$H25" -o "$W/rt-x" || fail "extract to a directory"
+    local cp; cp=$("$HPACK" inspect --json "$H25" | python3 -c 'import json,sys; print(json.load(sys.stdin)["class_path"][0])')
+    "$HPACK" build -q --runtime "$W/rt-x/runtime" --cp "$W/rt-x/$cp" --main-class demo.Main -o "$W/art/rt"
+    [ "$("$HPACK" hash "$W/art/rt")" = "$("$HPACK" hash "$H25")" ] || fail "round trip changed the base hash"
+    # archives: standard, deterministic, and hold the same files
+    "$HPACK" extract "$H25" -o "$W/x1.tar"; sleep 1; "$HPACK" extract "$H25" -o "$W/x2.tar"
+    cmp "$W/x1.tar" "$W/x2.tar" || fail "two tar extractions differ"
+    "$HPACK" extract "$H25" -o "$W/x1.zip"; "$HPACK" extract "$H25" -o "$W/x2.zip"
+    cmp "$W/x1.zip" "$W/x2.zip" || fail "two zip extractions differ"
+    python3 - "$W/x1.tar" "$W/x1.zip" "$W/rt-x" <<'PY' || fail "archive contents differ from the tree"
+import hashlib, os, sys, tarfile, zipfile
+tree = sys.argv[3]
+def h(b): return hashlib.sha256(b).hexdigest()
+want = {}
+for d, _, fs in os.walk(tree):
+    for f in fs:
+        p = os.path.join(d, f)
+        if not os.path.islink(p):
+            want[os.path.relpath(p, tree)] = h(open(p, "rb").read())
+with tarfile.open(sys.argv[1]) as t:
+    got = {m.name: h(t.extractfile(m).read()) for m in t.getmembers() if m.isfile()}
+assert got == want, "tar"
+with zipfile.ZipFile(sys.argv[2]) as z:
+    got = {n: h(z.read(n)) for n in z.namelist() if not n.endswith("/")}
+assert got == want, "zip"
+PY
+    [ "$(SOURCE_DATE_EPOCH=1700000000 "$HPACK" extract "$H25" -o "$W/x3.tar"; tar tvf "$W/x3.tar" | head -1 | awk '{print $4}')" = 2023-11-14 ] ||
+        fail "SOURCE_DATE_EPOCH not honoured"
+}
+t_inspect_json_and_hash() {
+    "$HPACK" inspect --json "$H25T" | python3 -m json.tool >/dev/null || fail "inspect --json is not JSON"
+    "$HPACK" diff --json "$H25T0" "$H25T" | python3 -m json.tool >/dev/null || fail "diff --json is not JSON"
+    local j; j=$("$HPACK" inspect --json "$H25T")
+    python3 - <<PY || fail "inspect --json content"
+import json
+j = json.loads('''$j''')
+assert j["base_hash"] == "$("$HPACK" hash --base "$H25T")"
+assert j["full_hash"] == "$("$HPACK" hash --full "$H25T")"
+assert j["cache"]["bound"] is True and j["cache"]["kind"] == "aot"
+assert j["main_class"] == "demo.Main" and j["launcher_version"]
+assert any(e["path"] == "runtime/lib/modules" and e["codec"] == "zlib" for e in j["entries"])
+assert any(e["path"] == "app/hello.jar" and e["codec"] == "stored" for e in j["entries"])
+PY
+    local rc=0; "$HPACK" diff "$H25T0" "$H25T" >/dev/null || rc=$?; [ $rc = 1 ] || fail "diff of different: $rc"
+    rc=0; "$HPACK" diff "$H25T" "$H25T" >/dev/null || rc=$?; [ $rc = 0 ] || fail "diff of same: $rc"
+    rc=0; "$HPACK" diff "$H25T" /etc/passwd >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] || fail "diff error: $rc"
+}
+t_verify_names_the_entry() {
+    "$HPACK" verify "$H25T" --expect-base "$("$HPACK" hash "$H25T")" --expect-full "$("$HPACK" hash --full "$H25T")" >/dev/null ||
+        fail "verify of a good artifact"
+    expect_status 1 "base hash is" "$HPACK" verify "$H25T" --expect-base 00000000000000000000000000000000
+    local json; json=$("$HPACK" inspect --json "$H25T")
+    # one byte in each of: a stored jar, a zlib entry, the cache, padding, the table, the footer
+    while read -r off want; do
+        cp "$H25T" "$W/v"
+        local b; b=$(od -An -tu1 -j "$off" -N1 "$W/v" | tr -d ' ')
+        printf "\\$(printf '%03o' $(( (b ^ 1) & 255 )))" | dd of="$W/v" bs=1 seek="$off" conv=notrunc 2>/dev/null
+        local rc=0 err; err=$("$HPACK" verify "$W/v" 2>&1 >/dev/null) || rc=$?
+        [ $rc != 0 ] || fail "flip at $off not reported"
+        grep -q -- "$want" <<<"$err" || fail "flip at $off: '$err' does not name '$want'"
+    done < <(python3 - "$json" <<'PY'
+import json, sys
+j = json.loads(sys.argv[1]); base = j["payload"]["offset"]
+E = {e["path"]: e for e in j["entries"]}
+cache = [e for e in j["entries"] if e["path"].endswith(".aot")][0]
+for path in ["app/hello.jar", "runtime/lib/modules", "runtime/lib/server/libjvm.so", cache["path"]]:
+    e = E[path]; print(base + e["offset"] + e["stored_size"] // 3, path)
+e = E["app/hello.jar"]; print(base + e["offset"] + e["stored_size"] + 5, "padding")
+print(base + j["payload"]["toc_offset"] + 10, "table")
+print(base + j["payload"]["size"] - 100, "footer")
+PY
+)
+}
+t_lock_and_locked() {
+    local rt; rt=$(rt25)
+    mkdir -p "$W/lk"; cp "$SAMPLES/hello.jar" "$W/lk/"
+    "$HPACK" build -q --runtime "$rt" --jar "$W/lk/hello.jar" -o "$W/art/lk1" --lock "$W/hpack.lock"
+    grep -q "app/hello.jar <- $W/lk/hello.jar" "$W/hpack.lock" || fail "lock lacks the jar"
+    "$HPACK" build -q --runtime "$rt" --jar "$W/lk/hello.jar" -o "$W/art/lk2" --locked "$W/hpack.lock" || fail "--locked refused the same inputs"
+    cmp "$W/art/lk1" "$W/art/lk2" || fail "locked build differs"
+    (cd "$W/lk" && echo extra >NOTE && "$J25/bin/jar" --update --file hello.jar NOTE)
+    expect_status 8 "lk/hello.jar for app/hello.jar differs" "$HPACK" build --runtime "$rt" --jar "$W/lk/hello.jar" -o "$W/art/lk3" --locked "$W/hpack.lock"
+    [ ! -e "$W/art/lk3" ] || fail "output written"
+    expect_status 8 "hpack/launch differs" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" --jvm-opt=-Xmx64m -o "$W/art/lk4" --locked "$W/hpack.lock"
+}
