@@ -212,6 +212,7 @@ int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     hpk_kv_add(&conf, &clen, "runtime.version", s->runtime_version);
     const char *kind = hpk_cache_kind(s);
     if (kind) hpk_kv_add(&conf, &clen, "cache.kind", kind);
+    if (b->modules) hpk_kv_add(&conf, &clen, "modules", b->modules);
     for (size_t i = 0; i < b->cp_paths.n; i++) hpk_kv_add(&conf, &clen, "cp", b->cp_paths.v[i]);
     for (size_t i = 0; i < b->jvm_opts.n; i++) hpk_kv_add(&conf, &clen, "jvm", b->jvm_opts.v[i]);
     for (size_t i = 0; i < b->args.n; i++) hpk_kv_add(&conf, &clen, "arg", b->args.v[i]);
@@ -251,14 +252,19 @@ void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value)
 }
 
 static const char build_usage[] =
-    "usage: hpack build --runtime DIR (--jar APP.jar | --cp A.jar:B.jar --main-class CLS)\n"
+    "usage: hpack build (--runtime DIR | [--jdk DIR] [--add-modules M,...] [--jlink-opt OPT]...)\n"
+    "                   (--jar APP.jar | --cp A.jar:B.jar --main-class CLS)\n"
     "                   [--jvm-opt OPT]... [--arg ARG]... -o OUT\n"
     "                   [--train [--train-arg ARG]... [--train-timeout SECS]\n"
     "                            [--train-ready tcp:PORT|http:URL|log:REGEX]\n"
     "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]]\n"
     "                   [--with-cache CACHE] [--lock FILE | --locked FILE]\n"
     "\n"
-    "  --runtime DIR        Java home to ship (JRE, JDK or jlink image)\n"
+    "  --runtime DIR        Java home to ship (JRE, JDK or jlink image; or a .tar/.tar.gz of one)\n"
+    "  --jdk DIR            link the runtime with this JDK's jlink (default: $JAVA_HOME, then\n"
+    "                       the newest JDK in /usr/lib/jvm); modules from jdeps\n"
+    "  --add-modules M,...  modules to link besides those jdeps finds\n"
+    "  --jlink-opt OPT      extra jlink option, repeatable\n"
     "  --jar JAR            application jar; Main-Class and Class-Path from its manifest\n"
     "  --cp LIST            class path jars, ':'-separated; DIR/* means every jar in DIR\n"
     "  --main-class CLS     main class (overrides the manifest's)\n"
@@ -279,7 +285,7 @@ static const char build_usage[] =
 
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
-    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED
+    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT
 };
 
 int hpk_cmd_build(int argc, char **argv)
@@ -301,6 +307,9 @@ int hpk_cmd_build(int argc, char **argv)
         {"keep-da0", required_argument, NULL, O_KEEP_DA0},
         {"with-cache", required_argument, NULL, O_WITH_CACHE},
         {"lock", required_argument, NULL, O_LOCK},
+        {"jdk", required_argument, NULL, O_JDK},
+        {"add-modules", required_argument, NULL, O_ADD_MODULES},
+        {"jlink-opt", required_argument, NULL, O_JLINK_OPT},
         {"locked", required_argument, NULL, O_LOCKED},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
@@ -343,6 +352,9 @@ int hpk_cmd_build(int argc, char **argv)
         case O_KEEP_DA0: b.keep_da0 = optarg; break;
         case O_WITH_CACHE: b.with_cache = optarg; break;
         case O_LOCK: b.lock = optarg; break;
+        case O_JDK: b.jdk = optarg; break;
+        case O_ADD_MODULES: b.add_modules = optarg; break;
+        case O_JLINK_OPT: strv_push(&b.jlink_opts, optarg); break;
         case O_LOCKED: b.locked = optarg; break;
         case 'q': hpk_verbose = 0; break;
         case 'v': hpk_verbose = 2; break;
@@ -350,13 +362,17 @@ int hpk_cmd_build(int argc, char **argv)
         default: fputs(build_usage, stderr); return HPK_ST_USAGE;
         }
     }
-    const char *missing = !b.runtime ? "--runtime" : !b.output ? "-o" : (!b.jar && !b.cp.n) ? "--jar or --cp" : NULL;
+    const char *missing = !b.output ? "-o" : (!b.jar && !b.cp.n) ? "--jar or --cp" : NULL;
     if (optind < argc) {
         fprintf(stderr, "hpack build: unexpected argument '%s' (app arguments go in --arg)\n", argv[optind]);
         return HPK_ST_USAGE;
     }
     if (missing) {
         fprintf(stderr, "hpack build: missing %s (see hpack build --help)\n", missing);
+        return HPK_ST_USAGE;
+    }
+    if (b.runtime && (b.jdk || b.add_modules || b.jlink_opts.n)) {
+        fprintf(stderr, "hpack build: --runtime excludes --jdk, --add-modules and --jlink-opt\n");
         return HPK_ST_USAGE;
     }
     if (b.lock && b.locked) {
@@ -385,7 +401,11 @@ int hpk_cmd_build(int argc, char **argv)
     hpk_strv_free(&b.args);
     hpk_strv_free(&b.train_args);
     hpk_strv_free(&b.cp_paths);
+    hpk_strv_free(&b.jlink_opts);
+    hpk_strv_free(&b.jdeps_inputs);
     free(b.resolved_main);
+    free(b.modules);
+    free(b.jlinked);
     return st;
 }
 
@@ -403,6 +423,20 @@ int hpk_build_run(struct hpk_build *b)
     memset(&p, 0, sizeof p);
     double t0 = hpk_now();
     int st = HPK_ST_OK;
+    if (!b->runtime) {
+        /* jdeps looks at the application's jars as given. */
+        if (b->jar) strv_push(&b->jdeps_inputs, b->jar);
+        for (size_t i = 0; i < b->cp.n; i++) {
+            char *list = strdup(b->cp.v[i]), *save = NULL;
+            for (char *t = strtok_r(list, ":", &save); t; t = strtok_r(NULL, ":", &save))
+                if (expand_cp(&b->jdeps_inputs, t, &e) != 0) {
+                    free(list);
+                    goto fail_early;
+                }
+            free(list);
+        }
+        if (hpk_jlink_runtime(b, &e) != 0) goto fail_early;
+    }
     hpk_info("reading %s and the class path", b->runtime);
     if (hpk_build_snapshot(b, &s, &e) != 0) goto fail;
     hpk_info("read %zu entries in %.2f s; compressing", s.n, hpk_now() - t0);
@@ -421,6 +455,8 @@ int hpk_build_run(struct hpk_build *b)
     }
     if (b->lock && hpk_lock_write(&s, b->lock, &e) != 0) goto fail;
     goto done;
+fail_early:
+    memset(&s, 0, sizeof s);
 fail:
     fprintf(stderr, "hpack: %s\n", e.msg);
     st = e.status ? e.status : HPK_ST_FAIL;

@@ -21,6 +21,11 @@ struct hpk_build {
     double train_timeout;
     const char *train_ready, *train_workload, *keep_da0, *with_cache;
     const char *lock, *locked; /* --lock FILE, --locked FILE */
+    const char *jdk, *add_modules; /* --jdk DIR, --add-modules M,... */
+    struct hpk_strv jlink_opts;
+    struct hpk_strv jdeps_inputs; /* class path jars, for jdeps */
+    char *modules;                /* the module list linked (recorded in hpack/launch) */
+    char *jlinked;                /* the runtime jlink made (in the build cache) */
     /* results of the snapshot */
     struct hpk_strv cp_paths; /* entry paths of the class path, in order */
     char *resolved_main;
@@ -31,6 +36,9 @@ int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
 int hpk_build_run(struct hpk_build *b);
 const char *hpk_cache_kind(const struct hpk_snapshot *s);
 void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
+
+/* jlink.c: make b->runtime from b->jdk (or the default JDK) with jlink. */
+int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e);
 
 /* lock.c */
 int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e);
