@@ -62,8 +62,9 @@ int hpk_dir_secure(int fd, const char *what, struct hpk_err *e);
 /* unpack.c */
 /* Unpack every non-cache entry into a new directory `name` under `parent`
  * (which must not exist), verifying each entry; the directory appears only
- * complete (built as a temporary sibling, then renamed). */
-int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, struct hpk_err *e);
+ * complete (built as a temporary sibling, then renamed). `marker`: write the
+ * .hpack-ok marker the launcher's warm path looks for (not for extraction). */
+int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, int marker, struct hpk_err *e);
 /* Add the cache entries of `a` missing from the unpacked tree `tree`, each
  * written to a temporary name and renamed. */
 int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);

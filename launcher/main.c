@@ -226,7 +226,7 @@ static int ensure_tree(struct ctx *c, struct hpk_root *root, int want_cache)
         /* We hold the lock: every temporary or old tree of this hash is stale. */
         hpk_clean_stale(root->fd, c->hex);
         if (c->debug) fprintf(stderr, "hpack: unpacking to %s/%s\n", root->path, c->hex);
-        if (hpk_unpack_tree(&c->a, root->fd, c->hex, &err) != 0) die(c, &err);
+        if (hpk_unpack_tree(&c->a, root->fd, c->hex, 1, &err) != 0) die(c, &err);
         tree = openat(root->fd, c->hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (tree < 0) {
             hpk_fail(&err, HPK_EXIT_UNPACK, "%s/%s: %s", root->path, c->hex, strerror(errno));
@@ -532,7 +532,7 @@ static void extract(struct ctx *c, const char *dir)
     if (pfd < 0) dief(c, HPK_EXIT_USAGE, "--hpack-extract: cannot open the parent of %s", dir);
     if (faccessat(pfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
         dief(c, HPK_EXIT_USAGE, "--hpack-extract %s: already exists", dir);
-    if (hpk_unpack_tree(&c->a, pfd, name, &err) != 0) die(c, &err);
+    if (hpk_unpack_tree(&c->a, pfd, name, 0, &err) != 0) die(c, &err);
     int tree = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (tree < 0 || hpk_unpack_cache(&c->a, tree, &err) != 0) die(c, &err);
     printf("%s\n", dir);

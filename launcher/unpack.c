@@ -258,7 +258,7 @@ static void load_hooks(void)
     if (k && *k) kill_after = atoll(k);
 }
 
-int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, struct hpk_err *err)
+int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, int marker, struct hpk_err *err)
 {
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", name, (long)getpid());
@@ -280,7 +280,7 @@ int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, 
         if (a->p.entries[i].role != HPK_ROLE_CACHE) r = write_entry(a, &a->p.entries[i], &dc, err);
     if (r == 0) r = finish_dirs(a, &dc, 0, err);
     dc_reset(&dc);
-    if (r == 0) {
+    if (r == 0 && marker) {
         char hex[33];
         hpk_hash_hex(a->p.footer.base_hash, hex);
         int fd = openat(root, HPK_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -288,7 +288,37 @@ enum {
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT
 };
 
+static int build_cmd(int argc, char **argv);
+
 int hpk_cmd_build(int argc, char **argv)
+{
+    struct hpk_strv args;
+    struct hpk_perr ae;
+    if (hpk_expand_args(argc, argv, &args, &ae) != 0) {
+        fprintf(stderr, "hpack build: %s\n", ae.msg);
+        hpk_strv_free(&args);
+        return ae.status;
+    }
+    int st = build_cmd((int)args.n, args.v);
+    hpk_strv_free(&args);
+    return st;
+}
+
+static void build_free(struct hpk_build *b)
+{
+    hpk_strv_free(&b->cp);
+    hpk_strv_free(&b->jvm_opts);
+    hpk_strv_free(&b->args);
+    hpk_strv_free(&b->train_args);
+    hpk_strv_free(&b->cp_paths);
+    hpk_strv_free(&b->jlink_opts);
+    hpk_strv_free(&b->jdeps_inputs);
+    free(b->resolved_main);
+    free(b->modules);
+    free(b->jlinked);
+}
+
+static int build_cmd(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"runtime", required_argument, NULL, O_RUNTIME},
@@ -327,7 +357,7 @@ int hpk_cmd_build(int argc, char **argv)
         case O_JAR:
             if (b.jar) {
                 fprintf(stderr, "hpack build: --jar given twice\n");
-                return HPK_ST_USAGE;
+                return build_free(&b), HPK_ST_USAGE;
             }
             b.jar = optarg;
             break;
@@ -343,7 +373,7 @@ int hpk_cmd_build(int argc, char **argv)
             b.train_timeout = strtod(optarg, &end);
             if (*end || b.train_timeout <= 0) {
                 fprintf(stderr, "hpack build: --train-timeout %s: expected a positive number of seconds\n", optarg);
-                return HPK_ST_USAGE;
+                return build_free(&b), HPK_ST_USAGE;
             }
             break;
         }
@@ -358,54 +388,45 @@ int hpk_cmd_build(int argc, char **argv)
         case O_LOCKED: b.locked = optarg; break;
         case 'q': hpk_verbose = 0; break;
         case 'v': hpk_verbose = 2; break;
-        case O_HELP: fputs(build_usage, stdout); return 0;
-        default: fputs(build_usage, stderr); return HPK_ST_USAGE;
+        case O_HELP: fputs(build_usage, stdout); return build_free(&b), 0;
+        default: fputs(build_usage, stderr); return build_free(&b), HPK_ST_USAGE;
         }
     }
     const char *missing = !b.output ? "-o" : (!b.jar && !b.cp.n) ? "--jar or --cp" : NULL;
     if (optind < argc) {
         fprintf(stderr, "hpack build: unexpected argument '%s' (app arguments go in --arg)\n", argv[optind]);
-        return HPK_ST_USAGE;
+        return build_free(&b), HPK_ST_USAGE;
     }
     if (missing) {
         fprintf(stderr, "hpack build: missing %s (see hpack build --help)\n", missing);
-        return HPK_ST_USAGE;
+        return build_free(&b), HPK_ST_USAGE;
     }
     if (b.runtime && (b.jdk || b.add_modules || b.jlink_opts.n)) {
         fprintf(stderr, "hpack build: --runtime excludes --jdk, --add-modules and --jlink-opt\n");
-        return HPK_ST_USAGE;
+        return build_free(&b), HPK_ST_USAGE;
     }
     if (b.lock && b.locked) {
         fprintf(stderr, "hpack build: --lock and --locked exclude each other\n");
-        return HPK_ST_USAGE;
+        return build_free(&b), HPK_ST_USAGE;
     }
     if (b.train && b.with_cache) {
         fprintf(stderr, "hpack build: --train and --with-cache exclude each other\n");
-        return HPK_ST_USAGE;
+        return build_free(&b), HPK_ST_USAGE;
     }
     if (!b.train && (b.have_train_args || b.train_ready || b.train_workload || b.keep_da0)) {
         fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train\n");
-        return HPK_ST_USAGE;
+        return build_free(&b), HPK_ST_USAGE;
     }
     if (b.train_ready && hpk_ready_parse(b.train_ready, NULL) != 0) {
         fprintf(stderr, "hpack build: --train-ready %s: expected tcp:PORT, http:URL or log:REGEX\n", b.train_ready);
-        return HPK_ST_USAGE;
+        return build_free(&b), HPK_ST_USAGE;
     }
     if (b.train_workload && !b.train_ready) {
         fprintf(stderr, "hpack build: --train-workload needs --train-ready (when to start it)\n");
-        return HPK_ST_USAGE;
+        return build_free(&b), HPK_ST_USAGE;
     }
     int st = hpk_build_run(&b);
-    hpk_strv_free(&b.cp);
-    hpk_strv_free(&b.jvm_opts);
-    hpk_strv_free(&b.args);
-    hpk_strv_free(&b.train_args);
-    hpk_strv_free(&b.cp_paths);
-    hpk_strv_free(&b.jlink_opts);
-    hpk_strv_free(&b.jdeps_inputs);
-    free(b.resolved_main);
-    free(b.modules);
-    free(b.jlinked);
+    build_free(&b);
     return st;
 }
 
@@ -437,11 +458,14 @@ int hpk_build_run(struct hpk_build *b)
         }
         if (hpk_jlink_runtime(b, &e) != 0) goto fail_early;
     }
-    hpk_info("reading %s and the class path", b->runtime);
+    hpk_step_begin("reading %s and the class path", b->runtime);
     if (hpk_build_snapshot(b, &s, &e) != 0) goto fail;
-    hpk_info("read %zu entries in %.2f s; compressing", s.n, hpk_now() - t0);
+    hpk_step_end();
+    hpk_info("read %zu entries in %.2f s", s.n, hpk_now() - t0);
     if (b->locked && hpk_lock_check(&s, b->locked, &e) != 0) goto fail;
+    hpk_step_begin("compressing %zu entries", s.n);
     if (hpk_payload_build(&p, s.items, s.n, &e) != 0) goto fail;
+    hpk_step_end();
     char hex[33], size[32];
     hpk_hash_hex(p.base_hash, hex);
     if (b->train || b->with_cache) {
@@ -458,6 +482,7 @@ int hpk_build_run(struct hpk_build *b)
 fail_early:
     memset(&s, 0, sizeof s);
 fail:
+    hpk_step_end();
     fprintf(stderr, "hpack: %s\n", e.msg);
     st = e.status ? e.status : HPK_ST_FAIL;
 done:

@@ -262,7 +262,7 @@ int hpk_cmd_extract(int argc, char **argv)
             int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             struct hpk_err le;
             if (pfd < 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s: %s", parent, strerror(errno));
-            else if (hpk_unpack_tree(&a, pfd, name, &le) != 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s: %s", out, le.msg);
+            else if (hpk_unpack_tree(&a, pfd, name, 0, &le) != 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s: %s", out, le.msg);
             else {
                 int t = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (t < 0 || hpk_unpack_cache(&a, t, &le) != 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s: %s", out, le.msg);

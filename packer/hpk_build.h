@@ -37,6 +37,9 @@ int hpk_build_run(struct hpk_build *b);
 const char *hpk_cache_kind(const struct hpk_snapshot *s);
 void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
 
+/* argfile.c: argv with @FILE expanded and ./hpack.conf prepended. */
+int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr *e);
+
 /* jlink.c: make b->runtime from b->jdk (or the default JDK) with jlink. */
 int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e);
 

@@ -56,6 +56,10 @@ void hpk_tmp_forget(const char *path);
 void hpk_tmp_cleanup(void);
 
 double hpk_now(void);
+/* A long step (jlink, reading, compressing, training, verifying): a spinner
+ * on a terminal, plain lines otherwise; hpk_step_end() closes it. */
+void hpk_step_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hpk_step_end(void);
 
 /* ---- the snapshot of the inputs (inputs.c) ---- */
 

@@ -214,6 +214,8 @@ int hpk_cmd_inspect(int argc, char **argv)
         json_strv(f, l->jvm, l->n_jvm);
         fprintf(f, ",\n  \"args\": ");
         json_strv(f, l->arg, l->n_arg);
+        fprintf(f, ",\n  \"modules\": ");
+        json_cstr(f, kv(in.conf, in.conf_len, "modules"));
         fprintf(f, ",\n  \"cache_kind\": ");
         json_cstr(f, in.cache_kind);
         fprintf(f, ",\n  \"cache\": ");
@@ -251,6 +253,8 @@ int hpk_cmd_inspect(int argc, char **argv)
                 (unsigned long long)a.sec_size, (unsigned long long)a.sec_off, (unsigned long long)a.p.footer.toc_size,
                 (unsigned long long)a.p.footer.toc_offset, a.p.count);
         fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
+        const char *mods = kv(in.conf, in.conf_len, "modules");
+        if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
         if (in.cache)
             fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)in.cache->path_len,
                     in.cache->path, (unsigned long long)in.cache->size, in.prov_kind ? in.prov_kind : "?",

@@ -168,8 +168,9 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
         av[k++] = mr;
         for (size_t i = 0; i < b->jdeps_inputs.n; i++) av[k++] = b->jdeps_inputs.v[i];
         char *out = NULL;
-        hpk_note("jdeps: finding the modules the class path needs");
+        hpk_step_begin("jdeps: finding the modules the class path needs");
         int r = run_capture(av, &out);
+        hpk_step_end();
         free(av);
         /* The last line is the module list; earlier ones are warnings. */
         char *last = out ? strrchr(out, '\n') : NULL;
@@ -281,7 +282,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
         double t0 = hpk_now();
         size_t nm = 1;
         for (const char *q = b->modules; *q; q++) nm += *q == ',';
-        hpk_note("jlink: linking a runtime of %zu module(s) from %s", nm, jdk);
+        hpk_step_begin("jlink: linking a runtime of %zu module(s) from %s", nm, jdk);
         char *msg = NULL;
         int r = run_capture(av, &msg);
         free(av);
@@ -293,6 +294,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
             return -1;
         }
         free(msg);
+        hpk_step_end();
         if (rename(tmp, out) != 0 && access(p, X_OK) != 0) {
             hpk_rm_tree(tmp);
             hpk_strv_free(&opts);

@@ -235,7 +235,7 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
     int have_re = ready.kind == READY_LOG && regcomp(&re, ready.regex, REG_EXTENDED | REG_NOSUB) == 0;
     struct run r = {0};
     double t0 = hpk_now(), deadline = t0 + b->train_timeout, next_probe = t0;
-    hpk_note("training: running DA0%s (timeout %.0f s)", b->train_ready ? " until ready" : "", b->train_timeout);
+    hpk_note("training: running DA0%s (timeout %.0f s); its output follows", b->train_ready ? " until ready" : "", b->train_timeout);
     r.pid = spawn(argv, env, &r.out);
     int rc = 0, is_ready = 0, stopped = 0, status = 0, matched = 0;
     pid_t wl = -1;
@@ -554,7 +554,8 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     const char *unsafe = getenv("HPACK_TEST_UNBOUND_CACHE");
     if (unsafe && !strcmp(unsafe, "1")) {
         hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
-    } else if (hpk_note("verifying DA1: running it with the cache required"), hpk_verify_run(tmp, (int)b->train_args.n, b->train_args.v, e) != 0) {
+    } else if (hpk_step_begin("verifying DA1: running it with the cache required"),
+               hpk_verify_run(tmp, (int)b->train_args.n, b->train_args.v, e) != 0) {
         unlink(tmp);
         hpk_tmp_forget(tmp);
         goto out;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 int hpk_verbose = 1;
+static volatile int *step_stop_flag(void);
 
 int hpk_perr_set(struct hpk_perr *e, int status, const char *fmt, ...)
 {
@@ -34,6 +35,7 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 void hpk_note(const char *fmt, ...)
 {
     if (hpk_verbose < 1) return;
+    hpk_step_end();
     va_list ap;
     va_start(ap, fmt);
     vmsg("hpack: ", fmt, ap);
@@ -51,6 +53,7 @@ void hpk_info(const char *fmt, ...)
 
 void hpk_warn(const char *fmt, ...)
 {
+    hpk_step_end();
     va_list ap;
     va_start(ap, fmt);
     vmsg("hpack: warning: ", fmt, ap);
@@ -72,6 +75,7 @@ static volatile sig_atomic_t tmp_used[TMP_MAX_FILES];
 
 static void on_signal(int sig)
 {
+    *step_stop_flag() = 1;
     hpk_tmp_cleanup();
     signal(sig, SIG_DFL);
     raise(sig);
@@ -108,3 +112,66 @@ void hpk_tmp_cleanup(void)
             tmp_used[i] = 0;
         }
 }
+
+/* ---- progress: one step at a time ----
+ * On a terminal, a spinner with the step's name and elapsed time redraws
+ * itself on stderr from a small thread; elsewhere (logs, CI) a step is one
+ * plain line when it starts and one when it ends. -q silences both. */
+#include <pthread.h>
+
+static struct {
+    pthread_t th;
+    int running;
+    volatile int stop;
+    char name[200];
+    double t0;
+    pthread_mutex_t mu;
+} step = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void *spin(void *arg)
+{
+    (void)arg;
+    static const char frames[] = "|/-\\";
+    for (unsigned k = 0; !step.stop; k++) {
+        pthread_mutex_lock(&step.mu);
+        fprintf(stderr, "\r\033[K%c %s  %.1f s", frames[k % 4], step.name, hpk_now() - step.t0);
+        fflush(stderr);
+        pthread_mutex_unlock(&step.mu);
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+void hpk_step_begin(const char *fmt, ...)
+{
+    if (hpk_verbose < 1) return;
+    hpk_step_end();
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(step.name, sizeof step.name, fmt, ap);
+    va_end(ap);
+    step.t0 = hpk_now();
+    const char *term = getenv("TERM");
+    if (isatty(2) && term && strcmp(term, "dumb") != 0) {
+        step.stop = 0;
+        step.running = pthread_create(&step.th, NULL, spin, NULL) == 0;
+    } else {
+        fprintf(stderr, "hpack: %s ...\n", step.name);
+    }
+}
+
+void hpk_step_end(void)
+{
+    if (!step.name[0]) return;
+    if (step.running) {
+        step.stop = 1;
+        pthread_join(step.th, NULL);
+        step.running = 0;
+        fprintf(stderr, "\r\033[K");
+    }
+    if (hpk_verbose >= 1) fprintf(stderr, "hpack: %s: done in %.1f s\n", step.name, hpk_now() - step.t0);
+    step.name[0] = 0;
+}
+
+static volatile int *step_stop_flag(void) { return &step.stop; }

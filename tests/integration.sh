@@ -12,27 +12,33 @@ trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
 PASS=0 FAILED=0 FAILS=""
 ONLY=${1:-}
 
-fail() { echo "    $*" >&2; return 1; }
+# A failed assertion ends the test (each test runs in its own subshell).
+fail() { echo "    $*" >&2; exit 1; }
 run_test() {
     local name=$1
     [ -n "$ONLY" ] && [[ $name != build_* && ! $name =~ $ONLY ]] && return 0
-    local t0=$(date +%s.%N)
-    local out
-    if out=$( (set -e; "$name") 2>&1); then
+    local t0=$(date +%s.%N) rc=0
+    # Not inside an `if`: errexit must stay in force within the test, so any
+    # failing command (not only `fail`) fails it.
+    ( set -e; "$name" ) >"$W/log.$name" 2>&1 || rc=$?
+    local out; out=$(cat "$W/log.$name")
+    if [ $rc = 0 ]; then
         PASS=$((PASS + 1)); printf 'ok   %-45s %5.1fs\n' "$name" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')"
         grep '^INFO: ' <<<"$out" | sed 's/^INFO: /     /' || true
     else
         FAILED=$((FAILED + 1)); FAILS="$FAILS $name"
-        printf 'FAIL %s\n' "$name"; echo "$out" | tail -25 | sed 's/^/    | /'
+        printf 'FAIL %s (status %s)\n' "$name" "$rc"; echo "$out" | tail -25 | sed 's/^/    | /'
     fi
 }
 # run ARTIFACT ARGS...: as on a host without Java: empty environment, a PATH
 # without java, another working directory.
 run_clean() {
     local a=$1; shift
-    (cd "$W/elsewhere" && env -i HOME="$W/home" PATH=/usr/bin:/bin JAVA_HOME=/nonexistent \
-        ${HPACK_CACHE_DIR:+HPACK_CACHE_DIR=$HPACK_CACHE_DIR} ${HPACK_AOT:+HPACK_AOT=$HPACK_AOT} \
-        ${HPACK_JAVA_OPTS:+HPACK_JAVA_OPTS="$HPACK_JAVA_OPTS"} "$a" "$@")
+    local keep=()
+    [ -n "${HPACK_CACHE_DIR:-}" ] && keep+=("HPACK_CACHE_DIR=$HPACK_CACHE_DIR")
+    [ -n "${HPACK_AOT:-}" ] && keep+=("HPACK_AOT=$HPACK_AOT")
+    [ -n "${HPACK_JAVA_OPTS:-}" ] && keep+=("HPACK_JAVA_OPTS=$HPACK_JAVA_OPTS")
+    (cd "$W/elsewhere" && env -i HOME="$W/home" PATH=/usr/bin:/bin JAVA_HOME=/nonexistent "${keep[@]}" "$a" "$@")
 }
 mkdir -p "$W/elsewhere" "$W/home" "$W/art"
 
@@ -199,12 +205,13 @@ t_tampered_tree_is_reunpacked() {
 }
 
 # ---- bad input: one clear line, a distinct status, nothing left behind ----
-expect_status() { # STATUS PATTERN CMD...
+expect_status() { # STATUS PATTERN CMD...: the error is the last line of stderr
     local want=$1 pat=$2; shift 2
     local rc=0 err; err=$("$@" 2>&1 >/dev/null) || rc=$?
     [ "$rc" = "$want" ] || fail "status $rc, expected $want: $*: $err"
-    grep -q -- "$pat" <<<"$err" || fail "message '$err' lacks '$pat'"
-    [ "$(grep -vc '^hpack: warning' <<<"$err")" -le 1 ] || fail "more than one line: $err"
+    local last; last=$(tail -n 1 <<<"$err")
+    grep -q -- "$pat" <<<"$last" || fail "error line '$last' lacks '$pat'"
+    [[ $last == hpack* ]] || fail "error line does not start with hpack: '$last'"
 }
 no_leftovers() { [ -z "$(ls -A "$1")" ] || fail "left behind in $1: $(ls -A "$1")"; }
 t_bad_inputs() {
@@ -217,7 +224,7 @@ t_bad_inputs() {
     expect_status 4 "is a directory" "$HPACK" build --runtime "$rt" --cp "$W" --main-class a.B -o "$o/a"
     expect_status 5 "no main class" "$HPACK" build --runtime "$rt" --cp "$SAMPLES/hello.jar" -o "$o/a"
     expect_status 6 "does not exist" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/nodir/a"
-    expect_status 2 "missing" "$HPACK" build --jar "$SAMPLES/hello.jar" -o "$o/a"
+    expect_status 2 "missing -o" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar"
     no_leftovers "$o"
     # unreadable input and read-only output directory: as an unprivileged user
     mkdir -p "$W/ro"; chmod 555 "$W/ro"; cp "$SAMPLES/hello.jar" "$W/secret.jar"; chmod 000 "$W/secret.jar"
@@ -359,6 +366,7 @@ t_failing_training() {
 
 . "$ROOT/tests/reliability.sh"
 . "$ROOT/tests/repro.sh"
+. "$ROOT/tests/tooling.sh"
 
 cd "$ROOT"
 echo "hpack integration tests (JDK 25: ${J25:-MISSING}; JDK 17: ${J17:-MISSING})"

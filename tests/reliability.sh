@@ -88,12 +88,24 @@ PY
         printf "\\$(printf '%03o' $(( (b ^ 0x55) & 255 )))" | dd of="$W/cor" bs=1 seek="$off" conv=notrunc 2>/dev/null
         check_one "$W/cor" "flip at $off"
     done <"$W/positions"
-    for k in $(seq 1 20); do
-        head -c $((size * k / 21)) "$FAKE" >"$W/cor"; chmod +x "$W/cor"
-        check_one "$W/cor" "truncated to $((size * k / 21))"
+    # 20 truncations over what hpack writes after the launcher: the payload
+    # and the section header table
+    local poff; poff=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["payload"]["offset"])' "$json")
+    for k in $(seq 0 19); do
+        local at=$((poff + (size - poff) * k / 20))
+        head -c $at "$FAKE" >"$W/cor"; chmod +x "$W/cor"
+        check_one "$W/cor" "truncated to $at"
     done
     echo "INFO: corruption sweep: $refused refused, $ran ran correctly (flip in an unused byte)"
     [ $refused -ge 180 ] || fail "only $refused of 220 refused"
+    # Cut inside the launcher's own code, the kernel kills it (SIGSEGV or
+    # SIGBUS) before any of it runs: nothing unpacked, nothing executed.
+    for k in 1 2 3; do
+        head -c $((poff * k / 4)) "$FAKE" >"$W/cor"; chmod +x "$W/cor"
+        local rc=0 out; out=$(HPACK_CACHE_DIR=$W/cl "$W/cor" x 2>&1) || rc=$?
+        [ $rc != 0 ] && ! grep -q FAKE-JAVA <<<"$out" || fail "launcher cut at $((poff * k / 4)) ran: $out"
+        [ -z "$(ls "$W/cl" 2>/dev/null | grep -v '\.lock$')" ] || fail "launcher cut: tree left"
+    done
 }
 
 t_hostile_entry_names() {

@@ -70,6 +70,12 @@ int main(int argc, char **argv)
         }
     }
     if (!have_conf) {
+        struct hpk_entry *d = &e[n++];
+        memset(d, 0, sizeof *d);
+        d->path = "hpack";
+        d->path_len = 5;
+        d->role = HPK_ROLE_CONFIG;
+        d->mode = S_IFDIR | 0755;
         struct hpk_entry *x = &e[n++];
         memset(x, 0, sizeof *x);
         x->path = "hpack/launch";

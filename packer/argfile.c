@@ -1,0 +1,152 @@
+/*
+ * argfile.c - arguments from files: `hpack build @FILE` (one argument per
+ * line, like javac and jlink argument files) and ./hpack.conf (key = value,
+ * keys are the long option names). Relative paths given to path options
+ * resolve against the directory of the file that names them, so a project
+ * can commit its build description and build from anywhere.
+ */
+#define _GNU_SOURCE
+#include "hpk_build.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const path_opts[] = {"--runtime", "--jdk", "--jar", "--cp", "--class-path", "-o", "--output",
+                                        "--keep-da0", "--with-cache", "--lock", "--locked", NULL};
+
+static int is_path_opt(const char *o, size_t n)
+{
+    for (int i = 0; path_opts[i]; i++)
+        if (strlen(path_opts[i]) == n && !strncmp(path_opts[i], o, n)) return 1;
+    return 0;
+}
+
+static void push(struct hpk_strv *v, char *s)
+{
+    v->v = realloc(v->v, (v->n + 2) * sizeof *v->v);
+    if (!v->v) exit(HPK_ST_INTERNAL);
+    v->v[v->n++] = s;
+    v->v[v->n] = NULL;
+}
+
+/* Resolve a (':'-separated, for --cp) value against dir. */
+static char *resolve(const char *dir, const char *value, int list)
+{
+    size_t cap = strlen(value) * 2 + strlen(dir) * 8 + 16;
+    char *out = malloc(cap), *copy = strdup(value), *save = NULL;
+    out[0] = 0;
+    for (char *t = list ? strtok_r(copy, ":", &save) : copy; t; t = list ? strtok_r(NULL, ":", &save) : NULL) {
+        if (out[0]) strcat(out, ":");
+        size_t need = strlen(out) + strlen(dir) + strlen(t) + 3;
+        if (need > cap) out = realloc(out, cap = need * 2);
+        if (t[0] == '/' || !strcmp(dir, ".")) strcat(out, t);
+        else {
+            strcat(out, dir);
+            strcat(out, "/");
+            strcat(out, t);
+        }
+    }
+    free(copy);
+    return out;
+}
+
+/* Add one argument that came from a file in `dir`; `pending` says the
+ * previous one was a path option awaiting its value. */
+static void add_from_file(struct hpk_strv *out, const char *dir, const char *arg, const char **pending)
+{
+    if (*pending) {
+        int list = !strcmp(*pending, "--cp") || !strcmp(*pending, "--class-path");
+        push(out, resolve(dir, arg, list));
+        *pending = NULL;
+        return;
+    }
+    const char *eq = strchr(arg, '=');
+    if (arg[0] == '-' && eq && is_path_opt(arg, (size_t)(eq - arg))) {
+        char opt[64];
+        snprintf(opt, sizeof opt, "%.*s", (int)(eq - arg), arg);
+        int list = !strcmp(opt, "--cp") || !strcmp(opt, "--class-path");
+        char *v = resolve(dir, eq + 1, list), *s;
+        if (asprintf(&s, "%s=%s", opt, v) < 0) exit(HPK_ST_INTERNAL);
+        free(v);
+        push(out, s);
+        return;
+    }
+    for (int i = 0; path_opts[i]; i++)
+        if (!strcmp(arg, path_opts[i])) *pending = path_opts[i];
+    push(out, strdup(arg));
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
+    return s;
+}
+
+static int read_file_args(struct hpk_strv *out, const char *file, int conf, struct hpk_perr *e)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) return hpk_perr_set(e, HPK_ST_USAGE, "%s: cannot read: %s", file, strerror(errno));
+    char *copy = strdup(file), *dir = strdup(dirname(copy));
+    free(copy);
+    char *line = NULL;
+    size_t cap = 0;
+    int no = 0, rc = 0;
+    const char *pending = NULL;
+    while (getline(&line, &cap, f) > 0) {
+        no++;
+        char *t = trim(line);
+        if (!*t || *t == '#') continue;
+        if (!conf) {
+            add_from_file(out, dir, t, &pending);
+            continue;
+        }
+        char *eq = strchr(t, '=');
+        if (!eq) {
+            rc = hpk_perr_set(e, HPK_ST_USAGE, "%s:%d: expected 'key = value'", file, no);
+            break;
+        }
+        *eq = 0;
+        char *key = trim(t), *val = trim(eq + 1), opt[128];
+        snprintf(opt, sizeof opt, "--%s", key);
+        if (!strcmp(key, "train")) {
+            /* a flag: train = true|false */
+            if (!strcmp(val, "true") || !strcmp(val, "yes") || !strcmp(val, "1")) push(out, strdup("--train"));
+            continue;
+        }
+        add_from_file(out, dir, opt, &pending);
+        add_from_file(out, dir, val, &pending);
+    }
+    if (rc == 0 && pending) rc = hpk_perr_set(e, HPK_ST_USAGE, "%s: %s at the end lacks its value", file, pending);
+    free(line);
+    free(dir);
+    fclose(f);
+    return rc;
+}
+
+int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr *e)
+{
+    memset(out, 0, sizeof *out);
+    push(out, strdup(argv[0]));
+    /* ./hpack.conf first: the command line comes after it and wins. */
+    FILE *probe = fopen("hpack.conf", "r");
+    if (probe) {
+        fclose(probe);
+        hpk_info("reading ./hpack.conf");
+        if (read_file_args(out, "./hpack.conf", 1, e) != 0) return -1;
+    }
+    int dashdash = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!dashdash && !strcmp(argv[i], "--")) dashdash = 1;
+        if (!dashdash && argv[i][0] == '@' && argv[i][1]) {
+            if (read_file_args(out, argv[i] + 1, 0, e) != 0) return -1;
+        } else {
+            push(out, strdup(argv[i]));
+        }
+    }
+    return 0;
+}

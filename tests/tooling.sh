@@ -1,0 +1,65 @@
+# jlink-style builds and build comforts (sourced by integration.sh).
+
+t_jdk_jlink_and_build_cache() {
+    [ -n "$J25" ] || fail "JDK 25 not found"
+    local c=$W/jlc
+    local out; out=$(HPACK_JLINK_CACHE=$c "$HPACK" build --jdk "$J25" --cp "$SAMPLES/http.jar" --main-class demo.http.Server -o "$W/art/jl1" 2>&1)
+    grep -q 'modules: java.base,jdk.httpserver' <<<"$out" || fail "jdeps modules: $out"
+    grep -q 'jlink: done' <<<"$out" || fail "jlink did not run: $out"
+    "$HPACK" inspect --json "$W/art/jl1" | grep -q '"runtime_version"' || fail "inspect"
+    local json; json=$("$HPACK" inspect --json "$W/art/jl1")
+    [ "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["modules"])' "$json")" = java.base,jdk.httpserver ] ||
+        fail "modules not recorded in the artifact"
+    local t0; t0=$(date +%s.%N)
+    out=$(HPACK_JLINK_CACHE=$c "$HPACK" build --jdk "$J25" --cp "$SAMPLES/http.jar" --main-class demo.http.Server -o "$W/art/jl2" 2>&1)
+    echo "INFO: rebuild with a warm jlink cache: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f s", b-a}')"
+    grep -q 'jlink: reusing' <<<"$out" || fail "jlink cache not used: $out"
+    cmp "$W/art/jl1" "$W/art/jl2" || fail "rebuild differs"
+    # --add-modules adds to what jdeps found
+    out=$(HPACK_JLINK_CACHE=$c "$HPACK" build --jdk "$J25" --add-modules java.sql --jar "$SAMPLES/hello.jar" -o "$W/art/jl3" 2>&1)
+    grep -q 'modules: java.base,java.logging,java.sql' <<<"$out" || fail "--add-modules: $out"
+    HPACK_CACHE_DIR=$W/jlr run_clean "$W/art/jl3" | grep -q 'Hello from hpack' || fail "jlinked artifact does not run"
+    # default JDK: $JAVA_HOME, said so
+    out=$(JAVA_HOME=$J25 HPACK_JLINK_CACHE=$c "$HPACK" build --jar "$SAMPLES/hello.jar" -o "$W/art/jl4" 2>&1)
+    grep -q "using the JDK in \$JAVA_HOME: $J25" <<<"$out" || fail "default JDK: $out"
+    out=$(env -u JAVA_HOME HPACK_JLINK_CACHE=$c "$HPACK" build --jar "$SAMPLES/hello.jar" -o "$W/art/jl5" 2>&1)
+    grep -q "using the newest JDK in /usr/lib/jvm" <<<"$out" || fail "default JDK without JAVA_HOME: $out"
+}
+t_jdk_without_jmods() {
+    # a Java 17 JDK without jmods/ (Debian's without openjdk-17-jmods)
+    local j=$W/jdk17-nojmods
+    mkdir -p "$j/bin" "$j/lib"
+    printf '#!/bin/sh\nexit 1\n' >"$j/bin/jlink"; printf '#!/bin/sh\necho java.base\n' >"$j/bin/jdeps"
+    chmod +x "$j/bin/jlink" "$j/bin/jdeps"; printf 'JAVA_VERSION="17.0.15"\n' >"$j/release"
+    expect_status 3 "apt-get install openjdk-17-jmods" "$HPACK" build --jdk "$j" --jar "$SAMPLES/hello.jar" -o "$W/art/nojm"
+    [ ! -e "$W/art/nojm" ] || fail "output written"
+}
+t_argfile_and_conf() {
+    local rt; rt=$(rt25)
+    mkdir -p "$W/proj/lib"; cp "$SAMPLES/hello.jar" "$W/proj/lib/"
+    printf -- '--runtime\n%s\n# the app\n--jar\nlib/hello.jar\n--arg\nwith  spaces\n--jvm-opt=-Dfrom=argfile\n-o\nout/app\n' "$rt" >"$W/proj/build.args"
+    mkdir -p "$W/proj/out"
+    (cd / && "$HPACK" build -q @"$W/proj/build.args") || fail "@file build"
+    local out; out=$(HPACK_CACHE_DIR=$W/pc "$W/proj/out/app" --prop from)
+    grep -qx 'arg\[with  spaces\]' <<<"$out" && grep -qx 'from=argfile' <<<"$out" || fail "@file arguments: $out"
+    printf 'runtime = %s\njar = lib/hello.jar\narg = from conf\noutput = out/app2\n' "$rt" >"$W/proj/hpack.conf"
+    (cd "$W/proj" && "$HPACK" build -q) || fail "hpack.conf build"
+    HPACK_CACHE_DIR=$W/pc "$W/proj/out/app2" | grep -qx 'arg\[from conf\]' || fail "hpack.conf arguments"
+    # the command line comes after hpack.conf: a repeated option adds, -o overrides
+    (cd "$W/proj" && "$HPACK" build -q --arg more -o out/app3) || fail "conf + command line"
+    [ -x "$W/proj/out/app3" ] && [ "$(HPACK_CACHE_DIR=$W/pc "$W/proj/out/app3" | grep -c '^arg')" = 2 ] || fail "conf + command line args"
+    printf 'bogus line\n' >"$W/proj/hpack.conf"
+    expect_status 2 "hpack.conf:1: expected 'key = value'" sh -c "cd '$W/proj' && '$HPACK' build"
+}
+t_progress_and_quiet() {
+    local rt; rt=$(rt25)
+    local out; out=$("$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/pq" 2>&1 </dev/null)
+    grep -q '^hpack: compressing .* entries: done in' <<<"$out" || fail "no plain progress lines: $out"
+    out=$("$HPACK" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/pq" 2>&1)
+    [ -z "$out" ] || fail "-q printed: $out"
+    # on a terminal: a spinner (script(1) gives us a pty)
+    out=$(script -qec "'$HPACK' build --runtime '$rt' --jar '$SAMPLES/hello.jar' -o '$W/art/pq'" /dev/null 2>&1)
+    grep -q $'\r' <<<"$out" || fail "no spinner on a terminal"
+    "$HPACK" help build | grep -q -- '--jdk' || fail "hpack help build"
+    groff -man -Tutf8 -ww "$ROOT/docs/hpack.1" >/dev/null 2>"$W/groff.err" && [ ! -s "$W/groff.err" ] || fail "man page: $(cat "$W/groff.err")"
+}
