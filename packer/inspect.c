@@ -379,6 +379,14 @@ int hpk_cmd_verify(int argc, char **argv)
     hpk_hash_hex(a.p.footer.base_hash, base);
     hpk_hash_hex(a.p.footer.full_hash, full);
     int st = 0;
+    struct hpk_artifact_info in;
+    /* The launch configuration too: what the launcher refuses, verify refuses. */
+    if (hpk_artifact_info(&a, &in, &e) != 0) {
+        fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
+        hpk_close_artifact(&a);
+        return HPK_ST_FAIL;
+    }
+    hpk_artifact_info_free(&in);
     if (hpk_verify_bytes(&a, &e) != 0) {
         fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
         st = HPK_ST_FAIL;

@@ -260,14 +260,25 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
     char root[PATH_MAX], out[PATH_MAX + 64], tmp[PATH_MAX + 96];
     cache_root(root, sizeof root);
     snprintf(out, sizeof out, "%s/%s", root, key);
+    /* Whoever can write the cache chooses the runtime we ship: like the
+     * launcher's cache directory, it must be ours and closed to others. */
+    if (mkdirs(root) != 0) {
+        hpk_strv_free(&opts);
+        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot create the jlink cache: %s", root, strerror(errno));
+    }
+    chmod(root, 0700);
+    int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct hpk_err se;
+    if (rfd < 0 || hpk_dir_secure(rfd, root, &se) != 0) {
+        if (rfd >= 0) close(rfd);
+        hpk_strv_free(&opts);
+        return hpk_perr_set(e, HPK_ST_OUTPUT, "jlink cache %s", rfd < 0 ? strerror(errno) : se.msg);
+    }
+    close(rfd);
     snprintf(p, sizeof p, "%s/bin/java", out);
     if (access(p, X_OK) == 0) {
         hpk_note("jlink: reusing %s (same JDK, modules and options)", out);
     } else {
-        if (mkdirs(root) != 0) {
-            hpk_strv_free(&opts);
-            return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot create the jlink cache: %s", root, strerror(errno));
-        }
         snprintf(tmp, sizeof tmp, "%s/.tmp.%s.%ld", root, key, (long)getpid());
         char jl[PATH_MAX + 16];
         snprintf(jl, sizeof jl, "%s/bin/jlink", jdk);

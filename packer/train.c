@@ -450,6 +450,11 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
 {
     char provpath[4200], base[33];
     snprintf(provpath, sizeof provpath, "%s.prov", cache);
+    /* A cache taken out of an artifact (hpack extract) sits beside
+     * cache/<hash>.prov: accept that name too. */
+    size_t cl = strlen(cache);
+    if (access(provpath, R_OK) != 0 && cl > 4 && (!strcmp(cache + cl - 4, ".aot") || !strcmp(cache + cl - 4, ".jsa")))
+        snprintf(provpath, sizeof provpath, "%.*s.prov", (int)(cl - 4), cache);
     char *prov = NULL;
     size_t plen = 0;
     if (read_prov(provpath, &prov, &plen, e) != 0) return -1;

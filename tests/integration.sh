@@ -343,6 +343,12 @@ t_with_cache_reproduces_da1() {
     "$HPACK" build -q --with-cache "$W/c.aot" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/wc1"
     "$HPACK" build -q --with-cache "$W/c.aot" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/wc2"
     cmp "$W/art/wc1" "$W/art/wc2" || fail "two --with-cache builds differ"
+    # the release workflow: take the cache out of a shipped DA1, rebuild it
+    "$HPACK" extract "$H25T" -o "$W/shipped"
+    local c; c=$(ls "$W"/shipped/cache/*.aot)
+    "$HPACK" build -q --with-cache "$c" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/rebuilt"
+    cmp "$W/art/rebuilt" "$H25T" || fail "DA1 not reproduced from its own cache"
+    [ "$("$HPACK" hash --full "$W/art/rebuilt")" = "$("$HPACK" hash --full "$H25T")" ] || fail "full hash"
 }
 t_input_changed_during_training() {
     local rt; rt=$(rt25); local port; port=$(free_port)

@@ -25,6 +25,11 @@ t_jdk_jlink_and_build_cache() {
     out=$(env -u JAVA_HOME HPACK_JLINK_CACHE=$c "$HPACK" build --jar "$SAMPLES/hello.jar" -o "$W/art/jl5" 2>&1)
     grep -q "using the newest JDK in /usr/lib/jvm" <<<"$out" || fail "default JDK without JAVA_HOME: $out"
 }
+t_jlink_cache_must_be_ours() {
+    [ -n "$J25" ] || fail "JDK 25 not found"
+    mkdir -p "$W/foreign-jlc"; chown 65534 "$W/foreign-jlc"
+    expect_status 6 "owned by uid 65534" env HPACK_JLINK_CACHE="$W/foreign-jlc" "$HPACK" build --jdk "$J25" --jar "$SAMPLES/hello.jar" -o "$W/art/fj"
+}
 t_jdk_without_jmods() {
     # a Java 17 JDK without jmods/ (Debian's without openjdk-17-jmods)
     local j=$W/jdk17-nojmods
