@@ -21,7 +21,7 @@
 #define HPK_VERSION "0.1.0"
 #endif
 
-/* Exit statuses of the hpack command (docs/hpack.1.md lists them). */
+/* Exit statuses of the hpack command (docs/hpack.1 lists them). */
 enum hpk_status {
     HPK_ST_OK = 0,
     HPK_ST_FAIL = 1,     /* verification failed, artifacts differ, generic failure */

@@ -158,21 +158,6 @@ t_reproducible_build() {
     local a b; a=$(sha256sum <"$W/art/rep1"); b=$(sha256sum <"$W/art/rep2")
     [ "$a" = "$b" ] || fail "different artifacts: $a vs $b"
 }
-t_concurrent_first_starts() {
-    local n=16 dir=$W/conc
-    local pids=()
-    for i in $(seq $n); do
-        (HPACK_CACHE_DIR=$dir "$H25" "run$i" >"$W/conc.$i.out" 2>&1; echo $? >"$W/conc.$i.rc") &
-        pids+=($!)
-    done
-    wait "${pids[@]}"
-    for i in $(seq $n); do
-        [ "$(cat "$W/conc.$i.rc")" = 0 ] || fail "start $i failed: $(cat "$W/conc.$i.out")"
-        grep -qx "arg\[run$i\]" "$W/conc.$i.out" || fail "start $i wrong output"
-    done
-    # one tree, no temporaries
-    [ "$(ls "$dir" | grep -v '\.lock$' | wc -l)" = 1 ] || fail "cache dir holds: $(ls "$dir")"
-}
 t_launcher_options() {
     local out; out=$("$H25" --hpack-info)
     grep -q "^base hash: $("$HPACK" hash "$H25")" <<<"$out" || fail "--hpack-info: no base hash"

@@ -13,6 +13,8 @@ build_fake() {
     grep -q "^jar " "$W/fake.expected" || fail "fake runtime did not run: $(cat "$W/fake.expected")"
 }
 
+# 32 simultaneous first starts (the foundation asked for 16): all correct,
+# the payload unpacked once.
 t_concurrent_32_first_starts() {
     local n=32 dir=$W/conc32 pids=()
     for i in $(seq $n); do
