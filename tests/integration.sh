@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 W=$(mktemp -d /tmp/hpack-it.XXXXXX)
-trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
+[ -n "${HPACK_KEEP_TEST_DIR:-}" ] || trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
 PASS=0 FAILED=0 FAILS=""
 ONLY=${1:-}
 
@@ -138,7 +138,8 @@ t_cp_and_main_class() {
 t_elf_tools_accept_artifact() {
     readelf -S -W "$H25" 2>&1 | grep -q ' \.hpack ' || fail "readelf does not list .hpack"
     readelf -S -W "$H25" 2>&1 | grep -qi 'warning' && fail "readelf warns"
-    objcopy --dump-section .hpack="$W/p.bin" "$H25" || fail "objcopy refused the file"
+    # (with one file name objcopy would rewrite the artifact itself: give it an output)
+    objcopy --dump-section .hpack="$W/p.bin" "$H25" "$W/objcopy.out" || fail "objcopy refused the file"
     local size; size=$(stat -c %s "$W/p.bin")
     local json; json=$("$HPACK" inspect --json "$H25")
     [ "$size" = "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["payload"]["size"])' <<<"$json")" ] ||
@@ -277,7 +278,8 @@ t_train_relocation() {
 }
 t_da0_da1_share_bytes() {
     [ "$("$HPACK" hash "$H25T0")" = "$("$HPACK" hash "$H25T")" ] || fail "base hashes differ"
-    objcopy --dump-section .hpack="$W/p0" "$H25T0"; objcopy --dump-section .hpack="$W/p1" "$H25T"
+    objcopy --dump-section .hpack="$W/p0" "$H25T0" "$W/objcopy.out"
+    objcopy --dump-section .hpack="$W/p1" "$H25T" "$W/objcopy.out"
     local end; end=$("$HPACK" inspect --json "$H25T0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload"]["data_end"])')
     cmp -n "$end" "$W/p0" "$W/p1" || fail "DA0's entry bytes differ in DA1"
     local d; d=$("$HPACK" diff "$H25T0" "$H25T" | grep -E '^(added|removed|changed)')
