@@ -124,7 +124,10 @@ int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     if (!hpk_snapshot_add(s, "app", S_IFDIR | 0755, HPK_ROLE_CLASSPATH))
         return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
 
-    char *main_class = b->main_class ? strdup(b->main_class) : NULL;
+    /* Owned by b from here on, so every early return frees it (build_free). */
+    free(b->resolved_main);
+    b->resolved_main = b->main_class ? strdup(b->main_class) : NULL;
+    char *main_class = b->resolved_main;
     if (b->jar) {
         size_t before = s->n;
         if (add_jar(s, b, b->jar, NULL, e) != 0) return -1;
@@ -132,7 +135,7 @@ int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
         (void)before;
         struct hpk_manifest m;
         if (hpk_jar_manifest(jit->data, jit->size, b->jar, &m, e) != 0) return -1;
-        if (!main_class && m.main_class) main_class = strdup(m.main_class);
+        if (!main_class && m.main_class) main_class = b->resolved_main = strdup(m.main_class);
         /* Class-Path: space-separated URLs relative to the jar's directory;
          * java -jar ignores those that do not exist, and so do we (loudly). */
         if (m.class_path) {
@@ -194,12 +197,9 @@ int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     hpk_strv_free(&files);
     if (b->cp_paths.n == 0) return hpk_perr_set(e, HPK_ST_CLASSPATH, "no class path: give --jar or --cp");
     if (!main_class || !*main_class) {
-        free(main_class);
         return hpk_perr_set(e, HPK_ST_MAIN, "%s: no main class: give --main-class, or a --jar whose manifest has Main-Class",
                             b->jar ? b->jar : "--cp");
     }
-    free(b->resolved_main);
-    b->resolved_main = main_class;
 
     /* hpack/launch: what the launcher runs (docs/format.md). */
     char *conf = NULL;

@@ -40,8 +40,9 @@ int main(int argc, char **argv)
     uint8_t *data = calloc(1, 64u << 20);
     size_t end = 0, n = 0;
     int have_conf = 0;
+    char *owned[256] = {0};
     for (int i = 2; i < argc && n < 250; i++) {
-        char *s = strdup(argv[i]);
+        char *s = owned[n] = strdup(argv[i]);
         char type = s[0];
         char *path = s + 2, *content = NULL;
         if (type != 'd') {
@@ -95,9 +96,10 @@ int main(int argc, char **argv)
     struct hpk_footer f;
     hpk_layout_footer_make(e, (uint32_t)n, data + toc_off, toc_off, toc_size, &f, data + toc_off + toc_size);
     struct hpk_perr err;
-    if (hpk_elf_emit(argv[1], data, toc_off + toc_size + HPK_FOOTER_SIZE, &err) != 0) {
-        fprintf(stderr, "craft: %s\n", err.msg);
-        return 1;
-    }
-    return 0;
+    int rc = hpk_elf_emit(argv[1], data, toc_off + toc_size + HPK_FOOTER_SIZE, &err);
+    if (rc != 0) fprintf(stderr, "craft: %s\n", err.msg);
+    for (size_t i = 0; i < n; i++)
+        if (owned[i]) free(owned[i]);
+    free(data);
+    return rc ? 1 : 0;
 }
