@@ -130,13 +130,12 @@ t_hostile_entry_names() {
     "$CRAFT" "$W/outlink" d:runtime d:app l:app/lnk:../../../../etc/passwd
     expect_status 121 "points outside the tree" env HPACK_CACHE_DIR="$W/hc" "$W/outlink"
     # a cache entry may not shadow the runtime: roles are bound to directories
-    "$CRAFT" "$W/shadow" d:runtime d:runtime/lib d:app f:runtime/lib/x:1 d:cache
-    python3 - "$W/shadow" <<'PY' || true
-PY
+    "$CRAFT" "$W/shadow" d:runtime d:runtime/lib d:app c:runtime/lib/libjvm.so:evil
+    expect_status 121 "role in the wrong directory: runtime/lib/libjvm.so" env HPACK_CACHE_DIR="$W/hc" "$W/shadow"
     [ ! -e "$W/escape" ] && [ ! -e /escape ] || fail "something escaped"
     [ -z "$(ls "$W/hc" | grep -v '\.lock$')" ] || fail "trees left: $(ls "$W/hc")"
     # the packer refuses the same at build time: a runtime looping through a symlink
-    mkdir -p "$W/looprt"; cp -r "$W/fakert/." "$W/looprt/"; ln -s "$W/looprt" "$W/looprt/lib/loop"
+    fake_runtime "$W/looprt"; ln -s "$W/looprt" "$W/looprt/lib/loop"
     expect_status 3 "nested too deep" "$HPACK" build --runtime "$W/looprt" --jar "$SAMPLES/hello.jar" -o "$W/art/loop"
 }
 

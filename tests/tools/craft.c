@@ -7,6 +7,7 @@
  *   SPEC: d:PATH          directory (mode 0755)
  *         f:PATH:CONTENT  file (0644), stored
  *         l:PATH:TARGET   symlink
+ *         c:PATH:CONTENT  file with the CACHE role wherever PATH is
  *   The role of each entry follows its top directory (runtime, app, hpack,
  *   cache). A valid hpack/launch is added unless a spec names it.
  */
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
         memset(x, 0, sizeof *x);
         x->path = path;
         x->path_len = (uint16_t)strlen(path);
-        x->role = role_of(path);
+        x->role = type == 'c' ? HPK_ROLE_CACHE : role_of(path);
         if (!strcmp(path, "hpack/launch")) have_conf = 1;
         if (type == 'd') {
             x->mode = S_IFDIR | 0755;
