@@ -186,3 +186,22 @@ t_disk_full() {
     grep -q 'No space left on device' <<<"$err" || fail "message: $err"
     [ -z "$left" ] || fail "left behind: $left"
 }
+
+t_launcher_small_promises() {
+    build_fake
+    # --hpack-info prints where it would unpack, and creates nothing
+    local out; out=$(env -i PATH=/usr/bin:/bin HOME="$W/nohome" "$FAKE" --hpack-info)
+    grep -q "^unpack directory: $W/nohome/.cache/hpack/" <<<"$out" || fail "--hpack-info: $out"
+    [ ! -e "$W/nohome" ] || fail "--hpack-info created $W/nohome"
+    # a bad HPACK_AOT is a usage error, but --hpack-help still works
+    expect_status 125 "HPACK_AOT=sometimes" env HPACK_AOT=sometimes HPACK_CACHE_DIR="$W/sp" "$FAKE"
+    HPACK_AOT=sometimes "$FAKE" --hpack-help | grep -q 'hpack-info' || fail "--hpack-help with a bad HPACK_AOT"
+    # an ignored SIGXFSZ is handed on to the app as it was inherited
+    local fake=$W/fakert2; fake_runtime "$fake"
+    printf '#!/bin/sh\ngrep SigIgn /proc/self/status\n' >"$fake/bin/java"
+    "$HPACK" build -q --runtime "$fake" --jar "$SAMPLES/hello.jar" -o "$W/art/sig"
+    local ign; ign=$(sh -c "trap '' XFSZ; HPACK_CACHE_DIR='$W/sp' '$W/art/sig'" | awk '{print $2}')
+    (( (0x$ign >> 24) & 1 )) || fail "SIGXFSZ (25) not ignored in the app: SigIgn $ign"
+    ign=$(HPACK_CACHE_DIR=$W/sp "$W/art/sig" | awk '{print $2}')
+    (( ((0x$ign >> 24) & 1) == 0 )) || fail "SIGXFSZ ignored in the app without reason: SigIgn $ign"
+}
