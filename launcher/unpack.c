@@ -119,40 +119,11 @@ static int write_sink(void *ctx, const uint8_t *buf, size_t len)
     return 0;
 }
 
-/* Is a symlink target, resolved from the link's directory, inside the tree?
- * Resolved lexically, and refused if it passes THROUGH another symlink entry
- * (a -> b/../.. with b -> .. would otherwise climb out while looking tame). */
-static int symlink_target_ok(const struct hpk_artifact *a, const struct hpk_entry *e, const char *t, size_t tlen)
+/* Is an intermediate component of a symlink target a symlink entry? */
+static int entry_is_link(void *ctx, const char *path)
 {
-    if (tlen == 0 || t[0] == '/' || memchr(t, 0, tlen)) return 0;
-    char path[2 * HPK_PATH_MAX + 2];
-    size_t n = e->path_len;
-    while (n > 0 && e->path[n - 1] != '/') n--;
-    n = n ? n - 1 : 0; /* the link's directory */
-    memcpy(path, e->path, n);
-    size_t i = 0;
-    while (i < tlen) {
-        size_t j = i;
-        while (j < tlen && t[j] != '/') j++;
-        size_t c = j - i;
-        if (c == 2 && t[i] == '.' && t[i + 1] == '.') {
-            if (n == 0) return 0;
-            while (n > 0 && path[n - 1] != '/') n--;
-            n = n ? n - 1 : 0;
-        } else if (!(c == 0 || (c == 1 && t[i] == '.'))) {
-            if (n + 1 + c >= sizeof path) return 0;
-            if (n) path[n++] = '/';
-            memcpy(path + n, t + i, c);
-            n += c;
-            if (j < tlen) { /* an intermediate component: must not be a symlink */
-                path[n] = 0;
-                const struct hpk_entry *x = hpk_payload_find(&a->p, path);
-                if (x && S_ISLNK(x->mode)) return 0;
-            }
-        }
-        i = j + 1;
-    }
-    return 1;
+    const struct hpk_entry *x = hpk_payload_find(&((const struct hpk_artifact *)ctx)->p, path);
+    return x && S_ISLNK(x->mode);
 }
 
 static const struct timespec fixed_times[2] = {{HPK_FIXED_MTIME, 0}, {HPK_FIXED_MTIME, 0}};
@@ -212,7 +183,7 @@ static int write_entry(const struct hpk_artifact *a, const struct hpk_entry *e, 
         if (r != HPK_OK)
             return hpk_fail(err, HPK_EXIT_PAYLOAD, "corrupt payload: entry " PATHFMT ": %s",
                             PATHARG(e), hpk_layout_strerror(r));
-        if (!symlink_target_ok(a, e, t, tlen)) {
+        if (hpk_link_resolve(e->path, e->path_len, t, tlen, entry_is_link, (void *)a) != HPK_LINK_OK) {
             free(t);
             return hpk_fail(err, HPK_EXIT_PAYLOAD,
                             "corrupt payload: symlink " PATHFMT " points outside the tree",

@@ -142,6 +142,18 @@ const struct hpk_entry *hpk_payload_find(const struct hpk_payload *p, const char
  * components <= HPK_NAME_MAX, total <= HPK_PATH_MAX. */
 int hpk_layout_path_ok(const char *path, size_t len);
 
+/* Resolve a relative symlink target `t`, for a link at path `link`, lexically
+ * within the namespace `link` lives in (entry paths for the launcher, paths
+ * below the runtime directory for the packer). Returns HPK_LINK_OK, or
+ * HPK_LINK_ESCAPES (empty, absolute, NUL inside, too long, or climbing above
+ * the root), or HPK_LINK_THROUGH when an intermediate component is a symlink
+ * according to `is_link` (NULL: not checked): a -> b/../.. with b -> .. would
+ * otherwise climb out while looking tame. The launcher refuses such links;
+ * the packer materialises them. */
+enum { HPK_LINK_OK = 0, HPK_LINK_ESCAPES, HPK_LINK_THROUGH };
+int hpk_link_resolve(const char *link, size_t link_len, const char *t, size_t tlen,
+                     int (*is_link)(void *ctx, const char *path), void *ctx);
+
 /* --- hashing ----------------------------------------------------------- */
 
 /* The base hash (include_cache = 0) or full hash (1) of a set of entries:

@@ -129,6 +129,39 @@ int hpk_layout_path_ok(const char *path, size_t len)
     return 1;
 }
 
+int hpk_link_resolve(const char *link, size_t link_len, const char *t, size_t tlen,
+                     int (*is_link)(void *ctx, const char *path), void *ctx)
+{
+    if (tlen == 0 || t[0] == '/' || memchr(t, 0, tlen)) return HPK_LINK_ESCAPES;
+    char path[2 * HPK_PATH_MAX + 2];
+    size_t n = link_len;
+    while (n > 0 && link[n - 1] != '/') n--;
+    n = n ? n - 1 : 0; /* the link's directory */
+    if (n >= sizeof path) return HPK_LINK_ESCAPES;
+    memcpy(path, link, n);
+    for (size_t i = 0; i < tlen;) {
+        size_t j = i;
+        while (j < tlen && t[j] != '/') j++;
+        size_t c = j - i;
+        if (c == 2 && t[i] == '.' && t[i + 1] == '.') {
+            if (n == 0) return HPK_LINK_ESCAPES;
+            while (n > 0 && path[n - 1] != '/') n--;
+            n = n ? n - 1 : 0;
+        } else if (!(c == 0 || (c == 1 && t[i] == '.'))) {
+            if (n + 1 + c >= sizeof path) return HPK_LINK_ESCAPES;
+            if (n) path[n++] = '/';
+            memcpy(path + n, t + i, c);
+            n += c;
+            if (j < tlen && is_link) { /* an intermediate component */
+                path[n] = 0;
+                if (is_link(ctx, path)) return HPK_LINK_THROUGH;
+            }
+        }
+        i = j + 1;
+    }
+    return HPK_LINK_OK;
+}
+
 /* ---- footer ---- */
 
 /* Footer layout (little-endian), HPK_FOOTER_SIZE = 128 bytes:

@@ -125,58 +125,13 @@ int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct 
     return 0;
 }
 
-/* Would relative symlink target `t`, placed at `rel` (path below the runtime
- * root, e.g. "legal/java.sql/LICENSE"), resolve outside the root? Lexical. */
-static int escapes(const char *rel, const char *t)
+/* Is `path` (below the runtime directory `ctx`) a symlink on disk? */
+static int disk_is_link(void *ctx, const char *path)
 {
-    long depth = 0;
-    for (const char *p = rel; *p; p++)
-        if (*p == '/') depth++;
-    for (const char *p = t; *p;) {
-        const char *q = strchr(p, '/');
-        size_t n = q ? (size_t)(q - p) : strlen(p);
-        if (n == 2 && p[0] == '.' && p[1] == '.') {
-            if (--depth < 0) return 1;
-        } else if (!(n == 0 || (n == 1 && p[0] == '.'))) {
-            depth++;
-        }
-        p += n + (q ? 1 : 0);
-    }
-    return 0;
-}
-
-/* Does relative target `t` of the link at `rel` pass through another symlink
- * on its way (b/../x with b a symlink)? The launcher refuses such links
- * (launcher/unpack.c), so the packer materialises them instead. */
-static int through_symlink(const char *root, const char *rel, const char *t)
-{
-    char path[PATH_MAX];
-    size_t n = strlen(rel);
-    while (n > 0 && rel[n - 1] != '/') n--;
-    n = n ? n - 1 : 0;
-    memcpy(path, rel, n);
-    for (const char *p = t; *p;) {
-        const char *q = strchr(p, '/');
-        size_t c = q ? (size_t)(q - p) : strlen(p);
-        if (c == 2 && p[0] == '.' && p[1] == '.') {
-            while (n > 0 && path[n - 1] != '/') n--;
-            n = n ? n - 1 : 0;
-        } else if (!(c == 0 || (c == 1 && p[0] == '.'))) {
-            if (n + c + 2 >= sizeof path) return 1;
-            if (n) path[n++] = '/';
-            memcpy(path + n, p, c);
-            n += c;
-            if (q) {
-                char abs[PATH_MAX + 8];
-                struct stat st;
-                path[n] = 0;
-                snprintf(abs, sizeof abs, "%s/%s", root, path);
-                if (lstat(abs, &st) == 0 && S_ISLNK(st.st_mode)) return 1;
-            }
-        }
-        p += c + (q ? 1 : 0);
-    }
-    return 0;
+    char abs[PATH_MAX + 8];
+    struct stat st;
+    snprintf(abs, sizeof abs, "%s/%s", (const char *)ctx, path);
+    return lstat(abs, &st) == 0 && S_ISLNK(st.st_mode);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -209,7 +164,9 @@ static int add_node(struct hpk_snapshot *s, const char *abs, const char *rel, in
             hpk_warn("%s: skipping dangling symlink to %s", abs, t);
             return 0;
         }
-        if (t[0] == '/' || escapes(rel, t) || through_symlink(s->runtime_root, rel, t)) {
+        /* Kept only if it stays inside without passing through another link
+         * (the launcher's own rule, hpk_link_resolve). */
+        if (hpk_link_resolve(rel, strlen(rel), t, (size_t)n, disk_is_link, s->runtime_root) != HPK_LINK_OK) {
             /* Pointing outside the runtime (Debian's JDK points into /etc and
              * /usr/share/doc): a payload never holds a link out of its tree,
              * so the target's content is materialised in its place. */
@@ -426,7 +383,7 @@ int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struc
             if (!find_item(s, ent) && !hpk_snapshot_add(s, ent, S_IFDIR | 0755, HPK_ROLE_RUNTIME)) rc = -1;
         } else if (m == AE_IFLNK) {
             const char *t = archive_entry_symlink(ae);
-            if (!t || t[0] == '/' || escapes(rel, t)) {
+            if (!t || hpk_link_resolve(rel, strlen(rel), t, strlen(t), NULL, NULL) != HPK_LINK_OK) {
                 /* The target is not in the archive: nothing to materialise. */
                 hpk_warn("%s: skipping symlink %s -> %s (points outside the archive's Java home)", file, name, t ? t : "?");
                 continue;
