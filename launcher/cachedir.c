@@ -91,14 +91,30 @@ static int try_root(struct hpk_root *r, const char *path, struct hpk_err *e)
 
 static int absolute(const char *s) { return s && s[0] == '/'; }
 
+/* The first choice of root, in order: $HPACK_CACHE_DIR (*explicit = 1: no
+ * fallback then), $XDG_CACHE_HOME/hpack, $HOME/.cache/hpack. Returns 0 when
+ * none applies. */
+static int first_choice(char *buf, size_t n, int *explicit)
+{
+    const char *dir = getenv("HPACK_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    *explicit = dir && *dir;
+    if (*explicit) return snprintf(buf, n, "%s", dir) < (int)n;
+    if (absolute(xdg)) return snprintf(buf, n, "%s/hpack", xdg) < (int)n;
+    if (absolute(home)) return snprintf(buf, n, "%s/.cache/hpack", home) < (int)n;
+    return 0;
+}
+
+/* Where a user without a usable home unpacks: ${TMPDIR:-/tmp}/hpack-$UID. */
+static void fallback(char *buf, size_t n)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, n, "%s/hpack-%u", absolute(tmp) ? tmp : "/tmp", (unsigned)geteuid());
+}
+
 void hpk_root_default(char *buf, size_t n)
 {
-    const char *explicit = getenv("HPACK_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    const char *tmp = getenv("TMPDIR");
-    if (explicit && *explicit) snprintf(buf, n, "%s", explicit);
-    else if (absolute(xdg)) snprintf(buf, n, "%s/hpack", xdg);
-    else if (absolute(home)) snprintf(buf, n, "%s/.cache/hpack", home);
-    else snprintf(buf, n, "%s/hpack-%u", absolute(tmp) ? tmp : "/tmp", (unsigned)geteuid());
+    int explicit;
+    if (!first_choice(buf, n, &explicit)) fallback(buf, n);
 }
 
 int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e)
@@ -106,16 +122,10 @@ int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e)
     char buf[4096];
     memset(r, 0, sizeof *r);
     r->fd = -1;
-    const char *explicit = getenv("HPACK_CACHE_DIR");
-    if (explicit && *explicit) {
-        /* Asked for by name: no fallback, the user wants to know. */
-        return try_root(r, explicit, e);
-    }
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    int have = 0;
-    if (absolute(xdg)) have = snprintf(buf, sizeof buf, "%s/hpack", xdg) < (int)sizeof buf;
-    else if (absolute(home)) have = snprintf(buf, sizeof buf, "%s/.cache/hpack", home) < (int)sizeof buf;
+    int explicit;
+    int have = first_choice(buf, sizeof buf, &explicit);
+    /* Asked for by name: no fallback, the user wants to know. */
+    if (explicit) return try_root(r, getenv("HPACK_CACHE_DIR"), e);
     struct hpk_err first = {0};
     if (have) {
         if (try_root(r, buf, &first) == 0) {
@@ -128,9 +138,7 @@ int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e)
     } else {
         snprintf(first.msg, sizeof first.msg, "$HOME is not set");
     }
-    const char *tmp = getenv("TMPDIR");
-    if (!absolute(tmp)) tmp = "/tmp";
-    snprintf(buf, sizeof buf, "%s/hpack-%u", tmp, (unsigned)geteuid());
+    fallback(buf, sizeof buf);
     if (debug) fprintf(stderr, "hpack: %s; falling back to %s\n", first.msg, buf);
     r->fallback = 1;
     return try_root(r, buf, e);

@@ -70,6 +70,21 @@ static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_perr *e)
     return 0;
 }
 
+/* Every --cp value, ':'-split and wildcard-expanded, appended to `out`. */
+static int expand_cp_all(struct hpk_strv *out, const struct hpk_strv *cp, struct hpk_perr *e)
+{
+    for (size_t i = 0; i < cp->n; i++) {
+        char *list = strdup(cp->v[i]), *save = NULL;
+        for (char *t = strtok_r(list, ":", &save); t; t = strtok_r(NULL, ":", &save))
+            if (expand_cp(out, t, e) != 0) {
+                free(list);
+                return -1;
+            }
+        free(list);
+    }
+    return 0;
+}
+
 static int item_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct hpk_item *)a)->path, ((const struct hpk_item *)b)->path);
@@ -167,15 +182,9 @@ int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
         hpk_manifest_free(&m);
     }
     struct hpk_strv files = {0};
-    for (size_t i = 0; i < b->cp.n; i++) {
-        char *list = strdup(b->cp.v[i]), *save = NULL;
-        for (char *t = strtok_r(list, ":", &save); t; t = strtok_r(NULL, ":", &save))
-            if (expand_cp(&files, t, e) != 0) {
-                free(list);
-                hpk_strv_free(&files);
-                return -1;
-            }
-        free(list);
+    if (expand_cp_all(&files, &b->cp, e) != 0) {
+        hpk_strv_free(&files);
+        return -1;
     }
     for (size_t i = 0; i < files.n; i++) {
         struct stat st;
@@ -447,15 +456,7 @@ int hpk_build_run(struct hpk_build *b)
     if (!b->runtime) {
         /* jdeps looks at the application's jars as given. */
         if (b->jar) strv_push(&b->jdeps_inputs, b->jar);
-        for (size_t i = 0; i < b->cp.n; i++) {
-            char *list = strdup(b->cp.v[i]), *save = NULL;
-            for (char *t = strtok_r(list, ":", &save); t; t = strtok_r(NULL, ":", &save))
-                if (expand_cp(&b->jdeps_inputs, t, &e) != 0) {
-                    free(list);
-                    goto fail_early;
-                }
-            free(list);
-        }
+        if (expand_cp_all(&b->jdeps_inputs, &b->cp, &e) != 0) goto fail_early;
         if (hpk_jlink_runtime(b, &e) != 0) goto fail_early;
     }
     hpk_step_begin("reading %s and the class path", b->runtime);
