@@ -72,6 +72,7 @@ int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);
 int hpk_rm_rf(int parent, const char *name);
 /* Remove stale temporaries `<prefix>.tmp.*` / `<prefix>.old.*` under parent. */
 void hpk_clean_stale(int parent, const char *prefix);
+/* Remove files named `<prefix><anything>.<suffix>` in dir (a killed start's cache temporaries). */
 void hpk_clean_prefix(int dir, const char *prefix, const char *suffix);
 /* Re-hash every entry of the unpacked tree against the table. */
 int hpk_verify_tree(const struct hpk_artifact *a, int tree, struct hpk_err *e);

@@ -346,8 +346,10 @@ int hpk_rm_rf(int parent, const char *name)
     return r;
 }
 
-/* Remove regular files named PREFIX<anything>.SUFFIX in dir (stale cache temporaries). */
-void hpk_clean_prefix(int dir, const char *prefix, const char *suffix)
+/* Remove (files or trees) every name in `dir` that `match` accepts.
+ * Names are collected first: removing while reading a directory may skip some. */
+static void remove_matching(int dir, int (*match)(const char *name, const char *a, const char *b), const char *a,
+                            const char *b)
 {
     int fd = dup(dir);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -355,35 +357,11 @@ void hpk_clean_prefix(int dir, const char *prefix, const char *suffix)
         if (fd >= 0) close(fd);
         return;
     }
-    size_t pl = strlen(prefix), sl = strlen(suffix);
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        size_t n = strlen(de->d_name);
-        if (n > pl + sl && !strncmp(de->d_name, prefix, pl) && !strcmp(de->d_name + n - sl, suffix) &&
-            de->d_name[n - sl - 1] == '.')
-            unlinkat(dirfd(d), de->d_name, 0);
-    }
-    closedir(d);
-}
-
-void hpk_clean_stale(int parent, const char *prefix)
-{
-    int fd = dup(parent);
-    if (fd < 0) return;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
-    size_t n = strlen(prefix);
-    struct dirent *de;
-    /* Collect first: removing while reading a directory may skip names. */
     char **names = NULL;
     size_t count = 0;
+    struct dirent *de;
     while ((de = readdir(d))) {
-        if (strncmp(de->d_name, prefix, n) != 0) continue;
-        if (strncmp(de->d_name + n, ".tmp.", 5) != 0 && strncmp(de->d_name + n, ".old.", 5) != 0)
-            continue;
+        if (!match(de->d_name, a, b)) continue;
         char **nn = realloc(names, (count + 1) * sizeof *nn);
         if (!nn) break;
         names = nn;
@@ -392,10 +370,35 @@ void hpk_clean_stale(int parent, const char *prefix)
     }
     closedir(d);
     for (size_t i = 0; i < count; i++) {
-        hpk_rm_rf(parent, names[i]);
+        hpk_rm_rf(dir, names[i]);
         free(names[i]);
     }
     free(names);
+}
+
+/* PREFIX<anything>.SUFFIX */
+static int prefix_suffix(const char *name, const char *prefix, const char *suffix)
+{
+    size_t n = strlen(name), pl = strlen(prefix), sl = strlen(suffix);
+    return n > pl + sl && !strncmp(name, prefix, pl) && !strcmp(name + n - sl, suffix) && name[n - sl - 1] == '.';
+}
+
+/* PREFIX.tmp.* or PREFIX.old.* */
+static int stale_tree(const char *name, const char *prefix, const char *unused)
+{
+    (void)unused;
+    size_t n = strlen(prefix);
+    return !strncmp(name, prefix, n) && (!strncmp(name + n, ".tmp.", 5) || !strncmp(name + n, ".old.", 5));
+}
+
+void hpk_clean_prefix(int dir, const char *prefix, const char *suffix)
+{
+    remove_matching(dir, prefix_suffix, prefix, suffix);
+}
+
+void hpk_clean_stale(int parent, const char *prefix)
+{
+    remove_matching(parent, stale_tree, prefix, NULL);
 }
 
 struct hsink {

@@ -205,3 +205,16 @@ t_launcher_small_promises() {
     ign=$(HPACK_CACHE_DIR=$W/sp "$W/art/sig" | awk '{print $2}')
     (( ((0x$ign >> 24) & 1) == 0 )) || fail "SIGXFSZ ignored in the app without reason: SigIgn $ign"
 }
+
+# A start killed while adding the cache to an unpacked tree leaves
+# cache/.tmp.<pid>.<name>; the next start removes it under the lock.
+t_stale_cache_temporaries() {
+    local d=$W/sct; HPACK_AOT=off HPACK_CACHE_DIR=$d "$H25T" >/dev/null
+    local tree=$d/$("$HPACK" hash "$H25T")
+    local name; name=$(basename "$("$HPACK" inspect --json "$H25T" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cache"]["path"])')")
+    [ ! -e "$tree/cache/$name" ] || fail "HPACK_AOT=off unpacked the cache"
+    mkdir -p "$tree/cache"; echo junk >"$tree/cache/.tmp.99999.$name"
+    HPACK_CACHE_DIR=$d "$H25T" >/dev/null
+    [ -s "$tree/cache/$name" ] || fail "cache not added"
+    [ ! -e "$tree/cache/.tmp.99999.$name" ] || fail "stale temporary left"
+}
