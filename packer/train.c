@@ -444,6 +444,14 @@ static const char *prov_get(const char *buf, size_t len, const char *key)
     return NULL;
 }
 
+/* Test hook (tests/integration.sh): build an artifact whose cache is NOT
+ * bound to its payload, to prove the launcher refuses it. */
+static int unbound_cache_hook(void)
+{
+    const char *v = getenv("HPACK_TEST_UNBOUND_CACHE");
+    return v && !strcmp(v, "1");
+}
+
 /* Check a recorded cache against these inputs and turn it into payload items. */
 static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *cache, struct hpk_item items[3],
                        struct hpk_perr *e)
@@ -462,10 +470,7 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
     const char *pb = prov_get(prov, plen, "base"), *pk = prov_get(prov, plen, "kind"), *pr = prov_get(prov, plen, "runtime.version");
     const char *kind = hpk_cache_kind(s);
     int rc = 0;
-    /* Test hook (tests/integration.sh): build an artifact whose cache is NOT
-     * bound to its payload, to prove the launcher refuses it. */
-    const char *unsafe = getenv("HPACK_TEST_UNBOUND_CACHE");
-    if (unsafe && !strcmp(unsafe, "1")) {
+    if (unbound_cache_hook()) {
         hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not checking %s against these inputs", cache);
     } else if (!pb || strcmp(pb, base) != 0)
         rc = hpk_perr_set(e, HPK_ST_TRAIN, "%s: cache recorded for other inputs (base %s; these inputs are base %s); refusing it",
@@ -556,8 +561,7 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     snprintf(tmp, sizeof tmp, "%.*s.hpack-da1.%ld", slash ? (int)(slash - b->output + 1) : 0, b->output, (long)getpid());
     if (hpk_elf_emit(tmp, p->data, p->len, e) != 0) goto out;
     hpk_tmp_register(tmp);
-    const char *unsafe = getenv("HPACK_TEST_UNBOUND_CACHE");
-    if (unsafe && !strcmp(unsafe, "1")) {
+    if (unbound_cache_hook()) {
         hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
     } else if (hpk_step_begin("verifying DA1: running it with the cache required"),
                hpk_verify_run(tmp, (int)b->train_args.n, b->train_args.v, e) != 0) {

@@ -10,10 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
 int hpk_verbose = 1;
-static volatile int *step_stop_flag(void);
+
+/* ---- progress: one step at a time ----
+ * On a terminal, a spinner with the step's name and elapsed time redraws
+ * itself on stderr from a small thread; elsewhere (logs, CI) a step is one
+ * plain line when it starts and one when it ends. -q silences both. */
+static struct {
+    pthread_t th;
+    int running;
+    volatile int stop;
+    char name[200];
+    double t0;
+    pthread_mutex_t mu;
+} step = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
 
 int hpk_perr_set(struct hpk_perr *e, int status, const char *fmt, ...)
 {
@@ -75,7 +89,7 @@ static volatile sig_atomic_t tmp_used[TMP_MAX_FILES];
 
 static void on_signal(int sig)
 {
-    *step_stop_flag() = 1;
+    step.stop = 1;
     hpk_tmp_cleanup();
     signal(sig, SIG_DFL);
     raise(sig);
@@ -112,21 +126,6 @@ void hpk_tmp_cleanup(void)
             tmp_used[i] = 0;
         }
 }
-
-/* ---- progress: one step at a time ----
- * On a terminal, a spinner with the step's name and elapsed time redraws
- * itself on stderr from a small thread; elsewhere (logs, CI) a step is one
- * plain line when it starts and one when it ends. -q silences both. */
-#include <pthread.h>
-
-static struct {
-    pthread_t th;
-    int running;
-    volatile int stop;
-    char name[200];
-    double t0;
-    pthread_mutex_t mu;
-} step = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void *spin(void *arg)
 {
@@ -173,5 +172,3 @@ void hpk_step_end(void)
     if (hpk_verbose >= 1) fprintf(stderr, "hpack: %s: done in %.1f s\n", step.name, hpk_now() - step.t0);
     step.name[0] = 0;
 }
-
-static volatile int *step_stop_flag(void) { return &step.stop; }
