@@ -46,8 +46,7 @@ int hpk_dir_secure(int fd, const char *what, struct hpk_err *e)
     return 0;
 }
 
-/* mkdir -p with mode 0700 for every component it creates. */
-static int mkdirs(const char *path)
+int hpk_mkdirs(const char *path)
 {
     char buf[4096];
     size_t n = strlen(path);
@@ -73,7 +72,7 @@ static int try_root(struct hpk_root *r, const char *path, struct hpk_err *e)
     /* Fast path: it exists. */
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        if (errno != ENOENT || mkdirs(path) != 0)
+        if (errno != ENOENT || hpk_mkdirs(path) != 0)
             return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: cannot create cache directory: %s", path,
                             strerror(errno));
         fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -107,6 +107,8 @@ int hpk_snapshot_file(struct hpk_item *it, const char *file, int status_on_error
 /* The same from a tarball or zip holding one Java home under one top
  * directory, read with libarchive without unpacking it to disk. */
 int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_perr *e);
+/* The major Java version in HOME/release (JAVA_VERSION), 0 if unknown. */
+int hpk_release_major(const char *home);
 /* Re-read every input and compare with the snapshot; names the first change. */
 int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_perr *e);
 void hpk_hash_bytes(const void *buf, size_t len, uint8_t out[16]);

@@ -255,6 +255,28 @@ static char *release_get(const char *text, const char *key)
     return NULL;
 }
 
+/* 17 from "17.0.15", 8 from "1.8.0_452". */
+static int major_from(const char *v)
+{
+    int m = atoi(v);
+    return m == 1 ? atoi(v + 2) : m;
+}
+
+int hpk_release_major(const char *home)
+{
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/release", home);
+    uint8_t *d;
+    size_t n;
+    if (hpk_read_file(p, &d, &n) != 0) return 0;
+    char *t = strndup((char *)d, n), *v = release_get(t, "JAVA_VERSION");
+    int m = v ? major_from(v) : 0;
+    free(v);
+    free(t);
+    free(d);
+    return m;
+}
+
 /* Version facts from the release file's text. */
 static int parse_release(struct hpk_snapshot *s, const char *text, size_t len, const char *where, struct hpk_perr *e)
 {
@@ -264,8 +286,7 @@ static int parse_release(struct hpk_snapshot *s, const char *text, size_t len, c
     free(t);
     if (!s->java_version) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s/release: no JAVA_VERSION", where);
     if (!s->runtime_version) s->runtime_version = strdup(s->java_version);
-    s->java_major = atoi(s->java_version);
-    if (s->java_major == 1) s->java_major = atoi(s->java_version + 2); /* 1.8.0_x */
+    s->java_major = major_from(s->java_version);
     return 0;
 }
 

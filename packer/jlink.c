@@ -63,21 +63,6 @@ static int is_jdk(const char *d)
     return access(p, X_OK) == 0;
 }
 
-static int major_of(const char *home)
-{
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/release", home);
-    uint8_t *d;
-    size_t n;
-    if (hpk_read_file(p, &d, &n) != 0) return 0;
-    char *t = strndup((char *)d, n), *v = strstr(t, "JAVA_VERSION=\"");
-    int m = v ? atoi(v + 14) : 0;
-    if (m == 1) m = atoi(v + 16);
-    free(t);
-    free(d);
-    return m;
-}
-
 /* --jdk default: $JAVA_HOME, then the newest JDK in Debian's JVM directory. */
 static char *default_jdk(void)
 {
@@ -96,7 +81,7 @@ static char *default_jdk(void)
         snprintf(p, sizeof p, "/usr/lib/jvm/%s", de->d_name);
         char real[PATH_MAX];
         if (!realpath(p, real) || !is_jdk(real)) continue;
-        int m = major_of(real);
+        int m = hpk_release_major(real);
         if (m > best_major || (m == best_major && best && strcmp(real, best) < 0)) {
             free(best);
             best = strdup(real);
@@ -117,19 +102,6 @@ static void cache_root(char *buf, size_t n)
     else snprintf(buf, n, "/tmp/hpack-jlink-%u", (unsigned)geteuid());
 }
 
-static int mkdirs(const char *path)
-{
-    char b[PATH_MAX];
-    snprintf(b, sizeof b, "%s", path);
-    for (char *p = b + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(b, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(b, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
 {
     char jdk[PATH_MAX];
@@ -141,7 +113,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
         return -1;
     }
     free(chosen);
-    int major = major_of(jdk);
+    int major = hpk_release_major(jdk);
     char jmods[PATH_MAX + 8];
     snprintf(jmods, sizeof jmods, "%s/jmods", jdk);
     struct stat st;
@@ -262,7 +234,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
     snprintf(out, sizeof out, "%s/%s", root, key);
     /* Whoever can write the cache chooses the runtime we ship: like the
      * launcher's cache directory, it must be ours and closed to others. */
-    if (mkdirs(root) != 0) {
+    if (hpk_mkdirs(root) != 0) {
         hpk_strv_free(&opts);
         return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot create the jlink cache: %s", root, strerror(errno));
     }
