@@ -67,6 +67,10 @@ int hpk_dir_secure(int fd, const char *what, struct hpk_err *e);
  * complete (built as a temporary sibling, then renamed). `marker`: write the
  * .hpack-ok marker the launcher's warm path looks for (not for extraction). */
 int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, int marker, struct hpk_err *e);
+/* Extract the whole payload, cache entries included, into the new directory
+ * `dir` (no marker: not a launcher tree). Errors: HPK_EXIT_USAGE when `dir`
+ * exists or its parent cannot be opened, else those of unpacking. */
+int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_err *e);
 /* Add the cache entries of `a` missing from the unpacked tree `tree`, each
  * written to a temporary name and renamed. */
 int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);

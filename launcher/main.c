@@ -512,32 +512,6 @@ static void info(struct ctx *c, const char *rootpath)
     }
 }
 
-static void extract(struct ctx *c, const char *dir)
-{
-    struct hpk_err err;
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) dief(c, HPK_EXIT_USAGE, "%s: path too long", dir);
-    size_t n = strlen(buf);
-    while (n > 1 && buf[n - 1] == '/') buf[--n] = 0;
-    char *slash = strrchr(buf, '/');
-    const char *parent = ".", *name = buf;
-    if (slash) {
-        *slash = 0;
-        parent = slash == buf ? "/" : buf;
-        name = slash + 1;
-    }
-    if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
-        dief(c, HPK_EXIT_USAGE, "--hpack-extract %s: give a new directory name", dir);
-    int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (pfd < 0) dief(c, HPK_EXIT_USAGE, "--hpack-extract: cannot open the parent of %s", dir);
-    if (faccessat(pfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-        dief(c, HPK_EXIT_USAGE, "--hpack-extract %s: already exists", dir);
-    if (hpk_unpack_tree(&c->a, pfd, name, 0, &err) != 0) die(c, &err);
-    int tree = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (tree < 0 || hpk_unpack_cache(&c->a, tree, &err) != 0) die(c, &err);
-    printf("%s\n", dir);
-}
-
 static void usage(void)
 {
     puts("This is an hpack artifact: a Java application in one executable.\n"
@@ -587,7 +561,12 @@ int main(int argc, char **argv)
 
     if (cmd && !strcmp(cmd, "--hpack-extract")) {
         if (argc != 3) dief(&c, HPK_EXIT_USAGE, "%s", "usage: --hpack-extract DIR");
-        extract(&c, argv[2]);
+        struct hpk_err xe;
+        if (hpk_extract_dir(&c.a, argv[2], &xe) != 0) {
+            fprintf(stderr, "hpack: %s: --hpack-extract %s\n", c.self, xe.msg);
+            return xe.code;
+        }
+        printf("%s\n", argv[2]);
         return 0;
     }
 

@@ -266,6 +266,37 @@ int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, 
     return r;
 }
 
+int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_err *err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return hpk_fail(err, HPK_EXIT_USAGE, "%s: path too long", dir);
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/') buf[--n] = 0;
+    char *slash = strrchr(buf, '/');
+    const char *parent = ".", *name = buf;
+    if (slash) {
+        *slash = 0;
+        parent = slash == buf ? "/" : buf;
+        name = slash + 1;
+    }
+    if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+        return hpk_fail(err, HPK_EXIT_USAGE, "%s: give a new directory name", dir);
+    int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) return hpk_fail(err, HPK_EXIT_USAGE, "cannot open the parent of %s: %s", dir, strerror(errno));
+    int r = -1;
+    if (faccessat(pfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+        hpk_fail(err, HPK_EXIT_USAGE, "%s: already exists", dir);
+    } else if (hpk_unpack_tree(a, pfd, name, 0, err) == 0) {
+        int tree = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (tree < 0) hpk_fail(err, HPK_EXIT_UNPACK, "%s: %s", dir, strerror(errno));
+        else r = hpk_unpack_cache(a, tree, err);
+        if (tree >= 0) close(tree);
+    }
+    close(pfd);
+    return r;
+}
+
 int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err)
 {
     struct dircache dc = {.root = tree, .fd = -1};

@@ -246,31 +246,8 @@ int hpk_cmd_extract(int argc, char **argv)
     if (has_suffix(out, ".tar") || has_suffix(out, ".zip")) {
         if (extract_archive(&a, out, has_suffix(out, ".zip"), &e) != 0) rc = -1;
     } else {
-        struct stat st;
-        if (lstat(out, &st) == 0) {
-            rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s: already exists", out);
-        } else {
-            char *copy = strdup(out), *slash;
-            size_t n = strlen(copy);
-            while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
-            const char *parent = ".", *name = copy;
-            if ((slash = strrchr(copy, '/'))) {
-                *slash = 0;
-                parent = slash == copy ? "/" : copy;
-                name = slash + 1;
-            }
-            int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            struct hpk_err le;
-            if (pfd < 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s: %s", parent, strerror(errno));
-            else if (hpk_unpack_tree(&a, pfd, name, 0, &le) != 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s: %s", out, le.msg);
-            else {
-                int t = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (t < 0 || hpk_unpack_cache(&a, t, &le) != 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s: %s", out, le.msg);
-                if (t >= 0) close(t);
-            }
-            if (pfd >= 0) close(pfd);
-            free(copy);
-        }
+        struct hpk_err le;
+        if (hpk_extract_dir(&a, out, &le) != 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s", le.msg);
     }
     hpk_close_artifact(&a);
     if (rc != 0) {
