@@ -30,6 +30,33 @@ static uint8_t role_of(const char *p)
     return HPK_ROLE_RUNTIME;
 }
 
+struct table {
+    struct hpk_entry e[256];
+    size_t n;
+    uint8_t *data; /* entry data, 4096-aligned */
+    size_t end;
+};
+
+/* Append one entry; `content` NULL makes a directory. Stored, no checks. */
+static void add(struct table *t, const char *path, uint32_t mode, uint8_t role, const char *content, size_t len)
+{
+    struct hpk_entry *x = &t->e[t->n++];
+    memset(x, 0, sizeof *x);
+    x->path = path;
+    x->path_len = (uint16_t)strlen(path);
+    x->role = role;
+    x->mode = mode;
+    if (!content) return;
+    x->size = x->stored_size = len;
+    hpk_hash_bytes(content, len, x->hash);
+    x->stored_hash = XXH3_64bits(content, len);
+    if (len) {
+        x->offset = hpk_align_up(t->end);
+        memcpy(t->data + x->offset, content, len);
+        t->end = x->offset + len;
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -37,13 +64,12 @@ int main(int argc, char **argv)
         return 2;
     }
     static const char conf[] = "format=1\0java=runtime/bin/java\0main=demo.Main\0cp=app/a.jar\0";
-    struct hpk_entry e[256];
-    uint8_t *data = calloc(1, 64u << 20);
-    size_t end = 0, n = 0;
+    static struct table tb;
+    tb.data = calloc(1, 64u << 20);
     int have_conf = 0;
     char *owned[256] = {0};
-    for (int i = 2; i < argc && n < 250; i++) {
-        char *s = owned[n] = strdup(argv[i]);
+    for (int i = 2; i < argc && tb.n < 250; i++) {
+        char *s = owned[tb.n] = strdup(argv[i]);
         char type = s[0];
         char *path = s + 2, *content = NULL;
         if (type != 'd') {
@@ -51,46 +77,17 @@ int main(int argc, char **argv)
             if (content) *content++ = 0;
             else content = "";
         }
-        struct hpk_entry *x = &e[n++];
-        memset(x, 0, sizeof *x);
-        x->path = path;
-        x->path_len = (uint16_t)strlen(path);
-        x->role = type == 'c' ? HPK_ROLE_CACHE : role_of(path);
         if (!strcmp(path, "hpack/launch")) have_conf = 1;
-        if (type == 'd') {
-            x->mode = S_IFDIR | 0755;
-            continue;
-        }
-        x->mode = type == 'l' ? (S_IFLNK | 0777) : (S_IFREG | 0644);
-        x->size = x->stored_size = strlen(content);
-        hpk_hash_bytes(content, x->size, x->hash);
-        x->stored_hash = XXH3_64bits(content, x->size);
-        if (x->size) {
-            x->offset = hpk_align_up(end);
-            memcpy(data + x->offset, content, x->size);
-            end = x->offset + x->size;
-        }
+        uint32_t mode = type == 'd' ? S_IFDIR | 0755 : type == 'l' ? S_IFLNK | 0777 : S_IFREG | 0644;
+        add(&tb, path, mode, type == 'c' ? HPK_ROLE_CACHE : role_of(path), content, content ? strlen(content) : 0);
     }
     if (!have_conf) {
-        struct hpk_entry *d = &e[n++];
-        memset(d, 0, sizeof *d);
-        d->path = "hpack";
-        d->path_len = 5;
-        d->role = HPK_ROLE_CONFIG;
-        d->mode = S_IFDIR | 0755;
-        struct hpk_entry *x = &e[n++];
-        memset(x, 0, sizeof *x);
-        x->path = "hpack/launch";
-        x->path_len = 12;
-        x->role = HPK_ROLE_CONFIG;
-        x->mode = S_IFREG | 0644;
-        x->size = x->stored_size = sizeof conf - 1;
-        hpk_hash_bytes(conf, x->size, x->hash);
-        x->stored_hash = XXH3_64bits(conf, x->size);
-        x->offset = hpk_align_up(end);
-        memcpy(data + x->offset, conf, x->size);
-        end = x->offset + x->size;
+        add(&tb, "hpack", S_IFDIR | 0755, HPK_ROLE_CONFIG, NULL, 0);
+        add(&tb, "hpack/launch", S_IFREG | 0644, HPK_ROLE_CONFIG, conf, sizeof conf - 1);
     }
+    struct hpk_entry *e = tb.e;
+    size_t n = tb.n, end = tb.end;
+    uint8_t *data = tb.data;
     size_t toc_off = (end + 7) & ~(size_t)7;
     size_t toc_size = hpk_layout_toc_size(e, (uint32_t)n);
     hpk_layout_toc_encode(e, (uint32_t)n, data + toc_off);
