@@ -215,9 +215,11 @@ t_bad_inputs() {
     # unreadable input and read-only output directory: as an unprivileged user
     mkdir -p "$W/ro"; chmod 555 "$W/ro"; cp "$SAMPLES/hello.jar" "$W/secret.jar"; chmod 000 "$W/secret.jar"
     chmod 755 "$W"; chmod 777 "$o"
+    # inputs the unprivileged user can reach, wherever the checkout lives
+    fake_runtime "$W/pubrt"; cp "$SAMPLES/hello.jar" "$W/pub.jar"; chmod -R a+rX "$W/pubrt" "$W/pub.jar"
     local as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-    expect_status 4 "cannot read" "${as[@]}" "$HPACK" build --runtime "$rt" --cp "$W/secret.jar" --main-class a.B -o "$o/a"
-    expect_status 6 "cannot write" "${as[@]}" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/ro/a"
+    expect_status 4 "cannot read" "${as[@]}" "$HPACK" build --runtime "$W/pubrt" --cp "$W/secret.jar" --main-class a.B -o "$o/a"
+    expect_status 6 "cannot write" "${as[@]}" "$HPACK" build --runtime "$W/pubrt" --jar "$W/pub.jar" -o "$W/ro/a"
     no_leftovers "$o"; no_leftovers "$W/ro"
 }
 t_corrupt_artifact_refused() {
