@@ -91,10 +91,20 @@ struct hpk_snapshot {
     char *runtime_version; /* JAVA_RUNTIME_VERSION, else JAVA_VERSION */
     int java_major;
     int has_base_cds;    /* lib/server/classes.jsa present */
-    /* Archives read as inputs (a JDK tarball): re-hashed whole by recheck. */
-    char *archives[4];
-    uint8_t archive_hash[4][16];
+    /* Archives read as inputs (a JDK tarball, an app distribution):
+     * re-hashed whole by recheck. */
+#define HPK_MAX_ARCHIVES 4
+    char *archives[HPK_MAX_ARCHIVES];
+    uint8_t archive_hash[HPK_MAX_ARCHIVES][16];
     int n_archives;
+};
+
+/* Where a tree read from a directory or an archive goes in the payload. */
+struct hpk_tree_dst {
+    const char *root;   /* set by the reader: the directory read */
+    const char *prefix; /* top-level entry directory: "runtime" or "app" */
+    uint8_t role;
+    int status;         /* exit status for errors about this input */
 };
 
 void hpk_snapshot_free(struct hpk_snapshot *s);
@@ -102,6 +112,14 @@ struct hpk_item *hpk_snapshot_add(struct hpk_snapshot *s, const char *path, uint
 int hpk_snapshot_has(const struct hpk_snapshot *s, const char *path);
 /* Read a runtime directory into runtime/...; handles symlinks (docs/format.md). */
 int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_perr *e);
+/* Read a directory into dst->prefix/... (symlink rule of docs/format.md:
+ * links out of the tree or through another link are materialised). */
+int hpk_snapshot_tree(struct hpk_snapshot *s, const char *dir, const struct hpk_tree_dst *dst, struct hpk_perr *e);
+/* The same from a tar, tar.gz or zip read in memory with libarchive. Its one
+ * top directory, if every member lies in one, is stripped and named in
+ * `top`; need_top makes its absence an error (a JDK tarball). */
+int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct hpk_tree_dst *dst, int need_top,
+                         char *top, size_t topn, struct hpk_perr *e);
 /* Read one input file into an item (content, hash, identity). */
 int hpk_snapshot_file(struct hpk_item *it, const char *file, int status_on_error, struct hpk_perr *e);
 /* The same from a tarball or zip holding one Java home under one top

@@ -125,12 +125,12 @@ int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct 
     return 0;
 }
 
-/* Is `path` (below the runtime directory `ctx`) a symlink on disk? */
+/* Is `path` (below the directory being read) a symlink on disk? */
 static int disk_is_link(void *ctx, const char *path)
 {
     char abs[PATH_MAX + 8];
     struct stat st;
-    snprintf(abs, sizeof abs, "%s/%s", (const char *)ctx, path);
+    snprintf(abs, sizeof abs, "%s/%s", ((const struct hpk_tree_dst *)ctx)->root, path);
     return lstat(abs, &st) == 0 && S_ISLNK(st.st_mode);
 }
 
@@ -141,71 +141,75 @@ static int name_cmp(const void *a, const void *b)
 
 static uint32_t file_mode(mode_t m) { return S_IFREG | ((m & 0111) ? 0755u : 0644u); }
 
-static int walk(struct hpk_snapshot *s, const char *abs, const char *rel, int depth, struct hpk_perr *e);
+static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel, int depth,
+                struct hpk_perr *e);
 
-/* rel: path below the runtime root ("" for the root); ent: payload path. */
-static int add_node(struct hpk_snapshot *s, const char *abs, const char *rel, int depth, struct hpk_perr *e)
+/* rel: path below the tree's root ("" for the root); ent: payload path. */
+static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel, int depth,
+                    struct hpk_perr *e)
 {
     char ent[PATH_MAX];
-    snprintf(ent, sizeof ent, "runtime/%s", rel);
+    snprintf(ent, sizeof ent, "%s/%s", t->prefix, rel);
     if (!hpk_layout_path_ok(ent, strlen(ent)))
-        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: name not allowed in a payload", abs);
+        return hpk_perr_set(e, t->status, "%s: name not allowed in a payload", abs);
     struct stat st;
-    if (lstat(abs, &st) != 0) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s", abs, strerror(errno));
+    if (lstat(abs, &st) != 0) return hpk_perr_set(e, t->status, "%s: %s", abs, strerror(errno));
     struct hpk_item *it;
     if (S_ISLNK(st.st_mode)) {
-        char t[PATH_MAX];
-        ssize_t n = readlink(abs, t, sizeof t - 1);
-        if (n < 0) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s", abs, strerror(errno));
-        t[n] = 0;
+        char tg[PATH_MAX];
+        ssize_t n = readlink(abs, tg, sizeof tg - 1);
+        if (n < 0) return hpk_perr_set(e, t->status, "%s: %s", abs, strerror(errno));
+        tg[n] = 0;
         struct stat ts;
         int dangling = stat(abs, &ts) != 0;
         if (dangling) {
-            hpk_warn("%s: skipping dangling symlink to %s", abs, t);
+            hpk_warn("%s: skipping dangling symlink to %s", abs, tg);
             return 0;
         }
         /* Kept only if it stays inside without passing through another link
          * (the launcher's own rule, hpk_link_resolve). */
-        if (hpk_link_resolve(rel, strlen(rel), t, (size_t)n, disk_is_link, s->runtime_root) != HPK_LINK_OK) {
-            /* Pointing outside the runtime (Debian's JDK points into /etc and
-             * /usr/share/doc): a payload never holds a link out of its tree,
-             * so the target's content is materialised in its place. */
-            hpk_info("%s: materialising symlink to %s", abs, t);
+        if (hpk_link_resolve(rel, strlen(rel), tg, (size_t)n, disk_is_link, (void *)t) != HPK_LINK_OK) {
+            /* Pointing outside the tree (Debian's JDK points into /etc and
+             * /usr/share/doc, its Maven into /usr/share/java): a payload never
+             * holds a link out of its tree, so the target's content is
+             * materialised in its place. */
+            hpk_info("%s: materialising symlink to %s", abs, tg);
             if (S_ISDIR(ts.st_mode)) {
-                if (!(it = hpk_snapshot_add(s, ent, S_IFDIR | 0755, HPK_ROLE_RUNTIME))) goto nomem;
-                return walk(s, abs, rel, depth + 1, e);
+                if (!(it = hpk_snapshot_add(s, ent, S_IFDIR | 0755, t->role))) goto nomem;
+                return walk(s, t, abs, rel, depth + 1, e);
             }
             if (!S_ISREG(ts.st_mode))
-                return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: symlink to %s, not a regular file", abs, t);
-            if (!(it = hpk_snapshot_add(s, ent, file_mode(ts.st_mode), HPK_ROLE_RUNTIME))) goto nomem;
-            return hpk_snapshot_file(it, abs, HPK_ST_RUNTIME, e);
+                return hpk_perr_set(e, t->status, "%s: symlink to %s, not a regular file", abs, tg);
+            if (!(it = hpk_snapshot_add(s, ent, file_mode(ts.st_mode), t->role))) goto nomem;
+            return hpk_snapshot_file(it, abs, t->status, e);
         }
-        if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, HPK_ROLE_RUNTIME))) goto nomem;
+        if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, t->role))) goto nomem;
         it->size = (size_t)n;
-        if (!(it->data = (uint8_t *)strdup(t))) goto nomem;
-        hpk_hash_bytes(t, (size_t)n, it->hash);
+        if (!(it->data = (uint8_t *)strdup(tg))) goto nomem;
+        hpk_hash_bytes(tg, (size_t)n, it->hash);
         return 0;
     }
     if (S_ISDIR(st.st_mode)) {
-        if (!(it = hpk_snapshot_add(s, ent, S_IFDIR | 0755, HPK_ROLE_RUNTIME))) goto nomem;
-        return walk(s, abs, rel, depth + 1, e);
+        if (!(it = hpk_snapshot_add(s, ent, S_IFDIR | 0755, t->role))) goto nomem;
+        return walk(s, t, abs, rel, depth + 1, e);
     }
     if (S_ISREG(st.st_mode)) {
-        if (!(it = hpk_snapshot_add(s, ent, file_mode(st.st_mode), HPK_ROLE_RUNTIME))) goto nomem;
-        return hpk_snapshot_file(it, abs, HPK_ST_RUNTIME, e);
+        if (!(it = hpk_snapshot_add(s, ent, file_mode(st.st_mode), t->role))) goto nomem;
+        return hpk_snapshot_file(it, abs, t->status, e);
     }
-    return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a file, directory or symlink", abs);
+    return hpk_perr_set(e, t->status, "%s: not a file, directory or symlink", abs);
 nomem:
     return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
 }
 
 /* Directory order is the file system's: sort names bytewise so the payload
  * does not depend on it (nor on the locale). */
-static int walk(struct hpk_snapshot *s, const char *abs, const char *rel, int depth, struct hpk_perr *e)
+static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel, int depth,
+                struct hpk_perr *e)
 {
-    if (depth > 64) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: directories nested too deep (symlink loop?)", abs);
+    if (depth > 64) return hpk_perr_set(e, t->status, "%s: directories nested too deep (symlink loop?)", abs);
     DIR *d = opendir(abs);
-    if (!d) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: cannot read directory: %s", abs, strerror(errno));
+    if (!d) return hpk_perr_set(e, t->status, "%s: cannot read directory: %s", abs, strerror(errno));
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
@@ -227,14 +231,27 @@ static int walk(struct hpk_snapshot *s, const char *abs, const char *rel, int de
             char a[PATH_MAX], rl[PATH_MAX];
             if (snprintf(a, sizeof a, "%s/%s", abs, names[i]) >= (int)sizeof a ||
                 snprintf(rl, sizeof rl, "%s%s%s", rel, *rel ? "/" : "", names[i]) >= (int)sizeof rl)
-                r = hpk_perr_set(e, HPK_ST_RUNTIME, "%s/%s: path too long", abs, names[i]);
+                r = hpk_perr_set(e, t->status, "%s/%s: path too long", abs, names[i]);
             else
-                r = add_node(s, a, rl, depth, e);
+                r = add_node(s, t, a, rl, depth, e);
         }
         free(names[i]);
     }
     free(names);
     return r;
+}
+
+int hpk_snapshot_tree(struct hpk_snapshot *s, const char *dir, const struct hpk_tree_dst *dst, struct hpk_perr *e)
+{
+    char real[PATH_MAX];
+    struct stat st;
+    if (!realpath(dir, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+        return hpk_perr_set(e, dst->status, "%s: not a directory", dir);
+    struct hpk_tree_dst t = *dst;
+    t.root = real;
+    if (!hpk_snapshot_has(s, t.prefix) && !hpk_snapshot_add(s, t.prefix, S_IFDIR | 0755, t.role))
+        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    return walk(s, &t, real, "", 0, e);
 }
 
 /* Value of KEY="value" in a release file, unquoted; malloc'ed or NULL. */
@@ -313,9 +330,8 @@ int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_per
     snprintf(p, sizeof p, "%s/lib/server/classes.jsa", real);
     s->has_base_cds = stat(p, &st) == 0;
     s->runtime_root = strdup(real);
-    if (!hpk_snapshot_add(s, "runtime", S_IFDIR | 0755, HPK_ROLE_RUNTIME))
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
-    return walk(s, real, "", 0, e);
+    static const struct hpk_tree_dst rt = {NULL, "runtime", HPK_ROLE_RUNTIME, HPK_ST_RUNTIME};
+    return hpk_snapshot_tree(s, real, &rt, e);
 }
 
 static struct hpk_item *find_item(struct hpk_snapshot *s, const char *path)
@@ -325,115 +341,301 @@ static struct hpk_item *find_item(struct hpk_snapshot *s, const char *path)
     return NULL;
 }
 
-int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_perr *e)
+/* A member's name without leading "./" (NULL for the archive's root). */
+static const char *member_name(struct archive_entry *ae)
+{
+    const char *name = archive_entry_pathname(ae);
+    while (name && name[0] == '.' && name[1] == '/') name += 2;
+    return name && *name && strcmp(name, ".") ? name : NULL;
+}
+
+/* The one top directory every member lies in, if there is one: "jdk-25/"
+ * in a JDK tarball, "app-1.0/" in a typical distribution. A top-level
+ * regular file means there is none. */
+static int archive_top(const uint8_t *img, size_t len, char *top, size_t n)
+{
+    struct archive *a = archive_read_new();
+    archive_read_support_format_all(a);
+    archive_read_support_filter_all(a);
+    int one = 0;
+    top[0] = 0;
+    struct archive_entry *ae;
+    if (archive_read_open_memory(a, img, len) == ARCHIVE_OK) {
+        one = 1;
+        while (one && archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+            const char *name = member_name(ae);
+            if (!name) continue;
+            const char *slash = strchr(name, '/');
+            size_t tl = slash ? (size_t)(slash - name) : strlen(name);
+            if (!slash && archive_entry_filetype(ae) != AE_IFDIR) one = 0;
+            else if (!top[0] && tl < n) snprintf(top, n, "%.*s", (int)tl, name);
+            else if (strlen(top) != tl || strncmp(top, name, tl) != 0) one = 0;
+            archive_read_data_skip(a);
+        }
+    }
+    archive_read_free(a);
+    return one && top[0];
+}
+
+/* Follow `start` (a path below the tree `prefix`/) through the snapshot's
+ * symlink items, as the kernel would inside the tree. Returns the item it
+ * names (with its path below prefix in `out`), or NULL when the walk leaves
+ * the tree, loops, or names nothing. */
+static struct hpk_item *snap_follow(struct hpk_snapshot *s, const char *prefix, const char *start, char *out,
+                                    size_t outn)
+{
+    char todo[2 * PATH_MAX], cur[PATH_MAX] = "", ent[PATH_MAX + 64];
+    snprintf(todo, sizeof todo, "%s", start);
+    struct hpk_item *it = find_item(s, prefix);
+    const char *p = todo;
+    for (int hops = 0; *p;) {
+        const char *sl = strchr(p, '/');
+        size_t c = sl ? (size_t)(sl - p) : strlen(p);
+        const char *comp = p;
+        p = sl ? sl + 1 : p + c;
+        if (c == 0 || (c == 1 && comp[0] == '.')) continue;
+        size_t cl = strlen(cur);
+        if (c == 2 && comp[0] == '.' && comp[1] == '.') {
+            if (!cl) return NULL;
+            char *last = strrchr(cur, '/');
+            *(last ? last : cur) = 0;
+            snprintf(ent, sizeof ent, "%s%s%s", prefix, *cur ? "/" : "", cur);
+            it = find_item(s, ent);
+            continue;
+        }
+        if (cl + 1 + c >= sizeof cur) return NULL;
+        snprintf(cur + cl, sizeof cur - cl, "%s%.*s", cl ? "/" : "", (int)c, comp);
+        snprintf(ent, sizeof ent, "%s/%s", prefix, cur);
+        if (!(it = find_item(s, ent))) return NULL;
+        if (S_ISLNK(it->mode)) {
+            if (++hops > 40 || !it->size || it->data[0] == '/') return NULL;
+            char rest[2 * PATH_MAX];
+            snprintf(rest, sizeof rest, "%.*s%s%s", (int)it->size, (const char *)it->data, *p ? "/" : "", p);
+            snprintf(todo, sizeof todo, "%s", rest);
+            p = todo;
+            char *last = strrchr(cur, '/'); /* the target is relative to the link's directory */
+            *(last ? last : cur) = 0;
+            snprintf(ent, sizeof ent, "%s%s%s", prefix, *cur ? "/" : "", cur);
+            it = find_item(s, ent);
+        }
+    }
+    snprintf(out, outn, "%s", cur);
+    return it;
+}
+
+struct snap_ctx {
+    struct hpk_snapshot *s;
+    const char *prefix;
+};
+
+static int snap_is_link(void *ctx, const char *path)
+{
+    const struct snap_ctx *c = ctx;
+    char ent[PATH_MAX + 64];
+    snprintf(ent, sizeof ent, "%s/%s", c->prefix, path);
+    struct hpk_item *it = find_item(c->s, ent);
+    return it && S_ISLNK(it->mode);
+}
+
+static int copy_item(struct hpk_item *to, const struct hpk_item *from)
+{
+    to->mode = from->mode;
+    to->size = from->size;
+    memcpy(to->hash, from->hash, 16);
+    to->id = from->id;
+    to->no_compress = from->no_compress;
+    free(to->data);
+    to->data = NULL;
+    if (from->data && !(to->data = malloc(from->size ? from->size : 1))) return -1;
+    if (from->data) memcpy(to->data, from->data, from->size);
+    free(to->source);
+    to->source = from->source ? strdup(from->source) : NULL;
+    return 0;
+}
+
+/* The rule the directory walk applies (add_node), for a tree read from an
+ * archive, where the targets are members: a symlink that resolves inside
+ * without passing through another link stays a link; one through a link is
+ * replaced by what it names (a file's content, a directory's copy); one
+ * that names nothing inside is skipped with a warning. */
+static int archive_links(struct hpk_snapshot *s, const char *file, const char *prefix, int status, struct hpk_perr *e)
+{
+    size_t pl = strlen(prefix);
+    struct snap_ctx ctx = {s, prefix};
+    for (size_t i = 0; i < s->n; i++) {
+        struct hpk_item *it = &s->items[i];
+        if (!S_ISLNK(it->mode) || strncmp(it->path, prefix, pl) != 0 || it->path[pl] != '/') continue;
+        const char *rel = it->path + pl + 1;
+        char start[2 * PATH_MAX], found[PATH_MAX], self[PATH_MAX];
+        const char *sl = strrchr(rel, '/');
+        snprintf(start, sizeof start, "%.*s%s%.*s", sl ? (int)(sl - rel) : 0, rel, sl ? "/" : "", (int)it->size,
+                 (const char *)it->data);
+        snprintf(self, sizeof self, "%s", rel);
+        struct hpk_item *to = snap_follow(s, prefix, start, found, sizeof found);
+        if (to && hpk_link_resolve(rel, strlen(rel), (const char *)it->data, it->size, snap_is_link, &ctx) == HPK_LINK_OK)
+            continue;
+        size_t fl = strlen(found);
+        if (to && S_ISDIR(to->mode) && (!fl || (!strncmp(self, found, fl) && self[fl] == '/')))
+            return hpk_perr_set(e, status, "%s: member %s: symlink to a directory that contains it (a loop)", file, self);
+        if (!to || (!S_ISREG(to->mode) && !S_ISDIR(to->mode))) {
+            hpk_warn("%s: skipping symlink %s -> %.*s (names nothing inside the archive)", file, self, (int)it->size,
+                     (const char *)it->data);
+            free(it->path);
+            free(it->data);
+            free(it->source);
+            memmove(it, it + 1, (s->n - i - 1) * sizeof *it);
+            s->n--;
+            i--;
+            continue;
+        }
+        hpk_info("%s: materialising symlink %s (through another link)", file, self);
+        size_t ti = (size_t)(to - s->items);
+        if (copy_item(it, to) != 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        if (!S_ISDIR(s->items[ti].mode)) continue;
+        /* A directory: copy what lies below it; links among the copies are
+         * checked in their new place when the loop reaches them. */
+        char from[PATH_MAX + 64];
+        int fn = snprintf(from, sizeof from, "%s/%s/", prefix, found);
+        size_t n0 = s->n;
+        for (size_t k = 0; k < n0; k++) {
+            if (strncmp(s->items[k].path, from, (size_t)fn) != 0) continue;
+            char np[PATH_MAX + 64];
+            snprintf(np, sizeof np, "%s/%s/%s", prefix, self, s->items[k].path + fn);
+            if (!hpk_layout_path_ok(np, strlen(np)))
+                return hpk_perr_set(e, status, "%s: member %s: path too long once materialised", file, self);
+            size_t src = k;
+            struct hpk_item *c = hpk_snapshot_add(s, np, 0, s->items[src].role);
+            if (!c || copy_item(c, &s->items[src]) != 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        }
+    }
+    return 0;
+}
+
+int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct hpk_tree_dst *dst, int need_top,
+                         char *top, size_t topn, struct hpk_perr *e)
 {
     uint8_t *img;
     size_t len;
-    if (hpk_read_file(file, &img, &len) != 0) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: cannot read: %s", file, strerror(errno));
-    if (s->n_archives < 4) {
+    int status = dst->status;
+    const char *prefix = dst->prefix;
+    if (hpk_read_file(file, &img, &len) != 0) return hpk_perr_set(e, status, "%s: cannot read: %s", file, strerror(errno));
+    if (s->n_archives < HPK_MAX_ARCHIVES) {
         s->archives[s->n_archives] = strdup(file);
         hpk_hash_bytes(img, len, s->archive_hash[s->n_archives]);
         s->n_archives++;
     }
+    int has_top = archive_top(img, len, top, topn);
+    if (need_top && !has_top) {
+        free(img);
+        return hpk_perr_set(e, status, "%s: not an archive with one top directory (a Java home)", file);
+    }
+    if (!has_top) top[0] = 0;
     struct archive *a = archive_read_new();
     archive_read_support_format_all(a);
     archive_read_support_filter_all(a);
     if (archive_read_open_memory(a, img, len) != ARCHIVE_OK) {
         archive_read_free(a);
         free(img);
-        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a directory nor an archive hpack can read", file);
+        return hpk_perr_set(e, status, "%s: not a directory nor an archive hpack can read", file);
     }
-    if (!hpk_snapshot_add(s, "runtime", S_IFDIR | 0755, HPK_ROLE_RUNTIME)) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
-    char top[256] = "";
+    if (!find_item(s, prefix) && !hpk_snapshot_add(s, prefix, S_IFDIR | 0755, dst->role))
+        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    size_t tl = strlen(top);
     struct archive_entry *ae;
     int r, rc = 0;
     while (rc == 0 && (r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
-        const char *name = archive_entry_pathname(ae);
-        while (name && name[0] == '.' && name[1] == '/') name += 2;
-        if (!name || !*name || !strcmp(name, ".")) continue;
-        /* One top directory: the Java home. */
-        const char *slash = strchr(name, '/');
-        size_t tl = slash ? (size_t)(slash - name) : strlen(name);
-        if (!top[0]) snprintf(top, sizeof top, "%.*s", (int)tl, name);
-        if (strlen(top) != tl || strncmp(top, name, tl) != 0) {
-            rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: holds %s besides %s/: a runtime archive has one top directory", file, name, top);
-            break;
-        }
-        const char *rel = slash ? slash + 1 : "";
+        const char *name = member_name(ae);
+        if (!name) continue;
+        const char *rel = tl ? name + tl : name; /* archive_top checked every member starts with top */
+        while (*rel == '/') rel++;
         char ent[PATH_MAX];
         size_t rl = strlen(rel);
         while (rl && rel[rl - 1] == '/') rl--;
         if (rl == 0) continue;
-        snprintf(ent, sizeof ent, "runtime/%.*s", (int)rl, rel);
+        snprintf(ent, sizeof ent, "%s/%.*s", prefix, (int)rl, rel);
         if (!hpk_layout_path_ok(ent, strlen(ent))) {
-            rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: member %s: name not allowed in a payload", file, name);
+            rc = hpk_perr_set(e, status, "%s: member %s: name not allowed in a payload", file, name);
             break;
         }
-        /* Parents first; tar files may omit directory members. */
+        /* Parents first; archives may omit directory members. */
         char par[PATH_MAX];
         snprintf(par, sizeof par, "%s", ent);
-        for (char *q = par + 8; (q = strchr(q, '/')); q++) {
+        for (char *q = par + strlen(prefix) + 1; (q = strchr(q, '/')); q++) {
             *q = 0;
-            if (!find_item(s, par) && !hpk_snapshot_add(s, par, S_IFDIR | 0755, HPK_ROLE_RUNTIME)) rc = -1;
+            if (!find_item(s, par) && !hpk_snapshot_add(s, par, S_IFDIR | 0755, dst->role)) rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
             *q = '/';
         }
         mode_t m = archive_entry_filetype(ae);
         struct hpk_item *it;
         const char *hl = archive_entry_hardlink(ae);
+        if (find_item(s, ent) && m != AE_IFDIR) {
+            rc = hpk_perr_set(e, status, "%s: member %s appears twice", file, name);
+            break;
+        }
         if (hl) {
             /* A hard link: the content of an earlier member. */
             char tgt[PATH_MAX];
-            const char *hs = strchr(hl, '/');
-            snprintf(tgt, sizeof tgt, "runtime/%s", hs ? hs + 1 : hl);
+            while (hl[0] == '.' && hl[1] == '/') hl += 2;
+            snprintf(tgt, sizeof tgt, "%s/%s", prefix, tl ? hl + tl + (hl[tl] == '/') : hl);
             struct hpk_item *src = find_item(s, tgt);
             if (!src || !S_ISREG(src->mode)) {
-                rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: hard link %s to missing %s", file, name, hl);
+                rc = hpk_perr_set(e, status, "%s: hard link %s to missing %s", file, name, hl);
                 break;
             }
             size_t si = (size_t)(src - s->items);
-            if (!(it = hpk_snapshot_add(s, ent, 0, HPK_ROLE_RUNTIME))) break;
-            src = &s->items[si];
-            it->mode = src->mode;
-            it->size = src->size;
-            it->data = malloc(src->size ? src->size : 1);
-            memcpy(it->data, src->data, src->size);
-            memcpy(it->hash, src->hash, 16);
+            if (!(it = hpk_snapshot_add(s, ent, 0, dst->role)) || copy_item(it, &s->items[si]) != 0) rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
             continue;
         }
         if (m == AE_IFDIR) {
-            if (!find_item(s, ent) && !hpk_snapshot_add(s, ent, S_IFDIR | 0755, HPK_ROLE_RUNTIME)) rc = -1;
+            if (!find_item(s, ent) && !hpk_snapshot_add(s, ent, S_IFDIR | 0755, dst->role)) rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
         } else if (m == AE_IFLNK) {
             const char *t = archive_entry_symlink(ae);
-            if (!t || hpk_link_resolve(rel, strlen(rel), t, strlen(t), NULL, NULL) != HPK_LINK_OK) {
+            if (!t || hpk_link_resolve(ent + strlen(prefix) + 1, strlen(ent) - strlen(prefix) - 1, t, strlen(t), NULL,
+                                       NULL) != HPK_LINK_OK) {
                 /* The target is not in the archive: nothing to materialise. */
-                hpk_warn("%s: skipping symlink %s -> %s (points outside the archive's Java home)", file, name, t ? t : "?");
+                hpk_warn("%s: skipping symlink %s -> %s (points outside the archive)", file, name, t ? t : "?");
                 continue;
             }
-            if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, HPK_ROLE_RUNTIME))) break;
+            if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, dst->role))) {
+                rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+                break;
+            }
             it->size = strlen(t);
             it->data = (uint8_t *)strdup(t);
             hpk_hash_bytes(t, it->size, it->hash);
         } else if (m == AE_IFREG) {
             la_int64_t sz = archive_entry_size(ae);
-            if (!(it = hpk_snapshot_add(s, ent, file_mode(archive_entry_perm(ae)), HPK_ROLE_RUNTIME))) break;
+            if (!(it = hpk_snapshot_add(s, ent, file_mode(archive_entry_perm(ae)), dst->role))) {
+                rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+                break;
+            }
             it->data = malloc(sz > 0 ? (size_t)sz : 1);
-            la_ssize_t got = sz > 0 ? archive_read_data(a, it->data, (size_t)sz) : 0;
+            la_ssize_t got = sz > 0 && it->data ? archive_read_data(a, it->data, (size_t)sz) : 0;
             if (!it->data || got != sz) {
-                rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: member %s: %s", file, name, archive_error_string(a));
+                rc = hpk_perr_set(e, status, "%s: member %s: %s", file, name,
+                                  it->data ? archive_error_string(a) : "out of memory");
                 break;
             }
             it->size = (size_t)sz;
             hpk_hash_bytes(it->data, it->size, it->hash);
             it->no_compress = already_compressed(ent);
         } else {
-            rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: member %s is not a file, directory or symlink", file, name);
+            rc = hpk_perr_set(e, status, "%s: member %s is not a file, directory or symlink", file, name);
         }
     }
     if (rc == 0 && r != ARCHIVE_EOF && r != ARCHIVE_OK)
-        rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s", file, archive_error_string(a));
+        rc = hpk_perr_set(e, status, "%s: %s", file, archive_error_string(a));
     archive_read_free(a);
     free(img);
     if (rc) return rc;
+    return archive_links(s, file, prefix, status, e);
+}
+
+int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_perr *e)
+{
+    static const struct hpk_tree_dst rt = {NULL, "runtime", HPK_ROLE_RUNTIME, HPK_ST_RUNTIME};
+    char top[256];
+    if (hpk_snapshot_archive(s, file, &rt, 1, top, sizeof top, e) != 0) return -1;
     struct hpk_item *java = find_item(s, "runtime/bin/java"), *rel = find_item(s, "runtime/release");
     if (!java || !S_ISREG(java->mode) || !(java->mode & 0111))
         return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime archive (no executable %s/bin/java)", file, top);

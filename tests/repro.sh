@@ -12,6 +12,33 @@ t_tarball_runtime_same_base() {
     echo junk >"$W/tb/junk.tar.gz"
     expect_status 3 "archive" "$HPACK" build --runtime "$W/tb/junk.tar.gz" --jar "$SAMPLES/hello.jar" -o "$W/art/junk"
 }
+# A runtime tarball follows the directory walk's symlink rule: a link through
+# another link is materialised (the launcher refuses such links), a link to
+# a file or directory inside stays a link; both inputs give one base hash.
+t_tarball_runtime_symlink_chains() {
+    local d=$W/tbl/jdk-fake
+    mkdir -p "$W/tbl"; fake_runtime "$d"
+    ln -s ../conf "$d/lib/confdir"                          # kept: a link to a directory
+    ln -s confdir/settings.properties "$d/lib/chain"        # through lib/confdir: materialised
+    ln -s confdir/. "$d/lib/dirchain"                       # through it, to a directory: copied
+    ln -s ../lib/chain "$d/bin/chain2"                      # a link to a link: kept
+    ln -s nowhere/x "$d/lib/dangling"                       # skipped, with a warning
+    (cd "$W/tbl" && tar czf rt.tgz jdk-fake)
+    "$HPACK" build -q --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$W/art/tbl-dir" 2>/dev/null
+    "$HPACK" build --runtime "$W/tbl/rt.tgz" --jar "$SAMPLES/hello.jar" -o "$W/art/tbl-tgz" 2>"$W/tbl/err"
+    grep -q "skipping symlink .*dangling" "$W/tbl/err" || fail "no warning for the dangling link: $(cat "$W/tbl/err")"
+    [ "$("$HPACK" hash "$W/art/tbl-tgz")" = "$("$HPACK" hash "$W/art/tbl-dir")" ] || {
+        diff <("$HPACK" inspect "$W/art/tbl-dir") <("$HPACK" inspect "$W/art/tbl-tgz") >&2 || true
+        fail "tarball and directory give different base hashes"; }
+    local t; t=$("$HPACK" inspect "$W/art/tbl-tgz")
+    grep -E '^runtime +symlink .* runtime/lib/confdir$' <<<"$t" >/dev/null || fail "lib/confdir is not kept as a link"
+    grep -E '^runtime +file .* runtime/lib/chain$' <<<"$t" >/dev/null || fail "lib/chain is not materialised"
+    grep -E ' runtime/lib/dirchain/settings.properties$' <<<"$t" >/dev/null || fail "lib/dirchain is not copied"
+    grep -q ' runtime/lib/dangling$' <<<"$t" && fail "dangling link packed"
+    # the launcher (which refuses links through links) unpacks and runs it
+    HPACK_CACHE_DIR=$W/tblc run_clean "$W/art/tbl-tgz" | grep -q FAKE-JAVA || fail "tarball artifact does not run"
+    "$HPACK" verify "$W/art/tbl-tgz" >/dev/null || fail "verify"
+}
 t_extract_round_trip() {
     "$HPACK" extract "$H25" -o "$W/rt-x" || fail "extract to a directory"
     local cp; cp=$("$HPACK" inspect --json "$H25" | python3 -c 'import json,sys; print(json.load(sys.stdin)["class_path"][0])')
