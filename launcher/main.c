@@ -306,15 +306,58 @@ static void user_jvm_opts(struct argvb *b)
     for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) push(b, t);
 }
 
+/* ${HPACK_APP}, ${HPACK_RUNTIME}, ${HPACK_EXE} and ${HPACK_CWD} in a JVM
+ * option or app argument: where the tree landed on this host, this
+ * artifact's path, the working directory, none of which the packer can know
+ * (Maven's maven.home and its project directory, Jython's python.home).
+ * Anything else, other ${...} included, is passed as it is. */
+static char *expand(const char *tree, const char *s)
+{
+    if (!strstr(s, "${HPACK_")) return (char *)s;
+    size_t cap = strlen(s) + 1, n = 0;
+    char *out = malloc(cap);
+    for (const char *p = s; out && *p;) {
+        char val[4096];
+        const char *v = NULL;
+        size_t skip = 0;
+        if (!strncmp(p, "${HPACK_APP}", 12)) {
+            snprintf(val, sizeof val, "%s/app", tree);
+            v = val, skip = 12;
+        } else if (!strncmp(p, "${HPACK_RUNTIME}", 16)) {
+            snprintf(val, sizeof val, "%s/runtime", tree);
+            v = val, skip = 16;
+        } else if (!strncmp(p, "${HPACK_EXE}", 12)) {
+            ssize_t r = readlink("/proc/self/exe", val, sizeof val - 1);
+            val[r > 0 ? r : 0] = 0;
+            v = val, skip = 12;
+        } else if (!strncmp(p, "${HPACK_CWD}", 12)) {
+            if (!getcwd(val, sizeof val)) val[0] = 0;
+            v = val, skip = 12;
+        }
+        size_t add = v ? strlen(v) : 1;
+        if (n + add + 1 > cap && !(out = realloc(out, cap = 2 * (n + add + 1)))) break;
+        memcpy(out + n, v ? v : p, add);
+        n += add;
+        p += v ? skip : 1;
+    }
+    if (!out) {
+        fputs("hpack: out of memory\n", stderr);
+        exit(HPK_EXIT_EXEC);
+    }
+    out[n] = 0;
+    return out;
+}
+
 /* train: NULL, or the record-mode options to use instead of a cache. */
 static struct argvb build_argv(const struct ctx *c, const char *rootpath, int use_cache,
                                const char *const *train, int argc, char **argv)
 {
     struct argvb b = {0};
-    char *java;
+    char *java, *tree;
     if (asprintf(&java, "%s/%s/%s", rootpath, c->hex, c->l.java) < 0) exit(HPK_EXIT_EXEC);
+    tree = fmt("%s/%s", rootpath, c->hex);
     push(&b, java);
-    for (size_t i = 0; i < c->l.n_jvm; i++) push(&b, (char *)c->l.jvm[i]);
+    for (size_t i = 0; i < c->l.n_jvm; i++) push(&b, expand(tree, c->l.jvm[i]));
     if (train)
         for (; *train; train++) push(&b, (char *)*train);
     else if (use_cache)
@@ -323,7 +366,7 @@ static struct argvb build_argv(const struct ctx *c, const char *rootpath, int us
     push(&b, "-cp");
     push(&b, classpath(c));
     push(&b, (char *)c->l.main);
-    for (size_t i = 0; i < c->l.n_arg; i++) push(&b, (char *)c->l.arg[i]);
+    for (size_t i = 0; i < c->l.n_arg; i++) push(&b, expand(tree, c->l.arg[i]));
     for (int i = 0; i < argc; i++) push(&b, argv[i]);
     return b;
 }

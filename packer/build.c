@@ -4,9 +4,11 @@
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
+#include "../launcher/hpk_launcher.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -70,21 +72,6 @@ static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_perr *e)
     return 0;
 }
 
-/* Every --cp value, ':'-split and wildcard-expanded, appended to `out`. */
-static int expand_cp_all(struct hpk_strv *out, const struct hpk_strv *cp, struct hpk_perr *e)
-{
-    for (size_t i = 0; i < cp->n; i++) {
-        char *list = strdup(cp->v[i]), *save = NULL;
-        for (char *t = strtok_r(list, ":", &save); t; t = strtok_r(NULL, ":", &save))
-            if (expand_cp(out, t, e) != 0) {
-                free(list);
-                return -1;
-            }
-        free(list);
-    }
-    return 0;
-}
-
 static int item_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct hpk_item *)a)->path, ((const struct hpk_item *)b)->path);
@@ -106,6 +93,14 @@ static int add_parents(struct hpk_snapshot *s, const char *path, uint8_t role)
 /* A clean relative path: no "..", ".", empty or absolute component. */
 static int clean_rel(const char *p) { return hpk_layout_path_ok(p, strlen(p)); }
 
+static void cp_push(struct hpk_build *b, const char *path)
+{
+    for (size_t i = 0; i < b->cp_paths.n; i++)
+        if (!strcmp(b->cp_paths.v[i], path)) return; /* listed twice: the JVM takes the first */
+    strv_push(&b->cp_paths, path);
+}
+
+/* A jar from the host: read into app/<name> (or app/<want>). */
 static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file, const char *want,
                    struct hpk_perr *e)
 {
@@ -126,89 +121,238 @@ static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file
     struct hpk_manifest m;
     if (hpk_jar_manifest(it->data, it->size, file, &m, e) != 0) return -1;
     hpk_manifest_free(&m);
-    strv_push(&b->cp_paths, path);
+    cp_push(b, path);
     return 0;
 }
 
-int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
+/* A jar inside the application distribution (`rel` below its root), symlinks
+ * followed: the launcher wants class path entries to be regular files. */
+static struct hpk_item *dist_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *rel, int missing_ok,
+                                 struct hpk_perr *e)
 {
-    memset(s, 0, sizeof *s);
-    if (hpk_snapshot_runtime(s, b->runtime, e) != 0) return -1;
-    if (s->java_major < 9)
-        hpk_warn("%s: Java %s: hpack is tested with Java 17 and later", b->runtime, s->java_version);
-    if (!hpk_snapshot_add(s, "app", S_IFDIR | 0755, HPK_ROLE_CLASSPATH))
+    char found[PATH_MAX], path[PATH_MAX + 8];
+    struct hpk_item *it = hpk_snapshot_follow(s, "app", rel, found, sizeof found);
+    if (!it) {
+        if (!missing_ok)
+            hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no %s in the application distribution", b->app_dist, rel);
+        return NULL;
+    }
+    if (!S_ISREG(it->mode)) {
+        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: %s is a directory; class path entries are jars", b->app_dist, rel);
+        return NULL;
+    }
+    snprintf(path, sizeof path, "app/%s", found);
+    char name[PATH_MAX + 64];
+    snprintf(name, sizeof name, "%s:%s", b->app_dist, found);
+    struct hpk_manifest m;
+    if (hpk_jar_manifest(it->data, it->size, name, &m, e) != 0) return NULL;
+    hpk_manifest_free(&m);
+    it->no_compress = 1;
+    cp_push(b, path);
+    return it;
+}
+
+static int jar_name(const char *n)
+{
+    size_t l = strlen(n);
+    return l > 4 && (!strcmp(n + l - 4, ".jar") || !strcmp(n + l - 4, ".JAR"));
+}
+
+/* "lib/ *" (without the space) inside the distribution: every jar in lib,
+ * bytewise, like the host wildcard (expand_cp). */
+static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char *elem, struct hpk_perr *e)
+{
+    size_t n = strlen(elem);
+    char dir[PATH_MAX] = "", found[PATH_MAX] = "";
+    if (n > 1) {
+        snprintf(dir, sizeof dir, "%.*s", (int)(n - 2), elem);
+        struct hpk_item *d = hpk_snapshot_follow(s, "app", dir, found, sizeof found);
+        if (!d || !S_ISDIR(d->mode))
+            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no directory %s in the application distribution", b->app_dist, dir);
+    }
+    char pre[PATH_MAX + 8];
+    size_t pl = (size_t)snprintf(pre, sizeof pre, "app/%s%s", found, *found ? "/" : "");
+    struct hpk_strv names = {0};
+    for (size_t i = 0; i < s->n; i++) {
+        const char *p = s->items[i].path;
+        if (!strncmp(p, pre, pl) && !strchr(p + pl, '/') && jar_name(p + pl) && !S_ISDIR(s->items[i].mode))
+            strv_push(&names, p + 4);
+    }
+    qsort(names.v, names.n, sizeof *names.v, name_cmp);
+    int r = names.n ? 0 : hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no jars match %s in the application distribution", b->app_dist, elem);
+    for (size_t i = 0; r == 0 && i < names.n; i++)
+        if (!dist_jar(s, b, names.v[i], 0, e)) r = -1;
+    hpk_strv_free(&names);
+    return r;
+}
+
+/* --app-dist: a directory or archive shipped whole under app/, resources
+ * included; relative --jar and --cp paths name files inside it. */
+static int read_dist(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
+{
+    static const struct hpk_tree_dst app = {NULL, "app", HPK_ROLE_CLASSPATH, HPK_ST_CLASSPATH};
+    struct stat st;
+    if (stat(b->app_dist, &st) != 0)
+        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: %s (--app-dist wants a directory or an archive)", b->app_dist,
+                            strerror(errno));
+    if (S_ISDIR(st.st_mode)) return hpk_snapshot_tree(s, b->app_dist, &app, e);
+    char top[256];
+    if (hpk_snapshot_archive(s, b->app_dist, &app, 0, top, sizeof top, e) != 0) return -1;
+    if (*top) hpk_info("%s: its top directory %s/ is the distribution's root", b->app_dist, top);
+    return 0;
+}
+
+static int in_dist(const struct hpk_build *b, const char *p) { return b->app_dist && p[0] != '/'; }
+
+/* The main jar's manifest Class-Path: space-separated URLs relative to the
+ * jar's directory, or absolute. Relative ones are packed at the same
+ * relative place, so the JVM's own resolution finds the packed copy. Absolute
+ * ones (Debian's jars name /usr/share/java/...) are packed too and put on the
+ * class path BEFORE the main jar: the JVM searches a jar's Class-Path right
+ * after the jar, and the host's copy must never win over the packed one.
+ * Missing entries are skipped, as java -jar does, but loudly. */
+static int manifest_class_path(struct hpk_snapshot *s, struct hpk_build *b, char *class_path, size_t ins,
+                               struct hpk_perr *e)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", b->jar);
+    char *sl = strrchr(dir, '/');
+    if (sl) sl[1] = 0;
+    else dir[0] = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(class_path, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        char f[2 * PATH_MAX];
+        if (!strncmp(t, "file:", 5)) t += 5;
+        if (strchr(t, ':')) {
+            hpk_warn("%s: Class-Path entry %s is not a file path; ignored", b->jar, t);
+            continue;
+        }
+        int absolute = t[0] == '/';
+        snprintf(f, sizeof f, "%s%s", absolute ? "" : dir, t);
+        if (!absolute && in_dist(b, b->jar)) {
+            struct hpk_perr ignored;
+            if (!dist_jar(s, b, f, 1, &ignored))
+                hpk_warn("%s: Class-Path entry %s is not in the distribution; ignored (as java -jar does)", b->jar, t);
+            continue;
+        }
+        struct stat st;
+        if (stat(f, &st) != 0) {
+            hpk_warn("%s: Class-Path entry %s does not exist; ignored (as java -jar does)", b->jar, t);
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            hpk_warn("%s: Class-Path entry %s is a directory; only jars are packed", b->jar, t);
+            continue;
+        }
+        size_t before = b->cp_paths.n;
+        if (add_jar(s, b, f, absolute ? NULL : t, e) != 0) return -1;
+        if (absolute && b->cp_paths.n > before) {
+            hpk_info("%s: packing Class-Path entry %s (before the jar on the class path)", b->jar, t);
+            char *x = b->cp_paths.v[b->cp_paths.n - 1];
+            memmove(&b->cp_paths.v[ins + 1], &b->cp_paths.v[ins], (b->cp_paths.n - 1 - ins) * sizeof *b->cp_paths.v);
+            b->cp_paths.v[ins++] = x;
+        }
+    }
+    return 0;
+}
+
+/* The application half of the snapshot: the distribution, the jars and
+ * the main class. It comes first, because jdeps looks at these bytes to
+ * choose the runtime's modules. */
+static int snapshot_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
+{
+    if (b->app_dist && read_dist(b, s, e) != 0) return -1;
+    if (!hpk_snapshot_has(s, "app") && !hpk_snapshot_add(s, "app", S_IFDIR | 0755, HPK_ROLE_CLASSPATH))
         return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
 
     /* Owned by b from here on, so every early return frees it (build_free). */
     free(b->resolved_main);
     b->resolved_main = b->main_class ? strdup(b->main_class) : NULL;
-    char *main_class = b->resolved_main;
     if (b->jar) {
-        size_t before = s->n;
-        if (add_jar(s, b, b->jar, NULL, e) != 0) return -1;
-        struct hpk_item *jit = &s->items[s->n - 1];
-        (void)before;
+        size_t first = b->cp_paths.n;
+        struct hpk_item *jit;
+        if (in_dist(b, b->jar)) {
+            if (!(jit = dist_jar(s, b, b->jar, 0, e))) return -1;
+        } else {
+            if (add_jar(s, b, b->jar, NULL, e) != 0) return -1;
+            jit = hpk_snapshot_find(s, b->cp_paths.v[b->cp_paths.n - 1]);
+        }
         struct hpk_manifest m;
         if (hpk_jar_manifest(jit->data, jit->size, b->jar, &m, e) != 0) return -1;
-        if (!main_class && m.main_class) main_class = b->resolved_main = strdup(m.main_class);
-        /* Class-Path: space-separated URLs relative to the jar's directory;
-         * java -jar ignores those that do not exist, and so do we (loudly). */
-        if (m.class_path) {
-            char dir[PATH_MAX];
-            snprintf(dir, sizeof dir, "%s", b->jar);
-            char *sl = strrchr(dir, '/');
-            if (sl) sl[1] = 0;
-            else dir[0] = 0;
-            char *save = NULL;
-            for (char *t = strtok_r(m.class_path, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-                char f[PATH_MAX];
-                if (strchr(t, ':') || t[0] == '/') {
-                    hpk_warn("%s: Class-Path entry %s is not a relative path; ignored", b->jar, t);
-                    continue;
+        if (!b->resolved_main && m.main_class) b->resolved_main = strdup(m.main_class);
+        int r = m.class_path ? manifest_class_path(s, b, m.class_path, first, e) : 0;
+        hpk_manifest_free(&m);
+        if (r) return r;
+    }
+    for (size_t i = 0; i < b->cp.n; i++) {
+        char *list = strdup(b->cp.v[i]), *save = NULL;
+        int r = 0;
+        for (char *t = strtok_r(list, ":", &save); r == 0 && t; t = strtok_r(NULL, ":", &save)) {
+            size_t n = strlen(t);
+            if (!in_dist(b, t)) {
+                struct hpk_strv files = {0};
+                r = expand_cp(&files, t, e);
+                for (size_t k = 0; r == 0 && k < files.n; k++) {
+                    struct stat st;
+                    if (stat(files.v[k], &st) != 0)
+                        r = hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: class path entry does not exist", files.v[k]);
+                    else if (S_ISDIR(st.st_mode))
+                        r = hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: class path entry is a directory; hpack packs jars (make one with 'jar cf')", files.v[k]);
+                    else
+                        r = add_jar(s, b, files.v[k], NULL, e);
                 }
-                snprintf(f, sizeof f, "%s%s", dir, t);
-                struct stat st;
-                if (stat(f, &st) != 0) {
-                    hpk_warn("%s: Class-Path entry %s does not exist; ignored (as java -jar does)", b->jar, t);
-                    continue;
-                }
-                if (S_ISDIR(st.st_mode)) {
-                    hpk_warn("%s: Class-Path entry %s is a directory; only jars are packed", b->jar, t);
-                    continue;
-                }
-                if (add_jar(s, b, f, t, e) != 0) return -1;
+                hpk_strv_free(&files);
+            } else if (t[n - 1] == '*' && (n == 1 || t[n - 2] == '/')) {
+                r = dist_wildcard(s, b, t, e);
+            } else if (!dist_jar(s, b, t, 0, e)) {
+                r = -1;
             }
         }
-        hpk_manifest_free(&m);
+        free(list);
+        if (r) return r;
     }
-    struct hpk_strv files = {0};
-    if (expand_cp_all(&files, &b->cp, e) != 0) {
-        hpk_strv_free(&files);
-        return -1;
-    }
-    for (size_t i = 0; i < files.n; i++) {
-        struct stat st;
-        if (stat(files.v[i], &st) != 0) {
-            hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: class path entry does not exist", files.v[i]);
-            hpk_strv_free(&files);
-            return -1;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: class path entry is a directory; hpack packs jars (make one with 'jar cf')", files.v[i]);
-            hpk_strv_free(&files);
-            return -1;
-        }
-        if (add_jar(s, b, files.v[i], NULL, e) != 0) {
-            hpk_strv_free(&files);
-            return -1;
-        }
-    }
-    hpk_strv_free(&files);
     if (b->cp_paths.n == 0) return hpk_perr_set(e, HPK_ST_CLASSPATH, "no class path: give --jar or --cp");
-    if (!main_class || !*main_class) {
+    if (!b->resolved_main || !*b->resolved_main) {
         return hpk_perr_set(e, HPK_ST_MAIN, "%s: no main class: give --main-class, or a --jar whose manifest has Main-Class",
                             b->jar ? b->jar : "--cp");
     }
+    return 0;
+}
+
+/* jdeps reads files: stage every jar of the snapshot (the class path and
+ * the distribution's other jars, which custom class loaders may run) in a
+ * temporary directory, as the bytes that will be shipped. */
+static int stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, char *dir, size_t dirn,
+                              struct hpk_perr *e)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, dirn, "%s/hpack-jdeps.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        int err = errno;
+        dir[0] = 0;
+        return hpk_perr_set(e, HPK_ST_OUTPUT, "cannot make a temporary directory for jdeps: %s", strerror(err));
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct hpk_item *it = &s->items[i];
+        if (it->role != HPK_ROLE_CLASSPATH || !S_ISREG(it->mode) || !jar_name(it->path)) continue;
+        char sub[PATH_MAX], f[2 * PATH_MAX];
+        snprintf(sub, sizeof sub, "%s/%zu", dir, k++);
+        snprintf(f, sizeof f, "%s/%s", sub, strrchr(it->path, '/') + 1);
+        FILE *o = mkdir(sub, 0700) == 0 ? fopen(f, "wb") : NULL;
+        if (!o || fwrite(it->data, 1, it->size, o) != it->size || fclose(o) != 0)
+            return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", f, strerror(errno));
+        strv_push(&b->jdeps_inputs, f);
+    }
+    return 0;
+}
+
+/* The rest of the snapshot: the runtime and hpack/launch. */
+static int snapshot_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
+{
+    if (hpk_snapshot_runtime(s, b->runtime, e) != 0) return -1;
+    if (s->java_major < 9)
+        hpk_warn("%s: Java %s: hpack is tested with Java 17 and later", b->runtime, s->java_version);
 
     /* hpack/launch: what the launcher runs (docs/format.md). */
     char *conf = NULL;
@@ -216,7 +360,7 @@ int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     hpk_kv_add(&conf, &clen, "format", "1");
     hpk_kv_add(&conf, &clen, "launcher.version", HPK_VERSION);
     hpk_kv_add(&conf, &clen, "java", "runtime/bin/java");
-    hpk_kv_add(&conf, &clen, "main", main_class);
+    hpk_kv_add(&conf, &clen, "main", b->resolved_main);
     hpk_kv_add(&conf, &clen, "java.version", s->java_version);
     hpk_kv_add(&conf, &clen, "runtime.version", s->runtime_version);
     const char *kind = hpk_cache_kind(s);
@@ -262,7 +406,7 @@ void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value)
 
 static const char build_usage[] =
     "usage: hpack build (--runtime DIR | [--jdk DIR] [--add-modules M,...] [--jlink-opt OPT]...)\n"
-    "                   (--jar APP.jar | --cp A.jar:B.jar --main-class CLS)\n"
+    "                   [--app-dist DIR|ARCHIVE] (--jar APP.jar | --cp A.jar:B.jar --main-class CLS)\n"
     "                   [--jvm-opt OPT]... [--arg ARG]... -o OUT\n"
     "                   [--train [--train-arg ARG]... [--train-timeout SECS]\n"
     "                            [--train-ready tcp:PORT|http:URL|log:REGEX]\n"
@@ -274,11 +418,15 @@ static const char build_usage[] =
     "                       the newest JDK in /usr/lib/jvm); modules from jdeps\n"
     "  --add-modules M,...  modules to link besides those jdeps finds\n"
     "  --jlink-opt OPT      extra jlink option, repeatable\n"
+    "  --app-dist DIR|ARCH  application distribution (directory, .zip, .tar, .tar.gz), shipped whole\n"
+    "                       as the app directory; relative --jar/--cp paths are inside it\n"
     "  --jar JAR            application jar; Main-Class and Class-Path from its manifest\n"
     "  --cp LIST            class path jars, ':'-separated; DIR/* means every jar in DIR\n"
     "  --main-class CLS     main class (overrides the manifest's)\n"
     "  --jvm-opt OPT        JVM option, repeatable (e.g. --jvm-opt=-Xmx512m)\n"
     "  --arg ARG            argument given to the app before the user's own, repeatable\n"
+    "                       In both, the launcher expands ${HPACK_APP} (the unpacked app directory),\n"
+    "                       ${HPACK_RUNTIME}, ${HPACK_EXE} (this artifact) and ${HPACK_CWD}\n"
     "  -o, --output OUT     the artifact to write\n"
     "  --train              train a startup cache with DA0 and emit DA1 with it\n"
     "  --train-arg ARG      app argument for the training run (default: the --arg list)\n"
@@ -294,8 +442,21 @@ static const char build_usage[] =
 
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
-    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT
+    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
+    O_APP_DIST
 };
+
+/* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
+static const char *bad_variable(const char *s)
+{
+    static const char *const known[] = {"APP}", "RUNTIME}", "EXE}", "CWD}", NULL};
+    for (const char *p = s; (p = strstr(p, "${HPACK_")); p++) {
+        int ok = 0;
+        for (int i = 0; known[i]; i++) ok |= !strncmp(p + 8, known[i], strlen(known[i]));
+        if (!ok) return p;
+    }
+    return NULL;
+}
 
 static int build_cmd(int argc, char **argv);
 
@@ -331,6 +492,7 @@ static int build_cmd(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"runtime", required_argument, NULL, O_RUNTIME},
+        {"app-dist", required_argument, NULL, O_APP_DIST},
         {"jar", required_argument, NULL, O_JAR},
         {"cp", required_argument, NULL, O_CP},
         {"class-path", required_argument, NULL, O_CP},
@@ -363,6 +525,13 @@ static int build_cmd(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:qv", opts, NULL)) != -1) {
         switch (c) {
         case O_RUNTIME: b.runtime = optarg; break;
+        case O_APP_DIST:
+            if (b.app_dist) {
+                fprintf(stderr, "hpack build: --app-dist given twice\n");
+                return build_free(&b), HPK_ST_USAGE;
+            }
+            b.app_dist = optarg;
+            break;
         case O_JAR:
             if (b.jar) {
                 fprintf(stderr, "hpack build: --jar given twice\n");
@@ -410,6 +579,17 @@ static int build_cmd(int argc, char **argv)
         fprintf(stderr, "hpack build: missing %s (see hpack build --help)\n", missing);
         return build_free(&b), HPK_ST_USAGE;
     }
+    for (int w = 0; w < 2; w++) {
+        const struct hpk_strv *v = w ? &b.args : &b.jvm_opts;
+        for (size_t i = 0; i < v->n; i++) {
+            const char *bad = bad_variable(v->v[i]);
+            if (bad) {
+                fprintf(stderr, "hpack build: %s %s: unknown variable %.*s... (known: ${HPACK_APP}, ${HPACK_RUNTIME}, "
+                        "${HPACK_EXE}, ${HPACK_CWD})\n", w ? "--arg" : "--jvm-opt", v->v[i], 16, bad);
+                return build_free(&b), HPK_ST_USAGE;
+            }
+        }
+    }
     if (b.runtime && (b.jdk || b.add_modules || b.jlink_opts.n)) {
         fprintf(stderr, "hpack build: --runtime excludes --jdk, --add-modules and --jlink-opt\n");
         return build_free(&b), HPK_ST_USAGE;
@@ -453,14 +633,19 @@ int hpk_build_run(struct hpk_build *b)
     memset(&p, 0, sizeof p);
     double t0 = hpk_now();
     int st = HPK_ST_OK;
+    memset(&s, 0, sizeof s);
+    hpk_step_begin("reading the application");
+    if (snapshot_app(b, &s, &e) != 0) goto fail;
+    hpk_step_end();
     if (!b->runtime) {
-        /* jdeps looks at the application's jars as given. */
-        if (b->jar) strv_push(&b->jdeps_inputs, b->jar);
-        if (expand_cp_all(&b->jdeps_inputs, &b->cp, &e) != 0) goto fail_early;
-        if (hpk_jlink_runtime(b, &e) != 0) goto fail_early;
+        char dir[PATH_MAX];
+        int r = stage_jdeps_inputs(b, &s, dir, sizeof dir, &e);
+        if (r == 0) r = hpk_jlink_runtime(b, &e);
+        if (*dir) hpk_rm_rf(AT_FDCWD, dir);
+        if (r != 0) goto fail;
     }
-    hpk_step_begin("reading %s and the class path", b->runtime);
-    if (hpk_build_snapshot(b, &s, &e) != 0) goto fail;
+    hpk_step_begin("reading %s", b->runtime);
+    if (snapshot_runtime(b, &s, &e) != 0) goto fail;
     hpk_step_end();
     hpk_info("read %zu entries in %.2f s", s.n, hpk_now() - t0);
     if (b->locked && hpk_lock_check(&s, b->locked, &e) != 0) goto fail;
@@ -480,8 +665,6 @@ int hpk_build_run(struct hpk_build *b)
     }
     if (b->lock && hpk_lock_write(&s, b->lock, &e) != 0) goto fail;
     goto done;
-fail_early:
-    memset(&s, 0, sizeof s);
 fail:
     hpk_step_end();
     fprintf(stderr, "hpack: %s\n", e.msg);

@@ -14,6 +14,7 @@ void hpk_strv_free(struct hpk_strv *v);
 
 struct hpk_build {
     const char *runtime, *jar, *main_class, *output;
+    const char *app_dist; /* --app-dist DIR|ARCHIVE: shipped under app/; relative --jar/--cp inside it */
     struct hpk_strv cp, jvm_opts, args;
     int train;
     struct hpk_strv train_args;
@@ -32,7 +33,6 @@ struct hpk_build {
 };
 
 int hpk_cmd_build(int argc, char **argv);
-int hpk_build_snapshot(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e);
 int hpk_build_run(struct hpk_build *b);
 const char *hpk_cache_kind(const struct hpk_snapshot *s);
 void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);

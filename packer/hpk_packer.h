@@ -110,6 +110,13 @@ struct hpk_tree_dst {
 void hpk_snapshot_free(struct hpk_snapshot *s);
 struct hpk_item *hpk_snapshot_add(struct hpk_snapshot *s, const char *path, uint32_t mode, uint8_t role);
 int hpk_snapshot_has(const struct hpk_snapshot *s, const char *path);
+struct hpk_item *hpk_snapshot_find(struct hpk_snapshot *s, const char *path); /* NULL if none */
+/* Follow `path` (below the tree `prefix`/) through the snapshot's symlink
+ * items, as the kernel would inside the tree. Returns the item it names,
+ * with its path below prefix in `out`, or NULL when the walk leaves the
+ * tree, loops, or names nothing. */
+struct hpk_item *hpk_snapshot_follow(struct hpk_snapshot *s, const char *prefix, const char *path, char *out,
+                                     size_t outn);
 /* Read a runtime directory into runtime/...; handles symlinks (docs/format.md). */
 int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_perr *e);
 /* Read a directory into dst->prefix/... (symlink rule of docs/format.md:

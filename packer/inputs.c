@@ -334,7 +334,7 @@ int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_per
     return hpk_snapshot_tree(s, real, &rt, e);
 }
 
-static struct hpk_item *find_item(struct hpk_snapshot *s, const char *path)
+struct hpk_item *hpk_snapshot_find(struct hpk_snapshot *s, const char *path)
 {
     for (size_t i = 0; i < s->n; i++)
         if (!strcmp(s->items[i].path, path)) return &s->items[i];
@@ -377,16 +377,12 @@ static int archive_top(const uint8_t *img, size_t len, char *top, size_t n)
     return one && top[0];
 }
 
-/* Follow `start` (a path below the tree `prefix`/) through the snapshot's
- * symlink items, as the kernel would inside the tree. Returns the item it
- * names (with its path below prefix in `out`), or NULL when the walk leaves
- * the tree, loops, or names nothing. */
-static struct hpk_item *snap_follow(struct hpk_snapshot *s, const char *prefix, const char *start, char *out,
-                                    size_t outn)
+struct hpk_item *hpk_snapshot_follow(struct hpk_snapshot *s, const char *prefix, const char *start, char *out,
+                                     size_t outn)
 {
     char todo[2 * PATH_MAX], cur[PATH_MAX] = "", ent[PATH_MAX + 64];
     snprintf(todo, sizeof todo, "%s", start);
-    struct hpk_item *it = find_item(s, prefix);
+    struct hpk_item *it = hpk_snapshot_find(s, prefix);
     const char *p = todo;
     for (int hops = 0; *p;) {
         const char *sl = strchr(p, '/');
@@ -400,13 +396,13 @@ static struct hpk_item *snap_follow(struct hpk_snapshot *s, const char *prefix, 
             char *last = strrchr(cur, '/');
             *(last ? last : cur) = 0;
             snprintf(ent, sizeof ent, "%s%s%s", prefix, *cur ? "/" : "", cur);
-            it = find_item(s, ent);
+            it = hpk_snapshot_find(s, ent);
             continue;
         }
         if (cl + 1 + c >= sizeof cur) return NULL;
         snprintf(cur + cl, sizeof cur - cl, "%s%.*s", cl ? "/" : "", (int)c, comp);
         snprintf(ent, sizeof ent, "%s/%s", prefix, cur);
-        if (!(it = find_item(s, ent))) return NULL;
+        if (!(it = hpk_snapshot_find(s, ent))) return NULL;
         if (S_ISLNK(it->mode)) {
             if (++hops > 40 || !it->size || it->data[0] == '/') return NULL;
             char rest[2 * PATH_MAX];
@@ -416,7 +412,7 @@ static struct hpk_item *snap_follow(struct hpk_snapshot *s, const char *prefix, 
             char *last = strrchr(cur, '/'); /* the target is relative to the link's directory */
             *(last ? last : cur) = 0;
             snprintf(ent, sizeof ent, "%s%s%s", prefix, *cur ? "/" : "", cur);
-            it = find_item(s, ent);
+            it = hpk_snapshot_find(s, ent);
         }
     }
     snprintf(out, outn, "%s", cur);
@@ -433,7 +429,7 @@ static int snap_is_link(void *ctx, const char *path)
     const struct snap_ctx *c = ctx;
     char ent[PATH_MAX + 64];
     snprintf(ent, sizeof ent, "%s/%s", c->prefix, path);
-    struct hpk_item *it = find_item(c->s, ent);
+    struct hpk_item *it = hpk_snapshot_find(c->s, ent);
     return it && S_ISLNK(it->mode);
 }
 
@@ -471,7 +467,7 @@ static int archive_links(struct hpk_snapshot *s, const char *file, const char *p
         snprintf(start, sizeof start, "%.*s%s%.*s", sl ? (int)(sl - rel) : 0, rel, sl ? "/" : "", (int)it->size,
                  (const char *)it->data);
         snprintf(self, sizeof self, "%s", rel);
-        struct hpk_item *to = snap_follow(s, prefix, start, found, sizeof found);
+        struct hpk_item *to = hpk_snapshot_follow(s, prefix, start, found, sizeof found);
         if (to && hpk_link_resolve(rel, strlen(rel), (const char *)it->data, it->size, snap_is_link, &ctx) == HPK_LINK_OK)
             continue;
         size_t fl = strlen(found);
@@ -538,7 +534,7 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
         free(img);
         return hpk_perr_set(e, status, "%s: not a directory nor an archive hpack can read", file);
     }
-    if (!find_item(s, prefix) && !hpk_snapshot_add(s, prefix, S_IFDIR | 0755, dst->role))
+    if (!hpk_snapshot_find(s, prefix) && !hpk_snapshot_add(s, prefix, S_IFDIR | 0755, dst->role))
         return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
     size_t tl = strlen(top);
     struct archive_entry *ae;
@@ -562,13 +558,13 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
         snprintf(par, sizeof par, "%s", ent);
         for (char *q = par + strlen(prefix) + 1; (q = strchr(q, '/')); q++) {
             *q = 0;
-            if (!find_item(s, par) && !hpk_snapshot_add(s, par, S_IFDIR | 0755, dst->role)) rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+            if (!hpk_snapshot_find(s, par) && !hpk_snapshot_add(s, par, S_IFDIR | 0755, dst->role)) rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
             *q = '/';
         }
         mode_t m = archive_entry_filetype(ae);
         struct hpk_item *it;
         const char *hl = archive_entry_hardlink(ae);
-        if (find_item(s, ent) && m != AE_IFDIR) {
+        if (hpk_snapshot_find(s, ent) && m != AE_IFDIR) {
             rc = hpk_perr_set(e, status, "%s: member %s appears twice", file, name);
             break;
         }
@@ -577,7 +573,7 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
             char tgt[PATH_MAX];
             while (hl[0] == '.' && hl[1] == '/') hl += 2;
             snprintf(tgt, sizeof tgt, "%s/%s", prefix, tl ? hl + tl + (hl[tl] == '/') : hl);
-            struct hpk_item *src = find_item(s, tgt);
+            struct hpk_item *src = hpk_snapshot_find(s, tgt);
             if (!src || !S_ISREG(src->mode)) {
                 rc = hpk_perr_set(e, status, "%s: hard link %s to missing %s", file, name, hl);
                 break;
@@ -587,7 +583,7 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
             continue;
         }
         if (m == AE_IFDIR) {
-            if (!find_item(s, ent) && !hpk_snapshot_add(s, ent, S_IFDIR | 0755, dst->role)) rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+            if (!hpk_snapshot_find(s, ent) && !hpk_snapshot_add(s, ent, S_IFDIR | 0755, dst->role)) rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
         } else if (m == AE_IFLNK) {
             const char *t = archive_entry_symlink(ae);
             if (!t || hpk_link_resolve(ent + strlen(prefix) + 1, strlen(ent) - strlen(prefix) - 1, t, strlen(t), NULL,
@@ -636,13 +632,13 @@ int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struc
     static const struct hpk_tree_dst rt = {NULL, "runtime", HPK_ROLE_RUNTIME, HPK_ST_RUNTIME};
     char top[256];
     if (hpk_snapshot_archive(s, file, &rt, 1, top, sizeof top, e) != 0) return -1;
-    struct hpk_item *java = find_item(s, "runtime/bin/java"), *rel = find_item(s, "runtime/release");
+    struct hpk_item *java = hpk_snapshot_find(s, "runtime/bin/java"), *rel = hpk_snapshot_find(s, "runtime/release");
     if (!java || !S_ISREG(java->mode) || !(java->mode & 0111))
         return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime archive (no executable %s/bin/java)", file, top);
     if (!rel || !S_ISREG(rel->mode))
         return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime archive (no %s/release)", file, top);
     if (parse_release(s, (char *)rel->data, rel->size, file, e) != 0) return -1;
-    s->has_base_cds = find_item(s, "runtime/lib/server/classes.jsa") != NULL;
+    s->has_base_cds = hpk_snapshot_find(s, "runtime/lib/server/classes.jsa") != NULL;
     s->runtime_root = strdup(file);
     return 0;
 }

@@ -127,3 +127,74 @@ t_lock_and_locked() {
     [ ! -e "$W/art/lk3" ] || fail "output written"
     expect_status 8 "hpack/launch differs" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" --jvm-opt=-Xmx64m -o "$W/art/lk4" --locked "$W/hpack.lock"
 }
+
+# --app-dist: an application distribution (directory, zip or tar.gz with one
+# top directory) shipped whole under app/; relative --cp entries and
+# wildcards name jars inside it; resources reach the app through ${HPACK_APP}.
+make_dist() { # DIR: myapp-1.0/{lib/hello.jar, lib/util.jar, conf/app.properties, bin/tool}
+    local d=$1/myapp-1.0
+    mkdir -p "$d/lib" "$d/conf" "$d/bin"
+    cp "$SAMPLES/hello.jar" "$d/lib/hello.jar"
+    cp "$SAMPLES/http.jar" "$d/lib/util.jar"
+    echo "greeting=hi from the distribution" >"$d/conf/app.properties"
+    printf '#!/bin/sh\necho tool\n' >"$d/bin/tool"; chmod 755 "$d/bin/tool"
+}
+t_app_dist_archive_and_dir() {
+    local rt; rt=$(rt25)
+    mkdir -p "$W/ad1" "$W/ad2"
+    make_dist "$W/ad1"
+    # the archives are made from a second copy, with other mtimes and order
+    make_dist "$W/ad2"; touch -d 2001-01-01 "$W/ad2/myapp-1.0/lib/hello.jar"
+    (cd "$W/ad2" && python3 -m zipfile -c ../app.zip myapp-1.0 && tar czf ../app.tgz myapp-1.0/conf myapp-1.0/bin myapp-1.0/lib)
+    local src h=""
+    for src in "$W/ad1/myapp-1.0" "$W/app.zip" "$W/app.tgz"; do
+        "$HPACK" build -q --runtime "$rt" --app-dist "$src" --cp 'lib/*' --main-class demo.Main \
+            --arg '${HPACK_APP}/conf/app.properties' -o "$W/art/ad.$(basename "$src")"
+        local now; now=$("$HPACK" hash "$W/art/ad.$(basename "$src")")
+        [ -z "$h" ] || [ "$now" = "$h" ] || fail "$src: base hash $now, directory gave $h"
+        h=$now
+    done
+    local j; j=$("$HPACK" inspect --json "$W/art/ad.app.zip")
+    python3 - "$j" <<'PY' || fail "inspect: unexpected class path or entries"
+import json, sys
+j = json.loads(sys.argv[1])
+assert j["class_path"] == ["app/lib/hello.jar", "app/lib/util.jar"], j["class_path"]
+paths = {e["path"]: e for e in j["entries"]}
+for p in ("app/conf/app.properties", "app/bin/tool", "app/lib/hello.jar"):
+    assert p in paths, p
+assert paths["app/bin/tool"]["mode"] in ("0755", "755", 0o755, 493), paths["app/bin/tool"]["mode"]
+PY
+    # ${HPACK_APP} is the unpacked app directory on this host, with the resources in it
+    local out f; out=$(HPACK_CACHE_DIR=$W/adc run_clean "$W/art/ad.app.zip")
+    grep -q 'Hello from hpack' <<<"$out" || fail "does not run: $out"
+    f=$(sed -n 's/^arg\[\(.*\)\]$/\1/p' <<<"$out" | head -1)
+    [[ $f == "$W/adc/$h/app/conf/app.properties" ]] || fail "\${HPACK_APP} expanded to $f"
+    grep -q 'hi from the distribution' "$f" || fail "the resource is not at $f"
+    # errors name the distribution and what is missing in it
+    expect_status 4 "app.zip: no lib/nope.jar in the application distribution" \
+        "$HPACK" build --runtime "$rt" --app-dist "$W/app.zip" --cp lib/nope.jar --main-class demo.Main -o "$W/art/x"
+    expect_status 4 "no jars match" "$HPACK" build --runtime "$rt" --app-dist "$W/app.zip" --cp 'conf/*' --main-class demo.Main -o "$W/art/x"
+    expect_status 4 "app-dist" "$HPACK" build --runtime "$rt" --app-dist "$W/nope.zip" --cp 'lib/*' --main-class demo.Main -o "$W/art/x"
+    expect_status 2 'unknown variable ${HPACK_AP}' \
+        "$HPACK" build --runtime "$rt" --app-dist "$W/app.zip" --cp 'lib/*' --main-class demo.Main --jvm-opt '-Dx=${HPACK_AP}' -o "$W/art/x"
+    [ ! -e "$W/art/x" ] || fail "a failed build left its output"
+    # a lock names a changed member of the archive by its entry
+    "$HPACK" build -q --runtime "$rt" --app-dist "$W/app.tgz" --cp 'lib/*' --main-class demo.Main --lock "$W/ad.lock" -o "$W/art/x1"
+    echo changed >"$W/ad2/myapp-1.0/conf/app.properties"
+    (cd "$W/ad2" && tar czf ../app.tgz myapp-1.0)
+    expect_status 8 "app/conf/app.properties" \
+        "$HPACK" build --runtime "$rt" --app-dist "$W/app.tgz" --cp 'lib/*' --main-class demo.Main --locked "$W/ad.lock" -o "$W/art/x2"
+}
+
+# The launcher's variables, with a fake JVM that prints its command line.
+t_launcher_variables() {
+    fake_runtime "$W/lv-rt"
+    mkdir -p "$W/lv/d"
+    "$HPACK" build -q --runtime "$W/lv-rt" --jar "$SAMPLES/hello.jar" --jvm-opt '-Dapp=${HPACK_APP}' \
+        --jvm-opt '-Drt=${HPACK_RUNTIME}/lib' --jvm-opt '-Dexe=${HPACK_EXE}' --arg '${HPACK_CWD}' \
+        --arg 'keep ${HOME} and $HPACK_APP' -o "$W/lv/app"
+    local out; out=$(cd "$W/lv/d" && env -i HPACK_CACHE_DIR="$W/lv/c" PATH=/usr/bin:/bin "$W/lv/app")
+    local h; h=$("$HPACK" hash "$W/lv/app")
+    grep -qF -- "-Dapp=$W/lv/c/$h/app -Drt=$W/lv/c/$h/runtime/lib -Dexe=$W/lv/app " <<<"$out" || fail "JVM options: $out"
+    grep -qF -- "demo.Main $W/lv/d keep \${HOME} and \$HPACK_APP" <<<"$out" || fail "arguments: $out"
+}
