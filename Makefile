@@ -74,7 +74,11 @@ samples: $(B)/.deps-ok
 unit: $(B)/test_layout
 	$(B)/test_layout
 
-check: all unit samples $(B)/craft fuzz-regress
+$(B)/.apps-ok: tests/setup-deps.sh
+	@sh tests/setup-deps.sh apps
+	@touch $@
+
+check: all unit samples $(B)/craft fuzz-regress $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/integration.sh
 
 valgrind: $(B)/test_layout
