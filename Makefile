@@ -87,8 +87,12 @@ valgrind: $(B)/test_layout
 demo: all samples
 	@HPACK_BUILD=$(abspath $(B)) bash tests/demo.sh
 
-bench: all samples
+bench: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench.sh
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-apps.sh
+
+bench-apps: all samples $(B)/.apps-ok
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-apps.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
@@ -98,7 +102,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check unit samples demo bench install clean valgrind
+.PHONY: all check unit samples demo bench bench-apps install clean valgrind
 
 # ---- fuzzing (issue: reliability) ----
 FUZZ_TIME ?= 60

@@ -5,6 +5,79 @@
 # exist, and compared with the distribution's own launcher script.
 # tests/setup-deps.sh installs the packages (make check runs it).
 
+# How each application is packed: Debian's launcher script's exec line,
+# expressed in hpack's terms (tests and tests/bench-apps.sh share these).
+# Maven: plexus-classworlds from boot/, m2.conf, maven.home, and the project
+# directory from the working directory. Guava (in lib/) uses sun.misc.Unsafe,
+# which JDK 25 warns about and JDK 17 (the script's Java) does not: allowed,
+# so the outputs compare.
+APP_MAVEN=(--app-dist /usr/share/maven --cp 'boot/*' --main-class org.codehaus.plexus.classworlds.launcher.Launcher
+    --jvm-opt='-Dclassworlds.conf=${HPACK_APP}/bin/m2.conf' --jvm-opt='-Dmaven.home=${HPACK_APP}'
+    --jvm-opt='-Dlibrary.jansi.path=${HPACK_APP}/lib/jansi-native'
+    --jvm-opt='-Dmaven.multiModuleProjectDirectory=${HPACK_CWD}' --jvm-opt=--sun-misc-unsafe-memory-access=allow)
+# Ant: launch.Launcher, ant.home and ant.library.dir. The whole lib/ is on the
+# class path, so Ant's classes come from the JVM's own loader (which the AOT
+# cache covers), not from Launcher's.
+APP_ANT=(--app-dist /usr/share/ant --cp 'lib/*' --main-class org.apache.tools.ant.launch.Launcher
+    --jvm-opt='-Dant.home=${HPACK_APP}' --jvm-opt='-Dant.library.dir=${HPACK_APP}/lib')
+# Jython: java -jar jython.jar (whose manifest Class-Path names absolute
+# jars: packed) with python.home and python.executable as Jython options.
+APP_JYTHON=(--app-dist /usr/share/jython --jar /usr/share/java/jython.jar
+    --arg='-Dpython.home=${HPACK_APP}' --arg='-Dpython.executable=${HPACK_EXE}'
+    --arg=-Dpython.console=org.python.util.JLineConsole)
+
+# The training workloads, real uses of each: a project's offline validate,
+# a three-target build file, a script.
+write_mvn_project() {
+    mkdir -p "$1"
+    cat >"$1/pom.xml" <<'POM'
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>demo</groupId>
+  <artifactId>tiny</artifactId>
+  <version>1.0</version>
+  <packaging>pom</packaging>
+  <name>hpack tiny project</name>
+</project>
+POM
+}
+write_ant_project() {
+    mkdir -p "$1"
+    cat >"$1/build.xml" <<'XML'
+<project name="tiny" default="all" basedir=".">
+  <property name="out" value="${basedir}/out"/>
+  <target name="clean"><delete dir="${out}"/></target>
+  <target name="prepare" depends="clean">
+    <mkdir dir="${out}"/>
+    <echo file="${out}/greeting.txt">hello @WHO@ from ant</echo>
+  </target>
+  <target name="all" depends="prepare">
+    <copy file="${out}/greeting.txt" tofile="${out}/filtered.txt">
+      <filterset><filter token="WHO" value="hpack"/></filterset>
+    </copy>
+    <loadfile property="msg" srcFile="${out}/filtered.txt"/>
+    <echo message="${msg}"/>
+    <length file="${out}/filtered.txt" property="len"/>
+    <echo message="length ${len} home ${ant.home}"/>
+    <concat><fileset dir="${out}" includes="*.txt"/></concat>
+  </target>
+</project>
+XML
+}
+write_jython_script() {
+    mkdir -p "$1"
+    cat >"$1/x.py" <<'PY'
+import sys, os, re, json
+from java.util import ArrayList
+l = ArrayList()
+for w in re.findall(r"[a-z]+", "jython runs on the jvm"):
+    l.add(w.upper())
+print(json.dumps({"words": list(l), "n": len(l)}, sort_keys=True))
+print(sum(x * x for x in range(10)))
+print(os.path.basename(sys.executable))
+PY
+}
+
 # no_java_host CMD...: CMD in a private mount namespace where the JDKs, the
 # distributions and Debian's jar directory are empty tmpfs mounts: a host
 # without Java. Needs root (CI and the developers' machines run as root).
@@ -43,28 +116,8 @@ need_app() {
 t_app_maven() {
     need_app mvn
     local p=$W/apps/mvnproj
-    mkdir -p "$p"
-    cat >"$p/pom.xml" <<'POM'
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>demo</groupId>
-  <artifactId>tiny</artifactId>
-  <version>1.0</version>
-  <packaging>pom</packaging>
-  <name>hpack tiny project</name>
-</project>
-POM
-    # Debian's mvn script: plexus-classworlds from boot/, m2.conf, maven.home,
-    # and the project directory from the working directory. Guava (in lib/)
-    # uses sun.misc.Unsafe, which JDK 25 warns about and JDK 17 (the script's
-    # Java) does not: allowed, so the outputs compare.
-    (cd "$p" && app_build maven --app-dist /usr/share/maven --cp 'boot/*' \
-        --main-class org.codehaus.plexus.classworlds.launcher.Launcher \
-        --jvm-opt='-Dclassworlds.conf=${HPACK_APP}/bin/m2.conf' --jvm-opt='-Dmaven.home=${HPACK_APP}' \
-        --jvm-opt='-Dlibrary.jansi.path=${HPACK_APP}/lib/jansi-native' \
-        --jvm-opt='-Dmaven.multiModuleProjectDirectory=${HPACK_CWD}' \
-        --jvm-opt=--sun-misc-unsafe-memory-access=allow \
-        --train-arg=-o --train-arg=-q --train-arg=validate)
+    write_mvn_project "$p"
+    (cd "$p" && app_build maven "${APP_MAVEN[@]}" --train-arg=-o --train-arg=-q --train-arg=validate)
     local want got
     want=$(cd "$p" && env -i HOME="$W/home" PATH=/usr/bin:/bin mvn -o validate 2>&1)
     got=$(cd "$p" && no_java_host "$W/apps/maven" -o validate 2>&1)
@@ -80,33 +133,8 @@ POM
 t_app_ant() {
     need_app ant
     local p=$W/apps/antproj
-    mkdir -p "$p"
-    cat >"$p/build.xml" <<'XML'
-<project name="tiny" default="all" basedir=".">
-  <property name="out" value="${basedir}/out"/>
-  <target name="clean"><delete dir="${out}"/></target>
-  <target name="prepare" depends="clean">
-    <mkdir dir="${out}"/>
-    <echo file="${out}/greeting.txt">hello @WHO@ from ant</echo>
-  </target>
-  <target name="all" depends="prepare">
-    <copy file="${out}/greeting.txt" tofile="${out}/filtered.txt">
-      <filterset><filter token="WHO" value="hpack"/></filterset>
-    </copy>
-    <loadfile property="msg" srcFile="${out}/filtered.txt"/>
-    <echo message="${msg}"/>
-    <length file="${out}/filtered.txt" property="len"/>
-    <echo message="length ${len} home ${ant.home}"/>
-    <concat><fileset dir="${out}" includes="*.txt"/></concat>
-  </target>
-</project>
-XML
-    # Debian's ant script: launch.Launcher from lib/, ant.home and ant.library.dir.
-    # The whole lib/ is on the class path, so Ant's classes come from the
-    # JVM's own loader (which the AOT cache covers), not Launcher's.
-    app_build ant --app-dist /usr/share/ant --cp 'lib/*' --main-class org.apache.tools.ant.launch.Launcher \
-        --jvm-opt='-Dant.home=${HPACK_APP}' --jvm-opt='-Dant.library.dir=${HPACK_APP}/lib' \
-        --train-arg=-f --train-arg="$p/build.xml"
+    write_ant_project "$p"
+    app_build ant "${APP_ANT[@]}" --train-arg=-f --train-arg="$p/build.xml"
     local want got h
     want=$(cd "$p" && env -i HOME="$W/home" PATH=/usr/bin:/bin ant 2>&1)
     got=$(cd "$p" && no_java_host "$W/apps/ant" 2>&1)
@@ -119,22 +147,8 @@ XML
 t_app_jython() {
     need_app jython
     local p=$W/apps/jy
-    mkdir -p "$p"
-    cat >"$p/x.py" <<'PY'
-import sys, os, re, json
-from java.util import ArrayList
-l = ArrayList()
-for w in re.findall(r"[a-z]+", "jython runs on the jvm"):
-    l.add(w.upper())
-print(json.dumps({"words": list(l), "n": len(l)}, sort_keys=True))
-print(sum(x * x for x in range(10)))
-print(os.path.basename(sys.executable))
-PY
-    # Debian's jython script: java -jar jython.jar (whose manifest Class-Path
-    # names absolute jars: packed) with python.home and python.executable.
-    app_build jython --app-dist /usr/share/jython --jar /usr/share/java/jython.jar \
-        --arg='-Dpython.home=${HPACK_APP}' --arg='-Dpython.executable=${HPACK_EXE}' \
-        --arg=-Dpython.console=org.python.util.JLineConsole --train-arg="$p/x.py"
+    write_jython_script "$p"
+    app_build jython "${APP_JYTHON[@]}" --train-arg="$p/x.py"
     local want got
     want=$(env -i HOME="$W/home" PATH=/usr/bin:/bin jython "$p/x.py")
     got=$(no_java_host "$W/apps/jython" "$p/x.py")
