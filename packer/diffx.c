@@ -263,23 +263,30 @@ static int archive_sink(void *ctx, const uint8_t *buf, size_t len)
     return archive_write_data(s->ar, buf, len) == (la_ssize_t)len ? 0 : -1;
 }
 
-static int extract_archive(const struct hpk_artifact *a, const char *out, int zip, struct hpk_perr *e)
+/* Write the archive to a temporary beside `out`, renamed into place only when
+ * complete: on any error nothing is left. Links obey the launcher's rule
+ * (hpk_entry_link_check): an archive never holds a link the launcher refuses. */
+static int extract_archive(const struct hpk_artifact *a, const char *src, const char *out, int zip, struct hpk_perr *e)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid()) >= (int)sizeof tmp)
+        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: path too long", out);
     struct archive *ar = archive_write_new();
+    if (!ar) exit(HPK_ST_INTERNAL);
     if (zip) {
         archive_write_set_format_zip(ar);
         archive_write_set_options(ar, "zip:compression=deflate,zip:experimental");
     } else {
         archive_write_set_format_pax_restricted(ar);
     }
+    hpk_tmp_register(tmp); /* before the file exists: a signal removes it */
     if (archive_write_open_filename(ar, tmp) != ARCHIVE_OK) {
         hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
         archive_write_free(ar);
+        unlink(tmp);
+        hpk_tmp_forget(tmp);
         return -1;
     }
-    hpk_tmp_register(tmp);
     time_t t = fixed_time();
     int rc = 0;
     for (uint32_t i = 0; i < a->p.count && rc == 0; i++) {
@@ -295,8 +302,14 @@ static int extract_archive(const struct hpk_artifact *a, const char *out, int zi
         char *target = NULL;
         if (S_ISLNK(x->mode)) {
             size_t n;
-            if (hpk_entry_slurp(a, x, &target, &n) != HPK_OK) rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "entry %s: corrupt", p);
-            else archive_entry_set_symlink(ae, target);
+            int r = hpk_entry_slurp(a, x, &target, &n);
+            if (r != HPK_OK)
+                rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: entry %s: %s", src, p, hpk_layout_strerror(r));
+            else if ((r = hpk_entry_link_check(a, x, target, n)) != HPK_LINK_OK)
+                rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: symlink %s points outside the tree%s", src, p,
+                                  r == HPK_LINK_THROUGH ? " (through another symlink)" : "");
+            else
+                archive_entry_set_symlink(ae, target);
             archive_entry_set_size(ae, 0);
         } else {
             archive_entry_set_size(ae, S_ISREG(x->mode) ? (la_int64_t)x->size : 0);
@@ -353,7 +366,7 @@ int hpk_cmd_extract(int argc, char **argv)
     }
     int rc = 0;
     if (has_suffix(out, ".tar") || has_suffix(out, ".zip")) {
-        if (extract_archive(&a, out, has_suffix(out, ".zip"), &e) != 0) rc = -1;
+        if (extract_archive(&a, argv[optind], out, has_suffix(out, ".zip"), &e) != 0) rc = -1;
     } else {
         struct hpk_err le;
         if (hpk_extract_dir(&a, out, &le) != 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s", le.msg);
