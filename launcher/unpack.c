@@ -119,13 +119,6 @@ static int write_sink(void *ctx, const uint8_t *buf, size_t len)
     return 0;
 }
 
-/* Is an intermediate component of a symlink target a symlink entry? */
-static int entry_is_link(void *ctx, const char *path)
-{
-    const struct hpk_entry *x = hpk_payload_find(&((const struct hpk_artifact *)ctx)->p, path);
-    return x && S_ISLNK(x->mode);
-}
-
 static const struct timespec fixed_times[2] = {{HPK_FIXED_MTIME, 0}, {HPK_FIXED_MTIME, 0}};
 
 #define PATHFMT "%.*s"
@@ -183,7 +176,7 @@ static int write_entry(const struct hpk_artifact *a, const struct hpk_entry *e, 
         if (r != HPK_OK)
             return hpk_fail(err, HPK_EXIT_PAYLOAD, "corrupt payload: entry " PATHFMT ": %s",
                             PATHARG(e), hpk_layout_strerror(r));
-        if (hpk_link_resolve(e->path, e->path_len, t, tlen, entry_is_link, (void *)a) != HPK_LINK_OK) {
+        if (hpk_entry_link_check(a, e, t, tlen) != HPK_LINK_OK) {
             free(t);
             return hpk_fail(err, HPK_EXIT_PAYLOAD,
                             "corrupt payload: symlink " PATHFMT " points outside the tree",

@@ -57,4 +57,12 @@ int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hp
 int hpk_entry_slurp(const struct hpk_artifact *a, const struct hpk_entry *e, char **out,
                     size_t *len);
 
+/* The launcher's rule for the symlink entry `e` whose target is t[0..tlen)
+ * (docs/format.md section 7.5): hpk_link_resolve within the payload's
+ * entries, refusing a target that passes through another symlink entry.
+ * HPK_LINK_OK, HPK_LINK_ESCAPES or HPK_LINK_THROUGH. Every writer of links
+ * (the launcher's unpacking, hpack extract) applies it. */
+int hpk_entry_link_check(const struct hpk_artifact *a, const struct hpk_entry *e, const char *t,
+                         size_t tlen);
+
 #endif

@@ -47,6 +47,114 @@ static void jpath(FILE *f, const struct hpk_entry *x)
     fputc('"', f);
 }
 
+/* One reported difference, in path order. `x` is B's entry for added and
+ * changed, A's for removed; `old` is A's for changed. A startup cache file
+ * takes along the entries that are its bookkeeping (fold_diff). */
+enum { ADDED, REMOVED, CHANGED };
+static const char *const what_name[] = {"added", "removed", "changed"};
+
+struct change {
+    const struct hpk_entry *x, *old;
+    int what;         /* ADDED, REMOVED, CHANGED */
+    int folded;       /* reported with another change, not by itself */
+    size_t inc[8];    /* indexes of the changes folded into this one */
+    size_t n_inc;
+};
+
+/* "aot" or "cds" when x is a startup cache file (the launcher's rule,
+ * launcher/main.c: a regular cache-role entry ending in .aot or .jsa). */
+static const char *cache_file_kind(const struct hpk_entry *x)
+{
+    if (x->role != HPK_ROLE_CACHE || !S_ISREG(x->mode) || x->path_len <= 4) return NULL;
+    const char *s = x->path + x->path_len - 4;
+    return !memcmp(s, ".aot", 4) ? "aot" : !memcmp(s, ".jsa", 4) ? "cds" : NULL;
+}
+
+/* The change of path p[0..len), or -1. Changes are sorted by path, one per path. */
+static long find_change(const struct change *v, size_t n, const char *p, size_t len)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct hpk_entry *x = v[mid].x;
+        size_t m = x->path_len < len ? x->path_len : len;
+        int c = memcmp(x->path, p, m);
+        if (!c) c = (x->path_len > len) - (x->path_len < len);
+        if (!c) return (long)mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
+static void fold_one(struct change *v, size_t n, size_t into, const char *p, size_t len, int want_dir)
+{
+    long k = find_change(v, n, p, len);
+    if (k < 0 || v[k].folded || v[k].what != v[into].what || v[k].x->role != HPK_ROLE_CACHE ||
+        (want_dir ? !S_ISDIR(v[k].x->mode) : !S_ISREG(v[k].x->mode)))
+        return;
+    /* (a cache file deeper than 7 directories keeps the rest as changes of their own) */
+    if (v[into].n_inc == sizeof v[into].inc / sizeof v[into].inc[0]) return;
+    v[k].folded = 1;
+    v[into].inc[v[into].n_inc++] = (size_t)k;
+}
+
+/* Fold into each startup cache file change, of the same kind: its
+ * provenance <name>.prov, and, when added or removed, the directories above
+ * it added or removed with it (cache/). Companions without a cache file
+ * change stay changes of their own. */
+static void fold_diff(struct change *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct hpk_entry *x = v[i].x;
+        if (v[i].folded || !cache_file_kind(x)) continue;
+        if (v[i].what != CHANGED)
+            for (size_t l = 0; l < x->path_len; l++)
+                if (x->path[l] == '/') fold_one(v, n, i, x->path, l, 1);
+        char prov[HPK_PATH_MAX + 8];
+        int m = snprintf(prov, sizeof prov, "%.*s.prov", (int)x->path_len - 4, x->path);
+        fold_one(v, n, i, prov, (size_t)m, 0);
+    }
+}
+
+static void text_change(FILE *f, const struct change *v, const struct change *c)
+{
+    const struct hpk_entry *x = c->x;
+    fprintf(f, "%-8s %-9s %.*s", what_name[c->what], hpk_role_name(x->role), (int)x->path_len, x->path);
+    const char *kind = cache_file_kind(x);
+    if (kind) {
+        fprintf(f, "  (startup cache, %s, ", kind);
+        if (c->old && c->old->size != x->size)
+            fprintf(f, "%llu -> ", (unsigned long long)c->old->size);
+        fprintf(f, "%llu bytes", (unsigned long long)x->size);
+        for (size_t k = 0; k < c->n_inc; k++) {
+            const struct hpk_entry *y = v[c->inc[k]].x;
+            fprintf(f, "%s%s%.*s%s", !k ? "; with " : k + 1 == c->n_inc ? " and " : ", ",
+                    S_ISDIR(y->mode) ? "" : "provenance ", (int)y->path_len, y->path, S_ISDIR(y->mode) ? "/" : "");
+        }
+        fputc(')', f);
+    }
+    fputc('\n', f);
+}
+
+static void json_change(FILE *f, const struct change *v, const struct change *c)
+{
+    const struct hpk_entry *x = c->x;
+    fprintf(f, "\n    {\"change\": \"%s\", \"path\": ", what_name[c->what]);
+    jpath(f, x);
+    fprintf(f, ", \"role\": \"%s\"", hpk_role_name(x->role));
+    const char *kind = cache_file_kind(x);
+    if (kind) {
+        fprintf(f, ", \"startup_cache\": \"%s\", \"size\": %llu, \"includes\": [", kind, (unsigned long long)x->size);
+        for (size_t k = 0; k < c->n_inc; k++) {
+            if (k) fputs(", ", f);
+            jpath(f, v[c->inc[k]].x);
+        }
+        fputc(']', f);
+    }
+    fputc('}', f);
+}
+
 static const char diff_usage[] = "usage: hpack diff A B [--json]\n";
 
 int hpk_cmd_diff(int argc, char **argv)
@@ -77,41 +185,41 @@ int hpk_cmd_diff(int argc, char **argv)
         return 2;
     }
     const struct hpk_entry **a = sorted(&A.p), **b = sorted(&B.p);
+    struct change *v = calloc((size_t)A.p.count + B.p.count + 1, sizeof *v);
+    if (!v) exit(HPK_ST_INTERNAL);
+    size_t n = 0;
     uint32_t i = 0, j = 0;
+    while (i < A.p.count || j < B.p.count) {
+        int k = i == A.p.count ? 1 : j == B.p.count ? -1 : ecmp(&a[i], &b[j]);
+        if (k < 0) {
+            v[n++] = (struct change){.x = a[i], .what = REMOVED};
+            i++;
+        } else if (k > 0) {
+            v[n++] = (struct change){.x = b[j], .what = ADDED};
+            j++;
+        } else {
+            if (a[i]->mode != b[j]->mode || a[i]->role != b[j]->role || a[i]->size != b[j]->size ||
+                memcmp(a[i]->hash, b[j]->hash, 16))
+                v[n++] = (struct change){.x = b[j], .old = a[i], .what = CHANGED};
+            i++;
+            j++;
+        }
+    }
+    fold_diff(v, n);
     size_t added = 0, removed = 0, changed = 0;
     int same_base = !memcmp(A.p.footer.base_hash, B.p.footer.base_hash, 16);
     int same_full = !memcmp(A.p.footer.full_hash, B.p.footer.full_hash, 16);
     FILE *f = stdout;
     if (json) fprintf(f, "{\n  \"changes\": [");
     int first = 1;
-    while (i < A.p.count || j < B.p.count) {
-        int k = i == A.p.count ? 1 : j == B.p.count ? -1 : ecmp(&a[i], &b[j]);
-        const struct hpk_entry *x = k <= 0 ? a[i] : b[j];
-        const char *what = NULL;
-        if (k < 0) {
-            what = "removed";
-            removed++;
-            i++;
-        } else if (k > 0) {
-            what = "added";
-            added++;
-            j++;
-        } else {
-            if (a[i]->mode != b[j]->mode || a[i]->role != b[j]->role || a[i]->size != b[j]->size ||
-                memcmp(a[i]->hash, b[j]->hash, 16)) {
-                what = "changed";
-                changed++;
-            }
-            i++;
-            j++;
-        }
-        if (!what) continue;
+    for (size_t k = 0; k < n; k++) {
+        if (v[k].folded) continue;
+        *(v[k].what == ADDED ? &added : v[k].what == REMOVED ? &removed : &changed) += 1;
         if (json) {
-            fprintf(f, "%s\n    {\"change\": \"%s\", \"path\": ", first ? "" : ",", what);
-            jpath(f, x);
-            fprintf(f, ", \"role\": \"%s\"}", hpk_role_name(x->role));
+            if (!first) fputc(',', f);
+            json_change(f, v, &v[k]);
         } else {
-            fprintf(f, "%-8s %-9s %.*s\n", what, hpk_role_name(x->role), (int)x->path_len, x->path);
+            text_change(f, v, &v[k]);
         }
         first = 0;
     }
@@ -124,6 +232,7 @@ int hpk_cmd_diff(int argc, char **argv)
     else
         fprintf(f, "%zu added, %zu removed, %zu changed; base %s (%s%s%s)\n", added, removed, changed,
                 same_base ? "same" : "differs", ha, same_base ? "" : " vs ", same_base ? "" : hb);
+    free(v);
     free(a);
     free(b);
     hpk_close_artifact(&A);
@@ -154,23 +263,30 @@ static int archive_sink(void *ctx, const uint8_t *buf, size_t len)
     return archive_write_data(s->ar, buf, len) == (la_ssize_t)len ? 0 : -1;
 }
 
-static int extract_archive(const struct hpk_artifact *a, const char *out, int zip, struct hpk_perr *e)
+/* Write the archive to a temporary beside `out`, renamed into place only when
+ * complete: on any error nothing is left. Links obey the launcher's rule
+ * (hpk_entry_link_check): an archive never holds a link the launcher refuses. */
+static int extract_archive(const struct hpk_artifact *a, const char *src, const char *out, int zip, struct hpk_perr *e)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid()) >= (int)sizeof tmp)
+        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: path too long", out);
     struct archive *ar = archive_write_new();
+    if (!ar) exit(HPK_ST_INTERNAL);
     if (zip) {
         archive_write_set_format_zip(ar);
         archive_write_set_options(ar, "zip:compression=deflate,zip:experimental");
     } else {
         archive_write_set_format_pax_restricted(ar);
     }
+    hpk_tmp_register(tmp); /* before the file exists: a signal removes it */
     if (archive_write_open_filename(ar, tmp) != ARCHIVE_OK) {
         hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
         archive_write_free(ar);
+        unlink(tmp);
+        hpk_tmp_forget(tmp);
         return -1;
     }
-    hpk_tmp_register(tmp);
     time_t t = fixed_time();
     int rc = 0;
     for (uint32_t i = 0; i < a->p.count && rc == 0; i++) {
@@ -186,8 +302,14 @@ static int extract_archive(const struct hpk_artifact *a, const char *out, int zi
         char *target = NULL;
         if (S_ISLNK(x->mode)) {
             size_t n;
-            if (hpk_entry_slurp(a, x, &target, &n) != HPK_OK) rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "entry %s: corrupt", p);
-            else archive_entry_set_symlink(ae, target);
+            int r = hpk_entry_slurp(a, x, &target, &n);
+            if (r != HPK_OK)
+                rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: entry %s: %s", src, p, hpk_layout_strerror(r));
+            else if ((r = hpk_entry_link_check(a, x, target, n)) != HPK_LINK_OK)
+                rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: symlink %s points outside the tree%s", src, p,
+                                  r == HPK_LINK_THROUGH ? " (through another symlink)" : "");
+            else
+                archive_entry_set_symlink(ae, target);
             archive_entry_set_size(ae, 0);
         } else {
             archive_entry_set_size(ae, S_ISREG(x->mode) ? (la_int64_t)x->size : 0);
@@ -244,7 +366,7 @@ int hpk_cmd_extract(int argc, char **argv)
     }
     int rc = 0;
     if (has_suffix(out, ".tar") || has_suffix(out, ".zip")) {
-        if (extract_archive(&a, out, has_suffix(out, ".zip"), &e) != 0) rc = -1;
+        if (extract_archive(&a, argv[optind], out, has_suffix(out, ".zip"), &e) != 0) rc = -1;
     } else {
         struct hpk_err le;
         if (hpk_extract_dir(&a, out, &le) != 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s", le.msg);

@@ -139,6 +139,55 @@ t_hostile_entry_names() {
     expect_status 3 "nested too deep" "$HPACK" build --runtime "$W/looprt" --jar "$SAMPLES/hello.jar" -o "$W/art/loop"
 }
 
+# hpack extract -o FILE.tar|FILE.zip applies the launcher's link rule
+# (hpk_entry_link_check): a link out of the tree, directly or through
+# another link, is refused with status 9 naming the entry, and neither the
+# archive nor its temporary is left. Links that stay inside are written.
+t_extract_archive_link_rule() {
+    local d=$W/xl; mkdir -p "$d/out"
+    "$CRAFT" "$d/esc" d:runtime d:app f:app/a.jar:1 l:app/lnk:../../etc/passwd
+    "$CRAFT" "$d/thr" d:runtime d:app f:app/a.jar:1 l:runtime/b:.. l:runtime/a:b/../..
+    local a x
+    for a in esc:app/lnk thr:runtime/a; do
+        for x in tar zip; do
+            expect_status 9 "symlink ${a#*:} points outside the tree" "$HPACK" extract "$d/${a%%:*}" -o "$d/out/x.$x"
+            no_leftovers "$d/out"
+        done
+        # the same rule as a directory extraction and the launcher
+        expect_status 6 "symlink ${a#*:} points outside the tree" "$HPACK" extract "$d/${a%%:*}" -o "$d/out/x"
+        expect_status 121 "symlink ${a#*:} points outside the tree" env HPACK_CACHE_DIR="$d/c" "$d/${a%%:*}"
+        no_leftovers "$d/out"
+    done
+    # inside the tree: a link to the top, a link to that link, a link to a file
+    "$CRAFT" "$d/ok" d:runtime d:app f:app/a.jar:1 l:runtime/b:.. l:runtime/c:b l:runtime/d:../app/a.jar
+    "$HPACK" extract "$d/ok" -o "$d/out/ok.tar" || fail "extract of valid links to tar"
+    "$HPACK" extract "$d/ok" -o "$d/out/ok.zip" || fail "extract of valid links to zip"
+    # and a built artifact: its runtime's links (jlink's legal/ files)
+    "$HPACK" extract "$H25" -o "$d/out/h.tar" || fail "extract of $H25 to tar"
+    python3 - "$d/out" "$(rt25)" <<'PY' || fail "links in the archives"
+import os, stat, sys, tarfile, zipfile
+out, rt = sys.argv[1], sys.argv[2]
+want = {"runtime/b": "..", "runtime/c": "b", "runtime/d": "../app/a.jar"}
+with tarfile.open(out + "/ok.tar") as t:
+    got = {m.name: m.linkname for m in t.getmembers() if m.issym()}
+assert got == want, ("tar", got)
+with zipfile.ZipFile(out + "/ok.zip") as z:
+    got = {i.filename: z.read(i).decode() for i in z.infolist() if stat.S_ISLNK(i.external_attr >> 16)}
+assert got == want, ("zip", got)
+want = {}
+for d, ds, fs in os.walk(rt):
+    for f in ds + fs:
+        p = os.path.join(d, f)
+        if os.path.islink(p):
+            want["runtime/" + os.path.relpath(p, rt)] = os.readlink(p)
+assert want, "the runtime has no links"
+with tarfile.open(out + "/h.tar") as t:
+    got = {m.name: m.linkname for m in t.getmembers() if m.issym()}
+assert got == want, ("h.tar", got, want)
+PY
+    [ "$(ls "$d/out")" = "$(printf 'h.tar\nok.tar\nok.zip')" ] || fail "left in $d/out: $(ls "$d/out")"
+}
+
 t_cache_dir_safety() {
     build_fake
     local d=$W/safe

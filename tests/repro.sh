@@ -197,4 +197,72 @@ t_launcher_variables() {
     local h; h=$("$HPACK" hash "$W/lv/app")
     grep -qF -- "-Dapp=$W/lv/c/$h/app -Drt=$W/lv/c/$h/runtime/lib -Dexe=$W/lv/app " <<<"$out" || fail "JVM options: $out"
     grep -qF -- "demo.Main $W/lv/d keep \${HOME} and \$HPACK_APP" <<<"$out" || fail "arguments: $out"
+
+# DA1 is DA0 plus the startup cache: `hpack diff` reports that as one
+# entry, the cache file, with its cache/ directory and provenance folded in.
+# Uses build_trained's DA0 and DA1.
+t_da0_da1_diff_is_the_cache() {
+    local base; base=$("$HPACK" hash --base "$H25T0")
+    [ "$base" = "$("$HPACK" hash --base "$H25T")" ] || fail "base hashes differ"
+    local c size
+    read -r c size < <("$HPACK" inspect --json "$H25T" | python3 -c '
+import json,sys; c=json.load(sys.stdin)["cache"]; print(c["path"], c["size"])')
+    [[ $c == cache/*.aot ]] || fail "no AOT cache in the DA1: $c"
+    local out rc=0; out=$("$HPACK" diff "$H25T0" "$H25T") || rc=$?
+    [ $rc = 1 ] || fail "diff status $rc, expected 1"
+    local want="added    cache     $c  (startup cache, aot, $size bytes; with cache/ and provenance ${c%.aot}.prov)"
+    [ "$(grep -cE '^(added|removed|changed) ' <<<"$out")" = 1 ] || fail "not one change: $out"
+    grep -qxF "$want" <<<"$out" || fail "the change is not '$want': $out"
+    grep -qxF "1 added, 0 removed, 0 changed; base same ($base)" <<<"$out" || fail "summary: $out"
+    # the other way round: one removed
+    out=$("$HPACK" diff "$H25T" "$H25T0") || true
+    [ "$(grep -cE '^(added|removed|changed) ' <<<"$out")" = 1 ] && grep -qxF "removed  ${want#added    }" <<<"$out" ||
+        fail "reverse diff: $out"
+    rc=0; "$HPACK" diff --json "$H25T0" "$H25T" >"$W/diff.json" || rc=$?
+    [ $rc = 1 ] || fail "diff --json status $rc, expected 1"
+    python3 -m json.tool "$W/diff.json" >/dev/null || fail "diff --json is not JSON"
+    python3 - "$W/diff.json" "$c" "$size" "$base" <<'PY' || fail "diff --json: $(cat "$W/diff.json")"
+import json, sys
+j = json.load(open(sys.argv[1])); c, size, base = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+added = [x for x in j["changes"] if x["change"] == "added"]
+assert len(j["changes"]) == 1 and len(added) == 1, j["changes"]
+x = added[0]
+assert x["role"] == "cache" and x["path"] == c, x
+assert x["startup_cache"] == "aot" and x["size"] == size, x
+assert x["includes"] == ["cache", c[:-4] + ".prov"], x
+assert (j["added"], j["removed"], j["changed"]) == (1, 0, 0), j
+assert j["same_base"] is True and j["identical"] is False and j["base_a"] == j["base_b"] == base, j
+PY
+}
+# What is folded into a cache file and what is not (crafted artifacts).
+t_diff_folds_cache_bookkeeping() {
+    local d=$W/dfold; mkdir -p "$d"
+    "$CRAFT" "$d/none" d:runtime d:app f:app/a.jar:1
+    "$CRAFT" "$d/prov" d:runtime d:app f:app/a.jar:1 d:cache c:cache/x.prov:p
+    "$CRAFT" "$d/c1" d:runtime d:app f:app/a.jar:1 d:cache c:cache/x.aot:A c:cache/x.prov:p
+    "$CRAFT" "$d/c2" d:runtime d:app f:app/a.jar:1 d:cache c:cache/y.jsa:BB c:cache/y.prov:q
+    "$CRAFT" "$d/c3" d:runtime d:app f:app/a.jar:1 d:cache c:cache/x.aot:C c:cache/x.prov:r
+    changes() { "$HPACK" diff "$@" | grep -E '^(added|removed|changed) ' || true; }
+    # a provenance and a cache/ without a cache file are reported as themselves
+    [ "$(changes "$d/none" "$d/prov")" = "added    cache     cache
+added    cache     cache/x.prov" ] || fail "lone provenance: $(changes "$d/none" "$d/prov")"
+    [ "$(changes "$d/prov" "$d/c1")" = "added    cache     cache/x.aot  (startup cache, aot, 1 bytes)" ] ||
+        fail "cache added beside an existing provenance: $(changes "$d/prov" "$d/c1")"
+    # another cache: one removed, one added, each with its provenance; cache/ stays
+    [ "$(changes "$d/c1" "$d/c2")" = "removed  cache     cache/x.aot  (startup cache, aot, 1 bytes; with provenance cache/x.prov)
+added    cache     cache/y.jsa  (startup cache, cds, 2 bytes; with provenance cache/y.prov)" ] ||
+        fail "other cache: $(changes "$d/c1" "$d/c2")"
+    "$HPACK" diff "$d/c1" "$d/c2" | grep -qx '1 added, 1 removed, 0 changed; .*' || fail "other cache: counts"
+    # the same name, other content: one change
+    [ "$(changes "$d/c1" "$d/c3")" = "changed  cache     cache/x.aot  (startup cache, aot, 1 bytes; with provenance cache/x.prov)" ] ||
+        fail "changed cache: $(changes "$d/c1" "$d/c3")"
+    "$HPACK" diff --json "$d/c1" "$d/c2" | python3 -c '
+import json, sys; j = json.load(sys.stdin)
+assert [(x["change"], x["path"], x["includes"]) for x in j["changes"]] == [
+    ("removed", "cache/x.aot", ["cache/x.prov"]), ("added", "cache/y.jsa", ["cache/y.prov"])], j
+assert (j["added"], j["removed"], j["changed"]) == (1, 1, 0), j' || fail "diff --json of two caches"
+    "$HPACK" diff --json "$d/none" "$d/prov" | python3 -c '
+import json, sys; j = json.load(sys.stdin)
+assert [x["path"] for x in j["changes"]] == ["cache", "cache/x.prov"] and j["added"] == 2, j
+assert not any("includes" in x for x in j["changes"]), j' || fail "diff --json of a lone provenance"
 }
