@@ -197,6 +197,7 @@ t_launcher_variables() {
     local h; h=$("$HPACK" hash "$W/lv/app")
     grep -qF -- "-Dapp=$W/lv/c/$h/app -Drt=$W/lv/c/$h/runtime/lib -Dexe=$W/lv/app " <<<"$out" || fail "JVM options: $out"
     grep -qF -- "demo.Main $W/lv/d keep \${HOME} and \$HPACK_APP" <<<"$out" || fail "arguments: $out"
+}
 
 # DA1 is DA0 plus the startup cache: `hpack diff` reports that as one
 # entry, the cache file, with its cache/ directory and provenance folded in.
