@@ -153,7 +153,11 @@ static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
     if (!hpk_layout_path_ok(ent, strlen(ent)))
         return hpk_perr_set(e, t->status, "%s: name not allowed in a payload", abs);
     struct stat st;
-    if (lstat(abs, &st) != 0) return hpk_perr_set(e, t->status, "%s: %s", abs, strerror(errno));
+    if (lstat(abs, &st) != 0) {
+        if (errno == ELOOP) /* the kernel's limit on links in one path hit first */
+            return hpk_perr_set(e, t->status, "%s: directories nested too deep (symlink loop?)", abs);
+        return hpk_perr_set(e, t->status, "%s: %s", abs, strerror(errno));
+    }
     struct hpk_item *it;
     if (S_ISLNK(st.st_mode)) {
         char tg[PATH_MAX];
@@ -162,6 +166,8 @@ static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
         tg[n] = 0;
         struct stat ts;
         int dangling = stat(abs, &ts) != 0;
+        if (dangling && errno == ELOOP)
+            return hpk_perr_set(e, t->status, "%s: directories nested too deep (symlink loop?)", abs);
         if (dangling) {
             hpk_warn("%s: skipping dangling symlink to %s", abs, tg);
             return 0;
@@ -209,6 +215,7 @@ static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char
 {
     if (depth > 64) return hpk_perr_set(e, t->status, "%s: directories nested too deep (symlink loop?)", abs);
     DIR *d = opendir(abs);
+    if (!d && errno == ELOOP) return hpk_perr_set(e, t->status, "%s: directories nested too deep (symlink loop?)", abs);
     if (!d) return hpk_perr_set(e, t->status, "%s: cannot read directory: %s", abs, strerror(errno));
     char **names = NULL;
     size_t n = 0, cap = 0;
