@@ -154,6 +154,10 @@ t_app_dist_archive_and_dir() {
         [ -z "$h" ] || [ "$now" = "$h" ] || fail "$src: base hash $now, directory gave $h"
         h=$now
     done
+    # the second copy, other mtimes, umask 077, TZ and LANG: the same bytes
+    (umask 077; cd "$W/ad2" && TZ=Asia/Tokyo LANG=C.UTF-8 "$HPACK" build -q --runtime "$rt" --app-dist myapp-1.0 \
+        --cp 'lib/*' --main-class demo.Main --arg '${HPACK_APP}/conf/app.properties' -o "$W/art/ad.copy")
+    [ "$(sha256sum <"$W/art/ad.copy")" = "$(sha256sum <"$W/art/ad.myapp-1.0")" ] || fail "two copies of the distribution: other bytes"
     local j; j=$("$HPACK" inspect --json "$W/art/ad.app.zip")
     python3 - "$j" <<'PY' || fail "inspect: unexpected class path or entries"
 import json, sys
