@@ -325,6 +325,7 @@ static void build_free(struct hpk_build *b)
     free(b->resolved_main);
     free(b->modules);
     free(b->jlinked);
+    free(b->fail_detail);
 }
 
 static int build_cmd(int argc, char **argv)
@@ -483,7 +484,8 @@ int hpk_build_run(struct hpk_build *b)
 fail_early:
     memset(&s, 0, sizeof s);
 fail:
-    hpk_step_end();
+    hpk_step_abort();
+    if (b->fail_detail) fputs(b->fail_detail, stderr);
     fprintf(stderr, "hpack: %s\n", e.msg);
     st = e.status ? e.status : HPK_ST_FAIL;
 done:

@@ -68,3 +68,27 @@ t_progress_and_quiet() {
     "$HPACK" help build | grep -q -- '--jdk' || fail "hpack help build"
     groff -man -Tutf8 -ww "$ROOT/docs/hpack.1" >/dev/null 2>"$W/groff.err" && [ ! -s "$W/groff.err" ] || fail "man page: $(cat "$W/groff.err")"
 }
+t_progress_of_training() {
+    local rt; rt=$(rt25); local port; port=$(free_port)
+    # off a terminal: plain lines; the server's and the workload's output go to
+    # the log, which --train-ready log: still reads, and which success removes
+    local out; out=$("$HPACK" build --train --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" \
+        --train-ready 'log:^listening on [0-9]+$' --train-workload 'curl -fsS "http://127.0.0.1:'"$port"'/"' -o "$W/art/tp1" 2>&1 </dev/null) ||
+        fail "log-ready training: $out"
+    grep -q '^hpack: training: running DA0, waiting for log:.* \.\.\.$' <<<"$out" || fail "no plain training line: $out"
+    grep -q '^hpack: training: ready after .*; running the workload \.\.\.$' <<<"$out" || fail "no workload line: $out"
+    grep -q '^hpack: trained in [0-9.]* s$' <<<"$out" || fail "no 'trained in' line: $out"
+    grep -q "^listening on $port\\|hello from hpack http" <<<"$out" && fail "the app's or the workload's output reached stderr: $out"
+    [ ! -e "$W/art/tp1.train.log" ] || fail "training log left after success"
+    # on a terminal: a spinner names the training step; the app's output stays out
+    out=$(script -qfc "'$HPACK' build --train --runtime '$rt' --jar '$SAMPLES/hello.jar' -o '$W/art/tp2'" /dev/null 2>&1)
+    grep -qF $'\r\e[K| training: running DA0' <<<"$out" || fail "no training spinner on a terminal: $out"
+    grep -q 'hpack: trained in' <<<"$out" || fail "no 'trained in' line on a terminal: $out"
+    grep -q 'Hello from hpack' <<<"$out" && fail "the app's output reached the terminal without -v: $out"
+    [ -x "$W/art/tp2" ] || fail "no artifact"
+    # -v: the app's output live, and plain lines instead of a spinner
+    out=$(script -qfc "'$HPACK' build -v --train --runtime '$rt' --jar '$SAMPLES/hello.jar' -o '$W/art/tp3'" /dev/null 2>&1)
+    grep -q 'Hello from hpack' <<<"$out" || fail "-v: the app's output not shown: $out"
+    grep -qF $'\e[K' <<<"$out" && fail "-v: spinner drawn over the app's output"
+    grep -q 'hpack: training: running DA0' <<<"$out" || fail "-v: no training line: $out"
+}
