@@ -92,3 +92,25 @@ t_progress_of_training() {
     grep -qF $'\e[K' <<<"$out" && fail "-v: spinner drawn over the app's output"
     grep -q 'hpack: training: running DA0' <<<"$out" || fail "-v: no training line: $out"
 }
+t_jdeps_failing_jar() {
+    [ -n "$J25" ] || fail "JDK 25 not found"
+    # a modular jar whose module-info requires a module nobody has (the stub
+    # it was compiled against is left out): jdeps fails over any list with it
+    local d=$W/badmod; mkdir -p "$d/src/bad" "$d/src/does.not.exist"
+    echo 'module does.not.exist {}' >"$d/src/does.not.exist/module-info.java"
+    echo 'module bad { requires does.not.exist; }' >"$d/src/bad/module-info.java"
+    "$J25/bin/javac" --module-source-path "$d/src" -d "$d/out" --module bad
+    "$J25/bin/jar" --create --file "$d/bad.jar" -C "$d/out/bad" .
+    local out; out=$(HPACK_JLINK_CACHE=$W/jlc "$HPACK" build --jdk "$J25" --cp "$SAMPLES/hello.jar:$d/bad.jar" --main-class demo.Main -o "$W/art/jdb" 2>&1) ||
+        fail "build: $out"
+    grep -q "^hpack: warning: $d/bad.jar: jdeps cannot analyse it (Module does.not.exist not found, required by bad);.* --add-modules" <<<"$out" ||
+        fail "no warning naming bad.jar: $out"
+    [ "$(grep -c 'warning' <<<"$out")" = 1 ] || fail "more than one warning: $out"
+    grep -q '^hpack: modules: java.base,java.logging$' <<<"$out" || fail "hello.jar's modules lost: $out"
+    HPACK_CACHE_DIR=$W/jdb run_clean "$W/art/jdb" | grep -qx 'Hello from hpack!' || fail "the artifact does not run hello"
+    # every jar failing: an error naming the first one and jdeps' reason
+    cp "$d/bad.jar" "$d/bad2.jar"
+    expect_status 3 "$d/bad.jar: jdeps cannot analyse it (Module does.not.exist not found, required by bad), nor any other" \
+        env HPACK_JLINK_CACHE="$W/jlc" "$HPACK" build --jdk "$J25" --cp "$d/bad.jar:$d/bad2.jar" --main-class demo.Main -o "$W/art/jdb2"
+    [ ! -e "$W/art/jdb2" ] || fail "output written"
+}
