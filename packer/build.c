@@ -486,6 +486,7 @@ static void build_free(struct hpk_build *b)
     free(b->resolved_main);
     free(b->modules);
     free(b->jlinked);
+    free(b->fail_detail);
 }
 
 static int build_cmd(int argc, char **argv)
@@ -666,7 +667,8 @@ int hpk_build_run(struct hpk_build *b)
     if (b->lock && hpk_lock_write(&s, b->lock, &e) != 0) goto fail;
     goto done;
 fail:
-    hpk_step_end();
+    hpk_step_abort();
+    if (b->fail_detail) fputs(b->fail_detail, stderr);
     fprintf(stderr, "hpack: %s\n", e.msg);
     st = e.status ? e.status : HPK_ST_FAIL;
 done:

@@ -27,6 +27,7 @@ struct hpk_build {
     struct hpk_strv jdeps_inputs; /* class path jars, for jdeps */
     char *modules;                /* the module list linked (recorded in hpack/launch) */
     char *jlinked;                /* the runtime jlink made (in the build cache) */
+    char *fail_detail;            /* lines printed before the error (the training run's last output) */
     /* results of the snapshot */
     struct hpk_strv cp_paths; /* entry paths of the class path, in order */
     char *resolved_main;

@@ -60,6 +60,10 @@ double hpk_now(void);
  * on a terminal, plain lines otherwise; hpk_step_end() closes it. */
 void hpk_step_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hpk_step_end(void);
+/* Rename the running step (a new phase of it); a plain line off a terminal. */
+void hpk_step_update(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Close the step without a "done" line (it failed, or the caller says more). */
+void hpk_step_abort(void);
 
 /* ---- the snapshot of the inputs (inputs.c) ---- */
 

@@ -102,6 +102,166 @@ static void cache_root(char *buf, size_t n)
     else snprintf(buf, n, "/tmp/hpack-jlink-%u", (unsigned)geteuid());
 }
 
+/* ---- jdeps: the modules the class path needs ----
+ * One run over every jar. When it fails (one jar's module-info requires a
+ * module nobody has, say), the jars are split in halves, each half run with
+ * the others on --class-path (so that what a good jar uses of a bad one is
+ * still followed), down to single jars: k bad jars among n cost about
+ * 2k log2(n) runs instead of n, and the failing runs are short (they fail
+ * at module resolution). The modules of every run that succeeds are kept;
+ * each jar that fails alone is reported. */
+struct jdeps {
+    const char *exe, *mr;
+    const struct hpk_strv *jars;
+    char *mods;       /* comma list, grown */
+    size_t *bad;      /* indexes of the jars that fail alone */
+    char **why;       /* and jdeps' reason for each */
+    size_t nbad;
+};
+
+/* jdeps' reason in one line: its "Error: " line, else its last line. */
+static char *jdeps_reason(int status, const char *out)
+{
+    const char *l = out ? strstr(out, "Error: ") : NULL, *end;
+    if (l) {
+        l += 7;
+    } else if (out && *out) {
+        end = out + strlen(out);
+        while (end > out && (end[-1] == '\n' || end[-1] == ' ')) end--;
+        l = end;
+        while (l > out && l[-1] != '\n') l--;
+    }
+    if (l) {
+        end = strchr(l, '\n');
+        int n = (int)(end ? end - l : (ptrdiff_t)strlen(l));
+        if (n > 0) {
+            char *r;
+            return asprintf(&r, "%.*s", n > 300 ? 300 : n, l) < 0 ? NULL : r;
+        }
+    }
+    char *r;
+    return asprintf(&r, "status %d", status) < 0 ? NULL : r;
+}
+
+/* One run over jars[lo, hi), the others (if any) on the class path.
+ * Returns 0 and appends the modules, or -1 and sets *why. */
+static int jdeps_run(struct jdeps *j, size_t lo, size_t hi, char **why)
+{
+    const struct hpk_strv *v = j->jars;
+    char **av = calloc(v->n + 10, sizeof *av), *cp = NULL, *out = NULL;
+    size_t cl = 0;
+    FILE *f = hi - lo < v->n ? open_memstream(&cp, &cl) : NULL;
+    for (size_t i = 0, first = 1; f && i < v->n; i++)
+        if (i < lo || i >= hi) {
+            fprintf(f, "%s%s", first ? "" : ":", v->v[i]);
+            first = 0;
+        }
+    if (f) fclose(f);
+    int k = 0;
+    av[k++] = (char *)j->exe;
+    av[k++] = "--print-module-deps";
+    av[k++] = "--ignore-missing-deps";
+    if (j->mr) {
+        av[k++] = "--multi-release";
+        av[k++] = (char *)j->mr;
+    }
+    if (cp) {
+        av[k++] = "--class-path";
+        av[k++] = cp;
+    }
+    for (size_t i = lo; i < hi; i++) av[k++] = v->v[i];
+    int st = run_capture(av, &out);
+    free(av);
+    free(cp);
+    /* The last line is the module list (possibly empty: no classes);
+     * warnings come before it. */
+    size_t n = out ? strlen(out) : 0;
+    while (n && out[n - 1] == '\n') out[--n] = 0;
+    char *line = out ? strrchr(out, '\n') : NULL;
+    line = line ? line + 1 : out;
+    int ok = st == 0 && line && strspn(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,") == strlen(line);
+    if (ok && *line) {
+        char *m;
+        if (asprintf(&m, "%s%s%s", j->mods ? j->mods : "", j->mods ? "," : "", line) >= 0) {
+            free(j->mods);
+            j->mods = m;
+        }
+    }
+    hpk_info("jdeps over %zu jar(s) from %s: %s", hi - lo, v->v[lo], ok ? (*line ? line : "no modules") : "failed");
+    if (!ok) *why = jdeps_reason(st, out);
+    free(out);
+    return ok ? 0 : -1;
+}
+
+static void jdeps_split(struct jdeps *j, size_t lo, size_t hi)
+{
+    char *why = NULL;
+    if (jdeps_run(j, lo, hi, &why) == 0) return;
+    if (hi - lo > 1) {
+        free(why);
+        size_t mid = lo + (hi - lo) / 2;
+        jdeps_split(j, lo, mid);
+        jdeps_split(j, mid, hi);
+        return;
+    }
+    j->bad[j->nbad] = lo;
+    j->why[j->nbad++] = why;
+}
+
+static int find_modules(const char *jdk, int major, const struct hpk_strv *jars, char **mods, struct hpk_perr *e)
+{
+    char exe[PATH_MAX + 16], mr[16];
+    snprintf(exe, sizeof exe, "%s/bin/jdeps", jdk);
+    snprintf(mr, sizeof mr, "%d", major);
+    if (access(exe, X_OK) != 0)
+        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s: the JDK has no jdeps to find the modules; give a runtime with --runtime DIR",
+                            exe, strerror(errno));
+    struct jdeps j = {.exe = exe, .mr = major >= 9 ? mr : NULL, .jars = jars};
+    j.bad = calloc(jars->n, sizeof *j.bad);
+    j.why = calloc(jars->n, sizeof *j.why);
+    if (!j.bad || !j.why) {
+        free(j.bad);
+        free(j.why);
+        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    }
+    hpk_step_begin("jdeps: finding the modules the class path needs");
+    char *why = NULL;
+    if (jdeps_run(&j, 0, jars->n, &why) != 0) {
+        if (jars->n > 1) {
+            hpk_info("jdeps failed over the whole class path (%s); analysing the jars in smaller groups", why ? why : "?");
+            hpk_step_update("jdeps: failed over the whole class path; finding the jar(s) it fails on");
+            free(why);
+            jdeps_split(&j, 0, jars->n / 2);
+            jdeps_split(&j, jars->n / 2, jars->n);
+        } else {
+            j.bad[j.nbad] = 0;
+            j.why[j.nbad++] = why;
+        }
+    }
+    int rc = 0;
+    if (j.nbad == jars->n) {
+        hpk_step_abort();
+        rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: jdeps cannot analyse it (%s)%s; fix it, or give a runtime with --runtime DIR",
+                          jars->v[j.bad[0]], j.why[0] ? j.why[0] : "?", jars->n > 1 ? ", nor any other class path jar" : "");
+        free(j.mods);
+    } else {
+        hpk_step_end();
+        for (size_t i = 0; i < j.nbad; i++) {
+            int again = 0; /* the same jar twice on the class path: one warning */
+            for (size_t k = 0; k < i; k++) again |= !strcmp(jars->v[j.bad[k]], jars->v[j.bad[i]]);
+            if (!again)
+                hpk_warn("%s: jdeps cannot analyse it (%s); the modules it alone needs are not linked: add them with "
+                         "--add-modules M,... if the app needs them",
+                         jars->v[j.bad[i]], j.why[i] ? j.why[i] : "?");
+        }
+        *mods = j.mods;
+    }
+    for (size_t i = 0; i < j.nbad; i++) free(j.why[i]);
+    free(j.bad);
+    free(j.why);
+    return rc;
+}
+
 int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
 {
     char jdk[PATH_MAX];
@@ -125,40 +285,9 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
                             "openjdk-%d-jmods package (apt-get install openjdk-%d-jmods), or give --runtime DIR",
                             jdk, major, major, major);
 
-    /* Modules: jdeps over the class path, unless given. */
+    /* Modules: jdeps over the class path (see find_modules). */
     char *mods = NULL;
-    {
-        char **av = calloc(b->jdeps_inputs.n + 8, sizeof *av);
-        char jdeps[PATH_MAX + 16], mr[16];
-        snprintf(jdeps, sizeof jdeps, "%s/bin/jdeps", jdk);
-        snprintf(mr, sizeof mr, "%d", major);
-        int k = 0;
-        av[k++] = jdeps;
-        av[k++] = "--print-module-deps";
-        av[k++] = "--ignore-missing-deps";
-        av[k++] = "--multi-release";
-        av[k++] = mr;
-        for (size_t i = 0; i < b->jdeps_inputs.n; i++) av[k++] = b->jdeps_inputs.v[i];
-        char *out = NULL;
-        hpk_step_begin("jdeps: finding the modules the class path needs");
-        int r = run_capture(av, &out);
-        hpk_step_end();
-        free(av);
-        /* The last line is the module list; earlier ones are warnings. */
-        char *last = out ? strrchr(out, '\n') : NULL;
-        while (last && last > out && last[1] == 0) {
-            *last = 0;
-            last = strrchr(out, '\n');
-        }
-        char *line = last ? last + 1 : out;
-        if (r != 0 || !line || !*line || strchr(line, ' ')) {
-            hpk_perr_set(e, HPK_ST_RUNTIME, "jdeps failed (status %d): %.300s", r, out ? out : "");
-            free(out);
-            return -1;
-        }
-        mods = strdup(line);
-        free(out);
-    }
+    if (b->jdeps_inputs.n && find_modules(jdk, major, &b->jdeps_inputs, &mods, e) != 0) return -1;
     if (b->add_modules) {
         char *m;
         if (asprintf(&m, "%s%s%s", mods ? mods : "", mods ? "," : "", b->add_modules) < 0) return -1;

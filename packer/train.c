@@ -103,7 +103,7 @@ static int probe(const struct hpk_ready *r)
     return ok;
 }
 
-/* ---- running a child with its output relayed and scanned ---- */
+/* ---- running a child with its output captured and scanned ---- */
 
 struct run {
     pid_t pid;
@@ -112,7 +112,10 @@ struct run {
     size_t ll;
 };
 
-static pid_t spawn(char *const *argv, char *const *env, int *outfd)
+/* Start argv in its own process group with stdin from /dev/null. Its
+ * stdout and stderr go to a new pipe (*outfd), else to `to` if >= 0, else
+ * to our stderr (keeping hpack's stdout for hpack). */
+static pid_t spawn(char *const *argv, char *const *env, int *outfd, int to)
 {
     int p[2];
     if (outfd && pipe2(p, O_CLOEXEC) != 0) return -1;
@@ -121,11 +124,12 @@ static pid_t spawn(char *const *argv, char *const *env, int *outfd)
     if (pid < 0) return -1;
     if (pid == 0) {
         setpgid(0, 0); /* its own group: a timeout kills the JVM too */
-        if (outfd) {
-            dup2(p[1], 1);
-            dup2(p[1], 2);
+        if (outfd) to = p[1];
+        if (to >= 0) {
+            dup2(to, 1);
+            dup2(to, 2);
         } else {
-            dup2(2, 1); /* keep hpack's stdout for hpack */
+            dup2(2, 1);
         }
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
@@ -170,9 +174,21 @@ static void kill_group(pid_t pid, double grace)
     waitpid(pid, NULL, 0);
 }
 
-/* Read what is available; call on_line for each full line. */
+static void write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Read what is available: copy it to `logfd` (if >= 0) and to our stderr
+ * (if echo), and call fn for each full line. */
 typedef int (*line_fn)(void *ctx, const char *line);
-static void pump(struct run *r, int echo, line_fn fn, void *ctx, int *matched)
+static void pump(struct run *r, int echo, int logfd, line_fn fn, void *ctx, int *matched)
 {
     char buf[16384];
     ssize_t n = read(r->out, buf, sizeof buf);
@@ -183,10 +199,8 @@ static void pump(struct run *r, int echo, line_fn fn, void *ctx, int *matched)
         }
         return;
     }
-    if (echo) {
-        ssize_t w = write(2, buf, (size_t)n);
-        (void)w;
-    }
+    if (logfd >= 0) write_all(logfd, buf, (size_t)n);
+    if (echo) write_all(2, buf, (size_t)n);
     for (ssize_t i = 0; i < n; i++) {
         if (buf[i] == '\n' || r->ll == sizeof r->line - 1) {
             r->line[r->ll] = 0;
@@ -197,8 +211,6 @@ static void pump(struct run *r, int echo, line_fn fn, void *ctx, int *matched)
         }
     }
 }
-
-static int regex_line(void *ctx, const char *line) { return regexec((regex_t *)ctx, line, 0, NULL, 0) == 0; }
 
 static int make_tmpdir(char *out, size_t n, const char *what, struct hpk_perr *e)
 {
@@ -213,13 +225,66 @@ static void rm_tree(const char *dir)
     hpk_rm_rf(AT_FDCWD, dir);
 }
 
-/* The training run: DA0 in record mode under HPACK_TRAIN. */
+/* The training run's output, scanned for --train-ready log:REGEX and for
+ * the JVM's word that it is writing the cache (a phase of the spinner). */
+struct tscan {
+    regex_t re;
+    int have_re, creating;
+};
+
+static int train_line(void *ctx, const char *line)
+{
+    struct tscan *t = ctx;
+    if (!t->creating && (strstr(line, "AOTConfiguration recorded") || strstr(line, "writing AOTCache"))) t->creating = 1;
+    return t->have_re && regexec(&t->re, line, 0, NULL, 0) == 0;
+}
+
+/* The last `want` lines of the log, each indented and cut to 300 bytes,
+ * control characters shown as '?': printed before the error. */
+#define TAIL_LINES 20
+static char *log_tail(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size == 0) return NULL;
+    char buf[16384];
+    off_t from = st.st_size > (off_t)sizeof buf - 1 ? st.st_size - (off_t)sizeof buf + 1 : 0;
+    ssize_t n = pread(fd, buf, sizeof buf - 1, from);
+    if (n <= 0) return NULL;
+    buf[n] = 0;
+    char *p = buf;
+    if (from > 0 && (p = strchr(buf, '\n'))) p++; /* a partial first line */
+    if (!p) return NULL;
+    while (n > 0 && buf[n - 1] == '\n') buf[--n] = 0;
+    size_t lines = 0;
+    for (char *q = p; *q; q++) lines += *q == '\n';
+    lines++;
+    for (; lines > TAIL_LINES; lines--) p = strchr(p, '\n') + 1;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    fprintf(f, "hpack: the training run's last output:\n");
+    for (char *save = NULL, *l = strtok_r(p, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        size_t ll = strlen(l);
+        if (ll > 300) ll = 300;
+        fputs("    ", f);
+        for (size_t i = 0; i < ll; i++) fputc((unsigned char)l[i] < 32 && l[i] != '\t' ? '?' : l[i], f);
+        fputc('\n', f);
+    }
+    fclose(f);
+    return out;
+}
+
+/* The training run: DA0 in record mode under HPACK_TRAIN. Its output (and
+ * the workload's) goes to OUT.train.log, and live to stderr with -v; the log
+ * is removed when the run succeeds and kept, its tail shown, when not. */
 static int train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, struct hpk_perr *e)
 {
     struct hpk_ready ready = {0};
     if (b->train_ready) hpk_ready_parse(b->train_ready, &ready);
-    char *cachedir, *trainvar, *portvar = NULL, *urlvar = NULL;
-    if (asprintf(&cachedir, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&trainvar, "HPACK_TRAIN=%s", cache_out) < 0)
+    char *cachedir, *trainvar, *portvar = NULL, *urlvar = NULL, *logpath = NULL, *tmpcache = NULL;
+    if (asprintf(&cachedir, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&trainvar, "HPACK_TRAIN=%s", cache_out) < 0 ||
+        asprintf(&logpath, "%s.train.log", b->output) < 0 || asprintf(&tmpcache, "%s.tmp", cache_out) < 0)
         return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
     if (ready.port && asprintf(&portvar, "HPACK_TRAIN_PORT=%d", ready.port) < 0) return -1;
     if (ready.kind == READY_HTTP && asprintf(&urlvar, "HPACK_TRAIN_URL=http://%s:%d%s", ready.host, ready.port, ready.path) < 0)
@@ -230,16 +295,28 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
     char **argv = calloc(b->train_args.n + 2, sizeof *argv);
     argv[0] = (char *)da0;
     for (size_t i = 0; i < b->train_args.n; i++) argv[i + 1] = b->train_args.v[i];
+    size_t cl = strlen(cache_out);
+    const char *creating = cl > 4 && !strcmp(cache_out + cl - 4, ".aot") ? "creating the AOT cache" : "writing the CDS archive";
+    int live = hpk_verbose >= 2;
 
-    regex_t re;
-    int have_re = ready.kind == READY_LOG && regcomp(&re, ready.regex, REG_EXTENDED | REG_NOSUB) == 0;
-    struct run r = {0};
+    struct tscan ts = {.have_re = 0};
+    ts.have_re = ready.kind == READY_LOG && regcomp(&ts.re, ready.regex, REG_EXTENDED | REG_NOSUB) == 0;
+    struct run r = {.pid = -1, .out = -1};
     double t0 = hpk_now(), deadline = t0 + b->train_timeout, next_probe = t0;
-    hpk_note("training: running DA0%s (timeout %.0f s); its output follows", b->train_ready ? " until ready" : "", b->train_timeout);
-    r.pid = spawn(argv, env, &r.out);
     int rc = 0, is_ready = 0, stopped = 0, status = 0, matched = 0;
     pid_t wl = -1;
     int wl_status = 0;
+    int logfd = open(logpath, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (logfd < 0) {
+        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write the training log: %s", logpath, strerror(errno));
+        goto out;
+    }
+    hpk_tmp_register(logpath);
+    if (b->train_ready)
+        hpk_step_begin("training: running DA0, waiting for %s (timeout %.0f s)", b->train_ready, b->train_timeout);
+    else
+        hpk_step_begin("training: running DA0 (timeout %.0f s)", b->train_timeout);
+    r.pid = spawn(argv, env, &r.out, -1);
     if (r.pid < 0) {
         rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot start the training run: %s", strerror(errno));
         goto out;
@@ -247,14 +324,19 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
     for (;;) {
         if (r.out >= 0) {
             struct pollfd pfd = {.fd = r.out, .events = POLLIN};
-            if (poll(&pfd, 1, 100) > 0) pump(&r, 1, have_re ? regex_line : NULL, &re, &matched);
+            if (poll(&pfd, 1, 100) > 0) pump(&r, live, logfd, train_line, &ts, &matched);
         } else {
             usleep(20000);
         }
         pid_t w = waitpid(r.pid, &status, WNOHANG);
         if (w == r.pid) {
-            while (r.out >= 0) pump(&r, 1, NULL, NULL, &matched);
+            while (r.out >= 0) pump(&r, live, logfd, train_line, &ts, &matched);
             break;
+        }
+        if (!ts.creating && access(tmpcache, F_OK) == 0) ts.creating = 1;
+        if (ts.creating == 1) {
+            ts.creating = 2;
+            hpk_step_update("training: %s", creating);
         }
         double now = hpk_now();
         if (now > deadline) {
@@ -271,17 +353,18 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
                 next_probe = now + 0.1;
             }
             if (is_ready) {
-                hpk_note("training: ready after %.1f s", now - t0);
                 if (b->train_workload) {
                     char *wargv[] = {"/bin/sh", "-c", (char *)b->train_workload, NULL};
-                    hpk_note("training: running workload: %s", b->train_workload);
-                    wl = spawn(wargv, env, NULL);
+                    hpk_step_update("training: ready after %.1f s; running the workload", now - t0);
+                    hpk_info("training: workload: %s", b->train_workload);
+                    wl = spawn(wargv, env, NULL, live ? -1 : logfd);
                     if (wl < 0) {
                         kill_group(r.pid, 10);
                         rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot start the workload: %s", strerror(errno));
                         goto out;
                     }
                 } else {
+                    hpk_step_update("training: ready after %.1f s; stopping the app", now - t0);
                     kill(r.pid, SIGTERM);
                     stopped = 1;
                 }
@@ -296,7 +379,7 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
                                   WIFEXITED(wl_status) ? WEXITSTATUS(wl_status) : WTERMSIG(wl_status), b->train_workload);
                 goto out;
             }
-            hpk_note("training: workload done after %.1f s; stopping the app", hpk_now() - t0);
+            hpk_step_update("training: workload done after %.1f s; stopping the app", hpk_now() - t0);
             kill(r.pid, SIGTERM);
             stopped = 1;
         }
@@ -310,10 +393,28 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
     } else if (stopped && code != 0 && code != 143 && code != 130) {
         rc = hpk_perr_set(e, HPK_ST_TRAIN, "the app exited with status %d when stopped after training", code);
     } else if (access(cache_out, R_OK) != 0) {
-        rc = hpk_perr_set(e, HPK_ST_TRAIN, "the training run wrote no startup cache (see the JVM's messages above)");
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "the training run wrote no startup cache (the JVM's messages are in its output)");
     }
 out:
-    if (have_re) regfree(&re);
+    hpk_step_abort();
+    if (logfd >= 0) {
+        struct stat st;
+        hpk_tmp_forget(logpath);
+        if (rc == 0 || fstat(logfd, &st) != 0 || st.st_size == 0) {
+            unlink(logpath);
+        } else {
+            /* Kept: the error says where; its tail is shown unless it was live. */
+            if (!live) {
+                free(b->fail_detail);
+                b->fail_detail = log_tail(logfd);
+            }
+            size_t ml = strlen(e->msg);
+            snprintf(e->msg + ml, sizeof e->msg - ml, "; its output is in %s", logpath);
+        }
+        close(logfd);
+    }
+    if (rc == 0) hpk_note("trained in %.1f s", hpk_now() - t0);
+    if (ts.have_re) regfree(&ts.re);
     if (r.out >= 0) close(r.out);
     free(argv);
     free(env);
@@ -321,6 +422,8 @@ out:
     free(trainvar);
     free(portvar);
     free(urlvar);
+    free(logpath);
+    free(tmpcache);
     return rc;
 }
 
@@ -382,14 +485,14 @@ int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr 
     struct run r = {0};
     int status = 0, matched = 0, rc = 0;
     double deadline = hpk_now() + 300;
-    r.pid = spawn(av, env, &r.out);
+    r.pid = spawn(av, env, &r.out, -1);
     if (r.pid < 0) {
         rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot run %s: %s", artifact, strerror(errno));
         goto out;
     }
     for (;;) {
         struct pollfd pfd = {.fd = r.out, .events = POLLIN};
-        if (r.out >= 0 && poll(&pfd, 1, 100) > 0) pump(&r, hpk_verbose > 1, verify_line, &v, &matched);
+        if (r.out >= 0 && poll(&pfd, 1, 100) > 0) pump(&r, hpk_verbose > 1, -1, verify_line, &v, &matched);
         if (r.out < 0) usleep(20000);
         if (v.hit) {
             /* Seen: a server need not run on. */
@@ -397,7 +500,7 @@ int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr 
             break;
         }
         if (waitpid(r.pid, &status, WNOHANG) == r.pid) {
-            while (r.out >= 0 && !v.hit) pump(&r, hpk_verbose > 1, verify_line, &v, &matched);
+            while (r.out >= 0 && !v.hit) pump(&r, hpk_verbose > 1, -1, verify_line, &v, &matched);
             break;
         }
         if (hpk_now() > deadline) {

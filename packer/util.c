@@ -17,8 +17,9 @@ int hpk_verbose = 1;
 
 /* ---- progress: one step at a time ----
  * On a terminal, a spinner with the step's name and elapsed time redraws
- * itself on stderr from a small thread; elsewhere (logs, CI) a step is one
- * plain line when it starts and one when it ends. -q silences both. */
+ * itself on stderr from a small thread; elsewhere (logs, CI), and with -v
+ * (whose explanations would be drawn over), a step is one plain line when
+ * it starts and one when it ends. -q silences both. */
 static struct {
     pthread_t th;
     int running;
@@ -152,7 +153,7 @@ void hpk_step_begin(const char *fmt, ...)
     va_end(ap);
     step.t0 = hpk_now();
     const char *term = getenv("TERM");
-    if (isatty(2) && term && strcmp(term, "dumb") != 0) {
+    if (hpk_verbose == 1 && isatty(2) && term && strcmp(term, "dumb") != 0) {
         step.stop = 0;
         step.running = pthread_create(&step.th, NULL, spin, NULL) == 0;
     } else {
@@ -160,15 +161,39 @@ void hpk_step_begin(const char *fmt, ...)
     }
 }
 
-void hpk_step_end(void)
+void hpk_step_update(const char *fmt, ...)
 {
-    if (!step.name[0]) return;
+    if (hpk_verbose < 1 || !step.name[0]) return;
+    pthread_mutex_lock(&step.mu);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(step.name, sizeof step.name, fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&step.mu);
+    if (!step.running) fprintf(stderr, "hpack: %s ...\n", step.name);
+}
+
+static void step_stop(void)
+{
     if (step.running) {
         step.stop = 1;
         pthread_join(step.th, NULL);
         step.running = 0;
         fprintf(stderr, "\r\033[K");
     }
+}
+
+void hpk_step_end(void)
+{
+    if (!step.name[0]) return;
+    step_stop();
     if (hpk_verbose >= 1) fprintf(stderr, "hpack: %s: done in %.1f s\n", step.name, hpk_now() - step.t0);
+    step.name[0] = 0;
+}
+
+void hpk_step_abort(void)
+{
+    if (!step.name[0]) return;
+    step_stop();
     step.name[0] = 0;
 }

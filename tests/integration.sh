@@ -348,11 +348,22 @@ t_input_changed_during_training() {
 }
 t_failing_training() {
     local rt; rt=$(rt25); local o=$W/tf; mkdir -p "$o"
-    expect_status 7 "exited with status 3" "$HPACK" build --train --train-arg --exit --train-arg 3 --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/a"
+    # -q: only the error, after the tail of the app's output; the log is kept
+    local rc=0 err; err=$("$HPACK" build -q --train --train-arg --exit --train-arg 3 --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/a" 2>&1 >/dev/null) || rc=$?
+    [ $rc = 7 ] || fail "status $rc, expected 7: $err"
+    [ "$(tail -n 1 <<<"$err")" = "hpack: the training run failed: the app exited with status 3; its output is in $o/a.train.log" ] ||
+        fail "error line: $err"
+    [ "$(head -n 1 <<<"$err")" = "hpack: the training run's last output:" ] || fail "no tail before the error: $err"
+    grep -qx '    Hello from hpack!' <<<"$err" && grep -qx '    arg\[3\]' <<<"$err" || fail "the app's output not in the error: $err"
+    [ "$(grep -c '^hpack' <<<"$err")" = 2 ] || fail "-q printed more than the error: $err"
+    grep -qx 'Hello from hpack!' "$o/a.train.log" || fail "log lacks the app's output"
     local port; port=$(free_port)
     expect_status 7 "timed out" "$HPACK" build --train --train-timeout 4 --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" -o "$o/b"
     expect_status 7 "never became ready" "$HPACK" build --train --train-timeout 6 --train-ready "tcp:$(free_port)" --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" -o "$o/c"
     expect_status 7 "workload failed" "$HPACK" build --train --train-ready "http://127.0.0.1:$port/" --train-workload 'exit 9' --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" -o "$o/d"
+    # each failure kept the server's output as OUT.train.log, and nothing else
+    for x in b c d; do grep -q "^listening on $port" "$o/$x.train.log" || fail "$x.train.log lacks the server's output"; done
+    rm "$o"/*.train.log
     no_leftovers "$o"
     # no stray JVM left from the killed trainings
     sleep 0.5; ! pgrep -f "demo.http.Server $port" >/dev/null || fail "training JVM left running"

@@ -68,3 +68,49 @@ t_progress_and_quiet() {
     "$HPACK" help build | grep -q -- '--jdk' || fail "hpack help build"
     groff -man -Tutf8 -ww "$ROOT/docs/hpack.1" >/dev/null 2>"$W/groff.err" && [ ! -s "$W/groff.err" ] || fail "man page: $(cat "$W/groff.err")"
 }
+t_progress_of_training() {
+    local rt; rt=$(rt25); local port; port=$(free_port)
+    # off a terminal: plain lines; the server's and the workload's output go to
+    # the log, which --train-ready log: still reads, and which success removes
+    local out; out=$("$HPACK" build --train --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" \
+        --train-ready 'log:^listening on [0-9]+$' --train-workload 'curl -fsS "http://127.0.0.1:'"$port"'/"' -o "$W/art/tp1" 2>&1 </dev/null) ||
+        fail "log-ready training: $out"
+    grep -q '^hpack: training: running DA0, waiting for log:.* \.\.\.$' <<<"$out" || fail "no plain training line: $out"
+    grep -q '^hpack: training: ready after .*; running the workload \.\.\.$' <<<"$out" || fail "no workload line: $out"
+    grep -q '^hpack: trained in [0-9.]* s$' <<<"$out" || fail "no 'trained in' line: $out"
+    grep -q "^listening on $port\\|hello from hpack http" <<<"$out" && fail "the app's or the workload's output reached stderr: $out"
+    [ ! -e "$W/art/tp1.train.log" ] || fail "training log left after success"
+    # on a terminal: a spinner names the training step; the app's output stays out
+    out=$(script -qfc "'$HPACK' build --train --runtime '$rt' --jar '$SAMPLES/hello.jar' -o '$W/art/tp2'" /dev/null 2>&1)
+    grep -qF $'\r\e[K| training: running DA0' <<<"$out" || fail "no training spinner on a terminal: $out"
+    grep -q 'hpack: trained in' <<<"$out" || fail "no 'trained in' line on a terminal: $out"
+    grep -q 'Hello from hpack' <<<"$out" && fail "the app's output reached the terminal without -v: $out"
+    [ -x "$W/art/tp2" ] || fail "no artifact"
+    # -v: the app's output live, and plain lines instead of a spinner
+    out=$(script -qfc "'$HPACK' build -v --train --runtime '$rt' --jar '$SAMPLES/hello.jar' -o '$W/art/tp3'" /dev/null 2>&1)
+    grep -q 'Hello from hpack' <<<"$out" || fail "-v: the app's output not shown: $out"
+    grep -qF $'\e[K' <<<"$out" && fail "-v: spinner drawn over the app's output"
+    grep -q 'hpack: training: running DA0' <<<"$out" || fail "-v: no training line: $out"
+}
+t_jdeps_failing_jar() {
+    [ -n "$J25" ] || fail "JDK 25 not found"
+    # a modular jar whose module-info requires a module nobody has (the stub
+    # it was compiled against is left out): jdeps fails over any list with it
+    local d=$W/badmod; mkdir -p "$d/src/bad" "$d/src/does.not.exist"
+    echo 'module does.not.exist {}' >"$d/src/does.not.exist/module-info.java"
+    echo 'module bad { requires does.not.exist; }' >"$d/src/bad/module-info.java"
+    "$J25/bin/javac" --module-source-path "$d/src" -d "$d/out" --module bad
+    "$J25/bin/jar" --create --file "$d/bad.jar" -C "$d/out/bad" .
+    local out; out=$(HPACK_JLINK_CACHE=$W/jlc "$HPACK" build --jdk "$J25" --cp "$SAMPLES/hello.jar:$d/bad.jar" --main-class demo.Main -o "$W/art/jdb" 2>&1) ||
+        fail "build: $out"
+    grep -q "^hpack: warning: $d/bad.jar: jdeps cannot analyse it (Module does.not.exist not found, required by bad);.* --add-modules" <<<"$out" ||
+        fail "no warning naming bad.jar: $out"
+    [ "$(grep -c 'warning' <<<"$out")" = 1 ] || fail "more than one warning: $out"
+    grep -q '^hpack: modules: java.base,java.logging$' <<<"$out" || fail "hello.jar's modules lost: $out"
+    HPACK_CACHE_DIR=$W/jdb run_clean "$W/art/jdb" | grep -qx 'Hello from hpack!' || fail "the artifact does not run hello"
+    # every jar failing: an error naming the first one and jdeps' reason
+    cp "$d/bad.jar" "$d/bad2.jar"
+    expect_status 3 "$d/bad.jar: jdeps cannot analyse it (Module does.not.exist not found, required by bad), nor any other" \
+        env HPACK_JLINK_CACHE="$W/jlc" "$HPACK" build --jdk "$J25" --cp "$d/bad.jar:$d/bad2.jar" --main-class demo.Main -o "$W/art/jdb2"
+    [ ! -e "$W/art/jdb2" ] || fail "output written"
+}
