@@ -3,7 +3,9 @@
  * line, like javac and jlink argument files) and ./hpack.conf (key = value,
  * keys are the long option names). Relative paths given to path options
  * resolve against the directory of the file that names them, so a project
- * can commit its build description and build from anywhere.
+ * can commit its build description and build from anywhere. In a file that
+ * gives --app-dist, --jar and --cp values are left as they are: relative,
+ * they name files inside the distribution.
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
@@ -15,7 +17,13 @@
 #include <string.h>
 
 static const char *const path_opts[] = {"--runtime", "--jdk", "--jar", "--cp", "--class-path", "-o", "--output",
-                                        "--keep-da0", "--with-cache", "--lock", "--locked", NULL};
+                                        "--keep-da0", "--with-cache", "--lock", "--locked", "--app-dist", NULL};
+
+/* Options whose relative values name files in the distribution, if any. */
+static int dist_relative(const char *opt)
+{
+    return !strcmp(opt, "--jar") || !strcmp(opt, "--cp") || !strcmp(opt, "--class-path");
+}
 
 static int is_path_opt(const char *o, size_t n)
 {
@@ -54,12 +62,13 @@ static char *resolve(const char *dir, const char *value, int list)
 }
 
 /* Add one argument that came from a file in `dir`; `pending` says the
- * previous one was a path option awaiting its value. */
-static void add_from_file(struct hpk_strv *out, const char *dir, const char *arg, const char **pending)
+ * previous one was a path option awaiting its value; `dist`: the file gives
+ * --app-dist. */
+static void add_from_file(struct hpk_strv *out, const char *dir, int dist, const char *arg, const char **pending)
 {
     if (*pending) {
         int list = !strcmp(*pending, "--cp") || !strcmp(*pending, "--class-path");
-        push(out, resolve(dir, arg, list));
+        push(out, dist && dist_relative(*pending) ? strdup(arg) : resolve(dir, arg, list));
         *pending = NULL;
         return;
     }
@@ -68,7 +77,7 @@ static void add_from_file(struct hpk_strv *out, const char *dir, const char *arg
         char opt[64];
         snprintf(opt, sizeof opt, "%.*s", (int)(eq - arg), arg);
         int list = !strcmp(opt, "--cp") || !strcmp(opt, "--class-path");
-        char *v = resolve(dir, eq + 1, list), *s;
+        char *v = dist && dist_relative(opt) ? strdup(eq + 1) : resolve(dir, eq + 1, list), *s;
         if (asprintf(&s, "%s=%s", opt, v) < 0) exit(HPK_ST_INTERNAL);
         free(v);
         push(out, s);
@@ -95,14 +104,19 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
     free(copy);
     char *line = NULL;
     size_t cap = 0;
-    int no = 0, rc = 0;
+    int no = 0, rc = 0, dist = 0;
     const char *pending = NULL;
+    while (getline(&line, &cap, f) > 0) {
+        char *t = trim(line);
+        dist |= conf ? !strncmp(t, "app-dist", 8) && strchr(" \t=", t[8]) : !strncmp(t, "--app-dist", 10) && strchr("=", t[10]);
+    }
+    rewind(f);
     while (getline(&line, &cap, f) > 0) {
         no++;
         char *t = trim(line);
         if (!*t || *t == '#') continue;
         if (!conf) {
-            add_from_file(out, dir, t, &pending);
+            add_from_file(out, dir, dist, t, &pending);
             continue;
         }
         char *eq = strchr(t, '=');
@@ -118,8 +132,8 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
             if (!strcmp(val, "true") || !strcmp(val, "yes") || !strcmp(val, "1")) push(out, strdup("--train"));
             continue;
         }
-        add_from_file(out, dir, opt, &pending);
-        add_from_file(out, dir, val, &pending);
+        add_from_file(out, dir, dist, opt, &pending);
+        add_from_file(out, dir, dist, val, &pending);
     }
     if (rc == 0 && pending) rc = hpk_perr_set(e, HPK_ST_USAGE, "%s: %s at the end lacks its value", file, pending);
     free(line);

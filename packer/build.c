@@ -343,6 +343,12 @@ static int stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s,
         if (!o || fwrite(it->data, 1, it->size, o) != it->size || fclose(o) != 0)
             return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", f, strerror(errno));
         strv_push(&b->jdeps_inputs, f);
+        if (it->source) {
+            strv_push(&b->jdeps_names, it->source);
+        } else { /* a member of the --app-dist archive */
+            snprintf(f, sizeof f, "%s:%s", b->app_dist ? b->app_dist : "", it->path + 4);
+            strv_push(&b->jdeps_names, f);
+        }
     }
     return 0;
 }
@@ -483,6 +489,7 @@ static void build_free(struct hpk_build *b)
     hpk_strv_free(&b->cp_paths);
     hpk_strv_free(&b->jlink_opts);
     hpk_strv_free(&b->jdeps_inputs);
+    hpk_strv_free(&b->jdeps_names);
     free(b->resolved_main);
     free(b->modules);
     free(b->jlinked);

@@ -24,7 +24,8 @@ struct hpk_build {
     const char *lock, *locked; /* --lock FILE, --locked FILE */
     const char *jdk, *add_modules; /* --jdk DIR, --add-modules M,... */
     struct hpk_strv jlink_opts;
-    struct hpk_strv jdeps_inputs; /* class path jars, for jdeps */
+    struct hpk_strv jdeps_inputs; /* class path jars, for jdeps (staged copies) */
+    struct hpk_strv jdeps_names;  /* what each is to the user, for messages */
     char *modules;                /* the module list linked (recorded in hpack/launch) */
     char *jlinked;                /* the runtime jlink made (in the build cache) */
     char *fail_detail;            /* lines printed before the error (the training run's last output) */

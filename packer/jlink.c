@@ -208,7 +208,9 @@ static void jdeps_split(struct jdeps *j, size_t lo, size_t hi)
     j->why[j->nbad++] = why;
 }
 
-static int find_modules(const char *jdk, int major, const struct hpk_strv *jars, char **mods, struct hpk_perr *e)
+/* names: what each of jars is to the user (jdeps reads staged copies). */
+static int find_modules(const char *jdk, int major, const struct hpk_strv *jars, const struct hpk_strv *names,
+                        char **mods, struct hpk_perr *e)
 {
     char exe[PATH_MAX + 16], mr[16];
     snprintf(exe, sizeof exe, "%s/bin/jdeps", jdk);
@@ -242,17 +244,17 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
     if (j.nbad == jars->n) {
         hpk_step_abort();
         rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: jdeps cannot analyse it (%s)%s; fix it, or give a runtime with --runtime DIR",
-                          jars->v[j.bad[0]], j.why[0] ? j.why[0] : "?", jars->n > 1 ? ", nor any other class path jar" : "");
+                          names->v[j.bad[0]], j.why[0] ? j.why[0] : "?", jars->n > 1 ? ", nor any other class path jar" : "");
         free(j.mods);
     } else {
         hpk_step_end();
         for (size_t i = 0; i < j.nbad; i++) {
             int again = 0; /* the same jar twice on the class path: one warning */
-            for (size_t k = 0; k < i; k++) again |= !strcmp(jars->v[j.bad[k]], jars->v[j.bad[i]]);
+            for (size_t k = 0; k < i; k++) again |= !strcmp(names->v[j.bad[k]], names->v[j.bad[i]]);
             if (!again)
                 hpk_warn("%s: jdeps cannot analyse it (%s); the modules it alone needs are not linked: add them with "
                          "--add-modules M,... if the app needs them",
-                         jars->v[j.bad[i]], j.why[i] ? j.why[i] : "?");
+                         names->v[j.bad[i]], j.why[i] ? j.why[i] : "?");
         }
         *mods = j.mods;
     }
@@ -287,7 +289,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
 
     /* Modules: jdeps over the class path (see find_modules). */
     char *mods = NULL;
-    if (b->jdeps_inputs.n && find_modules(jdk, major, &b->jdeps_inputs, &mods, e) != 0) return -1;
+    if (b->jdeps_inputs.n && find_modules(jdk, major, &b->jdeps_inputs, &b->jdeps_names, &mods, e) != 0) return -1;
     if (b->add_modules) {
         char *m;
         if (asprintf(&m, "%s%s%s", mods ? mods : "", mods ? "," : "", b->add_modules) < 0) return -1;

@@ -53,6 +53,15 @@ t_argfile_and_conf() {
     # the command line comes after hpack.conf: a repeated option adds, -o overrides
     (cd "$W/proj" && "$HPACK" build -q --arg more -o out/app3) || fail "conf + command line"
     [ -x "$W/proj/out/app3" ] && [ "$(HPACK_CACHE_DIR=$W/pc "$W/proj/out/app3" | grep -c '^arg')" = 2 ] || fail "conf + command line args"
+    # with app-dist, the jar and class path name files inside the distribution
+    mkdir -p "$W/proj/dist/lib"; cp "$SAMPLES/hello.jar" "$W/proj/dist/lib/"
+    printf 'runtime = %s\ncp = lib/*\napp-dist = dist\nmain-class = demo.Main\noutput = out/app4\n' "$rt" >"$W/proj/hpack.conf"
+    (cd "$W/proj" && "$HPACK" build -q) || fail "hpack.conf with app-dist"
+    [ "$("$HPACK" inspect --json "$W/proj/out/app4" | python3 -c 'import json,sys; print(json.load(sys.stdin)["class_path"])')" = \
+        "['app/lib/hello.jar']" ] || fail "hpack.conf with app-dist: other class path"
+    printf -- '--jar\nlib/hello.jar\n--app-dist=dist\n' >"$W/proj/dist.args"
+    (cd / && "$HPACK" build -q --runtime "$rt" @"$W/proj/dist.args" -o "$W/proj/out/app5") || fail "@file with --app-dist"
+    HPACK_CACHE_DIR=$W/pc "$W/proj/out/app5" | grep -q 'Hello from hpack' || fail "@file with --app-dist: does not run"
     printf 'bogus line\n' >"$W/proj/hpack.conf"
     expect_status 2 "hpack.conf:1: expected 'key = value'" sh -c "cd '$W/proj' && '$HPACK' build"
 }
