@@ -24,12 +24,12 @@ case $RUNS in '' | *[!0-9]*) echo "BENCH_RUNS: a number please" >&2; exit 2;; es
 fail() { echo "bench-apps: $*" >&2; exit 1; }
 [ -n "$J25" ] || fail "JDK 25 (Temurin) not found under /usr/lib/jvm"
 for c in mvn ant jython; do command -v $c >/dev/null || fail "$c is not installed (sh tests/setup-deps.sh apps)"; done
-rm -rf "$B"; mkdir -p "$B/home" -m 700 "$B/jlc"
+rm -rf "$B"; mkdir -p "$B/home" "$B/art" -m 700 "$B/jlc"
 W=$B
 
 build() { # NAME DIR OPTIONS...: DA0 and DA1, trained in DIR
     local n=$1 d=$2; shift 2
-    (cd "$d" && HPACK_JLINK_CACHE=$B/jlc "$HPACK" build -q --jdk "$J25" "$@" --train --keep-da0 "$B/$n-da0" -o "$B/$n")
+    (cd "$d" && HPACK_JLINK_CACHE=$B/jlc "$HPACK" build -q --jdk "$J25" "$@" --train --keep-da0 "$B/art/$n-da0" -o "$B/art/$n")
 }
 write_mvn_project "$B/mvn"; write_ant_project "$B/ant"; write_jython_script "$B/jy"
 build maven "$B/mvn" "${APP_MAVEN[@]}" --train-arg=-o --train-arg=-q --train-arg=validate
@@ -64,8 +64,8 @@ run_maven() {
     case $1 in
     script17) clean mvn -o -q validate ;;
     same-jdk) clean JAVA_HOME="$J25" mvn -o -q validate ;;
-    da0) clean "$B/maven-da0" -o -q validate ;;
-    da1) clean "$B/maven" -o -q validate ;;
+    da0) clean "$B/art/maven-da0" -o -q validate ;;
+    da1) clean "$B/art/maven" -o -q validate ;;
     esac
 }
 run_ant() {
@@ -73,16 +73,16 @@ run_ant() {
     script17) clean ant -q ;;
     same-jdk) clean "$J25/bin/java" -classpath /usr/share/ant/lib/ant-launcher.jar -Dant.home=/usr/share/ant \
         -Dant.library.dir=/usr/share/ant/lib org.apache.tools.ant.launch.Launcher -q ;;
-    da0) clean "$B/ant-da0" -q ;;
-    da1) clean "$B/ant" -q ;;
+    da0) clean "$B/art/ant-da0" -q ;;
+    da1) clean "$B/art/ant" -q ;;
     esac
 }
 run_jython() {
     case $1 in
     script17) clean jython x.py ;;
     same-jdk) env -i HOME="$B/home" PATH="$J25/bin:/usr/bin:/bin" jython x.py >/dev/null 2>&1 ;;
-    da0) clean "$B/jython-da0" x.py ;;
-    da1) clean "$B/jython" x.py ;;
+    da0) clean "$B/art/jython-da0" x.py ;;
+    da1) clean "$B/art/jython" x.py ;;
     esac
 }
 
