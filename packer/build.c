@@ -57,7 +57,7 @@ static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_perr *e)
                 strv_push(&names, de->d_name);
         }
         closedir(d);
-        qsort(names.v, names.n, sizeof *names.v, name_cmp);
+        if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
         for (size_t i = 0; i < names.n; i++) {
             char p[PATH_MAX];
             snprintf(p, sizeof p, "%s/%s", dir, names.v[i]);
@@ -178,7 +178,7 @@ static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char
         if (!strncmp(p, pre, pl) && !strchr(p + pl, '/') && jar_name(p + pl) && !S_ISDIR(s->items[i].mode))
             strv_push(&names, p + 4);
     }
-    qsort(names.v, names.n, sizeof *names.v, name_cmp);
+    if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
     int r = names.n ? 0 : hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no jars match %s in the application distribution", b->app_dist, elem);
     for (size_t i = 0; r == 0 && i < names.n; i++)
         if (!dist_jar(s, b, names.v[i], 0, e)) r = -1;

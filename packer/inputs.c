@@ -229,7 +229,7 @@ static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char
         names[n++] = strdup(de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
+    if (n) qsort(names, n, sizeof *names, name_cmp);
     int r = 0;
     for (size_t i = 0; i < n; i++) {
         if (r == 0) {
