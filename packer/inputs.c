@@ -577,8 +577,10 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
             /* A hard link: the content of an earlier member. */
             char tgt[PATH_MAX];
             while (hl[0] == '.' && hl[1] == '/') hl += 2;
-            snprintf(tgt, sizeof tgt, "%s/%s", prefix, tl ? hl + tl + (hl[tl] == '/') : hl);
-            struct hpk_item *src = hpk_snapshot_find(s, tgt);
+            /* the target lies in the same top directory as the members, or it names nothing of ours */
+            int in_top = !tl || (!strncmp(hl, top, tl) && (hl[tl] == '/' || !hl[tl]));
+            snprintf(tgt, sizeof tgt, "%s/%s", prefix, !in_top ? "" : tl ? hl + tl + (hl[tl] == '/') : hl);
+            struct hpk_item *src = in_top ? hpk_snapshot_find(s, tgt) : NULL;
             if (!src || !S_ISREG(src->mode)) {
                 rc = hpk_perr_set(e, status, "%s: hard link %s to missing %s", file, name, hl);
                 break;
