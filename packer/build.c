@@ -93,11 +93,17 @@ static int add_parents(struct hpk_snapshot *s, const char *path, uint8_t role)
 /* A clean relative path: no "..", ".", empty or absolute component. */
 static int clean_rel(const char *p) { return hpk_layout_path_ok(p, strlen(p)); }
 
+static int strv_has(const struct hpk_strv *v, const char *s)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->v[i], s)) return 1;
+    return 0;
+}
+
 static void cp_push(struct hpk_build *b, const char *path)
 {
-    for (size_t i = 0; i < b->cp_paths.n; i++)
-        if (!strcmp(b->cp_paths.v[i], path)) return; /* listed twice: the JVM takes the first */
-    strv_push(&b->cp_paths, path);
+    if (!strv_has(&b->cp_paths, path)) /* listed twice: the JVM takes the first */
+        strv_push(&b->cp_paths, path);
 }
 
 /* A jar from the host: read into app/<name> (or app/<want>). */
@@ -332,16 +338,27 @@ static int stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s,
         dir[0] = 0;
         return hpk_perr_set(e, HPK_ST_OUTPUT, "cannot make a temporary directory for jdeps: %s", strerror(err));
     }
+    hpk_tmp_register_tree(dir);
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++) {
         const struct hpk_item *it = &s->items[i];
-        if (it->role != HPK_ROLE_CLASSPATH || !S_ISREG(it->mode) || !jar_name(it->path)) continue;
+        if (it->role != HPK_ROLE_CLASSPATH || !S_ISREG(it->mode)) continue;
+        /* Every class path entry, whatever its name (app.zip is a jar to the
+         * JVM), and the distribution's other jars, which the app may load by
+         * itself (plugins). jdeps only reads files named *.jar. */
+        int on_cp = strv_has(&b->cp_paths, it->path);
+        if (!on_cp && !jar_name(it->path)) continue;
         char sub[PATH_MAX], f[2 * PATH_MAX];
         snprintf(sub, sizeof sub, "%s/%zu", dir, k++);
-        snprintf(f, sizeof f, "%s/%s", sub, strrchr(it->path, '/') + 1);
-        FILE *o = mkdir(sub, 0700) == 0 ? fopen(f, "wb") : NULL;
-        if (!o || fwrite(it->data, 1, it->size, o) != it->size || fclose(o) != 0)
-            return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", f, strerror(errno));
+        snprintf(f, sizeof f, "%s/%s%s", sub, strrchr(it->path, '/') + 1, jar_name(it->path) ? "" : ".jar");
+        if (mkdir(sub, 0700) != 0)
+            return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot make: %s", sub, strerror(errno));
+        FILE *o = fopen(f, "wb");
+        if (!o) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", f, strerror(errno));
+        int ok = fwrite(it->data, 1, it->size, o) == it->size;
+        int err = errno;
+        if (fclose(o) != 0 && ok) ok = 0, err = errno;
+        if (!ok) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", f, strerror(err));
         strv_push(&b->jdeps_inputs, f);
         if (it->source) {
             strv_push(&b->jdeps_names, it->source);
@@ -649,7 +666,10 @@ int hpk_build_run(struct hpk_build *b)
         char dir[PATH_MAX];
         int r = stage_jdeps_inputs(b, &s, dir, sizeof dir, &e);
         if (r == 0) r = hpk_jlink_runtime(b, &e);
-        if (*dir) hpk_rm_rf(AT_FDCWD, dir);
+        if (*dir) {
+            hpk_rm_rf(AT_FDCWD, dir);
+            hpk_tmp_forget(dir);
+        }
         if (r != 0) goto fail;
     }
     hpk_step_begin("reading %s", b->runtime);

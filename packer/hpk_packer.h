@@ -50,9 +50,13 @@ void hpk_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* s
 void hpk_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* shown with -v */
 void hpk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Temporary files that must not survive a failure or an interrupt. */
+/* Temporaries that must not survive a failure or an interrupt: a file, a
+ * directory tree, a child process group (killed). Forget them once done. */
 void hpk_tmp_register(const char *path);
+void hpk_tmp_register_tree(const char *path);
+void hpk_tmp_register_group(pid_t pgid);
 void hpk_tmp_forget(const char *path);
+void hpk_tmp_forget_group(pid_t pgid);
 void hpk_tmp_cleanup(void);
 
 double hpk_now(void);

@@ -23,9 +23,15 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* Run argv, capture stdout (and stderr into the same buffer when both). */
-static void hpk_rm_tree(const char *p) { hpk_rm_rf(AT_FDCWD, p); }
+static void hpk_rm_tree(const char *p)
+{
+    hpk_rm_rf(AT_FDCWD, p);
+    hpk_tmp_forget(p);
+}
 
+/* Run argv, its stdout and stderr captured into one buffer. In its own
+ * process group, registered, so that an interrupt of hpack stops it rather
+ * than leave it writing into a directory being removed. */
 static int run_capture(char *const *argv, char **out)
 {
     int p[2];
@@ -34,12 +40,15 @@ static int run_capture(char *const *argv, char **out)
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+        setpgid(0, 0);
         dup2(p[1], 1);
         dup2(p[1], 2);
         execv(argv[0], argv);
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    setpgid(pid, pid);
+    hpk_tmp_register_group(pid);
     close(p[1]);
     size_t n = 0, cap = 4096;
     char *b = malloc(cap);
@@ -51,6 +60,7 @@ static int run_capture(char *const *argv, char **out)
     close(p[0]);
     int st;
     waitpid(pid, &st, 0);
+    hpk_tmp_forget_group(pid);
     if (b) b[n] = 0;
     *out = b;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -383,6 +393,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
         hpk_note("jlink: reusing %s (same JDK, modules and options)", out);
     } else {
         snprintf(tmp, sizeof tmp, "%s/.tmp.%s.%ld", root, key, (long)getpid());
+        hpk_tmp_register_tree(tmp);
         char jl[PATH_MAX + 16];
         snprintf(jl, sizeof jl, "%s/bin/jlink", jdk);
         char **av = calloc(opts.n + 8, sizeof *av);
@@ -414,7 +425,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
             hpk_strv_free(&opts);
             return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
         }
-        hpk_rm_tree(tmp); /* lost a race with another build: theirs is the same */
+        hpk_rm_tree(tmp); /* lost a race with another build: theirs is the same; or forget it */
         hpk_note("jlink: done in %.1f s, kept in %s", hpk_now() - t0, out);
     }
     hpk_strv_free(&opts);

@@ -138,6 +138,7 @@ static pid_t spawn(char *const *argv, char *const *env, int *outfd, int to)
         _exit(127);
     }
     setpgid(pid, pid);
+    hpk_tmp_register_group(pid); /* an interrupt of hpack kills it (util.c) */
     if (outfd) {
         close(p[1]);
         *outfd = p[0];
@@ -166,12 +167,17 @@ static void kill_group(pid_t pid, double grace)
     kill(pid, SIGTERM);
     double end = hpk_now() + grace;
     while (hpk_now() < end) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) return;
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            kill(-pid, SIGKILL); /* what the leader left running */
+            hpk_tmp_forget_group(pid);
+            return;
+        }
         usleep(50000);
     }
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    hpk_tmp_forget_group(pid);
 }
 
 static void write_all(int fd, const char *buf, size_t n)
@@ -217,12 +223,14 @@ static int make_tmpdir(char *out, size_t n, const char *what, struct hpk_perr *e
     const char *t = getenv("TMPDIR");
     snprintf(out, n, "%s/hpack-%s.XXXXXX", t && *t == '/' ? t : "/tmp", what);
     if (!mkdtemp(out)) return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: cannot create: %s", out, strerror(errno));
+    hpk_tmp_register_tree(out);
     return 0;
 }
 
 static void rm_tree(const char *dir)
 {
     hpk_rm_rf(AT_FDCWD, dir);
+    hpk_tmp_forget(dir);
 }
 
 /* The training run's output, scanned for --train-ready log:REGEX and for
@@ -330,6 +338,7 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
         }
         pid_t w = waitpid(r.pid, &status, WNOHANG);
         if (w == r.pid) {
+            hpk_tmp_forget_group(r.pid);
             while (r.out >= 0) pump(&r, live, logfd, train_line, &ts, &matched);
             break;
         }
@@ -371,6 +380,7 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
             }
         }
         if (wl > 0 && waitpid(wl, &wl_status, WNOHANG) == wl) {
+            hpk_tmp_forget_group(wl);
             wl = -1;
             if (!WIFEXITED(wl_status) || WEXITSTATUS(wl_status) != 0) {
                 kill_group(r.pid, 10);
@@ -500,6 +510,7 @@ int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr 
             break;
         }
         if (waitpid(r.pid, &status, WNOHANG) == r.pid) {
+            hpk_tmp_forget_group(r.pid);
             while (r.out >= 0 && !v.hit) pump(&r, hpk_verbose > 1, -1, verify_line, &v, &matched);
             break;
         }

@@ -4,13 +4,17 @@
 #define _GNU_SOURCE
 #include "hpk_packer.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int hpk_verbose = 1;
@@ -82,11 +86,19 @@ double hpk_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A fixed-size registry: a build has a handful of temporaries at a time.
- * The signal handler only calls unlink(), which is async-signal-safe. */
+/* A fixed-size registry of what an interrupt must not leave behind: files,
+ * directory trees (jlink's output, the training's work directory) and child
+ * process groups (a training JVM runs in its own group so that a timeout
+ * kills all of it, which also keeps a terminal's Ctrl-C from reaching it).
+ * The signal handler only calls kill(), open(), getdents64, unlinkat() and
+ * close(), which are async-signal-safe: no malloc, no stdio, no opendir. */
 #define TMP_MAX_FILES 16
-static char tmp_paths[TMP_MAX_FILES][4096];
-static volatile sig_atomic_t tmp_used[TMP_MAX_FILES];
+enum { TMP_FREE, TMP_FILE, TMP_TREE, TMP_GROUP };
+static struct {
+    volatile sig_atomic_t kind;
+    pid_t pid;
+    char path[4096];
+} tmp[TMP_MAX_FILES];
 
 static void on_signal(int sig)
 {
@@ -96,7 +108,7 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-void hpk_tmp_register(const char *path)
+static void tmp_add(int kind, const char *path, pid_t pid)
 {
     static int installed;
     if (!installed) {
@@ -106,26 +118,81 @@ void hpk_tmp_register(const char *path)
         signal(SIGHUP, on_signal);
     }
     for (int i = 0; i < TMP_MAX_FILES; i++)
-        if (!tmp_used[i]) {
-            snprintf(tmp_paths[i], sizeof tmp_paths[i], "%s", path);
-            tmp_used[i] = 1;
+        if (tmp[i].kind == TMP_FREE) {
+            snprintf(tmp[i].path, sizeof tmp[i].path, "%s", path ? path : "");
+            tmp[i].pid = pid;
+            tmp[i].kind = kind; /* last: the handler reads a complete slot */
             return;
         }
 }
 
+void hpk_tmp_register(const char *path) { tmp_add(TMP_FILE, path, 0); }
+void hpk_tmp_register_tree(const char *path) { tmp_add(TMP_TREE, path, 0); }
+void hpk_tmp_register_group(pid_t pgid) { tmp_add(TMP_GROUP, NULL, pgid); }
+
 void hpk_tmp_forget(const char *path)
 {
     for (int i = 0; i < TMP_MAX_FILES; i++)
-        if (tmp_used[i] && strcmp(tmp_paths[i], path) == 0) tmp_used[i] = 0;
+        if ((tmp[i].kind == TMP_FILE || tmp[i].kind == TMP_TREE) && strcmp(tmp[i].path, path) == 0)
+            tmp[i].kind = TMP_FREE;
+}
+
+void hpk_tmp_forget_group(pid_t pgid)
+{
+    for (int i = 0; i < TMP_MAX_FILES; i++)
+        if (tmp[i].kind == TMP_GROUP && tmp[i].pid == pgid) tmp[i].kind = TMP_FREE;
+}
+
+/* Remove the tree NAME under directory DFD, with system calls only (see
+ * above). Bounded depth: a runtime image is a dozen levels deep. */
+struct dirent64_raw {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+static int rm_tree_raw(int dfd, const char *name, int depth)
+{
+    if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) return 0;
+    if (depth > 64) return -1;
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[2048] __attribute__((aligned(8)));
+    /* Entries removed while reading may shift the rest: read again from the
+     * start until a pass removes nothing. */
+    for (int again = 1; again;) {
+        again = 0;
+        lseek(fd, 0, SEEK_SET);
+        long n;
+        while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+            for (long off = 0; off < n;) {
+                struct dirent64_raw *d = (struct dirent64_raw *)(buf + off);
+                off += d->reclen;
+                if (strcmp(d->name, ".") && strcmp(d->name, "..") && rm_tree_raw(fd, d->name, depth + 1) == 0)
+                    again = 1;
+            }
+    }
+    close(fd);
+    return unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
 void hpk_tmp_cleanup(void)
 {
+    int saved = errno;
+    /* Children first: a JVM still writing into a tree would race its removal. */
     for (int i = 0; i < TMP_MAX_FILES; i++)
-        if (tmp_used[i]) {
-            unlink(tmp_paths[i]);
-            tmp_used[i] = 0;
+        if (tmp[i].kind == TMP_GROUP) {
+            kill(-tmp[i].pid, SIGKILL);
+            tmp[i].kind = TMP_FREE;
         }
+    for (int i = 0; i < TMP_MAX_FILES; i++) {
+        if (tmp[i].kind == TMP_FILE) unlink(tmp[i].path);
+        else if (tmp[i].kind == TMP_TREE) rm_tree_raw(AT_FDCWD, tmp[i].path, 0);
+        tmp[i].kind = TMP_FREE;
+    }
+    errno = saved;
 }
 
 static void *spin(void *arg)

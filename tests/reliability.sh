@@ -267,3 +267,34 @@ t_stale_cache_temporaries() {
     [ -s "$tree/cache/$name" ] || fail "cache not added"
     [ ! -e "$tree/cache/.tmp.99999.$name" ] || fail "stale temporary left"
 }
+t_interrupted_build_leaves_nothing() {
+    [ -n "$J25" ] || fail "JDK 25 not found"
+    local tmp=$W/intr-tmp jlc=$W/intr-jlc log=$W/intr.log
+    mkdir -p "$tmp"
+    # during jlink: the half-linked image, the jdeps copies and jlink itself go
+    TMPDIR=$tmp HPACK_JLINK_CACHE=$jlc "$HPACK" build --jdk "$J25" --cp "$SAMPLES/http.jar" \
+        --main-class demo.http.Server -o "$W/art/intr1" >"$log" 2>&1 &
+    local p=$! i
+    for i in $(seq 300); do grep -q 'jlink: linking' "$log" && break; sleep 0.1; done
+    grep -q 'jlink: linking' "$log" || fail "jlink never started: $(cat "$log")"
+    sleep 0.3
+    kill -TERM $p; wait $p && fail "interrupted build succeeded"
+    sleep 0.3
+    [ -z "$(ls -A "$tmp")" ] || fail "left in TMPDIR: $(ls -A "$tmp")"
+    [ -z "$(ls -A "$jlc" 2>/dev/null)" ] || fail "left in the jlink cache: $(ls -A "$jlc")"
+    ! pgrep -f -- "--output $jlc/" >/dev/null || fail "jlink still running"
+    [ ! -e "$W/art/intr1" ] || fail "output written"
+    # during training: the JVM (in its own process group), its work directory and log go
+    local rt; rt=$(rt25)
+    TMPDIR=$tmp "$HPACK" build --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server \
+        --jvm-opt=-Dhpack.test=intr$$ --train --train-ready tcp:1 -o "$W/art/intr2" >"$log" 2>&1 &
+    p=$!
+    for i in $(seq 300); do pgrep -f "bin/java .*hpack.test=intr$$" >/dev/null && break; sleep 0.1; done
+    pgrep -f "bin/java .*hpack.test=intr$$" >/dev/null || fail "the training JVM never started: $(cat "$log")"
+    [ -n "$(ls -A "$tmp")" ] || fail "no work directory seen during training"
+    kill -INT $p; wait $p && fail "interrupted training succeeded"
+    sleep 0.3
+    ! pgrep -f "bin/java .*hpack.test=intr$$" >/dev/null || fail "the training JVM survived the interrupt"
+    [ -z "$(ls -A "$tmp")" ] || fail "left in TMPDIR after training: $(ls -A "$tmp")"
+    [ ! -e "$W/art/intr2" ] && [ ! -e "$W/art/intr2.train.log" ] || fail "output or log left: $(ls "$W/art")"
+}

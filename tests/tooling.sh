@@ -25,6 +25,14 @@ t_jdk_jlink_and_build_cache() {
     out=$(env -u JAVA_HOME HPACK_JLINK_CACHE=$c "$HPACK" build --jar "$SAMPLES/hello.jar" -o "$W/art/jl5" 2>&1)
     grep -q "using the newest JDK in /usr/lib/jvm" <<<"$out" || fail "default JDK without JAVA_HOME: $out"
 }
+t_jdk_class_path_not_named_jar() {
+    [ -n "$J25" ] || fail "JDK 25 not found"
+    # app.zip is a jar to the JVM: jdeps must see it too (it reads only *.jar)
+    cp "$SAMPLES/http.jar" "$W/app.zip"
+    local out; out=$(HPACK_JLINK_CACHE=$W/jlc-zip "$HPACK" build --jdk "$J25" --cp "$W/app.zip" --main-class demo.http.Server -o "$W/art/jz" 2>&1) ||
+        fail "build: $out"
+    grep -q '^hpack: modules: java.base,jdk.httpserver$' <<<"$out" || fail "jdk.httpserver not found in app.zip: $out"
+}
 t_jlink_cache_must_be_ours() {
     [ -n "$J25" ] || fail "JDK 25 not found"
     mkdir -p "$W/foreign-jlc"; chown 65534 "$W/foreign-jlc"
