@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,34 +312,61 @@ static void user_jvm_opts(struct argvb *b)
  * artifact's path, the working directory, none of which the packer can know
  * (Maven's maven.home and its project directory, Jython's python.home).
  * Anything else, other ${...} included, is passed as it is. */
+static char *var_value(const char *tree, const char *var)
+{
+    char *v = NULL;
+    if (!strcmp(var, "EXE")) {
+        char buf[PATH_MAX]; /* the kernel gives no longer link there */
+        ssize_t r = readlink("/proc/self/exe", buf, sizeof buf);
+        if (r > 0 && (size_t)r < sizeof buf) v = strndup(buf, (size_t)r);
+        else if (r >= 0) errno = ENAMETOOLONG;
+    } else if (!strcmp(var, "CWD")) {
+        v = getcwd(NULL, 0); /* glibc: as long as it takes */
+    } else {
+        /* Absolute even under a relative HPACK_CACHE_DIR: the app may chdir. */
+        char *cwd = tree[0] == '/' ? NULL : getcwd(NULL, 0);
+        if (tree[0] == '/' || cwd)
+            v = fmt(cwd ? "%s/%s" : "%s%s", cwd ? cwd : "", tree), free(cwd);
+        if (v) {
+            char *w = fmt("%s/%s", v, !strcmp(var, "APP") ? "app" : "runtime");
+            free(v);
+            v = w;
+        }
+    }
+    if (!v) {
+        /* Never an empty or partial path: the app would look in the wrong place. */
+        fprintf(stderr, "hpack: cannot expand ${HPACK_%s}: %s\n", var, strerror(errno));
+        exit(HPK_EXIT_EXEC);
+    }
+    return v;
+}
+
 static char *expand(const char *tree, const char *s)
 {
     if (!strstr(s, "${HPACK_")) return (char *)s;
+    static const char *const vars[] = {"APP", "RUNTIME", "EXE", "CWD"};
     size_t cap = strlen(s) + 1, n = 0;
     char *out = malloc(cap);
     for (const char *p = s; out && *p;) {
-        char val[4096];
-        const char *v = NULL;
-        size_t skip = 0;
-        if (!strncmp(p, "${HPACK_APP}", 12)) {
-            snprintf(val, sizeof val, "%s/app", tree);
-            v = val, skip = 12;
-        } else if (!strncmp(p, "${HPACK_RUNTIME}", 16)) {
-            snprintf(val, sizeof val, "%s/runtime", tree);
-            v = val, skip = 16;
-        } else if (!strncmp(p, "${HPACK_EXE}", 12)) {
-            ssize_t r = readlink("/proc/self/exe", val, sizeof val - 1);
-            val[r > 0 ? r : 0] = 0;
-            v = val, skip = 12;
-        } else if (!strncmp(p, "${HPACK_CWD}", 12)) {
-            if (!getcwd(val, sizeof val)) val[0] = 0;
-            v = val, skip = 12;
+        char *v = NULL;
+        size_t skip = 1;
+        for (size_t i = 0; i < sizeof vars / sizeof *vars && !v; i++) {
+            size_t l = strlen(vars[i]);
+            if (!strncmp(p, "${HPACK_", 8) && !strncmp(p + 8, vars[i], l) && p[8 + l] == '}') {
+                v = var_value(tree, vars[i]);
+                skip = 9 + l;
+            }
         }
         size_t add = v ? strlen(v) : 1;
-        if (n + add + 1 > cap && !(out = realloc(out, cap = 2 * (n + add + 1)))) break;
-        memcpy(out + n, v ? v : p, add);
+        if (n + add + 1 > cap) {
+            char *o = realloc(out, cap = 2 * (n + add + 1));
+            if (!o) free(out);
+            out = o;
+        }
+        if (out) memcpy(out + n, v ? v : p, add);
+        free(v);
         n += add;
-        p += v ? skip : 1;
+        p += skip;
     }
     if (!out) {
         fputs("hpack: out of memory\n", stderr);

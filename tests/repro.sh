@@ -203,6 +203,13 @@ t_launcher_variables() {
     local h; h=$("$HPACK" hash "$W/lv/app")
     grep -qF -- "-Dapp=$W/lv/c/$h/app -Drt=$W/lv/c/$h/runtime/lib -Dexe=$W/lv/app " <<<"$out" || fail "JVM options: $out"
     grep -qF -- "demo.Main $W/lv/d keep \${HOME} and \$HPACK_APP" <<<"$out" || fail "arguments: $out"
+    # a relative HPACK_CACHE_DIR still gives absolute paths (the app may chdir)
+    out=$(cd "$W/lv" && env -i HPACK_CACHE_DIR=c PATH=/usr/bin:/bin "$W/lv/app")
+    grep -qF -- "-Dapp=$W/lv/c/$h/app -Drt=$W/lv/c/$h/runtime/lib " <<<"$out" || fail "relative cache dir: $out"
+    # a working directory that is gone: a clear error, not an empty path
+    mkdir -p "$W/lv/gone"
+    local rc=0; out=$(cd "$W/lv/gone" && rmdir "$W/lv/gone" && env -i HPACK_CACHE_DIR="$W/lv/c" PATH=/usr/bin:/bin "$W/lv/app" 2>&1) || rc=$?
+    [ $rc = 126 ] && grep -qF 'cannot expand ${HPACK_CWD}' <<<"$out" || fail "deleted cwd: status $rc: $out"
 }
 
 # DA1 is DA0 plus the startup cache: `hpack diff` reports that as one
