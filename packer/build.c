@@ -131,6 +131,12 @@ static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file
     return 0;
 }
 
+/* Three printf arguments for "%s%s%s": a path inside an archive whose single
+ * top directory was stripped is relative to that directory, which a user
+ * who wrote "lib/x.jar" for an archive holding only lib/ must be told. */
+#define DIST_TOP(b) (*(b)->dist_top ? " (paths are relative to its single top directory " : ""), (b)->dist_top, \
+                    (*(b)->dist_top ? "/)" : "")
+
 /* A jar inside the application distribution (`rel` below its root), symlinks
  * followed: the launcher wants class path entries to be regular files. */
 static struct hpk_item *dist_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *rel, int missing_ok,
@@ -140,7 +146,8 @@ static struct hpk_item *dist_jar(struct hpk_snapshot *s, struct hpk_build *b, co
     struct hpk_item *it = hpk_snapshot_follow(s, "app", rel, found, sizeof found);
     if (!it) {
         if (!missing_ok)
-            hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no %s in the application distribution", b->app_dist, rel);
+            hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no %s in the application distribution%s%s%s", b->app_dist, rel,
+                         DIST_TOP(b));
         return NULL;
     }
     if (!S_ISREG(it->mode)) {
@@ -174,7 +181,8 @@ static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char
         snprintf(dir, sizeof dir, "%.*s", (int)(n - 2), elem);
         struct hpk_item *d = hpk_snapshot_follow(s, "app", dir, found, sizeof found);
         if (!d || !S_ISDIR(d->mode))
-            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no directory %s in the application distribution", b->app_dist, dir);
+            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no directory %s in the application distribution%s%s%s",
+                                b->app_dist, dir, DIST_TOP(b));
     }
     char pre[PATH_MAX + 8];
     size_t pl = (size_t)snprintf(pre, sizeof pre, "app/%s%s", found, *found ? "/" : "");
@@ -185,7 +193,8 @@ static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char
             strv_push(&names, p + 4);
     }
     if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
-    int r = names.n ? 0 : hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no jars match %s in the application distribution", b->app_dist, elem);
+    int r = names.n ? 0 : hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no jars match %s in the application distribution%s%s%s",
+                                            b->app_dist, elem, DIST_TOP(b));
     for (size_t i = 0; r == 0 && i < names.n; i++)
         if (!dist_jar(s, b, names.v[i], 0, e)) r = -1;
     hpk_strv_free(&names);
@@ -202,8 +211,8 @@ static int read_dist(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_per
         return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: %s (--app-dist wants a directory or an archive)", b->app_dist,
                             strerror(errno));
     if (S_ISDIR(st.st_mode)) return hpk_snapshot_tree(s, b->app_dist, &app, e);
-    char top[256];
-    if (hpk_snapshot_archive(s, b->app_dist, &app, 0, top, sizeof top, e) != 0) return -1;
+    char *top = b->dist_top;
+    if (hpk_snapshot_archive(s, b->app_dist, &app, 0, top, sizeof b->dist_top, e) != 0) return -1;
     if (*top) hpk_info("%s: its top directory %s/ is the distribution's root", b->app_dist, top);
     return 0;
 }

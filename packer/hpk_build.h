@@ -30,6 +30,7 @@ struct hpk_build {
     char *jlinked;                /* the runtime jlink made (in the build cache) */
     char *fail_detail;            /* lines printed before the error (the training run's last output) */
     /* results of the snapshot */
+    char dist_top[256];       /* the --app-dist archive's single top directory, stripped, or "" */
     struct hpk_strv cp_paths; /* entry paths of the class path, in order */
     char *resolved_main;
 };

@@ -146,7 +146,9 @@ t_app_dist_archive_and_dir() {
     mkdir -p "$W/ad1" "$W/ad2"
     make_dist "$W/ad1"
     # the archives are made from a second copy, with other mtimes and order
-    make_dist "$W/ad2"; touch -d 2001-01-01 "$W/ad2/myapp-1.0/lib/hello.jar"
+    # (made under umask 077: its files are 0600 and its directories 0700)
+    (umask 077; make_dist "$W/ad2"); touch -d 2001-01-01 "$W/ad2/myapp-1.0/lib/hello.jar"
+    [ "$(stat -c %a "$W/ad2/myapp-1.0/lib/hello.jar")" = 600 ] || fail "the second copy is not under umask 077"
     (cd "$W/ad2" && python3 -m zipfile -c ../app.zip myapp-1.0 && tar czf ../app.tgz myapp-1.0/conf myapp-1.0/bin myapp-1.0/lib)
     local src h=""
     for src in "$W/ad1/myapp-1.0" "$W/app.zip" "$W/app.tgz"; do
@@ -180,6 +182,10 @@ PY
     expect_status 4 "app.zip: no lib/nope.jar in the application distribution" \
         "$HPACK" build --runtime "$rt" --app-dist "$W/app.zip" --cp lib/nope.jar --main-class demo.Main -o "$W/art/x"
     expect_status 4 "no jars match" "$HPACK" build --runtime "$rt" --app-dist "$W/app.zip" --cp 'conf/*' --main-class demo.Main -o "$W/art/x"
+    # an archive whose single top directory is lib/: stripped, and the error says so
+    (cd "$W/ad1/myapp-1.0" && python3 -m zipfile -c "$W/libonly.zip" lib)
+    expect_status 4 "libonly.zip: no directory lib in the application distribution (paths are relative to its single top directory lib/)" \
+        "$HPACK" build --runtime "$rt" --app-dist "$W/libonly.zip" --cp 'lib/*' --main-class demo.Main -o "$W/art/x"
     expect_status 4 "app-dist" "$HPACK" build --runtime "$rt" --app-dist "$W/nope.zip" --cp 'lib/*' --main-class demo.Main -o "$W/art/x"
     expect_status 2 'unknown variable ${HPACK_AP}' \
         "$HPACK" build --runtime "$rt" --app-dist "$W/app.zip" --cp 'lib/*' --main-class demo.Main --jvm-opt '-Dx=${HPACK_AP}' -o "$W/art/x"
