@@ -122,7 +122,8 @@ static void cache_root(char *buf, size_t n)
  * each jar that fails alone is reported. */
 struct jdeps {
     const char *exe, *mr;
-    const struct hpk_strv *jars;
+    const struct hpk_strv *jars;  /* the staged copies jdeps reads */
+    const struct hpk_strv *names; /* and what each is to the user */
     char *mods;       /* comma list, grown */
     size_t *bad;      /* indexes of the jars that fail alone */
     char **why;       /* and jdeps' reason for each */
@@ -197,7 +198,7 @@ static int jdeps_run(struct jdeps *j, size_t lo, size_t hi, char **why)
             j->mods = m;
         }
     }
-    hpk_info("jdeps over %zu jar(s) from %s: %s", hi - lo, v->v[lo], ok ? (*line ? line : "no modules") : "failed");
+    hpk_info("jdeps over %zu jar(s) from %s: %s", hi - lo, j->names->v[lo], ok ? (*line ? line : "no modules") : "failed");
     if (!ok) *why = jdeps_reason(st, out);
     free(out);
     return ok ? 0 : -1;
@@ -228,7 +229,7 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
     if (access(exe, X_OK) != 0)
         return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s: the JDK has no jdeps to find the modules; give a runtime with --runtime DIR",
                             exe, strerror(errno));
-    struct jdeps j = {.exe = exe, .mr = major >= 9 ? mr : NULL, .jars = jars};
+    struct jdeps j = {.exe = exe, .mr = major >= 9 ? mr : NULL, .jars = jars, .names = names};
     j.bad = calloc(jars->n, sizeof *j.bad);
     j.why = calloc(jars->n, sizeof *j.why);
     if (!j.bad || !j.why) {
@@ -242,9 +243,14 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
         if (jars->n > 1) {
             hpk_info("jdeps failed over the whole class path (%s); analysing the jars in smaller groups", why ? why : "?");
             hpk_step_update("jdeps: failed over the whole class path; finding the jar(s) it fails on");
-            free(why);
             jdeps_split(&j, 0, jars->n / 2);
             jdeps_split(&j, jars->n / 2, jars->n);
+            /* No jar fails alone (split packages, say): the union of the
+             * parts' modules is the answer, but say why it was needed. */
+            if (j.nbad == 0)
+                hpk_note("jdeps failed over the whole class path (%s) but not over its parts; their modules are used",
+                         why ? why : "?");
+            free(why);
         } else {
             j.bad[j.nbad] = 0;
             j.why[j.nbad++] = why;

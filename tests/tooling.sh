@@ -47,6 +47,31 @@ t_jdk_without_jmods() {
     expect_status 3 "apt-get install openjdk-17-jmods" "$HPACK" build --jdk "$j" --jar "$SAMPLES/hello.jar" -o "$W/art/nojm"
     [ ! -e "$W/art/nojm" ] || fail "output written"
 }
+t_jdeps_fails_only_over_the_whole() {
+    # a jdeps (fake) that fails over two jars together but not over each
+    # alone: the parts' modules are used, and hpack says why it split
+    local j=$W/jdk-splitdeps
+    mkdir -p "$j/bin" "$j/jmods"
+    cat >"$j/bin/jdeps" <<'SH'
+#!/bin/sh
+n=0; skip=0
+for a; do [ $skip = 1 ] && { skip=0; continue; }; case $a in --class-path) skip=1;; *.jar) n=$((n+1));; esac; done
+[ "$n" -gt 1 ] && { echo "Error: split package: demo"; exit 1; }
+echo java.base
+SH
+    printf '#!/bin/sh
+echo "jlink: no thanks"; exit 1
+' >"$j/bin/jlink"
+    chmod +x "$j/bin/jdeps" "$j/bin/jlink"; printf 'JAVA_VERSION="25.0.1"
+' >"$j/release"
+    cp "$SAMPLES/hello.jar" "$W/h2.jar"
+    local out rc=0; out=$(HPACK_JLINK_CACHE=$W/jlc-split "$HPACK" build --jdk "$j" --cp "$SAMPLES/hello.jar:$W/h2.jar" \
+        --main-class demo.Main -o "$W/art/sp" 2>&1) || rc=$?
+    grep -q '^hpack: jdeps failed over the whole class path (split package: demo) but not over its parts; their modules are used$' <<<"$out" ||
+        fail "no note on the split: $out"
+    grep -q '^hpack: modules: java.base$' <<<"$out" || fail "modules: $out"
+    [ $rc = 3 ] && grep -q 'jlink failed' <<<"$out" || fail "the fake jlink was not reached: $rc: $out"
+}
 t_argfile_and_conf() {
     local rt; rt=$(rt25)
     mkdir -p "$W/proj/lib"; cp "$SAMPLES/hello.jar" "$W/proj/lib/"
