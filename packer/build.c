@@ -559,20 +559,10 @@ static int build_cmd(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:qv", opts, NULL)) != -1) {
         switch (c) {
         case O_RUNTIME: b.runtime = optarg; break;
-        case O_APP_DIST:
-            if (b.app_dist) {
-                fprintf(stderr, "hpack build: --app-dist given twice\n");
-                return build_free(&b), HPK_ST_USAGE;
-            }
-            b.app_dist = optarg;
-            break;
-        case O_JAR:
-            if (b.jar) {
-                fprintf(stderr, "hpack build: --jar given twice\n");
-                return build_free(&b), HPK_ST_USAGE;
-            }
-            b.jar = optarg;
-            break;
+        /* Single-valued options: the last one counts, so the command line
+         * overrides ./hpack.conf (read first). */
+        case O_APP_DIST: b.app_dist = optarg; break;
+        case O_JAR: b.jar = optarg; break;
         case O_CP: strv_push(&b.cp, optarg); break;
         case O_MAIN: b.main_class = optarg; break;
         case O_JVM: strv_push(&b.jvm_opts, optarg); break;

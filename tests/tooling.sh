@@ -86,6 +86,9 @@ t_argfile_and_conf() {
     # the command line comes after hpack.conf: a repeated option adds, -o overrides
     (cd "$W/proj" && "$HPACK" build -q --arg more -o out/app3) || fail "conf + command line"
     [ -x "$W/proj/out/app3" ] && [ "$(HPACK_CACHE_DIR=$W/pc "$W/proj/out/app3" | grep -c '^arg')" = 2 ] || fail "conf + command line args"
+    # ... and a single-valued one (--jar) overrides the file's
+    (cd "$W/proj" && "$HPACK" build -q --jar "$SAMPLES/http.jar" -o out/app6) || fail "conf + --jar"
+    "$HPACK" inspect --json "$W/proj/out/app6" | python3 -c 'import json,sys; assert json.load(sys.stdin)["class_path"] == ["app/http.jar"]' || fail "--jar did not override hpack.conf's"
     # with app-dist, the jar and class path name files inside the distribution
     mkdir -p "$W/proj/dist/lib"; cp "$SAMPLES/hello.jar" "$W/proj/dist/lib/"
     printf 'runtime = %s\ncp = lib/*\napp-dist = dist\nmain-class = demo.Main\noutput = out/app4\n' "$rt" >"$W/proj/hpack.conf"
