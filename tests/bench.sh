@@ -253,6 +253,23 @@ target "build time (s)" "$(awk -v a="$(median <"$T/build")" 'BEGIN {printf "%.2f
 target "size: artifact / tar.gz" "$SZR" le 1.10 "<= 1.10"
 echo
 
+# ---- 3b. --jdk builds: jlink each time vs the jlink build cache ----
+if [ -n "$J25" ]; then
+    echo "== 3b. hpack build --jdk (jdeps + jlink + pack, http.jar): empty jlink cache vs warm"
+    pre_jcold() { rm -rf "$B/jlc-cold" "$B/jbuilt"; }
+    run_jcold() { HPACK_JLINK_CACHE=$B/jlc-cold "$HPACK" build -q --jdk "$J25" --jar "$HTTPJ" -o "$B/jbuilt"; }
+    pre_jwarm() { rm -f "$B/jbuilt"; }
+    run_jwarm() { HPACK_JLINK_CACHE=$B/jlc-warm "$HPACK" build -q --jdk "$J25" --jar "$HTTPJ" -o "$B/jbuilt"; }
+    HPACK_JLINK_CACHE=$B/jlc-warm "$HPACK" build -q --jdk "$J25" --jar "$HTTPJ" -o "$B/jbuilt"
+    bench "$SLOW" jcold jwarm
+    row "build --jdk, jlink runs (empty cache)" jcold
+    row "build --jdk, jlink cache hit (rebuild)" jwarm
+    rrow "ratio rebuild / first build" jwarm jcold
+else
+    echo "== 3b. skipped: no JDK 25 found for hpack build --jdk"
+fi
+echo
+
 # ---- 4. startup with training ----
 echo "== 4a. start-up with training, samples/hello (Temurin 25 AOT cache)"
 run_da1() { "$A/hello.da1" >/dev/null; }
