@@ -431,7 +431,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
             hpk_strv_free(&opts);
             return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
         }
-        hpk_rm_tree(tmp); /* lost a race with another build: theirs is the same; or forget it */
+        hpk_rm_tree(tmp); /* gone if renamed; else another build won the race with the same image */
         hpk_note("jlink: done in %.1f s, kept in %s", hpk_now() - t0, out);
     }
     hpk_strv_free(&opts);
