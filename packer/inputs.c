@@ -411,13 +411,15 @@ struct hpk_item *hpk_snapshot_follow(struct hpk_snapshot *s, const char *prefix,
         if (S_ISLNK(it->mode)) {
             if (++hops > 40 || !it->size || it->data[0] == '/') return NULL;
             char rest[2 * PATH_MAX];
-            snprintf(rest, sizeof rest, "%.*s%s%s", (int)it->size, (const char *)it->data, *p ? "/" : "", p);
+            snprintf(rest, sizeof rest, "%.*s%s%s", (int)it->size, (const char *)it->data, sl ? "/" : "", p);
             snprintf(todo, sizeof todo, "%s", rest);
             p = todo;
             char *last = strrchr(cur, '/'); /* the target is relative to the link's directory */
             *(last ? last : cur) = 0;
             snprintf(ent, sizeof ent, "%s%s%s", prefix, *cur ? "/" : "", cur);
             it = hpk_snapshot_find(s, ent);
+        } else if (sl && !S_ISDIR(it->mode)) {
+            return NULL; /* "file/..", "file/": the kernel says ENOTDIR */
         }
     }
     snprintf(out, outn, "%s", cur);

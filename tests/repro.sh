@@ -23,6 +23,7 @@ t_tarball_runtime_symlink_chains() {
     ln -s confdir/. "$d/lib/dirchain"                       # through it, to a directory: copied
     ln -s ../lib/chain "$d/bin/chain2"                      # a link to a link: kept
     ln -s nowhere/x "$d/lib/dangling"                       # skipped, with a warning
+    ln -s ../release/.. "$d/lib/notdir"                     # through a file (ENOTDIR): skipped
     mkdir "$d/lib/empty"                                    # an empty directory is an entry too
     (cd "$W/tbl" && tar czf rt.tgz jdk-fake)
     "$HPACK" build -q --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$W/art/tbl-dir" 2>/dev/null
@@ -36,6 +37,7 @@ t_tarball_runtime_symlink_chains() {
     grep -E '^runtime +file .* runtime/lib/chain$' <<<"$t" >/dev/null || fail "lib/chain is not materialised"
     grep -E ' runtime/lib/dirchain/settings.properties$' <<<"$t" >/dev/null || fail "lib/dirchain is not copied"
     grep -q ' runtime/lib/dangling$' <<<"$t" && fail "dangling link packed"
+    grep -q ' runtime/lib/notdir$' <<<"$t" && fail "link through a regular file packed"
     grep -qE '^runtime +dir .* runtime/lib/empty$' <<<"$t" || fail "the empty directory is missing"
     # the launcher (which refuses links through links) unpacks and runs it
     HPACK_CACHE_DIR=$W/tblc run_clean "$W/art/tbl-tgz" | grep -q FAKE-JAVA || fail "tarball artifact does not run"
