@@ -560,18 +560,38 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
             rc = hpk_perr_set(e, status, "%s: member %s: name not allowed in a payload", file, name);
             break;
         }
-        /* Parents first; archives may omit directory members. */
+        /* Parents first; archives may omit directory members. A member
+         * below a symlink member would be unpacked through the link (where
+         * tar puts it depends on the order; a payload cannot hold it). */
         char par[PATH_MAX];
         snprintf(par, sizeof par, "%s", ent);
-        for (char *q = par + strlen(prefix) + 1; (q = strchr(q, '/')); q++) {
+        for (char *q = par + strlen(prefix) + 1; rc == 0 && (q = strchr(q, '/')); q++) {
             *q = 0;
-            if (!hpk_snapshot_find(s, par) && !hpk_snapshot_add(s, par, S_IFDIR | 0755, dst->role)) rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+            struct hpk_item *p = hpk_snapshot_find(s, par);
+            if (p && S_ISLNK(p->mode))
+                rc = hpk_perr_set(e, status, "%s: member %s lies below the symlink %.*s", file, name,
+                                  (int)(rel - name) + (int)(q - par) - (int)strlen(prefix) - 1, name);
+            else if (!p && !hpk_snapshot_add(s, par, S_IFDIR | 0755, dst->role))
+                rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
             *q = '/';
         }
+        if (rc) break;
         mode_t m = archive_entry_filetype(ae);
         struct hpk_item *it;
         const char *hl = archive_entry_hardlink(ae);
-        if (hpk_snapshot_find(s, ent) && m != AE_IFDIR) {
+        struct hpk_item *was = hpk_snapshot_find(s, ent);
+        if (was && m == AE_IFLNK && S_ISDIR(was->mode)) {
+            /* the same, members in the other order: name one that lies below */
+            size_t el = strlen(ent);
+            for (size_t k = 0; k < s->n; k++)
+                if (!strncmp(s->items[k].path, ent, el) && s->items[k].path[el] == '/') {
+                    rc = hpk_perr_set(e, status, "%s: member %s%s%s lies below the symlink %s", file, top,
+                                      tl ? "/" : "", s->items[k].path + strlen(prefix) + 1, name);
+                    break;
+                }
+            if (rc) break;
+        }
+        if (was && m != AE_IFDIR) {
             rc = hpk_perr_set(e, status, "%s: member %s appears twice", file, name);
             break;
         }

@@ -43,6 +43,28 @@ t_tarball_runtime_symlink_chains() {
     HPACK_CACHE_DIR=$W/tblc run_clean "$W/art/tbl-tgz" | grep -q FAKE-JAVA || fail "tarball artifact does not run"
     "$HPACK" verify "$W/art/tbl-tgz" >/dev/null || fail "verify"
 }
+# A member below a symlink member has no place in the tree (tar would unpack
+# it through the link): refused while reading, naming both, in either order.
+t_tarball_member_below_symlink() {
+    mkdir -p "$W/tbs"; fake_runtime "$W/tbs/jdk-fake"
+    python3 - "$W/tbs" <<'PY'
+import io, sys, tarfile
+w = sys.argv[1]
+for name, order in (("link-first", "lf"), ("file-first", "fl")):
+    with tarfile.open(f"{w}/{name}.tgz", "w:gz") as t:
+        t.add(f"{w}/jdk-fake", arcname="jdk-fake")
+        for x in order:
+            if x == "l":
+                i = tarfile.TarInfo("jdk-fake/d/conf"); i.type = tarfile.SYMTYPE; i.linkname = "etc"; t.addfile(i)
+            else:
+                i = tarfile.TarInfo("jdk-fake/d/conf/x"); i.size = 3; t.addfile(i, io.BytesIO(b"x=1"))
+PY
+    local f
+    for f in link-first file-first; do
+        expect_status 3 "$f.tgz: member jdk-fake/d/conf/x lies below the symlink jdk-fake/d/conf" \
+            "$HPACK" build --runtime "$W/tbs/$f.tgz" --jar "$SAMPLES/hello.jar" -o "$W/art/tbs-$f"
+    done
+}
 t_extract_round_trip() {
     "$HPACK" extract "$H25" -o "$W/rt-x" || fail "extract to a directory"
     local cp; cp=$("$HPACK" inspect --json "$H25" | python3 -c 'import json,sys; print(json.load(sys.stdin)["class_path"][0])')
