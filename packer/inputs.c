@@ -141,12 +141,125 @@ static int name_cmp(const void *a, const void *b)
 
 static uint32_t file_mode(mode_t m) { return S_IFREG | ((m & 0111) ? 0755u : 0644u); }
 
-static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel, int depth,
-                struct hpk_perr *e);
+/* Where a kept link's relative target leads, resolved lexically from the
+ * link's directory: "" is the root. Only called once hpk_link_resolve has
+ * said HPK_LINK_OK, so it never climbs above the root. */
+static void link_dest(const char *link, const char *t, size_t tlen, char *out, size_t outn)
+{
+    const char *sl = strrchr(link, '/');
+    size_t n = sl ? (size_t)(sl - link) : 0;
+    if (n >= outn) n = outn - 1;
+    memcpy(out, link, n);
+    out[n] = 0;
+    for (size_t i = 0; i < tlen;) {
+        size_t j = i;
+        while (j < tlen && t[j] != '/') j++;
+        size_t c = j - i;
+        if (c == 2 && t[i] == '.' && t[i + 1] == '.') {
+            char *up = strrchr(out, '/');
+            *(up ? up : out) = 0;
+        } else if (!(c == 0 || (c == 1 && t[i] == '.'))) {
+            size_t l = strlen(out);
+            snprintf(out + l, outn - l, "%s%.*s", l ? "/" : "", (int)c, t + i);
+        }
+        i = j + 1;
+    }
+}
 
-/* rel: path below the tree's root ("" for the root); ent: payload path. */
-static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel, int depth,
-                    struct hpk_perr *e)
+/* The shortest relative target that leads from the directory of `link` to
+ * `dest` (both below one root, "" being the root): "../" for each of the
+ * link's directories not shared with dest, then the rest of dest. */
+static void rel_target(const char *link, const char *dest, char *out, size_t outn)
+{
+    const char *sl = strrchr(link, '/');
+    size_t dl = sl ? (size_t)(sl - link) : 0, common = 0;
+    for (size_t i = 0;; i++) {
+        char x = i < dl ? link[i] : 0, y = dest[i];
+        int ex = !x || x == '/', ey = !y || y == '/';
+        if (ex && ey) {
+            common = i;
+            if (!x || !y) break;
+        } else if (x != y) {
+            break;
+        }
+    }
+    size_t o = 0;
+    out[0] = 0;
+    for (size_t i = common; i < dl; i++)
+        if (i == common || link[i] == '/') /* common is 0 or a '/': one directory each */
+            o += (size_t)snprintf(out + o, o < outn ? outn - o : 0, "../");
+    const char *rest = dest + common;
+    while (*rest == '/') rest++;
+    if (o >= outn) return;
+    if (*rest) snprintf(out + o, outn - o, "%s", rest);
+    else if (o) out[o - 1] = 0; /* "../.." rather than "../../" */
+    else snprintf(out, outn, ".");
+}
+
+/* Where `dest` (below the root the link was judged in) is in the payload
+ * tree: a place inside the directory being copied maps to its copy, so a
+ * materialised directory's own links stay within it, as in a copy made with
+ * cp -a. `src` and `dst` are that directory and its copy. */
+static void map_into_copy(const char *dest, const char *src, const char *dst, char *out, size_t outn)
+{
+    size_t sl = strlen(src);
+    if (!sl || (!strncmp(dest, src, sl) && (!dest[sl] || dest[sl] == '/'))) {
+        const char *rest = dest + sl;
+        while (*rest == '/') rest++;
+        snprintf(out, outn, "%s%s%s", dst, *rest ? "/" : "", rest);
+    } else {
+        snprintf(out, outn, "%s", dest);
+    }
+}
+
+/* A directory copied in place of a link (materialised). The links inside it
+ * are judged where they really are, not where their copies go: a relative
+ * target means something from its own directory only. */
+struct copy_ctx {
+    const struct hpk_tree_dst *where; /* its root: the tree's, or the copied directory when it lies outside the tree */
+    const char *src;                  /* the copied directory below where->root ("" for that root itself) */
+    const char *dst;                  /* its copy, below the tree's root */
+    const char *real;                 /* the copied directory's real path */
+    const struct copy_ctx *up;        /* the copy this one is made in, if any */
+};
+
+static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel,
+                const struct copy_ctx *cp, int depth, struct hpk_perr *e);
+
+/* Materialise the directory the link at abs (really at phys) names: its
+ * copy goes to rel. It is read by its real path, so that no path the
+ * kernel resolves crosses more links than the original would. */
+static int walk_copy(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *phys,
+                     const char *rel, const struct copy_ctx *up, int depth, struct hpk_perr *e)
+{
+    char real[PATH_MAX];
+    if (!realpath(abs, real)) {
+        if (errno == ELOOP)
+            return hpk_perr_set(e, t->status, "%s: directories nested too deep (symlink loop?)", abs);
+        return hpk_perr_set(e, t->status, "%s: %s", abs, strerror(errno));
+    }
+    /* The copy would hold the link again, hence another copy, forever
+     * (the same test as the archive reader's, so both refuse alike). */
+    size_t l = strlen(real);
+    int loop = !strncmp(phys, real, l) && (phys[l] == '/' || real[l - 1] == '/'); /* real is "/" */
+    for (const struct copy_ctx *c = up; c && !loop; c = c->up) loop = !strcmp(c->real, real);
+    if (loop) return hpk_perr_set(e, t->status, "%s: symlink to a directory that contains it (a loop)", abs);
+    size_t rl = strlen(t->root);
+    struct hpk_tree_dst outside = *t;
+    struct copy_ctx cp = {t, "", rel, real, up};
+    if (!strncmp(real, t->root, rl) && (!real[rl] || real[rl] == '/'))
+        cp.src = real[rl] ? real + rl + 1 : "";
+    else {
+        outside.root = real;
+        cp.where = &outside;
+    }
+    return walk(s, t, real, rel, &cp, depth + 1, e);
+}
+
+/* rel: path below the tree's root ("" for the root); ent: payload path;
+ * cp: the materialised directory rel lies in, if any. */
+static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel,
+                    const struct copy_ctx *cp, int depth, struct hpk_perr *e)
 {
     char ent[PATH_MAX];
     snprintf(ent, sizeof ent, "%s/%s", t->prefix, rel);
@@ -170,9 +283,19 @@ static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
             hpk_warn("%s: skipping dangling symlink to %s", abs, tg);
             return 0;
         }
+        /* Judged where the link really is: in a copy, that is in the
+         * directory copied (the kernel resolved it there too, for stat). */
+        const struct hpk_tree_dst *where = t;
+        char orig[PATH_MAX];
+        snprintf(orig, sizeof orig, "%s", rel);
+        if (cp) {
+            const char *sub = rel + strlen(cp->dst) + 1;
+            snprintf(orig, sizeof orig, "%s%s%s", cp->src, *cp->src ? "/" : "", sub);
+            where = cp->where;
+        }
         /* Kept only if it stays inside without passing through another link
          * (the launcher's own rule, hpk_link_resolve). */
-        if (hpk_link_resolve(rel, strlen(rel), tg, (size_t)n, disk_is_link, (void *)t) != HPK_LINK_OK) {
+        if (hpk_link_resolve(orig, strlen(orig), tg, (size_t)n, disk_is_link, (void *)where) != HPK_LINK_OK) {
             /* Pointing outside the tree (Debian's JDK points into /etc and
              * /usr/share/doc, its Maven into /usr/share/java): a payload never
              * holds a link out of its tree, so the target's content is
@@ -180,12 +303,22 @@ static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
             hpk_info("%s: materialising symlink to %s", abs, tg);
             if (S_ISDIR(ts.st_mode)) {
                 if (!(it = hpk_snapshot_add(s, ent, S_IFDIR | 0755, t->role))) goto nomem;
-                return walk(s, t, abs, rel, depth + 1, e);
+                char phys[2 * PATH_MAX];
+                snprintf(phys, sizeof phys, "%s/%s", where->root, orig);
+                return walk_copy(s, t, abs, phys, rel, cp, depth, e);
             }
             if (!S_ISREG(ts.st_mode))
                 return hpk_perr_set(e, t->status, "%s: symlink to %s, not a regular file", abs, tg);
             if (!(it = hpk_snapshot_add(s, ent, file_mode(ts.st_mode), t->role))) goto nomem;
             return hpk_snapshot_file(it, abs, t->status, e);
+        }
+        if (cp) {
+            /* A copy: the same place, reached from the copy's directory. */
+            char dest[PATH_MAX], mapped[PATH_MAX];
+            link_dest(orig, tg, (size_t)n, dest, sizeof dest);
+            map_into_copy(dest, cp->src, cp->dst, mapped, sizeof mapped);
+            rel_target(rel, mapped, tg, sizeof tg);
+            n = (ssize_t)strlen(tg);
         }
         if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, t->role))) goto nomem;
         it->size = (size_t)n;
@@ -195,7 +328,7 @@ static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
     }
     if (S_ISDIR(st.st_mode)) {
         if (!(it = hpk_snapshot_add(s, ent, S_IFDIR | 0755, t->role))) goto nomem;
-        return walk(s, t, abs, rel, depth + 1, e);
+        return walk(s, t, abs, rel, cp, depth + 1, e);
     }
     if (S_ISREG(st.st_mode)) {
         if (!(it = hpk_snapshot_add(s, ent, file_mode(st.st_mode), t->role))) goto nomem;
@@ -208,8 +341,8 @@ nomem:
 
 /* Directory order is the file system's: sort names bytewise so the payload
  * does not depend on it (nor on the locale). */
-static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel, int depth,
-                struct hpk_perr *e)
+static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel,
+                const struct copy_ctx *cp, int depth, struct hpk_perr *e)
 {
     if (depth > 64) return hpk_perr_set(e, t->status, "%s: directories nested too deep (symlink loop?)", abs);
     DIR *d = opendir(abs);
@@ -238,7 +371,7 @@ static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char
                 snprintf(rl, sizeof rl, "%s%s%s", rel, *rel ? "/" : "", names[i]) >= (int)sizeof rl)
                 r = hpk_perr_set(e, t->status, "%s/%s: path too long", abs, names[i]);
             else
-                r = add_node(s, t, a, rl, depth, e);
+                r = add_node(s, t, a, rl, cp, depth, e);
         }
         free(names[i]);
     }
@@ -256,7 +389,7 @@ int hpk_snapshot_tree(struct hpk_snapshot *s, const char *dir, const struct hpk_
     t.root = real;
     if (!hpk_snapshot_has(s, t.prefix) && !hpk_snapshot_add(s, t.prefix, S_IFDIR | 0755, t.role))
         return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
-    return walk(s, &t, real, "", 0, e);
+    return walk(s, &t, real, "", NULL, 0, e);
 }
 
 /* Value of KEY="value" in a release file, unquoted; malloc'ed or NULL. */
@@ -411,13 +544,15 @@ struct hpk_item *hpk_snapshot_follow(struct hpk_snapshot *s, const char *prefix,
         if (S_ISLNK(it->mode)) {
             if (++hops > 40 || !it->size || it->data[0] == '/') return NULL;
             char rest[2 * PATH_MAX];
-            snprintf(rest, sizeof rest, "%.*s%s%s", (int)it->size, (const char *)it->data, *p ? "/" : "", p);
+            snprintf(rest, sizeof rest, "%.*s%s%s", (int)it->size, (const char *)it->data, sl ? "/" : "", p);
             snprintf(todo, sizeof todo, "%s", rest);
             p = todo;
             char *last = strrchr(cur, '/'); /* the target is relative to the link's directory */
             *(last ? last : cur) = 0;
             snprintf(ent, sizeof ent, "%s%s%s", prefix, *cur ? "/" : "", cur);
             it = hpk_snapshot_find(s, ent);
+        } else if (sl && !S_ISDIR(it->mode)) {
+            return NULL; /* "file/..", "file/": the kernel says ENOTDIR */
         }
     }
     snprintf(out, outn, "%s", cur);
@@ -454,6 +589,102 @@ static int copy_item(struct hpk_item *to, const struct hpk_item *from)
     return 0;
 }
 
+/* The links of one archive, judged against its members as read: a link
+ * materialised or skipped changes the tree only once all are judged, so no
+ * verdict depends on the order of the members (the directory walk judges
+ * every link against the disk, where nothing changes). */
+struct alinks {
+    struct hpk_snapshot *s;
+    const char *file, *prefix;
+    int status;
+    size_t n0; /* items[0..n0) as read; copies are added after them */
+};
+
+enum { AL_KEEP, AL_SKIP, AL_COPY };
+
+/* The verdict on link item k where it is (add_node's rule): AL_KEEP, AL_SKIP,
+ * or AL_COPY with *to the item it names and found its path; -1 on a loop. */
+static int link_fate(const struct alinks *c, size_t k, size_t *to, char *found, size_t fn, struct hpk_perr *e)
+{
+    const struct hpk_item *it = &c->s->items[k];
+    const char *rel = it->path + strlen(c->prefix) + 1, *sl = strrchr(rel, '/');
+    char start[2 * PATH_MAX];
+    snprintf(start, sizeof start, "%.*s%s%.*s", sl ? (int)(sl - rel) : 0, rel, sl ? "/" : "", (int)it->size,
+             (const char *)it->data);
+    struct snap_ctx ctx = {c->s, c->prefix};
+    struct hpk_item *t = hpk_snapshot_follow(c->s, c->prefix, start, found, fn);
+    if (t && hpk_link_resolve(rel, strlen(rel), (const char *)it->data, it->size, snap_is_link, &ctx) == HPK_LINK_OK)
+        return AL_KEEP;
+    size_t fl = strlen(found);
+    if (t && S_ISDIR(t->mode) && (!fl || (!strncmp(rel, found, fl) && rel[fl] == '/')))
+        return hpk_perr_set(e, c->status, "%s: member %s: symlink to a directory that contains it (a loop)", c->file,
+                            rel);
+    if (!t || (!S_ISREG(t->mode) && !S_ISDIR(t->mode))) return AL_SKIP;
+    *to = (size_t)(t - c->s->items);
+    return AL_COPY;
+}
+
+static void skip_warning(const struct alinks *c, const char *path, const struct hpk_item *link)
+{
+    hpk_warn("%s: skipping symlink %s -> %.*s (names nothing inside the archive)", c->file,
+             path + strlen(c->prefix) + 1, (int)link->size, (const char *)link->data);
+}
+
+/* Copy what lies below the directory `found` to `dst` (prefix-relative
+ * paths), in place of a materialised link. Each link below is judged at its
+ * own place, as the directory walk does: kept, it becomes a link to the same
+ * place from its copy's directory (a place inside `found` meaning its copy). */
+struct copy_chain {
+    const char *found;
+    const struct copy_chain *up;
+};
+
+static int copy_dir(const struct alinks *c, const char *found, const char *dst, const struct copy_chain *up,
+                    struct hpk_perr *e)
+{
+    struct hpk_snapshot *s = c->s;
+    /* A directory copied inside its own copy: it would never end. */
+    for (const struct copy_chain *u = up; u; u = u->up)
+        if (!strcmp(u->found, found))
+            return hpk_perr_set(e, c->status, "%s: member %s: symlink to a directory that contains it (a loop)",
+                                c->file, dst);
+    struct copy_chain me = {found, up};
+    char from[PATH_MAX + 64];
+    int fn = snprintf(from, sizeof from, "%s/%s/", c->prefix, found);
+    for (size_t k = 0; k < c->n0; k++) {
+        if (strncmp(s->items[k].path, from, (size_t)fn) != 0) continue;
+        char np[PATH_MAX + 64];
+        snprintf(np, sizeof np, "%s/%s/%s", c->prefix, dst, s->items[k].path + fn);
+        if (!hpk_layout_path_ok(np, strlen(np)))
+            return hpk_perr_set(e, c->status, "%s: member %s: path too long once materialised", c->file, dst);
+        size_t src = k; /* what the copy is made of */
+        int fate = AL_COPY;
+        char f2[PATH_MAX] = ""; /* set for a link only: the directories below found are copied by this loop */
+        if (S_ISLNK(s->items[k].mode) && (fate = link_fate(c, k, &src, f2, sizeof f2, e)) < 0) return -1;
+        if (fate == AL_SKIP) {
+            skip_warning(c, np, &s->items[k]);
+            continue;
+        }
+        struct hpk_item *n = hpk_snapshot_add(s, np, 0, s->items[k].role);
+        if (!n || copy_item(n, &s->items[src]) != 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        if (fate == AL_KEEP && S_ISLNK(n->mode)) {
+            const char *orig = s->items[k].path + strlen(c->prefix) + 1, *nrel = np + strlen(c->prefix) + 1;
+            char dest[PATH_MAX], mapped[PATH_MAX], tg[PATH_MAX];
+            link_dest(orig, (const char *)s->items[k].data, s->items[k].size, dest, sizeof dest);
+            map_into_copy(dest, found, dst, mapped, sizeof mapped);
+            rel_target(nrel, mapped, tg, sizeof tg);
+            free(n->data);
+            if (!(n->data = (uint8_t *)strdup(tg))) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+            n->size = strlen(tg);
+            hpk_hash_bytes(tg, n->size, n->hash);
+        }
+        if (fate == AL_COPY && S_ISDIR(n->mode) && f2[0] &&
+            copy_dir(c, f2, np + strlen(c->prefix) + 1, &me, e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The rule the directory walk applies (add_node), for a tree read from an
  * archive, where the targets are members: a symlink that resolves inside
  * without passing through another link stays a link; one through a link is
@@ -462,54 +693,51 @@ static int copy_item(struct hpk_item *to, const struct hpk_item *from)
 static int archive_links(struct hpk_snapshot *s, const char *file, const char *prefix, int status, struct hpk_perr *e)
 {
     size_t pl = strlen(prefix);
-    struct snap_ctx ctx = {s, prefix};
+    struct alinks c = {s, file, prefix, status, s->n};
+    /* verdict[i]: the item link i becomes (itself when kept), or SIZE_MAX to drop it */
+    size_t *verdict = malloc((c.n0 ? c.n0 : 1) * sizeof *verdict);
+    if (!verdict) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    for (size_t i = 0; i < c.n0; i++) verdict[i] = i;
+    int rc = 0;
+    for (size_t i = 0; i < c.n0 && rc == 0; i++) {
+        const struct hpk_item *it = &s->items[i];
+        if (!S_ISLNK(it->mode) || strncmp(it->path, prefix, pl) != 0 || it->path[pl] != '/') continue;
+        char found[PATH_MAX];
+        int fate = link_fate(&c, i, &verdict[i], found, sizeof found, e);
+        if (fate < 0) {
+            rc = -1;
+        } else if (fate == AL_SKIP) {
+            skip_warning(&c, it->path, it);
+            verdict[i] = SIZE_MAX;
+        } else if (fate == AL_COPY) {
+            hpk_info("%s: materialising symlink %s (through another link)", file, it->path + pl + 1);
+            if (S_ISDIR(s->items[verdict[i]].mode)) {
+                char self[PATH_MAX];
+                snprintf(self, sizeof self, "%s", it->path + pl + 1);
+                rc = copy_dir(&c, found, self, NULL, e);
+            }
+        }
+    }
+    /* Now that every link has been judged, materialise (what a link names is
+     * never a link: no copy reads an item already replaced) ... */
+    for (size_t i = 0; i < c.n0 && rc == 0; i++)
+        if (verdict[i] != i && verdict[i] != SIZE_MAX && copy_item(&s->items[i], &s->items[verdict[i]]) != 0)
+            rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    /* ... then drop the skipped ones. */
+    size_t w = 0;
     for (size_t i = 0; i < s->n; i++) {
         struct hpk_item *it = &s->items[i];
-        if (!S_ISLNK(it->mode) || strncmp(it->path, prefix, pl) != 0 || it->path[pl] != '/') continue;
-        const char *rel = it->path + pl + 1;
-        char start[2 * PATH_MAX], found[PATH_MAX], self[PATH_MAX];
-        const char *sl = strrchr(rel, '/');
-        snprintf(start, sizeof start, "%.*s%s%.*s", sl ? (int)(sl - rel) : 0, rel, sl ? "/" : "", (int)it->size,
-                 (const char *)it->data);
-        snprintf(self, sizeof self, "%s", rel);
-        struct hpk_item *to = hpk_snapshot_follow(s, prefix, start, found, sizeof found);
-        if (to && hpk_link_resolve(rel, strlen(rel), (const char *)it->data, it->size, snap_is_link, &ctx) == HPK_LINK_OK)
-            continue;
-        size_t fl = strlen(found);
-        if (to && S_ISDIR(to->mode) && (!fl || (!strncmp(self, found, fl) && self[fl] == '/')))
-            return hpk_perr_set(e, status, "%s: member %s: symlink to a directory that contains it (a loop)", file, self);
-        if (!to || (!S_ISREG(to->mode) && !S_ISDIR(to->mode))) {
-            hpk_warn("%s: skipping symlink %s -> %.*s (names nothing inside the archive)", file, self, (int)it->size,
-                     (const char *)it->data);
+        if (i < c.n0 && verdict[i] == SIZE_MAX) {
             free(it->path);
             free(it->data);
             free(it->source);
-            memmove(it, it + 1, (s->n - i - 1) * sizeof *it);
-            s->n--;
-            i--;
             continue;
         }
-        hpk_info("%s: materialising symlink %s (through another link)", file, self);
-        size_t ti = (size_t)(to - s->items);
-        if (copy_item(it, to) != 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
-        if (!S_ISDIR(s->items[ti].mode)) continue;
-        /* A directory: copy what lies below it; links among the copies are
-         * checked in their new place when the loop reaches them. */
-        char from[PATH_MAX + 64];
-        int fn = snprintf(from, sizeof from, "%s/%s/", prefix, found);
-        size_t n0 = s->n;
-        for (size_t k = 0; k < n0; k++) {
-            if (strncmp(s->items[k].path, from, (size_t)fn) != 0) continue;
-            char np[PATH_MAX + 64];
-            snprintf(np, sizeof np, "%s/%s/%s", prefix, self, s->items[k].path + fn);
-            if (!hpk_layout_path_ok(np, strlen(np)))
-                return hpk_perr_set(e, status, "%s: member %s: path too long once materialised", file, self);
-            size_t src = k;
-            struct hpk_item *c = hpk_snapshot_add(s, np, 0, s->items[src].role);
-            if (!c || copy_item(c, &s->items[src]) != 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
-        }
+        s->items[w++] = *it;
     }
-    return 0;
+    s->n = w;
+    free(verdict);
+    return rc;
 }
 
 int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct hpk_tree_dst *dst, int need_top,
@@ -558,18 +786,38 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
             rc = hpk_perr_set(e, status, "%s: member %s: name not allowed in a payload", file, name);
             break;
         }
-        /* Parents first; archives may omit directory members. */
+        /* Parents first; archives may omit directory members. A member
+         * below a symlink member would be unpacked through the link (where
+         * tar puts it depends on the order; a payload cannot hold it). */
         char par[PATH_MAX];
         snprintf(par, sizeof par, "%s", ent);
-        for (char *q = par + strlen(prefix) + 1; (q = strchr(q, '/')); q++) {
+        for (char *q = par + strlen(prefix) + 1; rc == 0 && (q = strchr(q, '/')); q++) {
             *q = 0;
-            if (!hpk_snapshot_find(s, par) && !hpk_snapshot_add(s, par, S_IFDIR | 0755, dst->role)) rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+            struct hpk_item *p = hpk_snapshot_find(s, par);
+            if (p && S_ISLNK(p->mode))
+                rc = hpk_perr_set(e, status, "%s: member %s lies below the symlink %.*s", file, name,
+                                  (int)(rel - name) + (int)(q - par) - (int)strlen(prefix) - 1, name);
+            else if (!p && !hpk_snapshot_add(s, par, S_IFDIR | 0755, dst->role))
+                rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
             *q = '/';
         }
+        if (rc) break;
         mode_t m = archive_entry_filetype(ae);
         struct hpk_item *it;
         const char *hl = archive_entry_hardlink(ae);
-        if (hpk_snapshot_find(s, ent) && m != AE_IFDIR) {
+        struct hpk_item *was = hpk_snapshot_find(s, ent);
+        if (was && m == AE_IFLNK && S_ISDIR(was->mode)) {
+            /* the same, members in the other order: name one that lies below */
+            size_t el = strlen(ent);
+            for (size_t k = 0; k < s->n; k++)
+                if (!strncmp(s->items[k].path, ent, el) && s->items[k].path[el] == '/') {
+                    rc = hpk_perr_set(e, status, "%s: member %s%s%s lies below the symlink %s", file, top,
+                                      tl ? "/" : "", s->items[k].path + strlen(prefix) + 1, name);
+                    break;
+                }
+            if (rc) break;
+        }
+        if (was && m != AE_IFDIR) {
             rc = hpk_perr_set(e, status, "%s: member %s appears twice", file, name);
             break;
         }

@@ -136,7 +136,7 @@ t_hostile_entry_names() {
     [ -z "$(ls "$W/hc" | grep -v '\.lock$')" ] || fail "trees left: $(ls "$W/hc")"
     # the packer refuses the same at build time: a runtime looping through a symlink
     fake_runtime "$W/looprt"; ln -s "$W/looprt" "$W/looprt/lib/loop"
-    expect_status 3 "nested too deep" "$HPACK" build --runtime "$W/looprt" --jar "$SAMPLES/hello.jar" -o "$W/art/loop"
+    expect_status 3 "lib/loop: symlink to a directory that contains it (a loop)" "$HPACK" build --runtime "$W/looprt" --jar "$SAMPLES/hello.jar" -o "$W/art/loop"
 }
 
 # hpack extract -o FILE.tar|FILE.zip applies the launcher's link rule

@@ -23,6 +23,7 @@ t_tarball_runtime_symlink_chains() {
     ln -s confdir/. "$d/lib/dirchain"                       # through it, to a directory: copied
     ln -s ../lib/chain "$d/bin/chain2"                      # a link to a link: kept
     ln -s nowhere/x "$d/lib/dangling"                       # skipped, with a warning
+    ln -s ../release/.. "$d/lib/notdir"                     # through a file (ENOTDIR): skipped
     mkdir "$d/lib/empty"                                    # an empty directory is an entry too
     (cd "$W/tbl" && tar czf rt.tgz jdk-fake)
     "$HPACK" build -q --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$W/art/tbl-dir" 2>/dev/null
@@ -36,10 +37,73 @@ t_tarball_runtime_symlink_chains() {
     grep -E '^runtime +file .* runtime/lib/chain$' <<<"$t" >/dev/null || fail "lib/chain is not materialised"
     grep -E ' runtime/lib/dirchain/settings.properties$' <<<"$t" >/dev/null || fail "lib/dirchain is not copied"
     grep -q ' runtime/lib/dangling$' <<<"$t" && fail "dangling link packed"
+    grep -q ' runtime/lib/notdir$' <<<"$t" && fail "link through a regular file packed"
     grep -qE '^runtime +dir .* runtime/lib/empty$' <<<"$t" || fail "the empty directory is missing"
     # the launcher (which refuses links through links) unpacks and runs it
     HPACK_CACHE_DIR=$W/tblc run_clean "$W/art/tbl-tgz" | grep -q FAKE-JAVA || fail "tarball artifact does not run"
     "$HPACK" verify "$W/art/tbl-tgz" >/dev/null || fail "verify"
+}
+# A directory materialised through a link (lib/current -> vlink/1.2, vlink
+# being a link) is a copy; each link copied in it is judged where it really
+# is and points, from its copy, at the same place (at the copy of a place
+# inside the copied directory): verbatim, ../../../other would leave the
+# tree from lib/current and ../../server would name nothing.
+t_tarball_runtime_links_in_copied_dir() {
+    local d=$W/tlc/jdk-fake v
+    mkdir -p "$W/tlc"; fake_runtime "$d"
+    v=$d/lib/versions/1.2
+    mkdir -p "$d/other" "$v/sub"
+    echo one >"$d/other/libfoo.so.1"; echo two >"$v/libbar.so"
+    ln -s versions "$d/lib/vlink"
+    ln -s vlink/1.2 "$d/lib/current"                        # through lib/vlink: copied
+    ln -s ../../../other/libfoo.so.1 "$v/libfoo.so"         # out of the copied directory
+    ln -s ../../server "$v/srv"                             # to a directory out of it
+    ln -s libbar.so "$v/x"                                  # inside it: to the copy's own
+    ln -s ./../libbar.so "$v/sub/y"                         # the same, written longer
+    ln -s nowhere "$v/dangling"                             # skipped in the copy too
+    (cd "$W/tlc" && tar czf rt.tgz jdk-fake)
+    "$HPACK" build -q --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$W/art/tlc-dir" 2>/dev/null
+    "$HPACK" build -q --runtime "$W/tlc/rt.tgz" --jar "$SAMPLES/hello.jar" -o "$W/art/tlc-tgz" 2>/dev/null
+    [ "$("$HPACK" hash "$W/art/tlc-tgz")" = "$("$HPACK" hash "$W/art/tlc-dir")" ] || {
+        diff <("$HPACK" inspect "$W/art/tlc-dir") <("$HPACK" inspect "$W/art/tlc-tgz") >&2 || true
+        fail "tarball and directory give different base hashes"; }
+    local a x
+    for a in tlc-dir tlc-tgz; do
+        x=$W/tlc/x-$a
+        "$HPACK" extract "$W/art/$a" -o "$x" || fail "$a: extract refused a link"
+        x=$x/runtime/lib/current
+        [ -d "$x" ] && [ ! -L "$x" ] || fail "$a: lib/current is not a copied directory"
+        [ "$(readlink "$x/libfoo.so")" = ../../other/libfoo.so.1 ] || fail "$a: libfoo.so -> $(readlink "$x/libfoo.so")"
+        [ "$(cat "$x/libfoo.so")" = one ] || fail "$a: libfoo.so does not resolve"
+        [ "$(readlink "$x/srv")" = ../server ] && [ -f "$x/srv/libjvm.so" ] || fail "$a: srv -> $(readlink "$x/srv")"
+        [ "$(readlink "$x/x")" = libbar.so ] && [ "$(cat "$x/x")" = two ] || fail "$a: x -> $(readlink "$x/x")"
+        [ "$(readlink "$x/sub/y")" = ../libbar.so ] && [ "$(cat "$x/sub/y")" = two ] || fail "$a: sub/y -> $(readlink "$x/sub/y")"
+        [ ! -e "$x/dangling" ] && [ ! -L "$x/dangling" ] || fail "$a: the dangling link was copied"
+    done
+    # the launcher checks every link target too
+    HPACK_CACHE_DIR=$W/tlcc run_clean "$W/art/tlc-tgz" | grep -q FAKE-JAVA || fail "tarball artifact does not run"
+}
+# A member below a symlink member has no place in the tree (tar would unpack
+# it through the link): refused while reading, naming both, in either order.
+t_tarball_member_below_symlink() {
+    mkdir -p "$W/tbs"; fake_runtime "$W/tbs/jdk-fake"
+    python3 - "$W/tbs" <<'PY'
+import io, sys, tarfile
+w = sys.argv[1]
+for name, order in (("link-first", "lf"), ("file-first", "fl")):
+    with tarfile.open(f"{w}/{name}.tgz", "w:gz") as t:
+        t.add(f"{w}/jdk-fake", arcname="jdk-fake")
+        for x in order:
+            if x == "l":
+                i = tarfile.TarInfo("jdk-fake/d/conf"); i.type = tarfile.SYMTYPE; i.linkname = "etc"; t.addfile(i)
+            else:
+                i = tarfile.TarInfo("jdk-fake/d/conf/x"); i.size = 3; t.addfile(i, io.BytesIO(b"x=1"))
+PY
+    local f
+    for f in link-first file-first; do
+        expect_status 3 "$f.tgz: member jdk-fake/d/conf/x lies below the symlink jdk-fake/d/conf" \
+            "$HPACK" build --runtime "$W/tbs/$f.tgz" --jar "$SAMPLES/hello.jar" -o "$W/art/tbs-$f"
+    done
 }
 t_extract_round_trip() {
     "$HPACK" extract "$H25" -o "$W/rt-x" || fail "extract to a directory"
