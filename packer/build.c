@@ -658,6 +658,9 @@ int hpk_build_run(struct hpk_build *b)
     double t0 = hpk_now();
     int st = HPK_ST_OK;
     memset(&s, 0, sizeof s);
+    if (hpk_output_check(b->output, "output", &e) != 0 || (b->keep_da0 && hpk_output_check(b->keep_da0, "--keep-da0", &e) != 0) ||
+        (b->lock && hpk_output_check(b->lock, "lock", &e) != 0))
+        goto fail;
     hpk_step_begin("reading the application");
     if (snapshot_app(b, &s, &e) != 0) goto fail;
     hpk_step_end();

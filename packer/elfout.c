@@ -135,6 +135,23 @@ done:
     return rc;
 }
 
+int hpk_output_check(const char *out, const char *what, struct hpk_perr *e)
+{
+    char *copy = strdup(out);
+    if (!copy) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    const char *dir = dirname(copy);
+    struct stat st;
+    int rc = 0;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s directory %s does not exist", out, what, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write to %s directory %s: %s", out, what, dir, strerror(errno));
+    else if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: is a directory; give the %s file's path", out, what);
+    free(copy);
+    return rc;
+}
+
 int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hpk_perr *e)
 {
     if (elf_version(EV_CURRENT) == EV_NONE) return hpk_perr_set(e, HPK_ST_INTERNAL, "libelf too old");

@@ -178,6 +178,10 @@ void hpk_payload_buf_free(struct hpk_payload_buf *p);
 extern const uint8_t hpk_launcher_start[], hpk_launcher_end[];
 /* Write launcher + payload as `out` atomically (temporary name, then rename). */
 int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hpk_perr *e);
+/* Before the long steps: can OUT (the `what`: "output", "lock") be written?
+ * The same checks again when it is, but a user should not wait a jlink and a
+ * training run to learn of a typo. */
+int hpk_output_check(const char *out, const char *what, struct hpk_perr *e);
 /* Read a whole file into memory. */
 int hpk_read_file(const char *path, uint8_t **data, size_t *len);
 

@@ -419,7 +419,11 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
         free(av);
         if (r != 0) {
             hpk_rm_tree(tmp);
-            hpk_perr_set(e, HPK_ST_RUNTIME, "jlink failed (status %d): %.400s", r, msg ? msg : "");
+            /* jlink's first line says it ("Error: Module java.nope not
+             * found"); the stack trace after it is for jlink's authors. */
+            size_t first = msg ? strcspn(msg, "\n") : 0;
+            hpk_perr_set(e, HPK_ST_RUNTIME, "jlink failed (status %d): %.*s; check --add-modules and --jlink-opt", r,
+                         (int)(first < 400 ? first : 400), msg ? msg : "");
             free(msg);
             hpk_strv_free(&opts);
             return -1;

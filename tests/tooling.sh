@@ -159,3 +159,20 @@ t_jdeps_failing_jar() {
         env HPACK_JLINK_CACHE="$W/jlc" "$HPACK" build --jdk "$J25" --cp "$d/bad.jar:$d/bad2.jar" --main-class demo.Main -o "$W/art/jdb2"
     [ ! -e "$W/art/jdb2" ] || fail "output written"
 }
+t_build_errors_early_and_short() {
+    local rt; rt=$(rt25)
+    # a typo in -o or --lock is found before any long step
+    local out rc=0; out=$("$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/nodir/app" 2>&1) || rc=$?
+    [ $rc = 6 ] && [ "$(tail -1 <<<"$out")" = "hpack: $W/nodir/app: output directory $W/nodir does not exist" ] || fail "-o: $rc: $out"
+    ! grep -q 'reading\|compressing' <<<"$out" || fail "-o checked only after reading: $out"
+    expect_status 6 "$W: is a directory; give the output file's path" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W"
+    expect_status 6 "lock directory $W/nodir does not exist" \
+        "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ee" --lock "$W/nodir/l"
+    [ ! -e "$W/art/ee" ] || fail "output written"
+    # jlink's own error is one line, without its stack trace
+    [ -n "$J25" ] || fail "JDK 25 not found"
+    rc=0; out=$(HPACK_JLINK_CACHE=$W/jlc-ee "$HPACK" build -q --jdk "$J25" --add-modules java.nope --jar "$SAMPLES/hello.jar" -o "$W/art/ee" 2>&1) || rc=$?
+    [ $rc = 3 ] && [ "$out" = "hpack: jlink failed (status 1): Error: Module java.nope not found; check --add-modules and --jlink-opt" ] ||
+        fail "jlink error: $rc: $out"
+    [ -z "$(ls -A "$W/jlc-ee")" ] || fail "jlink left: $(ls -A "$W/jlc-ee")"
+}
