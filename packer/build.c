@@ -661,6 +661,14 @@ int hpk_build_run(struct hpk_build *b)
     if (hpk_output_check(b->output, "output", &e) != 0 || (b->keep_da0 && hpk_output_check(b->keep_da0, "--keep-da0", &e) != 0) ||
         (b->lock && hpk_output_check(b->lock, "lock", &e) != 0))
         goto fail;
+    struct stat cst;
+    if (b->with_cache) {
+        const char *why = stat(b->with_cache, &cst) != 0 ? strerror(errno) : !S_ISREG(cst.st_mode) ? "not a file" : NULL;
+        if (why) {
+            hpk_perr_set(&e, HPK_ST_TRAIN, "%s: cannot read the startup cache (--with-cache): %s", b->with_cache, why);
+            goto fail;
+        }
+    }
     hpk_step_begin("reading the application");
     if (snapshot_app(b, &s, &e) != 0) goto fail;
     hpk_step_end();

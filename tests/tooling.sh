@@ -168,6 +168,8 @@ t_build_errors_early_and_short() {
     expect_status 6 "$W: is a directory; give the output file's path" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W"
     expect_status 6 "lock directory $W/nodir does not exist" \
         "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ee" --lock "$W/nodir/l"
+    expect_status 7 "$W/nocache.aot: cannot read the startup cache (--with-cache): No such file or directory" \
+        "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ee" --with-cache "$W/nocache.aot"
     [ ! -e "$W/art/ee" ] || fail "output written"
     # jlink's own error is one line, without its stack trace
     [ -n "$J25" ] || fail "JDK 25 not found"
