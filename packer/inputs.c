@@ -144,11 +144,11 @@ static uint32_t file_mode(mode_t m) { return S_IFREG | ((m & 0111) ? 0755u : 064
 /* Where a kept link's relative target leads, resolved lexically from the
  * link's directory: "" is the root. Only called once hpk_link_resolve has
  * said HPK_LINK_OK, so it never climbs above the root. */
-static void link_dest(const char *link, const char *t, size_t tlen, char *out, size_t outn)
+static int link_dest(const char *link, const char *t, size_t tlen, char *out, size_t outn)
 {
     const char *sl = strrchr(link, '/');
     size_t n = sl ? (size_t)(sl - link) : 0;
-    if (n >= outn) n = outn - 1;
+    if (n >= outn) return -1;
     memcpy(out, link, n);
     out[n] = 0;
     for (size_t i = 0; i < tlen;) {
@@ -160,16 +160,17 @@ static void link_dest(const char *link, const char *t, size_t tlen, char *out, s
             *(up ? up : out) = 0;
         } else if (!(c == 0 || (c == 1 && t[i] == '.'))) {
             size_t l = strlen(out);
-            snprintf(out + l, outn - l, "%s%.*s", l ? "/" : "", (int)c, t + i);
+            if ((size_t)snprintf(out + l, outn - l, "%s%.*s", l ? "/" : "", (int)c, t + i) >= outn - l) return -1;
         }
         i = j + 1;
     }
+    return 0;
 }
 
 /* The shortest relative target that leads from the directory of `link` to
  * `dest` (both below one root, "" being the root): "../" for each of the
  * link's directories not shared with dest, then the rest of dest. */
-static void rel_target(const char *link, const char *dest, char *out, size_t outn)
+static int rel_target(const char *link, const char *dest, char *out, size_t outn)
 {
     const char *sl = strrchr(link, '/');
     size_t dl = sl ? (size_t)(sl - link) : 0, common = 0;
@@ -190,26 +191,41 @@ static void rel_target(const char *link, const char *dest, char *out, size_t out
             o += (size_t)snprintf(out + o, o < outn ? outn - o : 0, "../");
     const char *rest = dest + common;
     while (*rest == '/') rest++;
-    if (o >= outn) return;
-    if (*rest) snprintf(out + o, outn - o, "%s", rest);
-    else if (o) out[o - 1] = 0; /* "../.." rather than "../../" */
+    if (o >= outn) return -1;
+    if (*rest) return (size_t)snprintf(out + o, outn - o, "%s", rest) < outn - o ? 0 : -1;
+    if (o) out[o - 1] = 0; /* "../.." rather than "../../" */
     else snprintf(out, outn, ".");
+    return 0;
 }
 
 /* Where `dest` (below the root the link was judged in) is in the payload
  * tree: a place inside the directory being copied maps to its copy, so a
  * materialised directory's own links stay within it, as in a copy made with
  * cp -a. `src` and `dst` are that directory and its copy. */
-static void map_into_copy(const char *dest, const char *src, const char *dst, char *out, size_t outn)
+static int map_into_copy(const char *dest, const char *src, const char *dst, char *out, size_t outn)
 {
     size_t sl = strlen(src);
+    int n;
     if (!sl || (!strncmp(dest, src, sl) && (!dest[sl] || dest[sl] == '/'))) {
         const char *rest = dest + sl;
         while (*rest == '/') rest++;
-        snprintf(out, outn, "%s%s%s", dst, *rest ? "/" : "", rest);
+        n = snprintf(out, outn, "%s%s%s", dst, *rest ? "/" : "", rest);
     } else {
-        snprintf(out, outn, "%s", dest);
+        n = snprintf(out, outn, "%s", dest);
     }
+    return (size_t)n < outn ? 0 : -1;
+}
+
+/* The target a kept link at `orig` (target t) gets in its copy at `nrel`,
+ * the directory `src` being copied to `dst`; -1 if a path gets too long
+ * (never a cut, hence wrong, target). */
+static int copied_target(const char *orig, const char *t, size_t tlen, const char *src, const char *dst,
+                         const char *nrel, char *out, size_t outn)
+{
+    char dest[PATH_MAX], mapped[PATH_MAX];
+    if (link_dest(orig, t, tlen, dest, sizeof dest) != 0 || map_into_copy(dest, src, dst, mapped, sizeof mapped) != 0)
+        return -1;
+    return rel_target(nrel, mapped, out, outn);
 }
 
 /* A directory copied in place of a link (materialised). The links inside it
@@ -314,10 +330,10 @@ static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
         }
         if (cp) {
             /* A copy: the same place, reached from the copy's directory. */
-            char dest[PATH_MAX], mapped[PATH_MAX];
-            link_dest(orig, tg, (size_t)n, dest, sizeof dest);
-            map_into_copy(dest, cp->src, cp->dst, mapped, sizeof mapped);
-            rel_target(rel, mapped, tg, sizeof tg);
+            char copied[PATH_MAX];
+            if (copied_target(orig, tg, (size_t)n, cp->src, cp->dst, rel, copied, sizeof copied) != 0)
+                return hpk_perr_set(e, t->status, "%s: path too long in its copy", abs);
+            snprintf(tg, sizeof tg, "%s", copied);
             n = (ssize_t)strlen(tg);
         }
         if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, t->role))) goto nomem;
@@ -612,6 +628,7 @@ static int link_fate(const struct alinks *c, size_t k, size_t *to, char *found, 
     snprintf(start, sizeof start, "%.*s%s%.*s", sl ? (int)(sl - rel) : 0, rel, sl ? "/" : "", (int)it->size,
              (const char *)it->data);
     struct snap_ctx ctx = {c->s, c->prefix};
+    found[0] = 0; /* hpk_snapshot_follow sets it only when it finds something */
     struct hpk_item *t = hpk_snapshot_follow(c->s, c->prefix, start, found, fn);
     if (t && hpk_link_resolve(rel, strlen(rel), (const char *)it->data, it->size, snap_is_link, &ctx) == HPK_LINK_OK)
         return AL_KEEP;
@@ -669,10 +686,9 @@ static int copy_dir(const struct alinks *c, const char *found, const char *dst, 
         if (!n || copy_item(n, &s->items[src]) != 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
         if (fate == AL_KEEP && S_ISLNK(n->mode)) {
             const char *orig = s->items[k].path + strlen(c->prefix) + 1, *nrel = np + strlen(c->prefix) + 1;
-            char dest[PATH_MAX], mapped[PATH_MAX], tg[PATH_MAX];
-            link_dest(orig, (const char *)s->items[k].data, s->items[k].size, dest, sizeof dest);
-            map_into_copy(dest, found, dst, mapped, sizeof mapped);
-            rel_target(nrel, mapped, tg, sizeof tg);
+            char tg[PATH_MAX];
+            if (copied_target(orig, (const char *)s->items[k].data, s->items[k].size, found, dst, nrel, tg, sizeof tg) != 0)
+                return hpk_perr_set(e, c->status, "%s: member %s: path too long in its copy", c->file, nrel);
             free(n->data);
             if (!(n->data = (uint8_t *)strdup(tg))) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
             n->size = strlen(tg);
@@ -817,7 +833,7 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
                 }
             if (rc) break;
         }
-        if (was && m != AE_IFDIR) {
+        if (was && (m != AE_IFDIR || !S_ISDIR(was->mode))) { /* tar would replace it: which one is meant? */
             rc = hpk_perr_set(e, status, "%s: member %s appears twice", file, name);
             break;
         }
@@ -840,11 +856,12 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
         if (m == AE_IFDIR) {
             if (!hpk_snapshot_find(s, ent) && !hpk_snapshot_add(s, ent, S_IFDIR | 0755, dst->role)) rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
         } else if (m == AE_IFLNK) {
+            /* Stored even when it points outside the archive: archive_links
+             * drops it then, but until then a member below it is refused
+             * whichever comes first (the directory walk never sees one). */
             const char *t = archive_entry_symlink(ae);
-            if (!t || hpk_link_resolve(ent + strlen(prefix) + 1, strlen(ent) - strlen(prefix) - 1, t, strlen(t), NULL,
-                                       NULL) != HPK_LINK_OK) {
-                /* The target is not in the archive: nothing to materialise. */
-                hpk_warn("%s: skipping symlink %s -> %s (points outside the archive)", file, name, t ? t : "?");
+            if (!t || !*t) {
+                hpk_warn("%s: skipping symlink %s without a target", file, name);
                 continue;
             }
             if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, dst->role))) {

@@ -90,20 +90,29 @@ t_tarball_member_below_symlink() {
     python3 - "$W/tbs" <<'PY'
 import io, sys, tarfile
 w = sys.argv[1]
-for name, order in (("link-first", "lf"), ("file-first", "fl")):
+# the link names something inside (etc) or points outside the archive
+for name, order, target in (("link-first", "lf", "etc"), ("file-first", "fl", "etc"),
+                            ("out-link-first", "lf", "../../../etc"), ("out-file-first", "fl", "../../../etc")):
     with tarfile.open(f"{w}/{name}.tgz", "w:gz") as t:
         t.add(f"{w}/jdk-fake", arcname="jdk-fake")
         for x in order:
             if x == "l":
-                i = tarfile.TarInfo("jdk-fake/d/conf"); i.type = tarfile.SYMTYPE; i.linkname = "etc"; t.addfile(i)
+                i = tarfile.TarInfo("jdk-fake/d/conf"); i.type = tarfile.SYMTYPE; i.linkname = target; t.addfile(i)
             else:
                 i = tarfile.TarInfo("jdk-fake/d/conf/x"); i.size = 3; t.addfile(i, io.BytesIO(b"x=1"))
+# a directory member after a symlink member of the same name (tar would replace the link)
+with tarfile.open(f"{w}/dir-after-link.tgz", "w:gz") as t:
+    t.add(f"{w}/jdk-fake", arcname="jdk-fake")
+    i = tarfile.TarInfo("jdk-fake/d/conf"); i.type = tarfile.SYMTYPE; i.linkname = "etc"; t.addfile(i)
+    i = tarfile.TarInfo("jdk-fake/d/conf"); i.type = tarfile.DIRTYPE; i.mode = 0o755; t.addfile(i)
 PY
     local f
-    for f in link-first file-first; do
+    for f in link-first file-first out-link-first out-file-first; do
         expect_status 3 "$f.tgz: member jdk-fake/d/conf/x lies below the symlink jdk-fake/d/conf" \
             "$HPACK" build --runtime "$W/tbs/$f.tgz" --jar "$SAMPLES/hello.jar" -o "$W/art/tbs-$f"
     done
+    expect_status 3 "dir-after-link.tgz: member jdk-fake/d/conf/ appears twice" \
+        "$HPACK" build --runtime "$W/tbs/dir-after-link.tgz" --jar "$SAMPLES/hello.jar" -o "$W/art/tbs-dal"
 }
 t_extract_round_trip() {
     "$HPACK" extract "$H25" -o "$W/rt-x" || fail "extract to a directory"
