@@ -51,12 +51,15 @@ void hpk_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* s
 void hpk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Temporaries that must not survive a failure or an interrupt: a file, a
- * directory tree, a child process group (killed). Forget them once done. */
+ * directory tree, a child process group (hpk_fork_group; killed). Forget
+ * them once done. */
 void hpk_tmp_register(const char *path);
 void hpk_tmp_register_tree(const char *path);
-void hpk_tmp_register_group(pid_t pgid);
 void hpk_tmp_forget(const char *path);
 void hpk_tmp_forget_group(pid_t pgid);
+/* fork() a child in its own process group, registered as above and killed
+ * if hpack dies: 0 in the child, its pid in the parent, -1 on failure. */
+pid_t hpk_fork_group(void);
 void hpk_tmp_cleanup(void);
 
 double hpk_now(void);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,19 +37,19 @@ static int run_capture(char *const *argv, char **out)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
+    pid_t pid = hpk_fork_group();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
     if (pid == 0) {
-        setpgid(0, 0);
         dup2(p[1], 1);
         dup2(p[1], 2);
         execv(argv[0], argv);
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    setpgid(pid, pid);
-    hpk_tmp_register_group(pid);
     close(p[1]);
     size_t n = 0, cap = 4096;
     char *b = malloc(cap);
@@ -101,6 +102,27 @@ static char *default_jdk(void)
     if (d) closedir(d);
     if (best) hpk_note("using the newest JDK in /usr/lib/jvm (no --jdk, no $JAVA_HOME): %s (Java %d)", best, best_major);
     return best;
+}
+
+/* Half-linked images (".tmp.<key>.<pid>") of builds that died where no
+ * handler runs (SIGKILL): removed once their pid is gone. A live pid, even
+ * reused by another program, keeps its directory: the next sweep gets it. */
+static void sweep_stale(const char *root)
+{
+    DIR *d = opendir(root);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *dot = strrchr(de->d_name, '.');
+        char *end;
+        if (strncmp(de->d_name, ".tmp.", 5) != 0 || !dot || dot == de->d_name + 4) continue;
+        long pid = strtol(dot + 1, &end, 10);
+        if (!*end && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            hpk_info("jlink cache: removing %s, left by a build that died", de->d_name);
+            hpk_rm_rf(dirfd(d), de->d_name);
+        }
+    }
+    closedir(d);
 }
 
 static void cache_root(char *buf, size_t n)
@@ -393,6 +415,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
         hpk_strv_free(&opts);
         return hpk_perr_set(e, HPK_ST_OUTPUT, "jlink cache %s", rfd < 0 ? strerror(errno) : se.msg);
     }
+    sweep_stale(root);
     close(rfd);
     snprintf(p, sizeof p, "%s/bin/java", out);
     if (access(p, X_OK) == 0) {
@@ -430,10 +453,11 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
         }
         free(msg);
         hpk_step_end();
-        if (rename(tmp, out) != 0 && access(p, X_OK) != 0) {
+        int renamed = rename(tmp, out) == 0, err = errno;
+        if (!renamed && access(p, X_OK) != 0) {
             hpk_rm_tree(tmp);
             hpk_strv_free(&opts);
-            return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
+            return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot keep the linked runtime: %s", out, strerror(err));
         }
         hpk_rm_tree(tmp); /* gone if renamed; else another build won the race with the same image */
         hpk_note("jlink: done in %.1f s, kept in %s", hpk_now() - t0, out);

@@ -119,11 +119,12 @@ static pid_t spawn(char *const *argv, char *const *env, int *outfd, int to)
 {
     int p[2];
     if (outfd && pipe2(p, O_CLOEXEC) != 0) return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
+    pid_t pid = hpk_fork_group(); /* its own group: a timeout kills the JVM too */
+    if (pid < 0) {
+        if (outfd) close(p[0]), close(p[1]);
+        return -1;
+    }
     if (pid == 0) {
-        setpgid(0, 0); /* its own group: a timeout kills the JVM too */
         if (outfd) to = p[1];
         if (to >= 0) {
             dup2(to, 1);
@@ -137,8 +138,6 @@ static pid_t spawn(char *const *argv, char *const *env, int *outfd, int to)
         fprintf(stderr, "hpack: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    setpgid(pid, pid);
-    hpk_tmp_register_group(pid); /* an interrupt of hpack kills it (util.c) */
     if (outfd) {
         close(p[1]);
         *outfd = p[0];

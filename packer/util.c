@@ -14,7 +14,10 @@
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int hpk_verbose = 1;
@@ -117,6 +120,7 @@ static void tmp_add(int kind, const char *path, pid_t pid)
         signal(SIGTERM, on_signal);
         signal(SIGHUP, on_signal);
     }
+    if (kind == TMP_FREE) return;
     for (int i = 0; i < TMP_MAX_FILES; i++)
         if (tmp[i].kind == TMP_FREE) {
             snprintf(tmp[i].path, sizeof tmp[i].path, "%s", path ? path : "");
@@ -124,11 +128,52 @@ static void tmp_add(int kind, const char *path, pid_t pid)
             tmp[i].kind = kind; /* last: the handler reads a complete slot */
             return;
         }
+    /* A build holds about six at a time: this is a bug, not an input. */
+    fprintf(stderr, "hpack: internal: more than %d temporaries; %s would survive an interrupt\n", TMP_MAX_FILES,
+            path ? path : "a child process");
+}
+
+/* fork() for a child that runs in its own process group (so that a timeout
+ * can kill all it starts) and that hpack's end ends too: an interrupt kills
+ * its group (the registry), and so does hpack's death by a signal nobody can
+ * catch (SIGKILL, a timeout's), through PR_SET_PDEATHSIG, which survives
+ * execve. Signals are blocked from fork to registration, so no interrupt
+ * falls between; the child gets the default handlers back before it runs
+ * anything, so a signal sent to it alone does not run our handler there. */
+pid_t hpk_fork_group(void)
+{
+    sigset_t all, old;
+    sigemptyset(&all);
+    sigaddset(&all, SIGINT);
+    sigaddset(&all, SIGTERM);
+    sigaddset(&all, SIGHUP);
+    pid_t parent = getpid();
+    fflush(NULL);
+    tmp_add(TMP_FREE, NULL, 0); /* installs the handlers if need be */
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127); /* hpack died before prctl */
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return 0;
+    }
+    if (pid > 0) {
+        setpgid(pid, pid); /* both sides: whichever runs first */
+        tmp_add(TMP_GROUP, NULL, pid);
+    }
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return pid;
 }
 
 void hpk_tmp_register(const char *path) { tmp_add(TMP_FILE, path, 0); }
 void hpk_tmp_register_tree(const char *path) { tmp_add(TMP_TREE, path, 0); }
-void hpk_tmp_register_group(pid_t pgid) { tmp_add(TMP_GROUP, NULL, pgid); }
 
 void hpk_tmp_forget(const char *path)
 {
@@ -159,6 +204,7 @@ static int rm_tree_raw(int dfd, const char *name, int depth)
     if (depth > 64) return -1;
     int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return -1;
+    fchmod(fd, 0700); /* a read-only directory (a runtime's) is ours to empty */
     char buf[2048] __attribute__((aligned(8)));
     /* Entries removed while reading may shift the rest: read again from the
      * start until a pass removes nothing. */
@@ -185,6 +231,11 @@ void hpk_tmp_cleanup(void)
     for (int i = 0; i < TMP_MAX_FILES; i++)
         if (tmp[i].kind == TMP_GROUP) {
             kill(-tmp[i].pid, SIGKILL);
+            /* SIGKILL takes effect a little later: a dying JVM could still
+             * create a file in a tree being removed. The leader is our child
+             * (ECHILD if the main line reaped it meanwhile). */
+            while (waitpid(tmp[i].pid, NULL, 0) < 0 && errno == EINTR) {
+            }
             tmp[i].kind = TMP_FREE;
         }
     for (int i = 0; i < TMP_MAX_FILES; i++) {

@@ -284,6 +284,21 @@ t_interrupted_build_leaves_nothing() {
     [ -z "$(ls -A "$jlc" 2>/dev/null)" ] || fail "left in the jlink cache: $(ls -A "$jlc")"
     ! pgrep -f -- "--output $jlc/" >/dev/null || fail "jlink still running"
     [ ! -e "$W/art/intr1" ] || fail "output written"
+    # killed where no handler runs (SIGKILL): jlink dies with hpack, and the
+    # next build sweeps the half-linked image away
+    TMPDIR=$tmp HPACK_JLINK_CACHE=$jlc "$HPACK" build --jdk "$J25" --cp "$SAMPLES/http.jar" \
+        --main-class demo.http.Server -o "$W/art/intr1" >"$log" 2>&1 &
+    p=$!
+    for i in $(seq 300); do grep -q 'jlink: linking' "$log" && break; sleep 0.1; done
+    sleep 0.3
+    kill -KILL $p; wait $p && fail "killed build succeeded"
+    sleep 0.5
+    ! pgrep -f -- "--output $jlc/" >/dev/null || fail "jlink outlived a killed hpack"
+    ls -A "$jlc" | grep -q '^\.tmp\.' || fail "no half-linked image to sweep (test lost its point)"
+    TMPDIR=$tmp HPACK_JLINK_CACHE=$jlc "$HPACK" build -q --jdk "$J25" --cp "$SAMPLES/http.jar" \
+        --main-class demo.http.Server -o "$W/art/intr1b" || fail "build after a killed one"
+    ! ls -A "$jlc" | grep -q '^\.tmp\.' || fail "half-linked image not swept: $(ls -A "$jlc")"
+    rm -rf "$tmp"/* # the killed build's jdeps copies: nobody could remove them
     # during training: the JVM (in its own process group), its work directory and log go
     local rt; rt=$(rt25)
     TMPDIR=$tmp "$HPACK" build --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server \
