@@ -93,8 +93,9 @@ double hpk_now(void)
  * directory trees (jlink's output, the training's work directory) and child
  * process groups (a training JVM runs in its own group so that a timeout
  * kills all of it, which also keeps a terminal's Ctrl-C from reaching it).
- * The signal handler only calls kill(), open(), getdents64, unlinkat() and
- * close(), which are async-signal-safe: no malloc, no stdio, no opendir. */
+ * The signal handler only calls kill(), waitpid(), openat(), fchmod(),
+ * getdents64, unlinkat() and close(), which are async-signal-safe: no
+ * malloc, no stdio, no opendir. */
 #define TMP_MAX_FILES 16
 enum { TMP_FREE, TMP_FILE, TMP_TREE, TMP_GROUP };
 static struct {
