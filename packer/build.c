@@ -676,10 +676,7 @@ int hpk_build_run(struct hpk_build *b)
         char dir[PATH_MAX];
         int r = stage_jdeps_inputs(b, &s, dir, sizeof dir, &e);
         if (r == 0) r = hpk_jlink_runtime(b, &e);
-        if (*dir) {
-            hpk_rm_rf(AT_FDCWD, dir);
-            hpk_tmp_forget(dir);
-        }
+        if (*dir) hpk_tmp_rm_tree(dir);
         if (r != 0) goto fail;
     }
     hpk_step_begin("reading %s", b->runtime);

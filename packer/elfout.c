@@ -155,13 +155,8 @@ int hpk_output_check(const char *out, const char *what, struct hpk_perr *e)
 int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hpk_perr *e)
 {
     if (elf_version(EV_CURRENT) == EV_NONE) return hpk_perr_set(e, HPK_ST_INTERNAL, "libelf too old");
+    if (hpk_output_check(out, "output", e) != 0) return -1;
     char *copy = strdup(out), *dir = dirname(copy);
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        hpk_perr_set(e, HPK_ST_OUTPUT, "%s: output directory %s does not exist", out, dir);
-        free(copy);
-        return -1;
-    }
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/.hpack-tmp.XXXXXX", dir);
     free(copy);

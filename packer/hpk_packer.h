@@ -56,10 +56,13 @@ void hpk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hpk_tmp_register(const char *path);
 void hpk_tmp_register_tree(const char *path);
 void hpk_tmp_forget(const char *path);
-void hpk_tmp_forget_group(pid_t pgid);
 /* fork() a child in its own process group, registered as above and killed
- * if hpack dies: 0 in the child, its pid in the parent, -1 on failure. */
+ * if hpack dies: 0 in the child, its pid in the parent, -1 on failure.
+ * hpk_wait_group is waitpid() that forgets the group once it is reaped. */
 pid_t hpk_fork_group(void);
+pid_t hpk_wait_group(pid_t pid, int *status, int flags);
+/* Remove a registered tree and forget it. */
+void hpk_tmp_rm_tree(const char *path);
 void hpk_tmp_cleanup(void);
 
 double hpk_now(void);

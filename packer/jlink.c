@@ -24,12 +24,6 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-static void hpk_rm_tree(const char *p)
-{
-    hpk_rm_rf(AT_FDCWD, p);
-    hpk_tmp_forget(p);
-}
-
 /* Run argv, its stdout and stderr captured into one buffer. In its own
  * process group, registered, so that an interrupt of hpack stops it rather
  * than leave it writing into a directory being removed. */
@@ -60,8 +54,7 @@ static int run_capture(char *const *argv, char **out)
     }
     close(p[0]);
     int st;
-    waitpid(pid, &st, 0);
-    hpk_tmp_forget_group(pid);
+    hpk_wait_group(pid, &st, 0);
     if (b) b[n] = 0;
     *out = b;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -441,7 +434,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
         int r = run_capture(av, &msg);
         free(av);
         if (r != 0) {
-            hpk_rm_tree(tmp);
+            hpk_tmp_rm_tree(tmp);
             /* jlink's first line says it ("Error: Module java.nope not
              * found"); the stack trace after it is for jlink's authors. */
             size_t first = msg ? strcspn(msg, "\n") : 0;
@@ -455,11 +448,11 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
         hpk_step_end();
         int renamed = rename(tmp, out) == 0, err = errno;
         if (!renamed && access(p, X_OK) != 0) {
-            hpk_rm_tree(tmp);
+            hpk_tmp_rm_tree(tmp);
             hpk_strv_free(&opts);
             return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot keep the linked runtime: %s", out, strerror(err));
         }
-        hpk_rm_tree(tmp); /* gone if renamed; else another build won the race with the same image */
+        hpk_tmp_rm_tree(tmp); /* gone if renamed; else another build won the race with the same image */
         hpk_note("jlink: done in %.1f s, kept in %s", hpk_now() - t0, out);
     }
     hpk_strv_free(&opts);

@@ -166,17 +166,15 @@ static void kill_group(pid_t pid, double grace)
     kill(pid, SIGTERM);
     double end = hpk_now() + grace;
     while (hpk_now() < end) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
+        if (hpk_wait_group(pid, NULL, WNOHANG) == pid) {
             kill(-pid, SIGKILL); /* what the leader left running */
-            hpk_tmp_forget_group(pid);
             return;
         }
         usleep(50000);
     }
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    hpk_tmp_forget_group(pid);
+    hpk_wait_group(pid, NULL, 0);
 }
 
 static void write_all(int fd, const char *buf, size_t n)
@@ -224,12 +222,6 @@ static int make_tmpdir(char *out, size_t n, const char *what, struct hpk_perr *e
     if (!mkdtemp(out)) return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: cannot create: %s", out, strerror(errno));
     hpk_tmp_register_tree(out);
     return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-    hpk_rm_rf(AT_FDCWD, dir);
-    hpk_tmp_forget(dir);
 }
 
 /* The training run's output, scanned for --train-ready log:REGEX and for
@@ -335,9 +327,8 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
         } else {
             usleep(20000);
         }
-        pid_t w = waitpid(r.pid, &status, WNOHANG);
+        pid_t w = hpk_wait_group(r.pid, &status, WNOHANG);
         if (w == r.pid) {
-            hpk_tmp_forget_group(r.pid);
             while (r.out >= 0) pump(&r, live, logfd, train_line, &ts, &matched);
             break;
         }
@@ -378,8 +369,7 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
                 }
             }
         }
-        if (wl > 0 && waitpid(wl, &wl_status, WNOHANG) == wl) {
-            hpk_tmp_forget_group(wl);
+        if (wl > 0 && hpk_wait_group(wl, &wl_status, WNOHANG) == wl) {
             wl = -1;
             if (!WIFEXITED(wl_status) || WEXITSTATUS(wl_status) != 0) {
                 kill_group(r.pid, 10);
@@ -508,8 +498,7 @@ int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr 
             kill_group(r.pid, 10);
             break;
         }
-        if (waitpid(r.pid, &status, WNOHANG) == r.pid) {
-            hpk_tmp_forget_group(r.pid);
+        if (hpk_wait_group(r.pid, &status, WNOHANG) == r.pid) {
             while (r.out >= 0 && !v.hit) pump(&r, hpk_verbose > 1, -1, verify_line, &v, &matched);
             break;
         }
@@ -525,7 +514,7 @@ int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr 
         hpk_note("verified: %s is loaded from the startup cache", v.want + 1);
 out:
     if (r.out >= 0) close(r.out);
-    rm_tree(work);
+    hpk_tmp_rm_tree(work);
     free(abs);
     free(av);
     free(env);
@@ -701,6 +690,6 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     rc = 0;
 out:
     free_items(items, 3);
-    if (work[0]) rm_tree(work);
+    if (work[0]) hpk_tmp_rm_tree(work);
     return rc;
 }

@@ -183,11 +183,19 @@ void hpk_tmp_forget(const char *path)
             tmp[i].kind = TMP_FREE;
 }
 
-void hpk_tmp_forget_group(pid_t pgid)
+static void forget_group(pid_t pgid)
 {
     for (int i = 0; i < TMP_MAX_FILES; i++)
         if (tmp[i].kind == TMP_GROUP && tmp[i].pid == pgid) tmp[i].kind = TMP_FREE;
 }
+
+pid_t hpk_wait_group(pid_t pid, int *status, int flags)
+{
+    pid_t w = waitpid(pid, status, flags);
+    if (w == pid) forget_group(pid); /* reaped: its pid may be reused */
+    return w;
+}
+
 
 /* Remove the tree NAME under directory DFD, with system calls only (see
  * above). Bounded depth: a runtime image is a dozen levels deep. */
@@ -223,6 +231,12 @@ static int rm_tree_raw(int dfd, const char *name, int depth)
     }
     close(fd);
     return unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+void hpk_tmp_rm_tree(const char *path)
+{
+    rm_tree_raw(AT_FDCWD, path, 0);
+    hpk_tmp_forget(path);
 }
 
 void hpk_tmp_cleanup(void)
