@@ -396,6 +396,15 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
     }
 out:
     hpk_step_abort();
+    /* A run killed on an error (timeout, failed workload) may have written
+     * its last lines after the last poll: they are still in the pipe, and
+     * belong in the log (without them a quick failure left no log at all).
+     * The run is reaped, so what is there is all there is: do not wait. */
+    while (r.out >= 0 && logfd >= 0) {
+        struct pollfd pfd = {.fd = r.out, .events = POLLIN};
+        if (poll(&pfd, 1, 0) <= 0) break;
+        pump(&r, live, logfd, train_line, &ts, &matched);
+    }
     if (logfd >= 0) {
         struct stat st;
         hpk_tmp_forget(logpath);

@@ -14,6 +14,22 @@ ONLY=${1:-}
 
 # A failed assertion ends the test (each test runs in its own subshell).
 fail() { echo "    $*" >&2; exit 1; }
+# wait_for SECS WHAT CMD...: poll CMD until it succeeds; after SECS, fail
+# saying what never happened (and the tail of $WAIT_LOG, if set). The bound
+# is generous: CI machines are shared, and a test waits for the event it
+# means, however long it takes to come.
+wait_for() {
+    local secs=$1 what=$2; shift 2
+    local end=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $end ] || fail "waited ${secs}s for $what${WAIT_LOG:+: $(tail -5 "$WAIT_LOG" 2>/dev/null)}"
+        sleep 0.05
+    done
+}
+# no_process [--] PATTERN: no process's command line matches PATTERN.
+no_process() { [ "$1" != -- ] || shift; ! pgrep -f -- "$1" >/dev/null; }
+# http_up PORT: the server on PORT answers.
+http_up() { curl -fs "http://127.0.0.1:$1/" >/dev/null; }
 run_test() {
     local name=$1
     [ -n "$ONLY" ] && [[ $name != build_* && ! $name =~ $ONLY ]] && return 0
@@ -85,7 +101,7 @@ t_exit_status_and_signals() {
     for sig in TERM KILL; do
         local port; port=$(free_port)
         HPACK_CACHE_DIR=$W/c25 "$W/art/sig" "$port" >/dev/null & local pid=$!
-        for i in $(seq 100); do curl -fs "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+        wait_for 120 "the server on port $port to answer" http_up "$port"
         # the pid we started IS the JVM: no launcher process in between
         grep -q java "/proc/$pid/cmdline" || fail "pid $pid is not the JVM"
         kill -$sig $pid; rc=0; wait $pid || rc=$?
@@ -298,8 +314,8 @@ t_train_http_server() {
         -o "$W/art/http.da1" >/dev/null 2>"$W/http.err" || fail "build: $(cat "$W/http.err")"
     HPACK_CACHE_DIR=$W/th HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load "$W/art/http.da1" >"$W/http.out" 2>&1 &
     local pid=$!
-    local body=""
-    for i in $(seq 100); do body=$(curl -fs "http://127.0.0.1:$port/") && break; sleep 0.1; done
+    WAIT_LOG=$W/http.out wait_for 120 "the trained server on port $port to answer" http_up "$port"
+    local body; body=$(curl -fs "http://127.0.0.1:$port/")
     kill $pid; wait $pid || true
     [ "$body" = "hello from hpack http" ] || fail "no answer: $(tail -3 "$W/http.out")"
     grep -q 'demo.http.Server source: shared objects file' "$W/http.out" || fail "server class not from cache"
@@ -366,7 +382,8 @@ t_failing_training() {
     rm "$o"/*.train.log
     no_leftovers "$o"
     # no stray JVM left from the killed trainings
-    sleep 0.5; ! pgrep -f "demo.http.Server $port" >/dev/null || fail "training JVM left running"
+    # (each build has reaped its JVM before it exits: no wait needed)
+    no_process "demo.http.Server $port" || fail "training JVM left running"
 }
 
 . "$ROOT/tests/reliability.sh"

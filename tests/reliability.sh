@@ -269,32 +269,31 @@ t_stale_cache_temporaries() {
 }
 t_interrupted_build_leaves_nothing() {
     [ -n "$J25" ] || fail "JDK 25 not found"
-    local tmp=$W/intr-tmp jlc=$W/intr-jlc log=$W/intr.log
+    local tmp=$W/intr-tmp jlc=$W/intr-jlc p
     mkdir -p "$tmp"
+    # Each build gets its own log, and every wait is for a fact of that build
+    # (its pid in the half-linked image's name, its JVM by a unique property),
+    # never for text an earlier build left behind.
     # during jlink: the half-linked image, the jdeps copies and jlink itself go
     TMPDIR=$tmp HPACK_JLINK_CACHE=$jlc "$HPACK" build --jdk "$J25" --cp "$SAMPLES/http.jar" \
-        --main-class demo.http.Server -o "$W/art/intr1" >"$log" 2>&1 &
-    local p=$! i
-    for i in $(seq 300); do grep -q 'jlink: linking' "$log" && break; sleep 0.1; done
-    grep -q 'jlink: linking' "$log" || fail "jlink never started: $(cat "$log")"
-    sleep 0.3
+        --main-class demo.http.Server -o "$W/art/intr1" >"$W/intr1.log" 2>&1 &
+    p=$!
+    WAIT_LOG=$W/intr1.log wait_for 300 "jlink of build $p to start writing its image" jlink_image_of $jlc $p
     kill -TERM $p; wait $p && fail "interrupted build succeeded"
-    sleep 0.3
+    # the handler kills jlink, waits for it and removes its trees before it exits
     [ -z "$(ls -A "$tmp")" ] || fail "left in TMPDIR: $(ls -A "$tmp")"
     [ -z "$(ls -A "$jlc" 2>/dev/null)" ] || fail "left in the jlink cache: $(ls -A "$jlc")"
-    ! pgrep -f -- "--output $jlc/" >/dev/null || fail "jlink still running"
+    wait_for 30 "jlink to die with its build" no_process -- "--output $jlc/"
     [ ! -e "$W/art/intr1" ] || fail "output written"
     # killed where no handler runs (SIGKILL): jlink dies with hpack, and the
     # next build sweeps the half-linked image away
     TMPDIR=$tmp HPACK_JLINK_CACHE=$jlc "$HPACK" build --jdk "$J25" --cp "$SAMPLES/http.jar" \
-        --main-class demo.http.Server -o "$W/art/intr1" >"$log" 2>&1 &
+        --main-class demo.http.Server -o "$W/art/intr1" >"$W/intr2.log" 2>&1 &
     p=$!
-    for i in $(seq 300); do grep -q 'jlink: linking' "$log" && break; sleep 0.1; done
-    sleep 0.3
+    WAIT_LOG=$W/intr2.log wait_for 300 "jlink of build $p to start writing its image" jlink_image_of $jlc $p
     kill -KILL $p; wait $p && fail "killed build succeeded"
-    sleep 0.5
-    ! pgrep -f -- "--output $jlc/" >/dev/null || fail "jlink outlived a killed hpack"
-    ls -A "$jlc" | grep -q '^\.tmp\.' || fail "no half-linked image to sweep (test lost its point)"
+    wait_for 30 "jlink to die with a SIGKILLed hpack (PR_SET_PDEATHSIG)" no_process -- "--output $jlc/"
+    jlink_image_of $jlc $p || fail "no half-linked image of build $p to sweep (test lost its point): $(ls -A "$jlc")"
     TMPDIR=$tmp HPACK_JLINK_CACHE=$jlc "$HPACK" build -q --jdk "$J25" --cp "$SAMPLES/http.jar" \
         --main-class demo.http.Server -o "$W/art/intr1b" || fail "build after a killed one"
     ! ls -A "$jlc" | grep -q '^\.tmp\.' || fail "half-linked image not swept: $(ls -A "$jlc")"
@@ -302,14 +301,19 @@ t_interrupted_build_leaves_nothing() {
     # during training: the JVM (in its own process group), its work directory and log go
     local rt; rt=$(rt25)
     TMPDIR=$tmp "$HPACK" build --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server \
-        --jvm-opt=-Dhpack.test=intr$$ --train --train-ready tcp:1 -o "$W/art/intr2" >"$log" 2>&1 &
+        --jvm-opt=-Dhpack.test=intr$$ --train --train-ready tcp:1 -o "$W/art/intr2" >"$W/intr3.log" 2>&1 &
     p=$!
-    for i in $(seq 300); do pgrep -f "bin/java .*hpack.test=intr$$" >/dev/null && break; sleep 0.1; done
-    pgrep -f "bin/java .*hpack.test=intr$$" >/dev/null || fail "the training JVM never started: $(cat "$log")"
+    WAIT_LOG=$W/intr3.log wait_for 300 "the training JVM to start" pgrep -f "bin/java .*hpack.test=intr$$"
     [ -n "$(ls -A "$tmp")" ] || fail "no work directory seen during training"
     kill -INT $p; wait $p && fail "interrupted training succeeded"
-    sleep 0.3
-    ! pgrep -f "bin/java .*hpack.test=intr$$" >/dev/null || fail "the training JVM survived the interrupt"
+    wait_for 30 "the training JVM to die with the interrupted build" no_process "bin/java .*hpack.test=intr$$"
     [ -z "$(ls -A "$tmp")" ] || fail "left in TMPDIR after training: $(ls -A "$tmp")"
     [ ! -e "$W/art/intr2" ] && [ ! -e "$W/art/intr2.train.log" ] || fail "output or log left: $(ls "$W/art")"
+}
+# jlink_image_of CACHE PID: build PID's half-linked image exists and jlink has
+# started writing into it.
+jlink_image_of() {
+    local d
+    for d in "$1"/.tmp.*."$2"; do [ -d "$d" ] && [ -n "$(ls -A "$d")" ] && return 0; done
+    return 1
 }

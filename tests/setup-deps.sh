@@ -14,6 +14,8 @@ if [ -n "$need" ]; then
     echo "hpack: installing Debian packages:$need" >&2
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO=sudo
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >&2
+    # One apt at a time: `make -j check` runs the build's and the apps' set-up
+    # together, and apt refuses (not waits) when another holds its lock.
+    $SUDO flock /var/lib/dpkg/hpack-setup.lock sh -c "apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need" >&2
 fi
