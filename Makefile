@@ -28,7 +28,7 @@ B ?= build
 CFLAGS ?=
 CFLAGS += $(BASE_CFLAGS) $(SAN)
 
-LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c
+LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c
 LAUNCHER_SRC := launcher/main.c launcher/unpack.c launcher/cachedir.c
 PACKER_SRC := packer/hpack.c packer/util.c packer/inputs.c packer/jar.c packer/payload.c packer/elfout.c \
               packer/build.c packer/train.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c
@@ -64,6 +64,10 @@ $(B)/test_layout: tests/unit/test_layout.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_layout.c $(LAYOUT_SRC) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lz
 
+$(B)/test_config: tests/unit/test_config.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
+	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_config.c $(LAYOUT_SRC) \
+	    $(shell $(PKG_CONFIG) --libs cmocka) -lz
+
 $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(HDRS) $(B)/launcher_blob.o
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) \
 	    $(B)/launcher_blob.o $(PKG_LIBS)
@@ -71,8 +75,9 @@ $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(
 samples: $(B)/.deps-ok
 	@sh samples/build.sh build/samples
 
-unit: $(B)/test_layout
+unit: $(B)/test_layout $(B)/test_config
 	$(B)/test_layout
+	$(B)/test_config
 
 $(B)/.apps-ok: tests/setup-deps.sh
 	@sh tests/setup-deps.sh apps
@@ -81,8 +86,9 @@ $(B)/.apps-ok: tests/setup-deps.sh
 check: all unit samples $(B)/craft fuzz-regress $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/integration.sh
 
-valgrind: $(B)/test_layout
+valgrind: $(B)/test_layout $(B)/test_config
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_layout
+	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_config
 
 demo: all samples
 	@HPACK_BUILD=$(abspath $(B)) bash tests/demo.sh

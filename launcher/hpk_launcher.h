@@ -10,6 +10,7 @@
 
 #include "../layout/hpk_artifact.h"
 #include "../layout/hpk_kv.h"
+#include "../layout/hpk_tree.h"
 
 #include <stddef.h>
 #include <time.h>
@@ -25,18 +26,6 @@ enum hpk_exit {
     HPK_EXIT_EXEC = 126,    /* the JVM could not be started */
 };
 
-/* Every unpacked file gets this mtime (1980-01-01T00:00:00Z): class path
- * entries' mtimes are recorded in JVM startup caches, so they must be the
- * same on every host. */
-#define HPK_FIXED_MTIME ((time_t)315532800)
-
-/* The unpack root is kept open at this descriptor across execve, and the
- * class path is named through it (/proc/self/fd/250/app/x.jar): the same
- * string on every host, which OpenJDK 17's CDS requires. */
-#define HPK_TREE_FD 250
-#define HPK_TREE_FD_PATH "/proc/self/fd/250"
-
-#define HPK_MARKER ".hpack-ok"
 
 struct hpk_err {
     int code;      /* an enum hpk_exit value */

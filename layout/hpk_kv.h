@@ -17,12 +17,18 @@
 int hpk_kv_next(const char *buf, size_t len, size_t *pos, const char **key, size_t *key_len,
                 const char **value);
 
+/* The value of the first record named `key`, or NULL (also when a record
+ * before it is malformed). */
+const char *hpk_kv_get(const char *buf, size_t len, const char *key);
+
 /* The decoded launch configuration (hpack/launch). Pointers point into the
  * buffer given to hpk_launch_decode(); the arrays are malloc'ed. */
 struct hpk_launch {
     const char *java;   /* path of the java binary, relative to the tree root */
     const char *main;   /* main class */
     const char *runtime_version;
+    const char *cache_kind;       /* "aot", "cds" or NULL: the startup cache this runtime takes */
+    const char *launcher_version; /* the hpack that wrote it (informational) */
     const char **cp;    /* class path entries, relative to the tree root */
     const char **jvm;   /* JVM options */
     const char **arg;   /* application arguments, before the user's own */

@@ -28,6 +28,15 @@ int hpk_kv_next(const char *buf, size_t len, size_t *pos, const char **key, size
     return 1;
 }
 
+const char *hpk_kv_get(const char *buf, size_t len, const char *key)
+{
+    size_t pos = 0, kl;
+    const char *k, *v;
+    while (hpk_kv_next(buf, len, &pos, &k, &kl, &v) == 1)
+        if (kl == strlen(key) && memcmp(k, key, kl) == 0) return v;
+    return NULL;
+}
+
 static int push(const char ***arr, size_t *n, const char *v)
 {
     const char **a = realloc(*arr, (*n + 1) * sizeof *a);
@@ -56,6 +65,9 @@ int hpk_launch_decode(const char *buf, size_t len, struct hpk_launch *l)
         else if (key_is(k, kl, "java")) bad = l->java ? -1 : (l->java = v, 0);
         else if (key_is(k, kl, "main")) bad = l->main ? -1 : (l->main = v, 0);
         else if (key_is(k, kl, "runtime.version")) bad = l->runtime_version ? -1 : (l->runtime_version = v, 0);
+        /* Keys that are not part of the rule of 9.1: the first counts. */
+        else if (key_is(k, kl, "cache.kind")) l->cache_kind = l->cache_kind ? l->cache_kind : v;
+        else if (key_is(k, kl, "launcher.version")) l->launcher_version = l->launcher_version ? l->launcher_version : v;
         else if (key_is(k, kl, "cp")) bad = push(&l->cp, &l->n_cp, v);
         else if (key_is(k, kl, "jvm")) bad = push(&l->jvm, &l->n_jvm, v);
         else if (key_is(k, kl, "arg")) bad = push(&l->arg, &l->n_arg, v);

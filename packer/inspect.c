@@ -41,55 +41,12 @@ void hpk_close_artifact(struct hpk_artifact *a)
     if (fd >= 0) close(fd);
 }
 
-static const char *kv(const char *buf, size_t len, const char *key)
+int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_config *in, struct hpk_perr *e)
 {
-    size_t pos = 0, kl;
-    const char *k, *v;
-    while (hpk_kv_next(buf, len, &pos, &k, &kl, &v) == 1)
-        if (kl == strlen(key) && !memcmp(k, key, kl)) return v;
-    return NULL;
-}
-
-int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_artifact_info *in, struct hpk_perr *e)
-{
-    memset(in, 0, sizeof *in);
-    const struct hpk_entry *c = hpk_payload_find(&a->p, "hpack/launch");
-    if (!c || hpk_entry_slurp(a, c, &in->conf, &in->conf_len) != HPK_OK ||
-        hpk_launch_decode(in->conf, in->conf_len, &in->launch) != 0)
-        return hpk_perr_set(e, HPK_ST_ARTIFACT, "no valid hpack/launch entry");
-    in->cache_kind = kv(in->conf, in->conf_len, "cache.kind");
-    in->launcher_version = kv(in->conf, in->conf_len, "launcher.version");
-    for (uint32_t i = 0; i < a->p.count; i++) {
-        const struct hpk_entry *x = &a->p.entries[i];
-        size_t n = x->path_len;
-        if (x->role == HPK_ROLE_CACHE && S_ISREG(x->mode) && n > 4 &&
-            (!memcmp(x->path + n - 4, ".aot", 4) || !memcmp(x->path + n - 4, ".jsa", 4)))
-            in->cache = x;
-    }
-    if (in->cache) {
-        char p[HPK_PATH_MAX + 8];
-        snprintf(p, sizeof p, "%.*s.prov", (int)in->cache->path_len - 4, in->cache->path);
-        const struct hpk_entry *pe = hpk_payload_find(&a->p, p);
-        if (pe && hpk_entry_slurp(a, pe, &in->prov, &in->prov_len) == HPK_OK) {
-            in->prov_base = kv(in->prov, in->prov_len, "base");
-            in->prov_kind = kv(in->prov, in->prov_len, "kind");
-            in->prov_runtime = kv(in->prov, in->prov_len, "runtime.version");
-            char hex[33];
-            hpk_hash_hex(a->p.footer.base_hash, hex);
-            /* The launcher's own rule (launcher/main.c load_config). */
-            in->cache_bound = in->prov_base && !strcmp(in->prov_base, hex) && in->prov_kind && in->cache_kind &&
-                              !strcmp(in->prov_kind, in->cache_kind) && in->prov_runtime &&
-                              in->launch.runtime_version && !strcmp(in->prov_runtime, in->launch.runtime_version);
-        }
-    }
+    int r = hpk_config_load(a, in);
+    if (r == HPK_E_TOC_RECORD) return hpk_perr_set(e, HPK_ST_ARTIFACT, "no valid hpack/launch entry");
+    if (r != HPK_OK) return hpk_perr_set(e, HPK_ST_ARTIFACT, "hpack/launch: %s", hpk_layout_strerror(r));
     return 0;
-}
-
-void hpk_artifact_info_free(struct hpk_artifact_info *in)
-{
-    hpk_launch_free(&in->launch);
-    free(in->conf);
-    free(in->prov);
 }
 
 static void json_str(FILE *f, const char *s, size_t n)
@@ -122,40 +79,19 @@ static void json_strv(FILE *f, const char **v, size_t n)
     fputc(']', f);
 }
 
-/* The JVM command line the launcher would run, with <root> for the unpack root. */
-static void exec_line(const struct hpk_artifact *a, const struct hpk_artifact_info *in, struct hpk_strv *out)
+/* The JVM command line the launcher would run, with $HPACK_CACHE_DIR for
+ * the unpack root: the launcher's own builder (layout/config.c). */
+static char **exec_line(const struct hpk_config *in)
 {
-    char hex[33], *s;
-    hpk_hash_hex(a->p.footer.base_hash, hex);
-    struct hpk_strv v = {0};
-#define PUSHS(x)                                                                                  \
-    do {                                                                                          \
-        char **nv = realloc(v.v, (v.n + 1) * sizeof *nv);                                          \
-        if (!nv) exit(HPK_ST_INTERNAL);                                                           \
-        v.v = nv;                                                                                 \
-        v.v[v.n++] = (x);                                                                         \
-    } while (0)
-    if (asprintf(&s, "$HPACK_CACHE_DIR/%s/%s", hex, in->launch.java) < 0) exit(HPK_ST_INTERNAL);
-    PUSHS(s);
-    for (size_t i = 0; i < in->launch.n_jvm; i++) PUSHS(strdup(in->launch.jvm[i]));
-    if (in->cache && in->cache_bound) {
-        if (asprintf(&s, "%s=%s/%.*s", !strcmp(in->cache_kind, "aot") ? "-XX:AOTCache" : "-XX:SharedArchiveFile",
-                     HPK_TREE_FD_PATH, (int)in->cache->path_len, in->cache->path) < 0)
-            exit(HPK_ST_INTERNAL);
-        PUSHS(s);
+    char tree[64];
+    snprintf(tree, sizeof tree, "$HPACK_CACHE_DIR/%s", in->base_hex);
+    struct hpk_exec_spec sp = {.tree = tree, .cache = in->cache && in->trust == HPK_TRUST_OK};
+    char **v = hpk_exec_line(in, &sp);
+    if (!v) {
+        fputs("hpack: out of memory\n", stderr);
+        exit(HPK_ST_INTERNAL);
     }
-    PUSHS(strdup("-cp"));
-    size_t len = 1;
-    for (size_t i = 0; i < in->launch.n_cp; i++) len += strlen(HPK_TREE_FD_PATH) + 2 + strlen(in->launch.cp[i]);
-    s = malloc(len);
-    char *p = s;
-    for (size_t i = 0; i < in->launch.n_cp; i++) p += sprintf(p, "%s%s/%s", i ? ":" : "", HPK_TREE_FD_PATH, in->launch.cp[i]);
-    *p = 0;
-    PUSHS(s);
-    PUSHS(strdup(in->launch.main));
-    for (size_t i = 0; i < in->launch.n_arg; i++) PUSHS(strdup(in->launch.arg[i]));
-#undef PUSHS
-    *out = v;
+    return v;
 }
 
 static const char inspect_usage[] = "usage: hpack inspect ARTIFACT [--json]\n";
@@ -182,7 +118,7 @@ int hpk_cmd_inspect(int argc, char **argv)
     const char *path = argv[optind];
     struct hpk_perr e;
     struct hpk_artifact a;
-    struct hpk_artifact_info in;
+    struct hpk_config in;
     if (hpk_open_artifact(path, &a, &e) != 0 || hpk_artifact_info(&a, &in, &e) != 0) {
         fprintf(stderr, "hpack: %s%s%s\n", e.msg[0] == '/' || strstr(e.msg, path) ? "" : path,
                 e.msg[0] == '/' || strstr(e.msg, path) ? "" : ": ", e.msg);
@@ -191,8 +127,9 @@ int hpk_cmd_inspect(int argc, char **argv)
     char base[33], full[33];
     hpk_hash_hex(a.p.footer.base_hash, base);
     hpk_hash_hex(a.p.footer.full_hash, full);
-    struct hpk_strv ex;
-    exec_line(&a, &in, &ex);
+    char **ex = exec_line(&in);
+    size_t exn = 0;
+    while (ex[exn]) exn++;
     const struct hpk_launch *l = &in.launch;
     FILE *f = stdout;
     if (json) {
@@ -203,7 +140,7 @@ int hpk_cmd_inspect(int argc, char **argv)
                 (unsigned long long)a.sec_off, (unsigned long long)a.sec_size, (unsigned long long)a.p.footer.toc_offset,
                 (unsigned long long)a.p.footer.toc_size, (unsigned long long)a.p.footer.data_end, a.p.count);
         fprintf(f, "  \"launcher_version\": ");
-        json_cstr(f, in.launcher_version);
+        json_cstr(f, in.launch.launcher_version);
         fprintf(f, ",\n  \"runtime_version\": ");
         json_cstr(f, l->runtime_version);
         fprintf(f, ",\n  \"main_class\": ");
@@ -215,9 +152,9 @@ int hpk_cmd_inspect(int argc, char **argv)
         fprintf(f, ",\n  \"args\": ");
         json_strv(f, l->arg, l->n_arg);
         fprintf(f, ",\n  \"modules\": ");
-        json_cstr(f, kv(in.conf, in.conf_len, "modules"));
+        json_cstr(f, hpk_kv_get(in.conf, in.conf_len, "modules"));
         fprintf(f, ",\n  \"cache_kind\": ");
-        json_cstr(f, in.cache_kind);
+        json_cstr(f, in.launch.cache_kind);
         fprintf(f, ",\n  \"cache\": ");
         if (!in.cache) fputs("null", f);
         else {
@@ -229,10 +166,10 @@ int hpk_cmd_inspect(int argc, char **argv)
             json_cstr(f, in.prov_base);
             fprintf(f, ", \"runtime_version\": ");
             json_cstr(f, in.prov_runtime);
-            fprintf(f, ", \"bound\": %s}", in.cache_bound ? "true" : "false");
+            fprintf(f, ", \"bound\": %s}", (in.trust == HPK_TRUST_OK) ? "true" : "false");
         }
         fprintf(f, ",\n  \"exec\": ");
-        json_strv(f, (const char **)ex.v, ex.n);
+        json_strv(f, (const char **)ex, exn);
         fprintf(f, ",\n  \"entries\": [\n");
         for (uint32_t i = 0; i < a.p.count; i++) {
             const struct hpk_entry *x = &a.p.entries[i];
@@ -248,22 +185,22 @@ int hpk_cmd_inspect(int argc, char **argv)
         fprintf(f, "  ]\n}\n");
     } else {
         fprintf(f, "artifact:       %s\nformat:         %u (launcher %s)\nbase hash:      %s\nfull hash:      %s\n", path,
-                a.p.footer.version, in.launcher_version ? in.launcher_version : "?", base, full);
+                a.p.footer.version, in.launch.launcher_version ? in.launch.launcher_version : "?", base, full);
         fprintf(f, "payload:        %llu bytes at file offset %llu; table %llu bytes at %llu; %u entries\n",
                 (unsigned long long)a.sec_size, (unsigned long long)a.sec_off, (unsigned long long)a.p.footer.toc_size,
                 (unsigned long long)a.p.footer.toc_offset, a.p.count);
         fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
-        const char *mods = kv(in.conf, in.conf_len, "modules");
+        const char *mods = hpk_kv_get(in.conf, in.conf_len, "modules");
         if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
         if (in.cache)
             fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)in.cache->path_len,
                     in.cache->path, (unsigned long long)in.cache->size, in.prov_kind ? in.prov_kind : "?",
                     in.prov_base ? in.prov_base : "?", in.prov_runtime ? in.prov_runtime : "?",
-                    in.cache_bound ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
+                    (in.trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
         else
-            fprintf(f, "startup cache:  none (%s)\n", in.cache_kind ? in.cache_kind : "this runtime cannot make one");
+            fprintf(f, "startup cache:  none (%s)\n", in.launch.cache_kind ? in.launch.cache_kind : "this runtime cannot make one");
         fprintf(f, "exec:          ");
-        for (size_t i = 0; i < ex.n; i++) fprintf(f, " %s", ex.v[i]);
+        for (size_t i = 0; i < exn; i++) fprintf(f, " %s", ex[i]);
         fprintf(f, " \"$@\"\n\n%-9s %-7s %5s %12s %12s %-6s %12s %-32s %s\n", "role", "type", "mode", "size", "stored",
                 "codec", "offset", "xxh3-128", "path");
         for (uint32_t i = 0; i < a.p.count; i++) {
@@ -276,8 +213,8 @@ int hpk_cmd_inspect(int argc, char **argv)
                     (unsigned long long)x->offset, h, (int)x->path_len, x->path);
         }
     }
-    hpk_strv_free(&ex);
-    hpk_artifact_info_free(&in);
+    hpk_exec_line_free(ex);
+    hpk_config_free(&in);
     hpk_close_artifact(&a);
     return 0;
 }
@@ -379,14 +316,14 @@ int hpk_cmd_verify(int argc, char **argv)
     hpk_hash_hex(a.p.footer.base_hash, base);
     hpk_hash_hex(a.p.footer.full_hash, full);
     int st = 0;
-    struct hpk_artifact_info in;
+    struct hpk_config in;
     /* The launch configuration too: what the launcher refuses, verify refuses. */
     if (hpk_artifact_info(&a, &in, &e) != 0) {
         fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
         hpk_close_artifact(&a);
         return HPK_ST_FAIL;
     }
-    hpk_artifact_info_free(&in);
+    hpk_config_free(&in);
     if (hpk_verify_bytes(&a, &e) != 0) {
         fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
         st = HPK_ST_FAIL;

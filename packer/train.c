@@ -462,22 +462,22 @@ static int verify_line(void *ctx, const char *line)
 int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr *e)
 {
     struct hpk_artifact a;
-    struct hpk_artifact_info in;
+    struct hpk_config in;
     if (hpk_open_artifact(artifact, &a, e) != 0) return -1;
     if (hpk_artifact_info(&a, &in, e) != 0) {
         hpk_close_artifact(&a);
         return -1;
     }
     if (!in.cache) {
-        hpk_artifact_info_free(&in);
+        hpk_config_free(&in);
         hpk_close_artifact(&a);
         return hpk_perr_set(e, HPK_ST_TRAIN, "no startup cache in this artifact");
     }
     struct vscan v = {0};
     snprintf(v.want, sizeof v.want, " %s source: shared objects file", in.launch.main);
-    const char *log = !strcmp(in.cache_kind ? in.cache_kind : "", "aot") ? "-Xlog:class+load=info,aot=info,class+path=info"
+    const char *log = !strcmp(in.launch.cache_kind ? in.launch.cache_kind : "", "aot") ? "-Xlog:class+load=info,aot=info,class+path=info"
                                                                           : "-Xlog:class+load=info,cds=info,class+path=info";
-    hpk_artifact_info_free(&in);
+    hpk_config_free(&in);
     hpk_close_artifact(&a);
 
     char work[512];
@@ -546,15 +546,6 @@ static int read_prov(const char *path, char **buf, size_t *len, struct hpk_perr 
     return 0;
 }
 
-static const char *prov_get(const char *buf, size_t len, const char *key)
-{
-    size_t pos = 0, kl;
-    const char *k, *v;
-    while (hpk_kv_next(buf, len, &pos, &k, &kl, &v) == 1)
-        if (kl == strlen(key) && !memcmp(k, key, kl)) return v;
-    return NULL;
-}
-
 /* Test hook (tests/integration.sh): build an artifact whose cache is NOT
  * bound to its payload, to prove the launcher refuses it. */
 static int unbound_cache_hook(void)
@@ -578,18 +569,14 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
     size_t plen = 0;
     if (read_prov(provpath, &prov, &plen, e) != 0) return -1;
     hpk_hash_hex(p->base_hash, base);
-    const char *pb = prov_get(prov, plen, "base"), *pk = prov_get(prov, plen, "kind"), *pr = prov_get(prov, plen, "runtime.version");
     const char *kind = hpk_cache_kind(s);
+    char why[320];
     int rc = 0;
     if (unbound_cache_hook()) {
         hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not checking %s against these inputs", cache);
-    } else if (!pb || strcmp(pb, base) != 0)
-        rc = hpk_perr_set(e, HPK_ST_TRAIN, "%s: cache recorded for other inputs (base %s; these inputs are base %s); refusing it",
-                          cache, pb ? pb : "unknown", base);
-    else if (!kind || !pk || strcmp(pk, kind) != 0)
-        rc = hpk_perr_set(e, HPK_ST_TRAIN, "%s: cache of kind %s, this runtime needs %s", cache, pk ? pk : "?", kind ? kind : "none");
-    else if (!pr || strcmp(pr, s->runtime_version) != 0)
-        rc = hpk_perr_set(e, HPK_ST_TRAIN, "%s: cache made by Java %s, the runtime is %s", cache, pr ? pr : "?", s->runtime_version);
+    } else if (hpk_cache_trust(prov, plen, base, kind, s->runtime_version, why, sizeof why) != HPK_TRUST_OK) {
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "%s: startup cache refused: %s", cache, why);
+    }
     if (rc) {
         free(prov);
         return rc;
@@ -604,7 +591,7 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
     }
     char hex[33], path[64];
     hpk_hash_hex(items[1].hash, hex);
-    snprintf(path, sizeof path, "cache/%s.%s", hex, !strcmp(kind, "aot") ? "aot" : "jsa");
+    snprintf(path, sizeof path, "cache/%s.%s", hex, kind && !strcmp(kind, "aot") ? "aot" : "jsa");
     items[1].path = strdup(path);
     items[1].mode = S_IFREG | 0644;
     items[1].role = HPK_ROLE_CACHE;

@@ -1,0 +1,193 @@
+/*
+ * config.c - the meaning of an artifact, for the launcher and the packer
+ * alike: hpack/launch decoded, the startup cache and whether it is trusted,
+ * and the JVM command line. Before this file existed the trust rule was
+ * written three times (launcher, inspect, --with-cache) and the command line
+ * twice; a cache rule that drifts between them is the bug this prevents.
+ */
+#define _GNU_SOURCE
+#include "hpk_config.h"
+#include "hpk_tree.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum hpk_trust hpk_cache_trust(const char *prov, size_t prov_len, const char *base_hex, const char *cache_kind,
+                               const char *runtime_version, char *why, size_t why_len)
+{
+    char dummy[1];
+    if (!why) why = dummy, why_len = sizeof dummy;
+    if (!prov) {
+        snprintf(why, why_len, "its provenance is missing or corrupt");
+        return HPK_TRUST_NO_PROV;
+    }
+    const char *base = hpk_kv_get(prov, prov_len, "base");
+    const char *kind = hpk_kv_get(prov, prov_len, "kind");
+    const char *rv = hpk_kv_get(prov, prov_len, "runtime.version");
+    if (!base || strcmp(base, base_hex) != 0) {
+        snprintf(why, why_len, "it was recorded for other inputs (base %.32s; this payload is base %s)",
+                 base ? base : "unknown", base_hex);
+        return HPK_TRUST_BASE;
+    }
+    /* A payload whose runtime takes no cache (no cache.kind) trusts none. */
+    if (!kind || !cache_kind || strcmp(kind, cache_kind) != 0) {
+        snprintf(why, why_len, "it is of kind %.16s, this runtime needs %.16s", kind ? kind : "unknown",
+                 cache_kind ? cache_kind : "none");
+        return HPK_TRUST_KIND;
+    }
+    if (!rv || !runtime_version || strcmp(rv, runtime_version) != 0) {
+        snprintf(why, why_len, "it was made by Java %.64s, the runtime is %.64s", rv ? rv : "unknown",
+                 runtime_version ? runtime_version : "unknown");
+        return HPK_TRUST_RUNTIME;
+    }
+    return HPK_TRUST_OK;
+}
+
+static int ends_with(const struct hpk_entry *e, const char *suf)
+{
+    size_t n = strlen(suf);
+    return e->path_len > n && memcmp(e->path + e->path_len - n, suf, n) == 0;
+}
+
+const struct hpk_entry *hpk_config_cache_entry(const struct hpk_payload *p)
+{
+    const struct hpk_entry *c = NULL;
+    for (uint32_t i = 0; i < p->count; i++) {
+        const struct hpk_entry *e = &p->entries[i];
+        if (e->role == HPK_ROLE_CACHE && S_ISREG(e->mode) && (ends_with(e, ".aot") || ends_with(e, ".jsa"))) c = e;
+    }
+    return c;
+}
+
+int hpk_config_load(const struct hpk_artifact *a, struct hpk_config *c)
+{
+    memset(c, 0, sizeof *c);
+    hpk_hash_hex(a->p.footer.base_hash, c->base_hex);
+    const struct hpk_entry *conf = hpk_payload_find(&a->p, "hpack/launch");
+    if (!conf || conf->role != HPK_ROLE_CONFIG || !S_ISREG(conf->mode)) return HPK_E_TOC_RECORD;
+    int r = hpk_entry_slurp(a, conf, &c->conf, &c->conf_len);
+    if (r != HPK_OK) return r;
+    if (hpk_launch_decode(c->conf, c->conf_len, &c->launch) != 0) return HPK_E_TOC_RECORD;
+
+    c->cache = hpk_config_cache_entry(&a->p);
+    if (!c->cache) return HPK_OK;
+    /* The provenance sits beside the cache: same name, ".prov". */
+    char path[HPK_PATH_MAX + 8];
+    snprintf(path, sizeof path, "%.*s.prov", (int)c->cache->path_len - 4, c->cache->path);
+    const struct hpk_entry *pe = hpk_payload_find(&a->p, path);
+    if (pe && S_ISREG(pe->mode) && hpk_entry_slurp(a, pe, &c->prov, &c->prov_len) == HPK_OK) {
+        c->prov_base = hpk_kv_get(c->prov, c->prov_len, "base");
+        c->prov_kind = hpk_kv_get(c->prov, c->prov_len, "kind");
+        c->prov_runtime = hpk_kv_get(c->prov, c->prov_len, "runtime.version");
+    } else {
+        free(c->prov);
+        c->prov = NULL;
+        c->prov_len = 0;
+    }
+    c->trust = hpk_cache_trust(c->prov, c->prov_len, c->base_hex, c->launch.cache_kind, c->launch.runtime_version,
+                               c->cache_why, sizeof c->cache_why);
+    if (c->trust == HPK_TRUST_NO_PROV)
+        snprintf(c->cache_why, sizeof c->cache_why, "its provenance (%.200s) is missing or corrupt", path);
+    return HPK_OK;
+}
+
+void hpk_config_free(struct hpk_config *c)
+{
+    hpk_launch_free(&c->launch);
+    free(c->conf);
+    free(c->prov);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- the JVM command line ---- */
+
+struct vec {
+    char **v;
+    size_t n, cap;
+    int oom;
+};
+
+/* Takes ownership of s (NULL marks the vector failed). */
+static void put(struct vec *b, char *s)
+{
+    if (!s) b->oom = 1;
+    if (b->oom) {
+        free(s);
+        return;
+    }
+    if (b->n + 2 > b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 64;
+        char **nv = realloc(b->v, cap * sizeof *nv);
+        if (!nv) {
+            free(s);
+            b->oom = 1;
+            return;
+        }
+        b->v = nv, b->cap = cap;
+    }
+    b->v[b->n++] = s;
+    b->v[b->n] = NULL;
+}
+
+static char *dup_or_expand(const struct hpk_exec_spec *s, const char *v)
+{
+    return s->expand ? s->expand(s->expand_ctx, v) : strdup(v);
+}
+
+static char *cat3(const char *a, const char *b, const char *c)
+{
+    char *s;
+    return asprintf(&s, "%s%s%s", a, b, c) < 0 ? NULL : s;
+}
+
+char *hpk_exec_classpath(const struct hpk_launch *l)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < l->n_cp; i++) n += strlen(HPK_TREE_FD_PATH) + 2 + strlen(l->cp[i]);
+    char *s = malloc(n), *p = s;
+    if (!s) return NULL;
+    *p = 0;
+    for (size_t i = 0; i < l->n_cp; i++) p += sprintf(p, "%s%s/%s", i ? ":" : "", HPK_TREE_FD_PATH, l->cp[i]);
+    return s;
+}
+
+char **hpk_exec_line(const struct hpk_config *c, const struct hpk_exec_spec *s)
+{
+    struct vec b = {0};
+    const struct hpk_launch *l = &c->launch;
+    put(&b, cat3(s->tree, "/", l->java));
+    for (size_t i = 0; i < l->n_jvm; i++) put(&b, dup_or_expand(s, l->jvm[i]));
+    if (s->train) {
+        for (const char *const *t = s->train; *t; t++) put(&b, strdup(*t));
+    } else if (s->cache && c->cache && c->launch.cache_kind) {
+        /* Named through the descriptor, like the class path: the same
+         * string on every host. `require` turns a refusal into an error
+         * instead of a silently slow start. */
+        char path[HPK_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%.*s", HPK_TREE_FD_PATH, (int)c->cache->path_len, c->cache->path);
+        int aot = strcmp(c->launch.cache_kind, "aot") == 0;
+        put(&b, cat3(aot ? "-XX:AOTCache=" : "-XX:SharedArchiveFile=", path, ""));
+        if (s->cache == 2) put(&b, strdup(aot ? "-XX:AOTMode=on" : "-Xshare:on"));
+    }
+    if (s->user_opts)
+        for (const char *const *u = s->user_opts; *u; u++) put(&b, strdup(*u));
+    put(&b, strdup("-cp"));
+    put(&b, hpk_exec_classpath(l));
+    put(&b, strdup(l->main));
+    for (size_t i = 0; i < l->n_arg; i++) put(&b, dup_or_expand(s, l->arg[i]));
+    for (int i = 0; i < s->argc; i++) put(&b, strdup(s->argv[i]));
+    if (b.oom || !b.v) {
+        hpk_exec_line_free(b.v);
+        return NULL;
+    }
+    return b.v;
+}
+
+void hpk_exec_line_free(char **v)
+{
+    if (!v) return;
+    for (char **p = v; *p; p++) free(*p);
+    free(v);
+}

@@ -1,0 +1,92 @@
+/*
+ * hpk_config.h - what an artifact means, read one way for both sides: its
+ * launch configuration, the startup cache it carries, whether that cache may
+ * be used (the cache-trust rule) and the JVM command line it starts.
+ *
+ * The launcher (on every start), `hpack inspect`/`verify` and `hpack build
+ * --with-cache` all call these, so the rule that decides whether a cache is
+ * trusted, and the command line that passes it, exist exactly once
+ * (docs/format.md section 9.3, docs/architecture.md).
+ */
+#ifndef HPK_CONFIG_H
+#define HPK_CONFIG_H
+
+#include "hpk_artifact.h"
+#include "hpk_kv.h"
+
+#include <stddef.h>
+
+/* The verdicts of the cache-trust rule (docs/format.md 9.3), in the order
+ * they are checked. */
+enum hpk_trust {
+    HPK_TRUST_OK = 0,
+    HPK_TRUST_NO_PROV,  /* no provenance, or a corrupt one */
+    HPK_TRUST_BASE,     /* recorded by a payload with another base hash */
+    HPK_TRUST_KIND,     /* not the kind of cache this runtime uses */
+    HPK_TRUST_RUNTIME,  /* made by another Java runtime build */
+};
+
+/* The rule: a cache whose provenance is `prov` (prov_len bytes, NUL-ended
+ * records; NULL if there is none) applies to a payload of base hash
+ * `base_hex` whose hpack/launch says `cache_kind` and `runtime_version`
+ * only if the provenance names exactly those three. On a refusal `why`
+ * (may be NULL) gets a clause such as "it was recorded for other inputs
+ * (base X; this payload is base Y)". */
+enum hpk_trust hpk_cache_trust(const char *prov, size_t prov_len, const char *base_hex, const char *cache_kind,
+                               const char *runtime_version, char *why, size_t why_len);
+
+struct hpk_config {
+    char *conf; /* hpack/launch, verified; owned, NUL-ended */
+    size_t conf_len;
+    struct hpk_launch launch;      /* decoded from conf (cache_kind and launcher_version too) */
+    char base_hex[33];             /* the payload's base hash */
+    const struct hpk_entry *cache; /* the carried startup cache, or NULL */
+    char *prov;                    /* its provenance, owned; NULL if missing or corrupt */
+    size_t prov_len;
+    const char *prov_base, *prov_kind, *prov_runtime; /* point into prov */
+    enum hpk_trust trust;          /* the rule's verdict when cache != NULL */
+    char cache_why[320];           /* why the cache is not trusted */
+};
+
+/* Read hpack/launch and the carried cache's provenance from an open (and
+ * mapped) artifact, and judge the cache. Returns HPK_OK, or a layout error
+ * reading hpack/launch, or HPK_E_TOC_RECORD when it is missing or malformed.
+ * A missing or corrupt provenance is not an error: the cache is then not
+ * trusted (HPK_TRUST_NO_PROV). Free with hpk_config_free() in every case. */
+int hpk_config_load(const struct hpk_artifact *a, struct hpk_config *c);
+void hpk_config_free(struct hpk_config *c);
+
+/* The startup cache entry of a payload: the regular cache-role entry whose
+ * path ends in .aot or .jsa (the last one, if a crafted table has several). */
+const struct hpk_entry *hpk_config_cache_entry(const struct hpk_payload *p);
+
+/* ---- the JVM command line ---- */
+
+/* How the command line is made: the same for a real start and for the line
+ * `hpack inspect` and `--hpack-info` show. */
+struct hpk_exec_spec {
+    const char *tree;               /* the unpacked tree's path ("<root>/<base hash>") */
+    int cache;                      /* 0: no cache; 1: pass it; 2: pass it and make the JVM require it */
+    const char *const *train;       /* NULL, or record-mode options used instead of the cache */
+    const char *const *user_opts;   /* NULL, or the user's extra JVM options (HPACK_JAVA_OPTS) */
+    /* Variable expansion of jvm/arg values (${HPACK_APP}...): NULL passes them
+     * as they are. Returns a malloc'ed string, or NULL (the build fails). */
+    char *(*expand)(void *ctx, const char *value);
+    void *expand_ctx;
+    int argc;                       /* the user's arguments, appended last */
+    char *const *argv;
+};
+
+/* Build the JVM's argv: java, the artifact's jvm options, the cache (or
+ * training) options, the user's options, -cp through the tree descriptor
+ * (HPK_TREE_FD_PATH), main class, the artifact's args, the user's args.
+ * NULL-terminated; every string is owned by the vector. Returns NULL when
+ * out of memory or when `expand` failed. */
+char **hpk_exec_line(const struct hpk_config *c, const struct hpk_exec_spec *s);
+void hpk_exec_line_free(char **v);
+
+/* The class path string: "/proc/self/fd/250/<cp1>:/proc/self/fd/250/<cp2>..."
+ * (malloc'ed; NULL when out of memory). */
+char *hpk_exec_classpath(const struct hpk_launch *l);
+
+#endif
