@@ -36,9 +36,10 @@ int hpk_fail(struct hpk_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* cachedir.c: choose the cache root and open it, creating it 0700 and
- * refusing one owned by another user or writable by group/others. */
+ * refusing one owned by another user or writable by group/others, or below
+ * a directory another user could write. */
 struct hpk_root {
-    char path[4096];
+    char path[4096]; /* the real path: absolute, no symbolic link, no "." or ".." */
     int fd;
     int fallback; /* 1 if $TMPDIR/hpack-$UID was used because $HOME did not work */
 };
@@ -49,6 +50,23 @@ void hpk_root_default(char *buf, size_t n);
 int hpk_mkdirs(const char *path);
 /* Check that an opened directory is ours and not writable by others. */
 int hpk_dir_secure(int fd, const char *what, struct hpk_err *e);
+/* Open the directory `path` (relative to the working directory if not
+ * absolute) for reading, walking from "/" one component at a time without
+ * following links except links owned by root or the user: every directory
+ * on the way owned by root or the user and not writable by group or others
+ * unless sticky (OpenSSH's secure_filename rule), the directory itself owned
+ * by the user and not writable by group or others (HPK_DIR_WAY: held to
+ * the rule of the directories on the way only). HPK_DIR_CREATE: make missing
+ * directories 0700. Its real path goes to real[0..realn). On failure
+ * *insecure tells a refusal about ownership or modes from other errors. */
+enum { HPK_DIR_CREATE = 1, HPK_DIR_WAY = 2 };
+int hpk_dir_open_secure(const char *path, int flags, char *real, size_t realn, int *insecure,
+                        struct hpk_err *e);
+/* A file the user is about to trust (a startup cache given to hpack build
+ * --with-cache): below directories nobody else may rename (as above), a
+ * regular file (not followed), owned by the user, not writable by group or
+ * others. `what` names it in the message. */
+int hpk_file_secure(const char *path, const char *what, struct hpk_err *e);
 
 /* unpack.c */
 /* Unpack every non-cache entry into a new directory `name` under `parent`

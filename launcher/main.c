@@ -54,6 +54,7 @@ struct ctx {
     int cache_bound; /* its provenance names our base hash */
     char cache_why[256];
     char *prov_buf;
+    int pinned; /* the checked tree is open at HPK_TREE_FD */
 };
 
 static void die(const struct ctx *c, const struct hpk_err *e)
@@ -138,8 +139,21 @@ static void load_config(struct ctx *c)
         c->cache_bound = 1;
 }
 
-/* Warm-path check of an unpacked tree: complete, ours, class path jars as
- * unpacked (size and mtime: cheap, catches replacement and truncation). */
+/* A class path jar or cache file as the launcher wrote it: a regular file
+ * (not followed) of the entry's size and the fixed time (cheap, catches
+ * replacement and truncation), ours and writable by nobody else (whoever
+ * could write it could change its content, size and time kept). No system
+ * call beyond the fstatat. */
+static int file_as_unpacked(int tree, const char *path, uint64_t size)
+{
+    struct stat st;
+    return fstatat(tree, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+           (uint64_t)st.st_size == size && st.st_mtime == HPK_FIXED_MTIME && st.st_uid == geteuid() &&
+           !(st.st_mode & 022);
+}
+
+/* Warm-path check of an unpacked tree: complete, ours, class path jars and
+ * the cache file as unpacked (file_as_unpacked). */
 static int tree_ok(const struct ctx *c, int tree, int want_cache, const char **why)
 {
     struct stat st;
@@ -155,17 +169,15 @@ static int tree_ok(const struct ctx *c, int tree, int want_cache, const char **w
     }
     for (size_t i = 0; i < c->l.n_cp; i++) {
         const struct hpk_entry *ce = hpk_payload_find(&c->a.p, c->l.cp[i]);
-        if (!ce || fstatat(tree, c->l.cp[i], &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-            (uint64_t)st.st_size != ce->size || st.st_mtime != HPK_FIXED_MTIME) {
-            *why = "class path changed";
+        if (!ce || !file_as_unpacked(tree, c->l.cp[i], ce->size)) {
+            *why = "class path changed"; /* a jar of another size, time, owner or mode */
             return 0;
         }
     }
     if (want_cache) {
         char p[HPK_PATH_MAX + 1];
         snprintf(p, sizeof p, "%.*s", (int)c->cache->path_len, c->cache->path);
-        if (fstatat(tree, p, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-            (uint64_t)st.st_size != c->cache->size || st.st_mtime != HPK_FIXED_MTIME) {
+        if (!file_as_unpacked(tree, p, c->cache->size)) {
             *why = "cache missing";
             return 0;
         }
@@ -312,9 +324,19 @@ static void user_jvm_opts(struct argvb *b)
  * artifact's path, the working directory, none of which the packer can know
  * (Maven's maven.home and its project directory, Jython's python.home).
  * Anything else, other ${...} included, is passed as it is. */
-static char *var_value(const char *tree, const char *var)
+static char *var_value(const struct ctx *c, const char *tree, const char *var)
 {
     char *v = NULL;
+    char real[PATH_MAX];
+    if (c->pinned && (!strcmp(var, "APP") || !strcmp(var, "RUNTIME"))) {
+        /* The tree that was checked, wherever it is now: the kernel's name
+         * of the descriptor, not a path string built before the checks. */
+        ssize_t r = readlink(HPK_TREE_FD_PATH, real, sizeof real);
+        if (r > 0 && (size_t)r < sizeof real && real[0] == '/') {
+            real[r] = 0;
+            tree = real;
+        }
+    }
     if (!strcmp(var, "EXE")) {
         char buf[PATH_MAX]; /* the kernel gives no longer link there */
         ssize_t r = readlink("/proc/self/exe", buf, sizeof buf);
@@ -341,7 +363,7 @@ static char *var_value(const char *tree, const char *var)
     return v;
 }
 
-static char *expand(const char *tree, const char *s)
+static char *expand(const struct ctx *c, const char *tree, const char *s)
 {
     if (!strstr(s, "${HPACK_")) return (char *)s;
     static const char *const vars[] = {"APP", "RUNTIME", "EXE", "CWD"};
@@ -353,7 +375,7 @@ static char *expand(const char *tree, const char *s)
         for (size_t i = 0; i < sizeof vars / sizeof *vars && !v; i++) {
             size_t l = strlen(vars[i]);
             if (!strncmp(p, "${HPACK_", 8) && !strncmp(p + 8, vars[i], l) && p[8 + l] == '}') {
-                v = var_value(tree, vars[i]);
+                v = var_value(c, tree, vars[i]);
                 skip = 9 + l;
             }
         }
@@ -385,7 +407,7 @@ static struct argvb build_argv(const struct ctx *c, const char *rootpath, int us
     if (asprintf(&java, "%s/%s/%s", rootpath, c->hex, c->l.java) < 0) exit(HPK_EXIT_EXEC);
     tree = fmt("%s/%s", rootpath, c->hex);
     push(&b, java);
-    for (size_t i = 0; i < c->l.n_jvm; i++) push(&b, expand(tree, c->l.jvm[i]));
+    for (size_t i = 0; i < c->l.n_jvm; i++) push(&b, expand(c, tree, c->l.jvm[i]));
     if (train)
         for (; *train; train++) push(&b, (char *)*train);
     else if (use_cache)
@@ -394,7 +416,7 @@ static struct argvb build_argv(const struct ctx *c, const char *rootpath, int us
     push(&b, "-cp");
     push(&b, classpath(c));
     push(&b, (char *)c->l.main);
-    for (size_t i = 0; i < c->l.n_arg; i++) push(&b, expand(tree, c->l.arg[i]));
+    for (size_t i = 0; i < c->l.n_arg; i++) push(&b, expand(c, tree, c->l.arg[i]));
     for (int i = 0; i < argc; i++) push(&b, argv[i]);
     return b;
 }
@@ -437,6 +459,17 @@ static void pin_tree(const struct ctx *c, int tree)
     }
     if (tree != HPK_TREE_FD) close(tree);
     fcntl(HPK_TREE_FD, F_SETFD, 0); /* no FD_CLOEXEC */
+    ((struct ctx *)c)->pinned = 1;
+}
+
+/* Start the JVM through the checked tree's descriptor: the path of
+ * `java` is resolved from the tree itself, never from a path string that
+ * another process could have redirected since the checks. argv[0] keeps
+ * the readable path (what ps shows; the JVM finds its home through
+ * /proc/self/exe, which the kernel gives from the file it runs). */
+static void exec_jvm(const struct ctx *c, char **v)
+{
+    execveat(HPK_TREE_FD, c->l.java, v, environ, 0);
 }
 
 /* ---- training (HPACK_TRAIN=PATH) ---- */
@@ -450,14 +483,14 @@ static void forward(int sig)
 
 /* Run argv as a child, forwarding termination signals to it (the packer
  * stops a trained server with SIGTERM). Returns a wait status. */
-static int run_child(char **v)
+static int run_child(const struct ctx *c, char **v)
 {
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
         signal(SIGXFSZ, SIG_DFL);
-        execve(v[0], v, environ);
+        exec_jvm(c, v);
         fprintf(stderr, "hpack: cannot run %s: %s\n", v[0], strerror(errno));
         _exit(HPK_EXIT_EXEC);
     }
@@ -480,12 +513,81 @@ static void kv_add(char **buf, size_t *len, const char *key, const char *value)
     *len += n;
 }
 
+/* Training writes through this descriptor of a private directory: the JVM
+ * is given /proc/self/fd/249/..., so no name in a shared directory is ever
+ * opened by path (a planted link there would redirect the JVM's writes). */
+#define HPK_TRAIN_FD 249
+#define HPK_TRAIN_FD_PATH "/proc/self/fd/249"
+
+struct train_dir {
+    int parent;     /* the directory of PATH */
+    char name[64];  /* the private directory in it */
+    const char *base; /* PATH's last component */
+};
+
+static void train_cleanup(struct train_dir *t)
+{
+    close(HPK_TRAIN_FD);
+    hpk_rm_rf(t->parent, t->name);
+}
+
+/* Open PATH's directory, refuse PATH or PATH.prov if someone else owns it
+ * (in a shared directory they may have planted it), and make the private
+ * directory (mkdtemp: 0700, a fresh name) at HPK_TRAIN_FD. */
+static void train_open(const struct ctx *c, const char *out, struct train_dir *t)
+{
+    struct hpk_err e;
+    const char *slash = strrchr(out, '/');
+    t->base = slash ? slash + 1 : out;
+    if (!*t->base) dief(c, HPK_EXIT_USAGE, "HPACK_TRAIN=%s: give a file name", out);
+    char *dir = slash ? strndup(out, slash == out ? 1 : (size_t)(slash - out)) : strdup(".");
+    if (!dir) exit(HPK_EXIT_EXEC);
+    t->parent = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (t->parent < 0) {
+        hpk_fail(&e, HPK_EXIT_UNPACK, "HPACK_TRAIN: %s: %s", dir, strerror(errno));
+        die(c, &e);
+    }
+    char prov[NAME_MAX + 8];
+    snprintf(prov, sizeof prov, "%s.prov", t->base);
+    const char *names[2] = {t->base, prov};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (fstatat(t->parent, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid != geteuid()) {
+            hpk_fail(&e, HPK_EXIT_UNPACK,
+                     "HPACK_TRAIN: %s/%s exists and belongs to uid %u, not to you: another user may have "
+                     "planted it; remove it or record to a private directory",
+                     dir, names[i], (unsigned)st.st_uid);
+            die(c, &e);
+        }
+    }
+    char *tmpl = fmt("%s/.hpack-train.XXXXXX%s", dir, "");
+    struct stat st;
+    int fd = -1;
+    if (mkdtemp(tmpl)) {
+        snprintf(t->name, sizeof t->name, "%s", strrchr(tmpl, '/') + 1);
+        fd = openat(t->parent, t->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) ||
+        (fd != HPK_TRAIN_FD && dup2(fd, HPK_TRAIN_FD) < 0)) {
+        hpk_fail(&e, HPK_EXIT_UNPACK, "HPACK_TRAIN: cannot make a private directory in %s: %s", dir,
+                 fd < 0 ? strerror(errno) : "not ours after creation");
+        if (t->name[0]) hpk_rm_rf(t->parent, t->name);
+        die(c, &e);
+    }
+    if (fd != HPK_TRAIN_FD) close(fd);
+    fcntl(HPK_TRAIN_FD, F_SETFD, 0); /* the JVM writes through it */
+    free(tmpl);
+    free(dir);
+}
+
 static int train(struct ctx *c, const char *rootpath, const char *out, int argc, char **argv)
 {
     if (!c->cache_kind)
         dief(c, HPK_EXIT_USAGE, "HPACK_TRAIN: this runtime (Java %s) cannot record a startup cache "
              "(JDK 24+, or JDK 13-23 with a base CDS archive lib/server/classes.jsa)",
              c->l.runtime_version ? c->l.runtime_version : "?");
+    struct train_dir t = {0};
+    train_open(c, out, &t);
     struct sigaction sa = {0};
     sa.sa_handler = forward;
     sigemptyset(&sa.sa_mask);
@@ -493,23 +595,21 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
         if (s == SIGTERM || s == SIGINT || s == SIGHUP || s == SIGQUIT || s == SIGUSR1 || s == SIGUSR2)
             sigaction(s, &sa, NULL);
     int aot = strcmp(c->cache_kind, "aot") == 0;
-    char *tmp = fmt("%s.tmp%s", out, ""), *conf = fmt("%s.aotconf%s", out, "");
-    unlink(tmp);
-    unlink(conf);
     const char *rec[4] = {0};
     if (aot) {
         rec[0] = "-XX:AOTMode=record";
-        rec[1] = fmt("-XX:AOTConfiguration=%s%s", conf, "");
+        rec[1] = "-XX:AOTConfiguration=" HPK_TRAIN_FD_PATH "/aotconf";
     } else {
-        rec[0] = fmt("-XX:ArchiveClassesAtExit=%s%s", tmp, "");
+        rec[0] = "-XX:ArchiveClassesAtExit=" HPK_TRAIN_FD_PATH "/cache";
     }
     struct argvb b = build_argv(c, rootpath, 0, rec, argc, argv);
     if (c->debug) print_argv(stderr, b.v);
-    int st = run_child(b.v);
+    int st = run_child(c, b.v);
     int app_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    struct stat fs;
     if (aot) {
         /* The create step, under the same descriptor class path. */
-        const char *cr[5] = {"-XX:AOTMode=create", rec[1], fmt("-XX:AOTCache=%s%s", tmp, ""), NULL};
+        const char *cr[5] = {"-XX:AOTMode=create", rec[1], "-XX:AOTCache=" HPK_TRAIN_FD_PATH "/cache", NULL};
         struct argvb cb = {0};
         struct argvb full = build_argv(c, rootpath, 0, cr, 0, NULL);
         /* drop the main class and app arguments: create runs no application */
@@ -517,21 +617,22 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
             push(&cb, full.v[i]);
             if (i > 0 && strcmp(full.v[i - 1], "-cp") == 0) break;
         }
-        if (access(conf, F_OK) != 0) {
+        if (fstatat(HPK_TRAIN_FD, "aotconf", &fs, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(fs.st_mode)) {
             fprintf(stderr, "hpack: training: the JVM wrote no AOT configuration (app status %d)\n", app_status);
+            train_cleanup(&t);
             return app_status ? app_status : HPK_EXIT_EXEC;
         }
         if (c->debug) print_argv(stderr, cb.v);
-        int cs = run_child(cb.v);
-        unlink(conf);
+        int cs = run_child(c, cb.v);
         if (cs != 0) {
             fprintf(stderr, "hpack: training: creating the AOT cache failed\n");
-            unlink(tmp);
+            train_cleanup(&t);
             return HPK_EXIT_EXEC;
         }
     }
-    if (access(tmp, F_OK) != 0) {
+    if (fstatat(HPK_TRAIN_FD, "cache", &fs, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(fs.st_mode)) {
         fprintf(stderr, "hpack: training: the JVM wrote no startup cache (app status %d)\n", app_status);
+        train_cleanup(&t);
         return app_status ? app_status : HPK_EXIT_EXEC;
     }
     char *prov = NULL;
@@ -541,14 +642,20 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
     kv_add(&prov, &plen, "kind", c->cache_kind);
     kv_add(&prov, &plen, "runtime.version", c->l.runtime_version ? c->l.runtime_version : "");
     kv_add(&prov, &plen, "classpath", classpath(c));
-    char *ptmp = fmt("%s.prov.tmp%s", out, ""), *pfin = fmt("%s.prov%s", out, "");
-    FILE *f = fopen(ptmp, "w");
-    if (!f || fwrite(prov, 1, plen, f) != plen || fclose(f) != 0 || rename(ptmp, pfin) != 0 ||
-        rename(tmp, out) != 0) {
+    char *pfin = fmt("%s.prov%s", t.base, "");
+    /* Both files are complete in the private directory before either name
+     * appears; a name another user holds in a sticky directory cannot be
+     * replaced, and that is an error, not a silent leftover. */
+    int f = openat(HPK_TRAIN_FD, "prov", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f < 0 || write(f, prov, plen) != (ssize_t)plen || close(f) != 0 ||
+        fchmodat(HPK_TRAIN_FD, "cache", 0644, 0) != 0 ||
+        renameat(HPK_TRAIN_FD, "prov", t.parent, pfin) != 0 || renameat(HPK_TRAIN_FD, "cache", t.parent, t.base) != 0) {
         fprintf(stderr, "hpack: training: cannot write %s: %s\n", out, strerror(errno));
+        train_cleanup(&t);
         return HPK_EXIT_UNPACK;
     }
-    if (c->debug) fprintf(stderr, "hpack: training: wrote %s and %s\n", out, pfin);
+    train_cleanup(&t);
+    if (c->debug) fprintf(stderr, "hpack: training: wrote %s and %s.prov\n", out, out);
     return app_status;
 }
 
@@ -683,7 +790,7 @@ int main(int argc, char **argv)
         fputs("hpack: exec ", stderr);
         print_argv(stderr, b.v);
     }
-    execve(b.v[0], b.v, environ);
+    exec_jvm(&c, b.v);
     hpk_fail(&err, HPK_EXIT_EXEC, "cannot run %s: %s", b.v[0], strerror(errno));
     die(&c, &err);
 }

@@ -325,7 +325,8 @@ int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err
         /* Cache file names carry their content hash: an existing file of the
          * right size and mtime is this very entry. */
         if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-            (uint64_t)st.st_size == e->size && st.st_mtime == HPK_FIXED_MTIME)
+            (uint64_t)st.st_size == e->size && st.st_mtime == HPK_FIXED_MTIME && st.st_uid == geteuid() &&
+            !(st.st_mode & 022)) /* one only we can write (docs/security.md section 3) */
             continue;
         snprintf(tmp, sizeof tmp, ".tmp.%ld.%s", (long)getpid(), name);
         unlinkat(dir, tmp, 0);

@@ -257,15 +257,8 @@ int hpk_entry_slurp(const struct hpk_artifact *a, const struct hpk_entry *e, cha
     return HPK_OK;
 }
 
-/* Is an intermediate component of a symlink target a symlink entry? */
-static int entry_is_link(void *ctx, const char *path)
-{
-    const struct hpk_entry *x = hpk_payload_find(&((const struct hpk_artifact *)ctx)->p, path);
-    return x && S_ISLNK(x->mode);
-}
-
 int hpk_entry_link_check(const struct hpk_artifact *a, const struct hpk_entry *e, const char *t,
                          size_t tlen)
 {
-    return hpk_link_resolve(e->path, e->path_len, t, tlen, entry_is_link, (void *)a);
+    return hpk_link_resolve_sorted(&a->p, e->path, e->path_len, t, tlen);
 }

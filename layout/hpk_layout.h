@@ -105,6 +105,10 @@ struct hpk_payload {
     struct hpk_footer footer;
     struct hpk_entry *entries;
     uint32_t count;
+    /* The entries in byte order of path (hpk_layout_parse keeps the index it
+     * validated with): lookups are binary searches. NULL in a hand-made
+     * payload, where hpk_payload_find falls back to a linear search. */
+    const struct hpk_entry **sorted;
     /* On a parse error about one entry: its path (printable, truncated), for messages. */
     char err_path[128];
 };
@@ -135,7 +139,7 @@ int hpk_layout_parse(const struct hpk_footer *footer, const uint8_t *toc, struct
 
 void hpk_payload_free(struct hpk_payload *p);
 
-/* Find an entry by path; NULL if none. Linear: meant for a handful of lookups. */
+/* Find an entry by path; NULL if none. A binary search on p->sorted. */
 const struct hpk_entry *hpk_payload_find(const struct hpk_payload *p, const char *path);
 
 /* Check one entry path: relative, no empty, "." or ".." component, no NUL,
@@ -153,6 +157,14 @@ int hpk_layout_path_ok(const char *path, size_t len);
 enum { HPK_LINK_OK = 0, HPK_LINK_ESCAPES, HPK_LINK_THROUGH };
 int hpk_link_resolve(const char *link, size_t link_len, const char *t, size_t tlen,
                      int (*is_link)(void *ctx, const char *path), void *ctx);
+
+/* The same rule decided against a payload's sorted table without a lookup
+ * per component from scratch: the directory being walked is kept as a stack
+ * of ranges of the sorted index, so each step costs a binary search over
+ * its siblings comparing one component, and a link's check is linear in
+ * its target's length (times a logarithm), not quadratic. */
+int hpk_link_resolve_sorted(const struct hpk_payload *p, const char *link, size_t link_len, const char *t,
+                            size_t tlen);
 
 /* --- hashing ----------------------------------------------------------- */
 

@@ -129,37 +129,151 @@ int hpk_layout_path_ok(const char *path, size_t len)
     return 1;
 }
 
-int hpk_link_resolve(const char *link, size_t link_len, const char *t, size_t tlen,
-                     int (*is_link)(void *ctx, const char *path), void *ctx)
+/* The lexical walk of a link target shared by both rules. The walk keeps
+ * the current path in `w->path` (w->n bytes) and the start of each of its
+ * w->depth components in w->cs; `step` is asked about every intermediate
+ * component just pushed (a non-zero answer: the path is a link). */
+struct link_walk {
+    char path[2 * HPK_PATH_MAX + 2];
+    size_t n, depth;
+    size_t cs[HPK_PATH_MAX + 2];
+};
+
+static int walk_push(struct link_walk *w, const char *c, size_t len)
+{
+    if (w->n + 1 + len >= sizeof w->path || w->depth + 1 >= sizeof w->cs / sizeof *w->cs) return -1;
+    if (w->n) w->path[w->n++] = '/';
+    w->cs[w->depth++] = w->n;
+    memcpy(w->path + w->n, c, len);
+    w->n += len;
+    return 0;
+}
+
+static int link_walk(struct link_walk *w, const char *link, size_t link_len, const char *t, size_t tlen,
+                     int (*step)(void *ctx, struct link_walk *w), void *ctx)
 {
     if (tlen == 0 || t[0] == '/' || memchr(t, 0, tlen)) return HPK_LINK_ESCAPES;
-    char path[2 * HPK_PATH_MAX + 2];
-    size_t n = link_len;
-    while (n > 0 && link[n - 1] != '/') n--;
-    n = n ? n - 1 : 0; /* the link's directory */
-    if (n >= sizeof path) return HPK_LINK_ESCAPES;
-    memcpy(path, link, n);
+    size_t d = link_len;
+    while (d > 0 && link[d - 1] != '/') d--;
+    d = d ? d - 1 : 0; /* the link's directory */
+    w->n = w->depth = 0;
+    for (size_t i = 0; i < d;) { /* its components (entry paths: no empty, "." or "..") */
+        size_t j = i;
+        while (j < d && link[j] != '/') j++;
+        if (walk_push(w, link + i, j - i) != 0) return HPK_LINK_ESCAPES;
+        i = j + 1;
+    }
     for (size_t i = 0; i < tlen;) {
         size_t j = i;
         while (j < tlen && t[j] != '/') j++;
         size_t c = j - i;
         if (c == 2 && t[i] == '.' && t[i + 1] == '.') {
-            if (n == 0) return HPK_LINK_ESCAPES;
-            while (n > 0 && path[n - 1] != '/') n--;
-            n = n ? n - 1 : 0;
+            if (w->depth == 0) return HPK_LINK_ESCAPES;
+            w->depth--;
+            w->n = w->cs[w->depth] ? w->cs[w->depth] - 1 : 0;
         } else if (!(c == 0 || (c == 1 && t[i] == '.'))) {
-            if (n + 1 + c >= sizeof path) return HPK_LINK_ESCAPES;
-            if (n) path[n++] = '/';
-            memcpy(path + n, t + i, c);
-            n += c;
-            if (j < tlen && is_link) { /* an intermediate component */
-                path[n] = 0;
-                if (is_link(ctx, path)) return HPK_LINK_THROUGH;
-            }
+            if (walk_push(w, t + i, c) != 0) return HPK_LINK_ESCAPES;
+            if (j < tlen && step && step(ctx, w)) return HPK_LINK_THROUGH; /* an intermediate component */
         }
         i = j + 1;
     }
     return HPK_LINK_OK;
+}
+
+struct by_name {
+    int (*is_link)(void *ctx, const char *path);
+    void *ctx;
+};
+
+static int step_by_name(void *ctx, struct link_walk *w)
+{
+    struct by_name *b = ctx;
+    w->path[w->n] = 0;
+    return b->is_link(b->ctx, w->path);
+}
+
+int hpk_link_resolve(const char *link, size_t link_len, const char *t, size_t tlen,
+                     int (*is_link)(void *ctx, const char *path), void *ctx)
+{
+    struct link_walk *w = malloc(sizeof *w);
+    if (!w) return HPK_LINK_ESCAPES; /* refuse rather than guess */
+    struct by_name b = {is_link, ctx};
+    int r = link_walk(w, link, link_len, t, tlen, is_link ? step_by_name : NULL, &b);
+    free(w);
+    return r;
+}
+
+/* Range of the sorted index whose paths all begin with the same `off` bytes:
+ * the entries below one directory (off = its length + 1; the root: 0). */
+struct span {
+    uint32_t lo, hi;
+    size_t off;
+};
+
+/* Compare the path of x after its first `off` bytes with c[0..len) followed
+ * by the byte `tail` (tail < 0: nothing follows). */
+static int suffix_cmp(const struct hpk_entry *x, size_t off, const char *c, size_t len, int tail)
+{
+    size_t sl = x->path_len - off, n = sl < len ? sl : len;
+    int r = memcmp(x->path + off, c, n);
+    if (r) return r;
+    if (sl < len) return -1;
+    if (tail < 0) return sl > len;
+    if (sl == len) return -1;
+    return (int)(unsigned char)x->path[off + len] - tail;
+}
+
+/* First index in s whose suffix is >= (c, tail). */
+static uint32_t span_lower(const struct hpk_entry *const *idx, const struct span *s, const char *c, size_t len,
+                           int tail)
+{
+    uint32_t lo = s->lo, hi = s->hi;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (suffix_cmp(idx[mid], s->off, c, len, tail) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+struct by_span {
+    const struct hpk_payload *p;
+    struct span *sp; /* sp[k]: the entries below the first k components */
+    size_t valid;    /* sp[0..valid] describe the current path */
+};
+
+static int step_by_span(void *ctx, struct link_walk *w)
+{
+    struct by_span *b = ctx;
+    const struct hpk_entry *const *idx = b->p->sorted;
+    size_t d = w->depth - 1; /* the parent of the component just pushed */
+    if (b->valid > d) b->valid = d;
+    for (; b->valid < d; b->valid++) { /* descend: children of component k are "<k>/..." */
+        size_t k = b->valid, cs = w->cs[k], len = (k + 1 < w->depth ? w->cs[k + 1] - 1 : w->n) - cs;
+        const struct span *s = &b->sp[k];
+        b->sp[k + 1].lo = span_lower(idx, s, w->path + cs, len, '/');
+        b->sp[k + 1].hi = span_lower(idx, s, w->path + cs, len, '/' + 1);
+        b->sp[k + 1].off = s->off + len + 1;
+    }
+    const struct span *s = &b->sp[d];
+    size_t cs = w->cs[d], len = w->n - cs;
+    uint32_t i = span_lower(idx, s, w->path + cs, len, -1);
+    return i < s->hi && suffix_cmp(idx[i], s->off, w->path + cs, len, -1) == 0 && S_ISLNK(idx[i]->mode);
+}
+
+int hpk_link_resolve_sorted(const struct hpk_payload *p, const char *link, size_t link_len, const char *t,
+                            size_t tlen)
+{
+    struct link_walk *w = malloc(sizeof *w);
+    struct by_span b = {p, malloc(sizeof w->cs / sizeof *w->cs * sizeof(struct span)), 0};
+    int r = HPK_LINK_ESCAPES; /* refuse rather than guess */
+    if (w && b.sp && p->sorted) {
+        b.sp[0] = (struct span){0, p->count, 0};
+        r = link_walk(w, link, link_len, t, tlen, step_by_span, &b);
+    }
+    free(w);
+    free(b.sp);
+    return r;
 }
 
 /* ---- footer ---- */
@@ -320,16 +434,16 @@ static int entry_check(const struct hpk_entry *e)
     static const uint8_t zero[16];
     switch (e->mode & S_IFMT) {
     case S_IFREG:
-        if (e->mode & ~(uint32_t)(S_IFMT | 0777)) return HPK_E_MODE;
+        if (e->mode & ~(uint32_t)(S_IFMT | 0755)) return HPK_E_MODE;
         break;
     case S_IFDIR:
-        if (e->mode & ~(uint32_t)(S_IFMT | 0777) || e->size || e->stored_size ||
+        if (e->mode & ~(uint32_t)(S_IFMT | 0755) || e->size || e->stored_size ||
             e->codec != HPK_CODEC_STORED || memcmp(e->hash, zero, 16) != 0)
             return HPK_E_MODE;
         break;
     case S_IFLNK:
         if ((e->mode & 0777) != 0777 || e->mode & ~(uint32_t)(S_IFMT | 0777) || e->size == 0 || e->size > HPK_PATH_MAX ||
-            e->codec != HPK_CODEC_STORED)
+            e->codec != HPK_CODEC_STORED || e->role == HPK_ROLE_CACHE)
             return HPK_E_MODE;
         break;
     default:
@@ -436,10 +550,10 @@ int hpk_layout_parse(const struct hpk_footer *f, const uint8_t *toc, struct hpk_
     if (memcmp(h, f->base_hash, 16) != 0) { err = HPK_E_HASH; goto fail; }
     identity_from_index(idx, f->entry_count, 1, h);
     if (memcmp(h, f->full_hash, 16) != 0) { err = HPK_E_HASH; goto fail; }
-    free(idx);
     out->footer = *f;
     out->entries = e;
     out->count = f->entry_count;
+    out->sorted = idx;
     return HPK_OK;
 fail:
     free(idx);
@@ -450,13 +564,20 @@ fail:
 void hpk_payload_free(struct hpk_payload *p)
 {
     free(p->entries);
+    free((void *)p->sorted);
     p->entries = NULL;
+    p->sorted = NULL;
     p->count = 0;
 }
 
 const struct hpk_entry *hpk_payload_find(const struct hpk_payload *p, const char *path)
 {
     size_t n = strlen(path);
+    if (p->sorted) {
+        struct span all = {0, p->count, 0};
+        uint32_t i = span_lower(p->sorted, &all, path, n, -1);
+        return i < p->count && suffix_cmp(p->sorted[i], 0, path, n, -1) == 0 ? p->sorted[i] : NULL;
+    }
     for (uint32_t i = 0; i < p->count; i++)
         if (p->entries[i].path_len == n && memcmp(p->entries[i].path, path, n) == 0)
             return &p->entries[i];

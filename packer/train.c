@@ -565,6 +565,13 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
     size_t cl = strlen(cache);
     if (access(provpath, R_OK) != 0 && cl > 4 && (!strcmp(cache + cl - 4, ".aot") || !strcmp(cache + cl - 4, ".jsa")))
         snprintf(provpath, sizeof provpath, "%.*s.prov", (int)(cl - 4), cache);
+    /* Whoever else could write the cache chooses the code the DA1 runs (a
+     * cache holds classes): like the jlink cache, it must be the builder's
+     * own, below directories nobody else can rename into (hpk_file_secure). */
+    struct hpk_err se;
+    if (access(provpath, F_OK) == 0 &&
+        (hpk_file_secure(cache, "startup cache", &se) != 0 || hpk_file_secure(provpath, "provenance", &se) != 0))
+        return hpk_perr_set(e, HPK_ST_TRAIN, "%s (--with-cache)", se.msg);
     char *prov = NULL;
     size_t plen = 0;
     if (read_prov(provpath, &prov, &plen, e) != 0) return -1;

@@ -387,6 +387,7 @@ t_failing_training() {
 }
 
 . "$ROOT/tests/reliability.sh"
+. "$ROOT/tests/security.sh"
 . "$ROOT/tests/repro.sh"
 . "$ROOT/tests/tooling.sh"
 . "$ROOT/tests/apps.sh"

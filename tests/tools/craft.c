@@ -8,6 +8,7 @@
  *         f:PATH:CONTENT  file (0644), stored
  *         l:PATH:TARGET   symlink
  *         c:PATH:CONTENT  file with the CACHE role wherever PATH is
+ *         D:PATH          directory of mode 0777, F:PATH:CONTENT file of mode 0666
  *   The role of each entry follows its top directory (runtime, app, hpack,
  *   cache). A valid hpack/launch is added unless a spec names it.
  */
@@ -31,7 +32,7 @@ static uint8_t role_of(const char *p)
 }
 
 struct table {
-    struct hpk_entry e[256];
+    struct hpk_entry e[4096];
     size_t n;
     uint8_t *data; /* entry data, 4096-aligned */
     size_t end;
@@ -67,18 +68,19 @@ int main(int argc, char **argv)
     static struct table tb;
     tb.data = calloc(1, 64u << 20);
     int have_conf = 0;
-    char *owned[256] = {0};
-    for (int i = 2; i < argc && tb.n < 250; i++) {
+    static char *owned[4096];
+    for (int i = 2; i < argc && tb.n < 4090; i++) {
         char *s = owned[tb.n] = strdup(argv[i]);
         char type = s[0];
         char *path = s + 2, *content = NULL;
-        if (type != 'd') {
+        if (type != 'd' && type != 'D') {
             content = strchr(path, ':');
             if (content) *content++ = 0;
             else content = "";
         }
         if (!strcmp(path, "hpack/launch")) have_conf = 1;
-        uint32_t mode = type == 'd' ? S_IFDIR | 0755 : type == 'l' ? S_IFLNK | 0777 : S_IFREG | 0644;
+        uint32_t mode = type == 'd' ? S_IFDIR | 0755 : type == 'D' ? S_IFDIR | 0777 : type == 'l' ? S_IFLNK | 0777
+                      : type == 'F' ? S_IFREG | 0666 : S_IFREG | 0644;
         add(&tb, path, mode, type == 'c' ? HPK_ROLE_CACHE : role_of(path), content, content ? strlen(content) : 0);
     }
     if (!have_conf) {

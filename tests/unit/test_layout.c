@@ -814,7 +814,7 @@ static void test_footer_fields_vs_table(void **state)
 
     /* A consistent table edit (new table hash) under the old identities:
      * someone changed a mode and fixed up the table checksum only. */
-    b.e[I_JAVA].mode = S_IFREG | 0777;
+    b.e[I_JAVA].mode = S_IFREG | 0700;
     reseal(&b);
     ft = footer_of(&b);
     memcpy(ft + FT_BASE_HASH, orig + FT_BASE_HASH, 32);
@@ -998,6 +998,90 @@ static void test_bad_modes(void **state)
                     m->e[I_LIBJVM].size = m->e[I_LIBJVM].stored_size = HPK_PATH_MAX + 1);
     /* A regular file with zero permissions is unusual but well-formed. */
     EXPECT_MUTATION(base_tree, HPK_OK, m->e[I_EMPTY].mode = S_IFREG);
+    /* Group or other write bits: whoever shares the group could change the
+     * unpacked code (docs/security.md section 4). */
+    EXPECT_MUTATION(base_tree, HPK_E_MODE, m->e[I_JAVA].mode = S_IFREG | 0775);
+    EXPECT_MUTATION(base_tree, HPK_E_MODE, m->e[I_EMPTY].mode = S_IFREG | 0646);
+    EXPECT_MUTATION(base_tree, HPK_E_MODE, m->e[I_JAR].mode = S_IFREG | 0666);
+    EXPECT_MUTATION(base_tree, HPK_E_MODE, m->e[I_RT_LIB].mode = S_IFDIR | 0775);
+    EXPECT_MUTATION(base_tree, HPK_E_MODE, m->e[I_APP].mode = S_IFDIR | 0777);
+    EXPECT_MUTATION(base_tree, HPK_OK, m->e[I_APP].mode = S_IFDIR | 0700);
+    EXPECT_MUTATION(base_tree, HPK_OK, m->e[I_JAR].mode = S_IFREG | 0400);
+    /* A cache-role entry is a file or a directory, never a link. */
+    EXPECT_MUTATION(cache_tree, HPK_E_MODE, m->e[I_PROV].mode = S_IFLNK | 0777);
+    EXPECT_MUTATION(cache_tree, HPK_OK, m->e[I_PROV].mode = S_IFREG | 0600);
+}
+
+/* The launcher's link rule on the sorted table (hpk_link_resolve_sorted)
+ * decides exactly as the plain rule with a linear lookup, for links at
+ * several depths and thousands of random targets over names that exist,
+ * links included, and names that do not. */
+static const struct hpk_payload *linear_p;
+static int linear_is_link(void *ctx, const char *path)
+{
+    (void)ctx;
+    size_t n = strlen(path);
+    for (uint32_t i = 0; i < linear_p->count; i++)
+        if (linear_p->entries[i].path_len == n && !memcmp(linear_p->entries[i].path, path, n))
+            return S_ISLNK(linear_p->entries[i].mode);
+    return 0;
+}
+
+static void test_link_rule_sorted_matches_linear(void **state)
+{
+    (void)state;
+    static const struct spec tree[] = {
+        SPEC_DIR("runtime", HPK_ROLE_RUNTIME),
+        SPEC_DIR("runtime/lib", HPK_ROLE_RUNTIME),
+        SPEC_DIR("runtime/lib/server", HPK_ROLE_RUNTIME),
+        SPEC_DIR("runtime/lib-x", HPK_ROLE_RUNTIME),
+        SPEC_DIR("runtime/lib.d", HPK_ROLE_RUNTIME),
+        SPEC_LNK("runtime/lib/a", HPK_ROLE_RUNTIME, "server"),
+        SPEC_LNK("runtime/lib/server/b", HPK_ROLE_RUNTIME, ".."),
+        SPEC_LNK("runtime/lnk", HPK_ROLE_RUNTIME, "lib"),
+        SPEC_LNK("runtime/lib-x/c", HPK_ROLE_RUNTIME, "../lib/a"),
+        SPEC_REG("runtime/lib/server/libjvm.so", 0644, HPK_ROLE_RUNTIME, HPK_CODEC_STORED, "x", 1),
+        SPEC_DIR("hpack", HPK_ROLE_CONFIG),
+        SPEC_REG("hpack/launch", 0644, HPK_ROLE_CONFIG, HPK_CODEC_STORED, launch_data, sizeof launch_data - 1),
+    };
+    struct built b;
+    build(&b, tree, sizeof tree / sizeof *tree);
+    struct hpk_payload p;
+    assert_int_equal(load(&b, &p), HPK_OK);
+    linear_p = &p;
+    static const char *const names[] = {"..", ".", "", "lib", "server", "a", "b", "c", "lnk", "lib-x", "lib.d",
+                                        "libjvm.so", "runtime", "nope", "li"};
+    static const char *const links[] = {"runtime/x", "runtime/lib/x", "runtime/lib/server/x", "runtime/lib-x/x", "hpack/x"};
+    lcg_state = 7;
+    int through = 0, ok = 0, escapes = 0;
+    for (int k = 0; k < 20000; k++) {
+        char t[256];
+        size_t n = 0, parts = 1 + lcg() % 7;
+        for (size_t i = 0; i < parts; i++) {
+            const char *c = names[lcg() % (sizeof names / sizeof *names)];
+            n += (size_t)snprintf(t + n, sizeof t - n, "%s%s", i ? "/" : "", c);
+        }
+        const char *l = links[lcg() % (sizeof links / sizeof *links)];
+        int want = hpk_link_resolve(l, strlen(l), t, n, linear_is_link, NULL);
+        int got = hpk_link_resolve_sorted(&p, l, strlen(l), t, n);
+        if (want != got) fail_msg("link %s -> %s: plain rule %d, sorted %d", l, t, want, got);
+        through += want == HPK_LINK_THROUGH;
+        ok += want == HPK_LINK_OK;
+        escapes += want == HPK_LINK_ESCAPES;
+    }
+    /* every outcome was exercised, many times */
+    assert_true(through > 1000 && ok > 1000 && escapes > 1000);
+    /* hpk_payload_find: a binary search on the same index */
+    for (uint32_t i = 0; i < p.count; i++) {
+        char q[HPK_PATH_MAX + 1];
+        snprintf(q, sizeof q, "%.*s", (int)p.entries[i].path_len, p.entries[i].path);
+        assert_ptr_equal(hpk_payload_find(&p, q), &p.entries[i]);
+    }
+    assert_null(hpk_payload_find(&p, "runtime/li"));
+    assert_null(hpk_payload_find(&p, "runtime/lib/"));
+    assert_null(hpk_payload_find(&p, "zzz"));
+    hpk_payload_free(&p);
+    unbuild(&b);
 }
 
 /* Known bug, see the report: symlink modes are not checked above the
@@ -1087,7 +1171,8 @@ static void test_bad_parents(void **state)
     /* Top level holds only directories. */
     EXPECT_MUTATION(base_tree, HPK_E_PARENT,
                     (SETPATH(m, I_EMPTY, "cache"), m->e[I_EMPTY].role = HPK_ROLE_CACHE));
-    EXPECT_MUTATION(base_tree, HPK_E_PARENT,
+    /* (a top-level link: a cache-role link is refused for its type first) */
+    EXPECT_MUTATION(base_tree, HPK_E_MODE,
                     (SETPATH(m, I_LIBJVM, "cache"), m->e[I_LIBJVM].role = HPK_ROLE_CACHE));
     /* Sanity: the same kind of entry with its parent in place is fine. */
     EXPECT_MUTATION(base_tree, HPK_OK, SETPATH(m, I_EMPTY, "runtime/bin/empty"));
@@ -2196,6 +2281,7 @@ int main(void)
         cmocka_unit_test(test_bad_role_codec),
         cmocka_unit_test(test_bad_modes),
         cmocka_unit_test(test_symlink_mode_high_bits),
+        cmocka_unit_test(test_link_rule_sorted_matches_linear),
         cmocka_unit_test(test_bad_paths),
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_bad_parents),
