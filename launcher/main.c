@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_launcher.h"
+#include "../layout/hpk_config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,15 +46,7 @@ struct ctx {
     int debug;
     enum aot_mode aot;
     struct hpk_artifact a;
-    char *conf_buf;
-    struct hpk_launch l;
-    const char *cache_kind; /* "aot", "cds" or NULL: from hpack/launch */
-    char hex[33];
-    /* startup cache carried by the payload, if any */
-    const struct hpk_entry *cache;
-    int cache_bound; /* its provenance names our base hash */
-    char cache_why[256];
-    char *prov_buf;
+    struct hpk_config cf; /* hpack/launch, the carried cache and the trust verdict */
     int pinned; /* the checked tree is open at HPK_TREE_FD */
 };
 
@@ -71,72 +64,24 @@ static void dief(const struct ctx *c, int code, const char *fmt, const char *arg
     exit(code);
 }
 
-static const char *kv_get(const char *buf, size_t len, const char *key)
+/* The carried cache may be passed: the rule of layout/config.c said so. */
+static int bound(const struct ctx *c)
 {
-    size_t pos = 0, kl;
-    const char *k, *v;
-    while (hpk_kv_next(buf, len, &pos, &k, &kl, &v) == 1)
-        if (kl == strlen(key) && memcmp(k, key, kl) == 0) return v;
-    return NULL;
-}
-
-static int ends_with(const struct hpk_entry *e, const char *suf)
-{
-    size_t n = strlen(suf);
-    return e->path_len > n && memcmp(e->path + e->path_len - n, suf, n) == 0;
+    return c->cf.cache && c->cf.trust == HPK_TRUST_OK;
 }
 
 /* Load hpack/launch and the provenance of the cache entry, if any. */
 static void load_config(struct ctx *c)
 {
     struct hpk_err err;
-    const struct hpk_entry *conf = hpk_payload_find(&c->a.p, "hpack/launch");
-    if (!conf || conf->role != HPK_ROLE_CONFIG || !S_ISREG(conf->mode)) {
+    int r = hpk_config_load(&c->a, &c->cf);
+    if (r == HPK_E_TOC_RECORD && !hpk_payload_find(&c->a.p, "hpack/launch"))
         hpk_fail(&err, HPK_EXIT_PAYLOAD, "corrupt payload: no hpack/launch entry");
-        die(c, &err);
-    }
-    size_t len;
-    int r = hpk_entry_slurp(&c->a, conf, &c->conf_buf, &len);
-    if (r != HPK_OK) {
-        hpk_fail(&err, HPK_EXIT_PAYLOAD, "corrupt payload: hpack/launch: %s", hpk_layout_strerror(r));
-        die(c, &err);
-    }
-    if (hpk_launch_decode(c->conf_buf, len, &c->l) != 0) {
+    else if (r == HPK_E_TOC_RECORD)
         hpk_fail(&err, HPK_EXIT_PAYLOAD, "corrupt payload: hpack/launch is malformed");
-        die(c, &err);
-    }
-    c->cache_kind = kv_get(c->conf_buf, len, "cache.kind");
-    hpk_hash_hex(c->a.p.footer.base_hash, c->hex);
-
-    for (uint32_t i = 0; i < c->a.p.count; i++) {
-        const struct hpk_entry *e = &c->a.p.entries[i];
-        if (e->role == HPK_ROLE_CACHE && S_ISREG(e->mode) && (ends_with(e, ".aot") || ends_with(e, ".jsa")))
-            c->cache = e;
-    }
-    if (!c->cache) return;
-    /* The provenance sits beside the cache: same name, ".prov". */
-    char path[HPK_PATH_MAX + 8];
-    snprintf(path, sizeof path, "%.*s.prov", (int)c->cache->path_len - 4, c->cache->path);
-    const struct hpk_entry *pe = hpk_payload_find(&c->a.p, path);
-    size_t plen;
-    if (!pe || hpk_entry_slurp(&c->a, pe, &c->prov_buf, &plen) != HPK_OK) {
-        snprintf(c->cache_why, sizeof c->cache_why, "its provenance (%.200s) is missing or corrupt", path);
-        return;
-    }
-    const char *base = kv_get(c->prov_buf, plen, "base");
-    const char *kind = kv_get(c->prov_buf, plen, "kind");
-    const char *rv = kv_get(c->prov_buf, plen, "runtime.version");
-    if (!base || strcmp(base, c->hex) != 0)
-        snprintf(c->cache_why, sizeof c->cache_why,
-                 "it was trained for base %.32s, this payload is %s", base ? base : "(none)", c->hex);
-    else if (!kind || !c->cache_kind || strcmp(kind, c->cache_kind) != 0)
-        snprintf(c->cache_why, sizeof c->cache_why, "it is of kind %s, this runtime needs %s",
-                 kind ? kind : "(none)", c->cache_kind ? c->cache_kind : "none");
-    else if (!rv || !c->l.runtime_version || strcmp(rv, c->l.runtime_version) != 0)
-        snprintf(c->cache_why, sizeof c->cache_why, "it was made by Java %s, the runtime is %s",
-                 rv ? rv : "(unknown)", c->l.runtime_version ? c->l.runtime_version : "(unknown)");
-    else
-        c->cache_bound = 1;
+    else if (r != HPK_OK)
+        hpk_fail(&err, HPK_EXIT_PAYLOAD, "corrupt payload: hpack/launch: %s", hpk_layout_strerror(r));
+    if (r != HPK_OK) die(c, &err);
 }
 
 /* A class path jar or cache file as the launcher wrote it: a regular file
@@ -167,17 +112,17 @@ static int tree_ok(const struct ctx *c, int tree, int want_cache, const char **w
         *why = "insecure";
         return -1;
     }
-    for (size_t i = 0; i < c->l.n_cp; i++) {
-        const struct hpk_entry *ce = hpk_payload_find(&c->a.p, c->l.cp[i]);
-        if (!ce || !file_as_unpacked(tree, c->l.cp[i], ce->size)) {
+    for (size_t i = 0; i < c->cf.launch.n_cp; i++) {
+        const struct hpk_entry *ce = hpk_payload_find(&c->a.p, c->cf.launch.cp[i]);
+        if (!ce || !file_as_unpacked(tree, c->cf.launch.cp[i], ce->size)) {
             *why = "class path changed"; /* a jar of another size, time, owner or mode */
             return 0;
         }
     }
     if (want_cache) {
         char p[HPK_PATH_MAX + 1];
-        snprintf(p, sizeof p, "%.*s", (int)c->cache->path_len, c->cache->path);
-        if (!file_as_unpacked(tree, p, c->cache->size)) {
+        snprintf(p, sizeof p, "%.*s", (int)c->cf.cache->path_len, c->cf.cache->path);
+        if (!file_as_unpacked(tree, p, c->cf.cache->size)) {
             *why = "cache missing";
             return 0;
         }
@@ -190,14 +135,14 @@ static int ensure_tree(struct ctx *c, struct hpk_root *root, int want_cache)
 {
     struct hpk_err err;
     const char *why = NULL;
-    int tree = openat(root->fd, c->hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (tree >= 0) {
         int ok = tree_ok(c, tree, want_cache, &why);
         if (ok > 0) return tree;
         if (ok < 0) {
             hpk_dir_secure(tree, root->path, &err);
             snprintf(err.msg, sizeof err.msg, "%.600s/%s: owned by another user or writable by others; refusing to use it",
-                     root->path, c->hex);
+                     root->path, c->cf.base_hex);
             err.code = HPK_EXIT_CACHEDIR;
             die(c, &err);
         }
@@ -206,7 +151,7 @@ static int ensure_tree(struct ctx *c, struct hpk_root *root, int want_cache)
 
     /* Cold path: serialise with other first starts on a lock file. */
     char lockname[64];
-    snprintf(lockname, sizeof lockname, "%s.lock", c->hex);
+    snprintf(lockname, sizeof lockname, "%s.lock", c->cf.base_hex);
     int lock = openat(root->fd, lockname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock < 0) {
         hpk_fail(&err, HPK_EXIT_CACHEDIR, "%s/%s: %s", root->path, lockname, strerror(errno));
@@ -218,31 +163,31 @@ static int ensure_tree(struct ctx *c, struct hpk_root *root, int want_cache)
         die(c, &err);
     }
     /* Someone may have finished while we waited. */
-    tree = openat(root->fd, c->hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int base_ok = tree >= 0 && tree_ok(c, tree, 0, &why) > 0;
     if (!base_ok) {
         if (tree >= 0) {
             close(tree);
-            if (c->debug) fprintf(stderr, "hpack: %s/%s: %s; unpacking again\n", root->path, c->hex, why);
+            if (c->debug) fprintf(stderr, "hpack: %s/%s: %s; unpacking again\n", root->path, c->cf.base_hex, why);
             char old[96];
-            snprintf(old, sizeof old, "%s.old.%ld", c->hex, (long)getpid());
-            if (renameat(root->fd, c->hex, root->fd, old) != 0) {
+            snprintf(old, sizeof old, "%s.old.%ld", c->cf.base_hex, (long)getpid());
+            if (renameat(root->fd, c->cf.base_hex, root->fd, old) != 0) {
                 hpk_fail(&err, HPK_EXIT_TAMPER, "%s/%s: %s and cannot be moved aside: %s", root->path,
-                         c->hex, why, strerror(errno));
+                         c->cf.base_hex, why, strerror(errno));
                 die(c, &err);
             }
-        } else if (faccessat(root->fd, c->hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+        } else if (faccessat(root->fd, c->cf.base_hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
             /* Exists but is not a directory we may open: something planted it. */
-            hpk_fail(&err, HPK_EXIT_CACHEDIR, "%s/%s: exists and is not a directory; remove it", root->path, c->hex);
+            hpk_fail(&err, HPK_EXIT_CACHEDIR, "%s/%s: exists and is not a directory; remove it", root->path, c->cf.base_hex);
             die(c, &err);
         }
         /* We hold the lock: every temporary or old tree of this hash is stale. */
-        hpk_clean_stale(root->fd, c->hex);
-        if (c->debug) fprintf(stderr, "hpack: unpacking to %s/%s\n", root->path, c->hex);
-        if (hpk_unpack_tree(&c->a, root->fd, c->hex, 1, &err) != 0) die(c, &err);
-        tree = openat(root->fd, c->hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        hpk_clean_stale(root->fd, c->cf.base_hex);
+        if (c->debug) fprintf(stderr, "hpack: unpacking to %s/%s\n", root->path, c->cf.base_hex);
+        if (hpk_unpack_tree(&c->a, root->fd, c->cf.base_hex, 1, &err) != 0) die(c, &err);
+        tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (tree < 0) {
-            hpk_fail(&err, HPK_EXIT_UNPACK, "%s/%s: %s", root->path, c->hex, strerror(errno));
+            hpk_fail(&err, HPK_EXIT_UNPACK, "%s/%s: %s", root->path, c->cf.base_hex, strerror(errno));
             die(c, &err);
         }
     }
@@ -253,70 +198,34 @@ static int ensure_tree(struct ctx *c, struct hpk_root *root, int want_cache)
     return tree;
 }
 
-/* ---- building the JVM's command line ---- */
+/* ---- building the JVM's command line (layout/config.c builds it) ---- */
 
-struct argvb {
-    char **v;
-    size_t n, cap;
-};
-
-static void push(struct argvb *b, char *s)
+static void oom(void)
 {
-    if (b->n + 2 > b->cap) {
-        b->cap = b->cap ? 2 * b->cap : 64;
-        b->v = realloc(b->v, b->cap * sizeof *b->v);
-        if (!b->v) {
-            fputs("hpack: out of memory\n", stderr);
-            exit(HPK_EXIT_EXEC);
-        }
-    }
-    b->v[b->n++] = s;
-    b->v[b->n] = NULL;
+    fputs("hpack: out of memory\n", stderr);
+    exit(HPK_EXIT_EXEC);
 }
 
 static char *fmt(const char *f, const char *a, const char *b)
 {
     char *s;
-    if (asprintf(&s, f, a, b) < 0) {
-        fputs("hpack: out of memory\n", stderr);
-        exit(HPK_EXIT_EXEC);
-    }
+    if (asprintf(&s, f, a, b) < 0) oom();
     return s;
 }
 
-static char *classpath(const struct ctx *c)
-{
-    size_t n = 1;
-    for (size_t i = 0; i < c->l.n_cp; i++) n += strlen(HPK_TREE_FD_PATH) + 2 + strlen(c->l.cp[i]);
-    char *s = malloc(n), *p = s;
-    if (!s) exit(HPK_EXIT_EXEC);
-    for (size_t i = 0; i < c->l.n_cp; i++)
-        p += sprintf(p, "%s%s/%s", i ? ":" : "", HPK_TREE_FD_PATH, c->l.cp[i]);
-    *p = 0;
-    return s;
-}
-
-/* JVM options that name the startup cache. `require` makes the JVM refuse
- * to start without it instead of silently running slow. */
-static void cache_opts(const struct ctx *c, struct argvb *b, int require)
-{
-    char path[HPK_PATH_MAX + 1];
-    snprintf(path, sizeof path, "%.*s", (int)c->cache->path_len, c->cache->path);
-    if (strcmp(c->cache_kind, "aot") == 0) {
-        push(b, fmt("-XX:AOTCache=%s/%s", HPK_TREE_FD_PATH, path));
-        if (require) push(b, "-XX:AOTMode=on");
-    } else {
-        push(b, fmt("-XX:SharedArchiveFile=%s/%s", HPK_TREE_FD_PATH, path));
-        if (require) push(b, "-Xshare:on");
-    }
-}
-
-static void user_jvm_opts(struct argvb *b)
+/* HPACK_JAVA_OPTS, split on blanks (no quoting: docs/launcher.md 2); the
+ * pieces point into *copy. */
+static const char **user_jvm_opts(char **copy_out)
 {
     const char *o = getenv("HPACK_JAVA_OPTS");
-    if (!o) return;
-    char *copy = strdup(o), *save = NULL;
-    for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) push(b, t);
+    size_t n = 0;
+    const char **v = calloc(o ? strlen(o) / 2 + 2 : 1, sizeof *v);
+    char *copy = o ? strdup(o) : NULL, *save = NULL;
+    if (!v || (o && !copy)) oom();
+    *copy_out = copy;
+    if (copy)
+        for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) v[n++] = t;
+    return v;
 }
 
 /* ${HPACK_APP}, ${HPACK_RUNTIME}, ${HPACK_EXE} and ${HPACK_CWD} in a JVM
@@ -365,7 +274,11 @@ static char *var_value(const struct ctx *c, const char *tree, const char *var)
 
 static char *expand(const struct ctx *c, const char *tree, const char *s)
 {
-    if (!strstr(s, "${HPACK_")) return (char *)s;
+    if (!strstr(s, "${HPACK_")) {
+        char *d = strdup(s);
+        if (!d) oom();
+        return d;
+    }
     static const char *const vars[] = {"APP", "RUNTIME", "EXE", "CWD"};
     size_t cap = strlen(s) + 1, n = 0;
     char *out = malloc(cap);
@@ -398,27 +311,39 @@ static char *expand(const struct ctx *c, const char *tree, const char *s)
     return out;
 }
 
-/* train: NULL, or the record-mode options to use instead of a cache. */
-static struct argvb build_argv(const struct ctx *c, const char *rootpath, int use_cache,
-                               const char *const *train, int argc, char **argv)
+struct expand_ctx {
+    const struct ctx *c;
+    const char *tree;
+};
+
+static char *expand_cb(void *ctx, const char *value)
 {
-    struct argvb b = {0};
-    char *java, *tree;
-    if (asprintf(&java, "%s/%s/%s", rootpath, c->hex, c->l.java) < 0) exit(HPK_EXIT_EXEC);
-    tree = fmt("%s/%s", rootpath, c->hex);
-    push(&b, java);
-    for (size_t i = 0; i < c->l.n_jvm; i++) push(&b, expand(c, tree, c->l.jvm[i]));
-    if (train)
-        for (; *train; train++) push(&b, (char *)*train);
-    else if (use_cache)
-        cache_opts(c, &b, c->aot == AOT_REQUIRE);
-    user_jvm_opts(&b);
-    push(&b, "-cp");
-    push(&b, classpath(c));
-    push(&b, (char *)c->l.main);
-    for (size_t i = 0; i < c->l.n_arg; i++) push(&b, expand(c, tree, c->l.arg[i]));
-    for (int i = 0; i < argc; i++) push(&b, argv[i]);
-    return b;
+    const struct expand_ctx *x = ctx;
+    return expand(x->c, x->tree, value);
+}
+
+/* train: NULL, or the record-mode options to use instead of a cache. */
+static char **build_argv(const struct ctx *c, const char *rootpath, int use_cache, const char *const *train, int argc,
+                         char **argv)
+{
+    char *tree = fmt("%s/%s", rootpath, c->cf.base_hex);
+    char *user_copy;
+    const char **user = user_jvm_opts(&user_copy);
+    struct expand_ctx x = {c, tree};
+    struct hpk_exec_spec sp = {.tree = tree,
+                               .cache = use_cache ? (c->aot == AOT_REQUIRE ? 2 : 1) : 0,
+                               .train = train,
+                               .user_opts = user,
+                               .expand = expand_cb,
+                               .expand_ctx = &x,
+                               .argc = argc,
+                               .argv = argv};
+    char **v = hpk_exec_line(&c->cf, &sp);
+    if (!v) oom();
+    free(tree);
+    free(user_copy); /* hpk_exec_line copied the pieces */
+    free(user);
+    return v;
 }
 
 static void print_quoted(FILE *f, const char *s)
@@ -458,7 +383,12 @@ static void pin_tree(const struct ctx *c, int tree)
         die(c, &e);
     }
     if (tree != HPK_TREE_FD) close(tree);
-    fcntl(HPK_TREE_FD, F_SETFD, 0); /* no FD_CLOEXEC */
+    /* The JVM needs it after execve: the class path and the cache name it. */
+    if (fcntl(HPK_TREE_FD, F_SETFD, 0) != 0) {
+        struct hpk_err e;
+        hpk_fail(&e, HPK_EXIT_EXEC, "cannot keep descriptor %d open across exec: %s", HPK_TREE_FD, strerror(errno));
+        die(c, &e);
+    }
     ((struct ctx *)c)->pinned = 1;
 }
 
@@ -469,7 +399,7 @@ static void pin_tree(const struct ctx *c, int tree)
  * /proc/self/exe, which the kernel gives from the file it runs). */
 static void exec_jvm(const struct ctx *c, char **v)
 {
-    execveat(HPK_TREE_FD, c->l.java, v, environ, 0);
+    execveat(HPK_TREE_FD, c->cf.launch.java, v, environ, 0);
 }
 
 /* ---- training (HPACK_TRAIN=PATH) ---- */
@@ -582,10 +512,10 @@ static void train_open(const struct ctx *c, const char *out, struct train_dir *t
 
 static int train(struct ctx *c, const char *rootpath, const char *out, int argc, char **argv)
 {
-    if (!c->cache_kind)
+    if (!c->cf.launch.cache_kind)
         dief(c, HPK_EXIT_USAGE, "HPACK_TRAIN: this runtime (Java %s) cannot record a startup cache "
              "(JDK 24+, or JDK 13-23 with a base CDS archive lib/server/classes.jsa)",
-             c->l.runtime_version ? c->l.runtime_version : "?");
+             c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "?");
     struct train_dir t = {0};
     train_open(c, out, &t);
     struct sigaction sa = {0};
@@ -594,7 +524,7 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
     for (int s = 1; s < 32; s++)
         if (s == SIGTERM || s == SIGINT || s == SIGHUP || s == SIGQUIT || s == SIGUSR1 || s == SIGUSR2)
             sigaction(s, &sa, NULL);
-    int aot = strcmp(c->cache_kind, "aot") == 0;
+    int aot = strcmp(c->cf.launch.cache_kind, "aot") == 0;
     const char *rec[4] = {0};
     if (aot) {
         rec[0] = "-XX:AOTMode=record";
@@ -602,28 +532,29 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
     } else {
         rec[0] = "-XX:ArchiveClassesAtExit=" HPK_TRAIN_FD_PATH "/cache";
     }
-    struct argvb b = build_argv(c, rootpath, 0, rec, argc, argv);
-    if (c->debug) print_argv(stderr, b.v);
-    int st = run_child(c, b.v);
+    char **b = build_argv(c, rootpath, 0, rec, argc, argv);
+    if (c->debug) print_argv(stderr, b);
+    int st = run_child(c, b);
     int app_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     struct stat fs;
     if (aot) {
         /* The create step, under the same descriptor class path. */
         const char *cr[5] = {"-XX:AOTMode=create", rec[1], "-XX:AOTCache=" HPK_TRAIN_FD_PATH "/cache", NULL};
-        struct argvb cb = {0};
-        struct argvb full = build_argv(c, rootpath, 0, cr, 0, NULL);
+        char **cb = build_argv(c, rootpath, 0, cr, 0, NULL);
         /* drop the main class and app arguments: create runs no application */
-        for (size_t i = 0; full.v[i]; i++) {
-            push(&cb, full.v[i]);
-            if (i > 0 && strcmp(full.v[i - 1], "-cp") == 0) break;
-        }
+        for (size_t i = 1; cb[i]; i++)
+            if (strcmp(cb[i - 1], "-cp") == 0) {
+                for (size_t j = i + 1; cb[j]; j++) free(cb[j]);
+                cb[i + 1] = NULL;
+                break;
+            }
         if (fstatat(HPK_TRAIN_FD, "aotconf", &fs, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(fs.st_mode)) {
             fprintf(stderr, "hpack: training: the JVM wrote no AOT configuration (app status %d)\n", app_status);
             train_cleanup(&t);
             return app_status ? app_status : HPK_EXIT_EXEC;
         }
-        if (c->debug) print_argv(stderr, cb.v);
-        int cs = run_child(c, cb.v);
+        if (c->debug) print_argv(stderr, cb);
+        int cs = run_child(c, cb);
         if (cs != 0) {
             fprintf(stderr, "hpack: training: creating the AOT cache failed\n");
             train_cleanup(&t);
@@ -638,10 +569,12 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
     char *prov = NULL;
     size_t plen = 0;
     kv_add(&prov, &plen, "format", "1");
-    kv_add(&prov, &plen, "base", c->hex);
-    kv_add(&prov, &plen, "kind", c->cache_kind);
-    kv_add(&prov, &plen, "runtime.version", c->l.runtime_version ? c->l.runtime_version : "");
-    kv_add(&prov, &plen, "classpath", classpath(c));
+    kv_add(&prov, &plen, "base", c->cf.base_hex);
+    kv_add(&prov, &plen, "kind", c->cf.launch.cache_kind);
+    kv_add(&prov, &plen, "runtime.version", c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "");
+    char *cp = hpk_exec_classpath(&c->cf.launch);
+    if (!cp) oom();
+    kv_add(&prov, &plen, "classpath", cp);
     char *pfin = fmt("%s.prov%s", t.base, "");
     /* Both files are complete in the private directory before either name
      * appears; a name another user holds in a sticky directory cannot be
@@ -665,18 +598,18 @@ static void info(struct ctx *c, const char *rootpath)
 {
     char full[33];
     hpk_hash_hex(c->a.p.footer.full_hash, full);
-    printf("format: %u\nbase hash: %s\nfull hash: %s\n", c->a.p.footer.version, c->hex, full);
-    printf("runtime: Java %s\nmain class: %s\n", c->l.runtime_version ? c->l.runtime_version : "?", c->l.main);
-    if (c->cache)
-        printf("startup cache: %.*s (%s, %llu bytes): %s%s\n", (int)c->cache->path_len, c->cache->path,
-               c->cache_kind ? c->cache_kind : "?", (unsigned long long)c->cache->size,
-               c->cache_bound ? "bound to base " : "NOT USABLE: ", c->cache_bound ? c->hex : c->cache_why);
+    printf("format: %u\nbase hash: %s\nfull hash: %s\n", c->a.p.footer.version, c->cf.base_hex, full);
+    printf("runtime: Java %s\nmain class: %s\n", c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "?", c->cf.launch.main);
+    if (c->cf.cache)
+        printf("startup cache: %.*s (%s, %llu bytes): %s%s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
+               c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?", (unsigned long long)c->cf.cache->size,
+               bound(c) ? "bound to base " : "NOT USABLE: ", bound(c) ? c->cf.base_hex : c->cf.cache_why);
     else
         printf("startup cache: none\n");
-    printf("unpack directory: %s/%s\n", rootpath, c->hex);
-    struct argvb b = build_argv(c, rootpath, c->cache && c->cache_bound && c->aot != AOT_OFF, NULL, 0, NULL);
+    printf("unpack directory: %s/%s\n", rootpath, c->cf.base_hex);
+    char **b = build_argv(c, rootpath, bound(c) && c->aot != AOT_OFF, NULL, 0, NULL);
     printf("exec: ");
-    print_argv(stdout, b.v);
+    print_argv(stdout, b);
     printf("entries: %u\n", c->a.p.count);
     printf("%-9s %7s %12s %12s %-6s %12s %-32s %s\n", "role", "mode", "size", "stored", "codec", "offset",
            "xxh3-128", "path");
@@ -761,16 +694,16 @@ int main(int argc, char **argv)
 
     const char *train_out = getenv("HPACK_TRAIN");
     if (train_out && !*train_out) train_out = NULL;
-    int use_cache = !train_out && c.cache && c.aot != AOT_OFF;
-    if (use_cache && !c.cache_bound) {
+    int use_cache = !train_out && c.cf.cache && c.aot != AOT_OFF;
+    if (use_cache && !bound(&c)) {
         if (c.aot == AOT_REQUIRE) {
-            hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is refused: %s", c.cache_why);
+            hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is refused: %s", c.cf.cache_why);
             die(&c, &err);
         }
-        fprintf(stderr, "hpack: %s: warning: startup cache not used: %s\n", c.self, c.cache_why);
+        fprintf(stderr, "hpack: %s: warning: startup cache not used: %s\n", c.self, c.cf.cache_why);
         use_cache = 0;
     }
-    if (c.aot == AOT_REQUIRE && !train_out && !c.cache) {
+    if (c.aot == AOT_REQUIRE && !train_out && !c.cf.cache) {
         hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: this artifact carries no startup cache");
         die(&c, &err);
     }
@@ -778,19 +711,19 @@ int main(int argc, char **argv)
     int tree = ensure_tree(&c, &root, use_cache);
     if (cmd && !strcmp(cmd, "--hpack-verify")) {
         if (hpk_verify_tree(&c.a, tree, &err) != 0) die(&c, &err);
-        printf("%s/%s: all %u entries match the payload\n", root.path, c.hex, c.a.p.count);
+        printf("%s/%s: all %u entries match the payload\n", root.path, c.cf.base_hex, c.a.p.count);
         return 0;
     }
     pin_tree(&c, tree);
     sigaction(SIGXFSZ, &xfsz, NULL);
     if (train_out) return train(&c, root.path, train_out, argc - 1, argv + 1);
 
-    struct argvb b = build_argv(&c, root.path, use_cache, NULL, argc - 1, argv + 1);
+    char **b = build_argv(&c, root.path, use_cache, NULL, argc - 1, argv + 1);
     if (c.debug) {
         fputs("hpack: exec ", stderr);
-        print_argv(stderr, b.v);
+        print_argv(stderr, b);
     }
-    exec_jvm(&c, b.v);
-    hpk_fail(&err, HPK_EXIT_EXEC, "cannot run %s: %s", b.v[0], strerror(errno));
+    exec_jvm(&c, b);
+    hpk_fail(&err, HPK_EXIT_EXEC, "cannot run %s: %s", b[0], strerror(errno));
     die(&c, &err);
 }
