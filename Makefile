@@ -59,6 +59,22 @@ $(B)/hpack: $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c $(
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c \
 	    $(B)/launcher_blob.o $(PKG_LIBS) -lpthread
 
+# Test builds: the same sources with the test hooks compiled in
+# (-DHPK_TEST_HOOKS: HPACK_TEST_* variables). Only the tests use them; the
+# hpack that is installed and the launcher it embeds read no test variable.
+$(B)/hpack-launcher-test: $(LAUNCHER_SRC) $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
+	$(CC) $(CFLAGS) -DHPK_TEST_HOOKS -o $@ $(LAUNCHER_SRC) $(LAYOUT_SRC) $(LAUNCHER_LINK) -lz
+
+$(B)/hpack-launcher-test.stripped: $(B)/hpack-launcher-test
+	strip --strip-all -o $@ $<
+
+$(B)/launcher_blob_test.o: packer/launcher_blob.S $(B)/hpack-launcher-test.stripped
+	$(CC) -c -DHPK_LAUNCHER_PATH='"$(B)/hpack-launcher-test.stripped"' -o $@ packer/launcher_blob.S
+
+$(B)/hpack-test: $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c $(HDRS) $(B)/launcher_blob_test.o
+	$(CC) $(CFLAGS) -DHPK_TEST_HOOKS $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c \
+	    $(B)/launcher_blob_test.o $(PKG_LIBS) -lpthread
+
 # ---- tests ----
 $(B)/test_layout: tests/unit/test_layout.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_layout.c $(LAYOUT_SRC) \
@@ -83,7 +99,7 @@ $(B)/.apps-ok: tests/setup-deps.sh
 	@sh tests/setup-deps.sh apps
 	@touch $@
 
-check: all unit samples $(B)/craft fuzz-regress $(B)/.apps-ok
+check: all unit samples $(B)/craft $(B)/hpack-test fuzz-regress $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/integration.sh
 
 valgrind: $(B)/test_layout $(B)/test_config

@@ -546,12 +546,17 @@ static int read_prov(const char *path, char **buf, size_t *len, struct hpk_perr 
     return 0;
 }
 
-/* Test hook (tests/integration.sh): build an artifact whose cache is NOT
- * bound to its payload, to prove the launcher refuses it. */
+/* Test hook (tests/integration.sh), in test builds only (hpack-test,
+ * -DHPK_TEST_HOOKS): build an artifact whose cache is NOT bound to its
+ * payload, to prove the launcher refuses it. */
 static int unbound_cache_hook(void)
 {
+#ifdef HPK_TEST_HOOKS
     const char *v = getenv("HPACK_TEST_UNBOUND_CACHE");
     return v && !strcmp(v, "1");
+#else
+    return 0;
+#endif
 }
 
 /* Check a recorded cache against these inputs and turn it into payload items. */

@@ -334,7 +334,7 @@ t_stale_cache_refused() {
     expect_status 7 "recorded for other inputs" "$HPACK" build --with-cache "$W/v1.aot" --runtime "$rt" --jar "$W/v2/hello.jar" -o "$W/art/v2"
     [ ! -e "$W/art/v2" ] || fail "output written"
     # force such an artifact (test hook) and show the launcher refuses its cache
-    HPACK_TEST_UNBOUND_CACHE=1 "$HPACK" build -q --with-cache "$W/v1.aot" --runtime "$rt" --jar "$W/v2/hello.jar" -o "$W/art/v2" 2>/dev/null
+    HPACK_TEST_UNBOUND_CACHE=1 "$HPACK_T" build -q --with-cache "$W/v1.aot" --runtime "$rt" --jar "$W/v2/hello.jar" -o "$W/art/v2" 2>/dev/null
     expect_status 124 "startup cache is refused" env HPACK_CACHE_DIR="$W/st" HPACK_AOT=require "$W/art/v2"
     local out; out=$(HPACK_CACHE_DIR=$W/st HPACK_JAVA_OPTS=-Xlog:class+load "$W/art/v2" 2>&1) || fail "auto mode should run"
     grep -q 'warning: startup cache not used' <<<"$out" || fail "no warning"

@@ -2,6 +2,9 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${HPACK_BUILD:-$ROOT/build}
 HPACK=$BUILD/hpack
+# The same hpack with the test hooks (HPACK_TEST_*) compiled in, and embedding
+# a launcher that has them: only for tests that need a hook.
+HPACK_T=$BUILD/hpack-test
 SAMPLES=$ROOT/build/samples
 . "$ROOT/tests/jdks.sh"
 

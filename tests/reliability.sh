@@ -15,6 +15,17 @@ build_fake() {
 
 # 32 simultaneous first starts (the foundation asked for 16): all correct,
 # the payload unpacked once.
+# The shipped hpack, and the launcher it embeds in every artifact, read no
+# test variable: the hooks are in the test build only.
+t_no_test_hooks_shipped() {
+    ! grep -a -q HPACK_TEST_ "$HPACK" || fail "build/hpack reads a test variable: $(strings "$HPACK" | grep HPACK_TEST_)"
+    ! grep -a -q HPACK_TEST_ "$H25" || fail "an artifact's launcher reads a test variable"
+    grep -a -q HPACK_TEST_KILL_AFTER_BYTES "$HPACK_T" || fail "the test build lost its hook (test lost its point)"
+    local d=$W/nohook rc=0
+    HPACK_CACHE_DIR=$d HPACK_TEST_KILL_AFTER_BYTES=1 "$H25" x >/dev/null 2>&1 || rc=$?
+    [ $rc = 0 ] || fail "the shipped launcher obeyed HPACK_TEST_KILL_AFTER_BYTES (status $rc)"
+}
+
 t_concurrent_32_first_starts() {
     local n=32 dir=$W/conc32 pids=()
     for i in $(seq $n); do
@@ -32,8 +43,11 @@ t_concurrent_32_first_starts() {
 }
 
 t_crash_during_unpack() {
-    # SIGKILL the launcher after N bytes written (test hook), at 20 points
-    # over the whole unpack; the next start must succeed and be complete.
+    # SIGKILL the launcher after N bytes written (test hook, so the artifact
+    # comes from the test build), at 20 points over the whole unpack; the
+    # next start must succeed and be complete.
+    local H25=$W/art/hello25-hooks rt; rt=$(rt25)
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$H25"
     local total; total=$("$HPACK" inspect --json "$H25" | python3 -c '
 import json,sys; print(sum(e["size"] for e in json.load(sys.stdin)["entries"]))')
     for k in $(seq 0 19); do
