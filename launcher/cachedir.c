@@ -32,13 +32,13 @@ int hpk_fail(struct hpk_err *e, int code, const char *fmt, ...)
     return -1;
 }
 
-static int st_secure(const struct stat *st, const char *what, struct hpk_err *e)
+static int st_secure(const struct stat *st, const char *what, uid_t me, struct hpk_err *e)
 {
     if (!S_ISDIR(st->st_mode)) return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: not a directory", what);
-    if (st->st_uid != geteuid())
+    if (st->st_uid != me)
         return hpk_fail(e, HPK_EXIT_CACHEDIR,
                         "%s: owned by uid %u, not by you (uid %u); refusing to use it", what,
-                        (unsigned)st->st_uid, (unsigned)geteuid());
+                        (unsigned)st->st_uid, (unsigned)me);
     if (st->st_mode & 022)
         return hpk_fail(e, HPK_EXIT_CACHEDIR,
                         "%s: writable by group or others (mode %03o); refusing to use it "
@@ -52,26 +52,7 @@ int hpk_dir_secure(int fd, const char *what, struct hpk_err *e)
     struct stat st;
     if (fstat(fd, &st) != 0)
         return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: %s", what, strerror(errno));
-    return st_secure(&st, what, e);
-}
-
-int hpk_mkdirs(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0) continue;
-        char c = buf[i];
-        buf[i] = 0;
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
-        buf[i] = c;
-    }
-    return 0;
+    return st_secure(&st, what, geteuid(), e);
 }
 
 /* A directory or link on the way to the cache root, OpenSSH's
@@ -209,7 +190,7 @@ int hpk_dir_open_secure(const char *path, int flags, char *real, size_t realn, i
     }
     if (!real[0]) snprintf(real, realn, "/");
     *insecure = 1;
-    if (flags & HPK_DIR_WAY ? way_secure(&st, real, me, e) != 0 : st_secure(&st, real, e) != 0) goto out;
+    if (flags & HPK_DIR_WAY ? way_secure(&st, real, me, e) != 0 : st_secure(&st, real, me, e) != 0) goto out;
     *insecure = 0;
     /* The walk used O_PATH descriptors (search permission is enough on
      * the way); the root itself is read (readdir of stale temporaries). */

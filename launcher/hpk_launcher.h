@@ -46,8 +46,6 @@ struct hpk_root {
 int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e);
 /* The root hpk_root_open would try first, computed without touching disk. */
 void hpk_root_default(char *buf, size_t n);
-/* mkdir -p with mode 0700 for every component it creates. */
-int hpk_mkdirs(const char *path);
 /* Check that an opened directory is ours and not writable by others. */
 int hpk_dir_secure(int fd, const char *what, struct hpk_err *e);
 /* Open the directory `path` (relative to the working directory if not

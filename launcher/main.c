@@ -4,8 +4,10 @@
  * startup cache trained) with.
  *
  * Warm path (tree already unpacked), in system calls: open /proc/self/exe,
- * read the ELF and .hpack headers and table, map the payload, open the cache
- * root and tree, stat the marker and the class path jars, dup2, execve.
+ * read the ELF and .hpack headers and table, map the payload, walk to the
+ * cache root from / (an openat and fstat per component), open the tree,
+ * stat the marker and the class path jars, dup2, execveat through the tree's
+ * descriptor (docs/launcher.md section 4 lists them).
  * No hashing of the payload, no process left behind.
  */
 #define _GNU_SOURCE
@@ -48,6 +50,7 @@ struct ctx {
     struct hpk_artifact a;
     struct hpk_config cf; /* hpack/launch, the carried cache and the trust verdict */
     int pinned; /* the checked tree is open at HPK_TREE_FD */
+    uid_t uid;  /* effective user */
 };
 
 static void die(const struct ctx *c, const struct hpk_err *e)
@@ -89,11 +92,11 @@ static void load_config(struct ctx *c)
  * replacement and truncation), ours and writable by nobody else (whoever
  * could write it could change its content, size and time kept). No system
  * call beyond the fstatat. */
-static int file_as_unpacked(int tree, const char *path, uint64_t size)
+static int file_as_unpacked(int tree, const char *path, uint64_t size, uid_t uid)
 {
     struct stat st;
     return fstatat(tree, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-           (uint64_t)st.st_size == size && st.st_mtime == HPK_FIXED_MTIME && st.st_uid == geteuid() &&
+           (uint64_t)st.st_size == size && st.st_mtime == HPK_FIXED_MTIME && st.st_uid == uid &&
            !(st.st_mode & 022);
 }
 
@@ -114,7 +117,7 @@ static int tree_ok(const struct ctx *c, int tree, int want_cache, const char **w
     }
     for (size_t i = 0; i < c->cf.launch.n_cp; i++) {
         const struct hpk_entry *ce = hpk_payload_find(&c->a.p, c->cf.launch.cp[i]);
-        if (!ce || !file_as_unpacked(tree, c->cf.launch.cp[i], ce->size)) {
+        if (!ce || !file_as_unpacked(tree, c->cf.launch.cp[i], ce->size, c->uid)) {
             *why = "class path changed"; /* a jar of another size, time, owner or mode */
             return 0;
         }
@@ -122,7 +125,7 @@ static int tree_ok(const struct ctx *c, int tree, int want_cache, const char **w
     if (want_cache) {
         char p[HPK_PATH_MAX + 1];
         snprintf(p, sizeof p, "%.*s", (int)c->cf.cache->path_len, c->cf.cache->path);
-        if (!file_as_unpacked(tree, p, c->cf.cache->size)) {
+        if (!file_as_unpacked(tree, p, c->cf.cache->size, c->uid)) {
             *why = "cache missing";
             return 0;
         }
@@ -640,6 +643,7 @@ int main(int argc, char **argv)
     struct ctx c;
     memset(&c, 0, sizeof c);
     c.self = argc > 0 ? argv[0] : "hpack-launcher";
+    c.uid = geteuid();
     const char *dbg = getenv("HPACK_DEBUG");
     c.debug = dbg && *dbg && strcmp(dbg, "0") != 0;
     const char *cmd = argc > 1 && !strncmp(argv[1], "--hpack-", 8) ? argv[1] : NULL;

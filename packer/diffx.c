@@ -269,8 +269,16 @@ static int archive_sink(void *ctx, const uint8_t *buf, size_t len)
 static int extract_archive(const struct hpk_artifact *a, const char *src, const char *out, int zip, struct hpk_perr *e)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid()) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out) >= (int)sizeof tmp)
         return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: path too long", out);
+    /* mkstemp: O_CREAT|O_EXCL under a fresh name, never through a name
+     * another user planted beside the output. */
+    int fd = mkstemp(tmp);
+    if (fd < 0) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", out, strerror(errno));
+    hpk_tmp_register(tmp);
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um);
     struct archive *ar = archive_write_new();
     if (!ar) exit(HPK_ST_INTERNAL);
     if (zip) {
@@ -279,10 +287,10 @@ static int extract_archive(const struct hpk_artifact *a, const char *src, const 
     } else {
         archive_write_set_format_pax_restricted(ar);
     }
-    hpk_tmp_register(tmp); /* before the file exists: a signal removes it */
-    if (archive_write_open_filename(ar, tmp) != ARCHIVE_OK) {
+    if (archive_write_open_fd(ar, fd) != ARCHIVE_OK) {
         hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
         archive_write_free(ar);
+        close(fd);
         unlink(tmp);
         hpk_tmp_forget(tmp);
         return -1;
@@ -327,6 +335,7 @@ static int extract_archive(const struct hpk_artifact *a, const char *src, const 
     }
     if (archive_write_close(ar) != ARCHIVE_OK && rc == 0) rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
     archive_write_free(ar);
+    if (close(fd) != 0 && rc == 0) rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
     if (rc == 0 && rename(tmp, out) != 0) rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
     if (rc != 0) unlink(tmp);
     hpk_tmp_forget(tmp);

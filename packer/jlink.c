@@ -391,23 +391,21 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&hs));
     char key[33];
     hpk_hash_hex(c.digest, key);
-    char root[PATH_MAX], out[PATH_MAX + 64], tmp[PATH_MAX + 96];
-    cache_root(root, sizeof root);
-    snprintf(out, sizeof out, "%s/%s", root, key);
-    /* Whoever can write the cache chooses the runtime we ship: like the
-     * launcher's cache directory, it must be ours and closed to others. */
-    if (hpk_mkdirs(root) != 0) {
-        hpk_strv_free(&opts);
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot create the jlink cache: %s", root, strerror(errno));
-    }
-    chmod(root, 0700);
-    int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char given[PATH_MAX], root[PATH_MAX], out[PATH_MAX + 64], tmp[PATH_MAX + 96];
+    cache_root(given, sizeof given);
+    /* Whoever can write the cache, or rename a directory on the way to it,
+     * chooses the runtime we ship: like the launcher's cache directory
+     * (hpk_dir_open_secure), it must be ours and closed to others, reached
+     * without following another user's link (a planted
+     * /tmp/hpack-jlink-<uid>), and is named by its real path from then on. */
     struct hpk_err se;
-    if (rfd < 0 || hpk_dir_secure(rfd, root, &se) != 0) {
-        if (rfd >= 0) close(rfd);
+    int insecure;
+    int rfd = hpk_dir_open_secure(given, HPK_DIR_CREATE, root, sizeof root, &insecure, &se);
+    if (rfd < 0) {
         hpk_strv_free(&opts);
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "jlink cache %s", rfd < 0 ? strerror(errno) : se.msg);
+        return hpk_perr_set(e, HPK_ST_OUTPUT, "jlink cache %s", se.msg);
     }
+    snprintf(out, sizeof out, "%s/%s", root, key);
     sweep_stale(root);
     close(rfd);
     snprintf(p, sizeof p, "%s/bin/java", out);

@@ -39,10 +39,22 @@ static char *line_of(const struct hpk_item *it)
 int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", file, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", file, strerror(errno));
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", file);
+    /* mkstemp: O_CREAT|O_EXCL under a fresh name, never through a name
+     * another user planted beside the output (then renamed into place). */
+    int fd = mkstemp(tmp);
+    if (fd < 0) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", file, strerror(errno));
     hpk_tmp_register(tmp);
+    mode_t um = umask(0);
+    umask(um);
+    FILE *f = fchmod(fd, 0666 & ~um) == 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        int saved = errno;
+        close(fd);
+        unlink(tmp);
+        hpk_tmp_forget(tmp);
+        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", file, strerror(saved));
+    }
     fprintf(f, "hpack-lock 1\n");
     for (size_t i = 0; i < s->n; i++) {
         const struct hpk_item *it = &s->items[i];

@@ -305,7 +305,10 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
     int rc = 0, is_ready = 0, stopped = 0, status = 0, matched = 0;
     pid_t wl = -1;
     int wl_status = 0;
-    int logfd = open(logpath, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    /* A fresh file (an earlier run's log is replaced): a name another user
+     * planted that cannot be removed is an error, never written through. */
+    unlink(logpath); /* if this fails (EPERM: not ours, in a sticky directory), O_EXCL does too */
+    int logfd = open(logpath, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (logfd < 0) {
         rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write the training log: %s", logpath, strerror(errno));
         goto out;

@@ -277,3 +277,20 @@ t_sec_descriptors() {
     expect_status 126 "cannot keep the unpacked tree open at descriptor 250" \
         bash -c "ulimit -n 12; HPACK_CACHE_DIR=$W/sec.fd $FAKE"
 }
+
+# The jlink cache follows the same rule (docs/security.md section 7): a
+# link the attacker planted at its name is not followed, and a cache below
+# her directory is refused, before jlink runs.
+t_sec_jlink_cache_link() {
+    [ -n "$J25" ] || fail "JDK 25 not found"
+    sec_setup jlink
+    mkdir -p "$S/tmp" "$S/mine"; chmod 1777 "$S/tmp"; chmod 700 "$S/mine"
+    as "$SEC_A" ln -s "$S/mine" "$S/tmp/hpack-jlink-0"
+    expect_status 6 "$S/tmp/hpack-jlink-0: owned by uid $AU" \
+        env HPACK_JLINK_CACHE="$S/tmp/hpack-jlink-0" "$HPACK" build --jdk "$J25" --jar "$SAMPLES/hello.jar" -o "$S/a"
+    as "$SEC_A" mkdir -m 777 "$S/tmp/hers"
+    expect_status 6 "$S/tmp/hers: owned by uid $AU" \
+        env HPACK_JLINK_CACHE="$S/tmp/hers/jl" "$HPACK" build --jdk "$J25" --jar "$SAMPLES/hello.jar" -o "$S/a"
+    no_leftovers "$S/mine"
+    [ ! -e "$S/tmp/hers/jl" ] && [ ! -e "$S/a" ] || fail "created below the attacker's directory"
+}

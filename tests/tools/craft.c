@@ -4,6 +4,7 @@
  * validates every path; this tool does not.
  *
  *   craft OUT SPEC...
+ *   craft OUT @FILE     the specs, one a line (more than the command line holds)
  *   SPEC: d:PATH          directory (mode 0755)
  *         f:PATH:CONTENT  file (0644), stored
  *         l:PATH:TARGET   symlink
@@ -69,6 +70,28 @@ int main(int argc, char **argv)
     tb.data = calloc(1, 64u << 20);
     int have_conf = 0;
     static char *owned[4096];
+    if (argc == 3 && argv[2][0] == '@') { /* specs from a file, one a line */
+        FILE *sf = fopen(argv[2] + 1, "r");
+        if (!sf) {
+            perror(argv[2] + 1);
+            return 2;
+        }
+        static char *lines[4096];
+        int n = 2;
+        char *l = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        lines[0] = argv[0];
+        lines[1] = argv[1];
+        while (n < 4096 && (len = getline(&l, &cap, sf)) > 0) {
+            if (l[len - 1] == '\n') l[len - 1] = 0;
+            lines[n++] = strdup(l);
+        }
+        free(l);
+        fclose(sf);
+        argc = n;
+        argv = lines;
+    }
     for (int i = 2; i < argc && tb.n < 4090; i++) {
         char *s = owned[tb.n] = strdup(argv[i]);
         char type = s[0];
