@@ -261,7 +261,7 @@ static int decode_zstd(const struct hpk_artifact *a, const struct hpk_entry *e, 
     int err = hpk_entry_pieces(a, e, &p, &n);
     if (err != HPK_OK) return err;
     void *dctx = hpk_dctx_new();
-    uint8_t *buf = malloc(HPK_ZSTD_FRAME);
+    uint8_t *buf = malloc(e->size < HPK_ZSTD_FRAME ? (size_t)e->size : HPK_ZSTD_FRAME);
     XXH3_state_t st;
     XXH3_128bits_reset(&st);
     if (!dctx || !buf) err = HPK_E_NOMEM;

@@ -66,6 +66,9 @@ void hpk_tmp_rm_tree(const char *path);
 void hpk_tmp_cleanup(void);
 
 double hpk_now(void);
+/* malloc for a buffer about to be filled whole (a big input file): asks
+ * for transparent huge pages from 2 MiB on. Free with free(). */
+void *hpk_alloc_big(size_t n);
 /* A long step (jlink, reading, compressing, training, verifying): a spinner
  * on a terminal, plain lines otherwise; hpk_step_end() closes it. */
 void hpk_step_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
