@@ -94,17 +94,18 @@ static int zlib_unit(struct unit *u, const uint8_t *in, int level)
     return r == Z_STREAM_END ? 0 : -1;
 }
 
-static int zstd_unit(struct unit *u, const uint8_t *in, int level, ZSTD_CCtx *cc)
+/* Into the thread's scratch buffer (reused: a fresh buffer of the bound's
+ * size for every frame meant zeroing as many pages as the input has), then
+ * copied out at its real size. */
+static int zstd_unit(struct unit *u, const uint8_t *in, int level, ZSTD_CCtx *cc, uint8_t *scratch, size_t cap)
 {
-    size_t bound = ZSTD_compressBound(u->in_len);
-    if (!cc || !(u->z = hpk_alloc_big(bound))) return -1;
+    if (!cc || !scratch) return -1;
     /* One-shot: the frame header records the content size, no checksum
      * (the entry's XXH3-128 covers it), no dictionary. */
-    size_t r = ZSTD_compressCCtx(cc, u->z, bound, in, u->in_len, level);
-    if (ZSTD_isError(r)) return -1;
+    size_t r = ZSTD_compressCCtx(cc, scratch, cap, in, u->in_len, level);
+    if (ZSTD_isError(r) || !(u->z = malloc(r ? r : 1))) return -1;
+    memcpy(u->z, scratch, r);
     u->zlen = r;
-    uint8_t *small = realloc(u->z, r ? r : 1); /* give back the bound's slack */
-    if (small) u->z = small;
     return 0;
 }
 
@@ -112,18 +113,21 @@ static void *worker(void *arg)
 {
     struct pool *p = arg;
     ZSTD_CCtx *cc = p->codec == HPK_CODEC_ZSTD ? ZSTD_createCCtx() : NULL;
+    size_t cap = ZSTD_compressBound(HPK_ZSTD_FRAME);
+    uint8_t *scratch = p->codec == HPK_CODEC_ZSTD ? malloc(cap) : NULL;
     for (;;) {
         size_t k = atomic_fetch_add(&p->next, 1);
         if (k >= p->n) break;
         struct unit *u = &p->units[p->order[k]];
         const uint8_t *in = p->items[u->item].data + (size_t)u->k * HPK_ZSTD_FRAME;
-        int r = p->codec == HPK_CODEC_ZSTD ? zstd_unit(u, in, p->level, cc) : zlib_unit(u, in, p->level);
+        int r = p->codec == HPK_CODEC_ZSTD ? zstd_unit(u, in, p->level, cc, scratch, cap) : zlib_unit(u, in, p->level);
         if (r != 0) {
             free(u->z);
             u->z = NULL;
             u->failed = 1;
         }
     }
+    free(scratch);
     ZSTD_freeCCtx(cc);
     return NULL;
 }
