@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 /* pread exactly len bytes, or fail (short read = truncated file). */
 static int pread_full(int fd, void *buf, size_t len, uint64_t off)
@@ -162,11 +163,129 @@ void hpk_artifact_close(struct hpk_artifact *a)
 
 #define CHUNK (1u << 20)
 
+static const uint8_t *entry_data(const struct hpk_artifact *a, const struct hpk_entry *e)
+{
+    return a->map + a->map_skew + e->offset;
+}
+
+void *hpk_dctx_new(void) { return ZSTD_createDCtx(); }
+void hpk_dctx_free(void *dctx) { ZSTD_freeDCtx(dctx); }
+
+/* Walk the frames of a zstd entry (docs/format.md 5.3). Only headers are
+ * read here (ZSTD_findFrameCompressedSize walks block headers): cheap, and
+ * it tells every frame's place before any is decoded. */
+static int zstd_pieces(const uint8_t *data, const struct hpk_entry *e, struct hpk_piece *p, uint32_t n)
+{
+    uint64_t in = 0, out = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        size_t left = (size_t)(e->stored_size - in);
+        const uint8_t *f = data + in;
+        /* A data frame, not a skippable one: its 4-byte magic number. */
+        if (left < 4 || (f[0] | f[1] << 8 | f[2] << 16 | (uint32_t)f[3] << 24) != ZSTD_MAGICNUMBER)
+            return HPK_E_DATA_CODEC;
+        size_t clen = ZSTD_findFrameCompressedSize(f, left);
+        if (ZSTD_isError(clen)) return HPK_E_DATA_CODEC;
+        unsigned long long fcs = ZSTD_getFrameContentSize(f, clen);
+        uint64_t want = e->size - out < HPK_ZSTD_FRAME ? e->size - out : HPK_ZSTD_FRAME;
+        if (fcs != want || ZSTD_getDictID_fromFrame(f, clen) != 0) return HPK_E_DATA_CODEC;
+        p[k] = (struct hpk_piece){.in_off = in, .in_len = clen, .out_off = out, .out_len = want};
+        in += clen;
+        out += want;
+    }
+    /* Exactly the frames the size calls for, ending exactly at stored_size. */
+    return in == e->stored_size ? HPK_OK : HPK_E_DATA_CODEC;
+}
+
+int hpk_entry_pieces(const struct hpk_artifact *a, const struct hpk_entry *e, struct hpk_piece **out,
+                     uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!a->map) return HPK_E_IO;
+    const uint8_t *data = entry_data(a, e);
+    /* The stored bytes first (D0): cheap, and it catches a flip that would
+     * still decode to the same content. */
+    if (XXH3_64bits(data, (size_t)e->stored_size) != e->stored_hash) return HPK_E_DATA_HASH;
+    uint64_t count;
+    if (e->stored_size == 0) {
+        if (e->codec == HPK_CODEC_STORED) return HPK_OK;
+        return HPK_E_DATA_CODEC; /* a compressed entry has at least its header */
+    }
+    if (e->codec == HPK_CODEC_ZLIB) count = 1;
+    else count = (e->size + HPK_ZSTD_FRAME - 1) / HPK_ZSTD_FRAME;
+    /* Every zstd frame takes at least 9 bytes (magic, header, one block
+     * header): a size the stored bytes cannot hold is refused before any
+     * allocation it would call for. */
+    if (e->codec == HPK_CODEC_ZSTD && (count == 0 || count > e->stored_size / 9)) return HPK_E_DATA_CODEC;
+    struct hpk_piece *p = malloc((size_t)count * sizeof *p);
+    if (!p) return HPK_E_NOMEM;
+    int err = HPK_OK;
+    if (e->codec == HPK_CODEC_ZSTD) {
+        err = zstd_pieces(data, e, p, (uint32_t)count);
+    } else if (e->codec == HPK_CODEC_ZLIB) {
+        p[0] = (struct hpk_piece){.in_off = 0, .in_len = e->stored_size, .out_off = 0, .out_len = e->size};
+    } else {
+        for (uint64_t k = 0; k < count; k++) {
+            uint64_t off = k * HPK_ZSTD_FRAME, len = e->size - off < HPK_ZSTD_FRAME ? e->size - off : HPK_ZSTD_FRAME;
+            p[k] = (struct hpk_piece){.in_off = off, .in_len = len, .out_off = off, .out_len = len};
+        }
+    }
+    if (err != HPK_OK) {
+        free(p);
+        return err;
+    }
+    *out = p;
+    *n = (uint32_t)count;
+    return HPK_OK;
+}
+
+int hpk_piece_decode(const struct hpk_artifact *a, const struct hpk_entry *e, const struct hpk_piece *p,
+                     void *dctx, uint8_t *buf, const uint8_t **res)
+{
+    const uint8_t *in = entry_data(a, e) + p->in_off;
+    if (e->codec == HPK_CODEC_STORED) {
+        *res = in;
+        return HPK_OK;
+    }
+    if (e->codec != HPK_CODEC_ZSTD) return HPK_E_DATA_CODEC;
+    size_t got = ZSTD_decompressDCtx(dctx, buf, (size_t)p->out_len, in, (size_t)p->in_len);
+    if (ZSTD_isError(got) || got != p->out_len) return HPK_E_DATA_CODEC;
+    *res = buf;
+    return HPK_OK;
+}
+
+static int decode_zstd(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink, void *ctx)
+{
+    struct hpk_piece *p;
+    uint32_t n;
+    int err = hpk_entry_pieces(a, e, &p, &n);
+    if (err != HPK_OK) return err;
+    void *dctx = hpk_dctx_new();
+    uint8_t *buf = malloc(e->size < HPK_ZSTD_FRAME ? (size_t)e->size : HPK_ZSTD_FRAME);
+    XXH3_state_t st;
+    XXH3_128bits_reset(&st);
+    if (!dctx || !buf) err = HPK_E_NOMEM;
+    for (uint32_t k = 0; k < n && err == HPK_OK; k++) {
+        const uint8_t *out;
+        if ((err = hpk_piece_decode(a, e, &p[k], dctx, buf, &out)) != HPK_OK) break;
+        XXH3_128bits_update(&st, out, (size_t)p[k].out_len);
+        if (sink && sink(ctx, out, (size_t)p[k].out_len)) err = HPK_E_SINK;
+    }
+    hpk_dctx_free(dctx);
+    free(buf);
+    free(p);
+    if (err != HPK_OK) return err;
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+    return memcmp(c.digest, e->hash, 16) == 0 ? HPK_OK : HPK_E_DATA_HASH;
+}
+
 int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink,
                      void *ctx)
 {
     if (!a->map) return HPK_E_IO;
-    const uint8_t *data = a->map + a->map_skew + e->offset;
+    if (e->codec == HPK_CODEC_ZSTD) return decode_zstd(a, e, sink, ctx);
+    const uint8_t *data = entry_data(a, e);
     /* The stored bytes first: cheap (XXH3-64 runs at memory speed) and it
      * catches a flip that would still inflate to the same content. */
     if (XXH3_64bits(data, (size_t)e->stored_size) != e->stored_hash) return HPK_E_DATA_HASH;

@@ -52,7 +52,32 @@ typedef int (*hpk_sink_fn)(void *ctx, const uint8_t *buf, size_t len);
 int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink,
                      void *ctx);
 
-/* Read a small stored or zlib entry whole, verified, NUL-terminated.
+/* One independently decodable piece of an entry: a zstd frame, or a slice
+ * of HPK_ZSTD_FRAME bytes of a stored entry, or a whole zlib entry. Pieces of
+ * one entry may be decoded in any order, on any thread: the parallel
+ * unpacker hashes their outputs in order (XXH3-128 of the whole content). */
+struct hpk_piece {
+    uint64_t in_off;  /* within the entry's stored bytes */
+    uint64_t in_len;
+    uint64_t out_off; /* within the decoded content */
+    uint64_t out_len;
+};
+/* Check the stored bytes (D0), then split entry `e` into pieces, checking
+ * the zstd framing (every frame's header: one frame per HPK_ZSTD_FRAME
+ * content bytes, sizes declared, no dictionary, nothing left over). An entry
+ * without data has no pieces. *out is malloc'ed (free it). */
+int hpk_entry_pieces(const struct hpk_artifact *a, const struct hpk_entry *e, struct hpk_piece **out,
+                     uint32_t *n);
+/* Decode one piece of a stored or zstd entry. A stored piece is not copied:
+ * *res points into the mapping. A zstd piece is decoded into `buf` (at least
+ * out_len bytes) with `dctx` (hpk_dctx_new; one per thread), *res = buf.
+ * Checks only that the piece decodes to its size: the caller hashes. */
+int hpk_piece_decode(const struct hpk_artifact *a, const struct hpk_entry *e, const struct hpk_piece *p,
+                     void *dctx, uint8_t *buf, const uint8_t **res);
+void *hpk_dctx_new(void);
+void hpk_dctx_free(void *dctx);
+
+/* Read a small stored, zlib or zstd entry whole, verified, NUL-terminated.
  * Caller frees *out. */
 int hpk_entry_slurp(const struct hpk_artifact *a, const struct hpk_entry *e, char **out,
                     size_t *len);

@@ -26,6 +26,10 @@
 #define HPK_PATH_MAX 4095u   /* longest entry path, bytes */
 #define HPK_NAME_MAX 255u    /* longest path component, bytes */
 #define HPK_MAX_ENTRIES 1000000u
+/* Content bytes per zstd frame (docs/format.md 5.3): every frame of a zstd
+ * entry but the last decodes to exactly this many bytes. Fixed by the format,
+ * so a reader knows where each frame's output goes before decoding any. */
+#define HPK_ZSTD_FRAME (2u << 20)
 
 #define HPK_FOOTER_MAGIC "HPACKFT1"
 #define HPK_FOOTER_MAGIC_END "HPACKEND"
@@ -42,6 +46,8 @@ enum hpk_role {
 enum hpk_codec {
     HPK_CODEC_STORED = 0,
     HPK_CODEC_ZLIB = 1, /* one zlib stream (RFC 1950) of the whole content */
+    HPK_CODEC_ZSTD = 2, /* zstd frames (RFC 8878) of HPK_ZSTD_FRAME content bytes each, the last
+                         * one shorter: independent, so one file decodes on several cores */
     HPK_CODEC_COUNT
 };
 

@@ -87,7 +87,7 @@ int hpk_role_from_name(const char *name)
 
 const char *hpk_codec_name(unsigned codec)
 {
-    return codec == HPK_CODEC_STORED ? "stored" : codec == HPK_CODEC_ZLIB ? "zlib" : "?";
+    return codec == HPK_CODEC_STORED ? "stored" : codec == HPK_CODEC_ZLIB ? "zlib" : codec == HPK_CODEC_ZSTD ? "zstd" : "?";
 }
 
 void hpk_hash_hex(const uint8_t h[16], char out[33])

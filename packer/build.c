@@ -444,6 +444,7 @@ static const char build_usage[] =
     "                            [--train-ready tcp:PORT|http:URL|log:REGEX]\n"
     "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]]\n"
     "                   [--with-cache CACHE] [--lock FILE | --locked FILE]\n"
+    "                   [--compress zstd[:N]|zlib[:N]|none]\n"
     "\n"
     "  --runtime DIR        Java home to ship (JRE, JDK or jlink image; or a .tar/.tar.gz of one)\n"
     "  --jdk DIR            link the runtime with this JDK's jlink (default: $JAVA_HOME, then\n"
@@ -469,13 +470,14 @@ static const char build_usage[] =
     "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE\n"
     "  --lock FILE          record every input (entry path, size, mode, XXH3-128) in FILE\n"
     "  --locked FILE        refuse to build if any input differs from FILE, naming it\n"
+    "  --compress SPEC      zstd:N (1-19, default zstd:3), zlib:N (1-9) or none\n"
     "  -q, --quiet          only errors\n"
     "  -v, --verbose        explain each step\n";
 
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
-    O_APP_DIST
+    O_APP_DIST, O_COMPRESS
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
@@ -546,6 +548,7 @@ static int build_cmd(int argc, char **argv)
         {"add-modules", required_argument, NULL, O_ADD_MODULES},
         {"jlink-opt", required_argument, NULL, O_JLINK_OPT},
         {"locked", required_argument, NULL, O_LOCKED},
+        {"compress", required_argument, NULL, O_COMPRESS},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, O_HELP},
@@ -588,6 +591,12 @@ static int build_cmd(int argc, char **argv)
         case O_ADD_MODULES: b.add_modules = optarg; break;
         case O_JLINK_OPT: strv_push(&b.jlink_opts, optarg); break;
         case O_LOCKED: b.locked = optarg; break;
+        case O_COMPRESS:
+            if (hpk_compress_parse(optarg, &hpk_compress_opt) != 0) {
+                fprintf(stderr, "hpack build: --compress %s: expected zstd[:1-19], zlib[:1-9] or none\n", optarg);
+                return build_free(&b), HPK_ST_USAGE;
+            }
+            break;
         case 'q': hpk_verbose = 0; break;
         case 'v': hpk_verbose = 2; break;
         case O_HELP: fputs(build_usage, stdout); return build_free(&b), 0;

@@ -66,6 +66,9 @@ void hpk_tmp_rm_tree(const char *path);
 void hpk_tmp_cleanup(void);
 
 double hpk_now(void);
+/* malloc for a buffer about to be filled whole (a big input file): asks
+ * for transparent huge pages from 2 MiB on. Free with free(). */
+void *hpk_alloc_big(size_t n);
 /* A long step (jlink, reading, compressing, training, verifying): a spinner
  * on a terminal, plain lines otherwise; hpk_step_end() closes it. */
 void hpk_step_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -163,6 +166,20 @@ int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct 
 void hpk_manifest_free(struct hpk_manifest *m);
 
 /* ---- payloads (payload.c) ---- */
+/* --compress zstd:N|zlib:N|none: how compressible files are stored.
+ * Default zstd level: measured, docs/format.md 10.5. */
+#define HPK_ZSTD_LEVEL 3
+#define HPK_ZLIB_LEVEL 4
+struct hpk_compress {
+    int codec; /* HPK_CODEC_ZSTD, HPK_CODEC_ZLIB or HPK_CODEC_STORED (none) */
+    int level;
+};
+/* Process-wide option, set by `hpack build --compress`: the DA1 cache
+ * entries are compressed as DA0's files were. */
+extern struct hpk_compress hpk_compress_opt;
+/* Parse "zstd", "zstd:N" (1-19), "zlib", "zlib:N" (1-9) or "none"; -1 if bad. */
+int hpk_compress_parse(const char *spec, struct hpk_compress *out);
+
 struct hpk_payload_buf {
     uint8_t *data;
     size_t len, cap;

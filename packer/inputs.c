@@ -94,7 +94,7 @@ int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct 
         close(fd);
         return hpk_perr_set(e, status, "%s: not a regular file", file);
     }
-    uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+    uint8_t *buf = hpk_alloc_big(st.st_size ? (size_t)st.st_size : 1);
     if (!buf) {
         close(fd);
         return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: out of memory", file);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -329,4 +330,17 @@ void hpk_step_abort(void)
     if (!step.name[0]) return;
     step_stop();
     step.name[0] = 0;
+}
+
+void *hpk_alloc_big(size_t n)
+{
+    void *p = malloc(n);
+    /* Big buffers are filled at once: transparent huge pages make that one
+     * page fault per 2 MiB instead of one per 4 KiB (the faults were most
+     * of the CPU time of packing a 300 MB JDK). Only an advice. */
+    if (p && n >= (2u << 20)) {
+        uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+        if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+    return p;
 }

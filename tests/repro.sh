@@ -365,3 +365,43 @@ import json, sys; j = json.load(sys.stdin)
 assert [x["path"] for x in j["changes"]] == ["cache", "cache/x.prov"] and j["added"] == 2, j
 assert not any("includes" in x for x in j["changes"]), j' || fail "diff --json of a lone provenance"
 }
+
+# Codecs (docs/format.md 5.3): zstd by default, in 2 MiB frames; the bytes do
+# not depend on the number of threads that compressed them; zlib (what older
+# hpack wrote) and stored entries still unpack; every codec unpacks on one
+# thread or several to the same tree; --compress is checked.
+t_compress_codecs_and_threads() {
+    local d=$W/codecs/rt
+    mkdir -p "$W/codecs"; fake_runtime "$d"
+    seq 1 900000 >"$d/lib/big.txt"                           # 6.2 MB: 3 zstd frames
+    head -c $((5 * 1048576 + 77)) /dev/urandom >"$d/lib/random.bin"  # incompressible: stored, 3 slices
+    local a=$W/codecs/art
+    for t in 1 2 3; do
+        HPACK_THREADS=$t "$HPACK" build -q --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.t$t"
+    done
+    cmp "$a.t1" "$a.t2" && cmp "$a.t1" "$a.t3" || fail "the artifact depends on the number of threads"
+    local t; t=$("$HPACK" inspect "$a.t1")
+    awk '$NF == "runtime/lib/big.txt" && $6 == "zstd" && $5 < $4 / 3 {ok = 1} END {exit !ok}' <<<"$t" ||
+        fail "big.txt is not zstd-compressed: $(grep big.txt <<<"$t")"
+    awk '$NF == "runtime/lib/random.bin" && $6 == "stored" {ok = 1} END {exit !ok}' <<<"$t" || fail "random.bin is not stored"
+    "$HPACK" build -q --compress zlib:6 --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.zlib"
+    "$HPACK" build -q --compress none --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.none"
+    "$HPACK" build -q --compress zstd:19 --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.z19"
+    grep -q ' zlib .* runtime/lib/big.txt$' <<<"$("$HPACK" inspect "$a.zlib")" || fail "--compress zlib:6 wrote no zlib"
+    [ -z "$("$HPACK" inspect "$a.none" | awk '$6 == "zstd" || $6 == "zlib"')" ] || fail "--compress none compressed"
+    ! cmp -s "$a.z19" "$a.t1" || fail "--compress zstd:19 wrote the bytes of the default level"
+    for v in t1 zlib none z19; do
+        [ "$("$HPACK" hash "$a.$v")" = "$("$HPACK" hash "$a.t1")" ] || fail "$v: another base hash"
+        "$HPACK" verify "$a.$v" >/dev/null || fail "$v does not verify"
+        for th in 1 2; do
+            rm -rf "$W/codecs/x"
+            HPACK_THREADS=$th "$a.$v" --hpack-extract "$W/codecs/x" >/dev/null || fail "$v: extract, $th threads"
+            diff -r "$d" "$W/codecs/x/runtime" >/dev/null || fail "$v, $th threads: the tree differs from the runtime"
+            HPACK_THREADS=$th HPACK_CACHE_DIR=$W/codecs/c$v$th "$a.$v" x | grep -q '^FAKE-JAVA' || fail "$v: does not run"
+        done
+    done
+    expect_status 2 "--compress" "$HPACK" build --compress zstd:0 --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.bad"
+    expect_status 2 "--compress" "$HPACK" build --compress zlib:10 --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.bad"
+    expect_status 2 "--compress" "$HPACK" build --compress lz4 --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.bad"
+    [ ! -e "$a.bad" ] || fail "a refused build wrote its output"
+}

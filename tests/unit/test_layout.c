@@ -24,11 +24,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "../../layout/hpk_artifact.h"
+#include "../../layout/hpk_cpus.h"
 #include "../../layout/hpk_kv.h"
 #include "../../layout/hpk_layout.h"
 
@@ -653,6 +655,7 @@ static void test_names(void **state)
     assert_int_equal(hpk_role_from_name(""), -1);
     assert_string_equal(hpk_codec_name(HPK_CODEC_STORED), "stored");
     assert_string_equal(hpk_codec_name(HPK_CODEC_ZLIB), "zlib");
+    assert_string_equal(hpk_codec_name(HPK_CODEC_ZSTD), "zstd");
     assert_string_equal(hpk_codec_name(HPK_CODEC_COUNT), "?");
 }
 
@@ -1475,6 +1478,185 @@ static void test_decode_zlib_trailing_garbage(void **state)
     unbuild(&b);
 }
 
+/* zstd entries (docs/format.md 5.3): an artifact "mapped" over a buffer
+ * holding one entry's frames, built here frame by frame. */
+struct zbuf {
+    uint8_t *content, *buf;
+    size_t size, len;
+    struct hpk_artifact a;
+    struct hpk_entry e;
+};
+
+static void zbuf_frame(struct zbuf *z, const uint8_t *src, size_t n, int with_size)
+{
+    size_t cap = ZSTD_compressBound(n);
+    z->buf = realloc(z->buf, z->len + cap);
+    assert_non_null(z->buf);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 3);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, with_size);
+    size_t r = ZSTD_compress2(cc, z->buf + z->len, cap, src, n);
+    ZSTD_freeCCtx(cc);
+    assert_false(ZSTD_isError(r));
+    z->len += r;
+}
+
+/* Content of `size` bytes in frames of `frame` bytes; then seal the entry. */
+static void zbuf_make(struct zbuf *z, size_t size, size_t frame)
+{
+    memset(z, 0, sizeof *z);
+    z->size = size;
+    z->content = malloc(size);
+    for (size_t i = 0; i < size; i++) z->content[i] = (uint8_t)("hpack zstd frames "[i % 18] ^ (i / 100000));
+    for (size_t off = 0; off < size; off += frame) zbuf_frame(z, z->content + off, size - off < frame ? size - off : frame, 1);
+}
+
+static void zbuf_seal(struct zbuf *z)
+{
+    memset(&z->a, 0, sizeof z->a);
+    z->a.fd = -1;
+    z->a.map = z->buf;
+    z->a.map_len = z->a.sec_size = z->len;
+    memset(&z->e, 0, sizeof z->e);
+    z->e.codec = HPK_CODEC_ZSTD;
+    z->e.mode = S_IFREG | 0644;
+    z->e.size = z->size;
+    z->e.stored_size = z->len;
+    z->e.stored_hash = XXH3_64bits(z->buf, z->len);
+    hash_content(z->content, z->size, z->e.hash);
+}
+
+static void zbuf_free(struct zbuf *z)
+{
+    free(z->content);
+    free(z->buf);
+}
+
+/* cgroup v2 cpu.max lines: the quota in CPUs, rounded up; no limit is 0. */
+static void test_cpu_max_parse(void **state)
+{
+    (void)state;
+    assert_int_equal(hpk_cpu_max_parse("max 100000\n"), 0);
+    assert_int_equal(hpk_cpu_max_parse("100000 100000\n"), 1);
+    assert_int_equal(hpk_cpu_max_parse("150000 100000\n"), 2);
+    assert_int_equal(hpk_cpu_max_parse("50000 100000"), 1);
+    assert_int_equal(hpk_cpu_max_parse("400000 100000"), 4);
+    assert_int_equal(hpk_cpu_max_parse("999999999 1000"), HPK_MAX_THREADS);
+    assert_int_equal(hpk_cpu_max_parse("garbage"), 0);
+    assert_int_equal(hpk_cpu_max_parse("100 0"), 0);
+    assert_int_equal(hpk_cpu_max_parse(""), 0);
+    assert_true(hpk_cpus() >= 1 && hpk_cpus() <= HPK_MAX_THREADS);
+    setenv("HPACK_THREADS", "3", 1);
+    assert_int_equal(hpk_cpus(), 3);
+    unsetenv("HPACK_THREADS");
+}
+
+static void test_decode_zstd_frames(void **state)
+{
+    (void)state;
+    /* Sizes around the frame size: one frame, exactly one, one byte over, three. */
+    const size_t sizes[] = {1, 1000, HPK_ZSTD_FRAME, HPK_ZSTD_FRAME + 1, 2 * HPK_ZSTD_FRAME + 12345};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        struct zbuf z;
+        zbuf_make(&z, sizes[s], HPK_ZSTD_FRAME);
+        zbuf_seal(&z);
+        struct collect c = {0};
+        assert_int_equal(hpk_entry_decode(&z.a, &z.e, collect_sink, &c), HPK_OK);
+        assert_int_equal(c.len, z.size);
+        assert_memory_equal(c.buf, z.content, z.size);
+        collect_reset(&c);
+        /* The pieces, decoded last first, give the same bytes at their places. */
+        struct hpk_piece *p;
+        uint32_t n;
+        assert_int_equal(hpk_entry_pieces(&z.a, &z.e, &p, &n), HPK_OK);
+        assert_int_equal(n, (z.size + HPK_ZSTD_FRAME - 1) / HPK_ZSTD_FRAME);
+        void *dctx = hpk_dctx_new();
+        uint8_t *buf = malloc(HPK_ZSTD_FRAME);
+        for (uint32_t k = n; k-- > 0;) {
+            const uint8_t *out;
+            assert_int_equal(hpk_piece_decode(&z.a, &z.e, &p[k], dctx, buf, &out), HPK_OK);
+            assert_int_equal(p[k].out_off, (uint64_t)k * HPK_ZSTD_FRAME);
+            assert_memory_equal(out, z.content + p[k].out_off, p[k].out_len);
+        }
+        free(buf);
+        hpk_dctx_free(dctx);
+        free(p);
+        zbuf_free(&z);
+    }
+}
+
+static void test_decode_zstd_bad_framing(void **state)
+{
+    (void)state;
+    const size_t size = HPK_ZSTD_FRAME + 5000;
+    struct zbuf z;
+    /* Frames of another size than the format's. */
+    zbuf_make(&z, size, HPK_ZSTD_FRAME / 2);
+    zbuf_seal(&z);
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    zbuf_free(&z);
+    /* One frame for everything. */
+    zbuf_make(&z, size, size);
+    zbuf_seal(&z);
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    zbuf_free(&z);
+    /* Content size not declared. */
+    zbuf_make(&z, 1000, 1000);
+    z.len = 0;
+    zbuf_frame(&z, z.content, 1000, 0);
+    zbuf_seal(&z);
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    zbuf_free(&z);
+    /* A good entry, then: trailing bytes, a skippable frame after or before,
+     * one frame too many, a cut, a size that disagrees. */
+    zbuf_make(&z, size, HPK_ZSTD_FRAME);
+    zbuf_seal(&z);
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_OK);
+    size_t good = z.len;
+    z.buf = realloc(z.buf, good + 64);
+    memcpy(z.buf + good, "GRB", 3);
+    z.len = good + 3;
+    zbuf_seal(&z);
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    static const uint8_t skippable[12] = {0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4};
+    memcpy(z.buf + good, skippable, sizeof skippable);
+    z.len = good + sizeof skippable;
+    zbuf_seal(&z);
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    uint8_t *pre = malloc(good + sizeof skippable);
+    memcpy(pre, skippable, sizeof skippable);
+    memcpy(pre + sizeof skippable, z.buf, good);
+    struct zbuf y = z;
+    y.buf = pre;
+    y.len = good + sizeof skippable;
+    zbuf_seal(&y);
+    assert_int_equal(hpk_entry_decode(&y.a, &y.e, NULL, NULL), HPK_E_DATA_CODEC);
+    free(pre);
+    z.len = good;
+    zbuf_frame(&z, z.content, 10, 1);
+    zbuf_seal(&z);
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    z.len = good - 1;
+    zbuf_seal(&z);
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    z.len = good;
+    zbuf_seal(&z);
+    z.e.size--;
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    z.e.size = 0;
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    z.e.size = (uint64_t)1 << 62; /* more frames than the bytes could hold: refused before allocating */
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    /* A flipped byte inside a frame: D0 first, then the frame itself. */
+    zbuf_seal(&z);
+    z.buf[good / 2] ^= 0x40;
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_HASH);
+    zbuf_seal(&z);
+    z.e.hash[0] ^= 1;
+    assert_int_not_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_OK);
+    zbuf_free(&z);
+}
+
 /* The decoded size must match exactly, and more output than announced is
  * cut off rather than handed on. */
 static void test_decode_size_mismatch(void **state)
@@ -2293,6 +2475,9 @@ int main(void)
         cmocka_unit_test(test_decode_detects_flips),
         cmocka_unit_test(test_decode_zlib_truncated),
         cmocka_unit_test(test_decode_zlib_trailing_garbage),
+        cmocka_unit_test(test_decode_zstd_frames),
+        cmocka_unit_test(test_cpu_max_parse),
+        cmocka_unit_test(test_decode_zstd_bad_framing),
         cmocka_unit_test(test_decode_size_mismatch),
         cmocka_unit_test(test_decode_sink_error),
         cmocka_unit_test(test_slurp),

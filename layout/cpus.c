@@ -1,0 +1,91 @@
+/*
+ * cpus.c - the CPUs this process may use (affinity mask and cgroup v2
+ * cpu.max), so that a container given 1.5 CPUs of a 64-CPU host does not
+ * start 64 threads that the quota then throttles.
+ */
+#define _GNU_SOURCE
+#include "hpk_cpus.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int hpk_cpu_max_parse(const char *line)
+{
+    char *end;
+    if (!strncmp(line, "max", 3)) return 0;
+    unsigned long long quota = strtoull(line, &end, 10);
+    if (end == line || *end != ' ') return 0;
+    const char *p = end + 1;
+    unsigned long long period = strtoull(p, &end, 10);
+    if (end == p || period == 0 || quota == 0) return 0;
+    unsigned long long n = (quota + period - 1) / period;
+    return n > HPK_MAX_THREADS ? HPK_MAX_THREADS : (int)n;
+}
+
+static int read_small(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t r = read(fd, buf, n - 1);
+    close(fd);
+    if (r < 0) return -1;
+    buf[r] = 0;
+    return 0;
+}
+
+/* The tightest cpu.max on the way from our cgroup up to the root of the
+ * cgroup2 mount; 0 if none. */
+static int cgroup_limit(void)
+{
+    char cg[4096], line[128], path[4200];
+    if (read_small("/proc/self/cgroup", cg, sizeof cg) != 0) return 0;
+    char *rel = strstr(cg, "0::");
+    if (rel != cg && (!rel || rel[-1] != '\n')) return 0;
+    rel += 3;
+    char *nl = strchr(rel, '\n');
+    if (nl) *nl = 0;
+    /* cgroup2 alone at /sys/fs/cgroup, or beside v1 at .../unified. */
+    const char *mount = "/sys/fs/cgroup";
+    if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0) {
+        mount = "/sys/fs/cgroup/unified";
+        if (access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) != 0) return 0;
+    }
+    int best = 0;
+    for (;;) {
+        snprintf(path, sizeof path, "%s%s/cpu.max", mount, strcmp(rel, "/") ? rel : "");
+        if (read_small(path, line, sizeof line) == 0) {
+            int n = hpk_cpu_max_parse(line);
+            if (n > 0 && (best == 0 || n < best)) best = n;
+        }
+        char *slash = strrchr(rel, '/');
+        if (!slash || slash == rel) {
+            if (!strcmp(rel, "/") || !*rel) break;
+            rel = "/";
+            continue;
+        }
+        *slash = 0;
+    }
+    return best;
+}
+
+int hpk_cpus(void)
+{
+    const char *env = getenv("HPACK_THREADS");
+    if (env && *env) {
+        char *end;
+        long n = strtol(env, &end, 10);
+        if (!*end && n >= 1 && n <= HPK_MAX_THREADS) return (int)n;
+    }
+    cpu_set_t set;
+    int n = 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+    else n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int lim = cgroup_limit();
+    if (lim > 0 && lim < n) n = lim;
+    if (n < 1) n = 1;
+    return n > HPK_MAX_THREADS ? HPK_MAX_THREADS : n;
+}
