@@ -95,6 +95,8 @@ struct hpk_item {
         int64_t mtime_ns;
     } id;
     int no_compress; /* already compressed (jar, zip, ...) */
+    int rewritten;   /* a jar whose manifest Class-Path hpack rewrote (closure.c) */
+    uint8_t input_hash[16]; /* then: the hash of the input's bytes, which recheck compares */
 };
 
 struct hpk_snapshot {
@@ -156,11 +158,17 @@ void hpk_hash_bytes(const void *buf, size_t len, uint8_t out[16]);
 struct hpk_manifest {
     char *main_class;
     char *class_path; /* space-separated URLs relative to the jar, as written */
+    int is_signed;    /* has META-INF/X.SF: its manifest is covered by a signature */
 };
 /* Parse the manifest of an in-memory jar; also checks it is a readable zip. */
 int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct hpk_manifest *m,
                      struct hpk_perr *e);
 void hpk_manifest_free(struct hpk_manifest *m);
+/* A copy of the jar whose manifest main section has Class-Path `value`
+ * (dropped if empty) instead of the one it has; every other entry's bytes
+ * unchanged. Not for signed jars (their signature covers the manifest). */
+int hpk_jar_rewrite_class_path(const uint8_t *data, size_t size, const char *name, const char *value, uint8_t **out,
+                               size_t *outn, struct hpk_perr *e);
 
 /* ---- payloads (payload.c) ---- */
 struct hpk_payload_buf {
