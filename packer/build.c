@@ -407,7 +407,8 @@ static const char build_usage[] =
     "                   [--app-dist DIR|ARCHIVE] (--jar APP.jar | --cp A.jar:B.jar --main-class CLS)\n"
     "                   [--jvm-opt OPT]... [--arg ARG]... -o OUT\n"
     "                   [--train [--train-arg ARG]... [--train-timeout SECS]\n"
-    "                            [--train-ready tcp:PORT|http:URL|log:REGEX]\n"
+    "                            [--train-ready tcp:[HOST:]PORT|http:URL|log:REGEX]\n"
+    "                            [--train-dir DIR]\n"
     "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]]\n"
     "                   [--with-cache CACHE] [--lock FILE | --locked FILE]\n"
     "\n"
@@ -429,9 +430,12 @@ static const char build_usage[] =
     "                       ${HPACK_RUNTIME}, ${HPACK_EXE} (this artifact) and ${HPACK_CWD}\n"
     "  -o, --output OUT     the artifact to write\n"
     "  --train              train a startup cache with DA0 and emit DA1 with it\n"
-    "  --train-arg ARG      app argument for the training run (default: the --arg list)\n"
+    "  --train-arg ARG      app argument for the training run only, after the --arg list\n"
+    "                       (which the artifact always passes); repeatable\n"
     "  --train-timeout SECS bound the whole training run (default 300)\n"
-    "  --train-ready SPEC   server readiness: tcp:PORT, http:URL or log:REGEX\n"
+    "  --train-ready SPEC   server readiness: tcp:PORT, tcp:HOST:PORT, http:URL or log:REGEX\n"
+    "                       (tcp:8080, tcp:127.0.0.1:8080, http:http://127.0.0.1:8080/, log:'Started')\n"
+    "  --train-dir DIR      the training run's working directory (default: hpack's own)\n"
     "  --train-workload CMD shell command run against the ready server (HPACK_TRAIN_PORT)\n"
     "  --keep-da0 PATH      also keep DA0 (the artifact without cache) at PATH\n"
     "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE\n"
@@ -443,7 +447,7 @@ static const char build_usage[] =
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
-    O_APP_DIST, O_STRICT_CP
+    O_APP_DIST, O_STRICT_CP, O_TRAIN_DIR
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
@@ -509,6 +513,7 @@ static int build_cmd(int argc, char **argv)
         {"train-timeout", required_argument, NULL, O_TRAIN_TIMEOUT},
         {"train-ready", required_argument, NULL, O_TRAIN_READY},
         {"train-workload", required_argument, NULL, O_TRAIN_WORKLOAD},
+        {"train-dir", required_argument, NULL, O_TRAIN_DIR},
         {"keep-da0", required_argument, NULL, O_KEEP_DA0},
         {"with-cache", required_argument, NULL, O_WITH_CACHE},
         {"lock", required_argument, NULL, O_LOCK},
@@ -552,6 +557,7 @@ static int build_cmd(int argc, char **argv)
         }
         case O_TRAIN_READY: b.train_ready = optarg; break;
         case O_TRAIN_WORKLOAD: b.train_workload = optarg; break;
+        case O_TRAIN_DIR: b.train_dir = optarg; break;
         case O_KEEP_DA0: b.keep_da0 = optarg; break;
         case O_WITH_CACHE: b.with_cache = optarg; break;
         case O_LOCK: b.lock = optarg; break;
@@ -598,12 +604,19 @@ static int build_cmd(int argc, char **argv)
         fprintf(stderr, "hpack build: --train and --with-cache exclude each other\n");
         return build_free(&b), HPK_ST_USAGE;
     }
-    if (!b.train && (b.have_train_args || b.train_ready || b.train_workload || b.keep_da0)) {
+    if (!b.train && (b.have_train_args || b.train_ready || b.train_workload || b.keep_da0 || b.train_dir)) {
         fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train\n");
         return build_free(&b), HPK_ST_USAGE;
     }
     if (b.train_ready && hpk_ready_parse(b.train_ready, NULL) != 0) {
-        fprintf(stderr, "hpack build: --train-ready %s: expected tcp:PORT, http:URL or log:REGEX\n", b.train_ready);
+        fprintf(stderr, "hpack build: --train-ready %s: expected tcp:PORT, tcp:HOST:PORT, http:URL or log:REGEX, e.g. "
+                "tcp:8080, tcp:127.0.0.1:8080, http:http://127.0.0.1:8080/health, log:'Started in'\n", b.train_ready);
+        return build_free(&b), HPK_ST_USAGE;
+    }
+    struct stat tst;
+    const char *why = !b.train_dir ? NULL : stat(b.train_dir, &tst) != 0 ? strerror(errno) : !S_ISDIR(tst.st_mode) ? "not a directory" : NULL;
+    if (why) {
+        fprintf(stderr, "hpack build: --train-dir %s: %s\n", b.train_dir, why);
         return build_free(&b), HPK_ST_USAGE;
     }
     if (b.train_workload && !b.train_ready) {

@@ -21,6 +21,7 @@ struct hpk_build {
     int have_train_args;
     double train_timeout;
     const char *train_ready, *train_workload, *keep_da0, *with_cache;
+    const char *train_dir; /* --train-dir: the training and verification runs' working directory */
     const char *lock, *locked; /* --lock FILE, --locked FILE */
     const char *jdk, *add_modules; /* --jdk DIR, --add-modules M,... */
     struct hpk_strv jlink_opts;

@@ -26,6 +26,6 @@ void hpk_artifact_info_free(struct hpk_artifact_info *in);
 int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_perr *e);
 /* Run the artifact with its cache required and class-load logging; fail
  * unless its main class is served from the cache (train.c). */
-int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr *e);
+int hpk_verify_run(const char *artifact, const char *cwd, int argc, char **argv, struct hpk_perr *e);
 
 #endif

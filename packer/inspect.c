@@ -456,7 +456,7 @@ int hpk_cmd_verify(int argc, char **argv)
     if (st) return st;
     printf("%s: ok: %s base %s full %s\n", path, "every entry, the table and the footer match;", base, full);
     if (run) {
-        if (hpk_verify_run(path, argc - optind - 1, argv + optind + 1, &e) != 0) {
+        if (hpk_verify_run(path, NULL, argc - optind - 1, argv + optind + 1, &e) != 0) {
             fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
             return e.status;
         }

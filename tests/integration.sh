@@ -374,6 +374,7 @@ t_failing_training() {
 . "$ROOT/tests/tooling.sh"
 . "$ROOT/tests/apps.sh"
 . "$ROOT/tests/closure.sh"
+. "$ROOT/tests/training_ux.sh"
 
 cd "$ROOT"
 echo "hpack integration tests (JDK 25: ${J25:-MISSING}; JDK 17: ${J17:-MISSING})"
