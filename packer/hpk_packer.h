@@ -170,6 +170,11 @@ void hpk_manifest_free(struct hpk_manifest *m);
 int hpk_jar_rewrite_class_path(const uint8_t *data, size_t size, const char *name, const char *value, uint8_t **out,
                                size_t *outn, struct hpk_perr *e);
 
+/* The module a jar declares (its module-info.class, else its manifest's
+ * Automatic-Module-Name), malloc'ed; NULL if none. With a module-info,
+ * *requires (if asked) is the comma list of the modules it requires. */
+char *hpk_jar_module_name(const uint8_t *data, size_t size, char **requires);
+
 /* ---- payloads (payload.c) ---- */
 struct hpk_payload_buf {
     uint8_t *data;

@@ -301,3 +301,106 @@ int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, 
     *outn = total;
     return 0;
 }
+
+/* ---- the module a jar declares ---- */
+
+/* The module name in a module-info.class: the Module attribute's
+ * module_name_index -> CONSTANT_Module -> CONSTANT_Utf8 (JVMS 4.7.25). */
+static char *module_info_name(const uint8_t *c, size_t n, char **requires)
+{
+    if (n < 10 || rd32(c) != 0xBEBAFECAu) return NULL; /* CAFEBABE, read little-endian */
+    size_t cpn = (size_t)c[8] << 8 | c[9], p = 10;
+    size_t *off = calloc(cpn ? cpn : 1, sizeof *off);
+    if (!off) return NULL;
+    char *name = NULL;
+    for (size_t i = 1; i < cpn; i++) {
+        if (p >= n) goto out;
+        off[i] = p;
+        switch (c[p]) {
+        case 1: if (p + 3 > n) goto out; p += 3 + ((size_t)c[p + 1] << 8 | c[p + 2]); break;
+        case 3: case 4: case 9: case 10: case 11: case 12: case 17: case 18: p += 5; break;
+        case 5: case 6: p += 9; i++; break;
+        case 7: case 8: case 16: case 19: case 20: p += 3; break;
+        case 15: p += 5 - 1; break;
+        default: goto out;
+        }
+    }
+#define U2(q) ((size_t)c[q] << 8 | c[(q) + 1])
+    if (p + 8 > n) goto out;
+    p += 6; /* access, this, super */
+    p += 2 + 2 * U2(p); /* interfaces */
+    for (int k = 0; k < 2; k++) { /* fields, methods: none in a module-info, but skip them properly */
+        if (p + 2 > n) goto out;
+        size_t cnt = U2(p);
+        p += 2;
+        for (size_t j = 0; j < cnt; j++) {
+            if (p + 8 > n) goto out;
+            size_t ac = U2(p + 6);
+            p += 8;
+            for (size_t a = 0; a < ac; a++) {
+                if (p + 6 > n) goto out;
+                p += 6 + rd32((const uint8_t[]){c[p + 5], c[p + 4], c[p + 3], c[p + 2]});
+            }
+        }
+    }
+    if (p + 2 > n) goto out;
+    size_t ac = U2(p);
+    p += 2;
+    for (size_t a = 0; a < ac && p + 8 <= n; a++) {
+        size_t ni = U2(p), len = rd32((const uint8_t[]){c[p + 5], c[p + 4], c[p + 3], c[p + 2]});
+        if (ni && ni < cpn && c[off[ni]] == 1 && U2(off[ni] + 1) == 6 && !memcmp(c + off[ni] + 3, "Module", 6)) {
+            /* module_name_index, flags, version_index, requires_count, then
+             * (requires_index, flags, version_index) each */
+            char *names[2] = {NULL, NULL};
+            size_t mp = p + 6, nreq = mp + 8 <= n ? U2(mp + 6) : 0;
+            FILE *f = requires ? open_memstream(&names[1], &(size_t){0}) : NULL;
+            for (size_t r = 0; r <= nreq && mp + 6 <= n; r++) {
+                size_t mi = U2(mp), ui;
+                if (mi && mi < cpn && c[off[mi]] == 19 && (ui = U2(off[mi] + 1)) && ui < cpn && c[off[ui]] == 1 &&
+                    off[ui] + 3 + U2(off[ui] + 1) <= n) {
+                    if (r == 0) names[0] = strndup((const char *)c + off[ui] + 3, U2(off[ui] + 1));
+                    else if (f) fprintf(f, "%s%.*s", r > 1 ? "," : "", (int)U2(off[ui] + 1), (const char *)c + off[ui] + 3);
+                }
+                mp += r == 0 ? 8 : 6;
+            }
+            if (f) fclose(f);
+            name = names[0];
+            if (requires) *requires = names[1];
+            break;
+        }
+        p += 6 + len;
+    }
+#undef U2
+out:
+    free(off);
+    return name;
+}
+
+char *hpk_jar_module_name(const uint8_t *data, size_t size, char **requires)
+{
+    if (requires) *requires = NULL;
+    struct archive *a = archive_read_new();
+    if (!a) return NULL;
+    archive_read_support_format_zip(a);
+    char *name = NULL;
+    struct archive_entry *ae;
+    if (archive_read_open_memory(a, data, size) == ARCHIVE_OK) {
+        while (!name && archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+            const char *p = archive_entry_pathname(ae);
+            la_int64_t sz = archive_entry_size(ae);
+            int mi = p && (!strcmp(p, "module-info.class") ||
+                           (!strncmp(p, "META-INF/versions/", 18) && strstr(p + 18, "/module-info.class")));
+            int mf = p && !strcasecmp(p, "META-INF/MANIFEST.MF");
+            if ((!mi && !mf) || sz <= 0 || sz > (1 << 22)) continue;
+            uint8_t *buf = malloc((size_t)sz + 1);
+            if (!buf) break;
+            if (archive_read_data(a, buf, (size_t)sz) == sz) {
+                buf[sz] = 0;
+                name = mi ? module_info_name(buf, (size_t)sz, requires) : manifest_get((char *)buf, (size_t)sz, "Automatic-Module-Name");
+            }
+            free(buf);
+        }
+    }
+    archive_read_free(a);
+    return name;
+}
