@@ -31,7 +31,8 @@ CFLAGS += $(BASE_CFLAGS) $(SAN)
 LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layout/cpus.c
 LAUNCHER_SRC := launcher/main.c launcher/unpack.c launcher/cachedir.c
 PACKER_SRC := packer/hpack.c packer/util.c packer/inputs.c packer/jar.c packer/payload.c packer/elfout.c \
-              packer/build.c packer/train.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c
+              packer/build.c packer/train.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c \
+              packer/closure.c
 HDRS := $(wildcard layout/*.h launcher/*.h packer/*.h)
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libelf libarchive zlib libzstd)

@@ -100,10 +100,15 @@ static int strv_has(const struct hpk_strv *v, const char *s)
     return 0;
 }
 
-static void cp_push(struct hpk_build *b, const char *path)
+/* A class path element, with the real path the JVM would take it by on the
+ * host (closure.c resolves its manifest Class-Path from there). */
+static void cp_push(struct hpk_build *b, const char *path, const char *host)
 {
-    if (!strv_has(&b->cp_paths, path)) /* listed twice: the JVM takes the first */
-        strv_push(&b->cp_paths, path);
+    if (strv_has(&b->cp_paths, path)) return; /* listed twice: the JVM takes the first */
+    strv_push(&b->cp_paths, path);
+    char *real = host ? realpath(host, NULL) : NULL;
+    strv_push(&b->cp_hosts, real ? real : "");
+    free(real);
 }
 
 /* A jar from the host: read into app/<name> (or app/<want>). */
@@ -127,7 +132,7 @@ static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file
     struct hpk_manifest m;
     if (hpk_jar_manifest(it->data, it->size, file, &m, e) != 0) return -1;
     hpk_manifest_free(&m);
-    cp_push(b, path);
+    cp_push(b, path, file);
     return 0;
 }
 
@@ -161,7 +166,9 @@ static struct hpk_item *dist_jar(struct hpk_snapshot *s, struct hpk_build *b, co
     if (hpk_jar_manifest(it->data, it->size, name, &m, e) != 0) return NULL;
     hpk_manifest_free(&m);
     it->no_compress = 1;
-    cp_push(b, path);
+    char host[2 * PATH_MAX];
+    snprintf(host, sizeof host, "%s/%s", b->app_dist, found);
+    cp_push(b, path, b->dist_is_dir ? host : NULL);
     return it;
 }
 
@@ -210,7 +217,10 @@ static int read_dist(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_per
     if (stat(b->app_dist, &st) != 0)
         return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: %s (--app-dist wants a directory or an archive)", b->app_dist,
                             strerror(errno));
-    if (S_ISDIR(st.st_mode)) return hpk_snapshot_tree(s, b->app_dist, &app, e);
+    if (S_ISDIR(st.st_mode)) {
+        b->dist_is_dir = 1;
+        return hpk_snapshot_tree(s, b->app_dist, &app, e);
+    }
     char *top = b->dist_top;
     if (hpk_snapshot_archive(s, b->app_dist, &app, 0, top, sizeof b->dist_top, e) != 0) return -1;
     if (*top) hpk_info("%s: its top directory %s/ is the distribution's root", b->app_dist, top);
@@ -218,58 +228,6 @@ static int read_dist(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_per
 }
 
 static int in_dist(const struct hpk_build *b, const char *p) { return b->app_dist && p[0] != '/'; }
-
-/* The main jar's manifest Class-Path: space-separated URLs relative to the
- * jar's directory, or absolute. Relative ones are packed at the same
- * relative place, so the JVM's own resolution finds the packed copy. Absolute
- * ones (Debian's jars name /usr/share/java/...) are packed too and put on the
- * class path BEFORE the main jar: the JVM searches a jar's Class-Path right
- * after the jar, and the host's copy must never win over the packed one.
- * Missing entries are skipped, as java -jar does, but loudly. */
-static int manifest_class_path(struct hpk_snapshot *s, struct hpk_build *b, char *class_path, size_t ins,
-                               struct hpk_perr *e)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", b->jar);
-    char *sl = strrchr(dir, '/');
-    if (sl) sl[1] = 0;
-    else dir[0] = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(class_path, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        char f[2 * PATH_MAX];
-        if (!strncmp(t, "file:", 5)) t += 5;
-        if (strchr(t, ':')) {
-            hpk_warn("%s: Class-Path entry %s is not a file path; ignored", b->jar, t);
-            continue;
-        }
-        int absolute = t[0] == '/';
-        snprintf(f, sizeof f, "%s%s", absolute ? "" : dir, t);
-        if (!absolute && in_dist(b, b->jar)) {
-            struct hpk_perr ignored;
-            if (!dist_jar(s, b, f, 1, &ignored))
-                hpk_warn("%s: Class-Path entry %s is not in the distribution; ignored (as java -jar does)", b->jar, t);
-            continue;
-        }
-        struct stat st;
-        if (stat(f, &st) != 0) {
-            hpk_warn("%s: Class-Path entry %s does not exist; ignored (as java -jar does)", b->jar, t);
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            hpk_warn("%s: Class-Path entry %s is a directory; only jars are packed", b->jar, t);
-            continue;
-        }
-        size_t before = b->cp_paths.n;
-        if (add_jar(s, b, f, absolute ? NULL : t, e) != 0) return -1;
-        if (absolute && b->cp_paths.n > before) {
-            hpk_info("%s: packing Class-Path entry %s (before the jar on the class path)", b->jar, t);
-            char *x = b->cp_paths.v[b->cp_paths.n - 1];
-            memmove(&b->cp_paths.v[ins + 1], &b->cp_paths.v[ins], (b->cp_paths.n - 1 - ins) * sizeof *b->cp_paths.v);
-            b->cp_paths.v[ins++] = x;
-        }
-    }
-    return 0;
-}
 
 /* The application half of the snapshot: the distribution, the jars and
  * the main class. It comes first, because jdeps looks at these bytes to
@@ -284,7 +242,6 @@ static int snapshot_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_
     free(b->resolved_main);
     b->resolved_main = b->main_class ? strdup(b->main_class) : NULL;
     if (b->jar) {
-        size_t first = b->cp_paths.n;
         struct hpk_item *jit;
         if (in_dist(b, b->jar)) {
             if (!(jit = dist_jar(s, b, b->jar, 0, e))) return -1;
@@ -295,9 +252,7 @@ static int snapshot_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_
         struct hpk_manifest m;
         if (hpk_jar_manifest(jit->data, jit->size, b->jar, &m, e) != 0) return -1;
         if (!b->resolved_main && m.main_class) b->resolved_main = strdup(m.main_class);
-        int r = m.class_path ? manifest_class_path(s, b, m.class_path, first, e) : 0;
         hpk_manifest_free(&m);
-        if (r) return r;
     }
     for (size_t i = 0; i < b->cp.n; i++) {
         char *list = strdup(b->cp.v[i]), *save = NULL;
@@ -327,6 +282,7 @@ static int snapshot_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_
         if (r) return r;
     }
     if (b->cp_paths.n == 0) return hpk_perr_set(e, HPK_ST_CLASSPATH, "no class path: give --jar or --cp");
+    if (hpk_closure(b, s, e) != 0) return -1;
     if (!b->resolved_main || !*b->resolved_main) {
         return hpk_perr_set(e, HPK_ST_MAIN, "%s: no main class: give --main-class, or a --jar whose manifest has Main-Class",
                             b->jar ? b->jar : "--cp");
@@ -408,6 +364,16 @@ static int snapshot_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct 
     it->data = (uint8_t *)conf;
     it->size = clen;
     hpk_hash_bytes(conf, clen, it->hash);
+    /* hpack/closure: how each manifest Class-Path entry was made to resolve
+     * inside the tree (hpack inspect lists it; the launcher ignores it). */
+    if (b->closure) {
+        if (!(it = hpk_snapshot_add(s, "hpack/closure", S_IFREG | 0644, HPK_ROLE_CONFIG)))
+            return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        it->data = (uint8_t *)b->closure;
+        it->size = b->closure_len;
+        b->closure = NULL;
+        hpk_hash_bytes(it->data, it->size, it->hash);
+    }
 
     /* One canonical order whatever the walk: by path, bytewise. */
     qsort(s->items, s->n, sizeof *s->items, item_cmp);
@@ -441,7 +407,8 @@ static const char build_usage[] =
     "                   [--app-dist DIR|ARCHIVE] (--jar APP.jar | --cp A.jar:B.jar --main-class CLS)\n"
     "                   [--jvm-opt OPT]... [--arg ARG]... -o OUT\n"
     "                   [--train [--train-arg ARG]... [--train-timeout SECS]\n"
-    "                            [--train-ready tcp:PORT|http:URL|log:REGEX]\n"
+    "                            [--train-ready tcp:[HOST:]PORT|http:URL|log:REGEX]\n"
+    "                            [--train-dir DIR]\n"
     "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]]\n"
     "                   [--with-cache CACHE] [--lock FILE | --locked FILE]\n"
     "                   [--compress zstd[:N]|zlib[:N]|none]\n"
@@ -456,15 +423,20 @@ static const char build_usage[] =
     "  --jar JAR            application jar; Main-Class and Class-Path from its manifest\n"
     "  --cp LIST            class path jars, ':'-separated; DIR/* means every jar in DIR\n"
     "  --main-class CLS     main class (overrides the manifest's)\n"
+    "  --strict-class-path  refuse to build when a manifest Class-Path entry cannot be packed\n"
+    "                       (it names nothing, or a signed jar names a host path); default: warn\n"
     "  --jvm-opt OPT        JVM option, repeatable (e.g. --jvm-opt=-Xmx512m)\n"
     "  --arg ARG            argument given to the app before the user's own, repeatable\n"
     "                       In both, the launcher expands ${HPACK_APP} (the unpacked app directory),\n"
     "                       ${HPACK_RUNTIME}, ${HPACK_EXE} (this artifact) and ${HPACK_CWD}\n"
     "  -o, --output OUT     the artifact to write\n"
     "  --train              train a startup cache with DA0 and emit DA1 with it\n"
-    "  --train-arg ARG      app argument for the training run (default: the --arg list)\n"
+    "  --train-arg ARG      app argument for the training run only, after the --arg list\n"
+    "                       (which the artifact always passes); repeatable\n"
     "  --train-timeout SECS bound the whole training run (default 300)\n"
-    "  --train-ready SPEC   server readiness: tcp:PORT, http:URL or log:REGEX\n"
+    "  --train-ready SPEC   server readiness: tcp:PORT, tcp:HOST:PORT, http:URL or log:REGEX\n"
+    "                       (tcp:8080, tcp:127.0.0.1:8080, http:http://127.0.0.1:8080/, log:'Started')\n"
+    "  --train-dir DIR      the training run's working directory (default: hpack's own)\n"
     "  --train-workload CMD shell command run against the ready server (HPACK_TRAIN_PORT)\n"
     "  --keep-da0 PATH      also keep DA0 (the artifact without cache) at PATH\n"
     "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE\n"
@@ -477,7 +449,7 @@ static const char build_usage[] =
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
-    O_APP_DIST, O_COMPRESS
+    O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_TRAIN_DIR
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
@@ -515,6 +487,8 @@ static void build_free(struct hpk_build *b)
     hpk_strv_free(&b->args);
     hpk_strv_free(&b->train_args);
     hpk_strv_free(&b->cp_paths);
+    hpk_strv_free(&b->cp_hosts);
+    free(b->closure);
     hpk_strv_free(&b->jlink_opts);
     hpk_strv_free(&b->jdeps_inputs);
     hpk_strv_free(&b->jdeps_names);
@@ -541,6 +515,7 @@ static int build_cmd(int argc, char **argv)
         {"train-timeout", required_argument, NULL, O_TRAIN_TIMEOUT},
         {"train-ready", required_argument, NULL, O_TRAIN_READY},
         {"train-workload", required_argument, NULL, O_TRAIN_WORKLOAD},
+        {"train-dir", required_argument, NULL, O_TRAIN_DIR},
         {"keep-da0", required_argument, NULL, O_KEEP_DA0},
         {"with-cache", required_argument, NULL, O_WITH_CACHE},
         {"lock", required_argument, NULL, O_LOCK},
@@ -549,6 +524,7 @@ static int build_cmd(int argc, char **argv)
         {"jlink-opt", required_argument, NULL, O_JLINK_OPT},
         {"locked", required_argument, NULL, O_LOCKED},
         {"compress", required_argument, NULL, O_COMPRESS},
+        {"strict-class-path", no_argument, NULL, O_STRICT_CP},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, O_HELP},
@@ -584,6 +560,7 @@ static int build_cmd(int argc, char **argv)
         }
         case O_TRAIN_READY: b.train_ready = optarg; break;
         case O_TRAIN_WORKLOAD: b.train_workload = optarg; break;
+        case O_TRAIN_DIR: b.train_dir = optarg; break;
         case O_KEEP_DA0: b.keep_da0 = optarg; break;
         case O_WITH_CACHE: b.with_cache = optarg; break;
         case O_LOCK: b.lock = optarg; break;
@@ -597,6 +574,7 @@ static int build_cmd(int argc, char **argv)
                 return build_free(&b), HPK_ST_USAGE;
             }
             break;
+        case O_STRICT_CP: b.strict_cp = 1; break;
         case 'q': hpk_verbose = 0; break;
         case 'v': hpk_verbose = 2; break;
         case O_HELP: fputs(build_usage, stdout); return build_free(&b), 0;
@@ -635,12 +613,19 @@ static int build_cmd(int argc, char **argv)
         fprintf(stderr, "hpack build: --train and --with-cache exclude each other\n");
         return build_free(&b), HPK_ST_USAGE;
     }
-    if (!b.train && (b.have_train_args || b.train_ready || b.train_workload || b.keep_da0)) {
+    if (!b.train && (b.have_train_args || b.train_ready || b.train_workload || b.keep_da0 || b.train_dir)) {
         fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train\n");
         return build_free(&b), HPK_ST_USAGE;
     }
     if (b.train_ready && hpk_ready_parse(b.train_ready, NULL) != 0) {
-        fprintf(stderr, "hpack build: --train-ready %s: expected tcp:PORT, http:URL or log:REGEX\n", b.train_ready);
+        fprintf(stderr, "hpack build: --train-ready %s: expected tcp:PORT, tcp:HOST:PORT, http:URL or log:REGEX, e.g. "
+                "tcp:8080, tcp:127.0.0.1:8080, http:http://127.0.0.1:8080/health, log:'Started in'\n", b.train_ready);
+        return build_free(&b), HPK_ST_USAGE;
+    }
+    struct stat tst;
+    const char *why = !b.train_dir ? NULL : stat(b.train_dir, &tst) != 0 ? strerror(errno) : !S_ISDIR(tst.st_mode) ? "not a directory" : NULL;
+    if (why) {
+        fprintf(stderr, "hpack build: --train-dir %s: %s\n", b.train_dir, why);
         return build_free(&b), HPK_ST_USAGE;
     }
     if (b.train_workload && !b.train_ready) {

@@ -21,6 +21,7 @@ struct hpk_build {
     int have_train_args;
     double train_timeout;
     const char *train_ready, *train_workload, *keep_da0, *with_cache;
+    const char *train_dir; /* --train-dir: the training and verification runs' working directory */
     const char *lock, *locked; /* --lock FILE, --locked FILE */
     const char *jdk, *add_modules; /* --jdk DIR, --add-modules M,... */
     struct hpk_strv jlink_opts;
@@ -32,6 +33,11 @@ struct hpk_build {
     /* results of the snapshot */
     char dist_top[256];       /* the --app-dist archive's single top directory, stripped, or "" */
     struct hpk_strv cp_paths; /* entry paths of the class path, in order */
+    struct hpk_strv cp_hosts; /* and the real path of each on the host ("" inside an archive distribution) */
+    int dist_is_dir;          /* --app-dist is a directory (it has a host side) */
+    int strict_cp;            /* --strict-class-path */
+    char *closure;            /* hpack/closure records (closure.c), or NULL */
+    size_t closure_len;
     char *resolved_main;
 };
 
@@ -45,6 +51,11 @@ int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr
 
 /* jlink.c: make b->runtime from b->jdk (or the default JDK) with jlink. */
 int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e);
+
+/* closure.c: follow the manifest Class-Path of every class path jar,
+ * recursively; pack what it names so that each entry resolves inside the
+ * tree (docs/format.md 10.6). Sets b->closure; may add to b->cp_paths. */
+int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e);
 
 /* lock.c */
 int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e);

@@ -98,6 +98,8 @@ struct hpk_item {
         int64_t mtime_ns;
     } id;
     int no_compress; /* already compressed (jar, zip, ...) */
+    int rewritten;   /* a jar whose manifest Class-Path hpack rewrote (closure.c) */
+    uint8_t input_hash[16]; /* then: the hash of the input's bytes, which recheck compares */
 };
 
 struct hpk_snapshot {
@@ -159,11 +161,22 @@ void hpk_hash_bytes(const void *buf, size_t len, uint8_t out[16]);
 struct hpk_manifest {
     char *main_class;
     char *class_path; /* space-separated URLs relative to the jar, as written */
+    int is_signed;    /* has META-INF/X.SF: its manifest is covered by a signature */
 };
 /* Parse the manifest of an in-memory jar; also checks it is a readable zip. */
 int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct hpk_manifest *m,
                      struct hpk_perr *e);
 void hpk_manifest_free(struct hpk_manifest *m);
+/* A copy of the jar whose manifest main section has Class-Path `value`
+ * (dropped if empty) instead of the one it has; every other entry's bytes
+ * unchanged. Not for signed jars (their signature covers the manifest). */
+int hpk_jar_rewrite_class_path(const uint8_t *data, size_t size, const char *name, const char *value, uint8_t **out,
+                               size_t *outn, struct hpk_perr *e);
+
+/* The module a jar declares (its module-info.class, else its manifest's
+ * Automatic-Module-Name), malloc'ed; NULL if none. With a module-info,
+ * *requires (if asked) is the comma list of the modules it requires. */
+char *hpk_jar_module_name(const uint8_t *data, size_t size, char **requires);
 
 /* ---- payloads (payload.c) ---- */
 /* --compress zstd:N|zlib:N|none: how compressible files are stored.

@@ -16,6 +16,6 @@ int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_config *in, struc
 int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_perr *e);
 /* Run the artifact with its cache required and class-load logging; fail
  * unless its main class is served from the cache (train.c). */
-int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr *e);
+int hpk_verify_run(const char *artifact, const char *cwd, int argc, char **argv, struct hpk_perr *e);
 
 #endif

@@ -936,7 +936,7 @@ int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_perr *e)
         if (hpk_snapshot_file(&now, it->source, HPK_ST_CHANGED, &ignored) != 0)
             return hpk_perr_set(e, HPK_ST_CHANGED, "%s: input disappeared or became unreadable during the build",
                                 it->source);
-        int same = now.size == it->size && memcmp(now.hash, it->hash, 16) == 0;
+        int same = it->rewritten ? !memcmp(now.hash, it->input_hash, 16) : now.size == it->size && !memcmp(now.hash, it->hash, 16);
         free(now.data);
         free(now.source);
         if (!same)

@@ -94,6 +94,57 @@ static char **exec_line(const struct hpk_config *in)
     return v;
 }
 
+/* hpack/closure (docs/format.md 9.4): each manifest Class-Path entry and
+ * how it resolves inside the tree; each jar whose manifest was rewritten. */
+static void closure_list(const struct hpk_artifact *a, FILE *f, int json)
+{
+    const struct hpk_entry *x = hpk_payload_find(&a->p, "hpack/closure");
+    char *buf = NULL;
+    size_t len = 0, pos = 0, kl;
+    const char *k, *v;
+    if (!x || hpk_entry_slurp(a, x, &buf, &len) != HPK_OK) {
+        if (json) fputs("[]", f);
+        return;
+    }
+    static const char *const names[] = {"jar", "entry", "status", "from", "path"};
+    if (json) fputs("[", f);
+    else fputs("\nclass path closure (manifest Class-Path entries, hpack/closure):\n", f);
+    int n = 0;
+    while (hpk_kv_next(buf, len, &pos, &k, &kl, &v) == 1) {
+        const char *fl[5] = {0};
+        size_t fn[5] = {0};
+        int nf = 0;
+        for (const char *p = v; nf < 5; nf++) {
+            const char *t = strchr(p, '\t');
+            fl[nf] = p;
+            fn[nf] = t ? (size_t)(t - p) : strlen(p);
+            if (!t) {
+                nf++;
+                break;
+            }
+            p = t + 1;
+        }
+        int entry = kl == 5 && !memcmp(k, "entry", 5) && nf == 5, rw = kl == 9 && !memcmp(k, "rewritten", 9) && nf == 2;
+        if (!entry && !rw) continue;
+        if (json) {
+            fprintf(f, "%s\n    {", n++ ? "," : "");
+            for (int i = 0; i < nf; i++) {
+                fprintf(f, "%s\"%s\": ", i ? ", " : "", rw ? (i ? "input_xxh3_128" : "rewritten_jar") : names[i]);
+                json_str(f, fl[i], fn[i]);
+            }
+            fputc('}', f);
+        } else if (entry) {
+            fprintf(f, "  %.*s: %.*s -> %.*s (%.*s, from %.*s)\n", (int)fn[0], fl[0], (int)fn[1], fl[1], (int)fn[4], fl[4],
+                    (int)fn[2], fl[2], (int)fn[3], fl[3]);
+        } else {
+            fprintf(f, "  %.*s: manifest Class-Path rewritten by hpack (input jar xxh3-128 %.*s)\n", (int)fn[0], fl[0],
+                    (int)fn[1], fl[1]);
+        }
+    }
+    if (json) fputs(n ? "\n  ]" : "]", f);
+    free(buf);
+}
+
 static const char inspect_usage[] = "usage: hpack inspect ARTIFACT [--json]\n";
 
 int hpk_cmd_inspect(int argc, char **argv)
@@ -168,6 +219,8 @@ int hpk_cmd_inspect(int argc, char **argv)
             json_cstr(f, in.prov_runtime);
             fprintf(f, ", \"bound\": %s}", (in.trust == HPK_TRUST_OK) ? "true" : "false");
         }
+        fprintf(f, ",\n  \"closure\": ");
+        closure_list(&a, f, 1);
         fprintf(f, ",\n  \"exec\": ");
         json_strv(f, (const char **)ex, exn);
         fprintf(f, ",\n  \"entries\": [\n");
@@ -201,7 +254,9 @@ int hpk_cmd_inspect(int argc, char **argv)
             fprintf(f, "startup cache:  none (%s)\n", in.launch.cache_kind ? in.launch.cache_kind : "this runtime cannot make one");
         fprintf(f, "exec:          ");
         for (size_t i = 0; i < exn; i++) fprintf(f, " %s", ex[i]);
-        fprintf(f, " \"$@\"\n\n%-9s %-7s %5s %12s %12s %-6s %12s %-32s %s\n", "role", "type", "mode", "size", "stored",
+        fputs(" \"$@\"\n", f);
+        closure_list(&a, f, 0);
+        fprintf(f, "\n%-9s %-7s %5s %12s %12s %-6s %12s %-32s %s\n", "role", "type", "mode", "size", "stored",
                 "codec", "offset", "xxh3-128", "path");
         for (uint32_t i = 0; i < a.p.count; i++) {
             const struct hpk_entry *x = &a.p.entries[i];
@@ -338,7 +393,7 @@ int hpk_cmd_verify(int argc, char **argv)
     if (st) return st;
     printf("%s: ok: %s base %s full %s\n", path, "every entry, the table and the footer match;", base, full);
     if (run) {
-        if (hpk_verify_run(path, argc - optind - 1, argv + optind + 1, &e) != 0) {
+        if (hpk_verify_run(path, NULL, argc - optind - 1, argv + optind + 1, &e) != 0) {
             fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
             return e.status;
         }

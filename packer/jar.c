@@ -1,14 +1,17 @@
 /*
- * jar.c - read a jar's manifest (Main-Class, Class-Path) with libarchive.
+ * jar.c - read a jar's manifest (Main-Class, Class-Path) with libarchive,
+ * and rewrite its Class-Path (hpk_jar_rewrite_class_path) for the closure.
  */
 #define _GNU_SOURCE
 #include "hpk_packer.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <zlib.h>
 
 /* Manifest lines are at most 72 bytes; a line starting with one space
  * continues the previous one (JAR File Specification). */
@@ -59,6 +62,14 @@ static char *manifest_get(const char *mf, size_t len, const char *key)
     return out;
 }
 
+/* META-INF/X.SF: the jar is signed (JAR File Specification, "Signed JAR
+ * File"); its manifest is covered by the signature. */
+static int is_signature_file(const char *p)
+{
+    size_t n = strlen(p);
+    return n > 12 && !strncasecmp(p, "META-INF/", 9) && !strchr(p + 9, '/') && !strcasecmp(p + n - 3, ".SF");
+}
+
 int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct hpk_manifest *m,
                      struct hpk_perr *e)
 {
@@ -75,7 +86,8 @@ int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct 
     while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
         entries++;
         const char *p = archive_entry_pathname(ae);
-        if (!p || strcasecmp(p, "META-INF/MANIFEST.MF") != 0) continue;
+        if (p && is_signature_file(p)) m->is_signed = 1;
+        if (!p || found || strcasecmp(p, "META-INF/MANIFEST.MF") != 0) continue;
         la_int64_t sz = archive_entry_size(ae);
         if (sz < 0 || sz > (1 << 24)) break;
         char *mf = malloc((size_t)sz + 1);
@@ -90,8 +102,9 @@ int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct 
         m->class_path = manifest_get(mf, (size_t)sz, "Class-Path");
         free(mf);
         found = 1;
-        break;
+        /* go on: a signature file may come after the manifest */
     }
+    if (r != ARCHIVE_EOF && found) r = ARCHIVE_EOF; /* the manifest was read: what follows is not ours to judge */
     if (!found && r != ARCHIVE_EOF) {
         int bad = entries == 0;
         archive_read_free(a);
@@ -111,4 +124,283 @@ void hpk_manifest_free(struct hpk_manifest *m)
     free(m->main_class);
     free(m->class_path);
     memset(m, 0, sizeof *m);
+}
+
+/* ---- rewriting the Class-Path attribute ---- */
+
+static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t rd32(const uint8_t *p) { return rd16(p) | rd16(p + 2) << 16; }
+static void wr16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+static void wr32(uint8_t *p, uint32_t v) { wr16(p, v), wr16(p + 2, v >> 16); }
+
+/* The manifest text with the main section's Class-Path replaced by `value`
+ * (dropped when value is empty): every other byte as it was, the line ends
+ * the manifest's own, the new value wrapped at 72 bytes as the JAR File
+ * Specification wants (continuation lines start with one space). */
+static char *manifest_with(const char *mf, size_t len, const char *value, size_t *outn)
+{
+    char *out = NULL;
+    size_t on = 0;
+    FILE *f = open_memstream(&out, &on);
+    if (!f) return NULL;
+    const char *eol = memchr(mf, '\r', len) ? "\r\n" : "\n";
+    int done = 0;
+    size_t i = 0;
+    for (int in_cp = 0; i < len;) {
+        size_t j = i;
+        while (j < len && mf[j] != '\n' && mf[j] != '\r') j++;
+        size_t end = j;
+        if (end < len && mf[end] == '\r') end++;
+        if (end < len && mf[end] == '\n') end++;
+        const char *line = mf + i;
+        size_t n = j - i;
+        if (n == 0) break; /* the end of the main section */
+        if (line[0] == ' ' && in_cp) { /* a continuation of the old value: dropped */
+            i = end;
+            continue;
+        }
+        in_cp = n > 11 && !strncasecmp(line, "Class-Path:", 11);
+        if (in_cp && !done) {
+            done = 1;
+            size_t vl = strlen(value), pos = 0, room = 72 - 12;
+            if (vl) fputs("Class-Path: ", f);
+            while (pos < vl) {
+                size_t take = vl - pos < room ? vl - pos : room;
+                /* never cut a UTF-8 sequence */
+                while (take > 1 && pos + take < vl && ((unsigned char)value[pos + take] & 0xC0) == 0x80) take--;
+                fwrite(value + pos, 1, take, f);
+                fputs(eol, f);
+                pos += take;
+                if (pos < vl) fputc(' ', f);
+                room = 71;
+            }
+        } else if (!in_cp) {
+            fwrite(mf + i, 1, end - i, f);
+        }
+        i = end;
+    }
+    fwrite(mf + i, 1, len - i, f); /* the blank line and the per-entry sections */
+    if (fclose(f) != 0) return NULL;
+    if (!done) { /* there was none: nothing to replace (callers only rewrite an existing one) */
+        free(out);
+        return NULL;
+    }
+    *outn = on;
+    return out;
+}
+
+int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, const char *value, uint8_t **out,
+                               size_t *outn, struct hpk_perr *e)
+{
+    /* The end of central directory record: the last "PK\5\6" whose comment
+     * ends the file. */
+    size_t eo = SIZE_MAX;
+    for (size_t k = size >= 22 ? size - 22 : 0; size >= 22; k--) {
+        if (rd32(d + k) == 0x06054b50 && k + 22 + rd16(d + k + 20) == size) {
+            eo = k;
+            break;
+        }
+        if (k == 0 || size - k > 22 + 65535) break;
+    }
+    if (eo == SIZE_MAX) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: not a zip file (no end of central directory)", name);
+    if (eo >= 20 && rd32(d + eo - 20) == 0x07064b50)
+        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: a zip64 jar: hpack cannot rewrite its manifest", name);
+    uint32_t count = rd16(d + eo + 10), cdsize = rd32(d + eo + 12), cdoff = rd32(d + eo + 16);
+    if ((size_t)cdoff + cdsize > eo)
+        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (central directory out of bounds)", name);
+    size_t rec = SIZE_MAX, pos = cdoff;
+    for (uint32_t k = 0; k < count; k++) {
+        if (pos + 46 > (size_t)cdoff + cdsize || rd32(d + pos) != 0x02014b50)
+            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad central directory record)", name);
+        size_t nl = rd16(d + pos + 28), next = pos + 46 + nl + rd16(d + pos + 30) + rd16(d + pos + 32);
+        if (next > (size_t)cdoff + cdsize)
+            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad central directory record)", name);
+        if (nl == 20 && !strncasecmp((const char *)d + pos + 46, "META-INF/MANIFEST.MF", 20)) rec = pos;
+        pos = next;
+    }
+    if (rec == SIZE_MAX) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no manifest to rewrite", name);
+    uint32_t method = rd16(d + rec + 10), csize = rd32(d + rec + 20), usize = rd32(d + rec + 24), lho = rd32(d + rec + 42);
+    if ((size_t)lho + 30 > cdoff || rd32(d + lho) != 0x04034b50)
+        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad local header of the manifest)", name);
+    size_t data = (size_t)lho + 30 + rd16(d + lho + 26) + rd16(d + lho + 28);
+    if (data + csize > cdoff || usize > (1u << 24) || (method != 0 && method != 8))
+        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: manifest not stored or deflated, or too big", name);
+    char *mf = malloc(usize + 1);
+    if (!mf) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (method == 0) {
+        if (csize != usize) {
+            free(mf);
+            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (manifest sizes differ)", name);
+        }
+        memcpy(mf, d + data, usize);
+    } else {
+        z_stream z = {0};
+        int zr = inflateInit2(&z, -15);
+        z.next_in = (Bytef *)(d + data);
+        z.avail_in = csize;
+        z.next_out = (Bytef *)mf;
+        z.avail_out = usize;
+        if (zr == Z_OK) zr = inflate(&z, Z_FINISH);
+        inflateEnd(&z);
+        if (zr != Z_STREAM_END || z.total_out != usize) {
+            free(mf);
+            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (cannot inflate its manifest)", name);
+        }
+    }
+    if (crc32(0, (const Bytef *)mf, usize) != rd32(d + rec + 16)) {
+        free(mf);
+        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (manifest CRC mismatch)", name);
+    }
+    size_t nl;
+    char *nm = manifest_with(mf, usize, value, &nl);
+    free(mf);
+    if (!nm) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no Class-Path attribute to rewrite", name);
+    /* Everything before the central directory stays as it was (the old
+     * manifest's bytes too, unreferenced); the new manifest is stored after
+     * it, and the central directory, copied, points at it. Readers go by the
+     * central directory, as the JVM's ZipFile does. */
+    size_t loc = 30 + 20, total = cdoff + loc + nl + cdsize + (size - eo);
+    uint8_t *o = malloc(total);
+    if (!o) {
+        free(nm);
+        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    }
+    uint32_t crc = (uint32_t)crc32(0, (const Bytef *)nm, (uInt)nl), flags = rd16(d + rec + 8) & 0x0800;
+    memcpy(o, d, cdoff);
+    uint8_t *l = o + cdoff;
+    memset(l, 0, 30);
+    wr32(l, 0x04034b50);
+    wr16(l + 4, 10);
+    wr16(l + 6, flags);
+    wr16(l + 10, rd16(d + rec + 12)); /* time and date as they were */
+    wr16(l + 12, rd16(d + rec + 14));
+    wr32(l + 14, crc);
+    wr32(l + 18, (uint32_t)nl);
+    wr32(l + 22, (uint32_t)nl);
+    wr16(l + 26, 20);
+    memcpy(l + 30, "META-INF/MANIFEST.MF", 20);
+    memcpy(l + loc, nm, nl);
+    free(nm);
+    uint8_t *c = l + loc + nl;
+    memcpy(c, d + cdoff, cdsize);
+    uint8_t *r = c + (rec - cdoff);
+    wr16(r + 8, flags);
+    wr16(r + 10, 0);
+    wr32(r + 16, crc);
+    wr32(r + 20, (uint32_t)nl);
+    wr32(r + 24, (uint32_t)nl);
+    wr32(r + 42, cdoff);
+    uint8_t *end = c + cdsize;
+    memcpy(end, d + eo, size - eo);
+    wr32(end + 16, (uint32_t)(cdoff + loc + nl));
+    if ((uint64_t)cdoff + loc + nl > 0xffffffffu) {
+        free(o);
+        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: too big to rewrite without zip64", name);
+    }
+    *out = o;
+    *outn = total;
+    return 0;
+}
+
+/* ---- the module a jar declares ---- */
+
+/* The module name in a module-info.class: the Module attribute's
+ * module_name_index -> CONSTANT_Module -> CONSTANT_Utf8 (JVMS 4.7.25). */
+static char *module_info_name(const uint8_t *c, size_t n, char **requires)
+{
+    if (n < 10 || rd32(c) != 0xBEBAFECAu) return NULL; /* CAFEBABE, read little-endian */
+    size_t cpn = (size_t)c[8] << 8 | c[9], p = 10;
+    size_t *off = calloc(cpn ? cpn : 1, sizeof *off);
+    if (!off) return NULL;
+    char *name = NULL;
+    for (size_t i = 1; i < cpn; i++) {
+        if (p >= n) goto out;
+        off[i] = p;
+        switch (c[p]) {
+        case 1: if (p + 3 > n) goto out; p += 3 + ((size_t)c[p + 1] << 8 | c[p + 2]); break;
+        case 3: case 4: case 9: case 10: case 11: case 12: case 17: case 18: p += 5; break;
+        case 5: case 6: p += 9; i++; break;
+        case 7: case 8: case 16: case 19: case 20: p += 3; break;
+        case 15: p += 5 - 1; break;
+        default: goto out;
+        }
+    }
+#define U2(q) ((size_t)c[q] << 8 | c[(q) + 1])
+    if (p + 8 > n) goto out;
+    p += 6; /* access, this, super */
+    p += 2 + 2 * U2(p); /* interfaces */
+    for (int k = 0; k < 2; k++) { /* fields, methods: none in a module-info, but skip them properly */
+        if (p + 2 > n) goto out;
+        size_t cnt = U2(p);
+        p += 2;
+        for (size_t j = 0; j < cnt; j++) {
+            if (p + 8 > n) goto out;
+            size_t ac = U2(p + 6);
+            p += 8;
+            for (size_t a = 0; a < ac; a++) {
+                if (p + 6 > n) goto out;
+                p += 6 + rd32((const uint8_t[]){c[p + 5], c[p + 4], c[p + 3], c[p + 2]});
+            }
+        }
+    }
+    if (p + 2 > n) goto out;
+    size_t ac = U2(p);
+    p += 2;
+    for (size_t a = 0; a < ac && p + 8 <= n; a++) {
+        size_t ni = U2(p), len = rd32((const uint8_t[]){c[p + 5], c[p + 4], c[p + 3], c[p + 2]});
+        if (ni && ni < cpn && c[off[ni]] == 1 && U2(off[ni] + 1) == 6 && !memcmp(c + off[ni] + 3, "Module", 6)) {
+            /* module_name_index, flags, version_index, requires_count, then
+             * (requires_index, flags, version_index) each */
+            char *names[2] = {NULL, NULL};
+            size_t mp = p + 6, nreq = mp + 8 <= n ? U2(mp + 6) : 0;
+            FILE *f = requires ? open_memstream(&names[1], &(size_t){0}) : NULL;
+            for (size_t r = 0; r <= nreq && mp + 6 <= n; r++) {
+                size_t mi = U2(mp), ui;
+                if (mi && mi < cpn && c[off[mi]] == 19 && (ui = U2(off[mi] + 1)) && ui < cpn && c[off[ui]] == 1 &&
+                    off[ui] + 3 + U2(off[ui] + 1) <= n) {
+                    if (r == 0) names[0] = strndup((const char *)c + off[ui] + 3, U2(off[ui] + 1));
+                    else if (f) fprintf(f, "%s%.*s", r > 1 ? "," : "", (int)U2(off[ui] + 1), (const char *)c + off[ui] + 3);
+                }
+                mp += r == 0 ? 8 : 6;
+            }
+            if (f) fclose(f);
+            name = names[0];
+            if (requires) *requires = names[1];
+            break;
+        }
+        p += 6 + len;
+    }
+#undef U2
+out:
+    free(off);
+    return name;
+}
+
+char *hpk_jar_module_name(const uint8_t *data, size_t size, char **requires)
+{
+    if (requires) *requires = NULL;
+    struct archive *a = archive_read_new();
+    if (!a) return NULL;
+    archive_read_support_format_zip(a);
+    char *name = NULL;
+    struct archive_entry *ae;
+    if (archive_read_open_memory(a, data, size) == ARCHIVE_OK) {
+        while (!name && archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+            const char *p = archive_entry_pathname(ae);
+            la_int64_t sz = archive_entry_size(ae);
+            int mi = p && (!strcmp(p, "module-info.class") ||
+                           (!strncmp(p, "META-INF/versions/", 18) && strstr(p + 18, "/module-info.class")));
+            int mf = p && !strcasecmp(p, "META-INF/MANIFEST.MF");
+            if ((!mi && !mf) || sz <= 0 || sz > (1 << 22)) continue;
+            uint8_t *buf = malloc((size_t)sz + 1);
+            if (!buf) break;
+            if (archive_read_data(a, buf, (size_t)sz) == sz) {
+                buf[sz] = 0;
+                name = mi ? module_info_name(buf, (size_t)sz, requires) : manifest_get((char *)buf, (size_t)sz, "Automatic-Module-Name");
+            }
+            free(buf);
+        }
+    }
+    archive_read_free(a);
+    return name;
 }

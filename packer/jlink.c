@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,22 +129,64 @@ static void cache_root(char *buf, size_t n)
 }
 
 /* ---- jdeps: the modules the class path needs ----
- * One run over every jar. When it fails (one jar's module-info requires a
- * module nobody has, say), the jars are split in halves, each half run with
- * the others on --class-path (so that what a good jar uses of a bad one is
- * still followed), down to single jars: k bad jars among n cost about
- * 2k log2(n) runs instead of n, and the failing runs are short (they fail
- * at module resolution). The modules of every run that succeeds are kept;
- * each jar that fails alone is reported. */
+ * One run over every jar. jdeps fails at module resolution when a modular
+ * jar requires a module another jar of the app provides (jaxb-api requires
+ * java.activation, which Debian's javax.activation.jar names in its
+ * Automatic-Module-Name): the jars' declared module names are read first
+ * (module-info.class, Automatic-Module-Name), and the run is repeated with
+ * each jar providing a missing module on --module-path, which costs one
+ * short failing run per missing module. If it still fails, every jar is
+ * analysed alone, in parallel (one jdeps per CPU): the union of what each
+ * needs is what the class path needs, and each jar that fails alone is
+ * named, in class path order, with the --add-modules that would supply what
+ * it lacks (when that is a JDK module). Modules of the app itself, which
+ * jdeps lists once they are on --module-path, are not the runtime's: only
+ * modules of the JDK are kept. */
 struct jdeps {
     const char *exe, *mr;
     const struct hpk_strv *jars;  /* the staged copies jdeps reads */
     const struct hpk_strv *names; /* and what each is to the user */
-    char *mods;       /* comma list, grown */
-    size_t *bad;      /* indexes of the jars that fail alone */
-    char **why;       /* and jdeps' reason for each */
-    size_t nbad;
+    struct hpk_strv jdk_mods;     /* the JDK's modules (release MODULES) */
+    char **declared;              /* module each jar declares, or NULL */
+    char **requires;              /* and the modules its module-info requires, or NULL */
+    char *modpath;                /* --module-path: the jars providing required modules */
+    struct hpk_strv mods;         /* found, JDK modules only */
 };
+
+static int strv_find(const struct hpk_strv *v, const char *s)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->v[i], s)) return (int)i;
+    return -1;
+}
+
+static void strv_add(struct hpk_strv *v, const char *s)
+{
+    if (strv_find(v, s) >= 0) return;
+    char **n = realloc(v->v, (v->n + 1) * sizeof *n);
+    if (!n || !(n[v->n] = strdup(s))) return;
+    v->v = n;
+    v->n++;
+}
+
+/* The modules of a JDK, from the MODULES line of its release file. */
+static void jdk_modules(const char *jdk, struct hpk_strv *out)
+{
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/release", jdk);
+    uint8_t *d;
+    size_t n;
+    if (hpk_read_file(p, &d, &n) != 0) return;
+    char *t = strndup((char *)d, n), *l = strstr(t, "\nMODULES=\"");
+    free(d);
+    if (!l && !strncmp(t, "MODULES=\"", 9)) l = t - 1;
+    if (l) {
+        char *v = l + 10, *end = strchr(v, '"');
+        if (end) *end = 0;
+        for (char *save = NULL, *m = strtok_r(v, " ", &save); m; m = strtok_r(NULL, " ", &save)) strv_add(out, m);
+    }
+    free(t);
+}
 
 /* jdeps' reason in one line: its "Error: " line, else its last line. */
 static char *jdeps_reason(int status, const char *out)
@@ -169,20 +212,19 @@ static char *jdeps_reason(int status, const char *out)
     return asprintf(&r, "status %d", status) < 0 ? NULL : r;
 }
 
-/* One run over jars[lo, hi), the others (if any) on the class path.
- * Returns 0 and appends the modules, or -1 and sets *why. */
-static int jdeps_run(struct jdeps *j, size_t lo, size_t hi, char **why)
+/* The missing module of "Module X not found, required by Y", or NULL. */
+static char *missing_module(const char *why)
 {
-    const struct hpk_strv *v = j->jars;
-    char **av = calloc(v->n + 10, sizeof *av), *cp = NULL, *out = NULL;
-    size_t cl = 0;
-    FILE *f = hi - lo < v->n ? open_memstream(&cp, &cl) : NULL;
-    for (size_t i = 0, first = 1; f && i < v->n; i++)
-        if (i < lo || i >= hi) {
-            fprintf(f, "%s%s", first ? "" : ":", v->v[i]);
-            first = 0;
-        }
-    if (f) fclose(f);
+    const char *p = why ? strstr(why, "Module ") : NULL, *q;
+    if (!p || !(q = strstr(p + 7, " not found"))) return NULL;
+    return strndup(p + 7, (size_t)(q - p - 7));
+}
+
+/* argv for one jdeps run over jars [lo, hi). */
+static char **jdeps_argv(const struct jdeps *j, size_t lo, size_t hi)
+{
+    char **av = calloc(hi - lo + 10, sizeof *av);
+    if (!av) return NULL;
     int k = 0;
     av[k++] = (char *)j->exe;
     av[k++] = "--print-module-deps";
@@ -191,47 +233,103 @@ static int jdeps_run(struct jdeps *j, size_t lo, size_t hi, char **why)
         av[k++] = "--multi-release";
         av[k++] = (char *)j->mr;
     }
-    if (cp) {
-        av[k++] = "--class-path";
-        av[k++] = cp;
+    if (j->modpath) {
+        av[k++] = "--module-path";
+        av[k++] = j->modpath;
     }
-    for (size_t i = lo; i < hi; i++) av[k++] = v->v[i];
-    int st = run_capture(av, &out);
-    free(av);
-    free(cp);
-    /* The last line is the module list (possibly empty: no classes);
-     * warnings come before it. */
+    for (size_t i = lo; i < hi; i++) av[k++] = j->jars->v[i];
+    return av;
+}
+
+/* jdeps' output: 0 and its modules (the last line: a comma list, maybe
+ * empty) kept when they are the JDK's; else -1. */
+static int jdeps_result(struct jdeps *j, int st, char *out)
+{
     size_t n = out ? strlen(out) : 0;
     while (n && out[n - 1] == '\n') out[--n] = 0;
     char *line = out ? strrchr(out, '\n') : NULL;
     line = line ? line + 1 : out;
     int ok = st == 0 && line && strspn(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,") == strlen(line);
-    if (ok && *line) {
-        char *m;
-        if (asprintf(&m, "%s%s%s", j->mods ? j->mods : "", j->mods ? "," : "", line) >= 0) {
-            free(j->mods);
-            j->mods = m;
-        }
-    }
-    hpk_info("jdeps over %zu jar(s) from %s: %s", hi - lo, j->names->v[lo], ok ? (*line ? line : "no modules") : "failed");
-    if (!ok) *why = jdeps_reason(st, out);
-    free(out);
-    return ok ? 0 : -1;
+    if (!ok) return -1;
+    for (char *save = NULL, *m = strtok_r(line, ",", &save); m; m = strtok_r(NULL, ",", &save))
+        if (!j->jdk_mods.n || strv_find(&j->jdk_mods, m) >= 0) strv_add(&j->mods, m);
+    return 0;
 }
 
-static void jdeps_split(struct jdeps *j, size_t lo, size_t hi)
+/* Every jar alone, `par` jdeps at a time; why[i] set for each that fails. */
+static void jdeps_each(struct jdeps *j, char **why, int par)
 {
-    char *why = NULL;
-    if (jdeps_run(j, lo, hi, &why) == 0) return;
-    if (hi - lo > 1) {
-        free(why);
-        size_t mid = lo + (hi - lo) / 2;
-        jdeps_split(j, lo, mid);
-        jdeps_split(j, mid, hi);
-        return;
+    size_t n = j->jars->n, next = 0, running = 0;
+    pid_t *pid = calloc(n, sizeof *pid);
+    int *fd = calloc(n, sizeof *fd);
+    char **buf = calloc(n, sizeof *buf);
+    size_t *len = calloc(n, sizeof *len);
+    if (!pid || !fd || !buf || !len) goto out;
+    for (size_t i = 0; i < n; i++) fd[i] = -1;
+    while (next < n || running) {
+        while (next < n && running < (size_t)par) {
+            int p[2];
+            char **av = jdeps_argv(j, next, next + 1);
+            if (!av || pipe2(p, O_CLOEXEC) != 0) {
+                free(av);
+                why[next++] = strdup("cannot start jdeps");
+                continue;
+            }
+            pid_t c = hpk_fork_group();
+            if (c == 0) {
+                dup2(p[1], 1);
+                dup2(p[1], 2);
+                execv(av[0], av);
+                _exit(127);
+            }
+            close(p[1]);
+            free(av);
+            if (c < 0) {
+                close(p[0]);
+                why[next++] = strdup("cannot start jdeps");
+                continue;
+            }
+            pid[next] = c;
+            fd[next++] = p[0];
+            running++;
+        }
+        struct pollfd pf[64];
+        size_t idx[64], np = 0;
+        for (size_t i = 0; i < next && np < 64; i++)
+            if (fd[i] >= 0) pf[np] = (struct pollfd){.fd = fd[i], .events = POLLIN}, idx[np++] = i;
+        if (!np) continue;
+        if (poll(pf, np, 1000) <= 0) continue;
+        for (size_t k = 0; k < np; k++) {
+            if (!pf[k].revents) continue;
+            size_t i = idx[k];
+            char tmp[8192];
+            ssize_t r = read(fd[i], tmp, sizeof tmp);
+            if (r > 0) {
+                char *nb = realloc(buf[i], len[i] + (size_t)r + 1);
+                if (nb) {
+                    memcpy(nb + len[i], tmp, (size_t)r);
+                    len[i] += (size_t)r;
+                    nb[len[i]] = 0;
+                    buf[i] = nb;
+                }
+                continue;
+            }
+            if (r < 0 && errno == EINTR) continue;
+            close(fd[i]);
+            fd[i] = -1;
+            int st = 0;
+            hpk_wait_group(pid[i], &st, 0);
+            running--;
+            int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            if (jdeps_result(j, code, buf[i]) != 0) why[i] = jdeps_reason(code, buf[i]);
+            hpk_info("jdeps over %s: %s", j->names->v[i], why[i] ? "failed" : "done");
+        }
     }
-    j->bad[j->nbad] = lo;
-    j->why[j->nbad++] = why;
+out:
+    for (size_t i = 0; fd && i < n; i++)
+        if (fd[i] >= 0) close(fd[i]);
+    for (size_t i = 0; buf && i < n; i++) free(buf[i]);
+    free(pid), free(fd), free(buf), free(len);
 }
 
 /* names: what each of jars is to the user (jdeps reads staged copies). */
@@ -245,53 +343,125 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
         return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s: the JDK has no jdeps to find the modules; give a runtime with --runtime DIR",
                             exe, strerror(errno));
     struct jdeps j = {.exe = exe, .mr = major >= 9 ? mr : NULL, .jars = jars, .names = names};
-    j.bad = calloc(jars->n, sizeof *j.bad);
-    j.why = calloc(jars->n, sizeof *j.why);
-    if (!j.bad || !j.why) {
-        free(j.bad);
-        free(j.why);
+    jdk_modules(jdk, &j.jdk_mods);
+    j.declared = calloc(jars->n, sizeof *j.declared);
+    j.requires = calloc(jars->n, sizeof *j.requires);
+    char **why = calloc(jars->n, sizeof *why);
+    if (!j.declared || !j.requires || !why) {
+        free(j.declared), free(j.requires), free(why);
         return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
     }
+    for (size_t i = 0; i < jars->n; i++) {
+        uint8_t *d;
+        size_t n;
+        if (hpk_read_file(jars->v[i], &d, &n) != 0) continue;
+        j.declared[i] = hpk_jar_module_name(d, n, &j.requires[i]);
+        free(d);
+    }
     hpk_step_begin("jdeps: finding the modules the class path needs");
-    char *why = NULL;
-    if (jdeps_run(&j, 0, jars->n, &why) != 0) {
-        if (jars->n > 1) {
-            hpk_info("jdeps failed over the whole class path (%s); analysing the jars in smaller groups", why ? why : "?");
-            hpk_step_update("jdeps: failed over the whole class path; finding the jar(s) it fails on");
-            jdeps_split(&j, 0, jars->n / 2);
-            jdeps_split(&j, jars->n / 2, jars->n);
-            /* No jar fails alone (split packages, say): the union of the
-             * parts' modules is the answer, but say why it was needed. */
-            if (j.nbad == 0)
-                hpk_note("jdeps failed over the whole class path (%s) but not over its parts; their modules are used",
-                         why ? why : "?");
-            free(why);
-        } else {
-            j.bad[j.nbad] = 0;
-            j.why[j.nbad++] = why;
-        }
+    char *last = NULL;
+    struct hpk_strv on_mp = {0}; /* indexes (as text) of the jars put on --module-path */
+    for (;;) {
+        char **av = jdeps_argv(&j, 0, jars->n), *out = NULL;
+        int st = av ? run_capture(av, &out) : -1;
+        free(av);
+        int ok = jdeps_result(&j, st, out) == 0;
+        free(last);
+        last = ok ? NULL : jdeps_reason(st, out);
+        free(out);
+        hpk_info("jdeps over %zu jar(s): %s", jars->n, ok ? "done" : last);
+        if (ok) break;
+        /* A module the app itself provides: put its jar on --module-path. */
+        char *m = missing_module(last);
+        size_t k = jars->n;
+        for (size_t i = 0; m && i < jars->n && k == jars->n; i++)
+            if (j.declared[i] && !strcmp(j.declared[i], m)) k = i;
+        free(m);
+        char key[32];
+        snprintf(key, sizeof key, "%zu", k);
+        if (k == jars->n || strv_find(&on_mp, key) >= 0) break;
+        strv_add(&on_mp, key);
+        hpk_info("jdeps: %s declares module %s: on --module-path", names->v[k], j.declared[k]);
+        char *mp;
+        if (asprintf(&mp, "%s%s%s", j.modpath ? j.modpath : "", j.modpath ? ":" : "", jars->v[k]) < 0) break;
+        free(j.modpath);
+        j.modpath = mp;
+    }
+    hpk_strv_free(&on_mp);
+    size_t nbad = 0;
+    if (last) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int par = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
+        hpk_info("jdeps failed over the whole class path (%s); analysing each jar alone, %d at a time", last, par);
+        hpk_step_update("jdeps: failed over the whole class path; analysing each jar alone (%zu jars, %d at a time)", jars->n, par);
+        jdeps_each(&j, why, par);
+        for (size_t i = 0; i < jars->n; i++) nbad += why[i] != NULL;
+        if (nbad == 0)
+            hpk_note("jdeps failed over the whole class path (%s) but not over each jar; their modules are used", last);
     }
     int rc = 0;
-    if (j.nbad == jars->n) {
+    if (nbad && nbad == jars->n) {
         hpk_step_abort();
         rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: jdeps cannot analyse it (%s)%s; fix it, or give a runtime with --runtime DIR",
-                          names->v[j.bad[0]], j.why[0] ? j.why[0] : "?", jars->n > 1 ? ", nor any other class path jar" : "");
-        free(j.mods);
+                          names->v[0], why[0], jars->n > 1 ? ", nor any other class path jar" : "");
     } else {
         hpk_step_end();
-        for (size_t i = 0; i < j.nbad; i++) {
+        /* In class path order, each jar once; then what would help. */
+        struct hpk_strv add = {0};
+        for (size_t i = 0; i < jars->n; i++) {
+            if (!why[i]) continue;
             int again = 0; /* the same jar twice on the class path: one warning */
-            for (size_t k = 0; k < i; k++) again |= !strcmp(names->v[j.bad[k]], names->v[j.bad[i]]);
-            if (!again)
+            for (size_t k = 0; k < i; k++) again |= why[k] && !strcmp(names->v[k], names->v[i]);
+            if (again) continue;
+            /* What it needs of the JDK: a modular jar says (its requires);
+             * those not linked anyway are what --add-modules must add. */
+            struct hpk_strv need = {0};
+            char *req = j.requires[i] ? strdup(j.requires[i]) : NULL;
+            for (char *save = NULL, *m = req ? strtok_r(req, ",", &save) : NULL; m; m = strtok_r(NULL, ",", &save))
+                if (strv_find(&j.jdk_mods, m) >= 0 && strv_find(&j.mods, m) < 0) strv_add(&need, m), strv_add(&add, m);
+            free(req);
+            char *l = NULL;
+            size_t ll = 0;
+            FILE *f = open_memstream(&l, &ll);
+            for (size_t k = 0; f && k < need.n; k++) fprintf(f, "%s%s", k ? "," : "", need.v[k]);
+            if (f) fclose(f);
+            if (j.requires[i])
+                hpk_warn("%s: jdeps cannot analyse it (%s); %s%s", names->v[i], why[i],
+                         need.n ? "the JDK modules its module-info requires are not all linked: add --add-modules " :
+                                  "the JDK modules its module-info requires are linked anyway (no --add-modules needed)",
+                         need.n ? l : "");
+            else
                 hpk_warn("%s: jdeps cannot analyse it (%s); the modules it alone needs are not linked: add them with "
-                         "--add-modules M,... if the app needs them",
-                         names->v[j.bad[i]], j.why[i] ? j.why[i] : "?");
+                         "--add-modules M,... if the app needs them", names->v[i], why[i]);
+            free(l);
+            hpk_strv_free(&need);
         }
-        *mods = j.mods;
+        if (add.n) {
+            char *l = NULL;
+            size_t ll = 0;
+            FILE *f = open_memstream(&l, &ll);
+            for (size_t i = 0; f && i < add.n; i++) fprintf(f, "%s%s", i ? "," : "", add.v[i]);
+            if (f) fclose(f);
+            hpk_warn("jdeps: the jars it cannot analyse would need --add-modules %s (JDK modules not linked otherwise)", l ? l : "");
+            free(l);
+        }
+        hpk_strv_free(&add);
+        char *l = NULL;
+        size_t ll = 0;
+        FILE *f = open_memstream(&l, &ll);
+        for (size_t i = 0; f && i < j.mods.n; i++) fprintf(f, "%s%s", i ? "," : "", j.mods.v[i]);
+        if (f) fclose(f);
+        *mods = l && *l ? l : NULL;
+        if (!*mods) free(l);
     }
-    for (size_t i = 0; i < j.nbad; i++) free(j.why[i]);
-    free(j.bad);
-    free(j.why);
+    for (size_t i = 0; i < jars->n; i++) free(why[i]), free(j.declared[i]), free(j.requires[i]);
+    free(why);
+    free(j.declared);
+    free(j.requires);
+    free(j.modpath);
+    free(last);
+    hpk_strv_free(&j.mods);
+    hpk_strv_free(&j.jdk_mods);
     return rc;
 }
 

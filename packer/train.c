@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -36,17 +37,24 @@ int hpk_ready_parse(const char *spec, struct hpk_ready *r)
     if (!r) r = &tmp;
     memset(r, 0, sizeof *r);
     if (!strncmp(spec, "tcp:", 4)) {
+        /* tcp:PORT (on 127.0.0.1) or tcp:HOST:PORT */
+        const char *hp = spec + 4, *colon = strrchr(hp, ':');
         char *end;
-        long port = strtol(spec + 4, &end, 10);
-        if (*end || port <= 0 || port > 65535) return -1;
+        long port = strtol(colon ? colon + 1 : hp, &end, 10);
+        if (*end || end == (colon ? colon + 1 : hp) || port <= 0 || port > 65535) return -1;
+        if (colon && (colon == hp || (size_t)(colon - hp) >= sizeof r->host)) return -1;
         r->kind = READY_TCP;
         r->port = (int)port;
-        snprintf(r->host, sizeof r->host, "127.0.0.1");
+        snprintf(r->host, sizeof r->host, "%.*s", colon ? (int)(colon - hp) : 9, colon ? hp : "127.0.0.1");
+        if (!strcmp(r->host, "localhost")) snprintf(r->host, sizeof r->host, "127.0.0.1");
         return 0;
     }
     if (!strncmp(spec, "http:", 5)) {
+        /* http:URL as documented (http:http://127.0.0.1:8080/health), the
+         * bare URL (http://127.0.0.1:8080/health) and http:HOST:PORT/PATH */
         const char *u = spec + 5;
-        if (!strncmp(u, "//", 2)) u += 2;
+        if (!strncasecmp(u, "http://", 7)) u += 7;
+        else if (!strncmp(u, "//", 2)) u += 2;
         const char *slash = strchr(u, '/');
         size_t hl = slash ? (size_t)(slash - u) : strlen(u);
         if (hl == 0 || hl >= sizeof r->host) return -1;
@@ -115,7 +123,7 @@ struct run {
 /* Start argv in its own process group with stdin from /dev/null. Its
  * stdout and stderr go to a new pipe (*outfd), else to `to` if >= 0, else
  * to our stderr (keeping hpack's stdout for hpack). */
-static pid_t spawn(char *const *argv, char *const *env, int *outfd, int to)
+static pid_t spawn(char *const *argv, char *const *env, int *outfd, int to, const char *cwd)
 {
     int p[2];
     if (outfd && pipe2(p, O_CLOEXEC) != 0) return -1;
@@ -134,6 +142,10 @@ static pid_t spawn(char *const *argv, char *const *env, int *outfd, int to)
         }
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
+        if (cwd && chdir(cwd) != 0) {
+            fprintf(stderr, "hpack: %s: cannot change to it: %s\n", cwd, strerror(errno));
+            _exit(127);
+        }
         execve(argv[0], argv, env);
         fprintf(stderr, "hpack: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -224,54 +236,87 @@ static int make_tmpdir(char *out, size_t n, const char *what, struct hpk_perr *e
     return 0;
 }
 
+/* The last lines of an output, kept for the error when training fails.
+ * The JVM's "[warning][aot] Skipping ..." lines (one per class it will not
+ * cache) say nothing about the failure and, printed, push the app's own
+ * exception out of view: they are counted, not kept. */
+#define TAIL_LINES 20
+struct tail {
+    char *l[TAIL_LINES];
+    size_t n, noise;
+};
+
+static int noise_line(const char *line)
+{
+    return (strstr(line, "[warning][aot") || strstr(line, "[warning][cds")) && strstr(line, "] Skipping ");
+}
+
+static void tail_push(struct tail *t, const char *line)
+{
+    if (!line[strspn(line, " \t\r")]) return;
+    if (noise_line(line)) {
+        t->noise++;
+        return;
+    }
+    if (t->n == TAIL_LINES) {
+        free(t->l[0]);
+        memmove(t->l, t->l + 1, (TAIL_LINES - 1) * sizeof *t->l);
+        t->n--;
+    }
+    t->l[t->n++] = strndup(line, 300);
+}
+
+/* Each line indented, control characters shown as '?'. */
+static void tail_print(FILE *f, const struct tail *t, const char *what)
+{
+    if (!t->n) return;
+    fprintf(f, "hpack: %s last output", what);
+    if (t->noise) fprintf(f, " (%zu lines of the JVM's \"[warning][aot] Skipping ...\" not shown)", t->noise);
+    fputs(":\n", f);
+    for (size_t i = 0; i < t->n; i++) {
+        fputs("    ", f);
+        for (const char *c = t->l[i]; *c; c++) fputc((unsigned char)*c < 32 && *c != '\t' ? '?' : *c, f);
+        fputc('\n', f);
+    }
+}
+
+static void tail_free(struct tail *t)
+{
+    for (size_t i = 0; i < t->n; i++) free(t->l[i]);
+    t->n = 0;
+}
+
 /* The training run's output, scanned for --train-ready log:REGEX and for
  * the JVM's word that it is writing the cache (a phase of the spinner). */
 struct tscan {
     regex_t re;
     int have_re, creating;
+    struct tail tail;
 };
 
 static int train_line(void *ctx, const char *line)
 {
     struct tscan *t = ctx;
     if (!t->creating && (strstr(line, "AOTConfiguration recorded") || strstr(line, "writing AOTCache"))) t->creating = 1;
+    tail_push(&t->tail, line);
     return t->have_re && regexec(&t->re, line, 0, NULL, 0) == 0;
 }
 
-/* The last `want` lines of the log, each indented and cut to 300 bytes,
- * control characters shown as '?': printed before the error. */
-#define TAIL_LINES 20
-static char *log_tail(int fd)
+static int workload_line(void *ctx, const char *line)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size == 0) return NULL;
-    char buf[16384];
-    off_t from = st.st_size > (off_t)sizeof buf - 1 ? st.st_size - (off_t)sizeof buf + 1 : 0;
-    ssize_t n = pread(fd, buf, sizeof buf - 1, from);
-    if (n <= 0) return NULL;
-    buf[n] = 0;
-    char *p = buf;
-    if (from > 0 && (p = strchr(buf, '\n'))) p++; /* a partial first line */
-    if (!p) return NULL;
-    while (n > 0 && buf[n - 1] == '\n') buf[--n] = 0;
-    size_t lines = 0;
-    for (char *q = p; *q; q++) lines += *q == '\n';
-    lines++;
-    for (; lines > TAIL_LINES; lines--) p = strchr(p, '\n') + 1;
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f) return NULL;
-    fprintf(f, "hpack: the training run's last output:\n");
-    for (char *save = NULL, *l = strtok_r(p, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        size_t ll = strlen(l);
-        if (ll > 300) ll = 300;
-        fputs("    ", f);
-        for (size_t i = 0; i < ll; i++) fputc((unsigned char)l[i] < 32 && l[i] != '\t' ? '?' : l[i], f);
-        fputc('\n', f);
-    }
-    fclose(f);
-    return out;
+    tail_push(ctx, line);
+    return 0;
+}
+
+/* What is left in a pipe, without waiting for writers that hold it open
+ * (a workload's background children). */
+static void drain(struct run *r, int echo, int logfd, line_fn fn, void *ctx)
+{
+    int m = 0;
+    struct pollfd pfd = {.fd = r->out, .events = POLLIN};
+    while (r->out >= 0 && (pfd.fd = r->out, poll(&pfd, 1, 50) > 0)) pump(r, echo, logfd, fn, ctx, &m);
+    if (r->out >= 0) close(r->out);
+    r->out = -1;
 }
 
 /* The training run: DA0 in record mode under HPACK_TRAIN. Its output (and
@@ -300,7 +345,8 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
 
     struct tscan ts = {.have_re = 0};
     ts.have_re = ready.kind == READY_LOG && regcomp(&ts.re, ready.regex, REG_EXTENDED | REG_NOSUB) == 0;
-    struct run r = {.pid = -1, .out = -1};
+    struct run r = {.pid = -1, .out = -1}, wr = {.pid = -1, .out = -1};
+    struct tail wtail = {0};
     double t0 = hpk_now(), deadline = t0 + b->train_timeout, next_probe = t0;
     int rc = 0, is_ready = 0, stopped = 0, status = 0, matched = 0;
     pid_t wl = -1;
@@ -318,15 +364,19 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
         hpk_step_begin("training: running DA0, waiting for %s (timeout %.0f s)", b->train_ready, b->train_timeout);
     else
         hpk_step_begin("training: running DA0 (timeout %.0f s)", b->train_timeout);
-    r.pid = spawn(argv, env, &r.out, -1);
+    r.pid = spawn(argv, env, &r.out, -1, b->train_dir);
     if (r.pid < 0) {
         rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot start the training run: %s", strerror(errno));
         goto out;
     }
     for (;;) {
-        if (r.out >= 0) {
-            struct pollfd pfd = {.fd = r.out, .events = POLLIN};
-            if (poll(&pfd, 1, 100) > 0) pump(&r, live, logfd, train_line, &ts, &matched);
+        if (r.out >= 0 || wr.out >= 0) {
+            struct pollfd pfd[2] = {{.fd = r.out, .events = POLLIN}, {.fd = wr.out, .events = POLLIN}};
+            if (poll(pfd, 2, 100) > 0) {
+                if (r.out >= 0 && pfd[0].revents) pump(&r, live, logfd, train_line, &ts, &matched);
+                int wm = 0;
+                if (wr.out >= 0 && pfd[1].revents) pump(&wr, live, logfd, workload_line, &wtail, &wm);
+            }
         } else {
             usleep(20000);
         }
@@ -359,7 +409,7 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
                     char *wargv[] = {"/bin/sh", "-c", (char *)b->train_workload, NULL};
                     hpk_step_update("training: ready after %.1f s; running the workload", now - t0);
                     hpk_info("training: workload: %s", b->train_workload);
-                    wl = spawn(wargv, env, NULL, live ? -1 : logfd);
+                    wl = spawn(wargv, env, &wr.out, -1, b->train_dir);
                     if (wl < 0) {
                         kill_group(r.pid, 10);
                         rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot start the workload: %s", strerror(errno));
@@ -374,6 +424,7 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
         }
         if (wl > 0 && hpk_wait_group(wl, &wl_status, WNOHANG) == wl) {
             wl = -1;
+            drain(&wr, live, logfd, workload_line, &wtail);
             if (!WIFEXITED(wl_status) || WEXITSTATUS(wl_status) != 0) {
                 kill_group(r.pid, 10);
                 rc = hpk_perr_set(e, HPK_ST_TRAIN, "training workload failed (%s %d): %s",
@@ -416,8 +467,21 @@ out:
         } else {
             /* Kept: the error says where; its tail is shown unless it was live. */
             if (!live) {
+                /* The app's own last lines (its exception), then the
+                 * workload's: both, whichever failed. */
+                if (r.out >= 0) drain(&r, 0, logfd, train_line, &ts);
+                if (wr.out >= 0) drain(&wr, 0, logfd, workload_line, &wtail);
+                char *d = NULL;
+                size_t dl = 0;
+                FILE *f = open_memstream(&d, &dl);
+                if (f) {
+                    tail_print(f, &ts.tail, "the training run's");
+                    tail_print(f, &wtail, "the workload's");
+                    fclose(f);
+                }
                 free(b->fail_detail);
-                b->fail_detail = log_tail(logfd);
+                b->fail_detail = d && *d ? d : NULL;
+                if (!b->fail_detail) free(d);
             }
             size_t ml = strlen(e->msg);
             snprintf(e->msg + ml, sizeof e->msg - ml, "; its output is in %s", logpath);
@@ -427,6 +491,9 @@ out:
     if (rc == 0) hpk_note("trained in %.1f s", hpk_now() - t0);
     if (ts.have_re) regfree(&ts.re);
     if (r.out >= 0) close(r.out);
+    if (wr.out >= 0) close(wr.out);
+    tail_free(&ts.tail);
+    tail_free(&wtail);
     free(argv);
     free(env);
     free(cachedir);
@@ -462,7 +529,7 @@ static int verify_line(void *ctx, const char *line)
     return 0;
 }
 
-int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr *e)
+int hpk_verify_run(const char *artifact, const char *cwd, int argc, char **argv, struct hpk_perr *e)
 {
     struct hpk_artifact a;
     struct hpk_config in;
@@ -496,7 +563,7 @@ int hpk_verify_run(const char *artifact, int argc, char **argv, struct hpk_perr 
     struct run r = {0};
     int status = 0, matched = 0, rc = 0;
     double deadline = hpk_now() + 300;
-    r.pid = spawn(av, env, &r.out, -1);
+    r.pid = spawn(av, env, &r.out, -1, cwd);
     if (r.pid < 0) {
         rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot run %s: %s", artifact, strerror(errno));
         goto out;
@@ -677,7 +744,7 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     if (unbound_cache_hook()) {
         hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
     } else if (hpk_step_begin("verifying DA1: running it with the cache required"),
-               hpk_verify_run(tmp, (int)b->train_args.n, b->train_args.v, e) != 0) {
+               hpk_verify_run(tmp, b->train_dir, (int)b->train_args.n, b->train_args.v, e) != 0) {
         unlink(tmp);
         hpk_tmp_forget(tmp);
         goto out;

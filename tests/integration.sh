@@ -391,6 +391,8 @@ t_failing_training() {
 . "$ROOT/tests/repro.sh"
 . "$ROOT/tests/tooling.sh"
 . "$ROOT/tests/apps.sh"
+. "$ROOT/tests/closure.sh"
+. "$ROOT/tests/training_ux.sh"
 
 cd "$ROOT"
 echo "hpack integration tests (JDK 25: ${J25:-MISSING}; JDK 17: ${J17:-MISSING})"

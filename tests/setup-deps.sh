@@ -6,7 +6,7 @@
 # bench packs (tests/bench-first.sh).
 set -e
 need=""
-pkgs="gcc make pkg-config libelf-dev libarchive-dev libxxhash-dev libcmocka-dev zlib1g-dev libzstd-dev binutils python3 curl groff-base bsdutils util-linux"
+pkgs="gcc make pkg-config libelf-dev libarchive-dev libxxhash-dev libcmocka-dev zlib1g-dev libzstd-dev binutils python3 curl groff-base bsdutils util-linux strace unzip"
 [ "${1:-}" = apps ] && pkgs="maven ant jython clojure"
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"

@@ -67,7 +67,7 @@ echo "jlink: no thanks"; exit 1
     cp "$SAMPLES/hello.jar" "$W/h2.jar"
     local out rc=0; out=$(HPACK_JLINK_CACHE=$W/jlc-split "$HPACK" build --jdk "$j" --cp "$SAMPLES/hello.jar:$W/h2.jar" \
         --main-class demo.Main -o "$W/art/sp" 2>&1) || rc=$?
-    grep -q '^hpack: jdeps failed over the whole class path (split package: demo) but not over its parts; their modules are used$' <<<"$out" ||
+    grep -q '^hpack: jdeps failed over the whole class path (split package: demo) but not over each jar; their modules are used$' <<<"$out" ||
         fail "no note on the split: $out"
     grep -q '^hpack: modules: java.base$' <<<"$out" || fail "modules: $out"
     [ $rc = 3 ] && grep -q 'jlink failed' <<<"$out" || fail "the fake jlink was not reached: $rc: $out"
@@ -137,6 +137,29 @@ t_progress_of_training() {
     grep -qF $'\e[K' <<<"$out" && fail "-v: spinner drawn over the app's output"
     grep -q 'hpack: training: running DA0' <<<"$out" || fail "-v: no training line: $out"
 }
+t_jdeps_app_modules() {
+    [ -n "$J25" ] || fail "JDK 25 not found"
+    # a modular jar requiring a module another jar of the app declares (as
+    # Debian's jaxb-api requires java.activation, which javax.activation.jar
+    # names in its Automatic-Module-Name): jdeps fails over the class path
+    # unless that jar is on --module-path; hpack reads the declared names
+    local d=$W/appmod; mkdir -p "$d/src/needs/n" "$d/act/a"
+    printf 'package a;\npublic class Act { public static String s() { return "act"; } }\n' >"$d/act/a/Act.java"
+    "$J25/bin/javac" --release 17 -d "$d/act.classes" "$d/act/a/Act.java"
+    printf 'Automatic-Module-Name: my.act\n' >"$d/mf"
+    "$J25/bin/jar" --create --file "$d/act.jar" --manifest "$d/mf" -C "$d/act.classes" .
+    echo 'module needs { requires my.act; requires java.sql; exports n; }' >"$d/src/needs/module-info.java"
+    printf 'package n;\npublic class N { public static Object t() { return java.sql.Types.class; } }\n' >"$d/src/needs/n/N.java"
+    "$J25/bin/javac" --module-path "$d/act.jar" -d "$d/needs.classes" "$d/src/needs/module-info.java" "$d/src/needs/n/N.java"
+    "$J25/bin/jar" --create --file "$d/needs.jar" -C "$d/needs.classes" .
+    ! "$J25/bin/jdeps" --print-module-deps --ignore-missing-deps "$d/act.jar" "$d/needs.jar" >/dev/null 2>&1 || fail "premise: jdeps fails"
+    local out; out=$(HPACK_JLINK_CACHE=$W/jlc "$HPACK" build --jdk "$J25" --cp "$SAMPLES/hello.jar:$d/needs.jar:$d/act.jar" \
+        --main-class demo.Main -o "$W/art/appmod" 2>&1) || fail "build: $out"
+    grep -q warning <<<"$out" && fail "warned: $out"
+    # java.sql (needs.jar's; it brings java.logging) is linked; my.act (the app's own) is not a runtime module
+    grep -q '^hpack: modules: java.base,java.sql$' <<<"$out" || fail "modules: $out"
+    HPACK_CACHE_DIR=$W/appmod run_clean "$W/art/appmod" | grep -qx 'Hello from hpack!' || fail "the artifact does not run hello"
+}
 t_jdeps_failing_jar() {
     [ -n "$J25" ] || fail "JDK 25 not found"
     # a modular jar whose module-info requires a module nobody has (the stub
@@ -153,6 +176,17 @@ t_jdeps_failing_jar() {
     [ "$(grep -c 'warning' <<<"$out")" = 1 ] || fail "more than one warning: $out"
     grep -q '^hpack: modules: java.base,java.logging$' <<<"$out" || fail "hello.jar's modules lost: $out"
     HPACK_CACHE_DIR=$W/jdb run_clean "$W/art/jdb" | grep -qx 'Hello from hpack!' || fail "the artifact does not run hello"
+    # one that also requires a JDK module nothing else needs: hpack names
+    # the --add-modules that would link it (its module-info says what it requires)
+    mkdir -p "$d/src2/bad2"
+    echo 'module bad2 { requires does.not.exist; requires java.sql; }' >"$d/src2/bad2/module-info.java"
+    "$J25/bin/javac" --module-source-path "$d/src2:$d/src" -d "$d/out2" --module bad2
+    "$J25/bin/jar" --create --file "$d/bad2m.jar" -C "$d/out2/bad2" .
+    out=$(HPACK_JLINK_CACHE=$W/jlc "$HPACK" build --jdk "$J25" --cp "$SAMPLES/hello.jar:$d/bad2m.jar" --main-class demo.Main -o "$W/art/jdb3" 2>&1) ||
+        fail "build: $out"
+    grep -q "^hpack: warning: $d/bad2m.jar: jdeps cannot analyse it (.*); the JDK modules its module-info requires are not all linked: add --add-modules java.sql$" <<<"$out" ||
+        fail "no --add-modules named: $out"
+    grep -q "^hpack: warning: jdeps: the jars it cannot analyse would need --add-modules java.sql" <<<"$out" || fail "no summary: $out"
     # every jar failing: an error naming the first one and jdeps' reason
     cp "$d/bad.jar" "$d/bad2.jar"
     expect_status 3 "$d/bad.jar: jdeps cannot analyse it (Module does.not.exist not found, required by bad), nor any other" \

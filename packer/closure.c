@@ -1,0 +1,584 @@
+/*
+ * closure.c - the class path closure: every jar the JVM will reach through
+ * manifest Class-Path attributes, packed, and found inside the tree.
+ *
+ * The JVM (jdk.internal.loader.URLClassPath) takes each class path element
+ * by its real path (ClassLoaders.toFileURL: Path.toRealPath), then resolves
+ * the jar's Class-Path URLs against that URL: lexically ("a/../b" is "b"),
+ * the kernel following links only when it opens the result. Class-Path jars
+ * are taken as resolved, not by their real path, and their own Class-Path
+ * is resolved against that, recursively. An absolute entry is a host path.
+ *
+ * hpack computes what the JVM finds on the build host (host side) and where
+ * the same entry lands in the unpacked tree (tree side), and makes both the
+ * same bytes:
+ *  - the place the entry resolves to in the tree already holds those bytes
+ *    (a sibling in the distribution, a class path jar): nothing to do;
+ *  - the place is free (below app/): the jar is put there, a symlink to its
+ *    packed copy when there is one, else the copy itself; the jar's bytes are
+ *    untouched, so a signature stays valid;
+ *  - otherwise (an absolute entry, a place outside app/ or holding other
+ *    bytes): the manifest's Class-Path is rewritten to name the packed copy,
+ *    relative to the jar, and the original jar's hash recorded (hpack/closure).
+ *    A signed jar's manifest cannot be rewritten: its entry stays a host
+ *    path, the packed copy goes on the class path before the jar (so its
+ *    classes win) and a warning says the JVM will still look on the host.
+ * An entry naming nothing at build time is ignored by the JVM too: a
+ * warning. --strict-class-path makes every such warning an error.
+ */
+#define _GNU_SOURCE
+#include "hpk_build.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct rewrite {
+    char *jar;              /* tree path of the jar whose manifest changes */
+    struct hpk_strv from, to; /* entry as written -> new entry */
+};
+
+struct cl {
+    struct hpk_build *b;
+    struct hpk_snapshot *s;
+    char *dist_root;            /* realpath of a --app-dist directory, or NULL */
+    struct hpk_strv seen;       /* tree paths already visited (as the JVM reaches them) */
+    struct hpk_strv host_real, host_at; /* host jar (real path) -> its packed copy */
+    struct rewrite *rw;
+    size_t nrw;
+    struct hpk_strv *before;    /* per top-level element: copies placed before it */
+    size_t top;                 /* the top-level element being followed */
+    FILE *rec;                  /* hpack/closure records */
+    char *rec_buf;
+    size_t rec_len;
+    int problems;
+    char first[900];
+    struct hpk_perr *e;
+};
+
+static void push(struct hpk_strv *v, const char *s)
+{
+    char **n = realloc(v->v, (v->n + 1) * sizeof *n);
+    if (!n || !(n[v->n] = strdup(s))) {
+        fputs("hpack: out of memory\n", stderr);
+        exit(HPK_ST_INTERNAL);
+    }
+    v->v = n;
+    v->n++;
+}
+
+static ssize_t find_str(const struct hpk_strv *v, const char *s)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->v[i], s)) return (ssize_t)i;
+    return -1;
+}
+
+/* A warning of the kind --strict-class-path turns into an error. */
+static void problem(struct cl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct cl *c, const char *fmt, ...)
+{
+    char m[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    if (!c->problems++) snprintf(c->first, sizeof c->first, "%s", m);
+    if (!c->b->strict_cp) hpk_warn("%s", m);
+}
+
+/* One hpack/closure record (docs/format.md 9.4). */
+static void record(struct cl *c, const char *jar, const char *entry, const char *status, const char *from,
+                   const char *path)
+{
+    char v[3 * PATH_MAX];
+    snprintf(v, sizeof v, "%s\t%s\t%s\t%s\t%s", jar, entry, status, from, path ? path : "-");
+    fprintf(c->rec, "entry=%s%c", v, 0);
+}
+
+/* dir(base) + "/" + rel, normalised lexically as java.net.URL does: ".",
+ * empty components and "x/.." go. For a relative base (a tree path), -1
+ * when ".." climbs above its root. */
+static int lexjoin(const char *base, const char *rel, char *out, size_t n)
+{
+    char tmp[2 * PATH_MAX + 2];
+    int abs = rel[0] == '/';
+    if (abs) snprintf(tmp, sizeof tmp, "%s", rel);
+    else {
+        const char *sl = strrchr(base, '/');
+        snprintf(tmp, sizeof tmp, "%.*s%s%s", sl ? (int)(sl - base) : 0, base, sl ? "/" : "", rel);
+        abs = base[0] == '/';
+    }
+    size_t o = 0;
+    out[0] = 0;
+    for (char *save = NULL, *t = strtok_r(tmp, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(t, ".")) continue;
+        if (!strcmp(t, "..")) {
+            if (o == 0) {
+                if (!abs) return -1;
+                continue; /* "/.." is "/" */
+            }
+            char *up = strrchr(out, '/');
+            o = up ? (size_t)(up - out) : 0;
+            out[o] = 0;
+            continue;
+        }
+        int w = snprintf(out + o, n - o, "%s%s", o || abs ? "/" : "", t);
+        if (w < 0 || (size_t)w >= n - o) return -1;
+        o += (size_t)w;
+    }
+    if (abs && o == 0) snprintf(out, n, "/");
+    return 0;
+}
+
+/* The shortest relative path from the directory of `from` to `to`, both
+ * tree paths. */
+static void relpath(const char *from, const char *to, char *out, size_t n)
+{
+    size_t common = 0;
+    for (size_t i = 0; from[i] && from[i] == to[i]; i++)
+        if (from[i] == '/') common = i + 1;
+    size_t o = 0;
+    out[0] = 0;
+    for (const char *p = from + common; (p = strchr(p, '/')); p++) o += (size_t)snprintf(out + o, o < n ? n - o : 0, "../");
+    if (o < n) snprintf(out + o, n - o, "%s", to + common);
+}
+
+/* A Class-Path token as a file path: "file:" dropped, %XX decoded; NULL
+ * for another scheme (the JVM ignores those). */
+static int entry_path(const char *tok, char *out, size_t n)
+{
+    if (!strncasecmp(tok, "file:", 5)) tok += 5;
+    else if (strchr(tok, ':')) return -1;
+    size_t o = 0;
+    for (const char *p = tok; *p && o + 1 < n; p++) {
+        unsigned x;
+        if (p[0] == '%' && sscanf(p + 1, "%2x", &x) == 1 && x) {
+            out[o++] = (char)x;
+            p += 2;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = 0;
+    return o ? 0 : -1;
+}
+
+/* Is every existing parent of tree path p a directory (not a link, not a
+ * file), and p itself free? Then an entry can be placed there. */
+static int placeable(struct hpk_snapshot *s, const char *p)
+{
+    if (strncmp(p, "app/", 4) || !hpk_layout_path_ok(p, strlen(p)) || hpk_snapshot_find(s, p)) return 0;
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", p);
+    for (char *q = buf; (q = strchr(q, '/')); q++) {
+        *q = 0;
+        struct hpk_item *it = hpk_snapshot_find(s, buf);
+        *q = '/';
+        if (it && !S_ISDIR(it->mode)) return 0;
+    }
+    return 1;
+}
+
+static int add_parents(struct hpk_snapshot *s, const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf; (p = strchr(p, '/')); p++) {
+        *p = 0;
+        if (!hpk_snapshot_find(s, buf) && !hpk_snapshot_add(s, buf, S_IFDIR | 0755, HPK_ROLE_CLASSPATH)) return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+static int copy_into(struct hpk_item *to, const struct hpk_item *from)
+{
+    to->mode = S_IFREG | 0644;
+    to->size = from->size;
+    memcpy(to->hash, from->hash, 16);
+    to->id = from->id;
+    to->no_compress = 1;
+    if (!(to->data = malloc(from->size ? from->size : 1))) return -1;
+    memcpy(to->data, from->data, from->size);
+    to->source = from->source ? strdup(from->source) : NULL;
+    return 0;
+}
+
+/* The tree path of the packed copy of host file `real`, or NULL. */
+static const char *packed_copy(struct cl *c, const char *real, char *buf, size_t n)
+{
+    ssize_t k = find_str(&c->host_real, real);
+    if (k >= 0) return c->host_at.v[k];
+    size_t rl = c->dist_root ? strlen(c->dist_root) : 0;
+    if (rl && !strncmp(real, c->dist_root, rl) && real[rl] == '/') {
+        char found[PATH_MAX];
+        struct hpk_item *it = hpk_snapshot_follow(c->s, "app", real + rl + 1, found, sizeof found);
+        if (it && S_ISREG(it->mode)) {
+            snprintf(buf, n, "app/%s", found);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* Pack host file `real` (a jar outside every input so far) at tree path
+ * `at`, or at app/<name> (app/2/<name>, ... when taken) if at is NULL. */
+static int pack_host(struct cl *c, const char *real, const char *at, char *where, size_t wn)
+{
+    if (at) snprintf(where, wn, "%s", at);
+    else {
+        const char *base = strrchr(real, '/') + 1;
+        snprintf(where, wn, "app/%s", base);
+        for (int k = 2; !placeable(c->s, where); k++) {
+            snprintf(where, wn, "app/%d/%s", k, base);
+            if (k > 1000 || !hpk_layout_path_ok(where, strlen(where)))
+                return hpk_perr_set(c->e, HPK_ST_CLASSPATH, "%s: file name not allowed in a payload", real);
+        }
+    }
+    struct hpk_item *it;
+    if (add_parents(c->s, where) != 0 || !(it = hpk_snapshot_add(c->s, where, S_IFREG | 0644, HPK_ROLE_CLASSPATH)))
+        return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+    if (hpk_snapshot_file(it, real, HPK_ST_CLASSPATH, c->e) != 0) return -1;
+    it->no_compress = 1;
+    it->mode = S_IFREG | 0644;
+    struct hpk_manifest m;
+    if (hpk_jar_manifest(it->data, it->size, real, &m, c->e) != 0) return -1;
+    hpk_manifest_free(&m);
+    push(&c->host_real, real);
+    push(&c->host_at, where);
+    return 0;
+}
+
+static int add_rewrite(struct cl *c, const char *jar, const char *from, const char *to)
+{
+    struct rewrite *r = NULL;
+    for (size_t i = 0; i < c->nrw; i++)
+        if (!strcmp(c->rw[i].jar, jar)) r = &c->rw[i];
+    if (!r) {
+        struct rewrite *n = realloc(c->rw, (c->nrw + 1) * sizeof *n);
+        if (!n) return -1;
+        c->rw = n;
+        r = &c->rw[c->nrw++];
+        memset(r, 0, sizeof *r);
+        r->jar = strdup(jar);
+    }
+    ssize_t k = find_str(&r->from, from);
+    if (k >= 0) return strcmp(r->to.v[k], to) ? 1 : 0; /* reached twice, wanting two places: cannot */
+    push(&r->from, from);
+    push(&r->to, to);
+    return 0;
+}
+
+static int visit(struct cl *c, const char *rt, const char *host);
+
+/* The jar as the user knows it, for messages: the file it was read from,
+ * else (a member of an archive distribution) ARCHIVE:PATH. */
+static const char *jar_name(const struct cl *c, const struct hpk_item *jar, const char *rt, char *buf, size_t n)
+{
+    if (jar->source) return jar->source;
+    snprintf(buf, n, "%s:%s", c->b->app_dist ? c->b->app_dist : "", rt + 4);
+    return buf;
+}
+
+/* One Class-Path token of the jar reached as tree path `rt` (host path
+ * `host`, or NULL inside an archive distribution, which has no host side). */
+static int follow_entry(struct cl *c, const char *rt, const char *host, const struct hpk_item *jar, int is_signed,
+                        const char *tok)
+{
+    char ep[PATH_MAX], d[2 * PATH_MAX], h[2 * PATH_MAX], real[PATH_MAX], buf[PATH_MAX], found[PATH_MAX];
+    char jn[PATH_MAX + 64];
+    const char *jname = jar_name(c, jar, rt, jn, sizeof jn);
+    if (entry_path(tok, ep, sizeof ep) != 0) {
+        hpk_info("%s: Class-Path entry %s is not a file path; the JVM ignores it", jname, tok);
+        record(c, rt, tok, "ignored", "-", NULL);
+        return 0;
+    }
+    int absolute = ep[0] == '/';
+    int d_in = !absolute && lexjoin(rt, ep, d, sizeof d) == 0;
+    size_t el = strlen(ep);
+    if (ep[el - 1] == '/') { /* a directory of classes */
+        struct hpk_item *it = d_in ? hpk_snapshot_follow(c->s, "app", d + 4, found, sizeof found) : NULL;
+        if (d_in && !strncmp(d, "app/", 4) && it && S_ISDIR(it->mode)) {
+            record(c, rt, tok, "in-tree", "dist", d);
+            return 0;
+        }
+        problem(c, "%s: Class-Path entry %s is a directory outside the distribution: not packed (hpack packs jars), "
+                "the JVM would read it on the host", jname, tok);
+        record(c, rt, tok, "unpacked", "-", NULL);
+        return 0;
+    }
+    /* The host side: what the JVM finds running the inputs in place. */
+    const char *content = NULL; /* tree path of the bytes it finds, once packed */
+    if (!host && !absolute) {
+        struct hpk_item *it = d_in && !strncmp(d, "app/", 4) ? hpk_snapshot_follow(c->s, "app", d + 4, found, sizeof found) : NULL;
+        if (!it || !S_ISREG(it->mode)) {
+            problem(c, "%s: Class-Path entry %s names no jar in the distribution; ignored, as the JVM does", jname, tok);
+            record(c, rt, tok, "missing", "-", NULL);
+            return 0;
+        }
+        record(c, rt, tok, "in-tree", "dist", d);
+        return visit(c, d, NULL);
+    }
+    if (absolute) snprintf(h, sizeof h, "%s", ep);
+    else lexjoin(host, ep, h, sizeof h);
+    struct stat st;
+    if (stat(h, &st) != 0 || !S_ISREG(st.st_mode) || !realpath(h, real)) {
+        int dir = stat(h, &st) == 0 && S_ISDIR(st.st_mode);
+        problem(c, "%s: Class-Path entry %s: %s %s; ignored, as the JVM does", jname, tok, h,
+                dir ? "is a directory, not a jar" : "does not exist");
+        record(c, rt, tok, "missing", absolute ? ep : "-", NULL);
+        return 0;
+    }
+    /* Where its bytes come from: the distribution, a jar packed already
+     * (the class path's, or one packed for an earlier entry), or outside
+     * every input so far; an absolute entry shows its path. */
+    content = packed_copy(c, real, buf, sizeof buf);
+    const char *from = content ? (find_str(&c->host_real, real) < 0 ? "dist" : "packed") : "outside";
+    uint8_t want[16];
+    struct hpk_item tmp = {0};
+    if (content) {
+        memcpy(want, hpk_snapshot_find(c->s, content)->hash, 16);
+    } else {
+        if (hpk_snapshot_file(&tmp, h, HPK_ST_CLASSPATH, c->e) != 0) return -1;
+        memcpy(want, tmp.hash, 16);
+        struct hpk_manifest m;
+        if (hpk_jar_manifest(tmp.data, tmp.size, h, &m, c->e) != 0) {
+            free(tmp.data), free(tmp.source);
+            return -1;
+        }
+        hpk_manifest_free(&m);
+        /* The same bytes packed under another name (a distribution's copy
+         * of a link that leaves it): no second copy. */
+        for (size_t i = 0; i < c->s->n && !content; i++) {
+            const struct hpk_item *x = &c->s->items[i];
+            if (x->role == HPK_ROLE_CLASSPATH && S_ISREG(x->mode) && x->size == tmp.size && !memcmp(x->hash, want, 16)) {
+                snprintf(buf, sizeof buf, "%s", x->path);
+                content = buf;
+                from = "dist";
+                free(tmp.data), free(tmp.source);
+                memset(&tmp, 0, sizeof tmp);
+            }
+        }
+    }
+    if (absolute) from = ep;
+    /* The tree side: where the same token leads in the unpacked tree. */
+    if (d_in && !strncmp(d, "app/", 4)) {
+        struct hpk_item *it = hpk_snapshot_follow(c->s, "app", d + 4, found, sizeof found);
+        if (it && S_ISREG(it->mode) && !memcmp(it->hash, want, 16)) {
+            free(tmp.data), free(tmp.source);
+            record(c, rt, tok, "in-tree", content || absolute ? from : "dist", d);
+            return visit(c, d, h);
+        }
+        if (!it && placeable(c->s, d)) {
+            const char *how;
+            if (!content) {
+                struct hpk_item *n;
+                if (add_parents(c->s, d) != 0 || !(n = hpk_snapshot_add(c->s, d, S_IFREG | 0644, HPK_ROLE_CLASSPATH)) ||
+                    copy_into(n, &tmp) != 0)
+                    return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+                push(&c->host_real, real);
+                push(&c->host_at, d);
+                how = "copied";
+                hpk_info("%s: Class-Path entry %s: packed %s there", jname, tok, h);
+            } else {
+                /* A link to the packed copy, unless that copy's own Class-Path
+                 * would then resolve from another directory. */
+                char cdir[PATH_MAX], ddir[PATH_MAX], tg[PATH_MAX];
+                snprintf(cdir, sizeof cdir, "%s", content);
+                snprintf(ddir, sizeof ddir, "%s", d);
+                *strrchr(cdir, '/') = 0;
+                *strrchr(ddir, '/') = 0;
+                struct hpk_item *ci = hpk_snapshot_find(c->s, content);
+                struct hpk_manifest m = {0};
+                struct hpk_perr ig;
+                int has_cp = hpk_jar_manifest(ci->data, ci->size, content, &m, &ig) == 0 && m.class_path;
+                hpk_manifest_free(&m);
+                struct hpk_item *n;
+                if (add_parents(c->s, d) != 0) return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+                if (has_cp && strcmp(cdir, ddir)) {
+                    struct hpk_item copy = {0};
+                    ci = hpk_snapshot_find(c->s, content);
+                    if (copy_into(&copy, ci) != 0 || !(n = hpk_snapshot_add(c->s, d, S_IFREG | 0644, HPK_ROLE_CLASSPATH)))
+                        return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+                    n->mode = copy.mode, n->size = copy.size, n->data = copy.data, n->source = copy.source;
+                    n->id = copy.id, n->no_compress = 1;
+                    memcpy(n->hash, copy.hash, 16);
+                    how = "copied";
+                } else {
+                    relpath(d, content, tg, sizeof tg);
+                    if (!(n = hpk_snapshot_add(c->s, d, S_IFLNK | 0777, HPK_ROLE_CLASSPATH)) || !(n->data = (uint8_t *)strdup(tg)))
+                        return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+                    n->size = strlen(tg);
+                    hpk_hash_bytes(tg, n->size, n->hash);
+                    how = "linked";
+                }
+            }
+            free(tmp.data), free(tmp.source);
+            record(c, rt, tok, how, from, d);
+            return visit(c, d, h);
+        }
+    }
+    /* Neither: the manifest must name the packed copy instead. */
+    char where[PATH_MAX];
+    if (!content) {
+        free(tmp.data), free(tmp.source);
+        if (pack_host(c, real, NULL, where, sizeof where) != 0) return -1;
+        hpk_info("%s: Class-Path entry %s: packed %s as %s", jname, tok, h, where);
+        content = where;
+    } else {
+        snprintf(where, sizeof where, "%s", content);
+        content = where;
+    }
+    char rel[PATH_MAX];
+    relpath(rt, content, rel, sizeof rel);
+    int r = is_signed ? 1 : add_rewrite(c, jar->path, tok, rel);
+    if (r < 0) return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+    if (r > 0) {
+        /* Cannot be rewritten: the copy goes first on the class path. */
+        if (find_str(&c->before[c->top], content) < 0) push(&c->before[c->top], content);
+        problem(c, "%s: Class-Path entry %s %s: %s is a signed jar whose manifest hpack cannot rewrite; its packed copy %s "
+                "comes first on the class path, but the JVM will still look at %s on the host",
+                jname, tok, absolute ? "is a host path" : "leads outside the unpacked tree or to other bytes there",
+                jname, content + 4, absolute ? ep : tok);
+        record(c, rt, tok, "host", from, content);
+        return visit(c, content, h);
+    }
+    hpk_info("%s: Class-Path entry %s becomes %s in its manifest (packed copy %s)", jname, tok, rel, content);
+    record(c, rt, tok, "rewritten", from, content);
+    char child[2 * PATH_MAX];
+    if (lexjoin(rt, rel, child, sizeof child) != 0) snprintf(child, sizeof child, "%s", content);
+    return visit(c, child, h);
+}
+
+/* A jar as the JVM reaches it: tree path rt (a regular file through the
+ * tree's links), host path host (NULL in an archive distribution). */
+static int visit(struct cl *c, const char *rt, const char *host)
+{
+    if (find_str(&c->seen, rt) >= 0) return 0;
+    push(&c->seen, rt);
+    char found[PATH_MAX], jp[PATH_MAX + 8];
+    struct hpk_item *it = hpk_snapshot_follow(c->s, "app", rt + 4, found, sizeof found);
+    if (!it || !S_ISREG(it->mode)) return 0;
+    snprintf(jp, sizeof jp, "app/%s", found);
+    struct hpk_manifest m;
+    if (hpk_jar_manifest(it->data, it->size, rt, &m, c->e) != 0) return -1;
+    int rc = 0;
+    if (m.class_path) {
+        char *save = NULL;
+        for (char *t = strtok_r(m.class_path, " \t\r\n\f", &save); rc == 0 && t; t = strtok_r(NULL, " \t\r\n\f", &save)) {
+            it = hpk_snapshot_find(c->s, jp); /* items move as the snapshot grows */
+            rc = follow_entry(c, rt, host, it, m.is_signed, t);
+        }
+    }
+    hpk_manifest_free(&m);
+    return rc;
+}
+
+/* Rewrite each manifest that needs it: its tokens, each replaced or kept. */
+static int apply_rewrites(struct cl *c)
+{
+    for (size_t i = 0; i < c->nrw; i++) {
+        struct rewrite *r = &c->rw[i];
+        struct hpk_item *it = hpk_snapshot_find(c->s, r->jar);
+        struct hpk_manifest m;
+        if (hpk_jar_manifest(it->data, it->size, r->jar, &m, c->e) != 0) return -1;
+        char *v = NULL;
+        size_t vl = 0;
+        FILE *f = open_memstream(&v, &vl);
+        int first = 1;
+        char *save = NULL;
+        for (char *t = strtok_r(m.class_path, " \t\r\n\f", &save); t; t = strtok_r(NULL, " \t\r\n\f", &save)) {
+            ssize_t k = find_str(&r->from, t);
+            fprintf(f, "%s%s", first ? "" : " ", k >= 0 ? r->to.v[k] : t);
+            first = 0;
+        }
+        fclose(f);
+        hpk_manifest_free(&m);
+        uint8_t *out;
+        size_t on;
+        int rc = hpk_jar_rewrite_class_path(it->data, it->size, it->source ? it->source : r->jar, v, &out, &on, c->e);
+        free(v);
+        if (rc != 0) return -1;
+        /* The shipped bytes differ from the input's: say which input. */
+        char hex[33];
+        hpk_hash_hex(it->hash, hex);
+        fprintf(c->rec, "rewritten=%s\t%s%c", r->jar, hex, 0);
+        memcpy(it->input_hash, it->hash, 16);
+        it->rewritten = 1;
+        free(it->data);
+        it->data = out;
+        it->size = on;
+        hpk_hash_bytes(out, on, it->hash);
+    }
+    return 0;
+}
+
+int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
+{
+    struct cl c = {.b = b, .s = s, .e = e};
+    if (b->app_dist && b->dist_is_dir) c.dist_root = realpath(b->app_dist, NULL);
+    if (!(c.rec = open_memstream(&c.rec_buf, &c.rec_len))) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    c.before = calloc(b->cp_paths.n + 1, sizeof *c.before);
+    size_t n0 = b->cp_paths.n;
+    for (size_t i = 0; i < n0; i++)
+        if (b->cp_hosts.v[i][0] && find_str(&c.host_real, b->cp_hosts.v[i]) < 0) {
+            push(&c.host_real, b->cp_hosts.v[i]);
+            push(&c.host_at, b->cp_paths.v[i]);
+        }
+    int rc = c.before ? 0 : hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < b->cp_paths.n; i++) {
+        c.top = i;
+        rc = visit(&c, b->cp_paths.v[i], b->cp_hosts.v[i][0] ? b->cp_hosts.v[i] : NULL);
+    }
+    if (rc == 0) rc = apply_rewrites(&c);
+    if (rc == 0 && c.problems && b->strict_cp)
+        rc = hpk_perr_set(e, HPK_ST_CLASSPATH, "%s%s (--strict-class-path)", c.first,
+                          c.problems > 1 ? " (and more: see hpack build -v)" : "");
+    if (rc == 0) {
+        /* Copies that must come before a top-level element. */
+        struct hpk_strv cp = {0}, hosts = {0};
+        for (size_t i = 0; i < n0; i++) {
+            for (size_t k = 0; k < c.before[i].n; k++)
+                if (find_str(&cp, c.before[i].v[k]) < 0) {
+                    push(&cp, c.before[i].v[k]);
+                    push(&hosts, "");
+                }
+            if (find_str(&cp, b->cp_paths.v[i]) < 0) {
+                push(&cp, b->cp_paths.v[i]);
+                push(&hosts, b->cp_hosts.v[i]);
+            }
+        }
+        hpk_strv_free(&b->cp_paths);
+        hpk_strv_free(&b->cp_hosts);
+        b->cp_paths = cp;
+        b->cp_hosts = hosts;
+    }
+    fclose(c.rec);
+    if (rc == 0 && c.rec_len) {
+        free(b->closure);
+        b->closure = c.rec_buf;
+        b->closure_len = c.rec_len;
+    } else {
+        free(c.rec_buf);
+    }
+    for (size_t i = 0; c.before && i < n0 + 1; i++) hpk_strv_free(&c.before[i]);
+    free(c.before);
+    for (size_t i = 0; i < c.nrw; i++) {
+        free(c.rw[i].jar);
+        hpk_strv_free(&c.rw[i].from);
+        hpk_strv_free(&c.rw[i].to);
+    }
+    free(c.rw);
+    hpk_strv_free(&c.seen);
+    hpk_strv_free(&c.host_real);
+    hpk_strv_free(&c.host_at);
+    free(c.dist_root);
+    return rc;
+}

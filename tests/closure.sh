@@ -1,0 +1,123 @@
+# The class path closure (issue 14; sourced by integration.sh): jars named by
+# manifest Class-Path entries, relative (resolved from the jar's real place,
+# through a link) and absolute, recursively, are packed and found inside
+# the unpacked tree; the host's jars at those paths are never read.
+
+# cl_jar DIR NAME WORD [CLASS-PATH]: DIR/NAME.jar holding demo.<X>, X the
+# name's last letter in upper case, whose who() says WORD; with that Class-Path.
+cl_jar() {
+    local dir=$1 name=$2 word=$3 cp=${4:-} cls src=$W/cl/src.$RANDOM
+    cls=$(tr a-z A-Z <<<"${name: -1}")
+    mkdir -p "$src/demo" "$dir"
+    printf 'package demo;\npublic class %s { public static String who() { return "%s"; } }\n' "$cls" "$word" >"$src/demo/$cls.java"
+    "$J25/bin/javac" --release 17 -d "$src/classes" "$src/demo/$cls.java"
+    if [ -n "$cp" ]; then printf 'Class-Path: %s\n' "$cp" >"$src/mf"; else : >"$src/mf"; fi
+    "$J25/bin/jar" --create --file "$dir/$name.jar" --manifest "$src/mf" -C "$src/classes" .
+}
+
+# The app: dist/lib/main.jar is a link into a shared jar directory (as
+# Debian lays out its Java packages); its Class-Path names liba.jar
+# (relative: beside the link's target, not beside the link) and an absolute
+# libb.jar; liba.jar names sub/libc.jar in turn.
+cl_app() {
+    local h=$W/cl/host word=$1
+    cl_jar "$h/share/java/sub" libc "$word-C"
+    cl_jar "$h/share/java" liba "$word-A" sub/libc.jar
+    cl_jar "$h/abs" libb "$word-B"
+    local src=$W/cl/msrc
+    mkdir -p "$src/demo"
+    cat >"$src/demo/M.java" <<'EOF'
+package demo;
+public class M { public static void main(String[] a) { System.out.println(A.who() + " " + B.who() + " " + C.who()); } }
+EOF
+    "$J25/bin/javac" --release 17 -cp "$h/share/java/liba.jar:$h/abs/libb.jar:$h/share/java/sub/libc.jar" -d "$src/classes" "$src/demo/M.java"
+    printf 'Main-Class: demo.M\nClass-Path: liba.jar %s\n' "$h/abs/libb.jar" >"$src/mf"
+    "$J25/bin/jar" --create --file "$h/share/java/main.jar" --manifest "$src/mf" -C "$src/classes" .
+}
+
+t_closure_hermetic() {
+    need_jdks
+    local rt; rt=$(rt25); local h=$W/cl/host a=$W/cl/app
+    mkdir -p "$W/cl/dist/lib"
+    cl_app packed
+    ln -s "$h/share/java/main.jar" "$W/cl/dist/lib/main.jar"
+    # the premise: the JVM itself resolves liba.jar through the link
+    [ "$("$J25/bin/java" -cp "$W/cl/dist/lib/main.jar" demo.M)" = "packed-A packed-B packed-C" ] || fail "premise: plain java"
+    local out; out=$("$HPACK" build --strict-class-path --train --runtime "$rt" --app-dist "$W/cl/dist" --jar lib/main.jar -o "$a" 2>&1) ||
+        fail "build: $out"
+    grep -q warning <<<"$out" && fail "warnings: $out"
+    # inspect lists each entry, how it resolves and where it came from
+    local ins; ins=$("$HPACK" inspect "$a")
+    grep -qx "  app/lib/main.jar: liba.jar -> app/lib/liba.jar (copied, from outside)" <<<"$ins" || fail "closure: $ins"
+    grep -qx "  app/lib/main.jar: $h/abs/libb.jar -> app/libb.jar (rewritten, from $h/abs/libb.jar)" <<<"$ins" || fail "closure: $ins"
+    grep -qx "  app/lib/liba.jar: sub/libc.jar -> app/lib/sub/libc.jar (copied, from outside)" <<<"$ins" || fail "closure: $ins"
+    "$HPACK" inspect --json "$a" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["closure"]
+assert [e.get("status") for e in c if "status" in e] == ["copied", "copied", "rewritten"], c
+assert [e["rewritten_jar"] for e in c if "rewritten_jar" in e] == ["app/lib/main.jar"], c' || fail "inspect --json closure"
+    # the rewritten manifest: the absolute entry now names the packed copy
+    "$a" --hpack-extract "$W/cl/ex" >/dev/null
+    unzip -p "$W/cl/ex/app/lib/main.jar" META-INF/MANIFEST.MF | tr -d '\r' | grep -qx 'Class-Path: liba.jar ../libb.jar' ||
+        fail "manifest: $(unzip -p "$W/cl/ex/app/lib/main.jar" META-INF/MANIFEST.MF)"
+    cmp "$W/cl/ex/app/lib/liba.jar" "$h/share/java/liba.jar" || fail "liba.jar not packed as is"
+    # (a) the host has other jars at those very paths: the packed code runs
+    rm -rf "$h"; cl_app HOST
+    [ "$("$J25/bin/java" -cp "$W/cl/dist/lib/main.jar" demo.M)" = "HOST-A HOST-B HOST-C" ] || fail "premise: host jars replaced"
+    out=$(HPACK_CACHE_DIR=$W/cl/cache HPACK_AOT=require run_clean "$a") || fail "run: $out"
+    [ "$out" = "packed-A packed-B packed-C" ] || fail "(a) ran the host's jars: $out"
+    # (b) they are absent; and nothing is opened outside the unpacked tree
+    # but the system's own files (strace: every open and openat, failed too)
+    rm -rf "$h"
+    command -v strace >/dev/null || fail "strace is not installed (tests/setup-deps.sh installs it)"
+    out=$(cd "$W/elsewhere" && env -i HOME="$W/home" PATH=/usr/bin:/bin HPACK_CACHE_DIR="$W/cl/cache" HPACK_AOT=require \
+        strace -f -qq -e trace=open,openat -o "$W/cl/strace" "$a") || fail "run under strace: $out"
+    [ "$out" = "packed-A packed-B packed-C" ] || fail "(b): $out"
+    grep -q "$W/cl/cache/" "$W/cl/strace" || fail "strace saw no open in the tree: $(head "$W/cl/strace")"
+    local bad; bad=$(sed -n 's/.*open\(at\)\?(\(AT_FDCWD, \)\?"\([^"]*\)".*/\3/p' "$W/cl/strace" | sort -u | grep -v \
+        -e "^$W/cl/cache\(/\|\$\)" -e '^/proc/' -e '^/sys/' -e '^/etc/' -e '^/dev/' -e '^/lib/' -e '^/lib64/' \
+        -e '^/usr/lib/x86_64-linux-gnu/' -e '^/usr/lib/locale/' -e '^/usr/share/locale/' -e '^/tmp/hsperfdata_' -e "^$a\$" \
+        -e '^[^/]' || true)
+    [ -z "$bad" ] || fail "opened outside the tree: $bad"
+    ! grep -q "$W/cl/host\|$W/cl/dist" "$W/cl/strace" || fail "looked at the host's jars: $(grep "$W/cl/host\|$W/cl/dist" "$W/cl/strace")"
+}
+
+t_closure_missing_and_strict() {
+    need_jdks
+    local rt; rt=$(rt25); local d=$W/cls o=$W/cls/out
+    mkdir -p "$o"
+    cl_jar "$d" lone "x" "gone.jar /nonexistent/abs.jar"
+    # missing entries: the JVM ignores them; hpack says so, naming jar and entry
+    local err; err=$("$HPACK" build -q --runtime "$rt" --cp "$d/lone.jar" --main-class demo.E -o "$o/a" 2>&1) || fail "build: $err"
+    grep -qx "hpack: warning: $d/lone.jar: Class-Path entry gone.jar: $d/gone.jar does not exist; ignored, as the JVM does" <<<"$err" ||
+        fail "warning: $err"
+    grep -q "Class-Path entry /nonexistent/abs.jar: /nonexistent/abs.jar does not exist" <<<"$err" || fail "warning: $err"
+    "$HPACK" inspect "$o/a" | grep -qx "  app/lone.jar: gone.jar -> - (missing, from -)" || fail "inspect: $("$HPACK" inspect "$o/a")"
+    # --strict-class-path: an error, and no artifact
+    expect_status 4 "gone.jar.*(--strict-class-path)" "$HPACK" build --strict-class-path --runtime "$rt" --cp "$d/lone.jar" \
+        --main-class demo.E -o "$o/b"
+    [ ! -e "$o/b" ] || fail "--strict-class-path left an artifact"
+}
+
+t_closure_signed_jar_kept() {
+    need_jdks
+    local rt; rt=$(rt25); local d=$W/clsig o=$W/clsig/out
+    mkdir -p "$o" "$d/abs"
+    cl_jar "$d/abs" dep "dep"
+    cl_jar "$d" top "top" "$d/abs/dep.jar"
+    "$J25/bin/keytool" -genkeypair -keystore "$d/ks" -storepass secret1 -keypass secret1 -alias k -dname CN=hpack \
+        -keyalg EC -validity 2 >/dev/null 2>&1
+    "$J25/bin/jarsigner" -keystore "$d/ks" -storepass secret1 "$d/top.jar" k >/dev/null 2>&1
+    "$J25/bin/jarsigner" -verify "$d/top.jar" | grep -q 'jar verified' || fail "premise: signed jar"
+    # a signed manifest cannot be rewritten: the jar ships as it is, its
+    # entry's packed copy comes first, and the user is told
+    local err; err=$("$HPACK" build -q --runtime "$rt" --cp "$d/top.jar" --main-class demo.P -o "$o/a" 2>&1) || fail "build: $err"
+    grep -q "warning: $d/top.jar: Class-Path entry $d/abs/dep.jar is a host path: .*signed jar" <<<"$err" || fail "warning: $err"
+    "$o/a" --hpack-extract "$o/ex" >/dev/null
+    cmp "$o/ex/app/top.jar" "$d/top.jar" || fail "signed jar changed"
+    "$J25/bin/jarsigner" -verify "$o/ex/app/top.jar" | grep -q 'jar verified' || fail "signature no longer valid"
+    [ "$("$HPACK" inspect --json "$o/a" | python3 -c 'import json,sys; print(json.load(sys.stdin)["class_path"])')" = \
+        "['app/dep.jar', 'app/top.jar']" ] || fail "packed copy not first"
+    expect_status 4 "signed jar.*(--strict-class-path)" "$HPACK" build --strict-class-path --runtime "$rt" --cp "$d/top.jar" \
+        --main-class demo.P -o "$o/b"
+}
