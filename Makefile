@@ -29,9 +29,10 @@ CFLAGS ?=
 CFLAGS += $(BASE_CFLAGS) $(SAN)
 
 LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c
-LAUNCHER_SRC := launcher/main.c launcher/unpack.c launcher/cachedir.c
+LAUNCHER_SRC := launcher/main.c launcher/unpack.c launcher/cachedir.c launcher/store.c
 PACKER_SRC := packer/hpack.c packer/util.c packer/inputs.c packer/jar.c packer/payload.c packer/elfout.c \
-              packer/build.c packer/train.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c
+              packer/build.c packer/train.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c \
+              packer/image.c packer/ocilayer.c packer/elfdeps.c packer/sha256.c packer/store.c
 HDRS := $(wildcard layout/*.h launcher/*.h packer/*.h)
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libelf libarchive zlib)
@@ -54,9 +55,9 @@ $(B)/hpack-launcher.stripped: $(B)/hpack-launcher
 $(B)/launcher_blob.o: packer/launcher_blob.S $(B)/hpack-launcher.stripped
 	$(CC) -c -DHPK_LAUNCHER_PATH='"$(B)/hpack-launcher.stripped"' -o $@ packer/launcher_blob.S
 
-# The packer links the launcher's unpack code too (hpack extract).
-$(B)/hpack: $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c $(HDRS) $(B)/launcher_blob.o
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c \
+# The packer links the launcher's unpack code too (hpack extract, install, image).
+$(B)/hpack: $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c launcher/store.c $(HDRS) $(B)/launcher_blob.o
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c launcher/store.c \
 	    $(B)/launcher_blob.o $(PKG_LIBS) -lpthread
 
 # ---- tests ----
