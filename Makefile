@@ -91,6 +91,10 @@ demo: all samples
 bench: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench.sh
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-apps.sh
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-image.sh
+
+bench-image: all samples $(B)/.apps-ok
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-image.sh
 
 bench-apps: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-apps.sh
@@ -103,7 +107,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check unit samples demo bench bench-apps install clean valgrind
+.PHONY: all check unit samples demo bench bench-apps bench-image install clean valgrind
 
 # ---- fuzzing (issue: reliability) ----
 FUZZ_TIME ?= 60
