@@ -65,6 +65,10 @@ $(B)/test_layout: tests/unit/test_layout.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_layout.c $(LAYOUT_SRC) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lz
 
+$(B)/test_sha256: tests/unit/test_sha256.c packer/sha256.c packer/hpk_sha256.h | $(B)/.deps-ok
+	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_sha256.c packer/sha256.c \
+	    $(shell $(PKG_CONFIG) --libs cmocka)
+
 $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(HDRS) $(B)/launcher_blob.o
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) \
 	    $(B)/launcher_blob.o $(PKG_LIBS)
@@ -72,8 +76,9 @@ $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(
 samples: $(B)/.deps-ok
 	@sh samples/build.sh build/samples
 
-unit: $(B)/test_layout
+unit: $(B)/test_layout $(B)/test_sha256
 	$(B)/test_layout
+	$(B)/test_sha256
 
 $(B)/.apps-ok: tests/setup-deps.sh
 	@sh tests/setup-deps.sh apps

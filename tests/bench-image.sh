@@ -39,7 +39,7 @@ bench() { # bench N name...: alternated rounds, one untimed first; times in us t
 }
 med() { median <"$T/$1" | awk '{printf "%.1f", $1 / 1000}'; }
 pratio() { paste "$T/$1" "$T/$2" | awk '{print $1 / $2}' | median | awk '{printf "%.3f", $1}'; }
-row() { printf '  %-52s %9s ms\n' "$1" "$(med "$2")"; }
+row() { printf '  %-52s %9s ms   [min %s, max %s]\n' "$1" "$(med "$2")" "$(sort -g "$T/$2" | head -1 | awk '{printf "%.1f", $1 / 1000}')" "$(sort -g "$T/$2" | tail -1 | awk '{printf "%.1f", $1 / 1000}')"; }
 rrow() { printf '  %-52s %9s (paired median)\n' "$1" "$(pratio "$2" "$3")"; }
 mb() { awk -v b="$1" 'BEGIN {printf "%.2f MB", b / 1e6}'; }
 
@@ -85,9 +85,11 @@ bench "$RUNS" img cold warm wrap
 row "image rootfs, first (= every) start" img
 row "artifact, first start on an empty cache" cold
 row "artifact, warm start" warm
-row "container set-up alone (namespace, mounts, chroot, launcher help)" wrap
+row "container set-up alone (unshare, mounts, chroot; --hpack-help)" wrap
 rrow "ratio image first start / artifact warm start" img warm
 rrow "ratio artifact first start / image first start" cold img
 printf '  %-52s %9s ms\n' "image first start minus set-up" \
     "$(awk -v a="$(median <"$T/img")" -v b="$(median <"$T/wrap")" 'BEGIN {printf "%.1f", (a - b) / 1000}')"
+printf '  %-52s %9s (paired median; goal: 1)\n' "ratio (image first start - set-up) / warm start" \
+    "$(paste "$T/img" "$T/wrap" "$T/warm" | awk '{print ($1 - $2) / $3}' | median | awk '{printf "%.3f", $1}')"
 rm -rf "$B/cold"
