@@ -138,7 +138,8 @@ struct found {
     char *dest;  /* path in the image */
 };
 
-int hpk_closure_build(const struct hpk_artifact *a, const char *java, struct hpk_closure *c, struct hpk_perr *e)
+int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java, struct hpk_closure *c,
+                      struct hpk_perr *e)
 {
     if (elf_version(EV_CURRENT) == EV_NONE) return hpk_perr_set(e, HPK_ST_INTERNAL, "libelf: %s", elf_errmsg(-1));
     struct strv carried = {0}, queue = {0}, essential = {0}, interps = {0};
@@ -185,6 +186,26 @@ int hpk_closure_build(const struct hpk_artifact *a, const char *java, struct hpk
         }
         strv_free(&needs);
         free(interp);
+    }
+    /* The artifact's own launcher: static, needing nothing, except in
+     * SANITIZE=1 builds (the sanitizer runtimes). Read through its fd. */
+    if (rc == 0 && exe_fd >= 0) {
+        Elf *elf = elf_begin(exe_fd, ELF_C_READ_MMAP, NULL);
+        size_t n = 0;
+        char *img = elf ? elf_rawfile(elf, &n) : NULL;
+        struct strv needs = {0};
+        char *interp = NULL;
+        unsigned machine = 0;
+        if (img && elf_needs((const uint8_t *)img, n, &needs, &interp, &machine) == 0) {
+            if (interp && !strv_has(&interps, interp)) strv_add(&interps, interp);
+            for (size_t k = 0; k < needs.n; k++) {
+                if (!strv_has(&queue, needs.v[k])) strv_add(&queue, needs.v[k]);
+                if (!strv_has(&essential, needs.v[k])) strv_add(&essential, needs.v[k]);
+            }
+        }
+        strv_free(&needs);
+        free(interp);
+        if (elf) elf_end(elf);
     }
     if (rc == 0 && !have_java) rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: not an ELF executable", java);
     if (rc == 0 && c->machine != EM_X86_64 && c->machine != EM_AARCH64)

@@ -70,8 +70,11 @@ struct hpk_closure {
  * the runtime from the payload, find what the runtime does not carry in the
  * host's library directories, and add the loader and those libraries (and
  * theirs) to c->out. A library that bin/java or libjvm.so needs and the
- * host lacks is an error; one another runtime library needs is a warning. */
-int hpk_closure_build(const struct hpk_artifact *a, const char *java, struct hpk_closure *c, struct hpk_perr *e);
+ * host lacks is an error; one another runtime library needs is a warning.
+ * exe_fd: the artifact itself, whose launcher is static but in SANITIZE=1
+ * builds (its needs are taken too), or -1. */
+int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java, struct hpk_closure *c,
+                      struct hpk_perr *e);
 
 /* JSON string escaping into a FILE (open_memstream). */
 void hpk_json_str(FILE *f, const char *s);

@@ -314,7 +314,7 @@ static int os_layer(const struct opts *o, const struct hpk_artifact *a, const ch
 {
     c->out = l;
     c->arch_only = o->base != NULL;
-    if (hpk_closure_build(a, java, c, e) != 0) return -1;
+    if (hpk_closure_build(a, a->fd, java, c, e) != 0) return -1;
     char *passwd, *group, home[64];
     snprintf(home, sizeof home, "home/%s", user_name(o->uid));
     if (o->uid == 0) {
