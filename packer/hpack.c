@@ -45,7 +45,7 @@ static void usage(FILE *f)
                "hpack packs a Java runtime, an application's jars and its JVM options into one\n"
                "executable file that starts fast and is bit-for-bit reproducible.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nSee 'hpack help COMMAND' or 'hpack COMMAND --help'; man hpack.\n");
 }
 
