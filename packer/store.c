@@ -126,7 +126,7 @@ static void dedup(int store, int tree, const struct hpk_artifact *a, struct dedu
     for (uint32_t i = 0; i < a->p.count; i++) {
         const struct hpk_entry *e = &a->p.entries[i];
         if (!S_ISREG(e->mode)) continue;
-        char path[HPK_PATH_MAX + 1], key[48], hex[33], tmp[HPK_PATH_MAX + 64];
+        char path[HPK_PATH_MAX + 1], key[48], hex[33], tmp[64];
         snprintf(path, sizeof path, "%.*s", (int)e->path_len, e->path);
         hpk_hash_hex(e->hash, hex);
         snprintf(key, sizeof key, "%s.%03o", hex, e->mode & 0777);
@@ -144,12 +144,13 @@ static void dedup(int store, int tree, const struct hpk_artifact *a, struct dedu
         if (!S_ISREG(os.st_mode) || (uint64_t)os.st_size != e->size || (os.st_mode & 07777) != (e->mode & 0777) ||
             os.st_mtime != HPK_FIXED_MTIME)
             continue;
-        /* Beside the file, then over it: a reader sees one or the other, same bytes. */
-        char *slash = strrchr(path, '/');
-        snprintf(tmp, sizeof tmp, "%.*s.hpack-link.%ld", slash ? (int)(slash - path + 1) : 0, path, (long)getpid());
-        if (linkat(obj, key, tree, tmp, 0) != 0) continue;
-        if (renameat(tree, tmp, tree, path) != 0) {
-            unlinkat(tree, tmp, 0);
+        /* A new link in the store's top (where gc finds it if we are
+         * killed), then over the file: a reader sees one or the other, same bytes. */
+        snprintf(tmp, sizeof tmp, ".link.%ld", (long)getpid());
+        unlinkat(store, tmp, 0);
+        if (linkat(obj, key, store, tmp, 0) != 0) continue;
+        if (renameat(store, tmp, tree, path) != 0) {
+            unlinkat(store, tmp, 0);
             continue;
         }
         ds->shared++;
@@ -180,7 +181,7 @@ static unsigned long gc_objects(int store)
     return n;
 }
 
-/* Remove stale temporaries of killed installs: <hex>.tmp.*, <hex>.old.*. */
+/* Remove stale temporaries of killed installs: <hex>.tmp.*, <hex>.old.*, .link.*. */
 static unsigned long gc_stale(int store)
 {
     int fd = dup(store);
@@ -196,8 +197,9 @@ static unsigned long gc_stale(int store)
         n = 0;
         rewinddir(d);
         while ((de = readdir(d)) && n < 64)
-            if (strlen(de->d_name) > 37 && strlen(de->d_name) < 80 &&
-                (!strncmp(de->d_name + 32, ".tmp.", 5) || !strncmp(de->d_name + 32, ".old.", 5)))
+            if ((strlen(de->d_name) > 37 && strlen(de->d_name) < 80 &&
+                 (!strncmp(de->d_name + 32, ".tmp.", 5) || !strncmp(de->d_name + 32, ".old.", 5))) ||
+                (!strncmp(de->d_name, ".link.", 6) && strlen(de->d_name) < 80))
                 snprintf(names[n++], sizeof names[0], "%s", de->d_name);
         for (unsigned long i = 0; i < n; i++) hpk_rm_rf(store, names[i]);
         total += n;
