@@ -29,10 +29,10 @@ CFLAGS ?=
 CFLAGS += $(BASE_CFLAGS) $(SAN)
 
 LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layout/cpus.c
-LAUNCHER_SRC := launcher/main.c launcher/unpack.c launcher/cachedir.c
+LAUNCHER_SRC := launcher/main.c launcher/unpack.c launcher/cachedir.c launcher/store.c
 PACKER_SRC := packer/hpack.c packer/util.c packer/inputs.c packer/jar.c packer/payload.c packer/elfout.c \
               packer/build.c packer/train.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c \
-              packer/closure.c
+              packer/closure.c packer/image.c packer/ocilayer.c packer/elfdeps.c packer/sha256.c packer/store.c
 HDRS := $(wildcard layout/*.h launcher/*.h packer/*.h)
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libelf libarchive zlib libzstd)
@@ -55,9 +55,9 @@ $(B)/hpack-launcher.stripped: $(B)/hpack-launcher
 $(B)/launcher_blob.o: packer/launcher_blob.S $(B)/hpack-launcher.stripped
 	$(CC) -c -DHPK_LAUNCHER_PATH='"$(B)/hpack-launcher.stripped"' -o $@ packer/launcher_blob.S
 
-# The packer links the launcher's unpack code too (hpack extract).
-$(B)/hpack: $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c $(HDRS) $(B)/launcher_blob.o
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c \
+# The packer links the launcher's unpack code too (hpack extract, install, image).
+$(B)/hpack: $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c launcher/store.c $(HDRS) $(B)/launcher_blob.o
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c launcher/store.c \
 	    $(B)/launcher_blob.o $(PKG_LIBS) -lpthread
 
 # Test builds: the same sources with the test hooks compiled in
@@ -85,6 +85,10 @@ $(B)/test_config: tests/unit/test_config.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_config.c $(LAYOUT_SRC) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lzstd -lz
 
+$(B)/test_sha256: tests/unit/test_sha256.c packer/sha256.c packer/hpk_sha256.h | $(B)/.deps-ok
+	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_sha256.c packer/sha256.c \
+	    $(shell $(PKG_CONFIG) --libs cmocka)
+
 $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(HDRS) $(B)/launcher_blob.o
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) \
 	    $(B)/launcher_blob.o $(PKG_LIBS)
@@ -92,9 +96,10 @@ $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(
 samples: $(B)/.deps-ok
 	@sh samples/build.sh build/samples
 
-unit: $(B)/test_layout $(B)/test_config
+unit: $(B)/test_layout $(B)/test_config $(B)/test_sha256
 	$(B)/test_layout
 	$(B)/test_config
+	$(B)/test_sha256
 
 $(B)/.apps-ok: tests/setup-deps.sh
 	@sh tests/setup-deps.sh apps
@@ -114,6 +119,10 @@ bench: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench.sh
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-first.sh
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-apps.sh
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-image.sh
+
+bench-image: all samples $(B)/.apps-ok
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-image.sh
 
 bench-first: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-first.sh
@@ -129,7 +138,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check unit samples demo bench bench-apps bench-first install clean valgrind
+.PHONY: all check unit samples demo bench bench-apps bench-first bench-image install clean valgrind
 
 # ---- fuzzing (issue: reliability) ----
 FUZZ_TIME ?= 60

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "hpk_launcher.h"
 #include "../layout/hpk_config.h"
+#include "hpk_store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,9 +101,10 @@ static int file_as_unpacked(int tree, const char *path, uint64_t size, uid_t uid
            !(st.st_mode & 022);
 }
 
-/* Warm-path check of an unpacked tree: complete, ours, class path jars and
- * the cache file as unpacked (file_as_unpacked). */
-static int tree_ok(const struct ctx *c, int tree, int want_cache, const char **why)
+/* Warm-path check of an unpacked tree: complete, ours (`shared`: a store
+ * tree, whose ownership store.c checked), class path jars and the cache
+ * file as unpacked (file_as_unpacked). */
+static int tree_ok(const struct ctx *c, int tree, int want_cache, int shared, const char **why)
 {
     struct stat st;
     struct hpk_err e;
@@ -111,7 +113,7 @@ static int tree_ok(const struct ctx *c, int tree, int want_cache, const char **w
         *why = "incomplete";
         return 0;
     }
-    if (hpk_dir_secure(tree, "tree", &e) != 0) {
+    if (!shared && hpk_dir_secure(tree, "tree", &e) != 0) {
         *why = "insecure";
         return -1;
     }
@@ -133,6 +135,32 @@ static int tree_ok(const struct ctx *c, int tree, int want_cache, const char **w
     return 1;
 }
 
+/* The system store (store.c), looked at before the user's cache: a tree
+ * there that is trusted and complete (the startup cache included when it is
+ * to be used) is used as it is and never written. Its descriptor, with the
+ * store's resolved path in `path`, or -1: then the user's cache serves. */
+static int store_lookup(const struct ctx *c, int want_cache, char *path, size_t n)
+{
+    const char *s = hpk_store_path();
+    if (!s) return -1;
+    struct hpk_err e;
+    const char *why = "not installed";
+    int tree = -1, store = hpk_store_open(s, path, n, &e);
+    if (store >= 0) {
+        tree = hpk_store_tree(store, path, c->cf.base_hex, &e);
+        close(store);
+    }
+    if (tree >= 0) {
+        if (tree_ok(c, tree, want_cache, 1, &why) > 0) return tree;
+        close(tree);
+    }
+    if (e.code)
+        fprintf(stderr, "hpack: %s: warning: system store not used: %s\n", c->self, e.msg);
+    else if (c->debug)
+        fprintf(stderr, "hpack: store %s/%s: %s; using the user cache\n", s, c->cf.base_hex, why);
+    return -1;
+}
+
 /* Return an open descriptor of the unpacked tree, unpacking it first if needed. */
 static int ensure_tree(struct ctx *c, struct hpk_root *root, int want_cache)
 {
@@ -140,7 +168,7 @@ static int ensure_tree(struct ctx *c, struct hpk_root *root, int want_cache)
     const char *why = NULL;
     int tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (tree >= 0) {
-        int ok = tree_ok(c, tree, want_cache, &why);
+        int ok = tree_ok(c, tree, want_cache, 0, &why);
         if (ok > 0) return tree;
         if (ok < 0) {
             hpk_dir_secure(tree, root->path, &err);
@@ -167,7 +195,7 @@ static int ensure_tree(struct ctx *c, struct hpk_root *root, int want_cache)
     }
     /* Someone may have finished while we waited. */
     tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int base_ok = tree >= 0 && tree_ok(c, tree, 0, &why) > 0;
+    int base_ok = tree >= 0 && tree_ok(c, tree, 0, 0, &why) > 0;
     if (!base_ok) {
         if (tree >= 0) {
             close(tree);
@@ -194,7 +222,7 @@ static int ensure_tree(struct ctx *c, struct hpk_root *root, int want_cache)
             die(c, &err);
         }
     }
-    if (want_cache && tree_ok(c, tree, 1, &why) <= 0) {
+    if (want_cache && tree_ok(c, tree, 1, 0, &why) <= 0) {
         if (hpk_unpack_cache(&c->a, tree, &err) != 0) die(c, &err);
     }
     close(lock); /* releases the flock */
@@ -687,18 +715,18 @@ int main(int argc, char **argv)
 
     struct hpk_err err;
     struct hpk_root root;
-    if (cmd && !strcmp(cmd, "--hpack-info")) {
-        /* Do not create anything just to print. */
-        char dir[4096];
-        hpk_root_default(dir, sizeof dir);
-        info(&c, dir);
-        return 0;
-    }
-    if (hpk_root_open(&root, c.debug, &err) != 0) die(&c, &err);
-
     const char *train_out = getenv("HPACK_TRAIN");
     if (train_out && !*train_out) train_out = NULL;
     int use_cache = !train_out && c.cf.cache && c.aot != AOT_OFF;
+    if (cmd && !strcmp(cmd, "--hpack-info")) {
+        /* Do not create anything just to print. */
+        char dir[4096];
+        int st = store_lookup(&c, use_cache && bound(&c), dir, sizeof dir);
+        if (st >= 0) close(st);
+        else hpk_root_default(dir, sizeof dir);
+        info(&c, dir);
+        return 0;
+    }
     if (use_cache && !bound(&c)) {
         if (c.aot == AOT_REQUIRE) {
             hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is refused: %s", c.cf.cache_why);
@@ -712,17 +740,26 @@ int main(int argc, char **argv)
         die(&c, &err);
     }
 
-    int tree = ensure_tree(&c, &root, use_cache);
+    /* The system store first; it is read-only for us: nothing below the
+     * user's cache root is created unless the store lacks the tree. */
+    char store_path[4096];
+    const char *rootpath = store_path;
+    int tree = store_lookup(&c, use_cache, store_path, sizeof store_path);
+    if (tree < 0) {
+        if (hpk_root_open(&root, c.debug, &err) != 0) die(&c, &err);
+        tree = ensure_tree(&c, &root, use_cache);
+        rootpath = root.path;
+    }
     if (cmd && !strcmp(cmd, "--hpack-verify")) {
         if (hpk_verify_tree(&c.a, tree, &err) != 0) die(&c, &err);
-        printf("%s/%s: all %u entries match the payload\n", root.path, c.cf.base_hex, c.a.p.count);
+        printf("%s/%s: all %u entries match the payload\n", rootpath, c.cf.base_hex, c.a.p.count);
         return 0;
     }
     pin_tree(&c, tree);
     sigaction(SIGXFSZ, &xfsz, NULL);
-    if (train_out) return train(&c, root.path, train_out, argc - 1, argv + 1);
+    if (train_out) return train(&c, rootpath, train_out, argc - 1, argv + 1);
 
-    char **b = build_argv(&c, root.path, use_cache, NULL, argc - 1, argv + 1);
+    char **b = build_argv(&c, rootpath, use_cache, NULL, argc - 1, argv + 1);
     if (c.debug) {
         fputs("hpack: exec ", stderr);
         print_argv(stderr, b);

@@ -630,7 +630,8 @@ int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, 
         hpk_hash_hex(a->p.footer.base_hash, hex);
         int fd = openat(root, HPK_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         hex[32] = '\n';
-        if (fd < 0 || write(fd, hex, 33) != 33 || futimens(fd, fixed_times) != 0 || close(fd) != 0)
+        /* fchmod: 0644 whatever the umask (a store tree is read by every user, and an image's bytes must not depend on it). */
+        if (fd < 0 || write(fd, hex, 33) != 33 || fchmod(fd, 0644) != 0 || futimens(fd, fixed_times) != 0 || close(fd) != 0)
             r = hpk_fail(err, HPK_EXIT_UNPACK, "cannot write %s: %s", HPK_MARKER, strerror(errno));
     }
     if (r == 0 && (fchmod(root, 0755) != 0 || renameat(parent, tmp, parent, name) != 0))

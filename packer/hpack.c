@@ -31,6 +31,10 @@ static const struct cmd commands[] = {
     {"verify", hpk_cmd_verify, "check every byte of an artifact; with --run, that its cache applies"},
     {"diff", hpk_cmd_diff, "compare two artifacts entry by entry"},
     {"extract", hpk_cmd_extract, "write an artifact's payload as a directory, tar or zip"},
+    {"image", hpk_cmd_image, "make a reproducible OCI image archive that runs an artifact"},
+    {"install", hpk_cmd_install, "unpack an artifact into the system store, for every user"},
+    {"uninstall", hpk_cmd_uninstall, "remove an artifact's tree from the system store"},
+    {"store", hpk_cmd_store, "list the system store, or remove what no tree uses (gc)"},
     {"help", cmd_help, "show help for a command"},
     {"version", cmd_version, "print the version"},
 };
@@ -41,7 +45,7 @@ static void usage(FILE *f)
                "hpack packs a Java runtime, an application's jars and its JVM options into one\n"
                "executable file that starts fast and is bit-for-bit reproducible.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nSee 'hpack help COMMAND' or 'hpack COMMAND --help'; man hpack.\n");
 }
 

@@ -1,0 +1,316 @@
+/*
+ * elfdeps.c - the C library closure of a runtime, from ELF headers
+ * (hpk_image.h).
+ *
+ * Not ldd: ldd runs the dynamic loader on the binary (it executes code of
+ * the file it inspects) and answers for this host's configuration. Here
+ * each file's program interpreter (PT_INTERP) and DT_NEEDED names are read
+ * with libelf; a name the runtime carries itself (libjli.so, libjvm.so, found
+ * through $ORIGIN run paths) needs nothing; any other is looked up in the
+ * loader's default directories, like the loader does without an ld.so.cache,
+ * and its own needs followed in turn.
+ */
+#define _GNU_SOURCE
+#include "hpk_image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Where the loader looks when no ld.so.cache says otherwise (glibc's
+ * built-in list for the architecture), and where the image puts each
+ * library found there: the same path, so the image needs no cache either. */
+static const char *const lib_dirs[] = {
+#if defined(__x86_64__)
+    "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+#elif defined(__aarch64__)
+    "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+#endif
+    "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+};
+
+struct strv {
+    char **v;
+    size_t n;
+};
+
+static int strv_has(const struct strv *s, const char *x)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], x)) return 1;
+    return 0;
+}
+
+static void strv_add(struct strv *s, const char *x)
+{
+    char **v = realloc(s->v, (s->n + 1) * sizeof *v);
+    if (!v || !(v[s->n] = strdup(x))) {
+        fputs("hpack: out of memory\n", stderr);
+        exit(HPK_ST_INTERNAL);
+    }
+    s->v = v;
+    s->n++;
+}
+
+static void strv_free(struct strv *s)
+{
+    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+/* PT_INTERP, DT_NEEDED and e_machine of an ELF image; 1 if it is no ELF
+ * file (a script, a data file named .so), 0 on success, -1 if malformed. */
+static int elf_needs(const uint8_t *data, size_t size, struct strv *needed, char **interp, unsigned *machine)
+{
+    if (size < 4 || memcmp(data, ELFMAG, SELFMAG) != 0) return 1;
+    Elf *elf = elf_memory((char *)data, size);
+    if (!elf) return -1;
+    int rc = 0;
+    GElf_Ehdr eh;
+    if (!gelf_getehdr(elf, &eh)) {
+        elf_end(elf);
+        return -1;
+    }
+    *machine = eh.e_machine;
+    size_t nph = 0;
+    if (elf_getphdrnum(elf, &nph) != 0) nph = 0;
+    for (size_t i = 0; i < nph; i++) {
+        GElf_Phdr ph;
+        if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_INTERP) continue;
+        if (ph.p_offset >= size || ph.p_filesz == 0 || ph.p_filesz > size - ph.p_offset) {
+            rc = -1;
+            break;
+        }
+        if (interp) *interp = strndup((const char *)data + ph.p_offset, ph.p_filesz);
+    }
+    Elf_Scn *scn = NULL;
+    while (rc == 0 && (scn = elf_nextscn(elf, scn))) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC) continue;
+        Elf_Data *d = elf_getdata(scn, NULL);
+        if (!d || !sh.sh_entsize) continue;
+        size_t n = sh.sh_size / sh.sh_entsize;
+        for (size_t i = 0; i < n; i++) {
+            GElf_Dyn dyn;
+            if (!gelf_getdyn(d, (int)i, &dyn)) break;
+            if (dyn.d_tag == DT_NULL) break;
+            if (dyn.d_tag != DT_NEEDED) continue;
+            const char *name = elf_strptr(elf, sh.sh_link, dyn.d_un.d_val);
+            if (!name) {
+                rc = -1;
+                break;
+            }
+            if (!strv_has(needed, name)) strv_add(needed, name);
+        }
+    }
+    elf_end(elf);
+    return rc;
+}
+
+static int read_all(const char *path, uint8_t **data, size_t *len)
+{
+    return hpk_read_file(path, data, len);
+}
+
+/* The runtime's files worth reading: those in bin/, and shared objects anywhere. */
+static int candidate(const struct hpk_entry *x)
+{
+    if (x->role != HPK_ROLE_RUNTIME || !S_ISREG(x->mode)) return 0;
+    char p[HPK_PATH_MAX + 1];
+    snprintf(p, sizeof p, "%.*s", (int)x->path_len, x->path);
+    const char *base = strrchr(p, '/');
+    base = base ? base + 1 : p;
+    return !strncmp(p, "runtime/bin/", 12) || strstr(base, ".so") != NULL || !strcmp(base, "jspawnhelper") ||
+           !strcmp(base, "jexec");
+}
+
+struct found {
+    char *name;  /* as needed */
+    char *real;  /* realpath on the host */
+    char *dest;  /* path in the image */
+};
+
+int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java, struct hpk_closure *c,
+                      struct hpk_perr *e)
+{
+    if (elf_version(EV_CURRENT) == EV_NONE) return hpk_perr_set(e, HPK_ST_INTERNAL, "libelf: %s", elf_errmsg(-1));
+    struct strv carried = {0}, queue = {0}, essential = {0}, interps = {0};
+    /* Names the runtime provides itself. */
+    for (uint32_t i = 0; i < a->p.count; i++) {
+        const struct hpk_entry *x = &a->p.entries[i];
+        if (x->role != HPK_ROLE_RUNTIME || S_ISDIR(x->mode)) continue;
+        char p[HPK_PATH_MAX + 1];
+        snprintf(p, sizeof p, "%.*s", (int)x->path_len, x->path);
+        const char *b = strrchr(p, '/');
+        if (!strv_has(&carried, b ? b + 1 : p)) strv_add(&carried, b ? b + 1 : p);
+    }
+    int rc = 0, have_java = 0;
+    c->machine = 0;
+    for (uint32_t i = 0; i < a->p.count && rc == 0; i++) {
+        const struct hpk_entry *x = &a->p.entries[i];
+        if (!candidate(x)) continue;
+        char p[HPK_PATH_MAX + 1];
+        snprintf(p, sizeof p, "%.*s", (int)x->path_len, x->path);
+        char *data;
+        size_t len;
+        int r = hpk_entry_slurp(a, x, &data, &len);
+        if (r != HPK_OK) {
+            rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "entry %s: %s", p, hpk_layout_strerror(r));
+            break;
+        }
+        struct strv needs = {0};
+        char *interp = NULL;
+        unsigned machine = 0;
+        r = elf_needs((const uint8_t *)data, len, &needs, &interp, &machine);
+        free(data);
+        if (r < 0) {
+            rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: malformed ELF file", p);
+        } else if (r == 0) {
+            int is_java = !strcmp(p, java);
+            int is_core = is_java || strstr(p, "/libjvm.so") || strstr(p, "/libjli.so");
+            if (is_java) have_java = 1, c->machine = machine;
+            if (interp && !strv_has(&interps, interp)) strv_add(&interps, interp);
+            for (size_t k = 0; k < needs.n; k++) {
+                if (strv_has(&carried, needs.v[k])) continue;
+                if (!strv_has(&queue, needs.v[k])) strv_add(&queue, needs.v[k]);
+                if (is_core && !strv_has(&essential, needs.v[k])) strv_add(&essential, needs.v[k]);
+            }
+        }
+        strv_free(&needs);
+        free(interp);
+    }
+    /* The artifact's own launcher: static, needing nothing, except in
+     * SANITIZE=1 builds (the sanitizer runtimes). Read through its fd. */
+    if (rc == 0 && exe_fd >= 0) {
+        Elf *elf = elf_begin(exe_fd, ELF_C_READ_MMAP, NULL);
+        size_t n = 0;
+        char *img = elf ? elf_rawfile(elf, &n) : NULL;
+        struct strv needs = {0};
+        char *interp = NULL;
+        unsigned machine = 0;
+        if (img && elf_needs((const uint8_t *)img, n, &needs, &interp, &machine) == 0) {
+            if (interp && !strv_has(&interps, interp)) strv_add(&interps, interp);
+            for (size_t k = 0; k < needs.n; k++) {
+                if (!strv_has(&queue, needs.v[k])) strv_add(&queue, needs.v[k]);
+                if (!strv_has(&essential, needs.v[k])) strv_add(&essential, needs.v[k]);
+            }
+        }
+        strv_free(&needs);
+        free(interp);
+        if (elf) elf_end(elf);
+    }
+    if (rc == 0 && !have_java) rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: not an ELF executable", java);
+    if (rc == 0 && c->machine != EM_X86_64 && c->machine != EM_AARCH64)
+        rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: ELF machine %u: only x86-64 and aarch64 images are made", java,
+                          c->machine);
+    c->arch = c->machine == EM_AARCH64 ? "arm64" : "amd64";
+    if (c->arch_only) {
+        strv_free(&queue);
+        strv_free(&interps);
+    }
+    /* glibc loads libgcc_s itself (dlopen) to unwind a cancelled or exiting
+     * thread: no DT_NEEDED names it. Taken when the host has it. */
+    if (rc == 0 && !strv_has(&queue, "libgcc_s.so.1")) strv_add(&queue, "libgcc_s.so.1");
+
+    struct strv reals = {0}, dests = {0};
+    /* The loaders first, at their exact paths. */
+    for (size_t i = 0; i < interps.n && rc == 0; i++) {
+        char *real = realpath(interps.v[i], NULL);
+        if (!real) {
+            rc = hpk_perr_set(e, HPK_ST_RUNTIME, "the runtime's program interpreter %s is not on this host: %s",
+                              interps.v[i], strerror(errno));
+            break;
+        }
+        uint8_t *data;
+        size_t len;
+        if (read_all(real, &data, &len) != 0) {
+            rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s", real, strerror(errno));
+        } else {
+            struct hpk_litem *it = hpk_litems_add_p(c->out, interps.v[i] + 1, S_IFREG | 0755);
+            it->data = it->owned = data;
+            it->size = len;
+            strv_add(&reals, real);
+            strv_add(&dests, interps.v[i]);
+            c->n_libs++;
+        }
+        free(real);
+    }
+    /* Then every needed name, breadth first; what a library needs is queued. */
+    for (size_t q = 0; q < queue.n && rc == 0; q++) {
+        const char *name = queue.v[q];
+        char path[4096];
+        uint8_t *data = NULL;
+        size_t len = 0;
+        const char *dir = NULL;
+        struct strv needs = {0};
+        for (size_t d = 0; d < sizeof lib_dirs / sizeof *lib_dirs && !dir; d++) {
+            snprintf(path, sizeof path, "%s/%s", lib_dirs[d], name);
+            unsigned m = 0;
+            if (access(path, R_OK) != 0 || read_all(path, &data, &len) != 0) continue;
+            struct strv nn = {0};
+            if (elf_needs(data, len, &nn, NULL, &m) == 0 && m == c->machine) {
+                dir = lib_dirs[d];
+                needs = nn;
+            } else {
+                strv_free(&nn);
+                free(data);
+                data = NULL;
+            }
+        }
+        if (!dir) {
+            if (strv_has(&essential, name))
+                rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s needs %s, which is not in this host's library directories",
+                                  java, name);
+            else if (strcmp(name, "libgcc_s.so.1"))
+                hpk_warn("the runtime needs %s, which is not on this host: left out of the image (the library that "
+                         "needs it cannot load there)",
+                         name);
+            continue;
+        }
+        char *real = realpath(path, NULL);
+        const char *same = NULL;
+        for (size_t k = 0; real && k < reals.n && !same; k++)
+            if (!strcmp(reals.v[k], real)) same = dests.v[k];
+        if (!hpk_litems_has(c->out, path + 1)) {
+            struct hpk_litem *it;
+            if (same) {
+                /* One file needed by two names (the loader by its path and
+                 * by its soname): a link, not a second copy. */
+                it = hpk_litems_add_p(c->out, path + 1, S_IFLNK | 0777);
+                it->target = strdup(same);
+                free(data);
+            } else {
+                it = hpk_litems_add_p(c->out, path + 1, S_IFREG | 0755);
+                it->data = it->owned = data;
+                it->size = len;
+                strv_add(&reals, real ? real : path);
+                strv_add(&dests, path);
+                c->n_libs++;
+            }
+        } else {
+            free(data);
+        }
+        free(real);
+        for (size_t k = 0; k < needs.n; k++) {
+            if (strv_has(&carried, needs.v[k])) continue;
+            if (!strv_has(&queue, needs.v[k])) strv_add(&queue, needs.v[k]);
+            if (strv_has(&essential, name) && !strv_has(&essential, needs.v[k])) strv_add(&essential, needs.v[k]);
+        }
+        strv_free(&needs);
+    }
+    strv_free(&carried);
+    strv_free(&queue);
+    strv_free(&essential);
+    strv_free(&interps);
+    strv_free(&reals);
+    strv_free(&dests);
+    return rc;
+}

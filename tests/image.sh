@@ -1,0 +1,217 @@
+# Container images and the system store (issue 16), sourced by
+# integration.sh: `hpack image` checked with Debian's skopeo, umoci and
+# podman (tests/setup-deps.sh apps installs them), the image's rootfs run
+# the way an engine would (own mount namespace, read-only, non-root), and
+# `hpack install`/`uninstall`/`store` with the launcher's trust rule.
+
+need_oci_tools() {
+    local t
+    for t in skopeo umoci unshare; do
+        command -v "$t" >/dev/null || fail "$t is not installed: tests/setup-deps.sh apps installs it"
+    done
+}
+
+# in_rootfs ROOTFS CMD...: CMD inside ROOTFS as a container engine runs it:
+# a mount namespace of its own, the root file system read-only (so nothing
+# can be unpacked or written anywhere: not even /tmp), /proc, uid and gid
+# 65532, an empty environment but ${IMG_ENV[@]}, nothing of the host's
+# file systems (no /usr) visible.
+IMG_ENV=()
+in_rootfs() {
+    local r=$1; shift
+    unshare -m --fork sh -c 'r=$1; shift
+        mount --bind "$r" "$r" && mount -o remount,bind,ro "$r" && mount -t proc proc "$r/proc" && exec env -i "$@"' \
+        sh "$r" "${IMG_ENV[@]}" /usr/sbin/chroot --userspec=65532:65532 "$r" "$@"
+}
+
+# The image of the trained hello (DA1), made once and shared by the image tests.
+IMG=$W/img1/hello.tar
+image_fixture() {
+    need_oci_tools
+    [ -s "$IMG" ] && return 0
+    mkdir -p "$W/img1"
+    cp "$H25T" "$W/img1/hello"
+    (cd "$W/img1" && "$HPACK" image -q hello -o hello.tar --tag "hpack-test/hello:$$") >"$W/img1/digest"
+    [ -s "$IMG" ] || fail "no image written"
+}
+# unpack_image ARCHIVE DIR: the rootfs umoci makes of it (DIR/rootfs)
+unpack_image() {
+    rm -rf "$2.oci" "$2"
+    skopeo copy -q "oci-archive:$1" "oci:$2.oci:img" || fail "skopeo copy refused $1"
+    umoci unpack --image "$2.oci:img" "$2" >/dev/null || fail "umoci unpack refused $1"
+}
+
+t_image_reproducible() {
+    image_fixture
+    # the same artifact elsewhere, another mtime, another umask, time zone and locale
+    mkdir -p "$W/img2/deep er"
+    cp "$H25T" "$W/img2/deep er/hello"
+    touch -d '2001-02-03 04:05' "$W/img2/deep er/hello"
+    local d2
+    d2=$(cd "$W/img2" && umask 077 && TZ=Pacific/Chatham LC_ALL=C.UTF-8 "$HPACK" image -q "deep er/hello" \
+        -o "again.tar" --tag "hpack-test/hello:$$")
+    [ "$d2" = "$(cat "$W/img1/digest")" ] || fail "digests differ: $d2 vs $(cat "$W/img1/digest")"
+    [[ $d2 =~ ^sha256:[0-9a-f]{64}$ ]] || fail "not a digest: $d2"
+    cmp "$IMG" "$W/img2/again.tar" || fail "the two image archives differ"
+    # the digest is the manifest's, as a registry would compute it
+    local man; man=$(tar -xOf "$IMG" index.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifests"][0]["digest"])')
+    [ "$man" = "$d2" ] || fail "index.json names $man"
+    [ "sha256:$(tar -xOf "$IMG" "blobs/sha256/${d2#sha256:}" | sha256sum | cut -c1-64)" = "$d2" ] || fail "manifest blob hash"
+    echo "INFO: same image digest from two directories, umasks 022/077, two time zones: $d2"
+}
+
+t_image_skopeo_umoci_read_only_run() {
+    image_fixture
+    local dg; dg=$(cat "$W/img1/digest")
+    local js; js=$(skopeo inspect "oci-archive:$IMG") || fail "skopeo inspect refused the image"
+    local hex full; hex=$("$HPACK" hash "$H25T"); full=$("$HPACK" hash --full "$H25T")
+    python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+dg, hex, full = sys.argv[1:]
+assert j["Digest"] == dg, j["Digest"]
+assert j["Labels"]["org.hpack.base-hash"] == hex and j["Labels"]["org.hpack.full-hash"] == full, j["Labels"]
+assert j["Architecture"] == "amd64" and j["Os"] == "linux" and len(j["Layers"]) == 2' "$dg" "$hex" "$full" <<<"$js" ||
+        fail "skopeo inspect: $js"
+    local cfg; cfg=$(skopeo inspect --config "oci-archive:$IMG")
+    python3 -c '
+import json, sys
+c = json.load(sys.stdin)["config"]
+assert c["User"] == "65532:65532", c["User"]
+assert c["Entrypoint"] == ["/app/hello"], c["Entrypoint"]' <<<"$cfg" || fail "config: $cfg"
+    unpack_image "$IMG" "$W/bundle"
+    local R=$W/bundle/rootfs
+    [ ! -e "$R/usr" ] || fail "the image has a /usr"
+    [ "$(stat -c %a "$R/tmp")" = 1777 ] || fail "/tmp mode $(stat -c %a "$R/tmp")"
+    [ -f "$R/var/lib/hpack/$hex/.hpack-ok" ] || fail "no store tree in the image"
+    grep -q '^app:x:65532:65532:' "$R/etc/passwd" || fail "/etc/passwd: $(cat "$R/etc/passwd")"
+    # the C library closure: the loader and libc, nothing else of the host
+    [ -x "$R/lib64/ld-linux-x86-64.so.2" ] && [ -f "$R/lib/x86_64-linux-gnu/libc.so.6" ] || fail "no loader or libc"
+    local out
+    IMG_ENV=(HPACK_AOT=require HPACK_DEBUG=1 HPACK_JAVA_OPTS=-Xlog:class+load)
+    out=$(in_rootfs "$R" /app/hello one "two words" 2>&1) || fail "the app failed in the rootfs: $(tail -5 <<<"$out")"
+    grep -qx 'Hello from hpack!' <<<"$out" || fail "no greeting: $(tail -5 <<<"$out")"
+    grep -qx 'arg\[two words\]' <<<"$out" || fail "argument lost"
+    grep -q 'demo.Main source: shared objects file' <<<"$out" || fail "main class not from the AOT cache"
+    grep -q "^hpack: exec /var/lib/hpack/$hex/runtime/bin/java " <<<"$out" || fail "not run from the store: $(grep '^hpack' <<<"$out")"
+    ! grep -q 'unpacking' <<<"$out" || fail "the launcher unpacked"
+    echo "INFO: umoci rootfs, read-only, uid 65532, no /usr: ran from /var/lib/hpack with HPACK_AOT=require"
+}
+
+t_image_podman() {
+    image_fixture
+    command -v podman >/dev/null || fail "podman is not installed: tests/setup-deps.sh apps installs it"
+    local ref="localhost/hpack-test/hello:$$" out
+    out=$(podman load -q -i "$IMG" 2>&1) || fail "podman load: $out"
+    local id; id=$(podman image inspect --format '{{.Digest}}' "$ref") || fail "podman has no $ref after load: $out"
+    [ "$id" = "$(cat "$W/img1/digest")" ] || { podman rmi -f "$ref" >/dev/null 2>&1; fail "podman's digest $id"; }
+    # crun cannot raise limits here (no CAP_SYS_RESOURCE): ask for lower ones
+    local rc=0
+    out=$(timeout 300 podman run --rm --read-only --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+        -e HPACK_AOT=require "$ref" x 2>&1) || rc=$?
+    podman rmi -f "$ref" >/dev/null 2>&1 || true
+    if [ $rc = 0 ]; then
+        grep -qx 'Hello from hpack!' <<<"$out" || fail "podman run: no greeting: $out"
+        echo "INFO: podman load + run --read-only: ran"
+    elif grep -q 'OCI runtime error\|OCI permission denied\|cgroups in hybrid mode' <<<"$out"; then
+        echo "INFO: podman load ok (same digest); podman run CANNOT run here: $(tail -1 <<<"$out") (the chroot run is the proof)"
+    else
+        fail "podman run failed (status $rc): $out"
+    fi
+}
+
+t_image_on_a_base() {
+    image_fixture
+    local rt; rt=$(rt25)
+    mkdir -p "$W/img3"
+    "$HPACK" build -q --runtime "$rt" --cp "$SAMPLES/hello.jar" --main-class demo.Main --arg from-base -o "$W/img3/second"
+    (cd "$W/img3" && "$HPACK" image -q second --base "oci-archive:$IMG" --user 1000:1000 -o on-base.tar) >/dev/null ||
+        fail "image --base failed"
+    local js; js=$(skopeo inspect "oci-archive:$W/img3/on-base.tar")
+    python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert len(j["Layers"]) == 3, j["Layers"]' <<<"$js" || fail "expected the base's 2 layers + 1: $js"
+    unpack_image "$W/img3/on-base.tar" "$W/bundle3"
+    local R=$W/bundle3/rootfs
+    [ -x "$R/app/hello" ] && [ -x "$R/app/second" ] || fail "both apps should be in the image"
+    grep -q '^app:x:65532' "$R/etc/passwd" || fail "the base's /etc is not kept"
+    skopeo inspect --config "oci-archive:$W/img3/on-base.tar" | grep -q '"User": "1000:1000"' || fail "--user not in the config"
+    IMG_ENV=()
+    local out; out=$(in_rootfs "$R" /app/second 2>&1) || fail "second app: $out"
+    grep -qx 'arg\[from-base\]' <<<"$out" || fail "second app's output: $out"
+    expect_status 2 "/nonexistent" "$HPACK" image "$W/img3/second" --base oci-archive:/nonexistent -o "$W/img3/x.tar"
+}
+
+t_image_errors() {
+    local o=$W/imgerr; mkdir -p "$o"
+    expect_status 2 "expected UID:GID" "$HPACK" image "$H25" --user app -o "$o/a.tar"
+    expect_status 2 "not an image reference" "$HPACK" image "$H25" --tag 'Hello World' -o "$o/a.tar"
+    expect_status 2 "expected oci-archive:FILE" "$HPACK" image "$H25" --base docker://x -o "$o/a.tar"
+    expect_status 6 "does not exist" "$HPACK" image "$H25" -o "$W/nodir/a.tar"
+    echo junk >"$o/junk"
+    expect_status 9 "junk" "$HPACK" image "$o/junk" -o "$o/a.tar"
+    rm "$o/junk"
+    no_leftovers "$o"
+}
+
+# A store the launcher may trust must have trusted directories above it:
+# under the build directory, not under /tmp (1777).
+t_store_install_trust_uninstall() {
+    S=$BUILD/test-store.$BASHPID # global: the EXIT trap of this test's subshell removes it
+    trap 'rm -rf "$S"' EXIT
+    local rt; rt=$(rt25)
+    rm -rf "$S"
+    chmod 755 "$W" "$W/art"
+    "$HPACK" build -q --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server -o "$W/art/http0"
+    local out hex hex2
+    hex=$("$HPACK" hash "$H25T"); hex2=$("$HPACK" hash "$W/art/http0")
+    "$HPACK" install "$H25T" --store "$S" >/dev/null
+    "$HPACK" install "$W/art/http0" --store "$S" >"$W/inst.out"
+    grep -q "installed .*links to identical content" "$W/inst.out" || fail "install: $(cat "$W/inst.out")"
+    [ -f "$S/$hex/.hpack-ok" ] && ls "$S/$hex"/cache/*.aot >/dev/null || fail "tree or cache missing"
+    # two apps on one runtime: one inode
+    [ "$(stat -c %i "$S/$hex/runtime/lib/modules")" = "$(stat -c %i "$S/$hex2/runtime/lib/modules")" ] ||
+        fail "runtime/lib/modules not shared"
+    out=$("$HPACK" store list --store "$S")
+    grep -q "^$hex  Java .* demo.Main .*startup cache" <<<"$out" && grep -q "^$hex2 .*demo.http.Server" <<<"$out" ||
+        fail "store list: $out"
+    # nobody, no home, no usable temporary directory: runs from the store, with its cache
+    run_nobody() { # UID CMD...
+        local u=$1; shift
+        setpriv --reuid="$u" --regid="$u" --clear-groups env -i HOME=/nonexistent TMPDIR=/nonexistent \
+            HPACK_STORE="$S" HPACK_DEBUG=1 "$@"
+    }
+    out=$(run_nobody 65534 HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load "$H25T" 2>&1) || fail "as nobody: $out"
+    grep -q "^hpack: exec $S/$hex/runtime/bin/java" <<<"$out" || fail "not from the store: $(grep '^hpack' <<<"$out")"
+    grep -q 'demo.Main source: shared objects file' <<<"$out" || fail "cache not used"
+    # the trust rule: a group-writable store is not used (the user's cache serves)
+    chmod g+w "$S"
+    out=$(HPACK_CACHE_DIR=$W/sc1 HPACK_STORE=$S "$H25T" 2>&1) || fail "$out"
+    grep -q "warning: system store not used: $S: writable by group or others" <<<"$out" || fail "no warning: $out"
+    grep -qx 'Hello from hpack!' <<<"$out" || fail "did not run: $out"
+    chmod g-w "$S"
+    # a tree owned by another user is not used; by the running user, it is
+    chown 65533 "$S/$hex"
+    out=$(run_nobody 65534 "$H25T" 2>&1) && fail "ran with no store and no cache: $out"
+    grep -q "system store not used: $S/$hex: owned by uid 65533, neither root nor you" <<<"$out" || fail "$out"
+    out=$(run_nobody 65533 "$H25T" 2>&1) || fail "as the tree's owner: $out"
+    grep -q "^hpack: exec $S/$hex/" <<<"$out" || fail "the owner's tree not used: $out"
+    chown 0 "$S/$hex"
+    # every directory above counts: a copy below /tmp (mode 1777) is not trusted
+    mkdir -p "$W/tmpstore" && cp -a "$S/$hex" "$W/tmpstore/"
+    out=$(HPACK_CACHE_DIR=$W/sc2 HPACK_STORE=$W/tmpstore "$H25T" 2>&1)
+    grep -q "system store not used: /tmp: writable by group or others" <<<"$out" || fail "/tmp trusted: $out"
+    expect_status 6 "the launcher would not trust it" "$HPACK" install "$H25" --store "$W/tmpstore"
+    # uninstall: the other tree keeps the shared files
+    mkdir "$S/$hex.tmp.999999"
+    "$HPACK" store gc --store "$S" | grep -q "removed 1 stale" || fail "gc kept a stale temporary"
+    "$HPACK" uninstall "$H25T" --store "$S" >/dev/null
+    [ ! -e "$S/$hex" ] || fail "tree still there"
+    [ "$(stat -c %h "$S/$hex2/runtime/lib/modules")" = 2 ] || fail "link count $(stat -c %h "$S/$hex2/runtime/lib/modules")"
+    run_nobody 65534 "$W/art/http0" --hpack-verify >/dev/null || fail "the other tree is damaged"
+    "$HPACK" uninstall "$hex2" --store "$S" >/dev/null
+    [ -z "$(ls -A "$S/.objects")" ] || fail "objects left: $(ls "$S/.objects" | head -3)"
+    expect_status 1 "not installed" "$HPACK" uninstall "$hex2" --store "$S"
+    [ -z "$("$HPACK" store list --store "$S")" ] || fail "store list not empty"
+}
