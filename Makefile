@@ -29,7 +29,10 @@ CFLAGS ?=
 CFLAGS += $(BASE_CFLAGS) $(SAN)
 
 LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layout/cpus.c
-LAUNCHER_SRC := launcher/main.c launcher/unpack.c launcher/cachedir.c launcher/store.c
+# Trees: unpacking, extraction, directory safety, the system store. Both the
+# launcher and the packer (extract, install, image) link them.
+TREE_SRC := layout/unpack.c layout/dirsafe.c layout/store.c
+LAUNCHER_SRC := launcher/main.c launcher/cachedir.c $(TREE_SRC)
 PACKER_SRC := packer/hpack.c packer/util.c packer/inputs.c packer/jar.c packer/payload.c packer/elfout.c \
               packer/build.c packer/train.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c \
               packer/closure.c packer/image.c packer/ocilayer.c packer/elfdeps.c packer/sha256.c packer/store.c
@@ -55,9 +58,11 @@ $(B)/hpack-launcher.stripped: $(B)/hpack-launcher
 $(B)/launcher_blob.o: packer/launcher_blob.S $(B)/hpack-launcher.stripped
 	$(CC) -c -DHPK_LAUNCHER_PATH='"$(B)/hpack-launcher.stripped"' -o $@ packer/launcher_blob.S
 
-# The packer links the launcher's unpack code too (hpack extract, install, image).
-$(B)/hpack: $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c launcher/store.c $(HDRS) $(B)/launcher_blob.o
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c launcher/store.c \
+# The packer depends on layout/ only, never on launcher/ (it embeds the
+# launcher as bytes: launcher_blob.o). extract, install and image unpack
+# with the launcher's own code, which is layout/'s (TREE_SRC).
+$(B)/hpack: $(PACKER_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) $(TREE_SRC) \
 	    $(B)/launcher_blob.o $(PKG_LIBS) -lpthread
 
 # Test builds: the same sources with the test hooks compiled in
@@ -72,8 +77,8 @@ $(B)/hpack-launcher-test.stripped: $(B)/hpack-launcher-test
 $(B)/launcher_blob_test.o: packer/launcher_blob.S $(B)/hpack-launcher-test.stripped
 	$(CC) -c -DHPK_LAUNCHER_PATH='"$(B)/hpack-launcher-test.stripped"' -o $@ packer/launcher_blob.S
 
-$(B)/hpack-test: $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c $(HDRS) $(B)/launcher_blob_test.o
-	$(CC) $(CFLAGS) -DHPK_TEST_HOOKS $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) launcher/unpack.c launcher/cachedir.c \
+$(B)/hpack-test: $(PACKER_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob_test.o
+	$(CC) $(CFLAGS) -DHPK_TEST_HOOKS $(PKG_CFLAGS) -o $@ $(PACKER_SRC) $(LAYOUT_SRC) $(TREE_SRC) \
 	    $(B)/launcher_blob_test.o $(PKG_LIBS) -lpthread
 
 # ---- tests ----

@@ -1,5 +1,7 @@
 /*
- * hpk_launcher.h - internal API of the embedded launcher.
+ * hpk_launcher.h - internal API of the embedded launcher: the choice of its
+ * cache root. Making, checking and extracting trees is layout/'s
+ * (hpk_tree.h), shared with the packer.
  *
  * The launcher runs on every start of every shipped application: its warm
  * path is a handful of system calls (see docs/launcher.md). Everything here
@@ -11,33 +13,14 @@
 #include "../layout/hpk_artifact.h"
 #include "../layout/hpk_kv.h"
 #include "../layout/hpk_tree.h"
+#include "../layout/hpk_store.h"
 
 #include <stddef.h>
 #include <time.h>
 
-/* Exit statuses of the launcher itself, before it execs the JVM. Chosen high
- * so they rarely collide with an app's own; documented in docs/launcher.md. */
-enum hpk_exit {
-    HPK_EXIT_PAYLOAD = 121, /* the artifact's payload is missing, truncated or corrupt */
-    HPK_EXIT_CACHEDIR = 122, /* the cache directory is unusable or insecure */
-    HPK_EXIT_UNPACK = 123,  /* unpacking failed (I/O error, disk full) */
-    HPK_EXIT_TAMPER = 124,  /* the unpacked tree or the startup cache does not match */
-    HPK_EXIT_USAGE = 125,   /* bad --hpack-* option or HPACK_* variable */
-    HPK_EXIT_EXEC = 126,    /* the JVM could not be started */
-};
-
-
-struct hpk_err {
-    int code;      /* an enum hpk_exit value */
-    char msg[768]; /* one line, no trailing newline */
-};
-
-int hpk_fail(struct hpk_err *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* cachedir.c: choose the cache root and open it, creating it 0700 and
  * refusing one owned by another user or writable by group/others, or below
- * a directory another user could write. */
+ * a directory another user could write (layout/dirsafe.c). */
 struct hpk_root {
     char path[4096]; /* the real path: absolute, no symbolic link, no "." or ".." */
     int fd;
@@ -46,46 +29,4 @@ struct hpk_root {
 int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e);
 /* The root hpk_root_open would try first, computed without touching disk. */
 void hpk_root_default(char *buf, size_t n);
-/* Check that an opened directory is ours and not writable by others. */
-int hpk_dir_secure(int fd, const char *what, struct hpk_err *e);
-/* Open the directory `path` (relative to the working directory if not
- * absolute) for reading, walking from "/" one component at a time without
- * following links except links owned by root or the user: every directory
- * on the way owned by root or the user and not writable by group or others
- * unless sticky (OpenSSH's secure_filename rule), the directory itself owned
- * by the user and not writable by group or others (HPK_DIR_WAY: held to
- * the rule of the directories on the way only). HPK_DIR_CREATE: make missing
- * directories 0700. Its real path goes to real[0..realn). On failure
- * *insecure tells a refusal about ownership or modes from other errors. */
-enum { HPK_DIR_CREATE = 1, HPK_DIR_WAY = 2 };
-int hpk_dir_open_secure(const char *path, int flags, char *real, size_t realn, int *insecure,
-                        struct hpk_err *e);
-/* A file the user is about to trust (a startup cache given to hpack build
- * --with-cache): below directories nobody else may rename (as above), a
- * regular file (not followed), owned by the user, not writable by group or
- * others. `what` names it in the message. */
-int hpk_file_secure(const char *path, const char *what, struct hpk_err *e);
-
-/* unpack.c */
-/* Unpack every non-cache entry into a new directory `name` under `parent`
- * (which must not exist), verifying each entry; the directory appears only
- * complete (built as a temporary sibling, then renamed). `marker`: write the
- * .hpack-ok marker the launcher's warm path looks for (not for extraction). */
-int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, int marker, struct hpk_err *e);
-/* Extract the whole payload, cache entries included, into the new directory
- * `dir` (no marker: not a launcher tree). Errors: HPK_EXIT_USAGE when `dir`
- * exists or its parent cannot be opened, else those of unpacking. */
-int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_err *e);
-/* Add the cache entries of `a` missing from the unpacked tree `tree`, each
- * written to a temporary name and renamed. */
-int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);
-/* Remove a directory tree without following symlinks. */
-int hpk_rm_rf(int parent, const char *name);
-/* Remove stale temporaries `<prefix>.tmp.*` / `<prefix>.old.*` under parent. */
-void hpk_clean_stale(int parent, const char *prefix);
-/* Remove files named `<prefix><anything>.<suffix>` in dir (a killed start's cache temporaries). */
-void hpk_clean_prefix(int dir, const char *prefix, const char *suffix);
-/* Re-hash every entry of the unpacked tree against the table. */
-int hpk_verify_tree(const struct hpk_artifact *a, int tree, struct hpk_err *e);
-
 #endif

@@ -13,7 +13,7 @@
 #define _GNU_SOURCE
 #include "hpk_launcher.h"
 #include "../layout/hpk_config.h"
-#include "hpk_store.h"
+#include "../layout/hpk_store.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
-#include "../launcher/hpk_launcher.h"
+#include "../layout/hpk_tree.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -10,7 +10,7 @@
  *      come first instead;
  *   2. the artifact at /app/NAME and its tree unpacked, by the launcher's
  *      own unpack code, in the system store /var/lib/hpack/<base hash>/
- *      (launcher/hpk_store.h): the first start in a container is a warm
+ *      (layout/hpk_store.h): the first start in a container is a warm
  *      start, and needs no writable file system.
  * Layers are sorted, owned by root, dated HPK_FIXED_MTIME and gzipped
  * deterministically (ocilayer.c); the config has no build time in it.
@@ -19,8 +19,8 @@
 #include "hpk_cmds.h"
 #include "hpk_image.h"
 #include "hpk_verify.h"
-#include "../launcher/hpk_launcher.h"
-#include "../launcher/hpk_store.h"
+#include "../layout/hpk_tree.h"
+#include "../layout/hpk_store.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -408,7 +408,7 @@ static int our_label(struct span k)
 }
 
 static char *config_json(const struct opts *o, const char *name, const char *arch, const struct hpk_artifact *a,
-                         const struct hpk_artifact_info *in, const struct base *b, struct hpk_blob *layers, int nl,
+                         const struct hpk_config *in, const struct base *b, struct hpk_blob *layers, int nl,
                          size_t *len)
 {
     char *buf, hex[33], full[33], ep[4200], user[32];
@@ -684,7 +684,7 @@ int hpk_cmd_image(int argc, char **argv)
         fprintf(stderr, "hpack: %s\n", e.msg);
         return e.status;
     }
-    struct hpk_artifact_info in;
+    struct hpk_config in;
     int rc = hpk_artifact_info(&a, &in, &e);
     if (rc != 0) {
         char m[sizeof e.msg];
@@ -778,7 +778,7 @@ int hpk_cmd_image(int argc, char **argv)
         hpk_tmp_rm_tree(tmpdir);
         free(tmpdir);
     }
-    hpk_artifact_info_free(&in);
+    hpk_config_free(&in);
     hpk_close_artifact(&a);
     if (rc != 0) {
         fprintf(stderr, "hpack: image: %s\n", e.msg);

@@ -6,7 +6,7 @@
 #include "hpk_build.h"
 #include "hpk_cmds.h"
 #include "hpk_verify.h"
-#include "../launcher/hpk_launcher.h"
+#include "../layout/hpk_tree.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -5,7 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_image.h"
-#include "../launcher/hpk_launcher.h"
+#include "../layout/hpk_tree.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -1,7 +1,7 @@
 /*
  * store.c - the system store commands: install, uninstall, store list|gc.
  *
- * A store (launcher/hpk_store.h) holds trees exactly as the launcher
+ * A store (layout/hpk_store.h) holds trees exactly as the launcher
  * unpacks them, made by the launcher's own unpack code, so a tree there is
  * what a first start would have produced. Identical files of different
  * trees (two apps on one runtime) are hard links of one inode: every
@@ -15,8 +15,8 @@
 #include "hpk_cmds.h"
 #include "hpk_packer.h"
 #include "hpk_verify.h"
-#include "../launcher/hpk_launcher.h"
-#include "../launcher/hpk_store.h"
+#include "../layout/hpk_tree.h"
+#include "../layout/hpk_store.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -10,7 +10,7 @@
 #define _GNU_SOURCE
 #include "hpk_build.h"
 #include "hpk_verify.h"
-#include "../launcher/hpk_launcher.h"
+#include "../layout/hpk_tree.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

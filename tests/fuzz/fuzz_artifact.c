@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 /* The launcher's parallel path: pieces decoded out of order (last first),
- * hashed in order, as launcher/unpack.c does with several threads. */
+ * hashed in order, as layout/unpack.c does with several threads. */
 static void fuzz_pieces(const struct hpk_artifact *a, const struct hpk_entry *e)
 {
     struct hpk_piece *p;

@@ -13,7 +13,7 @@
 #ifndef HPK_STORE_H
 #define HPK_STORE_H
 
-#include "hpk_launcher.h"
+#include "hpk_tree.h"
 
 #include <stddef.h>
 

@@ -17,9 +17,9 @@
  * (mode, mtime, close) only once its hash matched.
  */
 #define _GNU_SOURCE
-#include "hpk_launcher.h"
+#include "hpk_tree.h"
 
-#include "../layout/hpk_cpus.h"
+#include "hpk_cpus.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
