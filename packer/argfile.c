@@ -35,7 +35,7 @@ static int is_path_opt(const char *o, size_t n)
 static void push(struct hpk_strv *v, char *s)
 {
     v->v = realloc(v->v, (v->n + 2) * sizeof *v->v);
-    if (!v->v) exit(HPK_ST_INTERNAL);
+    if (!v->v) hpk_oom();
     v->v[v->n++] = s;
     v->v[v->n] = NULL;
 }
@@ -78,7 +78,7 @@ static void add_from_file(struct hpk_strv *out, const char *dir, int dist, const
         snprintf(opt, sizeof opt, "%.*s", (int)(eq - arg), arg);
         int list = !strcmp(opt, "--cp") || !strcmp(opt, "--class-path");
         char *v = dist && dist_relative(opt) ? strdup(eq + 1) : resolve(dir, eq + 1, list), *s;
-        if (asprintf(&s, "%s=%s", opt, v) < 0) exit(HPK_ST_INTERNAL);
+        if (asprintf(&s, "%s=%s", opt, v) < 0) hpk_oom();
         free(v);
         push(out, s);
         return;

@@ -17,24 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void strv_push(struct hpk_strv *v, const char *s)
-{
-    char **n = realloc(v->v, (v->n + 1) * sizeof *n);
-    if (!n || !(n[v->n] = strdup(s))) {
-        fputs("hpack: out of memory\n", stderr);
-        exit(HPK_ST_INTERNAL);
-    }
-    v->v = n;
-    v->n++;
-}
-
-void hpk_strv_free(struct hpk_strv *v)
-{
-    for (size_t i = 0; i < v->n; i++) free(v->v[i]);
-    free(v->v);
-    v->v = NULL;
-    v->n = 0;
-}
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -54,21 +36,21 @@ static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_perr *e)
         while ((de = readdir(d))) {
             size_t l = strlen(de->d_name);
             if (l > 4 && (!strcmp(de->d_name + l - 4, ".jar") || !strcmp(de->d_name + l - 4, ".JAR")))
-                strv_push(&names, de->d_name);
+                hpk_strv_push(&names, de->d_name);
         }
         closedir(d);
         if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
         for (size_t i = 0; i < names.n; i++) {
             char p[PATH_MAX];
             snprintf(p, sizeof p, "%s/%s", dir, names.v[i]);
-            strv_push(out, p);
+            hpk_strv_push(out, p);
         }
         int empty = names.n == 0;
         hpk_strv_free(&names);
         if (empty) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no jars match", elem);
         return 0;
     }
-    strv_push(out, elem);
+    hpk_strv_push(out, elem);
     return 0;
 }
 
@@ -105,9 +87,9 @@ static int strv_has(const struct hpk_strv *v, const char *s)
 static void cp_push(struct hpk_build *b, const char *path, const char *host)
 {
     if (strv_has(&b->cp_paths, path)) return; /* listed twice: the JVM takes the first */
-    strv_push(&b->cp_paths, path);
+    hpk_strv_push(&b->cp_paths, path);
     char *real = host ? realpath(host, NULL) : NULL;
-    strv_push(&b->cp_hosts, real ? real : "");
+    hpk_strv_push(&b->cp_hosts, real ? real : "");
     free(real);
 }
 
@@ -197,7 +179,7 @@ static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char
     for (size_t i = 0; i < s->n; i++) {
         const char *p = s->items[i].path;
         if (!strncmp(p, pre, pl) && !strchr(p + pl, '/') && jar_name(p + pl) && !S_ISDIR(s->items[i].mode))
-            strv_push(&names, p + 4);
+            hpk_strv_push(&names, p + 4);
     }
     if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
     int r = names.n ? 0 : hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no jars match %s in the application distribution%s%s%s",
@@ -324,12 +306,12 @@ static int stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s,
         int err = errno;
         if (fclose(o) != 0 && ok) ok = 0, err = errno;
         if (!ok) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", f, strerror(err));
-        strv_push(&b->jdeps_inputs, f);
+        hpk_strv_push(&b->jdeps_inputs, f);
         if (it->source) {
-            strv_push(&b->jdeps_names, it->source);
+            hpk_strv_push(&b->jdeps_names, it->source);
         } else { /* a member of the --app-dist archive */
             snprintf(f, sizeof f, "%s:%s", b->app_dist ? b->app_dist : "", it->path + 4);
-            strv_push(&b->jdeps_names, f);
+            hpk_strv_push(&b->jdeps_names, f);
         }
     }
     return 0;
@@ -380,20 +362,12 @@ static int snapshot_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct 
     return 0;
 }
 
-const char *hpk_cache_kind(const struct hpk_snapshot *s)
-{
-    if (s->java_major >= 24) return "aot";
-    if (s->java_major >= 13 && s->has_base_cds) return "cds";
-    return NULL;
-}
-
 void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value)
 {
     size_t n = strlen(key) + 1 + strlen(value) + 1;
     char *b = realloc(*buf, *len + n);
     if (!b) {
-        fputs("hpack: out of memory\n", stderr);
-        exit(HPK_ST_INTERNAL);
+        hpk_oom();
     }
     memcpy(b + *len, key, strlen(key));
     b[*len + strlen(key)] = '=';
@@ -542,13 +516,13 @@ static int build_cmd(int argc, char **argv)
          * overrides ./hpack.conf (read first). */
         case O_APP_DIST: b.app_dist = optarg; break;
         case O_JAR: b.jar = optarg; break;
-        case O_CP: strv_push(&b.cp, optarg); break;
+        case O_CP: hpk_strv_push(&b.cp, optarg); break;
         case O_MAIN: b.main_class = optarg; break;
-        case O_JVM: strv_push(&b.jvm_opts, optarg); break;
-        case O_ARG: strv_push(&b.args, optarg); break;
+        case O_JVM: hpk_strv_push(&b.jvm_opts, optarg); break;
+        case O_ARG: hpk_strv_push(&b.args, optarg); break;
         case 'o': b.output = optarg; break;
         case O_TRAIN: b.train = 1; break;
-        case O_TRAIN_ARG: strv_push(&b.train_args, optarg); b.have_train_args = 1; break;
+        case O_TRAIN_ARG: hpk_strv_push(&b.train_args, optarg); b.have_train_args = 1; break;
         case O_TRAIN_TIMEOUT: {
             char *end;
             b.train_timeout = strtod(optarg, &end);
@@ -566,7 +540,7 @@ static int build_cmd(int argc, char **argv)
         case O_LOCK: b.lock = optarg; break;
         case O_JDK: b.jdk = optarg; break;
         case O_ADD_MODULES: b.add_modules = optarg; break;
-        case O_JLINK_OPT: strv_push(&b.jlink_opts, optarg); break;
+        case O_JLINK_OPT: hpk_strv_push(&b.jlink_opts, optarg); break;
         case O_LOCKED: b.locked = optarg; break;
         case O_COMPRESS:
             if (hpk_compress_parse(optarg, &hpk_compress_opt) != 0) {

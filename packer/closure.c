@@ -62,16 +62,6 @@ struct cl {
     struct hpk_perr *e;
 };
 
-static void push(struct hpk_strv *v, const char *s)
-{
-    char **n = realloc(v->v, (v->n + 1) * sizeof *n);
-    if (!n || !(n[v->n] = strdup(s))) {
-        fputs("hpack: out of memory\n", stderr);
-        exit(HPK_ST_INTERNAL);
-    }
-    v->v = n;
-    v->n++;
-}
 
 static ssize_t find_str(const struct hpk_strv *v, const char *s)
 {
@@ -251,8 +241,8 @@ static int pack_host(struct cl *c, const char *real, const char *at, char *where
     struct hpk_manifest m;
     if (hpk_jar_manifest(it->data, it->size, real, &m, c->e) != 0) return -1;
     hpk_manifest_free(&m);
-    push(&c->host_real, real);
-    push(&c->host_at, where);
+    hpk_strv_push(&c->host_real, real);
+    hpk_strv_push(&c->host_at, where);
     return 0;
 }
 
@@ -271,8 +261,8 @@ static int add_rewrite(struct cl *c, const char *jar, const char *from, const ch
     }
     ssize_t k = find_str(&r->from, from);
     if (k >= 0) return strcmp(r->to.v[k], to) ? 1 : 0; /* reached twice, wanting two places: cannot */
-    push(&r->from, from);
-    push(&r->to, to);
+    hpk_strv_push(&r->from, from);
+    hpk_strv_push(&r->to, to);
     return 0;
 }
 
@@ -383,8 +373,8 @@ static int follow_entry(struct cl *c, const char *rt, const char *host, const st
                 if (add_parents(c->s, d) != 0 || !(n = hpk_snapshot_add(c->s, d, S_IFREG | 0644, HPK_ROLE_CLASSPATH)) ||
                     copy_into(n, &tmp) != 0)
                     return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
-                push(&c->host_real, real);
-                push(&c->host_at, d);
+                hpk_strv_push(&c->host_real, real);
+                hpk_strv_push(&c->host_at, d);
                 how = "copied";
                 hpk_info("%s: Class-Path entry %s: packed %s there", jname, tok, h);
             } else {
@@ -442,7 +432,7 @@ static int follow_entry(struct cl *c, const char *rt, const char *host, const st
     if (r < 0) return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
     if (r > 0) {
         /* Cannot be rewritten: the copy goes first on the class path. */
-        if (find_str(&c->before[c->top], content) < 0) push(&c->before[c->top], content);
+        if (find_str(&c->before[c->top], content) < 0) hpk_strv_push(&c->before[c->top], content);
         problem(c, "%s: Class-Path entry %s %s: %s is a signed jar whose manifest hpack cannot rewrite; its packed copy %s "
                 "comes first on the class path, but the JVM will still look at %s on the host",
                 jname, tok, absolute ? "is a host path" : "leads outside the unpacked tree or to other bytes there",
@@ -462,7 +452,7 @@ static int follow_entry(struct cl *c, const char *rt, const char *host, const st
 static int visit(struct cl *c, const char *rt, const char *host)
 {
     if (find_str(&c->seen, rt) >= 0) return 0;
-    push(&c->seen, rt);
+    hpk_strv_push(&c->seen, rt);
     char found[PATH_MAX], jp[PATH_MAX + 8];
     struct hpk_item *it = hpk_snapshot_follow(c->s, "app", rt + 4, found, sizeof found);
     if (!it || !S_ISREG(it->mode)) return 0;
@@ -529,8 +519,8 @@ int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
     size_t n0 = b->cp_paths.n;
     for (size_t i = 0; i < n0; i++)
         if (b->cp_hosts.v[i][0] && find_str(&c.host_real, b->cp_hosts.v[i]) < 0) {
-            push(&c.host_real, b->cp_hosts.v[i]);
-            push(&c.host_at, b->cp_paths.v[i]);
+            hpk_strv_push(&c.host_real, b->cp_hosts.v[i]);
+            hpk_strv_push(&c.host_at, b->cp_paths.v[i]);
         }
     int rc = c.before ? 0 : hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
     for (size_t i = 0; rc == 0 && i < b->cp_paths.n; i++) {
@@ -547,12 +537,12 @@ int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
         for (size_t i = 0; i < n0; i++) {
             for (size_t k = 0; k < c.before[i].n; k++)
                 if (find_str(&cp, c.before[i].v[k]) < 0) {
-                    push(&cp, c.before[i].v[k]);
-                    push(&hosts, "");
+                    hpk_strv_push(&cp, c.before[i].v[k]);
+                    hpk_strv_push(&hosts, "");
                 }
             if (find_str(&cp, b->cp_paths.v[i]) < 0) {
-                push(&cp, b->cp_paths.v[i]);
-                push(&hosts, b->cp_hosts.v[i]);
+                hpk_strv_push(&cp, b->cp_paths.v[i]);
+                hpk_strv_push(&hosts, b->cp_hosts.v[i]);
             }
         }
         hpk_strv_free(&b->cp_paths);

@@ -29,7 +29,7 @@ static int ecmp(const void *x, const void *y)
 static const struct hpk_entry **sorted(const struct hpk_payload *p)
 {
     const struct hpk_entry **v = malloc((p->count + 1) * sizeof *v);
-    if (!v) exit(HPK_ST_INTERNAL);
+    if (!v) hpk_oom();
     for (uint32_t i = 0; i < p->count; i++) v[i] = &p->entries[i];
     qsort(v, p->count, sizeof *v, ecmp);
     return v;
@@ -186,7 +186,7 @@ int hpk_cmd_diff(int argc, char **argv)
     }
     const struct hpk_entry **a = sorted(&A.p), **b = sorted(&B.p);
     struct change *v = calloc((size_t)A.p.count + B.p.count + 1, sizeof *v);
-    if (!v) exit(HPK_ST_INTERNAL);
+    if (!v) hpk_oom();
     size_t n = 0;
     uint32_t i = 0, j = 0;
     while (i < A.p.count || j < B.p.count) {
@@ -280,7 +280,7 @@ static int extract_archive(const struct hpk_artifact *a, const char *src, const 
     umask(um);
     fchmod(fd, 0666 & ~um);
     struct archive *ar = archive_write_new();
-    if (!ar) exit(HPK_ST_INTERNAL);
+    if (!ar) hpk_oom();
     if (zip) {
         archive_write_set_format_zip(ar);
         archive_write_set_options(ar, "zip:compression=deflate,zip:experimental");

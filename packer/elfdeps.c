@@ -49,13 +49,8 @@ static int strv_has(const struct strv *s, const char *x)
 
 static void strv_add(struct strv *s, const char *x)
 {
-    char **v = realloc(s->v, (s->n + 1) * sizeof *v);
-    if (!v || !(v[s->n] = strdup(x))) {
-        fputs("hpack: out of memory\n", stderr);
-        exit(HPK_ST_INTERNAL);
-    }
-    s->v = v;
-    s->n++;
+    s->v = hpk_xrealloc(s->v, (s->n + 1) * sizeof *s->v);
+    s->v[s->n++] = hpk_xstrdup(x);
 }
 
 static void strv_free(struct strv *s)

@@ -6,11 +6,6 @@
 
 #include "hpk_packer.h"
 
-struct hpk_strv {
-    char **v;
-    size_t n;
-};
-void hpk_strv_free(struct hpk_strv *v);
 
 struct hpk_build {
     const char *runtime, *jar, *main_class, *output;
@@ -43,7 +38,6 @@ struct hpk_build {
 
 int hpk_cmd_build(int argc, char **argv);
 int hpk_build_run(struct hpk_build *b);
-const char *hpk_cache_kind(const struct hpk_snapshot *s);
 void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
 
 /* argfile.c: argv with @FILE expanded and ./hpack.conf prepended. */

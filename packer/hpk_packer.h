@@ -65,6 +65,28 @@ pid_t hpk_wait_group(pid_t pid, int *status, int flags);
 void hpk_tmp_rm_tree(const char *path);
 void hpk_tmp_cleanup(void);
 
+/* inputs.c: the startup cache kind this snapshot's runtime takes ("aot",
+ * "cds") or NULL (docs/format.md 9.2, cache.kind). */
+struct hpk_snapshot;
+const char *hpk_cache_kind(const struct hpk_snapshot *s);
+
+/* ---- memory (util.c): the one policy where a function has no error path:
+ * say "out of memory", remove what this run registered (hpk_tmp_cleanup:
+ * temporaries, half-written outputs, child process groups), exit 9
+ * (HPK_ST_INTERNAL). Functions that do have an error path return one. */
+_Noreturn void hpk_oom(void);
+void *hpk_xmalloc(size_t n);
+void *hpk_xrealloc(void *p, size_t n);
+char *hpk_xstrdup(const char *s);
+
+/* A growable list of owned strings. */
+struct hpk_strv {
+    char **v;
+    size_t n;
+};
+void hpk_strv_push(struct hpk_strv *v, const char *s); /* copies s */
+void hpk_strv_free(struct hpk_strv *v);
+
 double hpk_now(void);
 /* malloc for a buffer about to be filled whole (a big input file): asks
  * for transparent huge pages from 2 MiB on. Free with free(). */

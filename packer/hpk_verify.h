@@ -1,5 +1,7 @@
 /*
- * hpk_verify.h - shared helpers of the artifact commands and training.
+ * hpk_verify.h - opening and checking artifacts (artifacts.c), shared by
+ * the artifact commands and training; running one with its cache required
+ * (train.c).
  */
 #ifndef HPK_VERIFY_H
 #define HPK_VERIFY_H

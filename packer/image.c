@@ -738,7 +738,7 @@ int hpk_cmd_image(int argc, char **argv)
         struct hpk_blob *ours[] = {&layers[0], &layers[1], &cfg, &man};
         for (size_t i = 0; i < 4; i++) {
             if (!ours[i]->file) continue;
-            if (asprintf(&names[n], "blobs/sha256/%s", ours[i]->digest + 7) < 0) exit(HPK_ST_INTERNAL);
+            if (asprintf(&names[n], "blobs/sha256/%s", ours[i]->digest + 7) < 0) hpk_oom();
             files[n] = (struct outfile){names[n], NULL, ours[i]->file, ours[i]->size};
             n++;
         }

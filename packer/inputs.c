@@ -946,3 +946,12 @@ int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_perr *e)
     }
     return 0;
 }
+
+/* The startup cache this runtime can make and use ("aot", "cds") or NULL:
+ * recorded in hpack/launch as cache.kind (docs/format.md 9.2). */
+const char *hpk_cache_kind(const struct hpk_snapshot *s)
+{
+    if (s->java_major >= 24) return "aot";
+    if (s->java_major >= 13 && s->has_base_cds) return "cds";
+    return NULL;
+}

@@ -344,3 +344,47 @@ void *hpk_alloc_big(size_t n)
     }
     return p;
 }
+
+/* ---- memory ---- */
+
+void hpk_oom(void)
+{
+    fputs("hpack: out of memory\n", stderr);
+    hpk_tmp_cleanup();
+    exit(HPK_ST_INTERNAL);
+}
+
+void *hpk_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) hpk_oom();
+    return p;
+}
+
+void *hpk_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) hpk_oom();
+    return q;
+}
+
+char *hpk_xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d) hpk_oom();
+    return d;
+}
+
+void hpk_strv_push(struct hpk_strv *v, const char *s)
+{
+    v->v = hpk_xrealloc(v->v, (v->n + 1) * sizeof *v->v);
+    v->v[v->n++] = hpk_xstrdup(s);
+}
+
+void hpk_strv_free(struct hpk_strv *v)
+{
+    for (size_t i = 0; i < v->n; i++) free(v->v[i]);
+    free(v->v);
+    v->v = NULL;
+    v->n = 0;
+}
