@@ -157,7 +157,7 @@ assert j["base_hash"] == "$("$HPACK" hash --base "$H25T")"
 assert j["full_hash"] == "$("$HPACK" hash --full "$H25T")"
 assert j["cache"]["bound"] is True and j["cache"]["kind"] == "aot"
 assert j["main_class"] == "demo.Main" and j["launcher_version"]
-assert any(e["path"] == "runtime/lib/modules" and e["codec"] == "zlib" for e in j["entries"])
+assert any(e["path"] == "runtime/lib/modules" and e["codec"] == "zstd" for e in j["entries"])
 assert any(e["path"] == "app/hello.jar" and e["codec"] == "stored" for e in j["entries"])
 PY
     local rc=0; "$HPACK" diff "$H25T0" "$H25T" >/dev/null || rc=$?; [ $rc = 1 ] || fail "diff of different: $rc"
