@@ -470,7 +470,10 @@ static int write_files(const struct hpk_artifact *a, int root, struct fjob *jobs
     }
     /* Threads only for work worth their start (about 50 us each). */
     int nt = bytes < 2 * HPK_ZSTD_FRAME ? 1 : hpk_cpus();
-    struct engine g = {.a = a, .jobs = jobs, .n = n, .window = (uint32_t)(2 * nt + 2), .err = err};
+    /* Pieces of one file decoded ahead of its hash: enough to keep every
+     * thread busy on one big file, bounded (at most 32 x 2 MiB waiting). */
+    uint32_t window = (uint32_t)(2 * nt + 2) < 32 ? (uint32_t)(2 * nt + 2) : 32;
+    struct engine g = {.a = a, .jobs = jobs, .n = n, .window = window, .err = err};
     pthread_mutex_init(&g.mu, NULL);
     pthread_cond_init(&g.cv, NULL);
     struct worker_arg w = {&g, root};

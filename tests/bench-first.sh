@@ -8,8 +8,6 @@
 #
 #   BENCH_RUNS       rounds per figure (default 7)
 #   BENCH_DIR        scratch directory (default build/bench-first; wiped first)
-#   BENCH_APP        the real application: clojure (default; Debian's clojure
-#                    package) - the jar, its Class-Path jars and an expression
 #
 # The application: Debian's Clojure 1.11 (apt-get install clojure; tests/setup-deps.sh
 # apps installs it), packed with --jdk (jlink of Temurin 25) and --train,
