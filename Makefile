@@ -94,8 +94,8 @@ $(B)/test_sha256: tests/unit/test_sha256.c packer/sha256.c packer/hpk_sha256.h |
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_sha256.c packer/sha256.c \
 	    $(shell $(PKG_CONFIG) --libs cmocka)
 
-$(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(HDRS) $(B)/launcher_blob.o
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) \
+$(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(TREE_SRC) \
 	    $(B)/launcher_blob.o $(PKG_LIBS)
 
 samples: $(B)/.deps-ok

@@ -43,8 +43,7 @@ static int first_choice(char *buf, size_t n, int *explicit)
 /* Where a user without a usable home unpacks: ${TMPDIR:-/tmp}/hpack-$UID. */
 static void fallback(char *buf, size_t n)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(buf, n, "%s/hpack-%u", absolute(tmp) ? tmp : "/tmp", (unsigned)geteuid());
+    snprintf(buf, n, "%s/hpack-%u", hpk_tmpdir(), (unsigned)geteuid());
 }
 
 void hpk_root_default(char *buf, size_t n)

@@ -231,3 +231,9 @@ int hpk_file_secure(const char *path, const char *what, struct hpk_err *e)
                         path, what, (unsigned)(st.st_mode & 0777));
     return 0;
 }
+
+const char *hpk_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && t[0] == '/' ? t : "/tmp";
+}

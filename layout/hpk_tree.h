@@ -51,6 +51,10 @@ int hpk_fail(struct hpk_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* dirsafe.c */
+/* The directory for temporaries, one rule for every part of hpack: $TMPDIR
+ * when it is an absolute path, else /tmp (a relative TMPDIR would follow
+ * the working directory of whoever runs us). */
+const char *hpk_tmpdir(void);
 /* Check that an opened directory is ours and not writable by others. */
 int hpk_dir_secure(int fd, const char *what, struct hpk_err *e);
 /* Open the directory `path` (relative to the working directory if not

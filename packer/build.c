@@ -278,14 +278,7 @@ static int snapshot_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_
 static int stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, char *dir, size_t dirn,
                               struct hpk_perr *e)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, dirn, "%s/hpack-jdeps.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        int err = errno;
-        dir[0] = 0;
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "cannot make a temporary directory for jdeps: %s", strerror(err));
-    }
-    hpk_tmp_register_tree(dir);
+    if (hpk_mkdtemp(dir, dirn, "jdeps", e) != 0) return -1;
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++) {
         const struct hpk_item *it = &s->items[i];

@@ -79,6 +79,10 @@ void *hpk_xmalloc(size_t n);
 void *hpk_xrealloc(void *p, size_t n);
 char *hpk_xstrdup(const char *s);
 
+/* A private directory ${TMPDIR:-/tmp}/hpack-WHAT.XXXXXX (hpk_tmpdir's rule),
+ * registered for removal on exit or interrupt (hpk_tmp_cleanup). */
+int hpk_mkdtemp(char *out, size_t n, const char *what, struct hpk_perr *e);
+
 /* A growable list of owned strings. */
 struct hpk_strv {
     char **v;

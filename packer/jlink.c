@@ -125,7 +125,7 @@ static void cache_root(char *buf, size_t n)
     if (x && *x) snprintf(buf, n, "%s", x);
     else if (xdg && *xdg == '/') snprintf(buf, n, "%s/hpack-jlink", xdg);
     else if (home && *home == '/') snprintf(buf, n, "%s/.cache/hpack-jlink", home);
-    else snprintf(buf, n, "/tmp/hpack-jlink-%u", (unsigned)geteuid());
+    else snprintf(buf, n, "%s/hpack-jlink-%u", hpk_tmpdir(), (unsigned)geteuid());
 }
 
 /* ---- jdeps: the modules the class path needs ----

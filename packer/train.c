@@ -227,14 +227,6 @@ static void pump(struct run *r, int echo, int logfd, line_fn fn, void *ctx, int 
     }
 }
 
-static int make_tmpdir(char *out, size_t n, const char *what, struct hpk_perr *e)
-{
-    const char *t = getenv("TMPDIR");
-    snprintf(out, n, "%s/hpack-%s.XXXXXX", t && *t == '/' ? t : "/tmp", what);
-    if (!mkdtemp(out)) return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: cannot create: %s", out, strerror(errno));
-    hpk_tmp_register_tree(out);
-    return 0;
-}
 
 /* The last lines of an output, kept for the error when training fails.
  * The JVM's "[warning][aot] Skipping ..." lines (one per class it will not
@@ -551,7 +543,7 @@ int hpk_verify_run(const char *artifact, const char *cwd, int argc, char **argv,
     hpk_close_artifact(&a);
 
     char work[512];
-    if (make_tmpdir(work, sizeof work, "verify", e) != 0) return -1;
+    if (hpk_mkdtemp(work, sizeof work, "verify", e) != 0) return -1;
     char *cd, *opts;
     if (asprintf(&cd, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&opts, "HPACK_JAVA_OPTS=%s", log) < 0) return -1;
     char *extra[] = {cd, opts, "HPACK_AOT=require", NULL};
@@ -717,7 +709,7 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     memset(items, 0, sizeof items);
     const char *cache_path = b->with_cache;
     if (b->train) {
-        if (make_tmpdir(work, sizeof work, "train", e) != 0) return -1;
+        if (hpk_mkdtemp(work, sizeof work, "train", e) != 0) return -1;
         snprintf(da0, sizeof da0, "%s/da0", work);
         snprintf(cache, sizeof cache, "%s/cache.%s", work, kind);
         if (hpk_elf_emit(da0, p->data, p->len, e) != 0) goto out;

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_packer.h"
+#include "../layout/hpk_tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -387,4 +388,19 @@ void hpk_strv_free(struct hpk_strv *v)
     free(v->v);
     v->v = NULL;
     v->n = 0;
+}
+
+/* ---- temporary directories ---- */
+
+int hpk_mkdtemp(char *out, size_t n, const char *what, struct hpk_perr *e)
+{
+    snprintf(out, n, "%s/hpack-%s.XXXXXX", hpk_tmpdir(), what);
+    if (!mkdtemp(out)) {
+        int err = errno;
+        hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot create a temporary directory: %s", out, strerror(err));
+        out[0] = 0;
+        return -1;
+    }
+    hpk_tmp_register_tree(out);
+    return 0;
 }
