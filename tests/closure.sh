@@ -6,7 +6,7 @@
 # cl_jar DIR NAME WORD [CLASS-PATH]: DIR/NAME.jar holding demo.<X>, X the
 # name's last letter in upper case, whose who() says WORD; with that Class-Path.
 cl_jar() {
-    local dir=$1 name=$2 word=$3 cp=${4:-} cls src=$W/cl/src.$RANDOM
+    local dir=$1 name=$2 word=$3 cp=${4:-} cls src=$W/closure/src.$RANDOM
     cls=$(tr a-z A-Z <<<"${name: -1}")
     mkdir -p "$src/demo" "$dir"
     printf 'package demo;\npublic class %s { public static String who() { return "%s"; } }\n' "$cls" "$word" >"$src/demo/$cls.java"
@@ -20,11 +20,11 @@ cl_jar() {
 # (relative: beside the link's target, not beside the link) and an absolute
 # libb.jar; liba.jar names sub/libc.jar in turn.
 cl_app() {
-    local h=$W/cl/host word=$1
+    local h=$W/closure/host word=$1
     cl_jar "$h/share/java/sub" libc "$word-C"
     cl_jar "$h/share/java" liba "$word-A" sub/libc.jar
     cl_jar "$h/abs" libb "$word-B"
-    local src=$W/cl/msrc
+    local src=$W/closure/msrc
     mkdir -p "$src/demo"
     cat >"$src/demo/M.java" <<'EOF'
 package demo;
@@ -37,13 +37,13 @@ EOF
 
 t_closure_hermetic() {
     need_jdks
-    local rt; rt=$(rt25); local h=$W/cl/host a=$W/cl/app
-    mkdir -p "$W/cl/dist/lib"
+    local rt; rt=$(rt25); local h=$W/closure/host a=$W/closure/app
+    mkdir -p "$W/closure/dist/lib"
     cl_app packed
-    ln -s "$h/share/java/main.jar" "$W/cl/dist/lib/main.jar"
+    ln -s "$h/share/java/main.jar" "$W/closure/dist/lib/main.jar"
     # the premise: the JVM itself resolves liba.jar through the link
-    [ "$("$J25/bin/java" -cp "$W/cl/dist/lib/main.jar" demo.M)" = "packed-A packed-B packed-C" ] || fail "premise: plain java"
-    local out; out=$("$HPACK" build --strict-class-path --train --runtime "$rt" --app-dist "$W/cl/dist" --jar lib/main.jar -o "$a" 2>&1) ||
+    [ "$("$J25/bin/java" -cp "$W/closure/dist/lib/main.jar" demo.M)" = "packed-A packed-B packed-C" ] || fail "premise: plain java"
+    local out; out=$("$HPACK" build --strict-class-path --train --runtime "$rt" --app-dist "$W/closure/dist" --jar lib/main.jar -o "$a" 2>&1) ||
         fail "build: $out"
     grep -q warning <<<"$out" && fail "warnings: $out"
     # inspect lists each entry, how it resolves and where it came from
@@ -57,29 +57,29 @@ c = json.load(sys.stdin)["closure"]
 assert [e.get("status") for e in c if "status" in e] == ["copied", "copied", "rewritten"], c
 assert [e["rewritten_jar"] for e in c if "rewritten_jar" in e] == ["app/lib/main.jar"], c' || fail "inspect --json closure"
     # the rewritten manifest: the absolute entry now names the packed copy
-    "$a" --hpack-extract "$W/cl/ex" >/dev/null
-    unzip -p "$W/cl/ex/app/lib/main.jar" META-INF/MANIFEST.MF | tr -d '\r' | grep -qx 'Class-Path: liba.jar ../libb.jar' ||
-        fail "manifest: $(unzip -p "$W/cl/ex/app/lib/main.jar" META-INF/MANIFEST.MF)"
-    cmp "$W/cl/ex/app/lib/liba.jar" "$h/share/java/liba.jar" || fail "liba.jar not packed as is"
+    "$a" --hpack-extract "$W/closure/ex" >/dev/null
+    unzip -p "$W/closure/ex/app/lib/main.jar" META-INF/MANIFEST.MF | tr -d '\r' | grep -qx 'Class-Path: liba.jar ../libb.jar' ||
+        fail "manifest: $(unzip -p "$W/closure/ex/app/lib/main.jar" META-INF/MANIFEST.MF)"
+    cmp "$W/closure/ex/app/lib/liba.jar" "$h/share/java/liba.jar" || fail "liba.jar not packed as is"
     # (a) the host has other jars at those very paths: the packed code runs
     rm -rf "$h"; cl_app HOST
-    [ "$("$J25/bin/java" -cp "$W/cl/dist/lib/main.jar" demo.M)" = "HOST-A HOST-B HOST-C" ] || fail "premise: host jars replaced"
-    out=$(HPACK_CACHE_DIR=$W/cl/cache HPACK_AOT=require run_clean "$a") || fail "run: $out"
+    [ "$("$J25/bin/java" -cp "$W/closure/dist/lib/main.jar" demo.M)" = "HOST-A HOST-B HOST-C" ] || fail "premise: host jars replaced"
+    out=$(HPACK_CACHE_DIR=$W/closure/cache HPACK_AOT=require run_clean "$a") || fail "run: $out"
     [ "$out" = "packed-A packed-B packed-C" ] || fail "(a) ran the host's jars: $out"
     # (b) they are absent; and nothing is opened outside the unpacked tree
     # but the system's own files (strace: every open and openat, failed too)
     rm -rf "$h"
     command -v strace >/dev/null || fail "strace is not installed (tests/setup-deps.sh installs it)"
-    out=$(cd "$W/elsewhere" && env -i HOME="$W/home" PATH=/usr/bin:/bin HPACK_CACHE_DIR="$W/cl/cache" HPACK_AOT=require \
-        strace -f -qq -e trace=open,openat -o "$W/cl/strace" "$a") || fail "run under strace: $out"
+    out=$(cd "$W/elsewhere" && env -i HOME="$W/home" PATH=/usr/bin:/bin HPACK_CACHE_DIR="$W/closure/cache" HPACK_AOT=require \
+        strace -f -qq -e trace=open,openat -o "$W/closure/strace" "$a") || fail "run under strace: $out"
     [ "$out" = "packed-A packed-B packed-C" ] || fail "(b): $out"
-    grep -q "$W/cl/cache/" "$W/cl/strace" || fail "strace saw no open in the tree: $(head "$W/cl/strace")"
-    local bad; bad=$(sed -n 's/.*open\(at\)\?(\(AT_FDCWD, \)\?"\([^"]*\)".*/\3/p' "$W/cl/strace" | sort -u | grep -v \
-        -e "^$W/cl/cache\(/\|\$\)" -e '^/proc/' -e '^/sys/' -e '^/etc/' -e '^/dev/' -e '^/lib/' -e '^/lib64/' \
+    grep -q "$W/closure/cache/" "$W/closure/strace" || fail "strace saw no open in the tree: $(head "$W/closure/strace")"
+    local bad; bad=$(sed -n 's/.*open\(at\)\?(\(AT_FDCWD, \)\?"\([^"]*\)".*/\3/p' "$W/closure/strace" | sort -u | grep -v \
+        -e "^$W/closure/cache\(/\|\$\)" -e '^/proc/' -e '^/sys/' -e '^/etc/' -e '^/dev/' -e '^/lib/' -e '^/lib64/' \
         -e '^/usr/lib/x86_64-linux-gnu/' -e '^/usr/lib/locale/' -e '^/usr/share/locale/' -e '^/tmp/hsperfdata_' -e "^$a\$" \
         -e '^[^/]' || true)
     [ -z "$bad" ] || fail "opened outside the tree: $bad"
-    ! grep -q "$W/cl/host\|$W/cl/dist" "$W/cl/strace" || fail "looked at the host's jars: $(grep "$W/cl/host\|$W/cl/dist" "$W/cl/strace")"
+    ! grep -q "$W/closure/host\|$W/closure/dist" "$W/closure/strace" || fail "looked at the host's jars: $(grep "$W/closure/host\|$W/closure/dist" "$W/closure/strace")"
 }
 
 t_closure_missing_and_strict() {
@@ -112,7 +112,7 @@ t_closure_signed_jar_kept() {
     # a signed manifest cannot be rewritten: the jar ships as it is, its
     # entry's packed copy comes first, and the user is told
     local err; err=$("$HPACK" build -q --runtime "$rt" --cp "$d/top.jar" --main-class demo.P -o "$o/a" 2>&1) || fail "build: $err"
-    grep -q "warning: $d/top.jar: Class-Path entry $d/abs/dep.jar is a host path: .*signed jar" <<<"$err" || fail "warning: $err"
+    grep -q "warning: $d/top.jar: Class-Path entry $d/abs/dep.jar is a host path: it is a signed jar" <<<"$err" || fail "warning: $err"
     "$o/a" --hpack-extract "$o/ex" >/dev/null
     cmp "$o/ex/app/top.jar" "$d/top.jar" || fail "signed jar changed"
     "$J25/bin/jarsigner" -verify "$o/ex/app/top.jar" | grep -q 'jar verified' || fail "signature no longer valid"

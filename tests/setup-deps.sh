@@ -2,11 +2,12 @@
 # Install the Debian packages hpack builds and tests with, if missing.
 # Run by `make` (once per build directory); needs root or sudo when a
 # package is missing. `setup-deps.sh apps` adds the real applications the
-# tests package (make check): Maven, Ant, Jython.
+# tests package (make check): Maven, Ant, Jython; and Debian's jaxb-api and
+# activation jars (make bench 3c).
 set -e
 need=""
 pkgs="gcc make pkg-config libelf-dev libarchive-dev libxxhash-dev libcmocka-dev zlib1g-dev binutils python3 curl groff-base bsdutils util-linux strace unzip"
-[ "${1:-}" = apps ] && pkgs="maven ant jython"
+[ "${1:-}" = apps ] && pkgs="maven ant jython libjaxb-api-java libactivation-java"
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
 done
