@@ -433,10 +433,12 @@ static int follow_entry(struct cl *c, const char *rt, const char *host, const st
     if (r > 0) {
         /* Cannot be rewritten: the copy goes first on the class path. */
         if (find_str(&c->before[c->top], content) < 0) hpk_strv_push(&c->before[c->top], content);
-        problem(c, "%s: Class-Path entry %s %s: %s is a signed jar whose manifest hpack cannot rewrite; its packed copy %s "
-                "comes first on the class path, but the JVM will still look at %s on the host",
+        problem(c, "%s: Class-Path entry %s %s: %s; its packed copy %s comes first on the class path, but the JVM will "
+                "still look at %s on the host",
                 jname, tok, absolute ? "is a host path" : "leads outside the unpacked tree or to other bytes there",
-                jname, content + 4, absolute ? ep : tok);
+                is_signed ? "it is a signed jar, whose manifest hpack cannot rewrite"
+                          : "the jar is reached by two paths that would need two different rewrites",
+                content + 4, absolute ? ep : tok);
         record(c, rt, tok, "host", from, content);
         return visit(c, content, h);
     }

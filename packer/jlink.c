@@ -150,6 +150,7 @@ struct jdeps {
     char **declared;              /* module each jar declares, or NULL */
     char **requires;              /* and the modules its module-info requires, or NULL */
     char *modpath;                /* --module-path: the jars providing required modules */
+    char *skip;                   /* jars left out of the whole run (they fail at resolution) */
     struct hpk_strv mods;         /* found, JDK modules only */
 };
 
@@ -237,7 +238,8 @@ static char **jdeps_argv(const struct jdeps *j, size_t lo, size_t hi)
         av[k++] = "--module-path";
         av[k++] = j->modpath;
     }
-    for (size_t i = lo; i < hi; i++) av[k++] = j->jars->v[i];
+    for (size_t i = lo; i < hi; i++)
+        if (hi - lo == 1 || !j->skip[i]) av[k++] = j->jars->v[i];
     return av;
 }
 
@@ -268,6 +270,10 @@ static void jdeps_each(struct jdeps *j, char **why, int par)
     for (size_t i = 0; i < n; i++) fd[i] = -1;
     while (next < n || running) {
         while (next < n && running < (size_t)par) {
+            if (j->skip[next]) { /* left out already: it fails at resolution */
+                next++;
+                continue;
+            }
             int p[2];
             char **av = jdeps_argv(j, next, next + 1);
             if (!av || pipe2(p, O_CLOEXEC) != 0) {
@@ -332,6 +338,28 @@ out:
     free(pid), free(fd), free(buf), free(len);
 }
 
+/* The modules linking `mods` gives (their requires, transitively): what
+ * the JDK's java shows with --limit-modules. */
+static void linked_closure(const char *jdk, const struct hpk_strv *mods, struct hpk_strv *out)
+{
+    char exe[PATH_MAX + 16], *list = NULL, *res = NULL;
+    size_t ll = 0;
+    snprintf(exe, sizeof exe, "%s/bin/java", jdk);
+    FILE *f = open_memstream(&list, &ll);
+    if (!f) return;
+    for (size_t i = 0; i < mods->n; i++) fprintf(f, "%s%s", i ? "," : "", mods->v[i]);
+    fclose(f);
+    char *av[] = {exe, "--limit-modules", list && *list ? list : "java.base", "--list-modules", NULL};
+    if (run_capture(av, &res) == 0 && res)
+        for (char *save = NULL, *l = strtok_r(res, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            char *at = strchr(l, '@');
+            if (at) *at = 0;
+            strv_add(out, l);
+        }
+    free(res);
+    free(list);
+}
+
 /* names: what each of jars is to the user (jdeps reads staged copies). */
 static int find_modules(const char *jdk, int major, const struct hpk_strv *jars, const struct hpk_strv *names,
                         char **mods, struct hpk_perr *e)
@@ -346,9 +374,10 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
     jdk_modules(jdk, &j.jdk_mods);
     j.declared = calloc(jars->n, sizeof *j.declared);
     j.requires = calloc(jars->n, sizeof *j.requires);
+    j.skip = calloc(jars->n, 1);
     char **why = calloc(jars->n, sizeof *why);
-    if (!j.declared || !j.requires || !why) {
-        free(j.declared), free(j.requires), free(why);
+    if (!j.declared || !j.requires || !j.skip || !why) {
+        free(j.declared), free(j.requires), free(j.skip), free(why);
         return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
     }
     for (size_t i = 0; i < jars->n; i++) {
@@ -371,15 +400,30 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
         free(out);
         hpk_info("jdeps over %zu jar(s): %s", jars->n, ok ? "done" : last);
         if (ok) break;
-        /* A module the app itself provides: put its jar on --module-path. */
+        /* A module the app itself provides: put its jar on --module-path.
+         * None does: leave out the jar that requires it (it fails alone
+         * too), and go on with the others: one short run per such jar. */
         char *m = missing_module(last);
         size_t k = jars->n;
         for (size_t i = 0; m && i < jars->n && k == jars->n; i++)
             if (j.declared[i] && !strcmp(j.declared[i], m)) k = i;
-        free(m);
         char key[32];
         snprintf(key, sizeof key, "%zu", k);
-        if (k == jars->n || strv_find(&on_mp, key) >= 0) break;
+        if (m && (k == jars->n || strv_find(&on_mp, key) >= 0)) {
+            const char *by = strstr(last, "required by ");
+            size_t bad = jars->n, left = 0;
+            for (size_t i = 0; by && i < jars->n && bad == jars->n; i++)
+                if (!j.skip[i] && j.declared[i] && !strcmp(j.declared[i], by + 12)) bad = i;
+            for (size_t i = 0; i < jars->n; i++) left += !j.skip[i];
+            free(m);
+            if (bad == jars->n || left < 2) break;
+            j.skip[bad] = 1;
+            why[bad] = strdup(last);
+            hpk_info("jdeps: leaving %s (module %s) out: %s", names->v[bad], j.declared[bad], last);
+            continue;
+        }
+        free(m);
+        if (k == jars->n) break;
         strv_add(&on_mp, key);
         hpk_info("jdeps: %s declares module %s: on --module-path", names->v[k], j.declared[k]);
         char *mp;
@@ -389,12 +433,14 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
     }
     hpk_strv_free(&on_mp);
     size_t nbad = 0;
+    for (size_t i = 0; i < jars->n; i++) nbad += why[i] != NULL;
     if (last) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         int par = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
         hpk_info("jdeps failed over the whole class path (%s); analysing each jar alone, %d at a time", last, par);
         hpk_step_update("jdeps: failed over the whole class path; analysing each jar alone (%zu jars, %d at a time)", jars->n, par);
         jdeps_each(&j, why, par);
+        nbad = 0;
         for (size_t i = 0; i < jars->n; i++) nbad += why[i] != NULL;
         if (nbad == 0)
             hpk_note("jdeps failed over the whole class path (%s) but not over each jar; their modules are used", last);
@@ -407,7 +453,9 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
     } else {
         hpk_step_end();
         /* In class path order, each jar once; then what would help. */
-        struct hpk_strv add = {0};
+        struct hpk_strv add = {0}, linked = {0};
+        for (size_t i = 0; i < jars->n && !linked.n; i++)
+            if (why[i] && j.requires[i]) linked_closure(jdk, &j.mods, &linked);
         for (size_t i = 0; i < jars->n; i++) {
             if (!why[i]) continue;
             int again = 0; /* the same jar twice on the class path: one warning */
@@ -418,7 +466,7 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
             struct hpk_strv need = {0};
             char *req = j.requires[i] ? strdup(j.requires[i]) : NULL;
             for (char *save = NULL, *m = req ? strtok_r(req, ",", &save) : NULL; m; m = strtok_r(NULL, ",", &save))
-                if (strv_find(&j.jdk_mods, m) >= 0 && strv_find(&j.mods, m) < 0) strv_add(&need, m), strv_add(&add, m);
+                if (strv_find(&j.jdk_mods, m) >= 0 && strv_find(&linked, m) < 0) strv_add(&need, m), strv_add(&add, m);
             free(req);
             char *l = NULL;
             size_t ll = 0;
@@ -446,6 +494,7 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
             free(l);
         }
         hpk_strv_free(&add);
+        hpk_strv_free(&linked);
         char *l = NULL;
         size_t ll = 0;
         FILE *f = open_memstream(&l, &ll);
@@ -458,6 +507,7 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
     free(why);
     free(j.declared);
     free(j.requires);
+    free(j.skip);
     free(j.modpath);
     free(last);
     hpk_strv_free(&j.mods);

@@ -270,6 +270,28 @@ else
 fi
 echo
 
+# ---- 3c. jdeps over a class path it fails on as a whole ----
+# Maven's lib/ as is, and with Debian's jaxb-api.jar (whose module-info
+# requires java.activation) and javax.activation.jar (which declares it):
+# jdeps fails over that class path until the latter is on --module-path.
+# Warm jlink cache: what differs is jdeps.
+if [ -n "$J25" ] && [ -f /usr/share/java/jaxb-api.jar ] && [ -f /usr/share/java/javax.activation.jar ] && [ -d /usr/share/maven/lib ]; then
+    echo "== 3c. hpack build --jdk over Maven's lib/ (jdeps + pack): as is vs plus jaxb-api.jar, which jdeps fails on as a whole"
+    mkdir -p "$B/jdl1" "$B/jdl2"
+    cp -L /usr/share/maven/lib/*.jar "$B/jdl1/"
+    cp -L /usr/share/maven/lib/*.jar /usr/share/java/jaxb-api.jar /usr/share/java/javax.activation.jar "$B/jdl2/"
+    run_jdok() { HPACK_JLINK_CACHE=$B/jlc-warm "$HPACK" build -q --jdk "$J25" --cp "$B/jdl1/*" --main-class x.Y -o "$B/jd1" 2>/dev/null; }
+    run_jdfail() { HPACK_JLINK_CACHE=$B/jlc-warm "$HPACK" build -q --jdk "$J25" --cp "$B/jdl2/*" --main-class x.Y -o "$B/jd2" 2>/dev/null; }
+    run_jdok; run_jdfail
+    bench "$SLOW" jdok jdfail
+    row "build --jdk, Maven's lib/" jdok
+    row "build --jdk, plus jaxb-api + javax.activation" jdfail
+    rrow "ratio failing-as-a-whole / passing" jdfail jdok
+else
+    echo "== 3c. skipped: needs JDK 25, Maven (/usr/share/maven) and Debian's libjaxb-api-java and libactivation-java"
+fi
+echo
+
 # ---- 4. startup with training ----
 echo "== 4a. start-up with training, samples/hello (Temurin 25 AOT cache)"
 run_da1() { "$A/hello.da1" >/dev/null; }
