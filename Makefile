@@ -94,6 +94,12 @@ $(B)/test_sha256: tests/unit/test_sha256.c packer/sha256.c packer/hpk_sha256.h |
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_sha256.c packer/sha256.c \
 	    $(shell $(PKG_CONFIG) --libs cmocka)
 
+# The packer's pure parts: every packer file but the one with main().
+$(B)/test_packer: tests/unit/test_packer.c $(PACKER_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_packer.c \
+	    $(filter-out packer/hpack.c,$(PACKER_SRC)) $(LAYOUT_SRC) $(TREE_SRC) $(B)/launcher_blob.o \
+	    $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka) -lpthread
+
 $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(TREE_SRC) \
 	    $(B)/launcher_blob.o $(PKG_LIBS)
@@ -101,10 +107,11 @@ $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(
 samples: $(B)/.deps-ok
 	@sh samples/build.sh build/samples
 
-unit: $(B)/test_layout $(B)/test_config $(B)/test_sha256
+unit: $(B)/test_layout $(B)/test_config $(B)/test_sha256 $(B)/test_packer
 	$(B)/test_layout
 	$(B)/test_config
 	$(B)/test_sha256
+	$(B)/test_packer
 
 $(B)/.apps-ok: tests/setup-deps.sh
 	@sh tests/setup-deps.sh apps

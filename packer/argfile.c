@@ -34,8 +34,7 @@ static int is_path_opt(const char *o, size_t n)
 
 static void push(struct hpk_strv *v, char *s)
 {
-    v->v = realloc(v->v, (v->n + 2) * sizeof *v->v);
-    if (!v->v) hpk_oom();
+    v->v = hpk_xrealloc(v->v, (v->n + 2) * sizeof *v->v);
     v->v[v->n++] = s;
     v->v[v->n] = NULL;
 }
@@ -44,12 +43,12 @@ static void push(struct hpk_strv *v, char *s)
 static char *resolve(const char *dir, const char *value, int list)
 {
     size_t cap = strlen(value) * 2 + strlen(dir) * 8 + 16;
-    char *out = malloc(cap), *copy = strdup(value), *save = NULL;
+    char *out = hpk_xmalloc(cap), *copy = hpk_xstrdup(value), *save = NULL;
     out[0] = 0;
     for (char *t = list ? strtok_r(copy, ":", &save) : copy; t; t = list ? strtok_r(NULL, ":", &save) : NULL) {
         if (out[0]) strcat(out, ":");
         size_t need = strlen(out) + strlen(dir) + strlen(t) + 3;
-        if (need > cap) out = realloc(out, cap = need * 2);
+        if (need > cap) out = hpk_xrealloc(out, cap = need * 2);
         if (t[0] == '/' || !strcmp(dir, ".")) strcat(out, t);
         else {
             strcat(out, dir);
@@ -68,7 +67,7 @@ static void add_from_file(struct hpk_strv *out, const char *dir, int dist, const
 {
     if (*pending) {
         int list = !strcmp(*pending, "--cp") || !strcmp(*pending, "--class-path");
-        push(out, dist && dist_relative(*pending) ? strdup(arg) : resolve(dir, arg, list));
+        push(out, dist && dist_relative(*pending) ? hpk_xstrdup(arg) : resolve(dir, arg, list));
         *pending = NULL;
         return;
     }
@@ -77,7 +76,7 @@ static void add_from_file(struct hpk_strv *out, const char *dir, int dist, const
         char opt[64];
         snprintf(opt, sizeof opt, "%.*s", (int)(eq - arg), arg);
         int list = !strcmp(opt, "--cp") || !strcmp(opt, "--class-path");
-        char *v = dist && dist_relative(opt) ? strdup(eq + 1) : resolve(dir, eq + 1, list), *s;
+        char *v = dist && dist_relative(opt) ? hpk_xstrdup(eq + 1) : resolve(dir, eq + 1, list), *s;
         if (asprintf(&s, "%s=%s", opt, v) < 0) hpk_oom();
         free(v);
         push(out, s);
@@ -85,7 +84,7 @@ static void add_from_file(struct hpk_strv *out, const char *dir, int dist, const
     }
     for (int i = 0; path_opts[i]; i++)
         if (!strcmp(arg, path_opts[i])) *pending = path_opts[i];
-    push(out, strdup(arg));
+    push(out, hpk_xstrdup(arg));
 }
 
 static char *trim(char *s)
@@ -100,7 +99,7 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
 {
     FILE *f = fopen(file, "r");
     if (!f) return hpk_perr_set(e, HPK_ST_USAGE, "%s: cannot read: %s", file, strerror(errno));
-    char *copy = strdup(file), *dir = strdup(dirname(copy));
+    char *copy = hpk_xstrdup(file), *dir = hpk_xstrdup(dirname(copy));
     free(copy);
     char *line = NULL;
     size_t cap = 0;
@@ -129,7 +128,7 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
         snprintf(opt, sizeof opt, "--%s", key);
         if (!strcmp(key, "train")) {
             /* a flag: train = true|false */
-            if (!strcmp(val, "true") || !strcmp(val, "yes") || !strcmp(val, "1")) push(out, strdup("--train"));
+            if (!strcmp(val, "true") || !strcmp(val, "yes") || !strcmp(val, "1")) push(out, hpk_xstrdup("--train"));
             continue;
         }
         add_from_file(out, dir, dist, opt, &pending);
@@ -145,7 +144,7 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
 int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr *e)
 {
     memset(out, 0, sizeof *out);
-    push(out, strdup(argv[0]));
+    push(out, hpk_xstrdup(argv[0]));
     /* ./hpack.conf first: the command line comes after it and wins. */
     FILE *probe = fopen("hpack.conf", "r");
     if (probe) {
@@ -159,7 +158,7 @@ int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr
         if (!dashdash && argv[i][0] == '@' && argv[i][1]) {
             if (read_file_args(out, argv[i] + 1, 0, e) != 0) return -1;
         } else {
-            push(out, strdup(argv[i]));
+            push(out, hpk_xstrdup(argv[i]));
         }
     }
     return 0;

@@ -69,6 +69,7 @@ int hpk_ready_parse(const char *spec, struct hpk_ready *r)
             r->port = (int)port;
             *colon = 0;
         }
+        if (!r->host[0]) return -1; /* http://:8080/: no host to probe */
         if (!strcmp(r->host, "localhost")) snprintf(r->host, sizeof r->host, "127.0.0.1");
         r->kind = READY_HTTP;
         return 0;

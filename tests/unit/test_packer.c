@@ -1,0 +1,182 @@
+/*
+ * test_packer.c - cmocka unit tests for the packer's pure parts: argument
+ * files and ./hpack.conf, --train-ready and --compress parsing, the cache
+ * kind a runtime takes. (The cache-trust rule and the JVM command line are
+ * layout/'s: tests/unit/test_config.c.)
+ *
+ *   make build/test_packer && build/test_packer
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../packer/hpk_build.h"
+
+static void test_ready_forms(void **state)
+{
+    (void)state;
+    struct hpk_ready r;
+    assert_int_equal(hpk_ready_parse("tcp:8080", &r), 0);
+    assert_int_equal(r.kind, READY_TCP);
+    assert_int_equal(r.port, 8080);
+    assert_string_equal(r.host, "127.0.0.1");
+    assert_int_equal(hpk_ready_parse("tcp:localhost:9", &r), 0);
+    assert_string_equal(r.host, "127.0.0.1");
+    assert_int_equal(r.port, 9);
+    /* the documented form, the bare URL and HOST:PORT/PATH name the same probe */
+    const char *forms[] = {"http:http://127.0.0.1:8080/health", "http://127.0.0.1:8080/health", "http:127.0.0.1:8080/health"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(hpk_ready_parse(forms[i], &r), 0);
+        assert_int_equal(r.kind, READY_HTTP);
+        assert_string_equal(r.host, "127.0.0.1");
+        assert_int_equal(r.port, 8080);
+        assert_string_equal(r.path, "/health");
+    }
+    assert_int_equal(hpk_ready_parse("http://example:80", &r), 0);
+    assert_string_equal(r.path, "/");
+    assert_int_equal(hpk_ready_parse("log:Started .* in [0-9.]+ s", &r), 0);
+    assert_int_equal(r.kind, READY_LOG);
+    assert_string_equal(r.regex, "Started .* in [0-9.]+ s");
+}
+
+static void test_ready_refused(void **state)
+{
+    (void)state;
+    const char *bad[] = {"tcp:", "tcp:0", "tcp:65536", "tcp:80x", "tcp::80", "http:", "http://:80/", "http://h:0/",
+                         "log:", "log:(", "8080", "udp:53", NULL};
+    for (int i = 0; bad[i]; i++) {
+        if (hpk_ready_parse(bad[i], NULL) == 0) fail_msg("accepted --train-ready %s", bad[i]);
+    }
+}
+
+static void test_compress(void **state)
+{
+    (void)state;
+    struct hpk_compress c;
+    assert_int_equal(hpk_compress_parse("none", &c), 0);
+    assert_int_equal(c.codec, HPK_CODEC_STORED);
+    assert_int_equal(hpk_compress_parse("zstd", &c), 0);
+    assert_int_equal(c.codec, HPK_CODEC_ZSTD);
+    assert_int_equal(c.level, HPK_ZSTD_LEVEL);
+    assert_int_equal(hpk_compress_parse("zstd:19", &c), 0);
+    assert_int_equal(c.level, 19);
+    assert_int_equal(hpk_compress_parse("zlib:9", &c), 0);
+    assert_int_equal(c.codec, HPK_CODEC_ZLIB);
+    const char *bad[] = {"zstd:", "zstd:0", "zstd:20", "zlib:0", "zlib:10", "zlib:4x", "lz4", "", "zstdx", NULL};
+    for (int i = 0; bad[i]; i++)
+        if (hpk_compress_parse(bad[i], &c) == 0) fail_msg("accepted --compress %s", bad[i]);
+}
+
+static void test_cache_kind(void **state)
+{
+    (void)state;
+    struct hpk_snapshot s;
+    memset(&s, 0, sizeof s);
+    s.java_major = 25;
+    assert_string_equal(hpk_cache_kind(&s), "aot");
+    s.java_major = 24;
+    assert_string_equal(hpk_cache_kind(&s), "aot");
+    s.java_major = 17;
+    assert_null(hpk_cache_kind(&s)); /* no base CDS archive: nothing to layer on */
+    s.has_base_cds = 1;
+    assert_string_equal(hpk_cache_kind(&s), "cds");
+    s.java_major = 11;
+    assert_null(hpk_cache_kind(&s));
+}
+
+/* A scratch directory to chdir into (hpack.conf is read from the working
+ * directory). */
+static char scratch[64], oldcwd[4096];
+
+static int enter(void **state)
+{
+    (void)state;
+    snprintf(scratch, sizeof scratch, "/tmp/hpack-unit.XXXXXX");
+    if (!mkdtemp(scratch) || !getcwd(oldcwd, sizeof oldcwd) || chdir(scratch) != 0) return -1;
+    return mkdir("sub", 0755);
+}
+
+static int leave(void **state)
+{
+    (void)state;
+    int r = chdir(oldcwd);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
+    return r | system(cmd);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_argfile_paths_and_order(void **state)
+{
+    (void)state;
+    write_file("sub/args", "# a comment\n--jar\napp.jar\n--arg\n  two words  \n--cp=a.jar:/abs/b.jar\n-o\nout\n");
+    write_file("hpack.conf", "main-class = demo.Main\ntrain = true\nruntime = rt\n");
+    char *argv[] = {"build", "@sub/args", "--arg", "last", "--", "@literal", NULL};
+    struct hpk_strv v;
+    struct hpk_perr e;
+    assert_int_equal(hpk_expand_args(6, argv, &v, &e), 0);
+    /* hpack.conf first (the command line wins), paths from each file's directory */
+    const char *want[] = {"build", "--main-class", "demo.Main", "--train", "--runtime", "rt",
+                          "--jar", "sub/app.jar", "--arg", "two words", "--cp=sub/a.jar:/abs/b.jar", "-o", "sub/out",
+                          "--arg", "last", "--", "@literal", NULL};
+    size_t i = 0;
+    for (; want[i]; i++) {
+        assert_true(i < v.n);
+        assert_string_equal(v.v[i], want[i]);
+    }
+    assert_int_equal(v.n, i);
+    hpk_strv_free(&v);
+    unlink("hpack.conf");
+}
+
+static void test_argfile_errors_name_the_file(void **state)
+{
+    (void)state;
+    write_file("hpack.conf", "runtime = rt\nno equals sign here\n");
+    char *argv[] = {"build", NULL};
+    struct hpk_strv v;
+    struct hpk_perr e;
+    assert_int_not_equal(hpk_expand_args(1, argv, &v, &e), 0);
+    assert_non_null(strstr(e.msg, "hpack.conf:2: expected 'key = value'"));
+    hpk_strv_free(&v);
+    unlink("hpack.conf");
+    write_file("sub/args2", "--jar\n");
+    char *argv2[] = {"build", "@sub/args2", NULL};
+    assert_int_not_equal(hpk_expand_args(2, argv2, &v, &e), 0);
+    assert_non_null(strstr(e.msg, "sub/args2"));
+    assert_non_null(strstr(e.msg, "--jar"));
+    hpk_strv_free(&v);
+    char *argv3[] = {"build", "@sub/missing", NULL};
+    assert_int_not_equal(hpk_expand_args(2, argv3, &v, &e), 0);
+    assert_non_null(strstr(e.msg, "sub/missing: cannot read"));
+    hpk_strv_free(&v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ready_forms),
+        cmocka_unit_test(test_ready_refused),
+        cmocka_unit_test(test_compress),
+        cmocka_unit_test(test_cache_kind),
+        cmocka_unit_test_setup_teardown(test_argfile_paths_and_order, enter, leave),
+        cmocka_unit_test_setup_teardown(test_argfile_errors_name_the_file, enter, leave),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
