@@ -120,9 +120,10 @@ $(B)/.apps-ok: tests/setup-deps.sh
 check: all unit samples $(B)/craft $(B)/hpack-test fuzz-regress $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/integration.sh
 
-valgrind: $(B)/test_layout $(B)/test_config
+valgrind: $(B)/test_layout $(B)/test_config $(B)/test_packer
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_layout
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_config
+	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_packer
 
 demo: all samples
 	@HPACK_BUILD=$(abspath $(B)) bash tests/demo.sh
