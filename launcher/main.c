@@ -700,8 +700,14 @@ static void info(struct ctx *c, const char *rootpath)
                bound(c) ? "bound to base " : "NOT USABLE: ", bound(c) ? c->cf.base_hex : c->cf.cache_why);
     else
         printf("startup cache: none\n");
+    struct hpk_fit_result r = {.fit = HPK_FIT_NO};
+    if (bound(c)) {
+        static const char *const said[] = {"applies", "does not apply", "may apply (the JVM decides)"};
+        hpk_launcher_fit(&c->cf, &r);
+        printf("on this host: %s: %s\n", said[r.fit], r.why);
+    }
     printf("unpack directory: %s/%s\n", rootpath, c->cf.base_hex);
-    char **b = build_argv(c, rootpath, bound(c) && c->aot != AOT_OFF, NULL, 0, NULL);
+    char **b = build_argv(c, rootpath, bound(c) && r.fit != HPK_FIT_NO && c->aot != AOT_OFF, NULL, 0, NULL);
     printf("exec: ");
     print_argv(stdout, b);
     printf("entries: %u\n", c->a.p.count);
@@ -862,6 +868,8 @@ int main(int argc, char **argv)
         use_cache = 0;
     }
     if (use_cache && bound(&c)) use_cache = host_fit(&c);
+    else if (c.debug && !train_out && (!c.cf.cache || c.aot == AOT_OFF))
+        fprintf(stderr, "hpack: no startup cache used: %s\n", c.cf.cache ? "HPACK_AOT=off" : "this artifact carries none");
     if (c.aot == AOT_REQUIRE && !train_out && !c.cf.cache) {
         hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: this artifact carries no startup cache");
         die(&c, &err);

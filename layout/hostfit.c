@@ -294,7 +294,7 @@ void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct 
     memset(r, 0, sizeof *r);
     r->coops = r->coh = r->ccp = r->align = -1;
     int aot = kind && !strcmp(kind, "aot");
-    char a[32], b2[32];
+    char a[48], b2[32];
 
     /* 1. CPU features. Only an AOT cache holds machine code (adapters):
      * a CPU lacking a feature the training CPU had must never meet it. */

@@ -70,6 +70,8 @@ t_anyhost_auto_warns_and_skips() {
     err=$(HPACK_CACHE_DIR=$d HPACK_DEBUG=1 "$AH" 2>&1 >/dev/null)
     grep -q "^hpack: startup cache cache/[0-9a-f]*\.aot applies: compressed oops on (default heap)" <<<"$err" || fail "debug names no cache: $err"
     grep '^hpack: exec' <<<"$err" | grep -q AOTCache || fail "the cache was not passed: $err"
+    err=$(HPACK_CACHE_DIR=$d HPACK_DEBUG=1 HPACK_AOT=off "$AH" 2>&1 >/dev/null)
+    grep -qx "hpack: no startup cache used: HPACK_AOT=off" <<<"$err" || fail "debug with off: $err"
 }
 
 # A CPU lacking a feature of the training CPU never gets the cache (the
@@ -111,6 +113,35 @@ t_anyhost_check() {
     grep -qx 'predicted: does not apply: the GC is Z here, G1 in training: ZGC cannot load the archived heap' <<<"$out" &&
         grep -qx 'jvm check: refused: Unable to use AOT cache.' <<<"$out" && grep -qx 'verdict: does not apply' <<<"$out" ||
         fail "ZGC output: $out"
+    # --hpack-info: the prediction only, and an exec line without the cache
+    out=$(HPACK_JAVA_OPTS=-XX:+UseZGC "$AH" --hpack-info)
+    grep -qx 'on this host: does not apply: the GC is Z here, G1 in training: ZGC cannot load the archived heap' <<<"$out" ||
+        fail "--hpack-info: $(grep '^on this host' <<<"$out")"
+    ! grep '^exec:' <<<"$out" | grep -q AOTCache || fail "--hpack-info shows the cache passed"
+    "$AH" --hpack-info | grep -q '^on this host: applies: ' || fail "--hpack-info on the build host"
     rc=0; out=$(HPACK_CACHE_DIR=$d run_clean "$H25" --hpack-check) || rc=$?
     [ $rc = 120 ] && [ "$out" = "startup cache: none; nothing to check" ] || fail "DA0: status $rc: $out"
+}
+
+# JDK 17 (dynamic CDS): the same agreement, the JVM's check being
+# -XX:SharedArchiveFile=... -Xshare:on.
+t_anyhost_cds_prediction_matches_jvm() {
+    local d=$W/ahcds cache o want pred jvm rc
+    cache=$("$HPACK" inspect --json "$H17T" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cache"]["path"])')
+    HPACK_CACHE_DIR=$d run_clean "$H17T" >/dev/null
+    while IFS='|' read -r o want; do
+        rc=0; HPACK_CACHE_DIR=$d HPACK_AOT=require HPACK_JAVA_OPTS="$o" run_clean "$H17T" >"$W/ahcds.out" 2>&1 || rc=$?
+        case $rc in 0) pred=applies ;; 120) pred=refused ;; *) fail "$o: require exited $rc: $(tail -2 "$W/ahcds.out")" ;; esac
+        rc=0; HPACK_CACHE_DIR=$d HPACK_AOT=off HPACK_JAVA_OPTS="-XX:SharedArchiveFile=/proc/self/fd/250/$cache -Xshare:on $o" \
+            run_clean "$H17T" >"$W/ahcdsj.out" 2>&1 || rc=$?
+        if [ $rc = 0 ]; then jvm=applies; else jvm=refused; grep -q "shared archive file" "$W/ahcdsj.out" || fail "$o: JVM failed otherwise: $(tail -3 "$W/ahcdsj.out")"; fi
+        echo "INFO: JDK 17 ${o:-(none)}: predicted $pred, JVM $jvm"
+        [ $pred = $jvm ] && [ $pred = "$want" ] || fail "$o: predicted $pred, the JVM says $jvm, expected $want"
+    done <<'TABLE'
+|applies
+-XX:ActiveProcessorCount=1|applies
+-XX:+UseParallelGC|applies
+-Xmx40g|refused
+-XX:+UseZGC|refused
+TABLE
 }

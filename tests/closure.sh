@@ -77,7 +77,7 @@ assert [e["rewritten_jar"] for e in c if "rewritten_jar" in e] == ["app/lib/main
     local bad; bad=$(sed -n 's/.*open\(at\)\?(\(AT_FDCWD, \)\?"\([^"]*\)".*/\3/p' "$W/cl/strace" | sort -u | grep -v \
         -e "^$W/cl/cache\(/\|\$\)" -e '^/proc/' -e '^/sys/' -e '^/etc/' -e '^/dev/' -e '^/lib/' -e '^/lib64/' \
         -e '^/usr/lib/x86_64-linux-gnu/' -e '^/usr/lib/locale/' -e '^/usr/share/locale/' -e '^/tmp/hsperfdata_' -e "^$a\$" \
-        -e '^[^/]' || true)
+        -e '^/$' -e '^[^/]' || true)
     [ -z "$bad" ] || fail "opened outside the tree: $bad"
     ! grep -q "$W/cl/host\|$W/cl/dist" "$W/cl/strace" || fail "looked at the host's jars: $(grep "$W/cl/host\|$W/cl/dist" "$W/cl/strace")"
 }
