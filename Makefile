@@ -28,11 +28,11 @@ B ?= build
 CFLAGS ?=
 CFLAGS += $(BASE_CFLAGS) $(SAN)
 
-LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layout/cpus.c
+LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layout/cpus.c layout/hostfit.c layout/hostprobe.c
 # Trees: unpacking, extraction, directory safety, the system store. Both the
 # launcher and the packer (extract, install, image) link them.
 TREE_SRC := layout/unpack.c layout/dirsafe.c layout/store.c
-LAUNCHER_SRC := launcher/main.c launcher/cachedir.c $(TREE_SRC)
+LAUNCHER_SRC := launcher/main.c launcher/cachedir.c launcher/fit.c $(TREE_SRC)
 PACKER_SRC := packer/hpack.c packer/util.c packer/inputs.c packer/jar.c packer/payload.c packer/elfout.c \
               packer/build.c packer/train.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c \
               packer/closure.c packer/artifacts.c packer/image.c packer/ocilayer.c packer/elfdeps.c packer/sha256.c packer/store.c
@@ -90,6 +90,10 @@ $(B)/test_config: tests/unit/test_config.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_config.c $(LAYOUT_SRC) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lzstd -lz
 
+$(B)/test_hostfit: tests/unit/test_hostfit.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
+	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_hostfit.c $(LAYOUT_SRC) \
+	    $(shell $(PKG_CONFIG) --libs cmocka) -lzstd -lz
+
 $(B)/test_sha256: tests/unit/test_sha256.c packer/sha256.c packer/hpk_sha256.h | $(B)/.deps-ok
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_sha256.c packer/sha256.c \
 	    $(shell $(PKG_CONFIG) --libs cmocka)
@@ -107,9 +111,10 @@ $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(
 samples: $(B)/.deps-ok
 	@sh samples/build.sh build/samples
 
-unit: $(B)/test_layout $(B)/test_config $(B)/test_sha256 $(B)/test_packer
+unit: $(B)/test_layout $(B)/test_config $(B)/test_hostfit $(B)/test_sha256 $(B)/test_packer
 	$(B)/test_layout
 	$(B)/test_config
+	$(B)/test_hostfit
 	$(B)/test_sha256
 	$(B)/test_packer
 
@@ -120,7 +125,8 @@ $(B)/.apps-ok: tests/setup-deps.sh
 check: all unit samples $(B)/craft $(B)/hpack-test fuzz-regress $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/integration.sh
 
-valgrind: $(B)/test_layout $(B)/test_config $(B)/test_packer
+valgrind: $(B)/test_layout $(B)/test_config $(B)/test_hostfit $(B)/test_packer
+	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_hostfit
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_layout
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_config
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_packer

@@ -29,4 +29,19 @@ struct hpk_root {
 int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e);
 /* The root hpk_root_open would try first, computed without touching disk. */
 void hpk_root_default(char *buf, size_t n);
+
+/* ---- fit.c: does the carried cache apply on this host? ---- */
+struct hpk_config;
+struct hpk_fit_result;
+/* Predict (layout/hostfit.c) from the cache's recorded conditions, the
+ * artifact's JVM options then HPACK_JAVA_OPTS, and this host. */
+void hpk_launcher_fit(const struct hpk_config *cf, struct hpk_fit_result *r);
+/* Run argv (java through the tree descriptor, path `java` in it) with
+ * stdout and stderr into a buffer; returns it (malloc'ed, NUL-ended) and
+ * the wait status in *status, or NULL if it could not run. */
+char *hpk_launcher_capture(const char *java, char **argv, int *status);
+/* The training conditions' records (docs/format.md 9.3) from the output of
+ * `java ... -XX:+PrintFlagsFinal -version` and this CPU; NULL if the output
+ * lacks a deciding flag. */
+char *hpk_launcher_cond_records(const char *flags_out, size_t *len);
 #endif

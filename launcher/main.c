@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "hpk_launcher.h"
 #include "../layout/hpk_config.h"
+#include "../layout/hpk_hostfit.h"
 #include "../layout/hpk_store.h"
 
 #include <errno.h>
@@ -541,6 +542,40 @@ static void train_open(const struct ctx *c, const char *out, struct train_dir *t
     free(dir);
 }
 
+/* The conditions under which the cache applies (docs/format.md 9.3): the
+ * flags the JVM chooses with the training options, asked of the JVM itself
+ * (`-XX:+PrintFlagsFinal -version`, same options, same class path), and
+ * this CPU's features. */
+static int train_conditions(const struct ctx *c, const char *rootpath, char **prov, size_t *plen)
+{
+    const char *fl[2] = {"-XX:+PrintFlagsFinal", NULL};
+    char **v = build_argv(c, rootpath, 0, fl, 0, NULL);
+    for (size_t i = 1; v[i]; i++) /* no main class: -version after the class path */
+        if (!strcmp(v[i - 1], "-cp")) {
+            for (size_t j = i + 1; v[j]; j++) free(v[j]);
+            v[i + 1] = strdup("-version"), v[i + 2] = NULL;
+            break;
+        }
+    int st = -1;
+    size_t n = 0;
+    char *out = hpk_launcher_capture(c->cf.launch.java, v, &st);
+    char *rec = out && st == 0 ? hpk_launcher_cond_records(out, &n) : NULL;
+    hpk_exec_line_free(v);
+    if (!rec) {
+        fprintf(stderr, "hpack: training: cannot read the JVM's flags (-XX:+PrintFlagsFinal): %.300s\n",
+                out ? out : strerror(errno));
+        free(out);
+        return -1;
+    }
+    char *b = realloc(*prov, *plen + n);
+    if (!b) oom();
+    memcpy(b + *plen, rec, n);
+    *prov = b, *plen += n;
+    free(rec);
+    free(out);
+    return 0;
+}
+
 static int train(struct ctx *c, const char *rootpath, const char *out, int argc, char **argv)
 {
     if (!c->cf.launch.cache_kind)
@@ -606,6 +641,10 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
     char *cp = hpk_exec_classpath(&c->cf.launch);
     if (!cp) oom();
     kv_add(&prov, &plen, "classpath", cp);
+    if (train_conditions(c, rootpath, &prov, &plen) != 0) {
+        train_cleanup(&t);
+        return HPK_EXIT_EXEC;
+    }
     char *pfin = fmt("%s.prov%s", t.base, "");
     /* Both files are complete in the private directory before either name
      * appears; a name another user holds in a sticky directory cannot be
@@ -623,6 +662,30 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
     return app_status;
 }
 
+/* ---- does the cache apply on this host (layout/hostfit.c) ---- */
+
+/* Whether to pass the bound cache: not when it is predicted not to apply
+ * (auto: a warning; require: exit HPK_EXIT_HOSTFIT naming the condition).
+ * When unsure, it is passed and the JVM decides: a refusal there costs
+ * only speed, while the CPU check, which protects against crashes, is
+ * never unsure. */
+static int host_fit(const struct ctx *c)
+{
+    struct hpk_fit_result r;
+    hpk_launcher_fit(&c->cf, &r);
+    if (r.fit == HPK_FIT_NO && c->aot == AOT_REQUIRE) {
+        struct hpk_err e;
+        hpk_fail(&e, HPK_EXIT_HOSTFIT, "HPACK_AOT=require: the startup cache does not apply on this host: %s", r.why);
+        die(c, &e);
+    }
+    if (r.fit == HPK_FIT_NO)
+        fprintf(stderr, "hpack: %s: warning: startup cache not used: it does not apply on this host: %s\n", c->self, r.why);
+    else if (c->debug)
+        fprintf(stderr, "hpack: startup cache %.*s %s: %s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
+                r.fit == HPK_FIT_YES ? "applies" : "may apply (the JVM decides)", r.why);
+    return r.fit != HPK_FIT_NO;
+}
+
 /* ---- --hpack-* commands ---- */
 
 static void info(struct ctx *c, const char *rootpath)
@@ -637,8 +700,14 @@ static void info(struct ctx *c, const char *rootpath)
                bound(c) ? "bound to base " : "NOT USABLE: ", bound(c) ? c->cf.base_hex : c->cf.cache_why);
     else
         printf("startup cache: none\n");
+    struct hpk_fit_result r = {.fit = HPK_FIT_NO};
+    if (bound(c)) {
+        static const char *const said[] = {"applies", "does not apply", "may apply (the JVM decides)"};
+        hpk_launcher_fit(&c->cf, &r);
+        printf("on this host: %s: %s\n", said[r.fit], r.why);
+    }
     printf("unpack directory: %s/%s\n", rootpath, c->cf.base_hex);
-    char **b = build_argv(c, rootpath, bound(c) && c->aot != AOT_OFF, NULL, 0, NULL);
+    char **b = build_argv(c, rootpath, bound(c) && r.fit != HPK_FIT_NO && c->aot != AOT_OFF, NULL, 0, NULL);
     printf("exec: ");
     print_argv(stdout, b);
     printf("entries: %u\n", c->a.p.count);
@@ -654,6 +723,66 @@ static void info(struct ctx *c, const char *rootpath)
     }
 }
 
+/* --hpack-check: for this host, does the carried cache apply? The
+ * prediction (the warm path's rule), then the JVM's own check
+ * (`-XX:AOTMode=on ... -version`, or -Xshare:on), unless the CPU lacks a
+ * feature: that cache's machine code must never run here. Exit 0 when the
+ * cache applies, HPK_EXIT_HOSTFIT when it does not (docs/launcher.md 1). */
+static int check(struct ctx *c)
+{
+    if (!c->cf.cache) {
+        printf("startup cache: none; nothing to check\n");
+        return HPK_EXIT_HOSTFIT;
+    }
+    printf("startup cache: %.*s (%s)\n", (int)c->cf.cache->path_len, c->cf.cache->path,
+           c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?");
+    if (!bound(c)) {
+        printf("bound: no: %s\nverdict: does not apply\n", c->cf.cache_why);
+        return HPK_EXIT_HOSTFIT;
+    }
+    struct hpk_fit_result r;
+    hpk_launcher_fit(&c->cf, &r);
+    static const char *const said[] = {"applies", "does not apply", "may apply (at a limit; the JVM decides)"};
+    printf("predicted: %s: %s\n", said[r.fit], r.why);
+    if (r.fit == HPK_FIT_NO && strstr(r.why, "CPU")) {
+        printf("jvm check: not run (the cache's machine code must not meet this CPU)\nverdict: does not apply\n");
+        return HPK_EXIT_HOSTFIT;
+    }
+    struct hpk_root root;
+    struct hpk_err err;
+    char store_path[4096];
+    const char *rootpath = store_path;
+    int tree = store_lookup(c, 1, store_path, sizeof store_path);
+    if (tree < 0) {
+        if (hpk_root_open(&root, c->debug, &err) != 0) die(c, &err);
+        tree = ensure_tree(c, &root, 1);
+        rootpath = root.path;
+    }
+    pin_tree(c, tree);
+    enum aot_mode keep = c->aot;
+    c->aot = AOT_REQUIRE;
+    char **v = build_argv(c, rootpath, 1, NULL, 0, NULL);
+    c->aot = keep;
+    for (size_t i = 1; v[i]; i++) /* no main class: -version after the class path */
+        if (!strcmp(v[i - 1], "-cp")) {
+            for (size_t j = i + 1; v[j]; j++) free(v[j]);
+            v[i + 1] = strdup("-version"), v[i + 2] = NULL;
+            break;
+        }
+    int st = -1;
+    char *out = hpk_launcher_capture(c->cf.launch.java, v, &st);
+    hpk_exec_line_free(v);
+    int ok = out && st == 0;
+    const char *w = out ? strstr(out, "Unable to use") : NULL;
+    if (!w && out) w = strstr(out, "rror");
+    printf("jvm check: %s%.*s\n", ok ? "the JVM maps the cache" : "refused: ",
+           ok ? 0 : (int)strcspn(w ? w : "", "\n"), w ? w : "");
+    if (r.fit != HPK_FIT_UNSURE && ok != (r.fit == HPK_FIT_YES)) printf("note: the prediction and the JVM disagree; the JVM's word stands\n");
+    printf("verdict: %s\n", ok ? "applies" : "does not apply");
+    free(out);
+    return ok ? 0 : HPK_EXIT_HOSTFIT;
+}
+
 static void usage(void)
 {
     puts("This is an hpack artifact: a Java application in one executable.\n"
@@ -661,6 +790,7 @@ static void usage(void)
          "  --hpack-info          print the payload table, hashes and the JVM command line\n"
          "  --hpack-extract DIR   unpack the payload into the new directory DIR and stop\n"
          "  --hpack-verify        unpack if needed, then re-hash the unpacked tree\n"
+         "  --hpack-check         say whether the startup cache applies on this host, and why\n"
          "  --hpack-help          this text\n"
          "Environment: HPACK_CACHE_DIR, HPACK_DEBUG=1, HPACK_JAVA_OPTS, HPACK_AOT=auto|require|off,\n"
          "HPACK_TRAIN=PATH (record a startup cache to PATH). See docs/launcher.md.");
@@ -687,7 +817,8 @@ int main(int argc, char **argv)
     /* Unpacking ignores SIGXFSZ (to get EFBIG); the app gets what we got. */
     struct sigaction xfsz;
     sigaction(SIGXFSZ, NULL, &xfsz);
-    if (cmd && strcmp(cmd, "--hpack-info") && strcmp(cmd, "--hpack-extract") && strcmp(cmd, "--hpack-verify"))
+    if (cmd && strcmp(cmd, "--hpack-info") && strcmp(cmd, "--hpack-extract") && strcmp(cmd, "--hpack-verify") &&
+        strcmp(cmd, "--hpack-check"))
         dief(&c, HPK_EXIT_USAGE, "unknown launcher option %s (--hpack-* is reserved; see --hpack-help)", cmd);
 
     int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
@@ -727,6 +858,7 @@ int main(int argc, char **argv)
         info(&c, dir);
         return 0;
     }
+    if (cmd && !strcmp(cmd, "--hpack-check")) return check(&c);
     if (use_cache && !bound(&c)) {
         if (c.aot == AOT_REQUIRE) {
             hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is refused: %s", c.cf.cache_why);
@@ -735,6 +867,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "hpack: %s: warning: startup cache not used: %s\n", c.self, c.cf.cache_why);
         use_cache = 0;
     }
+    if (use_cache && bound(&c)) use_cache = host_fit(&c);
+    else if (c.debug && !train_out && (!c.cf.cache || c.aot == AOT_OFF))
+        fprintf(stderr, "hpack: no startup cache used: %s\n", c.cf.cache ? "HPACK_AOT=off" : "this artifact carries none");
     if (c.aot == AOT_REQUIRE && !train_out && !c.cf.cache) {
         hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: this artifact carries no startup cache");
         die(&c, &err);

@@ -33,6 +33,7 @@
 /* Exit statuses of the launcher itself, before it execs the JVM. Chosen high
  * so they rarely collide with an app's own; documented in docs/launcher.md. */
 enum hpk_exit {
+    HPK_EXIT_HOSTFIT = 120, /* the startup cache does not apply on this host (require, --hpack-check) */
     HPK_EXIT_PAYLOAD = 121, /* the artifact's payload is missing, truncated or corrupt */
     HPK_EXIT_CACHEDIR = 122, /* the cache directory is unusable or insecure */
     HPK_EXIT_UNPACK = 123,  /* unpacking failed (I/O error, disk full) */

@@ -6,6 +6,7 @@
 #include "hpk_build.h"
 #include "hpk_cmds.h"
 #include "hpk_verify.h"
+#include "../layout/hpk_hostfit.h"
 #include "../layout/hpk_tree.h"
 
 #include <archive.h>
@@ -37,6 +38,44 @@ static void json_cstr(FILE *f, const char *s)
 {
     if (!s) fputs("null", f);
     else json_str(f, s, strlen(s));
+}
+
+/* The conditions the cache was trained under (docs/format.md 9.3). */
+static void cond_text(FILE *f, const struct hpk_config *in)
+{
+    struct hpk_cond c;
+    char feat[256];
+    hpk_cond_from_prov(in->prov, in->prov ? in->prov_len : 0, &c);
+    if (!c.gc[0] && c.coops < 0) {
+        fprintf(f, "cache applies:  conditions not recorded (trained by an older hpack)\n");
+        return;
+    }
+    hpk_cpufeat_format(&c.cpu, feat, sizeof feat);
+    fprintf(f, "cache applies:  GC %s, UseCompressedOops %s, UseCompressedClassPointers %s, ObjectAlignmentInBytes %d, "
+               "UseCompactObjectHeaders %s; JVM build %s; CPU %s\n",
+            c.gc, c.coops > 0 ? "true" : c.coops == 0 ? "false" : "?", c.ccp > 0 ? "true" : c.ccp == 0 ? "false" : "?",
+            c.align, c.coh > 0 ? "true" : c.coh == 0 ? "false" : "n/a", c.build[0] ? c.build : "?",
+            c.cpu.n ? feat : "not recorded");
+}
+
+static void cond_json(FILE *f, const struct hpk_config *in)
+{
+    struct hpk_cond c;
+    char feat[256];
+    static const char *const tri[] = {"null", "false", "true"};
+    hpk_cond_from_prov(in->prov, in->prov ? in->prov_len : 0, &c);
+    hpk_cpufeat_format(&c.cpu, feat, sizeof feat);
+    fprintf(f, "{\"gc\": ");
+    json_cstr(f, c.gc[0] ? c.gc : NULL);
+    fprintf(f, ", \"UseCompressedOops\": %s, \"UseCompressedClassPointers\": %s, \"ObjectAlignmentInBytes\": ",
+            tri[c.coops + 1], tri[c.ccp + 1]);
+    if (c.align > 0) fprintf(f, "%d", c.align);
+    else fputs("null", f);
+    fprintf(f, ", \"UseCompactObjectHeaders\": %s, \"jvm_build\": ", tri[c.coh + 1]);
+    json_cstr(f, c.build[0] ? c.build : NULL);
+    fprintf(f, ", \"cpu_features\": ");
+    json_cstr(f, c.cpu.n ? feat : NULL);
+    fputc('}', f);
 }
 
 static void json_strv(FILE *f, const char **v, size_t n)
@@ -186,7 +225,9 @@ int hpk_cmd_inspect(int argc, char **argv)
             json_cstr(f, in.prov_base);
             fprintf(f, ", \"runtime_version\": ");
             json_cstr(f, in.prov_runtime);
-            fprintf(f, ", \"bound\": %s}", (in.trust == HPK_TRUST_OK) ? "true" : "false");
+            fprintf(f, ", \"bound\": %s, \"conditions\": ", (in.trust == HPK_TRUST_OK) ? "true" : "false");
+            cond_json(f, &in);
+            fputc('}', f);
         }
         fprintf(f, ",\n  \"closure\": ");
         closure_list(&a, f, 1);
@@ -219,6 +260,7 @@ int hpk_cmd_inspect(int argc, char **argv)
                     in.cache->path, (unsigned long long)in.cache->size, in.prov_kind ? in.prov_kind : "?",
                     in.prov_base ? in.prov_base : "?", in.prov_runtime ? in.prov_runtime : "?",
                     (in.trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
+        if (in.cache) cond_text(f, &in);
         else
             fprintf(f, "startup cache:  none (%s)\n", in.launch.cache_kind ? in.launch.cache_kind : "this runtime cannot make one");
         fprintf(f, "exec:          ");

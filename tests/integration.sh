@@ -394,11 +394,12 @@ t_failing_training() {
 . "$ROOT/tests/closure.sh"
 . "$ROOT/tests/training_ux.sh"
 . "$ROOT/tests/image.sh"
+. "$ROOT/tests/anyhost.sh"
 
 cd "$ROOT"
 echo "hpack integration tests (JDK 25: ${J25:-MISSING}; JDK 17: ${J17:-MISSING})"
 run_test build_shared
-for t in $(declare -F | awk '{print $3}' | grep '^t_' | grep -v '^t_train\|^t_da0\|^t_stale\|^t_with_cache\|^t_input_changed\|^t_failing\|^t_inspect_json\|^t_verify_names\|^t_stale_cache_temp\|^t_image_\|^t_store_'); do run_test "$t"; done
+for t in $(declare -F | awk '{print $3}' | grep '^t_' | grep -v '^t_train\|^t_da0\|^t_stale\|^t_with_cache\|^t_input_changed\|^t_failing\|^t_inspect_json\|^t_verify_names\|^t_stale_cache_temp\|^t_image_\|^t_store_\|^t_anyhost_'); do run_test "$t"; done
 run_test build_trained
 for t in t_train_temurin25 t_train_openjdk17 t_train_relocation t_da0_da1_share_bytes t_da0_da1_diff_is_the_cache t_train_http_server \
          t_inspect_json_and_hash t_verify_names_the_entry t_stale_cache_temporaries t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training \
@@ -406,5 +407,7 @@ for t in t_train_temurin25 t_train_openjdk17 t_train_relocation t_da0_da1_share_
          t_store_install_trust_uninstall; do
     run_test "$t"
 done
+run_test build_anyhost
+for t in $(declare -F | awk '{print $3}' | grep '^t_anyhost_'); do run_test "$t"; done
 echo "$PASS passed, $FAILED failed"
 [ "$FAILED" = 0 ] || { echo "failed:$FAILS"; exit 1; }

@@ -118,9 +118,9 @@ PY
     # SIGBUS) before any of it runs: nothing unpacked, nothing executed.
     for k in 1 2 3; do
         head -c $((poff * k / 4)) "$FAKE" >"$W/cor"; chmod +x "$W/cor"
-        local rc=0 out; out=$(HPACK_CACHE_DIR=$W/cl "$W/cor" x 2>&1) || rc=$?
+        local rc=0 out; out=$(HPACK_CACHE_DIR=$W/lcut "$W/cor" x 2>&1) || rc=$?
         [ $rc != 0 ] && ! grep -q FAKE-JAVA <<<"$out" || fail "launcher cut at $((poff * k / 4)) ran: $out"
-        [ -z "$(ls "$W/cl" 2>/dev/null | grep -v '\.lock$')" ] || fail "launcher cut: tree left"
+        [ -z "$(ls "$W/lcut" 2>/dev/null | grep -v '\.lock$')" ] || fail "launcher cut: tree left"
     done
 }
 

@@ -156,6 +156,9 @@ for a in "$@"; do
 done
 if [ -n "$create" ]; then echo "cache from $conf" >"$cache"; elif [ -n "$conf" ]; then echo conf >"$conf"; fi
 echo "FAKE-JAVA $*"
+# the flags training records (docs/format.md 9.3), as -XX:+PrintFlagsFinal prints them
+case " $* " in *" -XX:+PrintFlagsFinal "*) for f in UseCompressedOops=true UseCompressedClassPointers=true \
+    ObjectAlignmentInBytes=8 UseCompactObjectHeaders=false UseG1GC=true; do echo "     bool ${f%=*} = ${f#*=} {product} {default}"; done ;; esac
 EOS
     chmod 755 "$1/bin/java"
 }
