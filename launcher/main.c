@@ -94,12 +94,14 @@ static void load_config(struct ctx *c)
  * replacement and truncation), ours and writable by nobody else (whoever
  * could write it could change its content, size and time kept). No system
  * call beyond the fstatat. */
-static int file_as_unpacked(int tree, const char *path, uint64_t size, uid_t uid)
+static int file_as_unpacked(int tree, const char *path, uint64_t size, uid_t uid, int shared)
 {
     struct stat st;
+    /* A store tree (shared) is root's or ours: hpack install runs as root
+     * and store.c checked the directories above it by the same rule. */
     return fstatat(tree, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-           (uint64_t)st.st_size == size && st.st_mtime == HPK_FIXED_MTIME && st.st_uid == uid &&
-           !(st.st_mode & 022);
+           (uint64_t)st.st_size == size && st.st_mtime == HPK_FIXED_MTIME &&
+           (st.st_uid == uid || (shared && st.st_uid == 0)) && !(st.st_mode & 022);
 }
 
 /* Warm-path check of an unpacked tree: complete, ours (`shared`: a store
@@ -120,7 +122,7 @@ static int tree_ok(const struct ctx *c, int tree, int want_cache, int shared, co
     }
     for (size_t i = 0; i < c->cf.launch.n_cp; i++) {
         const struct hpk_entry *ce = hpk_payload_find(&c->a.p, c->cf.launch.cp[i]);
-        if (!ce || !file_as_unpacked(tree, c->cf.launch.cp[i], ce->size, c->uid)) {
+        if (!ce || !file_as_unpacked(tree, c->cf.launch.cp[i], ce->size, c->uid, shared)) {
             *why = "class path changed"; /* a jar of another size, time, owner or mode */
             return 0;
         }
@@ -128,7 +130,7 @@ static int tree_ok(const struct ctx *c, int tree, int want_cache, int shared, co
     if (want_cache) {
         char p[HPK_PATH_MAX + 1];
         snprintf(p, sizeof p, "%.*s", (int)c->cf.cache->path_len, c->cf.cache->path);
-        if (!file_as_unpacked(tree, p, c->cf.cache->size, c->uid)) {
+        if (!file_as_unpacked(tree, p, c->cf.cache->size, c->uid, shared)) {
             *why = "cache missing";
             return 0;
         }
