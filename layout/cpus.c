@@ -26,7 +26,7 @@ int hpk_cpu_max_parse(const char *line)
     return n > HPK_MAX_THREADS ? HPK_MAX_THREADS : (int)n;
 }
 
-static int read_small(const char *path, char *buf, size_t n)
+int hpk_read_small(const char *path, char *buf, size_t n)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -37,14 +37,12 @@ static int read_small(const char *path, char *buf, size_t n)
     return 0;
 }
 
-/* The tightest cpu.max on the way from our cgroup up to the root of the
- * cgroup2 mount; 0 if none. */
-static int cgroup_limit(void)
+void hpk_cgroup_each(const char *file, void (*fn)(const char *line, void *ctx), void *ctx)
 {
     char cg[4096], line[128], path[4200];
-    if (read_small("/proc/self/cgroup", cg, sizeof cg) != 0) return 0;
+    if (hpk_read_small("/proc/self/cgroup", cg, sizeof cg) != 0) return;
     char *rel = strstr(cg, "0::");
-    if (rel != cg && (!rel || rel[-1] != '\n')) return 0;
+    if (rel != cg && (!rel || rel[-1] != '\n')) return;
     rel += 3;
     char *nl = strchr(rel, '\n');
     if (nl) *nl = 0;
@@ -52,15 +50,11 @@ static int cgroup_limit(void)
     const char *mount = "/sys/fs/cgroup";
     if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0) {
         mount = "/sys/fs/cgroup/unified";
-        if (access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) != 0) return 0;
+        if (access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) != 0) return;
     }
-    int best = 0;
     for (;;) {
-        snprintf(path, sizeof path, "%s%s/cpu.max", mount, strcmp(rel, "/") ? rel : "");
-        if (read_small(path, line, sizeof line) == 0) {
-            int n = hpk_cpu_max_parse(line);
-            if (n > 0 && (best == 0 || n < best)) best = n;
-        }
+        snprintf(path, sizeof path, "%s%s/%s", mount, strcmp(rel, "/") ? rel : "", file);
+        if (hpk_read_small(path, line, sizeof line) == 0) fn(line, ctx);
         char *slash = strrchr(rel, '/');
         if (!slash || slash == rel) {
             if (!strcmp(rel, "/") || !*rel) break;
@@ -69,6 +63,20 @@ static int cgroup_limit(void)
         }
         *slash = 0;
     }
+}
+
+static void tightest_cpus(const char *line, void *ctx)
+{
+    int *best = ctx, n = hpk_cpu_max_parse(line);
+    if (n > 0 && (*best == 0 || n < *best)) *best = n;
+}
+
+/* The tightest cpu.max on the way from our cgroup up to the root of the
+ * cgroup2 mount; 0 if none. */
+static int cgroup_limit(void)
+{
+    int best = 0;
+    hpk_cgroup_each("cpu.max", tightest_cpus, &best);
     return best;
 }
 

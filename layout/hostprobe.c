@@ -65,46 +65,27 @@ void hpk_cpufeat_probe(struct hpk_cpufeat *f)
 #endif
 }
 
-static int read_small(const char *path, char *buf, size_t n)
+static void tightest_memory(const char *line, void *ctx)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t r = read(fd, buf, n - 1);
-    close(fd);
-    if (r < 0) return -1;
-    buf[r] = 0;
-    return 0;
+    uint64_t *best = ctx;
+    if (line[0] < '0' || line[0] > '9') return; /* "max": no limit here */
+    uint64_t v = strtoull(line, NULL, 10);
+    if (v && (!*best || v < *best)) *best = v;
 }
 
 /* The tightest memory.max from our cgroup up to the cgroup2 root; 0 if none
  * (as the JDK's container support reads it, hierarchy included). */
 static uint64_t cgroup_memory(void)
 {
-    char cg[4096], line[64], path[4200];
-    if (read_small("/proc/self/cgroup", cg, sizeof cg) != 0) return 0;
-    char *rel = strstr(cg, "0::");
-    if (rel != cg && (!rel || rel[-1] != '\n')) return 0;
-    rel += 3;
-    char *nl = strchr(rel, '\n');
-    if (nl) *nl = 0;
     uint64_t best = 0;
-    while (*rel && strcmp(rel, "/")) {
-        snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", rel);
-        if (read_small(path, line, sizeof line) == 0 && line[0] >= '0' && line[0] <= '9') {
-            uint64_t v = strtoull(line, NULL, 10);
-            if (v && (!best || v < best)) best = v;
-        }
-        char *slash = strrchr(rel, '/');
-        if (!slash) break;
-        *slash = 0;
-    }
+    hpk_cgroup_each("memory.max", tightest_memory, &best);
     return best;
 }
 
 static uint64_t meminfo_total(void)
 {
     char buf[256];
-    if (read_small("/proc/meminfo", buf, sizeof buf) != 0) return 0;
+    if (hpk_read_small("/proc/meminfo", buf, sizeof buf) != 0) return 0;
     const char *p = strstr(buf, "MemTotal:");
     return p ? strtoull(p + 9, NULL, 10) * 1024 : 0;
 }

@@ -5,6 +5,8 @@
 #ifndef HPK_CPUS_H
 #define HPK_CPUS_H
 
+#include <stddef.h>
+
 #define HPK_MAX_THREADS 64
 
 /* The CPUs of the affinity mask (sched_getaffinity), lowered to the
@@ -17,5 +19,14 @@ int hpk_cpus(void);
 /* The cgroup v2 limit alone, from a cpu.max line ("max 100000", "150000
  * 100000"): CPUs rounded up, or 0 for no limit or a line it cannot read. */
 int hpk_cpu_max_parse(const char *line);
+
+/* Read a small file whole (NUL-terminated, at most n - 1 bytes): 0 or -1. */
+int hpk_read_small(const char *path, char *buf, size_t n);
+
+/* Call fn with the content of FILE (e.g. "cpu.max", "memory.max") of this
+ * process's cgroup v2 directory and of each ancestor up to the root of the
+ * cgroup2 mount (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1),
+ * wherever it can be read. Limits nest: callers keep the tightest. */
+void hpk_cgroup_each(const char *file, void (*fn)(const char *line, void *ctx), void *ctx);
 
 #endif
