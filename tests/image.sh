@@ -156,9 +156,11 @@ t_image_errors() {
 }
 
 # A store the launcher may trust must have trusted directories above it:
-# under the build directory, not under /tmp (1777).
+# not under /tmp (1777), nor under the checkout, which CI clones into a
+# mktemp -d directory below /tmp: /var/lib, root's and 0755 (CI runs as root).
 t_store_install_trust_uninstall() {
-    S=$BUILD/test-store.$BASHPID # global: the EXIT trap of this test's subshell removes it
+    [ "$(id -u)" = 0 ] || fail "this test needs root (it makes a store under /var/lib); CI runs as root"
+    S=/var/lib/hpack-test-store.$BASHPID # global: the EXIT trap of this test's subshell removes it
     trap 'rm -rf "$S"' EXIT
     local rt; rt=$(rt25)
     rm -rf "$S"
