@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
+#include "hpk_child.h"
 #include "../layout/hpk_tree.h"
 
 #include <dirent.h>
@@ -19,47 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
-
-/* Run argv, its stdout and stderr captured into one buffer. In its own
- * process group, registered, so that an interrupt of hpack stops it rather
- * than leave it writing into a directory being removed. */
-static int run_capture(char *const *argv, char **out)
-{
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return -1;
-    pid_t pid = hpk_fork_group();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        execv(argv[0], argv);
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(p[1]);
-    size_t n = 0, cap = 4096;
-    char *b = malloc(cap);
-    ssize_t r;
-    while (b && (r = read(p[0], b + n, cap - n - 1)) > 0) {
-        n += (size_t)r;
-        if (cap - n < 2) b = realloc(b, cap *= 2);
-    }
-    close(p[0]);
-    int st;
-    hpk_wait_group(pid, &st, 0);
-    if (b) b[n] = 0;
-    *out = b;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static int is_jdk(const char *d)
 {
@@ -262,80 +226,45 @@ static int jdeps_result(struct jdeps *j, int st, char *out)
 static void jdeps_each(struct jdeps *j, char **why, int par)
 {
     size_t n = j->jars->n, next = 0, running = 0;
-    pid_t *pid = calloc(n, sizeof *pid);
-    int *fd = calloc(n, sizeof *fd);
-    char **buf = calloc(n, sizeof *buf);
-    size_t *len = calloc(n, sizeof *len);
-    if (!pid || !fd || !buf || !len) goto out;
-    for (size_t i = 0; i < n; i++) fd[i] = -1;
+    struct hpk_child *c = hpk_xmalloc((n ? n : 1) * sizeof *c);
+    char **buf = calloc(n ? n : 1, sizeof *buf);
+    size_t *len = calloc(n ? n : 1, sizeof *len);
+    if (!buf || !len) hpk_oom();
+    for (size_t i = 0; i < n; i++) c[i].pid = -1, c[i].out = -1;
     while (next < n || running) {
         while (next < n && running < (size_t)par) {
             if (j->skip[next]) { /* left out already: it fails at resolution */
                 next++;
                 continue;
             }
-            int p[2];
             char **av = jdeps_argv(j, next, next + 1);
-            if (!av || pipe2(p, O_CLOEXEC) != 0) {
+            if (!av || hpk_child_start(&c[next], av, NULL, NULL) != 0) {
                 free(av);
                 why[next++] = strdup("cannot start jdeps");
                 continue;
             }
-            pid_t c = hpk_fork_group();
-            if (c == 0) {
-                dup2(p[1], 1);
-                dup2(p[1], 2);
-                execv(av[0], av);
-                _exit(127);
-            }
-            close(p[1]);
             free(av);
-            if (c < 0) {
-                close(p[0]);
-                why[next++] = strdup("cannot start jdeps");
-                continue;
-            }
-            pid[next] = c;
-            fd[next++] = p[0];
+            next++;
             running++;
         }
         struct pollfd pf[64];
         size_t idx[64], np = 0;
         for (size_t i = 0; i < next && np < 64; i++)
-            if (fd[i] >= 0) pf[np] = (struct pollfd){.fd = fd[i], .events = POLLIN}, idx[np++] = i;
+            if (c[i].out >= 0) pf[np] = (struct pollfd){.fd = c[i].out, .events = POLLIN}, idx[np++] = i;
         if (!np) continue;
         if (poll(pf, np, 1000) <= 0) continue;
         for (size_t k = 0; k < np; k++) {
             if (!pf[k].revents) continue;
             size_t i = idx[k];
-            char tmp[8192];
-            ssize_t r = read(fd[i], tmp, sizeof tmp);
-            if (r > 0) {
-                char *nb = realloc(buf[i], len[i] + (size_t)r + 1);
-                if (nb) {
-                    memcpy(nb + len[i], tmp, (size_t)r);
-                    len[i] += (size_t)r;
-                    nb[len[i]] = 0;
-                    buf[i] = nb;
-                }
-                continue;
-            }
-            if (r < 0 && errno == EINTR) continue;
-            close(fd[i]);
-            fd[i] = -1;
-            int st = 0;
-            hpk_wait_group(pid[i], &st, 0);
+            if (hpk_child_read(&c[i], &buf[i], &len[i]) != 0) continue;
             running--;
-            int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            int code = hpk_child_wait(&c[i]);
             if (jdeps_result(j, code, buf[i]) != 0) why[i] = jdeps_reason(code, buf[i]);
             hpk_info("jdeps over %s: %s", j->names->v[i], why[i] ? "failed" : "done");
         }
     }
-out:
-    for (size_t i = 0; fd && i < n; i++)
-        if (fd[i] >= 0) close(fd[i]);
-    for (size_t i = 0; buf && i < n; i++) free(buf[i]);
-    free(pid), free(fd), free(buf), free(len);
+    for (size_t i = 0; i < n; i++) free(buf[i]);
+    free(c), free(buf), free(len);
 }
 
 /* The modules linking `mods` gives (their requires, transitively): what
@@ -350,7 +279,7 @@ static void linked_closure(const char *jdk, const struct hpk_strv *mods, struct 
     for (size_t i = 0; i < mods->n; i++) fprintf(f, "%s%s", i ? "," : "", mods->v[i]);
     fclose(f);
     char *av[] = {exe, "--limit-modules", list && *list ? list : "java.base", "--list-modules", NULL};
-    if (run_capture(av, &res) == 0 && res)
+    if (hpk_child_capture(av, &res) == 0 && res)
         for (char *save = NULL, *l = strtok_r(res, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
             char *at = strchr(l, '@');
             if (at) *at = 0;
@@ -392,7 +321,7 @@ static int find_modules(const char *jdk, int major, const struct hpk_strv *jars,
     struct hpk_strv on_mp = {0}; /* indexes (as text) of the jars put on --module-path */
     for (;;) {
         char **av = jdeps_argv(&j, 0, jars->n), *out = NULL;
-        int st = av ? run_capture(av, &out) : -1;
+        int st = av ? hpk_child_capture(av, &out) : -1;
         free(av);
         int ok = jdeps_result(&j, st, out) == 0;
         free(last);
@@ -649,7 +578,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
         for (const char *q = b->modules; *q; q++) nm += *q == ',';
         hpk_step_begin("jlink: linking a runtime of %zu module(s) from %s", nm, jdk);
         char *msg = NULL;
-        int r = run_capture(av, &msg);
+        int r = hpk_child_capture(av, &msg);
         free(av);
         if (r != 0) {
             hpk_tmp_rm_tree(tmp);
