@@ -107,6 +107,12 @@ $(B)/test_packer: tests/unit/test_packer.c $(PACKER_SRC) $(LAYOUT_SRC) $(TREE_SR
 	    $(filter-out packer/hpack.c,$(PACKER_SRC)) $(LAYOUT_SRC) $(TREE_SRC) $(B)/launcher_blob.o \
 	    $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka) -lpthread
 
+# The input services alone (the directory walk's link rules, link arithmetic).
+$(B)/test_inputs: tests/unit/test_inputs.c packer/util.c packer/elfout.c $(INPUTS_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_inputs.c \
+	    packer/util.c packer/elfout.c $(INPUTS_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(B)/launcher_blob.o \
+	    $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka) -lpthread
+
 $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c $(INPUTS_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/tools/craft.c packer/elfout.c packer/util.c $(INPUTS_SRC) $(LAYOUT_SRC) $(TREE_SRC) \
 	    $(B)/launcher_blob.o $(PKG_LIBS)
@@ -114,12 +120,13 @@ $(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c $(INPUTS_SRC) $(LA
 samples: $(B)/.deps-ok
 	@sh samples/build.sh build/samples
 
-unit: $(B)/test_layout $(B)/test_config $(B)/test_hostfit $(B)/test_sha256 $(B)/test_packer
+unit: $(B)/test_layout $(B)/test_config $(B)/test_hostfit $(B)/test_sha256 $(B)/test_packer $(B)/test_inputs
 	$(B)/test_layout
 	$(B)/test_config
 	$(B)/test_hostfit
 	$(B)/test_sha256
 	$(B)/test_packer
+	$(B)/test_inputs
 
 $(B)/.apps-ok: tests/setup-deps.sh
 	@sh tests/setup-deps.sh apps
@@ -128,11 +135,12 @@ $(B)/.apps-ok: tests/setup-deps.sh
 check: all unit samples $(B)/craft $(B)/hpack-test fuzz-regress $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/integration.sh
 
-valgrind: $(B)/test_layout $(B)/test_config $(B)/test_hostfit $(B)/test_packer
+valgrind: $(B)/test_layout $(B)/test_config $(B)/test_hostfit $(B)/test_packer $(B)/test_inputs
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_hostfit
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_layout
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_config
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_packer
+	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_inputs
 
 demo: all samples
 	@HPACK_BUILD=$(abspath $(B)) bash tests/demo.sh
