@@ -127,17 +127,42 @@ static int candidate(const struct hpk_entry *x)
            !strcmp(base, "jexec");
 }
 
-struct found {
-    char *name;  /* as needed */
-    char *real;  /* realpath on the host */
-    char *dest;  /* path in the image */
+/* The names being followed, from the runtime's files to the host's. */
+struct deps {
+    struct strv carried;   /* file names the runtime provides itself */
+    struct strv queue;     /* names needed, in the order found (breadth first) */
+    struct strv essential; /* needed by bin/java, libjvm.so, libjli.so or the launcher: must be found */
+    struct strv interps;   /* program interpreters (the loader) */
+    struct strv reals;     /* real paths of the files taken */
+    struct strv dests;     /* and where each is in the image */
 };
 
-int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java, struct hpk_closure *c,
-                      struct hpk_perr *e)
+static void deps_free(struct deps *d)
 {
-    if (elf_version(EV_CURRENT) == EV_NONE) return hpk_perr_set(e, HPK_ST_INTERNAL, "libelf: %s", elf_errmsg(-1));
-    struct strv carried = {0}, queue = {0}, essential = {0}, interps = {0};
+    strv_free(&d->carried);
+    strv_free(&d->queue);
+    strv_free(&d->essential);
+    strv_free(&d->interps);
+    strv_free(&d->reals);
+    strv_free(&d->dests);
+}
+
+/* One ELF file's needs queued (essential too if core); its loader noted. */
+static void note_needs(struct deps *d, const struct strv *needs, const char *interp, int core, int skip_carried)
+{
+    if (interp && !strv_has(&d->interps, interp)) strv_add(&d->interps, interp);
+    for (size_t k = 0; k < needs->n; k++) {
+        if (skip_carried && strv_has(&d->carried, needs->v[k])) continue;
+        if (!strv_has(&d->queue, needs->v[k])) strv_add(&d->queue, needs->v[k]);
+        if (core && !strv_has(&d->essential, needs->v[k])) strv_add(&d->essential, needs->v[k]);
+    }
+}
+
+/* What the runtime's ELF files need that it does not carry; c->machine
+ * from bin/java. */
+static int runtime_needs(const struct hpk_artifact *a, const char *java, struct deps *d, struct hpk_closure *c,
+                         struct hpk_perr *e)
+{
     /* Names the runtime provides itself. */
     for (uint32_t i = 0; i < a->p.count; i++) {
         const struct hpk_entry *x = &a->p.entries[i];
@@ -145,11 +170,11 @@ int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java
         char p[HPK_PATH_MAX + 1];
         snprintf(p, sizeof p, "%.*s", (int)x->path_len, x->path);
         const char *b = strrchr(p, '/');
-        if (!strv_has(&carried, b ? b + 1 : p)) strv_add(&carried, b ? b + 1 : p);
+        if (!strv_has(&d->carried, b ? b + 1 : p)) strv_add(&d->carried, b ? b + 1 : p);
     }
-    int rc = 0, have_java = 0;
+    int have_java = 0;
     c->machine = 0;
-    for (uint32_t i = 0; i < a->p.count && rc == 0; i++) {
+    for (uint32_t i = 0; i < a->p.count; i++) {
         const struct hpk_entry *x = &a->p.entries[i];
         if (!candidate(x)) continue;
         char p[HPK_PATH_MAX + 1];
@@ -157,155 +182,162 @@ int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java
         char *data;
         size_t len;
         int r = hpk_entry_slurp(a, x, &data, &len);
-        if (r != HPK_OK) {
-            rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "entry %s: %s", p, hpk_layout_strerror(r));
-            break;
-        }
+        if (r != HPK_OK) return hpk_perr_set(e, HPK_ST_ARTIFACT, "entry %s: %s", p, hpk_layout_strerror(r));
         struct strv needs = {0};
         char *interp = NULL;
         unsigned machine = 0;
         r = elf_needs((const uint8_t *)data, len, &needs, &interp, &machine);
         free(data);
-        if (r < 0) {
-            rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: malformed ELF file", p);
-        } else if (r == 0) {
+        if (r == 0) {
             int is_java = !strcmp(p, java);
-            int is_core = is_java || strstr(p, "/libjvm.so") || strstr(p, "/libjli.so");
             if (is_java) have_java = 1, c->machine = machine;
-            if (interp && !strv_has(&interps, interp)) strv_add(&interps, interp);
-            for (size_t k = 0; k < needs.n; k++) {
-                if (strv_has(&carried, needs.v[k])) continue;
-                if (!strv_has(&queue, needs.v[k])) strv_add(&queue, needs.v[k]);
-                if (is_core && !strv_has(&essential, needs.v[k])) strv_add(&essential, needs.v[k]);
-            }
+            note_needs(d, &needs, interp, is_java || strstr(p, "/libjvm.so") || strstr(p, "/libjli.so"), 1);
         }
         strv_free(&needs);
         free(interp);
+        if (r < 0) return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: malformed ELF file", p);
     }
-    /* The artifact's own launcher: static, needing nothing, except in
-     * SANITIZE=1 builds (the sanitizer runtimes). Read through its fd. */
-    if (rc == 0 && exe_fd >= 0) {
-        Elf *elf = elf_begin(exe_fd, ELF_C_READ_MMAP, NULL);
-        size_t n = 0;
-        char *img = elf ? elf_rawfile(elf, &n) : NULL;
-        struct strv needs = {0};
-        char *interp = NULL;
-        unsigned machine = 0;
-        if (img && elf_needs((const uint8_t *)img, n, &needs, &interp, &machine) == 0) {
-            if (interp && !strv_has(&interps, interp)) strv_add(&interps, interp);
-            for (size_t k = 0; k < needs.n; k++) {
-                if (!strv_has(&queue, needs.v[k])) strv_add(&queue, needs.v[k]);
-                if (!strv_has(&essential, needs.v[k])) strv_add(&essential, needs.v[k]);
-            }
-        }
-        strv_free(&needs);
-        free(interp);
-        if (elf) elf_end(elf);
-    }
-    if (rc == 0 && !have_java) rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: not an ELF executable", java);
-    if (rc == 0 && c->machine != EM_X86_64 && c->machine != EM_AARCH64)
-        rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: ELF machine %u: only x86-64 and aarch64 images are made", java,
-                          c->machine);
-    c->arch = c->machine == EM_AARCH64 ? "arm64" : "amd64";
-    if (c->arch_only) {
-        strv_free(&queue);
-        strv_free(&interps);
-    }
-    /* glibc loads libgcc_s itself (dlopen) to unwind a cancelled or exiting
-     * thread: no DT_NEEDED names it. Taken when the host has it. */
-    if (rc == 0 && !strv_has(&queue, "libgcc_s.so.1")) strv_add(&queue, "libgcc_s.so.1");
+    if (!have_java) return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: not an ELF executable", java);
+    return 0;
+}
 
-    struct strv reals = {0}, dests = {0};
-    /* The loaders first, at their exact paths. */
-    for (size_t i = 0; i < interps.n && rc == 0; i++) {
-        char *real = realpath(interps.v[i], NULL);
-        if (!real) {
-            rc = hpk_perr_set(e, HPK_ST_RUNTIME, "the runtime's program interpreter %s is not on this host: %s",
-                              interps.v[i], strerror(errno));
-            break;
-        }
+/* The artifact's own launcher: static, needing nothing, except in
+ * SANITIZE=1 builds (the sanitizer runtimes). Read through its fd. */
+static void launcher_needs(int exe_fd, struct deps *d)
+{
+    Elf *elf = elf_begin(exe_fd, ELF_C_READ_MMAP, NULL);
+    size_t n = 0;
+    char *img = elf ? elf_rawfile(elf, &n) : NULL;
+    struct strv needs = {0};
+    char *interp = NULL;
+    unsigned machine = 0;
+    if (img && elf_needs((const uint8_t *)img, n, &needs, &interp, &machine) == 0) note_needs(d, &needs, interp, 1, 0);
+    strv_free(&needs);
+    free(interp);
+    if (elf) elf_end(elf);
+}
+
+/* The loaders, at their exact paths. */
+static int take_interps(struct deps *d, struct hpk_closure *c, struct hpk_perr *e)
+{
+    for (size_t i = 0; i < d->interps.n; i++) {
+        char *real = realpath(d->interps.v[i], NULL);
+        if (!real)
+            return hpk_perr_set(e, HPK_ST_RUNTIME, "the runtime's program interpreter %s is not on this host: %s",
+                                d->interps.v[i], strerror(errno));
         uint8_t *data;
         size_t len;
         if (read_all(real, &data, &len) != 0) {
-            rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s", real, strerror(errno));
-        } else {
-            struct hpk_litem *it = hpk_litems_add_p(c->out, interps.v[i] + 1, S_IFREG | 0755);
-            it->data = it->owned = data;
-            it->size = len;
-            strv_add(&reals, real);
-            strv_add(&dests, interps.v[i]);
-            c->n_libs++;
+            int rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s", real, strerror(errno));
+            free(real);
+            return rc;
         }
+        struct hpk_litem *it = hpk_litems_add_p(c->out, d->interps.v[i] + 1, S_IFREG | 0755);
+        it->data = it->owned = data;
+        it->size = len;
+        strv_add(&d->reals, real);
+        strv_add(&d->dests, d->interps.v[i]);
+        c->n_libs++;
         free(real);
     }
-    /* Then every needed name, breadth first; what a library needs is queued. */
-    for (size_t q = 0; q < queue.n && rc == 0; q++) {
-        const char *name = queue.v[q];
+    return 0;
+}
+
+/* `name` in the loader's default directories, of our machine: its path,
+ * bytes and needs; 0, or -1 if not there. */
+static int find_lib(const char *name, unsigned machine, char *path, size_t pn, uint8_t **data, size_t *len,
+                    struct strv *needs)
+{
+    for (size_t d = 0; d < sizeof lib_dirs / sizeof *lib_dirs; d++) {
+        snprintf(path, pn, "%s/%s", lib_dirs[d], name);
+        unsigned m = 0;
+        if (access(path, R_OK) != 0 || read_all(path, data, len) != 0) continue;
+        struct strv nn = {0};
+        if (elf_needs(*data, *len, &nn, NULL, &m) == 0 && m == machine) {
+            *needs = nn;
+            return 0;
+        }
+        strv_free(&nn);
+        free(*data);
+        *data = NULL;
+    }
+    return -1;
+}
+
+/* One library found at path into the image: a link to a file taken under
+ * another name already, else the file. */
+static void take_lib(struct deps *d, struct hpk_closure *c, const char *path, uint8_t *data, size_t len)
+{
+    char *real = realpath(path, NULL);
+    const char *same = NULL;
+    for (size_t k = 0; real && k < d->reals.n && !same; k++)
+        if (!strcmp(d->reals.v[k], real)) same = d->dests.v[k];
+    if (hpk_litems_has(c->out, path + 1)) {
+        free(data);
+    } else if (same) {
+        /* One file needed by two names (the loader by its path and by its
+         * soname): a link, not a second copy. */
+        struct hpk_litem *it = hpk_litems_add_p(c->out, path + 1, S_IFLNK | 0777);
+        it->target = strdup(same);
+        free(data);
+    } else {
+        struct hpk_litem *it = hpk_litems_add_p(c->out, path + 1, S_IFREG | 0755);
+        it->data = it->owned = data;
+        it->size = len;
+        strv_add(&d->reals, real ? real : path);
+        strv_add(&d->dests, path);
+        c->n_libs++;
+    }
+    free(real);
+}
+
+/* Every needed name, breadth first; what a library needs is queued. */
+static int take_libs(struct deps *d, struct hpk_closure *c, const char *java, struct hpk_perr *e)
+{
+    for (size_t q = 0; q < d->queue.n; q++) {
+        const char *name = d->queue.v[q];
         char path[4096];
         uint8_t *data = NULL;
         size_t len = 0;
-        const char *dir = NULL;
         struct strv needs = {0};
-        for (size_t d = 0; d < sizeof lib_dirs / sizeof *lib_dirs && !dir; d++) {
-            snprintf(path, sizeof path, "%s/%s", lib_dirs[d], name);
-            unsigned m = 0;
-            if (access(path, R_OK) != 0 || read_all(path, &data, &len) != 0) continue;
-            struct strv nn = {0};
-            if (elf_needs(data, len, &nn, NULL, &m) == 0 && m == c->machine) {
-                dir = lib_dirs[d];
-                needs = nn;
-            } else {
-                strv_free(&nn);
-                free(data);
-                data = NULL;
-            }
-        }
-        if (!dir) {
-            if (strv_has(&essential, name))
-                rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s needs %s, which is not in this host's library directories",
-                                  java, name);
-            else if (strcmp(name, "libgcc_s.so.1"))
+        if (find_lib(name, c->machine, path, sizeof path, &data, &len, &needs) != 0) {
+            if (strv_has(&d->essential, name))
+                return hpk_perr_set(e, HPK_ST_RUNTIME, "%s needs %s, which is not in this host's library directories",
+                                    java, name);
+            if (strcmp(name, "libgcc_s.so.1"))
                 hpk_warn("the runtime needs %s, which is not on this host: left out of the image (the library that "
                          "needs it cannot load there)",
                          name);
             continue;
         }
-        char *real = realpath(path, NULL);
-        const char *same = NULL;
-        for (size_t k = 0; real && k < reals.n && !same; k++)
-            if (!strcmp(reals.v[k], real)) same = dests.v[k];
-        if (!hpk_litems_has(c->out, path + 1)) {
-            struct hpk_litem *it;
-            if (same) {
-                /* One file needed by two names (the loader by its path and
-                 * by its soname): a link, not a second copy. */
-                it = hpk_litems_add_p(c->out, path + 1, S_IFLNK | 0777);
-                it->target = strdup(same);
-                free(data);
-            } else {
-                it = hpk_litems_add_p(c->out, path + 1, S_IFREG | 0755);
-                it->data = it->owned = data;
-                it->size = len;
-                strv_add(&reals, real ? real : path);
-                strv_add(&dests, path);
-                c->n_libs++;
-            }
-        } else {
-            free(data);
-        }
-        free(real);
-        for (size_t k = 0; k < needs.n; k++) {
-            if (strv_has(&carried, needs.v[k])) continue;
-            if (!strv_has(&queue, needs.v[k])) strv_add(&queue, needs.v[k]);
-            if (strv_has(&essential, name) && !strv_has(&essential, needs.v[k])) strv_add(&essential, needs.v[k]);
-        }
+        take_lib(d, c, path, data, len);
+        note_needs(d, &needs, NULL, strv_has(&d->essential, name), 1);
         strv_free(&needs);
     }
-    strv_free(&carried);
-    strv_free(&queue);
-    strv_free(&essential);
-    strv_free(&interps);
-    strv_free(&reals);
-    strv_free(&dests);
+    return 0;
+}
+
+int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java, struct hpk_closure *c,
+                      struct hpk_perr *e)
+{
+    if (elf_version(EV_CURRENT) == EV_NONE) return hpk_perr_set(e, HPK_ST_INTERNAL, "libelf: %s", elf_errmsg(-1));
+    struct deps d;
+    memset(&d, 0, sizeof d);
+    int rc = runtime_needs(a, java, &d, c, e);
+    if (rc == 0 && exe_fd >= 0) launcher_needs(exe_fd, &d);
+    if (rc == 0 && c->machine != EM_X86_64 && c->machine != EM_AARCH64)
+        rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: ELF machine %u: only x86-64 and aarch64 images are made", java,
+                          c->machine);
+    c->arch = c->machine == EM_AARCH64 ? "arm64" : "amd64";
+    if (c->arch_only) {
+        strv_free(&d.queue);
+        strv_free(&d.interps);
+    }
+    /* glibc loads libgcc_s itself (dlopen) to unwind a cancelled or exiting
+     * thread: no DT_NEEDED names it. Taken when the host has it. */
+    if (rc == 0 && !strv_has(&d.queue, "libgcc_s.so.1")) strv_add(&d.queue, "libgcc_s.so.1");
+    if (rc == 0) rc = take_interps(&d, c, e);
+    if (rc == 0) rc = take_libs(&d, c, java, e);
+    deps_free(&d);
     return rc;
 }
