@@ -739,7 +739,7 @@ static int check(struct ctx *c)
     hpk_launcher_fit(&c->cf, &r);
     static const char *const said[] = {"applies", "does not apply", "may apply (at a limit; the JVM decides)"};
     printf("predicted: %s: %s\n", said[r.fit], r.why);
-    if (r.fit == HPK_FIT_NO && strstr(r.why, "CPU")) {
+    if (hpk_fit_cpu_refused(r.fit, r.reason)) {
         printf("jvm check: not run (the cache's machine code must not meet this CPU)\nverdict: does not apply\n");
         return HPK_EXIT_HOSTFIT;
     }
