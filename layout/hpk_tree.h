@@ -76,7 +76,7 @@ int hpk_dir_open_secure(const char *path, int flags, char *real, size_t realn, i
  * others. `what` names it in the message. */
 int hpk_file_secure(const char *path, const char *what, struct hpk_err *e);
 
-/* unpack.c */
+/* unpack.c (with filewriter.c and treedir.c: hpk_unpack.h) */
 /* Unpack every non-cache entry into a new directory `name` under `parent`
  * (which must not exist), verifying each entry; the directory appears only
  * complete (built as a temporary sibling, then renamed). `marker`: write the
@@ -89,12 +89,14 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
 /* Add the cache entries of `a` missing from the unpacked tree `tree`, each
  * written to a temporary name and renamed. */
 int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);
+/* rmtree.c */
 /* Remove a directory tree without following symlinks. */
 int hpk_rm_rf(int parent, const char *name);
 /* Remove stale temporaries `<prefix>.tmp.*` / `<prefix>.old.*` under parent. */
 void hpk_clean_stale(int parent, const char *prefix);
 /* Remove files named `<prefix><anything>.<suffix>` in dir (a killed start's cache temporaries). */
 void hpk_clean_prefix(int dir, const char *prefix, const char *suffix);
+/* verify.c */
 /* Re-hash every entry of the unpacked tree against the table. */
 int hpk_verify_tree(const struct hpk_artifact *a, int tree, struct hpk_err *e);
 
