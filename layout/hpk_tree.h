@@ -14,6 +14,8 @@
 #include "hpk_artifact.h"
 
 #include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* Every unpacked file gets this mtime (1980-01-01T00:00:00Z): class path
@@ -70,6 +72,23 @@ int hpk_dir_secure(int fd, const char *what, struct hpk_err *e);
 enum { HPK_DIR_CREATE = 1, HPK_DIR_WAY = 2 };
 int hpk_dir_open_secure(const char *path, int flags, char *real, size_t realn, int *insecure,
                         struct hpk_err *e);
+/* The walk under hpk_dir_open_secure and the store's hpk_store_open: from
+ * "/" one component at a time with O_NOFOLLOW descriptors, so what is
+ * judged is what is opened; every directory on the way judged by `way`,
+ * the directory itself by `last` (a check fills e and returns -1 to
+ * refuse, which sets *insecure). Returns the directory's descriptor, its
+ * real path in real[0..realn), or -1 with e set (e->code 0: a directory is
+ * missing and missing_ok). */
+typedef int (*hpk_walk_check)(const struct stat *st, const char *what, uid_t me, struct hpk_err *e);
+struct hpk_walk_rule {
+    hpk_walk_check way, last;
+    int create;     /* make missing directories 0700 */
+    int follow;     /* follow a link whose owner passes `way` (else a link is an error) */
+    int missing_ok; /* a missing directory is no error */
+    int o_path;     /* return the O_PATH descriptor (search only), not one opened for reading */
+};
+int hpk_dir_walk(const char *path, const struct hpk_walk_rule *r, char *real, size_t realn, int *insecure,
+                 struct hpk_err *e);
 /* A file the user is about to trust (a startup cache given to hpack build
  * --with-cache): below directories nobody else may rename (as above), a
  * regular file (not followed), owned by the user, not writable by group or
