@@ -32,7 +32,8 @@ LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layo
 # Trees: unpacking, extraction, directory safety, the system store. Both the
 # launcher and the packer (extract, install, image) link them.
 TREE_SRC := layout/unpack.c layout/dirsafe.c layout/store.c
-LAUNCHER_SRC := launcher/main.c launcher/cachedir.c launcher/fit.c $(TREE_SRC)
+LAUNCHER_SRC := launcher/main.c launcher/tree.c launcher/jvmline.c launcher/train.c launcher/commands.c \
+                launcher/fit.c launcher/cachedir.c $(TREE_SRC)
 # The input services: the snapshot and its readers (packer/hpk_inputs.h).
 INPUTS_SRC := packer/snapshot.c packer/inputfile.c packer/linkpath.c packer/treewalk.c packer/archive.c \
               packer/archlinks.c packer/runtime.c
