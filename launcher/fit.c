@@ -5,8 +5,6 @@
  */
 #define _GNU_SOURCE
 #include "hpk_launcher.h"
-#include "../layout/hpk_config.h"
-#include "../layout/hpk_hostfit.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -18,17 +16,80 @@
 
 extern char **environ;
 
-void hpk_launcher_fit(const struct hpk_config *cf, struct hpk_fit_result *r)
+/* The options in the order the JVM gets them (layout/config.c). */
+static void fit_on(const struct hpk_config *cf, struct hpk_host *h, struct hpk_fit_result *r)
 {
     struct hpk_cond rec;
     struct hpk_jvmopts o;
-    struct hpk_host h;
     hpk_cond_from_prov(cf->prov, cf->prov ? cf->prov_len : 0, &rec);
     hpk_jvmopts_init(&o);
     for (size_t i = 0; i < cf->launch.n_jvm; i++) hpk_jvmopts_add(&o, cf->launch.jvm[i]);
+    for (size_t i = 0; i < cf->n_cache_opts; i++) hpk_jvmopts_add(&o, cf->cache_opts[i]);
     hpk_jvmopts_add_str(&o, getenv("HPACK_JAVA_OPTS"));
+    hpk_fit_predict(&rec, cf->launch.cache_kind, &o, h, r);
+}
+
+void hpk_launcher_fit(const struct hpk_config *cf, struct hpk_fit_result *r)
+{
+    struct hpk_host h;
     hpk_host_init(&h);
-    hpk_fit_predict(&rec, cf->launch.cache_kind, &o, &h, r);
+    fit_on(cf, &h, r);
+}
+
+struct pick_ctx {
+    const struct hpk_artifact *a;
+    struct hpk_config *cf;
+    struct hpk_pick *p;
+    struct hpk_host host; /* one host for every cache: each probe is made once */
+    const char *want;     /* HPACK_AOT_VARIANT, or NULL */
+};
+
+static enum hpk_fit verdict(void *ctx, size_t i)
+{
+    struct pick_ctx *x = ctx;
+    struct hpk_fit_result *r = &x->p->r[i];
+    memset(r, 0, sizeof *r);
+    r->fit = HPK_FIT_NO;
+    x->p->n_eval = i + 1;
+    if (hpk_config_select(x->a, x->cf, i) != HPK_OK) {
+        snprintf(r->why, sizeof r->why, "out of memory reading its provenance");
+        return r->fit;
+    }
+    snprintf(x->p->name[i], sizeof x->p->name[i], "%s", hpk_config_cache_name(x->cf));
+    x->p->bound[i] = x->cf->trust == HPK_TRUST_OK;
+    if (x->want && strcmp(x->want, x->p->name[i]) != 0)
+        snprintf(r->why, sizeof r->why, "HPACK_AOT_VARIANT=%.64s names another cache", x->want);
+    else if (!x->p->bound[i])
+        snprintf(r->why, sizeof r->why, "%s", x->cf->cache_why);
+    else
+        fit_on(x->cf, &x->host, r);
+    return r->fit;
+}
+
+static enum hpk_fit recorded(void *ctx, size_t i)
+{
+    return ((const struct hpk_pick *)ctx)->r[i].fit;
+}
+
+void hpk_launcher_pick(const struct hpk_artifact *a, struct hpk_config *cf, int all, struct hpk_pick *p)
+{
+    memset(p, 0, sizeof *p);
+    struct pick_ctx x = {.a = a, .cf = cf, .p = p};
+    const char *w = getenv("HPACK_AOT_VARIANT");
+    x.want = w && *w ? w : NULL;
+    hpk_host_init(&x.host);
+    if (all) {
+        /* Every cache judged, then the same rule over the verdicts. */
+        for (size_t i = 0; i < cf->n_caches; i++) verdict(&x, i);
+        p->idx = hpk_fit_pick(cf->n_caches, recorded, p);
+    } else {
+        p->idx = hpk_fit_pick(cf->n_caches, verdict, &x);
+    }
+    size_t sel = p->idx >= 0 ? (size_t)p->idx : 0;
+    if (cf->cur != sel && hpk_config_select(a, cf, sel) != HPK_OK) {
+        hpk_config_select(a, cf, cf->n_caches); /* no cache rather than half of one */
+        p->idx = -1;
+    }
 }
 
 char *hpk_launcher_capture(const char *java, char **argv, int *status)

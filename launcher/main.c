@@ -226,7 +226,7 @@ static int ensure_tree(struct ctx *c, struct hpk_root *root, int want_cache)
         }
     }
     if (want_cache && tree_ok(c, tree, 1, 0, &why) <= 0) {
-        if (hpk_unpack_cache(&c->a, tree, &err) != 0) die(c, &err);
+        if (hpk_unpack_cache_one(&c->a, tree, c->cf.cache, &err) != 0) die(c, &err);
     }
     close(lock); /* releases the flock */
     return tree;
@@ -550,7 +550,9 @@ static void train_open(const struct ctx *c, const char *out, struct train_dir *t
  * this CPU's features. */
 static int train_conditions(const struct ctx *c, const char *rootpath, char **prov, size_t *plen)
 {
-    const char *fl[2] = {"-XX:+PrintFlagsFinal", NULL};
+    /* Unlocked: the diagnostic AOTAdapterCaching says whether the cache
+     * holds machine code (jvm.aot_code). */
+    const char *fl[3] = {"-XX:+UnlockDiagnosticVMOptions", "-XX:+PrintFlagsFinal", NULL};
     char **v = build_argv(c, rootpath, 0, fl, 0, NULL);
     for (size_t i = 1; v[i]; i++) /* no main class: -version after the class path */
         if (!strcmp(v[i - 1], "-cp")) {
@@ -666,50 +668,94 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
 
 /* ---- does the cache apply on this host (layout/hostfit.c) ---- */
 
-/* Whether to pass the bound cache: not when it is predicted not to apply
- * (auto: a warning; require: exit HPK_EXIT_HOSTFIT naming the condition).
- * When unsure, it is passed and the JVM decides: a refusal there costs
- * only speed, while the CPU check, which protects against crashes, is
- * never unsure. */
-static int host_fit(const struct ctx *c)
+/* Which carried cache to pass (docs/launcher.md 9.2): the first, default
+ * cache then the variants, predicted to apply (fit.c); none when none
+ * does (auto: a warning; require: exit HPK_EXIT_HOSTFIT naming the
+ * conditions). When unsure, it is passed and the JVM decides: a refusal
+ * there costs only speed, while the CPU check, which protects against
+ * crashes, is never unsure. Returns whether a cache is passed; c->cf's
+ * current cache is that one. */
+static int choose_cache(struct ctx *c)
 {
-    struct hpk_fit_result r;
-    hpk_launcher_fit(&c->cf, &r);
-    if (r.fit == HPK_FIT_NO && c->aot == AOT_REQUIRE) {
-        struct hpk_err e;
-        hpk_fail(&e, HPK_EXIT_HOSTFIT, "HPACK_AOT=require: the startup cache does not apply on this host: %s", r.why);
+    struct hpk_pick p;
+    struct hpk_err e;
+    hpk_launcher_pick(&c->a, &c->cf, 0, &p);
+    if (p.idx >= 0) {
+        if (c->debug)
+            fprintf(stderr, "hpack: startup cache %.*s%s%s%s %s: %s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
+                    c->cf.variant ? " (variant " : "", c->cf.variant ? c->cf.variant : "", c->cf.variant ? ")" : "",
+                    p.r[p.idx].fit == HPK_FIT_YES ? "applies" : "may apply (the JVM decides)", p.r[p.idx].why);
+        return 1;
+    }
+    /* None: the messages of a single cache, or each cache's reason. */
+    if (c->cf.n_caches == 1 && !p.bound[0]) {
+        if (c->aot == AOT_REQUIRE) {
+            hpk_fail(&e, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is refused: %s", c->cf.cache_why);
+            die(c, &e);
+        }
+        fprintf(stderr, "hpack: %s: warning: startup cache not used: %s\n", c->self, c->cf.cache_why);
+        return 0;
+    }
+    char why[1024] = "";
+    if (c->cf.n_caches == 1) {
+        snprintf(why, sizeof why, "%s", p.r[0].why);
+    } else {
+        size_t o = (size_t)snprintf(why, sizeof why, "none of the %zu startup caches applies on this host:", p.n_eval);
+        for (size_t i = 0; i < p.n_eval && o < sizeof why; i++)
+            o += (size_t)snprintf(why + o, sizeof why - o, "%s %s: %s", i ? ";" : "", p.name[i], p.r[i].why);
+    }
+    if (c->aot == AOT_REQUIRE) {
+        /* Every cache refused as not bound: the artifact is at fault, not the host. */
+        int any_bound = 0;
+        for (size_t i = 0; i < p.n_eval; i++) any_bound |= p.bound[i];
+        hpk_fail(&e, any_bound ? HPK_EXIT_HOSTFIT : HPK_EXIT_TAMPER, "HPACK_AOT=require: %s%s",
+                 c->cf.n_caches == 1 ? "the startup cache does not apply on this host: " : "", why);
         die(c, &e);
     }
-    if (r.fit == HPK_FIT_NO)
-        fprintf(stderr, "hpack: %s: warning: startup cache not used: it does not apply on this host: %s\n", c->self, r.why);
-    else if (c->debug)
-        fprintf(stderr, "hpack: startup cache %.*s %s: %s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
-                r.fit == HPK_FIT_YES ? "applies" : "may apply (the JVM decides)", r.why);
-    return r.fit != HPK_FIT_NO;
+    fprintf(stderr, "hpack: %s: warning: startup cache not used: %s%s\n", c->self,
+            c->cf.n_caches == 1 ? "it does not apply on this host: " : "", why);
+    return 0;
 }
 
 /* ---- --hpack-* commands ---- */
 
-static void info(struct ctx *c, const char *rootpath)
+/* One carried cache, as --hpack-info and --hpack-check name it: its path,
+ * kind, and for a variant its name and options. */
+static void print_cache(const struct ctx *c, const char *label)
+{
+    printf("%s: %.*s (%s", label, (int)c->cf.cache->path_len, c->cf.cache->path,
+           c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?");
+    if (c->cf.variant) {
+        printf(", variant %s", c->cf.variant);
+        for (size_t i = 0; i < c->cf.n_cache_opts; i++) printf("%s%s", i ? " " : "; options ", c->cf.cache_opts[i]);
+    }
+    putchar(')');
+}
+
+/* `p`: every cache judged (hpk_launcher_pick with all); the current cache
+ * is the chosen one. */
+static void info(struct ctx *c, const char *rootpath, const struct hpk_pick *p)
 {
     char full[33];
     hpk_hash_hex(c->a.p.footer.full_hash, full);
     printf("format: %u\nbase hash: %s\nfull hash: %s\n", c->a.p.footer.version, c->cf.base_hex, full);
     printf("runtime: Java %s\nmain class: %s\n", c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "?", c->cf.launch.main);
-    if (c->cf.cache)
-        printf("startup cache: %.*s (%s, %llu bytes): %s%s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
+    static const char *const said[] = {"applies", "does not apply", "may apply (the JVM decides)"};
+    size_t chosen = c->cf.cur;
+    for (size_t i = 0; i < c->cf.n_caches; i++) {
+        hpk_config_select(&c->a, &c->cf, i);
+        printf("startup cache: %.*s (%s, %llu bytes%s%s): %s%s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
                c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?", (unsigned long long)c->cf.cache->size,
+               c->cf.variant ? ", variant " : "", c->cf.variant ? c->cf.variant : "",
                bound(c) ? "bound to base " : "NOT USABLE: ", bound(c) ? c->cf.base_hex : c->cf.cache_why);
-    else
-        printf("startup cache: none\n");
-    struct hpk_fit_result r = {.fit = HPK_FIT_NO};
-    if (bound(c)) {
-        static const char *const said[] = {"applies", "does not apply", "may apply (the JVM decides)"};
-        hpk_launcher_fit(&c->cf, &r);
-        printf("on this host: %s: %s\n", said[r.fit], r.why);
+        if (bound(c) && i < p->n_eval) printf("on this host: %s: %s\n", said[p->r[i].fit], p->r[i].why);
     }
+    if (!c->cf.n_caches) printf("startup cache: none\n");
+    hpk_config_select(&c->a, &c->cf, chosen);
+    if (c->cf.n_caches > 1)
+        printf("chosen: %s\n", p->idx >= 0 && c->aot != AOT_OFF ? hpk_config_cache_name(&c->cf) : "none");
     printf("unpack directory: %s/%s\n", rootpath, c->cf.base_hex);
-    char **b = build_argv(c, rootpath, bound(c) && r.fit != HPK_FIT_NO && c->aot != AOT_OFF, NULL, 0, NULL);
+    char **b = build_argv(c, rootpath, p->idx >= 0 && c->aot != AOT_OFF, NULL, 0, NULL);
     printf("exec: ");
     print_argv(stdout, b);
     printf("entries: %u\n", c->a.p.count);
@@ -725,31 +771,44 @@ static void info(struct ctx *c, const char *rootpath)
     }
 }
 
-/* --hpack-check: for this host, does the carried cache apply? The
- * prediction (the warm path's rule), then the JVM's own check
+/* --hpack-check: for this host, does a carried cache apply? Each cache's
+ * prediction (the warm path's rule), then the JVM's own check of the
+ * chosen one, or of the default when none is chosen
  * (`-XX:AOTMode=on ... -version`, or -Xshare:on), unless the CPU lacks a
- * feature: that cache's machine code must never run here. Exit 0 when the
- * cache applies, HPK_EXIT_HOSTFIT when it does not (docs/launcher.md 1). */
+ * feature: that cache's machine code must never run here. Exit 0 when a
+ * cache applies, HPK_EXIT_HOSTFIT when none does (docs/launcher.md 1). */
 static int check(struct ctx *c)
 {
     if (!c->cf.cache) {
         printf("startup cache: none; nothing to check\n");
         return HPK_EXIT_HOSTFIT;
     }
-    printf("startup cache: %.*s (%s)\n", (int)c->cf.cache->path_len, c->cf.cache->path,
-           c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?");
+    struct hpk_pick p;
+    hpk_launcher_pick(&c->a, &c->cf, 1, &p);
+    static const char *const said[] = {"applies", "does not apply", "may apply (at a limit; the JVM decides)"};
+    size_t chosen = c->cf.cur;
+    for (size_t i = 0; i < c->cf.n_caches; i++) {
+        hpk_config_select(&c->a, &c->cf, i);
+        print_cache(c, "startup cache");
+        putchar('\n');
+        if (!p.bound[i]) printf("bound: no: %s\n", c->cf.cache_why);
+        else printf("predicted: %s: %s\n", said[p.r[i].fit], p.r[i].why);
+    }
+    hpk_config_select(&c->a, &c->cf, chosen);
+    if (c->cf.n_caches > 1) {
+        if (p.idx >= 0) print_cache(c, "chosen");
+        else printf("chosen: none; the JVM checks the default");
+        putchar('\n');
+    }
     if (!bound(c)) {
-        printf("bound: no: %s\nverdict: does not apply\n", c->cf.cache_why);
+        printf("verdict: does not apply\n");
         return HPK_EXIT_HOSTFIT;
     }
-    struct hpk_fit_result r;
-    hpk_launcher_fit(&c->cf, &r);
-    static const char *const said[] = {"applies", "does not apply", "may apply (at a limit; the JVM decides)"};
-    printf("predicted: %s: %s\n", said[r.fit], r.why);
-    if (r.fit == HPK_FIT_NO && strstr(r.why, "CPU")) {
+    if (p.idx < 0 && p.r[chosen].fit == HPK_FIT_NO && strstr(p.r[chosen].why, "CPU")) {
         printf("jvm check: not run (the cache's machine code must not meet this CPU)\nverdict: does not apply\n");
         return HPK_EXIT_HOSTFIT;
     }
+    const struct hpk_fit_result *r = &p.r[chosen];
     struct hpk_root root;
     struct hpk_err err;
     char store_path[4096];
@@ -779,7 +838,7 @@ static int check(struct ctx *c)
     if (!w && out) w = strstr(out, "rror");
     printf("jvm check: %s%.*s\n", ok ? "the JVM maps the cache" : "refused: ",
            ok ? 0 : (int)strcspn(w ? w : "", "\n"), w ? w : "");
-    if (r.fit != HPK_FIT_UNSURE && ok != (r.fit == HPK_FIT_YES)) printf("note: the prediction and the JVM disagree; the JVM's word stands\n");
+    if (r->fit != HPK_FIT_UNSURE && ok != (r->fit == HPK_FIT_YES)) printf("note: the prediction and the JVM disagree; the JVM's word stands\n");
     printf("verdict: %s\n", ok ? "applies" : "does not apply");
     free(out);
     return ok ? 0 : HPK_EXIT_HOSTFIT;
@@ -795,6 +854,7 @@ static void usage(void)
          "  --hpack-check         say whether the startup cache applies on this host, and why\n"
          "  --hpack-help          this text\n"
          "Environment: HPACK_CACHE_DIR, HPACK_DEBUG=1, HPACK_JAVA_OPTS, HPACK_AOT=auto|require|off,\n"
+         "HPACK_AOT_VARIANT=default|NAME (consider only that startup cache),\n"
          "HPACK_TRAIN=PATH (record a startup cache to PATH). See docs/launcher.md.");
 }
 
@@ -854,22 +914,16 @@ int main(int argc, char **argv)
     if (cmd && !strcmp(cmd, "--hpack-info")) {
         /* Do not create anything just to print. */
         char dir[4096];
-        int st = store_lookup(&c, use_cache && bound(&c), dir, sizeof dir);
+        struct hpk_pick p;
+        hpk_launcher_pick(&c.a, &c.cf, 1, &p);
+        int st = store_lookup(&c, use_cache && p.idx >= 0, dir, sizeof dir);
         if (st >= 0) close(st);
         else hpk_root_default(dir, sizeof dir);
-        info(&c, dir);
+        info(&c, dir, &p);
         return 0;
     }
     if (cmd && !strcmp(cmd, "--hpack-check")) return check(&c);
-    if (use_cache && !bound(&c)) {
-        if (c.aot == AOT_REQUIRE) {
-            hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is refused: %s", c.cf.cache_why);
-            die(&c, &err);
-        }
-        fprintf(stderr, "hpack: %s: warning: startup cache not used: %s\n", c.self, c.cf.cache_why);
-        use_cache = 0;
-    }
-    if (use_cache && bound(&c)) use_cache = host_fit(&c);
+    if (use_cache) use_cache = choose_cache(&c);
     else if (c.debug && !train_out && (!c.cf.cache || c.aot == AOT_OFF))
         fprintf(stderr, "hpack: no startup cache used: %s\n", c.cf.cache ? "HPACK_AOT=off" : "this artifact carries none");
     if (c.aot == AOT_REQUIRE && !train_out && !c.cf.cache) {

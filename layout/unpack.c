@@ -681,7 +681,9 @@ static void cache_tmp(char *tmp, size_t n, const char *name)
     snprintf(tmp, n, ".tmp.%ld.%s", (long)getpid(), name);
 }
 
-int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err)
+/* only: NULL for every cache entry, else the cache directories and that
+ * one file (a DA1 with variants carries several caches; a start needs one). */
+static int unpack_cache(const struct hpk_artifact *a, int tree, const struct hpk_entry *only, struct hpk_err *err)
 {
     struct dircache dc = {.root = tree, .fd = -1};
     struct joblist files = {0};
@@ -691,6 +693,7 @@ int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err
     for (uint32_t i = 0; i < a->p.count && r == 0; i++) {
         const struct hpk_entry *e = &a->p.entries[i];
         if (e->role != HPK_ROLE_CACHE) continue;
+        if (only && e != only && !S_ISDIR(e->mode)) continue;
         const char *base;
         char name[HPK_NAME_MAX + 1], tmp[HPK_NAME_MAX + 64];
         int dir = parent_of(&dc, e->path, e->path_len, &base);
@@ -751,6 +754,16 @@ int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err
     if (r == 0) r = finish_dirs(a, &dc, 1, err);
     dc_reset(&dc);
     return r;
+}
+
+int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err)
+{
+    return unpack_cache(a, tree, NULL, err);
+}
+
+int hpk_unpack_cache_one(const struct hpk_artifact *a, int tree, const struct hpk_entry *cache, struct hpk_err *err)
+{
+    return unpack_cache(a, tree, cache, err);
 }
 
 int hpk_rm_rf(int parent, const char *name)
