@@ -52,10 +52,11 @@ static void cond_text(FILE *f, const struct hpk_config *in)
     }
     hpk_cpufeat_format(&c.cpu, feat, sizeof feat);
     fprintf(f, "cache applies:  GC %s, UseCompressedOops %s, UseCompressedClassPointers %s, ObjectAlignmentInBytes %d, "
-               "UseCompactObjectHeaders %s; JVM build %s; CPU %s\n",
+               "UseCompactObjectHeaders %s; JVM build %s; CPU %s%s\n",
             c.gc, c.coops > 0 ? "true" : c.coops == 0 ? "false" : "?", c.ccp > 0 ? "true" : c.ccp == 0 ? "false" : "?",
             c.align, c.coh > 0 ? "true" : c.coh == 0 ? "false" : "n/a", c.build[0] ? c.build : "?",
-            c.cpu.n ? feat : "not recorded");
+            c.cpu.n ? feat : "not recorded",
+            c.code == HPK_CODE_NONE ? " (not needed: no machine code, trained with -XX:-AOTAdapterCaching)" : "");
 }
 
 static void cond_json(FILE *f, const struct hpk_config *in)
@@ -75,6 +76,7 @@ static void cond_json(FILE *f, const struct hpk_config *in)
     json_cstr(f, c.build[0] ? c.build : NULL);
     fprintf(f, ", \"cpu_features\": ");
     json_cstr(f, c.cpu.n ? feat : NULL);
+    fprintf(f, ", \"machine_code\": %s", c.code == HPK_CODE_YES ? "true" : c.code == HPK_CODE_NONE ? "false" : "null");
     fputc('}', f);
 }
 
@@ -153,6 +155,26 @@ static void closure_list(const struct hpk_artifact *a, FILE *f, int json)
     free(buf);
 }
 
+/* One carried cache (the current one of `in`) as a JSON object. */
+static void cache_json(FILE *f, const struct hpk_config *in)
+{
+    fprintf(f, "{\"path\": ");
+    json_str(f, in->cache->path, in->cache->path_len);
+    fprintf(f, ", \"size\": %llu, \"kind\": ", (unsigned long long)in->cache->size);
+    json_cstr(f, in->prov_kind);
+    fprintf(f, ", \"variant\": ");
+    json_cstr(f, in->variant);
+    fprintf(f, ", \"options\": ");
+    json_strv(f, in->cache_opts, in->n_cache_opts);
+    fprintf(f, ", \"trained_base_hash\": ");
+    json_cstr(f, in->prov_base);
+    fprintf(f, ", \"runtime_version\": ");
+    json_cstr(f, in->prov_runtime);
+    fprintf(f, ", \"bound\": %s, \"conditions\": ", (in->trust == HPK_TRUST_OK) ? "true" : "false");
+    cond_json(f, in);
+    fputc('}', f);
+}
+
 static const char inspect_usage[] = "usage: hpack inspect ARTIFACT [--json]\n";
 
 int hpk_cmd_inspect(int argc, char **argv)
@@ -214,21 +236,19 @@ int hpk_cmd_inspect(int argc, char **argv)
         json_cstr(f, hpk_kv_get(in.conf, in.conf_len, "modules"));
         fprintf(f, ",\n  \"cache_kind\": ");
         json_cstr(f, in.launch.cache_kind);
+        /* "cache": the default (the first); "caches": every one, in the
+         * order the launcher tries them. */
         fprintf(f, ",\n  \"cache\": ");
         if (!in.cache) fputs("null", f);
-        else {
-            fprintf(f, "{\"path\": ");
-            json_str(f, in.cache->path, in.cache->path_len);
-            fprintf(f, ", \"size\": %llu, \"kind\": ", (unsigned long long)in.cache->size);
-            json_cstr(f, in.prov_kind);
-            fprintf(f, ", \"trained_base_hash\": ");
-            json_cstr(f, in.prov_base);
-            fprintf(f, ", \"runtime_version\": ");
-            json_cstr(f, in.prov_runtime);
-            fprintf(f, ", \"bound\": %s, \"conditions\": ", (in.trust == HPK_TRUST_OK) ? "true" : "false");
-            cond_json(f, &in);
-            fputc('}', f);
+        else cache_json(f, &in);
+        fprintf(f, ",\n  \"caches\": [");
+        for (size_t i = 0; i < in.n_caches; i++) {
+            hpk_config_select(&a, &in, i);
+            fputs(i ? ",\n    " : "\n    ", f);
+            cache_json(f, &in);
         }
+        fputs(in.n_caches ? "\n  ]" : "]", f);
+        hpk_config_select(&a, &in, 0);
         fprintf(f, ",\n  \"closure\": ");
         closure_list(&a, f, 1);
         fprintf(f, ",\n  \"exec\": ");
@@ -255,13 +275,21 @@ int hpk_cmd_inspect(int argc, char **argv)
         fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
         const char *mods = hpk_kv_get(in.conf, in.conf_len, "modules");
         if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
-        if (in.cache)
+        for (size_t i = 0; i < in.n_caches; i++) {
+            hpk_config_select(&a, &in, i);
             fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)in.cache->path_len,
                     in.cache->path, (unsigned long long)in.cache->size, in.prov_kind ? in.prov_kind : "?",
                     in.prov_base ? in.prov_base : "?", in.prov_runtime ? in.prov_runtime : "?",
                     (in.trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
-        if (in.cache) cond_text(f, &in);
-        else
+            if (in.variant) {
+                fprintf(f, "cache variant:  %s, tried after the default; run with", in.variant);
+                for (size_t k = 0; k < in.n_cache_opts; k++) fprintf(f, " %s", in.cache_opts[k]);
+                fputc('\n', f);
+            }
+            cond_text(f, &in);
+        }
+        hpk_config_select(&a, &in, 0);
+        if (!in.cache)
             fprintf(f, "startup cache:  none (%s)\n", in.launch.cache_kind ? in.launch.cache_kind : "this runtime cannot make one");
         fprintf(f, "exec:          ");
         for (size_t i = 0; i < exn; i++) fprintf(f, " %s", ex[i]);
@@ -358,6 +386,8 @@ int hpk_cmd_verify(int argc, char **argv)
     hpk_hash_hex(a.p.footer.base_hash, base);
     hpk_hash_hex(a.p.footer.full_hash, full);
     int st = 0;
+    char names[HPK_CACHES_MAX][64]; /* the caches' names, when there are several */
+    size_t n_names = 0;
     struct hpk_config in;
     /* The launch configuration too: what the launcher refuses, verify refuses. */
     if (hpk_artifact_info(&a, &in, &e) != 0) {
@@ -365,7 +395,22 @@ int hpk_cmd_verify(int argc, char **argv)
         hpk_close_artifact(&a);
         return HPK_ST_FAIL;
     }
+    /* Every carried cache must be bound: the launcher would never use one
+     * that is not, and a DA1 built by hpack has none such. */
+    for (size_t i = 0; i < in.n_caches && !st; i++) {
+        hpk_config_select(&a, &in, i);
+        if (in.n_caches > 1) snprintf(names[n_names++], sizeof names[0], "%s", hpk_config_cache_name(&in));
+        if (in.trust != HPK_TRUST_OK) {
+            fprintf(stderr, "hpack: %s: startup cache %.*s (%s) is not bound to this payload: %s\n", path,
+                    (int)in.cache->path_len, in.cache->path, hpk_config_cache_name(&in), in.cache_why);
+            st = HPK_ST_FAIL;
+        }
+    }
     hpk_config_free(&in);
+    if (st) {
+        hpk_close_artifact(&a);
+        return st;
+    }
     if (hpk_verify_bytes(&a, &e) != 0) {
         fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
         st = HPK_ST_FAIL;
@@ -379,8 +424,9 @@ int hpk_cmd_verify(int argc, char **argv)
     hpk_close_artifact(&a);
     if (st) return st;
     printf("%s: ok: %s base %s full %s\n", path, "every entry, the table and the footer match;", base, full);
-    if (run) {
-        if (hpk_verify_run(path, NULL, argc - optind - 1, argv + optind + 1, &e) != 0) {
+    /* Each carried cache run on its own (HPACK_AOT_VARIANT) when there are several. */
+    for (size_t i = 0; run && i < (n_names ? n_names : 1); i++) {
+        if (hpk_verify_run(path, NULL, n_names ? names[i] : NULL, argc - optind - 1, argv + optind + 1, &e) != 0) {
             fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
             return e.status;
         }
