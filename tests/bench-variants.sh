@@ -78,7 +78,7 @@ row "DA1 with --train-variant large-heap (large-heap cache)" lh
 row "DA1 without variants (its cache does not apply: none)" novar
 row "DA0 (no cache)" da0big
 x=$(pratio da0big lh)
-printf '  DA0 / DA1(large-heap), paired: %sx  (goal >= 1.6x: %s)\n' "$x" "$(awk -v x="$x" 'BEGIN {print x >= 1.6 ? "met" : "MISSED"}')"
+printf '  DA0 / DA1(large-heap), paired: %sx  (goal >= 1.6x: %s)\n' "$x" "$(awk -v x="$x" 'BEGIN {print (x >= 1.6 ? "met" : "MISSED")}')"
 printf '  DA1 without variants / DA1(large-heap), paired: %sx\n' "$(pratio novar lh)"
 
 bench default portable
