@@ -37,11 +37,15 @@ printf '  built DA1 with both variants and a DA1 without, in %.0f s\n' "$(awk -v
 
 # Each contender: its own cache directory, its environment; output dropped.
 BIG=-XX:MaxRAM=256g
-run_lh()      { HPACK_CACHE_DIR=$B/c-lh HPACK_JAVA_OPTS=$BIG "$B/da1v" >/dev/null; }
-run_da0big()  { HPACK_CACHE_DIR=$B/c-da0 HPACK_JAVA_OPTS=$BIG "$B/da0" >/dev/null; }
-run_novar()   { HPACK_CACHE_DIR=$B/c-nv HPACK_JAVA_OPTS=$BIG "$B/da1" >/dev/null 2>&1; }
-run_default() { HPACK_CACHE_DIR=$B/c-def "$B/da1v" >/dev/null; }
-run_portable(){ HPACK_CACHE_DIR=$B/c-port HPACK_AOT_VARIANT=portable "$B/da1v" >/dev/null; }
+cmd_lh=(env HPACK_CACHE_DIR="$B/c-lh" HPACK_JAVA_OPTS=$BIG "$B/da1v")
+cmd_da0big=(env HPACK_CACHE_DIR="$B/c-da0" HPACK_JAVA_OPTS=$BIG "$B/da0")
+cmd_novar=(env HPACK_CACHE_DIR="$B/c-nv" HPACK_JAVA_OPTS=$BIG "$B/da1")
+cmd_default=(env HPACK_CACHE_DIR="$B/c-def" "$B/da1v")
+cmd_portable=(env HPACK_CACHE_DIR="$B/c-port" HPACK_AOT_VARIANT=portable "$B/da1v")
+# CPU time too (perf's task-clock of the whole process tree): on a loaded
+# machine it moves less than elapsed time.
+HAVE_PERF=0
+perf stat -x, -e task-clock -o /dev/null true 2>/dev/null && HAVE_PERF=1
 
 # The cache each start uses must be the one meant (else the numbers lie).
 check() { # check NAME WANT-PATTERN ENV...
@@ -53,24 +57,35 @@ check large-heap '(variant large-heap) applies' HPACK_CACHE_DIR="$B/c-lh" HPACK_
 check default 'cache/[0-9a-f]*\.aot applies' HPACK_CACHE_DIR="$B/c-def" HPACK_AOT=require "$B/da1v"
 check portable '(variant portable) applies' HPACK_CACHE_DIR="$B/c-port" HPACK_AOT_VARIANT=portable HPACK_AOT=require "$B/da1v"
 check no-variant 'does not apply on this host' HPACK_CACHE_DIR="$B/c-nv" HPACK_JAVA_OPTS=$BIG "$B/da1"
-run_da0big # unpacks
+"${cmd_da0big[@]}" >/dev/null # unpacks
 
 bench() { # bench NAME...: RUNS rounds, each running every NAME once, in turn
     local i name t0 t1
-    for name; do : >"$T/$name"; done
+    for name; do : >"$T/$name"; : >"$T/$name.cpu"; done
     for ((i = 0; i < RUNS; i++)); do
         for name; do
+            local -n cmd=cmd_$name
             t0=${EPOCHREALTIME/[.,]/}
-            "run_$name"
+            if ((HAVE_PERF)); then
+                perf stat -x, -e task-clock -o "$B/perf.out" -- "${cmd[@]}" >/dev/null 2>&1
+            else
+                "${cmd[@]}" >/dev/null 2>&1
+            fi
             t1=${EPOCHREALTIME/[.,]/}
             echo $((t1 - t0)) >>"$T/$name"
+            if ((HAVE_PERF)); then awk -F, '$3 == "task-clock" {printf "%d\n", $1 * 1000}' "$B/perf.out" >>"$T/$name.cpu"; fi
         done
     done
 }
 med() { median <"$T/$1" | awk '{printf "%.1f", $1 / 1000}'; }
 # paired: the median of the per-round ratios (A and B of a round ran back to back)
 pratio() { paste "$T/$1" "$T/$2" | awk '{print $1 / $2}' | median | awk '{printf "%.3f", $1}'; }
-row() { printf '  %-58s %8s ms\n' "$1" "$(med "$2")"; }
+row() { # elapsed median, and CPU median with perf
+    printf '  %-58s %8s ms' "$1" "$(med "$2")"
+    ((HAVE_PERF)) && printf '  (CPU %s ms)' "$(med "$2.cpu")"
+    echo
+}
+cpuratio() { ((HAVE_PERF)) && printf '; CPU time, paired: %sx' "$(pratio "$1.cpu" "$2.cpu")"; true; }
 
 bench lh da0big novar
 echo "-- a 256 GB host (HPACK_JAVA_OPTS=$BIG: no compressed oops), medians --"
@@ -78,11 +93,12 @@ row "DA1 with --train-variant large-heap (large-heap cache)" lh
 row "DA1 without variants (its cache does not apply: none)" novar
 row "DA0 (no cache)" da0big
 x=$(pratio da0big lh)
-printf '  DA0 / DA1(large-heap), paired: %sx  (goal >= 1.6x: %s)\n' "$x" "$(awk -v x="$x" 'BEGIN {print (x >= 1.6 ? "met" : "MISSED")}')"
-printf '  DA1 without variants / DA1(large-heap), paired: %sx\n' "$(pratio novar lh)"
+printf '  DA0 / DA1(large-heap), elapsed, paired: %sx  (goal >= 1.6x: %s)%s\n' "$x" \
+    "$(awk -v x="$x" 'BEGIN {print (x >= 1.6 ? "met" : "MISSED")}')" "$(cpuratio da0big lh)"
+printf '  DA1 without variants / DA1(large-heap), elapsed, paired: %sx%s\n' "$(pratio novar lh)" "$(cpuratio novar lh)"
 
 bench default portable
 echo "-- this host (compressed oops, the build CPU), medians --"
 row "DA1, default cache (AOT adapters)" default
 row "DA1, portable variant (no adapters: HPACK_AOT_VARIANT=portable)" portable
-printf '  portable / default, paired: %sx (the cost of portability)\n' "$(pratio portable default)"
+printf '  portable / default, elapsed, paired: %sx%s (the cost of portability)\n' "$(pratio portable default)" "$(cpuratio portable default)"
