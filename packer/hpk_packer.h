@@ -1,10 +1,11 @@
 /*
  * hpk_packer.h - internal API of the `hpack` command.
  *
- * Small modules, one job each: inputs.c takes the snapshot of the inputs,
- * jar.c reads jar manifests, payload.c lays out and compresses a payload,
- * elfout.c writes the launcher plus payload as an ELF file, build.c is the
- * build command, and hpack.c is the command table. Errors travel back as
+ * Small modules, one job each: the input services take the snapshot of the
+ * inputs (snapshot.c and its readers, hpk_inputs.h), jar.c reads jar
+ * manifests, payload.c lays out and compresses a payload, elfout.c writes
+ * the launcher plus payload as an ELF file, build.c is the build command,
+ * and hpack.c is the command table. Errors travel back as
  * struct hpk_perr; only the command that knows the context prints them.
  */
 #ifndef HPK_PACKER_H
@@ -65,7 +66,7 @@ pid_t hpk_wait_group(pid_t pid, int *status, int flags);
 void hpk_tmp_rm_tree(const char *path);
 void hpk_tmp_cleanup(void);
 
-/* inputs.c: the startup cache kind this snapshot's runtime takes ("aot",
+/* snapshot.c: the startup cache kind this snapshot's runtime takes ("aot",
  * "cds") or NULL (docs/format.md 9.2, cache.kind). */
 struct hpk_snapshot;
 const char *hpk_cache_kind(const struct hpk_snapshot *s);
@@ -106,7 +107,8 @@ void hpk_step_update(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* Close the step without a "done" line (it failed, or the caller says more). */
 void hpk_step_abort(void);
 
-/* ---- the snapshot of the inputs (inputs.c) ---- */
+/* ---- the snapshot of the inputs (snapshot.c; read by inputfile.c,
+ * treewalk.c, archive.c, runtime.c: hpk_inputs.h) ---- */
 
 /* One entry to be packed. Content is held in memory from the moment it is
  * read: everything after the snapshot works from these bytes, never from the
