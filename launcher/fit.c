@@ -150,3 +150,52 @@ char *hpk_launcher_cond_records(const char *flags_out, size_t *len)
     if (hpk_cond_from_flags(flags_out, &c) != 0) return NULL;
     return hpk_cond_records(&c, len);
 }
+
+/* Which carried cache to pass (docs/launcher.md 9.2): the first, default
+ * cache then the variants, predicted to apply (fit.c); none when none
+ * does (auto: a warning; require: exit HPK_EXIT_HOSTFIT naming the
+ * conditions). When unsure, it is passed and the JVM decides: a refusal
+ * there costs only speed, while the CPU check, which protects against
+ * crashes, is never unsure. Returns whether a cache is passed; c->cf's
+ * current cache is that one. */
+int hpk_start_choose_cache(struct hpk_start *c)
+{
+    struct hpk_pick p;
+    struct hpk_err e;
+    hpk_launcher_pick(&c->a, &c->cf, 0, &p);
+    if (p.idx >= 0) {
+        if (c->debug)
+            fprintf(stderr, "hpack: startup cache %.*s%s%s%s %s: %s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
+                    c->cf.variant ? " (variant " : "", c->cf.variant ? c->cf.variant : "", c->cf.variant ? ")" : "",
+                    p.r[p.idx].fit == HPK_FIT_YES ? "applies" : "may apply (the JVM decides)", p.r[p.idx].why);
+        return 1;
+    }
+    /* None: the messages of a single cache, or each cache's reason. */
+    if (c->cf.n_caches == 1 && !p.bound[0]) {
+        if (c->aot == HPK_AOT_REQUIRE) {
+            hpk_fail(&e, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is refused: %s", c->cf.cache_why);
+            hpk_start_die(c, &e);
+        }
+        fprintf(stderr, "hpack: %s: warning: startup cache not used: %s\n", c->self, c->cf.cache_why);
+        return 0;
+    }
+    char why[1024] = "";
+    if (c->cf.n_caches == 1) {
+        snprintf(why, sizeof why, "%s", p.r[0].why);
+    } else {
+        size_t o = (size_t)snprintf(why, sizeof why, "none of the %zu startup caches applies on this host:", p.n_eval);
+        for (size_t i = 0; i < p.n_eval && o < sizeof why; i++)
+            o += (size_t)snprintf(why + o, sizeof why - o, "%s %s: %s", i ? ";" : "", p.name[i], p.r[i].why);
+    }
+    if (c->aot == HPK_AOT_REQUIRE) {
+        /* Every cache refused as not bound: the artifact is at fault, not the host. */
+        int any_bound = 0;
+        for (size_t i = 0; i < p.n_eval; i++) any_bound |= p.bound[i];
+        hpk_fail(&e, any_bound ? HPK_EXIT_HOSTFIT : HPK_EXIT_TAMPER, "HPACK_AOT=require: %s%s",
+                 c->cf.n_caches == 1 ? "the startup cache does not apply on this host: " : "", why);
+        hpk_start_die(c, &e);
+    }
+    fprintf(stderr, "hpack: %s: warning: startup cache not used: %s%s\n", c->self,
+            c->cf.n_caches == 1 ? "it does not apply on this host: " : "", why);
+    return 0;
+}
