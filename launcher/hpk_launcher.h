@@ -83,8 +83,10 @@ void hpk_start_exec(const struct hpk_start *c, char **v);
 int hpk_start_train(struct hpk_start *c, const char *rootpath, const char *out, int argc, char **argv);
 
 /* ---- commands.c: --hpack-info, --hpack-check ---- */
-void hpk_start_info(struct hpk_start *c, const char *rootpath);
-/* 0 when the cache applies on this host, HPK_EXIT_HOSTFIT when not. */
+struct hpk_pick;
+/* p: every carried cache judged (hpk_launcher_pick with all). */
+void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_pick *p);
+/* 0 when a carried cache applies on this host, HPK_EXIT_HOSTFIT when none does. */
 int hpk_start_check(struct hpk_start *c);
 
 /* cachedir.c: choose the cache root and open it, creating it 0700 and
@@ -99,12 +101,28 @@ int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e);
 /* The root hpk_root_open would try first, computed without touching disk. */
 void hpk_root_default(char *buf, size_t n);
 
-/* ---- fit.c: does the carried cache apply on this host? ---- */
-struct hpk_config;
-struct hpk_fit_result;
-/* Predict (layout/hostfit.c) from the cache's recorded conditions, the
- * artifact's JVM options then HPACK_JAVA_OPTS, and this host. */
+/* ---- fit.c: does a carried cache apply on this host? ---- */
+#include "../layout/hpk_config.h"
+#include "../layout/hpk_hostfit.h"
+/* Predict (layout/hostfit.c) whether the current cache of `cf` applies:
+ * from its recorded conditions, the artifact's JVM options, then the
+ * cache's own (variant.jvm), then HPACK_JAVA_OPTS, and this host. */
 void hpk_launcher_fit(const struct hpk_config *cf, struct hpk_fit_result *r);
+
+/* Which carried cache to pass (docs/launcher.md 9.2). */
+struct hpk_pick {
+    int idx;       /* the chosen cache, an index into cf->caches; -1: none applies */
+    size_t n_eval; /* caches judged, in table order; the others were not looked at */
+    /* Each judged cache's verdict. One not bound to the payload (`bound` 0),
+     * or not the one HPACK_AOT_VARIANT names, is HPK_FIT_NO with that reason. */
+    struct hpk_fit_result r[HPK_CACHES_MAX];
+    int bound[HPK_CACHES_MAX];
+    char name[HPK_CACHES_MAX][48]; /* "default" or the variant's name */
+};
+/* Judge the carried caches by the pick rule (hpk_fit_pick): stop at the
+ * first that applies unless `all` (--hpack-check, --hpack-info judge every
+ * one). Leaves cf's current cache at the chosen one, else at the first. */
+void hpk_launcher_pick(const struct hpk_artifact *a, struct hpk_config *cf, int all, struct hpk_pick *p);
 /* Run argv (java through the tree descriptor, path `java` in it) with
  * stdout and stderr into a buffer; returns it (malloc'ed, NUL-ended) and
  * the wait status in *status, or NULL if it could not run. */
@@ -113,7 +131,9 @@ char *hpk_launcher_capture(const char *java, char **argv, int *status);
  * `java ... -XX:+PrintFlagsFinal -version` and this CPU; NULL if the output
  * lacks a deciding flag. */
 char *hpk_launcher_cond_records(const char *flags_out, size_t *len);
-/* Whether to pass the bound cache on this host (auto: a warning when not;
- * require: dies with HPK_EXIT_HOSTFIT naming the condition). */
-int hpk_start_host_fit(const struct hpk_start *c);
+/* Which carried cache this start passes (docs/launcher.md 9.2): the first
+ * predicted to apply, made c->cf's current cache; 0 when none (auto: a
+ * warning naming each cache's reason; require: dies with HPK_EXIT_HOSTFIT,
+ * or HPK_EXIT_TAMPER when no cache is bound). */
+int hpk_start_choose_cache(struct hpk_start *c);
 #endif

@@ -74,6 +74,7 @@ static void usage(void)
          "  --hpack-check         say whether the startup cache applies on this host, and why\n"
          "  --hpack-help          this text\n"
          "Environment: HPACK_CACHE_DIR, HPACK_DEBUG=1, HPACK_JAVA_OPTS, HPACK_AOT=auto|require|off,\n"
+         "HPACK_AOT_VARIANT=default|NAME (consider only that startup cache),\n"
          "HPACK_TRAIN=PATH (record a startup cache to PATH). See docs/launcher.md.");
 }
 
@@ -132,22 +133,14 @@ static int extract(const struct hpk_start *c, int argc, char **argv)
     return 0;
 }
 
-/* Whether this start passes the carried cache: it must be bound (else a
- * warning, or under HPACK_AOT=require an error) and predicted to apply on
- * this host (fit.c); never while training. */
-static int use_cache(const struct hpk_start *c, const char *train_out)
+/* Whether this start passes a carried cache: the first bound and predicted
+ * to apply on this host (fit.c, docs/launcher.md 9.2), else a warning, or
+ * under HPACK_AOT=require an error; never while training. */
+static int use_cache(struct hpk_start *c, const char *train_out)
 {
     struct hpk_err err;
     int use = !train_out && c->cf.cache && c->aot != HPK_AOT_OFF;
-    if (use && !hpk_start_bound(c)) {
-        if (c->aot == HPK_AOT_REQUIRE) {
-            hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is refused: %s", c->cf.cache_why);
-            hpk_start_die(c, &err);
-        }
-        fprintf(stderr, "hpack: %s: warning: startup cache not used: %s\n", c->self, c->cf.cache_why);
-        use = 0;
-    }
-    if (use && hpk_start_bound(c)) use = hpk_start_host_fit(c);
+    if (use) use = hpk_start_choose_cache(c);
     else if (c->debug && !train_out && (!c->cf.cache || c->aot == HPK_AOT_OFF))
         fprintf(stderr, "hpack: no startup cache used: %s\n", c->cf.cache ? "HPACK_AOT=off" : "this artifact carries none");
     if (c->aot == HPK_AOT_REQUIRE && !train_out && !c->cf.cache) {
@@ -174,11 +167,13 @@ int main(int argc, char **argv)
     if (cmd && !strcmp(cmd, "--hpack-info")) {
         /* Do not create anything just to print. */
         char dir[4096];
-        int want = !train_out && hpk_start_bound(&c) && c.aot != HPK_AOT_OFF;
+        struct hpk_pick p;
+        hpk_launcher_pick(&c.a, &c.cf, 1, &p);
+        int want = !train_out && p.idx >= 0 && c.aot != HPK_AOT_OFF;
         int st = hpk_start_store_tree(&c, want, dir, sizeof dir);
         if (st >= 0) close(st);
         else hpk_root_default(dir, sizeof dir);
-        hpk_start_info(&c, dir);
+        hpk_start_info(&c, dir, &p);
         return 0;
     }
     if (cmd && !strcmp(cmd, "--hpack-check")) return hpk_start_check(&c);

@@ -137,7 +137,9 @@ static void train_open(const struct hpk_start *c, const char *out, struct train_
  * this CPU's features. */
 static int train_conditions(const struct hpk_start *c, const char *rootpath, char **prov, size_t *plen)
 {
-    const char *fl[2] = {"-XX:+PrintFlagsFinal", NULL};
+    /* Unlocked: the diagnostic AOTAdapterCaching says whether the cache
+     * holds machine code (jvm.aot_code). */
+    const char *fl[3] = {"-XX:+UnlockDiagnosticVMOptions", "-XX:+PrintFlagsFinal", NULL};
     static const char *const version[] = {"-version", NULL}; /* no main class */
     char **v = hpk_start_argv(c, rootpath, 0, fl, version, 0, NULL);
     int st = -1;

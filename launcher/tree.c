@@ -153,7 +153,7 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want_cach
         }
     }
     if (want_cache && tree_ok(c, tree, 1, 0, &why) <= 0) {
-        if (hpk_unpack_cache(&c->a, tree, &err) != 0) hpk_start_die(c, &err);
+        if (hpk_unpack_cache_one(&c->a, tree, c->cf.cache, &err) != 0) hpk_start_die(c, &err);
     }
     close(lock); /* releases the flock */
     return tree;

@@ -26,6 +26,11 @@ struct hpk_cpufeat {
     int n;
 };
 
+/* Whether an AOT cache holds machine code (JDK 25: adapters), which ties
+ * it to the training CPU's features. Zero (a zeroed struct) is "not
+ * recorded", which the rule treats as "may hold code". */
+enum hpk_code { HPK_CODE_UNKNOWN = 0, HPK_CODE_YES, HPK_CODE_NONE };
+
 /* The conditions a cache was trained under; -1 (or "" / n == 0) when the
  * provenance does not say (a cache trained by an older hpack). */
 struct hpk_cond {
@@ -34,6 +39,7 @@ struct hpk_cond {
     int ccp;       /* UseCompressedClassPointers */
     int align;     /* ObjectAlignmentInBytes */
     int coh;       /* UseCompactObjectHeaders */
+    enum hpk_code code; /* machine code in the cache (jvm.aot_code) */
     char build[64];
     struct hpk_cpufeat cpu;
 };
@@ -125,6 +131,13 @@ int hpk_cpufeat_missing(const struct hpk_cpufeat *rec, const struct hpk_cpufeat 
 /* The rule. `kind` is the cache kind ("aot" or "cds"). */
 void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct hpk_jvmopts *o, struct hpk_host *h,
                      struct hpk_fit_result *r);
+
+/* The pick rule among a payload's caches (docs/launcher.md 9.2): the first,
+ * in table order, whose verdict is YES; else the first UNSURE (the JVM then
+ * decides); else -1. verdict(ctx, i) is asked in order and no more once one
+ * says YES, so when the default cache (the first) applies, no other cache
+ * is looked at. */
+int hpk_fit_pick(size_t n, enum hpk_fit (*verdict)(void *ctx, size_t i), void *ctx);
 
 /* ---- the host (hostprobe.c) ---- */
 

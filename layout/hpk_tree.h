@@ -108,6 +108,9 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
 /* Add the cache entries of `a` missing from the unpacked tree `tree`, each
  * written to a temporary name and renamed. */
 int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);
+/* The same for one cache file (`cache`, an entry of a) and the cache
+ * directories: what a start that uses that cache needs. */
+int hpk_unpack_cache_one(const struct hpk_artifact *a, int tree, const struct hpk_entry *cache, struct hpk_err *e);
 /* rmtree.c */
 /* Remove a directory tree without following symlinks. */
 int hpk_rm_rf(int parent, const char *name);

@@ -161,13 +161,16 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
 
 /* The cache entries of `a` to write into `tree`: their directories made (or
  * found), stale temporaries removed, and every file not already there as
- * unpacked queued in `files`, to be written under its temporary name. */
-static int cache_plan(const struct hpk_artifact *a, struct hpk_dircache *dc, struct hpk_fjobs *files,
-                      struct hpk_err *err)
+ * unpacked queued in `files`, to be written under its temporary name.
+ * only: NULL for every cache entry, else the cache directories and that one
+ * file (a DA1 with variants carries several caches; a start needs one). */
+static int cache_plan(const struct hpk_artifact *a, const struct hpk_entry *only, struct hpk_dircache *dc,
+                      struct hpk_fjobs *files, struct hpk_err *err)
 {
     for (uint32_t i = 0; i < a->p.count; i++) {
         const struct hpk_entry *e = &a->p.entries[i];
         if (e->role != HPK_ROLE_CACHE) continue;
+        if (only && e != only && !S_ISDIR(e->mode)) continue;
         char name[HPK_NAME_MAX + 1], tmp[HPK_NAME_MAX + 64];
         int dir = hpk_entry_dir(dc, e, name, sizeof name);
         if (dir < 0)
@@ -222,16 +225,26 @@ static int cache_publish(struct hpk_dircache *dc, const struct hpk_fjobs *files,
     return r;
 }
 
-int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err)
+static int unpack_cache(const struct hpk_artifact *a, int tree, const struct hpk_entry *only, struct hpk_err *err)
 {
     struct hpk_dircache dc = {.root = tree, .fd = -1};
     struct hpk_fjobs files = {0};
     signal(SIGXFSZ, SIG_IGN);
-    int r = cache_plan(a, &dc, &files, err);
+    int r = cache_plan(a, only, &dc, &files, err);
     if (r == 0) r = hpk_write_files(a, tree, &files, err);
     r = cache_publish(&dc, &files, r, err);
     free(files.v);
     if (r == 0) r = finish_dirs(a, &dc, 1, err);
     hpk_dircache_reset(&dc);
     return r;
+}
+
+int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err)
+{
+    return unpack_cache(a, tree, NULL, err);
+}
+
+int hpk_unpack_cache_one(const struct hpk_artifact *a, int tree, const struct hpk_entry *cache, struct hpk_err *err)
+{
+    return unpack_cache(a, tree, cache, err);
 }
