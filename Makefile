@@ -31,14 +31,17 @@ CFLAGS += $(BASE_CFLAGS) $(SAN)
 LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layout/cpus.c layout/hostfit.c layout/hostprobe.c
 # Trees: unpacking, extraction, directory safety, the system store. Both the
 # launcher and the packer (extract, install, image) link them.
-TREE_SRC := layout/unpack.c layout/dirsafe.c layout/store.c
-LAUNCHER_SRC := launcher/main.c launcher/cachedir.c launcher/fit.c $(TREE_SRC)
+TREE_SRC := layout/unpack.c layout/filewriter.c layout/treedir.c layout/verify.c layout/rmtree.c \
+            layout/dirsafe.c layout/store.c
+LAUNCHER_SRC := launcher/main.c launcher/tree.c launcher/jvmline.c launcher/train.c launcher/commands.c \
+                launcher/fit.c launcher/cachedir.c $(TREE_SRC)
 # The input services: the snapshot and its readers (packer/hpk_inputs.h).
 INPUTS_SRC := packer/snapshot.c packer/inputfile.c packer/linkpath.c packer/treewalk.c packer/archive.c \
               packer/archlinks.c packer/runtime.c
 PACKER_SRC := packer/hpack.c packer/util.c $(INPUTS_SRC) packer/jar.c packer/payload.c packer/elfout.c \
               packer/build.c packer/assemble.c packer/train.c packer/trainrun.c packer/ready.c packer/verifyrun.c packer/child.c packer/inspect.c packer/hash.c packer/verify.c packer/diffx.c packer/lock.c packer/jlink.c packer/jdeps.c packer/argfile.c \
-              packer/closure.c packer/artifacts.c packer/image.c packer/ocibase.c packer/ocidoc.c packer/ocilayer.c packer/elfdeps.c packer/sha256.c packer/store.c
+              packer/closure.c packer/artifacts.c packer/image.c packer/ocibase.c packer/ocidoc.c packer/ocilayer.c packer/elfdeps.c packer/sha256.c packer/store.c \
+              packer/variant.c
 HDRS := $(wildcard layout/*.h launcher/*.h packer/*.h)
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libelf libarchive zlib libzstd)
@@ -150,6 +153,10 @@ bench: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-first.sh
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-apps.sh
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-image.sh
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-variants.sh
+
+bench-variants: all samples
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-variants.sh
 
 bench-image: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-image.sh
@@ -168,7 +175,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check unit samples demo bench bench-apps bench-first bench-image install clean valgrind
+.PHONY: all check unit samples demo bench bench-apps bench-first bench-image bench-variants install clean valgrind
 
 # ---- fuzzing (issue: reliability) ----
 FUZZ_TIME ?= 60

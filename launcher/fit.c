@@ -5,8 +5,6 @@
  */
 #define _GNU_SOURCE
 #include "hpk_launcher.h"
-#include "../layout/hpk_config.h"
-#include "../layout/hpk_hostfit.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -18,11 +16,11 @@
 
 extern char **environ;
 
-void hpk_launcher_fit(const struct hpk_config *cf, struct hpk_fit_result *r)
+/* The options in the order the JVM gets them (layout/config.c). */
+static void fit_on(const struct hpk_config *cf, struct hpk_host *h, struct hpk_fit_result *r)
 {
     struct hpk_cond rec;
     struct hpk_jvmopts o;
-    struct hpk_host h;
     hpk_cond_from_prov(cf->prov, cf->prov ? cf->prov_len : 0, &rec);
     /* In the order the JVM applies them, the later winning: JAVA_TOOL_OPTIONS
      * (read first by the VM), JDK_JAVA_OPTIONS (the java launcher puts them
@@ -32,10 +30,73 @@ void hpk_launcher_fit(const struct hpk_config *cf, struct hpk_fit_result *r)
     hpk_jvmopts_add_str(&o, getenv("JAVA_TOOL_OPTIONS"));
     hpk_jvmopts_add_str(&o, getenv("JDK_JAVA_OPTIONS"));
     for (size_t i = 0; i < cf->launch.n_jvm; i++) hpk_jvmopts_add(&o, cf->launch.jvm[i]);
+    for (size_t i = 0; i < cf->n_cache_opts; i++) hpk_jvmopts_add(&o, cf->cache_opts[i]);
     hpk_jvmopts_add_str(&o, getenv("HPACK_JAVA_OPTS"));
     hpk_jvmopts_add_str(&o, getenv("_JAVA_OPTIONS"));
+    hpk_fit_predict(&rec, cf->launch.cache_kind, &o, h, r);
+}
+
+void hpk_launcher_fit(const struct hpk_config *cf, struct hpk_fit_result *r)
+{
+    struct hpk_host h;
     hpk_host_init(&h);
-    hpk_fit_predict(&rec, cf->launch.cache_kind, &o, &h, r);
+    fit_on(cf, &h, r);
+}
+
+struct pick_ctx {
+    const struct hpk_artifact *a;
+    struct hpk_config *cf;
+    struct hpk_pick *p;
+    struct hpk_host host; /* one host for every cache: each probe is made once */
+    const char *want;     /* HPACK_AOT_VARIANT, or NULL */
+};
+
+static enum hpk_fit verdict(void *ctx, size_t i)
+{
+    struct pick_ctx *x = ctx;
+    struct hpk_fit_result *r = &x->p->r[i];
+    memset(r, 0, sizeof *r);
+    r->fit = HPK_FIT_NO;
+    x->p->n_eval = i + 1;
+    if (hpk_config_select(x->a, x->cf, i) != HPK_OK) {
+        snprintf(r->why, sizeof r->why, "out of memory reading its provenance");
+        return r->fit;
+    }
+    snprintf(x->p->name[i], sizeof x->p->name[i], "%s", hpk_config_cache_name(x->cf));
+    x->p->bound[i] = x->cf->trust == HPK_TRUST_OK;
+    if (x->want && strcmp(x->want, x->p->name[i]) != 0)
+        snprintf(r->why, sizeof r->why, "HPACK_AOT_VARIANT=%.64s names another cache", x->want);
+    else if (!x->p->bound[i])
+        snprintf(r->why, sizeof r->why, "%s", x->cf->cache_why);
+    else
+        fit_on(x->cf, &x->host, r);
+    return r->fit;
+}
+
+static enum hpk_fit recorded(void *ctx, size_t i)
+{
+    return ((const struct hpk_pick *)ctx)->r[i].fit;
+}
+
+void hpk_launcher_pick(const struct hpk_artifact *a, struct hpk_config *cf, int all, struct hpk_pick *p)
+{
+    memset(p, 0, sizeof *p);
+    struct pick_ctx x = {.a = a, .cf = cf, .p = p};
+    const char *w = getenv("HPACK_AOT_VARIANT");
+    x.want = w && *w ? w : NULL;
+    hpk_host_init(&x.host);
+    if (all) {
+        /* Every cache judged, then the same rule over the verdicts. */
+        for (size_t i = 0; i < cf->n_caches; i++) verdict(&x, i);
+        p->idx = hpk_fit_pick(cf->n_caches, recorded, p);
+    } else {
+        p->idx = hpk_fit_pick(cf->n_caches, verdict, &x);
+    }
+    size_t sel = p->idx >= 0 ? (size_t)p->idx : 0;
+    if (cf->cur != sel && hpk_config_select(a, cf, sel) != HPK_OK) {
+        hpk_config_select(a, cf, cf->n_caches); /* no cache rather than half of one */
+        p->idx = -1;
+    }
 }
 
 char *hpk_launcher_capture(const char *java, char **argv, int *status)
@@ -88,4 +149,53 @@ char *hpk_launcher_cond_records(const char *flags_out, size_t *len)
     hpk_cpufeat_probe(&c.cpu);
     if (hpk_cond_from_flags(flags_out, &c) != 0) return NULL;
     return hpk_cond_records(&c, len);
+}
+
+/* Which carried cache to pass (docs/launcher.md 9.2): the first, default
+ * cache then the variants, predicted to apply (fit.c); none when none
+ * does (auto: a warning; require: exit HPK_EXIT_HOSTFIT naming the
+ * conditions). When unsure, it is passed and the JVM decides: a refusal
+ * there costs only speed, while the CPU check, which protects against
+ * crashes, is never unsure. Returns whether a cache is passed; c->cf's
+ * current cache is that one. */
+int hpk_start_choose_cache(struct hpk_start *c)
+{
+    struct hpk_pick p;
+    struct hpk_err e;
+    hpk_launcher_pick(&c->a, &c->cf, 0, &p);
+    if (p.idx >= 0) {
+        if (c->debug)
+            fprintf(stderr, "hpack: startup cache %.*s%s%s%s %s: %s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
+                    c->cf.variant ? " (variant " : "", c->cf.variant ? c->cf.variant : "", c->cf.variant ? ")" : "",
+                    p.r[p.idx].fit == HPK_FIT_YES ? "applies" : "may apply (the JVM decides)", p.r[p.idx].why);
+        return 1;
+    }
+    /* None: the messages of a single cache, or each cache's reason. */
+    if (c->cf.n_caches == 1 && !p.bound[0]) {
+        if (c->aot == HPK_AOT_REQUIRE) {
+            hpk_fail(&e, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is refused: %s", c->cf.cache_why);
+            hpk_start_die(c, &e);
+        }
+        fprintf(stderr, "hpack: %s: warning: startup cache not used: %s\n", c->self, c->cf.cache_why);
+        return 0;
+    }
+    char why[1024] = "";
+    if (c->cf.n_caches == 1) {
+        snprintf(why, sizeof why, "%s", p.r[0].why);
+    } else {
+        size_t o = (size_t)snprintf(why, sizeof why, "none of the %zu startup caches applies on this host:", p.n_eval);
+        for (size_t i = 0; i < p.n_eval && o < sizeof why; i++)
+            o += (size_t)snprintf(why + o, sizeof why - o, "%s %s: %s", i ? ";" : "", p.name[i], p.r[i].why);
+    }
+    if (c->aot == HPK_AOT_REQUIRE) {
+        /* Every cache refused as not bound: the artifact is at fault, not the host. */
+        int any_bound = 0;
+        for (size_t i = 0; i < p.n_eval; i++) any_bound |= p.bound[i];
+        hpk_fail(&e, any_bound ? HPK_EXIT_HOSTFIT : HPK_EXIT_TAMPER, "HPACK_AOT=require: %s%s",
+                 c->cf.n_caches == 1 ? "the startup cache does not apply on this host: " : "", why);
+        hpk_start_die(c, &e);
+    }
+    fprintf(stderr, "hpack: %s: warning: startup cache not used: %s%s\n", c->self,
+            c->cf.n_caches == 1 ? "it does not apply on this host: " : "", why);
+    return 0;
 }

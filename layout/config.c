@@ -51,27 +51,46 @@ static int ends_with(const struct hpk_entry *e, const char *suf)
     return e->path_len > n && memcmp(e->path + e->path_len - n, suf, n) == 0;
 }
 
+size_t hpk_config_cache_entries(const struct hpk_payload *p, const struct hpk_entry **out, size_t max)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < p->count; i++) {
+        const struct hpk_entry *e = &p->entries[i];
+        if (e->role == HPK_ROLE_CACHE && S_ISREG(e->mode) && (ends_with(e, ".aot") || ends_with(e, ".jsa"))) {
+            if (n < max) out[n] = e;
+            n++;
+        }
+    }
+    return n;
+}
+
 const struct hpk_entry *hpk_config_cache_entry(const struct hpk_payload *p)
 {
     const struct hpk_entry *c = NULL;
-    for (uint32_t i = 0; i < p->count; i++) {
-        const struct hpk_entry *e = &p->entries[i];
-        if (e->role == HPK_ROLE_CACHE && S_ISREG(e->mode) && (ends_with(e, ".aot") || ends_with(e, ".jsa"))) c = e;
-    }
-    return c;
+    return hpk_config_cache_entries(p, &c, 1) ? c : NULL;
 }
 
-int hpk_config_load(const struct hpk_artifact *a, struct hpk_config *c)
+const char *hpk_config_cache_name(const struct hpk_config *c)
 {
-    memset(c, 0, sizeof *c);
-    hpk_hash_hex(a->p.footer.base_hash, c->base_hex);
-    const struct hpk_entry *conf = hpk_payload_find(&a->p, "hpack/launch");
-    if (!conf || conf->role != HPK_ROLE_CONFIG || !S_ISREG(conf->mode)) return HPK_E_TOC_RECORD;
-    int r = hpk_entry_slurp(a, conf, &c->conf, &c->conf_len);
-    if (r != HPK_OK) return r;
-    if (hpk_launch_decode(c->conf, c->conf_len, &c->launch) != 0) return HPK_E_TOC_RECORD;
+    return c->variant ? c->variant : "default";
+}
 
-    c->cache = hpk_config_cache_entry(&a->p);
+static void unselect(struct hpk_config *c)
+{
+    free(c->prov);
+    free(c->cache_opts);
+    c->prov = NULL, c->prov_len = 0;
+    c->prov_base = c->prov_kind = c->prov_runtime = c->variant = NULL;
+    c->cache_opts = NULL, c->n_cache_opts = 0;
+    c->trust = HPK_TRUST_OK;
+    c->cache_why[0] = 0;
+}
+
+int hpk_config_select(const struct hpk_artifact *a, struct hpk_config *c, size_t i)
+{
+    unselect(c);
+    c->cur = i;
+    c->cache = i < c->n_caches ? c->caches[i] : NULL;
     if (!c->cache) return HPK_OK;
     /* The provenance sits beside the cache: same name, ".prov". */
     char path[HPK_PATH_MAX + 8];
@@ -81,6 +100,17 @@ int hpk_config_load(const struct hpk_artifact *a, struct hpk_config *c)
         c->prov_base = hpk_kv_get(c->prov, c->prov_len, "base");
         c->prov_kind = hpk_kv_get(c->prov, c->prov_len, "kind");
         c->prov_runtime = hpk_kv_get(c->prov, c->prov_len, "runtime.version");
+        c->variant = hpk_kv_get(c->prov, c->prov_len, "variant");
+        /* The options the launcher passes with this cache, in order. */
+        size_t pos = 0, kl;
+        const char *k, *v;
+        while (hpk_kv_next(c->prov, c->prov_len, &pos, &k, &kl, &v) == 1)
+            if (kl == 11 && !memcmp(k, "variant.jvm", 11)) {
+                const char **o = realloc(c->cache_opts, (c->n_cache_opts + 1) * sizeof *o);
+                if (!o) return HPK_E_NOMEM;
+                o[c->n_cache_opts++] = v;
+                c->cache_opts = o;
+            }
     } else {
         free(c->prov);
         c->prov = NULL;
@@ -93,11 +123,26 @@ int hpk_config_load(const struct hpk_artifact *a, struct hpk_config *c)
     return HPK_OK;
 }
 
+int hpk_config_load(const struct hpk_artifact *a, struct hpk_config *c)
+{
+    memset(c, 0, sizeof *c);
+    hpk_hash_hex(a->p.footer.base_hash, c->base_hex);
+    const struct hpk_entry *conf = hpk_payload_find(&a->p, "hpack/launch");
+    if (!conf || conf->role != HPK_ROLE_CONFIG || !S_ISREG(conf->mode)) return HPK_E_TOC_RECORD;
+    int r = hpk_entry_slurp(a, conf, &c->conf, &c->conf_len);
+    if (r != HPK_OK) return r;
+    if (hpk_launch_decode(c->conf, c->conf_len, &c->launch) != 0) return HPK_E_TOC_RECORD;
+    c->n_caches = hpk_config_cache_entries(&a->p, c->caches, HPK_CACHES_MAX);
+    if (c->n_caches > HPK_CACHES_MAX) c->n_caches = HPK_CACHES_MAX;
+    return hpk_config_select(a, c, 0);
+}
+
 void hpk_config_free(struct hpk_config *c)
 {
     hpk_launch_free(&c->launch);
     free(c->conf);
     free(c->prov);
+    free(c->cache_opts);
     memset(c, 0, sizeof *c);
 }
 
@@ -170,6 +215,9 @@ char **hpk_exec_line(const struct hpk_config *c, const struct hpk_exec_spec *s)
         int aot = strcmp(c->launch.cache_kind, "aot") == 0;
         put(&b, cat3(aot ? "-XX:AOTCache=" : "-XX:SharedArchiveFile=", path, ""));
         if (s->cache == 2) put(&b, strdup(aot ? "-XX:AOTMode=on" : "-Xshare:on"));
+        /* A variant's own options (the portable cache runs without AOT
+         * adapters): after the cache's, before the user's, who win. */
+        for (size_t i = 0; i < c->n_cache_opts; i++) put(&b, strdup(c->cache_opts[i]));
     }
     if (s->user_opts)
         for (const char *const *u = s->user_opts; *u; u++) put(&b, strdup(*u));

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,12 +179,15 @@ void hpk_cond_from_prov(const char *prov, size_t len, struct hpk_cond *c)
     c->coh = tristate(hpk_kv_get(prov, len, "jvm.compact_object_headers"));
     c->align = (v = hpk_kv_get(prov, len, "jvm.object_alignment")) ? atoi(v) : -1;
     if (c->align <= 0) c->align = -1;
+    int code = tristate(hpk_kv_get(prov, len, "jvm.aot_code"));
+    c->code = code < 0 ? HPK_CODE_UNKNOWN : code ? HPK_CODE_YES : HPK_CODE_NONE;
     if (!(v = hpk_kv_get(prov, len, "cpu.features")) || hpk_cpufeat_parse(v, &c->cpu) != 0)
         memset(&c->cpu, 0, sizeof c->cpu);
 }
 
-/* The value of flag `name` in PrintFlagsFinal output ("  bool Name  = true  {...}"). */
-static int flag_value(const char *out, const char *name, char *val, size_t n)
+/* The value of flag `name` in PrintFlagsFinal output ("  bool Name  = true  {...}");
+ * `origin` (may be NULL) gets the line's end, "{diagnostic} {command line}". */
+static int flag_value_at(const char *out, const char *name, char *val, size_t n, const char **origin)
 {
     size_t l = strlen(name);
     for (const char *p = out; (p = strstr(p, name)); p += l) {
@@ -197,9 +201,15 @@ static int flag_value(const char *out, const char *name, char *val, size_t n)
         if (!k || k >= n) return -1;
         memcpy(val, q, k);
         val[k] = 0;
+        if (origin) *origin = q + k;
         return 0;
     }
     return -1;
+}
+
+static int flag_value(const char *out, const char *name, char *val, size_t n)
+{
+    return flag_value_at(out, name, val, n, NULL);
 }
 
 int hpk_cond_from_flags(const char *out, struct hpk_cond *c)
@@ -209,6 +219,7 @@ int hpk_cond_from_flags(const char *out, struct hpk_cond *c)
     c->cpu = cpu;
     c->coh = -1; /* JDK 17 has no such flag */
     char v[64];
+    const char *origin;
     if (flag_value(out, "UseCompressedOops", v, sizeof v) != 0) return -1;
     c->coops = tristate(v);
     if (flag_value(out, "UseCompressedClassPointers", v, sizeof v) != 0) return -1;
@@ -220,6 +231,19 @@ int hpk_cond_from_flags(const char *out, struct hpk_cond *c)
         char name[32];
         snprintf(name, sizeof name, "Use%sGC", gcs[i]);
         if (flag_value(out, name, v, sizeof v) == 0 && !strcmp(v, "true")) snprintf(c->gc, sizeof c->gc, "%s", gcs[i]);
+    }
+    /* Machine code in an AOT cache (JDK 25: adapters; stubs are off by
+     * default). The flag dump runs without an AOT mode, where
+     * AOTAdapterCaching reads false by default although the create step
+     * turns it on ergonomically: only a value set by the options
+     * ("{command line}", "{environment}"...: not "{default}" or
+     * "{ergonomic}") says the cache holds none. Diagnostic flags are listed
+     * only with -XX:+UnlockDiagnosticVMOptions, which training adds. */
+    if (flag_value_at(out, "AOTAdapterCaching", v, sizeof v, &origin) == 0) {
+        size_t k = strcspn(origin, "\n");
+        int set = !(memmem(origin, k, "{default}", 9) || memmem(origin, k, "{ergonomic}", 11));
+        c->code = set && !strcmp(v, "false") ? HPK_CODE_NONE : HPK_CODE_YES;
+        if (flag_value(out, "AOTStubCaching", v, sizeof v) == 0 && !strcmp(v, "true")) c->code = HPK_CODE_YES;
     }
     /* The VM line of -version: "... VM ... (build 25.0.3+9-LTS, mixed mode, sharing)". */
     const char *vm = strstr(out, " VM ");
@@ -255,6 +279,7 @@ char *hpk_cond_records(const struct hpk_cond *c, size_t *len)
     snprintf(num, sizeof num, "%d", c->align);
     if (c->align > 0) bad |= add(&b, len, "jvm.object_alignment", num);
     if (c->coh >= 0) bad |= add(&b, len, "jvm.compact_object_headers", tf[c->coh]);
+    if (c->code != HPK_CODE_UNKNOWN) bad |= add(&b, len, "jvm.aot_code", tf[c->code == HPK_CODE_YES]);
     if (c->build[0]) bad |= add(&b, len, "jvm.build", c->build);
     if (c->cpu.n) {
         hpk_cpufeat_format(&c->cpu, feat, sizeof feat);
@@ -288,6 +313,18 @@ static void gb(char *s, size_t n, uint64_t v)
     snprintf(s, n, "%.1f GB", (double)v / (double)GB);
 }
 
+/* Every verdict goes through here: its code and its clause together. */
+__attribute__((format(printf, 4, 5))) static void say(struct hpk_fit_result *r, enum hpk_fit fit,
+                                                      enum hpk_fit_reason reason, const char *fmt, ...)
+{
+    va_list ap;
+    r->fit = fit;
+    r->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+}
+
 void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct hpk_jvmopts *o, struct hpk_host *h,
                      struct hpk_fit_result *r)
 {
@@ -297,32 +334,33 @@ void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct 
     char a[48], b2[32];
 
     /* 1. CPU features. Only an AOT cache holds machine code (adapters):
-     * a CPU lacking a feature the training CPU had must never meet it. */
-    if (aot && rec->cpu.n) {
+     * a CPU lacking a feature the training CPU had must never meet it. A
+     * cache trained with adapter caching off (jvm.aot_code=false, the
+     * portable variant) holds none, and its launcher passes it with the
+     * same option (variant.jvm), so the CPU does not decide. */
+    if (aot && rec->cpu.n && rec->code != HPK_CODE_NONE) {
         char name[64];
         if (!need(h, HPK_HOST_FEAT)) {
-            r->fit = HPK_FIT_NO;
-            snprintf(r->why, sizeof r->why, "this CPU's features cannot be read; the cache holds machine code");
+            say(r, HPK_FIT_NO, HPK_FIT_R_CPU_UNKNOWN,
+                "this CPU's features cannot be read; the cache holds machine code");
             return;
         }
         if (hpk_cpufeat_missing(&rec->cpu, &h->cpu, name, sizeof name)) {
-            r->fit = HPK_FIT_NO;
-            snprintf(r->why, sizeof r->why, "this CPU lacks %s, which the training CPU had", name);
+            say(r, HPK_FIT_NO, HPK_FIT_R_CPU, "this CPU lacks %s, which the training CPU had", name);
             return;
         }
     }
     /* 2. Object headers and alignment: JDK 25 defaults, off and 8. */
     r->coh = o->coh >= 0 ? o->coh : 0;
     if (rec->coh >= 0 && r->coh != rec->coh) {
-        r->fit = HPK_FIT_NO;
-        snprintf(r->why, sizeof r->why, "UseCompactObjectHeaders is %s here, %s in training", r->coh ? "on" : "off",
-                 rec->coh ? "on" : "off");
+        say(r, HPK_FIT_NO, HPK_FIT_R_HEADERS, "UseCompactObjectHeaders is %s here, %s in training",
+            r->coh ? "on" : "off", rec->coh ? "on" : "off");
         return;
     }
     r->align = o->align > 0 ? o->align : 8;
     if (rec->align > 0 && r->align != rec->align) {
-        r->fit = HPK_FIT_NO;
-        snprintf(r->why, sizeof r->why, "ObjectAlignmentInBytes is %d here, %d in training", r->align, rec->align);
+        say(r, HPK_FIT_NO, HPK_FIT_R_ALIGN, "ObjectAlignmentInBytes is %d here, %d in training", r->align,
+            rec->align);
         return;
     }
     /* 3. The GC: given, else Serial on a client-class host (< 2 CPUs or
@@ -338,9 +376,8 @@ void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct 
     if (aot && rec->gc[0] && r->gc[0] && strcmp(rec->gc, r->gc) != 0 &&
         !(heap_loading(rec->gc) && heap_loading(r->gc))) {
         if (heap_loading(rec->gc) && !strcmp(r->gc, "Z")) {
-            r->fit = HPK_FIT_NO;
-            snprintf(r->why, sizeof r->why, "the GC is Z here, %s in training: ZGC cannot load the archived heap",
-                     rec->gc);
+            say(r, HPK_FIT_NO, HPK_FIT_R_GC, "the GC is Z here, %s in training: ZGC cannot load the archived heap",
+                rec->gc);
             return;
         }
         gc_unsure = 1;
@@ -386,31 +423,38 @@ void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct 
         }
     }
     if (rec->coops >= 0 && r->coops >= 0 && r->coops != rec->coops && !coops_unsure) {
-        r->fit = HPK_FIT_NO;
-        snprintf(r->why, sizeof r->why, "compressed oops are %s here (%s), %s in training", r->coops ? "on" : "off",
-                 a, rec->coops ? "on" : "off");
+        say(r, HPK_FIT_NO, HPK_FIT_R_OOPS, "compressed oops are %s here (%s), %s in training",
+            r->coops ? "on" : "off", a, rec->coops ? "on" : "off");
         return;
     }
     r->ccp = o->ccp >= 0 ? o->ccp : 1;
     if (rec->ccp >= 0 && r->ccp != rec->ccp) {
-        r->fit = HPK_FIT_NO;
-        snprintf(r->why, sizeof r->why, "compressed class pointers are %s here, %s in training",
-                 r->ccp ? "on" : "off", rec->ccp ? "on" : "off");
+        say(r, HPK_FIT_NO, HPK_FIT_R_CCP, "compressed class pointers are %s here, %s in training",
+            r->ccp ? "on" : "off", rec->ccp ? "on" : "off");
         return;
     }
     if (coops_unsure) {
-        r->fit = HPK_FIT_UNSURE;
-        snprintf(r->why, sizeof r->why, "compressed oops may be on or off here (%s is at the limit)", a);
+        say(r, HPK_FIT_UNSURE, HPK_FIT_R_OOPS, "compressed oops may be on or off here (%s is at the limit)", a);
     } else if (gc_unsure) {
-        r->fit = HPK_FIT_UNSURE;
-        snprintf(r->why, sizeof r->why, "the GC is %s here, %s in training (not known to load its heap)", r->gc,
-                 rec->gc);
+        say(r, HPK_FIT_UNSURE, HPK_FIT_R_GC, "the GC is %s here, %s in training (not known to load its heap)",
+            r->gc, rec->gc);
     } else if (rec->coops < 0 && rec->coh < 0 && !rec->gc[0]) {
-        r->fit = HPK_FIT_UNSURE;
-        snprintf(r->why, sizeof r->why, "its provenance records no JVM conditions (trained by an older hpack)");
+        say(r, HPK_FIT_UNSURE, HPK_FIT_R_NO_CONDITIONS,
+            "its provenance records no JVM conditions (trained by an older hpack)");
     } else {
-        r->fit = HPK_FIT_YES;
-        snprintf(r->why, sizeof r->why, "compressed oops %s (%s), GC %s, compact headers %s", r->coops ? "on" : "off",
-                 a, r->gc[0] ? r->gc : "Serial or G1", r->coh ? "on" : "off");
+        say(r, HPK_FIT_YES, HPK_FIT_R_MATCH, "compressed oops %s (%s), GC %s, compact headers %s%s",
+            r->coops ? "on" : "off", a, r->gc[0] ? r->gc : "Serial or G1", r->coh ? "on" : "off",
+            aot && rec->code == HPK_CODE_NONE ? ", no machine code (the CPU does not matter)" : "");
     }
+}
+
+int hpk_fit_pick(size_t n, enum hpk_fit (*verdict)(void *ctx, size_t i), void *ctx)
+{
+    int unsure = -1;
+    for (size_t i = 0; i < n; i++) {
+        enum hpk_fit f = verdict(ctx, i);
+        if (f == HPK_FIT_YES) return (int)i;
+        if (f == HPK_FIT_UNSURE && unsure < 0) unsure = (int)i;
+    }
+    return unsure;
 }

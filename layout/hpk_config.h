@@ -35,30 +35,54 @@ enum hpk_trust {
 enum hpk_trust hpk_cache_trust(const char *prov, size_t prov_len, const char *base_hex, const char *cache_kind,
                                const char *runtime_version, char *why, size_t why_len);
 
+/* At most this many carried caches are considered (the default and its
+ * variants, docs/format.md 10.1); later ones are ignored. */
+#define HPK_CACHES_MAX 16
+
 struct hpk_config {
     char *conf; /* hpack/launch, verified; owned, NUL-ended */
     size_t conf_len;
     struct hpk_launch launch;      /* decoded from conf (cache_kind and launcher_version too) */
     char base_hex[33];             /* the payload's base hash */
-    const struct hpk_entry *cache; /* the carried startup cache, or NULL */
+    /* Every carried cache, in table order: the default first, then the
+     * variants (docs/format.md 10.1). */
+    const struct hpk_entry *caches[HPK_CACHES_MAX];
+    size_t n_caches;
+    /* The current cache (caches[cur]; hpk_config_select changes it) and what
+     * its provenance says. The load selects the first. */
+    size_t cur;
+    const struct hpk_entry *cache; /* caches[cur], or NULL if the payload carries none */
     char *prov;                    /* its provenance, owned; NULL if missing or corrupt */
     size_t prov_len;
     const char *prov_base, *prov_kind, *prov_runtime; /* point into prov */
+    const char *variant;           /* its `variant` (into prov), NULL for the default cache */
+    const char **cache_opts;       /* its `variant.jvm` options (into prov), passed with it */
+    size_t n_cache_opts;
     enum hpk_trust trust;          /* the rule's verdict when cache != NULL */
     char cache_why[320];           /* why the cache is not trusted */
 };
 
-/* Read hpack/launch and the carried cache's provenance from an open (and
- * mapped) artifact, and judge the cache. Returns HPK_OK, or a layout error
- * reading hpack/launch, or HPK_E_TOC_RECORD when it is missing or malformed.
- * A missing or corrupt provenance is not an error: the cache is then not
- * trusted (HPK_TRUST_NO_PROV). Free with hpk_config_free() in every case. */
+/* Read hpack/launch, find the carried caches and read the first one's
+ * provenance from an open (and mapped) artifact, and judge that cache.
+ * Returns HPK_OK, or a layout error reading hpack/launch, or
+ * HPK_E_TOC_RECORD when it is missing or malformed. A missing or corrupt
+ * provenance is not an error: the cache is then not trusted
+ * (HPK_TRUST_NO_PROV). Free with hpk_config_free() in every case. */
 int hpk_config_load(const struct hpk_artifact *a, struct hpk_config *c);
+/* Make caches[i] the current cache: read its provenance and judge it as
+ * the load does for the first (in memory: the payload is mapped). Returns
+ * HPK_OK, or HPK_E_NOMEM. */
+int hpk_config_select(const struct hpk_artifact *a, struct hpk_config *c, size_t i);
 void hpk_config_free(struct hpk_config *c);
 
-/* The startup cache entry of a payload: the regular cache-role entry whose
- * path ends in .aot or .jsa (the last one, if a crafted table has several). */
+/* The startup cache entries of a payload: its regular cache-role entries
+ * whose path ends in .aot or .jsa, in table order, at most `max` of them
+ * in `out`. Returns how many there are (all of them, even beyond `max`). */
+size_t hpk_config_cache_entries(const struct hpk_payload *p, const struct hpk_entry **out, size_t max);
+/* The first of them (the default cache), or NULL. */
 const struct hpk_entry *hpk_config_cache_entry(const struct hpk_payload *p);
+/* A cache's name for messages: "default" or the variant's name. */
+const char *hpk_config_cache_name(const struct hpk_config *c);
 
 /* ---- the JVM command line ---- */
 
@@ -83,7 +107,8 @@ struct hpk_exec_spec {
 };
 
 /* Build the JVM's argv: java, the artifact's jvm options, the cache (or
- * training) options, the user's options, -cp through the tree descriptor
+ * training) options (with a variant's, its variant.jvm options after the
+ * cache's), the user's options, -cp through the tree descriptor
  * (HPK_TREE_FD_PATH), main class, the artifact's args, the user's args
  * (or, instead of these three, the spec's after_cp words).
  * NULL-terminated; every string is owned by the vector. Returns NULL when

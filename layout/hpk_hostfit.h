@@ -26,6 +26,11 @@ struct hpk_cpufeat {
     int n;
 };
 
+/* Whether an AOT cache holds machine code (JDK 25: adapters), which ties
+ * it to the training CPU's features. Zero (a zeroed struct) is "not
+ * recorded", which the rule treats as "may hold code". */
+enum hpk_code { HPK_CODE_UNKNOWN = 0, HPK_CODE_YES, HPK_CODE_NONE };
+
 /* The conditions a cache was trained under; -1 (or "" / n == 0) when the
  * provenance does not say (a cache trained by an older hpack). */
 struct hpk_cond {
@@ -34,6 +39,7 @@ struct hpk_cond {
     int ccp;       /* UseCompressedClassPointers */
     int align;     /* ObjectAlignmentInBytes */
     int coh;       /* UseCompactObjectHeaders */
+    enum hpk_code code; /* machine code in the cache (jvm.aot_code) */
     char build[64];
     struct hpk_cpufeat cpu;
 };
@@ -61,9 +67,31 @@ struct hpk_host {
 
 enum hpk_fit { HPK_FIT_YES = 0, HPK_FIT_NO, HPK_FIT_UNSURE };
 
+/* The condition that decided a prediction, for callers that act on it
+ * (the text in `why` is for people). */
+enum hpk_fit_reason {
+    HPK_FIT_R_MATCH = 0,       /* YES: every recorded condition holds here */
+    HPK_FIT_R_CPU,             /* NO: this CPU lacks a feature (or is another architecture) */
+    HPK_FIT_R_CPU_UNKNOWN,     /* NO: this CPU's features cannot be read */
+    HPK_FIT_R_HEADERS,         /* NO: UseCompactObjectHeaders differs */
+    HPK_FIT_R_ALIGN,           /* NO: ObjectAlignmentInBytes differs */
+    HPK_FIT_R_GC,              /* NO: ZGC cannot load the archived heap; UNSURE: another GC */
+    HPK_FIT_R_OOPS,            /* NO: compressed oops differ; UNSURE: the heap is at the limit */
+    HPK_FIT_R_CCP,             /* NO: compressed class pointers differ */
+    HPK_FIT_R_NO_CONDITIONS,   /* UNSURE: the provenance records none (an older hpack) */
+};
+
+/* NO for a reason that concerns the CPU: the cache holds machine code that
+ * must never run here, so not even the JVM is asked to try it. */
+static inline int hpk_fit_cpu_refused(enum hpk_fit fit, enum hpk_fit_reason reason)
+{
+    return fit == HPK_FIT_NO && (reason == HPK_FIT_R_CPU || reason == HPK_FIT_R_CPU_UNKNOWN);
+}
+
 /* The prediction, with the settings the JVM is predicted to choose. */
 struct hpk_fit_result {
     enum hpk_fit fit;
+    enum hpk_fit_reason reason; /* what decided `fit` */
     char gc[16];
     int coops, coh, ccp, align; /* -1 where it did not need to decide */
     uint64_t heap;              /* predicted max heap, 0 if not computed */
@@ -103,6 +131,13 @@ int hpk_cpufeat_missing(const struct hpk_cpufeat *rec, const struct hpk_cpufeat 
 /* The rule. `kind` is the cache kind ("aot" or "cds"). */
 void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct hpk_jvmopts *o, struct hpk_host *h,
                      struct hpk_fit_result *r);
+
+/* The pick rule among a payload's caches (docs/launcher.md 9.2): the first,
+ * in table order, whose verdict is YES; else the first UNSURE (the JVM then
+ * decides); else -1. verdict(ctx, i) is asked in order and no more once one
+ * says YES, so when the default cache (the first) applies, no other cache
+ * is looked at. */
+int hpk_fit_pick(size_t n, enum hpk_fit (*verdict)(void *ctx, size_t i), void *ctx);
 
 /* ---- the host (hostprobe.c) ---- */
 

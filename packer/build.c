@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
+#include "hpk_variant.h"
 #include "../layout/hpk_tree.h"
 
 #include <errno.h>
@@ -26,8 +27,9 @@ static const char build_usage[] =
     "                   [--train [--train-arg ARG]... [--train-timeout SECS]\n"
     "                            [--train-ready tcp:[HOST:]PORT|http:URL|log:REGEX]\n"
     "                            [--train-dir DIR]\n"
-    "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]]\n"
-    "                   [--with-cache CACHE] [--lock FILE | --locked FILE]\n"
+    "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]\n"
+    "                            [--train-variant large-heap|portable]...]\n"
+    "                   [--with-cache CACHE]... [--lock FILE | --locked FILE]\n"
     "                   [--compress zstd[:N]|zlib[:N]|none]\n"
     "\n"
     "  --runtime DIR        Java home to ship (JRE, JDK or jlink image; or a .tar/.tar.gz of one)\n"
@@ -56,7 +58,12 @@ static const char build_usage[] =
     "  --train-dir DIR      the training run's working directory (default: hpack's own)\n"
     "  --train-workload CMD shell command run against the ready server (HPACK_TRAIN_PORT)\n"
     "  --keep-da0 PATH      also keep DA0 (the artifact without cache) at PATH\n"
-    "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE\n"
+    "  --train-variant NAME also train that cache variant (AOT caches), repeatable; the launcher\n"
+    "                       uses the first cache that applies on its host, the default first:\n"
+    "                         large-heap  no compressed oops: hosts with a heap over 32 GB\n"
+    "                         portable    no machine code: any CPU of the architecture\n"
+    "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE; repeatable:\n"
+    "                       the caches of a DA1 with variants (hpack extract), default first\n"
     "  --lock FILE          record every input (entry path, size, mode, XXH3-128) in FILE\n"
     "  --locked FILE        refuse to build if any input differs from FILE, naming it\n"
     "  --compress SPEC      zstd:N (1-19, default zstd:3), zlib:N (1-9) or none\n"
@@ -66,7 +73,7 @@ static const char build_usage[] =
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
-    O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_TRAIN_DIR
+    O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_TRAIN_DIR, O_TRAIN_VARIANT
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
@@ -103,6 +110,8 @@ static void build_free(struct hpk_build *b)
     hpk_strv_free(&b->jvm_opts);
     hpk_strv_free(&b->args);
     hpk_strv_free(&b->train_args);
+    hpk_strv_free(&b->train_variants);
+    hpk_strv_free(&b->more_caches);
     hpk_strv_free(&b->cp_paths);
     hpk_strv_free(&b->cp_hosts);
     free(b->closure);
@@ -131,6 +140,7 @@ static const struct option build_opts[] = {
     {"train-ready", required_argument, NULL, O_TRAIN_READY},
     {"train-workload", required_argument, NULL, O_TRAIN_WORKLOAD},
     {"train-dir", required_argument, NULL, O_TRAIN_DIR},
+    {"train-variant", required_argument, NULL, O_TRAIN_VARIANT},
     {"keep-da0", required_argument, NULL, O_KEEP_DA0},
     {"with-cache", required_argument, NULL, O_WITH_CACHE},
     {"lock", required_argument, NULL, O_LOCK},
@@ -178,7 +188,11 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
         case O_TRAIN_WORKLOAD: b->train_workload = optarg; break;
         case O_TRAIN_DIR: b->train_dir = optarg; break;
         case O_KEEP_DA0: b->keep_da0 = optarg; break;
-        case O_WITH_CACHE: b->with_cache = optarg; break;
+        case O_WITH_CACHE:
+            if (b->with_cache) hpk_strv_push(&b->more_caches, optarg);
+            else b->with_cache = optarg;
+            break;
+        case O_TRAIN_VARIANT: hpk_strv_push(&b->train_variants, optarg); break;
         case O_LOCK: b->lock = optarg; break;
         case O_JDK: b->jdk = optarg; break;
         case O_ADD_MODULES: b->add_modules = optarg; break;
@@ -236,7 +250,8 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
         fprintf(stderr, "hpack build: --train and --with-cache exclude each other\n");
         return HPK_ST_USAGE;
     }
-    if (!b->train && (b->have_train_args || b->train_ready || b->train_workload || b->keep_da0 || b->train_dir)) {
+    if (!b->train && (b->have_train_args || b->train_ready || b->train_workload || b->keep_da0 || b->train_dir ||
+                      b->train_variants.n)) {
         fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train\n");
         return HPK_ST_USAGE;
     }
@@ -250,6 +265,19 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
     if (why) {
         fprintf(stderr, "hpack build: --train-dir %s: %s\n", b->train_dir, why);
         return HPK_ST_USAGE;
+    }
+    for (size_t i = 0; i < b->train_variants.n; i++) {
+        if (!hpk_variant_find(b->train_variants.v[i])) {
+            fprintf(stderr, "hpack build: --train-variant %s: unknown variant; known:", b->train_variants.v[i]);
+            for (size_t k = 0; hpk_variant_at(k); k++) fprintf(stderr, " %s", hpk_variant_at(k)->name);
+            fputc('\n', stderr);
+            return HPK_ST_USAGE;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(b->train_variants.v[k], b->train_variants.v[i])) {
+                fprintf(stderr, "hpack build: --train-variant %s given twice\n", b->train_variants.v[i]);
+                return HPK_ST_USAGE;
+            }
     }
     if (b->train_workload && !b->train_ready) {
         fprintf(stderr, "hpack build: --train-workload needs --train-ready (when to start it)\n");
@@ -282,10 +310,11 @@ int hpk_build_run(struct hpk_build *b)
         (b->lock && hpk_output_check(b->lock, "lock", &e) != 0))
         goto fail;
     struct stat cst;
-    if (b->with_cache) {
-        const char *why = stat(b->with_cache, &cst) != 0 ? strerror(errno) : !S_ISREG(cst.st_mode) ? "not a file" : NULL;
+    for (size_t i = 0; b->with_cache && i <= b->more_caches.n; i++) {
+        const char *wc = i ? b->more_caches.v[i - 1] : b->with_cache;
+        const char *why = stat(wc, &cst) != 0 ? strerror(errno) : !S_ISREG(cst.st_mode) ? "not a file" : NULL;
         if (why) {
-            hpk_perr_set(&e, HPK_ST_TRAIN, "%s: cannot read the startup cache (--with-cache): %s", b->with_cache, why);
+            hpk_perr_set(&e, HPK_ST_TRAIN, "%s: cannot read the startup cache (--with-cache): %s", wc, why);
             goto fail;
         }
     }

@@ -59,6 +59,7 @@ struct change {
     int folded;       /* reported with another change, not by itself */
     size_t inc[8];    /* indexes of the changes folded into this one */
     size_t n_inc;
+    char variant[48]; /* a cache file's variant (its provenance's `variant`), or "" */
 };
 
 /* "aot" or "cds" when x is a startup cache file (the launcher's rule,
@@ -117,13 +118,29 @@ static void fold_diff(struct change *v, size_t n)
     }
 }
 
+/* The variant a cache file was trained as, from its provenance in the
+ * artifact the change shows (docs/format.md 10.1): "" for the default. */
+static void name_variant(struct change *c, const struct hpk_artifact *art)
+{
+    const struct hpk_entry *x = c->x;
+    char prov[HPK_PATH_MAX + 8], *buf = NULL;
+    size_t len = 0;
+    snprintf(prov, sizeof prov, "%.*s.prov", (int)x->path_len - 4, x->path);
+    const struct hpk_entry *pe = hpk_payload_find(&art->p, prov);
+    const char *v = NULL;
+    if (pe && S_ISREG(pe->mode) && hpk_entry_slurp(art, pe, &buf, &len) == HPK_OK) v = hpk_kv_get(buf, len, "variant");
+    snprintf(c->variant, sizeof c->variant, "%s", v ? v : "");
+    free(buf);
+}
+
 static void text_change(FILE *f, const struct change *v, const struct change *c)
 {
     const struct hpk_entry *x = c->x;
     fprintf(f, "%-8s %-9s %.*s", what_name[c->what], hpk_role_name(x->role), (int)x->path_len, x->path);
     const char *kind = cache_file_kind(x);
     if (kind) {
-        fprintf(f, "  (startup cache, %s, ", kind);
+        fprintf(f, "  (startup cache, %s, %s%s", kind, c->variant[0] ? "variant " : "", c->variant);
+        if (c->variant[0]) fputs(", ", f);
         if (c->old && c->old->size != x->size)
             fprintf(f, "%llu -> ", (unsigned long long)c->old->size);
         fprintf(f, "%llu bytes", (unsigned long long)x->size);
@@ -145,7 +162,19 @@ static void json_change(FILE *f, const struct change *v, const struct change *c)
     fprintf(f, ", \"role\": \"%s\"", hpk_role_name(x->role));
     const char *kind = cache_file_kind(x);
     if (kind) {
-        fprintf(f, ", \"startup_cache\": \"%s\", \"size\": %llu, \"includes\": [", kind, (unsigned long long)x->size);
+        fprintf(f, ", \"startup_cache\": \"%s\", \"variant\": ", kind);
+        if (c->variant[0]) {
+            /* a crafted provenance may name anything: escaped */
+            fputc('"', f);
+            for (const unsigned char *p = (const unsigned char *)c->variant; *p; p++)
+                if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+                else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+                else fputc(*p, f);
+            fputc('"', f);
+        } else {
+            fputs("null", f);
+        }
+        fprintf(f, ", \"size\": %llu, \"includes\": [", (unsigned long long)x->size);
         for (size_t k = 0; k < c->n_inc; k++) {
             if (k) fputs(", ", f);
             jpath(f, v[c->inc[k]].x);
@@ -206,6 +235,8 @@ int hpk_cmd_diff(int argc, char **argv)
         }
     }
     fold_diff(v, n);
+    for (size_t k = 0; k < n; k++)
+        if (!v[k].folded && cache_file_kind(v[k].x)) name_variant(&v[k], v[k].what == REMOVED ? &A : &B);
     size_t added = 0, removed = 0, changed = 0;
     int same_base = !memcmp(A.p.footer.base_hash, B.p.footer.base_hash, 16);
     int same_full = !memcmp(A.p.footer.full_hash, B.p.footer.full_hash, 16);

@@ -19,6 +19,8 @@ struct hpk_build {
     int have_train_args;
     double train_timeout;
     const char *train_ready, *train_workload, *keep_da0, *with_cache;
+    struct hpk_strv more_caches;    /* --with-cache given again: the variants' caches, in order */
+    struct hpk_strv train_variants; /* --train-variant NAME, in order (packer/variant.c) */
     const char *train_dir; /* --train-dir: the training and verification runs' working directory */
     const char *lock, *locked; /* --lock FILE, --locked FILE */
     const char *jdk, *add_modules; /* --jdk DIR, --add-modules M,... */
@@ -86,8 +88,10 @@ int hpk_ready_probe(const struct hpk_ready *r);
 
 /* trainrun.c: run DA0 in record mode until it has written cache_out
  * (--train-ready, --train-workload, --train-timeout); work is the private
- * directory it unpacks into. On failure b->fail_detail has its last output. */
-int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, struct hpk_perr *e);
+ * directory it unpacks into. java_opts (NULL: none) is DA0's HPACK_JAVA_OPTS:
+ * a variant's training options. On failure b->fail_detail has its last output. */
+int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
+                  struct hpk_perr *e);
 
 /* train.c */
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */

@@ -171,9 +171,10 @@ int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_per
 /* Read a directory into dst->prefix/... (symlink rule of docs/format.md:
  * links out of the tree or through another link are materialised). */
 int hpk_snapshot_tree(struct hpk_snapshot *s, const char *dir, const struct hpk_tree_dst *dst, struct hpk_perr *e);
-/* The same from a tar, tar.gz or zip read in memory with libarchive. Its one
- * top directory, if every member lies in one, is stripped and named in
- * `top`; need_top makes its absence an error (a JDK tarball). */
+/* The same from a tar, tar.gz or zip read in memory with libarchive and
+ * decoded once (archive.c). Its one top directory, if every member lies in
+ * one, is stripped and named in `top`; need_top makes its absence an error
+ * (a JDK tarball). */
 int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct hpk_tree_dst *dst, int need_top,
                          char *top, size_t topn, struct hpk_perr *e);
 /* Read one input file into an item (content, hash, identity). */

@@ -17,7 +17,9 @@ void hpk_close_artifact(struct hpk_artifact *a);
 int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_config *in, struct hpk_perr *e);
 int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_perr *e);
 /* Run the artifact with its cache required and class-load logging; fail
- * unless its main class is served from the cache (verifyrun.c). */
-int hpk_verify_run(const char *artifact, const char *cwd, int argc, char **argv, struct hpk_perr *e);
+ * unless its main class is served from the cache (verifyrun.c). variant:
+ * NULL, or the one cache to use ("default" or a variant's name:
+ * HPACK_AOT_VARIANT). */
+int hpk_verify_run(const char *artifact, const char *cwd, const char *variant, int argc, char **argv, struct hpk_perr *e);
 
 #endif

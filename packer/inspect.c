@@ -54,10 +54,11 @@ static void cond_text(FILE *f, const struct hpk_config *in)
     }
     hpk_cpufeat_format(&c.cpu, feat, sizeof feat);
     fprintf(f, "cache applies:  GC %s, UseCompressedOops %s, UseCompressedClassPointers %s, ObjectAlignmentInBytes %d, "
-               "UseCompactObjectHeaders %s; JVM build %s; CPU %s\n",
+               "UseCompactObjectHeaders %s; JVM build %s; CPU %s%s\n",
             c.gc, c.coops > 0 ? "true" : c.coops == 0 ? "false" : "?", c.ccp > 0 ? "true" : c.ccp == 0 ? "false" : "?",
             c.align, c.coh > 0 ? "true" : c.coh == 0 ? "false" : "n/a", c.build[0] ? c.build : "?",
-            c.cpu.n ? feat : "not recorded");
+            c.cpu.n ? feat : "not recorded",
+            c.code == HPK_CODE_NONE ? " (not needed: no machine code, trained with -XX:-AOTAdapterCaching)" : "");
 }
 
 static void cond_json(FILE *f, const struct hpk_config *in)
@@ -77,6 +78,7 @@ static void cond_json(FILE *f, const struct hpk_config *in)
     json_cstr(f, c.build[0] ? c.build : NULL);
     fprintf(f, ", \"cpu_features\": ");
     json_cstr(f, c.cpu.n ? feat : NULL);
+    fprintf(f, ", \"machine_code\": %s", c.code == HPK_CODE_YES ? "true" : c.code == HPK_CODE_NONE ? "false" : "null");
     fputc('}', f);
 }
 
@@ -155,11 +157,31 @@ static void closure_list(const struct hpk_artifact *a, FILE *f, int json)
     free(buf);
 }
 
+/* One carried cache (the current one of `in`) as a JSON object. */
+static void cache_json(FILE *f, const struct hpk_config *in)
+{
+    fprintf(f, "{\"path\": ");
+    json_str(f, in->cache->path, in->cache->path_len);
+    fprintf(f, ", \"size\": %llu, \"kind\": ", (unsigned long long)in->cache->size);
+    json_cstr(f, in->prov_kind);
+    fprintf(f, ", \"variant\": ");
+    json_cstr(f, in->variant);
+    fprintf(f, ", \"options\": ");
+    json_strv(f, in->cache_opts, in->n_cache_opts);
+    fprintf(f, ", \"trained_base_hash\": ");
+    json_cstr(f, in->prov_base);
+    fprintf(f, ", \"runtime_version\": ");
+    json_cstr(f, in->prov_runtime);
+    fprintf(f, ", \"bound\": %s, \"conditions\": ", (in->trust == HPK_TRUST_OK) ? "true" : "false");
+    cond_json(f, in);
+    fputc('}', f);
+}
+
 /* What both forms show, worked out once. */
 struct view {
     const char *path;
     const struct hpk_artifact *a;
-    const struct hpk_config *in;
+    struct hpk_config *in; /* its current cache is changed while listing them, and put back */
     char **ex; /* the exec line */
     size_t exn;
     char base[33], full[33];
@@ -171,7 +193,7 @@ static void inspect_json(FILE *f, const struct view *v)
 {
     const char *path = v->path, *base = v->base, *full = v->full;
     const struct hpk_artifact *a = v->a;
-    const struct hpk_config *in = v->in;
+    struct hpk_config *in = v->in;
     const struct hpk_launch *l = &in->launch;
     char **ex = v->ex;
     size_t exn = v->exn;
@@ -197,21 +219,19 @@ static void inspect_json(FILE *f, const struct view *v)
     json_cstr(f, hpk_kv_get(in->conf, in->conf_len, "modules"));
     fprintf(f, ",\n  \"cache_kind\": ");
     json_cstr(f, in->launch.cache_kind);
+    /* "cache": the default (the first); "caches": every one, in the
+     * order the launcher tries them. */
     fprintf(f, ",\n  \"cache\": ");
     if (!in->cache) fputs("null", f);
-    else {
-        fprintf(f, "{\"path\": ");
-        json_str(f, in->cache->path, in->cache->path_len);
-        fprintf(f, ", \"size\": %llu, \"kind\": ", (unsigned long long)in->cache->size);
-        json_cstr(f, in->prov_kind);
-        fprintf(f, ", \"trained_base_hash\": ");
-        json_cstr(f, in->prov_base);
-        fprintf(f, ", \"runtime_version\": ");
-        json_cstr(f, in->prov_runtime);
-        fprintf(f, ", \"bound\": %s, \"conditions\": ", (in->trust == HPK_TRUST_OK) ? "true" : "false");
-        cond_json(f, in);
-        fputc('}', f);
+    else cache_json(f, in);
+    fprintf(f, ",\n  \"caches\": [");
+    for (size_t i = 0; i < in->n_caches; i++) {
+        hpk_config_select(a, in, i);
+        fputs(i ? ",\n    " : "\n    ", f);
+        cache_json(f, in);
     }
+    fputs(in->n_caches ? "\n  ]" : "]", f);
+    hpk_config_select(a, in, 0);
     fprintf(f, ",\n  \"closure\": ");
     closure_list(a, f, 1);
     fprintf(f, ",\n  \"exec\": ");
@@ -236,7 +256,7 @@ static void inspect_text(FILE *f, const struct view *v)
 {
     const char *path = v->path, *base = v->base, *full = v->full;
     const struct hpk_artifact *a = v->a;
-    const struct hpk_config *in = v->in;
+    struct hpk_config *in = v->in;
     const struct hpk_launch *l = &in->launch;
     char **ex = v->ex;
     size_t exn = v->exn;
@@ -248,13 +268,21 @@ static void inspect_text(FILE *f, const struct view *v)
     fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
     const char *mods = hpk_kv_get(in->conf, in->conf_len, "modules");
     if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
-    if (in->cache)
+    for (size_t i = 0; i < in->n_caches; i++) {
+        hpk_config_select(a, in, i);
         fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)in->cache->path_len,
                 in->cache->path, (unsigned long long)in->cache->size, in->prov_kind ? in->prov_kind : "?",
                 in->prov_base ? in->prov_base : "?", in->prov_runtime ? in->prov_runtime : "?",
                 (in->trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
-    if (in->cache) cond_text(f, in);
-    else
+        if (in->variant) {
+            fprintf(f, "cache variant:  %s, tried after the default; run with", in->variant);
+            for (size_t k = 0; k < in->n_cache_opts; k++) fprintf(f, " %s", in->cache_opts[k]);
+            fputc('\n', f);
+        }
+        cond_text(f, in);
+    }
+    hpk_config_select(a, in, 0);
+    if (!in->cache)
         fprintf(f, "startup cache:  none (%s)\n", in->launch.cache_kind ? in->launch.cache_kind : "this runtime cannot make one");
     fprintf(f, "exec:          ");
     for (size_t i = 0; i < exn; i++) fprintf(f, " %s", ex[i]);

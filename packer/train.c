@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
+#include "hpk_variant.h"
 #include "hpk_verify.h"
 #include "../layout/hpk_tree.h"
 
@@ -47,10 +48,23 @@ static int unbound_cache_hook(void)
 #endif
 }
 
-/* Check a recorded cache against these inputs and turn it into payload items. */
-static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *cache, struct hpk_item items[3],
-                       struct hpk_perr *e)
+/* One cache to append: where it is, and the variant it was trained as
+ * (NULL: the default cache, or one given with --with-cache, whose
+ * provenance already says what it is). */
+struct cache_src {
+    const char *path;
+    const struct hpk_variant *v;
+};
+
+/* Check a recorded cache against these inputs and turn it into two payload
+ * items, the cache file and its provenance. A trained variant must show
+ * the condition its options give (else they did not take: an artifact
+ * --jvm-opt overriding them), and gets its records appended: `variant`,
+ * then each option as `variant.jvm` (docs/format.md 9.3). */
+static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, const struct cache_src *src,
+                       struct hpk_item items[2], struct hpk_perr *e)
 {
+    const char *cache = src->path;
     char provpath[4200], base[33];
     snprintf(provpath, sizeof provpath, "%s.prov", cache);
     /* A cache taken out of an artifact (hpack extract) sits beside
@@ -72,36 +86,42 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
     const char *kind = hpk_cache_kind(s);
     char why[320];
     int rc = 0;
+    const char *got;
     if (unbound_cache_hook()) {
         hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not checking %s against these inputs", cache);
     } else if (hpk_cache_trust(prov, plen, base, kind, s->runtime_version, why, sizeof why) != HPK_TRUST_OK) {
         rc = hpk_perr_set(e, HPK_ST_TRAIN, "%s: startup cache refused: %s", cache, why);
+    } else if (src->v && (!(got = hpk_kv_get(prov, plen, src->v->check_key)) || strcmp(got, src->v->check_value))) {
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "variant %s: its training recorded %s=%s, not %s: an option of the "
+                          "artifact (--jvm-opt) overrides the variant's", src->v->name, src->v->check_key,
+                          got ? got : "(nothing)", src->v->check_value);
     }
     if (rc) {
         free(prov);
         return rc;
     }
-    memset(items, 0, 3 * sizeof *items);
-    items[0].path = strdup("cache");
-    items[0].mode = S_IFDIR | 0755;
-    items[0].role = HPK_ROLE_CACHE;
-    if (hpk_snapshot_file(&items[1], cache, HPK_ST_TRAIN, e) != 0) {
+    if (src->v) {
+        hpk_kv_add(&prov, &plen, "variant", src->v->name);
+        for (const char *const *o = src->v->opts; *o; o++) hpk_kv_add(&prov, &plen, "variant.jvm", *o);
+    }
+    memset(items, 0, 2 * sizeof *items);
+    if (hpk_snapshot_file(&items[0], cache, HPK_ST_TRAIN, e) != 0) {
         free(prov);
         return -1;
     }
     char hex[33], path[64];
-    hpk_hash_hex(items[1].hash, hex);
+    hpk_hash_hex(items[0].hash, hex);
     snprintf(path, sizeof path, "cache/%s.%s", hex, kind && !strcmp(kind, "aot") ? "aot" : "jsa");
-    items[1].path = strdup(path);
+    items[0].path = hpk_xstrdup(path);
+    items[0].mode = S_IFREG | 0644;
+    items[0].role = HPK_ROLE_CACHE;
+    snprintf(path, sizeof path, "cache/%s.prov", hex);
+    items[1].path = hpk_xstrdup(path);
     items[1].mode = S_IFREG | 0644;
     items[1].role = HPK_ROLE_CACHE;
-    snprintf(path, sizeof path, "cache/%s.prov", hex);
-    items[2].path = strdup(path);
-    items[2].mode = S_IFREG | 0644;
-    items[2].role = HPK_ROLE_CACHE;
-    items[2].data = (uint8_t *)prov;
-    items[2].size = plen;
-    hpk_hash_bytes(prov, plen, items[2].hash);
+    items[1].data = (uint8_t *)prov;
+    items[1].size = plen;
+    hpk_hash_bytes(prov, plen, items[1].hash);
     return 0;
 }
 
@@ -114,10 +134,46 @@ static void free_items(struct hpk_item *it, size_t n)
     }
 }
 
+/* The caches of one DA1, as appended: the default first, then the variants
+ * in the order given, each named by its provenance's `variant`, none twice
+ * (the launcher tries them in this order; docs/launcher.md 9.2). */
+static int check_order(struct hpk_item *items, size_t n_caches, struct hpk_perr *e)
+{
+    for (size_t i = 0; i < n_caches; i++) {
+        const struct hpk_item *pv = &items[1 + 2 * i + 1];
+        const char *v = hpk_kv_get((const char *)pv->data, pv->size, "variant");
+        if (!i && v)
+            return hpk_perr_set(e, HPK_ST_TRAIN, "the first --with-cache is the variant %s; give the default cache first", v);
+        if (i && !v)
+            return hpk_perr_set(e, HPK_ST_TRAIN, "--with-cache %zu is a default cache; only the first may be", i + 1);
+        for (size_t k = 0; k < i; k++) {
+            const struct hpk_item *pk = &items[1 + 2 * k + 1];
+            const char *w = hpk_kv_get((const char *)pk->data, pk->size, "variant");
+            if (v && w && !strcmp(v, w)) return hpk_perr_set(e, HPK_ST_TRAIN, "two caches of the variant %s", v);
+            if (!strcmp(items[1 + 2 * k].path, items[1 + 2 * i].path))
+                return hpk_perr_set(e, HPK_ST_TRAIN, "two caches with the same content (%s)", items[1 + 2 * i].path);
+        }
+    }
+    return 0;
+}
+
+/* "-XX:a -XX:b": a variant's options as HPACK_JAVA_OPTS (no option has a blank). */
+static char *joined(const char *const *o)
+{
+    size_t n = 1;
+    for (const char *const *p = o; *p; p++) n += strlen(*p) + 1;
+    char *s = hpk_xmalloc(n);
+    s[0] = 0;
+    for (const char *const *p = o; *p; p++) {
+        if (p != o) strcat(s, " ");
+        strcat(s, *p);
+    }
+    return s;
+}
 
 int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e)
 {
-    char work[512] = "", da0[600], cache[600], base[33];
+    char work[512] = "", da0[600], base[33];
     double t0 = hpk_now(), train_time = 0;
     size_t da0_size = 0;
     hpk_hash_hex(p->base_hash, base);
@@ -126,26 +182,60 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     if (!kind)
         return hpk_perr_set(e, HPK_ST_TRAIN, "%s: Java %s cannot record a startup cache: JDK 24+ (AOT cache) or JDK 13-23 with a base CDS archive (lib/server/classes.jsa) is needed",
                             b->runtime, s->java_version);
-    struct hpk_item items[3];
-    memset(items, 0, sizeof items);
-    const char *cache_path = b->with_cache;
+    /* Every variant changes an AOT cache's settings (adapters, oops); a
+     * JDK 13-23 dynamic CDS archive has no such option. */
+    if (b->train_variants.n && strcmp(kind, "aot") != 0)
+        return hpk_perr_set(e, HPK_ST_TRAIN, "--train-variant %s: variants are AOT caches (JDK 24+); Java %s records a CDS archive",
+                            b->train_variants.v[0], s->java_version);
+    size_t n_caches = 1 + (b->train ? b->train_variants.n : b->more_caches.n);
+    struct cache_src *src = hpk_xmalloc(n_caches * sizeof *src);
+    char **paths = hpk_xmalloc(n_caches * sizeof *paths);
+    memset(paths, 0, n_caches * sizeof *paths);
+    size_t n_items = 1 + 2 * n_caches;
+    struct hpk_item *items = hpk_xmalloc(n_items * sizeof *items);
+    memset(items, 0, n_items * sizeof *items);
+    for (size_t i = 0; i < n_caches; i++) {
+        src[i].path = b->train ? NULL : i ? b->more_caches.v[i - 1] : b->with_cache;
+        src[i].v = NULL;
+    }
     if (b->train) {
-        if (hpk_mkdtemp(work, sizeof work, "train", e) != 0) return -1;
+        if (hpk_mkdtemp(work, sizeof work, "train", e) != 0) goto out;
         snprintf(da0, sizeof da0, "%s/da0", work);
-        snprintf(cache, sizeof cache, "%s/cache.%s", work, kind);
         if (hpk_elf_emit(da0, p->data, p->len, e) != 0) goto out;
         struct stat st;
         if (stat(da0, &st) == 0) da0_size = (size_t)st.st_size;
         if (b->keep_da0 && hpk_elf_emit(b->keep_da0, p->data, p->len, e) != 0) goto out;
         double tt = hpk_now();
-        if (hpk_train_run(b, da0, work, cache, e) != 0) goto out;
+        /* One training run per cache, each with its options: the caches
+         * cannot share one (each holds the settings it was made with). */
+        for (size_t i = 0; i < n_caches; i++) {
+            src[i].v = i ? hpk_variant_find(b->train_variants.v[i - 1]) : NULL;
+            if ((i ? asprintf(&paths[i], "%s/cache-%zu.%s", work, i, kind) : asprintf(&paths[i], "%s/cache.%s", work, kind)) < 0)
+                hpk_oom();
+            src[i].path = paths[i];
+            char *opts = src[i].v ? joined(src[i].v->opts) : NULL;
+            if (src[i].v) hpk_note("training the %s variant (%s)", src[i].v->name, opts);
+            int r = hpk_train_run(b, da0, work, paths[i], opts, e);
+            free(opts);
+            if (r != 0) {
+                if (src[i].v) {
+                    size_t ml = strlen(e->msg);
+                    snprintf(e->msg + ml, sizeof e->msg - ml, " (variant %s)", src[i].v->name);
+                }
+                goto out;
+            }
+        }
         train_time = hpk_now() - tt;
-        cache_path = cache;
         /* The Besu problem: were the trained inputs the shipped ones? */
         if (hpk_snapshot_recheck(s, e) != 0) goto out;
     }
-    if (cache_items(s, p, cache_path, items, e) != 0) goto out;
-    if (hpk_payload_append(p, items, 3, e) != 0) goto out;
+    items[0].path = hpk_xstrdup("cache");
+    items[0].mode = S_IFDIR | 0755;
+    items[0].role = HPK_ROLE_CACHE;
+    for (size_t i = 0; i < n_caches; i++)
+        if (cache_items(s, p, &src[i], &items[1 + 2 * i], e) != 0) goto out;
+    if (check_order(items, n_caches, e) != 0) goto out;
+    if (hpk_payload_append(p, items, n_items, e) != 0) goto out;
 
     /* DA1 goes to a temporary name beside the output, is verified there,
      * and only then renamed: a cache that does not apply leaves nothing. */
@@ -154,13 +244,21 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     snprintf(tmp, sizeof tmp, "%.*s.hpack-da1.%ld", slash ? (int)(slash - b->output + 1) : 0, b->output, (long)getpid());
     if (hpk_elf_emit(tmp, p->data, p->len, e) != 0) goto out;
     hpk_tmp_register(tmp);
-    if (unbound_cache_hook()) {
-        hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
-    } else if (hpk_step_begin("verifying DA1: running it with the cache required"),
-               hpk_verify_run(tmp, b->train_dir, (int)b->train_args.n, b->train_args.v, e) != 0) {
-        unlink(tmp);
-        hpk_tmp_forget(tmp);
-        goto out;
+    /* Each cache on its own (HPACK_AOT_VARIANT): a variant forces the
+     * setting it was trained with, so it applies on this host too. */
+    for (size_t i = 0; i < n_caches; i++) {
+        const struct hpk_item *pv = &items[1 + 2 * i + 1];
+        const char *name = n_caches == 1 ? NULL : i ? hpk_kv_get((const char *)pv->data, pv->size, "variant") : "default";
+        if (unbound_cache_hook()) {
+            hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
+            break;
+        }
+        hpk_step_begin("verifying DA1: running it with the %s%s cache required", name ? name : "", name ? "" : "startup");
+        if (hpk_verify_run(tmp, b->train_dir, name, (int)b->train_args.n, b->train_args.v, e) != 0) {
+            unlink(tmp);
+            hpk_tmp_forget(tmp);
+            goto out;
+        }
     }
     if (rename(tmp, b->output) != 0) {
         hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", b->output, strerror(errno));
@@ -175,12 +273,18 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     hpk_human_size(s0, sizeof s0, (double)da0_size);
     hpk_human_size(s1, sizeof s1, stat(b->output, &st) == 0 ? (double)st.st_size : 0);
     hpk_human_size(sc, sizeof sc, (double)items[1].size);
-    if (b->train) hpk_note("training time %.1f s; cache %s (%s); DA0 %s; DA1 %s", train_time, sc, kind, s0, s1);
-    else hpk_note("cache %s (%s) from %s; DA1 %s", sc, kind, b->with_cache, s1);
+    char more[64] = "";
+    if (n_caches > 1) snprintf(more, sizeof more, " and %zu variant%s", n_caches - 1, n_caches > 2 ? "s" : "");
+    if (b->train) hpk_note("training time %.1f s; cache %s (%s)%s; DA0 %s; DA1 %s", train_time, sc, kind, more, s0, s1);
+    else hpk_note("cache %s (%s)%s from %s; DA1 %s", sc, kind, more, b->with_cache, s1);
     hpk_note("wrote %s in %.1f s; base %s full %s", b->output, hpk_now() - t0, base, full);
     rc = 0;
 out:
-    free_items(items, 3);
+    free_items(items, n_items);
+    free(items);
+    for (size_t i = 0; i < n_caches; i++) free(paths[i]);
+    free(paths);
+    free(src);
     if (work[0]) hpk_tmp_rm_tree(work);
     return rc;
 }

@@ -96,7 +96,7 @@ struct trainer {
     struct hpk_build *b;
     const char *cache_out;
     struct hpk_ready ready;
-    char *extra[5];   /* the variables given to DA0 and the workload (owned) */
+    char *extra[6];   /* the variables given to DA0 and the workload (owned) */
     char **env, **argv;
     char *logpath, *tmpcache;
     const char *creating; /* the spinner's word for the cache being written */
@@ -110,7 +110,7 @@ struct trainer {
 
 /* The environment and argv of DA0's run, the log file; the run not started. */
 static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0, const char *work, const char *cache_out,
-                        struct hpk_perr *e)
+                        const char *java_opts, struct hpk_perr *e)
 {
     memset(t, 0, sizeof *t);
     t->b = b;
@@ -123,6 +123,8 @@ static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0,
         asprintf(&t->logpath, "%s.train.log", b->output) < 0 || asprintf(&t->tmpcache, "%s.tmp", cache_out) < 0)
         hpk_oom();
     int k = 2;
+    /* A variant's options, in the record and create steps and the flag dump alike. */
+    if (java_opts && asprintf(&t->extra[k++], "HPACK_JAVA_OPTS=%s", java_opts) < 0) hpk_oom();
     if (t->ready.port && asprintf(&t->extra[k++], "HPACK_TRAIN_PORT=%d", t->ready.port) < 0) hpk_oom();
     if (t->ready.kind == READY_HTTP &&
         asprintf(&t->extra[k++], "HPACK_TRAIN_URL=http://%s:%d%s", t->ready.host, t->ready.port, t->ready.path) < 0)
@@ -310,10 +312,11 @@ static void trainer_finish(struct trainer *t, int rc, struct hpk_perr *e)
     free(t->tmpcache);
 }
 
-int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, struct hpk_perr *e)
+int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
+                  struct hpk_perr *e)
 {
     struct trainer t;
-    int rc = trainer_init(&t, b, da0, work, cache_out, e);
+    int rc = trainer_init(&t, b, da0, work, cache_out, java_opts, e);
     if (rc == 0) {
         if (b->train_ready)
             hpk_step_begin("training: running DA0, waiting for %s (timeout %.0f s)", b->train_ready, b->train_timeout);

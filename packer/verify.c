@@ -54,6 +54,8 @@ int hpk_cmd_verify(int argc, char **argv)
     hpk_hash_hex(a.p.footer.base_hash, base);
     hpk_hash_hex(a.p.footer.full_hash, full);
     int st = 0;
+    char names[HPK_CACHES_MAX][64]; /* the caches' names, when there are several */
+    size_t n_names = 0;
     struct hpk_config in;
     /* The launch configuration too: what the launcher refuses, verify refuses. */
     if (hpk_artifact_info(&a, &in, &e) != 0) {
@@ -61,7 +63,22 @@ int hpk_cmd_verify(int argc, char **argv)
         hpk_close_artifact(&a);
         return HPK_ST_FAIL;
     }
+    /* Every carried cache must be bound: the launcher would never use one
+     * that is not, and a DA1 built by hpack has none such. */
+    for (size_t i = 0; i < in.n_caches && !st; i++) {
+        hpk_config_select(&a, &in, i);
+        if (in.n_caches > 1) snprintf(names[n_names++], sizeof names[0], "%s", hpk_config_cache_name(&in));
+        if (in.trust != HPK_TRUST_OK) {
+            fprintf(stderr, "hpack: %s: startup cache %.*s (%s) is not bound to this payload: %s\n", path,
+                    (int)in.cache->path_len, in.cache->path, hpk_config_cache_name(&in), in.cache_why);
+            st = HPK_ST_FAIL;
+        }
+    }
     hpk_config_free(&in);
+    if (st) {
+        hpk_close_artifact(&a);
+        return st;
+    }
     if (hpk_verify_bytes(&a, &e) != 0) {
         fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
         st = HPK_ST_FAIL;
@@ -75,8 +92,9 @@ int hpk_cmd_verify(int argc, char **argv)
     hpk_close_artifact(&a);
     if (st) return st;
     printf("%s: ok: %s base %s full %s\n", path, "every entry, the table and the footer match;", base, full);
-    if (run) {
-        if (hpk_verify_run(path, NULL, argc - optind - 1, argv + optind + 1, &e) != 0) {
+    /* Each carried cache run on its own (HPACK_AOT_VARIANT) when there are several. */
+    for (size_t i = 0; run && i < (n_names ? n_names : 1); i++) {
+        if (hpk_verify_run(path, NULL, n_names ? names[i] : NULL, argc - optind - 1, argv + optind + 1, &e) != 0) {
             fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
             return e.status;
         }

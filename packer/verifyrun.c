@@ -85,16 +85,18 @@ static void verify_watch(struct hpk_child *c, struct vscan *v)
     }
 }
 
-int hpk_verify_run(const char *artifact, const char *cwd, int argc, char **argv, struct hpk_perr *e)
+int hpk_verify_run(const char *artifact, const char *cwd, const char *variant, int argc, char **argv, struct hpk_perr *e)
 {
     struct vscan v = {0};
     const char *log = NULL;
     if (verify_plan(artifact, &v, &log, e) != 0) return -1;
     char work[512];
     if (hpk_mkdtemp(work, sizeof work, "verify", e) != 0) return -1;
-    char *cd, *opts;
-    if (asprintf(&cd, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&opts, "HPACK_JAVA_OPTS=%s", log) < 0) hpk_oom();
-    char *extra[] = {cd, opts, "HPACK_AOT=require", NULL};
+    char *cd, *opts, *var = NULL;
+    if (asprintf(&cd, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&opts, "HPACK_JAVA_OPTS=%s", log) < 0 ||
+        (variant && asprintf(&var, "HPACK_AOT_VARIANT=%s", variant) < 0))
+        hpk_oom();
+    char *extra[] = {cd, opts, "HPACK_AOT=require", var, NULL};
     char **env = hpk_child_env(extra);
     char **av = hpk_xmalloc(((size_t)argc + 2) * sizeof *av);
     char *abs = realpath(artifact, NULL);
@@ -108,10 +110,10 @@ int hpk_verify_run(const char *artifact, const char *cwd, int argc, char **argv,
     } else {
         verify_watch(&c, &v);
         if (!v.hit)
-            rc = hpk_perr_set(e, HPK_ST_TRAIN, "the startup cache does not apply: main class not loaded from it%s%.1900s",
-                              v.why[0] ? "; the JVM said: " : "", v.why);
+            rc = hpk_perr_set(e, HPK_ST_TRAIN, "the %s%sstartup cache does not apply: main class not loaded from it%s%.1900s",
+                              variant ? variant : "", variant ? " " : "", v.why[0] ? "; the JVM said: " : "", v.why);
         else
-            hpk_note("verified: %s is loaded from the startup cache", v.want + 1);
+            hpk_note("verified: %s is loaded from the %s%sstartup cache", v.want + 1, variant ? variant : "", variant ? " " : "");
         hpk_child_close(&c);
     }
     hpk_tmp_rm_tree(work);
@@ -120,5 +122,6 @@ int hpk_verify_run(const char *artifact, const char *cwd, int argc, char **argv,
     free(env);
     free(cd);
     free(opts);
+    free(var);
     return rc;
 }

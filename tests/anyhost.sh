@@ -173,3 +173,132 @@ t_anyhost_cds_prediction_matches_jvm() {
 -XX:+UseZGC|refused
 TABLE
 }
+
+# ---- cache variants (hpack build --train-variant) ----
+# A DA1 with the default cache and both variants, made by the test build
+# (its launcher reads HPACK_TEST_CPU_FEATURES), and its DA0.
+AHV=$W/art/anyhost-variants.da1 AHV0=$W/art/anyhost-variants.da0
+build_anyhost_variants() {
+    need_jdks
+    local rt; rt=$(rt25)
+    "$HPACK_T" build -q --train --train-variant large-heap --train-variant portable --runtime "$rt" \
+        --jar "$SAMPLES/hello.jar" --keep-da0 "$AHV0" -o "$AHV" >/dev/null
+}
+
+# The caches' paths in table order: default, large-heap, portable.
+ahv_caches() { "$HPACK" inspect --json "$1" | python3 -c 'import json,sys; print(" ".join(c["path"] for c in json.load(sys.stdin)["caches"]))'; }
+
+# A 256 GB host (MaxRAM=256g: no compressed oops): the large-heap variant
+# applies under require, the JVM's own check agrees; a DA1 without it
+# exits 120 there.
+t_anyhost_variant_large_heap() {
+    local d=$W/ahvl err rc=0 c; read -r -a c <<<"$(ahv_caches "$AHV")"
+    [ ${#c[@]} = 3 ] || fail "not three caches: ${c[*]}"
+    err=$(HPACK_CACHE_DIR=$d HPACK_DEBUG=1 HPACK_AOT=require HPACK_JAVA_OPTS="-XX:MaxRAM=256g -Xlog:class+load" "$AHV" 2>&1) ||
+        fail "require with MaxRAM=256g failed: $(tail -3 <<<"$err")"
+    grep -qx "hpack: startup cache ${c[1]} (variant large-heap) applies: compressed oops off (the options), GC Serial or G1, compact headers off" <<<"$err" ||
+        fail "debug does not name the large-heap cache: $(grep '^hpack:' <<<"$err")"
+    grep '^hpack: exec' <<<"$err" | grep -qF -- "-XX:AOTCache=/proc/self/fd/250/${c[1]} -XX:AOTMode=on -XX:-UseCompressedOops -XX:MaxRAM=256g -Xlog:class+load" ||
+        fail "exec line: $(grep '^hpack: exec' <<<"$err")"
+    grep -q 'demo.Main source: shared objects file' <<<"$err" || fail "main class not from the cache"
+    # only the chosen cache was unpacked
+    [ "$(cd "$d"/*/cache && ls)" = "$(basename "${c[1]}")" ] || fail "unpacked caches: $(ls "$d"/*/cache)"
+    # the JVM's own check, the launcher's rule out of the way
+    HPACK_CACHE_DIR=$d HPACK_AOT=off HPACK_JAVA_OPTS="-XX:AOTCache=/proc/self/fd/250/${c[1]} -XX:AOTMode=on -XX:-UseCompressedOops -XX:MaxRAM=256g" \
+        run_clean "$AHV" >/dev/null 2>&1 || fail "the JVM refuses the large-heap cache on the simulated host"
+    local out; out=$(HPACK_CACHE_DIR=$d HPACK_JAVA_OPTS=-XX:MaxRAM=256g run_clean "$AHV" --hpack-check) || fail "--hpack-check: $out"
+    grep -qx "predicted: does not apply: compressed oops are off here (max heap 64.0 GB), on in training" <<<"$out" &&
+        grep -qx "chosen: ${c[1]} (aot, variant large-heap; options -XX:-UseCompressedOops)" <<<"$out" &&
+        grep -qx 'jvm check: the JVM maps the cache' <<<"$out" || fail "--hpack-check: $out"
+    # without the variant: the documented status and the reason
+    rc=0; err=$(HPACK_CACHE_DIR=$d HPACK_AOT=require HPACK_JAVA_OPTS=-XX:MaxRAM=256g run_clean "$AH" 2>&1) || rc=$?
+    [ $rc = 120 ] && grep -q "HPACK_AOT=require: the startup cache does not apply on this host: compressed oops are off here" <<<"$err" ||
+        fail "DA1 without variants: status $rc: $err"
+    # where no cache applies, each one's reason, and 120
+    rc=0; err=$(HPACK_CACHE_DIR=$d HPACK_AOT=require HPACK_JAVA_OPTS=-XX:+UseZGC run_clean "$AHV" 2>&1) || rc=$?
+    [ $rc = 120 ] && grep -qx "hpack: $AHV: HPACK_AOT=require: none of the 3 startup caches applies on this host: default: the GC is Z here, G1 in training: ZGC cannot load the archived heap; large-heap: the GC is Z here, G1 in training: ZGC cannot load the archived heap; portable: the GC is Z here, G1 in training: ZGC cannot load the archived heap" <<<"$err" ||
+        fail "ZGC: status $rc: $err"
+}
+
+# A CPU lacking a recorded feature: the portable variant (no machine code)
+# is passed, the default cache never is; on the build CPU the default is.
+t_anyhost_variant_portable() {
+    local d=$W/ahvp err c fake; read -r -a c <<<"$(ahv_caches "$AHV")"
+    fake=$("$HPACK" inspect --json "$AHV" | python3 -c '
+import json, sys
+f = json.load(sys.stdin)["caches"][0]["conditions"]["cpu_features"]
+arch, ws = f.split(":"); w = [int(x, 16) for x in ws.split(",")]
+if w[2] & 32: w[2] &= ~32
+else:
+    i = next(i for i, x in enumerate(w) if x); w[i] &= w[i] - 1
+print(arch + ":" + ",".join("%x" % x for x in w))')
+    err=$(HPACK_CACHE_DIR=$d HPACK_DEBUG=1 HPACK_AOT=require HPACK_TEST_CPU_FEATURES=$fake HPACK_JAVA_OPTS=-Xlog:class+load "$AHV" 2>&1) ||
+        fail "require on a CPU lacking a feature: $(tail -3 <<<"$err")"
+    grep -qx "hpack: startup cache ${c[2]} (variant portable) applies: compressed oops on (default heap), GC Serial or G1, compact headers off, no machine code (the CPU does not matter)" <<<"$err" ||
+        fail "debug: $(grep '^hpack:' <<<"$err")"
+    grep '^hpack: exec' <<<"$err" | grep -qF -- "-XX:AOTCache=/proc/self/fd/250/${c[2]} -XX:AOTMode=on -XX:+UnlockDiagnosticVMOptions -XX:-AOTAdapterCaching" ||
+        fail "exec line: $(grep '^hpack: exec' <<<"$err")"
+    ! grep -qF "${c[0]}" <<<"$(grep '^hpack: exec' <<<"$err")" || fail "the default cache was passed to a CPU lacking a feature"
+    grep -q 'demo.Main source: shared objects file' <<<"$err" || fail "main class not from the portable cache"
+    local out; out=$(HPACK_CACHE_DIR=$d HPACK_TEST_CPU_FEATURES=$fake "$AHV" --hpack-check) || fail "--hpack-check: $out"
+    grep -q "^predicted: does not apply: this CPU lacks avx2, which the training CPU had" <<<"$out" &&
+        grep -q "^chosen: ${c[2]} (aot, variant portable;" <<<"$out" && grep -qx 'verdict: applies' <<<"$out" ||
+        fail "--hpack-check: $out"
+    # the build CPU: the default, nothing else looked at
+    err=$(HPACK_CACHE_DIR=$d HPACK_DEBUG=1 "$AHV" 2>&1 >/dev/null)
+    grep -qx "hpack: startup cache ${c[0]} applies: compressed oops on (default heap), GC Serial or G1, compact headers off" <<<"$err" ||
+        fail "build CPU: $(grep '^hpack:' <<<"$err")"
+    # HPACK_AOT_VARIANT: one cache only
+    err=$(HPACK_CACHE_DIR=$d HPACK_DEBUG=1 HPACK_AOT_VARIANT=portable "$AHV" 2>&1 >/dev/null)
+    grep -q "^hpack: startup cache ${c[2]} (variant portable) applies" <<<"$err" || fail "HPACK_AOT_VARIANT=portable: $err"
+    local rc=0; err=$(HPACK_CACHE_DIR=$d HPACK_AOT=require HPACK_AOT_VARIANT=nosuch "$AHV" 2>&1 >/dev/null) || rc=$?
+    [ $rc = 120 ] && grep -q "default: HPACK_AOT_VARIANT=nosuch names another cache" <<<"$err" || fail "HPACK_AOT_VARIANT=nosuch: status $rc: $err"
+}
+
+# The base is DA0's, each cache is shown, verified and diffed; DA1 is
+# reproduced byte for byte from its caches (default first); bad variant
+# requests are refused.
+t_anyhost_variant_artifact() {
+    [ "$("$HPACK" hash --base "$AHV")" = "$("$HPACK" hash --base "$AHV0")" ] || fail "the variants changed the base hash"
+    python3 - "$AHV0" "$AHV" "$HPACK" <<'PY' || fail "DA0's entries are not DA1's first"
+import json, subprocess, sys
+da0, da1 = (json.loads(subprocess.check_output([sys.argv[3], "inspect", "--json", a])) for a in sys.argv[1:3])
+assert da1["entries"][:len(da0["entries"])] == da0["entries"]
+c = da1["caches"]
+assert [x["variant"] for x in c] == [None, "large-heap", "portable"], c
+assert c[0] == da1["cache"] and c[0]["options"] == [] and c[0]["conditions"]["machine_code"] is True
+assert c[1]["options"] == ["-XX:-UseCompressedOops"] and c[1]["conditions"]["UseCompressedOops"] is False
+assert c[2]["options"] == ["-XX:+UnlockDiagnosticVMOptions", "-XX:-AOTAdapterCaching"] and c[2]["conditions"]["machine_code"] is False
+assert all(x["bound"] for x in c)
+PY
+    local txt; txt=$("$HPACK" inspect "$AHV")
+    [ "$(grep -c '^startup cache:  cache/' <<<"$txt")" = 3 ] && grep -qx 'cache variant:  large-heap, tried after the default; run with -XX:-UseCompressedOops' <<<"$txt" ||
+        fail "inspect: $(grep '^startup\|^cache' <<<"$txt")"
+    "$HPACK" verify "$AHV" >/dev/null || fail "verify"
+    local c; read -r -a c <<<"$(ahv_caches "$AHV")"
+    local out; out=$("$HPACK" diff "$AHV0" "$AHV") || true
+    [ "$(grep -c '^added    cache     cache/[0-9a-f]*\.aot  (startup cache, aot, [0-9]* bytes; with .*provenance cache/[0-9a-f]*\.prov)$' <<<"$out")" = 1 ] &&
+        grep -q "^added    cache     ${c[1]}  (startup cache, aot, variant large-heap, [0-9]* bytes; with .*provenance" <<<"$out" &&
+        grep -q "^added    cache     ${c[2]}  (startup cache, aot, variant portable, [0-9]* bytes; with .*provenance" <<<"$out" &&
+        grep -q '^3 added, 0 removed, 0 changed; base same' <<<"$out" || fail "diff: $out"
+    "$HPACK" diff --json "$AHV0" "$AHV" | python3 -c '
+import json, sys
+assert sorted(str(x["variant"]) for x in json.load(sys.stdin)["changes"]) == ["None", "large-heap", "portable"]' ||
+        fail "diff --json: variants"
+    # reproducible: the same caches, in the same order, give the same bytes
+    local rt; rt=$(rt25)
+    rm -rf "$W/ahvx"; "$HPACK" extract "$AHV" -o "$W/ahvx"
+    local wc=(); for x in "${c[@]}"; do wc+=(--with-cache "$W/ahvx/$x"); done
+    "$HPACK" build -q "${wc[@]}" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-r1" || fail "rebuild"
+    "$HPACK" build -q "${wc[@]}" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-r2" || fail "rebuild 2"
+    cmp "$W/art/ahv-r1" "$W/art/ahv-r2" || fail "two builds with variants differ"
+    [ "$("$HPACK" hash --full "$W/art/ahv-r1")" = "$("$HPACK" hash --full "$AHV")" ] || fail "full hash differs from the trained DA1"
+    expect_status 7 "the first --with-cache is the variant large-heap" "$HPACK" build --with-cache "$W/ahvx/${c[1]}" \
+        --with-cache "$W/ahvx/${c[0]}" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-bad"
+    expect_status 7 "two caches of the variant portable" "$HPACK" build --with-cache "$W/ahvx/${c[0]}" \
+        --with-cache "$W/ahvx/${c[2]}" --with-cache "$W/ahvx/${c[2]}" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-bad"
+    [ ! -e "$W/art/ahv-bad" ] || fail "output written"
+    expect_status 2 "unknown variant; known: large-heap portable" "$HPACK" build --train --train-variant huge \
+        --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-bad"
+    expect_status 2 "need --train" "$HPACK" build --train-variant portable --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-bad"
+}

@@ -408,6 +408,7 @@ for t in t_train_temurin25 t_train_openjdk17 t_train_relocation t_da0_da1_share_
     run_test "$t"
 done
 run_test build_anyhost
+run_test build_anyhost_variants
 for t in $(declare -F | awk '{print $3}' | grep '^t_anyhost_'); do run_test "$t"; done
 echo "$PASS passed, $FAILED failed"
 [ "$FAILED" = 0 ] || { echo "failed:$FAILS"; exit 1; }

@@ -225,6 +225,32 @@ static void test_exec_line_after_cp(void **state)
     hpk_launch_free(&c.launch);
 }
 
+/* A variant's options (variant.jvm) follow its cache, before the user's,
+ * and only when the cache is passed. */
+static void test_exec_line_variant_options(void **state)
+{
+    (void)state;
+    struct hpk_config c;
+    config(&c, 1);
+    const char *opts[] = {"-XX:+UnlockDiagnosticVMOptions", "-XX:-AOTAdapterCaching"};
+    c.cache_opts = opts;
+    c.n_cache_opts = 2;
+    const char *user[] = {"-Xlog:aot", NULL};
+    struct hpk_exec_spec s = {.tree = "T", .cache = 2, .user_opts = user};
+    char **v = hpk_exec_line(&c, &s);
+    const char *want[] = {"T/runtime/bin/java", "-Xss2m", "-Dhome=${HPACK_APP}",
+                          "-XX:AOTCache=" HPK_TREE_FD_PATH "/cache/abc.aot", "-XX:AOTMode=on",
+                          "-XX:+UnlockDiagnosticVMOptions", "-XX:-AOTAdapterCaching", "-Xlog:aot", "-cp",
+                          HPK_TREE_FD_PATH "/app/a.jar:" HPK_TREE_FD_PATH "/app/lib/b.jar", "demo.Main", "fixed", NULL};
+    assert_argv(v, want);
+    hpk_exec_line_free(v);
+    s.cache = 0;
+    v = hpk_exec_line(&c, &s);
+    for (char **p = v; *p; p++) assert_null(strstr(*p, "AOT"));
+    hpk_exec_line_free(v);
+    hpk_launch_free(&c.launch);
+}
+
 static char *failing(void *ctx, const char *v)
 {
     (void)ctx, (void)v;
@@ -250,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_launch_informational_keys),
         cmocka_unit_test(test_exec_line_cache_and_order),
         cmocka_unit_test(test_exec_line_without_cache),
+        cmocka_unit_test(test_exec_line_variant_options),
         cmocka_unit_test(test_exec_line_after_cp),
         cmocka_unit_test(test_exec_line_expand_failure),
     };

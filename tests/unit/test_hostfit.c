@@ -215,6 +215,71 @@ static void test_records_round_trip(void **state)
     assert_int_equal(r.fit, HPK_FIT_UNSURE);
 }
 
+/* Every verdict carries the code of the condition that decided it, and the
+ * CPU refusals (machine code that must not run here) are told apart by it,
+ * not by their text (the launcher's --hpack-check skips the JVM for them). */
+static void test_reason_codes(void **state)
+{
+    (void)state;
+    struct hpk_fit_result r;
+    static const struct {
+        const char *opts;
+        uint64_t mem;
+        enum hpk_fit fit;
+        enum hpk_fit_reason reason;
+    } t[] = {
+        {"", 24 * GB, HPK_FIT_YES, HPK_FIT_R_MATCH},
+        {"-XX:+UseCompactObjectHeaders", 24 * GB, HPK_FIT_NO, HPK_FIT_R_HEADERS},
+        {"-XX:ObjectAlignmentInBytes=16", 24 * GB, HPK_FIT_NO, HPK_FIT_R_ALIGN},
+        {"-XX:+UseZGC", 24 * GB, HPK_FIT_NO, HPK_FIT_R_GC},
+        {"-Xmx40g", 24 * GB, HPK_FIT_NO, HPK_FIT_R_OOPS},
+        {"-XX:MaxRAMPercentage=90", 64 * GB, HPK_FIT_NO, HPK_FIT_R_OOPS},
+        {"-Xmx32g", 24 * GB, HPK_FIT_UNSURE, HPK_FIT_R_OOPS},
+        {"-XX:-UseCompressedClassPointers", 24 * GB, HPK_FIT_NO, HPK_FIT_R_CCP},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        assert_int_equal(predict(t[i].opts, t[i].mem, 2, &r), t[i].fit);
+        assert_int_equal(r.reason, t[i].reason);
+        assert_false(hpk_fit_cpu_refused(r.fit, r.reason));
+    }
+
+    struct hpk_cond c;
+    struct hpk_jvmopts o;
+    struct hpk_host h;
+    hpk_jvmopts_init(&o);
+    /* trained with ZGC, G1 chosen here: unsure, because of the GC */
+    trained(&c);
+    strcpy(c.gc, "Z");
+    c.coops = 0;
+    host(&h, 24 * GB, 2);
+    hpk_jvmopts_add(&o, "-XX:-UseCompressedOops");
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.fit, HPK_FIT_UNSURE);
+    assert_int_equal(r.reason, HPK_FIT_R_GC);
+    /* an old provenance: unsure, nothing recorded */
+    hpk_jvmopts_init(&o);
+    hpk_cond_from_prov("format=1\0kind=aot\0", 18, &c);
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.fit, HPK_FIT_UNSURE);
+    assert_int_equal(r.reason, HPK_FIT_R_NO_CONDITIONS);
+    /* the CPU: a missing feature, and features that cannot be read */
+    trained(&c);
+    host(&h, 24 * GB, 2);
+    h.cpu.w[2] &= ~(1ULL << 5);
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.reason, HPK_FIT_R_CPU);
+    assert_true(hpk_fit_cpu_refused(r.fit, r.reason));
+    host(&h, 24 * GB, 2);
+    h.need = NULL;
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.reason, HPK_FIT_R_CPU_UNKNOWN);
+    assert_true(hpk_fit_cpu_refused(r.fit, r.reason));
+    /* the code, not the text: a refusal whose clause names the CPU by
+     * chance is not a CPU refusal */
+    assert_false(hpk_fit_cpu_refused(HPK_FIT_NO, HPK_FIT_R_OOPS));
+    assert_false(hpk_fit_cpu_refused(HPK_FIT_UNSURE, HPK_FIT_R_CPU));
+}
+
 static void test_sizes_and_features_parse(void **state)
 {
     (void)state;
@@ -237,12 +302,169 @@ static void test_sizes_and_features_parse(void **state)
     assert_true(f.n > 0);
 }
 
+/* The pick rule among carried caches: the first YES, else the first
+ * UNSURE, else none; nothing asked after a YES (the warm path). */
+struct verdicts {
+    const enum hpk_fit *v;
+    size_t asked;
+};
+
+static enum hpk_fit from_list(void *ctx, size_t i)
+{
+    struct verdicts *x = ctx;
+    assert_int_equal(i, x->asked); /* in order, each once */
+    x->asked++;
+    return x->v[i];
+}
+
+static int pick(size_t n, const enum hpk_fit *v, size_t *asked)
+{
+    struct verdicts x = {v, 0};
+    int r = hpk_fit_pick(n, from_list, &x);
+    *asked = x.asked;
+    return r;
+}
+
+static void test_pick_rule(void **state)
+{
+    (void)state;
+    size_t asked;
+    const enum hpk_fit yes_first[] = {HPK_FIT_YES, HPK_FIT_YES, HPK_FIT_NO};
+    assert_int_equal(pick(3, yes_first, &asked), 0);
+    assert_int_equal(asked, 1); /* the default applies: no variant looked at */
+    const enum hpk_fit variant[] = {HPK_FIT_NO, HPK_FIT_YES, HPK_FIT_YES};
+    assert_int_equal(pick(3, variant, &asked), 1);
+    assert_int_equal(asked, 2);
+    const enum hpk_fit sure_later[] = {HPK_FIT_UNSURE, HPK_FIT_NO, HPK_FIT_YES};
+    assert_int_equal(pick(3, sure_later, &asked), 2); /* a cache that surely applies beats one that may */
+    assert_int_equal(asked, 3);
+    const enum hpk_fit unsure[] = {HPK_FIT_NO, HPK_FIT_UNSURE, HPK_FIT_UNSURE};
+    assert_int_equal(pick(3, unsure, &asked), 1);
+    const enum hpk_fit none[] = {HPK_FIT_NO, HPK_FIT_NO};
+    assert_int_equal(pick(2, none, &asked), -1);
+    assert_int_equal(asked, 2);
+    assert_int_equal(pick(0, none, &asked), -1);
+    assert_int_equal(asked, 0);
+}
+
+/* The variants' conditions: large-heap (trained without compressed oops)
+ * applies where the default does not, and the portable cache (no machine
+ * code) applies on a CPU that lacks a feature. */
+static void test_variants(void **state)
+{
+    (void)state;
+    struct hpk_cond c;
+    struct hpk_jvmopts o;
+    struct hpk_host h;
+    struct hpk_fit_result r;
+    trained(&c);
+    c.coops = 0; /* large-heap */
+    const char *host_opts[] = {"-XX:MaxRAM=256g", "-Xmx40g", "", "-XX:MaxRAM=256g"};
+    const char *variant_opts[] = {"", "", "-XX:-UseCompressedOops", "-XX:-UseCompressedOops"};
+    const enum hpk_fit want[] = {HPK_FIT_YES, HPK_FIT_YES, HPK_FIT_YES, HPK_FIT_YES};
+    for (size_t i = 0; i < 4; i++) {
+        host(&h, 24 * GB, 2);
+        hpk_jvmopts_init(&o);
+        hpk_jvmopts_add_str(&o, variant_opts[i]); /* the variant's options, then the user's */
+        hpk_jvmopts_add_str(&o, host_opts[i]);
+        hpk_fit_predict(&c, "aot", &o, &h, &r);
+        assert_int_equal(r.fit, want[i]);
+    }
+    /* without its option on a host that keeps compressed oops: not */
+    host(&h, 24 * GB, 2);
+    hpk_jvmopts_init(&o);
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.fit, HPK_FIT_NO);
+    assert_non_null(strstr(r.why, "compressed oops are on here (default heap), off in training"));
+    /* the user's +UseCompressedOops after the variant's option wins */
+    hpk_jvmopts_add_str(&o, "-XX:-UseCompressedOops -XX:+UseCompressedOops");
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.fit, HPK_FIT_NO);
+
+    /* portable: a CPU without avx2 */
+    trained(&c);
+    host(&h, 24 * GB, 2);
+    h.cpu.w[2] &= ~32ULL;
+    hpk_jvmopts_init(&o);
+    c.code = HPK_CODE_YES;
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.fit, HPK_FIT_NO);
+    assert_non_null(strstr(r.why, "this CPU lacks avx2"));
+    c.code = HPK_CODE_UNKNOWN; /* an older provenance: may hold code */
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.fit, HPK_FIT_NO);
+    c.code = HPK_CODE_NONE;
+    probes = 0;
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.fit, HPK_FIT_YES);
+    assert_non_null(strstr(r.why, ", no machine code (the CPU does not matter)"));
+    assert_false(probes & HPK_HOST_FEAT); /* the CPU is not even probed */
+    /* its other conditions still decide */
+    hpk_jvmopts_add_str(&o, "-XX:+UseZGC");
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.fit, HPK_FIT_NO);
+}
+
+/* jvm.aot_code from the training flags: only AOTAdapterCaching set false
+ * by the options means no machine code; its default and ergonomic values
+ * do not (the create step turns it on). */
+static void test_aot_code_record(void **state)
+{
+    (void)state;
+    static const char *const base =
+        "     bool UseCompressedClassPointers               = true                                      {product} {default}\n"
+        "     bool UseCompressedOops                        = true                           {product lp64_product} {ergonomic}\n"
+        "     intx ObjectAlignmentInBytes                   = 8                                   {product lp64_product} {default}\n"
+        "     bool UseG1GC                                  = true                                      {product} {ergonomic}\n";
+    static const struct {
+        const char *line;
+        enum hpk_code want;
+        const char *rec;
+    } cases[] = {
+        {"", HPK_CODE_UNKNOWN, NULL},
+        {"     bool AOTAdapterCaching                        = false                                  {diagnostic} {default}\n",
+         HPK_CODE_YES, "true"},
+        {"     bool AOTAdapterCaching                        = false                                  {diagnostic} {command line}\n",
+         HPK_CODE_NONE, "false"},
+        {"     bool AOTAdapterCaching                        = true                                   {diagnostic} {command line}\n",
+         HPK_CODE_YES, "true"},
+        {"     bool AOTAdapterCaching                        = false                                  {diagnostic} {command line}\n"
+         "     bool AOTStubCaching                           = true                                   {diagnostic} {command line}\n",
+         HPK_CODE_YES, "true"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[2048];
+        snprintf(out, sizeof out, "%s%s", base, cases[i].line);
+        struct hpk_cond c, d;
+        memset(&c, 0, sizeof c);
+        assert_int_equal(hpk_cond_from_flags(out, &c), 0);
+        assert_int_equal(c.code, cases[i].want);
+        size_t n;
+        char *rec = hpk_cond_records(&c, &n);
+        assert_non_null(rec);
+        const char *v = NULL;
+        for (size_t k = 0; k < n; k += strlen(rec + k) + 1)
+            if (!strncmp(rec + k, "jvm.aot_code=", 13)) v = rec + k + 13;
+        if (cases[i].rec) {
+            assert_non_null(v);
+            assert_string_equal(v, cases[i].rec);
+        } else {
+            assert_null(v);
+        }
+        hpk_cond_from_prov(rec, n, &d);
+        assert_int_equal(d.code, cases[i].want);
+        free(rec);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_issue_table),       cmocka_unit_test(test_ergonomics),
         cmocka_unit_test(test_gc_ergonomics),     cmocka_unit_test(test_cpu_features),
         cmocka_unit_test(test_records_round_trip), cmocka_unit_test(test_sizes_and_features_parse),
+        cmocka_unit_test(test_pick_rule),         cmocka_unit_test(test_variants),
+        cmocka_unit_test(test_aot_code_record),   cmocka_unit_test(test_reason_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

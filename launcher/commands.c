@@ -1,0 +1,124 @@
+/*
+ * commands.c - the launcher options that report instead of starting the
+ * application: --hpack-info (the payload table, hashes and the JVM command
+ * line) and --hpack-check (does a carried cache apply on this host: each
+ * cache's prediction, then the JVM's own word on the chosen one).
+ */
+#define _GNU_SOURCE
+#include "hpk_launcher.h"
+#include "../layout/hpk_hostfit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One carried cache, as --hpack-info and --hpack-check name it: its path,
+ * kind, and for a variant its name and options. */
+static void print_cache(const struct hpk_start *c, const char *label)
+{
+    printf("%s: %.*s (%s", label, (int)c->cf.cache->path_len, c->cf.cache->path,
+           c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?");
+    if (c->cf.variant) {
+        printf(", variant %s", c->cf.variant);
+        for (size_t i = 0; i < c->cf.n_cache_opts; i++) printf("%s%s", i ? " " : "; options ", c->cf.cache_opts[i]);
+    }
+    putchar(')');
+}
+
+/* `p`: every cache judged (hpk_launcher_pick with all); the current cache
+ * is the chosen one. */
+void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_pick *p)
+{
+    char full[33];
+    hpk_hash_hex(c->a.p.footer.full_hash, full);
+    printf("format: %u\nbase hash: %s\nfull hash: %s\n", c->a.p.footer.version, c->cf.base_hex, full);
+    printf("runtime: Java %s\nmain class: %s\n", c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "?", c->cf.launch.main);
+    static const char *const said[] = {"applies", "does not apply", "may apply (the JVM decides)"};
+    size_t chosen = c->cf.cur;
+    for (size_t i = 0; i < c->cf.n_caches; i++) {
+        hpk_config_select(&c->a, &c->cf, i);
+        printf("startup cache: %.*s (%s, %llu bytes%s%s): %s%s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
+               c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?", (unsigned long long)c->cf.cache->size,
+               c->cf.variant ? ", variant " : "", c->cf.variant ? c->cf.variant : "",
+               hpk_start_bound(c) ? "bound to base " : "NOT USABLE: ", hpk_start_bound(c) ? c->cf.base_hex : c->cf.cache_why);
+        if (hpk_start_bound(c) && i < p->n_eval) printf("on this host: %s: %s\n", said[p->r[i].fit], p->r[i].why);
+    }
+    if (!c->cf.n_caches) printf("startup cache: none\n");
+    hpk_config_select(&c->a, &c->cf, chosen);
+    if (c->cf.n_caches > 1)
+        printf("chosen: %s\n", p->idx >= 0 && c->aot != HPK_AOT_OFF ? hpk_config_cache_name(&c->cf) : "none");
+    printf("unpack directory: %s/%s\n", rootpath, c->cf.base_hex);
+    char **b = hpk_start_argv(c, rootpath, p->idx >= 0 && c->aot != HPK_AOT_OFF, NULL, NULL, 0, NULL);
+    printf("exec: ");
+    hpk_start_print_argv(stdout, b);
+    printf("entries: %u\n", c->a.p.count);
+    printf("%-9s %7s %12s %12s %-6s %12s %-32s %s\n", "role", "mode", "size", "stored", "codec", "offset",
+           "xxh3-128", "path");
+    for (uint32_t i = 0; i < c->a.p.count; i++) {
+        const struct hpk_entry *e = &c->a.p.entries[i];
+        char h[33];
+        hpk_hash_hex(e->hash, h);
+        printf("%-9s %07o %12llu %12llu %-6s %12llu %s %.*s\n", hpk_role_name(e->role), e->mode,
+               (unsigned long long)e->size, (unsigned long long)e->stored_size, hpk_codec_name(e->codec),
+               (unsigned long long)e->offset, h, (int)e->path_len, e->path);
+    }
+}
+
+/* --hpack-check: for this host, does a carried cache apply? Each cache's
+ * prediction (the warm path's rule), then the JVM's own check of the
+ * chosen one, or of the default when none is chosen
+ * (`-XX:AOTMode=on ... -version`, or -Xshare:on), unless the CPU lacks a
+ * feature: that cache's machine code must never run here. Exit 0 when a
+ * cache applies, HPK_EXIT_HOSTFIT when none does (docs/launcher.md 1). */
+int hpk_start_check(struct hpk_start *c)
+{
+    if (!c->cf.cache) {
+        printf("startup cache: none; nothing to check\n");
+        return HPK_EXIT_HOSTFIT;
+    }
+    struct hpk_pick p;
+    hpk_launcher_pick(&c->a, &c->cf, 1, &p);
+    static const char *const said[] = {"applies", "does not apply", "may apply (at a limit; the JVM decides)"};
+    size_t chosen = c->cf.cur;
+    for (size_t i = 0; i < c->cf.n_caches; i++) {
+        hpk_config_select(&c->a, &c->cf, i);
+        print_cache(c, "startup cache");
+        putchar('\n');
+        if (!p.bound[i]) printf("bound: no: %s\n", c->cf.cache_why);
+        else printf("predicted: %s: %s\n", said[p.r[i].fit], p.r[i].why);
+    }
+    hpk_config_select(&c->a, &c->cf, chosen);
+    if (c->cf.n_caches > 1) {
+        if (p.idx >= 0) print_cache(c, "chosen");
+        else printf("chosen: none; the JVM checks the default");
+        putchar('\n');
+    }
+    if (!hpk_start_bound(c)) {
+        printf("verdict: does not apply\n");
+        return HPK_EXIT_HOSTFIT;
+    }
+    if (p.idx < 0 && hpk_fit_cpu_refused(p.r[chosen].fit, p.r[chosen].reason)) {
+        printf("jvm check: not run (the cache's machine code must not meet this CPU)\nverdict: does not apply\n");
+        return HPK_EXIT_HOSTFIT;
+    }
+    const struct hpk_fit_result *r = &p.r[chosen];
+    char rootpath[4096];
+    hpk_start_pin(c, hpk_start_find_tree(c, 1, rootpath, sizeof rootpath));
+    enum hpk_aot keep = c->aot;
+    c->aot = HPK_AOT_REQUIRE;
+    static const char *const version[] = {"-version", NULL}; /* no main class */
+    char **v = hpk_start_argv(c, rootpath, 1, NULL, version, 0, NULL);
+    c->aot = keep;
+    int st = -1;
+    char *out = hpk_launcher_capture(c->cf.launch.java, v, &st);
+    hpk_exec_line_free(v);
+    int ok = out && st == 0;
+    const char *w = out ? strstr(out, "Unable to use") : NULL;
+    if (!w && out) w = strstr(out, "rror");
+    printf("jvm check: %s%.*s\n", ok ? "the JVM maps the cache" : "refused: ",
+           ok ? 0 : (int)strcspn(w ? w : "", "\n"), w ? w : "");
+    if (r->fit != HPK_FIT_UNSURE && ok != (r->fit == HPK_FIT_YES)) printf("note: the prediction and the JVM disagree; the JVM's word stands\n");
+    printf("verdict: %s\n", ok ? "applies" : "does not apply");
+    free(out);
+    return ok ? 0 : HPK_EXIT_HOSTFIT;
+}

@@ -1,0 +1,104 @@
+#!/bin/bash
+# make bench (issue 13, cache variants): start-up with the startup cache
+# variants of `hpack build --train-variant`, each comparison measured
+# ALTERNATELY in one loop (A, B, A, B, ...) on the sample app (hello.jar),
+# warm (the tree unpacked). Numbers, not tests: exit 0 even when a goal is
+# missed.
+#
+#  1. A host whose heap is over 32 GB (simulated with -XX:MaxRAM=256g: no
+#     compressed oops, so the default cache does not apply): DA1 built with
+#     the large-heap variant (the launcher picks it) vs DA0 (no cache), and
+#     vs a DA1 without variants (its cache is not passed there).
+#     Goal: DA1(large-heap) >= 1.6x faster than DA0.
+#  2. A normal host: the portable variant (no AOT adapters, forced with
+#     HPACK_AOT_VARIANT=portable) vs the default cache: what portability costs.
+#
+#   BENCH_RUNS  runs per contender (default 15)
+#   BENCH_DIR   scratch directory (default build/bench-variants; wiped first)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+export LC_ALL=C
+
+RUNS=${BENCH_RUNS:-15}
+B=${BENCH_DIR:-$ROOT/build/bench-variants}
+case $RUNS in *[!0-9]*|0) echo "BENCH_RUNS: a number >= 1 please" >&2; exit 2;; esac
+rm -rf "$B"
+mkdir -p "$B/times"
+T=$B/times
+RT=$(rt25)
+for f in "$HPACK" "$SAMPLES/hello.jar"; do [ -e "$f" ] || { echo "missing $f: make && make samples" >&2; exit 1; }; done
+
+echo "== startup cache variants (hello.jar, Temurin 25, $RUNS alternated runs each, warm) =="
+t0=$EPOCHREALTIME
+"$HPACK" build -q --train --train-variant large-heap --train-variant portable --runtime "$RT" \
+    --jar "$SAMPLES/hello.jar" --keep-da0 "$B/da0" -o "$B/da1v"
+"$HPACK" build -q --train --runtime "$RT" --jar "$SAMPLES/hello.jar" -o "$B/da1"
+printf '  built DA1 with both variants and a DA1 without, in %.0f s\n' "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {print b - a}')"
+
+# Each contender: its own cache directory, its environment; output dropped.
+BIG=-XX:MaxRAM=256g
+cmd_lh=(env HPACK_CACHE_DIR="$B/c-lh" HPACK_JAVA_OPTS=$BIG "$B/da1v")
+cmd_da0big=(env HPACK_CACHE_DIR="$B/c-da0" HPACK_JAVA_OPTS=$BIG "$B/da0")
+cmd_novar=(env HPACK_CACHE_DIR="$B/c-nv" HPACK_JAVA_OPTS=$BIG "$B/da1")
+cmd_default=(env HPACK_CACHE_DIR="$B/c-def" "$B/da1v")
+cmd_portable=(env HPACK_CACHE_DIR="$B/c-port" HPACK_AOT_VARIANT=portable "$B/da1v")
+# CPU time too (perf's task-clock of the whole process tree): on a loaded
+# machine it moves less than elapsed time.
+HAVE_PERF=0
+perf stat -x, -e task-clock -o /dev/null true 2>/dev/null && HAVE_PERF=1
+
+# The cache each start uses must be the one meant (else the numbers lie).
+check() { # check NAME WANT-PATTERN ENV...
+    local name=$1 want=$2; shift 2
+    local err; err=$(env HPACK_DEBUG=1 "$@" 2>&1 >/dev/null) || { echo "  $name: failed: $err" >&2; exit 1; }
+    grep -q -- "$want" <<<"$err" || { echo "  $name: not '$want': $(grep '^hpack: startup\|warning' <<<"$err")" >&2; exit 1; }
+}
+check large-heap '(variant large-heap) applies' HPACK_CACHE_DIR="$B/c-lh" HPACK_JAVA_OPTS=$BIG HPACK_AOT=require "$B/da1v"
+check default 'cache/[0-9a-f]*\.aot applies' HPACK_CACHE_DIR="$B/c-def" HPACK_AOT=require "$B/da1v"
+check portable '(variant portable) applies' HPACK_CACHE_DIR="$B/c-port" HPACK_AOT_VARIANT=portable HPACK_AOT=require "$B/da1v"
+check no-variant 'does not apply on this host' HPACK_CACHE_DIR="$B/c-nv" HPACK_JAVA_OPTS=$BIG "$B/da1"
+"${cmd_da0big[@]}" >/dev/null # unpacks
+
+bench() { # bench NAME...: RUNS rounds, each running every NAME once, in turn
+    local i name t0 t1
+    for name; do : >"$T/$name"; : >"$T/$name.cpu"; done
+    for ((i = 0; i < RUNS; i++)); do
+        for name; do
+            local -n cmd=cmd_$name
+            t0=${EPOCHREALTIME/[.,]/}
+            if ((HAVE_PERF)); then
+                perf stat -x, -e task-clock -o "$B/perf.out" -- "${cmd[@]}" >/dev/null 2>&1
+            else
+                "${cmd[@]}" >/dev/null 2>&1
+            fi
+            t1=${EPOCHREALTIME/[.,]/}
+            echo $((t1 - t0)) >>"$T/$name"
+            if ((HAVE_PERF)); then awk -F, '$3 == "task-clock" {printf "%d\n", $1 * 1000}' "$B/perf.out" >>"$T/$name.cpu"; fi
+        done
+    done
+}
+med() { median <"$T/$1" | awk '{printf "%.1f", $1 / 1000}'; }
+# paired: the median of the per-round ratios (A and B of a round ran back to back)
+pratio() { paste "$T/$1" "$T/$2" | awk '{print $1 / $2}' | median | awk '{printf "%.3f", $1}'; }
+row() { # elapsed median, and CPU median with perf
+    printf '  %-58s %8s ms' "$1" "$(med "$2")"
+    ((HAVE_PERF)) && printf '  (CPU %s ms)' "$(med "$2.cpu")"
+    echo
+}
+cpuratio() { ((HAVE_PERF)) && printf '; CPU time, paired: %sx' "$(pratio "$1.cpu" "$2.cpu")"; true; }
+
+bench lh da0big novar
+echo "-- a 256 GB host (HPACK_JAVA_OPTS=$BIG: no compressed oops), medians --"
+row "DA1 with --train-variant large-heap (large-heap cache)" lh
+row "DA1 without variants (its cache does not apply: none)" novar
+row "DA0 (no cache)" da0big
+x=$(pratio da0big lh)
+printf '  DA0 / DA1(large-heap), elapsed, paired: %sx  (goal >= 1.6x: %s)%s\n' "$x" \
+    "$(awk -v x="$x" 'BEGIN {print (x >= 1.6 ? "met" : "MISSED")}')" "$(cpuratio da0big lh)"
+printf '  DA1 without variants / DA1(large-heap), elapsed, paired: %sx%s\n' "$(pratio novar lh)" "$(cpuratio novar lh)"
+
+bench default portable
+echo "-- this host (compressed oops, the build CPU), medians --"
+row "DA1, default cache (AOT adapters)" default
+row "DA1, portable variant (no adapters: HPACK_AOT_VARIANT=portable)" portable
+printf '  portable / default, elapsed, paired: %sx%s (the cost of portability)\n' "$(pratio portable default)" "$(cpuratio portable default)"
