@@ -83,129 +83,182 @@ static int more_components(const char *s)
     return 0;
 }
 
-int hpk_dir_open_secure(const char *path, int flags, char *real, size_t realn, int *insecure,
-                        struct hpk_err *e)
+/* ---- the walk from "/" (hpk_dir_walk) ---- */
+
+struct walk {
+    const struct hpk_walk_rule *r;
+    const char *path; /* as given, for errors about the whole path */
+    uid_t me;
+    char rest[8192];  /* what is left to walk, a link's target spliced in */
+    char *p;          /* into rest */
+    char *real;       /* the way walked: absolute, no link, no "." or ".." */
+    size_t realn, rn;
+    char what[4400];  /* the directory or link at hand, for messages */
+    int fd;           /* O_PATH descriptor of real */
+    struct stat st;   /* of fd */
+    int links;
+    int *insecure;
+    struct hpk_err *e;
+};
+
+static int walk_errno(struct walk *w, const char *what)
 {
-    int create = flags & HPK_DIR_CREATE;
-    char rest[8192], comp[256], what[4400];
-    uid_t me = geteuid();
+    return hpk_fail(w->e, HPK_EXIT_CACHEDIR, "%s: %s", what, strerror(errno));
+}
+
+/* A refusal by the rule (not an error) sets *insecure. */
+static int walk_judge(struct walk *w, hpk_walk_check check, const struct stat *st, const char *what)
+{
+    if (check(st, what, w->me, w->e) == 0) return 0;
+    *w->insecure = 1;
+    return -1;
+}
+
+/* (Re)start at the root directory: the path, or an absolute link's target. */
+static int walk_root(struct walk *w)
+{
+    if (w->fd >= 0) close(w->fd);
+    w->fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    w->rn = 0;
+    w->real[0] = 0;
+    if (w->fd < 0 || fstat(w->fd, &w->st) != 0) return walk_errno(w, w->path);
+    return walk_judge(w, w->r->way, &w->st, "/");
+}
+
+/* Component `comp` is a symbolic link: followed only if its owner may be
+ * trusted (its directory was checked: nobody else can replace it), its
+ * target spliced in front of what is left of the path. */
+static int walk_link(struct walk *w, const char *comp)
+{
     struct stat st;
-    int links = 0, fd = -1;
-    size_t rn = 0;
+    if (fstatat(w->fd, comp, &st, AT_SYMLINK_NOFOLLOW) != 0) return walk_errno(w, w->what);
+    if (!S_ISLNK(st.st_mode)) return hpk_fail(w->e, HPK_EXIT_CACHEDIR, "%s: not a directory", w->what);
+    if (walk_judge(w, w->r->way, &st, w->what) != 0) return -1;
+    char target[4096];
+    ssize_t tl = readlinkat(w->fd, comp, target, sizeof target - 1);
+    if (tl <= 0 || ++w->links > 40) {
+        if (tl > 0) errno = ELOOP;
+        return walk_errno(w, w->what);
+    }
+    target[tl] = 0;
+    char spliced[sizeof w->rest];
+    if (snprintf(spliced, sizeof spliced, "%s/%s", target, w->p) >= (int)sizeof spliced) {
+        errno = ENAMETOOLONG;
+        return walk_errno(w, w->path);
+    }
+    memcpy(w->rest, spliced, strlen(spliced) + 1);
+    w->p = w->rest;
+    return w->rest[0] == '/' ? walk_root(w) : 0;
+}
+
+/* One more component: 1 when walked, 0 at the end of the path, -1 when the
+ * walk stops (e set; e->code 0: a missing directory the rule allows). */
+static int walk_step(struct walk *w)
+{
+    char comp[256];
+    while (*w->p == '/') w->p++;
+    if (!*w->p) return 0;
+    size_t n = strcspn(w->p, "/");
+    if (n >= sizeof comp) {
+        errno = ENAMETOOLONG;
+        return walk_errno(w, w->path);
+    }
+    memcpy(comp, w->p, n);
+    comp[n] = 0;
+    w->p += n;
+    if (!strcmp(comp, ".")) return 1;
+    snprintf(w->what, sizeof w->what, "%.*s/%s", (int)w->rn, w->real, comp);
+    int nfd;
+    if (!strcmp(comp, "..")) {
+        nfd = openat(w->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (nfd < 0) return walk_errno(w, w->path);
+        while (w->rn > 0 && w->real[w->rn - 1] != '/') w->rn--;
+        w->rn = w->rn ? w->rn - 1 : 0;
+        w->real[w->rn] = 0;
+        snprintf(w->what, sizeof w->what, "%s", w->rn ? w->real : "/");
+    } else {
+        nfd = openat(w->fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (nfd < 0 && errno == ENOENT && w->r->create) {
+            if (mkdirat(w->fd, comp, 0700) != 0 && errno != EEXIST) return walk_errno(w, w->what);
+            nfd = openat(w->fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (nfd < 0 && errno == ENOENT && w->r->missing_ok) {
+            w->e->code = 0;
+            w->e->msg[0] = 0;
+            return -1;
+        }
+        if (nfd < 0 && w->r->follow && (errno == ELOOP || errno == ENOTDIR))
+            return walk_link(w, comp) == 0 ? 1 : -1;
+        if (nfd < 0) return walk_errno(w, w->what);
+        if (w->rn + 1 + n >= w->realn) {
+            close(nfd);
+            errno = ENAMETOOLONG;
+            return walk_errno(w, w->path);
+        }
+        w->real[w->rn++] = '/';
+        memcpy(w->real + w->rn, comp, n + 1);
+        w->rn += n;
+    }
+    close(w->fd);
+    w->fd = nfd;
+    if (fstat(w->fd, &w->st) != 0) return walk_errno(w, w->what);
+    /* The last component is the directory itself, judged by `last` at the end. */
+    if (more_components(w->p) && walk_judge(w, w->r->way, &w->st, w->what) != 0) return -1;
+    return 1;
+}
+
+int hpk_dir_walk(const char *path, const struct hpk_walk_rule *r, char *real, size_t realn, int *insecure,
+                 struct hpk_err *e)
+{
+    struct walk w = {.r = r, .path = path, .me = geteuid(), .real = real, .realn = realn, .fd = -1,
+                     .insecure = insecure, .e = e};
     *insecure = 0;
     if (!*path) return hpk_fail(e, HPK_EXIT_CACHEDIR, "empty cache directory path");
+    int over;
     if (path[0] == '/') {
-        if (snprintf(rest, sizeof rest, "%s", path) >= (int)sizeof rest) goto toolong;
+        over = snprintf(w.rest, sizeof w.rest, "%s", path) >= (int)sizeof w.rest;
     } else {
         char *cwd = getcwd(NULL, 0);
         if (!cwd) return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: cannot get the working directory: %s", path, strerror(errno));
-        int over = snprintf(rest, sizeof rest, "%s/%s", cwd, path) >= (int)sizeof rest;
+        over = snprintf(w.rest, sizeof w.rest, "%s/%s", cwd, path) >= (int)sizeof w.rest;
         free(cwd);
-        if (over) goto toolong;
     }
-    real[0] = 0;
-    int restart = 1;
-    for (char *p = rest;;) {
-        if (restart) { /* (re)start at the root directory: the path, or an absolute link's target */
-            restart = 0;
-            if (fd >= 0) close(fd);
-            fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-            rn = 0;
-            real[0] = 0;
-            if (fd < 0 || fstat(fd, &st) != 0) goto sys;
-            *insecure = 1;
-            if (way_secure(&st, "/", me, e) != 0) goto out;
-            *insecure = 0;
-        }
-        while (*p == '/') p++;
-        if (!*p) break;
-        size_t n = strcspn(p, "/");
-        if (n >= sizeof comp) {
-            errno = ENAMETOOLONG;
-            goto sys;
-        }
-        memcpy(comp, p, n);
-        comp[n] = 0;
-        p += n;
-        if (!strcmp(comp, ".")) continue;
-        snprintf(what, sizeof what, "%.*s/%s", (int)rn, real, comp);
-        int nfd;
-        if (!strcmp(comp, "..")) {
-            nfd = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (nfd < 0) goto sys;
-            while (rn > 0 && real[rn - 1] != '/') rn--;
-            rn = rn ? rn - 1 : 0;
-            real[rn] = 0;
-            snprintf(what, sizeof what, "%s", rn ? real : "/");
+    if (over) {
+        errno = ENAMETOOLONG;
+        return walk_errno(&w, path);
+    }
+    w.p = w.rest;
+    int s = walk_root(&w) == 0 ? 1 : -1;
+    while (s > 0) s = walk_step(&w);
+    if (s == 0) {
+        if (!real[0]) snprintf(real, realn, "/");
+        if (walk_judge(&w, r->last, &w.st, real) != 0) s = -1;
+    }
+    if (s == 0 && !r->o_path) {
+        /* The walk used O_PATH descriptors (search permission is enough on
+         * the way); the directory itself is read (readdir of stale
+         * temporaries). */
+        int rfd = openat(w.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rfd < 0) {
+            s = walk_errno(&w, w.what);
         } else {
-            nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (nfd < 0 && errno == ENOENT && create) {
-                if (mkdirat(fd, comp, 0700) != 0 && errno != EEXIST) goto sys_what;
-                nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            }
-            if (nfd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
-                /* A symbolic link is followed only if its owner may be trusted
-                 * (its directory was checked: nobody else can replace it). */
-                if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) != 0) goto sys_what;
-                if (!S_ISLNK(st.st_mode)) {
-                    hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: not a directory", what);
-                    goto out;
-                }
-                *insecure = 1;
-                if (way_secure(&st, what, me, e) != 0) goto out;
-                *insecure = 0;
-                char target[4096];
-                ssize_t tl = readlinkat(fd, comp, target, sizeof target - 1);
-                if (tl <= 0 || ++links > 40) {
-                    if (tl > 0) errno = ELOOP;
-                    goto sys_what;
-                }
-                target[tl] = 0;
-                char spliced[sizeof rest];
-                if (snprintf(spliced, sizeof spliced, "%s/%s", target, p) >= (int)sizeof spliced) goto toolong;
-                memcpy(rest, spliced, strlen(spliced) + 1);
-                p = rest;
-                restart = rest[0] == '/';
-                continue;
-            }
-            if (nfd < 0) goto sys_what;
-            if (rn + 1 + n >= realn) {
-                close(nfd);
-                goto toolong;
-            }
-            real[rn++] = '/';
-            memcpy(real + rn, comp, n + 1);
-            rn += n;
-        }
-        close(fd);
-        fd = nfd;
-        if (fstat(fd, &st) != 0) goto sys_what;
-        /* The last component is the root itself, checked more strictly below. */
-        if (more_components(p)) {
-            *insecure = 1;
-            if (way_secure(&st, what, me, e) != 0) goto out;
-            *insecure = 0;
+            close(w.fd);
+            w.fd = rfd;
         }
     }
-    if (!real[0]) snprintf(real, realn, "/");
-    *insecure = 1;
-    if (flags & HPK_DIR_WAY ? way_secure(&st, real, me, e) != 0 : st_secure(&st, real, me, e) != 0) goto out;
-    *insecure = 0;
-    /* The walk used O_PATH descriptors (search permission is enough on
-     * the way); the root itself is read (readdir of stale temporaries). */
-    int rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rfd < 0) goto sys_what;
-    close(fd);
-    return rfd;
-toolong:
-    errno = ENAMETOOLONG;
-sys:
-    snprintf(what, sizeof what, "%s", path);
-sys_what:
-    hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: %s", what, strerror(errno));
-out:
-    if (fd >= 0) close(fd);
+    if (s == 0) return w.fd;
+    if (w.fd >= 0) close(w.fd);
     return -1;
+}
+
+int hpk_dir_open_secure(const char *path, int flags, char *real, size_t realn, int *insecure,
+                        struct hpk_err *e)
+{
+    struct hpk_walk_rule r = {.way = way_secure,
+                              .last = flags & HPK_DIR_WAY ? way_secure : st_secure,
+                              .create = !!(flags & HPK_DIR_CREATE),
+                              .follow = 1};
+    return hpk_dir_walk(path, &r, real, realn, insecure, e);
 }
 
 int hpk_file_secure(const char *path, const char *what, struct hpk_err *e)

@@ -14,6 +14,8 @@
 #include "hpk_artifact.h"
 
 #include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* Every unpacked file gets this mtime (1980-01-01T00:00:00Z): class path
@@ -70,13 +72,30 @@ int hpk_dir_secure(int fd, const char *what, struct hpk_err *e);
 enum { HPK_DIR_CREATE = 1, HPK_DIR_WAY = 2 };
 int hpk_dir_open_secure(const char *path, int flags, char *real, size_t realn, int *insecure,
                         struct hpk_err *e);
+/* The walk under hpk_dir_open_secure and the store's hpk_store_open: from
+ * "/" one component at a time with O_NOFOLLOW descriptors, so what is
+ * judged is what is opened; every directory on the way judged by `way`,
+ * the directory itself by `last` (a check fills e and returns -1 to
+ * refuse, which sets *insecure). Returns the directory's descriptor, its
+ * real path in real[0..realn), or -1 with e set (e->code 0: a directory is
+ * missing and missing_ok). */
+typedef int (*hpk_walk_check)(const struct stat *st, const char *what, uid_t me, struct hpk_err *e);
+struct hpk_walk_rule {
+    hpk_walk_check way, last;
+    int create;     /* make missing directories 0700 */
+    int follow;     /* follow a link whose owner passes `way` (else a link is an error) */
+    int missing_ok; /* a missing directory is no error */
+    int o_path;     /* return the O_PATH descriptor (search only), not one opened for reading */
+};
+int hpk_dir_walk(const char *path, const struct hpk_walk_rule *r, char *real, size_t realn, int *insecure,
+                 struct hpk_err *e);
 /* A file the user is about to trust (a startup cache given to hpack build
  * --with-cache): below directories nobody else may rename (as above), a
  * regular file (not followed), owned by the user, not writable by group or
  * others. `what` names it in the message. */
 int hpk_file_secure(const char *path, const char *what, struct hpk_err *e);
 
-/* unpack.c */
+/* unpack.c (with filewriter.c and treedir.c: hpk_unpack.h) */
 /* Unpack every non-cache entry into a new directory `name` under `parent`
  * (which must not exist), verifying each entry; the directory appears only
  * complete (built as a temporary sibling, then renamed). `marker`: write the
@@ -92,12 +111,14 @@ int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);
 /* The same for one cache file (`cache`, an entry of a) and the cache
  * directories: what a start that uses that cache needs. */
 int hpk_unpack_cache_one(const struct hpk_artifact *a, int tree, const struct hpk_entry *cache, struct hpk_err *e);
+/* rmtree.c */
 /* Remove a directory tree without following symlinks. */
 int hpk_rm_rf(int parent, const char *name);
 /* Remove stale temporaries `<prefix>.tmp.*` / `<prefix>.old.*` under parent. */
 void hpk_clean_stale(int parent, const char *prefix);
 /* Remove files named `<prefix><anything>.<suffix>` in dir (a killed start's cache temporaries). */
 void hpk_clean_prefix(int dir, const char *prefix, const char *suffix);
+/* verify.c */
 /* Re-hash every entry of the unpacked tree against the table. */
 int hpk_verify_tree(const struct hpk_artifact *a, int tree, struct hpk_err *e);
 

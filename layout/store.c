@@ -22,18 +22,24 @@ const char *hpk_store_path(void)
     return *s ? s : NULL;
 }
 
+/* The store rule for one directory on the way or the store itself. */
+static int store_st_ok(const struct stat *st, const char *what, uid_t me, struct hpk_err *e)
+{
+    if (!S_ISDIR(st->st_mode)) return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: not a directory", what);
+    if (st->st_uid != 0 && st->st_uid != me)
+        return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: owned by uid %u, neither root nor you", what,
+                        (unsigned)st->st_uid);
+    if (st->st_mode & 022)
+        return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: writable by group or others (mode %03o)", what,
+                        (unsigned)(st->st_mode & 0777));
+    return 0;
+}
+
 int hpk_store_dir_ok(int fd, const char *what, struct hpk_err *e)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: %s", what, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: not a directory", what);
-    if (st.st_uid != 0 && st.st_uid != geteuid())
-        return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: owned by uid %u, neither root nor you", what,
-                        (unsigned)st.st_uid);
-    if (st.st_mode & 022)
-        return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: writable by group or others (mode %03o)", what,
-                        (unsigned)(st.st_mode & 0777));
-    return 0;
+    return store_st_ok(&st, what, geteuid(), e);
 }
 
 int hpk_store_open(const char *path, char *real, size_t n, struct hpk_err *e)
@@ -45,42 +51,13 @@ int hpk_store_open(const char *path, char *real, size_t n, struct hpk_err *e)
         if (errno == ENOENT || errno == ENOTDIR) return -1;
         return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: %s", path, strerror(errno));
     }
-    if (snprintf(real, n, "%s", buf) >= (int)n) return hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: path too long", buf);
-    /* Walk the resolved path with O_NOFOLLOW: a link swapped in after
-     * realpath fails the walk instead of leading elsewhere, so the
-     * directories checked are the ones opened. */
-    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return hpk_fail(e, HPK_EXIT_CACHEDIR, "/: %s", strerror(errno));
-    char *p = buf;
-    for (;;) {
-        char *slash = p;
-        /* buf[0..slash) is the path opened so far ("" for "/"). */
-        char saved = *slash;
-        *slash = 0;
-        int bad = hpk_store_dir_ok(fd, slash == buf ? "/" : buf, e);
-        *slash = saved;
-        if (bad) {
-            close(fd);
-            return -1;
-        }
-        while (*p == '/') p++;
-        if (!*p) break;
-        char *end = strchr(p, '/');
-        if (end) *end = 0;
-        int nfd = openat(fd, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int err = errno;
-        if (end) *end = '/';
-        close(fd);
-        if (nfd < 0) {
-            if (err == ENOENT) return -1;
-            if (end) *end = 0;
-            hpk_fail(e, HPK_EXIT_CACHEDIR, "%s: %s", buf, strerror(err));
-            return -1;
-        }
-        fd = nfd;
-        p = end ? end : p + strlen(p);
-    }
-    return fd;
+    /* Walk the resolved path without following links (dirsafe.c's walk): a
+     * link swapped in after realpath fails the walk instead of leading
+     * elsewhere, so the directories checked are the ones opened. Stricter
+     * than the cache root's rule: no sticky exception on the way. */
+    static const struct hpk_walk_rule rule = {.way = store_st_ok, .last = store_st_ok, .missing_ok = 1, .o_path = 1};
+    int insecure;
+    return hpk_dir_walk(buf, &rule, real, n, &insecure, e);
 }
 
 int hpk_store_tree(int store, const char *real, const char *hex, struct hpk_err *e)

@@ -1,0 +1,432 @@
+/*
+ * filewriter.c - the parallel file writer: every regular file of an unpack,
+ * on a pool of threads, one per CPU the process may use. Each file is split
+ * into pieces (a zstd frame, a 2 MiB slice of a stored entry) so that one
+ * big file is decoded on every core. Pieces are written where they belong
+ * with pwrite (stored ones with copy_file_range), in any order, and hashed
+ * in order (XXH3-128 of the whole content); a file is finished (mode,
+ * mtime, close) only once its hash matched.
+ */
+#define _GNU_SOURCE
+#include "hpk_unpack.h"
+
+#include "hpk_cpus.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Test hook (tests/reliability): stop dead after writing this many bytes, to
+ * simulate a crash at a chosen point of a first start. */
+static long long kill_after = -1;
+static atomic_llong written_total;
+
+/* Test builds only (make's hpack-test, -DHPK_TEST_HOOKS): the launcher
+ * shipped in artifacts reads no test variable. */
+static void load_hooks(void)
+{
+#ifdef HPK_TEST_HOOKS
+    const char *k = getenv("HPACK_TEST_KILL_AFTER_BYTES");
+    if (k && *k) kill_after = atoll(k);
+#endif
+}
+
+/* Write all of buf at `off` (or at the file position when off < 0). */
+static int write_all(int fd, const uint8_t *buf, size_t len, long long off)
+{
+    while (len) {
+        size_t n = len;
+        if (kill_after >= 0) {
+            long long before = atomic_fetch_add(&written_total, (long long)n);
+            if (before + (long long)n > kill_after) {
+                n = before < kill_after ? (size_t)(kill_after - before) : 0;
+                if (n) {
+                    ssize_t r = off < 0 ? write(fd, buf, n) : pwrite(fd, buf, n, (off_t)off);
+                    (void)r;
+                }
+                raise(SIGKILL);
+            }
+        }
+        ssize_t r = off < 0 ? write(fd, buf, n) : pwrite(fd, buf, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) {
+            errno = EIO;
+            return -1;
+        }
+        if (kill_after >= 0) atomic_fetch_sub(&written_total, (long long)(n - (size_t)r));
+        buf += r;
+        len -= (size_t)r;
+        if (off >= 0) off += r;
+    }
+    return 0;
+}
+
+struct wsink {
+    int fd;
+};
+
+static int write_sink(void *ctx, const uint8_t *buf, size_t len)
+{
+    return write_all(((struct wsink *)ctx)->fd, buf, len, -1);
+}
+
+struct engine {
+    const struct hpk_artifact *a;
+    struct hpk_fjob *jobs;
+    size_t n, scan;
+    uint32_t window;   /* pieces of one file decoded ahead of its hash */
+    int inflight;      /* claims being worked on */
+    atomic_int no_cfr; /* copy_file_range refused: write stored pieces with pwrite */
+    int failed;
+    struct hpk_err *err;
+    uint8_t **free_bufs; /* HPK_ZSTD_FRAME buffers to reuse */
+    size_t nfree, capfree;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+/* Record the first failure; the other threads stop claiming. Under mu. */
+static void eng_fail(struct engine *g, int code, const struct hpk_entry *e, const char *what, const char *why)
+{
+    if (!g->failed)
+        hpk_fail(g->err, code, "%s" HPK_PATHFMT "%s%s", what, HPK_PATHARG(e), why ? ": " : "", why ? why : "");
+    g->failed = 1;
+    pthread_cond_broadcast(&g->cv);
+}
+
+static uint8_t *buf_get(struct engine *g)
+{
+    pthread_mutex_lock(&g->mu);
+    uint8_t *b = g->nfree ? g->free_bufs[--g->nfree] : NULL;
+    pthread_mutex_unlock(&g->mu);
+    return b ? b : malloc(HPK_ZSTD_FRAME);
+}
+
+/* Under mu. */
+static void buf_put(struct engine *g, uint8_t *b)
+{
+    if (!b) return;
+    if (g->nfree == g->capfree) {
+        size_t cap = g->capfree ? 2 * g->capfree : 16;
+        uint8_t **nb = realloc(g->free_bufs, cap * sizeof *nb);
+        if (!nb) {
+            free(b);
+            return;
+        }
+        g->free_bufs = nb;
+        g->capfree = cap;
+    }
+    g->free_bufs[g->nfree++] = b;
+}
+
+enum { C_NONE, C_PREP, C_PIECE };
+
+/* Take the next piece of work, in table order as far as possible. Under mu. */
+static int claim(struct engine *g, size_t *job, uint32_t *piece)
+{
+    for (;;) {
+        if (g->failed) return C_NONE;
+        while (g->scan < g->n && (g->jobs[g->scan].state == HPK_J_DONE ||
+                                  (g->jobs[g->scan].state == HPK_J_READY && g->jobs[g->scan].next_claim == g->jobs[g->scan].n)))
+            g->scan++;
+        for (size_t i = g->scan; i < g->n; i++) {
+            struct hpk_fjob *j = &g->jobs[i];
+            if (j->state == HPK_J_NEW) {
+                j->state = HPK_J_PREP;
+                g->inflight++;
+                *job = i;
+                return C_PREP;
+            }
+            if (j->state == HPK_J_READY && j->next_claim < j->n && j->next_claim < j->next_hash + g->window) {
+                *job = i;
+                *piece = j->next_claim++;
+                g->inflight++;
+                return C_PIECE;
+            }
+        }
+        if (g->inflight == 0) return C_NONE;
+        pthread_cond_wait(&g->cv, &g->mu);
+    }
+}
+
+/* Mode, mtime, close: the file's content matched. */
+static int finish_file(struct hpk_fjob *j)
+{
+    int r = fchmod(j->fd, j->e->mode & 0777) != 0 || futimens(j->fd, hpk_fixed_times) != 0 ? -1 : 0;
+    int saved = errno;
+    if (close(j->fd) != 0 && r == 0) saved = errno, r = -1;
+    j->fd = -1;
+    errno = saved;
+    return r;
+}
+
+/* Create the file and find its pieces (checking its stored bytes). */
+static void prep(struct engine *g, struct hpk_dircache *dc, size_t i)
+{
+    struct hpk_fjob *j = &g->jobs[i];
+    const struct hpk_entry *e = j->e;
+    char base[HPK_NAME_MAX + 1], name[HPK_NAME_MAX + 64];
+    int dir = hpk_entry_dir(dc, e, base, sizeof base);
+    if (j->tmp) hpk_cache_tmp_name(name, sizeof name, base);
+    else snprintf(name, sizeof name, "%s", base);
+    int fd = dir < 0 ? -1 : openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int saved = errno;
+    struct hpk_piece *pc = NULL;
+    uint32_t n = 0;
+    int r = fd < 0 ? HPK_OK : hpk_entry_pieces(g->a, e, &pc, &n);
+    XXH3_state_t *hs = NULL;
+    const uint8_t **ready = NULL;
+    uint8_t **rbuf = NULL;
+    if (fd >= 0 && r == HPK_OK && n > 1 && e->codec != HPK_CODEC_ZLIB) {
+        hs = XXH3_createState();
+        ready = calloc(g->window, sizeof *ready);
+        rbuf = calloc(g->window, sizeof *rbuf);
+        if (!hs || !ready || !rbuf) r = HPK_E_NOMEM;
+        else XXH3_128bits_reset(hs);
+    }
+    pthread_mutex_lock(&g->mu);
+    j->fd = fd;
+    j->pc = pc;
+    j->n = n;
+    j->hs = hs;
+    j->ready = ready;
+    j->rbuf = rbuf;
+    j->state = HPK_J_READY;
+    if (dir < 0) eng_fail(g, HPK_EXIT_UNPACK, e, "cannot open directory of ", strerror(saved));
+    else if (fd < 0) eng_fail(g, HPK_EXIT_UNPACK, e, "cannot create ", strerror(saved));
+    else if (r == HPK_E_NOMEM) eng_fail(g, HPK_EXIT_UNPACK, e, "cannot unpack ", "out of memory");
+    else if (r != HPK_OK) eng_fail(g, HPK_EXIT_PAYLOAD, e, "corrupt payload: entry ", hpk_layout_strerror(r));
+    else if (n == 0) { /* an empty file */
+        j->state = HPK_J_DONE;
+        if (finish_file(j) != 0) eng_fail(g, HPK_EXIT_UNPACK, e, "cannot finish ", strerror(errno));
+    }
+    g->inflight--;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* A whole zlib entry, decoded and written in order by one thread. */
+static void zlib_piece(struct engine *g, struct hpk_fjob *j)
+{
+    struct wsink w = {j->fd};
+    int r = hpk_entry_decode(g->a, j->e, write_sink, &w);
+    int saved = errno;
+    pthread_mutex_lock(&g->mu);
+    if (r == HPK_E_SINK) eng_fail(g, HPK_EXIT_UNPACK, j->e, "cannot write ", strerror(saved));
+    else if (r != HPK_OK) eng_fail(g, HPK_EXIT_PAYLOAD, j->e, "corrupt payload: entry ", hpk_layout_strerror(r));
+    else {
+        j->next_hash = 1;
+        j->state = HPK_J_DONE;
+        if (finish_file(j) != 0) eng_fail(g, HPK_EXIT_UNPACK, j->e, "cannot finish ", strerror(errno));
+    }
+    g->inflight--;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static int hash_ok(XXH128_hash_t h, const struct hpk_entry *e)
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, h);
+    return memcmp(c.digest, e->hash, 16) == 0;
+}
+
+/* A stored piece: copy_file_range from the artifact, in the kernel (a
+ * reflink where the file system can), instead of write() from the mapping:
+ * measured 0.66 of the time for a payload of stored entries (docs/results.md).
+ * The hash is still taken over the mapping, which shows the same page cache
+ * pages. Where the call is refused (another file system, no support), fall
+ * back to pwrite for this and every later piece. Returns 0 or an errno. */
+static int copy_piece(struct engine *g, const struct hpk_entry *e, const struct hpk_piece *p, int fd)
+{
+    loff_t in = (loff_t)(g->a->sec_off + e->offset + p->in_off), out = (loff_t)p->out_off;
+    size_t left = (size_t)p->out_len;
+    while (left) {
+        ssize_t c = copy_file_range(g->a->fd, &in, fd, &out, left, 0);
+        if (c < 0 && errno == EINTR) continue;
+        if (c <= 0) {
+            if (c == 0 || errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP ||
+                errno == EBADF || errno == EPERM) {
+                atomic_store(&g->no_cfr, 1);
+                const uint8_t *src = g->a->map + g->a->map_skew + e->offset + p->in_off + (p->out_len - left);
+                return write_all(fd, src, left, (long long)out) != 0 ? errno : 0;
+            }
+            return errno;
+        }
+        left -= (size_t)c;
+    }
+    return 0;
+}
+
+/* Decode piece k of job i, write it in place, then hash what is next in
+ * line. Pieces hashed by one thread at a time per file, outside the lock. */
+static void do_piece(struct engine *g, void *dctx, size_t i, uint32_t k)
+{
+    struct hpk_fjob *j = &g->jobs[i];
+    const struct hpk_entry *e = j->e;
+    if (e->codec == HPK_CODEC_ZLIB) return zlib_piece(g, j);
+    const struct hpk_piece *p = &j->pc[k];
+    uint8_t *buf = e->codec == HPK_CODEC_ZSTD ? buf_get(g) : NULL;
+    const uint8_t *out = NULL;
+    int r = e->codec == HPK_CODEC_ZSTD && !buf ? HPK_E_NOMEM : hpk_piece_decode(g->a, e, p, dctx, buf, &out);
+    int werr = 0;
+    if (r == HPK_OK && e->codec == HPK_CODEC_STORED && kill_after < 0 && !atomic_load(&g->no_cfr))
+        werr = copy_piece(g, e, p, j->fd);
+    else if (r == HPK_OK && write_all(j->fd, out, (size_t)p->out_len, (long long)p->out_off) != 0)
+        werr = errno;
+    if (r == HPK_OK && !werr && j->n == 1) {
+        /* One piece: hash it here, no ordering to wait for. */
+        int ok = hash_ok(XXH3_128bits(out, (size_t)p->out_len), e);
+        pthread_mutex_lock(&g->mu);
+        buf_put(g, buf);
+        j->next_hash = 1;
+        j->state = HPK_J_DONE;
+        if (!ok) eng_fail(g, HPK_EXIT_PAYLOAD, e, "corrupt payload: entry ", hpk_layout_strerror(HPK_E_DATA_HASH));
+        else if (finish_file(j) != 0) eng_fail(g, HPK_EXIT_UNPACK, e, "cannot finish ", strerror(errno));
+        g->inflight--;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        return;
+    }
+    pthread_mutex_lock(&g->mu);
+    if (r != HPK_OK || werr) {
+        buf_put(g, buf);
+        if (werr) eng_fail(g, HPK_EXIT_UNPACK, e, "cannot write ", strerror(werr));
+        else if (r == HPK_E_NOMEM) eng_fail(g, HPK_EXIT_UNPACK, e, "cannot unpack ", "out of memory");
+        else eng_fail(g, HPK_EXIT_PAYLOAD, e, "corrupt payload: entry ", hpk_layout_strerror(r));
+        g->inflight--;
+        pthread_mutex_unlock(&g->mu);
+        return;
+    }
+    j->ready[k % g->window] = out;
+    j->rbuf[k % g->window] = buf;
+    /* Whoever finds the next piece in line ready hashes it, and the ones
+     * after it, with the lock released; others leave theirs waiting. */
+    while (!j->hashing && !g->failed && j->next_hash < j->n && j->ready[j->next_hash % g->window]) {
+        uint32_t h = j->next_hash;
+        const uint8_t *hp = j->ready[h % g->window];
+        uint8_t *hb = j->rbuf[h % g->window];
+        j->hashing = 1;
+        pthread_mutex_unlock(&g->mu);
+        XXH3_128bits_update(j->hs, hp, (size_t)j->pc[h].out_len);
+        pthread_mutex_lock(&g->mu);
+        j->hashing = 0;
+        j->ready[h % g->window] = NULL;
+        j->rbuf[h % g->window] = NULL;
+        buf_put(g, hb);
+        j->next_hash = h + 1;
+        if (j->next_hash == j->n) {
+            j->state = HPK_J_DONE;
+            if (!hash_ok(XXH3_128bits_digest(j->hs), e))
+                eng_fail(g, HPK_EXIT_PAYLOAD, e, "corrupt payload: entry ", hpk_layout_strerror(HPK_E_DATA_HASH));
+            else if (finish_file(j) != 0)
+                eng_fail(g, HPK_EXIT_UNPACK, e, "cannot finish ", strerror(errno));
+        }
+    }
+    g->inflight--;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+struct worker_arg {
+    struct engine *g;
+    int root;
+};
+
+static void *worker(void *arg)
+{
+    struct worker_arg *w = arg;
+    struct engine *g = w->g;
+    struct hpk_dircache dc = {.root = w->root, .fd = -1};
+    void *dctx = hpk_dctx_new();
+    pthread_mutex_lock(&g->mu);
+    if (!dctx && !g->failed) {
+        hpk_fail(g->err, HPK_EXIT_UNPACK, "cannot unpack: out of memory");
+        g->failed = 1;
+        pthread_cond_broadcast(&g->cv);
+    }
+    for (;;) {
+        size_t i;
+        uint32_t k = 0;
+        int c = claim(g, &i, &k);
+        if (c == C_NONE) break;
+        pthread_mutex_unlock(&g->mu);
+        if (c == C_PREP) prep(g, &dc, i);
+        else do_piece(g, dctx, i, k);
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    hpk_dctx_free(dctx);
+    hpk_dircache_reset(&dc);
+    return NULL;
+}
+
+int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *list, struct hpk_err *err)
+{
+    struct hpk_fjob *jobs = list->v;
+    size_t n = list->n;
+    if (n == 0) return 0;
+    load_hooks();
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].fd = -1;
+        bytes += jobs[i].e->size;
+    }
+    /* Threads only for work worth their start (about 50 us each). */
+    int nt = bytes < 2 * HPK_ZSTD_FRAME ? 1 : hpk_cpus();
+    /* Pieces of one file decoded ahead of its hash: enough to keep every
+     * thread busy on one big file, bounded (at most 32 x 2 MiB waiting). */
+    uint32_t window = (uint32_t)(2 * nt + 2) < 32 ? (uint32_t)(2 * nt + 2) : 32;
+    struct engine g = {.a = a, .jobs = jobs, .n = n, .window = window, .err = err};
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    struct worker_arg w = {&g, root};
+    pthread_t th[HPK_MAX_THREADS];
+    int started = 0;
+    for (int t = 1; t < nt; t++)
+        if (pthread_create(&th[started], NULL, worker, &w) == 0) started++;
+    worker(&w);
+    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+    for (size_t i = 0; i < n; i++) {
+        struct hpk_fjob *j = &jobs[i];
+        if (j->fd >= 0) close(j->fd);
+        if (j->rbuf)
+            for (uint32_t k = 0; k < g.window; k++) free(j->rbuf[k]);
+        free(j->pc);
+        free(j->ready);
+        free(j->rbuf);
+        if (j->hs) XXH3_freeState(j->hs);
+    }
+    for (size_t i = 0; i < g.nfree; i++) free(g.free_bufs[i]);
+    free(g.free_bufs);
+    pthread_cond_destroy(&g.cv);
+    pthread_mutex_destroy(&g.mu);
+    return g.failed ? -1 : 0;
+}
+
+int hpk_fjobs_add(struct hpk_fjobs *l, const struct hpk_entry *e, int tmp)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        struct hpk_fjob *nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv) return -1;
+        l->v = nv;
+        l->cap = cap;
+    }
+    memset(&l->v[l->n], 0, sizeof *l->v);
+    l->v[l->n].e = e;
+    l->v[l->n].tmp = tmp;
+    l->n++;
+    return 0;
+}
