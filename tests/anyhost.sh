@@ -298,6 +298,16 @@ assert sorted(str(x["variant"]) for x in json.load(sys.stdin)["changes"]) == ["N
     expect_status 7 "two caches of the variant portable" "$HPACK" build --with-cache "$W/ahvx/${c[0]}" \
         --with-cache "$W/ahvx/${c[2]}" --with-cache "$W/ahvx/${c[2]}" --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-bad"
     [ ! -e "$W/art/ahv-bad" ] || fail "output written"
+    # caches not bound to the payload (other inputs; forced with the test
+    # hook): verify names one, the launcher uses none (124: none is bound)
+    mkdir -p "$W/ahv2"; cp "$SAMPLES/hello.jar" "$W/ahv2/hello.jar"
+    (cd "$W/ahv2" && echo v2 >VERSION && "$J25/bin/jar" --update --file hello.jar VERSION)
+    HPACK_TEST_UNBOUND_CACHE=1 "$HPACK_T" build -q "${wc[@]}" --runtime "$rt" --jar "$W/ahv2/hello.jar" -o "$W/art/ahv-unbound" 2>/dev/null ||
+        fail "unbound build"
+    expect_status 1 "startup cache cache/[0-9a-f]*\.aot (default) is not bound to this payload: it was recorded for other inputs" \
+        "$HPACK" verify "$W/art/ahv-unbound"
+    expect_status 124 "none of the 3 startup caches applies on this host: default: it was recorded for other inputs" \
+        env HPACK_CACHE_DIR="$W/ahvu" HPACK_AOT=require "$W/art/ahv-unbound"
     expect_status 2 "unknown variant; known: large-heap portable" "$HPACK" build --train --train-variant huge \
         --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-bad"
     expect_status 2 "need --train" "$HPACK" build --train-variant portable --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-bad"
