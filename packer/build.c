@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
+#include "hpk_tune.h"
 #include "../layout/hpk_tree.h"
 
 #include <dirent.h>
@@ -377,7 +378,9 @@ static const char build_usage[] =
     "                            [--train-ready tcp:[HOST:]PORT|http:URL|log:REGEX]\n"
     "                            [--train-dir DIR]\n"
     "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]]\n"
-    "                   [--with-cache CACHE] [--lock FILE | --locked FILE]\n"
+    "                   [--tune[=startup|server] [--tune-candidate 'OPTS']... [--tune-candidates-only]\n"
+    "                           [--tune-rounds N] [--tune-time SECS]]\n"
+    "                   [--with-cache CACHE] [--tuned FILE] [--lock FILE | --locked FILE]\n"
     "                   [--compress zstd[:N]|zlib[:N]|none]\n"
     "\n"
     "  --runtime DIR        Java home to ship (JRE, JDK or jlink image; or a .tar/.tar.gz of one)\n"
@@ -406,6 +409,17 @@ static const char build_usage[] =
     "  --train-dir DIR      the training run's working directory (default: hpack's own)\n"
     "  --train-workload CMD shell command run against the ready server (HPACK_TRAIN_PORT)\n"
     "  --keep-da0 PATH      also keep DA0 (the artifact without cache) at PATH\n"
+    "  --tune[=GOAL]        with --train: also train DA1s with candidate JVM option sets, time\n"
+    "                       them on the training workload and keep the fastest, if it beats the\n"
+    "                       default beyond its noise (docs/tuning.md). GOAL: startup (the whole\n"
+    "                       run; the default) or server (time to ready plus the workload; the\n"
+    "                       default with --train-ready). Writes OUT.tuned (the table, the choice)\n"
+    "  --tune-candidate OPTS  a candidate of your own, e.g. '-XX:+UseSerialGC -Xss512k'; repeatable\n"
+    "  --tune-candidates-only  only yours, not the curated sets\n"
+    "  --tune-rounds N      measured runs of each candidate, alternated (default 5)\n"
+    "  --tune-time SECS     bound the whole search (default 600)\n"
+    "  --tuned FILE         the choice recorded in FILE (an OUT.tuned): its options before yours;\n"
+    "                       with --with-cache, rebuilds the tuned DA1 bit for bit\n"
     "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE\n"
     "  --lock FILE          record every input (entry path, size, mode, XXH3-128) in FILE\n"
     "  --locked FILE        refuse to build if any input differs from FILE, naming it\n"
@@ -416,7 +430,8 @@ static const char build_usage[] =
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
-    O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_TRAIN_DIR
+    O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_TRAIN_DIR, O_TUNE, O_TUNE_CAND, O_TUNE_ONLY, O_TUNE_ROUNDS, O_TUNE_TIME,
+    O_TUNED
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
@@ -459,6 +474,7 @@ static void build_free(struct hpk_build *b)
     hpk_strv_free(&b->jlink_opts);
     hpk_strv_free(&b->jdeps_inputs);
     hpk_strv_free(&b->jdeps_names);
+    hpk_strv_free(&b->tune_cands);
     free(b->resolved_main);
     free(b->modules);
     free(b->jlinked);
@@ -492,6 +508,12 @@ static int build_cmd(int argc, char **argv)
         {"locked", required_argument, NULL, O_LOCKED},
         {"compress", required_argument, NULL, O_COMPRESS},
         {"strict-class-path", no_argument, NULL, O_STRICT_CP},
+        {"tune", optional_argument, NULL, O_TUNE},
+        {"tune-candidate", required_argument, NULL, O_TUNE_CAND},
+        {"tune-candidates-only", no_argument, NULL, O_TUNE_ONLY},
+        {"tune-rounds", required_argument, NULL, O_TUNE_ROUNDS},
+        {"tune-time", required_argument, NULL, O_TUNE_TIME},
+        {"tuned", required_argument, NULL, O_TUNED},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, O_HELP},
@@ -500,7 +522,10 @@ static int build_cmd(int argc, char **argv)
     struct hpk_build b;
     memset(&b, 0, sizeof b);
     b.train_timeout = 300;
-    int c;
+    b.tune_rounds = HPK_TUNE_ROUNDS;
+    b.tune_time = HPK_TUNE_TIME;
+    int c, tune_any = 0;
+    const char *tune_goal = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qv", opts, NULL)) != -1) {
         switch (c) {
@@ -542,6 +567,44 @@ static int build_cmd(int argc, char **argv)
             }
             break;
         case O_STRICT_CP: b.strict_cp = 1; break;
+        case O_TUNE:
+            b.tune = 1;
+            tune_goal = optarg;
+            if (optarg && strcmp(optarg, "startup") && strcmp(optarg, "server")) {
+                fprintf(stderr, "hpack build: --tune=%s: expected startup or server\n", optarg);
+                return build_free(&b), HPK_ST_USAGE;
+            }
+            break;
+        case O_TUNE_CAND: {
+            struct hpk_strv tmp = {0};
+            char why[200];
+            int bad = hpk_tune_split(optarg, &tmp, why, sizeof why);
+            hpk_strv_free(&tmp);
+            if (bad) {
+                fprintf(stderr, "hpack build: --tune-candidate '%s': %s (JVM options separated by blanks)\n", optarg, why);
+                return build_free(&b), HPK_ST_USAGE;
+            }
+            hpk_strv_push(&b.tune_cands, optarg);
+            tune_any = 1;
+            break;
+        }
+        case O_TUNE_ONLY: b.tune_only = 1; tune_any = 1; break;
+        case O_TUNE_ROUNDS:
+        case O_TUNE_TIME: {
+            char *end;
+            double v = strtod(optarg, &end);
+            int rounds = c == O_TUNE_ROUNDS;
+            if (*end || v <= 0 || (rounds && (v != (int)v || v > 64))) {
+                fprintf(stderr, "hpack build: --%s %s: expected %s\n", rounds ? "tune-rounds" : "tune-time", optarg,
+                        rounds ? "a whole number from 1 to 64" : "a positive number of seconds");
+                return build_free(&b), HPK_ST_USAGE;
+            }
+            if (rounds) b.tune_rounds = (int)v;
+            else b.tune_time = v;
+            tune_any = 1;
+            break;
+        }
+        case O_TUNED: b.tuned = optarg; break;
         case 'q': hpk_verbose = 0; break;
         case 'v': hpk_verbose = 2; break;
         case O_HELP: fputs(build_usage, stdout); return build_free(&b), 0;
@@ -599,6 +662,35 @@ static int build_cmd(int argc, char **argv)
         fprintf(stderr, "hpack build: --train-workload needs --train-ready (when to start it)\n");
         return build_free(&b), HPK_ST_USAGE;
     }
+    if ((b.tune && !b.train) || (tune_any && !b.tune)) {
+        fprintf(stderr, "hpack build: %s\n", b.tune ? "--tune needs --train (it measures trained DA1s)" : "--tune-* need --tune");
+        return build_free(&b), HPK_ST_USAGE;
+    }
+    if (b.tune) {
+        b.tune = (tune_goal ? !strcmp(tune_goal, "server") : b.train_ready != NULL) ? HPK_TUNE_SERVER : HPK_TUNE_STARTUP;
+        if (b.tune == HPK_TUNE_SERVER && !b.train_ready) {
+            fprintf(stderr, "hpack build: --tune=server needs --train-ready (it times the run to ready and the workload)\n");
+            return build_free(&b), HPK_ST_USAGE;
+        }
+    }
+    if (b.tuned) {
+        /* The recorded choice's options go first, as --tune put them: the
+         * user's own --jvm-opts after them still win. */
+        struct hpk_strv all = {0};
+        struct hpk_perr te;
+        if (b.tune) {
+            fprintf(stderr, "hpack build: --tuned replays a choice; --tune makes one: give one of them\n");
+            return build_free(&b), HPK_ST_USAGE;
+        }
+        if (hpk_tune_read_choice(b.tuned, &all, &te) != 0) {
+            fprintf(stderr, "hpack build: %s\n", te.msg);
+            hpk_strv_free(&all);
+            return build_free(&b), te.status;
+        }
+        for (size_t i = 0; i < b.jvm_opts.n; i++) hpk_strv_push(&all, b.jvm_opts.v[i]);
+        hpk_strv_free(&b.jvm_opts);
+        b.jvm_opts = all;
+    }
     int st = hpk_build_run(&b);
     build_free(&b);
     return st;
@@ -650,7 +742,9 @@ int hpk_build_run(struct hpk_build *b)
     hpk_step_end();
     char hex[33], size[32];
     hpk_hash_hex(p.base_hash, hex);
-    if (b->train || b->with_cache) {
+    if (b->tune) {
+        if (hpk_tune_and_emit(b, &s, &p, &e) != 0) goto fail;
+    } else if (b->train || b->with_cache) {
         if (hpk_train_and_emit(b, &s, &p, &e) != 0) goto fail;
     } else {
         if (hpk_elf_emit(b->output, p.data, p.len, &e) != 0) goto fail;

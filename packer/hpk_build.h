@@ -34,6 +34,13 @@ struct hpk_build {
     char *closure;            /* hpack/closure records (closure.c), or NULL */
     size_t closure_len;
     char *resolved_main;
+    /* --tune (tune.c, docs/tuning.md) */
+    int tune;                   /* HPK_TUNE_* (hpk_tune.h); 0 without --tune */
+    struct hpk_strv tune_cands; /* --tune-candidate 'OPTS', as given */
+    int tune_only;              /* --tune-candidates-only: no curated sets */
+    int tune_rounds;            /* --tune-rounds N */
+    double tune_time;           /* --tune-time SECS: the whole search */
+    const char *tuned;          /* --tuned FILE: replay a recorded choice */
 };
 
 int hpk_cmd_build(int argc, char **argv);
@@ -66,5 +73,19 @@ struct hpk_ready {
 int hpk_ready_parse(const char *spec, struct hpk_ready *out);
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */
 int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e);
+/* Its steps, for tune.c. Train the DA0 in p (written to WORK/da0, run with
+ * WORK/unpack as its cache root): the cache goes to CACHE (and CACHE.prov);
+ * the run's output to LOG (NULL: OUTPUT.train.log), kept only on failure. */
+int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
+                      const char *cache, const char *log, struct hpk_perr *e);
+/* Append CACHE (checked against s and p) to p, its provenance followed by
+ * the records EXTRA (NUL-ended, EXTRA_LEN bytes; NULL for none); write the
+ * artifact to OUT and run it with the cache required (hpk_verify_run). */
+int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
+                  const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e);
+/* One measured run of a DA1 on the server workload, its cache required:
+ * *secs from its start until the app is ready (and the workload done). */
+int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *log, double *secs,
+                      struct hpk_perr *e);
 
 #endif

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "hpk_build.h"
 #include "hpk_cmds.h"
+#include "hpk_tune.h"
 #include "hpk_verify.h"
 #include "../layout/hpk_hostfit.h"
 #include "../layout/hpk_tree.h"
@@ -227,6 +228,8 @@ int hpk_cmd_inspect(int argc, char **argv)
             json_cstr(f, in.prov_runtime);
             fprintf(f, ", \"bound\": %s, \"conditions\": ", (in.trust == HPK_TRUST_OK) ? "true" : "false");
             cond_json(f, &in);
+            fprintf(f, ", \"tune\": ");
+            hpk_tune_show(f, in.prov, in.prov ? in.prov_len : 0, 1);
             fputc('}', f);
         }
         fprintf(f, ",\n  \"closure\": ");
@@ -261,6 +264,7 @@ int hpk_cmd_inspect(int argc, char **argv)
                     in.prov_base ? in.prov_base : "?", in.prov_runtime ? in.prov_runtime : "?",
                     (in.trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
         if (in.cache) cond_text(f, &in);
+        if (in.cache) hpk_tune_show(f, in.prov, in.prov ? in.prov_len : 0, 0);
         else
             fprintf(f, "startup cache:  none (%s)\n", in.launch.cache_kind ? in.launch.cache_kind : "this runtime cannot make one");
         fprintf(f, "exec:          ");

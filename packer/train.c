@@ -313,15 +313,23 @@ static void drain(struct run *r, int echo, int logfd, line_fn fn, void *ctx)
 }
 
 /* The training run: DA0 in record mode under HPACK_TRAIN. Its output (and
- * the workload's) goes to OUT.train.log, and live to stderr with -v; the log
- * is removed when the run succeeds and kept, its tail shown, when not. */
-static int train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, struct hpk_perr *e)
+ * the workload's) goes to OUT.train.log (or `log_in`), and live to stderr
+ * with -v; the log is removed when the run succeeds and kept, its tail
+ * shown, when not. With cache_out NULL, a measured run for --tune instead
+ * (tune.c): the artifact with its cache required (HPACK_AOT=require), the
+ * same readiness and workload, *secs the time from its start until it was
+ * stopped (ready, and the workload done), polled finely. */
+static int train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *log_in,
+                     double *secs, struct hpk_perr *e)
 {
+    int timing = !cache_out;
     struct hpk_ready ready = {0};
     if (b->train_ready) hpk_ready_parse(b->train_ready, &ready);
     char *cachedir, *trainvar, *portvar = NULL, *urlvar = NULL, *logpath = NULL, *tmpcache = NULL;
-    if (asprintf(&cachedir, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&trainvar, "HPACK_TRAIN=%s", cache_out) < 0 ||
-        asprintf(&logpath, "%s.train.log", b->output) < 0 || asprintf(&tmpcache, "%s.tmp", cache_out) < 0)
+    if (asprintf(&cachedir, "HPACK_CACHE_DIR=%s/unpack", work) < 0 ||
+        (timing ? asprintf(&trainvar, "HPACK_AOT=require") : asprintf(&trainvar, "HPACK_TRAIN=%s", cache_out)) < 0 ||
+        (log_in ? asprintf(&logpath, "%s", log_in) : asprintf(&logpath, "%s.train.log", b->output)) < 0 ||
+        asprintf(&tmpcache, "%s.tmp", timing ? logpath : cache_out) < 0)
         return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
     if (ready.port && asprintf(&portvar, "HPACK_TRAIN_PORT=%d", ready.port) < 0) return -1;
     if (ready.kind == READY_HTTP && asprintf(&urlvar, "HPACK_TRAIN_URL=http://%s:%d%s", ready.host, ready.port, ready.path) < 0)
@@ -332,9 +340,12 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
     char **argv = calloc(b->train_args.n + 2, sizeof *argv);
     argv[0] = (char *)da0;
     for (size_t i = 0; i < b->train_args.n; i++) argv[i + 1] = b->train_args.v[i];
-    size_t cl = strlen(cache_out);
+    size_t cl = timing ? 0 : strlen(cache_out);
     const char *creating = cl > 4 && !strcmp(cache_out + cl - 4, ".aot") ? "creating the AOT cache" : "writing the CDS archive";
     int live = hpk_verbose >= 2;
+    /* A measured run must see its end within milliseconds, not a tenth. */
+    int poll_ms = timing ? 2 : 100;
+    double probe_every = timing ? 0.005 : 0.1, t_end = 0;
 
     struct tscan ts = {.have_re = 0};
     ts.have_re = ready.kind == READY_LOG && regcomp(&ts.re, ready.regex, REG_EXTENDED | REG_NOSUB) == 0;
@@ -353,7 +364,9 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
         goto out;
     }
     hpk_tmp_register(logpath);
-    if (b->train_ready)
+    if (timing)
+        ;
+    else if (b->train_ready)
         hpk_step_begin("training: running DA0, waiting for %s (timeout %.0f s)", b->train_ready, b->train_timeout);
     else
         hpk_step_begin("training: running DA0 (timeout %.0f s)", b->train_timeout);
@@ -365,21 +378,22 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
     for (;;) {
         if (r.out >= 0 || wr.out >= 0) {
             struct pollfd pfd[2] = {{.fd = r.out, .events = POLLIN}, {.fd = wr.out, .events = POLLIN}};
-            if (poll(pfd, 2, 100) > 0) {
+            if (poll(pfd, 2, poll_ms) > 0) {
                 if (r.out >= 0 && pfd[0].revents) pump(&r, live, logfd, train_line, &ts, &matched);
                 int wm = 0;
                 if (wr.out >= 0 && pfd[1].revents) pump(&wr, live, logfd, workload_line, &wtail, &wm);
             }
         } else {
-            usleep(20000);
+            usleep((useconds_t)poll_ms * 200);
         }
         pid_t w = hpk_wait_group(r.pid, &status, WNOHANG);
         if (w == r.pid) {
+            if (!t_end) t_end = hpk_now();
             while (r.out >= 0) pump(&r, live, logfd, train_line, &ts, &matched);
             break;
         }
         if (!ts.creating && access(tmpcache, F_OK) == 0) ts.creating = 1;
-        if (ts.creating == 1) {
+        if (ts.creating == 1 && !timing) {
             ts.creating = 2;
             hpk_step_update("training: %s", creating);
         }
@@ -395,13 +409,15 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
             if (ready.kind == READY_LOG) is_ready = matched;
             else if (now >= next_probe) {
                 is_ready = probe(&ready);
-                next_probe = now + 0.1;
+                next_probe = now + probe_every;
             }
             if (is_ready) {
                 if (b->train_workload) {
                     char *wargv[] = {"/bin/sh", "-c", (char *)b->train_workload, NULL};
-                    hpk_step_update("training: ready after %.1f s; running the workload", now - t0);
-                    hpk_info("training: workload: %s", b->train_workload);
+                    if (!timing) {
+                        hpk_step_update("training: ready after %.1f s; running the workload", now - t0);
+                        hpk_info("training: workload: %s", b->train_workload);
+                    }
                     wl = spawn(wargv, env, &wr.out, -1, b->train_dir);
                     if (wl < 0) {
                         kill_group(r.pid, 10);
@@ -409,9 +425,10 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
                         goto out;
                     }
                 } else {
-                    hpk_step_update("training: ready after %.1f s; stopping the app", now - t0);
+                    if (!timing) hpk_step_update("training: ready after %.1f s; stopping the app", now - t0);
                     kill(r.pid, SIGTERM);
                     stopped = 1;
+                    t_end = now;
                 }
             }
         }
@@ -425,7 +442,8 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
                                   WIFEXITED(wl_status) ? WEXITSTATUS(wl_status) : WTERMSIG(wl_status), b->train_workload);
                 goto out;
             }
-            hpk_step_update("training: workload done after %.1f s; stopping the app", hpk_now() - t0);
+            t_end = hpk_now();
+            if (!timing) hpk_step_update("training: workload done after %.1f s; stopping the app", t_end - t0);
             kill(r.pid, SIGTERM);
             stopped = 1;
         }
@@ -438,6 +456,8 @@ static int train_run(struct hpk_build *b, const char *da0, const char *work, con
         rc = hpk_perr_set(e, HPK_ST_TRAIN, "the training run failed: the app exited with status %d", code);
     } else if (stopped && code != 0 && code != 143 && code != 130) {
         rc = hpk_perr_set(e, HPK_ST_TRAIN, "the app exited with status %d when stopped after training", code);
+    } else if (timing) {
+        *secs = t_end - t0;
     } else if (access(cache_out, R_OK) != 0) {
         rc = hpk_perr_set(e, HPK_ST_TRAIN, "the training run wrote no startup cache (the JVM's messages are in its output)");
     }
@@ -481,7 +501,7 @@ out:
         }
         close(logfd);
     }
-    if (rc == 0) hpk_note("trained in %.1f s", hpk_now() - t0);
+    if (rc == 0 && !timing) hpk_note("trained in %.1f s", hpk_now() - t0);
     if (ts.have_re) regfree(&ts.re);
     if (r.out >= 0) close(r.out);
     if (wr.out >= 0) close(wr.out);
@@ -623,8 +643,8 @@ static int unbound_cache_hook(void)
 }
 
 /* Check a recorded cache against these inputs and turn it into payload items. */
-static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *cache, struct hpk_item items[3],
-                       struct hpk_perr *e)
+static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *cache, const char *extra,
+                       size_t extra_len, struct hpk_item items[3], struct hpk_perr *e)
 {
     char provpath[4200], base[33];
     snprintf(provpath, sizeof provpath, "%s.prov", cache);
@@ -655,6 +675,14 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
     if (rc) {
         free(prov);
         return rc;
+    }
+    if (extra_len) { /* --tune's table and choice (docs/format.md 9.3) */
+        char *more = realloc(prov, plen + extra_len + 1);
+        if (!more) hpk_oom();
+        prov = more;
+        memcpy(prov + plen, extra, extra_len);
+        plen += extra_len;
+        prov[plen] = 0;
     }
     memset(items, 0, 3 * sizeof *items);
     items[0].path = strdup("cache");
@@ -695,50 +723,77 @@ static void human(char *buf, size_t n, double bytes)
     else snprintf(buf, n, "%.1f kB", bytes / 1024);
 }
 
+int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
+                      const char *cache, const char *log, struct hpk_perr *e)
+{
+    char da0[600];
+    snprintf(da0, sizeof da0, "%s/da0", work);
+    if (hpk_elf_emit(da0, p->data, p->len, e) != 0) return -1;
+    int r = train_run(b, da0, work, cache, log, NULL, e);
+    unlink(da0);
+    if (r != 0) return -1;
+    /* The Besu problem: were the trained inputs the shipped ones? */
+    return hpk_snapshot_recheck(s, e);
+}
+
+int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *log, double *secs,
+                      struct hpk_perr *e)
+{
+    return train_run(b, artifact, work, NULL, log, secs, e);
+}
+
+int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
+                  const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e)
+{
+    struct hpk_item items[3];
+    memset(items, 0, sizeof items);
+    int rc = -1;
+    if (cache_items(s, p, cache, extra, extra_len, items, e) != 0) goto out;
+    if (cache_size) *cache_size = items[1].size;
+    if (hpk_payload_append(p, items, 3, e) != 0) goto out;
+    if (hpk_elf_emit(out, p->data, p->len, e) != 0) goto out;
+    if (unbound_cache_hook()) {
+        hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
+    } else if (hpk_step_begin("verifying DA1: running it with the cache required"),
+               hpk_verify_run(out, b->train_dir, (int)b->train_args.n, b->train_args.v, e) != 0) {
+        unlink(out);
+        goto out;
+    }
+    rc = 0;
+out:
+    free_items(items, 3);
+    return rc;
+}
+
 int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e)
 {
-    char work[512] = "", da0[600], cache[600], base[33];
+    char work[512] = "", cache[600], base[33];
     double t0 = hpk_now(), train_time = 0;
-    size_t da0_size = 0;
+    size_t da0_size = p->len + (size_t)(hpk_launcher_end - hpk_launcher_start), cache_size = 0;
     hpk_hash_hex(p->base_hash, base);
     int rc = -1;
     const char *kind = hpk_cache_kind(s);
     if (!kind)
         return hpk_perr_set(e, HPK_ST_TRAIN, "%s: Java %s cannot record a startup cache: JDK 24+ (AOT cache) or JDK 13-23 with a base CDS archive (lib/server/classes.jsa) is needed",
                             b->runtime, s->java_version);
-    struct hpk_item items[3];
-    memset(items, 0, sizeof items);
     const char *cache_path = b->with_cache;
     if (b->train) {
         if (hpk_mkdtemp(work, sizeof work, "train", e) != 0) return -1;
-        snprintf(da0, sizeof da0, "%s/da0", work);
         snprintf(cache, sizeof cache, "%s/cache.%s", work, kind);
-        if (hpk_elf_emit(da0, p->data, p->len, e) != 0) goto out;
-        struct stat st;
-        if (stat(da0, &st) == 0) da0_size = (size_t)st.st_size;
         if (b->keep_da0 && hpk_elf_emit(b->keep_da0, p->data, p->len, e) != 0) goto out;
         double tt = hpk_now();
-        if (train_run(b, da0, work, cache, e) != 0) goto out;
+        if (hpk_train_payload(b, s, p, work, cache, NULL, e) != 0) goto out;
         train_time = hpk_now() - tt;
         cache_path = cache;
-        /* The Besu problem: were the trained inputs the shipped ones? */
-        if (hpk_snapshot_recheck(s, e) != 0) goto out;
     }
-    if (cache_items(s, p, cache_path, items, e) != 0) goto out;
-    if (hpk_payload_append(p, items, 3, e) != 0) goto out;
 
     /* DA1 goes to a temporary name beside the output, is verified there,
      * and only then renamed: a cache that does not apply leaves nothing. */
     char tmp[4200];
     const char *slash = strrchr(b->output, '/');
     snprintf(tmp, sizeof tmp, "%.*s.hpack-da1.%ld", slash ? (int)(slash - b->output + 1) : 0, b->output, (long)getpid());
-    if (hpk_elf_emit(tmp, p->data, p->len, e) != 0) goto out;
     hpk_tmp_register(tmp);
-    if (unbound_cache_hook()) {
-        hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
-    } else if (hpk_step_begin("verifying DA1: running it with the cache required"),
-               hpk_verify_run(tmp, b->train_dir, (int)b->train_args.n, b->train_args.v, e) != 0) {
-        unlink(tmp);
+    if (hpk_da1_write(b, s, p, cache_path, NULL, 0, tmp, &cache_size, e) != 0) {
         hpk_tmp_forget(tmp);
         goto out;
     }
@@ -754,13 +809,12 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     hpk_hash_hex(p->full_hash, full);
     human(s0, sizeof s0, (double)da0_size);
     human(s1, sizeof s1, stat(b->output, &st) == 0 ? (double)st.st_size : 0);
-    human(sc, sizeof sc, (double)items[1].size);
+    human(sc, sizeof sc, (double)cache_size);
     if (b->train) hpk_note("training time %.1f s; cache %s (%s); DA0 %s; DA1 %s", train_time, sc, kind, s0, s1);
     else hpk_note("cache %s (%s) from %s; DA1 %s", sc, kind, b->with_cache, s1);
     hpk_note("wrote %s in %.1f s; base %s full %s", b->output, hpk_now() - t0, base, full);
     rc = 0;
 out:
-    free_items(items, 3);
     if (work[0]) hpk_tmp_rm_tree(work);
     return rc;
 }

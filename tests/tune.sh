@@ -1,0 +1,95 @@
+# hpack build --tune (issue 17; sourced by integration.sh): the search's
+# mechanics, never its timing. Who wins is decided with the test build's
+# HPACK_TEST_TUNE_SCALE hook (a candidate's measured times multiplied by a
+# factor far beyond any machine's noise), so a loaded machine cannot change
+# a verdict; the candidates are the user's own (--tune-candidates-only),
+# few, and measured twice, to keep the tests short.
+
+# tune_json ARTIFACT EXPR: a Python expression over inspect --json (as j).
+tune_json() {
+    "$HPACK" inspect --json "$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"
+}
+
+t_tune_usage() {
+    local rt o=$W/tune/usage; rt=$(rt25); mkdir -p "$o"
+    local a=(--runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/a")
+    expect_status 2 "--tune needs --train" "$HPACK" build --tune "${a[@]}"
+    expect_status 2 "--tune=fast: expected startup or server" "$HPACK" build --train --tune=fast "${a[@]}"
+    expect_status 2 "'nope' is not a JVM option" "$HPACK" build --train --tune --tune-candidate 'nope' "${a[@]}"
+    expect_status 2 "no options" "$HPACK" build --train --tune --tune-candidate ' ' "${a[@]}"
+    expect_status 2 "--tune-rounds 0: expected a whole number" "$HPACK" build --train --tune --tune-rounds 0 "${a[@]}"
+    expect_status 2 "--tune-time -1: expected a positive number" "$HPACK" build --train --tune --tune-time -1 "${a[@]}"
+    expect_status 2 "need --tune$" "$HPACK" build --train --tune-rounds 3 "${a[@]}"
+    expect_status 2 "--tune=server needs --train-ready" "$HPACK" build --train --tune=server "${a[@]}"
+    expect_status 2 "--tuned $o/none: No such file" "$HPACK" build --tuned "$o/none" "${a[@]}"
+    printf 'x=1\n' >"$o/bad.tuned"
+    expect_status 2 "not a table written by hpack build --tune" "$HPACK" build --tuned "$o/bad.tuned" "${a[@]}"
+    [ ! -e "$o/a" ] || fail "output written"
+}
+
+# A candidate that wins: the table, the choice in OUT.tuned, in the
+# provenance (inspect, text and JSON) and in the DA1's own options, the
+# user's --jvm-opt after the candidate's; a candidate setting the user's
+# flag is not tried.
+t_tune_chooses_a_winner() {
+    local rt o=$W/tune/win; rt=$(rt25); mkdir -p "$o"
+    HPACK_TEST_TUNE_SCALE=user-1=0.01 "$HPACK_T" build --runtime "$rt" --jar "$SAMPLES/hello.jar" --jvm-opt=-Xss1m \
+        --train --tune --tune-candidates-only --tune-candidate '-XX:+UseSerialGC' --tune-candidate '-XX:+UseSerialGC -Xss2m' \
+        --tune-rounds 2 -o "$o/a" >"$o/out" 2>"$o/err" || fail "build: $(tail -5 "$o/err")"
+    grep -q '^tune (startup: the whole run, 2 rounds' "$o/out" || fail "no table: $(cat "$o/out")"
+    grep -q '^  user-1 .* chosen .*-XX:+UseSerialGC$' "$o/out" || fail "user-1 not chosen: $(cat "$o/out")"
+    grep -q '^  user-2 .* out ' "$o/out" && grep -q 'not tried: your --jvm-opt -Xss1m sets the same flag' "$o/out" ||
+        fail "user-2 tried: $(cat "$o/out")"
+    grep -q '^chosen: user-1 (-XX:+UseSerialGC)' "$o/out" || fail "no choice line: $(cat "$o/out")"
+    grep -q 'tune: round 2/2, medians: default .* s, user-1 .* s' "$o/err" || fail "no progress: $(cat "$o/err")"
+    grep -qx 'tune.choice=user-1' "$o/a.tuned" && grep -qx 'tune.choice.jvm=-XX:+UseSerialGC' "$o/a.tuned" ||
+        fail "OUT.tuned: $(cat "$o/a.tuned")"
+    [ "$(tune_json "$o/a" 'j["jvm_options"]')" = "['-XX:+UseSerialGC', '-Xss1m']" ] || fail "options: $(tune_json "$o/a" 'j["jvm_options"]')"
+    [ "$(tune_json "$o/a" 'j["cache"]["tune"]["choice"], j["cache"]["tune"]["goal"], j["cache"]["tune"]["rounds"]')" = "user-1 startup 2" ] ||
+        fail "inspect --json: $(tune_json "$o/a" 'j["cache"]["tune"]')"
+    [ "$(tune_json "$o/a" '[c["verdict"] for c in j["cache"]["tune"]["candidates"]]')" = "['default', 'chosen', 'out']" ] ||
+        fail "verdicts: $(tune_json "$o/a" 'j["cache"]["tune"]')"
+    "$HPACK" inspect "$o/a" | grep -q '^tuned: *startup, 2 rounds; chosen: user-1 (-XX:+UseSerialGC)' || fail "inspect text"
+    # it is a sound DA1: its own cache applies under its own options
+    local out; out=$(HPACK_CACHE_DIR=$W/tune/c HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load run_clean "$o/a")
+    grep -q 'demo.Main source: shared objects file' <<<"$out" || fail "cache not used: $out"
+    grep -qx 'Hello from hpack!' <<<"$out" || fail "no greeting"
+    "$HPACK" verify "$o/a" >/dev/null || fail "verify"
+    ls "$o" | grep -q hpack- && fail "temporary left: $(ls "$o")"
+}
+
+# No candidate beats the default: the default's bytes (its base hash is a
+# plain build's), the verdicts say why; a candidate whose JVM cannot start
+# is left out with the reason, and the search goes on.
+t_tune_keeps_the_default() {
+    local rt o=$W/tune/keep; rt=$(rt25); mkdir -p "$o"
+    HPACK_TEST_TUNE_SCALE=user-1=100 "$HPACK_T" build --runtime "$rt" --jar "$SAMPLES/hello.jar" \
+        --train --tune --tune-candidates-only --tune-candidate '-XX:+UseSerialGC' --tune-candidate '-XX:+NoSuchFlagForHpack' \
+        --tune-rounds 2 -o "$o/a" >"$o/out" 2>"$o/err" || fail "build: $(tail -5 "$o/err")"
+    grep -q '^chosen: the default (no candidate beat it' "$o/out" || fail "choice: $(cat "$o/out")"
+    grep -q '^  user-1 .* slower .*-XX:+UseSerialGC$' "$o/out" || fail "user-1: $(cat "$o/out")"
+    grep -q '^  user-2 .* out ' "$o/out" && grep -q 'failed: ' "$o/out" || fail "user-2: $(cat "$o/out")"
+    grep -qx 'tune.choice=default' "$o/a.tuned" && grep -qx 'tune.choice.jvm=' "$o/a.tuned" || fail "OUT.tuned: $(cat "$o/a.tuned")"
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/plain"
+    [ "$("$HPACK" hash "$o/a")" = "$("$HPACK" hash "$o/plain")" ] || fail "the default's DA0 is not a plain build's"
+    [ "$(tune_json "$o/a" 'j["jvm_options"], j["cache"]["tune"]["choice_jvm"]')" = "[] []" ] || fail "options changed"
+}
+
+# --tune=server (the default with --train-ready): the run to ready plus the
+# workload is what is timed, the server stopped after each.
+t_tune_server() {
+    local rt o=$W/tune/server; rt=$(rt25); mkdir -p "$o"
+    local port; port=$(free_port)
+    HPACK_TEST_TUNE_SCALE=user-1=0.01 "$HPACK_T" build --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server \
+        --arg "$port" --train --train-ready "tcp:$port" \
+        --train-workload 'curl -fsS "http://127.0.0.1:$HPACK_TRAIN_PORT/" >/dev/null' \
+        --tune --tune-candidates-only --tune-candidate '-XX:+UseSerialGC' --tune-rounds 2 -o "$o/a" >"$o/out" 2>"$o/err" ||
+        fail "build: $(tail -5 "$o/err")"
+    grep -q '^tune (server: time to ready plus the workload, 2 rounds' "$o/out" || fail "table: $(cat "$o/out")"
+    grep -q '^chosen: user-1' "$o/out" || fail "choice: $(cat "$o/out")"
+    [ "$(tune_json "$o/a" 'j["cache"]["tune"]["goal"], j["jvm_options"]')" = "server ['-XX:+UseSerialGC']" ] ||
+        fail "inspect: $(tune_json "$o/a" 'j["cache"]["tune"]')"
+    # every measured server was stopped (each build reaps its JVMs before it exits)
+    no_process "demo.http.Server $port" || fail "a server left running"
+}
+
