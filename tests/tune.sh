@@ -93,3 +93,29 @@ t_tune_server() {
     no_process "demo.http.Server $port" || fail "a server left running"
 }
 
+# --tune-time bounds the search: past it, no candidate is trained, and the
+# default (trained, measured) is written.
+t_tune_time_bound() {
+    local rt o=$W/tune/time; rt=$(rt25); mkdir -p "$o"
+    "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" --train --tune --tune-candidates-only \
+        --tune-candidate '-XX:+UseSerialGC' --tune-time 0.001 --tune-rounds 2 -o "$o/a" >"$o/out" 2>"$o/err" ||
+        fail "build: $(tail -5 "$o/err")"
+    grep -q 'not tried: --tune-time 0.001 s reached' "$o/out" || fail "table: $(cat "$o/out")"
+    grep -q '^chosen: the default' "$o/out" || fail "choice: $(cat "$o/out")"
+    grep -q 'training user-1' "$o/err" && fail "user-1 trained past the bound"
+    [ -x "$o/a" ] && [ -s "$o/a.tuned" ] || fail "no output"
+}
+
+# An interrupt in the middle of the search (a candidate's training) leaves
+# nothing: no output, no OUT.tuned, no log, no work directory, no JVM.
+t_tune_interrupt_leaves_nothing() {
+    local rt o=$W/tune/intr tmp=$W/tune/intr-tmp p; rt=$(rt25); mkdir -p "$o" "$tmp"
+    TMPDIR=$tmp "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" --train --tune --tune-candidates-only \
+        --tune-candidate "-XX:+UseSerialGC -Dhpack.tunetest=intr$$" --tune-rounds 2 -o "$o/a" >"$o/log" 2>&1 &
+    p=$!
+    WAIT_LOG=$o/log wait_for 300 "the candidate's training JVM to start" pgrep -f "bin/java .*hpack.tunetest=intr$$"
+    kill -INT $p; wait $p && fail "interrupted tuning succeeded"
+    wait_for 30 "the candidate's JVM to die with the interrupted build" no_process "bin/java .*hpack.tunetest=intr$$"
+    [ -z "$(ls -A "$tmp")" ] || fail "left in TMPDIR: $(ls -A "$tmp")"
+    [ "$(ls -A "$o")" = log ] || fail "left beside the output: $(ls -A "$o")"
+}
