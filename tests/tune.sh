@@ -56,6 +56,17 @@ t_tune_chooses_a_winner() {
     grep -qx 'Hello from hpack!' <<<"$out" || fail "no greeting"
     "$HPACK" verify "$o/a" >/dev/null || fail "verify"
     ls "$o" | grep -q hpack- && fail "temporary left: $(ls "$o")"
+    # rebuilt bit for bit from the recorded choice and the DA1's own cache
+    # (docs/reproducibility.md): --tuned FILE, or the same --jvm-opts by hand;
+    # by the same hpack (the test build embeds the test launcher)
+    "$HPACK" extract "$o/a" -o "$o/x" >/dev/null
+    local c; c=$(ls "$o"/x/cache/*.aot)
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --jvm-opt=-Xss1m --tuned "$o/a.tuned" --with-cache "$c" \
+        -o "$o/replay" || fail "replay"
+    cmp "$o/replay" "$o/a" || fail "--tuned replay differs"
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --jvm-opt=-XX:+UseSerialGC --jvm-opt=-Xss1m --with-cache "$c" \
+        -o "$o/replay2" || fail "replay by hand"
+    cmp "$o/replay2" "$o/a" || fail "--jvm-opt replay differs"
 }
 
 # No candidate beats the default: the default's bytes (its base hash is a
