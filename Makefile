@@ -34,7 +34,7 @@ LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layo
 TREE_SRC := layout/unpack.c layout/dirsafe.c layout/store.c
 LAUNCHER_SRC := launcher/main.c launcher/cachedir.c launcher/fit.c $(TREE_SRC)
 PACKER_SRC := packer/hpack.c packer/util.c packer/inputs.c packer/jar.c packer/payload.c packer/elfout.c \
-              packer/build.c packer/train.c packer/tune.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c \
+              packer/build.c packer/assemble.c packer/train.c packer/trainrun.c packer/ready.c packer/verifyrun.c packer/child.c packer/tune.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c \
               packer/closure.c packer/artifacts.c packer/image.c packer/ocilayer.c packer/elfdeps.c packer/sha256.c packer/store.c
 HDRS := $(wildcard layout/*.h launcher/*.h packer/*.h)
 

@@ -24,9 +24,16 @@ void hpk_launcher_fit(const struct hpk_config *cf, struct hpk_fit_result *r)
     struct hpk_jvmopts o;
     struct hpk_host h;
     hpk_cond_from_prov(cf->prov, cf->prov ? cf->prov_len : 0, &rec);
+    /* In the order the JVM applies them, the later winning: JAVA_TOOL_OPTIONS
+     * (read first by the VM), JDK_JAVA_OPTIONS (the java launcher puts them
+     * before the command line), the command line (the artifact's options,
+     * then the user's HPACK_JAVA_OPTS), _JAVA_OPTIONS (read last by the VM). */
     hpk_jvmopts_init(&o);
+    hpk_jvmopts_add_str(&o, getenv("JAVA_TOOL_OPTIONS"));
+    hpk_jvmopts_add_str(&o, getenv("JDK_JAVA_OPTIONS"));
     for (size_t i = 0; i < cf->launch.n_jvm; i++) hpk_jvmopts_add(&o, cf->launch.jvm[i]);
     hpk_jvmopts_add_str(&o, getenv("HPACK_JAVA_OPTS"));
+    hpk_jvmopts_add_str(&o, getenv("_JAVA_OPTIONS"));
     hpk_host_init(&h);
     hpk_fit_predict(&rec, cf->launch.cache_kind, &o, &h, r);
 }

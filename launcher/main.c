@@ -356,9 +356,11 @@ static char *expand_cb(void *ctx, const char *value)
     return expand(x->c, x->tree, value);
 }
 
-/* train: NULL, or the record-mode options to use instead of a cache. */
-static char **build_argv(const struct ctx *c, const char *rootpath, int use_cache, const char *const *train, int argc,
-                         char **argv)
+/* train: NULL, or the record-mode options to use instead of a cache;
+ * after_cp: NULL, or what follows the class path instead of the main class
+ * and arguments (a JVM run that starts no application). */
+static char **build_argv(const struct ctx *c, const char *rootpath, int use_cache, const char *const *train,
+                         const char *const *after_cp, int argc, char **argv)
 {
     char *tree = fmt("%s/%s", rootpath, c->cf.base_hex);
     char *user_copy;
@@ -368,6 +370,7 @@ static char **build_argv(const struct ctx *c, const char *rootpath, int use_cach
                                .cache = use_cache ? (c->aot == AOT_REQUIRE ? 2 : 1) : 0,
                                .train = train,
                                .user_opts = user,
+                               .after_cp = after_cp,
                                .expand = expand_cb,
                                .expand_ctx = &x,
                                .argc = argc,
@@ -551,13 +554,8 @@ static void train_open(const struct ctx *c, const char *out, struct train_dir *t
 static int train_conditions(const struct ctx *c, const char *rootpath, char **prov, size_t *plen)
 {
     const char *fl[2] = {"-XX:+PrintFlagsFinal", NULL};
-    char **v = build_argv(c, rootpath, 0, fl, 0, NULL);
-    for (size_t i = 1; v[i]; i++) /* no main class: -version after the class path */
-        if (!strcmp(v[i - 1], "-cp")) {
-            for (size_t j = i + 1; v[j]; j++) free(v[j]);
-            v[i + 1] = strdup("-version"), v[i + 2] = NULL;
-            break;
-        }
+    static const char *const version[] = {"-version", NULL}; /* no main class */
+    char **v = build_argv(c, rootpath, 0, fl, version, 0, NULL);
     int st = -1;
     size_t n = 0;
     char *out = hpk_launcher_capture(c->cf.launch.java, v, &st);
@@ -600,7 +598,7 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
     } else {
         rec[0] = "-XX:ArchiveClassesAtExit=" HPK_TRAIN_FD_PATH "/cache";
     }
-    char **b = build_argv(c, rootpath, 0, rec, argc, argv);
+    char **b = build_argv(c, rootpath, 0, rec, NULL, argc, argv);
     if (c->debug) print_argv(stderr, b);
     int st = run_child(c, b);
     int app_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -608,14 +606,9 @@ static int train(struct ctx *c, const char *rootpath, const char *out, int argc,
     if (aot) {
         /* The create step, under the same descriptor class path. */
         const char *cr[5] = {"-XX:AOTMode=create", rec[1], "-XX:AOTCache=" HPK_TRAIN_FD_PATH "/cache", NULL};
-        char **cb = build_argv(c, rootpath, 0, cr, 0, NULL);
-        /* drop the main class and app arguments: create runs no application */
-        for (size_t i = 1; cb[i]; i++)
-            if (strcmp(cb[i - 1], "-cp") == 0) {
-                for (size_t j = i + 1; cb[j]; j++) free(cb[j]);
-                cb[i + 1] = NULL;
-                break;
-            }
+        /* nothing after the class path: create runs no application */
+        static const char *const none[] = {NULL};
+        char **cb = build_argv(c, rootpath, 0, cr, none, 0, NULL);
         if (fstatat(HPK_TRAIN_FD, "aotconf", &fs, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(fs.st_mode)) {
             fprintf(stderr, "hpack: training: the JVM wrote no AOT configuration (app status %d)\n", app_status);
             train_cleanup(&t);
@@ -709,7 +702,7 @@ static void info(struct ctx *c, const char *rootpath)
         printf("on this host: %s: %s\n", said[r.fit], r.why);
     }
     printf("unpack directory: %s/%s\n", rootpath, c->cf.base_hex);
-    char **b = build_argv(c, rootpath, bound(c) && r.fit != HPK_FIT_NO && c->aot != AOT_OFF, NULL, 0, NULL);
+    char **b = build_argv(c, rootpath, bound(c) && r.fit != HPK_FIT_NO && c->aot != AOT_OFF, NULL, NULL, 0, NULL);
     printf("exec: ");
     print_argv(stdout, b);
     printf("entries: %u\n", c->a.p.count);
@@ -763,14 +756,9 @@ static int check(struct ctx *c)
     pin_tree(c, tree);
     enum aot_mode keep = c->aot;
     c->aot = AOT_REQUIRE;
-    char **v = build_argv(c, rootpath, 1, NULL, 0, NULL);
+    static const char *const version[] = {"-version", NULL}; /* no main class */
+    char **v = build_argv(c, rootpath, 1, NULL, version, 0, NULL);
     c->aot = keep;
-    for (size_t i = 1; v[i]; i++) /* no main class: -version after the class path */
-        if (!strcmp(v[i - 1], "-cp")) {
-            for (size_t j = i + 1; v[j]; j++) free(v[j]);
-            v[i + 1] = strdup("-version"), v[i + 2] = NULL;
-            break;
-        }
     int st = -1;
     char *out = hpk_launcher_capture(c->cf.launch.java, v, &st);
     hpk_exec_line_free(v);
@@ -896,7 +884,7 @@ int main(int argc, char **argv)
     sigaction(SIGXFSZ, &xfsz, NULL);
     if (train_out) return train(&c, rootpath, train_out, argc - 1, argv + 1);
 
-    char **b = build_argv(&c, rootpath, use_cache, NULL, argc - 1, argv + 1);
+    char **b = build_argv(&c, rootpath, use_cache, NULL, NULL, argc - 1, argv + 1);
     if (c.debug) {
         fputs("hpack: exec ", stderr);
         print_argv(stderr, b);

@@ -175,9 +175,13 @@ char **hpk_exec_line(const struct hpk_config *c, const struct hpk_exec_spec *s)
         for (const char *const *u = s->user_opts; *u; u++) put(&b, strdup(*u));
     put(&b, strdup("-cp"));
     put(&b, hpk_exec_classpath(l));
-    put(&b, strdup(l->main));
-    for (size_t i = 0; i < l->n_arg; i++) put(&b, dup_or_expand(s, l->arg[i]));
-    for (int i = 0; i < s->argc; i++) put(&b, strdup(s->argv[i]));
+    if (s->after_cp) {
+        for (const char *const *a = s->after_cp; *a; a++) put(&b, strdup(*a));
+    } else {
+        put(&b, strdup(l->main));
+        for (size_t i = 0; i < l->n_arg; i++) put(&b, dup_or_expand(s, l->arg[i]));
+        for (int i = 0; i < s->argc; i++) put(&b, strdup(s->argv[i]));
+    }
     if (b.oom || !b.v) {
         hpk_exec_line_free(b.v);
         return NULL;

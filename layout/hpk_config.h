@@ -69,6 +69,11 @@ struct hpk_exec_spec {
     int cache;                      /* 0: no cache; 1: pass it; 2: pass it and make the JVM require it */
     const char *const *train;       /* NULL, or record-mode options used instead of the cache */
     const char *const *user_opts;   /* NULL, or the user's extra JVM options (HPACK_JAVA_OPTS) */
+    /* NULL, or the words that follow `-cp CP` instead of the main class, the
+     * artifact's args and the user's args (argc/argv are then unused): a JVM
+     * run that starts no application, such as `-version` to ask the JVM about
+     * the cache, or nothing at all for the AOT create step. */
+    const char *const *after_cp;
     /* Variable expansion of jvm/arg values (${HPACK_APP}...): NULL passes them
      * as they are. Returns a malloc'ed string, or NULL (the build fails). */
     char *(*expand)(void *ctx, const char *value);
@@ -79,7 +84,8 @@ struct hpk_exec_spec {
 
 /* Build the JVM's argv: java, the artifact's jvm options, the cache (or
  * training) options, the user's options, -cp through the tree descriptor
- * (HPK_TREE_FD_PATH), main class, the artifact's args, the user's args.
+ * (HPK_TREE_FD_PATH), main class, the artifact's args, the user's args
+ * (or, instead of these three, the spec's after_cp words).
  * NULL-terminated; every string is owned by the vector. Returns NULL when
  * out of memory or when `expand` failed. */
 char **hpk_exec_line(const struct hpk_config *c, const struct hpk_exec_spec *s);

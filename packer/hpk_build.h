@@ -1,5 +1,8 @@
 /*
- * hpk_build.h - the build command's state, shared by build.c and train.c.
+ * hpk_build.h - the build command's state and the services it runs on:
+ * build.c (options, driver), assemble.c (what goes in), jlink.c (the
+ * runtime), train.c (DA1), trainrun.c (the training run), ready.c
+ * (--train-ready).
  */
 #ifndef HPK_BUILD_H
 #define HPK_BUILD_H
@@ -38,6 +41,7 @@ struct hpk_build {
     int tune;                   /* HPK_TUNE_* (hpk_tune.h); 0 without --tune */
     struct hpk_strv tune_cands; /* --tune-candidate 'OPTS', as given */
     int tune_only;              /* --tune-candidates-only: no curated sets */
+    int tune_set;               /* some --tune-* option was given */
     int tune_rounds;            /* --tune-rounds N */
     double tune_time;           /* --tune-time SECS: the whole search */
     const char *tuned;          /* --tuned FILE: replay a recorded choice */
@@ -45,6 +49,16 @@ struct hpk_build {
 
 int hpk_cmd_build(int argc, char **argv);
 int hpk_build_run(struct hpk_build *b);
+
+/* assemble.c: the application half of the snapshot (distribution, jars,
+ * main class, closure); it comes first, because jdeps looks at these bytes
+ * to choose the runtime's modules. */
+int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e);
+/* The jars of the snapshot copied to a new temporary directory `dir` for
+ * jdeps (b->jdeps_inputs, b->jdeps_names). */
+int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, char *dir, size_t dirn, struct hpk_perr *e);
+/* The rest: the runtime, hpack/launch, hpack/closure; sorted. */
+int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e);
 void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
 
 /* argfile.c: argv with @FILE expanded and ./hpack.conf prepended. */
@@ -62,7 +76,7 @@ int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
 int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e);
 int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e);
 
-/* train.c */
+/* ready.c: --train-ready SPEC */
 struct hpk_ready {
     enum { READY_NONE, READY_TCP, READY_HTTP, READY_LOG } kind;
     int port;
@@ -71,21 +85,34 @@ struct hpk_ready {
     char regex[1024];
 };
 int hpk_ready_parse(const char *spec, struct hpk_ready *out);
+/* tcp: and http: kinds: 1 if the server answers (http: with 2xx or 3xx). */
+int hpk_ready_probe(const struct hpk_ready *r);
+
+/* trainrun.c: run DA0 in record mode until it has written cache_out
+ * (--train-ready, --train-workload, --train-timeout); work is the private
+ * directory it unpacks into; its output goes to log (NULL: OUT.train.log),
+ * kept on failure. On failure b->fail_detail has its last output. */
+int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *log,
+                  struct hpk_perr *e);
+/* The same run measured, for --tune: the DA1 ARTIFACT with its cache
+ * required (HPACK_AOT=require), the same readiness and workload; *secs from
+ * its start until the app is ready (and the workload done), or ended. */
+int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *log, double *secs,
+                      struct hpk_perr *e);
+
+/* train.c */
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */
 int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e);
-/* Its steps, for tune.c. Train the DA0 in p (written to WORK/da0, run with
- * WORK/unpack as its cache root): the cache goes to CACHE (and CACHE.prov);
- * the run's output to LOG (NULL: OUTPUT.train.log), kept only on failure. */
+/* Its steps, for tune.c. Train the DA0 in p (written to WORK/da0, its size
+ * in *da0_size if asked, run with WORK/unpack as its cache root): the cache
+ * goes to CACHE (and CACHE.prov); the run's output to LOG (NULL:
+ * OUT.train.log), kept only on failure. */
 int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
-                      const char *cache, const char *log, struct hpk_perr *e);
+                      const char *cache, const char *log, size_t *da0_size, struct hpk_perr *e);
 /* Append CACHE (checked against s and p) to p, its provenance followed by
  * the records EXTRA (NUL-ended, EXTRA_LEN bytes; NULL for none); write the
  * artifact to OUT and run it with the cache required (hpk_verify_run). */
 int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
                   const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e);
-/* One measured run of a DA1 on the server workload, its cache required:
- * *secs from its start until the app is ready (and the workload done). */
-int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *log, double *secs,
-                      struct hpk_perr *e);
 
 #endif

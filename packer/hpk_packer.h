@@ -95,6 +95,8 @@ void hpk_strv_push(struct hpk_strv *v, const char *s); /* copies s */
 void hpk_strv_free(struct hpk_strv *v);
 
 double hpk_now(void);
+/* "12.3 MB" or "45.6 kB", for the build's messages. */
+void hpk_human_size(char *buf, size_t n, double bytes);
 /* malloc for a buffer about to be filled whole (a big input file): asks
  * for transparent huge pages from 2 MiB on. Free with free(). */
 void *hpk_alloc_big(size_t n);

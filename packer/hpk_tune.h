@@ -9,7 +9,9 @@
 
 #include <stdio.h>
 
-enum { HPK_TUNE_NONE, HPK_TUNE_STARTUP, HPK_TUNE_SERVER };
+/* AUTO: --tune without a goal, until the options are checked (server with
+ * --train-ready, else startup). */
+enum { HPK_TUNE_NONE, HPK_TUNE_STARTUP, HPK_TUNE_SERVER, HPK_TUNE_AUTO };
 
 /* Defaults of --tune-rounds and --tune-time. */
 #define HPK_TUNE_ROUNDS 5

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_tune.h"
+#include "hpk_child.h"
 #include "hpk_verify.h"
 #include "../layout/hpk_kv.h"
 
@@ -28,8 +29,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #define MAX_CANDS 32
 
@@ -215,22 +214,16 @@ static double test_scale(const char *name)
 /* One startup run: the artifact on the training arguments, in the training
  * directory, its cache required (a candidate whose cache the JVM refuses
  * fails here, never runs uncached and slow or fast for the wrong reason).
- * Wall time from fork to reaping: what a user waits. */
+ * Wall time from the start to reaping it: what a user waits. Its output
+ * goes to a log, whose last line says why if it fails. */
 static int time_startup(struct tune *t, struct cand *c, double *secs, long *maxrss_kb, struct hpk_perr *e)
 {
     struct hpk_build *b = t->b;
     char cd[600], log[600];
     snprintf(cd, sizeof cd, "HPACK_CACHE_DIR=%s/unpack", t->work);
     snprintf(log, sizeof log, "%s/%s.run.log", t->work, c->name);
-    size_t n = 0;
-    while (environ[n]) n++;
-    char **env = hpk_xmalloc((n + 3) * sizeof *env), **argv = hpk_xmalloc((b->train_args.n + 2) * sizeof *argv);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "HPACK_", 6) != 0) env[k++] = environ[i];
-    env[k++] = cd;
-    env[k++] = "HPACK_AOT=require";
-    env[k] = NULL;
+    char *extra[] = {cd, "HPACK_AOT=require", NULL};
+    char **env = hpk_child_env(extra), **argv = hpk_xmalloc((b->train_args.n + 2) * sizeof *argv);
     argv[0] = c->da1;
     for (size_t i = 0; i < b->train_args.n; i++) argv[i + 1] = b->train_args.v[i];
     argv[b->train_args.n + 1] = NULL;
@@ -239,27 +232,26 @@ static int time_startup(struct tune *t, struct cand *c, double *secs, long *maxr
         free(env), free(argv);
         return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", log, strerror(errno));
     }
+    struct hpk_child ch;
     double t0 = hpk_now();
-    pid_t pid = hpk_fork_group();
-    if (pid == 0) {
-        int dn = open("/dev/null", O_RDONLY);
-        if (dn >= 0) dup2(dn, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (b->train_dir && chdir(b->train_dir) != 0) _exit(127);
-        execve(argv[0], argv, env);
-        _exit(127);
-    }
-    close(fd);
+    int r = hpk_child_start(&ch, argv, env, b->train_dir);
+    int err = errno;
     free(env), free(argv);
-    if (pid < 0) return hpk_perr_set(e, HPK_ST_TRAIN, "cannot run %s: %s", c->name, strerror(errno));
+    if (r != 0) {
+        close(fd);
+        return hpk_perr_set(e, HPK_ST_TRAIN, "cannot run %s: %s", c->name, strerror(err));
+    }
+    while (ch.out >= 0) hpk_child_pump(&ch, 0, fd, NULL, NULL);
     int st = 0;
     struct rusage ru;
-    if (hpk_wait_group_usage(pid, &st, &ru) != pid) return hpk_perr_set(e, HPK_ST_TRAIN, "lost the run of %s", c->name);
+    memset(&ru, 0, sizeof ru);
+    pid_t w = hpk_wait_group_usage(ch.pid, &st, &ru);
     *secs = hpk_now() - t0;
+    ch.pid = -1;
+    close(fd);
+    if (w < 0) return hpk_perr_set(e, HPK_ST_TRAIN, "lost the run of %s: %s", c->name, strerror(errno));
     if (maxrss_kb) *maxrss_kb = ru.ru_maxrss;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        /* Its last line says why (a refused cache: exit 124 and the launcher's word). */
         char last[200] = "";
         FILE *f = fopen(log, "r");
         for (char line[512]; f && fgets(line, sizeof line, f);)
@@ -331,7 +323,7 @@ static int build_cand(struct tune *t, struct cand *c, struct hpk_item *launch, s
         p = &mine;
         r = candidate_payload(t, launch, c, p, e);
     }
-    if (r == 0) r = hpk_train_payload(t->b, t->s, p, t->work, cache, log, e);
+    if (r == 0) r = hpk_train_payload(t->b, t->s, p, t->work, cache, log, NULL, e);
     if (r == 0) r = hpk_da1_write(t->b, t->s, p, cache, NULL, 0, c->da1, NULL, e);
     hpk_payload_buf_free(&mine);
     return r; /* the cache stays in the work directory: the winner's is emitted again */

@@ -85,6 +85,12 @@ void hpk_warn(const char *fmt, ...)
     va_end(ap);
 }
 
+void hpk_human_size(char *buf, size_t n, double bytes)
+{
+    if (bytes >= 1 << 20) snprintf(buf, n, "%.1f MB", bytes / (1 << 20));
+    else snprintf(buf, n, "%.1f kB", bytes / 1024);
+}
+
 double hpk_now(void)
 {
     struct timespec ts;

@@ -59,6 +59,34 @@ t_anyhost_prediction_matches_jvm() {
 TABLE
 }
 
+# The JVM also takes options from JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS and
+# _JAVA_OPTIONS: the prediction sees them, in the JVM's order (the tool
+# options first, _JAVA_OPTIONS last), so it still matches the JVM.
+t_anyhost_prediction_sees_jvm_env() {
+    local d=$W/ahe rc v o want got jvm cache
+    cache=$("$HPACK" inspect --json "$AH" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cache"]["path"])')
+    HPACK_CACHE_DIR=$d run_clean "$AH" >/dev/null
+    while IFS='|' read -r v o want; do
+        rc=0; (cd "$W/elsewhere" && env -i HOME="$W/home" PATH=/usr/bin:/bin HPACK_CACHE_DIR=$d HPACK_AOT=require \
+            ${o:+HPACK_JAVA_OPTS="$o"} "$v" "$AH") >"$W/ahe.out" 2>&1 || rc=$?
+        case $rc in 0) got=applies ;; 120) got=refused ;; *) fail "$v $o: require exited $rc: $(tail -2 "$W/ahe.out")" ;; esac
+        # the JVM's own verdict: the cache passed by hand, the launcher's rule off
+        rc=0; (cd "$W/elsewhere" && env -i HOME="$W/home" PATH=/usr/bin:/bin HPACK_CACHE_DIR=$d HPACK_AOT=off \
+            HPACK_JAVA_OPTS="-XX:AOTCache=/proc/self/fd/250/$cache -XX:AOTMode=on $o" "$v" "$AH") >"$W/ahe.out" 2>&1 || rc=$?
+        if [ $rc = 0 ]; then jvm=applies; else jvm=refused; grep -q "Unable to use AOT cache" "$W/ahe.out" || fail "$v $o: JVM failed otherwise: $(tail -3 "$W/ahe.out")"; fi
+        echo "INFO: $v${o:+ HPACK_JAVA_OPTS=$o}: predicted $got, JVM $jvm"
+        [ $got = $jvm ] || fail "$v${o:+ with HPACK_JAVA_OPTS=$o}: predicted $got, the JVM says $jvm"
+        [ $got = "$want" ] || fail "$v${o:+ with HPACK_JAVA_OPTS=$o}: $got, the JVM's order says $want: $(tail -2 "$W/ahe.out")"
+    done <<'TABLE'
+JAVA_TOOL_OPTIONS=-XX:+UseZGC||refused
+JDK_JAVA_OPTIONS=-Xmx40g||refused
+_JAVA_OPTIONS=-XX:+UseCompactObjectHeaders||refused
+JAVA_TOOL_OPTIONS=-Xmx40g|-Xmx1g|applies
+_JAVA_OPTIONS=-Xmx1g|-Xmx40g|applies
+_JAVA_OPTIONS=-Xmx40g|-Xmx1g|refused
+TABLE
+}
+
 # Under auto a cache predicted not to apply is not passed, and a warning
 # says why; HPACK_DEBUG=1 names the chosen cache.
 t_anyhost_auto_warns_and_skips() {

@@ -190,6 +190,41 @@ static void test_exec_line_without_cache(void **state)
     hpk_launch_free(&c.launch);
 }
 
+/* after_cp: a JVM run that starts no application (`-version` to ask the
+ * JVM about the cache, nothing for the AOT create step): the words follow
+ * the class path, and the main class, the artifact's args and the user's
+ * args are left out, with every option before -cp as in a real start. */
+static void test_exec_line_after_cp(void **state)
+{
+    (void)state;
+    struct hpk_config c;
+    config(&c, 1);
+    int calls = 0;
+    const char *user[] = {"-Xlog:aot", NULL};
+    const char *version[] = {"-version", NULL};
+    char *argv[] = {"one"};
+    struct hpk_exec_spec s = {.tree = "/r/" BASE, .cache = 2, .user_opts = user, .after_cp = version,
+                              .expand = upper, .expand_ctx = &calls, .argc = 1, .argv = argv};
+    char **v = hpk_exec_line(&c, &s);
+    const char *want[] = {"/r/" BASE "/runtime/bin/java", "-Xss2m", "-Dhome=/T/app",
+                          "-XX:AOTCache=" HPK_TREE_FD_PATH "/cache/abc.aot", "-XX:AOTMode=on", "-Xlog:aot", "-cp",
+                          HPK_TREE_FD_PATH "/app/a.jar:" HPK_TREE_FD_PATH "/app/lib/b.jar", "-version", NULL};
+    assert_argv(v, want);
+    assert_int_equal(calls, 2); /* the jvm values only: the artifact's arg is not there */
+    hpk_exec_line_free(v);
+    /* an empty list: the line ends with the class path (training's create step) */
+    const char *none[] = {NULL};
+    const char *create[] = {"-XX:AOTMode=create", "-XX:AOTCache=x", NULL};
+    s.after_cp = none, s.train = create, s.user_opts = NULL, s.expand = NULL;
+    v = hpk_exec_line(&c, &s);
+    const char *want2[] = {"/r/" BASE "/runtime/bin/java", "-Xss2m", "-Dhome=${HPACK_APP}", "-XX:AOTMode=create",
+                           "-XX:AOTCache=x", "-cp", HPK_TREE_FD_PATH "/app/a.jar:" HPK_TREE_FD_PATH "/app/lib/b.jar",
+                           NULL};
+    assert_argv(v, want2);
+    hpk_exec_line_free(v);
+    hpk_launch_free(&c.launch);
+}
+
 static char *failing(void *ctx, const char *v)
 {
     (void)ctx, (void)v;
@@ -215,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_launch_informational_keys),
         cmocka_unit_test(test_exec_line_cache_and_order),
         cmocka_unit_test(test_exec_line_without_cache),
+        cmocka_unit_test(test_exec_line_after_cp),
         cmocka_unit_test(test_exec_line_expand_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,124 @@
+/*
+ * verifyrun.c - running an artifact with its startup cache required and
+ * class loading logged: it passes only if the main class is loaded from the
+ * cache. DA1 is checked this way before it is renamed into place (train.c);
+ * `hpack verify --run` does it on demand.
+ */
+#define _GNU_SOURCE
+#include "hpk_child.h"
+#include "hpk_verify.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct vscan {
+    char want[1100];
+    int hit;
+    char why[2048]; /* the JVM's own explanation lines, kept for the error */
+};
+
+static int verify_line(void *ctx, const char *line)
+{
+    struct vscan *v = ctx;
+    if (strstr(line, v->want)) {
+        v->hit = 1;
+        return 1;
+    }
+    /* Keep lines that explain a rejected cache. */
+    if ((strstr(line, "mismatch") || strstr(line, "AOT") || strstr(line, "shared archive") || strstr(line, "error") ||
+         strstr(line, "Error")) && strlen(v->why) + strlen(line) + 3 < sizeof v->why) {
+        strcat(v->why, line);
+        strcat(v->why, "; ");
+    }
+    return 0;
+}
+
+/* What to look for in the run's output, and the logging that shows it. */
+static int verify_plan(const char *artifact, struct vscan *v, const char **log, struct hpk_perr *e)
+{
+    struct hpk_artifact a;
+    struct hpk_config in;
+    if (hpk_open_artifact(artifact, &a, e) != 0) return -1;
+    if (hpk_artifact_info(&a, &in, e) != 0) {
+        hpk_close_artifact(&a);
+        return -1;
+    }
+    int rc = 0;
+    if (!in.cache) {
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "no startup cache in this artifact");
+    } else {
+        snprintf(v->want, sizeof v->want, " %s source: shared objects file", in.launch.main);
+        *log = !strcmp(in.launch.cache_kind ? in.launch.cache_kind : "", "aot") ? "-Xlog:class+load=info,aot=info,class+path=info"
+                                                                               : "-Xlog:class+load=info,cds=info,class+path=info";
+    }
+    hpk_config_free(&in);
+    hpk_close_artifact(&a);
+    return rc;
+}
+
+/* Until the main class is seen loaded from the cache (then stop it: a
+ * server need not run on), the run ends, or 300 s pass. */
+static void verify_watch(struct hpk_child *c, struct vscan *v)
+{
+    double deadline = hpk_now() + 300;
+    int echo = hpk_verbose > 1;
+    for (;;) {
+        struct pollfd pfd = {.fd = c->out, .events = POLLIN};
+        if (c->out >= 0 && poll(&pfd, 1, 100) > 0) hpk_child_pump(c, echo, -1, verify_line, v);
+        if (c->out < 0) usleep(20000);
+        if (v->hit) {
+            hpk_child_kill(c, 10);
+            return;
+        }
+        if (hpk_child_done(c)) {
+            while (c->out >= 0 && !v->hit) hpk_child_pump(c, echo, -1, verify_line, v);
+            return;
+        }
+        if (hpk_now() > deadline) {
+            hpk_child_kill(c, 5);
+            return;
+        }
+    }
+}
+
+int hpk_verify_run(const char *artifact, const char *cwd, int argc, char **argv, struct hpk_perr *e)
+{
+    struct vscan v = {0};
+    const char *log = NULL;
+    if (verify_plan(artifact, &v, &log, e) != 0) return -1;
+    char work[512];
+    if (hpk_mkdtemp(work, sizeof work, "verify", e) != 0) return -1;
+    char *cd, *opts;
+    if (asprintf(&cd, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&opts, "HPACK_JAVA_OPTS=%s", log) < 0) hpk_oom();
+    char *extra[] = {cd, opts, "HPACK_AOT=require", NULL};
+    char **env = hpk_child_env(extra);
+    char **av = hpk_xmalloc(((size_t)argc + 2) * sizeof *av);
+    char *abs = realpath(artifact, NULL);
+    av[0] = abs ? abs : (char *)artifact;
+    for (int i = 0; i < argc; i++) av[i + 1] = argv[i];
+    av[argc + 1] = NULL;
+    struct hpk_child c;
+    int rc = 0;
+    if (hpk_child_start(&c, av, env, cwd) != 0) {
+        rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot run %s: %s", artifact, strerror(errno));
+    } else {
+        verify_watch(&c, &v);
+        if (!v.hit)
+            rc = hpk_perr_set(e, HPK_ST_TRAIN, "the startup cache does not apply: main class not loaded from it%s%.1900s",
+                              v.why[0] ? "; the JVM said: " : "", v.why);
+        else
+            hpk_note("verified: %s is loaded from the startup cache", v.want + 1);
+        hpk_child_close(&c);
+    }
+    hpk_tmp_rm_tree(work);
+    free(abs);
+    free(av);
+    free(env);
+    free(cd);
+    free(opts);
+    return rc;
+}
