@@ -3,7 +3,7 @@
 #   make            build build/hpack (the launcher is embedded in it)
 #   make check      all tests (installs missing Debian packages first)
 #   make demo       pack samples/hello and run it
-#   make bench      benchmarks (numbers, not pass/fail)
+#   make bench      benchmarks (numbers, not pass/fail); bench-tune: --tune's figures
 #   make install PREFIX=/usr/local
 #
 # SANITIZE=1 builds everything with AddressSanitizer and UBSan.
@@ -139,6 +139,10 @@ bench: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-first.sh
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-apps.sh
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-image.sh
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-tune.sh
+
+bench-tune: all samples $(B)/.apps-ok
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-tune.sh
 
 bench-image: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-image.sh
@@ -157,7 +161,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check unit samples demo bench bench-apps bench-first bench-image install clean valgrind
+.PHONY: all check unit samples demo bench bench-apps bench-first bench-image bench-tune install clean valgrind
 
 # ---- fuzzing (issue: reliability) ----
 FUZZ_TIME ?= 60

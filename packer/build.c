@@ -31,7 +31,8 @@ static const char build_usage[] =
     "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]]\n"
     "                   [--tune[=startup|server] [--tune-candidate 'OPTS']... [--tune-candidates-only]\n"
     "                           [--tune-rounds N] [--tune-time SECS]]\n"
-    "                   [--with-cache CACHE] [--tuned FILE] [--lock FILE | --locked FILE]\n"
+    "                   [--train-runs N]\n"
+    "                   [--with-cache CACHE]... [--pick first|best] [--tuned FILE] [--lock FILE | --locked FILE]\n"
     "                   [--compress zstd[:N]|zlib[:N]|none]\n"
     "\n"
     "  --runtime DIR        Java home to ship (JRE, JDK or jlink image; or a .tar/.tar.gz of one)\n"
@@ -71,7 +72,11 @@ static const char build_usage[] =
     "  --tune-time SECS     bound the whole search (default 600)\n"
     "  --tuned FILE         the choice recorded in FILE (an OUT.tuned): its options before yours;\n"
     "                       with --with-cache, rebuilds the tuned DA1 bit for bit\n"
-    "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE\n"
+    "  --train-runs N       train N times (each option set, with --tune), keep the best by the\n"
+    "                       same measurement, print the spread between trainings\n"
+    "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE; repeated,\n"
+    "                       each is measured on the training workload (--train-arg, ...) and\n"
+    "                       the best kept, or with --pick first the first, unmeasured\n"
     "  --lock FILE          record every input (entry path, size, mode, XXH3-128) in FILE\n"
     "  --locked FILE        refuse to build if any input differs from FILE, naming it\n"
     "  --compress SPEC      zstd:N (1-19, default zstd:3), zlib:N (1-9) or none\n"
@@ -82,7 +87,7 @@ enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
     O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_TRAIN_DIR, O_TUNE, O_TUNE_CAND, O_TUNE_ONLY, O_TUNE_ROUNDS, O_TUNE_TIME,
-    O_TUNED
+    O_TUNED, O_TRAIN_RUNS, O_PICK
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
@@ -126,6 +131,7 @@ static void build_free(struct hpk_build *b)
     hpk_strv_free(&b->jdeps_inputs);
     hpk_strv_free(&b->jdeps_names);
     hpk_strv_free(&b->tune_cands);
+    hpk_strv_free(&b->more_caches);
     free(b->resolved_main);
     free(b->modules);
     free(b->jlinked);
@@ -163,6 +169,8 @@ static const struct option build_opts[] = {
     {"tune-rounds", required_argument, NULL, O_TUNE_ROUNDS},
     {"tune-time", required_argument, NULL, O_TUNE_TIME},
     {"tuned", required_argument, NULL, O_TUNED},
+    {"train-runs", required_argument, NULL, O_TRAIN_RUNS},
+    {"pick", required_argument, NULL, O_PICK},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, O_HELP},
@@ -203,8 +211,10 @@ static int tune_opt(struct hpk_build *b, int c, const char *arg)
         }
         if (c == O_TUNE_ROUNDS) b->tune_rounds = (int)v;
         else b->tune_time = v;
+        b->tune_set |= 2; /* also for --train-runs and several --with-cache */
+        return 0;
     }
-    b->tune_set = 1;
+    b->tune_set |= 1;
     return 0;
 }
 
@@ -213,8 +223,15 @@ static int tune_opt(struct hpk_build *b, int c, const char *arg)
  * the exit status with the reason printed. */
 static int tune_check(struct hpk_build *b)
 {
-    if ((b->tune && !b->train) || (b->tune_set && !b->tune)) {
+    if ((b->tune && !b->train) || ((b->tune_set & 1) && !b->tune)) {
         fprintf(stderr, "hpack build: %s\n", b->tune ? "--tune needs --train (it measures trained DA1s)" : "--tune-* need --tune");
+        return HPK_ST_USAGE;
+    }
+    /* --train-runs N and several --with-cache: the same measurement, over
+     * trainings or given caches instead of option sets. */
+    if (!b->tune && (b->train_runs > 1 || (b->more_caches.n && !b->pick_first))) b->tune = HPK_TUNE_AUTO, b->tune_only = 1;
+    if (b->tune_set && !b->tune) {
+        fprintf(stderr, "hpack build: --tune-* need --tune (or --train-runs N, or several --with-cache)\n");
         return HPK_ST_USAGE;
     }
     if (b->tune == HPK_TUNE_AUTO) b->tune = b->train_ready ? HPK_TUNE_SERVER : HPK_TUNE_STARTUP;
@@ -272,7 +289,27 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
         case O_TRAIN_WORKLOAD: b->train_workload = optarg; break;
         case O_TRAIN_DIR: b->train_dir = optarg; break;
         case O_KEEP_DA0: b->keep_da0 = optarg; break;
-        case O_WITH_CACHE: b->with_cache = optarg; break;
+        case O_WITH_CACHE: /* repeated: several caches, measured (tune.c) */
+            if (!b->with_cache) b->with_cache = optarg;
+            else hpk_strv_push(&b->more_caches, optarg);
+            break;
+        case O_TRAIN_RUNS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 8) {
+                fprintf(stderr, "hpack build: --train-runs %s: expected a whole number from 1 to 8\n", optarg);
+                return HPK_ST_USAGE;
+            }
+            b->train_runs = (int)v;
+            break;
+        }
+        case O_PICK:
+            if (strcmp(optarg, "first") && strcmp(optarg, "best")) {
+                fprintf(stderr, "hpack build: --pick %s: expected first or best\n", optarg);
+                return HPK_ST_USAGE;
+            }
+            b->pick_first = !strcmp(optarg, "first");
+            break;
         case O_LOCK: b->lock = optarg; break;
         case O_JDK: b->jdk = optarg; break;
         case O_ADD_MODULES: b->add_modules = optarg; break;
@@ -334,8 +371,12 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
         fprintf(stderr, "hpack build: --train and --with-cache exclude each other\n");
         return HPK_ST_USAGE;
     }
-    if (!b->train && (b->have_train_args || b->train_ready || b->train_workload || b->keep_da0 || b->train_dir)) {
-        fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train\n");
+    /* Several --with-cache are measured on the training workload. */
+    int measure_caches = b->more_caches.n && !b->pick_first;
+    if (!b->train && (b->keep_da0 || (!measure_caches && (b->have_train_args || b->train_ready || b->train_workload ||
+                                                           b->train_dir || b->train_runs > 1)))) {
+        fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train%s\n",
+                b->with_cache && !b->keep_da0 ? " (or several --with-cache, measured)" : "");
         return HPK_ST_USAGE;
     }
     if (b->train_ready && hpk_ready_parse(b->train_ready, NULL) != 0) {
@@ -363,6 +404,7 @@ static int build_cmd(int argc, char **argv)
     b.train_timeout = 300;
     b.tune_rounds = HPK_TUNE_ROUNDS;
     b.tune_time = HPK_TUNE_TIME;
+    b.train_runs = 1;
     int st = parse_opts(&b, argc, argv);
     if (st < 0 && (st = check_opts(&b, argc, argv)) == 0 && (st = tune_check(&b)) == 0) st = hpk_build_run(&b);
     build_free(&b);

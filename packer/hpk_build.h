@@ -41,10 +41,13 @@ struct hpk_build {
     int tune;                   /* HPK_TUNE_* (hpk_tune.h); 0 without --tune */
     struct hpk_strv tune_cands; /* --tune-candidate 'OPTS', as given */
     int tune_only;              /* --tune-candidates-only: no curated sets */
-    int tune_set;               /* some --tune-* option was given */
+    int tune_set;               /* 1: --tune-candidate(s-only) given; 2: --tune-rounds/--tune-time */
     int tune_rounds;            /* --tune-rounds N */
     double tune_time;           /* --tune-time SECS: the whole search */
     const char *tuned;          /* --tuned FILE: replay a recorded choice */
+    int train_runs;             /* --train-runs N: train each option set N times, keep the best */
+    struct hpk_strv more_caches; /* the second and later --with-cache: measured, the best kept */
+    int pick_first;             /* --pick first: the first --with-cache, unmeasured */
 };
 
 int hpk_cmd_build(int argc, char **argv);

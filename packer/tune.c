@@ -40,6 +40,9 @@ struct cand {
     size_t nt;
     double median, spread, lo, hi;
     char out[300];        /* why it left the search; "" while in it */
+    const char *given;    /* --with-cache A --with-cache B: its cache (no training) */
+    int run;              /* --train-runs: which training of its option set (1, 2, ...) */
+    size_t set;           /* the candidate of run 1 with the same options */
 };
 
 struct tune {
@@ -114,6 +117,8 @@ static void add_cand(struct tune *t, const char *name, const char *opts)
     struct cand *c = &t->c[t->n];
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", name);
+    c->run = 1;
+    c->set = t->n;
     char why[200];
     if (opts && hpk_tune_split(opts, &c->opts, why, sizeof why) != 0) return; /* checked when parsed */
     const char *u = user_sets(t->b, &c->opts);
@@ -315,7 +320,8 @@ static int build_cand(struct tune *t, struct cand *c, struct hpk_item *launch, s
     struct hpk_payload_buf mine, *p = p0;
     memset(&mine, 0, sizeof mine);
     char cache[600], log[600];
-    snprintf(cache, sizeof cache, "%s/%s.%s", t->work, c->name, hpk_cache_kind(t->s));
+    if (c->given) snprintf(cache, sizeof cache, "%s", c->given);
+    else snprintf(cache, sizeof cache, "%s/%s.%s", t->work, c->name, hpk_cache_kind(t->s));
     snprintf(log, sizeof log, "%s/%s.train.log", t->work, c->name);
     snprintf(c->da1, sizeof c->da1, "%s/%s.da1", t->work, c->name);
     int r = 0;
@@ -323,7 +329,7 @@ static int build_cand(struct tune *t, struct cand *c, struct hpk_item *launch, s
         p = &mine;
         r = candidate_payload(t, launch, c, p, e);
     }
-    if (r == 0) r = hpk_train_payload(t->b, t->s, p, t->work, cache, log, NULL, e);
+    if (r == 0 && !c->given) r = hpk_train_payload(t->b, t->s, p, t->work, cache, log, NULL, e);
     if (r == 0) r = hpk_da1_write(t->b, t->s, p, cache, NULL, 0, c->da1, NULL, e);
     hpk_payload_buf_free(&mine);
     return r; /* the cache stays in the work directory: the winner's is emitted again */
@@ -380,6 +386,7 @@ static void print_table(const struct tune *t)
             continue;
         }
         snprintf(range, sizeof range, "%.3f-%.3f s", c->lo, c->hi);
+        if (c->given) snprintf(o, sizeof o, "(--with-cache %s)", c->given);
         printf("  %-18s %8.3f s %21s %7.2fx  %-13s %s\n", c->name, c->median, range, t->c[0].median / c->median,
                i == t->win ? "chosen" : i == 0 ? "default" : c->median < t->c[0].median ? "within noise" : "slower",
                *o ? o : "(none)");
@@ -387,8 +394,8 @@ static void print_table(const struct tune *t)
     char o[1024];
     opts_text(&t->c[t->win].opts, o, sizeof o);
     if (t->win)
-        printf("chosen: %s (%s): %.2fx the default's speed, beyond its spread of %.1f%%\n", t->c[t->win].name, o,
-               t->c[0].median / t->c[t->win].median, 100 * t->c[0].spread);
+        printf("chosen: %s%s%s%s: %.2fx the default's speed, beyond its spread of %.1f%%\n", t->c[t->win].name,
+               *o ? " (" : "", o, *o ? ")" : "", t->c[0].median / t->c[t->win].median, 100 * t->c[0].spread);
     else
         printf("chosen: the default (no candidate beat it by more than its spread of %.1f%%)\n", 100 * t->c[0].spread);
     fflush(stdout);
@@ -483,7 +490,8 @@ static int emit_winner(struct tune *t, struct hpk_item *launch, struct hpk_perr 
     snprintf(ttmp, sizeof ttmp, "%.*s.hpack-tuned.%ld", dl, b->output, (long)getpid());
     snprintf(tuned, sizeof tuned, "%s.tuned", b->output);
     /* The very cache that was measured, kept in the work directory. */
-    snprintf(cache, sizeof cache, "%s/%s.%s", t->work, w->name, hpk_cache_kind(t->s));
+    if (w->given) snprintf(cache, sizeof cache, "%s", w->given);
+    else snprintf(cache, sizeof cache, "%s/%s.%s", t->work, w->name, hpk_cache_kind(t->s));
     int r = candidate_payload(t, launch, w, &p, e);
     if (r == 0 && b->keep_da0) r = hpk_elf_emit(b->keep_da0, p.data, p.len, e);
     if (r == 0) {
@@ -505,6 +513,50 @@ static int emit_winner(struct tune *t, struct hpk_item *launch, struct hpk_perr 
     return r;
 }
 
+/* --train-runs N: every option set trained N times, each training its own
+ * candidate ("c1", "c1#2", ...): the max operator over trainings, by the
+ * same measurement (a training run is itself noisy: which classes, which
+ * profiles, depend on timing). */
+static void more_runs(struct tune *t)
+{
+    size_t sets = t->n;
+    for (int r = 2; r <= t->b->train_runs; r++)
+        for (size_t i = 0; i < sets && t->n < MAX_CANDS; i++) {
+            const struct cand *src = &t->c[i];
+            if (src->given) continue;
+            struct cand *c = &t->c[t->n++];
+            memset(c, 0, sizeof *c);
+            snprintf(c->name, sizeof c->name, "%.24s#%d", src->name, r);
+            for (size_t k = 0; k < src->opts.n; k++) hpk_strv_push(&c->opts, src->opts.v[k]);
+            snprintf(c->out, sizeof c->out, "%s", src->out);
+            c->run = r;
+            c->set = i;
+        }
+}
+
+/* How far apart the trainings of one option set came out: the spread of
+ * their medians (fastest to slowest, relative to the fastest). */
+static void training_spread(const struct tune *t)
+{
+    if (t->b->train_runs < 2) return;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->c[i].run != 1 || t->c[i].given) continue;
+        double lo = 0, hi = 0;
+        int n = 0;
+        for (size_t k = 0; k < t->n; k++) {
+            const struct cand *c = &t->c[k];
+            if (c->set != i || *c->out || !c->nt) continue;
+            if (!n || c->median < lo) lo = c->median;
+            if (!n || c->median > hi) hi = c->median;
+            n++;
+        }
+        if (n >= 2)
+            printf("training spread: %s: medians %.3f-%.3f s over %d trainings (%.1f%%)\n", t->c[i].name, lo, hi, n,
+                   100 * (hi - lo) / lo);
+    }
+    fflush(stdout);
+}
+
 int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e)
 {
     const char *kind = hpk_cache_kind(s);
@@ -521,9 +573,11 @@ int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_pa
     int rc = -1;
     if (hpk_mkdtemp(t->work, sizeof t->work, "tune", e) != 0) goto out;
 
-    /* The default first: the user's own options, the DA0 build.c laid out. */
-    add_cand(t, "default", NULL);
-    hpk_note("tune: training the default");
+    /* The default first: the user's own options, the DA0 build.c laid out
+     * (with --with-cache A --with-cache B, the first cache). */
+    add_cand(t, b->with_cache ? "cache-1" : "default", NULL);
+    t->c[0].given = b->with_cache;
+    hpk_note(b->with_cache ? "tune: checking cache-1 (%s)" : "tune: training the default%s", b->with_cache ? b->with_cache : "");
     if (build_cand(t, &t->c[0], launch, p, e) != 0) goto out;
     double s0;
     struct hpk_perr fe = {0};
@@ -537,6 +591,13 @@ int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_pa
         snprintf(name, sizeof name, "user-%zu", i + 1);
         add_cand(t, name, b->tune_cands.v[i]);
     }
+    for (size_t i = 0; i < b->more_caches.n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "cache-%zu", i + 2);
+        add_cand(t, name, NULL);
+        t->c[t->n - 1].given = b->more_caches.v[i];
+    }
+    more_runs(t);
     for (size_t i = 1; i < t->n; i++) {
         struct cand *c = &t->c[i];
         if (*c->out) continue;
@@ -546,7 +607,8 @@ int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_pa
         }
         char o[1024];
         opts_text(&c->opts, o, sizeof o);
-        hpk_note("tune: training %s (%s)", c->name, o);
+        if (c->given) hpk_note("tune: checking %s (%s)", c->name, c->given);
+        else hpk_note("tune: training %s (%s)", c->name, *o ? o : "the default options");
         struct hpk_perr ce = {0};
         if (build_cand(t, c, launch, NULL, &ce) != 0 || time_one(t, c, &s0, NULL, &ce) != 0) {
             hpk_step_abort();
@@ -557,6 +619,7 @@ int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_pa
     if (measure(t, b->tune_rounds, e) != 0) goto out;
     choose(t);
     print_table(t);
+    training_spread(t);
     if (emit_winner(t, launch, e) != 0) goto out;
     hpk_note("wrote %s (%s) and %s.tuned in %.1f s", b->output, t->c[t->win].name, b->output, hpk_now() - t->t0);
     rc = 0;

@@ -130,3 +130,42 @@ t_tune_interrupt_leaves_nothing() {
     [ -z "$(ls -A "$tmp")" ] || fail "left in TMPDIR: $(ls -A "$tmp")"
     [ "$(ls -A "$o")" = log ] || fail "left beside the output: $(ls -A "$o")"
 }
+
+# The max operator over trainings (--train-runs N) and over given caches
+# (several --with-cache): the same measurement, the best kept; --pick first
+# takes the first without measuring.
+t_tune_train_runs() {
+    local rt o=$W/tune/runs; rt=$(rt25); mkdir -p "$o"
+    HPACK_TEST_TUNE_SCALE='default#2=0.01' "$HPACK_T" build --runtime "$rt" --jar "$SAMPLES/hello.jar" --train --train-runs 2 \
+        --tune-rounds 2 -o "$o/a" >"$o/out" 2>"$o/err" || fail "build: $(tail -5 "$o/err")"
+    grep -q '^  default#2 .* chosen ' "$o/out" || fail "table: $(cat "$o/out")"
+    grep -q '^training spread: default: medians .* s over 2 trainings' "$o/out" || fail "no spread: $(cat "$o/out")"
+    grep -qx 'tune.choice=default#2' "$o/a.tuned" || fail "OUT.tuned: $(cat "$o/a.tuned")"
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/plain"
+    [ "$("$HPACK" hash "$o/a")" = "$("$HPACK" hash "$o/plain")" ] || fail "not the default options' DA0"
+    expect_status 2 "--train-runs 0: expected a whole number from 1 to 8" "$HPACK" build --train --train-runs 0 \
+        --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/b"
+    expect_status 2 "need --train" "$HPACK" build --train-runs 2 --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/b"
+}
+
+t_tune_with_caches_measured_or_first() {
+    local rt o=$W/tune/caches; rt=$(rt25); mkdir -p "$o"
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/da0"
+    HPACK_CACHE_DIR=$o/u HPACK_TRAIN=$o/A.aot "$o/da0" >/dev/null 2>&1
+    HPACK_CACHE_DIR=$o/u HPACK_TRAIN=$o/B.aot "$o/da0" >/dev/null 2>&1
+    [ -s "$o/A.aot" ] && [ -s "$o/B.aot" ] || fail "HPACK_TRAIN wrote no caches"
+    HPACK_TEST_TUNE_SCALE=cache-2=0.01 "$HPACK_T" build --runtime "$rt" --jar "$SAMPLES/hello.jar" \
+        --with-cache "$o/A.aot" --with-cache "$o/B.aot" --tune-rounds 2 -o "$o/m" >"$o/out" 2>"$o/err" ||
+        fail "build: $(tail -5 "$o/err")"
+    grep -q "^  cache-2 .* chosen .*(--with-cache $o/B.aot)" "$o/out" || fail "table: $(cat "$o/out")"
+    "$HPACK" extract "$o/m" -o "$o/x" >/dev/null
+    cmp "$o"/x/cache/*.aot "$o/B.aot" || fail "DA1 does not carry the chosen cache"
+    # --pick first: no measuring, the same file as a build with the first alone
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --with-cache "$o/A.aot" --with-cache "$o/B.aot" \
+        --pick first -o "$o/f" >"$o/fout" || fail "--pick first"
+    [ ! -s "$o/fout" ] && [ ! -e "$o/f.tuned" ] || fail "--pick first measured"
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --with-cache "$o/A.aot" -o "$o/one"
+    cmp "$o/f" "$o/one" || fail "--pick first is not the first cache's DA1"
+    expect_status 2 "--pick last: expected first or best" "$HPACK" build --with-cache "$o/A.aot" --pick last \
+        --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/z"
+}
