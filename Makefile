@@ -32,10 +32,14 @@ LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layo
 # Trees: unpacking, extraction, directory safety, the system store. Both the
 # launcher and the packer (extract, install, image) link them.
 TREE_SRC := layout/unpack.c layout/dirsafe.c layout/store.c
-LAUNCHER_SRC := launcher/main.c launcher/cachedir.c launcher/fit.c $(TREE_SRC)
-PACKER_SRC := packer/hpack.c packer/util.c packer/inputs.c packer/jar.c packer/payload.c packer/elfout.c \
-              packer/build.c packer/assemble.c packer/train.c packer/trainrun.c packer/ready.c packer/verifyrun.c packer/child.c packer/tune.c packer/inspect.c packer/diffx.c packer/lock.c packer/jlink.c packer/argfile.c \
-              packer/closure.c packer/artifacts.c packer/image.c packer/ocilayer.c packer/elfdeps.c packer/sha256.c packer/store.c
+LAUNCHER_SRC := launcher/main.c launcher/tree.c launcher/jvmline.c launcher/train.c launcher/commands.c \
+                launcher/fit.c launcher/cachedir.c $(TREE_SRC)
+# The input services: the snapshot and its readers (packer/hpk_inputs.h).
+INPUTS_SRC := packer/snapshot.c packer/inputfile.c packer/linkpath.c packer/treewalk.c packer/archive.c \
+              packer/archlinks.c packer/runtime.c
+PACKER_SRC := packer/hpack.c packer/util.c $(INPUTS_SRC) packer/jar.c packer/payload.c packer/elfout.c \
+              packer/build.c packer/assemble.c packer/train.c packer/trainrun.c packer/ready.c packer/verifyrun.c packer/child.c packer/tune.c packer/inspect.c packer/hash.c packer/verify.c packer/diffx.c packer/lock.c packer/jlink.c packer/jdeps.c packer/argfile.c \
+              packer/closure.c packer/artifacts.c packer/image.c packer/ocibase.c packer/ocidoc.c packer/ocilayer.c packer/elfdeps.c packer/sha256.c packer/store.c
 HDRS := $(wildcard layout/*.h launcher/*.h packer/*.h)
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libelf libarchive zlib libzstd)
@@ -104,19 +108,26 @@ $(B)/test_packer: tests/unit/test_packer.c $(PACKER_SRC) $(LAYOUT_SRC) $(TREE_SR
 	    $(filter-out packer/hpack.c,$(PACKER_SRC)) $(LAYOUT_SRC) $(TREE_SRC) $(B)/launcher_blob.o \
 	    $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka) -lpthread
 
-$(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/tools/craft.c packer/elfout.c packer/util.c packer/inputs.c $(LAYOUT_SRC) $(TREE_SRC) \
+# The input services alone (the directory walk's link rules, link arithmetic).
+$(B)/test_inputs: tests/unit/test_inputs.c packer/util.c packer/elfout.c $(INPUTS_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_inputs.c \
+	    packer/util.c packer/elfout.c $(INPUTS_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(B)/launcher_blob.o \
+	    $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka) -lpthread
+
+$(B)/craft: tests/tools/craft.c packer/elfout.c packer/util.c $(INPUTS_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/tools/craft.c packer/elfout.c packer/util.c $(INPUTS_SRC) $(LAYOUT_SRC) $(TREE_SRC) \
 	    $(B)/launcher_blob.o $(PKG_LIBS)
 
 samples: $(B)/.deps-ok
 	@sh samples/build.sh build/samples
 
-unit: $(B)/test_layout $(B)/test_config $(B)/test_hostfit $(B)/test_sha256 $(B)/test_packer
+unit: $(B)/test_layout $(B)/test_config $(B)/test_hostfit $(B)/test_sha256 $(B)/test_packer $(B)/test_inputs
 	$(B)/test_layout
 	$(B)/test_config
 	$(B)/test_hostfit
 	$(B)/test_sha256
 	$(B)/test_packer
+	$(B)/test_inputs
 
 $(B)/.apps-ok: tests/setup-deps.sh
 	@sh tests/setup-deps.sh apps
@@ -125,11 +136,12 @@ $(B)/.apps-ok: tests/setup-deps.sh
 check: all unit samples $(B)/craft $(B)/hpack-test fuzz-regress $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/integration.sh
 
-valgrind: $(B)/test_layout $(B)/test_config $(B)/test_hostfit $(B)/test_packer
+valgrind: $(B)/test_layout $(B)/test_config $(B)/test_hostfit $(B)/test_packer $(B)/test_inputs
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_hostfit
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_layout
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_config
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_packer
+	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all $(B)/test_inputs
 
 demo: all samples
 	@HPACK_BUILD=$(abspath $(B)) bash tests/demo.sh

@@ -89,3 +89,27 @@ char *hpk_launcher_cond_records(const char *flags_out, size_t *len)
     if (hpk_cond_from_flags(flags_out, &c) != 0) return NULL;
     return hpk_cond_records(&c, len);
 }
+
+/* Whether to pass the bound cache: not when it is predicted not to apply
+ * (auto: a warning; require: exit HPK_EXIT_HOSTFIT naming the condition).
+ * When unsure, it is passed and the JVM decides: a refusal there costs
+ * only speed, while the CPU check, which protects against crashes, is
+ * never unsure. */
+int hpk_start_host_fit(const struct hpk_start *c)
+{
+    struct hpk_fit_result r;
+    hpk_launcher_fit(&c->cf, &r);
+    if (r.fit == HPK_FIT_NO && c->aot == HPK_AOT_REQUIRE) {
+        struct hpk_err e;
+        hpk_fail(&e, HPK_EXIT_HOSTFIT, "HPACK_AOT=require: the startup cache does not apply on this host: %s", r.why);
+        hpk_start_die(c, &e);
+    }
+    if (r.fit == HPK_FIT_NO)
+        fprintf(stderr, "hpack: %s: warning: startup cache not used: it does not apply on this host: %s\n", c->self, r.why);
+    else if (c->debug)
+        fprintf(stderr, "hpack: startup cache %.*s %s: %s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
+                r.fit == HPK_FIT_YES ? "applies" : "may apply (the JVM decides)", r.why);
+    return r.fit != HPK_FIT_NO;
+}
+
+/* ---- --hpack-* commands ---- */

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,18 @@ static void gb(char *s, size_t n, uint64_t v)
     snprintf(s, n, "%.1f GB", (double)v / (double)GB);
 }
 
+/* Every verdict goes through here: its code and its clause together. */
+__attribute__((format(printf, 4, 5))) static void say(struct hpk_fit_result *r, enum hpk_fit fit,
+                                                      enum hpk_fit_reason reason, const char *fmt, ...)
+{
+    va_list ap;
+    r->fit = fit;
+    r->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+}
+
 void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct hpk_jvmopts *o, struct hpk_host *h,
                      struct hpk_fit_result *r)
 {
@@ -301,28 +314,26 @@ void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct 
     if (aot && rec->cpu.n) {
         char name[64];
         if (!need(h, HPK_HOST_FEAT)) {
-            r->fit = HPK_FIT_NO;
-            snprintf(r->why, sizeof r->why, "this CPU's features cannot be read; the cache holds machine code");
+                say(r, HPK_FIT_NO, HPK_FIT_R_CPU_UNKNOWN,
+                "this CPU's features cannot be read; the cache holds machine code");
             return;
         }
         if (hpk_cpufeat_missing(&rec->cpu, &h->cpu, name, sizeof name)) {
-            r->fit = HPK_FIT_NO;
-            snprintf(r->why, sizeof r->why, "this CPU lacks %s, which the training CPU had", name);
+            say(r, HPK_FIT_NO, HPK_FIT_R_CPU, "this CPU lacks %s, which the training CPU had", name);
             return;
         }
     }
     /* 2. Object headers and alignment: JDK 25 defaults, off and 8. */
     r->coh = o->coh >= 0 ? o->coh : 0;
     if (rec->coh >= 0 && r->coh != rec->coh) {
-        r->fit = HPK_FIT_NO;
-        snprintf(r->why, sizeof r->why, "UseCompactObjectHeaders is %s here, %s in training", r->coh ? "on" : "off",
-                 rec->coh ? "on" : "off");
+        say(r, HPK_FIT_NO, HPK_FIT_R_HEADERS, "UseCompactObjectHeaders is %s here, %s in training",
+            r->coh ? "on" : "off", rec->coh ? "on" : "off");
         return;
     }
     r->align = o->align > 0 ? o->align : 8;
     if (rec->align > 0 && r->align != rec->align) {
-        r->fit = HPK_FIT_NO;
-        snprintf(r->why, sizeof r->why, "ObjectAlignmentInBytes is %d here, %d in training", r->align, rec->align);
+        say(r, HPK_FIT_NO, HPK_FIT_R_ALIGN, "ObjectAlignmentInBytes is %d here, %d in training", r->align,
+            rec->align);
         return;
     }
     /* 3. The GC: given, else Serial on a client-class host (< 2 CPUs or
@@ -338,9 +349,8 @@ void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct 
     if (aot && rec->gc[0] && r->gc[0] && strcmp(rec->gc, r->gc) != 0 &&
         !(heap_loading(rec->gc) && heap_loading(r->gc))) {
         if (heap_loading(rec->gc) && !strcmp(r->gc, "Z")) {
-            r->fit = HPK_FIT_NO;
-            snprintf(r->why, sizeof r->why, "the GC is Z here, %s in training: ZGC cannot load the archived heap",
-                     rec->gc);
+            say(r, HPK_FIT_NO, HPK_FIT_R_GC, "the GC is Z here, %s in training: ZGC cannot load the archived heap",
+                rec->gc);
             return;
         }
         gc_unsure = 1;
@@ -386,31 +396,26 @@ void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct 
         }
     }
     if (rec->coops >= 0 && r->coops >= 0 && r->coops != rec->coops && !coops_unsure) {
-        r->fit = HPK_FIT_NO;
-        snprintf(r->why, sizeof r->why, "compressed oops are %s here (%s), %s in training", r->coops ? "on" : "off",
-                 a, rec->coops ? "on" : "off");
+        say(r, HPK_FIT_NO, HPK_FIT_R_OOPS, "compressed oops are %s here (%s), %s in training",
+            r->coops ? "on" : "off", a, rec->coops ? "on" : "off");
         return;
     }
     r->ccp = o->ccp >= 0 ? o->ccp : 1;
     if (rec->ccp >= 0 && r->ccp != rec->ccp) {
-        r->fit = HPK_FIT_NO;
-        snprintf(r->why, sizeof r->why, "compressed class pointers are %s here, %s in training",
-                 r->ccp ? "on" : "off", rec->ccp ? "on" : "off");
+        say(r, HPK_FIT_NO, HPK_FIT_R_CCP, "compressed class pointers are %s here, %s in training",
+            r->ccp ? "on" : "off", rec->ccp ? "on" : "off");
         return;
     }
     if (coops_unsure) {
-        r->fit = HPK_FIT_UNSURE;
-        snprintf(r->why, sizeof r->why, "compressed oops may be on or off here (%s is at the limit)", a);
+        say(r, HPK_FIT_UNSURE, HPK_FIT_R_OOPS, "compressed oops may be on or off here (%s is at the limit)", a);
     } else if (gc_unsure) {
-        r->fit = HPK_FIT_UNSURE;
-        snprintf(r->why, sizeof r->why, "the GC is %s here, %s in training (not known to load its heap)", r->gc,
-                 rec->gc);
+        say(r, HPK_FIT_UNSURE, HPK_FIT_R_GC, "the GC is %s here, %s in training (not known to load its heap)",
+            r->gc, rec->gc);
     } else if (rec->coops < 0 && rec->coh < 0 && !rec->gc[0]) {
-        r->fit = HPK_FIT_UNSURE;
-        snprintf(r->why, sizeof r->why, "its provenance records no JVM conditions (trained by an older hpack)");
+        say(r, HPK_FIT_UNSURE, HPK_FIT_R_NO_CONDITIONS,
+            "its provenance records no JVM conditions (trained by an older hpack)");
     } else {
-        r->fit = HPK_FIT_YES;
-        snprintf(r->why, sizeof r->why, "compressed oops %s (%s), GC %s, compact headers %s", r->coops ? "on" : "off",
-                 a, r->gc[0] ? r->gc : "Serial or G1", r->coh ? "on" : "off");
+        say(r, HPK_FIT_YES, HPK_FIT_R_MATCH, "compressed oops %s (%s), GC %s, compact headers %s",
+            r->coops ? "on" : "off", a, r->gc[0] ? r->gc : "Serial or G1", r->coh ? "on" : "off");
     }
 }

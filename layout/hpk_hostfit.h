@@ -61,9 +61,31 @@ struct hpk_host {
 
 enum hpk_fit { HPK_FIT_YES = 0, HPK_FIT_NO, HPK_FIT_UNSURE };
 
+/* The condition that decided a prediction, for callers that act on it
+ * (the text in `why` is for people). */
+enum hpk_fit_reason {
+    HPK_FIT_R_MATCH = 0,       /* YES: every recorded condition holds here */
+    HPK_FIT_R_CPU,             /* NO: this CPU lacks a feature (or is another architecture) */
+    HPK_FIT_R_CPU_UNKNOWN,     /* NO: this CPU's features cannot be read */
+    HPK_FIT_R_HEADERS,         /* NO: UseCompactObjectHeaders differs */
+    HPK_FIT_R_ALIGN,           /* NO: ObjectAlignmentInBytes differs */
+    HPK_FIT_R_GC,              /* NO: ZGC cannot load the archived heap; UNSURE: another GC */
+    HPK_FIT_R_OOPS,            /* NO: compressed oops differ; UNSURE: the heap is at the limit */
+    HPK_FIT_R_CCP,             /* NO: compressed class pointers differ */
+    HPK_FIT_R_NO_CONDITIONS,   /* UNSURE: the provenance records none (an older hpack) */
+};
+
+/* NO for a reason that concerns the CPU: the cache holds machine code that
+ * must never run here, so not even the JVM is asked to try it. */
+static inline int hpk_fit_cpu_refused(enum hpk_fit fit, enum hpk_fit_reason reason)
+{
+    return fit == HPK_FIT_NO && (reason == HPK_FIT_R_CPU || reason == HPK_FIT_R_CPU_UNKNOWN);
+}
+
 /* The prediction, with the settings the JVM is predicted to choose. */
 struct hpk_fit_result {
     enum hpk_fit fit;
+    enum hpk_fit_reason reason; /* what decided `fit` */
     char gc[16];
     int coops, coh, ccp, align; /* -1 where it did not need to decide */
     uint64_t heap;              /* predicted max heap, 0 if not computed */

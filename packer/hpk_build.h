@@ -69,6 +69,10 @@ int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr
 
 /* jlink.c: make b->runtime from b->jdk (or the default JDK) with jlink. */
 int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e);
+/* jdeps.c: the JDK modules the jars need, as "a,b,c" in *mods (NULL for
+ * none); names: what each jar is to the user (jdeps reads staged copies). */
+int hpk_jdeps_modules(const char *jdk, int major, const struct hpk_strv *jars, const struct hpk_strv *names, char **mods,
+                      struct hpk_perr *e);
 
 /* closure.c: follow the manifest Class-Path of every class path jar,
  * recursively; pack what it names so that each entry resolves inside the

@@ -1,13 +1,17 @@
 /*
- * hpk_cmds.h - the commands besides build: inspection (inspect.c, diffx.c),
- * images (image.c) and the system store (store.c).
+ * hpk_cmds.h - the commands besides build, one file each: inspect.c,
+ * hash.c, verify.c, diffx.c (diff, extract), image.c and store.c (install,
+ * uninstall, store).
  */
 #ifndef HPK_CMDS_H
 #define HPK_CMDS_H
 
 int hpk_cmd_inspect(int argc, char **argv);
+/* hash.c */
 int hpk_cmd_hash(int argc, char **argv);
+/* verify.c */
 int hpk_cmd_verify(int argc, char **argv);
+/* diffx.c */
 int hpk_cmd_diff(int argc, char **argv);
 int hpk_cmd_extract(int argc, char **argv);
 /* image.c */

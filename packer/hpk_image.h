@@ -1,12 +1,15 @@
 /*
- * hpk_image.h - the parts of `hpack image`: the C library closure of a
- * runtime (elfdeps.c) and reproducible OCI layers and blobs (ocilayer.c).
+ * hpk_image.h - the parts of `hpack image` (image.c): the C library closure
+ * of a runtime (elfdeps.c), reproducible OCI layers and blobs (ocilayer.c),
+ * a base image and the JSON reader (ocibase.c), the image's JSON documents
+ * and its archive (ocidoc.c).
  */
 #ifndef HPK_IMAGE_H
 #define HPK_IMAGE_H
 
 #include "hpk_packer.h"
 #include "hpk_sha256.h"
+#include "../layout/hpk_config.h"
 
 #include <stdio.h>
 #include <sys/types.h>
@@ -75,6 +78,73 @@ struct hpk_closure {
  * builds (its needs are taken too), or -1. */
 int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java, struct hpk_closure *c,
                       struct hpk_perr *e);
+
+#define HPK_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define HPK_MT_INDEX "application/vnd.oci.image.index.v1+json"
+#define HPK_MT_CONFIG "application/vnd.oci.image.config.v1+json"
+#define HPK_MT_LAYER_GZ "application/vnd.oci.image.layer.v1.tar+gzip"
+
+/* What `hpack image` was asked for. */
+struct hpk_image_opts {
+    const char *artifact, *out, *tag, *base;
+    unsigned uid, gid;
+};
+
+/* ---- a tiny JSON reader (ocibase.c): values are located as spans of the
+ * original text and copied verbatim ---- */
+struct hpk_span {
+    const char *p, *end;
+};
+const char *hpk_json_ws(const char *p, const char *end);
+/* Next member of an object (or element of an array: key NULL) from *pos,
+ * which starts just after '{' or '['. 1 with spans set, 0 at the end, -1
+ * if malformed. */
+int hpk_json_next(const char **pos, const char *end, struct hpk_span *key, struct hpk_span *val);
+int hpk_json_key_is(struct hpk_span k, const char *name);
+/* The value of `name` in the object `obj`; 0 if absent or not an object. */
+int hpk_json_get(struct hpk_span obj, const char *name, struct hpk_span *out);
+/* A JSON string value without its quotes (no unescaping: digests, media types). */
+char *hpk_json_strdup(struct hpk_span v);
+/* The elements of array `arr` (verbatim), each followed by ",". */
+void hpk_json_copy_elements(FILE *f, struct hpk_span arr);
+
+/* ---- the base image (--base oci-archive:FILE, ocibase.c) ---- */
+struct hpk_base_member {
+    char *name;
+    char *data;
+    size_t size;
+};
+struct hpk_base {
+    struct hpk_base_member *m;
+    size_t n;
+    struct hpk_span manifest, config; /* into members' data */
+    struct hpk_span layers;           /* the manifest's layers array */
+    char **blobs;                     /* member names of the layer blobs to carry */
+    size_t n_blobs;
+};
+/* Read the archive, pick the manifest for `arch` (else the only one), check
+ * every blob carried against its digest and the config's architecture. */
+int hpk_base_load(const char *spec, const char *arch, struct hpk_base *b, struct hpk_perr *e);
+struct hpk_base_member *hpk_base_find(struct hpk_base *b, const char *name);
+void hpk_base_free(struct hpk_base *b);
+
+/* ---- the image's documents and archive (ocidoc.c) ---- */
+/* Each in memory (free()), NULL if out of memory; *len its length. */
+char *hpk_image_config_json(const struct hpk_image_opts *o, const char *name, const char *arch, const struct hpk_artifact *a,
+                            const struct hpk_config *in, const struct hpk_base *b, struct hpk_blob *layers, int nl,
+                            size_t *len);
+char *hpk_image_manifest_json(const struct hpk_blob *config, const struct hpk_base *b, const struct hpk_blob *layers, int nl,
+                              size_t *len);
+char *hpk_image_index_json(const struct hpk_blob *manifest, const char *arch, const char *tag, size_t *len);
+/* One file of the image archive. */
+struct hpk_outfile {
+    const char *name;
+    const char *data; /* in memory, or */
+    const char *file; /* a blob's temporary file */
+    size_t size;
+};
+/* The archive, files sorted by name, to a temporary name renamed to out. */
+int hpk_image_write_archive(const char *out, struct hpk_outfile *files, size_t n, struct hpk_perr *e);
 
 /* JSON string escaping into a FILE (open_memstream). */
 void hpk_json_str(FILE *f, const char *s);

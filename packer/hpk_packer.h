@@ -1,10 +1,11 @@
 /*
  * hpk_packer.h - internal API of the `hpack` command.
  *
- * Small modules, one job each: inputs.c takes the snapshot of the inputs,
- * jar.c reads jar manifests, payload.c lays out and compresses a payload,
- * elfout.c writes the launcher plus payload as an ELF file, build.c is the
- * build command, and hpack.c is the command table. Errors travel back as
+ * Small modules, one job each: the input services take the snapshot of the
+ * inputs (snapshot.c and its readers, hpk_inputs.h), jar.c reads jar
+ * manifests, payload.c lays out and compresses a payload, elfout.c writes
+ * the launcher plus payload as an ELF file, build.c is the build command,
+ * and hpack.c is the command table. Errors travel back as
  * struct hpk_perr; only the command that knows the context prints them.
  */
 #ifndef HPK_PACKER_H
@@ -68,7 +69,7 @@ pid_t hpk_wait_group_usage(pid_t pid, int *status, struct rusage *ru);
 void hpk_tmp_rm_tree(const char *path);
 void hpk_tmp_cleanup(void);
 
-/* inputs.c: the startup cache kind this snapshot's runtime takes ("aot",
+/* snapshot.c: the startup cache kind this snapshot's runtime takes ("aot",
  * "cds") or NULL (docs/format.md 9.2, cache.kind). */
 struct hpk_snapshot;
 const char *hpk_cache_kind(const struct hpk_snapshot *s);
@@ -109,7 +110,8 @@ void hpk_step_update(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* Close the step without a "done" line (it failed, or the caller says more). */
 void hpk_step_abort(void);
 
-/* ---- the snapshot of the inputs (inputs.c) ---- */
+/* ---- the snapshot of the inputs (snapshot.c; read by inputfile.c,
+ * treewalk.c, archive.c, runtime.c: hpk_inputs.h) ---- */
 
 /* One entry to be packed. Content is held in memory from the moment it is
  * read: everything after the snapshot works from these bytes, never from the
@@ -172,9 +174,10 @@ int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_per
 /* Read a directory into dst->prefix/... (symlink rule of docs/format.md:
  * links out of the tree or through another link are materialised). */
 int hpk_snapshot_tree(struct hpk_snapshot *s, const char *dir, const struct hpk_tree_dst *dst, struct hpk_perr *e);
-/* The same from a tar, tar.gz or zip read in memory with libarchive. Its one
- * top directory, if every member lies in one, is stripped and named in
- * `top`; need_top makes its absence an error (a JDK tarball). */
+/* The same from a tar, tar.gz or zip read in memory with libarchive and
+ * decoded once (archive.c). Its one top directory, if every member lies in
+ * one, is stripped and named in `top`; need_top makes its absence an error
+ * (a JDK tarball). */
 int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct hpk_tree_dst *dst, int need_top,
                          char *top, size_t topn, struct hpk_perr *e);
 /* Read one input file into an item (content, hash, identity). */

@@ -1,6 +1,8 @@
 /*
- * inspect.c - read-only commands over artifacts: inspect, hash, verify,
- * diff, extract. All go through the launcher's own reader (layout/).
+ * inspect.c - `hpack inspect ARTIFACT [--json]`: what an artifact holds
+ * and what the launcher would do with it (its launch configuration, cache
+ * verdict, exec line, closure, entries), read through layout/ as the
+ * launcher reads it.
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
@@ -154,6 +156,127 @@ static void closure_list(const struct hpk_artifact *a, FILE *f, int json)
     free(buf);
 }
 
+/* What both forms show, worked out once. */
+struct view {
+    const char *path;
+    const struct hpk_artifact *a;
+    const struct hpk_config *in;
+    char **ex; /* the exec line */
+    size_t exn;
+    char base[33], full[33];
+};
+
+/* One JSON object: the artifact, its payload, launch configuration, cache,
+ * closure, exec line and every entry. */
+static void inspect_json(FILE *f, const struct view *v)
+{
+    const char *path = v->path, *base = v->base, *full = v->full;
+    const struct hpk_artifact *a = v->a;
+    const struct hpk_config *in = v->in;
+    const struct hpk_launch *l = &in->launch;
+    char **ex = v->ex;
+    size_t exn = v->exn;
+    fprintf(f, "{\n  \"artifact\": ");
+    json_cstr(f, path);
+    fprintf(f, ",\n  \"format_version\": %u,\n  \"base_hash\": \"%s\",\n  \"full_hash\": \"%s\",\n", a->p.footer.version, base, full);
+    fprintf(f, "  \"payload\": {\"offset\": %llu, \"size\": %llu, \"toc_offset\": %llu, \"toc_size\": %llu, \"data_end\": %llu, \"entry_count\": %u},\n",
+            (unsigned long long)a->sec_off, (unsigned long long)a->sec_size, (unsigned long long)a->p.footer.toc_offset,
+            (unsigned long long)a->p.footer.toc_size, (unsigned long long)a->p.footer.data_end, a->p.count);
+    fprintf(f, "  \"launcher_version\": ");
+    json_cstr(f, in->launch.launcher_version);
+    fprintf(f, ",\n  \"runtime_version\": ");
+    json_cstr(f, l->runtime_version);
+    fprintf(f, ",\n  \"main_class\": ");
+    json_cstr(f, l->main);
+    fprintf(f, ",\n  \"class_path\": ");
+    json_strv(f, l->cp, l->n_cp);
+    fprintf(f, ",\n  \"jvm_options\": ");
+    json_strv(f, l->jvm, l->n_jvm);
+    fprintf(f, ",\n  \"args\": ");
+    json_strv(f, l->arg, l->n_arg);
+    fprintf(f, ",\n  \"modules\": ");
+    json_cstr(f, hpk_kv_get(in->conf, in->conf_len, "modules"));
+    fprintf(f, ",\n  \"cache_kind\": ");
+    json_cstr(f, in->launch.cache_kind);
+    fprintf(f, ",\n  \"cache\": ");
+    if (!in->cache) fputs("null", f);
+    else {
+        fprintf(f, "{\"path\": ");
+        json_str(f, in->cache->path, in->cache->path_len);
+        fprintf(f, ", \"size\": %llu, \"kind\": ", (unsigned long long)in->cache->size);
+        json_cstr(f, in->prov_kind);
+        fprintf(f, ", \"trained_base_hash\": ");
+        json_cstr(f, in->prov_base);
+        fprintf(f, ", \"runtime_version\": ");
+        json_cstr(f, in->prov_runtime);
+        fprintf(f, ", \"bound\": %s, \"conditions\": ", (in->trust == HPK_TRUST_OK) ? "true" : "false");
+        cond_json(f, in);
+        fprintf(f, ", \"tune\": ");
+        hpk_tune_show(f, in->prov, in->prov ? in->prov_len : 0, 1);
+        fputc('}', f);
+    }
+    fprintf(f, ",\n  \"closure\": ");
+    closure_list(a, f, 1);
+    fprintf(f, ",\n  \"exec\": ");
+    json_strv(f, (const char **)ex, exn);
+    fprintf(f, ",\n  \"entries\": [\n");
+    for (uint32_t i = 0; i < a->p.count; i++) {
+        const struct hpk_entry *x = &a->p.entries[i];
+        char h[33];
+        hpk_hash_hex(x->hash, h);
+        fprintf(f, "    {\"path\": ");
+        json_str(f, x->path, x->path_len);
+        fprintf(f, ", \"role\": \"%s\", \"type\": \"%s\", \"mode\": \"%04o\", \"size\": %llu, \"stored_size\": %llu, \"codec\": \"%s\", \"offset\": %llu, \"xxh3_128\": \"%s\"}%s\n",
+                hpk_role_name(x->role), S_ISDIR(x->mode) ? "dir" : S_ISLNK(x->mode) ? "symlink" : "file",
+                x->mode & 07777, (unsigned long long)x->size, (unsigned long long)x->stored_size,
+                hpk_codec_name(x->codec), (unsigned long long)x->offset, h, i + 1 < a->p.count ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+}
+
+/* The same, for a reader. */
+static void inspect_text(FILE *f, const struct view *v)
+{
+    const char *path = v->path, *base = v->base, *full = v->full;
+    const struct hpk_artifact *a = v->a;
+    const struct hpk_config *in = v->in;
+    const struct hpk_launch *l = &in->launch;
+    char **ex = v->ex;
+    size_t exn = v->exn;
+    fprintf(f, "artifact:       %s\nformat:         %u (launcher %s)\nbase hash:      %s\nfull hash:      %s\n", path,
+            a->p.footer.version, in->launch.launcher_version ? in->launch.launcher_version : "?", base, full);
+    fprintf(f, "payload:        %llu bytes at file offset %llu; table %llu bytes at %llu; %u entries\n",
+            (unsigned long long)a->sec_size, (unsigned long long)a->sec_off, (unsigned long long)a->p.footer.toc_size,
+            (unsigned long long)a->p.footer.toc_offset, a->p.count);
+    fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
+    const char *mods = hpk_kv_get(in->conf, in->conf_len, "modules");
+    if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
+    if (in->cache)
+        fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)in->cache->path_len,
+                in->cache->path, (unsigned long long)in->cache->size, in->prov_kind ? in->prov_kind : "?",
+                in->prov_base ? in->prov_base : "?", in->prov_runtime ? in->prov_runtime : "?",
+                (in->trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
+    if (in->cache) cond_text(f, in);
+    if (in->cache) hpk_tune_show(f, in->prov, in->prov ? in->prov_len : 0, 0);
+    else
+        fprintf(f, "startup cache:  none (%s)\n", in->launch.cache_kind ? in->launch.cache_kind : "this runtime cannot make one");
+    fprintf(f, "exec:          ");
+    for (size_t i = 0; i < exn; i++) fprintf(f, " %s", ex[i]);
+    fputs(" \"$@\"\n", f);
+    closure_list(a, f, 0);
+    fprintf(f, "\n%-9s %-7s %5s %12s %12s %-6s %12s %-32s %s\n", "role", "type", "mode", "size", "stored",
+            "codec", "offset", "xxh3-128", "path");
+    for (uint32_t i = 0; i < a->p.count; i++) {
+        const struct hpk_entry *x = &a->p.entries[i];
+        char h[33];
+        hpk_hash_hex(x->hash, h);
+        fprintf(f, "%-9s %-7s %04o %12llu %12llu %-6s %12llu %s %.*s\n", hpk_role_name(x->role),
+                S_ISDIR(x->mode) ? "dir" : S_ISLNK(x->mode) ? "symlink" : "file", x->mode & 07777,
+                (unsigned long long)x->size, (unsigned long long)x->stored_size, hpk_codec_name(x->codec),
+                (unsigned long long)x->offset, h, (int)x->path_len, x->path);
+    }
+}
+
 static const char inspect_usage[] = "usage: hpack inspect ARTIFACT [--json]\n";
 
 int hpk_cmd_inspect(int argc, char **argv)
@@ -184,210 +307,15 @@ int hpk_cmd_inspect(int argc, char **argv)
                 e.msg[0] == '/' || strstr(e.msg, path) ? "" : ": ", e.msg);
         return HPK_ST_ARTIFACT;
     }
-    char base[33], full[33];
-    hpk_hash_hex(a.p.footer.base_hash, base);
-    hpk_hash_hex(a.p.footer.full_hash, full);
-    char **ex = exec_line(&in);
-    size_t exn = 0;
-    while (ex[exn]) exn++;
-    const struct hpk_launch *l = &in.launch;
-    FILE *f = stdout;
-    if (json) {
-        fprintf(f, "{\n  \"artifact\": ");
-        json_cstr(f, path);
-        fprintf(f, ",\n  \"format_version\": %u,\n  \"base_hash\": \"%s\",\n  \"full_hash\": \"%s\",\n", a.p.footer.version, base, full);
-        fprintf(f, "  \"payload\": {\"offset\": %llu, \"size\": %llu, \"toc_offset\": %llu, \"toc_size\": %llu, \"data_end\": %llu, \"entry_count\": %u},\n",
-                (unsigned long long)a.sec_off, (unsigned long long)a.sec_size, (unsigned long long)a.p.footer.toc_offset,
-                (unsigned long long)a.p.footer.toc_size, (unsigned long long)a.p.footer.data_end, a.p.count);
-        fprintf(f, "  \"launcher_version\": ");
-        json_cstr(f, in.launch.launcher_version);
-        fprintf(f, ",\n  \"runtime_version\": ");
-        json_cstr(f, l->runtime_version);
-        fprintf(f, ",\n  \"main_class\": ");
-        json_cstr(f, l->main);
-        fprintf(f, ",\n  \"class_path\": ");
-        json_strv(f, l->cp, l->n_cp);
-        fprintf(f, ",\n  \"jvm_options\": ");
-        json_strv(f, l->jvm, l->n_jvm);
-        fprintf(f, ",\n  \"args\": ");
-        json_strv(f, l->arg, l->n_arg);
-        fprintf(f, ",\n  \"modules\": ");
-        json_cstr(f, hpk_kv_get(in.conf, in.conf_len, "modules"));
-        fprintf(f, ",\n  \"cache_kind\": ");
-        json_cstr(f, in.launch.cache_kind);
-        fprintf(f, ",\n  \"cache\": ");
-        if (!in.cache) fputs("null", f);
-        else {
-            fprintf(f, "{\"path\": ");
-            json_str(f, in.cache->path, in.cache->path_len);
-            fprintf(f, ", \"size\": %llu, \"kind\": ", (unsigned long long)in.cache->size);
-            json_cstr(f, in.prov_kind);
-            fprintf(f, ", \"trained_base_hash\": ");
-            json_cstr(f, in.prov_base);
-            fprintf(f, ", \"runtime_version\": ");
-            json_cstr(f, in.prov_runtime);
-            fprintf(f, ", \"bound\": %s, \"conditions\": ", (in.trust == HPK_TRUST_OK) ? "true" : "false");
-            cond_json(f, &in);
-            fprintf(f, ", \"tune\": ");
-            hpk_tune_show(f, in.prov, in.prov ? in.prov_len : 0, 1);
-            fputc('}', f);
-        }
-        fprintf(f, ",\n  \"closure\": ");
-        closure_list(&a, f, 1);
-        fprintf(f, ",\n  \"exec\": ");
-        json_strv(f, (const char **)ex, exn);
-        fprintf(f, ",\n  \"entries\": [\n");
-        for (uint32_t i = 0; i < a.p.count; i++) {
-            const struct hpk_entry *x = &a.p.entries[i];
-            char h[33];
-            hpk_hash_hex(x->hash, h);
-            fprintf(f, "    {\"path\": ");
-            json_str(f, x->path, x->path_len);
-            fprintf(f, ", \"role\": \"%s\", \"type\": \"%s\", \"mode\": \"%04o\", \"size\": %llu, \"stored_size\": %llu, \"codec\": \"%s\", \"offset\": %llu, \"xxh3_128\": \"%s\"}%s\n",
-                    hpk_role_name(x->role), S_ISDIR(x->mode) ? "dir" : S_ISLNK(x->mode) ? "symlink" : "file",
-                    x->mode & 07777, (unsigned long long)x->size, (unsigned long long)x->stored_size,
-                    hpk_codec_name(x->codec), (unsigned long long)x->offset, h, i + 1 < a.p.count ? "," : "");
-        }
-        fprintf(f, "  ]\n}\n");
-    } else {
-        fprintf(f, "artifact:       %s\nformat:         %u (launcher %s)\nbase hash:      %s\nfull hash:      %s\n", path,
-                a.p.footer.version, in.launch.launcher_version ? in.launch.launcher_version : "?", base, full);
-        fprintf(f, "payload:        %llu bytes at file offset %llu; table %llu bytes at %llu; %u entries\n",
-                (unsigned long long)a.sec_size, (unsigned long long)a.sec_off, (unsigned long long)a.p.footer.toc_size,
-                (unsigned long long)a.p.footer.toc_offset, a.p.count);
-        fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
-        const char *mods = hpk_kv_get(in.conf, in.conf_len, "modules");
-        if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
-        if (in.cache)
-            fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)in.cache->path_len,
-                    in.cache->path, (unsigned long long)in.cache->size, in.prov_kind ? in.prov_kind : "?",
-                    in.prov_base ? in.prov_base : "?", in.prov_runtime ? in.prov_runtime : "?",
-                    (in.trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
-        if (in.cache) cond_text(f, &in);
-        if (in.cache) hpk_tune_show(f, in.prov, in.prov ? in.prov_len : 0, 0);
-        else
-            fprintf(f, "startup cache:  none (%s)\n", in.launch.cache_kind ? in.launch.cache_kind : "this runtime cannot make one");
-        fprintf(f, "exec:          ");
-        for (size_t i = 0; i < exn; i++) fprintf(f, " %s", ex[i]);
-        fputs(" \"$@\"\n", f);
-        closure_list(&a, f, 0);
-        fprintf(f, "\n%-9s %-7s %5s %12s %12s %-6s %12s %-32s %s\n", "role", "type", "mode", "size", "stored",
-                "codec", "offset", "xxh3-128", "path");
-        for (uint32_t i = 0; i < a.p.count; i++) {
-            const struct hpk_entry *x = &a.p.entries[i];
-            char h[33];
-            hpk_hash_hex(x->hash, h);
-            fprintf(f, "%-9s %-7s %04o %12llu %12llu %-6s %12llu %s %.*s\n", hpk_role_name(x->role),
-                    S_ISDIR(x->mode) ? "dir" : S_ISLNK(x->mode) ? "symlink" : "file", x->mode & 07777,
-                    (unsigned long long)x->size, (unsigned long long)x->stored_size, hpk_codec_name(x->codec),
-                    (unsigned long long)x->offset, h, (int)x->path_len, x->path);
-        }
-    }
+    struct view v = {.path = path, .a = &a, .in = &in, .ex = exec_line(&in)};
+    while (v.ex[v.exn]) v.exn++;
+    hpk_hash_hex(a.p.footer.base_hash, v.base);
+    hpk_hash_hex(a.p.footer.full_hash, v.full);
+    if (json) inspect_json(stdout, &v);
+    else inspect_text(stdout, &v);
+    char **ex = v.ex;
     hpk_exec_line_free(ex);
     hpk_config_free(&in);
     hpk_close_artifact(&a);
-    return 0;
-}
-
-int hpk_cmd_hash(int argc, char **argv)
-{
-    static const struct option opts[] = {{"base", no_argument, NULL, 'b'}, {"full", no_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    int full = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'b') full = 0;
-        else if (c == 'f') full = 1;
-        else {
-            fputs("usage: hpack hash ARTIFACT [--base | --full]\n", c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : HPK_ST_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
-        fputs("usage: hpack hash ARTIFACT [--base | --full]\n", stderr);
-        return HPK_ST_USAGE;
-    }
-    struct hpk_perr e;
-    struct hpk_artifact a;
-    if (hpk_open_artifact(argv[optind], &a, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        return HPK_ST_ARTIFACT;
-    }
-    char hex[33];
-    hpk_hash_hex(full ? a.p.footer.full_hash : a.p.footer.base_hash, hex);
-    puts(hex);
-    hpk_close_artifact(&a);
-    return 0;
-}
-
-static const char verify_usage[] =
-    "usage: hpack verify ARTIFACT [--expect-base H] [--expect-full H] [--run [-- ARGS...]]\n";
-
-int hpk_cmd_verify(int argc, char **argv)
-{
-    static const struct option opts[] = {{"expect-base", required_argument, NULL, 'b'},
-                                         {"expect-full", required_argument, NULL, 'f'},
-                                         {"run", no_argument, NULL, 'r'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *eb = NULL, *ef = NULL;
-    int run = 0, c;
-    optind = 1;
-    /* "+": stop at the first operand, so the app's arguments after ARTIFACT -- stay whole. */
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'b') eb = optarg;
-        else if (c == 'f') ef = optarg;
-        else if (c == 'r') run = 1;
-        else {
-            fputs(verify_usage, c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : HPK_ST_USAGE;
-        }
-    }
-    if (argc - optind < 1) {
-        fputs(verify_usage, stderr);
-        return HPK_ST_USAGE;
-    }
-    const char *path = argv[optind];
-    if (!run && argc - optind > 1) {
-        fprintf(stderr, "hpack verify: unexpected argument '%s'\n", argv[optind + 1]);
-        return HPK_ST_USAGE;
-    }
-    struct hpk_perr e;
-    struct hpk_artifact a;
-    if (hpk_open_artifact(path, &a, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        return HPK_ST_ARTIFACT;
-    }
-    char base[33], full[33];
-    hpk_hash_hex(a.p.footer.base_hash, base);
-    hpk_hash_hex(a.p.footer.full_hash, full);
-    int st = 0;
-    struct hpk_config in;
-    /* The launch configuration too: what the launcher refuses, verify refuses. */
-    if (hpk_artifact_info(&a, &in, &e) != 0) {
-        fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
-        hpk_close_artifact(&a);
-        return HPK_ST_FAIL;
-    }
-    hpk_config_free(&in);
-    if (hpk_verify_bytes(&a, &e) != 0) {
-        fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
-        st = HPK_ST_FAIL;
-    } else if (eb && strcmp(eb, base) != 0) {
-        fprintf(stderr, "hpack: %s: base hash is %s, expected %s\n", path, base, eb);
-        st = HPK_ST_FAIL;
-    } else if (ef && strcmp(ef, full) != 0) {
-        fprintf(stderr, "hpack: %s: full hash is %s, expected %s\n", path, full, ef);
-        st = HPK_ST_FAIL;
-    }
-    hpk_close_artifact(&a);
-    if (st) return st;
-    printf("%s: ok: %s base %s full %s\n", path, "every entry, the table and the footer match;", base, full);
-    if (run) {
-        if (hpk_verify_run(path, NULL, argc - optind - 1, argv + optind + 1, &e) != 0) {
-            fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
-            return e.status;
-        }
-    }
     return 0;
 }

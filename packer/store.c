@@ -216,27 +216,44 @@ static const char *store_arg(const char *opt)
     return s ? s : HPK_STORE_DEFAULT;
 }
 
-static const char install_usage[] = "usage: hpack install ARTIFACT [--store DIR] [-q]\n";
-
-int hpk_cmd_install(int argc, char **argv)
+/* The options every store command takes: --store DIR and --help, -q/--quiet
+ * for install; then exactly one operand, at argv[optind]. -1 to go on,
+ * else the status to return (0 after --help). */
+static int store_opts(int argc, char **argv, int quiet_ok, const char *usage, const char **dir)
 {
-    static const struct option opts[] = {{"store", required_argument, NULL, 's'}, {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    const char *dir = NULL;
+    static const struct option install_opts[] = {{"store", required_argument, NULL, 's'},
+                                                 {"quiet", no_argument, NULL, 'q'},
+                                                 {"help", no_argument, NULL, 'h'},
+                                                 {0, 0, 0, 0}},
+                               other_opts[] = {{"store", required_argument, NULL, 's'},
+                                               {"help", no_argument, NULL, 'h'},
+                                               {0, 0, 0, 0}};
+    const struct option *opts = quiet_ok ? install_opts : other_opts;
     int c;
+    *dir = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
-        if (c == 's') dir = optarg;
+    while ((c = getopt_long(argc, argv, quiet_ok ? "q" : "", opts, NULL)) != -1) {
+        if (c == 's') *dir = optarg;
         else if (c == 'q') hpk_verbose = 0;
         else {
-            fputs(install_usage, c == 'h' ? stdout : stderr);
+            fputs(usage, c == 'h' ? stdout : stderr);
             return c == 'h' ? 0 : HPK_ST_USAGE;
         }
     }
     if (argc - optind != 1) {
-        fputs(install_usage, stderr);
+        fputs(usage, stderr);
         return HPK_ST_USAGE;
     }
+    return -1;
+}
+
+static const char install_usage[] = "usage: hpack install ARTIFACT [--store DIR] [-q]\n";
+
+int hpk_cmd_install(int argc, char **argv)
+{
+    const char *dir;
+    int done = store_opts(argc, argv, 1, install_usage, &dir);
+    if (done >= 0) return done;
     const char *file = argv[optind];
     dir = store_arg(dir);
     struct hpk_perr pe;
@@ -285,22 +302,9 @@ static const char uninstall_usage[] = "usage: hpack uninstall ARTIFACT|BASE-HASH
 
 int hpk_cmd_uninstall(int argc, char **argv)
 {
-    static const struct option opts[] = {{"store", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *dir = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 's') dir = optarg;
-        else {
-            fputs(uninstall_usage, c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : HPK_ST_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
-        fputs(uninstall_usage, stderr);
-        return HPK_ST_USAGE;
-    }
+    const char *dir;
+    int done = store_opts(argc, argv, 0, uninstall_usage, &dir);
+    if (done >= 0) return done;
     const char *what = argv[optind];
     char hex[33];
     struct hpk_perr pe;
@@ -420,19 +424,10 @@ static const char store_usage[] = "usage: hpack store list|gc [--store DIR]\n";
 
 int hpk_cmd_store(int argc, char **argv)
 {
-    static const struct option opts[] = {{"store", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *dir = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 's') dir = optarg;
-        else {
-            fputs(store_usage, c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : HPK_ST_USAGE;
-        }
-    }
-    if (argc - optind != 1 || (strcmp(argv[optind], "list") && strcmp(argv[optind], "gc"))) {
+    const char *dir;
+    int done = store_opts(argc, argv, 0, store_usage, &dir);
+    if (done >= 0) return done;
+    if (strcmp(argv[optind], "list") && strcmp(argv[optind], "gc")) {
         fputs(store_usage, stderr);
         return HPK_ST_USAGE;
     }

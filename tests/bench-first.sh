@@ -110,6 +110,16 @@ pre_jtgz() { rm -f "$B/jdk.tgz"; }
 run_jtgz() { tar -C "$J25" -czf "$B/jdk.tgz" .; }
 SLOW=$(((RUNS + 1) / 2))
 bench "$SLOW" build jtar jtgz
+
+# ---- 6: build from that JDK as a .tar.gz (one top directory, as shipped),
+# decoded once, vs tar -xzf of the same archive (one inflate, no compression) ----
+echo "== hpack build --runtime JDK.tar.gz vs tar -xzf of it"
+tar -C "$J25" --transform 's,^\.,jdk,' -czf "$B/jdk-top.tgz" .
+pre_buildtgz() { rm -f "$B/jdktgz.art"; }
+run_buildtgz() { "$HPACK" build -q --runtime "$B/jdk-top.tgz" --jar "$SAMPLES/hello.jar" -o "$B/jdktgz.art" 2>/dev/null; }
+pre_untgz() { rm -rf "$B/untgz"; mkdir "$B/untgz"; }
+run_untgz() { tar -C "$B/untgz" -xzf "$B/jdk-top.tgz"; }
+bench "$SLOW" buildtgz untgz
 TGZ_CLJ=$B/tree.tgz
 tar -C "$B/tree" -czf "$TGZ_CLJ" .
 
@@ -121,6 +131,7 @@ row "unpack (first - warm) / tar -xf of the tree" "$(uratio first warm untar)" \
     "zlib:4: $(uratio firstz warm untar); 1 thread: $(uratio first1 warm untar)"
 row "hpack extract -o x.tar (tar -cf of the tree)" "$(med xtar) s" "$(pratio xtar ctar) x tar -cf ($(med ctar) s)" ""
 row "hpack build --runtime JDK ($JDKMB MB)" "$(med build) s" "$(pratio build jtar) x tar -cf ($(med jtar) s)" "$(pratio build jtgz) x tar -czf ($(med jtgz) s)"
+row "hpack build --runtime JDK .tar.gz" "$(med buildtgz) s" "$(pratio buildtgz untgz) x tar -xzf of it ($(med untgz) s)" ""
 row "artifact / tar.gz, that JDK" "$(awk -v a="$(fsz "$B/jdk.art")" -v b="$(fsz "$B/jdk.tgz")" 'BEGIN {printf "%.2f", a / b}')" \
     "$(mb "$(fsz "$B/jdk.art")") / $(mb "$(fsz "$B/jdk.tgz")")" ""
 row "artifact / tar.gz of its tree, Clojure" "$(awk -v a="$(fsz "$B/clj")" -v b="$(fsz "$TGZ_CLJ")" 'BEGIN {printf "%.2f", a / b}')" \

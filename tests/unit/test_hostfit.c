@@ -215,6 +215,71 @@ static void test_records_round_trip(void **state)
     assert_int_equal(r.fit, HPK_FIT_UNSURE);
 }
 
+/* Every verdict carries the code of the condition that decided it, and the
+ * CPU refusals (machine code that must not run here) are told apart by it,
+ * not by their text (the launcher's --hpack-check skips the JVM for them). */
+static void test_reason_codes(void **state)
+{
+    (void)state;
+    struct hpk_fit_result r;
+    static const struct {
+        const char *opts;
+        uint64_t mem;
+        enum hpk_fit fit;
+        enum hpk_fit_reason reason;
+    } t[] = {
+        {"", 24 * GB, HPK_FIT_YES, HPK_FIT_R_MATCH},
+        {"-XX:+UseCompactObjectHeaders", 24 * GB, HPK_FIT_NO, HPK_FIT_R_HEADERS},
+        {"-XX:ObjectAlignmentInBytes=16", 24 * GB, HPK_FIT_NO, HPK_FIT_R_ALIGN},
+        {"-XX:+UseZGC", 24 * GB, HPK_FIT_NO, HPK_FIT_R_GC},
+        {"-Xmx40g", 24 * GB, HPK_FIT_NO, HPK_FIT_R_OOPS},
+        {"-XX:MaxRAMPercentage=90", 64 * GB, HPK_FIT_NO, HPK_FIT_R_OOPS},
+        {"-Xmx32g", 24 * GB, HPK_FIT_UNSURE, HPK_FIT_R_OOPS},
+        {"-XX:-UseCompressedClassPointers", 24 * GB, HPK_FIT_NO, HPK_FIT_R_CCP},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        assert_int_equal(predict(t[i].opts, t[i].mem, 2, &r), t[i].fit);
+        assert_int_equal(r.reason, t[i].reason);
+        assert_false(hpk_fit_cpu_refused(r.fit, r.reason));
+    }
+
+    struct hpk_cond c;
+    struct hpk_jvmopts o;
+    struct hpk_host h;
+    hpk_jvmopts_init(&o);
+    /* trained with ZGC, G1 chosen here: unsure, because of the GC */
+    trained(&c);
+    strcpy(c.gc, "Z");
+    c.coops = 0;
+    host(&h, 24 * GB, 2);
+    hpk_jvmopts_add(&o, "-XX:-UseCompressedOops");
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.fit, HPK_FIT_UNSURE);
+    assert_int_equal(r.reason, HPK_FIT_R_GC);
+    /* an old provenance: unsure, nothing recorded */
+    hpk_jvmopts_init(&o);
+    hpk_cond_from_prov("format=1\0kind=aot\0", 18, &c);
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.fit, HPK_FIT_UNSURE);
+    assert_int_equal(r.reason, HPK_FIT_R_NO_CONDITIONS);
+    /* the CPU: a missing feature, and features that cannot be read */
+    trained(&c);
+    host(&h, 24 * GB, 2);
+    h.cpu.w[2] &= ~(1ULL << 5);
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.reason, HPK_FIT_R_CPU);
+    assert_true(hpk_fit_cpu_refused(r.fit, r.reason));
+    host(&h, 24 * GB, 2);
+    h.need = NULL;
+    hpk_fit_predict(&c, "aot", &o, &h, &r);
+    assert_int_equal(r.reason, HPK_FIT_R_CPU_UNKNOWN);
+    assert_true(hpk_fit_cpu_refused(r.fit, r.reason));
+    /* the code, not the text: a refusal whose clause names the CPU by
+     * chance is not a CPU refusal */
+    assert_false(hpk_fit_cpu_refused(HPK_FIT_NO, HPK_FIT_R_OOPS));
+    assert_false(hpk_fit_cpu_refused(HPK_FIT_UNSURE, HPK_FIT_R_CPU));
+}
+
 static void test_sizes_and_features_parse(void **state)
 {
     (void)state;
@@ -243,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_issue_table),       cmocka_unit_test(test_ergonomics),
         cmocka_unit_test(test_gc_ergonomics),     cmocka_unit_test(test_cpu_features),
         cmocka_unit_test(test_records_round_trip), cmocka_unit_test(test_sizes_and_features_parse),
+        cmocka_unit_test(test_reason_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

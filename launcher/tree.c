@@ -1,0 +1,193 @@
+/*
+ * tree.c - the unpacked tree this start runs from: the system store's
+ * (store.c's rule) when it holds a trusted, complete one, else the one under
+ * the user's cache root, checked on the warm path (tree_ok) and unpacked
+ * once under a lock when missing or not as unpacked; then kept open at
+ * HPK_TREE_FD for the JVM.
+ */
+#define _GNU_SOURCE
+#include "hpk_launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A class path jar or cache file as the launcher wrote it: a regular file
+ * (not followed) of the entry's size and the fixed time (cheap, catches
+ * replacement and truncation), ours and writable by nobody else (whoever
+ * could write it could change its content, size and time kept). No system
+ * call beyond the fstatat. */
+static int file_as_unpacked(int tree, const char *path, uint64_t size, uid_t uid, int shared)
+{
+    struct stat st;
+    /* A store tree (shared) is root's or ours: hpack install runs as root
+     * and store.c checked the directories above it by the same rule. */
+    return fstatat(tree, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+           (uint64_t)st.st_size == size && st.st_mtime == HPK_FIXED_MTIME &&
+           (st.st_uid == uid || (shared && st.st_uid == 0)) && !(st.st_mode & 022);
+}
+
+/* Warm-path check of an unpacked tree: complete, ours (`shared`: a store
+ * tree, whose ownership store.c checked), class path jars and the cache
+ * file as unpacked (file_as_unpacked). */
+static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int shared, const char **why)
+{
+    struct stat st;
+    struct hpk_err e;
+    if (fstatat(tree, HPK_MARKER, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size != 33) {
+        *why = "incomplete";
+        return 0;
+    }
+    if (!shared && hpk_dir_secure(tree, "tree", &e) != 0) {
+        *why = "insecure";
+        return -1;
+    }
+    for (size_t i = 0; i < c->cf.launch.n_cp; i++) {
+        const struct hpk_entry *ce = hpk_payload_find(&c->a.p, c->cf.launch.cp[i]);
+        if (!ce || !file_as_unpacked(tree, c->cf.launch.cp[i], ce->size, c->uid, shared)) {
+            *why = "class path changed"; /* a jar of another size, time, owner or mode */
+            return 0;
+        }
+    }
+    if (want_cache) {
+        char p[HPK_PATH_MAX + 1];
+        snprintf(p, sizeof p, "%.*s", (int)c->cf.cache->path_len, c->cf.cache->path);
+        if (!file_as_unpacked(tree, p, c->cf.cache->size, c->uid, shared)) {
+            *why = "cache missing";
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The system store (store.c), looked at before the user's cache: a tree
+ * there that is trusted and complete (the startup cache included when it is
+ * to be used) is used as it is and never written. Its descriptor, with the
+ * store's resolved path in `path`, or -1: then the user's cache serves. */
+int hpk_start_store_tree(const struct hpk_start *c, int want_cache, char *path, size_t n)
+{
+    const char *s = hpk_store_path();
+    if (!s) return -1;
+    struct hpk_err e;
+    const char *why = "not installed";
+    int tree = -1, store = hpk_store_open(s, path, n, &e);
+    if (store >= 0) {
+        tree = hpk_store_tree(store, path, c->cf.base_hex, &e);
+        close(store);
+    }
+    if (tree >= 0) {
+        if (tree_ok(c, tree, want_cache, 1, &why) > 0) return tree;
+        close(tree);
+    }
+    if (e.code)
+        fprintf(stderr, "hpack: %s: warning: system store not used: %s\n", c->self, e.msg);
+    else if (c->debug)
+        fprintf(stderr, "hpack: store %s/%s: %s; using the user cache\n", s, c->cf.base_hex, why);
+    return -1;
+}
+
+/* Return an open descriptor of the unpacked tree, unpacking it first if needed. */
+static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want_cache)
+{
+    struct hpk_err err;
+    const char *why = NULL;
+    int tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tree >= 0) {
+        int ok = tree_ok(c, tree, want_cache, 0, &why);
+        if (ok > 0) return tree;
+        if (ok < 0) {
+            hpk_dir_secure(tree, root->path, &err);
+            snprintf(err.msg, sizeof err.msg, "%.600s/%s: owned by another user or writable by others; refusing to use it",
+                     root->path, c->cf.base_hex);
+            err.code = HPK_EXIT_CACHEDIR;
+            hpk_start_die(c, &err);
+        }
+        close(tree);
+    }
+
+    /* Cold path: serialise with other first starts on a lock file. */
+    char lockname[64];
+    snprintf(lockname, sizeof lockname, "%s.lock", c->cf.base_hex);
+    int lock = openat(root->fd, lockname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lock < 0) {
+        hpk_fail(&err, HPK_EXIT_CACHEDIR, "%s/%s: %s", root->path, lockname, strerror(errno));
+        hpk_start_die(c, &err);
+    }
+    while (flock(lock, LOCK_EX) != 0) {
+        if (errno == EINTR) continue;
+        hpk_fail(&err, HPK_EXIT_CACHEDIR, "%s/%s: cannot lock: %s", root->path, lockname, strerror(errno));
+        hpk_start_die(c, &err);
+    }
+    /* Someone may have finished while we waited. */
+    tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int base_ok = tree >= 0 && tree_ok(c, tree, 0, 0, &why) > 0;
+    if (!base_ok) {
+        if (tree >= 0) {
+            close(tree);
+            if (c->debug) fprintf(stderr, "hpack: %s/%s: %s; unpacking again\n", root->path, c->cf.base_hex, why);
+            char old[96];
+            snprintf(old, sizeof old, "%s.old.%ld", c->cf.base_hex, (long)getpid());
+            if (renameat(root->fd, c->cf.base_hex, root->fd, old) != 0) {
+                hpk_fail(&err, HPK_EXIT_TAMPER, "%s/%s: %s and cannot be moved aside: %s", root->path,
+                         c->cf.base_hex, why, strerror(errno));
+                hpk_start_die(c, &err);
+            }
+        } else if (faccessat(root->fd, c->cf.base_hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+            /* Exists but is not a directory we may open: something planted it. */
+            hpk_fail(&err, HPK_EXIT_CACHEDIR, "%s/%s: exists and is not a directory; remove it", root->path, c->cf.base_hex);
+            hpk_start_die(c, &err);
+        }
+        /* We hold the lock: every temporary or old tree of this hash is stale. */
+        hpk_clean_stale(root->fd, c->cf.base_hex);
+        if (c->debug) fprintf(stderr, "hpack: unpacking to %s/%s\n", root->path, c->cf.base_hex);
+        if (hpk_unpack_tree(&c->a, root->fd, c->cf.base_hex, 1, &err) != 0) hpk_start_die(c, &err);
+        tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (tree < 0) {
+            hpk_fail(&err, HPK_EXIT_UNPACK, "%s/%s: %s", root->path, c->cf.base_hex, strerror(errno));
+            hpk_start_die(c, &err);
+        }
+    }
+    if (want_cache && tree_ok(c, tree, 1, 0, &why) <= 0) {
+        if (hpk_unpack_cache(&c->a, tree, &err) != 0) hpk_start_die(c, &err);
+    }
+    close(lock); /* releases the flock */
+    return tree;
+}
+
+int hpk_start_find_tree(struct hpk_start *c, int want_cache, char *rootpath, size_t n)
+{
+    /* The system store first; it is read-only for us: nothing below the
+     * user's cache root is created unless the store lacks the tree. */
+    int tree = hpk_start_store_tree(c, want_cache, rootpath, n);
+    if (tree >= 0) return tree;
+    struct hpk_root root;
+    struct hpk_err err;
+    if (hpk_root_open(&root, c->debug, &err) != 0) hpk_start_die(c, &err);
+    tree = ensure_tree(c, &root, want_cache);
+    snprintf(rootpath, n, "%s", root.path);
+    return tree;
+}
+
+/* Keep the tree open at HPK_TREE_FD across execve: the class path names it. */
+void hpk_start_pin(struct hpk_start *c, int tree)
+{
+    if (tree != HPK_TREE_FD && dup2(tree, HPK_TREE_FD) < 0) {
+        struct hpk_err e;
+        hpk_fail(&e, HPK_EXIT_EXEC, "cannot keep the unpacked tree open at descriptor %d: %s",
+                 HPK_TREE_FD, strerror(errno));
+        hpk_start_die(c, &e);
+    }
+    if (tree != HPK_TREE_FD) close(tree);
+    /* The JVM needs it after execve: the class path and the cache name it. */
+    if (fcntl(HPK_TREE_FD, F_SETFD, 0) != 0) {
+        struct hpk_err e;
+        hpk_fail(&e, HPK_EXIT_EXEC, "cannot keep descriptor %d open across exec: %s", HPK_TREE_FD, strerror(errno));
+        hpk_start_die(c, &e);
+    }
+    c->pinned = 1;
+}

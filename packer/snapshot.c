@@ -1,0 +1,179 @@
+/*
+ * snapshot.c - the snapshot: the list of items every input is read into,
+ * exactly once, and the check that no input changed since.
+ *
+ * The packer never reads an input path after the snapshot (except to check
+ * that it did not change): DA0 and DA1 are made from the same bytes, and a
+ * file rewritten during training cannot slip into DA1 (the Besu problem).
+ * The readers that fill it: inputfile.c (a file), treewalk.c (a directory),
+ * archive.c (a tar or zip), runtime.c (a Java home); hpk_inputs.h.
+ */
+#define _GNU_SOURCE
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "hpk_inputs.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void hpk_hash_bytes(const void *buf, size_t len, uint8_t out[16])
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(buf, len));
+    memcpy(out, c.digest, 16);
+}
+
+void hpk_snapshot_free(struct hpk_snapshot *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->items[i].path);
+        free(s->items[i].data);
+        free(s->items[i].source);
+    }
+    free(s->items);
+    free(s->runtime_root);
+    free(s->java_version);
+    free(s->runtime_version);
+    for (int i = 0; i < s->n_archives; i++) free(s->archives[i]);
+    memset(s, 0, sizeof *s);
+}
+
+struct hpk_item *hpk_snapshot_add(struct hpk_snapshot *s, const char *path, uint32_t mode, uint8_t role)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 256;
+        struct hpk_item *it = realloc(s->items, cap * sizeof *it);
+        if (!it) return NULL;
+        s->items = it;
+        s->cap = cap;
+    }
+    struct hpk_item *it = &s->items[s->n];
+    memset(it, 0, sizeof *it);
+    if (!(it->path = strdup(path))) return NULL;
+    it->mode = mode;
+    it->role = role;
+    s->n++;
+    return it;
+}
+
+int hpk_snapshot_has(const struct hpk_snapshot *s, const char *path)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i].path, path) == 0) return 1;
+    return 0;
+}
+
+struct hpk_item *hpk_snapshot_find(struct hpk_snapshot *s, const char *path)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->items[i].path, path)) return &s->items[i];
+    return NULL;
+}
+
+int hpk_item_copy(struct hpk_item *to, const struct hpk_item *from)
+{
+    to->mode = from->mode;
+    to->size = from->size;
+    memcpy(to->hash, from->hash, 16);
+    to->id = from->id;
+    to->no_compress = from->no_compress;
+    free(to->data);
+    to->data = NULL;
+    if (from->data && !(to->data = malloc(from->size ? from->size : 1))) return -1;
+    if (from->data) memcpy(to->data, from->data, from->size);
+    free(to->source);
+    to->source = from->source ? strdup(from->source) : NULL;
+    return from->source && !to->source ? -1 : 0;
+}
+
+/* The walk is the kernel's, over items instead of the disk: components in
+ * turn, ".." up one, a link's target spliced in before the rest (at most
+ * 40 links, as the kernel's ELOOP limit). */
+struct hpk_item *hpk_snapshot_follow(struct hpk_snapshot *s, const char *prefix, const char *start, char *out,
+                                     size_t outn)
+{
+    char todo[2 * PATH_MAX], cur[PATH_MAX] = "", ent[PATH_MAX + 64];
+    snprintf(todo, sizeof todo, "%s", start);
+    struct hpk_item *it = hpk_snapshot_find(s, prefix);
+    const char *p = todo;
+    for (int hops = 0; *p;) {
+        const char *sl = strchr(p, '/');
+        size_t c = sl ? (size_t)(sl - p) : strlen(p);
+        const char *comp = p;
+        p = sl ? sl + 1 : p + c;
+        if (c == 0 || (c == 1 && comp[0] == '.')) continue;
+        size_t cl = strlen(cur);
+        if (c == 2 && comp[0] == '.' && comp[1] == '.') {
+            if (!cl) return NULL;
+            char *last = strrchr(cur, '/');
+            *(last ? last : cur) = 0;
+            snprintf(ent, sizeof ent, "%s%s%s", prefix, *cur ? "/" : "", cur);
+            it = hpk_snapshot_find(s, ent);
+            continue;
+        }
+        if (cl + 1 + c >= sizeof cur) return NULL;
+        snprintf(cur + cl, sizeof cur - cl, "%s%.*s", cl ? "/" : "", (int)c, comp);
+        snprintf(ent, sizeof ent, "%s/%s", prefix, cur);
+        if (!(it = hpk_snapshot_find(s, ent))) return NULL;
+        if (S_ISLNK(it->mode)) {
+            if (++hops > 40 || !it->size || it->data[0] == '/') return NULL;
+            char rest[2 * PATH_MAX];
+            snprintf(rest, sizeof rest, "%.*s%s%s", (int)it->size, (const char *)it->data, sl ? "/" : "", p);
+            snprintf(todo, sizeof todo, "%s", rest);
+            p = todo;
+            char *last = strrchr(cur, '/'); /* the target is relative to the link's directory */
+            *(last ? last : cur) = 0;
+            snprintf(ent, sizeof ent, "%s%s%s", prefix, *cur ? "/" : "", cur);
+            it = hpk_snapshot_find(s, ent);
+        } else if (sl && !S_ISDIR(it->mode)) {
+            return NULL; /* "file/..", "file/": the kernel says ENOTDIR */
+        }
+    }
+    snprintf(out, outn, "%s", cur);
+    return it;
+}
+
+int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_perr *e)
+{
+    for (int i = 0; i < s->n_archives; i++) {
+        uint8_t *d;
+        size_t n;
+        uint8_t h[16];
+        if (hpk_read_file(s->archives[i], &d, &n) != 0)
+            return hpk_perr_set(e, HPK_ST_CHANGED, "%s: input disappeared during the build", s->archives[i]);
+        hpk_hash_bytes(d, n, h);
+        free(d);
+        if (memcmp(h, s->archive_hash[i], 16) != 0)
+            return hpk_perr_set(e, HPK_ST_CHANGED, "%s: input changed during the build", s->archives[i]);
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        const struct hpk_item *it = &s->items[i];
+        if (!it->source || !S_ISREG(it->mode)) continue;
+        struct hpk_item now = {0};
+        struct hpk_perr ignored;
+        if (hpk_snapshot_file(&now, it->source, HPK_ST_CHANGED, &ignored) != 0)
+            return hpk_perr_set(e, HPK_ST_CHANGED, "%s: input disappeared or became unreadable during the build",
+                                it->source);
+        int same = it->rewritten ? !memcmp(now.hash, it->input_hash, 16) : now.size == it->size && !memcmp(now.hash, it->hash, 16);
+        free(now.data);
+        free(now.source);
+        if (!same)
+            return hpk_perr_set(e, HPK_ST_CHANGED,
+                                "%s: input changed during the build (the trained bytes would not be the shipped ones)",
+                                it->source);
+    }
+    return 0;
+}
+
+/* The startup cache this runtime can make and use ("aot", "cds") or NULL:
+ * recorded in hpack/launch as cache.kind (docs/format.md 9.2). */
+const char *hpk_cache_kind(const struct hpk_snapshot *s)
+{
+    if (s->java_major >= 24) return "aot";
+    if (s->java_major >= 13 && s->has_base_cds) return "cds";
+    return NULL;
+}

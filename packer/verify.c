@@ -1,0 +1,85 @@
+/*
+ * verify.c - `hpack verify ARTIFACT`: check every byte (entries, table,
+ * footer) and the launch configuration as the launcher would, optionally
+ * against expected hashes; with --run, that its startup cache applies
+ * (verifyrun.c).
+ */
+#define _GNU_SOURCE
+#include "hpk_cmds.h"
+#include "hpk_verify.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char verify_usage[] =
+    "usage: hpack verify ARTIFACT [--expect-base H] [--expect-full H] [--run [-- ARGS...]]\n";
+
+int hpk_cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {{"expect-base", required_argument, NULL, 'b'},
+                                         {"expect-full", required_argument, NULL, 'f'},
+                                         {"run", no_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *eb = NULL, *ef = NULL;
+    int run = 0, c;
+    optind = 1;
+    /* "+": stop at the first operand, so the app's arguments after ARTIFACT -- stay whole. */
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'b') eb = optarg;
+        else if (c == 'f') ef = optarg;
+        else if (c == 'r') run = 1;
+        else {
+            fputs(verify_usage, c == 'h' ? stdout : stderr);
+            return c == 'h' ? 0 : HPK_ST_USAGE;
+        }
+    }
+    if (argc - optind < 1) {
+        fputs(verify_usage, stderr);
+        return HPK_ST_USAGE;
+    }
+    const char *path = argv[optind];
+    if (!run && argc - optind > 1) {
+        fprintf(stderr, "hpack verify: unexpected argument '%s'\n", argv[optind + 1]);
+        return HPK_ST_USAGE;
+    }
+    struct hpk_perr e;
+    struct hpk_artifact a;
+    if (hpk_open_artifact(path, &a, &e) != 0) {
+        fprintf(stderr, "hpack: %s\n", e.msg);
+        return HPK_ST_ARTIFACT;
+    }
+    char base[33], full[33];
+    hpk_hash_hex(a.p.footer.base_hash, base);
+    hpk_hash_hex(a.p.footer.full_hash, full);
+    int st = 0;
+    struct hpk_config in;
+    /* The launch configuration too: what the launcher refuses, verify refuses. */
+    if (hpk_artifact_info(&a, &in, &e) != 0) {
+        fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
+        hpk_close_artifact(&a);
+        return HPK_ST_FAIL;
+    }
+    hpk_config_free(&in);
+    if (hpk_verify_bytes(&a, &e) != 0) {
+        fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
+        st = HPK_ST_FAIL;
+    } else if (eb && strcmp(eb, base) != 0) {
+        fprintf(stderr, "hpack: %s: base hash is %s, expected %s\n", path, base, eb);
+        st = HPK_ST_FAIL;
+    } else if (ef && strcmp(ef, full) != 0) {
+        fprintf(stderr, "hpack: %s: full hash is %s, expected %s\n", path, full, ef);
+        st = HPK_ST_FAIL;
+    }
+    hpk_close_artifact(&a);
+    if (st) return st;
+    printf("%s: ok: %s base %s full %s\n", path, "every entry, the table and the footer match;", base, full);
+    if (run) {
+        if (hpk_verify_run(path, NULL, argc - optind - 1, argv + optind + 1, &e) != 0) {
+            fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
+            return e.status;
+        }
+    }
+    return 0;
+}
