@@ -19,7 +19,7 @@ t_tune_usage() {
     expect_status 2 "no options" "$HPACK" build --train --tune --tune-candidate ' ' "${a[@]}"
     expect_status 2 "--tune-rounds 0: expected a whole number" "$HPACK" build --train --tune --tune-rounds 0 "${a[@]}"
     expect_status 2 "--tune-time -1: expected a positive number" "$HPACK" build --train --tune --tune-time -1 "${a[@]}"
-    expect_status 2 "need --tune$" "$HPACK" build --train --tune-rounds 3 "${a[@]}"
+    expect_status 2 "need --tune (or --train-runs N, or several --with-cache)" "$HPACK" build --train --tune-rounds 3 "${a[@]}"
     expect_status 2 "--tune=server needs --train-ready" "$HPACK" build --train --tune=server "${a[@]}"
     expect_status 2 "--tuned $o/none: No such file" "$HPACK" build --tuned "$o/none" "${a[@]}"
     printf 'x=1\n' >"$o/bad.tuned"
