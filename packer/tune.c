@@ -342,6 +342,16 @@ static void opts_text(const struct hpk_strv *o, char *buf, size_t n)
     for (size_t i = 0; i < o->n && l < n; i++) l += (size_t)snprintf(buf + l, n - l, "%s%s", i ? " " : "", o->v[i]);
 }
 
+/* A measured candidate's verdict: chosen, the default, faster (beyond the
+ * noise, but not the fastest), within noise, slower (docs/tuning.md). */
+static const char *verdict(const struct tune *t, size_t i)
+{
+    const struct cand *c = &t->c[i], *d = &t->c[0];
+    double margin = d->spread > 0.01 ? d->spread : 0.01;
+    return i == t->win ? "chosen" : i == 0 ? "default" : c->median < d->median * (1 - margin) ? "faster"
+         : c->median < d->median ? "within noise" : "slower";
+}
+
 /* The table and the choice as records (docs/format.md 9.3, tune.*): into
  * the winner's provenance (NUL-ended) and the .tuned file (lines). */
 static void records(const struct tune *t, char **buf, size_t *len)
@@ -362,7 +372,7 @@ static void records(const struct tune *t, char **buf, size_t *len)
             snprintf(v, sizeof v, "%s\t-\t-\t-\t0\t%s\t%s", c->name, c->out, o);
         else
             snprintf(v, sizeof v, "%s\t%.6f\t%.6f\t%.6f\t%zu\t%s\t%s", c->name, c->median, c->lo, c->hi, c->nt,
-                     i == t->win ? "chosen" : i == 0 ? "default" : c->median < t->c[0].median ? "within noise" : "slower", o);
+                     verdict(t, i), o);
         hpk_kv_add(buf, len, key, v);
     }
     hpk_kv_add(buf, len, "tune.choice", t->c[t->win].name);
@@ -388,8 +398,7 @@ static void print_table(const struct tune *t)
         snprintf(range, sizeof range, "%.3f-%.3f s", c->lo, c->hi);
         if (c->given) snprintf(o, sizeof o, "(--with-cache %s)", c->given);
         printf("  %-18s %8.3f s %21s %7.2fx  %-13s %s\n", c->name, c->median, range, t->c[0].median / c->median,
-               i == t->win ? "chosen" : i == 0 ? "default" : c->median < t->c[0].median ? "within noise" : "slower",
-               *o ? o : "(none)");
+               verdict(t, i), *o ? o : "(none)");
     }
     char o[1024];
     opts_text(&t->c[t->win].opts, o, sizeof o);
