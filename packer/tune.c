@@ -610,6 +610,10 @@ int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_pa
     for (size_t i = 1; i < t->n; i++) {
         struct cand *c = &t->c[i];
         if (*c->out) continue;
+        if (c->set != i && *t->c[c->set].out) { /* its first training failed: the options do not work */
+            snprintf(c->out, sizeof c->out, "not tried: %s failed", t->c[c->set].name);
+            continue;
+        }
         if (out_of_time(t)) {
             snprintf(c->out, sizeof c->out, "not tried: --tune-time %g s reached", b->tune_time);
             continue;
@@ -621,6 +625,9 @@ int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_pa
         struct hpk_perr ce = {0};
         if (build_cand(t, c, launch, NULL, &ce) != 0 || time_one(t, c, &s0, NULL, &ce) != 0) {
             hpk_step_abort();
+            /* Its log is in the work directory, which goes: do not name it. */
+            char *log = strstr(ce.msg, "; its output is in ");
+            if (log) *log = 0;
             snprintf(c->out, sizeof c->out, "failed: %.280s", ce.msg);
             hpk_note("tune: %s left out: %s", c->name, ce.msg);
         }
