@@ -3,7 +3,7 @@
 #   make            build build/hpack (the launcher is embedded in it)
 #   make check      all tests (installs missing Debian packages first)
 #   make demo       pack samples/hello and run it
-#   make bench      benchmarks (numbers, not pass/fail)
+#   make bench      benchmarks (numbers, not pass/fail); bench-tune: --tune's figures
 #   make install PREFIX=/usr/local
 #
 # SANITIZE=1 builds everything with AddressSanitizer and UBSan.
@@ -39,7 +39,7 @@ LAUNCHER_SRC := launcher/main.c launcher/tree.c launcher/jvmline.c launcher/trai
 INPUTS_SRC := packer/snapshot.c packer/inputfile.c packer/linkpath.c packer/treewalk.c packer/archive.c \
               packer/archlinks.c packer/runtime.c
 PACKER_SRC := packer/hpack.c packer/util.c $(INPUTS_SRC) packer/jar.c packer/payload.c packer/elfout.c \
-              packer/build.c packer/assemble.c packer/train.c packer/trainrun.c packer/ready.c packer/verifyrun.c packer/child.c packer/inspect.c packer/hash.c packer/verify.c packer/diffx.c packer/lock.c packer/jlink.c packer/jdeps.c packer/argfile.c \
+              packer/build.c packer/assemble.c packer/train.c packer/trainrun.c packer/ready.c packer/verifyrun.c packer/child.c packer/tune.c packer/inspect.c packer/hash.c packer/verify.c packer/diffx.c packer/lock.c packer/jlink.c packer/jdeps.c packer/argfile.c \
               packer/closure.c packer/artifacts.c packer/image.c packer/ocibase.c packer/ocidoc.c packer/ocilayer.c packer/elfdeps.c packer/sha256.c packer/store.c \
               packer/variant.c
 HDRS := $(wildcard layout/*.h launcher/*.h packer/*.h)
@@ -154,9 +154,13 @@ bench: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-apps.sh
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-image.sh
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-variants.sh
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-tune.sh
 
 bench-variants: all samples
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-variants.sh
+
+bench-tune: all samples $(B)/.apps-ok
+	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-tune.sh
 
 bench-image: all samples $(B)/.apps-ok
 	@HPACK_BUILD=$(abspath $(B)) bash tests/bench-image.sh
@@ -175,7 +179,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check unit samples demo bench bench-apps bench-first bench-image bench-variants install clean valgrind
+.PHONY: all check unit samples demo bench bench-apps bench-first bench-image bench-variants bench-tune install clean valgrind
 
 # ---- fuzzing (issue: reliability) ----
 FUZZ_TIME ?= 60

@@ -2,11 +2,13 @@
  * build.c - the `hpack build` command: its options (after @FILE and
  * hpack.conf, argfile.c), their checks, and the driver: assemble the
  * snapshot (assemble.c), make the runtime (jlink.c), compress, emit DA0 and,
- * with --train or --with-cache, DA1 (train.c).
+ * with --train or --with-cache, DA1 (train.c), with --tune the fastest
+ * (tune.c).
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
 #include "hpk_variant.h"
+#include "hpk_tune.h"
 #include "../layout/hpk_tree.h"
 
 #include <errno.h>
@@ -29,7 +31,10 @@ static const char build_usage[] =
     "                            [--train-dir DIR]\n"
     "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]\n"
     "                            [--train-variant large-heap|portable]...]\n"
-    "                   [--with-cache CACHE]... [--lock FILE | --locked FILE]\n"
+    "                   [--tune[=startup|server] [--tune-candidate 'OPTS']... [--tune-candidates-only]\n"
+    "                           [--tune-rounds N] [--tune-time SECS]]\n"
+    "                   [--train-runs N]\n"
+    "                   [--with-cache CACHE]... [--pick first|best] [--tuned FILE] [--lock FILE | --locked FILE]\n"
     "                   [--compress zstd[:N]|zlib[:N]|none]\n"
     "\n"
     "  --runtime DIR        Java home to ship (JRE, JDK or jlink image; or a .tar/.tar.gz of one)\n"
@@ -62,8 +67,23 @@ static const char build_usage[] =
     "                       uses the first cache that applies on its host, the default first:\n"
     "                         large-heap  no compressed oops: hosts with a heap over 32 GB\n"
     "                         portable    no machine code: any CPU of the architecture\n"
+    "  --tune[=GOAL]        with --train: also train DA1s with candidate JVM option sets, time\n"
+    "                       them on the training workload and keep the fastest, if it beats the\n"
+    "                       default beyond its noise (docs/tuning.md). GOAL: startup (the whole\n"
+    "                       run; the default) or server (time to ready plus the workload; the\n"
+    "                       default with --train-ready). Writes OUT.tuned (the table, the choice)\n"
+    "  --tune-candidate OPTS  a candidate of your own, e.g. '-XX:+UseSerialGC -Xss512k'; repeatable\n"
+    "  --tune-candidates-only  only yours, not the curated sets\n"
+    "  --tune-rounds N      measured runs of each candidate, alternated (default 5)\n"
+    "  --tune-time SECS     bound the whole search (default 600)\n"
+    "  --tuned FILE         the choice recorded in FILE (an OUT.tuned): its options before yours;\n"
+    "                       with --with-cache, rebuilds the tuned DA1 bit for bit\n"
+    "  --train-runs N       train N times (each option set, with --tune), keep the best by the\n"
+    "                       same measurement, print the spread between trainings\n"
     "  --with-cache CACHE   emit DA1 from a cache recorded with HPACK_TRAIN=CACHE; repeatable:\n"
     "                       the caches of a DA1 with variants (hpack extract), default first\n"
+    "  --pick best|first    with several --with-cache: keep only the fastest on the training\n"
+    "                       workload (--train-arg, ...; measured), or the first (unmeasured)\n"
     "  --lock FILE          record every input (entry path, size, mode, XXH3-128) in FILE\n"
     "  --locked FILE        refuse to build if any input differs from FILE, naming it\n"
     "  --compress SPEC      zstd:N (1-19, default zstd:3), zlib:N (1-9) or none\n"
@@ -73,7 +93,8 @@ static const char build_usage[] =
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
-    O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_TRAIN_DIR, O_TRAIN_VARIANT
+    O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_TRAIN_DIR, O_TUNE, O_TUNE_CAND, O_TUNE_ONLY, O_TUNE_ROUNDS, O_TUNE_TIME,
+    O_TUNED, O_TRAIN_RUNS, O_PICK, O_TRAIN_VARIANT
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
@@ -118,6 +139,7 @@ static void build_free(struct hpk_build *b)
     hpk_strv_free(&b->jlink_opts);
     hpk_strv_free(&b->jdeps_inputs);
     hpk_strv_free(&b->jdeps_names);
+    hpk_strv_free(&b->tune_cands);
     free(b->resolved_main);
     free(b->modules);
     free(b->jlinked);
@@ -150,11 +172,101 @@ static const struct option build_opts[] = {
     {"locked", required_argument, NULL, O_LOCKED},
     {"compress", required_argument, NULL, O_COMPRESS},
     {"strict-class-path", no_argument, NULL, O_STRICT_CP},
+    {"tune", optional_argument, NULL, O_TUNE},
+    {"tune-candidate", required_argument, NULL, O_TUNE_CAND},
+    {"tune-candidates-only", no_argument, NULL, O_TUNE_ONLY},
+    {"tune-rounds", required_argument, NULL, O_TUNE_ROUNDS},
+    {"tune-time", required_argument, NULL, O_TUNE_TIME},
+    {"tuned", required_argument, NULL, O_TUNED},
+    {"train-runs", required_argument, NULL, O_TRAIN_RUNS},
+    {"pick", required_argument, NULL, O_PICK},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, O_HELP},
     {0, 0, 0, 0},
 };
+
+/* The --tune options (docs/tuning.md); 0, or -1 with the reason printed. */
+static int tune_opt(struct hpk_build *b, int c, const char *arg)
+{
+    char why[200], *end;
+    struct hpk_strv tmp = {0};
+    double v;
+    switch (c) {
+    case O_TUNE:
+        b->tune = !arg ? HPK_TUNE_AUTO : !strcmp(arg, "startup") ? HPK_TUNE_STARTUP : !strcmp(arg, "server") ? HPK_TUNE_SERVER : -1;
+        if (b->tune < 0) {
+            fprintf(stderr, "hpack build: --tune=%s: expected startup or server\n", arg);
+            return -1;
+        }
+        return 0;
+    case O_TUNE_CAND: {
+        int bad = hpk_tune_split(arg, &tmp, why, sizeof why);
+        hpk_strv_free(&tmp);
+        if (bad) {
+            fprintf(stderr, "hpack build: --tune-candidate '%s': %s (JVM options separated by blanks)\n", arg, why);
+            return -1;
+        }
+        hpk_strv_push(&b->tune_cands, arg);
+        break;
+    }
+    case O_TUNE_ONLY: b->tune_only = 1; break;
+    default: /* O_TUNE_ROUNDS, O_TUNE_TIME */
+        v = strtod(arg, &end);
+        if (*end || v <= 0 || (c == O_TUNE_ROUNDS && (v != (int)v || v > 64))) {
+            fprintf(stderr, "hpack build: --%s %s: expected %s\n", c == O_TUNE_ROUNDS ? "tune-rounds" : "tune-time", arg,
+                    c == O_TUNE_ROUNDS ? "a whole number from 1 to 64" : "a positive number of seconds");
+            return -1;
+        }
+        if (c == O_TUNE_ROUNDS) b->tune_rounds = (int)v;
+        else b->tune_time = v;
+        b->tune_set |= 2; /* also for --train-runs and several --with-cache */
+        return 0;
+    }
+    b->tune_set |= 1;
+    return 0;
+}
+
+/* --tune's goal, and --tuned's options: the recorded choice's go first, as
+ * --tune put them, so the user's own --jvm-opts after them still win. 0, or
+ * the exit status with the reason printed. */
+static int tune_check(struct hpk_build *b)
+{
+    if ((b->tune && !b->train) || ((b->tune_set & 1) && !b->tune)) {
+        fprintf(stderr, "hpack build: %s\n", b->tune ? "--tune needs --train (it measures trained DA1s)" : "--tune-* need --tune");
+        return HPK_ST_USAGE;
+    }
+    /* --train-runs N and several --with-cache: the same measurement, over
+     * trainings or given caches instead of option sets. */
+    /* --pick first: the first cache alone, as if given alone. */
+    if (b->pick_first) hpk_strv_free(&b->more_caches);
+    if (!b->tune && (b->train_runs > 1 || (b->more_caches.n && b->pick_best))) b->tune = HPK_TUNE_AUTO, b->tune_only = 1;
+    if (b->tune_set && !b->tune) {
+        fprintf(stderr, "hpack build: --tune-* need --tune (or --train-runs N, or several --with-cache with --pick best)\n");
+        return HPK_ST_USAGE;
+    }
+    if (b->tune == HPK_TUNE_AUTO) b->tune = b->train_ready ? HPK_TUNE_SERVER : HPK_TUNE_STARTUP;
+    if (b->tune == HPK_TUNE_SERVER && !b->train_ready) {
+        fprintf(stderr, "hpack build: --tune=server needs --train-ready (it times the run to ready and the workload)\n");
+        return HPK_ST_USAGE;
+    }
+    if (!b->tuned) return 0;
+    if (b->tune) {
+        fprintf(stderr, "hpack build: --tuned replays a choice; --tune makes one: give one of them\n");
+        return HPK_ST_USAGE;
+    }
+    struct hpk_strv all = {0};
+    struct hpk_perr te;
+    if (hpk_tune_read_choice(b->tuned, &all, &te) != 0) {
+        fprintf(stderr, "hpack build: %s\n", te.msg);
+        hpk_strv_free(&all);
+        return te.status;
+    }
+    for (size_t i = 0; i < b->jvm_opts.n; i++) hpk_strv_push(&all, b->jvm_opts.v[i]);
+    hpk_strv_free(&b->jvm_opts);
+    b->jvm_opts = all;
+    return 0;
+}
 
 /* Options into b. Single-valued options: the last one counts, so the
  * command line overrides ./hpack.conf (read first). -1 to go on, else the
@@ -188,11 +300,29 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
         case O_TRAIN_WORKLOAD: b->train_workload = optarg; break;
         case O_TRAIN_DIR: b->train_dir = optarg; break;
         case O_KEEP_DA0: b->keep_da0 = optarg; break;
-        case O_WITH_CACHE:
-            if (b->with_cache) hpk_strv_push(&b->more_caches, optarg);
-            else b->with_cache = optarg;
+        case O_WITH_CACHE: /* repeated: a DA1's variants, or with --pick candidates (tune.c) */
+            if (!b->with_cache) b->with_cache = optarg;
+            else hpk_strv_push(&b->more_caches, optarg);
             break;
         case O_TRAIN_VARIANT: hpk_strv_push(&b->train_variants, optarg); break;
+        case O_TRAIN_RUNS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 8) {
+                fprintf(stderr, "hpack build: --train-runs %s: expected a whole number from 1 to 8\n", optarg);
+                return HPK_ST_USAGE;
+            }
+            b->train_runs = (int)v;
+            break;
+        }
+        case O_PICK:
+            if (strcmp(optarg, "first") && strcmp(optarg, "best")) {
+                fprintf(stderr, "hpack build: --pick %s: expected first or best\n", optarg);
+                return HPK_ST_USAGE;
+            }
+            b->pick_first = !strcmp(optarg, "first");
+            b->pick_best = !b->pick_first;
+            break;
         case O_LOCK: b->lock = optarg; break;
         case O_JDK: b->jdk = optarg; break;
         case O_ADD_MODULES: b->add_modules = optarg; break;
@@ -205,6 +335,10 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
             }
             break;
         case O_STRICT_CP: b->strict_cp = 1; break;
+        case O_TUNE: case O_TUNE_CAND: case O_TUNE_ONLY: case O_TUNE_ROUNDS: case O_TUNE_TIME:
+            if (tune_opt(b, c, optarg) != 0) return HPK_ST_USAGE;
+            break;
+        case O_TUNED: b->tuned = optarg; break;
         case 'q': hpk_verbose = 0; break;
         case 'v': hpk_verbose = 2; break;
         case O_HELP: fputs(build_usage, stdout); return 0;
@@ -250,9 +384,12 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
         fprintf(stderr, "hpack build: --train and --with-cache exclude each other\n");
         return HPK_ST_USAGE;
     }
-    if (!b->train && (b->have_train_args || b->train_ready || b->train_workload || b->keep_da0 || b->train_dir ||
-                      b->train_variants.n)) {
-        fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train\n");
+    /* Several --with-cache are measured on the training workload. */
+    int measure_caches = b->more_caches.n && b->pick_best;
+    if (!b->train && (b->keep_da0 || (!measure_caches && (b->have_train_args || b->train_ready || b->train_workload ||
+                                                           b->train_dir || b->train_runs > 1 || b->train_variants.n)))) {
+        fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train%s\n",
+                b->with_cache && !b->keep_da0 ? " (or several --with-cache with --pick best)" : "");
         return HPK_ST_USAGE;
     }
     if (b->train_ready && hpk_ready_parse(b->train_ready, NULL) != 0) {
@@ -283,6 +420,11 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
         fprintf(stderr, "hpack build: --train-workload needs --train-ready (when to start it)\n");
         return HPK_ST_USAGE;
     }
+    /* A tuned or picked DA1 carries one cache; variants are several. */
+    if (b->train_variants.n && (b->tune || b->train_runs > 1 || b->pick_first || b->pick_best)) {
+        fprintf(stderr, "hpack build: --train-variant cannot be combined with --tune, --train-runs or --pick\n");
+        return HPK_ST_USAGE;
+    }
     return 0;
 }
 
@@ -291,8 +433,11 @@ static int build_cmd(int argc, char **argv)
     struct hpk_build b;
     memset(&b, 0, sizeof b);
     b.train_timeout = 300;
+    b.tune_rounds = HPK_TUNE_ROUNDS;
+    b.tune_time = HPK_TUNE_TIME;
+    b.train_runs = 1;
     int st = parse_opts(&b, argc, argv);
-    if (st < 0 && (st = check_opts(&b, argc, argv)) == 0) st = hpk_build_run(&b);
+    if (st < 0 && (st = check_opts(&b, argc, argv)) == 0 && (st = tune_check(&b)) == 0) st = hpk_build_run(&b);
     build_free(&b);
     return st;
 }
@@ -338,7 +483,9 @@ int hpk_build_run(struct hpk_build *b)
     hpk_step_end();
     char hex[33], size[32];
     hpk_hash_hex(p.base_hash, hex);
-    if (b->train || b->with_cache) {
+    if (b->tune) {
+        if (hpk_tune_and_emit(b, &s, &p, &e) != 0) goto fail;
+    } else if (b->train || b->with_cache) {
         if (hpk_train_and_emit(b, &s, &p, &e) != 0) goto fail;
     } else {
         if (hpk_elf_emit(b->output, p.data, p.len, &e) != 0) goto fail;

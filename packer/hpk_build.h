@@ -19,7 +19,7 @@ struct hpk_build {
     int have_train_args;
     double train_timeout;
     const char *train_ready, *train_workload, *keep_da0, *with_cache;
-    struct hpk_strv more_caches;    /* --with-cache given again: the variants' caches, in order */
+    struct hpk_strv more_caches;    /* --with-cache given again: the variants' caches, in order; with --pick, candidates */
     struct hpk_strv train_variants; /* --train-variant NAME, in order (packer/variant.c) */
     const char *train_dir; /* --train-dir: the training and verification runs' working directory */
     const char *lock, *locked; /* --lock FILE, --locked FILE */
@@ -39,6 +39,17 @@ struct hpk_build {
     char *closure;            /* hpack/closure records (closure.c), or NULL */
     size_t closure_len;
     char *resolved_main;
+    /* --tune (tune.c, docs/tuning.md) */
+    int tune;                   /* HPK_TUNE_* (hpk_tune.h); 0 without --tune */
+    struct hpk_strv tune_cands; /* --tune-candidate 'OPTS', as given */
+    int tune_only;              /* --tune-candidates-only: no curated sets */
+    int tune_set;               /* 1: --tune-candidate(s-only) given; 2: --tune-rounds/--tune-time */
+    int tune_rounds;            /* --tune-rounds N */
+    double tune_time;           /* --tune-time SECS: the whole search */
+    const char *tuned;          /* --tuned FILE: replay a recorded choice */
+    int train_runs;             /* --train-runs N: train each option set N times, keep the best */
+    int pick_first;             /* --pick first: of several --with-cache, the first, unmeasured */
+    int pick_best;              /* --pick best: of several --with-cache, the fastest (measured) */
 };
 
 int hpk_cmd_build(int argc, char **argv);
@@ -88,13 +99,30 @@ int hpk_ready_probe(const struct hpk_ready *r);
 
 /* trainrun.c: run DA0 in record mode until it has written cache_out
  * (--train-ready, --train-workload, --train-timeout); work is the private
- * directory it unpacks into. java_opts (NULL: none) is DA0's HPACK_JAVA_OPTS:
- * a variant's training options. On failure b->fail_detail has its last output. */
+ * directory it unpacks into; its output goes to log (NULL: OUT.train.log),
+ * kept on failure. java_opts (NULL: none) is DA0's HPACK_JAVA_OPTS: a
+ * variant's training options. On failure b->fail_detail has its last output. */
 int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
-                  struct hpk_perr *e);
+                  const char *log, struct hpk_perr *e);
+/* The same run measured, for --tune: the DA1 ARTIFACT with its cache
+ * required (HPACK_AOT=require), the same readiness and workload; *secs from
+ * its start until the app is ready (and the workload done), or ended. */
+int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *log, double *secs,
+                      struct hpk_perr *e);
 
 /* train.c */
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */
 int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e);
+/* Its steps, for tune.c. Train the DA0 in p (written to WORK/da0, its size
+ * in *da0_size if asked, run with WORK/unpack as its cache root): the cache
+ * goes to CACHE (and CACHE.prov); the run's output to LOG (NULL:
+ * OUT.train.log), kept only on failure. */
+int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
+                      const char *cache, const char *log, size_t *da0_size, struct hpk_perr *e);
+/* Append CACHE (checked against s and p) to p, its provenance followed by
+ * the records EXTRA (NUL-ended, EXTRA_LEN bytes; NULL for none); write the
+ * artifact to OUT and run it with the cache required (hpk_verify_run). */
+int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
+                  const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e);
 
 #endif

@@ -62,6 +62,9 @@ void hpk_tmp_forget(const char *path);
  * hpk_wait_group is waitpid() that forgets the group once it is reaped. */
 pid_t hpk_fork_group(void);
 pid_t hpk_wait_group(pid_t pid, int *status, int flags);
+/* The same, blocking, with the child's resource use (wait4): peak memory. */
+struct rusage;
+pid_t hpk_wait_group_usage(pid_t pid, int *status, struct rusage *ru);
 /* Remove a registered tree and forget it. */
 void hpk_tmp_rm_tree(const char *path);
 void hpk_tmp_cleanup(void);

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "hpk_build.h"
 #include "hpk_cmds.h"
+#include "hpk_tune.h"
 #include "hpk_verify.h"
 #include "../layout/hpk_hostfit.h"
 #include "../layout/hpk_tree.h"
@@ -174,6 +175,8 @@ static void cache_json(FILE *f, const struct hpk_config *in)
     json_cstr(f, in->prov_runtime);
     fprintf(f, ", \"bound\": %s, \"conditions\": ", (in->trust == HPK_TRUST_OK) ? "true" : "false");
     cond_json(f, in);
+    fprintf(f, ", \"tune\": ");
+    hpk_tune_show(f, in->prov, in->prov ? in->prov_len : 0, 1);
     fputc('}', f);
 }
 
@@ -280,6 +283,7 @@ static void inspect_text(FILE *f, const struct view *v)
             fputc('\n', f);
         }
         cond_text(f, in);
+        hpk_tune_show(f, in->prov, in->prov ? in->prov_len : 0, 0);
     }
     hpk_config_select(a, in, 0);
     if (!in->cache)

@@ -60,9 +60,10 @@ struct cache_src {
  * items, the cache file and its provenance. A trained variant must show
  * the condition its options give (else they did not take: an artifact
  * --jvm-opt overriding them), and gets its records appended: `variant`,
- * then each option as `variant.jvm` (docs/format.md 9.3). */
+ * then each option as `variant.jvm` (docs/format.md 9.3). extra: --tune's
+ * table and choice (tune.*), appended too. */
 static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, const struct cache_src *src,
-                       struct hpk_item items[2], struct hpk_perr *e)
+                       const char *extra, size_t extra_len, struct hpk_item items[2], struct hpk_perr *e)
 {
     const char *cache = src->path;
     char provpath[4200], base[33];
@@ -103,6 +104,14 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
     if (src->v) {
         hpk_kv_add(&prov, &plen, "variant", src->v->name);
         for (const char *const *o = src->v->opts; *o; o++) hpk_kv_add(&prov, &plen, "variant.jvm", *o);
+    }
+    if (extra_len) { /* --tune's table and choice (docs/format.md 9.3, tune.*) */
+        char *more = realloc(prov, plen + extra_len + 1);
+        if (!more) hpk_oom();
+        prov = more;
+        memcpy(prov + plen, extra, extra_len);
+        plen += extra_len;
+        prov[plen] = 0;
     }
     memset(items, 0, 2 * sizeof *items);
     if (hpk_snapshot_file(&items[0], cache, HPK_ST_TRAIN, e) != 0) {
@@ -171,6 +180,48 @@ static char *joined(const char *const *o)
     return s;
 }
 
+int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
+                      const char *cache, const char *log, size_t *da0_size, struct hpk_perr *e)
+{
+    char da0[600];
+    snprintf(da0, sizeof da0, "%s/da0", work);
+    if (hpk_elf_emit(da0, p->data, p->len, e) != 0) return -1;
+    struct stat st;
+    if (da0_size) *da0_size = stat(da0, &st) == 0 ? (size_t)st.st_size : 0;
+    int r = hpk_train_run(b, da0, work, cache, NULL, log, e);
+    unlink(da0);
+    if (r != 0) return -1;
+    /* The Besu problem: were the trained inputs the shipped ones? */
+    return hpk_snapshot_recheck(s, e);
+}
+
+int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
+                  const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e)
+{
+    struct hpk_item items[3];
+    memset(items, 0, sizeof items);
+    struct cache_src src = {.path = cache, .v = NULL};
+    int rc = -1;
+    items[0].path = hpk_xstrdup("cache");
+    items[0].mode = S_IFDIR | 0755;
+    items[0].role = HPK_ROLE_CACHE;
+    if (cache_items(s, p, &src, extra, extra_len, &items[1], e) != 0) goto out;
+    if (cache_size) *cache_size = items[1].size;
+    if (hpk_payload_append(p, items, 3, e) != 0) goto out;
+    if (hpk_elf_emit(out, p->data, p->len, e) != 0) goto out;
+    if (unbound_cache_hook()) {
+        hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
+    } else if (hpk_step_begin("verifying DA1: running it with the cache required"),
+               hpk_verify_run(out, b->train_dir, NULL, (int)b->train_args.n, b->train_args.v, e) != 0) {
+        unlink(out);
+        goto out;
+    }
+    rc = 0;
+out:
+    free_items(items, 3);
+    return rc;
+}
+
 int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e)
 {
     char work[512] = "", da0[600], base[33];
@@ -215,7 +266,7 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
             src[i].path = paths[i];
             char *opts = src[i].v ? joined(src[i].v->opts) : NULL;
             if (src[i].v) hpk_note("training the %s variant (%s)", src[i].v->name, opts);
-            int r = hpk_train_run(b, da0, work, paths[i], opts, e);
+            int r = hpk_train_run(b, da0, work, paths[i], opts, NULL, e);
             free(opts);
             if (r != 0) {
                 if (src[i].v) {
@@ -233,7 +284,7 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     items[0].mode = S_IFDIR | 0755;
     items[0].role = HPK_ROLE_CACHE;
     for (size_t i = 0; i < n_caches; i++)
-        if (cache_items(s, p, &src[i], &items[1 + 2 * i], e) != 0) goto out;
+        if (cache_items(s, p, &src[i], NULL, 0, &items[1 + 2 * i], e) != 0) goto out;
     if (check_order(items, n_caches, e) != 0) goto out;
     if (hpk_payload_append(p, items, n_items, e) != 0) goto out;
 
@@ -242,7 +293,6 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     char tmp[4200];
     const char *slash = strrchr(b->output, '/');
     snprintf(tmp, sizeof tmp, "%.*s.hpack-da1.%ld", slash ? (int)(slash - b->output + 1) : 0, b->output, (long)getpid());
-    if (hpk_elf_emit(tmp, p->data, p->len, e) != 0) goto out;
     hpk_tmp_register(tmp);
     /* Each cache on its own (HPACK_AOT_VARIANT): a variant forces the
      * setting it was trained with, so it applies on this host too. */

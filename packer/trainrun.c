@@ -106,21 +106,30 @@ struct trainer {
     struct tail wtail;
     double t0, deadline, next_probe;
     int is_ready, stopped, matched;
+    /* A measured run for --tune (cache_out NULL): the DA1 with its cache
+     * required; it must see its end within milliseconds, not a tenth. */
+    int timing, poll_ms;
+    double probe_every, t_end;
 };
 
 /* The environment and argv of DA0's run, the log file; the run not started. */
 static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0, const char *work, const char *cache_out,
-                        const char *java_opts, struct hpk_perr *e)
+                        const char *java_opts, const char *log, struct hpk_perr *e)
 {
     memset(t, 0, sizeof *t);
     t->b = b;
     t->cache_out = cache_out;
+    t->timing = !cache_out;
+    t->poll_ms = t->timing ? 2 : 100;
+    t->probe_every = t->timing ? 0.005 : 0.1;
     t->logfd = -1;
     t->app.pid = t->wl.pid = -1;
     t->app.out = t->wl.out = -1;
     if (b->train_ready) hpk_ready_parse(b->train_ready, &t->ready);
-    if (asprintf(&t->extra[0], "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&t->extra[1], "HPACK_TRAIN=%s", cache_out) < 0 ||
-        asprintf(&t->logpath, "%s.train.log", b->output) < 0 || asprintf(&t->tmpcache, "%s.tmp", cache_out) < 0)
+    if (asprintf(&t->extra[0], "HPACK_CACHE_DIR=%s/unpack", work) < 0 ||
+        (t->timing ? asprintf(&t->extra[1], "HPACK_AOT=require") : asprintf(&t->extra[1], "HPACK_TRAIN=%s", cache_out)) < 0 ||
+        (log ? asprintf(&t->logpath, "%s", log) : asprintf(&t->logpath, "%s.train.log", b->output)) < 0 ||
+        asprintf(&t->tmpcache, "%s.tmp", t->timing ? t->logpath : cache_out) < 0)
         hpk_oom();
     int k = 2;
     /* A variant's options, in the record and create steps and the flag dump alike. */
@@ -135,7 +144,7 @@ static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0,
     t->argv[0] = (char *)da0;
     for (size_t i = 0; i < b->train_args.n; i++) t->argv[i + 1] = b->train_args.v[i];
     t->argv[b->train_args.n + 1] = NULL;
-    size_t cl = strlen(cache_out);
+    size_t cl = t->timing ? 0 : strlen(cache_out);
     t->creating = cl > 4 && !strcmp(cache_out + cl - 4, ".aot") ? "creating the AOT cache" : "writing the CDS archive";
     t->live = hpk_verbose >= 2;
     t->ts.have_re = t->ready.kind == READY_LOG && regcomp(&t->ts.re, t->ready.regex, REG_EXTENDED | REG_NOSUB) == 0;
@@ -152,7 +161,8 @@ static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0,
 /* The app is ready (or the workload done): stop it, and say it was asked to. */
 static void stop_app(struct trainer *t, const char *why)
 {
-    hpk_step_update("training: %s after %.1f s; stopping the app", why, hpk_now() - t->t0);
+    t->t_end = hpk_now();
+    if (!t->timing) hpk_step_update("training: %s after %.1f s; stopping the app", why, t->t_end - t->t0);
     kill(t->app.pid, SIGTERM);
     t->stopped = 1;
 }
@@ -166,7 +176,7 @@ static int check_ready(struct trainer *t, double now, struct hpk_perr *e)
         t->is_ready = t->matched;
     } else if (now >= t->next_probe) {
         t->is_ready = hpk_ready_probe(&t->ready);
-        t->next_probe = now + 0.1;
+        t->next_probe = now + t->probe_every;
     }
     if (!t->is_ready) return 0;
     if (!b->train_workload) {
@@ -174,8 +184,10 @@ static int check_ready(struct trainer *t, double now, struct hpk_perr *e)
         return 0;
     }
     char *wargv[] = {"/bin/sh", "-c", (char *)b->train_workload, NULL};
-    hpk_step_update("training: ready after %.1f s; running the workload", now - t->t0);
-    hpk_info("training: workload: %s", b->train_workload);
+    if (!t->timing) {
+        hpk_step_update("training: ready after %.1f s; running the workload", now - t->t0);
+        hpk_info("training: workload: %s", b->train_workload);
+    }
     if (hpk_child_start(&t->wl, wargv, t->env, b->train_dir) != 0) {
         int err = errno;
         hpk_child_kill(&t->app, 10);
@@ -206,22 +218,23 @@ static int train_loop(struct trainer *t, struct hpk_perr *e)
     for (;;) {
         if (t->app.out >= 0 || t->wl.out >= 0) {
             struct pollfd pfd[2] = {{.fd = t->app.out, .events = POLLIN}, {.fd = t->wl.out, .events = POLLIN}};
-            if (poll(pfd, 2, 100) > 0) {
+            if (poll(pfd, 2, t->poll_ms) > 0) {
                 if (t->app.out >= 0 && pfd[0].revents &&
                     hpk_child_pump(&t->app, t->live, t->logfd, train_line, &t->ts))
                     t->matched = 1;
                 if (t->wl.out >= 0 && pfd[1].revents) hpk_child_pump(&t->wl, t->live, t->logfd, workload_line, &t->wtail);
             }
         } else {
-            usleep(20000);
+            usleep((useconds_t)t->poll_ms * 200);
         }
         if (hpk_child_done(&t->app)) {
+            if (!t->t_end) t->t_end = hpk_now();
             while (t->app.out >= 0)
                 if (hpk_child_pump(&t->app, t->live, t->logfd, train_line, &t->ts)) t->matched = 1;
             return 0;
         }
         if (!t->ts.creating && access(t->tmpcache, F_OK) == 0) t->ts.creating = 1;
-        if (t->ts.creating == 1) {
+        if (t->ts.creating == 1 && !t->timing) {
             t->ts.creating = 2;
             hpk_step_update("training: %s", t->creating);
         }
@@ -249,7 +262,7 @@ static int train_verdict(struct trainer *t, struct hpk_perr *e)
         return hpk_perr_set(e, HPK_ST_TRAIN, "the training run failed: the app exited with status %d", code);
     if (t->stopped && code != 0 && code != 143 && code != 130)
         return hpk_perr_set(e, HPK_ST_TRAIN, "the app exited with status %d when stopped after training", code);
-    if (access(t->cache_out, R_OK) != 0)
+    if (!t->timing && access(t->cache_out, R_OK) != 0)
         return hpk_perr_set(e, HPK_ST_TRAIN, "the training run wrote no startup cache (the JVM's messages are in its output)");
     return 0;
 }
@@ -312,13 +325,18 @@ static void trainer_finish(struct trainer *t, int rc, struct hpk_perr *e)
     free(t->tmpcache);
 }
 
-int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
-                  struct hpk_perr *e)
+/* The run, for training (cache_out) or, with cache_out NULL, measured
+ * (--tune): *secs from its start until it was stopped (ready, and the
+ * workload done) or ended by itself. */
+static int run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
+               const char *log, double *secs, struct hpk_perr *e)
 {
     struct trainer t;
-    int rc = trainer_init(&t, b, da0, work, cache_out, java_opts, e);
+    int rc = trainer_init(&t, b, da0, work, cache_out, java_opts, log, e);
     if (rc == 0) {
-        if (b->train_ready)
+        if (t.timing)
+            ;
+        else if (b->train_ready)
             hpk_step_begin("training: running DA0, waiting for %s (timeout %.0f s)", b->train_ready, b->train_timeout);
         else
             hpk_step_begin("training: running DA0 (timeout %.0f s)", b->train_timeout);
@@ -329,8 +347,21 @@ int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const 
         else if ((rc = train_loop(&t, e)) == 0)
             rc = train_verdict(&t, e);
     }
-    hpk_step_abort();
-    if (rc == 0) hpk_note("trained in %.1f s", hpk_now() - t.t0);
+    if (!t.timing) hpk_step_abort();
+    if (rc == 0 && !t.timing) hpk_note("trained in %.1f s", hpk_now() - t.t0);
+    if (rc == 0 && secs) *secs = t.t_end - t.t0;
     trainer_finish(&t, rc, e);
     return rc;
+}
+
+int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
+                  const char *log, struct hpk_perr *e)
+{
+    return run(b, da0, work, cache_out, java_opts, log, NULL, e);
+}
+
+int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *log, double *secs,
+                      struct hpk_perr *e)
+{
+    return run(b, artifact, work, NULL, NULL, log, secs, e);
 }

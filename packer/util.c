@@ -16,6 +16,7 @@
 #include <time.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -201,6 +202,14 @@ pid_t hpk_wait_group(pid_t pid, int *status, int flags)
 {
     pid_t w = waitpid(pid, status, flags);
     if (w == pid) forget_group(pid); /* reaped: its pid may be reused */
+    return w;
+}
+
+pid_t hpk_wait_group_usage(pid_t pid, int *status, struct rusage *ru)
+{
+    pid_t w;
+    while ((w = wait4(pid, status, 0, ru)) < 0 && errno == EINTR) {}
+    if (w == pid) forget_group(pid);
     return w;
 }
 

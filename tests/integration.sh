@@ -395,6 +395,7 @@ t_failing_training() {
 . "$ROOT/tests/training_ux.sh"
 . "$ROOT/tests/image.sh"
 . "$ROOT/tests/anyhost.sh"
+. "$ROOT/tests/tune.sh"
 
 cd "$ROOT"
 echo "hpack integration tests (JDK 25: ${J25:-MISSING}; JDK 17: ${J17:-MISSING})"

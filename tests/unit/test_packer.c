@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "../../packer/hpk_build.h"
+#include "../../packer/hpk_tune.h"
 
 static void test_ready_forms(void **state)
 {
@@ -168,6 +170,48 @@ static void test_argfile_errors_name_the_file(void **state)
     hpk_strv_free(&v);
 }
 
+/* --tune's rule (docs/tuning.md): the median, and the middle half's width
+ * relative to it (the whole range below 4 runs). */
+static void test_tune_stats(void **state)
+{
+    (void)state;
+    double a[] = {0.30, 0.10, 0.20}, med, sp;
+    hpk_tune_stats(a, 3, &med, &sp);
+    assert_true(med == 0.20);
+    assert_true(fabs(sp - 1.0) < 1e-9); /* (0.30 - 0.10) / 0.20 */
+    assert_true(a[0] == 0.10 && a[2] == 0.30); /* sorted in place */
+    /* one wild run of five does not widen the spread */
+    double b[] = {1.00, 1.02, 0.98, 5.00, 1.01}, c[] = {1.00, 1.02, 0.98, 1.03, 1.01};
+    double sb, sc;
+    hpk_tune_stats(b, 5, &med, &sb);
+    assert_true(med == 1.01);
+    hpk_tune_stats(c, 5, &med, &sc);
+    assert_true(fabs(sb - sc) < 1e-9 && fabs(sb - 0.02 / 1.01) < 1e-9);
+    double d[] = {0.5, 0.7}, one[] = {0.4};
+    hpk_tune_stats(d, 2, &med, &sp);
+    assert_true(fabs(med - 0.6) < 1e-9);
+    hpk_tune_stats(one, 1, &med, &sp);
+    assert_true(med == 0.4 && sp == 0);
+}
+
+static void test_tune_split(void **state)
+{
+    (void)state;
+    struct hpk_strv v = {0};
+    char why[200];
+    assert_int_equal(hpk_tune_split("  -XX:+UseSerialGC\t-Xms64m ", &v, why, sizeof why), 0);
+    assert_int_equal(v.n, 2);
+    assert_string_equal(v.v[0], "-XX:+UseSerialGC");
+    assert_string_equal(v.v[1], "-Xms64m");
+    hpk_strv_free(&v);
+    assert_int_equal(hpk_tune_split("-Xss1m serial", &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "'serial' is not a JVM option"));
+    hpk_strv_free(&v);
+    assert_int_equal(hpk_tune_split(" ", &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "no options"));
+    hpk_strv_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +219,8 @@ int main(void)
         cmocka_unit_test(test_ready_refused),
         cmocka_unit_test(test_compress),
         cmocka_unit_test(test_cache_kind),
+        cmocka_unit_test(test_tune_stats),
+        cmocka_unit_test(test_tune_split),
         cmocka_unit_test_setup_teardown(test_argfile_paths_and_order, enter, leave),
         cmocka_unit_test_setup_teardown(test_argfile_errors_name_the_file, enter, leave),
     };
