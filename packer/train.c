@@ -293,6 +293,7 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     char tmp[4200];
     const char *slash = strrchr(b->output, '/');
     snprintf(tmp, sizeof tmp, "%.*s.hpack-da1.%ld", slash ? (int)(slash - b->output + 1) : 0, b->output, (long)getpid());
+    if (hpk_elf_emit(tmp, p->data, p->len, e) != 0) goto out;
     hpk_tmp_register(tmp);
     /* Each cache on its own (HPACK_AOT_VARIANT): a variant forces the
      * setting it was trained with, so it applies on this host too. */
