@@ -114,14 +114,17 @@ int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *wor
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */
 int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e);
 /* Its steps, for tune.c. Train the DA0 in p (written to WORK/da0, its size
- * in *da0_size if asked, run with WORK/unpack as its cache root): the cache
- * goes to CACHE (and CACHE.prov); the run's output to LOG (NULL:
- * OUT.train.log), kept only on failure. */
+ * in *da0_size if asked, run with WORK/unpack as its cache root, JAVA_OPTS
+ * (NULL: none) as its HPACK_JAVA_OPTS): the cache goes to CACHE (and
+ * CACHE.prov); the run's output to LOG (NULL: OUT.train.log), kept only on
+ * failure. */
 int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
-                      const char *cache, const char *log, size_t *da0_size, struct hpk_perr *e);
+                      const char *cache, const char *java_opts, const char *log, size_t *da0_size, struct hpk_perr *e);
 /* Append CACHE (checked against s and p) to p, its provenance followed by
  * the records EXTRA (NUL-ended, EXTRA_LEN bytes; NULL for none); write the
- * artifact to OUT and run it with the cache required (hpk_verify_run). */
+ * artifact to a temporary name beside OUT, run it with the cache required
+ * (hpk_verify_run) and rename it to OUT. The same writer as
+ * hpk_train_and_emit's, with one cache. */
 int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
                   const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e);
 

@@ -259,7 +259,7 @@ static int build_cand(struct hpk_tune *t, struct hpk_tune_cand *c, struct hpk_it
         p = &mine;
         r = candidate_payload(t, launch, c, p, e);
     }
-    if (r == 0 && !c->given) r = hpk_train_payload(t->b, t->s, p, t->work, cache, log, NULL, e);
+    if (r == 0 && !c->given) r = hpk_train_payload(t->b, t->s, p, t->work, cache, NULL, log, NULL, e);
     if (r == 0) r = hpk_da1_write(t->b, t->s, p, cache, NULL, 0, c->da1, NULL, e);
     hpk_payload_buf_free(&mine);
     return r; /* the cache stays in the work directory: the winner's is emitted again */

@@ -128,8 +128,8 @@ static int write_tmp(const char *tmp, const char *text, size_t n, struct hpk_per
 
 /* The winner, for good: its DA0 (the same bytes as measured: the layout is
  * a function of the snapshot), its cache with the table appended to the
- * provenance, verified once more, written beside the output and renamed;
- * the table to OUT.tuned the same way. */
+ * provenance, verified once more, by train.c's one DA1 writer; the table
+ * to OUT.tuned through a temporary name too. */
 int hpk_tune_write(struct hpk_tune *t, struct hpk_payload_buf *p, const char *cache, struct hpk_perr *e)
 {
     struct hpk_build *b = t->b;
@@ -140,23 +140,23 @@ int hpk_tune_write(struct hpk_tune *t, struct hpk_payload_buf *p, const char *ca
     memcpy(text, rec, rl);
     for (size_t i = 0; i < rl; i++)
         if (!text[i]) text[i] = '\n';
-    char tmp[4200], ttmp[4200], tuned[4200];
+    char ttmp[4200], tuned[4200];
     const char *slash = strrchr(b->output, '/');
-    int dl = slash ? (int)(slash - b->output + 1) : 0;
-    snprintf(tmp, sizeof tmp, "%.*s.hpack-da1.%ld", dl, b->output, (long)getpid());
-    snprintf(ttmp, sizeof ttmp, "%.*s.hpack-tuned.%ld", dl, b->output, (long)getpid());
+    snprintf(ttmp, sizeof ttmp, "%.*s.hpack-tuned.%ld", slash ? (int)(slash - b->output + 1) : 0, b->output, (long)getpid());
     snprintf(tuned, sizeof tuned, "%s.tuned", b->output);
-    hpk_tmp_register(tmp);
-    hpk_note("tune: writing the chosen DA1 (%s)", t->c[t->win].name);
-    int r = hpk_da1_write(b, t->s, p, cache, rec, rl, tmp, NULL, e);
-    if (r == 0) r = write_tmp(ttmp, text, rl, e);
-    if (r == 0 && rename(ttmp, tuned) != 0) r = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", tuned, strerror(errno));
-    if (r == 0 && rename(tmp, b->output) != 0) {
-        r = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", b->output, strerror(errno));
-        unlink(tuned);
+    /* OUT.tuned is ready before OUT is renamed into place, and renamed
+     * after it: a failure leaves neither. */
+    int r = write_tmp(ttmp, text, rl, e);
+    if (r == 0) {
+        hpk_note("tune: writing the chosen DA1 (%s)", t->c[t->win].name);
+        r = hpk_da1_write(b, t->s, p, cache, rec, rl, b->output, NULL, e);
     }
-    unlink(tmp), unlink(ttmp);
-    hpk_tmp_forget(tmp), hpk_tmp_forget(ttmp);
+    if (r == 0 && rename(ttmp, tuned) != 0) {
+        r = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", tuned, strerror(errno));
+        unlink(b->output);
+    }
+    unlink(ttmp);
+    hpk_tmp_forget(ttmp);
     free(rec);
     free(text);
     return r;
