@@ -204,7 +204,7 @@ static int tune_opt(struct hpk_build *b, int c, const char *arg)
         int bad = hpk_tune_split(arg, &tmp, why, sizeof why);
         hpk_strv_free(&tmp);
         if (bad) {
-            fprintf(stderr, "hpack build: --tune-candidate '%s': %s (JVM options separated by blanks)\n", arg, why);
+            fprintf(stderr, "hpack build: --tune-candidate '%s': %s (JVM options separated by blanks, quoted as in a shell)\n", arg, why);
             return -1;
         }
         hpk_strv_push(&b->tune_cands, arg);

@@ -68,6 +68,16 @@ void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
 
 /* argfile.c: argv with @FILE expanded and ./hpack.conf prepended. */
 int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr *e);
+/* One string of several arguments split into words, as a shell would
+ * without expansions: blanks (space, tab, newline) separate; '...' keeps
+ * what it encloses; "..." too, but \" and \\ in it stand for " and \; a
+ * backslash outside quotes keeps the next character; parts next to each
+ * other are one word. Words appended to out; -1 with the reason in why (a
+ * quote not closed, a backslash at the end). */
+int hpk_split_quoted(const char *s, struct hpk_strv *out, char *why, size_t whyn);
+/* W written so that hpk_split_quoted reads it back as one word: as it is,
+ * or in single quotes (malloc'ed). */
+char *hpk_quote_arg(const char *w);
 
 /* jlink.c: make b->runtime from b->jdk (or the default JDK) with jlink. */
 int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e);
@@ -105,10 +115,12 @@ int hpk_ready_probe(const struct hpk_ready *r);
 int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
                   const char *log, struct hpk_perr *e);
 /* The same run measured, for --tune: the DA1 ARTIFACT with its cache
- * required (HPACK_AOT=require), the same readiness and workload; *secs from
- * its start until the app is ready (and the workload done), or ended. */
-int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *log, double *secs,
-                      struct hpk_perr *e);
+ * required (HPACK_AOT=require), JAVA_OPTS (NULL: none) as its
+ * HPACK_JAVA_OPTS, the same readiness and workload; *secs from its start
+ * until the app is ready and the workload done (exited, and its output at
+ * its end: what it started and still writes counts), or the app ended. */
+int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *java_opts, const char *log,
+                      double *secs, struct hpk_perr *e);
 
 /* train.c */
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */

@@ -34,13 +34,14 @@ struct hpk_tune {
     struct hpk_tune_cand c[HPK_TUNE_MAX_CANDS];
     size_t n;
     double t0, deadline;
-    long peak_kb; /* the default DA1's peak resident set (its first run), kB */
+    long peak_kb; /* the default DA1's peak heap use (its first run's GC log, tuneheap.c), kB */
     int rounds;   /* rounds measured */
     size_t win;   /* the chosen candidate (0: the default) */
 };
 
 /* tunetable.c */
-/* Options as one line, blank-separated. */
+/* Options as one line: blank-separated, an option with a blank or a
+ * quote quoted (argfile.c's hpk_quote_arg; hpk_split_quoted reads it back). */
 void hpk_tune_opts_text(const struct hpk_strv *o, char *buf, size_t n);
 /* The table and the choice, on standard output; then, with --train-runs,
  * the spread of each option set's trainings. */

@@ -55,12 +55,9 @@ static void add_cand(struct hpk_tune *t, const char *name, const char *opts)
 static void curated(struct hpk_tune *t)
 {
     char xms[64] = "";
-    if (t->peak_kb > 0) {
-        /* The first size of the heap from what the run used at most,
-         * rounded up to 16 MB: a heap that never has to grow. */
-        long mb = (t->peak_kb / 1024 + 15) / 16 * 16;
-        snprintf(xms, sizeof xms, "-Xms%ldm", mb < 16 ? 16 : mb);
-    }
+    /* The first size of the heap from what the run held at most (its GC
+     * log, tuneheap.c): a heap that need not grow to hold it. */
+    if (t->peak_kb > 0) hpk_tune_xms(t->peak_kb, xms, sizeof xms);
     if (t->b->tune == HPK_TUNE_STARTUP) {
         add_cand(t, "c1", "-XX:TieredStopAtLevel=1");
         add_cand(t, "serial", "-XX:+UseSerialGC");
@@ -144,31 +141,35 @@ static double test_scale(const char *name)
  * fails here, never runs uncached and slow or fast for the wrong reason).
  * Wall time from the start to reaping it: what a user waits. Its output
  * goes to a log, whose last line says why if it fails. */
-static int time_startup(struct hpk_tune *t, struct hpk_tune_cand *c, double *secs, long *maxrss_kb, struct hpk_perr *e)
+static int time_startup(struct hpk_tune *t, struct hpk_tune_cand *c, double *secs, const char *java_opts, struct hpk_perr *e)
 {
     struct hpk_build *b = t->b;
     char cd[600], log[600];
     snprintf(cd, sizeof cd, "HPACK_CACHE_DIR=%s/unpack", t->work);
     snprintf(log, sizeof log, "%s/%s.run.log", t->work, c->name);
-    char *extra[] = {cd, "HPACK_AOT=require", NULL};
+    char *jo = NULL;
+    if (java_opts && asprintf(&jo, "HPACK_JAVA_OPTS=%s", java_opts) < 0) hpk_oom();
+    char *extra[] = {cd, "HPACK_AOT=require", jo, NULL};
     char **env = hpk_child_env(extra), **argv = hpk_xmalloc((b->train_args.n + 2) * sizeof *argv);
     argv[0] = c->da1;
     for (size_t i = 0; i < b->train_args.n; i++) argv[i + 1] = b->train_args.v[i];
     argv[b->train_args.n + 1] = NULL;
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        free(env), free(argv);
+        free(env), free(argv), free(jo);
         return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", log, strerror(errno));
     }
     struct hpk_child ch;
     double t0 = hpk_now();
     int r = hpk_child_start(&ch, argv, env, b->train_dir);
     int err = errno;
-    free(env), free(argv);
+    free(env), free(argv), free(jo);
     if (r != 0) {
         close(fd);
         return hpk_perr_set(e, HPK_ST_TRAIN, "cannot run %s: %s", c->name, strerror(err));
     }
+    /* To the end of its output, then its exit: a process it started that
+     * still writes holds the pipe open, and its time is the run's. */
     while (ch.out >= 0) hpk_child_pump(&ch, 0, fd, NULL, NULL);
     int st = 0;
     struct rusage ru;
@@ -178,7 +179,6 @@ static int time_startup(struct hpk_tune *t, struct hpk_tune_cand *c, double *sec
     ch.pid = -1;
     close(fd);
     if (w < 0) return hpk_perr_set(e, HPK_ST_TRAIN, "lost the run of %s: %s", c->name, strerror(errno));
-    if (maxrss_kb) *maxrss_kb = ru.ru_maxrss;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         char last[200] = "";
         FILE *f = fopen(log, "r");
@@ -191,16 +191,15 @@ static int time_startup(struct hpk_tune *t, struct hpk_tune_cand *c, double *sec
     return 0;
 }
 
-static int time_one(struct hpk_tune *t, struct hpk_tune_cand *c, double *secs, long *maxrss_kb, struct hpk_perr *e)
+static int time_one(struct hpk_tune *t, struct hpk_tune_cand *c, double *secs, const char *java_opts, struct hpk_perr *e)
 {
-    if (maxrss_kb) *maxrss_kb = 0;
     int r;
     if (t->b->tune == HPK_TUNE_SERVER) {
         char log[600];
         snprintf(log, sizeof log, "%s/%s.run.log", t->work, c->name);
-        r = hpk_workload_time(t->b, c->da1, t->work, log, secs, e);
+        r = hpk_workload_time(t->b, c->da1, t->work, java_opts, log, secs, e);
     } else {
-        r = time_startup(t, c, secs, maxrss_kb, e);
+        r = time_startup(t, c, secs, java_opts, e);
     }
     if (r == 0) *secs *= test_scale(c->name);
     return r;
@@ -366,10 +365,29 @@ static int start_default(struct hpk_tune *t, struct hpk_item *launch, struct hpk
     t->c[0].given = b->with_cache;
     hpk_note(b->with_cache ? "tune: checking cache-1 (%s)" : "tune: training the default%s", b->with_cache ? b->with_cache : "");
     if (build_cand(t, &t->c[0], launch, p, e) != 0) return -1;
+    /* Its first run unpacks it, so it is not timed; it writes the JVM's GC
+     * log, the peak heap use of which sizes the xms-peak candidate. A path
+     * with a blank or a quote cannot be given in HPACK_JAVA_OPTS: then none. */
+    char heaplog[600], jo[700];
+    snprintf(heaplog, sizeof heaplog, "%s/heap.log", t->work);
+    int logged = !strpbrk(heaplog, " \t\n\"");
+    if (logged) snprintf(jo, sizeof jo, HPK_TUNE_HEAP_LOG, heaplog);
     double s0;
     struct hpk_perr fe = {0};
-    if (time_one(t, &t->c[0], &s0, &t->peak_kb, &fe) != 0) /* the first run unpacks: not counted */
+    if (time_one(t, &t->c[0], &s0, logged ? jo : NULL, &fe) != 0)
         return hpk_perr_set(e, fe.status, "tune: the default DA1 failed: %s", fe.msg);
+    uint8_t *d = NULL;
+    size_t dl = 0;
+    if (logged && hpk_read_file(heaplog, &d, &dl) == 0) t->peak_kb = hpk_tune_heap_peak_kb((const char *)d, dl);
+    free(d);
+    unlink(heaplog);
+    if (t->peak_kb > 0) {
+        char xms[64];
+        hpk_tune_xms(t->peak_kb, xms, sizeof xms);
+        hpk_note("tune: the default's peak heap use %.1f MB (its GC log): xms-peak is %s", t->peak_kb / 1024.0, xms);
+    } else {
+        hpk_note("tune: no peak heap use in the default's GC log: no xms-peak candidate");
+    }
     return 0;
 }
 

@@ -1,8 +1,9 @@
 /*
  * tuneopts.c - the options of `hpack build --tune` (docs/tuning.md): a
  * candidate's option set split into options (--tune-candidate, and
- * tune.choice.jvm when --tuned FILE replays a choice), and which flag an
- * option sets, so that the user's own --jvm-opt always wins.
+ * tune.choice.jvm when --tuned FILE replays a choice; quoted as a shell
+ * would, with argfile.c's hpk_split_quoted), and which flag an option
+ * sets, so that the user's own --jvm-opt always wins.
  */
 #define _GNU_SOURCE
 #include "hpk_tune_int.h"
@@ -14,19 +15,24 @@
 
 int hpk_tune_split(const char *opts, struct hpk_strv *out, char *why, size_t whyn)
 {
-    char *copy = hpk_xstrdup(opts), *save = NULL;
-    int r = 0, any = 0;
-    for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-        if (w[0] != '-' || !w[1]) {
-            snprintf(why, whyn, "'%s' is not a JVM option", w);
-            r = -1;
-            break;
-        }
-        hpk_strv_push(out, w);
-        any = 1;
+    struct hpk_strv w = {0};
+    if (hpk_split_quoted(opts, &w, why, whyn) != 0) {
+        hpk_strv_free(&w);
+        return -1;
     }
-    free(copy);
-    if (r == 0 && !any) snprintf(why, whyn, "no options"), r = -1;
+    int r = w.n ? 0 : (snprintf(why, whyn, "no options"), -1);
+    for (size_t i = 0; i < w.n && r == 0; i++) {
+        const char *o = w.v[i];
+        if (o[0] != '-' || !o[1]) {
+            snprintf(why, whyn, "'%s' is not a JVM option", o);
+            r = -1;
+        }
+        /* The table's records are TAB-separated lines (docs/format.md 9.3). */
+        for (const char *c = o; *c && r == 0; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) snprintf(why, whyn, "'%s' holds a control character", o), r = -1;
+        if (r == 0) hpk_strv_push(out, o);
+    }
+    hpk_strv_free(&w);
     return r;
 }
 

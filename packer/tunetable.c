@@ -20,7 +20,11 @@ void hpk_tune_opts_text(const struct hpk_strv *o, char *buf, size_t n)
 {
     size_t l = 0;
     buf[0] = 0;
-    for (size_t i = 0; i < o->n && l < n; i++) l += (size_t)snprintf(buf + l, n - l, "%s%s", i ? " " : "", o->v[i]);
+    for (size_t i = 0; i < o->n && l < n; i++) {
+        char *q = hpk_quote_arg(o->v[i]);
+        l += (size_t)snprintf(buf + l, n - l, "%s%s", i ? " " : "", q);
+        free(q);
+    }
 }
 
 /* A measured candidate's verdict: chosen, the default, faster (beyond the
@@ -176,23 +180,22 @@ static void json_s(FILE *f, const char *s, size_t n)
     fputc('"', f);
 }
 
-/* Options as a JSON list (split on blanks, as they were given). */
+/* Options as a JSON list: split as they were written (hpk_tune_opts_text). */
 static void json_opts(FILE *f, const char *s, size_t n)
 {
+    char *copy = hpk_xmalloc(n + 1), why[200];
+    memcpy(copy, s, n);
+    copy[n] = 0;
+    struct hpk_strv w = {0};
+    hpk_split_quoted(copy, &w, why, sizeof why); /* what we wrote reads back; anything else, as far as it goes */
     fputc('[', f);
-    int first = 1;
-    for (size_t i = 0; i < n;) {
-        while (i < n && s[i] == ' ') i++;
-        size_t j = i;
-        while (j < n && s[j] != ' ') j++;
-        if (j > i) {
-            if (!first) fputs(", ", f);
-            json_s(f, s + i, j - i);
-            first = 0;
-        }
-        i = j;
+    for (size_t i = 0; i < w.n; i++) {
+        if (i) fputs(", ", f);
+        json_s(f, w.v[i], strlen(w.v[i]));
     }
     fputc(']', f);
+    hpk_strv_free(&w);
+    free(copy);
 }
 
 /* One tune.N record (name, median, min, max, runs, verdict, options:
