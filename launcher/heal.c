@@ -1,5 +1,5 @@
 /*
- * heal.c - healing (docs/launcher.md 10): where no carried startup cache
+ * heal.c - healing (docs/launcher.md 9.3): where no carried startup cache
  * applies on this host, or the artifact carries none, record one from a
  * real run of the application, create it after the application has exited
  * in a detached process, and pass it from the next start on. Opt-in
@@ -183,7 +183,7 @@ static void note_failure(int dir)
  * those plus 64 MiB leaves the disk usable for the application. The JVM
  * writes its configuration at exit, and a write that fails there makes it
  * exit 1: this check is what keeps a nearly full disk from failing the
- * application (docs/launcher.md 10 says what remains). */
+ * application (docs/launcher.md 9.3 says what remains). */
 static int enough_room(const struct hpk_start *c, int dir, char *why, size_t n)
 {
     uint64_t need = 64ull << 20;

@@ -112,7 +112,7 @@ struct hpk_root {
     int fallback; /* 1 if $TMPDIR/hpack-$UID was used because $HOME did not work */
 };
 
-/* ---- heal.c: a host-local startup cache (docs/launcher.md 10) ---- */
+/* ---- heal.c: a host-local startup cache (docs/launcher.md 9.3) ---- */
 /* The host-local cache is passed as /proc/self/fd/248/cache: the checked
  * heal directory kept open across execve, as the tree is at 250. */
 #define HPK_HEAL_FD 248

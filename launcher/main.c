@@ -75,6 +75,7 @@ static void usage(void)
          "  --hpack-help          this text\n"
          "Environment: HPACK_CACHE_DIR, HPACK_DEBUG=1, HPACK_JAVA_OPTS, HPACK_AOT=auto|require|off,\n"
          "HPACK_AOT_VARIANT=default|NAME (consider only that startup cache),\n"
+         "HPACK_HEAL=on|off (record a host-local startup cache where none applies),\n"
          "HPACK_TRAIN=PATH (record a startup cache to PATH). See docs/launcher.md.");
 }
 

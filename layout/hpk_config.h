@@ -38,7 +38,7 @@ enum hpk_trust hpk_cache_trust(const char *prov, size_t prov_len, const char *ba
                                const char *runtime_version, char *why, size_t why_len);
 
 /* A host-local cache (one the launcher made on this host by healing,
- * docs/launcher.md 10): the rule above, and the file must be exactly the
+ * docs/launcher.md 9.3): the rule above, and the file must be exactly the
  * one the launcher published: its provenance records the file's identity
  * (`local.ino`, `local.size`, `local.ctime`: inode, size, and the change
  * time the kernel set when it was renamed into place), and `st` (the file as it is now, not followed) must match it and

@@ -1,7 +1,7 @@
 # Issue 13, part 4: healing. Where no carried startup cache applies (or the
 # artifact carries none), the launcher records one from a real run, creates
 # it in a detached process after the application exited, and passes it from
-# the next start on (docs/launcher.md 10). Sourced by integration.sh; the
+# the next start on (docs/launcher.md 9.3). Sourced by integration.sh; the
 # tests are named t_anyhost_heal_* to run after build_anyhost ($AH).
 #
 # The creator runs detached: a test waits for it by taking the heal
