@@ -138,6 +138,7 @@ int hpk_heal_look(struct hpk_start *c, struct hpk_heal *h)
         h->on = 0, h->off_why = h->why;
         return 0;
     }
+    c->root = &h->root;
     char name[64];
     snprintf(name, sizeof name, "%s.heal", c->cf.base_hex);
     snprintf(h->path, sizeof h->path, "%s/%s", h->root.path, name);
