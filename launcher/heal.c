@@ -138,6 +138,7 @@ int hpk_heal_look(struct hpk_start *c, struct hpk_heal *h)
         h->on = 0, h->off_why = h->why;
         return 0;
     }
+    c->root = &h->root;
     char name[64];
     snprintf(name, sizeof name, "%s.heal", c->cf.base_hex);
     snprintf(h->path, sizeof h->path, "%s/%s", h->root.path, name);
@@ -352,9 +353,11 @@ int hpk_heal_record(struct hpk_start *c, struct hpk_heal *h, const char *rootpat
     int lock = prepare(c, h);
     if (lock < 0) return -1;
     /* The application as it would run, in record mode, the VM's own output
-     * silenced (see conflicting_option). */
+     * silenced (see conflicting_option): record mode prints a line on
+     * stdout at exit, and the unified log's default (warnings on stdout)
+     * gets "[aot] Skipping ..." lines for classes it cannot archive. */
     const char *rec[] = {"-XX:AOTMode=record", "-XX:AOTConfiguration=" HPK_TRAIN_FD_PATH "/aotconf",
-                         "-XX:+UnlockDiagnosticVMOptions", "-XX:-DisplayVMOutput", NULL};
+                         "-XX:+UnlockDiagnosticVMOptions", "-XX:-DisplayVMOutput", "-Xlog:aot*=off,cds*=off", NULL};
     char **b = hpk_start_argv(c, rootpath, 0, rec, NULL, argc, argv);
     if (c->debug) {
         fprintf(stderr, "hpack: healing: recording a host-local startup cache in %s\nhpack: exec ", h->path);
