@@ -75,7 +75,20 @@ struct pool {
     size_t n;
     int codec, level;
     atomic_size_t next;
+    /* Where zstd frames go once compressed: one buffer, cut in order of
+     * completion (the layout is decided later, in item order, so the bytes
+     * do not depend on it). A malloc per frame took a page fault per 4 KiB
+     * of output, most of a build's system time (docs/results.md); this
+     * buffer takes huge pages (hpk_alloc_big). */
+    uint8_t *out;
+    size_t out_cap;
+    atomic_size_t out_used;
 };
+
+static int in_out(const struct pool *p, const uint8_t *z)
+{
+    return p->out && z >= p->out && z < p->out + p->out_cap;
+}
 
 static int zlib_unit(struct unit *u, const uint8_t *in, int level)
 {
@@ -97,13 +110,16 @@ static int zlib_unit(struct unit *u, const uint8_t *in, int level)
 /* Into the thread's scratch buffer (reused: a fresh buffer of the bound's
  * size for every frame meant zeroing as many pages as the input has), then
  * copied out at its real size. */
-static int zstd_unit(struct unit *u, const uint8_t *in, int level, ZSTD_CCtx *cc, uint8_t *scratch, size_t cap)
+static int zstd_unit(struct pool *p, struct unit *u, const uint8_t *in, ZSTD_CCtx *cc, uint8_t *scratch, size_t cap)
 {
     if (!cc || !scratch) return -1;
     /* One-shot: the frame header records the content size, no checksum
      * (the entry's XXH3-128 covers it), no dictionary. */
-    size_t r = ZSTD_compressCCtx(cc, scratch, cap, in, u->in_len, level);
-    if (ZSTD_isError(r) || !(u->z = malloc(r ? r : 1))) return -1;
+    size_t r = ZSTD_compressCCtx(cc, scratch, cap, in, u->in_len, p->level);
+    if (ZSTD_isError(r)) return -1;
+    size_t at = p->out ? atomic_fetch_add(&p->out_used, r) : 0;
+    if (p->out && at + r <= p->out_cap) u->z = p->out + at;
+    else if (!(u->z = malloc(r ? r : 1))) return -1;
     memcpy(u->z, scratch, r);
     u->zlen = r;
     return 0;
@@ -120,9 +136,9 @@ static void *worker(void *arg)
         if (k >= p->n) break;
         struct unit *u = &p->units[p->order[k]];
         const uint8_t *in = p->items[u->item].data + (size_t)u->k * HPK_ZSTD_FRAME;
-        int r = p->codec == HPK_CODEC_ZSTD ? zstd_unit(u, in, p->level, cc, scratch, cap) : zlib_unit(u, in, p->level);
+        int r = p->codec == HPK_CODEC_ZSTD ? zstd_unit(p, u, in, cc, scratch, cap) : zlib_unit(u, in, p->level);
         if (r != 0) {
-            free(u->z);
+            if (!in_out(p, u->z)) free(u->z);
             u->z = NULL;
             u->failed = 1;
         }
@@ -147,8 +163,9 @@ static int compressible(const struct hpk_item *it, int codec)
     return codec == HPK_CODEC_ZSTD || it->size <= (1u << 30);
 }
 
-/* The units of `items`, compressed; first[i] is item i's first unit (n+1 entries). */
-static struct unit *compress_all(const struct hpk_item *items, size_t n, size_t *first, size_t *nunits)
+/* The units of `items`, compressed into pool->out (or malloc'ed, see
+ * in_out); first[i] is item i's first unit (n+1 entries). */
+static struct unit *compress_all(struct pool *pl, const struct hpk_item *items, size_t n, size_t *first, size_t *nunits)
 {
     int codec = hpk_compress_opt.codec;
     size_t total = 0;
@@ -166,6 +183,12 @@ static struct unit *compress_all(const struct hpk_item *items, size_t n, size_t 
         free(pool.order);
         return NULL;
     }
+    /* The bound of every frame: address space, not memory (pages are taken
+     * as the buffer fills; compressed output is what it holds). */
+    for (size_t i = 0; codec == HPK_CODEC_ZSTD && i < n; i++)
+        if (first[i] < first[i + 1]) pool.out_cap += ZSTD_compressBound(items[i].size) + (first[i + 1] - first[i]) * 64;
+    if (pool.out_cap && !(pool.out = hpk_alloc_big(pool.out_cap))) pool.out_cap = 0;
+    atomic_init(&pool.out_used, 0);
     for (size_t i = 0; i < n; i++)
         for (size_t u = first[i]; u < first[i + 1]; u++) {
             struct unit *x = &pool.units[u];
@@ -187,6 +210,7 @@ static struct unit *compress_all(const struct hpk_item *items, size_t n, size_t 
     for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
     free(pool.order);
     *nunits = total;
+    *pl = pool;
     return pool.units;
 }
 
@@ -211,12 +235,16 @@ static int reserve(struct hpk_payload_buf *p, size_t need)
 static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e)
 {
     size_t *first = malloc((n + 1) * sizeof *first), nunits = 0;
-    struct unit *units = first ? compress_all(items, n, first, &nunits) : NULL;
+    struct pool pool = {0};
+    struct unit *units = first ? compress_all(&pool, items, n, first, &nunits) : NULL;
     struct hpk_entry *ents = realloc(p->entries, (p->count + n + 1) * sizeof *ents);
     char **paths = realloc(p->paths, (p->count + n + 1) * sizeof *paths);
     if (ents) p->entries = ents;
     if (paths) p->paths = paths;
     if (!units || !ents || !paths) {
+        for (size_t x = 0; units && x < nunits; x++)
+            if (!in_out(&pool, units[x].z)) free(units[x].z);
+        free(pool.out);
         free(units);
         free(first);
         return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
@@ -231,6 +259,7 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         need = (size_t)hpk_align_up(need) + (first[i] < first[i + 1] && WORTH(zlen, items[i].size) ? zlen : items[i].size);
     }
     if (reserve(p, need + (1u << 20)) != 0) err = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    else if (need > p->data_end) hpk_populate(p->data + p->data_end, need - p->data_end);
     for (size_t i = 0; i < n && !err; i++) {
         const struct hpk_item *it = &items[i];
         struct unit *u = units + first[i], *uend = units + first[i + 1];
@@ -276,7 +305,9 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         en->stored_hash = XXH3_64bits(p->data + en->offset, en->stored_size);
         p->count++;
     }
-    for (size_t x = 0; x < nunits; x++) free(units[x].z);
+    for (size_t x = 0; x < nunits; x++)
+        if (!in_out(&pool, units[x].z)) free(units[x].z);
+    free(pool.out);
     free(units);
     free(first);
     return err;
