@@ -222,6 +222,7 @@ static void inspect_json(FILE *f, const struct view *v)
     json_cstr(f, hpk_kv_get(in->conf, in->conf_len, "modules"));
     fprintf(f, ",\n  \"cache_kind\": ");
     json_cstr(f, in->launch.cache_kind);
+    fprintf(f, ",\n  \"heal\": %s", in->launch.heal && !strcmp(in->launch.heal, "on") ? "true" : "false");
     /* "cache": the default (the first); "caches": every one, in the
      * order the launcher tries them. */
     fprintf(f, ",\n  \"cache\": ");
@@ -271,6 +272,8 @@ static void inspect_text(FILE *f, const struct view *v)
     fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
     const char *mods = hpk_kv_get(in->conf, in->conf_len, "modules");
     if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
+    if (in->launch.heal && !strcmp(in->launch.heal, "on"))
+        fprintf(f, "healing:        on (hpack build --heal; HPACK_HEAL=off turns it off)\n");
     for (size_t i = 0; i < in->n_caches; i++) {
         hpk_config_select(a, in, i);
         fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)in->cache->path_len,
