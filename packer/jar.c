@@ -189,8 +189,15 @@ static char *manifest_with(const char *mf, size_t len, const char *value, size_t
     return out;
 }
 
-int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, const char *value, uint8_t **out,
-                               size_t *outn, struct hpk_perr *e)
+/* Where a jar's manifest is: the zip's end record and central directory,
+ * and the manifest's central directory record in it. */
+struct zip_cd {
+    size_t eo;              /* the end of central directory record */
+    uint32_t cdoff, cdsize; /* the central directory */
+    size_t rec;             /* META-INF/MANIFEST.MF's record in it */
+};
+
+static int find_manifest_record(const uint8_t *d, size_t size, const char *name, struct zip_cd *z, struct hpk_perr *e)
 {
     /* The end of central directory record: the last "PK\5\6" whose comment
      * ends the file. */
@@ -219,52 +226,69 @@ int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, 
         pos = next;
     }
     if (rec == SIZE_MAX) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no manifest to rewrite", name);
+    z->eo = eo, z->cdoff = cdoff, z->cdsize = cdsize, z->rec = rec;
+    return 0;
+}
+
+/* The manifest's text (stored or deflated), its CRC checked; *usize its
+ * length. NULL with e set when it cannot be read. */
+static char *read_manifest(const uint8_t *d, const struct zip_cd *z, const char *name, uint32_t *usize_out,
+                           struct hpk_perr *e)
+{
+    size_t rec = z->rec;
     uint32_t method = rd16(d + rec + 10), csize = rd32(d + rec + 20), usize = rd32(d + rec + 24), lho = rd32(d + rec + 42);
-    if ((size_t)lho + 30 > cdoff || rd32(d + lho) != 0x04034b50)
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad local header of the manifest)", name);
+    if ((size_t)lho + 30 > z->cdoff || rd32(d + lho) != 0x04034b50) {
+        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad local header of the manifest)", name);
+        return NULL;
+    }
     size_t data = (size_t)lho + 30 + rd16(d + lho + 26) + rd16(d + lho + 28);
-    if (data + csize > cdoff || usize > (1u << 24) || (method != 0 && method != 8))
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: manifest not stored or deflated, or too big", name);
+    if (data + csize > z->cdoff || usize > (1u << 24) || (method != 0 && method != 8)) {
+        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: manifest not stored or deflated, or too big", name);
+        return NULL;
+    }
     char *mf = malloc(usize + 1);
-    if (!mf) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!mf) {
+        hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return NULL;
+    }
+    const char *bad = NULL;
     if (method == 0) {
-        if (csize != usize) {
-            free(mf);
-            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (manifest sizes differ)", name);
-        }
-        memcpy(mf, d + data, usize);
+        if (csize != usize) bad = "manifest sizes differ";
+        else memcpy(mf, d + data, usize);
     } else {
-        z_stream z = {0};
-        int zr = inflateInit2(&z, -15);
-        z.next_in = (Bytef *)(d + data);
-        z.avail_in = csize;
-        z.next_out = (Bytef *)mf;
-        z.avail_out = usize;
-        if (zr == Z_OK) zr = inflate(&z, Z_FINISH);
-        inflateEnd(&z);
-        if (zr != Z_STREAM_END || z.total_out != usize) {
-            free(mf);
-            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (cannot inflate its manifest)", name);
-        }
+        z_stream zs = {0};
+        int zr = inflateInit2(&zs, -15);
+        zs.next_in = (Bytef *)(d + data);
+        zs.avail_in = csize;
+        zs.next_out = (Bytef *)mf;
+        zs.avail_out = usize;
+        if (zr == Z_OK) zr = inflate(&zs, Z_FINISH);
+        inflateEnd(&zs);
+        if (zr != Z_STREAM_END || zs.total_out != usize) bad = "cannot inflate its manifest";
     }
-    if (crc32(0, (const Bytef *)mf, usize) != rd32(d + rec + 16)) {
+    if (!bad && crc32(0, (const Bytef *)mf, usize) != rd32(d + rec + 16)) bad = "manifest CRC mismatch";
+    if (bad) {
         free(mf);
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (manifest CRC mismatch)", name);
+        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (%s)", name, bad);
+        return NULL;
     }
-    size_t nl;
-    char *nm = manifest_with(mf, usize, value, &nl);
-    free(mf);
-    if (!nm) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no Class-Path attribute to rewrite", name);
-    /* Everything before the central directory stays as it was (the old
-     * manifest's bytes too, unreferenced); the new manifest is stored after
-     * it, and the central directory, copied, points at it. Readers go by the
-     * central directory, as the JVM's ZipFile does. */
+    *usize_out = usize;
+    return mf;
+}
+
+/* The jar with manifest nm (nl bytes) in place of the old one. Everything
+ * before the central directory stays as it was (the old manifest's bytes
+ * too, unreferenced); the new manifest is stored after it, and the central
+ * directory, copied, points at it. Readers go by the central directory, as
+ * the JVM's ZipFile does. */
+static uint8_t *with_manifest(const uint8_t *d, size_t size, const struct zip_cd *z, const char *nm, size_t nl,
+                              size_t *total_out)
+{
+    uint32_t cdoff = z->cdoff, cdsize = z->cdsize;
+    size_t rec = z->rec, eo = z->eo;
     size_t loc = 30 + 20, total = cdoff + loc + nl + cdsize + (size - eo);
     uint8_t *o = malloc(total);
-    if (!o) {
-        free(nm);
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
-    }
+    if (!o) return NULL;
     uint32_t crc = (uint32_t)crc32(0, (const Bytef *)nm, (uInt)nl), flags = rd16(d + rec + 8) & 0x0800;
     memcpy(o, d, cdoff);
     uint8_t *l = o + cdoff;
@@ -280,7 +304,6 @@ int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, 
     wr16(l + 26, 20);
     memcpy(l + 30, "META-INF/MANIFEST.MF", 20);
     memcpy(l + loc, nm, nl);
-    free(nm);
     uint8_t *c = l + loc + nl;
     memcpy(c, d + cdoff, cdsize);
     uint8_t *r = c + (rec - cdoff);
@@ -293,7 +316,27 @@ int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, 
     uint8_t *end = c + cdsize;
     memcpy(end, d + eo, size - eo);
     wr32(end + 16, (uint32_t)(cdoff + loc + nl));
-    if ((uint64_t)cdoff + loc + nl > 0xffffffffu) {
+    *total_out = total;
+    return o;
+}
+
+int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, const char *value, uint8_t **out,
+                               size_t *outn, struct hpk_perr *e)
+{
+    struct zip_cd z = {0};
+    if (find_manifest_record(d, size, name, &z, e) != 0) return -1;
+    uint32_t usize;
+    char *mf = read_manifest(d, &z, name, &usize, e);
+    if (!mf) return -1;
+    size_t nl;
+    char *nm = manifest_with(mf, usize, value, &nl);
+    free(mf);
+    if (!nm) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no Class-Path attribute to rewrite", name);
+    size_t total;
+    uint8_t *o = with_manifest(d, size, &z, nm, nl, &total);
+    free(nm);
+    if (!o) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if ((uint64_t)z.cdoff + 30 + 20 + nl > 0xffffffffu) {
         free(o);
         return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: too big to rewrite without zip64", name);
     }
