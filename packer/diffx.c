@@ -186,6 +186,67 @@ static void json_change(FILE *f, const struct change *v, const struct change *c)
 
 static const char diff_usage[] = "usage: hpack diff A B [--json]\n";
 
+/* A's and B's entries merged in path order: what B adds, what it lacks,
+ * what differs (mode, role, size or bytes). Returns the count in v. */
+static size_t diff_entries(const struct hpk_artifact *A, const struct hpk_artifact *B, struct change *v)
+{
+    const struct hpk_entry **a = sorted(&A->p), **b = sorted(&B->p);
+    size_t n = 0;
+    uint32_t i = 0, j = 0;
+    while (i < A->p.count || j < B->p.count) {
+        int k = i == A->p.count ? 1 : j == B->p.count ? -1 : ecmp(&a[i], &b[j]);
+        if (k < 0) {
+            v[n++] = (struct change){.x = a[i], .what = REMOVED};
+            i++;
+        } else if (k > 0) {
+            v[n++] = (struct change){.x = b[j], .what = ADDED};
+            j++;
+        } else {
+            if (a[i]->mode != b[j]->mode || a[i]->role != b[j]->role || a[i]->size != b[j]->size ||
+                memcmp(a[i]->hash, b[j]->hash, 16))
+                v[n++] = (struct change){.x = b[j], .old = a[i], .what = CHANGED};
+            i++;
+            j++;
+        }
+    }
+    free(a);
+    free(b);
+    return n;
+}
+
+/* The report: each change not folded into another, then the counts and the
+ * two base hashes. 0 when A and B are the same bytes, else 1 (as diff(1)). */
+static int report_diff(FILE *f, const struct hpk_artifact *A, const struct hpk_artifact *B, const struct change *v,
+                       size_t n, int json)
+{
+    size_t added = 0, removed = 0, changed = 0;
+    int same_base = !memcmp(A->p.footer.base_hash, B->p.footer.base_hash, 16);
+    int same_full = !memcmp(A->p.footer.full_hash, B->p.footer.full_hash, 16);
+    if (json) fprintf(f, "{\n  \"changes\": [");
+    int first = 1;
+    for (size_t k = 0; k < n; k++) {
+        if (v[k].folded) continue;
+        *(v[k].what == ADDED ? &added : v[k].what == REMOVED ? &removed : &changed) += 1;
+        if (json) {
+            if (!first) fputc(',', f);
+            json_change(f, v, &v[k]);
+        } else {
+            text_change(f, v, &v[k]);
+        }
+        first = 0;
+    }
+    char ha[33], hb[33];
+    hpk_hash_hex(A->p.footer.base_hash, ha);
+    hpk_hash_hex(B->p.footer.base_hash, hb);
+    if (json)
+        fprintf(f, "%s],\n  \"added\": %zu, \"removed\": %zu, \"changed\": %zu,\n  \"same_base\": %s, \"identical\": %s,\n  \"base_a\": \"%s\", \"base_b\": \"%s\"\n}\n",
+                first ? "" : "\n  ", added, removed, changed, same_base ? "true" : "false", same_full ? "true" : "false", ha, hb);
+    else
+        fprintf(f, "%zu added, %zu removed, %zu changed; base %s (%s%s%s)\n", added, removed, changed,
+                same_base ? "same" : "differs", ha, same_base ? "" : " vs ", same_base ? "" : hb);
+    return same_full && !added && !removed && !changed ? 0 : 1;
+}
+
 int hpk_cmd_diff(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
@@ -213,62 +274,17 @@ int hpk_cmd_diff(int argc, char **argv)
         hpk_close_artifact(&A);
         return 2;
     }
-    const struct hpk_entry **a = sorted(&A.p), **b = sorted(&B.p);
     struct change *v = calloc((size_t)A.p.count + B.p.count + 1, sizeof *v);
     if (!v) hpk_oom();
-    size_t n = 0;
-    uint32_t i = 0, j = 0;
-    while (i < A.p.count || j < B.p.count) {
-        int k = i == A.p.count ? 1 : j == B.p.count ? -1 : ecmp(&a[i], &b[j]);
-        if (k < 0) {
-            v[n++] = (struct change){.x = a[i], .what = REMOVED};
-            i++;
-        } else if (k > 0) {
-            v[n++] = (struct change){.x = b[j], .what = ADDED};
-            j++;
-        } else {
-            if (a[i]->mode != b[j]->mode || a[i]->role != b[j]->role || a[i]->size != b[j]->size ||
-                memcmp(a[i]->hash, b[j]->hash, 16))
-                v[n++] = (struct change){.x = b[j], .old = a[i], .what = CHANGED};
-            i++;
-            j++;
-        }
-    }
+    size_t n = diff_entries(&A, &B, v);
     fold_diff(v, n);
     for (size_t k = 0; k < n; k++)
         if (!v[k].folded && cache_file_kind(v[k].x)) name_variant(&v[k], v[k].what == REMOVED ? &A : &B);
-    size_t added = 0, removed = 0, changed = 0;
-    int same_base = !memcmp(A.p.footer.base_hash, B.p.footer.base_hash, 16);
-    int same_full = !memcmp(A.p.footer.full_hash, B.p.footer.full_hash, 16);
-    FILE *f = stdout;
-    if (json) fprintf(f, "{\n  \"changes\": [");
-    int first = 1;
-    for (size_t k = 0; k < n; k++) {
-        if (v[k].folded) continue;
-        *(v[k].what == ADDED ? &added : v[k].what == REMOVED ? &removed : &changed) += 1;
-        if (json) {
-            if (!first) fputc(',', f);
-            json_change(f, v, &v[k]);
-        } else {
-            text_change(f, v, &v[k]);
-        }
-        first = 0;
-    }
-    char ha[33], hb[33];
-    hpk_hash_hex(A.p.footer.base_hash, ha);
-    hpk_hash_hex(B.p.footer.base_hash, hb);
-    if (json)
-        fprintf(f, "%s],\n  \"added\": %zu, \"removed\": %zu, \"changed\": %zu,\n  \"same_base\": %s, \"identical\": %s,\n  \"base_a\": \"%s\", \"base_b\": \"%s\"\n}\n",
-                first ? "" : "\n  ", added, removed, changed, same_base ? "true" : "false", same_full ? "true" : "false", ha, hb);
-    else
-        fprintf(f, "%zu added, %zu removed, %zu changed; base %s (%s%s%s)\n", added, removed, changed,
-                same_base ? "same" : "differs", ha, same_base ? "" : " vs ", same_base ? "" : hb);
+    int rc = report_diff(stdout, &A, &B, v, n, json);
     free(v);
-    free(a);
-    free(b);
     hpk_close_artifact(&A);
     hpk_close_artifact(&B);
-    return same_full && !added && !removed && !changed ? 0 : 1;
+    return rc;
 }
 
 /* ---- extract ---- */
