@@ -249,28 +249,12 @@ static int report_diff(FILE *f, const struct hpk_artifact *A, const struct hpk_a
 
 int hpk_cmd_diff(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    int json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'j') json = 1;
-        else {
-            fputs(diff_usage, c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : 2;
-        }
-    }
-    if (argc - optind != 2) {
-        fputs(diff_usage, stderr);
-        return 2;
-    }
-    struct hpk_perr e;
+    int json, st = hpk_cmd_json_args(argc, argv, diff_usage, 2, &json);
+    if (st >= 0) return st;
+    /* Trouble is 2, as diff(1)'s: not the artifact commands' HPK_ST_ARTIFACT. */
     struct hpk_artifact A, B;
-    if (hpk_open_artifact(argv[optind], &A, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        return 2;
-    }
-    if (hpk_open_artifact(argv[optind + 1], &B, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
+    if (hpk_cmd_open(argv[optind], &A) != 0) return 2;
+    if (hpk_cmd_open(argv[optind + 1], &B) != 0) {
         hpk_close_artifact(&A);
         return 2;
     }
@@ -405,22 +389,13 @@ int hpk_cmd_extract(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         if (c == 'o') out = optarg;
-        else {
-            fputs(extract_usage, c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : HPK_ST_USAGE;
-        }
+        else return hpk_cmd_usage(extract_usage, c);
     }
-    if (argc - optind != 1 || !out) {
-        fputs(extract_usage, stderr);
-        return HPK_ST_USAGE;
-    }
-    struct hpk_perr e;
+    if (argc - optind != 1 || !out) return hpk_cmd_usage(extract_usage, '?');
     struct hpk_artifact a;
-    if (hpk_open_artifact(argv[optind], &a, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        return HPK_ST_ARTIFACT;
-    }
-    int rc = 0;
+    int rc = hpk_cmd_open(argv[optind], &a);
+    if (rc) return rc;
+    struct hpk_perr e;
     if (has_suffix(out, ".tar") || has_suffix(out, ".zip")) {
         if (extract_archive(&a, argv[optind], out, has_suffix(out, ".zip"), &e) != 0) rc = -1;
     } else {

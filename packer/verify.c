@@ -58,15 +58,9 @@ int hpk_cmd_verify(int argc, char **argv)
         if (c == 'b') eb = optarg;
         else if (c == 'f') ef = optarg;
         else if (c == 'r') run = 1;
-        else {
-            fputs(verify_usage, c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : HPK_ST_USAGE;
-        }
+        else return hpk_cmd_usage(verify_usage, c);
     }
-    if (argc - optind < 1) {
-        fputs(verify_usage, stderr);
-        return HPK_ST_USAGE;
-    }
+    if (argc - optind < 1) return hpk_cmd_usage(verify_usage, '?');
     const char *path = argv[optind];
     if (!run && argc - optind > 1) {
         fprintf(stderr, "hpack verify: unexpected argument '%s'\n", argv[optind + 1]);
@@ -74,16 +68,14 @@ int hpk_cmd_verify(int argc, char **argv)
     }
     struct hpk_perr e;
     struct hpk_artifact a;
-    if (hpk_open_artifact(path, &a, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        return HPK_ST_ARTIFACT;
-    }
+    int st = hpk_cmd_open(path, &a);
+    if (st) return st;
     char base[33], full[33];
     hpk_hash_hex(a.p.footer.base_hash, base);
     hpk_hash_hex(a.p.footer.full_hash, full);
     char names[HPK_CACHES_MAX][64]; /* the caches' names, when there are several */
     size_t n_names = 0;
-    int st = check_config(path, &a, names, &n_names);
+    st = check_config(path, &a, names, &n_names);
     if (st) {
         hpk_close_artifact(&a);
         return st;
