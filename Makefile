@@ -34,7 +34,7 @@ LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layo
 TREE_SRC := layout/unpack.c layout/filewriter.c layout/treedir.c layout/verify.c layout/rmtree.c \
             layout/dirsafe.c layout/store.c
 LAUNCHER_SRC := launcher/main.c launcher/tree.c launcher/jvmline.c launcher/train.c launcher/commands.c \
-                launcher/fit.c launcher/cachedir.c $(TREE_SRC)
+                launcher/fit.c launcher/heal.c launcher/cachedir.c $(TREE_SRC)
 # The input services: the snapshot and its readers (packer/hpk_inputs.h).
 INPUTS_SRC := packer/snapshot.c packer/inputfile.c packer/linkpath.c packer/treewalk.c packer/archive.c \
               packer/archlinks.c packer/runtime.c

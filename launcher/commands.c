@@ -64,46 +64,13 @@ void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_
     }
 }
 
-/* --hpack-check: for this host, does a carried cache apply? Each cache's
- * prediction (the warm path's rule), then the JVM's own check of the
- * chosen one, or of the default when none is chosen
- * (`-XX:AOTMode=on ... -version`, or -Xshare:on), unless the CPU lacks a
- * feature: that cache's machine code must never run here. Exit 0 when a
- * cache applies, HPK_EXIT_HOSTFIT when none does (docs/launcher.md 1). */
-int hpk_start_check(struct hpk_start *c)
+/* The JVM's own word on the cache the current settings pass (the carried
+ * current one, or c->local_cache): `-XX:AOTMode=on ... -version`, or
+ * -Xshare:on. Prints it; 1 if the JVM maps it. */
+static int jvm_check(struct hpk_start *c, const struct hpk_fit_result *r)
 {
-    if (!c->cf.cache) {
-        printf("startup cache: none; nothing to check\n");
-        return HPK_EXIT_HOSTFIT;
-    }
-    struct hpk_pick p;
-    hpk_launcher_pick(&c->a, &c->cf, 1, &p);
-    static const char *const said[] = {"applies", "does not apply", "may apply (at a limit; the JVM decides)"};
-    size_t chosen = c->cf.cur;
-    for (size_t i = 0; i < c->cf.n_caches; i++) {
-        hpk_config_select(&c->a, &c->cf, i);
-        print_cache(c, "startup cache");
-        putchar('\n');
-        if (!p.bound[i]) printf("bound: no: %s\n", c->cf.cache_why);
-        else printf("predicted: %s: %s\n", said[p.r[i].fit], p.r[i].why);
-    }
-    hpk_config_select(&c->a, &c->cf, chosen);
-    if (c->cf.n_caches > 1) {
-        if (p.idx >= 0) print_cache(c, "chosen");
-        else printf("chosen: none; the JVM checks the default");
-        putchar('\n');
-    }
-    if (!hpk_start_bound(c)) {
-        printf("verdict: does not apply\n");
-        return HPK_EXIT_HOSTFIT;
-    }
-    if (p.idx < 0 && hpk_fit_cpu_refused(p.r[chosen].fit, p.r[chosen].reason)) {
-        printf("jvm check: not run (the cache's machine code must not meet this CPU)\nverdict: does not apply\n");
-        return HPK_EXIT_HOSTFIT;
-    }
-    const struct hpk_fit_result *r = &p.r[chosen];
     char rootpath[4096];
-    hpk_start_pin(c, hpk_start_find_tree(c, 1, rootpath, sizeof rootpath));
+    hpk_start_pin(c, hpk_start_find_tree(c, c->local_cache == NULL, rootpath, sizeof rootpath));
     enum hpk_aot keep = c->aot;
     c->aot = HPK_AOT_REQUIRE;
     static const char *const version[] = {"-version", NULL}; /* no main class */
@@ -118,7 +85,73 @@ int hpk_start_check(struct hpk_start *c)
     printf("jvm check: %s%.*s\n", ok ? "the JVM maps the cache" : "refused: ",
            ok ? 0 : (int)strcspn(w ? w : "", "\n"), w ? w : "");
     if (r->fit != HPK_FIT_UNSURE && ok != (r->fit == HPK_FIT_YES)) printf("note: the prediction and the JVM disagree; the JVM's word stands\n");
-    printf("verdict: %s\n", ok ? "applies" : "does not apply");
     free(out);
+    return ok;
+}
+
+/* The host-local cache (heal.c): where it is, whether it applies; 1 if it
+ * may be passed. */
+static int check_local(struct hpk_start *c, struct hpk_heal *h)
+{
+    hpk_heal_init(c, h);
+    if (!h->on) {
+        printf("host-local cache: none (%s)\n", h->off_why);
+        return 0;
+    }
+    int ok = hpk_heal_look(c, h);
+    if (!h->present) printf("host-local cache: none yet (%s; healing records one on the next start)\n", h->why);
+    else printf("host-local cache: %s/cache\npredicted: %s: %s\n", h->path, ok ? "applies" : "does not apply", h->why);
+    return ok;
+}
+
+/* --hpack-check: for this host, does a startup cache apply? Each carried
+ * cache's prediction (the warm path's rule) and the host-local one's, then
+ * the JVM's own check of the one a start would pass, or of the default
+ * when none would be (`-XX:AOTMode=on ... -version`, or -Xshare:on),
+ * unless the CPU lacks a feature: that cache's machine code must never run
+ * here. Exit 0 when a cache applies, HPK_EXIT_HOSTFIT when none does
+ * (docs/launcher.md 1). */
+int hpk_start_check(struct hpk_start *c)
+{
+    struct hpk_heal h;
+    struct hpk_pick p;
+    memset(&p, 0, sizeof p);
+    p.idx = -1;
+    if (c->cf.cache) hpk_launcher_pick(&c->a, &c->cf, 1, &p);
+    else printf("startup cache: none carried\n");
+    static const char *const said[] = {"applies", "does not apply", "may apply (at a limit; the JVM decides)"};
+    size_t chosen = c->cf.cur;
+    for (size_t i = 0; i < c->cf.n_caches; i++) {
+        hpk_config_select(&c->a, &c->cf, i);
+        print_cache(c, "startup cache");
+        putchar('\n');
+        if (!p.bound[i]) printf("bound: no: %s\n", c->cf.cache_why);
+        else printf("predicted: %s: %s\n", said[p.r[i].fit], p.r[i].why);
+    }
+    hpk_config_select(&c->a, &c->cf, chosen);
+    int local = p.idx < 0 && check_local(c, &h);
+    if (local) {
+        printf("chosen: host-local\n");
+        hpk_heal_pin(c, &h);
+        c->local_cache = HPK_HEAL_CACHE_PATH;
+        int ok = jvm_check(c, &h.fit);
+        printf("verdict: %s\n", ok ? "applies" : "does not apply");
+        return ok ? 0 : HPK_EXIT_HOSTFIT;
+    }
+    if (c->cf.n_caches > 1) {
+        if (p.idx >= 0) print_cache(c, "chosen");
+        else printf("chosen: none; the JVM checks the default");
+        putchar('\n');
+    }
+    if (!c->cf.cache || !hpk_start_bound(c)) {
+        printf("verdict: does not apply\n");
+        return HPK_EXIT_HOSTFIT;
+    }
+    if (p.idx < 0 && hpk_fit_cpu_refused(p.r[chosen].fit, p.r[chosen].reason)) {
+        printf("jvm check: not run (the cache's machine code must not meet this CPU)\nverdict: does not apply\n");
+        return HPK_EXIT_HOSTFIT;
+    }
+    int ok = jvm_check(c, &p.r[chosen]);
+    printf("verdict: %s\n", ok ? "applies" : "does not apply");
     return ok ? 0 : HPK_EXIT_HOSTFIT;
 }

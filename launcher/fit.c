@@ -16,12 +16,15 @@
 
 extern char **environ;
 
-/* The options in the order the JVM gets them (layout/config.c). */
-static void fit_on(const struct hpk_config *cf, struct hpk_host *h, struct hpk_fit_result *r)
+/* The options in the order the JVM gets them (layout/config.c): the
+ * prediction for a cache of provenance `prov` passed with `opts` (a
+ * variant's own options). */
+static void fit_prov(const struct hpk_config *cf, const char *prov, size_t prov_len, const char **opts, size_t n_opts,
+                     struct hpk_host *h, struct hpk_fit_result *r)
 {
     struct hpk_cond rec;
     struct hpk_jvmopts o;
-    hpk_cond_from_prov(cf->prov, cf->prov ? cf->prov_len : 0, &rec);
+    hpk_cond_from_prov(prov, prov ? prov_len : 0, &rec);
     /* In the order the JVM applies them, the later winning: JAVA_TOOL_OPTIONS
      * (read first by the VM), JDK_JAVA_OPTIONS (the java launcher puts them
      * before the command line), the command line (the artifact's options,
@@ -30,10 +33,22 @@ static void fit_on(const struct hpk_config *cf, struct hpk_host *h, struct hpk_f
     hpk_jvmopts_add_str(&o, getenv("JAVA_TOOL_OPTIONS"));
     hpk_jvmopts_add_str(&o, getenv("JDK_JAVA_OPTIONS"));
     for (size_t i = 0; i < cf->launch.n_jvm; i++) hpk_jvmopts_add(&o, cf->launch.jvm[i]);
-    for (size_t i = 0; i < cf->n_cache_opts; i++) hpk_jvmopts_add(&o, cf->cache_opts[i]);
+    for (size_t i = 0; i < n_opts; i++) hpk_jvmopts_add(&o, opts[i]);
     hpk_jvmopts_add_str(&o, getenv("HPACK_JAVA_OPTS"));
     hpk_jvmopts_add_str(&o, getenv("_JAVA_OPTIONS"));
     hpk_fit_predict(&rec, cf->launch.cache_kind, &o, h, r);
+}
+
+static void fit_on(const struct hpk_config *cf, struct hpk_host *h, struct hpk_fit_result *r)
+{
+    fit_prov(cf, cf->prov, cf->prov_len, cf->cache_opts, cf->n_cache_opts, h, r);
+}
+
+void hpk_launcher_fit_prov(const struct hpk_config *cf, const char *prov, size_t prov_len, struct hpk_fit_result *r)
+{
+    struct hpk_host h;
+    hpk_host_init(&h);
+    fit_prov(cf, prov, prov_len, NULL, 0, &h, r);
 }
 
 void hpk_launcher_fit(const struct hpk_config *cf, struct hpk_fit_result *r)
@@ -152,16 +167,15 @@ char *hpk_launcher_cond_records(const char *flags_out, size_t *len)
 }
 
 /* Which carried cache to pass (docs/launcher.md 9.2): the first, default
- * cache then the variants, predicted to apply (fit.c); none when none
- * does (auto: a warning; require: exit HPK_EXIT_HOSTFIT naming the
- * conditions). When unsure, it is passed and the JVM decides: a refusal
- * there costs only speed, while the CPU check, which protects against
- * crashes, is never unsure. Returns whether a cache is passed; c->cf's
- * current cache is that one. */
-int hpk_start_choose_cache(struct hpk_start *c)
+ * cache then the variants, predicted to apply (fit.c). When unsure, it is
+ * passed and the JVM decides: a refusal there costs only speed, while the
+ * CPU check, which protects against crashes, is never unsure. Returns
+ * whether a cache is passed (c->cf's current cache is that one); when none
+ * is, `no` says why, for the caller to warn (auto) or die (require), once
+ * healing had its say. */
+int hpk_start_choose_cache(struct hpk_start *c, struct hpk_nocache *no)
 {
     struct hpk_pick p;
-    struct hpk_err e;
     hpk_launcher_pick(&c->a, &c->cf, 0, &p);
     if (p.idx >= 0) {
         if (c->debug)
@@ -172,11 +186,9 @@ int hpk_start_choose_cache(struct hpk_start *c)
     }
     /* None: the messages of a single cache, or each cache's reason. */
     if (c->cf.n_caches == 1 && !p.bound[0]) {
-        if (c->aot == HPK_AOT_REQUIRE) {
-            hpk_fail(&e, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is refused: %s", c->cf.cache_why);
-            hpk_start_die(c, &e);
-        }
-        fprintf(stderr, "hpack: %s: warning: startup cache not used: %s\n", c->self, c->cf.cache_why);
+        no->code = HPK_EXIT_TAMPER;
+        snprintf(no->require, sizeof no->require, "the startup cache is refused: %s", c->cf.cache_why);
+        snprintf(no->warn, sizeof no->warn, "%s", c->cf.cache_why);
         return 0;
     }
     char why[1024] = "";
@@ -187,15 +199,12 @@ int hpk_start_choose_cache(struct hpk_start *c)
         for (size_t i = 0; i < p.n_eval && o < sizeof why; i++)
             o += (size_t)snprintf(why + o, sizeof why - o, "%s %s: %s", i ? ";" : "", p.name[i], p.r[i].why);
     }
-    if (c->aot == HPK_AOT_REQUIRE) {
-        /* Every cache refused as not bound: the artifact is at fault, not the host. */
-        int any_bound = 0;
-        for (size_t i = 0; i < p.n_eval; i++) any_bound |= p.bound[i];
-        hpk_fail(&e, any_bound ? HPK_EXIT_HOSTFIT : HPK_EXIT_TAMPER, "HPACK_AOT=require: %s%s",
-                 c->cf.n_caches == 1 ? "the startup cache does not apply on this host: " : "", why);
-        hpk_start_die(c, &e);
-    }
-    fprintf(stderr, "hpack: %s: warning: startup cache not used: %s%s\n", c->self,
-            c->cf.n_caches == 1 ? "it does not apply on this host: " : "", why);
+    /* Every cache refused as not bound: the artifact is at fault, not the host. */
+    int any_bound = 0;
+    for (size_t i = 0; i < p.n_eval; i++) any_bound |= p.bound[i];
+    no->code = any_bound ? HPK_EXIT_HOSTFIT : HPK_EXIT_TAMPER;
+    const char *lead = c->cf.n_caches == 1 ? "the startup cache does not apply on this host: " : "";
+    snprintf(no->require, sizeof no->require, "%s%s", lead, why);
+    snprintf(no->warn, sizeof no->warn, "%s%s", c->cf.n_caches == 1 ? "it does not apply on this host: " : "", why);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include "../layout/hpk_kv.h"
 #include "../layout/hpk_tree.h"
 #include "../layout/hpk_store.h"
+#include "../layout/hpk_hostfit.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ struct hpk_start {
     struct hpk_config cf; /* hpack/launch, the carried cache and the trust verdict */
     int pinned; /* the checked tree is open at HPK_TREE_FD */
     uid_t uid;  /* effective user */
+    const char *local_cache; /* NULL, or the host-local cache passed instead of a carried one (heal.c) */
+    struct hpk_root *root;   /* the user's cache root, once heal.c opened it: tree.c does not walk it again */
 };
 
 /* "hpack: SELF: message" on stderr, then exit with the error's status. */
@@ -78,9 +81,70 @@ void hpk_start_print_argv(FILE *f, char **v);
 void hpk_start_exec(const struct hpk_start *c, char **v);
 
 /* ---- train.c: HPACK_TRAIN=PATH ---- */
+/* Training writes through this descriptor of a private directory: the JVM
+ * is given /proc/self/fd/249/..., so no name in a shared directory is ever
+ * opened by path (a planted link there would redirect the JVM's writes).
+ * Healing (heal.c) records the same way. */
+#define HPK_TRAIN_FD 249
+#define HPK_TRAIN_FD_PATH "/proc/self/fd/249"
+/* Forward termination signals (TERM, INT, HUP, QUIT, USR1, USR2) to the
+ * child hpk_start_run_child runs: the packer stops a trained server with
+ * SIGTERM, a supervisor stops a healing run the same way. */
+void hpk_start_forward_signals(void);
+/* Run argv (java through the tree descriptor) as a child; its wait status,
+ * or -1 if it could not be started. */
+int hpk_start_run_child(const struct hpk_start *c, char **v);
+/* Append one `key=value\0` record (docs/format.md) to a growing buffer. */
+void hpk_start_kv_add(char **buf, size_t *len, const char *key, const char *value);
+/* Append the conditions the cache applies under (docs/format.md 9.3),
+ * asked of the JVM with the options in force; 0, or -1 (said on stderr). */
+int hpk_start_conditions(const struct hpk_start *c, const char *rootpath, char **prov, size_t *plen);
+/* A new cache's provenance: format, base, kind, runtime, class path and
+ * the conditions; NULL when the JVM's flags could not be read. */
+char *hpk_start_prov(const struct hpk_start *c, const char *rootpath, size_t *len);
 /* Run the application in record mode and write PATH and PATH.prov; the
  * application's status, or an HPK_EXIT_* status when training failed. */
 int hpk_start_train(struct hpk_start *c, const char *rootpath, const char *out, int argc, char **argv);
+
+/* cachedir.c's cache root (below). */
+struct hpk_root {
+    char path[4096]; /* the real path: absolute, no symbolic link, no "." or ".." */
+    int fd;
+    int fallback; /* 1 if $TMPDIR/hpack-$UID was used because $HOME did not work */
+};
+
+/* ---- heal.c: a host-local startup cache (docs/launcher.md 9.3) ---- */
+/* The host-local cache is passed as /proc/self/fd/248/cache: the checked
+ * heal directory kept open across execve, as the tree is at 250. */
+#define HPK_HEAL_FD 248
+#define HPK_HEAL_CACHE_PATH "/proc/self/fd/248/cache"
+struct hpk_heal {
+    int wanted;          /* healing asked for (HPACK_HEAL=on, or the artifact's heal=on) */
+    int on;              /* ... and possible here */
+    const char *off_why; /* when not: why (HPACK_DEBUG, --hpack-check) */
+    struct hpk_root root; /* the user's cache root (hpk_heal_look opens it) */
+    char path[4200];     /* <root>/<base hash>.heal */
+    int dir;             /* that directory, or -1 */
+    int present;         /* a host-local cache is there */
+    int usable;          /* ... bound to this payload, unchanged, and predicted to apply */
+    struct hpk_fit_result fit;
+    char why[400];       /* why it is not usable, or what decides that it applies */
+};
+/* Whether this start may heal: HPACK_HEAL=on|off, else the artifact's
+ * `heal` (hpack build --heal); only AOT caches; not with HPACK_AOT=off or
+ * options that conflict with record mode. Opens nothing. */
+void hpk_heal_init(const struct hpk_start *c, struct hpk_heal *h);
+/* The host-local cache, if healing is on: trusted (hpk_cache_trust_local)
+ * and predicted to apply (fit.c)? 1 if it may be passed. */
+int hpk_heal_look(struct hpk_start *c, struct hpk_heal *h);
+/* Keep the heal directory open at HPK_HEAL_FD across execve. */
+void hpk_heal_pin(const struct hpk_start *c, struct hpk_heal *h);
+/* Run the application once in record mode (the tree pinned), then leave a
+ * detached process to create and publish the cache, and exit as the
+ * application did. Returns -1, h->why saying why, when it does not record
+ * (another start records, 3 recordings failed, too little room): the
+ * caller then starts the application plainly. */
+int hpk_heal_record(struct hpk_start *c, struct hpk_heal *h, const char *rootpath, int argc, char **argv);
 
 /* ---- commands.c: --hpack-info, --hpack-check ---- */
 struct hpk_pick;
@@ -92,22 +156,18 @@ int hpk_start_check(struct hpk_start *c);
 /* cachedir.c: choose the cache root and open it, creating it 0700 and
  * refusing one owned by another user or writable by group/others, or below
  * a directory another user could write (layout/dirsafe.c). */
-struct hpk_root {
-    char path[4096]; /* the real path: absolute, no symbolic link, no "." or ".." */
-    int fd;
-    int fallback; /* 1 if $TMPDIR/hpack-$UID was used because $HOME did not work */
-};
 int hpk_root_open(struct hpk_root *r, int debug, struct hpk_err *e);
 /* The root hpk_root_open would try first, computed without touching disk. */
 void hpk_root_default(char *buf, size_t n);
 
 /* ---- fit.c: does a carried cache apply on this host? ---- */
-#include "../layout/hpk_config.h"
-#include "../layout/hpk_hostfit.h"
 /* Predict (layout/hostfit.c) whether the current cache of `cf` applies:
  * from its recorded conditions, the artifact's JVM options, then the
  * cache's own (variant.jvm), then HPACK_JAVA_OPTS, and this host. */
 void hpk_launcher_fit(const struct hpk_config *cf, struct hpk_fit_result *r);
+/* The same for a cache of provenance `prov` passed without a variant's
+ * options (a host-local cache, heal.c). */
+void hpk_launcher_fit_prov(const struct hpk_config *cf, const char *prov, size_t prov_len, struct hpk_fit_result *r);
 
 /* Which carried cache to pass (docs/launcher.md 9.2). */
 struct hpk_pick {
@@ -131,9 +191,15 @@ char *hpk_launcher_capture(const char *java, char **argv, int *status);
  * `java ... -XX:+PrintFlagsFinal -version` and this CPU; NULL if the output
  * lacks a deciding flag. */
 char *hpk_launcher_cond_records(const char *flags_out, size_t *len);
+/* Why no carried cache is passed: the status and message HPACK_AOT=require
+ * dies with, and the warning auto prints (both without "hpack: SELF:"). */
+struct hpk_nocache {
+    int code;
+    char require[1100];
+    char warn[1100];
+};
 /* Which carried cache this start passes (docs/launcher.md 9.2): the first
- * predicted to apply, made c->cf's current cache; 0 when none (auto: a
- * warning naming each cache's reason; require: dies with HPK_EXIT_HOSTFIT,
- * or HPK_EXIT_TAMPER when no cache is bound). */
-int hpk_start_choose_cache(struct hpk_start *c);
+ * predicted to apply, made c->cf's current cache; 0 when none, `no` saying
+ * why. */
+int hpk_start_choose_cache(struct hpk_start *c, struct hpk_nocache *no);
 #endif

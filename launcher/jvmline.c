@@ -147,6 +147,7 @@ char **hpk_start_argv(const struct hpk_start *c, const char *rootpath, int use_c
     struct expand_ctx x = {c, tree};
     struct hpk_exec_spec sp = {.tree = tree,
                                .cache = use_cache ? (c->aot == HPK_AOT_REQUIRE ? 2 : 1) : 0,
+                               .cache_file = c->local_cache,
                                .train = train,
                                .user_opts = user,
                                .after_cp = after_cp,

@@ -75,6 +75,7 @@ static void usage(void)
          "  --hpack-help          this text\n"
          "Environment: HPACK_CACHE_DIR, HPACK_DEBUG=1, HPACK_JAVA_OPTS, HPACK_AOT=auto|require|off,\n"
          "HPACK_AOT_VARIANT=default|NAME (consider only that startup cache),\n"
+         "HPACK_HEAL=on|off (record a host-local startup cache where none applies),\n"
          "HPACK_TRAIN=PATH (record a startup cache to PATH). See docs/launcher.md.");
 }
 
@@ -133,21 +134,37 @@ static int extract(const struct hpk_start *c, int argc, char **argv)
     return 0;
 }
 
-/* Whether this start passes a carried cache: the first bound and predicted
- * to apply on this host (fit.c, docs/launcher.md 9.2), else a warning, or
- * under HPACK_AOT=require an error; never while training. */
-static int use_cache(struct hpk_start *c, const char *train_out)
+enum cache_use { USE_NONE, USE_CARRIED, USE_LOCAL };
+
+/* Which cache this start passes: the first carried one bound and
+ * predicted to apply on this host (fit.c, docs/launcher.md 9.2), else the
+ * host-local one healing made (heal.c, section 10), else none: a warning
+ * (auto), or an error (require). Never while training. */
+static enum cache_use choose(struct hpk_start *c, struct hpk_heal *h, const char *train_out)
 {
     struct hpk_err err;
-    int use = !train_out && c->cf.cache && c->aot != HPK_AOT_OFF;
-    if (use) use = hpk_start_choose_cache(c);
-    else if (c->debug && !train_out && (!c->cf.cache || c->aot == HPK_AOT_OFF))
-        fprintf(stderr, "hpack: no startup cache used: %s\n", c->cf.cache ? "HPACK_AOT=off" : "this artifact carries none");
-    if (c->aot == HPK_AOT_REQUIRE && !train_out && !c->cf.cache) {
-        hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: this artifact carries no startup cache");
+    struct hpk_nocache no = {0};
+    if (train_out) return USE_NONE;
+    if (c->aot == HPK_AOT_OFF) {
+        if (c->debug) fprintf(stderr, "hpack: no startup cache used: HPACK_AOT=off\n");
+        return USE_NONE;
+    }
+    if (c->cf.cache && hpk_start_choose_cache(c, &no)) return USE_CARRIED;
+    if (hpk_heal_look(c, h)) {
+        if (c->debug) fprintf(stderr, "hpack: host-local startup cache %s/cache applies: %s\n", h->path, h->why);
+        return USE_LOCAL;
+    }
+    if (c->aot == HPK_AOT_REQUIRE) {
+        if (c->cf.cache) hpk_fail(&err, no.code, "HPACK_AOT=require: %s", no.require);
+        else hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: this artifact carries no startup cache%s%s",
+                      h->on ? " and the host-local one does not apply: " : "", h->on ? h->why : "");
         hpk_start_die(c, &err);
     }
-    return use;
+    if (c->cf.cache) fprintf(stderr, "hpack: %s: warning: startup cache not used: %s\n", c->self, no.warn);
+    else if (c->debug) fprintf(stderr, "hpack: no startup cache used: this artifact carries none\n");
+    if (c->debug && h->on) fprintf(stderr, "hpack: host-local startup cache: %s\n", h->why);
+    else if (c->debug && h->wanted) fprintf(stderr, "hpack: healing: off: %s\n", h->off_why);
+    return USE_NONE;
 }
 
 int main(int argc, char **argv)
@@ -177,7 +194,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (cmd && !strcmp(cmd, "--hpack-check")) return hpk_start_check(&c);
-    int cache = use_cache(&c, train_out);
+    struct hpk_heal heal;
+    hpk_heal_init(&c, &heal);
+    if (cmd || train_out) heal.on = heal.wanted = 0; /* --hpack-verify and training never heal */
+    enum cache_use use = choose(&c, &heal, train_out);
+    int cache = use == USE_CARRIED;
 
     char rootpath[4096];
     int tree = hpk_start_find_tree(&c, cache, rootpath, sizeof rootpath);
@@ -190,7 +211,13 @@ int main(int argc, char **argv)
     sigaction(SIGXFSZ, &xfsz, NULL);
     if (train_out) return hpk_start_train(&c, rootpath, train_out, argc - 1, argv + 1);
 
-    char **b = hpk_start_argv(&c, rootpath, cache, NULL, NULL, argc - 1, argv + 1);
+    if (use == USE_NONE && hpk_heal_record(&c, &heal, rootpath, argc - 1, argv + 1) < 0 && c.debug && heal.on)
+        fprintf(stderr, "hpack: healing: not recording: %s\n", heal.why);
+    if (use == USE_LOCAL) {
+        hpk_heal_pin(&c, &heal);
+        c.local_cache = HPK_HEAL_CACHE_PATH;
+    }
+    char **b = hpk_start_argv(&c, rootpath, use != USE_NONE, NULL, NULL, argc - 1, argv + 1);
     if (c.debug) {
         fputs("hpack: exec ", stderr);
         hpk_start_print_argv(stderr, b);

@@ -27,9 +27,16 @@ static void forward(int sig)
     if (child_pid > 0) kill(child_pid, sig);
 }
 
-/* Run argv as a child, forwarding termination signals to it (the packer
- * stops a trained server with SIGTERM). Returns a wait status. */
-static int run_child(const struct hpk_start *c, char **v)
+void hpk_start_forward_signals(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = forward;
+    sigemptyset(&sa.sa_mask);
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
+}
+
+int hpk_start_run_child(const struct hpk_start *c, char **v)
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -48,8 +55,7 @@ static int run_child(const struct hpk_start *c, char **v)
     return st;
 }
 
-/* Append one `key=value\0` record (docs/format.md) to a growing buffer. */
-static void kv_add(char **buf, size_t *len, const char *key, const char *value)
+void hpk_start_kv_add(char **buf, size_t *len, const char *key, const char *value)
 {
     size_t n = strlen(key) + 1 + strlen(value) + 1;
     char *b = realloc(*buf, *len + n);
@@ -58,12 +64,6 @@ static void kv_add(char **buf, size_t *len, const char *key, const char *value)
     *buf = b;
     *len += n;
 }
-
-/* Training writes through this descriptor of a private directory: the JVM
- * is given /proc/self/fd/249/..., so no name in a shared directory is ever
- * opened by path (a planted link there would redirect the JVM's writes). */
-#define HPK_TRAIN_FD 249
-#define HPK_TRAIN_FD_PATH "/proc/self/fd/249"
 
 struct train_dir {
     int parent;     /* the directory of PATH */
@@ -135,7 +135,7 @@ static void train_open(const struct hpk_start *c, const char *out, struct train_
  * flags the JVM chooses with the training options, asked of the JVM itself
  * (`-XX:+PrintFlagsFinal -version`, same options, same class path), and
  * this CPU's features. */
-static int train_conditions(const struct hpk_start *c, const char *rootpath, char **prov, size_t *plen)
+int hpk_start_conditions(const struct hpk_start *c, const char *rootpath, char **prov, size_t *plen)
 {
     /* Unlocked: the diagnostic AOTAdapterCaching says whether the cache
      * holds machine code (jvm.aot_code). */
@@ -178,7 +178,7 @@ static int record(const struct hpk_start *c, const char *rootpath, int argc, cha
     }
     char **b = hpk_start_argv(c, rootpath, 0, rec, NULL, argc, argv);
     if (c->debug) hpk_start_print_argv(stderr, b);
-    int st = run_child(c, b);
+    int st = hpk_start_run_child(c, b);
     hpk_exec_line_free(b);
     *app_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     struct stat fs;
@@ -191,7 +191,7 @@ static int record(const struct hpk_start *c, const char *rootpath, int argc, cha
         static const char *const none[] = {NULL}; /* nothing after the class path: create runs no application */
         char **cb = hpk_start_argv(c, rootpath, 0, cr, none, 0, NULL);
         if (c->debug) hpk_start_print_argv(stderr, cb);
-        int cs = run_child(c, cb);
+        int cs = hpk_start_run_child(c, cb);
         hpk_exec_line_free(cb);
         if (cs != 0) {
             fprintf(stderr, "hpack: training: creating the AOT cache failed\n");
@@ -209,20 +209,9 @@ static int record(const struct hpk_start *c, const char *rootpath, int argc, cha
  * PATH.prov and PATH in PATH's directory. 0, or the status to exit with. */
 static int publish(const struct hpk_start *c, const char *rootpath, const struct train_dir *t, const char *out)
 {
-    char *prov = NULL;
     size_t plen = 0;
-    kv_add(&prov, &plen, "format", "1");
-    kv_add(&prov, &plen, "base", c->cf.base_hex);
-    kv_add(&prov, &plen, "kind", c->cf.launch.cache_kind);
-    kv_add(&prov, &plen, "runtime.version", c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "");
-    char *cp = hpk_exec_classpath(&c->cf.launch);
-    if (!cp) hpk_start_oom();
-    kv_add(&prov, &plen, "classpath", cp);
-    free(cp);
-    if (train_conditions(c, rootpath, &prov, &plen) != 0) {
-        free(prov);
-        return HPK_EXIT_EXEC;
-    }
+    char *prov = hpk_start_prov(c, rootpath, &plen);
+    if (!prov) return HPK_EXIT_EXEC;
     char *pfin = hpk_start_fmt("%s.prov%s", t->base, "");
     /* Both files are complete in the private directory before either name
      * appears; a name another user holds in a sticky directory cannot be
@@ -238,6 +227,26 @@ static int publish(const struct hpk_start *c, const char *rootpath, const struct
     return ok ? 0 : HPK_EXIT_UNPACK;
 }
 
+char *hpk_start_prov(const struct hpk_start *c, const char *rootpath, size_t *len)
+{
+    char *prov = NULL;
+    size_t plen = 0;
+    hpk_start_kv_add(&prov, &plen, "format", "1");
+    hpk_start_kv_add(&prov, &plen, "base", c->cf.base_hex);
+    hpk_start_kv_add(&prov, &plen, "kind", c->cf.launch.cache_kind);
+    hpk_start_kv_add(&prov, &plen, "runtime.version", c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "");
+    char *cp = hpk_exec_classpath(&c->cf.launch);
+    if (!cp) hpk_start_oom();
+    hpk_start_kv_add(&prov, &plen, "classpath", cp);
+    free(cp);
+    if (hpk_start_conditions(c, rootpath, &prov, &plen) != 0) {
+        free(prov);
+        return NULL;
+    }
+    *len = plen;
+    return prov;
+}
+
 int hpk_start_train(struct hpk_start *c, const char *rootpath, const char *out, int argc, char **argv)
 {
     if (!c->cf.launch.cache_kind)
@@ -246,12 +255,7 @@ int hpk_start_train(struct hpk_start *c, const char *rootpath, const char *out, 
              c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "?");
     struct train_dir t = {0};
     train_open(c, out, &t);
-    struct sigaction sa = {0};
-    sa.sa_handler = forward;
-    sigemptyset(&sa.sa_mask);
-    for (int s = 1; s < 32; s++)
-        if (s == SIGTERM || s == SIGINT || s == SIGHUP || s == SIGQUIT || s == SIGUSR1 || s == SIGUSR2)
-            sigaction(s, &sa, NULL);
+    hpk_start_forward_signals();
     int app_status = 0;
     int r = record(c, rootpath, argc, argv, &app_status);
     if (r == 0) r = publish(c, rootpath, &t, out);

@@ -45,6 +45,50 @@ enum hpk_trust hpk_cache_trust(const char *prov, size_t prov_len, const char *ba
     return HPK_TRUST_OK;
 }
 
+/* "sec.nsec" of a timespec. */
+static void fmt_ts(char *b, size_t n, const struct timespec *t)
+{
+    snprintf(b, n, "%lld.%09ld", (long long)t->tv_sec, (long)t->tv_nsec);
+}
+
+char *hpk_cache_local_records(const struct stat *st, size_t *len)
+{
+    char ct[48], *b = NULL;
+    fmt_ts(ct, sizeof ct, &st->st_ctim);
+    int n = asprintf(&b, "local.ino=%llu%clocal.size=%lld%clocal.ctime=%s", (unsigned long long)st->st_ino, 0,
+                     (long long)st->st_size, 0, ct);
+    if (n < 0) return NULL;
+    *len = (size_t)n + 1;
+    return b;
+}
+
+enum hpk_trust hpk_cache_trust_local(const char *prov, size_t prov_len, const char *base_hex, const char *cache_kind,
+                                     const char *runtime_version, const struct stat *st, unsigned uid, char *why,
+                                     size_t why_len)
+{
+    enum hpk_trust t = hpk_cache_trust(prov, prov_len, base_hex, cache_kind, runtime_version, why, why_len);
+    if (t != HPK_TRUST_OK) return t;
+    size_t n;
+    char *want = hpk_cache_local_records(st, &n);
+    int same = want != NULL;
+    /* Every identity record of the file as it is must be in the provenance. */
+    for (size_t o = 0; same && o < n; o += strlen(want + o) + 1) {
+        char *eq = strchr(want + o, '=');
+        *eq = 0;
+        const char *v = hpk_kv_get(prov, prov_len, want + o);
+        same = v && !strcmp(v, eq + 1);
+        *eq = '=';
+    }
+    free(want);
+    if (!same || !S_ISREG(st->st_mode) || st->st_uid != uid || (st->st_mode & 022)) {
+        if (why)
+            snprintf(why, why_len, "the file is not the one the launcher made (changed, replaced, or writable by others "
+                     "since)");
+        return HPK_TRUST_LOCAL;
+    }
+    return HPK_TRUST_OK;
+}
+
 static int ends_with(const struct hpk_entry *e, const char *suf)
 {
     size_t n = strlen(suf);
@@ -206,18 +250,19 @@ char **hpk_exec_line(const struct hpk_config *c, const struct hpk_exec_spec *s)
     for (size_t i = 0; i < l->n_jvm; i++) put(&b, dup_or_expand(s, l->jvm[i]));
     if (s->train) {
         for (const char *const *t = s->train; *t; t++) put(&b, strdup(*t));
-    } else if (s->cache && c->cache && c->launch.cache_kind) {
+    } else if (s->cache && (c->cache || s->cache_file) && c->launch.cache_kind) {
         /* Named through the descriptor, like the class path: the same
          * string on every host. `require` turns a refusal into an error
          * instead of a silently slow start. */
         char path[HPK_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/%.*s", HPK_TREE_FD_PATH, (int)c->cache->path_len, c->cache->path);
+        if (s->cache_file) snprintf(path, sizeof path, "%s", s->cache_file);
+        else snprintf(path, sizeof path, "%s/%.*s", HPK_TREE_FD_PATH, (int)c->cache->path_len, c->cache->path);
         int aot = strcmp(c->launch.cache_kind, "aot") == 0;
         put(&b, cat3(aot ? "-XX:AOTCache=" : "-XX:SharedArchiveFile=", path, ""));
         if (s->cache == 2) put(&b, strdup(aot ? "-XX:AOTMode=on" : "-Xshare:on"));
         /* A variant's own options (the portable cache runs without AOT
          * adapters): after the cache's, before the user's, who win. */
-        for (size_t i = 0; i < c->n_cache_opts; i++) put(&b, strdup(c->cache_opts[i]));
+        for (size_t i = 0; !s->cache_file && i < c->n_cache_opts; i++) put(&b, strdup(c->cache_opts[i]));
     }
     if (s->user_opts)
         for (const char *const *u = s->user_opts; *u; u++) put(&b, strdup(*u));

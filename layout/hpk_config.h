@@ -15,6 +15,7 @@
 #include "hpk_kv.h"
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 /* The verdicts of the cache-trust rule (docs/format.md 9.3), in the order
  * they are checked. */
@@ -24,6 +25,7 @@ enum hpk_trust {
     HPK_TRUST_BASE,     /* recorded by a payload with another base hash */
     HPK_TRUST_KIND,     /* not the kind of cache this runtime uses */
     HPK_TRUST_RUNTIME,  /* made by another Java runtime build */
+    HPK_TRUST_LOCAL,    /* a host-local cache that is not the file the launcher published */
 };
 
 /* The rule: a cache whose provenance is `prov` (prov_len bytes, NUL-ended
@@ -34,6 +36,21 @@ enum hpk_trust {
  * (base X; this payload is base Y)". */
 enum hpk_trust hpk_cache_trust(const char *prov, size_t prov_len, const char *base_hex, const char *cache_kind,
                                const char *runtime_version, char *why, size_t why_len);
+
+/* A host-local cache (one the launcher made on this host by healing,
+ * docs/launcher.md 9.3): the rule above, and the file must be exactly the
+ * one the launcher published: its provenance records the file's identity
+ * (`local.ino`, `local.size`, `local.ctime`: inode, size, and the change
+ * time the kernel set when it was renamed into place), and `st` (the file as it is now, not followed) must match it and
+ * be a regular file of `uid`'s that nobody else may write. Any write,
+ * truncation, chmod or replacement changes the inode or the change time,
+ * which no user can set back. HPK_TRUST_LOCAL on a mismatch. */
+enum hpk_trust hpk_cache_trust_local(const char *prov, size_t prov_len, const char *base_hex, const char *cache_kind,
+                                     const char *runtime_version, const struct stat *st, unsigned uid, char *why,
+                                     size_t why_len);
+/* The identity records hpk_cache_trust_local checks, for `st`: NUL-ended
+ * records (docs/format.md 9.3) in a malloc'ed buffer, length in *len. */
+char *hpk_cache_local_records(const struct stat *st, size_t *len);
 
 /* At most this many carried caches are considered (the default and its
  * variants, docs/format.md 10.1); later ones are ignored. */
@@ -91,6 +108,10 @@ const char *hpk_config_cache_name(const struct hpk_config *c);
 struct hpk_exec_spec {
     const char *tree;               /* the unpacked tree's path ("<root>/<base hash>") */
     int cache;                      /* 0: no cache; 1: pass it; 2: pass it and make the JVM require it */
+    /* NULL, or the path of a host-local cache to pass instead of the
+     * carried one (without a variant's options: it was recorded with the
+     * options in force on this host). */
+    const char *cache_file;
     const char *const *train;       /* NULL, or record-mode options used instead of the cache */
     const char *const *user_opts;   /* NULL, or the user's extra JVM options (HPACK_JAVA_OPTS) */
     /* NULL, or the words that follow `-cp CP` instead of the main class, the

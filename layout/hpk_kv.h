@@ -29,6 +29,7 @@ struct hpk_launch {
     const char *runtime_version;
     const char *cache_kind;       /* "aot", "cds" or NULL: the startup cache this runtime takes */
     const char *launcher_version; /* the hpack that wrote it (informational) */
+    const char *heal;             /* "on": the launcher heals unless HPACK_HEAL=off (hpack build --heal); or NULL */
     const char **cp;    /* class path entries, relative to the tree root */
     const char **jvm;   /* JVM options */
     const char **arg;   /* application arguments, before the user's own */

@@ -68,6 +68,7 @@ int hpk_launch_decode(const char *buf, size_t len, struct hpk_launch *l)
         /* Keys that are not part of the rule of 9.1: the first counts. */
         else if (key_is(k, kl, "cache.kind")) l->cache_kind = l->cache_kind ? l->cache_kind : v;
         else if (key_is(k, kl, "launcher.version")) l->launcher_version = l->launcher_version ? l->launcher_version : v;
+        else if (key_is(k, kl, "heal")) l->heal = l->heal ? l->heal : v;
         else if (key_is(k, kl, "cp")) bad = push(&l->cp, &l->n_cp, v);
         else if (key_is(k, kl, "jvm")) bad = push(&l->jvm, &l->n_jvm, v);
         else if (key_is(k, kl, "arg")) bad = push(&l->arg, &l->n_arg, v);

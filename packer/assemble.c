@@ -329,6 +329,8 @@ int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk
     const char *kind = hpk_cache_kind(s);
     if (kind) hpk_kv_add(&conf, &clen, "cache.kind", kind);
     if (b->modules) hpk_kv_add(&conf, &clen, "modules", b->modules);
+    /* Written only when asked: artifacts without it keep their bytes. */
+    if (b->heal) hpk_kv_add(&conf, &clen, "heal", "on");
     for (size_t i = 0; i < b->cp_paths.n; i++) hpk_kv_add(&conf, &clen, "cp", b->cp_paths.v[i]);
     for (size_t i = 0; i < b->jvm_opts.n; i++) hpk_kv_add(&conf, &clen, "jvm", b->jvm_opts.v[i]);
     for (size_t i = 0; i < b->args.n; i++) hpk_kv_add(&conf, &clen, "arg", b->args.v[i]);

@@ -35,7 +35,7 @@ static const char build_usage[] =
     "                           [--tune-rounds N] [--tune-time SECS]]\n"
     "                   [--train-runs N]\n"
     "                   [--with-cache CACHE]... [--pick first|best] [--tuned FILE] [--lock FILE | --locked FILE]\n"
-    "                   [--compress zstd[:N]|zlib[:N]|none]\n"
+    "                   [--compress zstd[:N]|zlib[:N]|none] [--heal]\n"
     "\n"
     "  --runtime DIR        Java home to ship (JRE, JDK or jlink image; or a .tar/.tar.gz of one)\n"
     "  --jdk DIR            link the runtime with this JDK's jlink (default: $JAVA_HOME, then\n"
@@ -63,6 +63,9 @@ static const char build_usage[] =
     "  --train-dir DIR      the training run's working directory (default: hpack's own)\n"
     "  --train-workload CMD shell command run against the ready server (HPACK_TRAIN_PORT)\n"
     "  --keep-da0 PATH      also keep DA0 (the artifact without cache) at PATH\n"
+    "  --heal               the launcher heals by default: where no carried startup cache applies\n"
+    "                       (or none is carried), it records one on the host from a real run\n"
+    "                       and uses it from the next start on (HPACK_HEAL=off turns it off)\n"
     "  --train-variant NAME also train that cache variant (AOT caches), repeatable; the launcher\n"
     "                       uses the first cache that applies on its host, the default first:\n"
     "                         large-heap  no compressed oops: hosts with a heap over 32 GB\n"
@@ -93,7 +96,7 @@ static const char build_usage[] =
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
-    O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_TRAIN_DIR, O_TUNE, O_TUNE_CAND, O_TUNE_ONLY, O_TUNE_ROUNDS, O_TUNE_TIME,
+    O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_HEAL, O_TRAIN_DIR, O_TUNE, O_TUNE_CAND, O_TUNE_ONLY, O_TUNE_ROUNDS, O_TUNE_TIME,
     O_TUNED, O_TRAIN_RUNS, O_PICK, O_TRAIN_VARIANT
 };
 
@@ -161,6 +164,7 @@ static const struct option build_opts[] = {
     {"locked", required_argument, NULL, O_LOCKED},
     {"compress", required_argument, NULL, O_COMPRESS},
     {"strict-class-path", no_argument, NULL, O_STRICT_CP},
+    {"heal", no_argument, NULL, O_HEAL},
     {"tune", optional_argument, NULL, O_TUNE},
     {"tune-candidate", required_argument, NULL, O_TUNE_CAND},
     {"tune-candidates-only", no_argument, NULL, O_TUNE_ONLY},
@@ -324,6 +328,7 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
             }
             break;
         case O_STRICT_CP: b->strict_cp = 1; break;
+        case O_HEAL: b->heal = 1; break;
         case O_TUNE: case O_TUNE_CAND: case O_TUNE_ONLY: case O_TUNE_ROUNDS: case O_TUNE_TIME:
             if (tune_opt(b, c, optarg) != 0) return HPK_ST_USAGE;
             break;

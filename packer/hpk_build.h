@@ -36,6 +36,7 @@ struct hpk_build {
     struct hpk_strv cp_hosts; /* and the real path of each on the host ("" inside an archive distribution) */
     int dist_is_dir;          /* --app-dist is a directory (it has a host side) */
     int strict_cp;            /* --strict-class-path */
+    int heal;                 /* --heal: the launcher heals by default (heal=on in hpack/launch) */
     char *closure;            /* hpack/closure records (closure.c), or NULL */
     size_t closure_len;
     char *resolved_main;

@@ -217,6 +217,7 @@ static void inspect_json(FILE *f, const struct view *v)
     json_kstrv(f, ",\n  ", "args", l->arg, l->n_arg);
     json_kcstr(f, ",\n  ", "modules", hpk_kv_get(v->in->conf, v->in->conf_len, "modules"));
     json_kcstr(f, ",\n  ", "cache_kind", v->in->launch.cache_kind);
+    fprintf(f, ",\n  \"heal\": %s", v->in->launch.heal && !strcmp(v->in->launch.heal, "on") ? "true" : "false");
     /* "cache": the default (the first); "caches": every one, in the
      * order the launcher tries them. */
     fprintf(f, ",\n  \"cache\": ");
@@ -260,6 +261,8 @@ static void inspect_text(FILE *f, const struct view *v)
     fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
     const char *mods = hpk_kv_get(v->in->conf, v->in->conf_len, "modules");
     if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
+    if (v->in->launch.heal && !strcmp(v->in->launch.heal, "on"))
+        fprintf(f, "healing:        on (hpack build --heal; HPACK_HEAL=off turns it off)\n");
     for (size_t i = 0; i < v->in->n_caches; i++) {
         hpk_config_select(v->a, v->in, i);
         fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)v->in->cache->path_len,

@@ -395,6 +395,7 @@ t_failing_training() {
 . "$ROOT/tests/training_ux.sh"
 . "$ROOT/tests/image.sh"
 . "$ROOT/tests/anyhost.sh"
+. "$ROOT/tests/heal.sh"
 . "$ROOT/tests/tune.sh"
 
 cd "$ROOT"
