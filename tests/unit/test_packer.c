@@ -215,9 +215,6 @@ static void test_tune_split(void **state)
 
 /* ---- hpk_jar_rewrite_class_path ---- */
 
-static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, v), put16(p + 2, v >> 16); }
-
 /* A jar holding only META-INF/MANIFEST.MF with text mf, stored (method 0)
  * or deflated (8), as a zip writer lays it out. */
 static uint8_t *tiny_jar(const char *mf, int method, size_t *size)
@@ -241,17 +238,17 @@ static uint8_t *tiny_jar(const char *mf, int method, size_t *size)
     size_t lh = 30 + 20, cd = 46 + 20, n = lh + cl + cd + 22;
     uint8_t *j = calloc(1, n);
     assert_non_null(j);
-    put32(j, 0x04034b50), put16(j + 4, 20), put16(j + 8, (uint32_t)method);
-    put32(j + 14, crc), put32(j + 18, (uint32_t)cl), put32(j + 22, (uint32_t)ul), put16(j + 26, 20);
+    hpk_put32(j, 0x04034b50), hpk_put16(j + 4, 20), hpk_put16(j + 8, (uint32_t)method);
+    hpk_put32(j + 14, crc), hpk_put32(j + 18, (uint32_t)cl), hpk_put32(j + 22, (uint32_t)ul), hpk_put16(j + 26, 20);
     memcpy(j + 30, name, 20);
     memcpy(j + lh, body, cl);
     uint8_t *c = j + lh + cl;
-    put32(c, 0x02014b50), put16(c + 4, 20), put16(c + 6, 20), put16(c + 10, (uint32_t)method);
-    put32(c + 16, crc), put32(c + 20, (uint32_t)cl), put32(c + 24, (uint32_t)ul), put16(c + 28, 20);
+    hpk_put32(c, 0x02014b50), hpk_put16(c + 4, 20), hpk_put16(c + 6, 20), hpk_put16(c + 10, (uint32_t)method);
+    hpk_put32(c + 16, crc), hpk_put32(c + 20, (uint32_t)cl), hpk_put32(c + 24, (uint32_t)ul), hpk_put16(c + 28, 20);
     memcpy(c + 46, name, 20);
     uint8_t *eo = c + cd;
-    put32(eo, 0x06054b50), put16(eo + 8, 1), put16(eo + 10, 1), put32(eo + 12, (uint32_t)cd);
-    put32(eo + 16, (uint32_t)(lh + cl));
+    hpk_put32(eo, 0x06054b50), hpk_put16(eo + 8, 1), hpk_put16(eo + 10, 1), hpk_put32(eo + 12, (uint32_t)cd);
+    hpk_put32(eo + 16, (uint32_t)(lh + cl));
     free(body);
     *size = n;
     return j;
