@@ -179,12 +179,7 @@ static struct unit *compress_all(const struct hpk_item *items, size_t n, size_t 
     atomic_init(&pool.next, 0);
     int nt = hpk_cpus();
     if ((size_t)nt > total) nt = total ? (int)total : 1;
-    pthread_t th[HPK_MAX_THREADS];
-    int started = 0;
-    for (int t = 1; t < nt; t++)
-        if (pthread_create(&th[started], NULL, worker, &pool) == 0) started++;
-    worker(&pool);
-    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+    hpk_run_threads(nt, worker, &pool);
     free(pool.order);
     *nunits = total;
     return pool.units;
