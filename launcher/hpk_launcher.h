@@ -37,6 +37,7 @@ struct hpk_start {
     int pinned; /* the checked tree is open at HPK_TREE_FD */
     uid_t uid;  /* effective user */
     const char *local_cache; /* NULL, or the host-local cache passed instead of a carried one (heal.c) */
+    struct hpk_root *root;   /* the user's cache root, once heal.c opened it: tree.c does not walk it again */
 };
 
 /* "hpack: SELF: message" on stderr, then exit with the error's status. */

@@ -165,11 +165,11 @@ int hpk_start_find_tree(struct hpk_start *c, int want_cache, char *rootpath, siz
      * user's cache root is created unless the store lacks the tree. */
     int tree = hpk_start_store_tree(c, want_cache, rootpath, n);
     if (tree >= 0) return tree;
-    struct hpk_root root;
+    struct hpk_root own, *root = c->root ? c->root : &own;
     struct hpk_err err;
-    if (hpk_root_open(&root, c->debug, &err) != 0) hpk_start_die(c, &err);
-    tree = ensure_tree(c, &root, want_cache);
-    snprintf(rootpath, n, "%s", root.path);
+    if (!c->root && hpk_root_open(root, c->debug, &err) != 0) hpk_start_die(c, &err);
+    tree = ensure_tree(c, root, want_cache);
+    snprintf(rootpath, n, "%s", root->path);
     return tree;
 }
 

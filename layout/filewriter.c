@@ -442,12 +442,7 @@ int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *li
     pthread_mutex_init(&g.mu, NULL);
     pthread_cond_init(&g.cv, NULL);
     struct worker_arg w = {&g, root};
-    pthread_t th[HPK_MAX_THREADS];
-    int started = 0;
-    for (int t = 1; t < nt; t++)
-        if (pthread_create(&th[started], NULL, worker, &w) == 0) started++;
-    worker(&w);
-    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+    hpk_run_threads(nt, worker, &w);
     for (size_t i = 0; i < n; i++) {
         struct hpk_fjob *j = &jobs[i];
         if (j->fd >= 0) close(j->fd);

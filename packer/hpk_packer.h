@@ -82,6 +82,11 @@ _Noreturn void hpk_oom(void);
 void *hpk_xmalloc(size_t n);
 void *hpk_xrealloc(void *p, size_t n);
 char *hpk_xstrdup(const char *s);
+/* Room for one more in the array v of n elements of `size` bytes, *cap
+ * allocated (doubled when full, `first` at first): v, or its new place, or
+ * NULL when out of memory (v and *cap untouched). For lists whose adder
+ * returns an error. */
+void *hpk_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
 
 /* A private directory ${TMPDIR:-/tmp}/hpack-WHAT.XXXXXX (hpk_tmpdir's rule),
  * registered for removal on exit or interrupt (hpk_tmp_cleanup). */

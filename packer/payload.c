@@ -249,12 +249,7 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
             for (size_t u = first[i]; u < first[i + 1]; u++) uitem[u] = i;
         pthread_mutex_init(&g.mu, NULL);
         pthread_cond_init(&g.cv, NULL);
-        pthread_t th[HPK_MAX_THREADS];
-        int started = 0;
-        for (int t = 1; t < nt && total; t++)
-            if (pthread_create(&th[started], NULL, zp_worker, &g) == 0) started++;
-        if (total) zp_worker(&g);
-        for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+        if (total) hpk_run_threads(nt, zp_worker, &g);
         pthread_cond_destroy(&g.cv);
         pthread_mutex_destroy(&g.mu);
         while (g.placed < n) place_plain(p, &items[g.placed], &pl[g.placed], &g.cursor), g.placed++;
@@ -350,12 +345,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
     atomic_init(&pool.next, 0);
     int nt = hpk_cpus();
     if ((size_t)nt > total) nt = total ? (int)total : 1;
-    pthread_t th[HPK_MAX_THREADS];
-    int started = 0;
-    for (int t = 1; t < nt; t++)
-        if (pthread_create(&th[started], NULL, zlib_worker, &pool) == 0) started++;
-    zlib_worker(&pool);
-    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+    hpk_run_threads(nt, zlib_worker, &pool);
     size_t need = (size_t)hpk_align_up(p->data_end) + (1u << 20);
     for (size_t i = 0; i < n; i++) {
         const struct unit *u = unit_of[i] == (size_t)-1 ? NULL : &pool.units[unit_of[i]];

@@ -399,6 +399,15 @@ void *hpk_xrealloc(void *p, size_t n)
     return q;
 }
 
+void *hpk_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap) return v;
+    size_t c = *cap ? 2 * *cap : first;
+    void *w = realloc(v, c * size);
+    if (w) *cap = c;
+    return w;
+}
+
 char *hpk_xstrdup(const char *s)
 {
     char *d = strdup(s);
