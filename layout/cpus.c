@@ -7,11 +7,22 @@
 #include "hpk_cpus.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+void hpk_run_threads(int nt, void *(*fn)(void *), void *arg)
+{
+    pthread_t th[HPK_MAX_THREADS];
+    int started = 0;
+    for (int t = 1; t < nt && t < HPK_MAX_THREADS; t++)
+        if (pthread_create(&th[started], NULL, fn, arg) == 0) started++;
+    fn(arg);
+    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+}
 
 int hpk_cpu_max_parse(const char *line)
 {

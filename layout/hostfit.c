@@ -325,112 +325,142 @@ __attribute__((format(printf, 4, 5))) static void say(struct hpk_fit_result *r, 
     va_end(ap);
 }
 
-void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct hpk_jvmopts *o, struct hpk_host *h,
-                     struct hpk_fit_result *r)
-{
-    memset(r, 0, sizeof *r);
-    r->coops = r->coh = r->ccp = r->align = -1;
-    int aot = kind && !strcmp(kind, "aot");
-    char a[48], b2[32];
+static const char *onoff(int v) { return v ? "on" : "off"; }
 
-    /* 1. CPU features. Only an AOT cache holds machine code (adapters):
-     * a CPU lacking a feature the training CPU had must never meet it. A
-     * cache trained with adapter caching off (jvm.aot_code=false, the
-     * portable variant) holds none, and its launcher passes it with the
-     * same option (variant.jvm), so the CPU does not decide. */
-    if (aot && rec->cpu.n && rec->code != HPK_CODE_NONE) {
-        char name[64];
-        if (!need(h, HPK_HOST_FEAT)) {
-            say(r, HPK_FIT_NO, HPK_FIT_R_CPU_UNKNOWN,
-                "this CPU's features cannot be read; the cache holds machine code");
-            return;
-        }
-        if (hpk_cpufeat_missing(&rec->cpu, &h->cpu, name, sizeof name)) {
-            say(r, HPK_FIT_NO, HPK_FIT_R_CPU, "this CPU lacks %s, which the training CPU had", name);
-            return;
-        }
+/* 1. CPU features. Only an AOT cache holds machine code (adapters): a CPU
+ * lacking a feature the training CPU had must never meet it. A cache
+ * trained with adapter caching off (jvm.aot_code=false, the portable
+ * variant) holds none, and its launcher passes it with the same option
+ * (variant.jvm), so the CPU does not decide. 1 when that is the verdict. */
+static int fit_cpu(const struct hpk_cond *rec, int aot, struct hpk_host *h, struct hpk_fit_result *r)
+{
+    if (!aot || !rec->cpu.n || rec->code == HPK_CODE_NONE) return 0;
+    char name[64];
+    if (!need(h, HPK_HOST_FEAT)) {
+        say(r, HPK_FIT_NO, HPK_FIT_R_CPU_UNKNOWN, "this CPU's features cannot be read; the cache holds machine code");
+        return 1;
     }
-    /* 2. Object headers and alignment: JDK 25 defaults, off and 8. */
+    if (hpk_cpufeat_missing(&rec->cpu, &h->cpu, name, sizeof name)) {
+        say(r, HPK_FIT_NO, HPK_FIT_R_CPU, "this CPU lacks %s, which the training CPU had", name);
+        return 1;
+    }
+    return 0;
+}
+
+/* 2. Object headers and alignment: JDK 25 defaults, off and 8. */
+static int fit_headers(const struct hpk_cond *rec, const struct hpk_jvmopts *o, struct hpk_fit_result *r)
+{
     r->coh = o->coh >= 0 ? o->coh : 0;
     if (rec->coh >= 0 && r->coh != rec->coh) {
-        say(r, HPK_FIT_NO, HPK_FIT_R_HEADERS, "UseCompactObjectHeaders is %s here, %s in training",
-            r->coh ? "on" : "off", rec->coh ? "on" : "off");
-        return;
+        say(r, HPK_FIT_NO, HPK_FIT_R_HEADERS, "UseCompactObjectHeaders is %s here, %s in training", onoff(r->coh),
+            onoff(rec->coh));
+        return 1;
     }
     r->align = o->align > 0 ? o->align : 8;
     if (rec->align > 0 && r->align != rec->align) {
         say(r, HPK_FIT_NO, HPK_FIT_R_ALIGN, "ObjectAlignmentInBytes is %d here, %d in training", r->align,
             rec->align);
-        return;
+        return 1;
     }
-    /* 3. The GC: given, else Serial on a client-class host (< 2 CPUs or
-     * < 1792 MB), else G1. Both load archived objects, so the host is
-     * probed only when the recorded GC is another one. */
+    return 0;
+}
+
+/* 3. The GC: given, else Serial on a client-class host (< 2 CPUs or
+ * < 1792 MB), else G1. Both load archived objects, so the host is probed
+ * only when the recorded GC is another one. *unsure: a GC not known to
+ * load the archived heap. */
+static int fit_gc(const struct hpk_cond *rec, int aot, const struct hpk_jvmopts *o, struct hpk_host *h,
+                  struct hpk_fit_result *r, int *unsure)
+{
     if (o->gc[0]) snprintf(r->gc, sizeof r->gc, "%s", o->gc);
     else if (!rec->gc[0] || heap_loading(rec->gc)) snprintf(r->gc, sizeof r->gc, "%s", o->cpus == 1 ? "Serial" : "");
     else if (need(h, HPK_HOST_CPUS | HPK_HOST_MEM)) {
         int cpus = o->cpus > 0 ? o->cpus : h->cpus;
         snprintf(r->gc, sizeof r->gc, "%s", cpus >= 2 && h->mem >= 1792 * MB ? "G1" : "Serial");
     }
-    int gc_unsure = 0;
+    *unsure = 0;
     if (aot && rec->gc[0] && r->gc[0] && strcmp(rec->gc, r->gc) != 0 &&
         !(heap_loading(rec->gc) && heap_loading(r->gc))) {
         if (heap_loading(rec->gc) && !strcmp(r->gc, "Z")) {
             say(r, HPK_FIT_NO, HPK_FIT_R_GC, "the GC is Z here, %s in training: ZGC cannot load the archived heap",
                 rec->gc);
-            return;
+            return 1;
         }
-        gc_unsure = 1;
+        *unsure = 1;
     }
-    /* 4. Compressed oops (Arguments::set_heap_size, set_use_compressed_oops). */
+    return 0;
+}
+
+/* 4. Compressed oops here (Arguments::set_heap_size,
+ * set_use_compressed_oops): r->coops and r->heap, and in a (n bytes) what
+ * decided. Returns 1 when the heap is at the limit (either may happen). */
+static int predict_coops(const struct hpk_jvmopts *o, struct hpk_host *h, struct hpk_fit_result *r, char *a, size_t n)
+{
     uint64_t enc = 32 * GB * (uint64_t)(r->align >= 8 ? r->align / 8 : 1); /* OopEncodingHeapMax */
-    int coops_unsure = 0;
+    char b2[32];
     if (!strcmp(r->gc, "Z")) {
         r->coops = 0;
-        snprintf(a, sizeof a, "ZGC");
-    } else if (o->coops >= 0) {
+        snprintf(a, n, "ZGC");
+        return 0;
+    }
+    if (o->coops >= 0) {
         r->coops = o->coops;
-        snprintf(a, sizeof a, "the options");
-    } else if (o->xmx || o->xms) {
+        snprintf(a, n, "the options");
+        return 0;
+    }
+    if (o->xmx || o->xms) {
         /* An explicit heap: on if it fits below the encoding range less
          * the heap alignment (up to 512 MB for G1's regions). */
         r->heap = o->xmx > o->xms ? o->xmx : o->xms;
         r->coops = r->heap <= enc - 1 * GB ? 1 : r->heap > enc ? 0 : 1;
-        coops_unsure = r->heap > enc - 1 * GB && r->heap <= enc;
         gb(b2, sizeof b2, r->heap);
-        snprintf(a, sizeof a, "max heap %s", b2);
-    } else if (!o->ram_override) {
+        snprintf(a, n, "max heap %s", b2);
+        return r->heap > enc - 1 * GB && r->heap <= enc;
+    }
+    if (!o->ram_override) {
         /* The default heap is clamped to what compressed oops address: on. */
         r->coops = 1;
-        snprintf(a, sizeof a, "default heap");
-    } else {
-        /* MaxRAM* given: the heap is MaxRAMPercentage of MaxRAM (or of the
-         * memory), and above the compressed range (less
-         * HeapBaseMinAddress, 2 GB) oops are not compressed. */
-        uint64_t phys = o->maxram;
-        if (!phys && need(h, HPK_HOST_MEM)) phys = h->mem;
-        double pct = o->maxram_pct > 0 ? o->maxram_pct : 25.0;
-        if (phys) {
-            r->heap = (uint64_t)((double)phys * pct / 100.0);
-            uint64_t lim = enc - 2 * GB;
-            r->coops = r->heap <= lim - 1 * GB ? 1 : r->heap > lim ? 0 : 1;
-            coops_unsure = r->heap > lim - 1 * GB && r->heap <= lim;
-            gb(b2, sizeof b2, r->heap);
-            snprintf(a, sizeof a, "max heap %s", b2);
-        } else {
-            coops_unsure = 1;
-            snprintf(a, sizeof a, "unknown memory");
-        }
+        snprintf(a, n, "default heap");
+        return 0;
     }
+    /* MaxRAM* given: the heap is MaxRAMPercentage of MaxRAM (or of the
+     * memory), and above the compressed range (less HeapBaseMinAddress,
+     * 2 GB) oops are not compressed. */
+    uint64_t phys = o->maxram;
+    if (!phys && need(h, HPK_HOST_MEM)) phys = h->mem;
+    double pct = o->maxram_pct > 0 ? o->maxram_pct : 25.0;
+    if (!phys) {
+        snprintf(a, n, "unknown memory");
+        return 1;
+    }
+    r->heap = (uint64_t)((double)phys * pct / 100.0);
+    uint64_t lim = enc - 2 * GB;
+    r->coops = r->heap <= lim - 1 * GB ? 1 : r->heap > lim ? 0 : 1;
+    gb(b2, sizeof b2, r->heap);
+    snprintf(a, n, "max heap %s", b2);
+    return r->heap > lim - 1 * GB && r->heap <= lim;
+}
+
+void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct hpk_jvmopts *o, struct hpk_host *h,
+                     struct hpk_fit_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->coops = r->coh = r->ccp = r->align = -1;
+    int aot = kind && !strcmp(kind, "aot");
+    int gc_unsure = 0;
+    if (fit_cpu(rec, aot, h, r) || fit_headers(rec, o, r) || fit_gc(rec, aot, o, h, r, &gc_unsure)) return;
+    char a[48];
+    int coops_unsure = predict_coops(o, h, r, a, sizeof a);
     if (rec->coops >= 0 && r->coops >= 0 && r->coops != rec->coops && !coops_unsure) {
-        say(r, HPK_FIT_NO, HPK_FIT_R_OOPS, "compressed oops are %s here (%s), %s in training",
-            r->coops ? "on" : "off", a, rec->coops ? "on" : "off");
+        say(r, HPK_FIT_NO, HPK_FIT_R_OOPS, "compressed oops are %s here (%s), %s in training", onoff(r->coops), a,
+            onoff(rec->coops));
         return;
     }
+    /* 5. Compressed class pointers: on unless the options say off. */
     r->ccp = o->ccp >= 0 ? o->ccp : 1;
     if (rec->ccp >= 0 && r->ccp != rec->ccp) {
-        say(r, HPK_FIT_NO, HPK_FIT_R_CCP, "compressed class pointers are %s here, %s in training",
-            r->ccp ? "on" : "off", rec->ccp ? "on" : "off");
+        say(r, HPK_FIT_NO, HPK_FIT_R_CCP, "compressed class pointers are %s here, %s in training", onoff(r->ccp),
+            onoff(rec->ccp));
         return;
     }
     if (coops_unsure) {
@@ -442,8 +472,8 @@ void hpk_fit_predict(const struct hpk_cond *rec, const char *kind, const struct 
         say(r, HPK_FIT_UNSURE, HPK_FIT_R_NO_CONDITIONS,
             "its provenance records no JVM conditions (trained by an older hpack)");
     } else {
-        say(r, HPK_FIT_YES, HPK_FIT_R_MATCH, "compressed oops %s (%s), GC %s, compact headers %s%s",
-            r->coops ? "on" : "off", a, r->gc[0] ? r->gc : "Serial or G1", r->coh ? "on" : "off",
+        say(r, HPK_FIT_YES, HPK_FIT_R_MATCH, "compressed oops %s (%s), GC %s, compact headers %s%s", onoff(r->coops),
+            a, r->gc[0] ? r->gc : "Serial or G1", onoff(r->coh),
             aot && rec->code == HPK_CODE_NONE ? ", no machine code (the CPU does not matter)" : "");
     }
 }

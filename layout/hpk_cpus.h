@@ -16,6 +16,11 @@
  * depends on it (only speed does), tests use it to show that. */
 int hpk_cpus(void);
 
+/* fn(arg) on nt threads (at most HPK_MAX_THREADS): this one and nt - 1
+ * started, as many as can be (fn shares the work out, so fewer is only
+ * slower); returns when every one is done. */
+void hpk_run_threads(int nt, void *(*fn)(void *), void *arg);
+
 /* The cgroup v2 limit alone, from a cpu.max line ("max 100000", "150000
  * 100000"): CPUs rounded up, or 0 for no limit or a line it cannot read. */
 int hpk_cpu_max_parse(const char *line);

@@ -124,6 +124,15 @@ const char *hpk_role_name(unsigned role);
 const char *hpk_codec_name(unsigned codec);
 int hpk_role_from_name(const char *name); /* -1 if unknown */
 
+/* Little-endian fields: the format is little-endian on every host (and so
+ * is zip, whose records packer/jar.c rewrites). */
+static inline void hpk_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+static inline void hpk_put32(uint8_t *p, uint32_t v) { hpk_put16(p, (uint16_t)v), hpk_put16(p + 2, (uint16_t)(v >> 16)); }
+static inline void hpk_put64(uint8_t *p, uint64_t v) { hpk_put32(p, (uint32_t)v), hpk_put32(p + 4, (uint32_t)(v >> 32)); }
+static inline uint16_t hpk_get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t hpk_get32(const uint8_t *p) { return hpk_get16(p) | (uint32_t)hpk_get16(p + 2) << 16; }
+static inline uint64_t hpk_get64(const uint8_t *p) { return hpk_get32(p) | (uint64_t)hpk_get32(p + 4) << 32; }
+
 static inline uint64_t hpk_align_up(uint64_t v)
 {
     return (v + (HPK_ALIGN - 1)) & ~(uint64_t)(HPK_ALIGN - 1);

@@ -15,24 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* ---- little-endian helpers: the format is little-endian on every host ---- */
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
-
 static void hash128(const void *buf, size_t len, uint8_t out[16])
 {
     XXH128_canonical_t c;
@@ -287,17 +269,17 @@ static void footer_encode(const struct hpk_footer *f, uint8_t b[HPK_FOOTER_SIZE]
 {
     memset(b, 0, HPK_FOOTER_SIZE);
     memcpy(b, HPK_FOOTER_MAGIC, 8);
-    put32(b + 8, f->version);
-    put32(b + 12, f->flags);
-    put64(b + 16, f->toc_offset);
-    put64(b + 24, f->toc_size);
-    put32(b + 32, f->entry_count);
-    put32(b + 36, HPK_FOOTER_SIZE);
-    put64(b + 40, f->data_end);
+    hpk_put32(b + 8, f->version);
+    hpk_put32(b + 12, f->flags);
+    hpk_put64(b + 16, f->toc_offset);
+    hpk_put64(b + 24, f->toc_size);
+    hpk_put32(b + 32, f->entry_count);
+    hpk_put32(b + 36, HPK_FOOTER_SIZE);
+    hpk_put64(b + 40, f->data_end);
     memcpy(b + 48, f->toc_hash, 16);
     memcpy(b + 64, f->base_hash, 16);
     memcpy(b + 80, f->full_hash, 16);
-    put64(b + 112, XXH3_64bits(b, 112));
+    hpk_put64(b + 112, XXH3_64bits(b, 112));
     memcpy(b + 120, HPK_FOOTER_MAGIC_END, 8);
 }
 
@@ -306,14 +288,14 @@ int hpk_layout_footer_decode(const uint8_t b[HPK_FOOTER_SIZE], uint64_t payload_
 {
     if (memcmp(b, HPK_FOOTER_MAGIC, 8) != 0 || memcmp(b + 120, HPK_FOOTER_MAGIC_END, 8) != 0)
         return HPK_E_MAGIC;
-    if (get64(b + 112) != XXH3_64bits(b, 112)) return HPK_E_FOOTER_SUM;
-    f->version = get32(b + 8);
-    if (f->version != HPK_LAYOUT_VERSION || get32(b + 36) != HPK_FOOTER_SIZE) return HPK_E_VERSION;
-    f->flags = get32(b + 12);
-    f->toc_offset = get64(b + 16);
-    f->toc_size = get64(b + 24);
-    f->entry_count = get32(b + 32);
-    f->data_end = get64(b + 40);
+    if (hpk_get64(b + 112) != XXH3_64bits(b, 112)) return HPK_E_FOOTER_SUM;
+    f->version = hpk_get32(b + 8);
+    if (f->version != HPK_LAYOUT_VERSION || hpk_get32(b + 36) != HPK_FOOTER_SIZE) return HPK_E_VERSION;
+    f->flags = hpk_get32(b + 12);
+    f->toc_offset = hpk_get64(b + 16);
+    f->toc_size = hpk_get64(b + 24);
+    f->entry_count = hpk_get32(b + 32);
+    f->data_end = hpk_get64(b + 40);
     memcpy(f->toc_hash, b + 48, 16);
     memcpy(f->base_hash, b + 64, 16);
     memcpy(f->full_hash, b + 80, 16);
@@ -349,15 +331,15 @@ void hpk_layout_toc_encode(const struct hpk_entry *e, uint32_t count, uint8_t *b
     for (uint32_t i = 0; i < count; i++) {
         size_t rs = hpk_record_size(e[i].path_len);
         memset(buf, 0, rs);
-        put64(buf, e[i].offset);
-        put64(buf + 8, e[i].stored_size);
-        put64(buf + 16, e[i].size);
+        hpk_put64(buf, e[i].offset);
+        hpk_put64(buf + 8, e[i].stored_size);
+        hpk_put64(buf + 16, e[i].size);
         memcpy(buf + 24, e[i].hash, 16);
-        put32(buf + 40, e[i].mode);
+        hpk_put32(buf + 40, e[i].mode);
         buf[44] = e[i].role;
         buf[45] = e[i].codec;
-        put16(buf + 46, e[i].path_len);
-        put64(buf + 48, e[i].stored_hash);
+        hpk_put16(buf + 46, e[i].path_len);
+        hpk_put64(buf + 48, e[i].stored_hash);
         memcpy(buf + HPK_RECORD_FIXED, e[i].path, e[i].path_len);
         buf += rs;
     }
@@ -395,10 +377,10 @@ static void identity_from_index(const struct hpk_entry **idx, uint32_t count, in
         const struct hpk_entry *e = idx[i];
         if (!include_cache && e->role == HPK_ROLE_CACHE) continue;
         uint8_t b[2 + 4 + 1 + 8 + 16];
-        put16(b, e->path_len);
-        put32(b + 2, e->mode);
+        hpk_put16(b, e->path_len);
+        hpk_put32(b + 2, e->mode);
         b[6] = e->role;
-        put64(b + 7, e->size);
+        hpk_put64(b + 7, e->size);
         memcpy(b + 15, e->hash, 16);
         XXH3_128bits_update(&st, b, 2);
         XXH3_128bits_update(&st, e->path, e->path_len);
@@ -499,15 +481,15 @@ int hpk_layout_parse(const struct hpk_footer *f, const uint8_t *toc, struct hpk_
     for (uint32_t i = 0; i < f->entry_count; i++) {
         if (f->toc_size - pos < HPK_RECORD_FIXED) { err = HPK_E_TOC_RECORD; goto fail; }
         const uint8_t *r = toc + pos;
-        e[i].offset = get64(r);
-        e[i].stored_size = get64(r + 8);
-        e[i].size = get64(r + 16);
+        e[i].offset = hpk_get64(r);
+        e[i].stored_size = hpk_get64(r + 8);
+        e[i].size = hpk_get64(r + 16);
         memcpy(e[i].hash, r + 24, 16);
-        e[i].mode = get32(r + 40);
+        e[i].mode = hpk_get32(r + 40);
         e[i].role = r[44];
         e[i].codec = r[45];
-        e[i].path_len = get16(r + 46);
-        e[i].stored_hash = get64(r + 48);
+        e[i].path_len = hpk_get16(r + 46);
+        e[i].stored_hash = hpk_get64(r + 48);
         e[i].path = (const char *)r + HPK_RECORD_FIXED;
         size_t rs = hpk_record_size(e[i].path_len);
         if (f->toc_size - pos < rs) { err = HPK_E_TOC_RECORD; goto fail; }

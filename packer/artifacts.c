@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,39 @@ int hpk_open_artifact(const char *path, struct hpk_artifact *a, struct hpk_perr 
                             a->err_path);
     }
     return 0;
+}
+
+int hpk_cmd_usage(const char *usage, int c)
+{
+    fputs(usage, c == 'h' ? stdout : stderr);
+    return c == 'h' ? 0 : HPK_ST_USAGE;
+}
+
+int hpk_cmd_json_args(int argc, char **argv, const char *usage, int operands, int *json)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    int c;
+    *json = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j') *json = 1;
+        else return hpk_cmd_usage(usage, c);
+    }
+    return argc - optind != operands ? hpk_cmd_usage(usage, '?') : -1;
+}
+
+int hpk_cmd_open(const char *path, struct hpk_artifact *a)
+{
+    struct hpk_perr e;
+    if (hpk_open_artifact(path, a, &e) == 0) return 0;
+    fprintf(stderr, "hpack: %s\n", e.msg);
+    return HPK_ST_ARTIFACT;
+}
+
+int hpk_cmd_fail(const char *cmd, const struct hpk_perr *e)
+{
+    fprintf(stderr, "hpack: %s: %s\n", cmd, e->msg);
+    return e->status;
 }
 
 void hpk_close_artifact(struct hpk_artifact *a)

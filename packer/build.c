@@ -131,23 +131,12 @@ int hpk_cmd_build(int argc, char **argv)
 
 static void build_free(struct hpk_build *b)
 {
-    hpk_strv_free(&b->cp);
-    hpk_strv_free(&b->jvm_opts);
-    hpk_strv_free(&b->args);
-    hpk_strv_free(&b->train_args);
-    hpk_strv_free(&b->train_variants);
-    hpk_strv_free(&b->more_caches);
-    hpk_strv_free(&b->cp_paths);
-    hpk_strv_free(&b->cp_hosts);
-    free(b->closure);
-    hpk_strv_free(&b->jlink_opts);
-    hpk_strv_free(&b->jdeps_inputs);
-    hpk_strv_free(&b->jdeps_names);
-    hpk_strv_free(&b->tune_cands);
-    free(b->resolved_main);
-    free(b->modules);
-    free(b->jlinked);
-    free(b->fail_detail);
+    struct hpk_strv *lists[] = {&b->cp,          &b->jvm_opts,   &b->args,         &b->train_args, &b->train_variants,
+                                &b->more_caches, &b->cp_paths,   &b->cp_hosts,     &b->jlink_opts, &b->jdeps_inputs,
+                                &b->jdeps_names, &b->tune_cands};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) hpk_strv_free(lists[i]);
+    char *strings[] = {b->closure, b->resolved_main, b->modules, b->jlinked, b->fail_detail};
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) free(strings[i]);
 }
 
 static const struct option build_opts[] = {

@@ -277,176 +277,245 @@ static const char *jar_name(const struct cl *c, const struct hpk_item *jar, cons
     return buf;
 }
 
-/* One Class-Path token of the jar reached as tree path `rt` (host path
- * `host`, or NULL inside an archive distribution, which has no host side). */
-static int follow_entry(struct cl *c, const char *rt, const char *host, const struct hpk_item *jar, int is_signed,
-                        const char *tok)
+/* One Class-Path token being followed: what follow_entry's steps share. */
+struct entry {
+    const char *rt;           /* the jar holding the token, as the JVM reaches it in the tree */
+    const char *host;         /* the same jar on the host, NULL inside an archive distribution */
+    const char *jar_path;     /* the jar's own tree path (its manifest is the one rewritten) */
+    const char *jname;        /* the jar for messages (jar_name) */
+    const char *tok;          /* the token as written */
+    int is_signed;
+    char ep[PATH_MAX];        /* the token as a file path (entry_path) */
+    int absolute;             /* ep is a host path */
+    int d_in;                 /* d is a tree path: lexjoin stayed inside the tree */
+    char d[2 * PATH_MAX];     /* where the token leads in the tree */
+    char h[2 * PATH_MAX];     /* where it leads on the host */
+    char real[PATH_MAX];      /* h's real path */
+    const char *content;      /* tree path of the bytes the JVM finds there, once packed; NULL: not packed yet */
+    const char *from;         /* the record's origin: dist, packed, outside, or the absolute entry */
+    uint8_t want[16];         /* the hash of those bytes */
+    struct hpk_item tmp;      /* the host file, read when it is not packed yet */
+    char buf[PATH_MAX];       /* content's storage when it is found by a search */
+    char jn[PATH_MAX + 64];   /* jname's storage */
+};
+
+/* A token ending in "/": a directory of classes. Only the distribution's
+ * own directories are in the tree; hpack packs jars, not host directories. */
+static int follow_dir(struct cl *c, struct entry *e)
 {
-    char ep[PATH_MAX], d[2 * PATH_MAX], h[2 * PATH_MAX], real[PATH_MAX], buf[PATH_MAX], found[PATH_MAX];
-    char jn[PATH_MAX + 64];
-    const char *jname = jar_name(c, jar, rt, jn, sizeof jn);
-    if (entry_path(tok, ep, sizeof ep) != 0) {
-        hpk_info("%s: Class-Path entry %s is not a file path; the JVM ignores it", jname, tok);
-        record(c, rt, tok, "ignored", "-", NULL);
+    char found[PATH_MAX];
+    struct hpk_item *it = e->d_in ? hpk_snapshot_follow(c->s, "app", e->d + 4, found, sizeof found) : NULL;
+    if (e->d_in && !strncmp(e->d, "app/", 4) && it && S_ISDIR(it->mode)) {
+        record(c, e->rt, e->tok, "in-tree", "dist", e->d);
         return 0;
     }
-    int absolute = ep[0] == '/';
-    int d_in = !absolute && lexjoin(rt, ep, d, sizeof d) == 0;
-    size_t el = strlen(ep);
-    if (ep[el - 1] == '/') { /* a directory of classes */
-        struct hpk_item *it = d_in ? hpk_snapshot_follow(c->s, "app", d + 4, found, sizeof found) : NULL;
-        if (d_in && !strncmp(d, "app/", 4) && it && S_ISDIR(it->mode)) {
-            record(c, rt, tok, "in-tree", "dist", d);
-            return 0;
-        }
-        problem(c, "%s: Class-Path entry %s is a directory outside the distribution: not packed (hpack packs jars), "
-                "the JVM would read it on the host", jname, tok);
-        record(c, rt, tok, "unpacked", "-", NULL);
+    problem(c, "%s: Class-Path entry %s is a directory outside the distribution: not packed (hpack packs jars), "
+            "the JVM would read it on the host", e->jname, e->tok);
+    record(c, e->rt, e->tok, "unpacked", "-", NULL);
+    return 0;
+}
+
+/* A relative token of a jar inside an archive distribution: there is no
+ * host side, the tree is all the JVM will see. */
+static int follow_in_dist(struct cl *c, struct entry *e)
+{
+    char found[PATH_MAX];
+    struct hpk_item *it =
+        e->d_in && !strncmp(e->d, "app/", 4) ? hpk_snapshot_follow(c->s, "app", e->d + 4, found, sizeof found) : NULL;
+    if (!it || !S_ISREG(it->mode)) {
+        problem(c, "%s: Class-Path entry %s names no jar in the distribution; ignored, as the JVM does", e->jname, e->tok);
+        record(c, e->rt, e->tok, "missing", "-", NULL);
         return 0;
     }
-    /* The host side: what the JVM finds running the inputs in place. */
-    const char *content = NULL; /* tree path of the bytes it finds, once packed */
-    if (!host && !absolute) {
-        struct hpk_item *it = d_in && !strncmp(d, "app/", 4) ? hpk_snapshot_follow(c->s, "app", d + 4, found, sizeof found) : NULL;
-        if (!it || !S_ISREG(it->mode)) {
-            problem(c, "%s: Class-Path entry %s names no jar in the distribution; ignored, as the JVM does", jname, tok);
-            record(c, rt, tok, "missing", "-", NULL);
-            return 0;
-        }
-        record(c, rt, tok, "in-tree", "dist", d);
-        return visit(c, d, NULL);
-    }
-    if (absolute) snprintf(h, sizeof h, "%s", ep);
-    else lexjoin(host, ep, h, sizeof h);
+    record(c, e->rt, e->tok, "in-tree", "dist", e->d);
+    return visit(c, e->d, NULL);
+}
+
+/* The host side: the file the JVM finds running the inputs in place (h,
+ * real). 1 when there is none (the JVM ignores the token: recorded). */
+static int host_target(struct cl *c, struct entry *e)
+{
+    if (e->absolute) snprintf(e->h, sizeof e->h, "%s", e->ep);
+    else lexjoin(e->host, e->ep, e->h, sizeof e->h);
     struct stat st;
-    if (stat(h, &st) != 0 || !S_ISREG(st.st_mode) || !realpath(h, real)) {
-        int dir = stat(h, &st) == 0 && S_ISDIR(st.st_mode);
-        problem(c, "%s: Class-Path entry %s: %s %s; ignored, as the JVM does", jname, tok, h,
-                dir ? "is a directory, not a jar" : "does not exist");
-        record(c, rt, tok, "missing", absolute ? ep : "-", NULL);
-        return 0;
-    }
-    /* Where its bytes come from: the distribution, a jar packed already
-     * (the class path's, or one packed for an earlier entry), or outside
-     * every input so far; an absolute entry shows its path. */
-    content = packed_copy(c, real, buf, sizeof buf);
-    const char *from = content ? (find_str(&c->host_real, real) < 0 ? "dist" : "packed") : "outside";
-    uint8_t want[16];
-    struct hpk_item tmp = {0};
-    if (content) {
-        memcpy(want, hpk_snapshot_find(c->s, content)->hash, 16);
+    if (stat(e->h, &st) == 0 && S_ISREG(st.st_mode) && realpath(e->h, e->real)) return 0;
+    int dir = stat(e->h, &st) == 0 && S_ISDIR(st.st_mode);
+    problem(c, "%s: Class-Path entry %s: %s %s; ignored, as the JVM does", e->jname, e->tok, e->h,
+            dir ? "is a directory, not a jar" : "does not exist");
+    record(c, e->rt, e->tok, "missing", e->absolute ? e->ep : "-", NULL);
+    return 1;
+}
+
+/* Where the host file's bytes come from: the distribution, a jar packed
+ * already (the class path's, or one packed for an earlier entry), or
+ * outside every input so far (then read into tmp, and checked to be a
+ * jar); an absolute entry shows its path. Sets content, from and want. */
+static int host_bytes(struct cl *c, struct entry *e)
+{
+    e->content = packed_copy(c, e->real, e->buf, sizeof e->buf);
+    e->from = e->content ? (find_str(&c->host_real, e->real) < 0 ? "dist" : "packed") : "outside";
+    if (e->content) {
+        memcpy(e->want, hpk_snapshot_find(c->s, e->content)->hash, 16);
     } else {
-        if (hpk_snapshot_file(&tmp, h, HPK_ST_CLASSPATH, c->e) != 0) return -1;
-        memcpy(want, tmp.hash, 16);
+        if (hpk_snapshot_file(&e->tmp, e->h, HPK_ST_CLASSPATH, c->e) != 0) return -1;
+        memcpy(e->want, e->tmp.hash, 16);
         struct hpk_manifest m;
-        if (hpk_jar_manifest(tmp.data, tmp.size, h, &m, c->e) != 0) {
-            free(tmp.data), free(tmp.source);
-            return -1;
-        }
+        if (hpk_jar_manifest(e->tmp.data, e->tmp.size, e->h, &m, c->e) != 0) return -1;
         hpk_manifest_free(&m);
         /* The same bytes packed under another name (a distribution's copy
          * of a link that leaves it): no second copy. */
-        for (size_t i = 0; i < c->s->n && !content; i++) {
+        for (size_t i = 0; i < c->s->n && !e->content; i++) {
             const struct hpk_item *x = &c->s->items[i];
-            if (x->role == HPK_ROLE_CLASSPATH && S_ISREG(x->mode) && x->size == tmp.size && !memcmp(x->hash, want, 16)) {
-                snprintf(buf, sizeof buf, "%s", x->path);
-                content = buf;
-                from = "dist";
-                free(tmp.data), free(tmp.source);
-                memset(&tmp, 0, sizeof tmp);
+            if (x->role == HPK_ROLE_CLASSPATH && S_ISREG(x->mode) && x->size == e->tmp.size &&
+                !memcmp(x->hash, e->want, 16)) {
+                snprintf(e->buf, sizeof e->buf, "%s", x->path);
+                e->content = e->buf;
+                e->from = "dist";
+                free(e->tmp.data), free(e->tmp.source);
+                memset(&e->tmp, 0, sizeof e->tmp);
             }
         }
     }
-    if (absolute) from = ep;
-    /* The tree side: where the same token leads in the unpacked tree. */
-    if (d_in && !strncmp(d, "app/", 4)) {
-        struct hpk_item *it = hpk_snapshot_follow(c->s, "app", d + 4, found, sizeof found);
-        if (it && S_ISREG(it->mode) && !memcmp(it->hash, want, 16)) {
-            free(tmp.data), free(tmp.source);
-            record(c, rt, tok, "in-tree", content || absolute ? from : "dist", d);
-            return visit(c, d, h);
-        }
-        if (!it && placeable(c->s, d)) {
-            const char *how;
-            if (!content) {
-                struct hpk_item *n;
-                if (add_parents(c->s, d) != 0 || !(n = hpk_snapshot_add(c->s, d, S_IFREG | 0644, HPK_ROLE_CLASSPATH)) ||
-                    copy_into(n, &tmp) != 0)
-                    return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
-                hpk_strv_push(&c->host_real, real);
-                hpk_strv_push(&c->host_at, d);
-                how = "copied";
-                hpk_info("%s: Class-Path entry %s: packed %s there", jname, tok, h);
-            } else {
-                /* A link to the packed copy, unless that copy's own Class-Path
-                 * would then resolve from another directory. */
-                char cdir[PATH_MAX], ddir[PATH_MAX], tg[PATH_MAX];
-                snprintf(cdir, sizeof cdir, "%s", content);
-                snprintf(ddir, sizeof ddir, "%s", d);
-                *strrchr(cdir, '/') = 0;
-                *strrchr(ddir, '/') = 0;
-                struct hpk_item *ci = hpk_snapshot_find(c->s, content);
-                struct hpk_manifest m = {0};
-                struct hpk_perr ig;
-                int has_cp = hpk_jar_manifest(ci->data, ci->size, content, &m, &ig) == 0 && m.class_path;
-                hpk_manifest_free(&m);
-                struct hpk_item *n;
-                if (add_parents(c->s, d) != 0) return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
-                if (has_cp && strcmp(cdir, ddir)) {
-                    struct hpk_item copy = {0};
-                    ci = hpk_snapshot_find(c->s, content);
-                    if (copy_into(&copy, ci) != 0 || !(n = hpk_snapshot_add(c->s, d, S_IFREG | 0644, HPK_ROLE_CLASSPATH)))
-                        return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
-                    n->mode = copy.mode, n->size = copy.size, n->data = copy.data, n->source = copy.source;
-                    n->id = copy.id, n->no_compress = 1;
-                    memcpy(n->hash, copy.hash, 16);
-                    how = "copied";
-                } else {
-                    relpath(d, content, tg, sizeof tg);
-                    if (!(n = hpk_snapshot_add(c->s, d, S_IFLNK | 0777, HPK_ROLE_CLASSPATH)) || !(n->data = (uint8_t *)strdup(tg)))
-                        return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
-                    n->size = strlen(tg);
-                    hpk_hash_bytes(tg, n->size, n->hash);
-                    how = "linked";
-                }
-            }
-            free(tmp.data), free(tmp.source);
-            record(c, rt, tok, how, from, d);
-            return visit(c, d, h);
-        }
+    if (e->absolute) e->from = e->ep;
+    return 0;
+}
+
+/* Put the packed copy (content) at the free tree place d: a link to it,
+ * unless that copy's own Class-Path would then resolve from another
+ * directory (then a copy). *how says which, for the record. */
+static int place_packed(struct cl *c, struct entry *e, const char **how)
+{
+    char cdir[PATH_MAX], ddir[PATH_MAX], tg[PATH_MAX];
+    snprintf(cdir, sizeof cdir, "%s", e->content);
+    snprintf(ddir, sizeof ddir, "%s", e->d);
+    *strrchr(cdir, '/') = 0;
+    *strrchr(ddir, '/') = 0;
+    struct hpk_item *ci = hpk_snapshot_find(c->s, e->content);
+    struct hpk_manifest m = {0};
+    struct hpk_perr ig;
+    int has_cp = hpk_jar_manifest(ci->data, ci->size, e->content, &m, &ig) == 0 && m.class_path;
+    hpk_manifest_free(&m);
+    struct hpk_item *n;
+    if (add_parents(c->s, e->d) != 0) return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+    if (has_cp && strcmp(cdir, ddir)) {
+        struct hpk_item copy = {0};
+        ci = hpk_snapshot_find(c->s, e->content); /* items move as the snapshot grows */
+        if (copy_into(&copy, ci) != 0 || !(n = hpk_snapshot_add(c->s, e->d, S_IFREG | 0644, HPK_ROLE_CLASSPATH)))
+            return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+        n->mode = copy.mode, n->size = copy.size, n->data = copy.data, n->source = copy.source;
+        n->id = copy.id, n->no_compress = 1;
+        memcpy(n->hash, copy.hash, 16);
+        *how = "copied";
+        return 0;
     }
-    /* Neither: the manifest must name the packed copy instead. */
+    relpath(e->d, e->content, tg, sizeof tg);
+    if (!(n = hpk_snapshot_add(c->s, e->d, S_IFLNK | 0777, HPK_ROLE_CLASSPATH)) || !(n->data = (uint8_t *)strdup(tg)))
+        return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+    n->size = strlen(tg);
+    hpk_hash_bytes(tg, n->size, n->hash);
+    *how = "linked";
+    return 0;
+}
+
+/* The tree side: where the same token leads in the unpacked tree. 1 when
+ * the same bytes are there already, or the place is free and they are put
+ * there (recorded); 0 when the manifest must name the packed copy instead. */
+static int tree_side(struct cl *c, struct entry *e)
+{
+    if (!e->d_in || strncmp(e->d, "app/", 4)) return 0;
+    char found[PATH_MAX];
+    struct hpk_item *it = hpk_snapshot_follow(c->s, "app", e->d + 4, found, sizeof found);
+    if (it && S_ISREG(it->mode) && !memcmp(it->hash, e->want, 16)) {
+        record(c, e->rt, e->tok, "in-tree", e->content || e->absolute ? e->from : "dist", e->d);
+        return 1;
+    }
+    if (it || !placeable(c->s, e->d)) return 0;
+    const char *how;
+    if (!e->content) {
+        struct hpk_item *n;
+        if (add_parents(c->s, e->d) != 0 || !(n = hpk_snapshot_add(c->s, e->d, S_IFREG | 0644, HPK_ROLE_CLASSPATH)) ||
+            copy_into(n, &e->tmp) != 0)
+            return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+        hpk_strv_push(&c->host_real, e->real);
+        hpk_strv_push(&c->host_at, e->d);
+        how = "copied";
+        hpk_info("%s: Class-Path entry %s: packed %s there", e->jname, e->tok, e->h);
+    } else if (place_packed(c, e, &how) != 0) {
+        return -1;
+    }
+    record(c, e->rt, e->tok, how, e->from, e->d);
+    return 1;
+}
+
+/* Neither side agrees: the manifest names the packed copy instead (packed
+ * now if it is not yet), relative to the jar. A signed jar's manifest, or
+ * one reached by two paths wanting two rewrites, cannot be rewritten: the
+ * copy goes first on the class path and the JVM still looks on the host. */
+static int name_packed_copy(struct cl *c, struct entry *e)
+{
     char where[PATH_MAX];
-    if (!content) {
-        free(tmp.data), free(tmp.source);
-        if (pack_host(c, real, NULL, where, sizeof where) != 0) return -1;
-        hpk_info("%s: Class-Path entry %s: packed %s as %s", jname, tok, h, where);
-        content = where;
+    if (!e->content) {
+        if (pack_host(c, e->real, NULL, where, sizeof where) != 0) return -1;
+        hpk_info("%s: Class-Path entry %s: packed %s as %s", e->jname, e->tok, e->h, where);
     } else {
-        snprintf(where, sizeof where, "%s", content);
-        content = where;
+        snprintf(where, sizeof where, "%s", e->content);
     }
+    const char *content = where;
     char rel[PATH_MAX];
-    relpath(rt, content, rel, sizeof rel);
-    int r = is_signed ? 1 : add_rewrite(c, jar->path, tok, rel);
+    relpath(e->rt, content, rel, sizeof rel);
+    int r = e->is_signed ? 1 : add_rewrite(c, e->jar_path, e->tok, rel);
     if (r < 0) return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
     if (r > 0) {
-        /* Cannot be rewritten: the copy goes first on the class path. */
         if (find_str(&c->before[c->top], content) < 0) hpk_strv_push(&c->before[c->top], content);
         problem(c, "%s: Class-Path entry %s %s: %s; its packed copy %s comes first on the class path, but the JVM will "
                 "still look at %s on the host",
-                jname, tok, absolute ? "is a host path" : "leads outside the unpacked tree or to other bytes there",
-                is_signed ? "it is a signed jar, whose manifest hpack cannot rewrite"
-                          : "the jar is reached by two paths that would need two different rewrites",
-                content + 4, absolute ? ep : tok);
-        record(c, rt, tok, "host", from, content);
-        return visit(c, content, h);
+                e->jname, e->tok, e->absolute ? "is a host path" : "leads outside the unpacked tree or to other bytes there",
+                e->is_signed ? "it is a signed jar, whose manifest hpack cannot rewrite"
+                             : "the jar is reached by two paths that would need two different rewrites",
+                content + 4, e->absolute ? e->ep : e->tok);
+        record(c, e->rt, e->tok, "host", e->from, content);
+        return visit(c, content, e->h);
     }
-    hpk_info("%s: Class-Path entry %s becomes %s in its manifest (packed copy %s)", jname, tok, rel, content);
-    record(c, rt, tok, "rewritten", from, content);
+    hpk_info("%s: Class-Path entry %s becomes %s in its manifest (packed copy %s)", e->jname, e->tok, rel, content);
+    record(c, e->rt, e->tok, "rewritten", e->from, content);
     char child[2 * PATH_MAX];
-    if (lexjoin(rt, rel, child, sizeof child) != 0) snprintf(child, sizeof child, "%s", content);
-    return visit(c, child, h);
+    if (lexjoin(e->rt, rel, child, sizeof child) != 0) snprintf(child, sizeof child, "%s", content);
+    return visit(c, child, e->h);
+}
+
+/* One Class-Path token of the jar reached as tree path `rt` (host path
+ * `host`, or NULL inside an archive distribution, which has no host side):
+ * the host side (what the JVM finds running the inputs in place) and the
+ * tree side (where the token leads once unpacked) made the same bytes. */
+static int follow_entry(struct cl *c, const char *rt, const char *host, const struct hpk_item *jar, int is_signed,
+                        const char *tok)
+{
+    /* On the heap: visit and follow_entry recurse along the Class-Path chain.
+     * jar points into the snapshot, which moves as it grows: keep its strings. */
+    struct entry *e = hpk_xmalloc(sizeof *e);
+    memset(e, 0, sizeof *e);
+    e->rt = rt, e->host = host, e->jar_path = jar->path, e->tok = tok, e->is_signed = is_signed;
+    e->jname = jar_name(c, jar, rt, e->jn, sizeof e->jn);
+    int rc;
+    if (entry_path(tok, e->ep, sizeof e->ep) != 0) {
+        hpk_info("%s: Class-Path entry %s is not a file path; the JVM ignores it", e->jname, tok);
+        record(c, rt, tok, "ignored", "-", NULL);
+        rc = 0;
+    } else {
+        e->absolute = e->ep[0] == '/';
+        e->d_in = !e->absolute && lexjoin(rt, e->ep, e->d, sizeof e->d) == 0;
+        if (e->ep[strlen(e->ep) - 1] == '/') rc = follow_dir(c, e);
+        else if (!host && !e->absolute) rc = follow_in_dist(c, e);
+        else if ((rc = host_target(c, e)) != 0) rc = rc > 0 ? 0 : -1;
+        else if ((rc = host_bytes(c, e)) == 0 && (rc = tree_side(c, e)) >= 0) {
+            free(e->tmp.data), free(e->tmp.source);
+            memset(&e->tmp, 0, sizeof e->tmp);
+            rc = rc > 0 ? visit(c, e->d, e->h) : name_packed_copy(c, e);
+        }
+    }
+    free(e->tmp.data), free(e->tmp.source);
+    free(e);
+    return rc;
 }
 
 /* A jar as the JVM reaches it: tree path rt (a regular file through the

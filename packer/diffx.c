@@ -186,40 +186,15 @@ static void json_change(FILE *f, const struct change *v, const struct change *c)
 
 static const char diff_usage[] = "usage: hpack diff A B [--json]\n";
 
-int hpk_cmd_diff(int argc, char **argv)
+/* A's and B's entries merged in path order: what B adds, what it lacks,
+ * what differs (mode, role, size or bytes). Returns the count in v. */
+static size_t diff_entries(const struct hpk_artifact *A, const struct hpk_artifact *B, struct change *v)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    int json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'j') json = 1;
-        else {
-            fputs(diff_usage, c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : 2;
-        }
-    }
-    if (argc - optind != 2) {
-        fputs(diff_usage, stderr);
-        return 2;
-    }
-    struct hpk_perr e;
-    struct hpk_artifact A, B;
-    if (hpk_open_artifact(argv[optind], &A, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        return 2;
-    }
-    if (hpk_open_artifact(argv[optind + 1], &B, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        hpk_close_artifact(&A);
-        return 2;
-    }
-    const struct hpk_entry **a = sorted(&A.p), **b = sorted(&B.p);
-    struct change *v = calloc((size_t)A.p.count + B.p.count + 1, sizeof *v);
-    if (!v) hpk_oom();
+    const struct hpk_entry **a = sorted(&A->p), **b = sorted(&B->p);
     size_t n = 0;
     uint32_t i = 0, j = 0;
-    while (i < A.p.count || j < B.p.count) {
-        int k = i == A.p.count ? 1 : j == B.p.count ? -1 : ecmp(&a[i], &b[j]);
+    while (i < A->p.count || j < B->p.count) {
+        int k = i == A->p.count ? 1 : j == B->p.count ? -1 : ecmp(&a[i], &b[j]);
         if (k < 0) {
             v[n++] = (struct change){.x = a[i], .what = REMOVED};
             i++;
@@ -234,13 +209,19 @@ int hpk_cmd_diff(int argc, char **argv)
             j++;
         }
     }
-    fold_diff(v, n);
-    for (size_t k = 0; k < n; k++)
-        if (!v[k].folded && cache_file_kind(v[k].x)) name_variant(&v[k], v[k].what == REMOVED ? &A : &B);
+    free(a);
+    free(b);
+    return n;
+}
+
+/* The report: each change not folded into another, then the counts and the
+ * two base hashes. 0 when A and B are the same bytes, else 1 (as diff(1)). */
+static int report_diff(FILE *f, const struct hpk_artifact *A, const struct hpk_artifact *B, const struct change *v,
+                       size_t n, int json)
+{
     size_t added = 0, removed = 0, changed = 0;
-    int same_base = !memcmp(A.p.footer.base_hash, B.p.footer.base_hash, 16);
-    int same_full = !memcmp(A.p.footer.full_hash, B.p.footer.full_hash, 16);
-    FILE *f = stdout;
+    int same_base = !memcmp(A->p.footer.base_hash, B->p.footer.base_hash, 16);
+    int same_full = !memcmp(A->p.footer.full_hash, B->p.footer.full_hash, 16);
     if (json) fprintf(f, "{\n  \"changes\": [");
     int first = 1;
     for (size_t k = 0; k < n; k++) {
@@ -255,20 +236,39 @@ int hpk_cmd_diff(int argc, char **argv)
         first = 0;
     }
     char ha[33], hb[33];
-    hpk_hash_hex(A.p.footer.base_hash, ha);
-    hpk_hash_hex(B.p.footer.base_hash, hb);
+    hpk_hash_hex(A->p.footer.base_hash, ha);
+    hpk_hash_hex(B->p.footer.base_hash, hb);
     if (json)
         fprintf(f, "%s],\n  \"added\": %zu, \"removed\": %zu, \"changed\": %zu,\n  \"same_base\": %s, \"identical\": %s,\n  \"base_a\": \"%s\", \"base_b\": \"%s\"\n}\n",
                 first ? "" : "\n  ", added, removed, changed, same_base ? "true" : "false", same_full ? "true" : "false", ha, hb);
     else
         fprintf(f, "%zu added, %zu removed, %zu changed; base %s (%s%s%s)\n", added, removed, changed,
                 same_base ? "same" : "differs", ha, same_base ? "" : " vs ", same_base ? "" : hb);
+    return same_full && !added && !removed && !changed ? 0 : 1;
+}
+
+int hpk_cmd_diff(int argc, char **argv)
+{
+    int json, st = hpk_cmd_json_args(argc, argv, diff_usage, 2, &json);
+    if (st >= 0) return st;
+    /* Trouble is 2, as diff(1)'s: not the artifact commands' HPK_ST_ARTIFACT. */
+    struct hpk_artifact A, B;
+    if (hpk_cmd_open(argv[optind], &A) != 0) return 2;
+    if (hpk_cmd_open(argv[optind + 1], &B) != 0) {
+        hpk_close_artifact(&A);
+        return 2;
+    }
+    struct change *v = calloc((size_t)A.p.count + B.p.count + 1, sizeof *v);
+    if (!v) hpk_oom();
+    size_t n = diff_entries(&A, &B, v);
+    fold_diff(v, n);
+    for (size_t k = 0; k < n; k++)
+        if (!v[k].folded && cache_file_kind(v[k].x)) name_variant(&v[k], v[k].what == REMOVED ? &A : &B);
+    int rc = report_diff(stdout, &A, &B, v, n, json);
     free(v);
-    free(a);
-    free(b);
     hpk_close_artifact(&A);
     hpk_close_artifact(&B);
-    return same_full && !added && !removed && !changed ? 0 : 1;
+    return rc;
 }
 
 /* ---- extract ---- */
@@ -389,22 +389,13 @@ int hpk_cmd_extract(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         if (c == 'o') out = optarg;
-        else {
-            fputs(extract_usage, c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : HPK_ST_USAGE;
-        }
+        else return hpk_cmd_usage(extract_usage, c);
     }
-    if (argc - optind != 1 || !out) {
-        fputs(extract_usage, stderr);
-        return HPK_ST_USAGE;
-    }
-    struct hpk_perr e;
+    if (argc - optind != 1 || !out) return hpk_cmd_usage(extract_usage, '?');
     struct hpk_artifact a;
-    if (hpk_open_artifact(argv[optind], &a, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        return HPK_ST_ARTIFACT;
-    }
-    int rc = 0;
+    int rc = hpk_cmd_open(argv[optind], &a);
+    if (rc) return rc;
+    struct hpk_perr e;
     if (has_suffix(out, ".tar") || has_suffix(out, ".zip")) {
         if (extract_archive(&a, argv[optind], out, has_suffix(out, ".zip"), &e) != 0) rc = -1;
     } else {

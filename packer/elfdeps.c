@@ -139,12 +139,8 @@ struct deps {
 
 static void deps_free(struct deps *d)
 {
-    strv_free(&d->carried);
-    strv_free(&d->queue);
-    strv_free(&d->essential);
-    strv_free(&d->interps);
-    strv_free(&d->reals);
-    strv_free(&d->dests);
+    struct strv *all[] = {&d->carried, &d->queue, &d->essential, &d->interps, &d->reals, &d->dests};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) strv_free(all[i]);
 }
 
 /* One ELF file's needs queued (essential too if core); its loader noted. */

@@ -9,6 +9,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
+static const char hash_usage[] = "usage: hpack hash ARTIFACT [--base | --full]\n";
+
 int hpk_cmd_hash(int argc, char **argv)
 {
     static const struct option opts[] = {{"base", no_argument, NULL, 'b'}, {"full", no_argument, NULL, 'f'},
@@ -18,21 +20,12 @@ int hpk_cmd_hash(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'b') full = 0;
         else if (c == 'f') full = 1;
-        else {
-            fputs("usage: hpack hash ARTIFACT [--base | --full]\n", c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : HPK_ST_USAGE;
-        }
+        else return hpk_cmd_usage(hash_usage, c);
     }
-    if (argc - optind != 1) {
-        fputs("usage: hpack hash ARTIFACT [--base | --full]\n", stderr);
-        return HPK_ST_USAGE;
-    }
-    struct hpk_perr e;
+    if (argc - optind != 1) return hpk_cmd_usage(hash_usage, '?');
     struct hpk_artifact a;
-    if (hpk_open_artifact(argv[optind], &a, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        return HPK_ST_ARTIFACT;
-    }
+    int st = hpk_cmd_open(argv[optind], &a);
+    if (st) return st;
     char hex[33];
     hpk_hash_hex(full ? a.p.footer.full_hash : a.p.footer.base_hash, hex);
     puts(hex);

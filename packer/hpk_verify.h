@@ -12,6 +12,18 @@
 
 int hpk_open_artifact(const char *path, struct hpk_artifact *a, struct hpk_perr *e);
 void hpk_close_artifact(struct hpk_artifact *a);
+/* The artifact commands' own steps, reporting on stderr themselves:
+ * hpk_cmd_usage for an option getopt_long returned that the command does
+ * not take, or a wrong operand count (c 'h', --help: the usage on stdout,
+ * 0; else on stderr, HPK_ST_USAGE); hpk_cmd_open opens the artifact named
+ * on the command line (0, or "hpack: FILE: why" and HPK_ST_ARTIFACT);
+ * hpk_cmd_fail reports e as "hpack: CMD: why" and returns its status. */
+int hpk_cmd_usage(const char *usage, int c);
+int hpk_cmd_open(const char *path, struct hpk_artifact *a);
+/* The options of a command that takes only [--json] and `operands`
+ * operands (from optind on): -1 to go on, else the status to exit with. */
+int hpk_cmd_json_args(int argc, char **argv, const char *usage, int operands, int *json);
+int hpk_cmd_fail(const char *cmd, const struct hpk_perr *e);
 /* hpk_config_load (layout/config.c) with the error worded for the packer's
  * commands; free with hpk_config_free() in every case. */
 int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_config *in, struct hpk_perr *e);

@@ -189,13 +189,10 @@ static int image_args(int argc, char **argv, struct hpk_image_opts *o, const cha
                 return HPK_ST_USAGE;
             }
             break;
-        default: fputs(image_usage, c == 'h' ? stdout : stderr); return c == 'h' ? 0 : HPK_ST_USAGE;
+        default: return hpk_cmd_usage(image_usage, c);
         }
     }
-    if (argc - optind != 1 || !o->out) {
-        fputs(image_usage, stderr);
-        return HPK_ST_USAGE;
-    }
+    if (argc - optind != 1 || !o->out) return hpk_cmd_usage(image_usage, '?');
     o->artifact = argv[optind];
     if (o->base && strncmp(o->base, "oci-archive:", 12)) {
         fprintf(stderr, "hpack: image: --base %s: expected oci-archive:FILE\n", o->base);
@@ -327,15 +324,9 @@ int hpk_cmd_image(int argc, char **argv)
     int st = image_args(argc, argv, &o, &name, deftag, sizeof deftag);
     if (st >= 0) return st;
     struct hpk_perr e;
-    if (hpk_output_check(o.out, "output", &e) != 0) {
-        fprintf(stderr, "hpack: image: %s\n", e.msg);
-        return e.status;
-    }
+    if (hpk_output_check(o.out, "output", &e) != 0) return hpk_cmd_fail("image", &e);
     struct hpk_artifact a;
-    if (hpk_open_artifact(o.artifact, &a, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        return e.status;
-    }
+    if ((st = hpk_cmd_open(o.artifact, &a)) != 0) return st;
     struct hpk_config in;
     if (hpk_artifact_info(&a, &in, &e) != 0) {
         char msg[sizeof e.msg];
@@ -361,9 +352,6 @@ int hpk_cmd_image(int argc, char **argv)
     image_free(&m);
     hpk_config_free(&in);
     hpk_close_artifact(&a);
-    if (rc != 0) {
-        fprintf(stderr, "hpack: image: %s\n", e.msg);
-        return e.status;
-    }
+    if (rc != 0) return hpk_cmd_fail("image", &e);
     return 0;
 }

@@ -43,6 +43,29 @@ static void json_cstr(FILE *f, const char *s)
     else json_str(f, s, strlen(s));
 }
 
+/* One member: SEP "KEY": VALUE (a string, or null), or an array of them. */
+static void json_kcstr(FILE *f, const char *sep, const char *key, const char *v)
+{
+    fprintf(f, "%s\"%s\": ", sep, key);
+    json_cstr(f, v);
+}
+
+static void json_strv(FILE *f, const char **v, size_t n)
+{
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i) fputs(", ", f);
+        json_cstr(f, v[i]);
+    }
+    fputc(']', f);
+}
+
+static void json_kstrv(FILE *f, const char *sep, const char *key, const char **v, size_t n)
+{
+    fprintf(f, "%s\"%s\": ", sep, key);
+    json_strv(f, v, n);
+}
+
 /* The conditions the cache was trained under (docs/format.md 9.3). */
 static void cond_text(FILE *f, const struct hpk_config *in)
 {
@@ -81,16 +104,6 @@ static void cond_json(FILE *f, const struct hpk_config *in)
     json_cstr(f, c.cpu.n ? feat : NULL);
     fprintf(f, ", \"machine_code\": %s", c.code == HPK_CODE_YES ? "true" : c.code == HPK_CODE_NONE ? "false" : "null");
     fputc('}', f);
-}
-
-static void json_strv(FILE *f, const char **v, size_t n)
-{
-    fputc('[', f);
-    for (size_t i = 0; i < n; i++) {
-        if (i) fputs(", ", f);
-        json_cstr(f, v[i]);
-    }
-    fputc(']', f);
 }
 
 /* The JVM command line the launcher would run, with $HPACK_CACHE_DIR for
@@ -165,14 +178,10 @@ static void cache_json(FILE *f, const struct hpk_config *in)
     json_str(f, in->cache->path, in->cache->path_len);
     fprintf(f, ", \"size\": %llu, \"kind\": ", (unsigned long long)in->cache->size);
     json_cstr(f, in->prov_kind);
-    fprintf(f, ", \"variant\": ");
-    json_cstr(f, in->variant);
-    fprintf(f, ", \"options\": ");
-    json_strv(f, in->cache_opts, in->n_cache_opts);
-    fprintf(f, ", \"trained_base_hash\": ");
-    json_cstr(f, in->prov_base);
-    fprintf(f, ", \"runtime_version\": ");
-    json_cstr(f, in->prov_runtime);
+    json_kcstr(f, ", ", "variant", in->variant);
+    json_kstrv(f, ", ", "options", in->cache_opts, in->n_cache_opts);
+    json_kcstr(f, ", ", "trained_base_hash", in->prov_base);
+    json_kcstr(f, ", ", "runtime_version", in->prov_runtime);
     fprintf(f, ", \"bound\": %s, \"conditions\": ", (in->trust == HPK_TRUST_OK) ? "true" : "false");
     cond_json(f, in);
     fprintf(f, ", \"tune\": ");
@@ -194,55 +203,40 @@ struct view {
  * closure, exec line and every entry. */
 static void inspect_json(FILE *f, const struct view *v)
 {
-    const char *path = v->path, *base = v->base, *full = v->full;
-    const struct hpk_artifact *a = v->a;
-    struct hpk_config *in = v->in;
-    const struct hpk_launch *l = &in->launch;
-    char **ex = v->ex;
-    size_t exn = v->exn;
-    fprintf(f, "{\n  \"artifact\": ");
-    json_cstr(f, path);
-    fprintf(f, ",\n  \"format_version\": %u,\n  \"base_hash\": \"%s\",\n  \"full_hash\": \"%s\",\n", a->p.footer.version, base, full);
+    const struct hpk_launch *l = &v->in->launch;
+    json_kcstr(f, "{\n  ", "artifact", v->path);
+    fprintf(f, ",\n  \"format_version\": %u,\n  \"base_hash\": \"%s\",\n  \"full_hash\": \"%s\",\n", v->a->p.footer.version, v->base, v->full);
     fprintf(f, "  \"payload\": {\"offset\": %llu, \"size\": %llu, \"toc_offset\": %llu, \"toc_size\": %llu, \"data_end\": %llu, \"entry_count\": %u},\n",
-            (unsigned long long)a->sec_off, (unsigned long long)a->sec_size, (unsigned long long)a->p.footer.toc_offset,
-            (unsigned long long)a->p.footer.toc_size, (unsigned long long)a->p.footer.data_end, a->p.count);
-    fprintf(f, "  \"launcher_version\": ");
-    json_cstr(f, in->launch.launcher_version);
-    fprintf(f, ",\n  \"runtime_version\": ");
-    json_cstr(f, l->runtime_version);
-    fprintf(f, ",\n  \"main_class\": ");
-    json_cstr(f, l->main);
-    fprintf(f, ",\n  \"class_path\": ");
-    json_strv(f, l->cp, l->n_cp);
-    fprintf(f, ",\n  \"jvm_options\": ");
-    json_strv(f, l->jvm, l->n_jvm);
-    fprintf(f, ",\n  \"args\": ");
-    json_strv(f, l->arg, l->n_arg);
-    fprintf(f, ",\n  \"modules\": ");
-    json_cstr(f, hpk_kv_get(in->conf, in->conf_len, "modules"));
-    fprintf(f, ",\n  \"cache_kind\": ");
-    json_cstr(f, in->launch.cache_kind);
-    fprintf(f, ",\n  \"heal\": %s", in->launch.heal && !strcmp(in->launch.heal, "on") ? "true" : "false");
+            (unsigned long long)v->a->sec_off, (unsigned long long)v->a->sec_size, (unsigned long long)v->a->p.footer.toc_offset,
+            (unsigned long long)v->a->p.footer.toc_size, (unsigned long long)v->a->p.footer.data_end, v->a->p.count);
+    json_kcstr(f, "  ", "launcher_version", v->in->launch.launcher_version);
+    json_kcstr(f, ",\n  ", "runtime_version", l->runtime_version);
+    json_kcstr(f, ",\n  ", "main_class", l->main);
+    json_kstrv(f, ",\n  ", "class_path", l->cp, l->n_cp);
+    json_kstrv(f, ",\n  ", "jvm_options", l->jvm, l->n_jvm);
+    json_kstrv(f, ",\n  ", "args", l->arg, l->n_arg);
+    json_kcstr(f, ",\n  ", "modules", hpk_kv_get(v->in->conf, v->in->conf_len, "modules"));
+    json_kcstr(f, ",\n  ", "cache_kind", v->in->launch.cache_kind);
+    fprintf(f, ",\n  \"heal\": %s", v->in->launch.heal && !strcmp(v->in->launch.heal, "on") ? "true" : "false");
     /* "cache": the default (the first); "caches": every one, in the
      * order the launcher tries them. */
     fprintf(f, ",\n  \"cache\": ");
-    if (!in->cache) fputs("null", f);
-    else cache_json(f, in);
+    if (!v->in->cache) fputs("null", f);
+    else cache_json(f, v->in);
     fprintf(f, ",\n  \"caches\": [");
-    for (size_t i = 0; i < in->n_caches; i++) {
-        hpk_config_select(a, in, i);
+    for (size_t i = 0; i < v->in->n_caches; i++) {
+        hpk_config_select(v->a, v->in, i);
         fputs(i ? ",\n    " : "\n    ", f);
-        cache_json(f, in);
+        cache_json(f, v->in);
     }
-    fputs(in->n_caches ? "\n  ]" : "]", f);
-    hpk_config_select(a, in, 0);
+    fputs(v->in->n_caches ? "\n  ]" : "]", f);
+    hpk_config_select(v->a, v->in, 0);
     fprintf(f, ",\n  \"closure\": ");
-    closure_list(a, f, 1);
-    fprintf(f, ",\n  \"exec\": ");
-    json_strv(f, (const char **)ex, exn);
+    closure_list(v->a, f, 1);
+    json_kstrv(f, ",\n  ", "exec", (const char **)v->ex, v->exn);
     fprintf(f, ",\n  \"entries\": [\n");
-    for (uint32_t i = 0; i < a->p.count; i++) {
-        const struct hpk_entry *x = &a->p.entries[i];
+    for (uint32_t i = 0; i < v->a->p.count; i++) {
+        const struct hpk_entry *x = &v->a->p.entries[i];
         char h[33];
         hpk_hash_hex(x->hash, h);
         fprintf(f, "    {\"path\": ");
@@ -250,7 +244,7 @@ static void inspect_json(FILE *f, const struct view *v)
         fprintf(f, ", \"role\": \"%s\", \"type\": \"%s\", \"mode\": \"%04o\", \"size\": %llu, \"stored_size\": %llu, \"codec\": \"%s\", \"offset\": %llu, \"xxh3_128\": \"%s\"}%s\n",
                 hpk_role_name(x->role), S_ISDIR(x->mode) ? "dir" : S_ISLNK(x->mode) ? "symlink" : "file",
                 x->mode & 07777, (unsigned long long)x->size, (unsigned long long)x->stored_size,
-                hpk_codec_name(x->codec), (unsigned long long)x->offset, h, i + 1 < a->p.count ? "," : "");
+                hpk_codec_name(x->codec), (unsigned long long)x->offset, h, i + 1 < v->a->p.count ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
 }
@@ -258,47 +252,42 @@ static void inspect_json(FILE *f, const struct view *v)
 /* The same, for a reader. */
 static void inspect_text(FILE *f, const struct view *v)
 {
-    const char *path = v->path, *base = v->base, *full = v->full;
-    const struct hpk_artifact *a = v->a;
-    struct hpk_config *in = v->in;
-    const struct hpk_launch *l = &in->launch;
-    char **ex = v->ex;
-    size_t exn = v->exn;
-    fprintf(f, "artifact:       %s\nformat:         %u (launcher %s)\nbase hash:      %s\nfull hash:      %s\n", path,
-            a->p.footer.version, in->launch.launcher_version ? in->launch.launcher_version : "?", base, full);
+    const struct hpk_launch *l = &v->in->launch;
+    fprintf(f, "artifact:       %s\nformat:         %u (launcher %s)\nbase hash:      %s\nfull hash:      %s\n", v->path,
+            v->a->p.footer.version, v->in->launch.launcher_version ? v->in->launch.launcher_version : "?", v->base, v->full);
     fprintf(f, "payload:        %llu bytes at file offset %llu; table %llu bytes at %llu; %u entries\n",
-            (unsigned long long)a->sec_size, (unsigned long long)a->sec_off, (unsigned long long)a->p.footer.toc_size,
-            (unsigned long long)a->p.footer.toc_offset, a->p.count);
+            (unsigned long long)v->a->sec_size, (unsigned long long)v->a->sec_off, (unsigned long long)v->a->p.footer.toc_size,
+            (unsigned long long)v->a->p.footer.toc_offset, v->a->p.count);
     fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
-    const char *mods = hpk_kv_get(in->conf, in->conf_len, "modules");
+    const char *mods = hpk_kv_get(v->in->conf, v->in->conf_len, "modules");
     if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
-    if (in->launch.heal && !strcmp(in->launch.heal, "on"))
+    if (v->in->launch.heal && !strcmp(v->in->launch.heal, "on"))
         fprintf(f, "healing:        on (hpack build --heal; HPACK_HEAL=off turns it off)\n");
-    for (size_t i = 0; i < in->n_caches; i++) {
-        hpk_config_select(a, in, i);
-        fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)in->cache->path_len,
-                in->cache->path, (unsigned long long)in->cache->size, in->prov_kind ? in->prov_kind : "?",
-                in->prov_base ? in->prov_base : "?", in->prov_runtime ? in->prov_runtime : "?",
-                (in->trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
-        if (in->variant) {
-            fprintf(f, "cache variant:  %s, tried after the default; run with", in->variant);
-            for (size_t k = 0; k < in->n_cache_opts; k++) fprintf(f, " %s", in->cache_opts[k]);
+    for (size_t i = 0; i < v->in->n_caches; i++) {
+        hpk_config_select(v->a, v->in, i);
+        fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)v->in->cache->path_len,
+                v->in->cache->path, (unsigned long long)v->in->cache->size, v->in->prov_kind ? v->in->prov_kind : "?",
+                v->in->prov_base ? v->in->prov_base : "?", v->in->prov_runtime ? v->in->prov_runtime : "?",
+                (v->in->trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
+        if (v->in->variant) {
+            fprintf(f, "cache variant:  %s, tried after the default; run with", v->in->variant);
+            for (size_t k = 0; k < v->in->n_cache_opts; k++) fprintf(f, " %s", v->in->cache_opts[k]);
             fputc('\n', f);
         }
-        cond_text(f, in);
-        hpk_tune_show(f, in->prov, in->prov ? in->prov_len : 0, 0);
+        cond_text(f, v->in);
+        hpk_tune_show(f, v->in->prov, v->in->prov ? v->in->prov_len : 0, 0);
     }
-    hpk_config_select(a, in, 0);
-    if (!in->cache)
-        fprintf(f, "startup cache:  none (%s)\n", in->launch.cache_kind ? in->launch.cache_kind : "this runtime cannot make one");
+    hpk_config_select(v->a, v->in, 0);
+    if (!v->in->cache)
+        fprintf(f, "startup cache:  none (%s)\n", v->in->launch.cache_kind ? v->in->launch.cache_kind : "this runtime cannot make one");
     fprintf(f, "exec:          ");
-    for (size_t i = 0; i < exn; i++) fprintf(f, " %s", ex[i]);
+    for (size_t i = 0; i < v->exn; i++) fprintf(f, " %s", v->ex[i]);
     fputs(" \"$@\"\n", f);
-    closure_list(a, f, 0);
+    closure_list(v->a, f, 0);
     fprintf(f, "\n%-9s %-7s %5s %12s %12s %-6s %12s %-32s %s\n", "role", "type", "mode", "size", "stored",
             "codec", "offset", "xxh3-128", "path");
-    for (uint32_t i = 0; i < a->p.count; i++) {
-        const struct hpk_entry *x = &a->p.entries[i];
+    for (uint32_t i = 0; i < v->a->p.count; i++) {
+        const struct hpk_entry *x = &v->a->p.entries[i];
         char h[33];
         hpk_hash_hex(x->hash, h);
         fprintf(f, "%-9s %-7s %04o %12llu %12llu %-6s %12llu %s %.*s\n", hpk_role_name(x->role),
@@ -312,23 +301,8 @@ static const char inspect_usage[] = "usage: hpack inspect ARTIFACT [--json]\n";
 
 int hpk_cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    int json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'j') json = 1;
-        else if (c == 'h') {
-            fputs(inspect_usage, stdout);
-            return 0;
-        } else {
-            fputs(inspect_usage, stderr);
-            return HPK_ST_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
-        fputs(inspect_usage, stderr);
-        return HPK_ST_USAGE;
-    }
+    int json, st = hpk_cmd_json_args(argc, argv, inspect_usage, 1, &json);
+    if (st >= 0) return st;
     const char *path = argv[optind];
     struct hpk_perr e;
     struct hpk_artifact a;

@@ -128,10 +128,7 @@ void hpk_manifest_free(struct hpk_manifest *m)
 
 /* ---- rewriting the Class-Path attribute ---- */
 
-static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t rd32(const uint8_t *p) { return rd16(p) | rd16(p + 2) << 16; }
-static void wr16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
-static void wr32(uint8_t *p, uint32_t v) { wr16(p, v), wr16(p + 2, v >> 16); }
+/* Zip fields are little-endian: hpk_get16... (layout/hpk_layout.h). */
 
 /* The manifest text with the main section's Class-Path replaced by `value`
  * (dropped when value is empty): every other byte as it was, the line ends
@@ -189,111 +186,154 @@ static char *manifest_with(const char *mf, size_t len, const char *value, size_t
     return out;
 }
 
-int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, const char *value, uint8_t **out,
-                               size_t *outn, struct hpk_perr *e)
+/* Where a jar's manifest is: the zip's end record and central directory,
+ * and the manifest's central directory record in it. */
+struct zip_cd {
+    size_t eo;              /* the end of central directory record */
+    uint32_t cdoff, cdsize; /* the central directory */
+    size_t rec;             /* META-INF/MANIFEST.MF's record in it */
+};
+
+static int find_manifest_record(const uint8_t *d, size_t size, const char *name, struct zip_cd *z, struct hpk_perr *e)
 {
     /* The end of central directory record: the last "PK\5\6" whose comment
      * ends the file. */
     size_t eo = SIZE_MAX;
     for (size_t k = size >= 22 ? size - 22 : 0; size >= 22; k--) {
-        if (rd32(d + k) == 0x06054b50 && k + 22 + rd16(d + k + 20) == size) {
+        if (hpk_get32(d + k) == 0x06054b50 && k + 22 + hpk_get16(d + k + 20) == size) {
             eo = k;
             break;
         }
         if (k == 0 || size - k > 22 + 65535) break;
     }
     if (eo == SIZE_MAX) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: not a zip file (no end of central directory)", name);
-    if (eo >= 20 && rd32(d + eo - 20) == 0x07064b50)
+    if (eo >= 20 && hpk_get32(d + eo - 20) == 0x07064b50)
         return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: a zip64 jar: hpack cannot rewrite its manifest", name);
-    uint32_t count = rd16(d + eo + 10), cdsize = rd32(d + eo + 12), cdoff = rd32(d + eo + 16);
+    uint32_t count = hpk_get16(d + eo + 10), cdsize = hpk_get32(d + eo + 12), cdoff = hpk_get32(d + eo + 16);
     if ((size_t)cdoff + cdsize > eo)
         return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (central directory out of bounds)", name);
     size_t rec = SIZE_MAX, pos = cdoff;
     for (uint32_t k = 0; k < count; k++) {
-        if (pos + 46 > (size_t)cdoff + cdsize || rd32(d + pos) != 0x02014b50)
+        if (pos + 46 > (size_t)cdoff + cdsize || hpk_get32(d + pos) != 0x02014b50)
             return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad central directory record)", name);
-        size_t nl = rd16(d + pos + 28), next = pos + 46 + nl + rd16(d + pos + 30) + rd16(d + pos + 32);
+        size_t nl = hpk_get16(d + pos + 28), next = pos + 46 + nl + hpk_get16(d + pos + 30) + hpk_get16(d + pos + 32);
         if (next > (size_t)cdoff + cdsize)
             return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad central directory record)", name);
         if (nl == 20 && !strncasecmp((const char *)d + pos + 46, "META-INF/MANIFEST.MF", 20)) rec = pos;
         pos = next;
     }
     if (rec == SIZE_MAX) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no manifest to rewrite", name);
-    uint32_t method = rd16(d + rec + 10), csize = rd32(d + rec + 20), usize = rd32(d + rec + 24), lho = rd32(d + rec + 42);
-    if ((size_t)lho + 30 > cdoff || rd32(d + lho) != 0x04034b50)
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad local header of the manifest)", name);
-    size_t data = (size_t)lho + 30 + rd16(d + lho + 26) + rd16(d + lho + 28);
-    if (data + csize > cdoff || usize > (1u << 24) || (method != 0 && method != 8))
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: manifest not stored or deflated, or too big", name);
+    z->eo = eo, z->cdoff = cdoff, z->cdsize = cdsize, z->rec = rec;
+    return 0;
+}
+
+/* The manifest's text (stored or deflated), its CRC checked; *usize its
+ * length. NULL with e set when it cannot be read. */
+static char *read_manifest(const uint8_t *d, const struct zip_cd *z, const char *name, uint32_t *usize_out,
+                           struct hpk_perr *e)
+{
+    size_t rec = z->rec;
+    uint32_t method = hpk_get16(d + rec + 10), csize = hpk_get32(d + rec + 20), usize = hpk_get32(d + rec + 24), lho = hpk_get32(d + rec + 42);
+    if ((size_t)lho + 30 > z->cdoff || hpk_get32(d + lho) != 0x04034b50) {
+        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad local header of the manifest)", name);
+        return NULL;
+    }
+    size_t data = (size_t)lho + 30 + hpk_get16(d + lho + 26) + hpk_get16(d + lho + 28);
+    if (data + csize > z->cdoff || usize > (1u << 24) || (method != 0 && method != 8)) {
+        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: manifest not stored or deflated, or too big", name);
+        return NULL;
+    }
     char *mf = malloc(usize + 1);
-    if (!mf) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!mf) {
+        hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return NULL;
+    }
+    const char *bad = NULL;
     if (method == 0) {
-        if (csize != usize) {
-            free(mf);
-            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (manifest sizes differ)", name);
-        }
-        memcpy(mf, d + data, usize);
+        if (csize != usize) bad = "manifest sizes differ";
+        else memcpy(mf, d + data, usize);
     } else {
-        z_stream z = {0};
-        int zr = inflateInit2(&z, -15);
-        z.next_in = (Bytef *)(d + data);
-        z.avail_in = csize;
-        z.next_out = (Bytef *)mf;
-        z.avail_out = usize;
-        if (zr == Z_OK) zr = inflate(&z, Z_FINISH);
-        inflateEnd(&z);
-        if (zr != Z_STREAM_END || z.total_out != usize) {
-            free(mf);
-            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (cannot inflate its manifest)", name);
-        }
+        z_stream zs = {0};
+        int zr = inflateInit2(&zs, -15);
+        zs.next_in = (Bytef *)(d + data);
+        zs.avail_in = csize;
+        zs.next_out = (Bytef *)mf;
+        zs.avail_out = usize;
+        if (zr == Z_OK) zr = inflate(&zs, Z_FINISH);
+        inflateEnd(&zs);
+        if (zr != Z_STREAM_END || zs.total_out != usize) bad = "cannot inflate its manifest";
     }
-    if (crc32(0, (const Bytef *)mf, usize) != rd32(d + rec + 16)) {
+    if (!bad && crc32(0, (const Bytef *)mf, usize) != hpk_get32(d + rec + 16)) bad = "manifest CRC mismatch";
+    if (bad) {
         free(mf);
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (manifest CRC mismatch)", name);
+        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (%s)", name, bad);
+        return NULL;
     }
+    *usize_out = usize;
+    return mf;
+}
+
+/* The jar with manifest nm (nl bytes) in place of the old one. Everything
+ * before the central directory stays as it was (the old manifest's bytes
+ * too, unreferenced); the new manifest is stored after it, and the central
+ * directory, copied, points at it. Readers go by the central directory, as
+ * the JVM's ZipFile does. */
+static uint8_t *with_manifest(const uint8_t *d, size_t size, const struct zip_cd *z, const char *nm, size_t nl,
+                              size_t *total_out)
+{
+    uint32_t cdoff = z->cdoff, cdsize = z->cdsize;
+    size_t rec = z->rec, eo = z->eo;
+    size_t loc = 30 + 20, total = cdoff + loc + nl + cdsize + (size - eo);
+    uint8_t *o = malloc(total);
+    if (!o) return NULL;
+    uint32_t crc = (uint32_t)crc32(0, (const Bytef *)nm, (uInt)nl), flags = hpk_get16(d + rec + 8) & 0x0800;
+    memcpy(o, d, cdoff);
+    uint8_t *l = o + cdoff;
+    memset(l, 0, 30);
+    hpk_put32(l, 0x04034b50);
+    hpk_put16(l + 4, 10);
+    hpk_put16(l + 6, flags);
+    hpk_put16(l + 10, hpk_get16(d + rec + 12)); /* time and date as they were */
+    hpk_put16(l + 12, hpk_get16(d + rec + 14));
+    hpk_put32(l + 14, crc);
+    hpk_put32(l + 18, (uint32_t)nl);
+    hpk_put32(l + 22, (uint32_t)nl);
+    hpk_put16(l + 26, 20);
+    memcpy(l + 30, "META-INF/MANIFEST.MF", 20);
+    memcpy(l + loc, nm, nl);
+    uint8_t *c = l + loc + nl;
+    memcpy(c, d + cdoff, cdsize);
+    uint8_t *r = c + (rec - cdoff);
+    hpk_put16(r + 8, flags);
+    hpk_put16(r + 10, 0);
+    hpk_put32(r + 16, crc);
+    hpk_put32(r + 20, (uint32_t)nl);
+    hpk_put32(r + 24, (uint32_t)nl);
+    hpk_put32(r + 42, cdoff);
+    uint8_t *end = c + cdsize;
+    memcpy(end, d + eo, size - eo);
+    hpk_put32(end + 16, (uint32_t)(cdoff + loc + nl));
+    *total_out = total;
+    return o;
+}
+
+int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, const char *value, uint8_t **out,
+                               size_t *outn, struct hpk_perr *e)
+{
+    struct zip_cd z = {0};
+    if (find_manifest_record(d, size, name, &z, e) != 0) return -1;
+    uint32_t usize;
+    char *mf = read_manifest(d, &z, name, &usize, e);
+    if (!mf) return -1;
     size_t nl;
     char *nm = manifest_with(mf, usize, value, &nl);
     free(mf);
     if (!nm) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no Class-Path attribute to rewrite", name);
-    /* Everything before the central directory stays as it was (the old
-     * manifest's bytes too, unreferenced); the new manifest is stored after
-     * it, and the central directory, copied, points at it. Readers go by the
-     * central directory, as the JVM's ZipFile does. */
-    size_t loc = 30 + 20, total = cdoff + loc + nl + cdsize + (size - eo);
-    uint8_t *o = malloc(total);
-    if (!o) {
-        free(nm);
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
-    }
-    uint32_t crc = (uint32_t)crc32(0, (const Bytef *)nm, (uInt)nl), flags = rd16(d + rec + 8) & 0x0800;
-    memcpy(o, d, cdoff);
-    uint8_t *l = o + cdoff;
-    memset(l, 0, 30);
-    wr32(l, 0x04034b50);
-    wr16(l + 4, 10);
-    wr16(l + 6, flags);
-    wr16(l + 10, rd16(d + rec + 12)); /* time and date as they were */
-    wr16(l + 12, rd16(d + rec + 14));
-    wr32(l + 14, crc);
-    wr32(l + 18, (uint32_t)nl);
-    wr32(l + 22, (uint32_t)nl);
-    wr16(l + 26, 20);
-    memcpy(l + 30, "META-INF/MANIFEST.MF", 20);
-    memcpy(l + loc, nm, nl);
+    size_t total;
+    uint8_t *o = with_manifest(d, size, &z, nm, nl, &total);
     free(nm);
-    uint8_t *c = l + loc + nl;
-    memcpy(c, d + cdoff, cdsize);
-    uint8_t *r = c + (rec - cdoff);
-    wr16(r + 8, flags);
-    wr16(r + 10, 0);
-    wr32(r + 16, crc);
-    wr32(r + 20, (uint32_t)nl);
-    wr32(r + 24, (uint32_t)nl);
-    wr32(r + 42, cdoff);
-    uint8_t *end = c + cdsize;
-    memcpy(end, d + eo, size - eo);
-    wr32(end + 16, (uint32_t)(cdoff + loc + nl));
-    if ((uint64_t)cdoff + loc + nl > 0xffffffffu) {
+    if (!o) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if ((uint64_t)z.cdoff + 30 + 20 + nl > 0xffffffffu) {
         free(o);
         return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: too big to rewrite without zip64", name);
     }
@@ -308,7 +348,7 @@ int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, 
  * module_name_index -> CONSTANT_Module -> CONSTANT_Utf8 (JVMS 4.7.25). */
 static char *module_info_name(const uint8_t *c, size_t n, char **requires)
 {
-    if (n < 10 || rd32(c) != 0xBEBAFECAu) return NULL; /* CAFEBABE, read little-endian */
+    if (n < 10 || hpk_get32(c) != 0xBEBAFECAu) return NULL; /* CAFEBABE, read little-endian */
     size_t cpn = (size_t)c[8] << 8 | c[9], p = 10;
     size_t *off = calloc(cpn ? cpn : 1, sizeof *off);
     if (!off) return NULL;
@@ -339,7 +379,7 @@ static char *module_info_name(const uint8_t *c, size_t n, char **requires)
             p += 8;
             for (size_t a = 0; a < ac; a++) {
                 if (p + 6 > n) goto out;
-                p += 6 + rd32((const uint8_t[]){c[p + 5], c[p + 4], c[p + 3], c[p + 2]});
+                p += 6 + hpk_get32((const uint8_t[]){c[p + 5], c[p + 4], c[p + 3], c[p + 2]});
             }
         }
     }
@@ -347,7 +387,7 @@ static char *module_info_name(const uint8_t *c, size_t n, char **requires)
     size_t ac = U2(p);
     p += 2;
     for (size_t a = 0; a < ac && p + 8 <= n; a++) {
-        size_t ni = U2(p), len = rd32((const uint8_t[]){c[p + 5], c[p + 4], c[p + 3], c[p + 2]});
+        size_t ni = U2(p), len = hpk_get32((const uint8_t[]){c[p + 5], c[p + 4], c[p + 3], c[p + 2]});
         if (ni && ni < cpn && c[off[ni]] == 1 && U2(off[ni] + 1) == 6 && !memcmp(c + off[ni] + 3, "Module", 6)) {
             /* module_name_index, flags, version_index, requires_count, then
              * (requires_index, flags, version_index) each */

@@ -21,13 +21,9 @@
 
 struct hpk_litem *hpk_litems_add(struct hpk_litems *l, const char *path, uint32_t mode)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        struct hpk_litem *v = realloc(l->v, cap * sizeof *v);
-        if (!v) return NULL;
-        l->v = v;
-        l->cap = cap;
-    }
+    struct hpk_litem *v = hpk_grow(l->v, &l->cap, l->n, sizeof *v, 64);
+    if (!v) return NULL;
+    l->v = v;
     struct hpk_litem *it = &l->v[l->n];
     memset(it, 0, sizeof *it);
     if (!(it->path = strdup(path))) return NULL;

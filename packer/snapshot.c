@@ -44,13 +44,9 @@ void hpk_snapshot_free(struct hpk_snapshot *s)
 
 struct hpk_item *hpk_snapshot_add(struct hpk_snapshot *s, const char *path, uint32_t mode, uint8_t role)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 256;
-        struct hpk_item *it = realloc(s->items, cap * sizeof *it);
-        if (!it) return NULL;
-        s->items = it;
-        s->cap = cap;
-    }
+    struct hpk_item *v = hpk_grow(s->items, &s->cap, s->n, sizeof *v, 256);
+    if (!v) return NULL;
+    s->items = v;
     struct hpk_item *it = &s->items[s->n];
     memset(it, 0, sizeof *it);
     if (!(it->path = strdup(path))) return NULL;

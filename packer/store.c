@@ -235,16 +235,9 @@ static int store_opts(int argc, char **argv, int quiet_ok, const char *usage, co
     while ((c = getopt_long(argc, argv, quiet_ok ? "q" : "", opts, NULL)) != -1) {
         if (c == 's') *dir = optarg;
         else if (c == 'q') hpk_verbose = 0;
-        else {
-            fputs(usage, c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : HPK_ST_USAGE;
-        }
+        else return hpk_cmd_usage(usage, c);
     }
-    if (argc - optind != 1) {
-        fputs(usage, stderr);
-        return HPK_ST_USAGE;
-    }
-    return -1;
+    return argc - optind != 1 ? hpk_cmd_usage(usage, '?') : -1;
 }
 
 static const char install_usage[] = "usage: hpack install ARTIFACT [--store DIR] [-q]\n";
@@ -256,12 +249,9 @@ int hpk_cmd_install(int argc, char **argv)
     if (done >= 0) return done;
     const char *file = argv[optind];
     dir = store_arg(dir);
-    struct hpk_perr pe;
     struct hpk_artifact a;
-    if (hpk_open_artifact(file, &a, &pe) != 0) {
-        fprintf(stderr, "hpack: %s\n", pe.msg);
-        return pe.status;
-    }
+    if ((done = hpk_cmd_open(file, &a)) != 0) return done;
+    struct hpk_perr pe;
     struct store s;
     int rc = store_open(&s, dir, 1, &pe);
     char hex[33];
@@ -291,10 +281,7 @@ int hpk_cmd_install(int argc, char **argv)
     if (tree >= 0) close(tree);
     store_close(&s);
     hpk_close_artifact(&a);
-    if (rc != 0) {
-        fprintf(stderr, "hpack: install: %s\n", pe.msg);
-        return pe.status;
-    }
+    if (rc != 0) return hpk_cmd_fail("install", &pe);
     return 0;
 }
 
@@ -312,10 +299,7 @@ int hpk_cmd_uninstall(int argc, char **argv)
         memcpy(hex, what, 33);
     } else {
         struct hpk_artifact a;
-        if (hpk_open_artifact(what, &a, &pe) != 0) {
-            fprintf(stderr, "hpack: %s\n", pe.msg);
-            return pe.status;
-        }
+        if ((done = hpk_cmd_open(what, &a)) != 0) return done;
         hpk_hash_hex(a.p.footer.base_hash, hex);
         hpk_close_artifact(&a);
     }
@@ -336,10 +320,7 @@ int hpk_cmd_uninstall(int argc, char **argv)
         printf("%s/%s: removed, and %lu shared files no other tree uses\n", s.path, hex, n);
     }
     store_close(&s);
-    if (rc != 0) {
-        fprintf(stderr, "hpack: uninstall: %s\n", pe.msg);
-        return pe.status;
-    }
+    if (rc != 0) return hpk_cmd_fail("uninstall", &pe);
     return 0;
 }
 

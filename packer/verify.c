@@ -15,6 +15,34 @@
 static const char verify_usage[] =
     "usage: hpack verify ARTIFACT [--expect-base H] [--expect-full H] [--run [-- ARGS...]]\n";
 
+/* The launch configuration, as the launcher reads it: what the launcher
+ * refuses, verify refuses. Every carried cache must be bound too: the
+ * launcher would never use one that is not, and a DA1 built by hpack has
+ * none such. names: the caches' names when there are several (for --run).
+ * Reports on stderr; 0 or HPK_ST_FAIL. */
+static int check_config(const char *path, const struct hpk_artifact *a, char names[][64], size_t *n_names)
+{
+    struct hpk_perr e;
+    struct hpk_config in;
+    if (hpk_artifact_info(a, &in, &e) != 0) {
+        fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
+        hpk_config_free(&in);
+        return HPK_ST_FAIL;
+    }
+    int st = 0;
+    for (size_t i = 0; i < in.n_caches && !st; i++) {
+        hpk_config_select(a, &in, i);
+        if (in.n_caches > 1) snprintf(names[(*n_names)++], 64, "%s", hpk_config_cache_name(&in));
+        if (in.trust != HPK_TRUST_OK) {
+            fprintf(stderr, "hpack: %s: startup cache %.*s (%s) is not bound to this payload: %s\n", path,
+                    (int)in.cache->path_len, in.cache->path, hpk_config_cache_name(&in), in.cache_why);
+            st = HPK_ST_FAIL;
+        }
+    }
+    hpk_config_free(&in);
+    return st;
+}
+
 int hpk_cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {{"expect-base", required_argument, NULL, 'b'},
@@ -30,15 +58,9 @@ int hpk_cmd_verify(int argc, char **argv)
         if (c == 'b') eb = optarg;
         else if (c == 'f') ef = optarg;
         else if (c == 'r') run = 1;
-        else {
-            fputs(verify_usage, c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : HPK_ST_USAGE;
-        }
+        else return hpk_cmd_usage(verify_usage, c);
     }
-    if (argc - optind < 1) {
-        fputs(verify_usage, stderr);
-        return HPK_ST_USAGE;
-    }
+    if (argc - optind < 1) return hpk_cmd_usage(verify_usage, '?');
     const char *path = argv[optind];
     if (!run && argc - optind > 1) {
         fprintf(stderr, "hpack verify: unexpected argument '%s'\n", argv[optind + 1]);
@@ -46,35 +68,14 @@ int hpk_cmd_verify(int argc, char **argv)
     }
     struct hpk_perr e;
     struct hpk_artifact a;
-    if (hpk_open_artifact(path, &a, &e) != 0) {
-        fprintf(stderr, "hpack: %s\n", e.msg);
-        return HPK_ST_ARTIFACT;
-    }
+    int st = hpk_cmd_open(path, &a);
+    if (st) return st;
     char base[33], full[33];
     hpk_hash_hex(a.p.footer.base_hash, base);
     hpk_hash_hex(a.p.footer.full_hash, full);
-    int st = 0;
     char names[HPK_CACHES_MAX][64]; /* the caches' names, when there are several */
     size_t n_names = 0;
-    struct hpk_config in;
-    /* The launch configuration too: what the launcher refuses, verify refuses. */
-    if (hpk_artifact_info(&a, &in, &e) != 0) {
-        fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
-        hpk_close_artifact(&a);
-        return HPK_ST_FAIL;
-    }
-    /* Every carried cache must be bound: the launcher would never use one
-     * that is not, and a DA1 built by hpack has none such. */
-    for (size_t i = 0; i < in.n_caches && !st; i++) {
-        hpk_config_select(&a, &in, i);
-        if (in.n_caches > 1) snprintf(names[n_names++], sizeof names[0], "%s", hpk_config_cache_name(&in));
-        if (in.trust != HPK_TRUST_OK) {
-            fprintf(stderr, "hpack: %s: startup cache %.*s (%s) is not bound to this payload: %s\n", path,
-                    (int)in.cache->path_len, in.cache->path, hpk_config_cache_name(&in), in.cache_why);
-            st = HPK_ST_FAIL;
-        }
-    }
-    hpk_config_free(&in);
+    st = check_config(path, &a, names, &n_names);
     if (st) {
         hpk_close_artifact(&a);
         return st;

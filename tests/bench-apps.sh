@@ -16,29 +16,18 @@
 #             AOT cache)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-. "$ROOT/tests/apps.sh"
+. "$ROOT/tests/bench-lib.sh"
 export LC_ALL=C
-RUNS=${BENCH_RUNS:-11}
-B=${BENCH_DIR:-$ROOT/build/bench-apps}
-case $RUNS in '' | *[!0-9]*) echo "BENCH_RUNS: a number please" >&2; exit 2;; esac
-fail() { echo "bench-apps: $*" >&2; exit 1; }
-[ -n "$J25" ] || fail "JDK 25 (Temurin) not found under /usr/lib/jvm"
-for c in mvn ant jython; do command -v $c >/dev/null || fail "$c is not installed (sh tests/setup-deps.sh apps)"; done
-rm -rf "$B"; mkdir -p "$B/home" "$B/art" -m 700 "$B/jlc"
-W=$B
+bench_apps bench-apps 11
 
 build() { # NAME DIR OPTIONS...: DA0 and DA1, trained in DIR
     local n=$1 d=$2; shift 2
-    (cd "$d" && HPACK_JLINK_CACHE=$B/jlc "$HPACK" build -q --jdk "$J25" "$@" --train --keep-da0 "$B/art/$n-da0" -o "$B/art/$n")
+    bench_build "$d" "$@" --train --keep-da0 "$B/art/$n-da0" -o "$B/art/$n"
 }
-write_mvn_project "$B/mvn"; write_ant_project "$B/ant"; write_jython_script "$B/jy"
 build maven "$B/mvn" "${APP_MAVEN[@]}" --train-arg=-o --train-arg=-q --train-arg=validate
 build ant "$B/ant" "${APP_ANT[@]}" --train-arg=-q
 build jython "$B/jy" "${APP_JYTHON[@]}" --train-arg="$B/jy/x.py"
 
-clean() { env -i HOME="$B/home" PATH=/usr/bin:/bin "$@" >/dev/null 2>&1; }
-us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # measure APP DIR: the four contenders of APP, run in DIR
 measure() {

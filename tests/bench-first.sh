@@ -14,14 +14,10 @@
 # running `clojure.main -e EXPR`.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/bench-lib.sh"
 export LC_ALL=C
 
-RUNS=${BENCH_RUNS:-7}
-B=${BENCH_DIR:-$ROOT/build/bench-first}
-case $RUNS in *[!0-9]* | "" | 0) echo "BENCH_RUNS: a number >= 1 please" >&2; exit 2;; esac
-rm -rf "$B"
-mkdir -p "$B/times"
-T=$B/times
+bench_init bench-first 7
 
 CLJ=/usr/share/java/clojure-1.11.1.jar
 EXPR='(println (reduce + (map inc (range 100000))))'
@@ -29,20 +25,7 @@ EXPR='(println (reduce + (map inc (range 100000))))'
 [ -f "$CLJ" ] || { echo "missing $CLJ: apt-get install clojure (sh tests/setup-deps.sh apps)" >&2; exit 1; }
 [ -x "$HPACK" ] || { echo "missing $HPACK: make" >&2; exit 1; }
 
-bench() { # bench N name...: N rounds of pre_NAME (untimed) + run_NAME (timed), alternated
-    local n=$1 i name t0 t1
-    shift
-    for name; do : >"$T/$name"; done
-    for ((i = ${WARMUP:-0} ? -1 : 0; i < n; i++)); do
-        for name; do
-            if declare -F "pre_$name" >/dev/null; then "pre_$name"; fi
-            t0=${EPOCHREALTIME/[.,]/}
-            "run_$name"
-            t1=${EPOCHREALTIME/[.,]/}
-            ((i < 0)) || echo "$((t1 - t0))" >>"$T/$name"
-        done
-    done
-}
+# (bench: tests/bench-lib.sh; here medians in seconds, ratios to 2 places)
 med() { median <"$T/$1" | awk '{printf "%.3f", $1 / 1e6}'; } # seconds
 pratio() { paste "$T/$1" "$T/$2" | awk '{print $1 / $2}' | median | awk '{printf "%.2f", $1}'; }
 # unpack part of a first start, round by round: (first - warm) / tar -xf

@@ -10,35 +10,15 @@
 #   BENCH_DIR    scratch directory (default build/bench-image; wiped first)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/bench-lib.sh"
 export LC_ALL=C
 
-RUNS=${BENCH_RUNS:-15}
-B=${BENCH_DIR:-$ROOT/build/bench-image}
-case $RUNS in *[!0-9]* | 0) echo "BENCH_RUNS: a number >= 1 please" >&2; exit 2;; esac
 for t in skopeo umoci unshare; do
     command -v $t >/dev/null || { echo "$t is missing: sh tests/setup-deps.sh apps" >&2; exit 1; }
 done
-rm -rf "$B"
-mkdir -p "$B/times"
-T=$B/times
+bench_init bench-image 15
 RT=$(rt25)
 
-bench() { # bench N name...: alternated rounds, one untimed first; times in us to $T/NAME
-    local n=$1 i name t0 t1
-    shift
-    for name; do : >"$T/$name"; done
-    for ((i = -1; i < n; i++)); do
-        for name; do
-            if declare -F "pre_$name" >/dev/null; then "pre_$name"; fi
-            t0=${EPOCHREALTIME/[.,]/}
-            "run_$name"
-            t1=${EPOCHREALTIME/[.,]/}
-            ((i < 0)) || echo $((t1 - t0)) >>"$T/$name"
-        done
-    done
-}
-med() { median <"$T/$1" | awk '{printf "%.1f", $1 / 1000}'; }
-pratio() { paste "$T/$1" "$T/$2" | awk '{print $1 / $2}' | median | awk '{printf "%.3f", $1}'; }
 row() { printf '  %-52s %9s ms   [min %s, max %s]\n' "$1" "$(med "$2")" "$(sort -g "$T/$2" | head -1 | awk '{printf "%.1f", $1 / 1000}')" "$(sort -g "$T/$2" | tail -1 | awk '{printf "%.1f", $1 / 1000}')"; }
 rrow() { printf '  %-52s %9s (paired median)\n' "$1" "$(pratio "$2" "$3")"; }
 mb() { awk -v b="$1" 'BEGIN {printf "%.2f MB", b / 1e6}'; }
@@ -81,7 +61,7 @@ run_wrap() { ctr /app/hello.da1 --hpack-help >/dev/null; }
 pre_cold() { rm -rf "$B/cold"; sync; }
 run_cold() { HPACK_CACHE_DIR=$B/cold "$B/hello.da1" >/dev/null; }
 run_warm() { "$B/hello.da1" >/dev/null; }
-bench "$RUNS" img cold warm wrap
+WARMUP=1 bench "$RUNS" img cold warm wrap
 row "image rootfs, first (= every) start" img
 row "artifact, first start on an empty cache" cold
 row "artifact, warm start" warm

@@ -20,14 +20,10 @@
 #   BENCH_DIR   scratch directory (default build/bench-variants; wiped first)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/bench-lib.sh"
 export LC_ALL=C
 
-RUNS=${BENCH_RUNS:-15}
-B=${BENCH_DIR:-$ROOT/build/bench-variants}
-case $RUNS in *[!0-9]*|0) echo "BENCH_RUNS: a number >= 1 please" >&2; exit 2;; esac
-rm -rf "$B"
-mkdir -p "$B/times"
-T=$B/times
+bench_init bench-variants 15
 RT=$(rt25)
 for f in "$HPACK" "$SAMPLES/hello.jar"; do [ -e "$f" ] || { echo "missing $f: make && make samples" >&2; exit 1; }; done
 
@@ -67,27 +63,23 @@ check no-variant 'does not apply on this host' HPACK_CACHE_DIR="$B/c-nv" HPACK_J
 flock "$B/c-heal/$("$HPACK" hash "$B/da1").heal/lock" true
 check healed 'host-local startup cache .* applies' HPACK_CACHE_DIR="$B/c-heal" HPACK_HEAL=on HPACK_JAVA_OPTS=$BIG HPACK_AOT=require "$B/da1"
 
-bench() { # bench NAME...: RUNS rounds, each running every NAME once, in turn
-    local i name t0 t1
-    for name; do : >"$T/$name"; : >"$T/$name.cpu"; done
-    for ((i = 0; i < RUNS; i++)); do
-        for name; do
-            local -n cmd=cmd_$name
-            t0=${EPOCHREALTIME/[.,]/}
-            if ((HAVE_PERF)); then
-                perf stat -x, -e task-clock -o "$B/perf.out" -- "${cmd[@]}" >/dev/null 2>&1
-            else
-                "${cmd[@]}" >/dev/null 2>&1
-            fi
-            t1=${EPOCHREALTIME/[.,]/}
-            echo $((t1 - t0)) >>"$T/$name"
-            if ((HAVE_PERF)); then awk -F, '$3 == "task-clock" {printf "%d\n", $1 * 1000}' "$B/perf.out" >>"$T/$name.cpu"; fi
-        done
-    done
+# run_NAME: the contender's command (cmd_NAME), timed alone (ELAPSED_US),
+# then its CPU time (perf's task-clock) to $T/NAME.cpu when there is perf.
+run_cmd() {
+    local -n cmd=cmd_$1
+    local t0=${EPOCHREALTIME/[.,]/}
+    if ((HAVE_PERF)); then
+        perf stat -x, -e task-clock -o "$B/perf.out" -- "${cmd[@]}" >/dev/null 2>&1
+    else
+        "${cmd[@]}" >/dev/null 2>&1
+    fi
+    ELAPSED_US=$((${EPOCHREALTIME/[.,]/} - t0))
+    if ((HAVE_PERF)); then awk -F, '$3 == "task-clock" {printf "%d\n", $1 * 1000}' "$B/perf.out" >>"$T/$1.cpu"; fi
 }
-med() { median <"$T/$1" | awk '{printf "%.1f", $1 / 1000}'; }
-# paired: the median of the per-round ratios (A and B of a round ran back to back)
-pratio() { paste "$T/$1" "$T/$2" | awk '{print $1 / $2}' | median | awk '{printf "%.3f", $1}'; }
+for name in lh da0big novar healed default portable; do
+    eval "run_$name() { run_cmd $name; }"
+    : >"$T/$name.cpu"
+done
 row() { # elapsed median, and CPU median with perf
     printf '  %-58s %8s ms' "$1" "$(med "$2")"
     ((HAVE_PERF)) && printf '  (CPU %s ms)' "$(med "$2.cpu")"
@@ -95,7 +87,7 @@ row() { # elapsed median, and CPU median with perf
 }
 cpuratio() { ((HAVE_PERF)) && printf '; CPU time, paired: %sx' "$(pratio "$1.cpu" "$2.cpu")"; true; }
 
-bench lh da0big novar healed
+bench "$RUNS" lh da0big novar healed
 echo "-- a 256 GB host (HPACK_JAVA_OPTS=$BIG: no compressed oops), medians --"
 row "DA1 with --train-variant large-heap (large-heap cache)" lh
 row "DA1 without variants (its cache does not apply: none)" novar
@@ -109,7 +101,7 @@ x=$(pratio da0big healed)
 printf '  DA0 / DA1 healed, elapsed, paired: %sx  (goal >= 1.6x: %s)%s\n' "$x" \
     "$(awk -v x="$x" 'BEGIN {print (x >= 1.6 ? "met" : "MISSED")}')" "$(cpuratio da0big healed)"
 
-bench default portable
+bench "$RUNS" default portable
 echo "-- this host (compressed oops, the build CPU), medians --"
 row "DA1, default cache (AOT adapters)" default
 row "DA1, portable variant (no adapters: HPACK_AOT_VARIANT=portable)" portable

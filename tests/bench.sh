@@ -15,17 +15,12 @@
 # try, which would cost several ms of CPU each on a 2-CPU machine).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/bench-lib.sh"
 export LC_ALL=C
 
-RUNS=${BENCH_RUNS:-15}
+bench_init bench 15
 SLOW=${BENCH_SLOW_RUNS:-$((RUNS < 5 ? RUNS : 5))}
-B=${BENCH_DIR:-$ROOT/build/bench}
-case $RUNS$SLOW in *[!0-9]*) echo "BENCH_RUNS / BENCH_SLOW_RUNS: numbers please" >&2; exit 2;; esac
-[ "$RUNS" -ge 1 ] && [ "$SLOW" -ge 1 ] || { echo "BENCH_RUNS / BENCH_SLOW_RUNS must be >= 1" >&2; exit 2; }
-
-rm -rf "$B"
-mkdir -p "$B/times"
-T=$B/times
+case $SLOW in '' | *[!0-9]* | 0) echo "BENCH_SLOW_RUNS: a number >= 1 please" >&2; exit 2;; esac
 SERVER_PID=
 cleanup() { [ -z "$SERVER_PID" ] || { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; } || true; }
 trap cleanup EXIT
@@ -43,36 +38,12 @@ mkfifo "$B/sleep.fifo"
 exec {SLEEPFD}<>"$B/sleep.fifo"
 nap() { read -r -t "$1" -u "$SLEEPFD" _ || true; }
 
-us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
-
-# ---- the alternating loop ----
-# bench N name...: N rounds; in each round, for each name in turn: pre_NAME
-# (untimed, if defined), then run_NAME timed. A run_ function may time itself
-# by setting ELAPSED_US (microseconds). Times go to $T/NAME, one per line (us).
-# With WARMUP=1, one untimed round first.
-bench() {
-    local n=$1 i name t0 t1
-    shift
-    for name; do : >"$T/$name"; done
-    for ((i = ${WARMUP:-0} ? -1 : 0; i < n; i++)); do
-        for name; do
-            if declare -F "pre_$name" >/dev/null; then "pre_$name"; fi
-            ELAPSED_US=
-            t0=${EPOCHREALTIME/[.,]/}
-            "run_$name"
-            t1=${EPOCHREALTIME/[.,]/}
-            ((i < 0)) || echo "${ELAPSED_US:-$((t1 - t0))}" >>"$T/$name"
-        done
-    done
-}
-# median of a times file, in ms
-med() { median <"$T/$1" | awk '{printf "%.1f", $1 / 1000}'; }
+# ---- the alternating loop: bench, med, pratio (tests/bench-lib.sh) ----
 q() { sort -g "$T/$1" | awk -v p="$2" '{a[NR]=$1} END {i=int((NR-1)*p+0.5)+1; printf "%.1f", a[i]/1000}'; }
 # Ratios of A to B: of the medians; "paired", the median of the per-round
 # ratios (A and B of a round ran back to back, under the same load: the most
 # robust of the three on a busy machine, used for the targets); of the minimums.
 ratio() { awk -v a="$(median <"$T/$1")" -v b="$(median <"$T/$2")" 'BEGIN {printf "%.3f", a / b}'; }
-pratio() { paste "$T/$1" "$T/$2" | awk '{print $1 / $2}' | median | awk '{printf "%.3f", $1}'; }
 mratio() { awk -v a="$(sort -g "$T/$1" | head -1)" -v b="$(sort -g "$T/$2" | head -1)" 'BEGIN {printf "%.3f", a / b}'; }
 row() { # row LABEL NAME
     printf '  %-46s %9s ms   [min %s, p25 %s, p75 %s, max %s]\n' "$1" "$(med "$2")" \

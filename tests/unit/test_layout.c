@@ -38,22 +38,7 @@
 /* Byte helpers                                                          */
 /* ===================================================================== */
 
-/* The format is little-endian; these let tests poke fields by hand. */
-static void put16le(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32le(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64le(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint64_t get64le(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
+/* The format is little-endian: hpk_put16... (hpk_layout.h) poke fields by hand. */
 
 /* Footer and record field offsets, written out again here on purpose: tests
  * that reused the implementation's own layout could not notice it drifting. */
@@ -66,7 +51,7 @@ enum { R_MODE = 40, R_PATH_LEN = 46, R_STORED_HASH = 48, R_PATH = 56 };
 
 /* Recompute the footer checksum after a hand edit, so that the edited field
  * (not the checksum) is what the decoder has to catch. */
-static void footer_resum(uint8_t *ft) { put64le(ft + FT_SUM, XXH3_64bits(ft, FT_SUM)); }
+static void footer_resum(uint8_t *ft) { hpk_put64(ft + FT_SUM, XXH3_64bits(ft, FT_SUM)); }
 
 static void hash_content(const void *buf, size_t len, uint8_t out[16])
 {
@@ -538,13 +523,13 @@ static void identity_ref(const struct hpk_entry *in, uint32_t n, int include_cac
     for (uint32_t i = 0; i < n; i++) {
         if (!include_cache && e[i].role == HPK_ROLE_CACHE) continue;
         uint8_t b[8];
-        put16le(b, e[i].path_len);
+        hpk_put16(b, e[i].path_len);
         XXH3_128bits_update(&st, b, 2);
         XXH3_128bits_update(&st, e[i].path, e[i].path_len);
-        put32le(b, e[i].mode);
+        hpk_put32(b, e[i].mode);
         XXH3_128bits_update(&st, b, 4);
         XXH3_128bits_update(&st, &e[i].role, 1);
-        put64le(b, e[i].size);
+        hpk_put64(b, e[i].size);
         XXH3_128bits_update(&st, b, 8);
         XXH3_128bits_update(&st, e[i].hash, 16);
     }
@@ -705,35 +690,35 @@ static void test_footer_fields(void **state)
 
     POKE_EXPECT(HPK_OK, (void)0);
     /* Versions and reserved bits this reader does not know. */
-    POKE_EXPECT(HPK_E_VERSION, put32le(ft + FT_VERSION, 2));
-    POKE_EXPECT(HPK_E_VERSION, put32le(ft + FT_VERSION, 0));
-    POKE_EXPECT(HPK_E_VERSION, put32le(ft + FT_FLAGS, 1));
-    POKE_EXPECT(HPK_E_VERSION, put32le(ft + FT_FOOTER_SIZE, 64));
+    POKE_EXPECT(HPK_E_VERSION, hpk_put32(ft + FT_VERSION, 2));
+    POKE_EXPECT(HPK_E_VERSION, hpk_put32(ft + FT_VERSION, 0));
+    POKE_EXPECT(HPK_E_VERSION, hpk_put32(ft + FT_FLAGS, 1));
+    POKE_EXPECT(HPK_E_VERSION, hpk_put32(ft + FT_FOOTER_SIZE, 64));
     for (int i = FT_RESERVED; i < FT_SUM; i++) POKE_EXPECT(HPK_E_VERSION, ft[i] = 1);
     /* The end magic is outside the checksum but checked on its own. */
     POKE_EXPECT(HPK_E_MAGIC, ft[FT_MAGIC_END + 7] = 'X');
     /* Table placed past the payload. */
-    POKE_EXPECT(HPK_E_TRUNCATED, put64le(ft + FT_TOC_OFFSET, body + 8));
+    POKE_EXPECT(HPK_E_TRUNCATED, hpk_put64(ft + FT_TOC_OFFSET, body + 8));
     /* So far past that offset + size wraps around 2^64: still refused
      * (as TOC_BOUNDS, the wrapped sum no longer exceeds the payload). */
     memcpy(ft, orig, sizeof orig);
-    put64le(ft + FT_TOC_OFFSET, UINT64_MAX - 7);
+    hpk_put64(ft + FT_TOC_OFFSET, UINT64_MAX - 7);
     footer_resum(ft);
     int rc = hpk_layout_footer_decode(ft, b.size, &f);
     assert_true(rc == HPK_E_TRUNCATED || rc == HPK_E_TOC_BOUNDS);
-    POKE_EXPECT(HPK_E_TRUNCATED, put64le(ft + FT_TOC_SIZE, b.toc_size + 8));
+    POKE_EXPECT(HPK_E_TRUNCATED, hpk_put64(ft + FT_TOC_SIZE, b.toc_size + 8));
     /* Table not ending where the footer starts. */
-    POKE_EXPECT(HPK_E_TOC_BOUNDS, put64le(ft + FT_TOC_SIZE, b.toc_size - 8));
-    POKE_EXPECT(HPK_E_TOC_BOUNDS, put64le(ft + FT_TOC_SIZE, 0));
+    POKE_EXPECT(HPK_E_TOC_BOUNDS, hpk_put64(ft + FT_TOC_SIZE, b.toc_size - 8));
+    POKE_EXPECT(HPK_E_TOC_BOUNDS, hpk_put64(ft + FT_TOC_SIZE, 0));
     /* Misaligned table (sizes adjusted so it still ends at the footer). */
-    POKE_EXPECT(HPK_E_TOC_BOUNDS, (put64le(ft + FT_TOC_OFFSET, b.toc_offset + 4),
-                                   put64le(ft + FT_TOC_SIZE, b.toc_size - 4)));
+    POKE_EXPECT(HPK_E_TOC_BOUNDS, (hpk_put64(ft + FT_TOC_OFFSET, b.toc_offset + 4),
+                                   hpk_put64(ft + FT_TOC_SIZE, b.toc_size - 4)));
     /* Data area claimed to run into the table. */
-    POKE_EXPECT(HPK_E_TOC_BOUNDS, put64le(ft + FT_DATA_END, b.toc_offset + 1));
-    POKE_EXPECT(HPK_E_TOC_BOUNDS, put64le(ft + FT_DATA_END, UINT64_MAX));
+    POKE_EXPECT(HPK_E_TOC_BOUNDS, hpk_put64(ft + FT_DATA_END, b.toc_offset + 1));
+    POKE_EXPECT(HPK_E_TOC_BOUNDS, hpk_put64(ft + FT_DATA_END, UINT64_MAX));
     /* More entries than the table could hold, or than the format allows. */
-    POKE_EXPECT(HPK_E_TOC_BOUNDS, put32le(ft + FT_COUNT, (uint32_t)(b.toc_size / HPK_RECORD_FIXED) + 1));
-    POKE_EXPECT(HPK_E_TOC_BOUNDS, put32le(ft + FT_COUNT, UINT32_MAX));
+    POKE_EXPECT(HPK_E_TOC_BOUNDS, hpk_put32(ft + FT_COUNT, (uint32_t)(b.toc_size / HPK_RECORD_FIXED) + 1));
+    POKE_EXPECT(HPK_E_TOC_BOUNDS, hpk_put32(ft + FT_COUNT, UINT32_MAX));
     memcpy(ft, orig, sizeof orig);
 #undef POKE_EXPECT
 
@@ -750,13 +735,13 @@ static void test_footer_fields(void **state)
     uint8_t big[HPK_FOOTER_SIZE];
     memcpy(big, orig, sizeof big);
     uint64_t tsz = (uint64_t)HPK_RECORD_FIXED * (HPK_MAX_ENTRIES + 2);
-    put64le(big + FT_TOC_OFFSET, 0);
-    put64le(big + FT_TOC_SIZE, tsz);
-    put64le(big + FT_DATA_END, 0);
-    put32le(big + FT_COUNT, HPK_MAX_ENTRIES);
+    hpk_put64(big + FT_TOC_OFFSET, 0);
+    hpk_put64(big + FT_TOC_SIZE, tsz);
+    hpk_put64(big + FT_DATA_END, 0);
+    hpk_put32(big + FT_COUNT, HPK_MAX_ENTRIES);
     footer_resum(big);
     assert_int_equal(hpk_layout_footer_decode(big, tsz + HPK_FOOTER_SIZE, &f), HPK_OK);
-    put32le(big + FT_COUNT, HPK_MAX_ENTRIES + 1);
+    hpk_put32(big + FT_COUNT, HPK_MAX_ENTRIES + 1);
     footer_resum(big);
     assert_int_equal(hpk_layout_footer_decode(big, tsz + HPK_FOOTER_SIZE, &f), HPK_E_TOC_BOUNDS);
     unbuild(&b);
@@ -772,30 +757,30 @@ static void test_footer_fields_vs_table(void **state)
     memcpy(orig, ft, sizeof orig);
 
     /* data_end smaller than the last entry's end. */
-    put64le(ft + FT_DATA_END, b.data_len - 8);
+    hpk_put64(ft + FT_DATA_END, b.data_len - 8);
     footer_resum(ft);
     assert_int_equal(load_rc(&b), HPK_E_ENTRY_BOUNDS);
     /* ... or larger (still before the table). */
     memcpy(ft, orig, sizeof orig);
     assert_true(b.toc_offset > b.data_len);
-    put64le(ft + FT_DATA_END, b.toc_offset);
+    hpk_put64(ft + FT_DATA_END, b.toc_offset);
     footer_resum(ft);
     assert_int_equal(hpk_layout_footer_decode(ft, b.size, &(struct hpk_footer){0}), HPK_OK);
     assert_int_equal(load_rc(&b), HPK_E_ENTRY_BOUNDS);
 
     /* entry_count one too many (the table has room for it): records run out. */
     memcpy(ft, orig, sizeof orig);
-    put32le(ft + FT_COUNT, N_BASE + 1);
+    hpk_put32(ft + FT_COUNT, N_BASE + 1);
     footer_resum(ft);
     assert_int_equal(load_rc(&b), HPK_E_TOC_RECORD);
     /* ... or one too few: bytes left over in the table. */
     memcpy(ft, orig, sizeof orig);
-    put32le(ft + FT_COUNT, N_BASE - 1);
+    hpk_put32(ft + FT_COUNT, N_BASE - 1);
     footer_resum(ft);
     assert_int_equal(load_rc(&b), HPK_E_TOC_RECORD);
     /* ... or zero. */
     memcpy(ft, orig, sizeof orig);
-    put32le(ft + FT_COUNT, 0);
+    hpk_put32(ft + FT_COUNT, 0);
     footer_resum(ft);
     assert_int_equal(load_rc(&b), HPK_E_TOC_RECORD);
 
@@ -883,10 +868,10 @@ static void test_bad_records(void **state)
     assert_int_equal(load_rc(&b), HPK_OK);
 
     /* A path_len running past the end of the table. */
-    put16le(toc_of(&b) + r + R_PATH_LEN, 0xffff);
+    hpk_put16(toc_of(&b) + r + R_PATH_LEN, 0xffff);
     refooter(&b);
     assert_int_equal(load_rc(&b), HPK_E_TOC_RECORD);
-    put16le(toc_of(&b) + r + R_PATH_LEN, 12 + 8); /* one record-size step too far */
+    hpk_put16(toc_of(&b) + r + R_PATH_LEN, 12 + 8); /* one record-size step too far */
     refooter(&b);
     assert_int_equal(load_rc(&b), HPK_E_TOC_RECORD);
     unbuild(&b);
@@ -936,7 +921,7 @@ static void test_bad_entry_bounds(void **state)
     struct hpk_payload p;
     assert_int_equal(hpk_layout_parse(&b.f, toc_of(&b), &p), HPK_E_ENTRY_BOUNDS);
     /* ...and so does a lying footer with a plausible data_end. */
-    put64le(footer_of(&b) + FT_DATA_END, get64le(orig + FT_DATA_END));
+    hpk_put64(footer_of(&b) + FT_DATA_END, hpk_get64(orig + FT_DATA_END));
     footer_resum(footer_of(&b));
     assert_int_equal(load_rc(&b), HPK_E_ENTRY_BOUNDS);
     /* The last byte of an entry overlapping the first byte of the table. */

@@ -1,7 +1,7 @@
 /*
  * test_packer.c - cmocka unit tests for the packer's pure parts: argument
  * files and ./hpack.conf, --train-ready and --compress parsing, the cache
- * kind a runtime takes. (The cache-trust rule and the JVM command line are
+ * kind a runtime takes, a jar's Class-Path rewritten. (The cache-trust rule and the JVM command line are
  * layout/'s: tests/unit/test_config.c.)
  *
  *   make build/test_packer && build/test_packer
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../../packer/hpk_build.h"
 #include "../../packer/hpk_tune.h"
@@ -300,6 +301,87 @@ static void test_tune_heap_peak(void **state)
     assert_string_equal(x, "-Xms32m");
 }
 
+/* ---- hpk_jar_rewrite_class_path ---- */
+
+/* A jar holding only META-INF/MANIFEST.MF with text mf, stored (method 0)
+ * or deflated (8), as a zip writer lays it out. */
+static uint8_t *tiny_jar(const char *mf, int method, size_t *size)
+{
+    static const char name[] = "META-INF/MANIFEST.MF";
+    uLong ul = strlen(mf), cl = compressBound(ul) + 16;
+    uint8_t *body = malloc(cl);
+    assert_non_null(body);
+    if (method == 8) {
+        z_stream z = {0};
+        assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        z.next_in = (Bytef *)mf, z.avail_in = (uInt)ul, z.next_out = body, z.avail_out = (uInt)cl;
+        assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+        cl = z.total_out;
+        deflateEnd(&z);
+    } else {
+        memcpy(body, mf, ul);
+        cl = ul;
+    }
+    uint32_t crc = (uint32_t)crc32(0, (const Bytef *)mf, (uInt)ul);
+    size_t lh = 30 + 20, cd = 46 + 20, n = lh + cl + cd + 22;
+    uint8_t *j = calloc(1, n);
+    assert_non_null(j);
+    hpk_put32(j, 0x04034b50), hpk_put16(j + 4, 20), hpk_put16(j + 8, (uint32_t)method);
+    hpk_put32(j + 14, crc), hpk_put32(j + 18, (uint32_t)cl), hpk_put32(j + 22, (uint32_t)ul), hpk_put16(j + 26, 20);
+    memcpy(j + 30, name, 20);
+    memcpy(j + lh, body, cl);
+    uint8_t *c = j + lh + cl;
+    hpk_put32(c, 0x02014b50), hpk_put16(c + 4, 20), hpk_put16(c + 6, 20), hpk_put16(c + 10, (uint32_t)method);
+    hpk_put32(c + 16, crc), hpk_put32(c + 20, (uint32_t)cl), hpk_put32(c + 24, (uint32_t)ul), hpk_put16(c + 28, 20);
+    memcpy(c + 46, name, 20);
+    uint8_t *eo = c + cd;
+    hpk_put32(eo, 0x06054b50), hpk_put16(eo + 8, 1), hpk_put16(eo + 10, 1), hpk_put32(eo + 12, (uint32_t)cd);
+    hpk_put32(eo + 16, (uint32_t)(lh + cl));
+    free(body);
+    *size = n;
+    return j;
+}
+
+static void test_jar_rewrite_class_path(void **state)
+{
+    (void)state;
+    const char *mf = "Manifest-Version: 1.0\r\nClass-Path: /opt/x/a.jar\r\n  b.jar\r\nMain-Class: demo.Main\r\n\r\n";
+    /* longer than one 72-byte line: wrapped, read back whole */
+    const char *want = "lib/a-with-a-rather-long-name-1.0.jar lib/b-with-a-rather-long-name-2.0.jar ../c.jar";
+    for (int method = 0; method <= 8; method += 8) {
+        size_t n, on;
+        uint8_t *j = tiny_jar(mf, method, &n), *o = NULL;
+        struct hpk_perr e = {0};
+        struct hpk_manifest m;
+        assert_int_equal(hpk_jar_manifest(j, n, "t.jar", &m, &e), 0);
+        assert_string_equal(m.class_path, "/opt/x/a.jar b.jar");
+        hpk_manifest_free(&m);
+        assert_int_equal(hpk_jar_rewrite_class_path(j, n, "t.jar", want, &o, &on, &e), 0);
+        assert_memory_equal(o, j, 30); /* what came before the central directory is kept */
+        assert_int_equal(hpk_jar_manifest(o, on, "t.jar", &m, &e), 0);
+        assert_string_equal(m.class_path, want);
+        assert_string_equal(m.main_class, "demo.Main");
+        hpk_manifest_free(&m);
+        free(o);
+        /* a damaged manifest is refused, naming the jar and the damage */
+        j[30 + 20 + 3] ^= 1;
+        assert_int_equal(hpk_jar_rewrite_class_path(j, n, "t.jar", want, &o, &on, &e), -1);
+        assert_int_equal(e.status, HPK_ST_CLASSPATH);
+        /* (a flipped bit may still inflate: then the CRC finds it) */
+        assert_true(!strcmp(e.msg, "t.jar: corrupt jar (manifest CRC mismatch)") ||
+                    (method && !strcmp(e.msg, "t.jar: corrupt jar (cannot inflate its manifest)")));
+        free(j);
+    }
+    size_t n, on;
+    uint8_t *j = tiny_jar("Manifest-Version: 1.0\nMain-Class: demo.Main\n\n", 0, &n), *o;
+    struct hpk_perr e = {0};
+    assert_int_equal(hpk_jar_rewrite_class_path(j, n, "t.jar", want, &o, &on, &e), -1);
+    assert_string_equal(e.msg, "t.jar: no Class-Path attribute to rewrite");
+    assert_int_equal(hpk_jar_rewrite_class_path(j, n - 1, "t.jar", want, &o, &on, &e), -1);
+    assert_string_equal(e.msg, "t.jar: not a zip file (no end of central directory)");
+    free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_cache_kind),
         cmocka_unit_test(test_tune_stats),
         cmocka_unit_test(test_tune_split),
+        cmocka_unit_test(test_jar_rewrite_class_path),
         cmocka_unit_test(test_split_quoted),
         cmocka_unit_test(test_tune_heap_peak),
         cmocka_unit_test_setup_teardown(test_argfile_paths_and_order, enter, leave),
