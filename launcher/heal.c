@@ -71,7 +71,6 @@ void hpk_heal_init(const struct hpk_start *c, struct hpk_heal *h)
     if (v && *v) h->on = !strcmp(v, "on") || !strcmp(v, "1");
     else h->on = c->cf.launch.heal && !strcmp(c->cf.launch.heal, "on");
     h->wanted = h->on;
-    static char why[160];
     const char *bad;
     if (!h->on) h->off_why = v && *v ? "HPACK_HEAL=off" : "healing is off (hpack build --heal or HPACK_HEAL=on)";
     else if (c->aot == HPK_AOT_OFF) h->off_why = "HPACK_AOT=off";
@@ -80,8 +79,8 @@ void hpk_heal_init(const struct hpk_start *c, struct hpk_heal *h)
         h->off_why = "healing records AOT caches (JDK 24+); a CDS archive is written at the JVM's exit, "
                      "which would delay the application's";
     else if ((bad = conflicting_option(c))) {
-        snprintf(why, sizeof why, "the JVM options in force set %s", bad);
-        h->off_why = why;
+        snprintf(h->why, sizeof h->why, "the JVM options in force set %s", bad);
+        h->off_why = h->why;
     }
     if (h->off_why) h->on = 0;
 }
@@ -257,7 +256,7 @@ static int prepare(const struct hpk_start *c, struct hpk_heal *h)
         (rec = openat(h->dir, "rec", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
         dup2(rec, HPK_TRAIN_FD) < 0 || fcntl(HPK_TRAIN_FD, F_SETFD, 0) != 0) {
         snprintf(h->why, sizeof h->why, "cannot make %s/rec: %s", h->path, strerror(errno));
-        if (rec >= 0) close(rec);
+        if (rec >= 0) close(rec), close(HPK_TRAIN_FD);
         hpk_rm_rf(h->dir, "rec");
         close(lock);
         return -1;
@@ -325,7 +324,7 @@ static int create(const struct hpk_start *c, int dir, const char *rootpath)
  * application's output sees its end when the application ends; at a lower
  * priority, the application's successor comes first. It holds the lock
  * (inherited) until it exits. */
-static void spawn_creator(const struct hpk_start *c, int dir, const char *rootpath)
+static void spawn_creator(const struct hpk_start *c, int dir, int lock, const char *rootpath)
 {
     fflush(NULL);
     pid_t p = fork();
@@ -335,6 +334,14 @@ static void spawn_creator(const struct hpk_start *c, int dir, const char *rootpa
         if (fork() != 0) _exit(0);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(null, 2);
+        /* No other descriptor of the launcher's either (a pipe the caller
+         * passed as descriptor 3 would not see its end): only the heal
+         * directory and its lock, moved up, rec/ (249) and the tree (250). */
+        if (dup3(dir, HPK_HEAL_FD - 2, O_CLOEXEC) < 0 || dup3(lock, HPK_HEAL_FD - 1, O_CLOEXEC) < 0) _exit(0);
+        dir = HPK_HEAL_FD - 2;
+        close_range(3, HPK_HEAL_FD - 3, 0);
+        close_range(HPK_HEAL_FD, HPK_HEAL_FD, 0);
+        close_range(HPK_TREE_FD + 1, ~0U, 0);
         static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE};
         for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], SIG_DFL);
         setpriority(PRIO_PROCESS, 0, 10);
@@ -353,9 +360,11 @@ int hpk_heal_record(struct hpk_start *c, struct hpk_heal *h, const char *rootpat
     int lock = prepare(c, h);
     if (lock < 0) return -1;
     /* The application as it would run, in record mode, the VM's own output
-     * silenced (see conflicting_option). */
+     * silenced (see conflicting_option): record mode prints a line on
+     * stdout at exit, and the unified log's default (warnings on stdout)
+     * gets "[aot] Skipping ..." lines for classes it cannot archive. */
     const char *rec[] = {"-XX:AOTMode=record", "-XX:AOTConfiguration=" HPK_TRAIN_FD_PATH "/aotconf",
-                         "-XX:+UnlockDiagnosticVMOptions", "-XX:-DisplayVMOutput", NULL};
+                         "-XX:+UnlockDiagnosticVMOptions", "-XX:-DisplayVMOutput", "-Xlog:aot*=off,cds*=off", NULL};
     char **b = hpk_start_argv(c, rootpath, 0, rec, NULL, argc, argv);
     if (c->debug) {
         fprintf(stderr, "hpack: healing: recording a host-local startup cache in %s\nhpack: exec ", h->path);
@@ -367,13 +376,14 @@ int hpk_heal_record(struct hpk_start *c, struct hpk_heal *h, const char *rootpat
     if (st < 0) {
         /* Not started (fork failed): the plain start, nothing lost. */
         snprintf(h->why, sizeof h->why, "cannot start the recording: %s", strerror(errno));
+        close(HPK_TRAIN_FD); /* not for the plain JVM */
         hpk_rm_rf(h->dir, "rec");
         close(lock);
         return -1;
     }
     struct stat fs;
     if (fstatat(HPK_TRAIN_FD, "aotconf", &fs, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(fs.st_mode) && fs.st_size > 0) {
-        spawn_creator(c, h->dir, rootpath);
+        spawn_creator(c, h->dir, lock, rootpath);
     } else {
         /* Killed, or the JVM could not write it: this start is over. */
         note_failure(h->dir);

@@ -6,6 +6,12 @@
  * can commit its build description and build from anywhere. In a file that
  * gives --app-dist, --jar and --cp values are left as they are: relative,
  * they name files inside the distribution.
+ *
+ * Also the one way a string holding several arguments is split into them
+ * and written back (hpk_split_quoted, hpk_quote_arg): blanks separate,
+ * quotes as in a shell, no expansion. --tune-candidate 'OPTS' and the
+ * options recorded in OUT.tuned use it; argument files do not need it
+ * (one argument per line, kept whole).
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
@@ -162,4 +168,68 @@ int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr
         }
     }
     return 0;
+}
+
+/* ---- one argument string split into words, and back ---- */
+
+int hpk_split_quoted(const char *s, struct hpk_strv *out, char *why, size_t whyn)
+{
+    size_t n = strlen(s), wl = 0;
+    char *w = hpk_xmalloc(n + 1);
+    int in_word = 0;
+    for (size_t i = 0; i <= n; i++) {
+        char c = s[i];
+        if (c == 0 || c == ' ' || c == '\t' || c == '\n') {
+            if (in_word) {
+                w[wl] = 0;
+                hpk_strv_push(out, w);
+            }
+            in_word = 0, wl = 0;
+            continue;
+        }
+        in_word = 1;
+        if (c == '\\') {
+            if (!s[i + 1]) {
+                snprintf(why, whyn, "a backslash at the end escapes nothing");
+                free(w);
+                return -1;
+            }
+            w[wl++] = s[++i];
+        } else if (c == '\'' || c == '"') {
+            /* to the closing quote; in double quotes \" and \\ stand for " and \ */
+            size_t j = i + 1;
+            for (; s[j] && s[j] != c; j++) {
+                if (c == '"' && s[j] == '\\' && (s[j + 1] == '"' || s[j + 1] == '\\')) j++;
+                w[wl++] = s[j];
+            }
+            if (!s[j]) {
+                snprintf(why, whyn, "a %s quote is not closed", c == '"' ? "double" : "single");
+                free(w);
+                return -1;
+            }
+            i = j;
+        } else {
+            w[wl++] = c;
+        }
+    }
+    free(w);
+    return 0;
+}
+
+char *hpk_quote_arg(const char *w)
+{
+    int plain = *w != 0;
+    for (const char *c = w; *c; c++)
+        if (strchr(" \t\n'\"\\", *c)) plain = 0;
+    if (plain) return hpk_xstrdup(w);
+    /* 'w', each ' in it written as '\'' (close, an escaped quote, open) */
+    char *q = hpk_xmalloc(4 * strlen(w) + 3), *p = q;
+    *p++ = '\'';
+    for (const char *c = w; *c; c++) {
+        if (*c == '\'') memcpy(p, "'\\''", 4), p += 4;
+        else *p++ = *c;
+    }
+    *p++ = '\'';
+    *p = 0;
+    return q;
 }

@@ -75,7 +75,8 @@ static const char build_usage[] =
     "                       default beyond its noise (docs/tuning.md). GOAL: startup (the whole\n"
     "                       run; the default) or server (time to ready plus the workload; the\n"
     "                       default with --train-ready). Writes OUT.tuned (the table, the choice)\n"
-    "  --tune-candidate OPTS  a candidate of your own, e.g. '-XX:+UseSerialGC -Xss512k'; repeatable\n"
+    "  --tune-candidate OPTS  a candidate of your own, e.g. \"-XX:+UseSerialGC '-Dk=a b'\" (quoted as in\n"
+    "                       a shell: two options); repeatable\n"
     "  --tune-candidates-only  only yours, not the curated sets\n"
     "  --tune-rounds N      measured runs of each candidate, alternated (default 5)\n"
     "  --tune-time SECS     bound the whole search (default 600)\n"
@@ -197,7 +198,7 @@ static int tune_opt(struct hpk_build *b, int c, const char *arg)
         int bad = hpk_tune_split(arg, &tmp, why, sizeof why);
         hpk_strv_free(&tmp);
         if (bad) {
-            fprintf(stderr, "hpack build: --tune-candidate '%s': %s (JVM options separated by blanks)\n", arg, why);
+            fprintf(stderr, "hpack build: --tune-candidate '%s': %s (JVM options separated by blanks, quoted as in a shell)\n", arg, why);
             return -1;
         }
         hpk_strv_push(&b->tune_cands, arg);

@@ -69,6 +69,16 @@ void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
 
 /* argfile.c: argv with @FILE expanded and ./hpack.conf prepended. */
 int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr *e);
+/* One string of several arguments split into words, as a shell would
+ * without expansions: blanks (space, tab, newline) separate; '...' keeps
+ * what it encloses; "..." too, but \" and \\ in it stand for " and \; a
+ * backslash outside quotes keeps the next character; parts next to each
+ * other are one word. Words appended to out; -1 with the reason in why (a
+ * quote not closed, a backslash at the end). */
+int hpk_split_quoted(const char *s, struct hpk_strv *out, char *why, size_t whyn);
+/* W written so that hpk_split_quoted reads it back as one word: as it is,
+ * or in single quotes (malloc'ed). */
+char *hpk_quote_arg(const char *w);
 
 /* jlink.c: make b->runtime from b->jdk (or the default JDK) with jlink. */
 int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e);
@@ -106,23 +116,28 @@ int hpk_ready_probe(const struct hpk_ready *r);
 int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
                   const char *log, struct hpk_perr *e);
 /* The same run measured, for --tune: the DA1 ARTIFACT with its cache
- * required (HPACK_AOT=require), the same readiness and workload; *secs from
- * its start until the app is ready (and the workload done), or ended. */
-int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *log, double *secs,
-                      struct hpk_perr *e);
+ * required (HPACK_AOT=require), JAVA_OPTS (NULL: none) as its
+ * HPACK_JAVA_OPTS, the same readiness and workload; *secs from its start
+ * until the app is ready and the workload done (exited, and its output at
+ * its end: what it started and still writes counts), or the app ended. */
+int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *java_opts, const char *log,
+                      double *secs, struct hpk_perr *e);
 
 /* train.c */
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */
 int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e);
 /* Its steps, for tune.c. Train the DA0 in p (written to WORK/da0, its size
- * in *da0_size if asked, run with WORK/unpack as its cache root): the cache
- * goes to CACHE (and CACHE.prov); the run's output to LOG (NULL:
- * OUT.train.log), kept only on failure. */
+ * in *da0_size if asked, run with WORK/unpack as its cache root, JAVA_OPTS
+ * (NULL: none) as its HPACK_JAVA_OPTS): the cache goes to CACHE (and
+ * CACHE.prov); the run's output to LOG (NULL: OUT.train.log), kept only on
+ * failure. */
 int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
-                      const char *cache, const char *log, size_t *da0_size, struct hpk_perr *e);
+                      const char *cache, const char *java_opts, const char *log, size_t *da0_size, struct hpk_perr *e);
 /* Append CACHE (checked against s and p) to p, its provenance followed by
  * the records EXTRA (NUL-ended, EXTRA_LEN bytes; NULL for none); write the
- * artifact to OUT and run it with the cache required (hpk_verify_run). */
+ * artifact to a temporary name beside OUT, run it with the cache required
+ * (hpk_verify_run) and rename it to OUT. The same writer as
+ * hpk_train_and_emit's, with one cache. */
 int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
                   const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e);
 

@@ -22,8 +22,10 @@ enum { HPK_TUNE_NONE, HPK_TUNE_STARTUP, HPK_TUNE_SERVER, HPK_TUNE_AUTO };
  * as b->output (and the table as b->output + ".tuned"). p is appended to. */
 int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e);
 
-/* Split a candidate's options ("-XX:+A -XX:B=1") on blanks into out; -1
- * (with the reason in why) if empty or a word is not a JVM option. */
+/* Split a candidate's options ("-XX:+A '-Dk=a b'") into out, quoted as a
+ * shell would (hpk_split_quoted); -1 (with the reason in why) if a quote is
+ * not closed, there are none, or one is not a JVM option (or holds a
+ * control character). */
 int hpk_tune_split(const char *opts, struct hpk_strv *out, char *why, size_t whyn);
 
 /* --tuned FILE: the options the recorded choice adds (tune.choice.jvm), in
@@ -34,6 +36,13 @@ int hpk_tune_read_choice(const char *file, struct hpk_strv *out, struct hpk_perr
  * choice) as text lines or a JSON object; JSON null, or no text, when
  * there are none. Returns 1 if there were. */
 int hpk_tune_show(FILE *f, const char *prov, size_t len, int json);
+
+/* tuneheap.c: the peak heap use (kB) in a GC log written with
+ * HPK_TUNE_HEAP_LOG (0 if it says nothing: an unknown collector); and the
+ * xms-peak candidate's option for it ("-Xms32m": rounded up to 16 MB). */
+#define HPK_TUNE_HEAP_LOG "-Xlog:gc*:file=\"%s\":tags"
+long hpk_tune_heap_peak_kb(const char *log, size_t len);
+void hpk_tune_xms(long peak_kb, char *buf, size_t n);
 
 /* The robust statistics of the rule (docs/tuning.md), for the unit tests:
  * x (n >= 1) is sorted in place; *median, and *spread relative to it. */

@@ -181,52 +181,116 @@ static char *joined(const char *const *o)
 }
 
 int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
-                      const char *cache, const char *log, size_t *da0_size, struct hpk_perr *e)
+                      const char *cache, const char *java_opts, const char *log, size_t *da0_size, struct hpk_perr *e)
 {
     char da0[600];
     snprintf(da0, sizeof da0, "%s/da0", work);
     if (hpk_elf_emit(da0, p->data, p->len, e) != 0) return -1;
     struct stat st;
     if (da0_size) *da0_size = stat(da0, &st) == 0 ? (size_t)st.st_size : 0;
-    int r = hpk_train_run(b, da0, work, cache, NULL, log, e);
+    int r = hpk_train_run(b, da0, work, cache, java_opts, log, e);
     unlink(da0);
     if (r != 0) return -1;
     /* The Besu problem: were the trained inputs the shipped ones? */
     return hpk_snapshot_recheck(s, e);
 }
 
-int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
-                  const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e)
+/* The one DA1 writer: the N caches of src (the default first, then the
+ * variants) checked and appended to p, the first one's provenance followed
+ * by EXTRA (--tune's records); the artifact written to a temporary name
+ * beside OUT, run with each cache required (HPACK_AOT_VARIANT: a variant
+ * forces the setting it was trained with, so it applies on this host too),
+ * and only then renamed to OUT: a cache that does not apply leaves
+ * nothing. *cache_size: the first cache's. */
+static int da1_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const struct cache_src *src,
+                    size_t n_caches, const char *extra, size_t extra_len, const char *out, size_t *cache_size,
+                    struct hpk_perr *e)
 {
-    struct hpk_item items[3];
-    memset(items, 0, sizeof items);
-    struct cache_src src = {.path = cache, .v = NULL};
+    size_t n_items = 1 + 2 * n_caches;
+    struct hpk_item *items = hpk_xmalloc(n_items * sizeof *items);
+    memset(items, 0, n_items * sizeof *items);
+    char tmp[4200];
+    const char *slash = strrchr(out, '/');
+    snprintf(tmp, sizeof tmp, "%.*s.hpack-da1.%ld", slash ? (int)(slash - out + 1) : 0, out, (long)getpid());
     int rc = -1;
     items[0].path = hpk_xstrdup("cache");
     items[0].mode = S_IFDIR | 0755;
     items[0].role = HPK_ROLE_CACHE;
-    if (cache_items(s, p, &src, extra, extra_len, &items[1], e) != 0) goto out;
+    for (size_t i = 0; i < n_caches; i++)
+        if (cache_items(s, p, &src[i], i ? NULL : extra, i ? 0 : extra_len, &items[1 + 2 * i], e) != 0) goto out;
     if (cache_size) *cache_size = items[1].size;
-    if (hpk_payload_append(p, items, 3, e) != 0) goto out;
-    if (hpk_elf_emit(out, p->data, p->len, e) != 0) goto out;
-    if (unbound_cache_hook()) {
-        hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
-    } else if (hpk_step_begin("verifying DA1: running it with the cache required"),
-               hpk_verify_run(out, b->train_dir, NULL, (int)b->train_args.n, b->train_args.v, e) != 0) {
-        unlink(out);
-        goto out;
+    if (check_order(items, n_caches, e) != 0 || hpk_payload_append(p, items, n_items, e) != 0) goto out;
+    hpk_tmp_register(tmp);
+    if (hpk_elf_emit(tmp, p->data, p->len, e) != 0) goto gone;
+    for (size_t i = 0; i < n_caches; i++) {
+        const struct hpk_item *pv = &items[1 + 2 * i + 1];
+        const char *name = n_caches == 1 ? NULL : i ? hpk_kv_get((const char *)pv->data, pv->size, "variant") : "default";
+        if (unbound_cache_hook()) {
+            hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
+            break;
+        }
+        hpk_step_begin("verifying DA1: running it with the %s%s cache required", name ? name : "", name ? "" : "startup");
+        if (hpk_verify_run(tmp, b->train_dir, name, (int)b->train_args.n, b->train_args.v, e) != 0) goto gone;
+    }
+    if (rename(tmp, out) != 0) {
+        hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
+        goto gone;
     }
     rc = 0;
+gone:
+    if (rc) unlink(tmp);
+    hpk_tmp_forget(tmp);
 out:
-    free_items(items, 3);
+    free_items(items, n_items);
+    free(items);
     return rc;
+}
+
+int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
+                  const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e)
+{
+    struct cache_src src = {.path = cache, .v = NULL};
+    return da1_emit(b, s, p, &src, 1, extra, extra_len, out, cache_size, e);
+}
+
+/* The caches of the DA1: with --train, the default's and each variant's,
+ * each trained with its options into WORK (the caches cannot share one
+ * training: each holds the settings it was made with); else the
+ * --with-cache files. */
+static int caches_of(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
+                     struct cache_src *src, char **paths, size_t n_caches, size_t *da0_size, struct hpk_perr *e)
+{
+    const char *kind = hpk_cache_kind(s);
+    for (size_t i = 0; i < n_caches; i++) {
+        src[i].v = NULL;
+        if (!b->train) {
+            src[i].path = i ? b->more_caches.v[i - 1] : b->with_cache;
+            continue;
+        }
+        src[i].v = i ? hpk_variant_find(b->train_variants.v[i - 1]) : NULL;
+        if ((i ? asprintf(&paths[i], "%s/cache-%zu.%s", work, i, kind) : asprintf(&paths[i], "%s/cache.%s", work, kind)) < 0)
+            hpk_oom();
+        src[i].path = paths[i];
+        char *opts = src[i].v ? joined(src[i].v->opts) : NULL;
+        if (src[i].v) hpk_note("training the %s variant (%s)", src[i].v->name, opts);
+        int r = hpk_train_payload(b, s, p, work, paths[i], opts, NULL, i ? NULL : da0_size, e);
+        free(opts);
+        if (r != 0) {
+            if (src[i].v) {
+                size_t ml = strlen(e->msg);
+                snprintf(e->msg + ml, sizeof e->msg - ml, " (variant %s)", src[i].v->name);
+            }
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e)
 {
-    char work[512] = "", da0[600], base[33];
+    char work[512] = "", base[33];
     double t0 = hpk_now(), train_time = 0;
-    size_t da0_size = 0;
+    size_t da0_size = 0, cache_size = 0;
     hpk_hash_hex(p->base_hash, base);
     int rc = -1;
     const char *kind = hpk_cache_kind(s);
@@ -242,88 +306,20 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     struct cache_src *src = hpk_xmalloc(n_caches * sizeof *src);
     char **paths = hpk_xmalloc(n_caches * sizeof *paths);
     memset(paths, 0, n_caches * sizeof *paths);
-    size_t n_items = 1 + 2 * n_caches;
-    struct hpk_item *items = hpk_xmalloc(n_items * sizeof *items);
-    memset(items, 0, n_items * sizeof *items);
-    for (size_t i = 0; i < n_caches; i++) {
-        src[i].path = b->train ? NULL : i ? b->more_caches.v[i - 1] : b->with_cache;
-        src[i].v = NULL;
-    }
     if (b->train) {
         if (hpk_mkdtemp(work, sizeof work, "train", e) != 0) goto out;
-        snprintf(da0, sizeof da0, "%s/da0", work);
-        if (hpk_elf_emit(da0, p->data, p->len, e) != 0) goto out;
-        struct stat st;
-        if (stat(da0, &st) == 0) da0_size = (size_t)st.st_size;
         if (b->keep_da0 && hpk_elf_emit(b->keep_da0, p->data, p->len, e) != 0) goto out;
-        double tt = hpk_now();
-        /* One training run per cache, each with its options: the caches
-         * cannot share one (each holds the settings it was made with). */
-        for (size_t i = 0; i < n_caches; i++) {
-            src[i].v = i ? hpk_variant_find(b->train_variants.v[i - 1]) : NULL;
-            if ((i ? asprintf(&paths[i], "%s/cache-%zu.%s", work, i, kind) : asprintf(&paths[i], "%s/cache.%s", work, kind)) < 0)
-                hpk_oom();
-            src[i].path = paths[i];
-            char *opts = src[i].v ? joined(src[i].v->opts) : NULL;
-            if (src[i].v) hpk_note("training the %s variant (%s)", src[i].v->name, opts);
-            int r = hpk_train_run(b, da0, work, paths[i], opts, NULL, e);
-            free(opts);
-            if (r != 0) {
-                if (src[i].v) {
-                    size_t ml = strlen(e->msg);
-                    snprintf(e->msg + ml, sizeof e->msg - ml, " (variant %s)", src[i].v->name);
-                }
-                goto out;
-            }
-        }
-        train_time = hpk_now() - tt;
-        /* The Besu problem: were the trained inputs the shipped ones? */
-        if (hpk_snapshot_recheck(s, e) != 0) goto out;
     }
-    items[0].path = hpk_xstrdup("cache");
-    items[0].mode = S_IFDIR | 0755;
-    items[0].role = HPK_ROLE_CACHE;
-    for (size_t i = 0; i < n_caches; i++)
-        if (cache_items(s, p, &src[i], NULL, 0, &items[1 + 2 * i], e) != 0) goto out;
-    if (check_order(items, n_caches, e) != 0) goto out;
-    if (hpk_payload_append(p, items, n_items, e) != 0) goto out;
-
-    /* DA1 goes to a temporary name beside the output, is verified there,
-     * and only then renamed: a cache that does not apply leaves nothing. */
-    char tmp[4200];
-    const char *slash = strrchr(b->output, '/');
-    snprintf(tmp, sizeof tmp, "%.*s.hpack-da1.%ld", slash ? (int)(slash - b->output + 1) : 0, b->output, (long)getpid());
-    if (hpk_elf_emit(tmp, p->data, p->len, e) != 0) goto out;
-    hpk_tmp_register(tmp);
-    /* Each cache on its own (HPACK_AOT_VARIANT): a variant forces the
-     * setting it was trained with, so it applies on this host too. */
-    for (size_t i = 0; i < n_caches; i++) {
-        const struct hpk_item *pv = &items[1 + 2 * i + 1];
-        const char *name = n_caches == 1 ? NULL : i ? hpk_kv_get((const char *)pv->data, pv->size, "variant") : "default";
-        if (unbound_cache_hook()) {
-            hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
-            break;
-        }
-        hpk_step_begin("verifying DA1: running it with the %s%s cache required", name ? name : "", name ? "" : "startup");
-        if (hpk_verify_run(tmp, b->train_dir, name, (int)b->train_args.n, b->train_args.v, e) != 0) {
-            unlink(tmp);
-            hpk_tmp_forget(tmp);
-            goto out;
-        }
-    }
-    if (rename(tmp, b->output) != 0) {
-        hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", b->output, strerror(errno));
-        unlink(tmp);
-        hpk_tmp_forget(tmp);
-        goto out;
-    }
-    hpk_tmp_forget(tmp);
+    double tt = hpk_now();
+    if (caches_of(b, s, p, work, src, paths, n_caches, &da0_size, e) != 0) goto out;
+    train_time = hpk_now() - tt;
+    if (da1_emit(b, s, p, src, n_caches, NULL, 0, b->output, &cache_size, e) != 0) goto out;
     struct stat st;
     char full[33], s0[32], s1[32], sc[32];
     hpk_hash_hex(p->full_hash, full);
     hpk_human_size(s0, sizeof s0, (double)da0_size);
     hpk_human_size(s1, sizeof s1, stat(b->output, &st) == 0 ? (double)st.st_size : 0);
-    hpk_human_size(sc, sizeof sc, (double)items[1].size);
+    hpk_human_size(sc, sizeof sc, (double)cache_size);
     char more[64] = "";
     if (n_caches > 1) snprintf(more, sizeof more, " and %zu variant%s", n_caches - 1, n_caches > 2 ? "s" : "");
     if (b->train) hpk_note("training time %.1f s; cache %s (%s)%s; DA0 %s; DA1 %s", train_time, sc, kind, more, s0, s1);
@@ -331,8 +327,6 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     hpk_note("wrote %s in %.1f s; base %s full %s", b->output, hpk_now() - t0, base, full);
     rc = 0;
 out:
-    free_items(items, n_items);
-    free(items);
     for (size_t i = 0; i < n_caches; i++) free(paths[i]);
     free(paths);
     free(src);

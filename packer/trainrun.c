@@ -106,6 +106,7 @@ struct trainer {
     struct tail wtail;
     double t0, deadline, next_probe;
     int is_ready, stopped, matched;
+    int wl_running; /* the workload started and not yet seen to end */
     /* A measured run for --tune (cache_out NULL): the DA1 with its cache
      * required; it must see its end within milliseconds, not a tenth. */
     int timing, poll_ms;
@@ -193,6 +194,7 @@ static int check_ready(struct trainer *t, double now, struct hpk_perr *e)
         hpk_child_kill(&t->app, 10);
         return hpk_perr_set(e, HPK_ST_TRAIN, "cannot start the workload: %s", strerror(err));
     }
+    t->wl_running = 1;
     return 0;
 }
 
@@ -242,11 +244,18 @@ static int train_loop(struct trainer *t, struct hpk_perr *e)
         if (now > t->deadline) {
             hpk_child_kill(&t->app, 10);
             hpk_child_kill(&t->wl, 1);
-            return hpk_perr_set(e, HPK_ST_TRAIN, "training timed out after %.0f s%s (--train-timeout)", b->train_timeout,
-                                b->train_ready && !t->is_ready ? ": the app never became ready" : "");
+            return hpk_perr_set(e, HPK_ST_TRAIN, "%s timed out after %.0f s%s (--train-timeout)", t->timing ? "a measured run" : "training",
+                                b->train_timeout, b->train_ready && !t->is_ready ? ": the app never became ready"
+                                : t->wl_running && t->wl.pid < 0 ? ": the workload exited, but its output stayed open (a process it started holds it)" : "");
         }
         if (b->train_ready && !t->is_ready && check_ready(t, now, e) != 0) return -1;
-        if (t->wl.pid > 0 && hpk_child_done(&t->wl) && workload_ended(t, e) != 0) return -1;
+        /* The workload has ended when it has exited and, in a measured run,
+         * its output has reached its end: what it started that still
+         * writes is part of its time (training only drains what is there). */
+        if (t->wl_running && hpk_child_done(&t->wl) && (!t->timing || t->wl.out < 0)) {
+            t->wl_running = 0;
+            if (workload_ended(t, e) != 0) return -1;
+        }
     }
 }
 
@@ -327,7 +336,7 @@ static void trainer_finish(struct trainer *t, int rc, struct hpk_perr *e)
 
 /* The run, for training (cache_out) or, with cache_out NULL, measured
  * (--tune): *secs from its start until it was stopped (ready, and the
- * workload done) or ended by itself. */
+ * workload done: exited, its output at its end) or ended by itself. */
 static int run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
                const char *log, double *secs, struct hpk_perr *e)
 {
@@ -360,8 +369,8 @@ int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const 
     return run(b, da0, work, cache_out, java_opts, log, NULL, e);
 }
 
-int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *log, double *secs,
-                      struct hpk_perr *e)
+int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *java_opts, const char *log,
+                      double *secs, struct hpk_perr *e)
 {
-    return run(b, artifact, work, NULL, NULL, log, secs, e);
+    return run(b, artifact, work, NULL, java_opts, log, secs, e);
 }

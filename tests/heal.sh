@@ -78,6 +78,34 @@ t_anyhost_heal_large_heap() {
     [ ! -e "$(heal_dir "$d2" "$AH")" ] || fail "a heal directory was made although the carried cache applies"
 }
 
+# A server stopped with SIGTERM (the launcher forwards it): the recording
+# start's output is the plain start's (none of record mode's "[aot]" lines),
+# it dies of the same signal, and the next start passes the cache.
+t_anyhost_heal_server() {
+    local d=$W/heal7 port pid rc
+    local rt; rt=$(rt25)
+    "$HPACK" build -q --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server -o "$W/art/healsrv"
+    port=$(free_port)
+    heal_run "$d" "$W/art/healsrv" "$port" >"$W/heal7.out" 2>"$W/heal7.err" & pid=$!
+    WAIT_LOG=$W/heal7.err wait_for 300 "the recording server on port $port to answer" http_up "$port"
+    # to the launcher, the JVM's parent, which forwards it
+    local jpid lpid
+    jpid=$(pgrep -f -- "-XX:AOTMode=record .*demo.http.Server $port" | head -1)
+    lpid=$(ps -o ppid= -p "$jpid" | tr -d ' ')
+    [ -n "$jpid" ] && [ "$(readlink "/proc/$lpid/exe")" = "$W/art/healsrv" ] || fail "no recording JVM under a launcher"
+    kill -TERM "$lpid"
+    rc=0; wait "$pid" || rc=$?
+    [ $rc = 143 ] || fail "status $rc, expected 143 (SIGTERM): $(tail -3 "$W/heal7.err")"
+    [ "$(cat "$W/heal7.out")" = "listening on $port" ] || fail "the recording start's output: $(cat "$W/heal7.out")"
+    grep -q '^hpack: healing: recording' "$W/heal7.err" || fail "did not record: $(cat "$W/heal7.err")"
+    heal_wait "$d" "$W/art/healsrv"
+    port=$(free_port)
+    HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load=info heal_run "$d" "$W/art/healsrv" "$port" >"$W/heal7.out" 2>"$W/heal7.err" & pid=$!
+    WAIT_LOG=$W/heal7.err wait_for 300 "the healed server on port $port to answer" http_up "$port"
+    kill -TERM "$pid"; wait "$pid" || true
+    grep -q 'demo.http.Server source: shared objects file' "$W/heal7.out" || fail "the server class is not from the host-local cache: $(tail -3 "$W/heal7.err")"
+}
+
 # Concurrent first starts: every one runs the application; exactly one
 # records; then the cache serves.
 t_anyhost_heal_concurrent() {
@@ -102,14 +130,16 @@ t_anyhost_heal_killed_recording() {
     local d=$W/heal3 pid jpid h
     rm -f "$W/heal3.fifo"; mkfifo "$W/heal3.fifo"
     exec 7<>"$W/heal3.fifo"
-    heal_run "$d" "$H25" --stdin <"$W/heal3.fifo" >"$W/heal3.out" 2>"$W/heal3.err" & pid=$!
+    heal_run "$d" "$H25" --stdin <"$W/heal3.fifo" >"$W/heal3.out" 2>"$W/heal3.err" 7>&- & pid=$!
     WAIT_LOG=$W/heal3.err wait_for 300 "the recording application to print its greeting" grep -q 'Hello from hpack!' "$W/heal3.out"
-    jpid=$(pgrep -f -- '-XX:AOTMode=record .*demo.Main --stdin' | head -1)
+    jpid=$(pgrep -f -- "^$d/.*-XX:AOTMode=record .*demo.Main --stdin" | head -1)
     [ -n "$jpid" ] || fail "no recording JVM found"
-    kill -9 "$(pgrep -P "$pid" | head -1)" 2>/dev/null || true # the launcher (run_clean's subshell's child)
+    local lpid; lpid=$(ps -o ppid= -p "$jpid" | tr -d ' ')
+    [ "$(readlink "/proc/$lpid/exe")" = "$H25" ] || fail "the JVM's parent $lpid is not the launcher"
+    kill -9 "$lpid" # the launcher first: its lock dies with it
     kill -9 "$jpid"; wait "$pid" 2>/dev/null || true
     exec 7>&-
-    wait_for 60 "the recording JVM to be gone" no_process -- '-XX:AOTMode=record .*demo.Main --stdin'
+    wait_for 60 "the recording JVM to be gone" no_process -- "^$d/.*-XX:AOTMode=record .*demo.Main --stdin"
     h=$(heal_dir "$d" "$H25")
     [ ! -e "$h/cache" ] || fail "a cache appeared from a killed recording"
     local rc=0; HPACK_AOT=require heal_run "$d" "$H25" >/dev/null 2>"$W/heal3.err" || rc=$?

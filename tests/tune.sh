@@ -17,6 +17,8 @@ t_tune_usage() {
     expect_status 2 "--tune=fast: expected startup or server" "$HPACK" build --train --tune=fast "${a[@]}"
     expect_status 2 "'nope' is not a JVM option" "$HPACK" build --train --tune --tune-candidate 'nope' "${a[@]}"
     expect_status 2 "no options" "$HPACK" build --train --tune --tune-candidate ' ' "${a[@]}"
+    expect_status 2 "--tune-candidate '-Dx='a': a single quote is not closed" "$HPACK" build --train --tune \
+        --tune-candidate "-Dx='a" "${a[@]}"
     expect_status 2 "--tune-rounds 0: expected a whole number" "$HPACK" build --train --tune --tune-rounds 0 "${a[@]}"
     expect_status 2 "--tune-time -1: expected a positive number" "$HPACK" build --train --tune --tune-time -1 "${a[@]}"
     expect_status 2 "need --tune (or --train-runs N, or several --with-cache with --pick best)" "$HPACK" build --train --tune-rounds 3 "${a[@]}"
@@ -30,30 +32,42 @@ t_tune_usage() {
 # A candidate that wins: the table, the choice in OUT.tuned, in the
 # provenance (inspect, text and JSON) and in the DA1's own options, the
 # user's --jvm-opt after the candidate's; a candidate setting the user's
-# flag is not tried.
+# flag is not tried. The winner holds an option with a blank, quoted as in
+# a shell (--tune-candidate "... '-Dk=a b'"): one option all the way, in
+# OUT.tuned and the provenance quoted the same way, read back by --tuned.
+# The default's first run measures its peak heap use (xms-peak).
 t_tune_chooses_a_winner() {
     local rt o=$W/tune/win; rt=$(rt25); mkdir -p "$o"
+    local q="-XX:+UseSerialGC '-Dhpack.words=a b'"
     HPACK_TEST_TUNE_SCALE=user-1=0.01 "$HPACK_T" build --runtime "$rt" --jar "$SAMPLES/hello.jar" --jvm-opt=-Xss1m \
-        --train --tune --tune-candidates-only --tune-candidate '-XX:+UseSerialGC' --tune-candidate '-XX:+UseSerialGC -Xss2m' \
+        --train --tune --tune-candidates-only --tune-candidate "$q" --tune-candidate '-XX:+UseSerialGC -Xss2m' \
         --tune-rounds 2 -o "$o/a" >"$o/out" 2>"$o/err" || fail "build: $(tail -5 "$o/err")"
     grep -q '^tune (startup: the whole run, 2 rounds' "$o/out" || fail "no table: $(cat "$o/out")"
-    grep -q '^  user-1 .* chosen .*-XX:+UseSerialGC$' "$o/out" || fail "user-1 not chosen: $(cat "$o/out")"
+    grep -qF -- " chosen        $q" "$o/out" && grep -q '^  user-1 .* chosen ' "$o/out" || fail "user-1 not chosen: $(cat "$o/out")"
     grep -q '^  user-2 .* out ' "$o/out" && grep -q 'not tried: your --jvm-opt -Xss1m sets the same flag' "$o/out" ||
         fail "user-2 tried: $(cat "$o/out")"
-    grep -q '^chosen: user-1 (-XX:+UseSerialGC)' "$o/out" || fail "no choice line: $(cat "$o/out")"
+    grep -qF "chosen: user-1 ($q): " "$o/out" || fail "no choice line: $(cat "$o/out")"
     grep -q 'tune: round 2/2, medians: default .* s, user-1 .* s' "$o/err" || fail "no progress: $(cat "$o/err")"
-    grep -qx 'tune.choice=user-1' "$o/a.tuned" && grep -qx 'tune.choice.jvm=-XX:+UseSerialGC' "$o/a.tuned" ||
+    grep -q "tune: the default's peak heap use [0-9.]* MB (its GC log): xms-peak is -Xms[0-9]*m$" "$o/err" ||
+        fail "no peak heap use: $(cat "$o/err")"
+    grep -qx 'tune.choice=user-1' "$o/a.tuned" && grep -qxF "tune.choice.jvm=$q" "$o/a.tuned" ||
         fail "OUT.tuned: $(cat "$o/a.tuned")"
-    [ "$(tune_json "$o/a" 'j["jvm_options"]')" = "['-XX:+UseSerialGC', '-Xss1m']" ] || fail "options: $(tune_json "$o/a" 'j["jvm_options"]')"
+    [ "$(tune_json "$o/a" 'j["jvm_options"]')" = "['-XX:+UseSerialGC', '-Dhpack.words=a b', '-Xss1m']" ] ||
+        fail "options: $(tune_json "$o/a" 'j["jvm_options"]')"
     [ "$(tune_json "$o/a" 'j["cache"]["tune"]["choice"], j["cache"]["tune"]["goal"], j["cache"]["tune"]["rounds"]')" = "user-1 startup 2" ] ||
         fail "inspect --json: $(tune_json "$o/a" 'j["cache"]["tune"]')"
+    [ "$(tune_json "$o/a" 'j["cache"]["tune"]["choice_jvm"], j["cache"]["tune"]["candidates"][1]["jvm"]')" = \
+        "['-XX:+UseSerialGC', '-Dhpack.words=a b'] ['-XX:+UseSerialGC', '-Dhpack.words=a b']" ] ||
+        fail "inspect --json options: $(tune_json "$o/a" 'j["cache"]["tune"]')"
     [ "$(tune_json "$o/a" '[c["verdict"] for c in j["cache"]["tune"]["candidates"]]')" = "['default', 'chosen', 'out']" ] ||
         fail "verdicts: $(tune_json "$o/a" 'j["cache"]["tune"]')"
-    "$HPACK" inspect "$o/a" | grep -q '^tuned: *startup, 2 rounds; chosen: user-1 (-XX:+UseSerialGC)' || fail "inspect text"
-    # it is a sound DA1: its own cache applies under its own options
-    local out; out=$(HPACK_CACHE_DIR=$W/tune/c HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load run_clean "$o/a")
+    "$HPACK" inspect "$o/a" | grep -qF "chosen: user-1 ($q)" || fail "inspect text: $("$HPACK" inspect "$o/a")"
+    # it is a sound DA1: its own cache applies under its own options, and
+    # the quoted option arrives whole
+    local out; out=$(HPACK_CACHE_DIR=$W/tune/c HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load run_clean "$o/a" --prop hpack.words)
     grep -q 'demo.Main source: shared objects file' <<<"$out" || fail "cache not used: $out"
     grep -qx 'Hello from hpack!' <<<"$out" || fail "no greeting"
+    grep -qx 'hpack.words=a b' <<<"$out" || fail "the quoted option: $out"
     "$HPACK" verify "$o/a" >/dev/null || fail "verify"
     ls "$o" | grep -q hpack- && fail "temporary left: $(ls "$o")"
     # rebuilt bit for bit from the recorded choice and the DA1's own cache
@@ -64,8 +78,8 @@ t_tune_chooses_a_winner() {
     "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --jvm-opt=-Xss1m --tuned "$o/a.tuned" --with-cache "$c" \
         -o "$o/replay" || fail "replay"
     cmp "$o/replay" "$o/a" || fail "--tuned replay differs"
-    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --jvm-opt=-XX:+UseSerialGC --jvm-opt=-Xss1m --with-cache "$c" \
-        -o "$o/replay2" || fail "replay by hand"
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --jvm-opt=-XX:+UseSerialGC --jvm-opt='-Dhpack.words=a b' \
+        --jvm-opt=-Xss1m --with-cache "$c" -o "$o/replay2" || fail "replay by hand"
     cmp "$o/replay2" "$o/a" || fail "--jvm-opt replay differs"
 }
 
@@ -87,16 +101,24 @@ t_tune_keeps_the_default() {
 }
 
 # --tune=server (the default with --train-ready): the run to ready plus the
-# workload is what is timed, the server stopped after each.
+# workload is what is timed, the server stopped after each. The workload's
+# time lasts until its output ends, not only until it exits: here a process
+# it leaves behind writes one more line a second later, so every measured
+# run of the default takes a second at least (a lower bound: a loaded
+# machine only makes it longer). The server's GC log, written as it is
+# stopped, gives the peak heap use.
 t_tune_server() {
     local rt o=$W/tune/server; rt=$(rt25); mkdir -p "$o"
     local port; port=$(free_port)
     HPACK_TEST_TUNE_SCALE=user-1=0.01 "$HPACK_T" build --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server \
         --arg "$port" --train --train-ready "tcp:$port" \
-        --train-workload 'curl -fsS "http://127.0.0.1:$HPACK_TRAIN_PORT/" >/dev/null' \
+        --train-workload 'curl -fsS "http://127.0.0.1:$HPACK_TRAIN_PORT/" >/dev/null; (sleep 1; echo late) &' \
         --tune --tune-candidates-only --tune-candidate '-XX:+UseSerialGC' --tune-rounds 2 -o "$o/a" >"$o/out" 2>"$o/err" ||
         fail "build: $(tail -5 "$o/err")"
     grep -q '^tune (server: time to ready plus the workload, 2 rounds' "$o/out" || fail "table: $(cat "$o/out")"
+    local lo; lo=$(awk '$1 == "default" { split($4, r, "-"); print r[1] }' "$o/out")
+    awk -v lo="$lo" 'BEGIN { exit !(lo + 0 >= 1.0) }' || fail "the default's fastest run ($lo s) ended before its workload's output: $(cat "$o/out")"
+    grep -q "tune: the default's peak heap use [0-9.]* MB (its GC log): xms-peak is -Xms" "$o/err" || fail "no peak heap use: $(cat "$o/err")"
     grep -q '^chosen: user-1' "$o/out" || fail "choice: $(cat "$o/out")"
     [ "$(tune_json "$o/a" 'j["cache"]["tune"]["goal"], j["jvm_options"]')" = "server ['-XX:+UseSerialGC']" ] ||
         fail "inspect: $(tune_json "$o/a" 'j["cache"]["tune"]')"

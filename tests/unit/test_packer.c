@@ -211,6 +211,94 @@ static void test_tune_split(void **state)
     assert_int_equal(hpk_tune_split(" ", &v, why, sizeof why), -1);
     assert_non_null(strstr(why, "no options"));
     hpk_strv_free(&v);
+    /* quoted as in a shell: one option may hold a blank */
+    assert_int_equal(hpk_tune_split("-XX:+UseSerialGC '-Dhpack.words=a b'", &v, why, sizeof why), 0);
+    assert_int_equal(v.n, 2);
+    assert_string_equal(v.v[1], "-Dhpack.words=a b");
+    hpk_strv_free(&v);
+    assert_int_equal(hpk_tune_split("'-Dx=a\tb'", &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "control character"));
+    hpk_strv_free(&v);
+    assert_int_equal(hpk_tune_split("-Dx='a", &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "not closed"));
+    hpk_strv_free(&v);
+}
+
+/* --tune-candidate's quoting (argfile.c): a shell's, without expansions;
+ * what hpk_quote_arg writes reads back as the same word. */
+static void test_split_quoted(void **state)
+{
+    (void)state;
+    struct hpk_strv v = {0};
+    char why[200];
+    assert_int_equal(hpk_split_quoted(" -XX:+A\t'-Dk=a b' \"-Dq=x\\\"y\\\\\" c\\ d e'f'\"g\" '' ", &v, why, sizeof why), 0);
+    assert_int_equal(v.n, 6);
+    assert_string_equal(v.v[0], "-XX:+A");
+    assert_string_equal(v.v[1], "-Dk=a b");
+    assert_string_equal(v.v[2], "-Dq=x\"y\\");
+    assert_string_equal(v.v[3], "c d");
+    assert_string_equal(v.v[4], "efg");
+    assert_string_equal(v.v[5], "");
+    hpk_strv_free(&v);
+    assert_int_equal(hpk_split_quoted("-Da='b c", &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "single quote is not closed"));
+    hpk_strv_free(&v);
+    assert_int_equal(hpk_split_quoted("-Da=\"b", &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "double quote is not closed"));
+    hpk_strv_free(&v);
+    assert_int_equal(hpk_split_quoted("-Da\\", &v, why, sizeof why), -1);
+    assert_non_null(strstr(why, "backslash at the end"));
+    hpk_strv_free(&v);
+    const char *words[] = {"plain", "a b", "it's", "", "\\", "x\"y", "'", "tab\there"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+        char *q = hpk_quote_arg(words[i]);
+        assert_int_equal(hpk_split_quoted(q, &v, why, sizeof why), 0);
+        assert_int_equal(v.n, 1);
+        assert_string_equal(v.v[0], words[i]);
+        hpk_strv_free(&v);
+        free(q);
+    }
+    char *q = hpk_quote_arg("plain");
+    assert_string_equal(q, "plain"); /* quoted only when it must be */
+    free(q);
+}
+
+/* The peak heap use in the JVM's GC log (tuneheap.c): before a collection
+ * or at the exit, whichever is larger; Metaspace and region counts are not
+ * the heap; xms-peak rounds it up to 16 MB. */
+static void test_tune_heap_peak(void **state)
+{
+    (void)state;
+    const char *g1 = "[gc     ] Using G1\n"
+                     "[gc,exit     ] Heap\n"
+                     "[gc,exit     ]  garbage-first heap   total reserved 6172672K, committed 393216K, used 4132K [0x0, 0x8)\n"
+                     "[gc,exit     ]   region size 4096K, 1 young (4096K), 0 survivors (0K)\n"
+                     "[gc,exit     ]  Metaspace       used 1033K, committed 1152K, reserved 1114112K\n"
+                     "[gc,exit     ]   class space    used 98K, committed 192K, reserved 1048576K\n";
+    assert_int_equal(hpk_tune_heap_peak_kb(g1, strlen(g1)), 4132);
+    const char *serial17 = "[gc] Using Serial\n"
+                           "[gc] GC(0) Pause Young (Allocation Failure) 24M->3M(377M) 3.026ms\n"
+                           "[gc,heap] GC(0) Eden regions: 1->0(3)\n"
+                           "[gc] GC(1) Pause Young (Allocation Failure) 2M->1M(377M) 1.0ms\n"
+                           "[gc,heap,exit] Heap\n"
+                           "[gc,heap,exit]  def new generation   total 1856K, used 225K [0x0, 0x1, 0x2)\n"
+                           "[gc,heap,exit]   eden space 1664K,   2% used [0x0, 0x1, 0x2)\n"
+                           "[gc,heap,exit]  tenured generation   total 385024K, used 844K [0x0, 0x1, 0x2)";
+    assert_int_equal(hpk_tune_heap_peak_kb(serial17, strlen(serial17)), 24 * 1024);
+    /* at the exit: the generations summed */
+    const char *exit17 = strstr(serial17, "[gc,heap,exit] Heap");
+    assert_int_equal(hpk_tune_heap_peak_kb(exit17, strlen(exit17)), 225 + 844);
+    const char *none = "[gc] Using The Epsilon GC\nHello\n";
+    assert_int_equal(hpk_tune_heap_peak_kb(none, strlen(none)), 0);
+    char x[32];
+    hpk_tune_xms(4132, x, sizeof x);
+    assert_string_equal(x, "-Xms16m");
+    hpk_tune_xms(16 * 1024, x, sizeof x);
+    assert_string_equal(x, "-Xms16m");
+    hpk_tune_xms(16 * 1024 + 1, x, sizeof x);
+    assert_string_equal(x, "-Xms32m");
+    hpk_tune_xms(24 * 1024, x, sizeof x);
+    assert_string_equal(x, "-Xms32m");
 }
 
 /* ---- hpk_jar_rewrite_class_path ---- */
@@ -304,6 +392,8 @@ int main(void)
         cmocka_unit_test(test_tune_stats),
         cmocka_unit_test(test_tune_split),
         cmocka_unit_test(test_jar_rewrite_class_path),
+        cmocka_unit_test(test_split_quoted),
+        cmocka_unit_test(test_tune_heap_peak),
         cmocka_unit_test_setup_teardown(test_argfile_paths_and_order, enter, leave),
         cmocka_unit_test_setup_teardown(test_argfile_errors_name_the_file, enter, leave),
     };
