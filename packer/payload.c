@@ -203,7 +203,7 @@ static int reserve(struct hpk_payload_buf *p, size_t need)
 }
 
 /* Compress `items` and append their data after p->data_end, adding entries. */
-static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e)
+static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
 {
     size_t *first = malloc((n + 1) * sizeof *first), nunits = 0;
     struct unit *units = first ? compress_all(items, n, first, &nunits) : NULL;
@@ -214,7 +214,7 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
     if (!units || !ents || !paths) {
         free(units);
         free(first);
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     }
     int codec = hpk_compress_opt.codec;
     int err = 0;
@@ -225,7 +225,7 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         for (size_t x = first[i]; x < first[i + 1]; x++) zlen += units[x].zlen;
         need = (size_t)hpk_align_up(need) + (first[i] < first[i + 1] && WORTH(zlen, items[i].size) ? zlen : items[i].size);
     }
-    if (reserve(p, need + (1u << 20)) != 0) err = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (reserve(p, need + (1u << 20)) != 0) err = hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     for (size_t i = 0; i < n && !err; i++) {
         const struct hpk_item *it = &items[i];
         struct unit *u = units + first[i], *uend = units + first[i + 1];
@@ -233,10 +233,10 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         int failed = 0;
         for (struct unit *x = u; x < uend; x++) zlen += x->zlen, failed |= x->failed;
         int packed = u < uend && !failed && WORTH(zlen, it->size);
-        if (failed && !err) err = hpk_perr_set(e, HPK_ST_INTERNAL, "%s: compression failed", it->path);
+        if (failed && !err) err = hpk_fail(e, HPK_ST_INTERNAL, "%s: compression failed", it->path);
         size_t plen = strlen(it->path);
         if (!err && (plen > HPK_PATH_MAX || !hpk_layout_path_ok(it->path, plen)))
-            err = hpk_perr_set(e, HPK_ST_INTERNAL, "%s: invalid entry path", it->path);
+            err = hpk_fail(e, HPK_ST_INTERNAL, "%s: invalid entry path", it->path);
         if (err) continue;
         struct hpk_entry *en = &p->entries[p->count];
         memset(en, 0, sizeof *en);
@@ -252,7 +252,7 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         if (en->stored_size) {
             size_t off = (size_t)hpk_align_up(p->data_end);
             if (reserve(p, off + en->stored_size) != 0) {
-                err = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+                err = hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
                 continue;
             }
             memset(p->data + p->data_end, 0, off - p->data_end);
@@ -278,18 +278,18 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
 }
 
 /* Write table and footer after the data; p->len becomes the payload size. */
-static int seal(struct hpk_payload_buf *p, struct hpk_perr *e)
+static int seal(struct hpk_payload_buf *p, struct hpk_err *e)
 {
     size_t toc_off = (p->data_end + 7) & ~(size_t)7;
     size_t toc_size = hpk_layout_toc_size(p->entries, p->count);
     if (reserve(p, toc_off + toc_size + HPK_FOOTER_SIZE) != 0)
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     memset(p->data + p->data_end, 0, toc_off - p->data_end);
     hpk_layout_toc_encode(p->entries, p->count, p->data + toc_off);
     struct hpk_footer f;
     if (hpk_layout_footer_make(p->entries, p->count, p->data + toc_off, toc_off, toc_size, &f,
                                p->data + toc_off + toc_size) != HPK_OK)
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     memcpy(p->base_hash, f.base_hash, 16);
     memcpy(p->full_hash, f.full_hash, 16);
     p->len = toc_off + toc_size + HPK_FOOTER_SIZE;
@@ -298,19 +298,19 @@ static int seal(struct hpk_payload_buf *p, struct hpk_perr *e)
     struct hpk_payload parsed;
     int r = hpk_layout_footer_decode(p->data + p->len - HPK_FOOTER_SIZE, p->len, &back);
     if (r == HPK_OK) r = hpk_layout_parse(&back, p->data + toc_off, &parsed);
-    if (r != HPK_OK) return hpk_perr_set(e, HPK_ST_INTERNAL, "payload self-check failed: %s", hpk_layout_strerror(r));
+    if (r != HPK_OK) return hpk_fail(e, HPK_ST_INTERNAL, "payload self-check failed: %s", hpk_layout_strerror(r));
     hpk_payload_free(&parsed);
     return 0;
 }
 
-int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e)
+int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
 {
     memset(p, 0, sizeof *p);
     if (add_items(p, items, n, e) != 0) return -1;
     return seal(p, e);
 }
 
-int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e)
+int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
 {
     /* Drop the old table and footer; data up to data_end stays as it is. */
     p->len = p->data_end;
