@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,6 +93,10 @@ struct engine {
     struct hpk_err *err;
     uint8_t **free_bufs; /* HPK_ZSTD_FRAME buffers to reuse */
     size_t nfree, capfree;
+    uint8_t *arena;      /* slots of HPK_ZSTD_FRAME bytes, 2 MiB aligned (NULL: malloc) */
+    size_t arena_slots, arena_used;
+    void *arena_map;     /* the mapping the arena was cut from */
+    size_t arena_maplen;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -105,11 +110,53 @@ static void eng_fail(struct engine *g, int code, const struct hpk_entry *e, cons
     pthread_cond_broadcast(&g->cv);
 }
 
+/* Decode buffers come from one anonymous mapping, 2 MiB aligned and
+ * advised for huge pages, each slot populated with one madvise when first
+ * handed out. A malloc'ed buffer took a page fault per 4 KiB on its first
+ * use, and with two threads several buffers are live (pieces decoded ahead
+ * of their file's hash): measured, most of the second thread's CPU time
+ * went to those faults (docs/results.md). */
+static void arena_init(struct engine *g, size_t slots)
+{
+    size_t len = slots * HPK_ZSTD_FRAME + (2u << 20);
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return;
+    uintptr_t lo = ((uintptr_t)m + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+#ifdef MADV_HUGEPAGE
+    madvise((void *)lo, slots * HPK_ZSTD_FRAME, MADV_HUGEPAGE); /* an advice only */
+#endif
+    g->arena_map = m;
+    g->arena_maplen = len;
+    g->arena = (uint8_t *)lo;
+    g->arena_slots = slots;
+}
+
+static int in_arena(const struct engine *g, const uint8_t *b)
+{
+    return g->arena && b >= g->arena && b < g->arena + g->arena_slots * HPK_ZSTD_FRAME;
+}
+
+static void buf_free(const struct engine *g, uint8_t *b)
+{
+    if (!in_arena(g, b)) free(b);
+}
+
 static uint8_t *buf_get(struct engine *g)
 {
+    int fresh = 0;
     pthread_mutex_lock(&g->mu);
     uint8_t *b = g->nfree ? g->free_bufs[--g->nfree] : NULL;
+    if (!b && g->arena_used < g->arena_slots) {
+        b = g->arena + g->arena_used++ * HPK_ZSTD_FRAME;
+        fresh = 1;
+    }
     pthread_mutex_unlock(&g->mu);
+#ifdef MADV_POPULATE_WRITE
+    /* All its pages in one call (older kernels refuse: then faults). */
+    if (fresh) madvise(b, HPK_ZSTD_FRAME, MADV_POPULATE_WRITE);
+#else
+    (void)fresh;
+#endif
     return b ? b : malloc(HPK_ZSTD_FRAME);
 }
 
@@ -121,7 +168,7 @@ static void buf_put(struct engine *g, uint8_t *b)
         size_t cap = g->capfree ? 2 * g->capfree : 16;
         uint8_t **nb = realloc(g->free_bufs, cap * sizeof *nb);
         if (!nb) {
-            free(b);
+            buf_free(g, b);
             return;
         }
         g->free_bufs = nb;
@@ -389,6 +436,9 @@ int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *li
      * thread busy on one big file, bounded (at most 32 x 2 MiB waiting). */
     uint32_t window = (uint32_t)(2 * nt + 2) < 32 ? (uint32_t)(2 * nt + 2) : 32;
     struct engine g = {.a = a, .jobs = jobs, .n = n, .window = window, .err = err};
+    /* Enough slots for every piece a window lets wait plus one per thread;
+     * more (several files each with a window open) come from malloc. */
+    if (bytes > HPK_ZSTD_FRAME / 2) arena_init(&g, window + (size_t)nt);
     pthread_mutex_init(&g.mu, NULL);
     pthread_cond_init(&g.cv, NULL);
     struct worker_arg w = {&g, root};
@@ -397,14 +447,15 @@ int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *li
         struct hpk_fjob *j = &jobs[i];
         if (j->fd >= 0) close(j->fd);
         if (j->rbuf)
-            for (uint32_t k = 0; k < g.window; k++) free(j->rbuf[k]);
+            for (uint32_t k = 0; k < g.window; k++) buf_free(&g, j->rbuf[k]);
         free(j->pc);
         free(j->ready);
         free(j->rbuf);
         if (j->hs) XXH3_freeState(j->hs);
     }
-    for (size_t i = 0; i < g.nfree; i++) free(g.free_bufs[i]);
+    for (size_t i = 0; i < g.nfree; i++) buf_free(&g, g.free_bufs[i]);
     free(g.free_bufs);
+    if (g.arena_map) munmap(g.arena_map, g.arena_maplen);
     pthread_cond_destroy(&g.cv);
     pthread_mutex_destroy(&g.mu);
     return g.failed ? -1 : 0;

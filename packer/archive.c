@@ -72,6 +72,7 @@ static int member_read(struct archive *a, struct archive_entry *ae, struct membe
 {
     la_int64_t sz = archive_entry_size(ae);
     m->data = hpk_alloc_big(sz > 0 ? (size_t)sz : 1);
+    if (m->data && sz > 0) hpk_populate(m->data, (size_t)sz);
     la_ssize_t got = sz > 0 && m->data ? archive_read_data(a, m->data, (size_t)sz) : 0;
     if (!m->data || got != sz) {
         const char *why = !m->data ? "out of memory" : archive_error_string(a);

@@ -99,6 +99,10 @@ void hpk_human_size(char *buf, size_t n, double bytes);
 /* malloc for a buffer about to be filled whole (a big input file): asks
  * for transparent huge pages from 2 MiB on. Free with free(). */
 void *hpk_alloc_big(size_t n);
+/* Map the pages of [p, p+n) now, in one call, rather than a fault per page
+ * as it is filled (a page fault costs tens of microseconds on some virtual
+ * machines: docs/results.md). An advice: older kernels refuse it. */
+void hpk_populate(void *p, size_t n);
 /* A long step (jlink, reading, compressing, training, verifying): a spinner
  * on a terminal, plain lines otherwise; hpk_step_end() closes it. */
 void hpk_step_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

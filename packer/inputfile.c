@@ -46,6 +46,7 @@ int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct 
         close(fd);
         return hpk_fail(e, HPK_ST_INTERNAL, "%s: out of memory", file);
     }
+    hpk_populate(buf, (size_t)st.st_size);
     size_t got = 0;
     while (got < (size_t)st.st_size) {
         ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);

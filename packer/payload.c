@@ -58,87 +58,12 @@ int hpk_compress_parse(const char *spec, struct hpk_compress *out)
  * hpack/launch, decodes nothing. */
 #define WORTH(c, s) ((c) + (s) / 16 < (s) && hpk_align_up(c) < hpk_align_up(s))
 
-/* One unit of work: frame `k` of a zstd item, or a whole zlib item. */
-struct unit {
-    size_t item;
-    uint32_t k;
-    size_t in_len;
-    uint8_t *z; /* compressed bytes */
-    size_t zlen;
-    int failed;
+/* Where an item's stored bytes went: offset and length in p->data, and
+ * whether they are compressed (else stored as they are). */
+struct place {
+    size_t off, slen;
+    int packed, failed;
 };
-
-struct pool {
-    const struct hpk_item *items;
-    struct unit *units;
-    size_t *order;
-    size_t n;
-    int codec, level;
-    atomic_size_t next;
-};
-
-static int zlib_unit(struct unit *u, const uint8_t *in, int level)
-{
-    uLong bound = compressBound((uLong)u->in_len);
-    if (!(u->z = hpk_alloc_big(bound))) return -1;
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, level, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)u->in_len;
-    z.next_out = u->z;
-    z.avail_out = (uInt)bound;
-    int r = deflate(&z, Z_FINISH);
-    u->zlen = z.total_out;
-    deflateEnd(&z);
-    return r == Z_STREAM_END ? 0 : -1;
-}
-
-/* Into the thread's scratch buffer (reused: a fresh buffer of the bound's
- * size for every frame meant zeroing as many pages as the input has), then
- * copied out at its real size. */
-static int zstd_unit(struct unit *u, const uint8_t *in, int level, ZSTD_CCtx *cc, uint8_t *scratch, size_t cap)
-{
-    if (!cc || !scratch) return -1;
-    /* One-shot: the frame header records the content size, no checksum
-     * (the entry's XXH3-128 covers it), no dictionary. */
-    size_t r = ZSTD_compressCCtx(cc, scratch, cap, in, u->in_len, level);
-    if (ZSTD_isError(r) || !(u->z = malloc(r ? r : 1))) return -1;
-    memcpy(u->z, scratch, r);
-    u->zlen = r;
-    return 0;
-}
-
-static void *worker(void *arg)
-{
-    struct pool *p = arg;
-    ZSTD_CCtx *cc = p->codec == HPK_CODEC_ZSTD ? ZSTD_createCCtx() : NULL;
-    size_t cap = ZSTD_compressBound(HPK_ZSTD_FRAME);
-    uint8_t *scratch = p->codec == HPK_CODEC_ZSTD ? malloc(cap) : NULL;
-    for (;;) {
-        size_t k = atomic_fetch_add(&p->next, 1);
-        if (k >= p->n) break;
-        struct unit *u = &p->units[p->order[k]];
-        const uint8_t *in = p->items[u->item].data + (size_t)u->k * HPK_ZSTD_FRAME;
-        int r = p->codec == HPK_CODEC_ZSTD ? zstd_unit(u, in, p->level, cc, scratch, cap) : zlib_unit(u, in, p->level);
-        if (r != 0) {
-            free(u->z);
-            u->z = NULL;
-            u->failed = 1;
-        }
-    }
-    free(scratch);
-    ZSTD_freeCCtx(cc);
-    return NULL;
-}
-
-static int by_size_desc(const void *a, const void *b, void *units)
-{
-    const struct unit *u = units;
-    size_t x = u[*(const size_t *)a].in_len, y = u[*(const size_t *)b].in_len;
-    if (x != y) return (x < y) - (x > y);
-    return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
-}
 
 static int compressible(const struct hpk_item *it, int codec)
 {
@@ -147,44 +72,7 @@ static int compressible(const struct hpk_item *it, int codec)
     return codec == HPK_CODEC_ZSTD || it->size <= (1u << 30);
 }
 
-/* The units of `items`, compressed; first[i] is item i's first unit (n+1 entries). */
-static struct unit *compress_all(const struct hpk_item *items, size_t n, size_t *first, size_t *nunits)
-{
-    int codec = hpk_compress_opt.codec;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        first[i] = total;
-        if (compressible(&items[i], codec))
-            total += codec == HPK_CODEC_ZSTD ? (items[i].size + HPK_ZSTD_FRAME - 1) / HPK_ZSTD_FRAME : 1;
-    }
-    first[n] = total;
-    struct pool pool = {.items = items, .units = calloc(total ? total : 1, sizeof *pool.units),
-                        .order = malloc((total ? total : 1) * sizeof(size_t)), .n = total, .codec = codec,
-                        .level = hpk_compress_opt.level};
-    if (!pool.units || !pool.order) {
-        free(pool.units);
-        free(pool.order);
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        for (size_t u = first[i]; u < first[i + 1]; u++) {
-            struct unit *x = &pool.units[u];
-            x->item = i;
-            x->k = (uint32_t)(u - first[i]);
-            size_t off = (size_t)x->k * HPK_ZSTD_FRAME;
-            x->in_len = codec == HPK_CODEC_ZSTD && items[i].size - off > HPK_ZSTD_FRAME ? HPK_ZSTD_FRAME : items[i].size - off;
-            pool.order[u] = u;
-        }
-    qsort_r(pool.order, total, sizeof *pool.order, by_size_desc, pool.units);
-    atomic_init(&pool.next, 0);
-    int nt = hpk_cpus();
-    if ((size_t)nt > total) nt = total ? (int)total : 1;
-    hpk_run_threads(nt, worker, &pool);
-    free(pool.order);
-    *nunits = total;
-    return pool.units;
-}
-
+/* Room for all of it at once: one allocation, not a doubling series. */
 static int reserve(struct hpk_payload_buf *p, size_t need)
 {
     if (need <= p->cap) return 0;
@@ -202,42 +90,315 @@ static int reserve(struct hpk_payload_buf *p, size_t need)
     return 0;
 }
 
+/* Place `len` bytes at the next page boundary after *cursor (the gap
+ * zeroed: the padding is part of the bytes, docs/format.md). */
+static size_t place_at(struct hpk_payload_buf *p, size_t *cursor)
+{
+    size_t off = (size_t)hpk_align_up(*cursor);
+    memset(p->data + *cursor, 0, off - *cursor);
+    *cursor = off;
+    return off;
+}
+
+/* An item stored as it is (directories have no bytes). */
+static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, struct place *pl, size_t *cursor)
+{
+    size_t len = S_ISDIR(it->mode) ? 0 : it->size;
+    pl->packed = 0;
+    pl->slen = len;
+    pl->off = 0;
+    if (!len) return;
+    pl->off = place_at(p, cursor);
+    memcpy(p->data + pl->off, it->data, len);
+    *cursor = pl->off + len;
+}
+
+/* ---- zstd: frames compressed on every CPU, laid down in item order ----
+ *
+ * Threads claim frames in item order and compress each into a slot of a
+ * small ring; whoever completes the frame next in line copies it (and any
+ * completed ones after it) to its final place. Frames are never held beyond
+ * the ring, so the compressed payload is written once, straight into
+ * p->data: a buffer of every frame laid out afterwards took 134 MB of fresh
+ * pages more for a JDK, and fresh pages are most of a build's CPU time on
+ * this project's virtual machine (docs/results.md). The bytes are those of
+ * the item order whatever the thread count or timing: frames are
+ * compressed independently with fixed parameters, and placed in order. */
+struct zpipe {
+    const struct hpk_item *items;
+    size_t n;
+    const size_t *first; /* item i's frames: first[i] .. first[i+1]-1 */
+    const size_t *uitem; /* the item of each frame */
+    size_t nunits;
+    struct hpk_payload_buf *p;
+    struct place *pl;
+    int level;
+    size_t W, cap;  /* ring slots, and each slot's size */
+    uint8_t *ring;
+    size_t *rlen;   /* compressed length, or (size_t)-1: failed */
+    char *rdone;
+    size_t next, commit; /* next frame to claim, next to lay down */
+    size_t placed;       /* items laid down: 0 .. placed-1 */
+    size_t cursor;       /* end of the bytes laid down */
+    size_t zacc;         /* compressed bytes of the item being laid down */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static size_t frame_len(const struct hpk_item *it, size_t k)
+{
+    size_t off = k * HPK_ZSTD_FRAME;
+    return it->size - off > HPK_ZSTD_FRAME ? HPK_ZSTD_FRAME : it->size - off;
+}
+
+/* Lay down frame u (complete, in its slot). Under mu. */
+static void zp_commit(struct zpipe *g, size_t u)
+{
+    size_t i = g->uitem[u], k = u - g->first[i];
+    const struct hpk_item *it = &g->items[i];
+    struct place *pl = &g->pl[i];
+    if (k == 0) {
+        while (g->placed < i) place_plain(g->p, &g->items[g->placed], &g->pl[g->placed], &g->cursor), g->placed++;
+        pl->off = place_at(g->p, &g->cursor);
+        pl->failed = 0;
+        g->zacc = 0;
+    }
+    size_t len = g->rlen[u % g->W];
+    if (len == (size_t)-1) pl->failed = 1;
+    else if (!pl->failed) {
+        memcpy(g->p->data + pl->off + g->zacc, g->ring + (u % g->W) * g->cap, len);
+        g->zacc += len;
+    }
+    if (u + 1 < g->first[i + 1]) return;
+    if (!pl->failed && WORTH(g->zacc, it->size)) {
+        pl->packed = 1;
+        pl->slen = g->zacc;
+    } else { /* not worth it (or failed): stored, over the frames */
+        pl->packed = 0;
+        pl->slen = it->size;
+        memcpy(g->p->data + pl->off, it->data, it->size);
+    }
+    g->cursor = pl->off + pl->slen;
+    g->placed = i + 1;
+}
+
+static void *zp_worker(void *arg)
+{
+    struct zpipe *g = arg;
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        if (g->next >= g->nunits) break;
+        if (g->next >= g->commit + g->W) { /* its slot is still taken */
+            pthread_cond_wait(&g->cv, &g->mu);
+            continue;
+        }
+        size_t u = g->next++;
+        pthread_mutex_unlock(&g->mu);
+        const struct hpk_item *it = &g->items[g->uitem[u]];
+        size_t k = u - g->first[g->uitem[u]];
+        /* One-shot: the frame header records the content size, no checksum
+         * (the entry's XXH3-128 covers it), no dictionary. */
+        size_t r = cc ? ZSTD_compressCCtx(cc, g->ring + (u % g->W) * g->cap, g->cap, it->data + k * HPK_ZSTD_FRAME,
+                                          frame_len(it, k), g->level)
+                      : (size_t)-1;
+        pthread_mutex_lock(&g->mu);
+        g->rlen[u % g->W] = cc && !ZSTD_isError(r) ? r : (size_t)-1;
+        g->rdone[u % g->W] = 1;
+        while (g->commit < g->nunits && g->rdone[g->commit % g->W]) {
+            g->rdone[g->commit % g->W] = 0;
+            zp_commit(g, g->commit++);
+        }
+        pthread_cond_broadcast(&g->cv);
+    }
+    pthread_mutex_unlock(&g->mu);
+    ZSTD_freeCCtx(cc);
+    return NULL;
+}
+
+/* Compress (zstd) or store every item, laying them down after p->data_end. */
+static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct place *pl, int codec)
+{
+    size_t *first = malloc((n + 1) * sizeof *first), total = 0;
+    if (!first) return -1;
+    size_t need = (size_t)hpk_align_up(p->data_end) + (1u << 20);
+    for (size_t i = 0; i < n; i++) {
+        first[i] = total;
+        size_t nf = compressible(&items[i], codec) ? (items[i].size + HPK_ZSTD_FRAME - 1) / HPK_ZSTD_FRAME : 0;
+        total += nf;
+        size_t bound = nf ? ZSTD_compressBound(items[i].size) + nf * 64 : 0;
+        need += 4096 + (bound > items[i].size ? bound : items[i].size);
+    }
+    first[n] = total;
+    size_t *uitem = malloc((total ? total : 1) * sizeof *uitem);
+    int nt = hpk_cpus();
+    if ((size_t)nt > total) nt = total ? (int)total : 1;
+    struct zpipe g = {.items = items, .n = n, .first = first, .uitem = uitem, .nunits = total, .p = p, .pl = pl,
+                      .level = hpk_compress_opt.level, .W = (size_t)(2 * nt + 2),
+                      .cap = ZSTD_compressBound(HPK_ZSTD_FRAME), .cursor = p->data_end};
+    /* The whole reservation is address space; pages are taken as it fills. */
+    int rc = uitem && reserve(p, need) == 0 ? 0 : -1;
+    if (rc == 0 && total) {
+        g.ring = hpk_alloc_big(g.W * g.cap);
+        g.rlen = calloc(g.W, sizeof *g.rlen);
+        g.rdone = calloc(g.W, 1);
+        if (!g.ring || !g.rlen || !g.rdone) rc = -1;
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t u = first[i]; u < first[i + 1]; u++) uitem[u] = i;
+        pthread_mutex_init(&g.mu, NULL);
+        pthread_cond_init(&g.cv, NULL);
+        if (total) hpk_run_threads(nt, zp_worker, &g);
+        pthread_cond_destroy(&g.cv);
+        pthread_mutex_destroy(&g.mu);
+        while (g.placed < n) place_plain(p, &items[g.placed], &pl[g.placed], &g.cursor), g.placed++;
+        p->data_end = g.cursor;
+    }
+    free(g.ring);
+    free(g.rlen);
+    free(g.rdone);
+    free(uitem);
+    free(first);
+    return rc;
+}
+
+/* ---- zlib: whole items on every CPU, largest first, then laid down ---- */
+
+/* One unit of work: a whole zlib item. */
+struct unit {
+    size_t item;
+    uint8_t *z; /* compressed bytes */
+    size_t zlen;
+    int failed;
+};
+
+struct pool {
+    const struct hpk_item *items;
+    struct unit *units;
+    size_t n;
+    int level;
+    atomic_size_t next;
+};
+
+static int zlib_unit(struct unit *u, const uint8_t *in, size_t in_len, int level)
+{
+    uLong bound = compressBound((uLong)in_len);
+    if (!(u->z = hpk_alloc_big(bound))) return -1;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, level, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)in_len;
+    z.next_out = u->z;
+    z.avail_out = (uInt)bound;
+    int r = deflate(&z, Z_FINISH);
+    u->zlen = z.total_out;
+    deflateEnd(&z);
+    return r == Z_STREAM_END ? 0 : -1;
+}
+
+static void *zlib_worker(void *arg)
+{
+    struct pool *p = arg;
+    for (;;) {
+        size_t k = atomic_fetch_add(&p->next, 1);
+        if (k >= p->n) break;
+        struct unit *u = &p->units[k];
+        const struct hpk_item *it = &p->items[u->item];
+        if (zlib_unit(u, it->data, it->size, p->level) != 0) {
+            free(u->z);
+            u->z = NULL;
+            u->failed = 1;
+        }
+    }
+    return NULL;
+}
+
+static int by_size_desc(const void *a, const void *b, void *items)
+{
+    const struct hpk_item *it = items;
+    const struct unit *x = a, *y = b;
+    size_t sx = it[x->item].size, sy = it[y->item].size;
+    if (sx != sy) return (sx < sy) - (sx > sy);
+    return (x->item > y->item) - (x->item < y->item);
+}
+
+static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct place *pl)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += compressible(&items[i], HPK_CODEC_ZLIB);
+    struct pool pool = {.items = items, .units = calloc(total ? total : 1, sizeof *pool.units), .n = total,
+                        .level = hpk_compress_opt.level};
+    size_t *unit_of = malloc((n ? n : 1) * sizeof *unit_of);
+    if (!pool.units || !unit_of) {
+        free(pool.units);
+        free(unit_of);
+        return -1;
+    }
+    for (size_t i = 0, u = 0; i < n; i++)
+        if (compressible(&items[i], HPK_CODEC_ZLIB)) pool.units[u++].item = i;
+    /* Largest first: one big item started last would keep one thread busy alone. */
+    qsort_r(pool.units, total, sizeof *pool.units, by_size_desc, (void *)items);
+    for (size_t i = 0; i < n; i++) unit_of[i] = (size_t)-1;
+    for (size_t u = 0; u < total; u++) unit_of[pool.units[u].item] = u;
+    atomic_init(&pool.next, 0);
+    int nt = hpk_cpus();
+    if ((size_t)nt > total) nt = total ? (int)total : 1;
+    hpk_run_threads(nt, zlib_worker, &pool);
+    size_t need = (size_t)hpk_align_up(p->data_end) + (1u << 20);
+    for (size_t i = 0; i < n; i++) {
+        const struct unit *u = unit_of[i] == (size_t)-1 ? NULL : &pool.units[unit_of[i]];
+        need += 4096 + (u && !u->failed && WORTH(u->zlen, items[i].size) ? u->zlen : items[i].size);
+    }
+    int rc = reserve(p, need);
+    size_t cursor = p->data_end;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct unit *u = unit_of[i] == (size_t)-1 ? NULL : &pool.units[unit_of[i]];
+        if (!u || u->failed || !WORTH(u->zlen, items[i].size)) {
+            place_plain(p, &items[i], &pl[i], &cursor);
+            pl[i].failed = u && u->failed;
+            continue;
+        }
+        pl[i].off = place_at(p, &cursor);
+        memcpy(p->data + pl[i].off, u->z, u->zlen);
+        pl[i].slen = u->zlen;
+        pl[i].packed = 1;
+        cursor = pl[i].off + u->zlen;
+    }
+    if (rc == 0) p->data_end = cursor;
+    for (size_t u = 0; u < total; u++) free(pool.units[u].z);
+    free(pool.units);
+    free(unit_of);
+    return rc;
+}
+
 /* Compress `items` and append their data after p->data_end, adding entries. */
 static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
 {
-    size_t *first = malloc((n + 1) * sizeof *first), nunits = 0;
-    struct unit *units = first ? compress_all(items, n, first, &nunits) : NULL;
+    int codec = hpk_compress_opt.codec;
+    struct place *pl = calloc(n ? n : 1, sizeof *pl);
     struct hpk_entry *ents = realloc(p->entries, (p->count + n + 1) * sizeof *ents);
     char **paths = realloc(p->paths, (p->count + n + 1) * sizeof *paths);
     if (ents) p->entries = ents;
     if (paths) p->paths = paths;
-    if (!units || !ents || !paths) {
-        free(units);
-        free(first);
+    if (!pl || !ents || !paths ||
+        (codec == HPK_CODEC_ZLIB ? place_zlib(p, items, n, pl) : place_zstd(p, items, n, pl, codec)) != 0) {
+        free(pl);
         return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     }
-    int codec = hpk_compress_opt.codec;
     int err = 0;
-    /* Room for all of it at once: one allocation, not a doubling series. */
-    size_t need = (size_t)hpk_align_up(p->data_end);
-    for (size_t i = 0; i < n; i++) {
-        size_t zlen = 0;
-        for (size_t x = first[i]; x < first[i + 1]; x++) zlen += units[x].zlen;
-        need = (size_t)hpk_align_up(need) + (first[i] < first[i + 1] && WORTH(zlen, items[i].size) ? zlen : items[i].size);
-    }
-    if (reserve(p, need + (1u << 20)) != 0) err = hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     for (size_t i = 0; i < n && !err; i++) {
         const struct hpk_item *it = &items[i];
-        struct unit *u = units + first[i], *uend = units + first[i + 1];
-        size_t zlen = 0;
-        int failed = 0;
-        for (struct unit *x = u; x < uend; x++) zlen += x->zlen, failed |= x->failed;
-        int packed = u < uend && !failed && WORTH(zlen, it->size);
-        if (failed && !err) err = hpk_fail(e, HPK_ST_INTERNAL, "%s: compression failed", it->path);
+        if (pl[i].failed) {
+            err = hpk_fail(e, HPK_ST_INTERNAL, "%s: compression failed", it->path);
+            break;
+        }
         size_t plen = strlen(it->path);
-        if (!err && (plen > HPK_PATH_MAX || !hpk_layout_path_ok(it->path, plen)))
+        if (plen > HPK_PATH_MAX || !hpk_layout_path_ok(it->path, plen)) {
             err = hpk_fail(e, HPK_ST_INTERNAL, "%s: invalid entry path", it->path);
-        if (err) continue;
+            break;
+        }
         struct hpk_entry *en = &p->entries[p->count];
         memset(en, 0, sizeof *en);
         p->paths[p->count] = strdup(it->path);
@@ -247,33 +408,13 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         en->role = it->role;
         en->size = S_ISDIR(it->mode) ? 0 : it->size;
         if (!S_ISDIR(it->mode)) memcpy(en->hash, it->hash, 16);
-        en->codec = packed ? (uint8_t)codec : HPK_CODEC_STORED;
-        en->stored_size = packed ? zlen : en->size;
-        if (en->stored_size) {
-            size_t off = (size_t)hpk_align_up(p->data_end);
-            if (reserve(p, off + en->stored_size) != 0) {
-                err = hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
-                continue;
-            }
-            memset(p->data + p->data_end, 0, off - p->data_end);
-            if (packed) {
-                size_t at = off;
-                for (struct unit *x = u; x < uend; x++) {
-                    memcpy(p->data + at, x->z, x->zlen);
-                    at += x->zlen;
-                }
-            } else {
-                memcpy(p->data + off, it->data, en->stored_size);
-            }
-            en->offset = off;
-            p->data_end = off + en->stored_size;
-        }
+        en->codec = pl[i].packed ? (uint8_t)codec : HPK_CODEC_STORED;
+        en->stored_size = pl[i].slen;
+        en->offset = pl[i].off;
         en->stored_hash = XXH3_64bits(p->data + en->offset, en->stored_size);
         p->count++;
     }
-    for (size_t x = 0; x < nunits; x++) free(units[x].z);
-    free(units);
-    free(first);
+    free(pl);
     return err;
 }
 
