@@ -46,8 +46,8 @@ enum hpk_exit {
 
 
 struct hpk_err {
-    int code;      /* an enum hpk_exit value */
-    char msg[768]; /* one line, no trailing newline */
+    int code;       /* the exit status: an enum hpk_exit value (launcher), HPK_ST_* (packer) */
+    char msg[1024]; /* one line, no trailing newline */
 };
 
 int hpk_fail(struct hpk_err *e, int code, const char *fmt, ...)

@@ -144,13 +144,13 @@ struct areader {
     size_t tl;
 };
 
-static int nomem(struct hpk_perr *e) { return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory"); }
+static int nomem(struct hpk_err *e) { return hpk_fail(e, HPK_ST_INTERNAL, "out of memory"); }
 
 /* Its parents first (archives may omit directory members). A member below
  * a symlink member would be unpacked through the link (where tar puts it
  * depends on the order; a payload cannot hold it). */
 static int add_parents(const struct areader *r, const struct member *m, const char *rel, const char *ent,
-                       struct hpk_perr *e)
+                       struct hpk_err *e)
 {
     const char *prefix = r->dst->prefix;
     char par[PATH_MAX];
@@ -160,7 +160,7 @@ static int add_parents(const struct areader *r, const struct member *m, const ch
         *q = 0;
         struct hpk_item *p = hpk_snapshot_find(r->s, par);
         if (p && S_ISLNK(p->mode))
-            rc = hpk_perr_set(e, r->dst->status, "%s: member %s lies below the symlink %.*s", r->file, m->name,
+            rc = hpk_fail(e, r->dst->status, "%s: member %s lies below the symlink %.*s", r->file, m->name,
                               (int)(rel - m->name) + (int)(q - par) - (int)strlen(prefix) - 1, m->name);
         else if (!p && !hpk_snapshot_add(r->s, par, S_IFDIR | 0755, r->dst->role))
             rc = nomem(e);
@@ -170,7 +170,7 @@ static int add_parents(const struct areader *r, const struct member *m, const ch
 }
 
 /* A member whose name is taken already: only a directory again may be. */
-static int check_taken(const struct areader *r, const struct member *m, const char *ent, struct hpk_perr *e)
+static int check_taken(const struct areader *r, const struct member *m, const char *ent, struct hpk_err *e)
 {
     struct hpk_snapshot *s = r->s;
     struct hpk_item *was = hpk_snapshot_find(s, ent);
@@ -180,16 +180,16 @@ static int check_taken(const struct areader *r, const struct member *m, const ch
         size_t el = strlen(ent);
         for (size_t k = 0; k < s->n; k++)
             if (!strncmp(s->items[k].path, ent, el) && s->items[k].path[el] == '/')
-                return hpk_perr_set(e, r->dst->status, "%s: member %s%s%s lies below the symlink %s", r->file, r->top,
+                return hpk_fail(e, r->dst->status, "%s: member %s%s%s lies below the symlink %s", r->file, r->top,
                                     r->tl ? "/" : "", s->items[k].path + strlen(r->dst->prefix) + 1, m->name);
     }
     if (m->type != AE_IFDIR || !S_ISDIR(was->mode)) /* tar would replace it: which one is meant? */
-        return hpk_perr_set(e, r->dst->status, "%s: member %s appears twice", r->file, m->name);
+        return hpk_fail(e, r->dst->status, "%s: member %s appears twice", r->file, m->name);
     return 0;
 }
 
 /* A hard link: the content of an earlier member. */
-static int add_hardlink(const struct areader *r, const struct member *m, const char *ent, struct hpk_perr *e)
+static int add_hardlink(const struct areader *r, const struct member *m, const char *ent, struct hpk_err *e)
 {
     struct hpk_snapshot *s = r->s;
     const char *hl = m->hardlink, *top = r->top;
@@ -201,7 +201,7 @@ static int add_hardlink(const struct areader *r, const struct member *m, const c
     snprintf(tgt, sizeof tgt, "%s/%s", r->dst->prefix, !in_top ? "" : tl ? hl + tl + (hl[tl] == '/') : hl);
     struct hpk_item *src = in_top ? hpk_snapshot_find(s, tgt) : NULL;
     if (!src || !S_ISREG(src->mode))
-        return hpk_perr_set(e, r->dst->status, "%s: hard link %s to missing %s", r->file, m->name, hl);
+        return hpk_fail(e, r->dst->status, "%s: hard link %s to missing %s", r->file, m->name, hl);
     size_t si = (size_t)(src - s->items);
     struct hpk_item *it = hpk_snapshot_add(s, ent, 0, r->dst->role);
     return !it || hpk_item_copy(it, &s->items[si]) != 0 ? nomem(e) : 0;
@@ -209,7 +209,7 @@ static int add_hardlink(const struct areader *r, const struct member *m, const c
 
 /* The item of a directory, symlink or regular file member; its content
  * moves from the member to the item. */
-static int add_typed(const struct areader *r, struct member *m, const char *ent, struct hpk_perr *e)
+static int add_typed(const struct areader *r, struct member *m, const char *ent, struct hpk_err *e)
 {
     struct hpk_snapshot *s = r->s;
     struct hpk_item *it;
@@ -231,20 +231,20 @@ static int add_typed(const struct areader *r, struct member *m, const char *ent,
         hpk_hash_bytes(t, it->size, it->hash);
     } else if (m->type == AE_IFREG) {
         if (!(it = hpk_snapshot_add(s, ent, hpk_file_mode(m->perm), r->dst->role))) return nomem(e);
-        if (m->err) return hpk_perr_set(e, r->dst->status, "%s: member %s: %s", r->file, m->name, m->err);
+        if (m->err) return hpk_fail(e, r->dst->status, "%s: member %s: %s", r->file, m->name, m->err);
         it->data = m->data;
         it->size = m->size;
         m->data = NULL;
         hpk_hash_bytes(it->data, it->size, it->hash);
         it->no_compress = hpk_already_compressed(ent);
     } else {
-        return hpk_perr_set(e, r->dst->status, "%s: member %s is not a file, directory or symlink", r->file, m->name);
+        return hpk_fail(e, r->dst->status, "%s: member %s is not a file, directory or symlink", r->file, m->name);
     }
     return 0;
 }
 
 /* One member into the snapshot, below the prefix, the top stripped. */
-static int add_member(const struct areader *r, struct member *m, struct hpk_perr *e)
+static int add_member(const struct areader *r, struct member *m, struct hpk_err *e)
 {
     const char *rel = r->tl ? m->name + r->tl : m->name; /* members_top checked every member starts with top */
     while (*rel == '/') rel++;
@@ -254,19 +254,19 @@ static int add_member(const struct areader *r, struct member *m, struct hpk_perr
     char ent[PATH_MAX];
     snprintf(ent, sizeof ent, "%s/%.*s", r->dst->prefix, (int)rl, rel);
     if (!hpk_layout_path_ok(ent, strlen(ent)))
-        return hpk_perr_set(e, r->dst->status, "%s: member %s: name not allowed in a payload", r->file, m->name);
+        return hpk_fail(e, r->dst->status, "%s: member %s: name not allowed in a payload", r->file, m->name);
     if (add_parents(r, m, rel, ent, e) != 0 || check_taken(r, m, ent, e) != 0) return -1;
     if (m->hardlink) return add_hardlink(r, m, ent, e);
     return add_typed(r, m, ent, e);
 }
 
 int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct hpk_tree_dst *dst, int need_top,
-                         char *top, size_t topn, struct hpk_perr *e)
+                         char *top, size_t topn, struct hpk_err *e)
 {
     uint8_t *img;
     size_t len;
     if (hpk_read_file(file, &img, &len) != 0)
-        return hpk_perr_set(e, dst->status, "%s: cannot read: %s", file, strerror(errno));
+        return hpk_fail(e, dst->status, "%s: cannot read: %s", file, strerror(errno));
     if (s->n_archives < HPK_MAX_ARCHIVES) {
         s->archives[s->n_archives] = hpk_xstrdup(file);
         hpk_hash_bytes(img, len, s->archive_hash[s->n_archives]);
@@ -278,14 +278,14 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
     int has_top = members_top(&ms, top, topn), rc = 0;
     if (!has_top) top[0] = 0;
     if (need_top && !has_top)
-        rc = hpk_perr_set(e, dst->status, "%s: not an archive with one top directory (a Java home)", file);
+        rc = hpk_fail(e, dst->status, "%s: not an archive with one top directory (a Java home)", file);
     else if (!ms.opened)
-        rc = hpk_perr_set(e, dst->status, "%s: not a directory nor an archive hpack can read", file);
+        rc = hpk_fail(e, dst->status, "%s: not a directory nor an archive hpack can read", file);
     else if (!hpk_snapshot_find(s, dst->prefix) && !hpk_snapshot_add(s, dst->prefix, S_IFDIR | 0755, dst->role))
         rc = nomem(e);
     struct areader r = {s, file, dst, top, strlen(top)};
     for (size_t i = 0; rc == 0 && i < ms.n; i++) rc = add_member(&r, &ms.v[i], e);
-    if (rc == 0 && ms.err) rc = hpk_perr_set(e, dst->status, "%s: %s", file, ms.err);
+    if (rc == 0 && ms.err) rc = hpk_fail(e, dst->status, "%s: %s", file, ms.err);
     members_free(&ms);
     if (rc) return rc;
     return hpk_archive_links(s, file, dst->prefix, dst->status, e);

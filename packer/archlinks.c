@@ -48,7 +48,7 @@ enum { AL_KEEP, AL_SKIP, AL_COPY };
 
 /* The verdict on link item k where it is (treewalk.c add_link's rule): AL_KEEP, AL_SKIP,
  * or AL_COPY with *to the item it names and found its path; -1 on a loop. */
-static int link_fate(const struct alinks *c, size_t k, size_t *to, char *found, size_t fn, struct hpk_perr *e)
+static int link_fate(const struct alinks *c, size_t k, size_t *to, char *found, size_t fn, struct hpk_err *e)
 {
     const struct hpk_item *it = &c->s->items[k];
     const char *rel = it->path + strlen(c->prefix) + 1, *sl = strrchr(rel, '/');
@@ -62,7 +62,7 @@ static int link_fate(const struct alinks *c, size_t k, size_t *to, char *found, 
         return AL_KEEP;
     size_t fl = strlen(found);
     if (t && S_ISDIR(t->mode) && (!fl || (!strncmp(rel, found, fl) && rel[fl] == '/')))
-        return hpk_perr_set(e, c->status, "%s: member %s: symlink to a directory that contains it (a loop)", c->file,
+        return hpk_fail(e, c->status, "%s: member %s: symlink to a directory that contains it (a loop)", c->file,
                             rel);
     if (!t || (!S_ISREG(t->mode) && !S_ISDIR(t->mode))) return AL_SKIP;
     *to = (size_t)(t - c->s->items);
@@ -85,13 +85,13 @@ struct copy_chain {
 };
 
 static int copy_dir(const struct alinks *c, const char *found, const char *dst, const struct copy_chain *up,
-                    struct hpk_perr *e)
+                    struct hpk_err *e)
 {
     struct hpk_snapshot *s = c->s;
     /* A directory copied inside its own copy: it would never end. */
     for (const struct copy_chain *u = up; u; u = u->up)
         if (!strcmp(u->found, found))
-            return hpk_perr_set(e, c->status, "%s: member %s: symlink to a directory that contains it (a loop)",
+            return hpk_fail(e, c->status, "%s: member %s: symlink to a directory that contains it (a loop)",
                                 c->file, dst);
     struct copy_chain me = {found, up};
     char from[PATH_MAX + 64];
@@ -101,7 +101,7 @@ static int copy_dir(const struct alinks *c, const char *found, const char *dst, 
         char np[PATH_MAX + 64];
         snprintf(np, sizeof np, "%s/%s/%s", c->prefix, dst, s->items[k].path + fn);
         if (!hpk_layout_path_ok(np, strlen(np)))
-            return hpk_perr_set(e, c->status, "%s: member %s: path too long once materialised", c->file, dst);
+            return hpk_fail(e, c->status, "%s: member %s: path too long once materialised", c->file, dst);
         size_t src = k; /* what the copy is made of */
         int fate = AL_COPY;
         char f2[PATH_MAX] = ""; /* set for a link only: the directories below found are copied by this loop */
@@ -111,14 +111,14 @@ static int copy_dir(const struct alinks *c, const char *found, const char *dst, 
             continue;
         }
         struct hpk_item *n = hpk_snapshot_add(s, np, 0, s->items[k].role);
-        if (!n || hpk_item_copy(n, &s->items[src]) != 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        if (!n || hpk_item_copy(n, &s->items[src]) != 0) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
         if (fate == AL_KEEP && S_ISLNK(n->mode)) {
             const char *orig = s->items[k].path + strlen(c->prefix) + 1, *nrel = np + strlen(c->prefix) + 1;
             char tg[PATH_MAX];
             if (hpk_copied_target(orig, (const char *)s->items[k].data, s->items[k].size, found, dst, nrel, tg, sizeof tg) != 0)
-                return hpk_perr_set(e, c->status, "%s: member %s: path too long in its copy", c->file, nrel);
+                return hpk_fail(e, c->status, "%s: member %s: path too long in its copy", c->file, nrel);
             free(n->data);
-            if (!(n->data = (uint8_t *)strdup(tg))) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+            if (!(n->data = (uint8_t *)strdup(tg))) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
             n->size = strlen(tg);
             hpk_hash_bytes(tg, n->size, n->hash);
         }
@@ -130,13 +130,13 @@ static int copy_dir(const struct alinks *c, const char *found, const char *dst, 
 }
 
 /* Every link is judged first, then the snapshot changes (hpk_inputs.h). */
-int hpk_archive_links(struct hpk_snapshot *s, const char *file, const char *prefix, int status, struct hpk_perr *e)
+int hpk_archive_links(struct hpk_snapshot *s, const char *file, const char *prefix, int status, struct hpk_err *e)
 {
     size_t pl = strlen(prefix);
     struct alinks c = {s, file, prefix, status, s->n};
     /* verdict[i]: the item link i becomes (itself when kept), or SIZE_MAX to drop it */
     size_t *verdict = malloc((c.n0 ? c.n0 : 1) * sizeof *verdict);
-    if (!verdict) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!verdict) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     for (size_t i = 0; i < c.n0; i++) verdict[i] = i;
     int rc = 0;
     for (size_t i = 0; i < c.n0 && rc == 0; i++) {
@@ -162,7 +162,7 @@ int hpk_archive_links(struct hpk_snapshot *s, const char *file, const char *pref
      * never a link: no copy reads an item already replaced) ... */
     for (size_t i = 0; i < c.n0 && rc == 0; i++)
         if (verdict[i] != i && verdict[i] != SIZE_MAX && hpk_item_copy(&s->items[i], &s->items[verdict[i]]) != 0)
-            rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+            rc = hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     /* ... then drop the skipped ones. */
     size_t w = 0;
     for (size_t i = 0; i < s->n; i++) {

@@ -101,10 +101,10 @@ static char *trim(char *s)
     return s;
 }
 
-static int read_file_args(struct hpk_strv *out, const char *file, int conf, struct hpk_perr *e)
+static int read_file_args(struct hpk_strv *out, const char *file, int conf, struct hpk_err *e)
 {
     FILE *f = fopen(file, "r");
-    if (!f) return hpk_perr_set(e, HPK_ST_USAGE, "%s: cannot read: %s", file, strerror(errno));
+    if (!f) return hpk_fail(e, HPK_ST_USAGE, "%s: cannot read: %s", file, strerror(errno));
     char *copy = hpk_xstrdup(file), *dir = hpk_xstrdup(dirname(copy));
     free(copy);
     char *line = NULL;
@@ -126,7 +126,7 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
         }
         char *eq = strchr(t, '=');
         if (!eq) {
-            rc = hpk_perr_set(e, HPK_ST_USAGE, "%s:%d: expected 'key = value'", file, no);
+            rc = hpk_fail(e, HPK_ST_USAGE, "%s:%d: expected 'key = value'", file, no);
             break;
         }
         *eq = 0;
@@ -140,14 +140,14 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
         add_from_file(out, dir, dist, opt, &pending);
         add_from_file(out, dir, dist, val, &pending);
     }
-    if (rc == 0 && pending) rc = hpk_perr_set(e, HPK_ST_USAGE, "%s: %s at the end lacks its value", file, pending);
+    if (rc == 0 && pending) rc = hpk_fail(e, HPK_ST_USAGE, "%s: %s at the end lacks its value", file, pending);
     free(line);
     free(dir);
     fclose(f);
     return rc;
 }
 
-int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr *e)
+int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_err *e)
 {
     memset(out, 0, sizeof *out);
     push(out, hpk_xstrdup(argv[0]));

@@ -17,16 +17,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int hpk_open_artifact(const char *path, struct hpk_artifact *a, struct hpk_perr *e)
+int hpk_open_artifact(const char *path, struct hpk_artifact *a, struct hpk_err *e)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: %s", path, strerror(errno));
+    if (fd < 0) return hpk_fail(e, HPK_ST_ARTIFACT, "%s: %s", path, strerror(errno));
     int r = hpk_artifact_open(fd, a);
     if (r == HPK_OK) r = hpk_artifact_map(a);
     if (r != HPK_OK) {
         hpk_artifact_close(a);
         close(fd);
-        return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: %s%s%s", path, hpk_layout_strerror(r), a->err_path[0] ? ": " : "",
+        return hpk_fail(e, HPK_ST_ARTIFACT, "%s: %s%s%s", path, hpk_layout_strerror(r), a->err_path[0] ? ": " : "",
                             a->err_path);
     }
     return 0;
@@ -53,16 +53,16 @@ int hpk_cmd_json_args(int argc, char **argv, const char *usage, int operands, in
 
 int hpk_cmd_open(const char *path, struct hpk_artifact *a)
 {
-    struct hpk_perr e;
+    struct hpk_err e;
     if (hpk_open_artifact(path, a, &e) == 0) return 0;
     fprintf(stderr, "hpack: %s\n", e.msg);
     return HPK_ST_ARTIFACT;
 }
 
-int hpk_cmd_fail(const char *cmd, const struct hpk_perr *e)
+int hpk_cmd_fail(const char *cmd, const struct hpk_err *e)
 {
     fprintf(stderr, "hpack: %s: %s\n", cmd, e->msg);
-    return e->status;
+    return e->code;
 }
 
 void hpk_close_artifact(struct hpk_artifact *a)
@@ -72,17 +72,17 @@ void hpk_close_artifact(struct hpk_artifact *a)
     if (fd >= 0) close(fd);
 }
 
-int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_config *in, struct hpk_perr *e)
+int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_config *in, struct hpk_err *e)
 {
     int r = hpk_config_load(a, in);
-    if (r == HPK_E_TOC_RECORD) return hpk_perr_set(e, HPK_ST_ARTIFACT, "no valid hpack/launch entry");
-    if (r != HPK_OK) return hpk_perr_set(e, HPK_ST_ARTIFACT, "hpack/launch: %s", hpk_layout_strerror(r));
+    if (r == HPK_E_TOC_RECORD) return hpk_fail(e, HPK_ST_ARTIFACT, "no valid hpack/launch entry");
+    if (r != HPK_OK) return hpk_fail(e, HPK_ST_ARTIFACT, "hpack/launch: %s", hpk_layout_strerror(r));
     return 0;
 }
 
 /* Every byte of the payload is accounted for: entry data by its hash, the
  * gaps between entries must be zero, the table and footer by their sums. */
-int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_perr *e)
+int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_err *e)
 {
     const uint8_t *base = a->map + a->map_skew;
     uint64_t pos = 0;
@@ -91,15 +91,15 @@ int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_perr *e)
         if (S_ISDIR(x->mode)) continue;
         int r = hpk_entry_decode(a, x, NULL, NULL);
         if (r != HPK_OK)
-            return hpk_perr_set(e, HPK_ST_FAIL, "entry %.*s: %s", (int)x->path_len, x->path, hpk_layout_strerror(r));
+            return hpk_fail(e, HPK_ST_FAIL, "entry %.*s: %s", (int)x->path_len, x->path, hpk_layout_strerror(r));
         if (!x->stored_size) continue;
         for (uint64_t k = pos; k < x->offset; k++)
             if (base[k])
-                return hpk_perr_set(e, HPK_ST_FAIL, "padding before entry %.*s (offset %llu) is not zero", (int)x->path_len,
+                return hpk_fail(e, HPK_ST_FAIL, "padding before entry %.*s (offset %llu) is not zero", (int)x->path_len,
                                     x->path, (unsigned long long)k);
         pos = x->offset + x->stored_size;
     }
     for (uint64_t k = pos; k < a->p.footer.toc_offset; k++)
-        if (base[k]) return hpk_perr_set(e, HPK_ST_FAIL, "padding before the table (offset %llu) is not zero", (unsigned long long)k);
+        if (base[k]) return hpk_fail(e, HPK_ST_FAIL, "padding before the table (offset %llu) is not zero", (unsigned long long)k);
     return 0;
 }

@@ -22,7 +22,7 @@ static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const 
 
 /* Expand one class path element: "dir/ *" (without the space) means every
  * jar in dir, sorted bytewise, as the java launcher's wildcard does. */
-static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_perr *e)
+static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_err *e)
 {
     size_t n = strlen(elem);
     if (n >= 1 && elem[n - 1] == '*' && (n == 1 || elem[n - 2] == '/')) {
@@ -30,7 +30,7 @@ static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_perr *e)
         snprintf(dir, sizeof dir, "%.*s", (int)(n > 1 ? n - 2 : 0), n > 1 ? elem : ".");
         if (!*dir) snprintf(dir, sizeof dir, "/");
         DIR *d = opendir(dir);
-        if (!d) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: cannot read directory: %s", dir, strerror(errno));
+        if (!d) return hpk_fail(e, HPK_ST_CLASSPATH, "%s: cannot read directory: %s", dir, strerror(errno));
         struct hpk_strv names = {0};
         struct dirent *de;
         while ((de = readdir(d))) {
@@ -47,7 +47,7 @@ static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_perr *e)
         }
         int empty = names.n == 0;
         hpk_strv_free(&names);
-        if (empty) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no jars match", elem);
+        if (empty) return hpk_fail(e, HPK_ST_CLASSPATH, "%s: no jars match", elem);
         return 0;
     }
     hpk_strv_push(out, elem);
@@ -95,7 +95,7 @@ static void cp_push(struct hpk_build *b, const char *path, const char *host)
 
 /* A jar from the host: read into app/<name> (or app/<want>). */
 static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file, const char *want,
-                   struct hpk_perr *e)
+                   struct hpk_err *e)
 {
     char path[PATH_MAX];
     const char *base = strrchr(file, '/');
@@ -105,10 +105,10 @@ static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file
     /* Same name from two directories: keep both, deterministically apart. */
     for (int k = 2; hpk_snapshot_has(s, path); k++) snprintf(path, sizeof path, "app/%d/%s", k, base);
     if (!hpk_layout_path_ok(path, strlen(path)))
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: file name not allowed in a payload", file);
-    if (add_parents(s, path, HPK_ROLE_CLASSPATH) != 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_CLASSPATH, "%s: file name not allowed in a payload", file);
+    if (add_parents(s, path, HPK_ROLE_CLASSPATH) != 0) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     struct hpk_item *it = hpk_snapshot_add(s, path, S_IFREG | 0644, HPK_ROLE_CLASSPATH);
-    if (!it) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!it) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     if (hpk_snapshot_file(it, file, HPK_ST_CLASSPATH, e) != 0) return -1;
     it->no_compress = 1;
     struct hpk_manifest m;
@@ -127,18 +127,18 @@ static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file
 /* A jar inside the application distribution (`rel` below its root), symlinks
  * followed: the launcher wants class path entries to be regular files. */
 static struct hpk_item *dist_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *rel, int missing_ok,
-                                 struct hpk_perr *e)
+                                 struct hpk_err *e)
 {
     char found[PATH_MAX], path[PATH_MAX + 8];
     struct hpk_item *it = hpk_snapshot_follow(s, "app", rel, found, sizeof found);
     if (!it) {
         if (!missing_ok)
-            hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no %s in the application distribution%s%s%s", b->app_dist, rel,
+            hpk_fail(e, HPK_ST_CLASSPATH, "%s: no %s in the application distribution%s%s%s", b->app_dist, rel,
                          DIST_TOP(b));
         return NULL;
     }
     if (!S_ISREG(it->mode)) {
-        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: %s is a directory; class path entries are jars", b->app_dist, rel);
+        hpk_fail(e, HPK_ST_CLASSPATH, "%s: %s is a directory; class path entries are jars", b->app_dist, rel);
         return NULL;
     }
     snprintf(path, sizeof path, "app/%s", found);
@@ -162,7 +162,7 @@ static int jar_name(const char *n)
 
 /* "lib/ *" (without the space) inside the distribution: every jar in lib,
  * bytewise, like the host wildcard (expand_cp). */
-static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char *elem, struct hpk_perr *e)
+static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char *elem, struct hpk_err *e)
 {
     size_t n = strlen(elem);
     char dir[PATH_MAX] = "", found[PATH_MAX] = "";
@@ -170,7 +170,7 @@ static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char
         snprintf(dir, sizeof dir, "%.*s", (int)(n - 2), elem);
         struct hpk_item *d = hpk_snapshot_follow(s, "app", dir, found, sizeof found);
         if (!d || !S_ISDIR(d->mode))
-            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no directory %s in the application distribution%s%s%s",
+            return hpk_fail(e, HPK_ST_CLASSPATH, "%s: no directory %s in the application distribution%s%s%s",
                                 b->app_dist, dir, DIST_TOP(b));
     }
     char pre[PATH_MAX + 8];
@@ -182,7 +182,7 @@ static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char
             hpk_strv_push(&names, p + 4);
     }
     if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
-    int r = names.n ? 0 : hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no jars match %s in the application distribution%s%s%s",
+    int r = names.n ? 0 : hpk_fail(e, HPK_ST_CLASSPATH, "%s: no jars match %s in the application distribution%s%s%s",
                                             b->app_dist, elem, DIST_TOP(b));
     for (size_t i = 0; r == 0 && i < names.n; i++)
         if (!dist_jar(s, b, names.v[i], 0, e)) r = -1;
@@ -192,12 +192,12 @@ static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char
 
 /* --app-dist: a directory or archive shipped whole under app/, resources
  * included; relative --jar and --cp paths name files inside it. */
-static int read_dist(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
+static int read_dist(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e)
 {
     static const struct hpk_tree_dst app = {NULL, "app", HPK_ROLE_CLASSPATH, HPK_ST_CLASSPATH};
     struct stat st;
     if (stat(b->app_dist, &st) != 0)
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: %s (--app-dist wants a directory or an archive)", b->app_dist,
+        return hpk_fail(e, HPK_ST_CLASSPATH, "%s: %s (--app-dist wants a directory or an archive)", b->app_dist,
                             strerror(errno));
     if (S_ISDIR(st.st_mode)) {
         b->dist_is_dir = 1;
@@ -214,11 +214,11 @@ static int in_dist(const struct hpk_build *b, const char *p) { return b->app_dis
 /* The application half of the snapshot: the distribution, the jars and
  * the main class. It comes first, because jdeps looks at these bytes to
  * choose the runtime's modules. */
-int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
+int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e)
 {
     if (b->app_dist && read_dist(b, s, e) != 0) return -1;
     if (!hpk_snapshot_has(s, "app") && !hpk_snapshot_add(s, "app", S_IFDIR | 0755, HPK_ROLE_CLASSPATH))
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
 
     /* Owned by b from here on, so every early return frees it (build_free). */
     free(b->resolved_main);
@@ -247,9 +247,9 @@ int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_per
                 for (size_t k = 0; r == 0 && k < files.n; k++) {
                     struct stat st;
                     if (stat(files.v[k], &st) != 0)
-                        r = hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: class path entry does not exist", files.v[k]);
+                        r = hpk_fail(e, HPK_ST_CLASSPATH, "%s: class path entry does not exist", files.v[k]);
                     else if (S_ISDIR(st.st_mode))
-                        r = hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: class path entry is a directory; hpack packs jars (make one with 'jar cf')", files.v[k]);
+                        r = hpk_fail(e, HPK_ST_CLASSPATH, "%s: class path entry is a directory; hpack packs jars (make one with 'jar cf')", files.v[k]);
                     else
                         r = add_jar(s, b, files.v[k], NULL, e);
                 }
@@ -263,10 +263,10 @@ int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_per
         free(list);
         if (r) return r;
     }
-    if (b->cp_paths.n == 0) return hpk_perr_set(e, HPK_ST_CLASSPATH, "no class path: give --jar or --cp");
+    if (b->cp_paths.n == 0) return hpk_fail(e, HPK_ST_CLASSPATH, "no class path: give --jar or --cp");
     if (hpk_closure(b, s, e) != 0) return -1;
     if (!b->resolved_main || !*b->resolved_main) {
-        return hpk_perr_set(e, HPK_ST_MAIN, "%s: no main class: give --main-class, or a --jar whose manifest has Main-Class",
+        return hpk_fail(e, HPK_ST_MAIN, "%s: no main class: give --main-class, or a --jar whose manifest has Main-Class",
                             b->jar ? b->jar : "--cp");
     }
     return 0;
@@ -276,7 +276,7 @@ int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_per
  * the distribution's other jars, which custom class loaders may run) in a
  * temporary directory, as the bytes that will be shipped. */
 int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, char *dir, size_t dirn,
-                              struct hpk_perr *e)
+                              struct hpk_err *e)
 {
     if (hpk_mkdtemp(dir, dirn, "jdeps", e) != 0) return -1;
     size_t k = 0;
@@ -292,13 +292,13 @@ int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, ch
         snprintf(sub, sizeof sub, "%s/%zu", dir, k++);
         snprintf(f, sizeof f, "%s/%s%s", sub, strrchr(it->path, '/') + 1, jar_name(it->path) ? "" : ".jar");
         if (mkdir(sub, 0700) != 0)
-            return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot make: %s", sub, strerror(errno));
+            return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot make: %s", sub, strerror(errno));
         FILE *o = fopen(f, "wb");
-        if (!o) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", f, strerror(errno));
+        if (!o) return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", f, strerror(errno));
         int ok = fwrite(it->data, 1, it->size, o) == it->size;
         int err = errno;
         if (fclose(o) != 0 && ok) ok = 0, err = errno;
-        if (!ok) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", f, strerror(err));
+        if (!ok) return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", f, strerror(err));
         hpk_strv_push(&b->jdeps_inputs, f);
         if (it->source) {
             hpk_strv_push(&b->jdeps_names, it->source);
@@ -311,7 +311,7 @@ int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, ch
 }
 
 /* The rest of the snapshot: the runtime and hpack/launch. */
-int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
+int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e)
 {
     if (hpk_snapshot_runtime(s, b->runtime, e) != 0) return -1;
     if (s->java_major < 9)
@@ -337,7 +337,7 @@ int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk
     struct hpk_item *it;
     if (!hpk_snapshot_add(s, "hpack", S_IFDIR | 0755, HPK_ROLE_CONFIG) ||
         !(it = hpk_snapshot_add(s, "hpack/launch", S_IFREG | 0644, HPK_ROLE_CONFIG)))
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     it->data = (uint8_t *)conf;
     it->size = clen;
     hpk_hash_bytes(conf, clen, it->hash);
@@ -345,7 +345,7 @@ int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk
      * inside the tree (hpack inspect lists it; the launcher ignores it). */
     if (b->closure) {
         if (!(it = hpk_snapshot_add(s, "hpack/closure", S_IFREG | 0644, HPK_ROLE_CONFIG)))
-            return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+            return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
         it->data = (uint8_t *)b->closure;
         it->size = b->closure_len;
         b->closure = NULL;

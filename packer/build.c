@@ -118,11 +118,11 @@ static int build_cmd(int argc, char **argv);
 int hpk_cmd_build(int argc, char **argv)
 {
     struct hpk_strv args;
-    struct hpk_perr ae;
+    struct hpk_err ae;
     if (hpk_expand_args(argc, argv, &args, &ae) != 0) {
         fprintf(stderr, "hpack build: %s\n", ae.msg);
         hpk_strv_free(&args);
-        return ae.status;
+        return ae.code;
     }
     int st = build_cmd((int)args.n, args.v);
     hpk_strv_free(&args);
@@ -250,11 +250,11 @@ static int tune_check(struct hpk_build *b)
         return HPK_ST_USAGE;
     }
     struct hpk_strv all = {0};
-    struct hpk_perr te;
+    struct hpk_err te;
     if (hpk_tune_read_choice(b->tuned, &all, &te) != 0) {
         fprintf(stderr, "hpack build: %s\n", te.msg);
         hpk_strv_free(&all);
-        return te.status;
+        return te.code;
     }
     for (size_t i = 0; i < b->jvm_opts.n; i++) hpk_strv_push(&all, b->jvm_opts.v[i]);
     hpk_strv_free(&b->jvm_opts);
@@ -439,7 +439,7 @@ static int build_cmd(int argc, char **argv)
 
 int hpk_build_run(struct hpk_build *b)
 {
-    struct hpk_perr e = {0};
+    struct hpk_err e = {0};
     struct hpk_snapshot s;
     struct hpk_payload_buf p;
     memset(&p, 0, sizeof p);
@@ -454,7 +454,7 @@ int hpk_build_run(struct hpk_build *b)
         const char *wc = i ? b->more_caches.v[i - 1] : b->with_cache;
         const char *why = stat(wc, &cst) != 0 ? strerror(errno) : !S_ISREG(cst.st_mode) ? "not a file" : NULL;
         if (why) {
-            hpk_perr_set(&e, HPK_ST_TRAIN, "%s: cannot read the startup cache (--with-cache): %s", wc, why);
+            hpk_fail(&e, HPK_ST_TRAIN, "%s: cannot read the startup cache (--with-cache): %s", wc, why);
             goto fail;
         }
     }
@@ -495,7 +495,7 @@ fail:
     hpk_step_abort();
     if (b->fail_detail) fputs(b->fail_detail, stderr);
     fprintf(stderr, "hpack: %s\n", e.msg);
-    st = e.status ? e.status : HPK_ST_FAIL;
+    st = e.code ? e.code : HPK_ST_FAIL;
 done:
     hpk_payload_buf_free(&p);
     hpk_snapshot_free(&s);

@@ -59,7 +59,7 @@ struct cl {
     size_t rec_len;
     int problems;
     char first[900];
-    struct hpk_perr *e;
+    struct hpk_err *e;
 };
 
 
@@ -229,12 +229,12 @@ static int pack_host(struct cl *c, const char *real, const char *at, char *where
         for (int k = 2; !placeable(c->s, where); k++) {
             snprintf(where, wn, "app/%d/%s", k, base);
             if (k > 1000 || !hpk_layout_path_ok(where, strlen(where)))
-                return hpk_perr_set(c->e, HPK_ST_CLASSPATH, "%s: file name not allowed in a payload", real);
+                return hpk_fail(c->e, HPK_ST_CLASSPATH, "%s: file name not allowed in a payload", real);
         }
     }
     struct hpk_item *it;
     if (add_parents(c->s, where) != 0 || !(it = hpk_snapshot_add(c->s, where, S_IFREG | 0644, HPK_ROLE_CLASSPATH)))
-        return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
     if (hpk_snapshot_file(it, real, HPK_ST_CLASSPATH, c->e) != 0) return -1;
     it->no_compress = 1;
     it->mode = S_IFREG | 0644;
@@ -392,16 +392,16 @@ static int place_packed(struct cl *c, struct entry *e, const char **how)
     *strrchr(ddir, '/') = 0;
     struct hpk_item *ci = hpk_snapshot_find(c->s, e->content);
     struct hpk_manifest m = {0};
-    struct hpk_perr ig;
+    struct hpk_err ig;
     int has_cp = hpk_jar_manifest(ci->data, ci->size, e->content, &m, &ig) == 0 && m.class_path;
     hpk_manifest_free(&m);
     struct hpk_item *n;
-    if (add_parents(c->s, e->d) != 0) return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+    if (add_parents(c->s, e->d) != 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
     if (has_cp && strcmp(cdir, ddir)) {
         struct hpk_item copy = {0};
         ci = hpk_snapshot_find(c->s, e->content); /* items move as the snapshot grows */
         if (copy_into(&copy, ci) != 0 || !(n = hpk_snapshot_add(c->s, e->d, S_IFREG | 0644, HPK_ROLE_CLASSPATH)))
-            return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+            return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
         n->mode = copy.mode, n->size = copy.size, n->data = copy.data, n->source = copy.source;
         n->id = copy.id, n->no_compress = 1;
         memcpy(n->hash, copy.hash, 16);
@@ -410,7 +410,7 @@ static int place_packed(struct cl *c, struct entry *e, const char **how)
     }
     relpath(e->d, e->content, tg, sizeof tg);
     if (!(n = hpk_snapshot_add(c->s, e->d, S_IFLNK | 0777, HPK_ROLE_CLASSPATH)) || !(n->data = (uint8_t *)strdup(tg)))
-        return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
     n->size = strlen(tg);
     hpk_hash_bytes(tg, n->size, n->hash);
     *how = "linked";
@@ -435,7 +435,7 @@ static int tree_side(struct cl *c, struct entry *e)
         struct hpk_item *n;
         if (add_parents(c->s, e->d) != 0 || !(n = hpk_snapshot_add(c->s, e->d, S_IFREG | 0644, HPK_ROLE_CLASSPATH)) ||
             copy_into(n, &e->tmp) != 0)
-            return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+            return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
         hpk_strv_push(&c->host_real, e->real);
         hpk_strv_push(&c->host_at, e->d);
         how = "copied";
@@ -464,7 +464,7 @@ static int name_packed_copy(struct cl *c, struct entry *e)
     char rel[PATH_MAX];
     relpath(e->rt, content, rel, sizeof rel);
     int r = e->is_signed ? 1 : add_rewrite(c, e->jar_path, e->tok, rel);
-    if (r < 0) return hpk_perr_set(c->e, HPK_ST_INTERNAL, "out of memory");
+    if (r < 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
     if (r > 0) {
         if (find_str(&c->before[c->top], content) < 0) hpk_strv_push(&c->before[c->top], content);
         problem(c, "%s: Class-Path entry %s %s: %s; its packed copy %s comes first on the class path, but the JVM will "
@@ -581,11 +581,11 @@ static int apply_rewrites(struct cl *c)
     return 0;
 }
 
-int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
+int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e)
 {
     struct cl c = {.b = b, .s = s, .e = e};
     if (b->app_dist && b->dist_is_dir) c.dist_root = realpath(b->app_dist, NULL);
-    if (!(c.rec = open_memstream(&c.rec_buf, &c.rec_len))) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!(c.rec = open_memstream(&c.rec_buf, &c.rec_len))) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     c.before = calloc(b->cp_paths.n + 1, sizeof *c.before);
     size_t n0 = b->cp_paths.n;
     for (size_t i = 0; i < n0; i++)
@@ -593,14 +593,14 @@ int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e)
             hpk_strv_push(&c.host_real, b->cp_hosts.v[i]);
             hpk_strv_push(&c.host_at, b->cp_paths.v[i]);
         }
-    int rc = c.before ? 0 : hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    int rc = c.before ? 0 : hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     for (size_t i = 0; rc == 0 && i < b->cp_paths.n; i++) {
         c.top = i;
         rc = visit(&c, b->cp_paths.v[i], b->cp_hosts.v[i][0] ? b->cp_hosts.v[i] : NULL);
     }
     if (rc == 0) rc = apply_rewrites(&c);
     if (rc == 0 && c.problems && b->strict_cp)
-        rc = hpk_perr_set(e, HPK_ST_CLASSPATH, "%s%s (--strict-class-path)", c.first,
+        rc = hpk_fail(e, HPK_ST_CLASSPATH, "%s%s (--strict-class-path)", c.first,
                           c.problems > 1 ? " (and more: see hpack build -v)" : "");
     if (rc == 0) {
         /* Copies that must come before a top-level element. */

@@ -297,15 +297,15 @@ static int archive_sink(void *ctx, const uint8_t *buf, size_t len)
 /* Write the archive to a temporary beside `out`, renamed into place only when
  * complete: on any error nothing is left. Links obey the launcher's rule
  * (hpk_entry_link_check): an archive never holds a link the launcher refuses. */
-static int extract_archive(const struct hpk_artifact *a, const char *src, const char *out, int zip, struct hpk_perr *e)
+static int extract_archive(const struct hpk_artifact *a, const char *src, const char *out, int zip, struct hpk_err *e)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out) >= (int)sizeof tmp)
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: path too long", out);
+        return hpk_fail(e, HPK_ST_OUTPUT, "%s: path too long", out);
     /* mkstemp: O_CREAT|O_EXCL under a fresh name, never through a name
      * another user planted beside the output. */
     int fd = mkstemp(tmp);
-    if (fd < 0) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", out, strerror(errno));
+    if (fd < 0) return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", out, strerror(errno));
     hpk_tmp_register(tmp);
     mode_t um = umask(0);
     umask(um);
@@ -319,7 +319,7 @@ static int extract_archive(const struct hpk_artifact *a, const char *src, const 
         archive_write_set_format_pax_restricted(ar);
     }
     if (archive_write_open_fd(ar, fd) != ARCHIVE_OK) {
-        hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
+        hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
         archive_write_free(ar);
         close(fd);
         unlink(tmp);
@@ -343,9 +343,9 @@ static int extract_archive(const struct hpk_artifact *a, const char *src, const 
             size_t n;
             int r = hpk_entry_slurp(a, x, &target, &n);
             if (r != HPK_OK)
-                rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: entry %s: %s", src, p, hpk_layout_strerror(r));
+                rc = hpk_fail(e, HPK_ST_ARTIFACT, "%s: entry %s: %s", src, p, hpk_layout_strerror(r));
             else if ((r = hpk_entry_link_check(a, x, target, n)) != HPK_LINK_OK)
-                rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: symlink %s points outside the tree%s", src, p,
+                rc = hpk_fail(e, HPK_ST_ARTIFACT, "%s: symlink %s points outside the tree%s", src, p,
                                   r == HPK_LINK_THROUGH ? " (through another symlink)" : "");
             else
                 archive_entry_set_symlink(ae, target);
@@ -354,20 +354,20 @@ static int extract_archive(const struct hpk_artifact *a, const char *src, const 
             archive_entry_set_size(ae, S_ISREG(x->mode) ? (la_int64_t)x->size : 0);
         }
         if (rc == 0 && archive_write_header(ar, ae) != ARCHIVE_OK)
-            rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
+            rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
         if (rc == 0 && S_ISREG(x->mode)) {
             struct asink s = {ar};
             int r = hpk_entry_decode(a, x, archive_sink, &s);
-            if (r != HPK_OK) rc = hpk_perr_set(e, r == HPK_E_SINK ? HPK_ST_OUTPUT : HPK_ST_ARTIFACT, "entry %s: %s", p,
+            if (r != HPK_OK) rc = hpk_fail(e, r == HPK_E_SINK ? HPK_ST_OUTPUT : HPK_ST_ARTIFACT, "entry %s: %s", p,
                                                r == HPK_E_SINK ? archive_error_string(ar) : hpk_layout_strerror(r));
         }
         free(target);
         archive_entry_free(ae);
     }
-    if (archive_write_close(ar) != ARCHIVE_OK && rc == 0) rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
+    if (archive_write_close(ar) != ARCHIVE_OK && rc == 0) rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
     archive_write_free(ar);
-    if (close(fd) != 0 && rc == 0) rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
-    if (rc == 0 && rename(tmp, out) != 0) rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
+    if (close(fd) != 0 && rc == 0) rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
+    if (rc == 0 && rename(tmp, out) != 0) rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
     if (rc != 0) unlink(tmp);
     hpk_tmp_forget(tmp);
     return rc;
@@ -395,17 +395,17 @@ int hpk_cmd_extract(int argc, char **argv)
     struct hpk_artifact a;
     int rc = hpk_cmd_open(argv[optind], &a);
     if (rc) return rc;
-    struct hpk_perr e;
+    struct hpk_err e;
     if (has_suffix(out, ".tar") || has_suffix(out, ".zip")) {
         if (extract_archive(&a, argv[optind], out, has_suffix(out, ".zip"), &e) != 0) rc = -1;
     } else {
         struct hpk_err le;
-        if (hpk_extract_dir(&a, out, &le) != 0) rc = hpk_perr_set(&e, HPK_ST_OUTPUT, "%s", le.msg);
+        if (hpk_extract_dir(&a, out, &le) != 0) rc = hpk_fail(&e, HPK_ST_OUTPUT, "%s", le.msg);
     }
     hpk_close_artifact(&a);
     if (rc != 0) {
         fprintf(stderr, "hpack: %s\n", e.msg);
-        return e.status;
+        return e.code;
     }
     return 0;
 }

@@ -157,7 +157,7 @@ static void note_needs(struct deps *d, const struct strv *needs, const char *int
 /* What the runtime's ELF files need that it does not carry; c->machine
  * from bin/java. */
 static int runtime_needs(const struct hpk_artifact *a, const char *java, struct deps *d, struct hpk_closure *c,
-                         struct hpk_perr *e)
+                         struct hpk_err *e)
 {
     /* Names the runtime provides itself. */
     for (uint32_t i = 0; i < a->p.count; i++) {
@@ -178,7 +178,7 @@ static int runtime_needs(const struct hpk_artifact *a, const char *java, struct 
         char *data;
         size_t len;
         int r = hpk_entry_slurp(a, x, &data, &len);
-        if (r != HPK_OK) return hpk_perr_set(e, HPK_ST_ARTIFACT, "entry %s: %s", p, hpk_layout_strerror(r));
+        if (r != HPK_OK) return hpk_fail(e, HPK_ST_ARTIFACT, "entry %s: %s", p, hpk_layout_strerror(r));
         struct strv needs = {0};
         char *interp = NULL;
         unsigned machine = 0;
@@ -191,9 +191,9 @@ static int runtime_needs(const struct hpk_artifact *a, const char *java, struct 
         }
         strv_free(&needs);
         free(interp);
-        if (r < 0) return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: malformed ELF file", p);
+        if (r < 0) return hpk_fail(e, HPK_ST_ARTIFACT, "%s: malformed ELF file", p);
     }
-    if (!have_java) return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: not an ELF executable", java);
+    if (!have_java) return hpk_fail(e, HPK_ST_ARTIFACT, "%s: not an ELF executable", java);
     return 0;
 }
 
@@ -214,17 +214,17 @@ static void launcher_needs(int exe_fd, struct deps *d)
 }
 
 /* The loaders, at their exact paths. */
-static int take_interps(struct deps *d, struct hpk_closure *c, struct hpk_perr *e)
+static int take_interps(struct deps *d, struct hpk_closure *c, struct hpk_err *e)
 {
     for (size_t i = 0; i < d->interps.n; i++) {
         char *real = realpath(d->interps.v[i], NULL);
         if (!real)
-            return hpk_perr_set(e, HPK_ST_RUNTIME, "the runtime's program interpreter %s is not on this host: %s",
+            return hpk_fail(e, HPK_ST_RUNTIME, "the runtime's program interpreter %s is not on this host: %s",
                                 d->interps.v[i], strerror(errno));
         uint8_t *data;
         size_t len;
         if (read_all(real, &data, &len) != 0) {
-            int rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s", real, strerror(errno));
+            int rc = hpk_fail(e, HPK_ST_RUNTIME, "%s: %s", real, strerror(errno));
             free(real);
             return rc;
         }
@@ -288,7 +288,7 @@ static void take_lib(struct deps *d, struct hpk_closure *c, const char *path, ui
 }
 
 /* Every needed name, breadth first; what a library needs is queued. */
-static int take_libs(struct deps *d, struct hpk_closure *c, const char *java, struct hpk_perr *e)
+static int take_libs(struct deps *d, struct hpk_closure *c, const char *java, struct hpk_err *e)
 {
     for (size_t q = 0; q < d->queue.n; q++) {
         const char *name = d->queue.v[q];
@@ -298,7 +298,7 @@ static int take_libs(struct deps *d, struct hpk_closure *c, const char *java, st
         struct strv needs = {0};
         if (find_lib(name, c->machine, path, sizeof path, &data, &len, &needs) != 0) {
             if (strv_has(&d->essential, name))
-                return hpk_perr_set(e, HPK_ST_RUNTIME, "%s needs %s, which is not in this host's library directories",
+                return hpk_fail(e, HPK_ST_RUNTIME, "%s needs %s, which is not in this host's library directories",
                                     java, name);
             if (strcmp(name, "libgcc_s.so.1"))
                 hpk_warn("the runtime needs %s, which is not on this host: left out of the image (the library that "
@@ -314,15 +314,15 @@ static int take_libs(struct deps *d, struct hpk_closure *c, const char *java, st
 }
 
 int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java, struct hpk_closure *c,
-                      struct hpk_perr *e)
+                      struct hpk_err *e)
 {
-    if (elf_version(EV_CURRENT) == EV_NONE) return hpk_perr_set(e, HPK_ST_INTERNAL, "libelf: %s", elf_errmsg(-1));
+    if (elf_version(EV_CURRENT) == EV_NONE) return hpk_fail(e, HPK_ST_INTERNAL, "libelf: %s", elf_errmsg(-1));
     struct deps d;
     memset(&d, 0, sizeof d);
     int rc = runtime_needs(a, java, &d, c, e);
     if (rc == 0 && exe_fd >= 0) launcher_needs(exe_fd, &d);
     if (rc == 0 && c->machine != EM_X86_64 && c->machine != EM_AARCH64)
-        rc = hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: ELF machine %u: only x86-64 and aarch64 images are made", java,
+        rc = hpk_fail(e, HPK_ST_ARTIFACT, "%s: ELF machine %u: only x86-64 and aarch64 images are made", java,
                           c->machine);
     c->arch = c->machine == EM_AARCH64 ? "arm64" : "amd64";
     if (c->arch_only) {

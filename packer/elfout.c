@@ -54,18 +54,18 @@ int hpk_read_file(const char *path, uint8_t **data, size_t *len)
     return 0;
 }
 
-static int write_elf(int fd, const uint8_t *payload, size_t plen, struct hpk_perr *e)
+static int write_elf(int fd, const uint8_t *payload, size_t plen, struct hpk_err *e)
 {
     size_t llen = (size_t)(hpk_launcher_end - hpk_launcher_start);
     char *img = malloc(llen);
-    if (!img) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!img) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     memcpy(img, hpk_launcher_start, llen);
     int rc = -1;
     Elf *in = elf_memory(img, llen), *out = NULL;
     GElf_Ehdr eh;
     size_t shstrndx, nph;
     if (!in || !gelf_getehdr(in, &eh) || elf_getshdrstrndx(in, &shstrndx) != 0 || elf_getphdrnum(in, &nph) != 0) {
-        hpk_perr_set(e, HPK_ST_INTERNAL, "embedded launcher is not a valid ELF file: %s", elf_errmsg(-1));
+        hpk_fail(e, HPK_ST_INTERNAL, "embedded launcher is not a valid ELF file: %s", elf_errmsg(-1));
         goto done;
     }
     if (!(out = elf_begin(fd, ELF_C_WRITE, NULL)) || !gelf_newehdr(out, gelf_getclass(in)) ||
@@ -111,7 +111,7 @@ static int write_elf(int fd, const uint8_t *payload, size_t plen, struct hpk_per
         if (!gelf_update_shdr(ns, &sh)) goto libelf_error;
     }
     if (!found) {
-        hpk_perr_set(e, HPK_ST_INTERNAL, "embedded launcher has no placeholder %s section", HPK_SECTION_NAME);
+        hpk_fail(e, HPK_ST_INTERNAL, "embedded launcher has no placeholder %s section", HPK_SECTION_NAME);
         goto done;
     }
     for (size_t i = 0; i < nph; i++) {
@@ -121,13 +121,13 @@ static int write_elf(int fd, const uint8_t *payload, size_t plen, struct hpk_per
     eh.e_shoff = (payload_off + plen + 7) & ~(uint64_t)7;
     if (!gelf_update_ehdr(out, &eh)) goto libelf_error;
     if (elf_update(out, ELF_C_WRITE) < 0) {
-        hpk_perr_set(e, HPK_ST_OUTPUT, "cannot write the artifact: %s", elf_errmsg(-1));
+        hpk_fail(e, HPK_ST_OUTPUT, "cannot write the artifact: %s", elf_errmsg(-1));
         goto done;
     }
     rc = 0;
     goto done;
 libelf_error:
-    hpk_perr_set(e, HPK_ST_INTERNAL, "libelf: %s", elf_errmsg(-1));
+    hpk_fail(e, HPK_ST_INTERNAL, "libelf: %s", elf_errmsg(-1));
 done:
     if (out) elf_end(out);
     if (in) elf_end(in);
@@ -135,41 +135,41 @@ done:
     return rc;
 }
 
-int hpk_output_check(const char *out, const char *what, struct hpk_perr *e)
+int hpk_output_check(const char *out, const char *what, struct hpk_err *e)
 {
     char *copy = strdup(out);
-    if (!copy) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!copy) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     const char *dir = dirname(copy);
     struct stat st;
     int rc = 0;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s directory %s does not exist", out, what, dir);
+        rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s directory %s does not exist", out, what, dir);
     else if (access(dir, W_OK | X_OK) != 0)
-        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write to %s directory %s: %s", out, what, dir, strerror(errno));
+        rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write to %s directory %s: %s", out, what, dir, strerror(errno));
     else if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: is a directory; give the %s file's path", out, what);
+        rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: is a directory; give the %s file's path", out, what);
     free(copy);
     return rc;
 }
 
-int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hpk_perr *e)
+int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hpk_err *e)
 {
-    if (elf_version(EV_CURRENT) == EV_NONE) return hpk_perr_set(e, HPK_ST_INTERNAL, "libelf too old");
+    if (elf_version(EV_CURRENT) == EV_NONE) return hpk_fail(e, HPK_ST_INTERNAL, "libelf too old");
     if (hpk_output_check(out, "output", e) != 0) return -1;
     char *copy = strdup(out), *dir = dirname(copy);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/.hpack-tmp.XXXXXX", dir);
     free(copy);
     int fd = mkstemp(tmp);
-    if (fd < 0) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write to its directory: %s", out, strerror(errno));
+    if (fd < 0) return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write to its directory: %s", out, strerror(errno));
     hpk_tmp_register(tmp);
     mode_t um = umask(0);
     umask(um);
     int r = write_elf(fd, payload, plen, e);
     if (r == 0 && (fchmod(fd, 0777 & ~um) != 0 || fsync(fd) != 0))
-        r = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
-    if (close(fd) != 0 && r == 0) r = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
-    if (r == 0 && rename(tmp, out) != 0) r = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
+        r = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
+    if (close(fd) != 0 && r == 0) r = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
+    if (r == 0 && rename(tmp, out) != 0) r = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
     if (r != 0) unlink(tmp);
     hpk_tmp_forget(tmp);
     return r;

@@ -59,16 +59,16 @@ int hpk_build_run(struct hpk_build *b);
 /* assemble.c: the application half of the snapshot (distribution, jars,
  * main class, closure); it comes first, because jdeps looks at these bytes
  * to choose the runtime's modules. */
-int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e);
+int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e);
 /* The jars of the snapshot copied to a new temporary directory `dir` for
  * jdeps (b->jdeps_inputs, b->jdeps_names). */
-int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, char *dir, size_t dirn, struct hpk_perr *e);
+int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, char *dir, size_t dirn, struct hpk_err *e);
 /* The rest: the runtime, hpack/launch, hpack/closure; sorted. */
-int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e);
+int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e);
 void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
 
 /* argfile.c: argv with @FILE expanded and ./hpack.conf prepended. */
-int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_perr *e);
+int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_err *e);
 /* One string of several arguments split into words, as a shell would
  * without expansions: blanks (space, tab, newline) separate; '...' keeps
  * what it encloses; "..." too, but \" and \\ in it stand for " and \; a
@@ -81,20 +81,20 @@ int hpk_split_quoted(const char *s, struct hpk_strv *out, char *why, size_t whyn
 char *hpk_quote_arg(const char *w);
 
 /* jlink.c: make b->runtime from b->jdk (or the default JDK) with jlink. */
-int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e);
+int hpk_jlink_runtime(struct hpk_build *b, struct hpk_err *e);
 /* jdeps.c: the JDK modules the jars need, as "a,b,c" in *mods (NULL for
  * none); names: what each jar is to the user (jdeps reads staged copies). */
 int hpk_jdeps_modules(const char *jdk, int major, const struct hpk_strv *jars, const struct hpk_strv *names, char **mods,
-                      struct hpk_perr *e);
+                      struct hpk_err *e);
 
 /* closure.c: follow the manifest Class-Path of every class path jar,
  * recursively; pack what it names so that each entry resolves inside the
  * tree (docs/format.md 10.6). Sets b->closure; may add to b->cp_paths. */
-int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_perr *e);
+int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e);
 
 /* lock.c */
-int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e);
-int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e);
+int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_err *e);
+int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_err *e);
 
 /* ready.c: --train-ready SPEC */
 struct hpk_ready {
@@ -114,31 +114,31 @@ int hpk_ready_probe(const struct hpk_ready *r);
  * kept on failure. java_opts (NULL: none) is DA0's HPACK_JAVA_OPTS: a
  * variant's training options. On failure b->fail_detail has its last output. */
 int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
-                  const char *log, struct hpk_perr *e);
+                  const char *log, struct hpk_err *e);
 /* The same run measured, for --tune: the DA1 ARTIFACT with its cache
  * required (HPACK_AOT=require), JAVA_OPTS (NULL: none) as its
  * HPACK_JAVA_OPTS, the same readiness and workload; *secs from its start
  * until the app is ready and the workload done (exited, and its output at
  * its end: what it started and still writes counts), or the app ended. */
 int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *java_opts, const char *log,
-                      double *secs, struct hpk_perr *e);
+                      double *secs, struct hpk_err *e);
 
 /* train.c */
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */
-int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e);
+int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_err *e);
 /* Its steps, for tune.c. Train the DA0 in p (written to WORK/da0, its size
  * in *da0_size if asked, run with WORK/unpack as its cache root, JAVA_OPTS
  * (NULL: none) as its HPACK_JAVA_OPTS): the cache goes to CACHE (and
  * CACHE.prov); the run's output to LOG (NULL: OUT.train.log), kept only on
  * failure. */
 int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
-                      const char *cache, const char *java_opts, const char *log, size_t *da0_size, struct hpk_perr *e);
+                      const char *cache, const char *java_opts, const char *log, size_t *da0_size, struct hpk_err *e);
 /* Append CACHE (checked against s and p) to p, its provenance followed by
  * the records EXTRA (NUL-ended, EXTRA_LEN bytes; NULL for none); write the
  * artifact to a temporary name beside OUT, run it with the cache required
  * (hpk_verify_run) and rename it to OUT. The same writer as
  * hpk_train_and_emit's, with one cache. */
 int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
-                  const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e);
+                  const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_err *e);
 
 #endif

@@ -42,7 +42,7 @@ struct hpk_litem *hpk_litems_add_p(struct hpk_litems *l, const char *path, uint3
 int hpk_litems_has(const struct hpk_litems *l, const char *path);
 /* Add the tree at directory `dir` on disk below `prefix`, as it is on disk
  * (modes, symlinks), owned by root. */
-int hpk_litems_add_tree(struct hpk_litems *l, const char *dir, const char *prefix, struct hpk_perr *e);
+int hpk_litems_add_tree(struct hpk_litems *l, const char *dir, const char *prefix, struct hpk_err *e);
 void hpk_litems_free(struct hpk_litems *l);
 
 /* ---- a content-addressed blob, written to a temporary file ---- */
@@ -55,9 +55,9 @@ struct hpk_blob {
 
 /* Write the items, sorted by path, as a tar (owner, mtime fixed) gzipped
  * deterministically, to a new file in `tmpdir`. */
-int hpk_layer_write(struct hpk_litems *l, const char *tmpdir, struct hpk_blob *b, struct hpk_perr *e);
+int hpk_layer_write(struct hpk_litems *l, const char *tmpdir, struct hpk_blob *b, struct hpk_err *e);
 /* A blob of the given bytes (JSON), written to a new file in `tmpdir`. */
-int hpk_blob_bytes(const char *data, size_t len, const char *tmpdir, struct hpk_blob *b, struct hpk_perr *e);
+int hpk_blob_bytes(const char *data, size_t len, const char *tmpdir, struct hpk_blob *b, struct hpk_err *e);
 void hpk_blob_free(struct hpk_blob *b);
 
 /* ---- the C library closure (elfdeps.c) ---- */
@@ -77,7 +77,7 @@ struct hpk_closure {
  * exe_fd: the artifact itself, whose launcher is static but in SANITIZE=1
  * builds (its needs are taken too), or -1. */
 int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java, struct hpk_closure *c,
-                      struct hpk_perr *e);
+                      struct hpk_err *e);
 
 #define HPK_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define HPK_MT_INDEX "application/vnd.oci.image.index.v1+json"
@@ -124,7 +124,7 @@ struct hpk_base {
 };
 /* Read the archive, pick the manifest for `arch` (else the only one), check
  * every blob carried against its digest and the config's architecture. */
-int hpk_base_load(const char *spec, const char *arch, struct hpk_base *b, struct hpk_perr *e);
+int hpk_base_load(const char *spec, const char *arch, struct hpk_base *b, struct hpk_err *e);
 struct hpk_base_member *hpk_base_find(struct hpk_base *b, const char *name);
 void hpk_base_free(struct hpk_base *b);
 
@@ -144,7 +144,7 @@ struct hpk_outfile {
     size_t size;
 };
 /* The archive, files sorted by name, to a temporary name renamed to out. */
-int hpk_image_write_archive(const char *out, struct hpk_outfile *files, size_t n, struct hpk_perr *e);
+int hpk_image_write_archive(const char *out, struct hpk_outfile *files, size_t n, struct hpk_err *e);
 
 /* JSON string escaping into a FILE (open_memstream). */
 void hpk_json_str(FILE *f, const char *s);

@@ -63,11 +63,11 @@ int hpk_copied_target(const char *orig, const char *t, size_t tlen, const char *
  * by what it names (a file's content, a directory's copy); one that names
  * nothing inside is dropped with a warning. Errors carry `status`. */
 int hpk_archive_links(struct hpk_snapshot *s, const char *file, const char *prefix, int status,
-                      struct hpk_perr *e);
+                      struct hpk_err *e);
 
 /* ---- runtime.c ---- */
 /* JAVA_VERSION, JAVA_RUNTIME_VERSION and the major version from the text
  * of a release file (`where` names it in errors) into the snapshot. */
-int hpk_release_parse(struct hpk_snapshot *s, const char *text, size_t len, const char *where, struct hpk_perr *e);
+int hpk_release_parse(struct hpk_snapshot *s, const char *text, size_t len, const char *where, struct hpk_err *e);
 
 #endif

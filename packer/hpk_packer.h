@@ -6,13 +6,14 @@
  * manifests, payload.c lays out and compresses a payload, elfout.c writes
  * the launcher plus payload as an ELF file, build.c is the build command,
  * and hpack.c is the command table. Errors travel back as
- * struct hpk_perr; only the command that knows the context prints them.
+ * struct hpk_err; only the command that knows the context prints them.
  */
 #ifndef HPK_PACKER_H
 #define HPK_PACKER_H
 
 #include "../layout/hpk_artifact.h"
 #include "../layout/hpk_layout.h"
+#include "../layout/hpk_tree.h" /* struct hpk_err, hpk_fail: the one error type */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,14 +37,6 @@ enum hpk_status {
     HPK_ST_ARTIFACT = 9, /* an artifact given to inspect/verify/... is unreadable or corrupt */
     HPK_ST_INTERNAL = 10,
 };
-
-struct hpk_perr {
-    int status;
-    char msg[1024];
-};
-
-int hpk_perr_set(struct hpk_perr *e, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Process-wide options: the only mutable globals. */
 extern int hpk_verbose; /* -v: 2, default 1, -q: 0 */
@@ -90,7 +83,7 @@ void *hpk_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
 
 /* A private directory ${TMPDIR:-/tmp}/hpack-WHAT.XXXXXX (hpk_tmpdir's rule),
  * registered for removal on exit or interrupt (hpk_tmp_cleanup). */
-int hpk_mkdtemp(char *out, size_t n, const char *what, struct hpk_perr *e);
+int hpk_mkdtemp(char *out, size_t n, const char *what, struct hpk_err *e);
 
 /* A growable list of owned strings. */
 struct hpk_strv {
@@ -179,25 +172,25 @@ struct hpk_item *hpk_snapshot_find(struct hpk_snapshot *s, const char *path); /*
 struct hpk_item *hpk_snapshot_follow(struct hpk_snapshot *s, const char *prefix, const char *path, char *out,
                                      size_t outn);
 /* Read a runtime directory into runtime/...; handles symlinks (docs/format.md). */
-int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_perr *e);
+int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_err *e);
 /* Read a directory into dst->prefix/... (symlink rule of docs/format.md:
  * links out of the tree or through another link are materialised). */
-int hpk_snapshot_tree(struct hpk_snapshot *s, const char *dir, const struct hpk_tree_dst *dst, struct hpk_perr *e);
+int hpk_snapshot_tree(struct hpk_snapshot *s, const char *dir, const struct hpk_tree_dst *dst, struct hpk_err *e);
 /* The same from a tar, tar.gz or zip read in memory with libarchive and
  * decoded once (archive.c). Its one top directory, if every member lies in
  * one, is stripped and named in `top`; need_top makes its absence an error
  * (a JDK tarball). */
 int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct hpk_tree_dst *dst, int need_top,
-                         char *top, size_t topn, struct hpk_perr *e);
+                         char *top, size_t topn, struct hpk_err *e);
 /* Read one input file into an item (content, hash, identity). */
-int hpk_snapshot_file(struct hpk_item *it, const char *file, int status_on_error, struct hpk_perr *e);
+int hpk_snapshot_file(struct hpk_item *it, const char *file, int status_on_error, struct hpk_err *e);
 /* The same from a tarball or zip holding one Java home under one top
  * directory, read with libarchive without unpacking it to disk. */
-int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_perr *e);
+int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_err *e);
 /* The major Java version in HOME/release (JAVA_VERSION), 0 if unknown. */
 int hpk_release_major(const char *home);
 /* Re-read every input and compare with the snapshot; names the first change. */
-int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_perr *e);
+int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_err *e);
 void hpk_hash_bytes(const void *buf, size_t len, uint8_t out[16]);
 
 /* ---- jars (jar.c) ---- */
@@ -208,13 +201,13 @@ struct hpk_manifest {
 };
 /* Parse the manifest of an in-memory jar; also checks it is a readable zip. */
 int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct hpk_manifest *m,
-                     struct hpk_perr *e);
+                     struct hpk_err *e);
 void hpk_manifest_free(struct hpk_manifest *m);
 /* A copy of the jar whose manifest main section has Class-Path `value`
  * (dropped if empty) instead of the one it has; every other entry's bytes
  * unchanged. Not for signed jars (their signature covers the manifest). */
 int hpk_jar_rewrite_class_path(const uint8_t *data, size_t size, const char *name, const char *value, uint8_t **out,
-                               size_t *outn, struct hpk_perr *e);
+                               size_t *outn, struct hpk_err *e);
 
 /* The module a jar declares (its module-info.class, else its manifest's
  * Automatic-Module-Name), malloc'ed; NULL if none. With a module-info,
@@ -247,20 +240,20 @@ struct hpk_payload_buf {
 };
 
 /* Lay out and compress items in order, then write table and footer. */
-int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e);
+int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e);
 /* Append items (the cache) after the existing entries' data, rewriting only
  * the table and footer: every earlier entry keeps its bytes and offset. */
-int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e);
+int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e);
 void hpk_payload_buf_free(struct hpk_payload_buf *p);
 
 /* ---- ELF output (elfout.c) ---- */
 extern const uint8_t hpk_launcher_start[], hpk_launcher_end[];
 /* Write launcher + payload as `out` atomically (temporary name, then rename). */
-int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hpk_perr *e);
+int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hpk_err *e);
 /* Before the long steps: can OUT (the `what`: "output", "lock") be written?
  * The same checks again when it is, but a user should not wait a jlink and a
  * training run to learn of a typo. */
-int hpk_output_check(const char *out, const char *what, struct hpk_perr *e);
+int hpk_output_check(const char *out, const char *what, struct hpk_err *e);
 /* Read a whole file into memory. */
 int hpk_read_file(const char *path, uint8_t **data, size_t *len);
 

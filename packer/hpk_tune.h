@@ -20,7 +20,7 @@ enum { HPK_TUNE_NONE, HPK_TUNE_STARTUP, HPK_TUNE_SERVER, HPK_TUNE_AUTO };
 /* DA0 is in p (sealed), built with b's own options: train it and every
  * candidate, measure them on the training workload, and write the winner
  * as b->output (and the table as b->output + ".tuned"). p is appended to. */
-int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e);
+int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_err *e);
 
 /* Split a candidate's options ("-XX:+A '-Dk=a b'") into out, quoted as a
  * shell would (hpk_split_quoted); -1 (with the reason in why) if a quote is
@@ -30,7 +30,7 @@ int hpk_tune_split(const char *opts, struct hpk_strv *out, char *why, size_t why
 
 /* --tuned FILE: the options the recorded choice adds (tune.choice.jvm), in
  * order, appended to out. */
-int hpk_tune_read_choice(const char *file, struct hpk_strv *out, struct hpk_perr *e);
+int hpk_tune_read_choice(const char *file, struct hpk_strv *out, struct hpk_err *e);
 
 /* hpack inspect: the tune.* records of a provenance (the table and the
  * choice) as text lines or a JSON object; JSON null, or no text, when

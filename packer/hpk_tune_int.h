@@ -48,7 +48,7 @@ void hpk_tune_opts_text(const struct hpk_strv *o, char *buf, size_t n);
 void hpk_tune_print_table(const struct hpk_tune *t);
 /* The chosen DA1: the winner's DA0 in p, its CACHE; its provenance followed
  * by the tune.* records; written as b->output with OUT.tuned beside it. */
-int hpk_tune_write(struct hpk_tune *t, struct hpk_payload_buf *p, const char *cache, struct hpk_perr *e);
+int hpk_tune_write(struct hpk_tune *t, struct hpk_payload_buf *p, const char *cache, struct hpk_err *e);
 
 /* tuneopts.c */
 /* Which of the user's --jvm-opts sets a flag one of OPTS sets (the

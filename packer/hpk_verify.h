@@ -10,7 +10,7 @@
 #include "../layout/hpk_config.h"
 
 
-int hpk_open_artifact(const char *path, struct hpk_artifact *a, struct hpk_perr *e);
+int hpk_open_artifact(const char *path, struct hpk_artifact *a, struct hpk_err *e);
 void hpk_close_artifact(struct hpk_artifact *a);
 /* The artifact commands' own steps, reporting on stderr themselves:
  * hpk_cmd_usage for an option getopt_long returned that the command does
@@ -23,15 +23,15 @@ int hpk_cmd_open(const char *path, struct hpk_artifact *a);
 /* The options of a command that takes only [--json] and `operands`
  * operands (from optind on): -1 to go on, else the status to exit with. */
 int hpk_cmd_json_args(int argc, char **argv, const char *usage, int operands, int *json);
-int hpk_cmd_fail(const char *cmd, const struct hpk_perr *e);
+int hpk_cmd_fail(const char *cmd, const struct hpk_err *e);
 /* hpk_config_load (layout/config.c) with the error worded for the packer's
  * commands; free with hpk_config_free() in every case. */
-int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_config *in, struct hpk_perr *e);
-int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_perr *e);
+int hpk_artifact_info(const struct hpk_artifact *a, struct hpk_config *in, struct hpk_err *e);
+int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_err *e);
 /* Run the artifact with its cache required and class-load logging; fail
  * unless its main class is served from the cache (verifyrun.c). variant:
  * NULL, or the one cache to use ("default" or a variant's name:
  * HPACK_AOT_VARIANT). */
-int hpk_verify_run(const char *artifact, const char *cwd, const char *variant, int argc, char **argv, struct hpk_perr *e);
+int hpk_verify_run(const char *artifact, const char *cwd, const char *variant, int argc, char **argv, struct hpk_err *e);
 
 #endif

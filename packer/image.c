@@ -49,7 +49,7 @@ static int add_text(struct hpk_litems *l, const char *path, const char *text)
 }
 
 static int os_layer(const struct hpk_image_opts *o, const struct hpk_artifact *a, const char *java, struct hpk_litems *l,
-                    struct hpk_closure *c, struct hpk_perr *e)
+                    struct hpk_closure *c, struct hpk_err *e)
 {
     c->out = l;
     c->arch_only = o->base != NULL;
@@ -70,7 +70,7 @@ static int os_layer(const struct hpk_image_opts *o, const struct hpk_artifact *a
              add_text(l, "etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n");
     free(passwd);
     free(group);
-    if (rc) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (rc) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     hpk_litems_add(l, "tmp", S_IFDIR | 01777);
     /* Mount points an engine provides; there for a plain chroot too. */
     hpk_litems_add(l, "proc", S_IFDIR | 0555);
@@ -79,7 +79,7 @@ static int os_layer(const struct hpk_image_opts *o, const struct hpk_artifact *a
     hpk_litems_add(l, "root", S_IFDIR | 0700);
     if (o->uid != 0) {
         struct hpk_litem *h = hpk_litems_add_p(l, home, S_IFDIR | 0700);
-        if (!h) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        if (!h) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
         h->uid = o->uid;
         h->gid = o->gid;
     }
@@ -88,15 +88,15 @@ static int os_layer(const struct hpk_image_opts *o, const struct hpk_artifact *a
 
 /* ---- the second layer: /app/NAME and the store tree ---- */
 static int app_layer(const char *name, const struct hpk_artifact *a, const char *tmpdir, struct hpk_litems *l,
-                     struct hpk_perr *e)
+                     struct hpk_err *e)
 {
     char hex[33], path[4200], src[64];
     hpk_hash_hex(a->p.footer.base_hash, hex);
     struct stat st;
-    if (fstat(a->fd, &st) != 0) return hpk_perr_set(e, HPK_ST_ARTIFACT, "%s: %s", name, strerror(errno));
+    if (fstat(a->fd, &st) != 0) return hpk_fail(e, HPK_ST_ARTIFACT, "%s: %s", name, strerror(errno));
     snprintf(path, sizeof path, "app/%s", name);
     struct hpk_litem *it = hpk_litems_add_p(l, path, S_IFREG | 0755);
-    if (!it) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!it) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     /* The very file opened and checked, whatever happens to its name. */
     snprintf(src, sizeof src, "/proc/self/fd/%d", a->fd);
     it->src = strdup(src);
@@ -104,24 +104,24 @@ static int app_layer(const char *name, const struct hpk_artifact *a, const char 
     /* The store tree, by the launcher's unpack code, cache included (as
      * hpack install makes it). */
     snprintf(path, sizeof path, "%s/store", tmpdir);
-    if (mkdir(path, 0700) != 0) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", path, strerror(errno));
+    if (mkdir(path, 0700) != 0) return hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", path, strerror(errno));
     int sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct hpk_err le;
     int rc = 0;
-    if (sfd < 0) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", path, strerror(errno));
+    if (sfd < 0) return hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", path, strerror(errno));
     if (hpk_unpack_tree(a, sfd, hex, 1, &le) != 0) {
-        rc = hpk_perr_set(e, le.code == HPK_EXIT_PAYLOAD ? HPK_ST_ARTIFACT : HPK_ST_OUTPUT, "%s", le.msg);
+        rc = hpk_fail(e, le.code == HPK_EXIT_PAYLOAD ? HPK_ST_ARTIFACT : HPK_ST_OUTPUT, "%s", le.msg);
     } else {
         int tree = openat(sfd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (tree < 0 || hpk_unpack_cache(a, tree, &le) != 0)
-            rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s", tree < 0 ? strerror(errno) : le.msg);
+            rc = hpk_fail(e, HPK_ST_OUTPUT, "%s", tree < 0 ? strerror(errno) : le.msg);
         if (tree >= 0) close(tree);
     }
     close(sfd);
     if (rc) return rc;
     char *tsrc, *tdst;
     if (asprintf(&tsrc, "%s/store/%s", tmpdir, hex) < 0 || asprintf(&tdst, "%s/%s", HPK_STORE_DEFAULT + 1, hex) < 0)
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     /* Its parents as the store rule wants them: root's, 0755. */
     hpk_litems_add_p(l, HPK_STORE_DEFAULT + 1, S_IFDIR | 0755);
     rc = hpk_litems_add_tree(l, tsrc, tdst, e);
@@ -253,7 +253,7 @@ static void image_free(struct image *m)
 }
 
 /* The archive: our blobs, the base's layer blobs, index.json, oci-layout. */
-static int image_archive(const struct hpk_image_opts *o, struct image *m, struct hpk_perr *e)
+static int image_archive(const struct hpk_image_opts *o, struct image *m, struct hpk_err *e)
 {
     static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
     size_t n = 0, cap = 6 + m->base.n_blobs;
@@ -286,12 +286,12 @@ static int image_archive(const struct hpk_image_opts *o, struct image *m, struct
 /* Layers, config, manifest, index, archive: each step only if the last
  * one succeeded. */
 static int image_make(const struct hpk_image_opts *o, const char *name, const struct hpk_artifact *a,
-                      const struct hpk_config *in, struct image *m, struct hpk_perr *e)
+                      const struct hpk_config *in, struct image *m, struct hpk_err *e)
 {
     int rc = 0;
     if (asprintf(&m->tmpdir, "%s.hpack-image.%ld", o->out, (long)getpid()) < 0) hpk_oom();
     if (mkdir(m->tmpdir, 0700) != 0)
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot make a temporary directory: %s", m->tmpdir, strerror(errno));
+        return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot make a temporary directory: %s", m->tmpdir, strerror(errno));
     hpk_tmp_register_tree(m->tmpdir);
     hpk_step_begin("making the image layers");
     /* With a base, its C library serves; the closure still says the
@@ -323,7 +323,7 @@ int hpk_cmd_image(int argc, char **argv)
     char deftag[300];
     int st = image_args(argc, argv, &o, &name, deftag, sizeof deftag);
     if (st >= 0) return st;
-    struct hpk_perr e;
+    struct hpk_err e;
     if (hpk_output_check(o.out, "output", &e) != 0) return hpk_cmd_fail("image", &e);
     struct hpk_artifact a;
     if ((st = hpk_cmd_open(o.artifact, &a)) != 0) return st;
@@ -331,10 +331,10 @@ int hpk_cmd_image(int argc, char **argv)
     if (hpk_artifact_info(&a, &in, &e) != 0) {
         char msg[sizeof e.msg];
         snprintf(msg, sizeof msg, "%s", e.msg);
-        hpk_perr_set(&e, HPK_ST_ARTIFACT, "%s: %s", o.artifact, msg);
+        hpk_fail(&e, HPK_ST_ARTIFACT, "%s: %s", o.artifact, msg);
         hpk_close_artifact(&a);
         fprintf(stderr, "hpack: image: %s\n", e.msg);
-        return e.status;
+        return e.code;
     }
     struct image m;
     memset(&m, 0, sizeof m);

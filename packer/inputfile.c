@@ -29,14 +29,14 @@ int hpk_already_compressed(const char *name)
 
 uint32_t hpk_file_mode(mode_t m) { return S_IFREG | ((m & 0111) ? 0755u : 0644u); }
 
-int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct hpk_perr *e)
+int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct hpk_err *e)
 {
     int fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return hpk_perr_set(e, status, "%s: cannot read: %s", file, strerror(errno));
+    if (fd < 0) return hpk_fail(e, status, "%s: cannot read: %s", file, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return hpk_perr_set(e, status, "%s: not a regular file", file);
+        return hpk_fail(e, status, "%s: not a regular file", file);
     }
     uint8_t *buf = hpk_alloc_big(st.st_size ? (size_t)st.st_size : 1);
     char *source = strdup(file);
@@ -44,7 +44,7 @@ int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct 
         free(buf);
         free(source);
         close(fd);
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: out of memory", file);
+        return hpk_fail(e, HPK_ST_INTERNAL, "%s: out of memory", file);
     }
     hpk_populate(buf, (size_t)st.st_size);
     size_t got = 0;
@@ -56,7 +56,7 @@ int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct 
             free(buf);
             free(source);
             close(fd);
-            return hpk_perr_set(e, status, "%s: read error: %s", file, strerror(saved));
+            return hpk_fail(e, status, "%s: read error: %s", file, strerror(saved));
         }
         got += (size_t)r;
     }

@@ -304,7 +304,7 @@ int hpk_cmd_inspect(int argc, char **argv)
     int json, st = hpk_cmd_json_args(argc, argv, inspect_usage, 1, &json);
     if (st >= 0) return st;
     const char *path = argv[optind];
-    struct hpk_perr e;
+    struct hpk_err e;
     struct hpk_artifact a;
     struct hpk_config in;
     if (hpk_open_artifact(path, &a, &e) != 0 || hpk_artifact_info(&a, &in, &e) != 0) {

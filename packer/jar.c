@@ -71,15 +71,15 @@ static int is_signature_file(const char *p)
 }
 
 int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct hpk_manifest *m,
-                     struct hpk_perr *e)
+                     struct hpk_err *e)
 {
     memset(m, 0, sizeof *m);
     struct archive *a = archive_read_new();
-    if (!a) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!a) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     archive_read_support_format_zip(a);
     if (archive_read_open_memory(a, data, size) != ARCHIVE_OK) {
         archive_read_free(a);
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: not a jar (not a zip file)", name);
+        return hpk_fail(e, HPK_ST_CLASSPATH, "%s: not a jar (not a zip file)", name);
     }
     struct archive_entry *ae;
     int r, found = 0, entries = 0;
@@ -108,12 +108,12 @@ int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct 
     if (!found && r != ARCHIVE_EOF) {
         int bad = entries == 0;
         archive_read_free(a);
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: %s", name,
+        return hpk_fail(e, HPK_ST_CLASSPATH, "%s: %s", name,
                             bad ? "not a jar (not a zip file)" : "corrupt jar (cannot read its manifest)");
     }
     if (!found && entries == 0) {
         archive_read_free(a);
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: not a jar (empty or not a zip file)", name);
+        return hpk_fail(e, HPK_ST_CLASSPATH, "%s: not a jar (empty or not a zip file)", name);
     }
     archive_read_free(a);
     return 0;
@@ -194,7 +194,7 @@ struct zip_cd {
     size_t rec;             /* META-INF/MANIFEST.MF's record in it */
 };
 
-static int find_manifest_record(const uint8_t *d, size_t size, const char *name, struct zip_cd *z, struct hpk_perr *e)
+static int find_manifest_record(const uint8_t *d, size_t size, const char *name, struct zip_cd *z, struct hpk_err *e)
 {
     /* The end of central directory record: the last "PK\5\6" whose comment
      * ends the file. */
@@ -206,23 +206,23 @@ static int find_manifest_record(const uint8_t *d, size_t size, const char *name,
         }
         if (k == 0 || size - k > 22 + 65535) break;
     }
-    if (eo == SIZE_MAX) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: not a zip file (no end of central directory)", name);
+    if (eo == SIZE_MAX) return hpk_fail(e, HPK_ST_CLASSPATH, "%s: not a zip file (no end of central directory)", name);
     if (eo >= 20 && hpk_get32(d + eo - 20) == 0x07064b50)
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: a zip64 jar: hpack cannot rewrite its manifest", name);
+        return hpk_fail(e, HPK_ST_CLASSPATH, "%s: a zip64 jar: hpack cannot rewrite its manifest", name);
     uint32_t count = hpk_get16(d + eo + 10), cdsize = hpk_get32(d + eo + 12), cdoff = hpk_get32(d + eo + 16);
     if ((size_t)cdoff + cdsize > eo)
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (central directory out of bounds)", name);
+        return hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (central directory out of bounds)", name);
     size_t rec = SIZE_MAX, pos = cdoff;
     for (uint32_t k = 0; k < count; k++) {
         if (pos + 46 > (size_t)cdoff + cdsize || hpk_get32(d + pos) != 0x02014b50)
-            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad central directory record)", name);
+            return hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad central directory record)", name);
         size_t nl = hpk_get16(d + pos + 28), next = pos + 46 + nl + hpk_get16(d + pos + 30) + hpk_get16(d + pos + 32);
         if (next > (size_t)cdoff + cdsize)
-            return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad central directory record)", name);
+            return hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad central directory record)", name);
         if (nl == 20 && !strncasecmp((const char *)d + pos + 46, "META-INF/MANIFEST.MF", 20)) rec = pos;
         pos = next;
     }
-    if (rec == SIZE_MAX) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no manifest to rewrite", name);
+    if (rec == SIZE_MAX) return hpk_fail(e, HPK_ST_CLASSPATH, "%s: no manifest to rewrite", name);
     z->eo = eo, z->cdoff = cdoff, z->cdsize = cdsize, z->rec = rec;
     return 0;
 }
@@ -230,22 +230,22 @@ static int find_manifest_record(const uint8_t *d, size_t size, const char *name,
 /* The manifest's text (stored or deflated), its CRC checked; *usize its
  * length. NULL with e set when it cannot be read. */
 static char *read_manifest(const uint8_t *d, const struct zip_cd *z, const char *name, uint32_t *usize_out,
-                           struct hpk_perr *e)
+                           struct hpk_err *e)
 {
     size_t rec = z->rec;
     uint32_t method = hpk_get16(d + rec + 10), csize = hpk_get32(d + rec + 20), usize = hpk_get32(d + rec + 24), lho = hpk_get32(d + rec + 42);
     if ((size_t)lho + 30 > z->cdoff || hpk_get32(d + lho) != 0x04034b50) {
-        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad local header of the manifest)", name);
+        hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad local header of the manifest)", name);
         return NULL;
     }
     size_t data = (size_t)lho + 30 + hpk_get16(d + lho + 26) + hpk_get16(d + lho + 28);
     if (data + csize > z->cdoff || usize > (1u << 24) || (method != 0 && method != 8)) {
-        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: manifest not stored or deflated, or too big", name);
+        hpk_fail(e, HPK_ST_CLASSPATH, "%s: manifest not stored or deflated, or too big", name);
         return NULL;
     }
     char *mf = malloc(usize + 1);
     if (!mf) {
-        hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
         return NULL;
     }
     const char *bad = NULL;
@@ -266,7 +266,7 @@ static char *read_manifest(const uint8_t *d, const struct zip_cd *z, const char 
     if (!bad && crc32(0, (const Bytef *)mf, usize) != hpk_get32(d + rec + 16)) bad = "manifest CRC mismatch";
     if (bad) {
         free(mf);
-        hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: corrupt jar (%s)", name, bad);
+        hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (%s)", name, bad);
         return NULL;
     }
     *usize_out = usize;
@@ -318,7 +318,7 @@ static uint8_t *with_manifest(const uint8_t *d, size_t size, const struct zip_cd
 }
 
 int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, const char *value, uint8_t **out,
-                               size_t *outn, struct hpk_perr *e)
+                               size_t *outn, struct hpk_err *e)
 {
     struct zip_cd z = {0};
     if (find_manifest_record(d, size, name, &z, e) != 0) return -1;
@@ -328,14 +328,14 @@ int hpk_jar_rewrite_class_path(const uint8_t *d, size_t size, const char *name, 
     size_t nl;
     char *nm = manifest_with(mf, usize, value, &nl);
     free(mf);
-    if (!nm) return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: no Class-Path attribute to rewrite", name);
+    if (!nm) return hpk_fail(e, HPK_ST_CLASSPATH, "%s: no Class-Path attribute to rewrite", name);
     size_t total;
     uint8_t *o = with_manifest(d, size, &z, nm, nl, &total);
     free(nm);
-    if (!o) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!o) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     if ((uint64_t)z.cdoff + 30 + 20 + nl > 0xffffffffu) {
         free(o);
-        return hpk_perr_set(e, HPK_ST_CLASSPATH, "%s: too big to rewrite without zip64", name);
+        return hpk_fail(e, HPK_ST_CLASSPATH, "%s: too big to rewrite without zip64", name);
     }
     *out = o;
     *outn = total;

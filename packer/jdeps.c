@@ -215,7 +215,7 @@ static void linked_closure(const char *jdk, const struct hpk_strv *mods, struct 
 }
 
 /* The jars' declared module names and requires, for --module-path. */
-static int jdeps_init(struct jdeps *j, const char *jdk, struct hpk_perr *e)
+static int jdeps_init(struct jdeps *j, const char *jdk, struct hpk_err *e)
 {
     size_t n = j->jars->n;
     jdk_modules(jdk, &j->jdk_mods);
@@ -223,7 +223,7 @@ static int jdeps_init(struct jdeps *j, const char *jdk, struct hpk_perr *e)
     j->requires = calloc(n ? n : 1, sizeof *j->requires);
     j->skip = calloc(n ? n : 1, 1);
     j->why = calloc(n ? n : 1, sizeof *j->why);
-    if (!j->declared || !j->requires || !j->skip || !j->why) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!j->declared || !j->requires || !j->skip || !j->why) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     for (size_t i = 0; i < n; i++) {
         uint8_t *d;
         size_t dn;
@@ -356,13 +356,13 @@ static void jdeps_free(struct jdeps *j)
 }
 
 int hpk_jdeps_modules(const char *jdk, int major, const struct hpk_strv *jars, const struct hpk_strv *names, char **mods,
-                      struct hpk_perr *e)
+                      struct hpk_err *e)
 {
     char exe[PATH_MAX + 16], mr[16];
     snprintf(exe, sizeof exe, "%s/bin/jdeps", jdk);
     snprintf(mr, sizeof mr, "%d", major);
     if (access(exe, X_OK) != 0)
-        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: %s: the JDK has no jdeps to find the modules; give a runtime with --runtime DIR",
+        return hpk_fail(e, HPK_ST_RUNTIME, "%s: %s: the JDK has no jdeps to find the modules; give a runtime with --runtime DIR",
                             exe, strerror(errno));
     struct jdeps j = {.exe = exe, .mr = major >= 9 ? mr : NULL, .jars = jars, .names = names};
     if (jdeps_init(&j, jdk, e) != 0) {
@@ -387,7 +387,7 @@ int hpk_jdeps_modules(const char *jdk, int major, const struct hpk_strv *jars, c
     int rc = 0;
     if (nbad && nbad == jars->n) {
         hpk_step_abort();
-        rc = hpk_perr_set(e, HPK_ST_RUNTIME, "%s: jdeps cannot analyse it (%s)%s; fix it, or give a runtime with --runtime DIR",
+        rc = hpk_fail(e, HPK_ST_RUNTIME, "%s: jdeps cannot analyse it (%s)%s; fix it, or give a runtime with --runtime DIR",
                           names->v[0], j.why[0], jars->n > 1 ? ", nor any other class path jar" : "");
     } else {
         hpk_step_end();

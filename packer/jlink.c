@@ -93,12 +93,12 @@ static void cache_root(char *buf, size_t n)
 
 /* The JDK to link from (--jdk, else the default) into jdk, by its real
  * path; its feature release into *major. */
-static int choose_jdk(const struct hpk_build *b, char *jdk, int *major, struct hpk_perr *e)
+static int choose_jdk(const struct hpk_build *b, char *jdk, int *major, struct hpk_err *e)
 {
     char *chosen = b->jdk ? strdup(b->jdk) : default_jdk();
-    if (!chosen) return hpk_perr_set(e, HPK_ST_RUNTIME, "no JDK found: give --jdk DIR or --runtime DIR (or set JAVA_HOME)");
+    if (!chosen) return hpk_fail(e, HPK_ST_RUNTIME, "no JDK found: give --jdk DIR or --runtime DIR (or set JAVA_HOME)");
     if (!realpath(chosen, jdk) || !is_jdk(jdk)) {
-        hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a JDK (no bin/jlink); give a JDK with --jdk, or a runtime with --runtime", chosen);
+        hpk_fail(e, HPK_ST_RUNTIME, "%s: not a JDK (no bin/jlink); give a JDK with --jdk, or a runtime with --runtime", chosen);
         free(chosen);
         return -1;
     }
@@ -110,7 +110,7 @@ static int choose_jdk(const struct hpk_build *b, char *jdk, int *major, struct h
     /* JEP 493 (JDK 24) lets jlink link from the run-time image; before it,
      * jlink needs the jmods (Debian ships them apart). */
     if (*major < 24 && stat(jmods, &st) != 0)
-        return hpk_perr_set(e, HPK_ST_RUNTIME,
+        return hpk_fail(e, HPK_ST_RUNTIME,
                             "%s: Java %d JDK without jmods/: jlink cannot make a runtime from it; install the "
                             "openjdk-%d-jmods package (apt-get install openjdk-%d-jmods), or give --runtime DIR",
                             jdk, *major, *major, *major);
@@ -119,7 +119,7 @@ static int choose_jdk(const struct hpk_build *b, char *jdk, int *major, struct h
 
 /* b->modules: what jdeps finds plus --add-modules (java.base if nothing),
  * sorted and without duplicates: the same set is the same cache key. */
-static int module_list(struct hpk_build *b, const char *jdk, int major, struct hpk_perr *e)
+static int module_list(struct hpk_build *b, const char *jdk, int major, struct hpk_err *e)
 {
     char *mods = NULL;
     if (b->jdeps_inputs.n && hpk_jdeps_modules(jdk, major, &b->jdeps_inputs, &b->jdeps_names, &mods, e) != 0) return -1;
@@ -190,7 +190,7 @@ static void cache_key(const char *jdk, const char *modules, const struct hpk_str
 /* Run jlink into root/.tmp.KEY.PID (removed on interrupt), then rename it
  * to out; a build that won the race with the same image is as good. */
 static int link_into(const char *jdk, const char *modules, const struct hpk_strv *opts, const char *root, const char *key,
-                     const char *out, struct hpk_perr *e)
+                     const char *out, struct hpk_err *e)
 {
     char tmp[PATH_MAX + 96], jl[PATH_MAX + 16], java[PATH_MAX + 80];
     snprintf(tmp, sizeof tmp, "%s/.tmp.%s.%ld", root, key, (long)getpid());
@@ -218,7 +218,7 @@ static int link_into(const char *jdk, const char *modules, const struct hpk_strv
         /* jlink's first line says it ("Error: Module java.nope not
          * found"); the stack trace after it is for jlink's authors. */
         size_t first = msg ? strcspn(msg, "\n") : 0;
-        hpk_perr_set(e, HPK_ST_RUNTIME, "jlink failed (status %d): %.*s; check --add-modules and --jlink-opt", r,
+        hpk_fail(e, HPK_ST_RUNTIME, "jlink failed (status %d): %.*s; check --add-modules and --jlink-opt", r,
                      (int)(first < 400 ? first : 400), msg ? msg : "");
         free(msg);
         return -1;
@@ -228,14 +228,14 @@ static int link_into(const char *jdk, const char *modules, const struct hpk_strv
     int renamed = rename(tmp, out) == 0, err = errno;
     if (!renamed && access(java, X_OK) != 0) {
         hpk_tmp_rm_tree(tmp);
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot keep the linked runtime: %s", out, strerror(err));
+        return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot keep the linked runtime: %s", out, strerror(err));
     }
     hpk_tmp_rm_tree(tmp); /* gone if renamed; else another build won the race with the same image */
     hpk_note("jlink: done in %.1f s, kept in %s", hpk_now() - t0, out);
     return 0;
 }
 
-int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
+int hpk_jlink_runtime(struct hpk_build *b, struct hpk_err *e)
 {
     char jdk[PATH_MAX];
     int major = 0;
@@ -261,7 +261,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_perr *e)
     int rfd = hpk_dir_open_secure(given, HPK_DIR_CREATE, root, sizeof root, &insecure, &se);
     if (rfd < 0) {
         hpk_strv_free(&opts);
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "jlink cache %s", se.msg);
+        return hpk_fail(e, HPK_ST_OUTPUT, "jlink cache %s", se.msg);
     }
     snprintf(out, sizeof out, "%s/%s", root, key);
     sweep_stale(root);

@@ -36,14 +36,14 @@ static char *line_of(const struct hpk_item *it)
     return l;
 }
 
-int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e)
+int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_err *e)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", file);
     /* mkstemp: O_CREAT|O_EXCL under a fresh name, never through a name
      * another user planted beside the output (then renamed into place). */
     int fd = mkstemp(tmp);
-    if (fd < 0) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", file, strerror(errno));
+    if (fd < 0) return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", file, strerror(errno));
     hpk_tmp_register(tmp);
     mode_t um = umask(0);
     umask(um);
@@ -53,7 +53,7 @@ int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_pe
         close(fd);
         unlink(tmp);
         hpk_tmp_forget(tmp);
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", file, strerror(saved));
+        return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", file, strerror(saved));
     }
     fprintf(f, "hpack-lock 1\n");
     for (size_t i = 0; i < s->n; i++) {
@@ -69,7 +69,7 @@ int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_pe
     if (bad || rename(tmp, file) != 0) {
         unlink(tmp);
         hpk_tmp_forget(tmp);
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", file, strerror(errno));
+        return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", file, strerror(errno));
     }
     hpk_tmp_forget(tmp);
     return 0;
@@ -89,17 +89,17 @@ static const char *lock_path(char *line)
     return p;
 }
 
-int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_perr *e)
+int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_err *e)
 {
     FILE *f = fopen(file, "r");
-    if (!f) return hpk_perr_set(e, HPK_ST_USAGE, "%s: cannot read the lock file: %s", file, strerror(errno));
+    if (!f) return hpk_fail(e, HPK_ST_USAGE, "%s: cannot read the lock file: %s", file, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
     ssize_t n = getline(&line, &cap, f);
     if (n <= 0 || strcmp(line, "hpack-lock 1\n") != 0) {
         free(line);
         fclose(f);
-        return hpk_perr_set(e, HPK_ST_USAGE, "%s: not an hpack lock file (version 1)", file);
+        return hpk_fail(e, HPK_ST_USAGE, "%s: not an hpack lock file (version 1)", file);
     }
     char *seen = calloc(s->n + 1, 1);
     int rc = 0;
@@ -108,7 +108,7 @@ int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_pe
         char *full = strdup(line);
         const char *path = lock_path(line);
         if (!path) {
-            rc = hpk_perr_set(e, HPK_ST_USAGE, "%s: malformed line: %s", file, full);
+            rc = hpk_fail(e, HPK_ST_USAGE, "%s: malformed line: %s", file, full);
             free(full);
             break;
         }
@@ -116,14 +116,14 @@ int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_pe
         for (i = 0; i < s->n; i++)
             if (!strcmp(s->items[i].path, path)) break;
         if (i == s->n) {
-            rc = hpk_perr_set(e, HPK_ST_CHANGED, "%s: input %s is locked but no longer given", file, path);
+            rc = hpk_fail(e, HPK_ST_CHANGED, "%s: input %s is locked but no longer given", file, path);
         } else {
             seen[i] = 1;
             char *now = line_of(&s->items[i]);
             char *arrow = strstr(full, " <- ");
             if (arrow) *arrow = 0;
             if (!now || strcmp(now, full) != 0)
-                rc = hpk_perr_set(e, HPK_ST_CHANGED, "%s: input %s%s%s differs from the lock (%s)", file,
+                rc = hpk_fail(e, HPK_ST_CHANGED, "%s: input %s%s%s differs from the lock (%s)", file,
                                   s->items[i].source ? s->items[i].source : path, s->items[i].source ? " for " : "",
                                   s->items[i].source ? path : "", now ? now : "?");
             free(now);
@@ -132,7 +132,7 @@ int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_pe
     }
     for (size_t i = 0; rc == 0 && i < s->n; i++)
         if (!seen[i] && !has_newline(s->items[i].path))
-            rc = hpk_perr_set(e, HPK_ST_CHANGED, "%s: input %s (%s) is not in the lock", file,
+            rc = hpk_fail(e, HPK_ST_CHANGED, "%s: input %s (%s) is not in the lock", file,
                               s->items[i].source ? s->items[i].source : s->items[i].path, s->items[i].path);
     free(seen);
     free(line);

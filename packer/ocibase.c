@@ -146,13 +146,13 @@ static struct hpk_base_member *blob(struct hpk_base *b, struct hpk_span desc)
 }
 
 /* Every regular file of the archive into b->m, in memory. */
-static int read_members(const char *file, struct hpk_base *b, struct hpk_perr *e)
+static int read_members(const char *file, struct hpk_base *b, struct hpk_err *e)
 {
     struct archive *ar = archive_read_new();
     archive_read_support_format_tar(ar);
     archive_read_support_filter_all(ar);
     if (archive_read_open_filename(ar, file, 1 << 16) != ARCHIVE_OK) {
-        hpk_perr_set(e, HPK_ST_USAGE, "--base %s: %s", file, archive_error_string(ar));
+        hpk_fail(e, HPK_ST_USAGE, "--base %s: %s", file, archive_error_string(ar));
         archive_read_free(ar);
         return -1;
     }
@@ -165,34 +165,34 @@ static int read_members(const char *file, struct hpk_base *b, struct hpk_perr *e
         char *data = malloc(sz > 0 ? (size_t)sz : 1);
         if (!nm || !data) {
             free(data);
-            rc = hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+            rc = hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
             break;
         }
         b->m = nm;
         if (archive_read_data(ar, data, (size_t)sz) != sz) {
             free(data);
-            rc = hpk_perr_set(e, HPK_ST_USAGE, "--base %s: %s", file, archive_error_string(ar));
+            rc = hpk_fail(e, HPK_ST_USAGE, "--base %s: %s", file, archive_error_string(ar));
             break;
         }
         b->m[b->n++] = (struct hpk_base_member){strdup(archive_entry_pathname(ae)), data, (size_t)sz};
     }
-    if (rc == 0 && r != ARCHIVE_EOF) rc = hpk_perr_set(e, HPK_ST_USAGE, "--base %s: %s", file, archive_error_string(ar));
+    if (rc == 0 && r != ARCHIVE_EOF) rc = hpk_fail(e, HPK_ST_USAGE, "--base %s: %s", file, archive_error_string(ar));
     archive_read_free(ar);
     return rc;
 }
 
-int hpk_base_load(const char *spec, const char *arch, struct hpk_base *b, struct hpk_perr *e)
+int hpk_base_load(const char *spec, const char *arch, struct hpk_base *b, struct hpk_err *e)
 {
     memset(b, 0, sizeof *b);
     const char *file = spec + strlen("oci-archive:");
     if (read_members(file, b, e) != 0) return -1;
     struct hpk_base_member *idx = hpk_base_find(b, "index.json");
-    if (!idx) return hpk_perr_set(e, HPK_ST_USAGE, "--base %s: no index.json: not an OCI image archive", file);
+    if (!idx) return hpk_fail(e, HPK_ST_USAGE, "--base %s: no index.json: not an OCI image archive", file);
     /* index -> (nested index ->) manifest: the one for our platform, else the only one. */
     struct hpk_span doc = {idx->data, idx->data + idx->size}, mans, v, desc = {0};
     for (int depth = 0; depth < 2; depth++) {
         if (!hpk_json_get(doc, "manifests", &mans))
-            return hpk_perr_set(e, HPK_ST_USAGE, "--base %s: an index without manifests", file);
+            return hpk_fail(e, HPK_ST_USAGE, "--base %s: an index without manifests", file);
         const char *p = hpk_json_ws(mans.p, mans.end) + 1;
         struct hpk_span d;
         int count = 0, picked = 0;
@@ -203,9 +203,9 @@ int hpk_base_load(const char *spec, const char *arch, struct hpk_base *b, struct
             if (!picked && (count == 1 || (as && !strcmp(as, arch)))) desc = d, picked = as && !strcmp(as, arch);
             free(as);
         }
-        if (!count) return hpk_perr_set(e, HPK_ST_USAGE, "--base %s: an index without manifests", file);
+        if (!count) return hpk_fail(e, HPK_ST_USAGE, "--base %s: an index without manifests", file);
         struct hpk_base_member *m = blob(b, desc);
-        if (!m) return hpk_perr_set(e, HPK_ST_USAGE, "--base %s: a manifest blob is missing or damaged", file);
+        if (!m) return hpk_fail(e, HPK_ST_USAGE, "--base %s: a manifest blob is missing or damaged", file);
         char *mt = hpk_json_get(desc, "mediaType", &v) ? hpk_json_strdup(v) : NULL;
         int nested = mt && !strcmp(mt, HPK_MT_INDEX);
         free(mt);
@@ -216,18 +216,18 @@ int hpk_base_load(const char *spec, const char *arch, struct hpk_base *b, struct
     struct hpk_span cdesc, lay;
     struct hpk_base_member *cm;
     if (!hpk_json_get(doc, "config", &cdesc) || !(cm = blob(b, cdesc)))
-        return hpk_perr_set(e, HPK_ST_USAGE, "--base %s: the image config is missing or damaged", file);
+        return hpk_fail(e, HPK_ST_USAGE, "--base %s: the image config is missing or damaged", file);
     b->config = (struct hpk_span){cm->data, cm->data + cm->size};
     if (!hpk_json_get(doc, "layers", &lay) || *hpk_json_ws(lay.p, lay.end) != '[')
-        return hpk_perr_set(e, HPK_ST_USAGE, "--base %s: the manifest has no layers", file);
+        return hpk_fail(e, HPK_ST_USAGE, "--base %s: the manifest has no layers", file);
     b->layers = lay;
     const char *p = hpk_json_ws(lay.p, lay.end) + 1;
     struct hpk_span d;
     while (hpk_json_next(&p, lay.end, NULL, &d) == 1) {
         struct hpk_base_member *m = blob(b, d);
-        if (!m) return hpk_perr_set(e, HPK_ST_USAGE, "--base %s: a layer blob is missing or damaged", file);
+        if (!m) return hpk_fail(e, HPK_ST_USAGE, "--base %s: a layer blob is missing or damaged", file);
         char **nb = realloc(b->blobs, (b->n_blobs + 1) * sizeof *nb);
-        if (!nb) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        if (!nb) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
         b->blobs = nb;
         b->blobs[b->n_blobs++] = m->name;
     }
@@ -235,7 +235,7 @@ int hpk_base_load(const char *spec, const char *arch, struct hpk_base *b, struct
     char *as = hpk_json_get(b->config, "architecture", &a) ? hpk_json_strdup(a) : NULL;
     int same = as && !strcmp(as, arch);
     if (!same) {
-        hpk_perr_set(e, HPK_ST_USAGE, "--base %s: its architecture is %s, the runtime's is %s", file, as ? as : "unknown",
+        hpk_fail(e, HPK_ST_USAGE, "--base %s: its architecture is %s, the runtime's is %s", file, as ? as : "unknown",
                      arch);
         free(as);
         return -1;

@@ -142,17 +142,17 @@ static int cmp_out(const void *x, const void *y)
     return strcmp(((const struct hpk_outfile *)x)->name, ((const struct hpk_outfile *)y)->name);
 }
 
-int hpk_image_write_archive(const char *out, struct hpk_outfile *files, size_t n, struct hpk_perr *e)
+int hpk_image_write_archive(const char *out, struct hpk_outfile *files, size_t n, struct hpk_err *e)
 {
     qsort(files, n, sizeof *files, cmp_out);
     char *tmp;
-    if (asprintf(&tmp, "%s.tmp.%ld", out, (long)getpid()) < 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (asprintf(&tmp, "%s.tmp.%ld", out, (long)getpid()) < 0) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     hpk_tmp_register(tmp);
     struct archive *ar = archive_write_new();
     archive_write_set_format_pax_restricted(ar);
     int rc = 0;
     if (archive_write_open_filename(ar, tmp) != ARCHIVE_OK)
-        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
+        rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
     static const char *const dirs[] = {"blobs", "blobs/sha256"};
     for (size_t i = 0; i < 2 && rc == 0; i++) {
         struct archive_entry *ae = archive_entry_new();
@@ -160,7 +160,7 @@ int hpk_image_write_archive(const char *out, struct hpk_outfile *files, size_t n
         archive_entry_set_mode(ae, S_IFDIR | 0755);
         archive_entry_set_mtime(ae, HPK_FIXED_MTIME, 0);
         if (archive_write_header(ar, ae) != ARCHIVE_OK)
-            rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
+            rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
         archive_entry_free(ae);
     }
     static char buf[1 << 16];
@@ -171,33 +171,33 @@ int hpk_image_write_archive(const char *out, struct hpk_outfile *files, size_t n
         archive_entry_set_mtime(ae, HPK_FIXED_MTIME, 0);
         archive_entry_set_size(ae, (la_int64_t)files[i].size);
         if (archive_write_header(ar, ae) != ARCHIVE_OK)
-            rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
+            rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
         archive_entry_free(ae);
         if (rc) break;
         if (files[i].data) {
             if (archive_write_data(ar, files[i].data, files[i].size) != (la_ssize_t)files[i].size)
-                rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
+                rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
             continue;
         }
         FILE *f = fopen(files[i].file, "rb");
         if (!f) {
-            rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", files[i].file, strerror(errno));
+            rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", files[i].file, strerror(errno));
             break;
         }
         size_t got, total = 0;
         while (rc == 0 && (got = fread(buf, 1, sizeof buf, f)) > 0) {
             total += got;
             if (archive_write_data(ar, buf, got) != (la_ssize_t)got)
-                rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
+                rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
         }
         if (rc == 0 && (ferror(f) || total != files[i].size))
-            rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: read error", files[i].file);
+            rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: read error", files[i].file);
         fclose(f);
     }
     if (archive_write_close(ar) != ARCHIVE_OK && rc == 0)
-        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
+        rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
     archive_write_free(ar);
-    if (rc == 0 && rename(tmp, out) != 0) rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
+    if (rc == 0 && rename(tmp, out) != 0) rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
     if (rc != 0) unlink(tmp);
     hpk_tmp_forget(tmp);
     free(tmp);

@@ -51,12 +51,12 @@ struct hpk_litem *hpk_litems_add_p(struct hpk_litems *l, const char *path, uint3
     return hpk_litems_add(l, path, mode);
 }
 
-int hpk_litems_add_tree(struct hpk_litems *l, const char *dir, const char *prefix, struct hpk_perr *e)
+int hpk_litems_add_tree(struct hpk_litems *l, const char *dir, const char *prefix, struct hpk_err *e)
 {
     struct stat st;
-    if (lstat(dir, &st) != 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: %s", dir, strerror(errno));
+    if (lstat(dir, &st) != 0) return hpk_fail(e, HPK_ST_INTERNAL, "%s: %s", dir, strerror(errno));
     struct hpk_litem *it = hpk_litems_add(l, prefix, st.st_mode & (S_IFMT | 07777));
-    if (!it) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!it) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     if (S_ISREG(st.st_mode)) {
         it->src = strdup(dir);
         it->size = (size_t)st.st_size;
@@ -65,22 +65,22 @@ int hpk_litems_add_tree(struct hpk_litems *l, const char *dir, const char *prefi
     if (S_ISLNK(st.st_mode)) {
         char t[4096];
         ssize_t n = readlink(dir, t, sizeof t - 1);
-        if (n < 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: %s", dir, strerror(errno));
+        if (n < 0) return hpk_fail(e, HPK_ST_INTERNAL, "%s: %s", dir, strerror(errno));
         t[n] = 0;
         it->target = strdup(t);
         it->mode = S_IFLNK | 0777;
         return 0;
     }
-    if (!S_ISDIR(st.st_mode)) return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: not a file, directory or link", dir);
+    if (!S_ISDIR(st.st_mode)) return hpk_fail(e, HPK_ST_INTERNAL, "%s: not a file, directory or link", dir);
     DIR *d = opendir(dir);
-    if (!d) return hpk_perr_set(e, HPK_ST_INTERNAL, "%s: %s", dir, strerror(errno));
+    if (!d) return hpk_fail(e, HPK_ST_INTERNAL, "%s: %s", dir, strerror(errno));
     struct dirent *de;
     int rc = 0;
     while (rc == 0 && (de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         char *sub, *p;
-        if (asprintf(&sub, "%s/%s", dir, de->d_name) < 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
-        if (asprintf(&p, "%s/%s", prefix, de->d_name) < 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        if (asprintf(&sub, "%s/%s", dir, de->d_name) < 0) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
+        if (asprintf(&p, "%s/%s", prefix, de->d_name) < 0) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
         rc = hpk_litems_add_tree(l, sub, p, e);
         free(sub);
         free(p);
@@ -154,13 +154,13 @@ static la_ssize_t gz_write(struct archive *ar, void *ctx, const void *buf, size_
     return (la_ssize_t)len;
 }
 
-static int new_tmp(const char *tmpdir, struct hpk_blob *b, FILE **f, struct hpk_perr *e)
+static int new_tmp(const char *tmpdir, struct hpk_blob *b, FILE **f, struct hpk_err *e)
 {
     static unsigned seq;
-    if (asprintf(&b->file, "%s/blob.%u", tmpdir, ++seq) < 0) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (asprintf(&b->file, "%s/blob.%u", tmpdir, ++seq) < 0) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     hpk_tmp_register(b->file);
     *f = fopen(b->file, "wbx");
-    if (!*f) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", b->file, strerror(errno));
+    if (!*f) return hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", b->file, strerror(errno));
     return 0;
 }
 
@@ -169,7 +169,7 @@ static int cmp_item(const void *x, const void *y)
     return strcmp(((const struct hpk_litem *)x)->path, ((const struct hpk_litem *)y)->path);
 }
 
-static int write_item(struct archive *ar, const struct hpk_litem *it, struct hpk_perr *e)
+static int write_item(struct archive *ar, const struct hpk_litem *it, struct hpk_err *e)
 {
     struct archive_entry *ae = archive_entry_new();
     archive_entry_set_pathname(ae, it->path);
@@ -181,26 +181,26 @@ static int write_item(struct archive *ar, const struct hpk_litem *it, struct hpk
     archive_entry_set_size(ae, S_ISREG(it->mode) ? (la_int64_t)it->size : 0);
     int rc = 0;
     if (archive_write_header(ar, ae) != ARCHIVE_OK)
-        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "layer entry %s: %s", it->path, archive_error_string(ar));
+        rc = hpk_fail(e, HPK_ST_OUTPUT, "layer entry %s: %s", it->path, archive_error_string(ar));
     archive_entry_free(ae);
     if (rc || !S_ISREG(it->mode)) return rc;
     if (it->data) {
         if (archive_write_data(ar, it->data, it->size) != (la_ssize_t)it->size)
-            return hpk_perr_set(e, HPK_ST_OUTPUT, "layer entry %s: %s", it->path, archive_error_string(ar));
+            return hpk_fail(e, HPK_ST_OUTPUT, "layer entry %s: %s", it->path, archive_error_string(ar));
         return 0;
     }
     int fd = open(it->src, O_RDONLY | O_CLOEXEC); /* may be /proc/self/fd/N */
-    if (fd < 0) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", it->src, strerror(errno));
+    if (fd < 0) return hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", it->src, strerror(errno));
     static uint8_t buf[1 << 16];
     size_t left = it->size;
     while (left) {
         ssize_t n = read(fd, buf, left < sizeof buf ? left : sizeof buf);
         if (n <= 0) {
-            rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", it->src, n < 0 ? strerror(errno) : "shrank while read");
+            rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", it->src, n < 0 ? strerror(errno) : "shrank while read");
             break;
         }
         if (archive_write_data(ar, buf, (size_t)n) != n) {
-            rc = hpk_perr_set(e, HPK_ST_OUTPUT, "layer entry %s: %s", it->path, archive_error_string(ar));
+            rc = hpk_fail(e, HPK_ST_OUTPUT, "layer entry %s: %s", it->path, archive_error_string(ar));
             break;
         }
         left -= (size_t)n;
@@ -209,7 +209,7 @@ static int write_item(struct archive *ar, const struct hpk_litem *it, struct hpk
     return rc;
 }
 
-int hpk_layer_write(struct hpk_litems *l, const char *tmpdir, struct hpk_blob *b, struct hpk_perr *e)
+int hpk_layer_write(struct hpk_litems *l, const char *tmpdir, struct hpk_blob *b, struct hpk_err *e)
 {
     memset(b, 0, sizeof *b);
     /* Sorted by bytes: the same order whatever the directory order on disk
@@ -217,9 +217,9 @@ int hpk_layer_write(struct hpk_litems *l, const char *tmpdir, struct hpk_blob *b
     qsort(l->v, l->n, sizeof *l->v, cmp_item);
     for (size_t i = 1; i < l->n; i++)
         if (!strcmp(l->v[i].path, l->v[i - 1].path))
-            return hpk_perr_set(e, HPK_ST_INTERNAL, "layer: %s given twice", l->v[i].path);
+            return hpk_fail(e, HPK_ST_INTERNAL, "layer: %s given twice", l->v[i].path);
     struct gz *g = calloc(1, sizeof *g);
-    if (!g) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!g) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     if (new_tmp(tmpdir, b, &g->f, e) != 0) {
         free(g);
         return -1;
@@ -232,22 +232,22 @@ int hpk_layer_write(struct hpk_litems *l, const char *tmpdir, struct hpk_blob *b
     if (deflateInit2(&g->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
         fclose(g->f);
         free(g);
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "deflateInit2 failed");
+        return hpk_fail(e, HPK_ST_INTERNAL, "deflateInit2 failed");
     }
     struct archive *ar = archive_write_new();
     archive_write_set_format_pax_restricted(ar);
     int rc = 0;
     if (archive_write_open(ar, g, NULL, gz_write, NULL) != ARCHIVE_OK)
-        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "layer: %s", archive_error_string(ar));
+        rc = hpk_fail(e, HPK_ST_OUTPUT, "layer: %s", archive_error_string(ar));
     for (size_t i = 0; i < l->n && rc == 0; i++) rc = write_item(ar, &l->v[i], e);
     if (archive_write_close(ar) != ARCHIVE_OK && rc == 0)
-        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "layer: %s", archive_error_string(ar));
+        rc = hpk_fail(e, HPK_ST_OUTPUT, "layer: %s", archive_error_string(ar));
     archive_write_free(ar);
     g->z.avail_in = 0;
     if (rc == 0 && gz_drain(g, Z_FINISH) != 0)
-        rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", b->file, g->err ? strerror(g->err) : "deflate failed");
+        rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", b->file, g->err ? strerror(g->err) : "deflate failed");
     deflateEnd(&g->z);
-    if (fclose(g->f) != 0 && rc == 0) rc = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", b->file, strerror(errno));
+    if (fclose(g->f) != 0 && rc == 0) rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", b->file, strerror(errno));
     uint8_t h[32];
     hpk_sha256_final(&g->raw, h);
     hpk_sha256_digest(h, b->diff_id);
@@ -259,14 +259,14 @@ int hpk_layer_write(struct hpk_litems *l, const char *tmpdir, struct hpk_blob *b
     return rc;
 }
 
-int hpk_blob_bytes(const char *data, size_t len, const char *tmpdir, struct hpk_blob *b, struct hpk_perr *e)
+int hpk_blob_bytes(const char *data, size_t len, const char *tmpdir, struct hpk_blob *b, struct hpk_err *e)
 {
     memset(b, 0, sizeof *b);
     FILE *f;
     if (new_tmp(tmpdir, b, &f, e) != 0) return -1;
     int ok = fwrite(data, 1, len, f) == len;
     if (fclose(f) != 0 || !ok) {
-        hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", b->file, strerror(errno));
+        hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", b->file, strerror(errno));
         hpk_blob_free(b);
         return -1;
     }

@@ -374,7 +374,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
 }
 
 /* Compress `items` and append their data after p->data_end, adding entries. */
-static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e)
+static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
 {
     int codec = hpk_compress_opt.codec;
     struct place *pl = calloc(n ? n : 1, sizeof *pl);
@@ -385,18 +385,18 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
     if (!pl || !ents || !paths ||
         (codec == HPK_CODEC_ZLIB ? place_zlib(p, items, n, pl) : place_zstd(p, items, n, pl, codec)) != 0) {
         free(pl);
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     }
     int err = 0;
     for (size_t i = 0; i < n && !err; i++) {
         const struct hpk_item *it = &items[i];
         if (pl[i].failed) {
-            err = hpk_perr_set(e, HPK_ST_INTERNAL, "%s: compression failed", it->path);
+            err = hpk_fail(e, HPK_ST_INTERNAL, "%s: compression failed", it->path);
             break;
         }
         size_t plen = strlen(it->path);
         if (plen > HPK_PATH_MAX || !hpk_layout_path_ok(it->path, plen)) {
-            err = hpk_perr_set(e, HPK_ST_INTERNAL, "%s: invalid entry path", it->path);
+            err = hpk_fail(e, HPK_ST_INTERNAL, "%s: invalid entry path", it->path);
             break;
         }
         struct hpk_entry *en = &p->entries[p->count];
@@ -419,18 +419,18 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
 }
 
 /* Write table and footer after the data; p->len becomes the payload size. */
-static int seal(struct hpk_payload_buf *p, struct hpk_perr *e)
+static int seal(struct hpk_payload_buf *p, struct hpk_err *e)
 {
     size_t toc_off = (p->data_end + 7) & ~(size_t)7;
     size_t toc_size = hpk_layout_toc_size(p->entries, p->count);
     if (reserve(p, toc_off + toc_size + HPK_FOOTER_SIZE) != 0)
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     memset(p->data + p->data_end, 0, toc_off - p->data_end);
     hpk_layout_toc_encode(p->entries, p->count, p->data + toc_off);
     struct hpk_footer f;
     if (hpk_layout_footer_make(p->entries, p->count, p->data + toc_off, toc_off, toc_size, &f,
                                p->data + toc_off + toc_size) != HPK_OK)
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     memcpy(p->base_hash, f.base_hash, 16);
     memcpy(p->full_hash, f.full_hash, 16);
     p->len = toc_off + toc_size + HPK_FOOTER_SIZE;
@@ -439,19 +439,19 @@ static int seal(struct hpk_payload_buf *p, struct hpk_perr *e)
     struct hpk_payload parsed;
     int r = hpk_layout_footer_decode(p->data + p->len - HPK_FOOTER_SIZE, p->len, &back);
     if (r == HPK_OK) r = hpk_layout_parse(&back, p->data + toc_off, &parsed);
-    if (r != HPK_OK) return hpk_perr_set(e, HPK_ST_INTERNAL, "payload self-check failed: %s", hpk_layout_strerror(r));
+    if (r != HPK_OK) return hpk_fail(e, HPK_ST_INTERNAL, "payload self-check failed: %s", hpk_layout_strerror(r));
     hpk_payload_free(&parsed);
     return 0;
 }
 
-int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e)
+int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
 {
     memset(p, 0, sizeof *p);
     if (add_items(p, items, n, e) != 0) return -1;
     return seal(p, e);
 }
 
-int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_perr *e)
+int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
 {
     /* Drop the old table and footer; data up to data_end stays as it is. */
     p->len = p->data_end;

@@ -63,35 +63,35 @@ int hpk_release_major(const char *home)
     return m;
 }
 
-int hpk_release_parse(struct hpk_snapshot *s, const char *text, size_t len, const char *where, struct hpk_perr *e)
+int hpk_release_parse(struct hpk_snapshot *s, const char *text, size_t len, const char *where, struct hpk_err *e)
 {
     char *t = xstrndup(text, len);
     s->java_version = release_get(t, "JAVA_VERSION");
     s->runtime_version = release_get(t, "JAVA_RUNTIME_VERSION");
     free(t);
-    if (!s->java_version) return hpk_perr_set(e, HPK_ST_RUNTIME, "%s/release: no JAVA_VERSION", where);
+    if (!s->java_version) return hpk_fail(e, HPK_ST_RUNTIME, "%s/release: no JAVA_VERSION", where);
     if (!s->runtime_version) s->runtime_version = hpk_xstrdup(s->java_version);
     s->java_major = major_from(s->java_version);
     return 0;
 }
 
-int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_perr *e)
+int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_err *e)
 {
     char real[PATH_MAX], p[PATH_MAX + 32];
     struct stat st;
     if (!realpath(dir, real) || stat(real, &st) != 0)
-        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: no such directory (--runtime wants a Java home)", dir);
+        return hpk_fail(e, HPK_ST_RUNTIME, "%s: no such directory (--runtime wants a Java home)", dir);
     if (S_ISREG(st.st_mode)) return hpk_snapshot_runtime_archive(s, dir, e);
     if (!S_ISDIR(st.st_mode))
-        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a directory (--runtime wants a Java home)", dir);
+        return hpk_fail(e, HPK_ST_RUNTIME, "%s: not a directory (--runtime wants a Java home)", dir);
     snprintf(p, sizeof p, "%s/bin/java", real);
     if (stat(p, &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime (no executable bin/java)", dir);
+        return hpk_fail(e, HPK_ST_RUNTIME, "%s: not a Java runtime (no executable bin/java)", dir);
     snprintf(p, sizeof p, "%s/release", real);
     uint8_t *rel;
     size_t rlen;
     if (hpk_read_file(p, &rel, &rlen) != 0)
-        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime (no release file)", dir);
+        return hpk_fail(e, HPK_ST_RUNTIME, "%s: not a Java runtime (no release file)", dir);
     int r = hpk_release_parse(s, (char *)rel, rlen, dir, e);
     free(rel);
     if (r) return r;
@@ -101,15 +101,15 @@ int hpk_snapshot_runtime(struct hpk_snapshot *s, const char *dir, struct hpk_per
     return hpk_snapshot_tree(s, real, &runtime_dst, e);
 }
 
-int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_perr *e)
+int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_err *e)
 {
     char top[256];
     if (hpk_snapshot_archive(s, file, &runtime_dst, 1, top, sizeof top, e) != 0) return -1;
     struct hpk_item *java = hpk_snapshot_find(s, "runtime/bin/java"), *rel = hpk_snapshot_find(s, "runtime/release");
     if (!java || !S_ISREG(java->mode) || !(java->mode & 0111))
-        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime archive (no executable %s/bin/java)", file, top);
+        return hpk_fail(e, HPK_ST_RUNTIME, "%s: not a Java runtime archive (no executable %s/bin/java)", file, top);
     if (!rel || !S_ISREG(rel->mode))
-        return hpk_perr_set(e, HPK_ST_RUNTIME, "%s: not a Java runtime archive (no %s/release)", file, top);
+        return hpk_fail(e, HPK_ST_RUNTIME, "%s: not a Java runtime archive (no %s/release)", file, top);
     if (hpk_release_parse(s, (char *)rel->data, rel->size, file, e) != 0) return -1;
     s->has_base_cds = hpk_snapshot_find(s, "runtime/lib/server/classes.jsa") != NULL;
     s->runtime_root = hpk_xstrdup(file);

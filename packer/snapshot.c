@@ -133,32 +133,32 @@ struct hpk_item *hpk_snapshot_follow(struct hpk_snapshot *s, const char *prefix,
     return it;
 }
 
-int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_perr *e)
+int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_err *e)
 {
     for (int i = 0; i < s->n_archives; i++) {
         uint8_t *d;
         size_t n;
         uint8_t h[16];
         if (hpk_read_file(s->archives[i], &d, &n) != 0)
-            return hpk_perr_set(e, HPK_ST_CHANGED, "%s: input disappeared during the build", s->archives[i]);
+            return hpk_fail(e, HPK_ST_CHANGED, "%s: input disappeared during the build", s->archives[i]);
         hpk_hash_bytes(d, n, h);
         free(d);
         if (memcmp(h, s->archive_hash[i], 16) != 0)
-            return hpk_perr_set(e, HPK_ST_CHANGED, "%s: input changed during the build", s->archives[i]);
+            return hpk_fail(e, HPK_ST_CHANGED, "%s: input changed during the build", s->archives[i]);
     }
     for (size_t i = 0; i < s->n; i++) {
         const struct hpk_item *it = &s->items[i];
         if (!it->source || !S_ISREG(it->mode)) continue;
         struct hpk_item now = {0};
-        struct hpk_perr ignored;
+        struct hpk_err ignored;
         if (hpk_snapshot_file(&now, it->source, HPK_ST_CHANGED, &ignored) != 0)
-            return hpk_perr_set(e, HPK_ST_CHANGED, "%s: input disappeared or became unreadable during the build",
+            return hpk_fail(e, HPK_ST_CHANGED, "%s: input disappeared or became unreadable during the build",
                                 it->source);
         int same = it->rewritten ? !memcmp(now.hash, it->input_hash, 16) : now.size == it->size && !memcmp(now.hash, it->hash, 16);
         free(now.data);
         free(now.source);
         if (!same)
-            return hpk_perr_set(e, HPK_ST_CHANGED,
+            return hpk_fail(e, HPK_ST_CHANGED,
                                 "%s: input changed during the build (the trained bytes would not be the shipped ones)",
                                 it->source);
     }

@@ -66,27 +66,27 @@ static int mkdirs_755(const char *path)
 /* Open (create: `create`) the store, check it by the launcher's own rule
  * (a store the launcher would ignore is refused here, loudly) and lock it
  * against other install/uninstall/gc runs. */
-static int store_open(struct store *s, const char *path, int create, struct hpk_perr *pe)
+static int store_open(struct store *s, const char *path, int create, struct hpk_err *pe)
 {
     s->fd = s->lock = -1;
     if (create && mkdirs_755(path) != 0)
-        return hpk_perr_set(pe, HPK_ST_OUTPUT, "%s: cannot create the store: %s", path, strerror(errno));
+        return hpk_fail(pe, HPK_ST_OUTPUT, "%s: cannot create the store: %s", path, strerror(errno));
     struct hpk_err e;
     int pfd = hpk_store_open(path, s->path, sizeof s->path, &e);
     if (pfd < 0) {
-        if (!e.code) return hpk_perr_set(pe, HPK_ST_FAIL, "%s: no such store", path);
-        return hpk_perr_set(pe, HPK_ST_OUTPUT, "store %s: %s; the launcher would not trust it", path, e.msg);
+        if (!e.code) return hpk_fail(pe, HPK_ST_FAIL, "%s: no such store", path);
+        return hpk_fail(pe, HPK_ST_OUTPUT, "store %s: %s; the launcher would not trust it", path, e.msg);
     }
     s->fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     close(pfd);
-    if (s->fd < 0) return hpk_perr_set(pe, HPK_ST_OUTPUT, "%s: %s", s->path, strerror(errno));
+    if (s->fd < 0) return hpk_fail(pe, HPK_ST_OUTPUT, "%s: %s", s->path, strerror(errno));
     s->lock = openat(s->fd, ".lock", create ? O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC : O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
                      0600);
     if (s->lock < 0 && !(errno == ENOENT && !create))
-        return hpk_perr_set(pe, HPK_ST_OUTPUT, "%s/.lock: %s", s->path, strerror(errno));
+        return hpk_fail(pe, HPK_ST_OUTPUT, "%s/.lock: %s", s->path, strerror(errno));
     if (s->lock >= 0)
         while (flock(s->lock, LOCK_EX) != 0)
-            if (errno != EINTR) return hpk_perr_set(pe, HPK_ST_OUTPUT, "%s/.lock: cannot lock: %s", s->path, strerror(errno));
+            if (errno != EINTR) return hpk_fail(pe, HPK_ST_OUTPUT, "%s/.lock: cannot lock: %s", s->path, strerror(errno));
     return 0;
 }
 
@@ -251,7 +251,7 @@ int hpk_cmd_install(int argc, char **argv)
     dir = store_arg(dir);
     struct hpk_artifact a;
     if ((done = hpk_cmd_open(file, &a)) != 0) return done;
-    struct hpk_perr pe;
+    struct hpk_err pe;
     struct store s;
     int rc = store_open(&s, dir, 1, &pe);
     char hex[33];
@@ -264,15 +264,15 @@ int hpk_cmd_install(int argc, char **argv)
         hpk_rm_rf(s.fd, hex);
         hpk_clean_stale(s.fd, hex);
         if (hpk_unpack_tree(&a, s.fd, hex, 1, &le) != 0)
-            rc = hpk_perr_set(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);
+            rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);
     }
     if (rc == 0 && (tree = openat(s.fd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-        rc = hpk_perr_set(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, strerror(errno));
+        rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, strerror(errno));
     /* DA0 and DA1 share the base hash: a later DA1 adds its cache. */
     if (rc == 0 && hpk_unpack_cache(&a, tree, &le) != 0)
-        rc = hpk_perr_set(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);
+        rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);
     if (rc == 0 && hpk_verify_tree(&a, tree, &le) != 0)
-        rc = hpk_perr_set(&pe, HPK_ST_FAIL, "%s/%s: %s", s.path, hex, le.msg);
+        rc = hpk_fail(&pe, HPK_ST_FAIL, "%s/%s: %s", s.path, hex, le.msg);
     struct dedup_stats ds = {0};
     if (rc == 0) dedup(s.fd, tree, &a, &ds);
     if (rc == 0 && hpk_verbose)
@@ -294,7 +294,7 @@ int hpk_cmd_uninstall(int argc, char **argv)
     if (done >= 0) return done;
     const char *what = argv[optind];
     char hex[33];
-    struct hpk_perr pe;
+    struct hpk_err pe;
     if (is_hex32(what) && access(what, F_OK) != 0) {
         memcpy(hex, what, 33);
     } else {
@@ -309,12 +309,12 @@ int hpk_cmd_uninstall(int argc, char **argv)
     snprintf(old, sizeof old, "%s.old.%ld", hex, (long)getpid());
     struct stat st;
     if (rc == 0 && (fstatat(s.fd, hex, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)))
-        rc = hpk_perr_set(&pe, HPK_ST_FAIL, "%s/%s: not installed", s.path, hex);
+        rc = hpk_fail(&pe, HPK_ST_FAIL, "%s/%s: not installed", s.path, hex);
     /* Out of the launcher's sight in one step, then removed. */
     if (rc == 0 && renameat(s.fd, hex, s.fd, old) != 0)
-        rc = hpk_perr_set(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, strerror(errno));
+        rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, strerror(errno));
     if (rc == 0 && hpk_rm_rf(s.fd, old) != 0)
-        rc = hpk_perr_set(&pe, HPK_ST_OUTPUT, "%s/%s: cannot remove: %s", s.path, old, strerror(errno));
+        rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: cannot remove: %s", s.path, old, strerror(errno));
     if (rc == 0) {
         unsigned long n = gc_objects(s.fd);
         printf("%s/%s: removed, and %lu shared files no other tree uses\n", s.path, hex, n);
@@ -414,11 +414,11 @@ int hpk_cmd_store(int argc, char **argv)
     }
     int gc = !strcmp(argv[optind], "gc");
     struct store s;
-    struct hpk_perr pe;
+    struct hpk_err pe;
     if (store_open(&s, store_arg(dir), 0, &pe) != 0) {
         store_close(&s);
         fprintf(stderr, "hpack: store: %s\n", pe.msg);
-        return pe.status;
+        return pe.code;
     }
     if (gc) {
         unsigned long t = gc_stale(s.fd), o = gc_objects(s.fd);

@@ -23,13 +23,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int read_prov(const char *path, char **buf, size_t *len, struct hpk_perr *e)
+static int read_prov(const char *path, char **buf, size_t *len, struct hpk_err *e)
 {
     uint8_t *d;
     if (hpk_read_file(path, &d, len) != 0)
-        return hpk_perr_set(e, HPK_ST_TRAIN, "%s: cannot read the cache's provenance (it is written beside the cache by HPACK_TRAIN)", path);
+        return hpk_fail(e, HPK_ST_TRAIN, "%s: cannot read the cache's provenance (it is written beside the cache by HPACK_TRAIN)", path);
     char *s = realloc(d, *len + 1);
-    if (!s) return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    if (!s) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     s[*len] = 0;
     *buf = s;
     return 0;
@@ -63,7 +63,7 @@ struct cache_src {
  * then each option as `variant.jvm` (docs/format.md 9.3). extra: --tune's
  * table and choice (tune.*), appended too. */
 static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, const struct cache_src *src,
-                       const char *extra, size_t extra_len, struct hpk_item items[2], struct hpk_perr *e)
+                       const char *extra, size_t extra_len, struct hpk_item items[2], struct hpk_err *e)
 {
     const char *cache = src->path;
     char provpath[4200], base[33];
@@ -79,7 +79,7 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
     struct hpk_err se;
     if (access(provpath, F_OK) == 0 &&
         (hpk_file_secure(cache, "startup cache", &se) != 0 || hpk_file_secure(provpath, "provenance", &se) != 0))
-        return hpk_perr_set(e, HPK_ST_TRAIN, "%s (--with-cache)", se.msg);
+        return hpk_fail(e, HPK_ST_TRAIN, "%s (--with-cache)", se.msg);
     char *prov = NULL;
     size_t plen = 0;
     if (read_prov(provpath, &prov, &plen, e) != 0) return -1;
@@ -91,9 +91,9 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
     if (unbound_cache_hook()) {
         hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not checking %s against these inputs", cache);
     } else if (hpk_cache_trust(prov, plen, base, kind, s->runtime_version, why, sizeof why) != HPK_TRUST_OK) {
-        rc = hpk_perr_set(e, HPK_ST_TRAIN, "%s: startup cache refused: %s", cache, why);
+        rc = hpk_fail(e, HPK_ST_TRAIN, "%s: startup cache refused: %s", cache, why);
     } else if (src->v && (!(got = hpk_kv_get(prov, plen, src->v->check_key)) || strcmp(got, src->v->check_value))) {
-        rc = hpk_perr_set(e, HPK_ST_TRAIN, "variant %s: its training recorded %s=%s, not %s: an option of the "
+        rc = hpk_fail(e, HPK_ST_TRAIN, "variant %s: its training recorded %s=%s, not %s: an option of the "
                           "artifact (--jvm-opt) overrides the variant's", src->v->name, src->v->check_key,
                           got ? got : "(nothing)", src->v->check_value);
     }
@@ -146,21 +146,21 @@ static void free_items(struct hpk_item *it, size_t n)
 /* The caches of one DA1, as appended: the default first, then the variants
  * in the order given, each named by its provenance's `variant`, none twice
  * (the launcher tries them in this order; docs/launcher.md 9.2). */
-static int check_order(struct hpk_item *items, size_t n_caches, struct hpk_perr *e)
+static int check_order(struct hpk_item *items, size_t n_caches, struct hpk_err *e)
 {
     for (size_t i = 0; i < n_caches; i++) {
         const struct hpk_item *pv = &items[1 + 2 * i + 1];
         const char *v = hpk_kv_get((const char *)pv->data, pv->size, "variant");
         if (!i && v)
-            return hpk_perr_set(e, HPK_ST_TRAIN, "the first --with-cache is the variant %s; give the default cache first", v);
+            return hpk_fail(e, HPK_ST_TRAIN, "the first --with-cache is the variant %s; give the default cache first", v);
         if (i && !v)
-            return hpk_perr_set(e, HPK_ST_TRAIN, "--with-cache %zu is a default cache; only the first may be", i + 1);
+            return hpk_fail(e, HPK_ST_TRAIN, "--with-cache %zu is a default cache; only the first may be", i + 1);
         for (size_t k = 0; k < i; k++) {
             const struct hpk_item *pk = &items[1 + 2 * k + 1];
             const char *w = hpk_kv_get((const char *)pk->data, pk->size, "variant");
-            if (v && w && !strcmp(v, w)) return hpk_perr_set(e, HPK_ST_TRAIN, "two caches of the variant %s", v);
+            if (v && w && !strcmp(v, w)) return hpk_fail(e, HPK_ST_TRAIN, "two caches of the variant %s", v);
             if (!strcmp(items[1 + 2 * k].path, items[1 + 2 * i].path))
-                return hpk_perr_set(e, HPK_ST_TRAIN, "two caches with the same content (%s)", items[1 + 2 * i].path);
+                return hpk_fail(e, HPK_ST_TRAIN, "two caches with the same content (%s)", items[1 + 2 * i].path);
         }
     }
     return 0;
@@ -181,7 +181,7 @@ static char *joined(const char *const *o)
 }
 
 int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
-                      const char *cache, const char *java_opts, const char *log, size_t *da0_size, struct hpk_perr *e)
+                      const char *cache, const char *java_opts, const char *log, size_t *da0_size, struct hpk_err *e)
 {
     char da0[600];
     snprintf(da0, sizeof da0, "%s/da0", work);
@@ -204,7 +204,7 @@ int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct 
  * nothing. *cache_size: the first cache's. */
 static int da1_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const struct cache_src *src,
                     size_t n_caches, const char *extra, size_t extra_len, const char *out, size_t *cache_size,
-                    struct hpk_perr *e)
+                    struct hpk_err *e)
 {
     size_t n_items = 1 + 2 * n_caches;
     struct hpk_item *items = hpk_xmalloc(n_items * sizeof *items);
@@ -233,7 +233,7 @@ static int da1_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payl
         if (hpk_verify_run(tmp, b->train_dir, name, (int)b->train_args.n, b->train_args.v, e) != 0) goto gone;
     }
     if (rename(tmp, out) != 0) {
-        hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
+        hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
         goto gone;
     }
     rc = 0;
@@ -247,7 +247,7 @@ out:
 }
 
 int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const char *cache,
-                  const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_perr *e)
+                  const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_err *e)
 {
     struct cache_src src = {.path = cache, .v = NULL};
     return da1_emit(b, s, p, &src, 1, extra, extra_len, out, cache_size, e);
@@ -258,7 +258,7 @@ int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payloa
  * training: each holds the settings it was made with); else the
  * --with-cache files. */
 static int caches_of(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,
-                     struct cache_src *src, char **paths, size_t n_caches, size_t *da0_size, struct hpk_perr *e)
+                     struct cache_src *src, char **paths, size_t n_caches, size_t *da0_size, struct hpk_err *e)
 {
     const char *kind = hpk_cache_kind(s);
     for (size_t i = 0; i < n_caches; i++) {
@@ -286,7 +286,7 @@ static int caches_of(struct hpk_build *b, struct hpk_snapshot *s, const struct h
     return 0;
 }
 
-int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e)
+int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_err *e)
 {
     char work[512] = "", base[33];
     double t0 = hpk_now(), train_time = 0;
@@ -295,12 +295,12 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     int rc = -1;
     const char *kind = hpk_cache_kind(s);
     if (!kind)
-        return hpk_perr_set(e, HPK_ST_TRAIN, "%s: Java %s cannot record a startup cache: JDK 24+ (AOT cache) or JDK 13-23 with a base CDS archive (lib/server/classes.jsa) is needed",
+        return hpk_fail(e, HPK_ST_TRAIN, "%s: Java %s cannot record a startup cache: JDK 24+ (AOT cache) or JDK 13-23 with a base CDS archive (lib/server/classes.jsa) is needed",
                             b->runtime, s->java_version);
     /* Every variant changes an AOT cache's settings (adapters, oops); a
      * JDK 13-23 dynamic CDS archive has no such option. */
     if (b->train_variants.n && strcmp(kind, "aot") != 0)
-        return hpk_perr_set(e, HPK_ST_TRAIN, "--train-variant %s: variants are AOT caches (JDK 24+); Java %s records a CDS archive",
+        return hpk_fail(e, HPK_ST_TRAIN, "--train-variant %s: variants are AOT caches (JDK 24+); Java %s records a CDS archive",
                             b->train_variants.v[0], s->java_version);
     size_t n_caches = 1 + (b->train ? b->train_variants.n : b->more_caches.n);
     struct cache_src *src = hpk_xmalloc(n_caches * sizeof *src);

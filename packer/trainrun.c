@@ -115,7 +115,7 @@ struct trainer {
 
 /* The environment and argv of DA0's run, the log file; the run not started. */
 static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0, const char *work, const char *cache_out,
-                        const char *java_opts, const char *log, struct hpk_perr *e)
+                        const char *java_opts, const char *log, struct hpk_err *e)
 {
     memset(t, 0, sizeof *t);
     t->b = b;
@@ -154,7 +154,7 @@ static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0,
     unlink(t->logpath); /* if this fails (EPERM: not ours, in a sticky directory), O_EXCL does too */
     t->logfd = open(t->logpath, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (t->logfd < 0)
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write the training log: %s", t->logpath, strerror(errno));
+        return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write the training log: %s", t->logpath, strerror(errno));
     hpk_tmp_register(t->logpath);
     return 0;
 }
@@ -170,7 +170,7 @@ static void stop_app(struct trainer *t, const char *why)
 
 /* --train-ready: probe (or read the log match); once ready, start the
  * workload or stop the app. */
-static int check_ready(struct trainer *t, double now, struct hpk_perr *e)
+static int check_ready(struct trainer *t, double now, struct hpk_err *e)
 {
     struct hpk_build *b = t->b;
     if (t->ready.kind == READY_LOG) {
@@ -192,20 +192,20 @@ static int check_ready(struct trainer *t, double now, struct hpk_perr *e)
     if (hpk_child_start(&t->wl, wargv, t->env, b->train_dir) != 0) {
         int err = errno;
         hpk_child_kill(&t->app, 10);
-        return hpk_perr_set(e, HPK_ST_TRAIN, "cannot start the workload: %s", strerror(err));
+        return hpk_fail(e, HPK_ST_TRAIN, "cannot start the workload: %s", strerror(err));
     }
     t->wl_running = 1;
     return 0;
 }
 
 /* The workload ended: a failure fails the training, success stops the app. */
-static int workload_ended(struct trainer *t, struct hpk_perr *e)
+static int workload_ended(struct trainer *t, struct hpk_err *e)
 {
     int st = t->wl.status;
     hpk_child_drain(&t->wl, t->live, t->logfd, workload_line, &t->wtail);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         hpk_child_kill(&t->app, 10);
-        return hpk_perr_set(e, HPK_ST_TRAIN, "training workload failed (%s %d): %s", WIFEXITED(st) ? "exit status" : "signal",
+        return hpk_fail(e, HPK_ST_TRAIN, "training workload failed (%s %d): %s", WIFEXITED(st) ? "exit status" : "signal",
                             WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), t->b->train_workload);
     }
     stop_app(t, "workload done");
@@ -214,7 +214,7 @@ static int workload_ended(struct trainer *t, struct hpk_perr *e)
 
 /* Until the app ends: pump both outputs to the log, watch for readiness,
  * the cache being written, the workload's end and the deadline. */
-static int train_loop(struct trainer *t, struct hpk_perr *e)
+static int train_loop(struct trainer *t, struct hpk_err *e)
 {
     struct hpk_build *b = t->b;
     for (;;) {
@@ -244,7 +244,7 @@ static int train_loop(struct trainer *t, struct hpk_perr *e)
         if (now > t->deadline) {
             hpk_child_kill(&t->app, 10);
             hpk_child_kill(&t->wl, 1);
-            return hpk_perr_set(e, HPK_ST_TRAIN, "%s timed out after %.0f s%s (--train-timeout)", t->timing ? "a measured run" : "training",
+            return hpk_fail(e, HPK_ST_TRAIN, "%s timed out after %.0f s%s (--train-timeout)", t->timing ? "a measured run" : "training",
                                 b->train_timeout, b->train_ready && !t->is_ready ? ": the app never became ready"
                                 : t->wl_running && t->wl.pid < 0 ? ": the workload exited, but its output stayed open (a process it started holds it)" : "");
         }
@@ -260,19 +260,19 @@ static int train_loop(struct trainer *t, struct hpk_perr *e)
 }
 
 /* The app has ended: did the run do what it was for? */
-static int train_verdict(struct trainer *t, struct hpk_perr *e)
+static int train_verdict(struct trainer *t, struct hpk_err *e)
 {
     struct hpk_build *b = t->b;
     hpk_child_kill(&t->wl, 1);
     int code = hpk_child_code(t->app.status);
     if (b->train_ready && !t->is_ready)
-        return hpk_perr_set(e, HPK_ST_TRAIN, "the app exited (status %d) before it was ready (--train-ready %s)", code, b->train_ready);
+        return hpk_fail(e, HPK_ST_TRAIN, "the app exited (status %d) before it was ready (--train-ready %s)", code, b->train_ready);
     if (!t->stopped && code != 0)
-        return hpk_perr_set(e, HPK_ST_TRAIN, "the training run failed: the app exited with status %d", code);
+        return hpk_fail(e, HPK_ST_TRAIN, "the training run failed: the app exited with status %d", code);
     if (t->stopped && code != 0 && code != 143 && code != 130)
-        return hpk_perr_set(e, HPK_ST_TRAIN, "the app exited with status %d when stopped after training", code);
+        return hpk_fail(e, HPK_ST_TRAIN, "the app exited with status %d when stopped after training", code);
     if (!t->timing && access(t->cache_out, R_OK) != 0)
-        return hpk_perr_set(e, HPK_ST_TRAIN, "the training run wrote no startup cache (the JVM's messages are in its output)");
+        return hpk_fail(e, HPK_ST_TRAIN, "the training run wrote no startup cache (the JVM's messages are in its output)");
     return 0;
 }
 
@@ -299,7 +299,7 @@ static void keep_tails(struct trainer *t)
 
 /* The log removed when the run succeeded, kept (and named in the error)
  * when not; everything freed. */
-static void trainer_finish(struct trainer *t, int rc, struct hpk_perr *e)
+static void trainer_finish(struct trainer *t, int rc, struct hpk_err *e)
 {
     /* A run killed on an error (timeout, failed workload) may have written
      * its last lines after the last poll: they are still in the pipe, and
@@ -338,7 +338,7 @@ static void trainer_finish(struct trainer *t, int rc, struct hpk_perr *e)
  * (--tune): *secs from its start until it was stopped (ready, and the
  * workload done: exited, its output at its end) or ended by itself. */
 static int run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
-               const char *log, double *secs, struct hpk_perr *e)
+               const char *log, double *secs, struct hpk_err *e)
 {
     struct trainer t;
     int rc = trainer_init(&t, b, da0, work, cache_out, java_opts, log, e);
@@ -352,7 +352,7 @@ static int run(struct hpk_build *b, const char *da0, const char *work, const cha
         t.t0 = t.next_probe = hpk_now();
         t.deadline = t.t0 + b->train_timeout;
         if (hpk_child_start(&t.app, t.argv, t.env, b->train_dir) != 0)
-            rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot start the training run: %s", strerror(errno));
+            rc = hpk_fail(e, HPK_ST_TRAIN, "cannot start the training run: %s", strerror(errno));
         else if ((rc = train_loop(&t, e)) == 0)
             rc = train_verdict(&t, e);
     }
@@ -364,13 +364,13 @@ static int run(struct hpk_build *b, const char *da0, const char *work, const cha
 }
 
 int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
-                  const char *log, struct hpk_perr *e)
+                  const char *log, struct hpk_err *e)
 {
     return run(b, da0, work, cache_out, java_opts, log, NULL, e);
 }
 
 int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *java_opts, const char *log,
-                      double *secs, struct hpk_perr *e)
+                      double *secs, struct hpk_err *e)
 {
     return run(b, artifact, work, NULL, java_opts, log, secs, e);
 }

@@ -35,11 +35,11 @@ struct copy_ctx {
 };
 
 static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel,
-                const struct copy_ctx *cp, int depth, struct hpk_perr *e);
+                const struct copy_ctx *cp, int depth, struct hpk_err *e);
 
-static int too_deep(const struct hpk_tree_dst *t, const char *abs, struct hpk_perr *e)
+static int too_deep(const struct hpk_tree_dst *t, const char *abs, struct hpk_err *e)
 {
-    return hpk_perr_set(e, t->status, "%s: directories nested too deep (symlink loop?)", abs);
+    return hpk_fail(e, t->status, "%s: directories nested too deep (symlink loop?)", abs);
 }
 
 /* Is `path` (below the directory being read) a symlink on disk? */
@@ -60,19 +60,19 @@ static int name_cmp(const void *a, const void *b)
  * copy goes to rel. It is read by its real path, so that no path the
  * kernel resolves crosses more links than the original would. */
 static int walk_copy(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *phys,
-                     const char *rel, const struct copy_ctx *up, int depth, struct hpk_perr *e)
+                     const char *rel, const struct copy_ctx *up, int depth, struct hpk_err *e)
 {
     char real[PATH_MAX];
     if (!realpath(abs, real)) {
         if (errno == ELOOP) return too_deep(t, abs, e);
-        return hpk_perr_set(e, t->status, "%s: %s", abs, strerror(errno));
+        return hpk_fail(e, t->status, "%s: %s", abs, strerror(errno));
     }
     /* The copy would hold the link again, hence another copy, forever
      * (the same test as the archive reader's, so both refuse alike). */
     size_t l = strlen(real);
     int loop = !strncmp(phys, real, l) && (phys[l] == '/' || real[l - 1] == '/'); /* real is "/" */
     for (const struct copy_ctx *c = up; c && !loop; c = c->up) loop = !strcmp(c->real, real);
-    if (loop) return hpk_perr_set(e, t->status, "%s: symlink to a directory that contains it (a loop)", abs);
+    if (loop) return hpk_fail(e, t->status, "%s: symlink to a directory that contains it (a loop)", abs);
     size_t rl = strlen(t->root);
     struct hpk_tree_dst outside = *t;
     struct copy_ctx cp = {t, "", rel, real, up};
@@ -88,7 +88,7 @@ static int walk_copy(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const
 /* The symlink at abs (rel below the tree, ent in the payload, tg its
  * target of n bytes): kept, materialised or skipped (the rule above). */
 static int add_link(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel,
-                    const char *ent, char *tg, size_t n, const struct copy_ctx *cp, int depth, struct hpk_perr *e)
+                    const char *ent, char *tg, size_t n, const struct copy_ctx *cp, int depth, struct hpk_err *e)
 {
     struct stat ts;
     if (stat(abs, &ts) != 0) {
@@ -118,7 +118,7 @@ static int add_link(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
             snprintf(phys, sizeof phys, "%s/%s", where->root, orig);
             return walk_copy(s, t, abs, phys, rel, cp, depth, e);
         }
-        if (!S_ISREG(ts.st_mode)) return hpk_perr_set(e, t->status, "%s: symlink to %s, not a regular file", abs, tg);
+        if (!S_ISREG(ts.st_mode)) return hpk_fail(e, t->status, "%s: symlink to %s, not a regular file", abs, tg);
         if (!(it = hpk_snapshot_add(s, ent, hpk_file_mode(ts.st_mode), t->role))) goto nomem;
         return hpk_snapshot_file(it, abs, t->status, e);
     }
@@ -126,7 +126,7 @@ static int add_link(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
         /* A copy: the same place, reached from the copy's directory. */
         char copied[PATH_MAX];
         if (hpk_copied_target(orig, tg, n, cp->src, cp->dst, rel, copied, sizeof copied) != 0)
-            return hpk_perr_set(e, t->status, "%s: path too long in its copy", abs);
+            return hpk_fail(e, t->status, "%s: path too long in its copy", abs);
         snprintf(tg, PATH_MAX, "%s", copied);
         n = strlen(tg);
     }
@@ -136,27 +136,27 @@ static int add_link(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
     hpk_hash_bytes(tg, n, it->hash);
     return 0;
 nomem:
-    return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
 }
 
 /* rel: path below the tree's root ("" for the root); ent: payload path;
  * cp: the materialised directory rel lies in, if any. */
 static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel,
-                    const struct copy_ctx *cp, int depth, struct hpk_perr *e)
+                    const struct copy_ctx *cp, int depth, struct hpk_err *e)
 {
     char ent[PATH_MAX];
     snprintf(ent, sizeof ent, "%s/%s", t->prefix, rel);
-    if (!hpk_layout_path_ok(ent, strlen(ent))) return hpk_perr_set(e, t->status, "%s: name not allowed in a payload", abs);
+    if (!hpk_layout_path_ok(ent, strlen(ent))) return hpk_fail(e, t->status, "%s: name not allowed in a payload", abs);
     struct stat st;
     if (lstat(abs, &st) != 0) {
         if (errno == ELOOP) return too_deep(t, abs, e); /* the kernel's limit on links in one path hit first */
-        return hpk_perr_set(e, t->status, "%s: %s", abs, strerror(errno));
+        return hpk_fail(e, t->status, "%s: %s", abs, strerror(errno));
     }
     struct hpk_item *it;
     if (S_ISLNK(st.st_mode)) {
         char tg[PATH_MAX];
         ssize_t n = readlink(abs, tg, sizeof tg - 1);
-        if (n < 0) return hpk_perr_set(e, t->status, "%s: %s", abs, strerror(errno));
+        if (n < 0) return hpk_fail(e, t->status, "%s: %s", abs, strerror(errno));
         tg[n] = 0;
         return add_link(s, t, abs, rel, ent, tg, (size_t)n, cp, depth, e);
     }
@@ -168,18 +168,18 @@ static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
         if (!(it = hpk_snapshot_add(s, ent, hpk_file_mode(st.st_mode), t->role))) goto nomem;
         return hpk_snapshot_file(it, abs, t->status, e);
     }
-    return hpk_perr_set(e, t->status, "%s: not a file, directory or symlink", abs);
+    return hpk_fail(e, t->status, "%s: not a file, directory or symlink", abs);
 nomem:
-    return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+    return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
 }
 
 /* The names in directory abs but "." and "..", sorted bytewise: the payload
  * must not depend on the file system's order, nor on the locale. */
-static int read_names(const struct hpk_tree_dst *t, const char *abs, char ***out, size_t *outn, struct hpk_perr *e)
+static int read_names(const struct hpk_tree_dst *t, const char *abs, char ***out, size_t *outn, struct hpk_err *e)
 {
     DIR *d = opendir(abs);
     if (!d && errno == ELOOP) return too_deep(t, abs, e);
-    if (!d) return hpk_perr_set(e, t->status, "%s: cannot read directory: %s", abs, strerror(errno));
+    if (!d) return hpk_fail(e, t->status, "%s: cannot read directory: %s", abs, strerror(errno));
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
@@ -193,7 +193,7 @@ static int read_names(const struct hpk_tree_dst *t, const char *abs, char ***out
     if (err) {
         for (size_t i = 0; i < n; i++) free(names[i]);
         free(names);
-        return hpk_perr_set(e, t->status, "%s: cannot read directory: %s", abs, strerror(err));
+        return hpk_fail(e, t->status, "%s: cannot read directory: %s", abs, strerror(err));
     }
     if (n) qsort(names, n, sizeof *names, name_cmp);
     *out = names;
@@ -202,7 +202,7 @@ static int read_names(const struct hpk_tree_dst *t, const char *abs, char ***out
 }
 
 static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char *abs, const char *rel,
-                const struct copy_ctx *cp, int depth, struct hpk_perr *e)
+                const struct copy_ctx *cp, int depth, struct hpk_err *e)
 {
     if (depth > 64) return too_deep(t, abs, e);
     char **names = NULL;
@@ -214,7 +214,7 @@ static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char
             char a[PATH_MAX], rl[PATH_MAX];
             if (snprintf(a, sizeof a, "%s/%s", abs, names[i]) >= (int)sizeof a ||
                 snprintf(rl, sizeof rl, "%s%s%s", rel, *rel ? "/" : "", names[i]) >= (int)sizeof rl)
-                r = hpk_perr_set(e, t->status, "%s/%s: path too long", abs, names[i]);
+                r = hpk_fail(e, t->status, "%s/%s: path too long", abs, names[i]);
             else
                 r = add_node(s, t, a, rl, cp, depth, e);
         }
@@ -224,15 +224,15 @@ static int walk(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const char
     return r;
 }
 
-int hpk_snapshot_tree(struct hpk_snapshot *s, const char *dir, const struct hpk_tree_dst *dst, struct hpk_perr *e)
+int hpk_snapshot_tree(struct hpk_snapshot *s, const char *dir, const struct hpk_tree_dst *dst, struct hpk_err *e)
 {
     char real[PATH_MAX];
     struct stat st;
     if (!realpath(dir, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
-        return hpk_perr_set(e, dst->status, "%s: not a directory", dir);
+        return hpk_fail(e, dst->status, "%s: not a directory", dir);
     struct hpk_tree_dst t = *dst;
     t.root = real;
     if (!hpk_snapshot_has(s, t.prefix) && !hpk_snapshot_add(s, t.prefix, S_IFDIR | 0755, t.role))
-        return hpk_perr_set(e, HPK_ST_INTERNAL, "out of memory");
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     return walk(s, &t, real, "", NULL, 0, e);
 }

@@ -101,7 +101,7 @@ static char *launch_with(const char *conf, size_t len, const struct hpk_strv *op
 /* Put the candidate's hpack/launch into the snapshot (the original is
  * kept by the caller and put back) and lay out its DA0. */
 static int candidate_payload(struct hpk_tune *t, struct hpk_item *launch, const struct hpk_tune_cand *c, struct hpk_payload_buf *p,
-                             struct hpk_perr *e)
+                             struct hpk_err *e)
 {
     struct hpk_item keep = *launch;
     size_t nl;
@@ -141,7 +141,7 @@ static double test_scale(const char *name)
  * fails here, never runs uncached and slow or fast for the wrong reason).
  * Wall time from the start to reaping it: what a user waits. Its output
  * goes to a log, whose last line says why if it fails. */
-static int time_startup(struct hpk_tune *t, struct hpk_tune_cand *c, double *secs, const char *java_opts, struct hpk_perr *e)
+static int time_startup(struct hpk_tune *t, struct hpk_tune_cand *c, double *secs, const char *java_opts, struct hpk_err *e)
 {
     struct hpk_build *b = t->b;
     char cd[600], log[600];
@@ -157,7 +157,7 @@ static int time_startup(struct hpk_tune *t, struct hpk_tune_cand *c, double *sec
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         free(env), free(argv), free(jo);
-        return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", log, strerror(errno));
+        return hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", log, strerror(errno));
     }
     struct hpk_child ch;
     double t0 = hpk_now();
@@ -166,7 +166,7 @@ static int time_startup(struct hpk_tune *t, struct hpk_tune_cand *c, double *sec
     free(env), free(argv), free(jo);
     if (r != 0) {
         close(fd);
-        return hpk_perr_set(e, HPK_ST_TRAIN, "cannot run %s: %s", c->name, strerror(err));
+        return hpk_fail(e, HPK_ST_TRAIN, "cannot run %s: %s", c->name, strerror(err));
     }
     /* To the end of its output, then its exit: a process it started that
      * still writes holds the pipe open, and its time is the run's. */
@@ -178,20 +178,20 @@ static int time_startup(struct hpk_tune *t, struct hpk_tune_cand *c, double *sec
     *secs = hpk_now() - t0;
     ch.pid = -1;
     close(fd);
-    if (w < 0) return hpk_perr_set(e, HPK_ST_TRAIN, "lost the run of %s: %s", c->name, strerror(errno));
+    if (w < 0) return hpk_fail(e, HPK_ST_TRAIN, "lost the run of %s: %s", c->name, strerror(errno));
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         char last[200] = "";
         FILE *f = fopen(log, "r");
         for (char line[512]; f && fgets(line, sizeof line, f);)
             if (line[strspn(line, " \t\r\n")]) snprintf(last, sizeof last, "%.*s", (int)strcspn(line, "\r\n"), line);
         if (f) fclose(f);
-        return hpk_perr_set(e, HPK_ST_TRAIN, "its run %s %d%s%s", WIFEXITED(st) ? "exited with status" : "was killed by signal",
+        return hpk_fail(e, HPK_ST_TRAIN, "its run %s %d%s%s", WIFEXITED(st) ? "exited with status" : "was killed by signal",
                             WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), *last ? ": " : "", last);
     }
     return 0;
 }
 
-static int time_one(struct hpk_tune *t, struct hpk_tune_cand *c, double *secs, const char *java_opts, struct hpk_perr *e)
+static int time_one(struct hpk_tune *t, struct hpk_tune_cand *c, double *secs, const char *java_opts, struct hpk_err *e)
 {
     int r;
     if (t->b->tune == HPK_TUNE_SERVER) {
@@ -245,7 +245,7 @@ static void cache_of(const struct hpk_tune *t, const struct hpk_tune_cand *c, ch
 /* Train candidate c and write its verified DA1 into the work directory.
  * `p0`, if given, is its DA0 already laid out (the default's). */
 static int build_cand(struct hpk_tune *t, struct hpk_tune_cand *c, struct hpk_item *launch, struct hpk_payload_buf *p0,
-                      struct hpk_perr *e)
+                      struct hpk_err *e)
 {
     struct hpk_payload_buf mine, *p = p0;
     memset(&mine, 0, sizeof mine);
@@ -282,7 +282,7 @@ static void choose(struct hpk_tune *t)
 
 /* Rounds: each live candidate once per round, the order rotated so none
  * always runs first (after another's page cache or next to its GC). */
-static int measure(struct hpk_tune *t, int rounds, struct hpk_perr *e)
+static int measure(struct hpk_tune *t, int rounds, struct hpk_err *e)
 {
     for (int r = 0; r < rounds; r++) {
         if (r >= 3 && out_of_time(t)) {
@@ -293,9 +293,9 @@ static int measure(struct hpk_tune *t, int rounds, struct hpk_perr *e)
             struct hpk_tune_cand *c = &t->c[(j + (size_t)r) % t->n];
             if (*c->out || c->nt == sizeof c->t / sizeof *c->t) continue;
             double s;
-            struct hpk_perr ce = {0};
+            struct hpk_err ce = {0};
             if (time_one(t, c, &s, NULL, &ce) != 0) {
-                if (c == &t->c[0]) return hpk_perr_set(e, ce.status, "tune: the default DA1 failed: %s", ce.msg);
+                if (c == &t->c[0]) return hpk_fail(e, ce.code, "tune: the default DA1 failed: %s", ce.msg);
                 snprintf(c->out, sizeof c->out, "failed in round %d: %.250s", r + 1, ce.msg);
                 continue;
             }
@@ -341,7 +341,7 @@ static void more_runs(struct hpk_tune *t)
 /* The winner, for good: its DA0 laid out again (the same bytes: the layout
  * is a function of the snapshot) with the very cache that was measured
  * (kept in the work directory), written by tunetable.c. */
-static int emit_winner(struct hpk_tune *t, struct hpk_item *launch, struct hpk_perr *e)
+static int emit_winner(struct hpk_tune *t, struct hpk_item *launch, struct hpk_err *e)
 {
     struct hpk_tune_cand *w = &t->c[t->win];
     struct hpk_payload_buf p;
@@ -358,7 +358,7 @@ static int emit_winner(struct hpk_tune *t, struct hpk_item *launch, struct hpk_p
 /* The default first: the user's own options, the DA0 build.c laid out in
  * p (with --with-cache A --with-cache B, the first cache); trained,
  * verified and run once, untimed (the run that unpacks it). */
-static int start_default(struct hpk_tune *t, struct hpk_item *launch, struct hpk_payload_buf *p, struct hpk_perr *e)
+static int start_default(struct hpk_tune *t, struct hpk_item *launch, struct hpk_payload_buf *p, struct hpk_err *e)
 {
     struct hpk_build *b = t->b;
     add_cand(t, b->with_cache ? "cache-1" : "default", NULL);
@@ -373,9 +373,9 @@ static int start_default(struct hpk_tune *t, struct hpk_item *launch, struct hpk
     int logged = !strpbrk(heaplog, " \t\n\"");
     if (logged) snprintf(jo, sizeof jo, HPK_TUNE_HEAP_LOG, heaplog);
     double s0;
-    struct hpk_perr fe = {0};
+    struct hpk_err fe = {0};
     if (time_one(t, &t->c[0], &s0, logged ? jo : NULL, &fe) != 0)
-        return hpk_perr_set(e, fe.status, "tune: the default DA1 failed: %s", fe.msg);
+        return hpk_fail(e, fe.code, "tune: the default DA1 failed: %s", fe.msg);
     uint8_t *d = NULL;
     size_t dl = 0;
     if (logged && hpk_read_file(heaplog, &d, &dl) == 0) t->peak_kb = hpk_tune_heap_peak_kb((const char *)d, dl);
@@ -431,7 +431,7 @@ static void train_all(struct hpk_tune *t, struct hpk_item *launch)
         hpk_tune_opts_text(&c->opts, o, sizeof o);
         if (c->given) hpk_note("tune: checking %s (%s)", c->name, c->given);
         else hpk_note("tune: training %s (%s)", c->name, *o ? o : "the default options");
-        struct hpk_perr ce = {0};
+        struct hpk_err ce = {0};
         double s0;
         if (build_cand(t, c, launch, NULL, &ce) != 0 || time_one(t, c, &s0, NULL, &ce) != 0) {
             hpk_step_abort();
@@ -444,14 +444,14 @@ static void train_all(struct hpk_tune *t, struct hpk_item *launch)
     }
 }
 
-int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_perr *e)
+int hpk_tune_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, struct hpk_err *e)
 {
     const char *kind = hpk_cache_kind(s);
     if (!kind)
-        return hpk_perr_set(e, HPK_ST_TRAIN, "%s: Java %s cannot record a startup cache (--tune measures trained DA1s)",
+        return hpk_fail(e, HPK_ST_TRAIN, "%s: Java %s cannot record a startup cache (--tune measures trained DA1s)",
                             b->runtime, s->java_version);
     struct hpk_item *launch = hpk_snapshot_find(s, "hpack/launch");
-    if (!launch) return hpk_perr_set(e, HPK_ST_INTERNAL, "no hpack/launch in the snapshot");
+    if (!launch) return hpk_fail(e, HPK_ST_INTERNAL, "no hpack/launch in the snapshot");
     struct hpk_tune *t = calloc(1, sizeof *t);
     if (!t) hpk_oom();
     t->b = b, t->s = s;

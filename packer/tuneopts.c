@@ -68,10 +68,10 @@ const char *hpk_tune_user_sets(const struct hpk_build *b, const struct hpk_strv 
     return NULL;
 }
 
-int hpk_tune_read_choice(const char *file, struct hpk_strv *out, struct hpk_perr *e)
+int hpk_tune_read_choice(const char *file, struct hpk_strv *out, struct hpk_err *e)
 {
     FILE *f = fopen(file, "r");
-    if (!f) return hpk_perr_set(e, HPK_ST_USAGE, "--tuned %s: %s", file, strerror(errno));
+    if (!f) return hpk_fail(e, HPK_ST_USAGE, "--tuned %s: %s", file, strerror(errno));
     char line[8192];
     int found = 0, fmt = 0;
     while (fgets(line, sizeof line, f)) {
@@ -82,12 +82,12 @@ int hpk_tune_read_choice(const char *file, struct hpk_strv *out, struct hpk_perr
             char why[200];
             if (line[16] && hpk_tune_split(line + 16, out, why, sizeof why) != 0) {
                 fclose(f);
-                return hpk_perr_set(e, HPK_ST_USAGE, "--tuned %s: tune.choice.jvm: %s", file, why);
+                return hpk_fail(e, HPK_ST_USAGE, "--tuned %s: tune.choice.jvm: %s", file, why);
             }
         }
     }
     fclose(f);
     if (!fmt || !found)
-        return hpk_perr_set(e, HPK_ST_USAGE, "--tuned %s: not a table written by hpack build --tune (no tune.goal and tune.choice.jvm)", file);
+        return hpk_fail(e, HPK_ST_USAGE, "--tuned %s: not a table written by hpack build --tune (no tune.goal and tune.choice.jvm)", file);
     return 0;
 }

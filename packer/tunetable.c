@@ -120,21 +120,21 @@ void hpk_tune_print_table(const struct hpk_tune *t)
 
 /* Write text to PATH through a temporary name (registered: an interrupt
  * leaves neither); the caller renames it. */
-static int write_tmp(const char *tmp, const char *text, size_t n, struct hpk_perr *e)
+static int write_tmp(const char *tmp, const char *text, size_t n, struct hpk_err *e)
 {
     hpk_tmp_register(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", tmp, strerror(errno));
+    if (fd < 0) return hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", tmp, strerror(errno));
     int ok = write(fd, text, n) == (ssize_t)n;
     ok &= close(fd) == 0;
-    return ok ? 0 : hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot write: %s", tmp, strerror(errno));
+    return ok ? 0 : hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", tmp, strerror(errno));
 }
 
 /* The winner, for good: its DA0 (the same bytes as measured: the layout is
  * a function of the snapshot), its cache with the table appended to the
  * provenance, verified once more, by train.c's one DA1 writer; the table
  * to OUT.tuned through a temporary name too. */
-int hpk_tune_write(struct hpk_tune *t, struct hpk_payload_buf *p, const char *cache, struct hpk_perr *e)
+int hpk_tune_write(struct hpk_tune *t, struct hpk_payload_buf *p, const char *cache, struct hpk_err *e)
 {
     struct hpk_build *b = t->b;
     char *rec = NULL, *text = NULL;
@@ -156,7 +156,7 @@ int hpk_tune_write(struct hpk_tune *t, struct hpk_payload_buf *p, const char *ca
         r = hpk_da1_write(b, t->s, p, cache, rec, rl, b->output, NULL, e);
     }
     if (r == 0 && rename(ttmp, tuned) != 0) {
-        r = hpk_perr_set(e, HPK_ST_OUTPUT, "%s: %s", tuned, strerror(errno));
+        r = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", tuned, strerror(errno));
         unlink(b->output);
     }
     unlink(ttmp);

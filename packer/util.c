@@ -40,16 +40,6 @@ static struct {
 } step = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 
-int hpk_perr_set(struct hpk_perr *e, int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    e->status = status;
-    return -1;
-}
-
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
     fputs(prefix, stderr);
@@ -431,12 +421,12 @@ void hpk_strv_free(struct hpk_strv *v)
 
 /* ---- temporary directories ---- */
 
-int hpk_mkdtemp(char *out, size_t n, const char *what, struct hpk_perr *e)
+int hpk_mkdtemp(char *out, size_t n, const char *what, struct hpk_err *e)
 {
     snprintf(out, n, "%s/hpack-%s.XXXXXX", hpk_tmpdir(), what);
     if (!mkdtemp(out)) {
         int err = errno;
-        hpk_perr_set(e, HPK_ST_OUTPUT, "%s: cannot create a temporary directory: %s", out, strerror(err));
+        hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot create a temporary directory: %s", out, strerror(err));
         out[0] = 0;
         return -1;
     }

@@ -22,7 +22,7 @@ static const char verify_usage[] =
  * Reports on stderr; 0 or HPK_ST_FAIL. */
 static int check_config(const char *path, const struct hpk_artifact *a, char names[][64], size_t *n_names)
 {
-    struct hpk_perr e;
+    struct hpk_err e;
     struct hpk_config in;
     if (hpk_artifact_info(a, &in, &e) != 0) {
         fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
@@ -66,7 +66,7 @@ int hpk_cmd_verify(int argc, char **argv)
         fprintf(stderr, "hpack verify: unexpected argument '%s'\n", argv[optind + 1]);
         return HPK_ST_USAGE;
     }
-    struct hpk_perr e;
+    struct hpk_err e;
     struct hpk_artifact a;
     int st = hpk_cmd_open(path, &a);
     if (st) return st;
@@ -97,7 +97,7 @@ int hpk_cmd_verify(int argc, char **argv)
     for (size_t i = 0; run && i < (n_names ? n_names : 1); i++) {
         if (hpk_verify_run(path, NULL, n_names ? names[i] : NULL, argc - optind - 1, argv + optind + 1, &e) != 0) {
             fprintf(stderr, "hpack: %s: %s\n", path, e.msg);
-            return e.status;
+            return e.code;
         }
     }
     return 0;

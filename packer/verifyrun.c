@@ -38,7 +38,7 @@ static int verify_line(void *ctx, const char *line)
 }
 
 /* What to look for in the run's output, and the logging that shows it. */
-static int verify_plan(const char *artifact, struct vscan *v, const char **log, struct hpk_perr *e)
+static int verify_plan(const char *artifact, struct vscan *v, const char **log, struct hpk_err *e)
 {
     struct hpk_artifact a;
     struct hpk_config in;
@@ -49,7 +49,7 @@ static int verify_plan(const char *artifact, struct vscan *v, const char **log, 
     }
     int rc = 0;
     if (!in.cache) {
-        rc = hpk_perr_set(e, HPK_ST_TRAIN, "no startup cache in this artifact");
+        rc = hpk_fail(e, HPK_ST_TRAIN, "no startup cache in this artifact");
     } else {
         snprintf(v->want, sizeof v->want, " %s source: shared objects file", in.launch.main);
         *log = !strcmp(in.launch.cache_kind ? in.launch.cache_kind : "", "aot") ? "-Xlog:class+load=info,aot=info,class+path=info"
@@ -85,7 +85,7 @@ static void verify_watch(struct hpk_child *c, struct vscan *v)
     }
 }
 
-int hpk_verify_run(const char *artifact, const char *cwd, const char *variant, int argc, char **argv, struct hpk_perr *e)
+int hpk_verify_run(const char *artifact, const char *cwd, const char *variant, int argc, char **argv, struct hpk_err *e)
 {
     struct vscan v = {0};
     const char *log = NULL;
@@ -106,11 +106,11 @@ int hpk_verify_run(const char *artifact, const char *cwd, const char *variant, i
     struct hpk_child c;
     int rc = 0;
     if (hpk_child_start(&c, av, env, cwd) != 0) {
-        rc = hpk_perr_set(e, HPK_ST_TRAIN, "cannot run %s: %s", artifact, strerror(errno));
+        rc = hpk_fail(e, HPK_ST_TRAIN, "cannot run %s: %s", artifact, strerror(errno));
     } else {
         verify_watch(&c, &v);
         if (!v.hit)
-            rc = hpk_perr_set(e, HPK_ST_TRAIN, "the %s%sstartup cache does not apply: main class not loaded from it%s%.1900s",
+            rc = hpk_fail(e, HPK_ST_TRAIN, "the %s%sstartup cache does not apply: main class not loaded from it%s%.1900s",
                               variant ? variant : "", variant ? " " : "", v.why[0] ? "; the JVM said: " : "", v.why);
         else
             hpk_note("verified: %s is loaded from the %s%sstartup cache", v.want + 1, variant ? variant : "", variant ? " " : "");

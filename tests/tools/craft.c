@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     hpk_layout_toc_encode(e, (uint32_t)n, data + toc_off);
     struct hpk_footer f;
     hpk_layout_footer_make(e, (uint32_t)n, data + toc_off, toc_off, toc_size, &f, data + toc_off + toc_size);
-    struct hpk_perr err;
+    struct hpk_err err;
     int rc = hpk_elf_emit(argv[1], data, toc_off + toc_size + HPK_FOOTER_SIZE, &err);
     if (rc != 0) fprintf(stderr, "craft: %s\n", err.msg);
     for (size_t i = 0; i < n; i++)

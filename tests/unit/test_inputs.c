@@ -80,7 +80,7 @@ static void ln(const char *target, const char *rel)
 static const struct hpk_tree_dst RT = {NULL, "runtime", HPK_ROLE_RUNTIME, HPK_ST_RUNTIME};
 
 /* Read D/tree below runtime/; returns hpk_snapshot_tree's result. */
-static int read_tree(struct hpk_snapshot *s, struct hpk_perr *e)
+static int read_tree(struct hpk_snapshot *s, struct hpk_err *e)
 {
     memset(s, 0, sizeof *s);
     memset(e, 0, sizeof *e);
@@ -124,9 +124,9 @@ static void assert_dir(struct hpk_snapshot *s, const char *path)
 static void assert_refused(const char *rel, const char *why)
 {
     struct hpk_snapshot s;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_not_equal(read_tree(&s, &e), 0);
-    assert_int_equal(e.status, HPK_ST_RUNTIME);
+    assert_int_equal(e.code, HPK_ST_RUNTIME);
     const char *p = at(rel);
     if (strncmp(e.msg, p, strlen(p)) != 0 || !strstr(e.msg, why))
         fail_msg("message \"%s\": want \"%s: ...%s...\"", e.msg, p, why);
@@ -150,7 +150,7 @@ static void test_relative_links_inside_kept(void **state)
     ln(".", "tree/self");        /* to its own directory: a link, not a loop */
     ln("../bin/jvm", "tree/lib/tolink"); /* to a link: kept too */
     struct hpk_snapshot s;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_equal(read_tree(&s, &e), 0);
     assert_dir(&s, "runtime");
     assert_file(&s, "runtime/lib/libjvm.so", "elf", S_IFREG | 0755);
@@ -182,7 +182,7 @@ static void test_escaping_and_absolute_links_materialised(void **state)
     ln(at("tree/inside"), "tree/absin");
     ln("../tree/inside", "tree/outandback"); /* leaves the root on the way: not a kept link */
     struct hpk_snapshot s;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_equal(read_tree(&s, &e), 0);
     assert_file(&s, "runtime/notice", "outside", S_IFREG | 0644);
     assert_file(&s, "runtime/tool", "#!/bin/sh\n", S_IFREG | 0755);
@@ -214,7 +214,7 @@ static void test_links_through_links_and_in_copies(void **state)
     ln("../../other", "out/versions/1.2/o"); /* leaves the copied directory: materialised */
     ln(at("out/versions/1.2"), "tree/lib/current");
     struct hpk_snapshot s;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_equal(read_tree(&s, &e), 0);
     assert_link(&s, "runtime/lib/confdir", "../conf");
     assert_file(&s, "runtime/lib/chain", "k=v", S_IFREG | 0644);
@@ -236,7 +236,7 @@ static void test_dangling_and_looping_links_skipped(void **state)
     ln("a", "tree/b");
     ln("me", "tree/me");
     struct hpk_snapshot s;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_equal(read_tree(&s, &e), 0);
     assert_file(&s, "runtime/real", "r", S_IFREG | 0644);
     const char *gone[] = {"runtime/dangling", "runtime/a", "runtime/b", "runtime/me"};
@@ -265,9 +265,9 @@ static void test_loop_through_outside_refused(void **state)
     ln(at("tree"), "out/d/back");
     ln(at("out/d"), "tree/ext");
     struct hpk_snapshot s;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_not_equal(read_tree(&s, &e), 0);
-    assert_int_equal(e.status, HPK_ST_RUNTIME);
+    assert_int_equal(e.code, HPK_ST_RUNTIME);
     if (!strstr(e.msg, "symlink to a directory that contains it (a loop)") || !strstr(e.msg, "tree/ext"))
         fail_msg("message \"%s\"", e.msg);
     hpk_snapshot_free(&s);
@@ -284,7 +284,7 @@ static void test_directory_given_twice(void **state)
     ln(at("out/shared"), "tree/one");
     ln("../out/shared", "tree/two");
     struct hpk_snapshot s;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_equal(read_tree(&s, &e), 0);
     for (int i = 0; i < 2; i++) {
         char p[64];
@@ -319,7 +319,7 @@ static void test_sorted_bytewise(void **state)
         wr(rel, names[i], 0644);
     }
     struct hpk_snapshot s;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_equal(read_tree(&s, &e), 0);
     const char *want[] = {"runtime", "runtime/B", "runtime/_", "runtime/a", "runtime/a-b", "runtime/a.b", "runtime/b"};
     assert_int_equal(s.n, 7);
@@ -381,11 +381,11 @@ static void test_walk_errors_name_the_path(void **state)
     strcat(want, ": ");
     assert_refused(want, "directories nested too deep");
     struct hpk_snapshot s;
-    struct hpk_perr e;
+    struct hpk_err e;
     /* the tree itself not a directory */
     memset(&s, 0, sizeof s);
     assert_int_not_equal(hpk_snapshot_tree(&s, at("nonexistent"), &RT, &e), 0);
-    assert_int_equal(e.status, HPK_ST_RUNTIME);
+    assert_int_equal(e.code, HPK_ST_RUNTIME);
     assert_non_null(strstr(e.msg, at("nonexistent")));
     assert_non_null(strstr(e.msg, "not a directory"));
     hpk_snapshot_free(&s);
@@ -411,9 +411,9 @@ static void test_path_too_long_refused(void **state)
     }
     close(fd);
     struct hpk_snapshot s;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_not_equal(read_tree(&s, &e), 0);
-    assert_int_equal(e.status, HPK_ST_RUNTIME);
+    assert_int_equal(e.code, HPK_ST_RUNTIME);
     char want[PATH_MAX];
     snprintf(want, sizeof want, "%s/%s/%s/", at("tree"), name, name);
     if (strncmp(e.msg, want, strlen(want)) != 0) fail_msg("message \"%.300s...\"", e.msg);

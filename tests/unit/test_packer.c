@@ -132,7 +132,7 @@ static void test_argfile_paths_and_order(void **state)
     write_file("hpack.conf", "main-class = demo.Main\ntrain = true\nruntime = rt\n");
     char *argv[] = {"build", "@sub/args", "--arg", "last", "--", "@literal", NULL};
     struct hpk_strv v;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_equal(hpk_expand_args(6, argv, &v, &e), 0);
     /* hpack.conf first (the command line wins), paths from each file's directory */
     const char *want[] = {"build", "--main-class", "demo.Main", "--train", "--runtime", "rt",
@@ -154,7 +154,7 @@ static void test_argfile_errors_name_the_file(void **state)
     write_file("hpack.conf", "runtime = rt\nno equals sign here\n");
     char *argv[] = {"build", NULL};
     struct hpk_strv v;
-    struct hpk_perr e;
+    struct hpk_err e;
     assert_int_not_equal(hpk_expand_args(1, argv, &v, &e), 0);
     assert_non_null(strstr(e.msg, "hpack.conf:2: expected 'key = value'"));
     hpk_strv_free(&v);
@@ -351,7 +351,7 @@ static void test_jar_rewrite_class_path(void **state)
     for (int method = 0; method <= 8; method += 8) {
         size_t n, on;
         uint8_t *j = tiny_jar(mf, method, &n), *o = NULL;
-        struct hpk_perr e = {0};
+        struct hpk_err e = {0};
         struct hpk_manifest m;
         assert_int_equal(hpk_jar_manifest(j, n, "t.jar", &m, &e), 0);
         assert_string_equal(m.class_path, "/opt/x/a.jar b.jar");
@@ -366,7 +366,7 @@ static void test_jar_rewrite_class_path(void **state)
         /* a damaged manifest is refused, naming the jar and the damage */
         j[30 + 20 + 3] ^= 1;
         assert_int_equal(hpk_jar_rewrite_class_path(j, n, "t.jar", want, &o, &on, &e), -1);
-        assert_int_equal(e.status, HPK_ST_CLASSPATH);
+        assert_int_equal(e.code, HPK_ST_CLASSPATH);
         /* (a flipped bit may still inflate: then the CRC finds it) */
         assert_true(!strcmp(e.msg, "t.jar: corrupt jar (manifest CRC mismatch)") ||
                     (method && !strcmp(e.msg, "t.jar: corrupt jar (cannot inflate its manifest)")));
@@ -374,7 +374,7 @@ static void test_jar_rewrite_class_path(void **state)
     }
     size_t n, on;
     uint8_t *j = tiny_jar("Manifest-Version: 1.0\nMain-Class: demo.Main\n\n", 0, &n), *o;
-    struct hpk_perr e = {0};
+    struct hpk_err e = {0};
     assert_int_equal(hpk_jar_rewrite_class_path(j, n, "t.jar", want, &o, &on, &e), -1);
     assert_string_equal(e.msg, "t.jar: no Class-Path attribute to rewrite");
     assert_int_equal(hpk_jar_rewrite_class_path(j, n - 1, "t.jar", want, &o, &on, &e), -1);
