@@ -92,74 +92,6 @@ static void record(struct cl *c, const char *jar, const char *entry, const char 
     fprintf(c->rec, "entry=%s%c", v, 0);
 }
 
-/* dir(base) + "/" + rel, normalised lexically as java.net.URL does: ".",
- * empty components and "x/.." go. For a relative base (a tree path), -1
- * when ".." climbs above its root. */
-static int lexjoin(const char *base, const char *rel, char *out, size_t n)
-{
-    char tmp[2 * PATH_MAX + 2];
-    int abs = rel[0] == '/';
-    if (abs) snprintf(tmp, sizeof tmp, "%s", rel);
-    else {
-        const char *sl = strrchr(base, '/');
-        snprintf(tmp, sizeof tmp, "%.*s%s%s", sl ? (int)(sl - base) : 0, base, sl ? "/" : "", rel);
-        abs = base[0] == '/';
-    }
-    size_t o = 0;
-    out[0] = 0;
-    for (char *save = NULL, *t = strtok_r(tmp, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-        if (!strcmp(t, ".")) continue;
-        if (!strcmp(t, "..")) {
-            if (o == 0) {
-                if (!abs) return -1;
-                continue; /* "/.." is "/" */
-            }
-            char *up = strrchr(out, '/');
-            o = up ? (size_t)(up - out) : 0;
-            out[o] = 0;
-            continue;
-        }
-        int w = snprintf(out + o, n - o, "%s%s", o || abs ? "/" : "", t);
-        if (w < 0 || (size_t)w >= n - o) return -1;
-        o += (size_t)w;
-    }
-    if (abs && o == 0) snprintf(out, n, "/");
-    return 0;
-}
-
-/* The shortest relative path from the directory of `from` to `to`, both
- * tree paths. */
-static void relpath(const char *from, const char *to, char *out, size_t n)
-{
-    size_t common = 0;
-    for (size_t i = 0; from[i] && from[i] == to[i]; i++)
-        if (from[i] == '/') common = i + 1;
-    size_t o = 0;
-    out[0] = 0;
-    for (const char *p = from + common; (p = strchr(p, '/')); p++) o += (size_t)snprintf(out + o, o < n ? n - o : 0, "../");
-    if (o < n) snprintf(out + o, n - o, "%s", to + common);
-}
-
-/* A Class-Path token as a file path: "file:" dropped, %XX decoded; NULL
- * for another scheme (the JVM ignores those). */
-static int entry_path(const char *tok, char *out, size_t n)
-{
-    if (!strncasecmp(tok, "file:", 5)) tok += 5;
-    else if (strchr(tok, ':')) return -1;
-    size_t o = 0;
-    for (const char *p = tok; *p && o + 1 < n; p++) {
-        unsigned x;
-        if (p[0] == '%' && sscanf(p + 1, "%2x", &x) == 1 && x) {
-            out[o++] = (char)x;
-            p += 2;
-        } else {
-            out[o++] = *p;
-        }
-    }
-    out[o] = 0;
-    return o ? 0 : -1;
-}
-
 /* Is every existing parent of tree path p a directory (not a link, not a
  * file), and p itself free? Then an entry can be placed there. */
 static int placeable(struct hpk_snapshot *s, const char *p)
@@ -336,7 +268,7 @@ static int follow_in_dist(struct cl *c, struct entry *e)
 static int host_target(struct cl *c, struct entry *e)
 {
     if (e->absolute) snprintf(e->h, sizeof e->h, "%s", e->ep);
-    else lexjoin(e->host, e->ep, e->h, sizeof e->h);
+    else hpk_cp_join(e->host, e->ep, e->h, sizeof e->h);
     struct stat st;
     if (stat(e->h, &st) == 0 && S_ISREG(st.st_mode) && realpath(e->h, e->real)) return 0;
     int dir = stat(e->h, &st) == 0 && S_ISDIR(st.st_mode);
@@ -408,7 +340,7 @@ static int place_packed(struct cl *c, struct entry *e, const char **how)
         *how = "copied";
         return 0;
     }
-    relpath(e->d, e->content, tg, sizeof tg);
+    hpk_cp_relpath(e->d, e->content, tg, sizeof tg);
     if (!(n = hpk_snapshot_add(c->s, e->d, S_IFLNK | 0777, HPK_ROLE_CLASSPATH)) || !(n->data = (uint8_t *)strdup(tg)))
         return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
     n->size = strlen(tg);
@@ -462,7 +394,7 @@ static int name_packed_copy(struct cl *c, struct entry *e)
     }
     const char *content = where;
     char rel[PATH_MAX];
-    relpath(e->rt, content, rel, sizeof rel);
+    hpk_cp_relpath(e->rt, content, rel, sizeof rel);
     int r = e->is_signed ? 1 : add_rewrite(c, e->jar_path, e->tok, rel);
     if (r < 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
     if (r > 0) {
@@ -479,7 +411,7 @@ static int name_packed_copy(struct cl *c, struct entry *e)
     hpk_info("%s: Class-Path entry %s becomes %s in its manifest (packed copy %s)", e->jname, e->tok, rel, content);
     record(c, e->rt, e->tok, "rewritten", e->from, content);
     char child[2 * PATH_MAX];
-    if (lexjoin(e->rt, rel, child, sizeof child) != 0) snprintf(child, sizeof child, "%s", content);
+    if (hpk_cp_join(e->rt, rel, child, sizeof child) != 0) snprintf(child, sizeof child, "%s", content);
     return visit(c, child, e->h);
 }
 
@@ -497,13 +429,13 @@ static int follow_entry(struct cl *c, const char *rt, const char *host, const st
     e->rt = rt, e->host = host, e->jar_path = jar->path, e->tok = tok, e->is_signed = is_signed;
     e->jname = jar_name(c, jar, rt, e->jn, sizeof e->jn);
     int rc;
-    if (entry_path(tok, e->ep, sizeof e->ep) != 0) {
+    if (hpk_cp_entry_path(tok, e->ep, sizeof e->ep) != 0) {
         hpk_info("%s: Class-Path entry %s is not a file path; the JVM ignores it", e->jname, tok);
         record(c, rt, tok, "ignored", "-", NULL);
         rc = 0;
     } else {
         e->absolute = e->ep[0] == '/';
-        e->d_in = !e->absolute && lexjoin(rt, e->ep, e->d, sizeof e->d) == 0;
+        e->d_in = !e->absolute && hpk_cp_join(rt, e->ep, e->d, sizeof e->d) == 0;
         if (e->ep[strlen(e->ep) - 1] == '/') rc = follow_dir(c, e);
         else if (!host && !e->absolute) rc = follow_in_dist(c, e);
         else if ((rc = host_target(c, e)) != 0) rc = rc > 0 ? 0 : -1;

@@ -87,6 +87,17 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_err *e);
 int hpk_jdeps_modules(const char *jdk, int major, const struct hpk_strv *jars, const struct hpk_strv *names, char **mods,
                       struct hpk_err *e);
 
+/* cppath.c: Class-Path entries as the JVM reads them. */
+/* dir(base) + "/" + rel, normalised lexically as java.net.URL does (".",
+ * empty components and "x/.." go); -1 when a relative base's ".." climbs
+ * above its root, or the result does not fit. */
+int hpk_cp_join(const char *base, const char *rel, char *out, size_t n);
+/* The shortest relative path from the directory of tree path `from` to `to`. */
+void hpk_cp_relpath(const char *from, const char *to, char *out, size_t n);
+/* A Class-Path token as a file path ("file:" dropped, %XX decoded); -1 for
+ * another scheme (the JVM ignores those) or an empty path. */
+int hpk_cp_entry_path(const char *tok, char *out, size_t n);
+
 /* closure.c: follow the manifest Class-Path of every class path jar,
  * recursively; pack what it names so that each entry resolves inside the
  * tree (docs/format.md 10.6). Sets b->closure; may add to b->cp_paths. */

@@ -303,6 +303,32 @@ static void test_tune_heap_peak(void **state)
 
 /* ---- hpk_jar_rewrite_class_path ---- */
 
+/* Class-Path arithmetic (cppath.c), as java.net.URL resolves it. */
+static void test_cp_path(void **state)
+{
+    (void)state;
+    char o[256];
+    assert_int_equal(hpk_cp_join("app/lib/a.jar", "b.jar", o, sizeof o), 0);
+    assert_string_equal(o, "app/lib/b.jar");
+    assert_int_equal(hpk_cp_join("app/lib/a.jar", "./x/../../c.jar", o, sizeof o), 0);
+    assert_string_equal(o, "app/c.jar");
+    assert_int_equal(hpk_cp_join("app/a.jar", "../../up.jar", o, sizeof o), -1); /* above the tree */
+    assert_int_equal(hpk_cp_join("/opt/x/a.jar", "../../../b.jar", o, sizeof o), 0);
+    assert_string_equal(o, "/b.jar"); /* "/.." is "/" */
+    assert_int_equal(hpk_cp_join("app/a.jar", "/usr/share/java/b.jar", o, sizeof o), 0);
+    assert_string_equal(o, "/usr/share/java/b.jar");
+    assert_int_equal(hpk_cp_join("app/a.jar", "x//y/", o, sizeof o), 0);
+    assert_string_equal(o, "app/x/y");
+    hpk_cp_relpath("app/lib/a.jar", "app/lib/b.jar", o, sizeof o);
+    assert_string_equal(o, "b.jar");
+    hpk_cp_relpath("app/lib/x/a.jar", "app/other/b.jar", o, sizeof o);
+    assert_string_equal(o, "../../other/b.jar");
+    assert_int_equal(hpk_cp_entry_path("file:lib/a%20b.jar", o, sizeof o), 0);
+    assert_string_equal(o, "lib/a b.jar");
+    assert_int_equal(hpk_cp_entry_path("http://example.org/a.jar", o, sizeof o), -1);
+    assert_int_equal(hpk_cp_entry_path("file:", o, sizeof o), -1);
+}
+
 /* A jar holding only META-INF/MANIFEST.MF with text mf, stored (method 0)
  * or deflated (8), as a zip writer lays it out. */
 static uint8_t *tiny_jar(const char *mf, int method, size_t *size)
@@ -392,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_tune_stats),
         cmocka_unit_test(test_tune_split),
         cmocka_unit_test(test_jar_rewrite_class_path),
+        cmocka_unit_test(test_cp_path),
         cmocka_unit_test(test_split_quoted),
         cmocka_unit_test(test_tune_heap_peak),
         cmocka_unit_test_setup_teardown(test_argfile_paths_and_order, enter, leave),
