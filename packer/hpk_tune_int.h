@@ -37,6 +37,12 @@ struct hpk_tune {
     long peak_kb; /* the default DA1's peak heap use (its first run's GC log, tuneheap.c), kB */
     int rounds;   /* rounds measured */
     size_t win;   /* the chosen candidate (0: the default) */
+    /* The confirmation (tune.c confirm): the search's winner and the
+     * default measured again; `unconfirmed` is the winner it dropped (0:
+     * none), conf_* its medians and rounds (0 rounds: not run). */
+    size_t unconfirmed;
+    double conf_def, conf_win, conf_spread;
+    int conf_rounds;
 };
 
 /* tunetable.c */

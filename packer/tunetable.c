@@ -33,7 +33,8 @@ static const char *verdict(const struct hpk_tune *t, size_t i)
 {
     const struct hpk_tune_cand *c = &t->c[i], *d = &t->c[0];
     double margin = d->spread > 0.01 ? d->spread : 0.01;
-    return i == t->win ? "chosen" : i == 0 ? "default" : c->median < d->median * (1 - margin) ? "faster"
+    return i == t->win ? "chosen" : i == 0 ? "default" : i == t->unconfirmed ? "not confirmed"
+         : c->median < d->median * (1 - margin) ? "faster"
          : c->median < d->median ? "within noise" : "slower";
 }
 
@@ -112,8 +113,14 @@ void hpk_tune_print_table(const struct hpk_tune *t)
     if (t->win)
         printf("chosen: %s%s%s%s: %.2fx the default's speed, beyond its spread of %.1f%%\n", t->c[t->win].name,
                *o ? " (" : "", o, *o ? ")" : "", t->c[0].median / t->c[t->win].median, 100 * t->c[0].spread);
+    else if (t->unconfirmed)
+        printf("chosen: the default (%s won the search, not the confirmation)\n", t->c[t->unconfirmed].name);
     else
         printf("chosen: the default (no candidate beat it by more than its spread of %.1f%%)\n", 100 * t->c[0].spread);
+    if (t->conf_rounds)
+        printf("confirmation: %s %.3f s, the default %.3f s (spread %.1f%%), %d more rounds each: %.2fx, %s\n",
+               t->c[t->win ? t->win : t->unconfirmed].name, t->conf_win, t->conf_def, 100 * t->conf_spread,
+               t->conf_rounds, t->conf_def / t->conf_win, t->win ? "confirmed" : "not confirmed");
     training_spread(t);
     fflush(stdout);
 }

@@ -100,6 +100,21 @@ t_tune_keeps_the_default() {
     [ "$(tune_json "$o/a" 'j["jvm_options"], j["cache"]["tune"]["choice_jvm"]')" = "[] []" ] || fail "options changed"
 }
 
+# The search's winner is measured again against the default (the
+# confirmation): a candidate that won the search but not the confirmation
+# (its confirmation runs scaled up by the test hook) is not chosen.
+t_tune_confirmation() {
+    local rt o=$W/tune/confirm; rt=$(rt25); mkdir -p "$o"
+    HPACK_TEST_TUNE_SCALE=user-1=0.01 HPACK_TEST_TUNE_CONFIRM_SCALE=user-1=100 "$HPACK_T" build --runtime "$rt" \
+        --jar "$SAMPLES/hello.jar" --train --tune --tune-candidates-only --tune-candidate '-XX:+UseSerialGC' \
+        --tune-rounds 2 -o "$o/a" >"$o/out" 2>"$o/err" || fail "build: $(tail -5 "$o/err")"
+    grep -q '^chosen: the default (user-1 won the search, not the confirmation)$' "$o/out" || fail "choice: $(cat "$o/out")"
+    grep -q '^confirmation: user-1 .* 2 more rounds each: .*, not confirmed$' "$o/out" || fail "confirmation line: $(cat "$o/out")"
+    grep -q '^  user-1 .* not confirmed .*-XX:+UseSerialGC$' "$o/out" || fail "verdict: $(cat "$o/out")"
+    grep -qx 'tune.choice=default' "$o/a.tuned" || fail "OUT.tuned: $(cat "$o/a.tuned")"
+    grep -q 'tune: user-1 not confirmed, the default is kept' "$o/err" || fail "progress: $(cat "$o/err")"
+}
+
 # --tune=server (the default with --train-ready): the run to ready plus the
 # workload is what is timed, the server stopped after each. The workload's
 # time lasts until its output ends, not only until it exits: here a process
