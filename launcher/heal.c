@@ -104,6 +104,32 @@ static int read_prov(int dir, char **out, size_t *len)
     return 0;
 }
 
+/* Open the heal directory (made 0700 first when `create`) and check it
+ * like the tree: ours, not writable by others. 0; or, with h->why and
+ * h->dir -1, -1 when it cannot be made or opened, -2 when it fails the check. */
+static int open_dir(const struct hpk_start *c, struct hpk_heal *h, int create)
+{
+    struct hpk_err e;
+    char name[64];
+    snprintf(name, sizeof name, "%s.heal", c->cf.base_hex);
+    if (create && mkdirat(h->root.fd, name, 0700) != 0 && errno != EEXIST) {
+        snprintf(h->why, sizeof h->why, "cannot make %s: %s", h->path, strerror(errno));
+        return -1;
+    }
+    h->dir = openat(h->root.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (h->dir < 0) {
+        snprintf(h->why, sizeof h->why, "%s: %s", h->path, strerror(errno));
+        return -1;
+    }
+    if (hpk_dir_secure(h->dir, h->path, &e) != 0) {
+        snprintf(h->why, sizeof h->why, "%s", e.msg);
+        close(h->dir);
+        h->dir = -1;
+        return -2;
+    }
+    return 0;
+}
+
 /* The cache in the open heal directory: there, bound, unchanged since the
  * launcher made it, and predicted to apply? */
 static int judge(const struct hpk_start *c, struct hpk_heal *h)
@@ -138,22 +164,11 @@ int hpk_heal_look(struct hpk_start *c, struct hpk_heal *h)
         return 0;
     }
     c->root = &h->root;
-    char name[64];
-    snprintf(name, sizeof name, "%s.heal", c->cf.base_hex);
-    snprintf(h->path, sizeof h->path, "%s/%s", h->root.path, name);
-    h->dir = openat(h->root.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (h->dir < 0) {
-        snprintf(h->why, sizeof h->why, "none recorded yet");
-        return 0;
-    }
-    if (hpk_dir_secure(h->dir, h->path, &e) != 0) {
-        /* Not ours, or writable by others: never read, never written. */
-        snprintf(h->why, sizeof h->why, "%s", e.msg);
-        close(h->dir);
-        h->dir = -1;
-        h->on = 0, h->off_why = h->why;
-        return 0;
-    }
+    snprintf(h->path, sizeof h->path, "%s/%s.heal", h->root.path, c->cf.base_hex);
+    int r = open_dir(c, h, 0);
+    if (r == -1) snprintf(h->why, sizeof h->why, "none recorded yet");
+    if (r == -2) h->on = 0, h->off_why = h->why; /* not ours, or writable by others: never read, never written */
+    if (r != 0) return 0;
     return judge(c, h);
 }
 
@@ -212,20 +227,7 @@ static int enough_room(const struct hpk_start *c, int dir, char *why, size_t n)
  * rec/ at HPK_TRAIN_FD. Returns the lock's descriptor, or -1 with h->why. */
 static int prepare(const struct hpk_start *c, struct hpk_heal *h)
 {
-    struct hpk_err e;
-    char name[64];
-    snprintf(name, sizeof name, "%s.heal", c->cf.base_hex);
-    if (h->dir < 0) {
-        if (mkdirat(h->root.fd, name, 0700) != 0 && errno != EEXIST) {
-            snprintf(h->why, sizeof h->why, "cannot make %s: %s", h->path, strerror(errno));
-            return -1;
-        }
-        h->dir = openat(h->root.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (h->dir < 0 || hpk_dir_secure(h->dir, h->path, &e) != 0) {
-            snprintf(h->why, sizeof h->why, "%s", h->dir < 0 ? strerror(errno) : e.msg);
-            return -1;
-        }
-    }
+    if (h->dir < 0 && open_dir(c, h, 1) != 0) return -1;
     int lock = openat(h->dir, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
         snprintf(h->why, sizeof h->why, "%s",
