@@ -303,7 +303,7 @@ static int host_bytes(struct cl *c, struct entry *e)
                 snprintf(e->buf, sizeof e->buf, "%s", x->path);
                 e->content = e->buf;
                 e->from = "dist";
-                free(e->tmp.data), free(e->tmp.source);
+                hpk_item_data_free(&e->tmp), free(e->tmp.source);
                 memset(&e->tmp, 0, sizeof e->tmp);
             }
         }
@@ -440,12 +440,12 @@ static int follow_entry(struct cl *c, const char *rt, const char *host, const st
         else if (!host && !e->absolute) rc = follow_in_dist(c, e);
         else if ((rc = host_target(c, e)) != 0) rc = rc > 0 ? 0 : -1;
         else if ((rc = host_bytes(c, e)) == 0 && (rc = tree_side(c, e)) >= 0) {
-            free(e->tmp.data), free(e->tmp.source);
+            hpk_item_data_free(&e->tmp), free(e->tmp.source);
             memset(&e->tmp, 0, sizeof e->tmp);
             rc = rc > 0 ? visit(c, e->d, e->h) : name_packed_copy(c, e);
         }
     }
-    free(e->tmp.data), free(e->tmp.source);
+    hpk_item_data_free(&e->tmp), free(e->tmp.source);
     free(e);
     return rc;
 }
@@ -505,7 +505,7 @@ static int apply_rewrites(struct cl *c)
         fprintf(c->rec, "rewritten=%s\t%s%c", r->jar, hex, 0);
         memcpy(it->input_hash, it->hash, 16);
         it->rewritten = 1;
-        free(it->data);
+        hpk_item_data_free(it);
         it->data = out;
         it->size = on;
         hpk_hash_bytes(out, on, it->hash);

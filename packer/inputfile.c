@@ -7,9 +7,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int has_suffix(const char *s, const char *suf)
@@ -29,6 +32,175 @@ int hpk_already_compressed(const char *name)
 
 uint32_t hpk_file_mode(mode_t m) { return S_IFREG | ((m & 0111) ? 0755u : 0644u); }
 
+/* ---- mapped inputs ----
+ *
+ * Files from MAP_MIN bytes on are mapped instead of read: their pages are
+ * the page cache's own, so no fresh memory is taken, zeroed and filled for
+ * them (fresh pages were a third of a JDK build's CPU time on this
+ * project's virtual machine, docs/results.md). Two things differ from
+ * reading, and both are handled:
+ *
+ * - A mapping sees a later change to the file, which a read copy does not:
+ *   the bytes compressed could then differ from the bytes hashed. So a file
+ *   is mapped only if its last change (ctime) is at least SETTLED_NS old:
+ *   file times come from a coarse clock, and a change made now must then
+ *   give the file another ctime. hpk_snapshot_unchanged compares inode,
+ *   size, mtime and ctime once the payload is made; a younger file (a
+ *   jlink output, a file just copied) is read as before.
+ * - A file cut short under the mapping raises SIGBUS when a page past its
+ *   new end is touched. The handler finds the mapping the address falls in,
+ *   names the file, removes the build's temporaries (util.c's registry,
+ *   async-signal-safe) and ends with HPK_ST_CHANGED; an address outside
+ *   every input mapping gets the default action.
+ *
+ * The table of mappings is process-wide because a signal handler must find
+ * it; it is changed only by the reading thread, before the compression
+ * threads start and after they end. */
+#define MAP_MIN (1u << 20)
+#define SETTLED_NS (2 * 1000000000LL)
+
+struct mapping {
+    const uint8_t *lo;
+    size_t len;
+    char *source; /* our own copy: items' sources are freed and replaced */
+};
+static struct mapping *maps;
+static size_t n_maps, cap_maps;
+
+static void say(const char *s) { (void)!write(2, s, strlen(s)); }
+
+static void on_sigbus(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig, (void)ctx;
+    const uint8_t *a = si->si_addr;
+    for (size_t i = 0; i < n_maps; i++)
+        if (maps[i].len && a >= maps[i].lo && a < maps[i].lo + maps[i].len) {
+            say("hpack: ");
+            say(maps[i].source);
+            say(": input file shrank during the build\n");
+            hpk_tmp_cleanup();
+            _exit(HPK_ST_CHANGED);
+        }
+    signal(SIGBUS, SIG_DFL); /* not an input's: the fault repeats, with the default action */
+}
+
+static int remember(const uint8_t *lo, size_t len, const char *source)
+{
+    if (n_maps == cap_maps) {
+        if (!cap_maps) {
+            struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
+            sigemptyset(&sa.sa_mask);
+            sigaction(SIGBUS, &sa, NULL);
+        }
+        size_t cap = cap_maps ? 2 * cap_maps : 64;
+        struct mapping *m = malloc(cap * sizeof *m);
+        if (!m) return -1;
+        /* Copied, then switched: the handler never sees a freed table. */
+        if (n_maps) memcpy(m, maps, n_maps * sizeof *m);
+        struct mapping *old = maps;
+        maps = m;
+        cap_maps = cap;
+        free(old);
+    }
+    char *src = strdup(source);
+    if (!src) return -1;
+    maps[n_maps] = (struct mapping){lo, len, src};
+    n_maps++;
+    return 0;
+}
+
+void hpk_item_data_free(struct hpk_item *it)
+{
+    if (it->mapped && it->data) {
+        for (size_t i = 0; i < n_maps; i++)
+            if (maps[i].lo == it->data) maps[i].len = 0; /* the slot stays; its source is freed at exit */
+        munmap(it->data, it->size);
+    } else {
+        free(it->data);
+    }
+    it->data = NULL;
+    it->mapped = 0;
+}
+
+static int64_t ns_of(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }
+
+/* May this file be mapped? Large, and settled (see above). */
+static int settled(const struct stat *st)
+{
+    if ((size_t)st->st_size < MAP_MIN) return 0;
+#ifdef HPK_TEST_HOOKS
+    /* Test hook: HPACK_TEST_MAP=always (tests change inputs they have just
+     * made) or never (the bytes of a build that reads everything). */
+    const char *t = getenv("HPACK_TEST_MAP");
+    if (t) return !strcmp(t, "always");
+#endif
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return ns_of(st->st_ctim) < ns_of(now) - SETTLED_NS && ns_of(st->st_mtim) < ns_of(now) - SETTLED_NS;
+}
+
+#ifdef HPK_TEST_HOOKS
+/* Test hook (tests/inputs.sh): HPACK_TEST_CHANGE_MAPPED=truncate:SUFFIX or
+ * grow:SUFFIX changes the first mapped input whose path ends in SUFFIX right
+ * after it is mapped, as another process could. */
+static void test_change(const char *file)
+{
+    const char *v = getenv("HPACK_TEST_CHANGE_MAPPED"), *c = v ? strchr(v, ':') : NULL;
+    if (!c || strlen(file) < strlen(c + 1) || strcmp(file + strlen(file) - strlen(c + 1), c + 1)) return;
+    int fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return;
+    if (!strncmp(v, "truncate:", 9)) (void)!ftruncate(fd, 0);
+    else (void)!write(fd, "x", 1);
+    close(fd);
+    unsetenv("HPACK_TEST_CHANGE_MAPPED");
+}
+#endif
+
+/* Map the open file fd (settled, large) into it; -1 if the kernel will not,
+ * and the caller reads it instead. */
+static int map_file(struct hpk_item *it, int fd, const struct stat *st, const char *file)
+{
+    size_t len = (size_t)st->st_size;
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (m == MAP_FAILED) return -1;
+    if (remember(m, len, file) != 0) {
+        munmap(m, len);
+        return -1;
+    }
+    madvise(m, len, MADV_SEQUENTIAL);
+    it->data = m;
+    it->size = len;
+    it->mapped = 1;
+#ifdef HPK_TEST_HOOKS
+    test_change(file);
+#endif
+    return 0;
+}
+
+/* Read the whole file fd (st->st_size bytes) into a new buffer. */
+static int read_file(struct hpk_item *it, int fd, const struct stat *st, const char *file, int status,
+                     struct hpk_err *e)
+{
+    uint8_t *buf = hpk_alloc_big(st->st_size ? (size_t)st->st_size : 1);
+    if (!buf) return hpk_fail(e, HPK_ST_INTERNAL, "%s: out of memory", file);
+    hpk_populate(buf, (size_t)st->st_size);
+    size_t got = 0;
+    while (got < (size_t)st->st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st->st_size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int saved = r < 0 ? errno : EIO;
+            free(buf);
+            return hpk_fail(e, status, "%s: read error: %s", file, strerror(saved));
+        }
+        got += (size_t)r;
+    }
+    it->data = buf;
+    it->size = got;
+    it->mapped = 0;
+    return 0;
+}
+
 int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct hpk_err *e)
 {
     int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -38,38 +210,42 @@ int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct 
         close(fd);
         return hpk_fail(e, status, "%s: not a regular file", file);
     }
-    uint8_t *buf = hpk_alloc_big(st.st_size ? (size_t)st.st_size : 1);
     char *source = strdup(file);
-    if (!buf || !source) {
-        free(buf);
-        free(source);
+    if (!source) {
         close(fd);
         return hpk_fail(e, HPK_ST_INTERNAL, "%s: out of memory", file);
     }
-    hpk_populate(buf, (size_t)st.st_size);
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            int saved = r < 0 ? errno : EIO;
-            free(buf);
-            free(source);
-            close(fd);
-            return hpk_fail(e, status, "%s: read error: %s", file, strerror(saved));
-        }
-        got += (size_t)r;
-    }
+    int rc = settled(&st) && map_file(it, fd, &st, file) == 0 ? 0 : read_file(it, fd, &st, file, status, e);
     close(fd);
-    it->data = buf;
-    it->size = got;
-    hpk_hash_bytes(buf, got, it->hash);
+    if (rc != 0) {
+        free(source);
+        return rc;
+    }
+    hpk_hash_bytes(it->data, it->size, it->hash);
     free(it->source);
     it->source = source;
     it->id.dev = st.st_dev;
     it->id.ino = st.st_ino;
     it->id.size = st.st_size;
-    it->id.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    it->id.mtime_ns = ns_of(st.st_mtim);
+    it->id.ctime_ns = ns_of(st.st_ctim);
     it->no_compress = hpk_already_compressed(file);
+    return 0;
+}
+
+int hpk_item_unchanged(const struct hpk_item *it, struct hpk_err *e)
+{
+    struct stat st;
+    if (!it->mapped) return 0;
+    if (stat(it->source, &st) != 0 || st.st_dev != it->id.dev || st.st_ino != it->id.ino ||
+        st.st_size != it->id.size || ns_of(st.st_mtim) != it->id.mtime_ns || ns_of(st.st_ctim) != it->id.ctime_ns)
+        return hpk_fail(e, HPK_ST_CHANGED, "%s: input changed during the build", it->source);
+    return 0;
+}
+
+int hpk_snapshot_unchanged(const struct hpk_snapshot *s, struct hpk_err *e)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (hpk_item_unchanged(&s->items[i], e) != 0) return -1;
     return 0;
 }

@@ -5,6 +5,9 @@
  * The packer never reads an input path after the snapshot (except to check
  * that it did not change): DA0 and DA1 are made from the same bytes, and a
  * file rewritten during training cannot slip into DA1 (the Besu problem).
+ * A large input may be mapped rather than copied (inputfile.c): its bytes
+ * are read through the mapping later, and hpk_snapshot_unchanged proves
+ * they are still the snapshot's.
  * The readers that fill it: inputfile.c (a file), treewalk.c (a directory),
  * archive.c (a tar or zip), runtime.c (a Java home); hpk_inputs.h.
  */
@@ -14,11 +17,14 @@
 
 #include "hpk_inputs.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void hpk_hash_bytes(const void *buf, size_t len, uint8_t out[16])
 {
@@ -31,7 +37,7 @@ void hpk_snapshot_free(struct hpk_snapshot *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         free(s->items[i].path);
-        free(s->items[i].data);
+        hpk_item_data_free(&s->items[i]);
         free(s->items[i].source);
     }
     free(s->items);
@@ -77,8 +83,7 @@ int hpk_item_copy(struct hpk_item *to, const struct hpk_item *from)
     memcpy(to->hash, from->hash, 16);
     to->id = from->id;
     to->no_compress = from->no_compress;
-    free(to->data);
-    to->data = NULL;
+    hpk_item_data_free(to);
     if (from->data && !(to->data = malloc(from->size ? from->size : 1))) return -1;
     if (from->data) memcpy(to->data, from->data, from->size);
     free(to->source);
@@ -133,30 +138,50 @@ struct hpk_item *hpk_snapshot_follow(struct hpk_snapshot *s, const char *prefix,
     return it;
 }
 
+/* The hash of a file's bytes, read through one small buffer: the re-check
+ * reads every input again, and needs no copy of any. */
+static int hash_file(const char *file, uint8_t out[16], size_t *size)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    enum { CHUNK = 1 << 20 };
+    uint8_t *buf = malloc(CHUNK);
+    XXH3_state_t *st = XXH3_createState();
+    int rc = buf && st && XXH3_128bits_reset(st) == XXH_OK ? 0 : -1;
+    *size = 0;
+    for (ssize_t r; rc == 0 && (r = read(fd, buf, CHUNK)) != 0;) {
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 || XXH3_128bits_update(st, buf, (size_t)r) != XXH_OK) rc = -1;
+        else *size += (size_t)r;
+    }
+    if (rc == 0) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+        memcpy(out, c.digest, 16);
+    }
+    XXH3_freeState(st);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
 int hpk_snapshot_recheck(const struct hpk_snapshot *s, struct hpk_err *e)
 {
+    uint8_t h[16];
+    size_t n;
     for (int i = 0; i < s->n_archives; i++) {
-        uint8_t *d;
-        size_t n;
-        uint8_t h[16];
-        if (hpk_read_file(s->archives[i], &d, &n) != 0)
+        if (hash_file(s->archives[i], h, &n) != 0)
             return hpk_fail(e, HPK_ST_CHANGED, "%s: input disappeared during the build", s->archives[i]);
-        hpk_hash_bytes(d, n, h);
-        free(d);
         if (memcmp(h, s->archive_hash[i], 16) != 0)
             return hpk_fail(e, HPK_ST_CHANGED, "%s: input changed during the build", s->archives[i]);
     }
     for (size_t i = 0; i < s->n; i++) {
         const struct hpk_item *it = &s->items[i];
         if (!it->source || !S_ISREG(it->mode)) continue;
-        struct hpk_item now = {0};
-        struct hpk_err ignored;
-        if (hpk_snapshot_file(&now, it->source, HPK_ST_CHANGED, &ignored) != 0)
+        if (hash_file(it->source, h, &n) != 0)
             return hpk_fail(e, HPK_ST_CHANGED, "%s: input disappeared or became unreadable during the build",
                                 it->source);
-        int same = it->rewritten ? !memcmp(now.hash, it->input_hash, 16) : now.size == it->size && !memcmp(now.hash, it->hash, 16);
-        free(now.data);
-        free(now.source);
+        int same = it->rewritten ? !memcmp(h, it->input_hash, 16) : n == it->size && !memcmp(h, it->hash, 16);
         if (!same)
             return hpk_fail(e, HPK_ST_CHANGED,
                                 "%s: input changed during the build (the trained bytes would not be the shipped ones)",

@@ -331,3 +331,27 @@ jlink_image_of() {
     for d in "$1"/.tmp.*."$2"; do [ -d "$d" ] && [ -n "$(ls -A "$d")" ] && return 0; done
     return 1
 }
+
+# Large settled inputs are mapped instead of read (packer/inputfile.c): the
+# same bytes as a build that reads them all; an input cut short under the
+# mapping (SIGBUS) or changed after it ends the build with status 8 naming
+# the file, and leaves nothing behind.
+t_mapped_inputs() {
+    local rt; rt=$(rt25)
+    HPACK_TEST_MAP=never "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/map-read"
+    HPACK_TEST_MAP=always "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/map-mapped"
+    cmp "$W/art/map-read" "$W/art/map-mapped" || fail "a mapped build differs from a read one"
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/map-default"
+    cmp "$W/art/map-read" "$W/art/map-default" || fail "the default build differs from a read one"
+    local how
+    for how in truncate grow; do
+        rm -rf "$W/maprt" "$W/mapout"
+        cp -a "$rt" "$W/maprt"
+        mkdir "$W/mapout"
+        local want="maprt/lib/modules: input changed during the build"
+        [ $how = truncate ] && want="maprt/lib/modules: input file shrank during the build"
+        HPACK_TEST_MAP=always HPACK_TEST_CHANGE_MAPPED=$how:/lib/modules \
+            expect_status 8 "$want" "$HPACK_T" build --runtime "$W/maprt" --jar "$SAMPLES/hello.jar" -o "$W/mapout/a"
+        [ -z "$(ls -A "$W/mapout")" ] || fail "$how: left in the output directory: $(ls -A "$W/mapout")"
+    done
+}
