@@ -151,6 +151,7 @@ int hpk_image_write_archive(const char *out, struct hpk_outfile *files, size_t n
     struct archive *ar = archive_write_new();
     archive_write_set_format_pax_restricted(ar);
     int rc = 0;
+    archive_write_set_bytes_per_block(ar, 1 << 20); /* fewer system calls; same bytes (diffx.c) */
     if (archive_write_open_filename(ar, tmp) != ARCHIVE_OK)
         rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
     static const char *const dirs[] = {"blobs", "blobs/sha256"};

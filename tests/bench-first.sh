@@ -87,12 +87,14 @@ JDKMB=$(du -sm --apparent-size "$J25" | cut -f1)
 echo "== hpack build --runtime $J25 ($JDKMB MB) --jar hello.jar vs tar -cf / tar -czf of it"
 pre_build() { rm -f "$B/jdk.art"; }
 run_build() { "$HPACK" build -q --runtime "$J25" --jar "$SAMPLES/hello.jar" -o "$B/jdk.art"; }
+pre_build1() { rm -f "$B/jdk1.art"; }
+run_build1() { "$HPACK" build -q --compress zstd:1 --runtime "$J25" --jar "$SAMPLES/hello.jar" -o "$B/jdk1.art"; }
 pre_jtar() { rm -f "$B/jdk.tar"; }
 run_jtar() { tar -C "$J25" -cf "$B/jdk.tar" .; }
 pre_jtgz() { rm -f "$B/jdk.tgz"; }
 run_jtgz() { tar -C "$J25" -czf "$B/jdk.tgz" .; }
 SLOW=$(((RUNS + 1) / 2))
-bench "$SLOW" build jtar jtgz
+bench "$SLOW" build jtar jtgz build1
 
 # ---- 6: build from that JDK as a .tar.gz (one top directory, as shipped),
 # decoded once, vs tar -xzf of the same archive (one inflate, no compression) ----
@@ -113,10 +115,12 @@ row "unpack (first - warm) / tar -xf of the tree" "$(uratio first warm untar)" \
     "$(awk -v a="$(median <"$T/first")" -v b="$(median <"$T/warm")" 'BEGIN {printf "%.3f", (a - b) / 1e6}') s / $(med untar) s" \
     "zlib:4: $(uratio firstz warm untar); 1 thread: $(uratio first1 warm untar)"
 row "hpack extract -o x.tar (tar -cf of the tree)" "$(med xtar) s" "$(pratio xtar ctar) x tar -cf ($(med ctar) s)" ""
-row "hpack build --runtime JDK ($JDKMB MB)" "$(med build) s" "$(pratio build jtar) x tar -cf ($(med jtar) s)" "$(pratio build jtgz) x tar -czf ($(med jtgz) s)"
+row "hpack build --runtime JDK ($JDKMB MB)" "$(med build) s" "$(pratio build jtar) x tar -cf ($(med jtar) s)" \
+    "$(pratio build jtgz) x tar -czf ($(med jtgz) s); --compress zstd:1: $(med build1) s, $(pratio build1 jtar) x tar -cf"
 row "hpack build --runtime JDK .tar.gz" "$(med buildtgz) s" "$(pratio buildtgz untgz) x tar -xzf of it ($(med untgz) s)" ""
 row "artifact / tar.gz, that JDK" "$(awk -v a="$(fsz "$B/jdk.art")" -v b="$(fsz "$B/jdk.tgz")" 'BEGIN {printf "%.2f", a / b}')" \
-    "$(mb "$(fsz "$B/jdk.art")") / $(mb "$(fsz "$B/jdk.tgz")")" ""
+    "$(mb "$(fsz "$B/jdk.art")") / $(mb "$(fsz "$B/jdk.tgz")")" \
+    "zstd:1: $(awk -v a="$(fsz "$B/jdk1.art")" -v b="$(fsz "$B/jdk.tgz")" 'BEGIN {printf "%.2f", a / b}')"
 row "artifact / tar.gz of its tree, Clojure" "$(awk -v a="$(fsz "$B/clj")" -v b="$(fsz "$TGZ_CLJ")" 'BEGIN {printf "%.2f", a / b}')" \
     "$(mb "$(fsz "$B/clj")") / $(mb "$(fsz "$TGZ_CLJ")")" "zlib:4 artifact: $(mb "$(fsz "$B/clj.zlib")")"
 echo
