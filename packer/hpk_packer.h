@@ -137,6 +137,7 @@ struct hpk_item {
     int rewritten;   /* a jar whose manifest Class-Path hpack rewrote (closure.c) */
     uint8_t input_hash[16]; /* then: the hash of the input's bytes, which recheck compares */
     int mapped;      /* data is a read-only mapping of `source` (inputfile.c), not malloc'ed */
+    int hash_later;  /* hash not computed yet (hpk_snapshot_file_unhashed; hpk_snapshot_hash_rest) */
 };
 
 struct hpk_snapshot {

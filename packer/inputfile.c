@@ -4,10 +4,12 @@
  */
 #define _GNU_SOURCE
 #include "hpk_inputs.h"
+#include "../layout/hpk_cpus.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -113,7 +115,7 @@ void hpk_item_data_free(struct hpk_item *it)
 {
     if (it->mapped && it->data) {
         for (size_t i = 0; i < n_maps; i++)
-            if (maps[i].lo == it->data) maps[i].len = 0; /* the slot stays; its source is freed at exit */
+            if (maps[i].lo == it->data) maps[i].len = 0; /* the slot and its name stay till the process ends */
         munmap(it->data, it->size);
     } else {
         free(it->data);
@@ -140,7 +142,7 @@ static int settled(const struct stat *st)
 }
 
 #ifdef HPK_TEST_HOOKS
-/* Test hook (tests/inputs.sh): HPACK_TEST_CHANGE_MAPPED=truncate:SUFFIX or
+/* Test hook (tests/reliability.sh): HPACK_TEST_CHANGE_MAPPED=truncate:SUFFIX or
  * grow:SUFFIX changes the first mapped input whose path ends in SUFFIX right
  * after it is mapped, as another process could. */
 static void test_change(const char *file)
@@ -201,7 +203,7 @@ static int read_file(struct hpk_item *it, int fd, const struct stat *st, const c
     return 0;
 }
 
-int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct hpk_err *e)
+static int snapshot_file(struct hpk_item *it, const char *file, int status, int hash, struct hpk_err *e)
 {
     int fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return hpk_fail(e, status, "%s: cannot read: %s", file, strerror(errno));
@@ -221,7 +223,8 @@ int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct 
         free(source);
         return rc;
     }
-    hpk_hash_bytes(it->data, it->size, it->hash);
+    if (hash) hpk_hash_bytes(it->data, it->size, it->hash);
+    it->hash_later = !hash;
     free(it->source);
     it->source = source;
     it->id.dev = st.st_dev;
@@ -231,6 +234,59 @@ int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct 
     it->id.ctime_ns = ns_of(st.st_ctim);
     it->no_compress = hpk_already_compressed(file);
     return 0;
+}
+
+int hpk_snapshot_file(struct hpk_item *it, const char *file, int status, struct hpk_err *e)
+{
+    return snapshot_file(it, file, status, 1, e);
+}
+
+int hpk_snapshot_file_unhashed(struct hpk_item *it, const char *file, int status, struct hpk_err *e)
+{
+    return snapshot_file(it, file, status, 0, e);
+}
+
+/* The items to hash, largest first (so that no big one is started last,
+ * alone), claimed by every thread in turn. */
+struct hash_work {
+    struct hpk_item **v;
+    size_t n;
+    atomic_size_t next;
+};
+
+static void *hash_worker(void *arg)
+{
+    struct hash_work *w = arg;
+    for (size_t k; (k = atomic_fetch_add(&w->next, 1)) < w->n;) {
+        struct hpk_item *it = w->v[k];
+        hpk_hash_bytes(it->data, it->size, it->hash);
+        it->hash_later = 0;
+    }
+    return NULL;
+}
+
+static int bigger_first(const void *a, const void *b)
+{
+    size_t x = (*(struct hpk_item *const *)a)->size, y = (*(struct hpk_item *const *)b)->size;
+    return (x < y) - (x > y);
+}
+
+void hpk_snapshot_hash_rest(struct hpk_snapshot *s, size_t from)
+{
+    struct hash_work w = {.n = 0};
+    w.v = malloc((s->n - from + 1) * sizeof *w.v);
+    for (size_t i = from; i < s->n; i++) {
+        struct hpk_item *it = &s->items[i];
+        if (!it->hash_later) continue;
+        if (w.v) w.v[w.n++] = it;
+        else hpk_hash_bytes(it->data, it->size, it->hash), it->hash_later = 0; /* no memory: one thread */
+    }
+    if (!w.v) return;
+    qsort(w.v, w.n, sizeof *w.v, bigger_first);
+    atomic_init(&w.next, 0);
+    int nt = hpk_cpus();
+    hpk_run_threads(w.n < (size_t)nt ? (int)(w.n ? w.n : 1) : nt, hash_worker, &w);
+    free(w.v);
 }
 
 int hpk_item_unchanged(const struct hpk_item *it, struct hpk_err *e)

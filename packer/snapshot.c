@@ -81,6 +81,7 @@ int hpk_item_copy(struct hpk_item *to, const struct hpk_item *from)
     to->mode = from->mode;
     to->size = from->size;
     memcpy(to->hash, from->hash, 16);
+    to->hash_later = from->hash_later; /* the copy's bytes are the same: hashed later too */
     to->id = from->id;
     to->no_compress = from->no_compress;
     hpk_item_data_free(to);

@@ -120,7 +120,7 @@ static int add_link(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
         }
         if (!S_ISREG(ts.st_mode)) return hpk_fail(e, t->status, "%s: symlink to %s, not a regular file", abs, tg);
         if (!(it = hpk_snapshot_add(s, ent, hpk_file_mode(ts.st_mode), t->role))) goto nomem;
-        return hpk_snapshot_file(it, abs, t->status, e);
+        return hpk_snapshot_file_unhashed(it, abs, t->status, e);
     }
     if (cp) {
         /* A copy: the same place, reached from the copy's directory. */
@@ -166,7 +166,7 @@ static int add_node(struct hpk_snapshot *s, const struct hpk_tree_dst *t, const 
     }
     if (S_ISREG(st.st_mode)) {
         if (!(it = hpk_snapshot_add(s, ent, hpk_file_mode(st.st_mode), t->role))) goto nomem;
-        return hpk_snapshot_file(it, abs, t->status, e);
+        return hpk_snapshot_file_unhashed(it, abs, t->status, e);
     }
     return hpk_fail(e, t->status, "%s: not a file, directory or symlink", abs);
 nomem:
@@ -234,5 +234,8 @@ int hpk_snapshot_tree(struct hpk_snapshot *s, const char *dir, const struct hpk_
     t.root = real;
     if (!hpk_snapshot_has(s, t.prefix) && !hpk_snapshot_add(s, t.prefix, S_IFDIR | 0755, t.role))
         return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
-    return walk(s, &t, real, "", NULL, 0, e);
+    size_t from = s->n;
+    int rc = walk(s, &t, real, "", NULL, 0, e);
+    hpk_snapshot_hash_rest(s, from); /* also after a failure: no item is left without its hash */
+    return rc;
 }
