@@ -2,10 +2,13 @@
  * filewriter.c - the parallel file writer: every regular file of an unpack,
  * on a pool of threads, one per CPU the process may use. Each file is split
  * into pieces (a zstd frame, a 2 MiB slice of a stored entry) so that one
- * big file is decoded on every core. Pieces are written where they belong
- * with pwrite (stored ones with copy_file_range), in any order, and hashed
- * in order (XXH3-128 of the whole content); a file is finished (mode,
- * mtime, close) only once its hash matched.
+ * big file is decoded on every core. A thread keeps to one file while it
+ * can (claim), so the threads mostly write different files. Stored pieces
+ * are copied where they belong with copy_file_range, in any order; decoded
+ * pieces of a file are written with pwrite in order, each by the thread
+ * that hashes it (XXH3-128 of the whole content, in order), never by two
+ * threads at once (do_piece); a file is finished (mode, mtime, close) only
+ * once its hash matched.
  */
 #define _GNU_SOURCE
 #include "hpk_unpack.h"
@@ -179,28 +182,45 @@ static void buf_put(struct engine *g, uint8_t *b)
 
 enum { C_NONE, C_PREP, C_PIECE };
 
-/* Take the next piece of work, in table order as far as possible. Under mu. */
+static int claimable(const struct engine *g, const struct hpk_fjob *j)
+{
+    return j->state == HPK_J_NEW ||
+           (j->state == HPK_J_READY && j->next_claim < j->n && j->next_claim < j->next_hash + g->window);
+}
+
+/* Take the next piece of work. A thread keeps to its file (`*job` on entry,
+ * SIZE_MAX for none) while it has pieces to claim, else takes the first file
+ * in table order no thread works on, and only when there is none helps with
+ * a file another thread works on: one file's pieces in flight on two
+ * threads at once wait for each other (its writes are in order, one thread
+ * at a time, see do_piece), different files do not. Under mu. */
 static int claim(struct engine *g, size_t *job, uint32_t *piece)
 {
+    size_t own = *job;
     for (;;) {
         if (g->failed) return C_NONE;
         while (g->scan < g->n && (g->jobs[g->scan].state == HPK_J_DONE ||
                                   (g->jobs[g->scan].state == HPK_J_READY && g->jobs[g->scan].next_claim == g->jobs[g->scan].n)))
             g->scan++;
-        for (size_t i = g->scan; i < g->n; i++) {
-            struct hpk_fjob *j = &g->jobs[i];
+        size_t pick = own < g->n && g->jobs[own].state == HPK_J_READY && claimable(g, &g->jobs[own]) ? own : SIZE_MAX;
+        size_t busy = SIZE_MAX;
+        for (size_t i = g->scan; i < g->n && pick == SIZE_MAX; i++) {
+            if (!claimable(g, &g->jobs[i])) continue;
+            if (g->jobs[i].active == 0) pick = i;
+            else if (busy == SIZE_MAX) busy = i;
+        }
+        if (pick == SIZE_MAX) pick = busy;
+        if (pick != SIZE_MAX) {
+            struct hpk_fjob *j = &g->jobs[pick];
+            *job = pick;
+            g->inflight++;
+            j->active++;
             if (j->state == HPK_J_NEW) {
                 j->state = HPK_J_PREP;
-                g->inflight++;
-                *job = i;
                 return C_PREP;
             }
-            if (j->state == HPK_J_READY && j->next_claim < j->n && j->next_claim < j->next_hash + g->window) {
-                *job = i;
-                *piece = j->next_claim++;
-                g->inflight++;
-                return C_PIECE;
-            }
+            *piece = j->next_claim++;
+            return C_PIECE;
         }
         if (g->inflight == 0) return C_NONE;
         pthread_cond_wait(&g->cv, &g->mu);
@@ -259,6 +279,7 @@ static void prep(struct engine *g, struct hpk_dircache *dc, size_t i)
         if (finish_file(j) != 0) eng_fail(g, HPK_EXIT_UNPACK, e, "cannot finish ", strerror(errno));
     }
     g->inflight--;
+    j->active--;
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
 }
@@ -278,6 +299,7 @@ static void zlib_piece(struct engine *g, struct hpk_fjob *j)
         if (finish_file(j) != 0) eng_fail(g, HPK_EXIT_UNPACK, j->e, "cannot finish ", strerror(errno));
     }
     g->inflight--;
+    j->active--;
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
 }
@@ -316,8 +338,9 @@ static int copy_piece(struct engine *g, const struct hpk_entry *e, const struct 
     return 0;
 }
 
-/* Decode piece k of job i, write it in place, then hash what is next in
- * line. Pieces hashed by one thread at a time per file, outside the lock. */
+/* Decode piece k of job i, then write (see `defer`) and hash what is next
+ * in line. A file's pieces are hashed by one thread at a time, outside the
+ * lock. */
 static void do_piece(struct engine *g, void *dctx, size_t i, uint32_t k)
 {
     struct hpk_fjob *j = &g->jobs[i];
@@ -327,10 +350,16 @@ static void do_piece(struct engine *g, void *dctx, size_t i, uint32_t k)
     uint8_t *buf = e->codec == HPK_CODEC_ZSTD ? buf_get(g) : NULL;
     const uint8_t *out = NULL;
     int r = e->codec == HPK_CODEC_ZSTD && !buf ? HPK_E_NOMEM : hpk_piece_decode(g->a, e, p, dctx, buf, &out);
+    /* A decoded piece of a file of several is written in order, by the
+     * thread that hashes it (below), not here: two threads writing one file
+     * at once serialise on its inode lock (ext4 takes it for every buffered
+     * write), and the one waiting spun there instead of decoding
+     * (docs/results.md, "One writer per file"). */
+    int defer = e->codec == HPK_CODEC_ZSTD && j->n > 1;
     int werr = 0;
     if (r == HPK_OK && e->codec == HPK_CODEC_STORED && kill_after < 0 && !atomic_load(&g->no_cfr))
         werr = copy_piece(g, e, p, j->fd);
-    else if (r == HPK_OK && write_all(j->fd, out, (size_t)p->out_len, (long long)p->out_off) != 0)
+    else if (r == HPK_OK && !defer && write_all(j->fd, out, (size_t)p->out_len, (long long)p->out_off) != 0)
         werr = errno;
     if (r == HPK_OK && !werr && j->n == 1) {
         /* One piece: hash it here, no ordering to wait for. */
@@ -342,6 +371,7 @@ static void do_piece(struct engine *g, void *dctx, size_t i, uint32_t k)
         if (!ok) eng_fail(g, HPK_EXIT_PAYLOAD, e, "corrupt payload: entry ", hpk_layout_strerror(HPK_E_DATA_HASH));
         else if (finish_file(j) != 0) eng_fail(g, HPK_EXIT_UNPACK, e, "cannot finish ", strerror(errno));
         g->inflight--;
+        j->active--;
         pthread_cond_broadcast(&g->cv);
         pthread_mutex_unlock(&g->mu);
         return;
@@ -353,6 +383,7 @@ static void do_piece(struct engine *g, void *dctx, size_t i, uint32_t k)
         else if (r == HPK_E_NOMEM) eng_fail(g, HPK_EXIT_UNPACK, e, "cannot unpack ", "out of memory");
         else eng_fail(g, HPK_EXIT_PAYLOAD, e, "corrupt payload: entry ", hpk_layout_strerror(r));
         g->inflight--;
+        j->active--;
         pthread_mutex_unlock(&g->mu);
         return;
     }
@@ -366,9 +397,14 @@ static void do_piece(struct engine *g, void *dctx, size_t i, uint32_t k)
         uint8_t *hb = j->rbuf[h % g->window];
         j->hashing = 1;
         pthread_mutex_unlock(&g->mu);
-        XXH3_128bits_update(j->hs, hp, (size_t)j->pc[h].out_len);
+        int herr = defer && write_all(j->fd, hp, (size_t)j->pc[h].out_len, (long long)j->pc[h].out_off) != 0 ? errno : 0;
+        if (!herr) XXH3_128bits_update(j->hs, hp, (size_t)j->pc[h].out_len);
         pthread_mutex_lock(&g->mu);
         j->hashing = 0;
+        if (herr) {
+            eng_fail(g, HPK_EXIT_UNPACK, e, "cannot write ", strerror(herr));
+            break;
+        }
         j->ready[h % g->window] = NULL;
         j->rbuf[h % g->window] = NULL;
         buf_put(g, hb);
@@ -382,6 +418,7 @@ static void do_piece(struct engine *g, void *dctx, size_t i, uint32_t k)
         }
     }
     g->inflight--;
+    j->active--;
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
 }
@@ -403,8 +440,8 @@ static void *worker(void *arg)
         g->failed = 1;
         pthread_cond_broadcast(&g->cv);
     }
+    size_t i = SIZE_MAX;
     for (;;) {
-        size_t i;
         uint32_t k = 0;
         int c = claim(g, &i, &k);
         if (c == C_NONE) break;

@@ -50,6 +50,7 @@ struct hpk_fjob {
     uint32_t n, next_claim, next_hash;
     int fd;
     int hashing;           /* a thread is hashing this file's pieces (outside the lock) */
+    int active;            /* its claims being worked on (prep or pieces) */
     void *hs;              /* XXH3_state_t: files of more than one piece */
     const uint8_t **ready; /* [window]: piece outputs written, waiting for their turn */
     uint8_t **rbuf;        /* [window]: the buffer each one lives in (NULL: the mapping) */
