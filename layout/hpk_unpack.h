@@ -52,7 +52,7 @@ struct hpk_fjob {
     int hashing;           /* a thread is hashing this file's pieces (outside the lock) */
     int active;            /* its claims being worked on (prep or pieces) */
     void *hs;              /* XXH3_state_t: files of more than one piece */
-    const uint8_t **ready; /* [window]: piece outputs written, waiting for their turn */
+    const uint8_t **ready; /* [window]: pieces decoded (stored ones also written), waiting for their turn to be hashed (and written) */
     uint8_t **rbuf;        /* [window]: the buffer each one lives in (NULL: the mapping) */
 };
 

@@ -115,7 +115,11 @@ void hpk_item_data_free(struct hpk_item *it)
 {
     if (it->mapped && it->data) {
         for (size_t i = 0; i < n_maps; i++)
-            if (maps[i].lo == it->data) maps[i].len = 0; /* the slot and its name stay till the process ends */
+            if (maps[i].lo == it->data && maps[i].len) {
+                maps[i].len = 0; /* first: the handler looks at a slot only while it has a length */
+                free(maps[i].source);
+                maps[i].source = NULL;
+            }
         munmap(it->data, it->size);
     } else {
         free(it->data);
