@@ -499,6 +499,11 @@ static int apply_rewrites(struct cl *c)
         int rc = hpk_jar_rewrite_class_path(it->data, it->size, it->source ? it->source : r->jar, v, &out, &on, c->e);
         free(v);
         if (rc != 0) return -1;
+        /* Read through a mapping (inputfile.c): still the bytes hashed? */
+        if (hpk_item_unchanged(it, c->e) != 0) {
+            free(out);
+            return -1;
+        }
         /* The shipped bytes differ from the input's: say which input. */
         char hex[33];
         hpk_hash_hex(it->hash, hex);
