@@ -474,7 +474,7 @@ int hpk_build_run(struct hpk_build *b)
     hpk_info("read %zu entries in %.2f s", s.n, hpk_now() - t0);
     if (b->locked && hpk_lock_check(&s, b->locked, &e) != 0) goto fail;
     hpk_step_begin("compressing %zu entries", s.n);
-    if (hpk_payload_build(&p, s.items, s.n, &e) != 0 || hpk_snapshot_unchanged(&s, &e) != 0) goto fail;
+    if (hpk_payload_build(&p, s.items, s.n, &e) != 0) goto fail;
     hpk_step_end();
     char hex[33], size[32];
     hpk_hash_hex(p.base_hash, hex);

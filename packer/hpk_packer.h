@@ -187,16 +187,15 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
                          char *top, size_t topn, struct hpk_err *e);
 /* Read one input file into an item (content, hash, identity). Large files
  * that have not changed for a while are mapped instead of read (see
- * inputfile.c); hpk_snapshot_unchanged then checks, once the payload is
+ * inputfile.c); hpk_item_unchanged then checks, once the payload is
  * made, that none of them changed under the mapping. */
 int hpk_snapshot_file(struct hpk_item *it, const char *file, int status_on_error, struct hpk_err *e);
 /* Release an item's content, mapped or malloc'ed; data becomes NULL. */
 void hpk_item_data_free(struct hpk_item *it);
 /* A mapped input still the file it was (inode, size, mtime, ctime), else
- * HPK_ST_CHANGED naming it; 0 for an item read into memory. */
+ * HPK_ST_CHANGED naming it; 0 for an item read into memory. The payload
+ * checks every item it compressed (payload.c). */
 int hpk_item_unchanged(const struct hpk_item *it, struct hpk_err *e);
-/* The same for every item of the snapshot. */
-int hpk_snapshot_unchanged(const struct hpk_snapshot *s, struct hpk_err *e);
 /* The same from a tarball or zip holding one Java home under one top
  * directory, read with libarchive without unpacking it to disk. */
 int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_err *e);

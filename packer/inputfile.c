@@ -46,7 +46,7 @@ uint32_t hpk_file_mode(mode_t m) { return S_IFREG | ((m & 0111) ? 0755u : 0644u)
  *   the bytes compressed could then differ from the bytes hashed. So a file
  *   is mapped only if its last change (ctime) is at least SETTLED_NS old:
  *   file times come from a coarse clock, and a change made now must then
- *   give the file another ctime. hpk_snapshot_unchanged compares inode,
+ *   give the file another ctime. hpk_item_unchanged compares inode,
  *   size, mtime and ctime once the payload is made; a younger file (a
  *   jlink output, a file just copied) is read as before.
  * - A file cut short under the mapping raises SIGBUS when a page past its
@@ -300,12 +300,5 @@ int hpk_item_unchanged(const struct hpk_item *it, struct hpk_err *e)
     if (stat(it->source, &st) != 0 || st.st_dev != it->id.dev || st.st_ino != it->id.ino ||
         st.st_size != it->id.size || ns_of(st.st_mtim) != it->id.mtime_ns || ns_of(st.st_ctim) != it->id.ctime_ns)
         return hpk_fail(e, HPK_ST_CHANGED, "%s: input changed during the build", it->source);
-    return 0;
-}
-
-int hpk_snapshot_unchanged(const struct hpk_snapshot *s, struct hpk_err *e)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (hpk_item_unchanged(&s->items[i], e) != 0) return -1;
     return 0;
 }

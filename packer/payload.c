@@ -388,6 +388,11 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     }
     int err = 0;
+    /* An item read through a mapping (inputfile.c) was compressed from the
+     * file's pages: those are the bytes it was hashed from only if the file
+     * did not change meanwhile. Checked here, where the mappings are read,
+     * for every payload made or appended to. */
+    for (size_t i = 0; i < n && !err; i++) err = hpk_item_unchanged(&items[i], e);
     for (size_t i = 0; i < n && !err; i++) {
         const struct hpk_item *it = &items[i];
         if (pl[i].failed) {

@@ -6,7 +6,7 @@
  * that it did not change): DA0 and DA1 are made from the same bytes, and a
  * file rewritten during training cannot slip into DA1 (the Besu problem).
  * A large input may be mapped rather than copied (inputfile.c): its bytes
- * are read through the mapping later, and hpk_snapshot_unchanged proves
+ * are read through the mapping later, and hpk_item_unchanged proves
  * they are still the snapshot's.
  * The readers that fill it: inputfile.c (a file), treewalk.c (a directory),
  * archive.c (a tar or zip), runtime.c (a Java home); hpk_inputs.h.

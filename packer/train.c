@@ -220,8 +220,6 @@ static int da1_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payl
         if (cache_items(s, p, &src[i], i ? NULL : extra, i ? 0 : extra_len, &items[1 + 2 * i], e) != 0) goto out;
     if (cache_size) *cache_size = items[1].size;
     if (check_order(items, n_caches, e) != 0 || hpk_payload_append(p, items, n_items, e) != 0) goto out;
-    for (size_t i = 1; i < n_items; i++)
-        if (hpk_item_unchanged(&items[i], e) != 0) goto out; /* a mapped cache (inputfile.c) */
     hpk_tmp_register(tmp);
     if (hpk_elf_emit(tmp, p->data, p->len, e) != 0) goto gone;
     for (size_t i = 0; i < n_caches; i++) {

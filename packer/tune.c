@@ -110,7 +110,6 @@ static int candidate_payload(struct hpk_tune *t, struct hpk_item *launch, const 
     launch->size = nl;
     hpk_hash_bytes(mine, nl, launch->hash);
     int r = hpk_payload_build(p, t->s->items, t->s->n, e);
-    if (r == 0) r = hpk_snapshot_unchanged(t->s, e); /* read again, through the mappings */
     *launch = keep;
     free(mine);
     return r;
