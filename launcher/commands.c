@@ -70,7 +70,7 @@ void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_
 static int jvm_check(struct hpk_start *c, const struct hpk_fit_result *r)
 {
     char rootpath[4096];
-    hpk_start_pin(c, hpk_start_find_tree(c, c->local_cache == NULL, rootpath, sizeof rootpath));
+    hpk_start_pin(c, hpk_start_find_tree(c, c->local_cache == NULL ? HPK_TREE_CACHE : 0, rootpath, sizeof rootpath));
     enum hpk_aot keep = c->aot;
     c->aot = HPK_AOT_REQUIRE;
     static const char *const version[] = {"-version", NULL}; /* no main class */

@@ -52,15 +52,21 @@ static inline int hpk_start_bound(const struct hpk_start *c)
 
 /* ---- tree.c: the unpacked tree this start runs from ---- */
 struct hpk_root;
-/* The system store's tree (layout/store.c), trusted and complete (the
- * cache file too when want_cache): its descriptor, the store's resolved
- * path in `path`; or -1, and the user's cache serves. */
-int hpk_start_store_tree(const struct hpk_start *c, int want_cache, char *path, size_t n);
+/* What a start needs in its tree beyond the base entries (flags):
+ * HPK_TREE_CACHE the carried cache file (c->cf.cache), passed to the JVM;
+ * HPK_TREE_ALL every runtime entry, even the default CDS archives a tree
+ * unpacked for a start passing an AOT cache leaves out (--hpack-verify).
+ * A start that passes no AOT cache gets them too (hpk_entry_deferrable). */
+enum { HPK_TREE_CACHE = 1, HPK_TREE_ALL = 2 };
+/* The system store's tree (layout/store.c), trusted and complete (as
+ * `want` says): its descriptor, the store's resolved path in `path`; or
+ * -1, and the user's cache serves. */
+int hpk_start_store_tree(const struct hpk_start *c, int want, char *path, size_t n);
 /* The tree to run from: the store's, else the one under the cache root
  * (hpk_root_open), unpacked first (under a lock) if missing or not as
  * unpacked. Its descriptor, and the root's path in rootpath (the tree is
  * rootpath/<base hash>). Dies on an error. */
-int hpk_start_find_tree(struct hpk_start *c, int want_cache, char *rootpath, size_t n);
+int hpk_start_find_tree(struct hpk_start *c, int want, char *rootpath, size_t n);
 /* Keep `tree` open at HPK_TREE_FD across execve (the class path names it). */
 void hpk_start_pin(struct hpk_start *c, int tree);
 

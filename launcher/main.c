@@ -186,7 +186,7 @@ int main(int argc, char **argv)
         char dir[4096];
         struct hpk_pick p;
         hpk_launcher_pick(&c.a, &c.cf, 1, &p);
-        int want = !train_out && p.idx >= 0 && c.aot != HPK_AOT_OFF;
+        int want = !train_out && p.idx >= 0 && c.aot != HPK_AOT_OFF ? HPK_TREE_CACHE : 0;
         int st = hpk_start_store_tree(&c, want, dir, sizeof dir);
         if (st >= 0) close(st);
         else hpk_root_default(dir, sizeof dir);
@@ -201,8 +201,10 @@ int main(int argc, char **argv)
     int cache = use == USE_CARRIED;
 
     char rootpath[4096];
-    int tree = hpk_start_find_tree(&c, cache, rootpath, sizeof rootpath);
-    if (cmd && !strcmp(cmd, "--hpack-verify")) {
+    int verify = cmd && !strcmp(cmd, "--hpack-verify");
+    int tree = hpk_start_find_tree(&c, (cache ? HPK_TREE_CACHE : 0) | (verify ? HPK_TREE_ALL : 0), rootpath,
+                                   sizeof rootpath);
+    if (verify) {
         if (hpk_verify_tree(&c.a, tree, &err) != 0) hpk_start_die(&c, &err);
         printf("%s/%s: all %u entries match the payload\n", rootpath, c.cf.base_hex, c.a.p.count);
         return 0;

@@ -31,10 +31,22 @@ static int file_as_unpacked(int tree, const char *path, uint64_t size, uid_t uid
            (st.st_uid == uid || (shared && st.st_uid == 0)) && !(st.st_mode & 022);
 }
 
+/* The `java` path whose deferrable runtime entries (hpk_entry_deferrable)
+ * this start can do without: only a start that passes the carried cache,
+ * when that is an AOT cache, and that does not want the whole tree. NULL:
+ * it needs them all. */
+static const char *deferrable(const struct hpk_start *c, int want)
+{
+    const char *k = c->cf.launch.cache_kind;
+    return (want & HPK_TREE_CACHE) && !(want & HPK_TREE_ALL) && k && !strcmp(k, "aot") ? c->cf.launch.java : NULL;
+}
+
 /* Warm-path check of an unpacked tree: complete, ours (`shared`: a store
- * tree, whose ownership store.c checked), class path jars and the cache
- * file as unpacked (file_as_unpacked). */
-static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int shared, const char **why)
+ * tree, whose ownership store.c checked), class path jars and (want_cache)
+ * the cache file as unpacked (file_as_unpacked), and (`deferred`) the
+ * runtime entries a tree may leave out there too: a few fstatat more, only
+ * for starts that pass no AOT cache. */
+static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int deferred, int shared, const char **why)
 {
     struct stat st;
     struct hpk_err e;
@@ -54,11 +66,20 @@ static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int shar
             return 0;
         }
     }
+    char p[HPK_PATH_MAX + 1];
     if (want_cache) {
-        char p[HPK_PATH_MAX + 1];
         snprintf(p, sizeof p, "%.*s", (int)c->cf.cache->path_len, c->cf.cache->path);
         if (!file_as_unpacked(tree, p, c->cf.cache->size, c->uid, shared)) {
             *why = "cache missing";
+            return 0;
+        }
+    }
+    for (uint32_t i = 0; deferred && i < c->a.p.count; i++) {
+        const struct hpk_entry *d = &c->a.p.entries[i];
+        if (!hpk_entry_deferrable(&c->a, d, c->cf.launch.java)) continue;
+        snprintf(p, sizeof p, "%.*s", (int)d->path_len, d->path);
+        if (!file_as_unpacked(tree, p, d->size, c->uid, shared)) {
+            *why = "the runtime's default CDS archives were left out";
             return 0;
         }
     }
@@ -69,7 +90,7 @@ static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int shar
  * there that is trusted and complete (the startup cache included when it is
  * to be used) is used as it is and never written. Its descriptor, with the
  * store's resolved path in `path`, or -1: then the user's cache serves. */
-int hpk_start_store_tree(const struct hpk_start *c, int want_cache, char *path, size_t n)
+int hpk_start_store_tree(const struct hpk_start *c, int want, char *path, size_t n)
 {
     const char *s = hpk_store_path();
     if (!s) return -1;
@@ -81,7 +102,7 @@ int hpk_start_store_tree(const struct hpk_start *c, int want_cache, char *path, 
         close(store);
     }
     if (tree >= 0) {
-        if (tree_ok(c, tree, want_cache, 1, &why) > 0) return tree;
+        if (tree_ok(c, tree, want & HPK_TREE_CACHE, !deferrable(c, want), 1, &why) > 0) return tree;
         close(tree);
     }
     if (e.code)
@@ -92,13 +113,15 @@ int hpk_start_store_tree(const struct hpk_start *c, int want_cache, char *path, 
 }
 
 /* Return an open descriptor of the unpacked tree, unpacking it first if needed. */
-static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want_cache)
+static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
 {
     struct hpk_err err;
     const char *why = NULL;
+    const char *defer = deferrable(c, want);
+    int want_cache = want & HPK_TREE_CACHE;
     int tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (tree >= 0) {
-        int ok = tree_ok(c, tree, want_cache, 0, &why);
+        int ok = tree_ok(c, tree, want_cache, !defer, 0, &why);
         if (ok > 0) return tree;
         if (ok < 0) {
             hpk_dir_secure(tree, root->path, &err);
@@ -125,7 +148,7 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want_cach
     }
     /* Someone may have finished while we waited. */
     tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int base_ok = tree >= 0 && tree_ok(c, tree, 0, 0, &why) > 0;
+    int base_ok = tree >= 0 && tree_ok(c, tree, 0, 0, 0, &why) > 0;
     if (!base_ok) {
         if (tree >= 0) {
             close(tree);
@@ -144,31 +167,37 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want_cach
         }
         /* We hold the lock: every temporary or old tree of this hash is stale. */
         hpk_clean_stale(root->fd, c->cf.base_hex);
-        if (c->debug) fprintf(stderr, "hpack: unpacking to %s/%s\n", root->path, c->cf.base_hex);
-        if (hpk_unpack_tree(&c->a, root->fd, c->cf.base_hex, 1, &err) != 0) hpk_start_die(c, &err);
+        if (c->debug)
+            fprintf(stderr, "hpack: unpacking to %s/%s%s\n", root->path, c->cf.base_hex,
+                    defer ? " (the runtime's default CDS archives left out: an AOT cache is passed)" : "");
+        if (hpk_unpack_tree(&c->a, root->fd, c->cf.base_hex, 1, defer, &err) != 0) hpk_start_die(c, &err);
         tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (tree < 0) {
             hpk_fail(&err, HPK_EXIT_UNPACK, "%s/%s: %s", root->path, c->cf.base_hex, strerror(errno));
             hpk_start_die(c, &err);
         }
     }
-    if (want_cache && tree_ok(c, tree, 1, 0, &why) <= 0) {
+    if (want_cache && tree_ok(c, tree, 1, 0, 0, &why) <= 0) {
         if (hpk_unpack_cache_one(&c->a, tree, c->cf.cache, &err) != 0) hpk_start_die(c, &err);
+    }
+    if (!defer && tree_ok(c, tree, 0, 1, 0, &why) <= 0) {
+        if (c->debug) fprintf(stderr, "hpack: adding the runtime's default CDS archives to %s/%s\n", root->path, c->cf.base_hex);
+        if (hpk_unpack_deferred(&c->a, tree, c->cf.launch.java, &err) != 0) hpk_start_die(c, &err);
     }
     close(lock); /* releases the flock */
     return tree;
 }
 
-int hpk_start_find_tree(struct hpk_start *c, int want_cache, char *rootpath, size_t n)
+int hpk_start_find_tree(struct hpk_start *c, int want, char *rootpath, size_t n)
 {
     /* The system store first; it is read-only for us: nothing below the
      * user's cache root is created unless the store lacks the tree. */
-    int tree = hpk_start_store_tree(c, want_cache, rootpath, n);
+    int tree = hpk_start_store_tree(c, want, rootpath, n);
     if (tree >= 0) return tree;
     struct hpk_root own, *root = c->root ? c->root : &own;
     struct hpk_err err;
     if (!c->root && hpk_root_open(root, c->debug, &err) != 0) hpk_start_die(c, &err);
-    tree = ensure_tree(c, root, want_cache);
+    tree = ensure_tree(c, root, want);
     snprintf(rootpath, n, "%s", root->path);
     return tree;
 }

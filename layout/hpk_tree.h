@@ -96,11 +96,28 @@ int hpk_dir_walk(const char *path, const struct hpk_walk_rule *r, char *real, si
 int hpk_file_secure(const char *path, const char *what, struct hpk_err *e);
 
 /* unpack.c (with filewriter.c and treedir.c: hpk_unpack.h) */
+/* Whether `e` is one of the runtime's default CDS archives,
+ * <home>/lib/<vm>/classes*.jsa (<home>: the directory above the bin/ of
+ * `java`, the hpack/launch key), in a directory whose owner may add files.
+ * A start that passes an AOT cache (cache kind "aot", JDK 24+) never opens
+ * them: the cache replaces the default archive, and the JVM does not fall
+ * back to it when the cache fails. They are a fifth of a jlinked runtime,
+ * so the launcher leaves them out of a tree unpacked for such a start and
+ * adds them (hpk_unpack_deferred) before any start that may read them.
+ * 0 when `java` is NULL. */
+int hpk_entry_deferrable(const struct hpk_artifact *a, const struct hpk_entry *e, const char *java);
 /* Unpack every non-cache entry into a new directory `name` under `parent`
  * (which must not exist), verifying each entry; the directory appears only
  * complete (built as a temporary sibling, then renamed). `marker`: write the
- * .hpack-ok marker the launcher's warm path looks for (not for extraction). */
-int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, int marker, struct hpk_err *e);
+ * .hpack-ok marker the launcher's warm path looks for (not for extraction).
+ * `defer`: NULL, or the `java` path: leave out the entries
+ * hpk_entry_deferrable names. */
+int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, int marker, const char *defer,
+                    struct hpk_err *e);
+/* Add to the unpacked tree `tree` the entries hpk_unpack_tree left out
+ * (`java` as given to it) that are not there as unpacked, each written to
+ * a temporary name, verified and renamed, its directory's time kept. */
+int hpk_unpack_deferred(const struct hpk_artifact *a, int tree, const char *java, struct hpk_err *e);
 /* Extract the whole payload, cache entries included, into the new directory
  * `dir` (no marker: not a launcher tree). Errors: HPK_EXIT_USAGE when `dir`
  * exists or its parent cannot be opened, else those of unpacking. */

@@ -87,7 +87,41 @@ static int finish_dirs(const struct hpk_artifact *a, struct hpk_dircache *dc, in
     return 0;
 }
 
-int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, int marker, struct hpk_err *err)
+/* Does e->path, from byte `at`, start with the len bytes of s? */
+static int has_at(const struct hpk_entry *e, size_t at, const char *s, size_t len)
+{
+    return e->path_len >= at + len && memcmp(e->path + at, s, len) == 0;
+}
+
+int hpk_entry_deferrable(const struct hpk_artifact *a, const struct hpk_entry *e, const char *java)
+{
+    if (!java || e->role != HPK_ROLE_RUNTIME || !S_ISREG(e->mode)) return 0;
+    /* The Java home: `java` without its last two components ("runtime" of
+     * "runtime/bin/java"); the entry must be <home>/lib/<vm>/classes*.jsa. */
+    const char *last = strrchr(java, '/');
+    if (!last) return 0;
+    const char *bin = last;
+    while (bin > java && bin[-1] != '/') bin--;
+    if (bin == java) return 0;
+    size_t home = (size_t)(bin - java); /* with its '/' */
+    if (!has_at(e, 0, java, home) || !has_at(e, home, "lib/", 4)) return 0;
+    size_t vm = home + 4, p = vm;
+    while (p < e->path_len && e->path[p] != '/') p++;
+    if (p == vm || !has_at(e, p, "/classes", 8) || !has_at(e, e->path_len - 4, ".jsa", 4) ||
+        memchr(e->path + p + 1, '/', e->path_len - p - 1))
+        return 0;
+    /* Only where a file can be added later: the directory's recorded mode
+     * lets its owner write. */
+    char dir[HPK_PATH_MAX + 1];
+    if (p > HPK_PATH_MAX) return 0;
+    memcpy(dir, e->path, p);
+    dir[p] = 0;
+    const struct hpk_entry *d = hpk_payload_find(&a->p, dir);
+    return d && S_ISDIR(d->mode) && (d->mode & S_IWUSR);
+}
+
+int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, int marker, const char *defer,
+                    struct hpk_err *err)
 {
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", name, (long)getpid());
@@ -106,7 +140,8 @@ int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, 
     struct hpk_fjobs files = {0};
     int r = 0;
     for (uint32_t i = 0; i < a->p.count && r == 0; i++)
-        if (a->p.entries[i].role != HPK_ROLE_CACHE) r = write_entry(a, &a->p.entries[i], &dc, &files, err);
+        if (a->p.entries[i].role != HPK_ROLE_CACHE && !hpk_entry_deferrable(a, &a->p.entries[i], defer))
+            r = write_entry(a, &a->p.entries[i], &dc, &files, err);
     if (r == 0) r = hpk_write_files(a, root, &files, err);
     free(files.v);
     if (r == 0) r = finish_dirs(a, &dc, 0, err);
@@ -148,7 +183,7 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
     int r = -1;
     if (faccessat(pfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
         hpk_fail(err, HPK_EXIT_USAGE, "%s: already exists", dir);
-    } else if (hpk_unpack_tree(a, pfd, name, 0, err) == 0) {
+    } else if (hpk_unpack_tree(a, pfd, name, 0, NULL, err) == 0) {
         int tree = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (tree < 0) hpk_fail(err, HPK_EXIT_UNPACK, "%s: %s", dir, strerror(errno));
         else r = hpk_unpack_cache(a, tree, err);
@@ -159,18 +194,30 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
 }
 
 
-/* The cache entries of `a` to write into `tree`: their directories made (or
- * found), stale temporaries removed, and every file not already there as
- * unpacked queued in `files`, to be written under its temporary name.
- * only: NULL for every cache entry, else the cache directories and that one
- * file (a DA1 with variants carries several caches; a start needs one). */
-static int cache_plan(const struct hpk_artifact *a, const struct hpk_entry *only, struct hpk_dircache *dc,
+/* What a later pass adds to an unpacked tree: cache entries (every one, or
+ * with `only` the cache directories and that one file: a DA1 with variants
+ * carries several caches, a start needs one), or (`defer`, a `java` path)
+ * the runtime entries hpk_unpack_tree left out. */
+struct later {
+    const struct hpk_entry *only;
+    const char *defer;
+};
+
+static int later_wants(const struct hpk_artifact *a, const struct later *w, const struct hpk_entry *e)
+{
+    if (w->defer) return hpk_entry_deferrable(a, e, w->defer);
+    return e->role == HPK_ROLE_CACHE && (!w->only || e == w->only || S_ISDIR(e->mode));
+}
+
+/* The entries to add to `tree`: their directories made (or found), stale
+ * temporaries removed, and every file not already there as unpacked queued
+ * in `files`, to be written under its temporary name. */
+static int later_plan(const struct hpk_artifact *a, const struct later *w, struct hpk_dircache *dc,
                       struct hpk_fjobs *files, struct hpk_err *err)
 {
     for (uint32_t i = 0; i < a->p.count; i++) {
         const struct hpk_entry *e = &a->p.entries[i];
-        if (e->role != HPK_ROLE_CACHE) continue;
-        if (only && e != only && !S_ISDIR(e->mode)) continue;
+        if (!later_wants(a, w, e)) continue;
         char name[HPK_NAME_MAX + 1], tmp[HPK_NAME_MAX + 64];
         int dir = hpk_entry_dir(dc, e, name, sizeof name);
         if (dir < 0)
@@ -188,8 +235,9 @@ static int cache_plan(const struct hpk_artifact *a, const struct hpk_entry *only
         }
         /* A temporary of a killed start (we hold the lock: it is stale). */
         hpk_clean_prefix(dir, ".tmp.", name);
-        /* Cache file names carry their content hash: an existing file of the
-         * right size and mtime is this very entry. */
+        /* Cache file names carry their content hash, and a deferred runtime
+         * file is only ever renamed into its tree once it matched: an
+         * existing file of the right size and mtime is this very entry. */
         if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
             (uint64_t)st.st_size == e->size && st.st_mtime == HPK_FIXED_MTIME && st.st_uid == geteuid() &&
             !(st.st_mode & 022)) /* one only we can write (docs/security.md section 3) */
@@ -202,9 +250,11 @@ static int cache_plan(const struct hpk_artifact *a, const struct hpk_entry *only
 }
 
 /* Each written file renamed into place, in table order, when r == 0 (all
- * were written and matched); otherwise, and after a failed rename, every
- * temporary removed. The status, r or the first failure. */
-static int cache_publish(struct hpk_dircache *dc, const struct hpk_fjobs *files, int r, struct hpk_err *err)
+ * were written and matched), its directory given the fixed time again (a
+ * runtime directory was finished before: its mtime must not tell when a
+ * file was added); otherwise, and after a failed rename, every temporary
+ * removed. The status, r or the first failure. */
+static int later_publish(struct hpk_dircache *dc, const struct hpk_fjobs *files, int r, struct hpk_err *err)
 {
     for (size_t i = 0; i < files->n; i++) {
         const struct hpk_entry *e = files->v[i].e;
@@ -217,7 +267,7 @@ static int cache_publish(struct hpk_dircache *dc, const struct hpk_fjobs *files,
             continue;
         }
         hpk_cache_tmp_name(tmp, sizeof tmp, name);
-        if (r == 0 && renameat(dir, tmp, dir, name) != 0)
+        if (r == 0 && (renameat(dir, tmp, dir, name) != 0 || futimens(dir, hpk_fixed_times) != 0))
             r = hpk_fail(err, HPK_EXIT_UNPACK, "cannot move " HPK_PATHFMT " into place: %s", HPK_PATHARG(e),
                          strerror(errno));
         if (r != 0) unlinkat(dir, tmp, 0);
@@ -225,26 +275,34 @@ static int cache_publish(struct hpk_dircache *dc, const struct hpk_fjobs *files,
     return r;
 }
 
-static int unpack_cache(const struct hpk_artifact *a, int tree, const struct hpk_entry *only, struct hpk_err *err)
+static int unpack_later(const struct hpk_artifact *a, int tree, const struct later *w, struct hpk_err *err)
 {
     struct hpk_dircache dc = {.root = tree, .fd = -1};
     struct hpk_fjobs files = {0};
     signal(SIGXFSZ, SIG_IGN);
-    int r = cache_plan(a, only, &dc, &files, err);
+    int r = later_plan(a, w, &dc, &files, err);
     if (r == 0) r = hpk_write_files(a, tree, &files, err);
-    r = cache_publish(&dc, &files, r, err);
+    r = later_publish(&dc, &files, r, err);
     free(files.v);
-    if (r == 0) r = finish_dirs(a, &dc, 1, err);
+    if (r == 0 && !w->defer) r = finish_dirs(a, &dc, 1, err);
     hpk_dircache_reset(&dc);
     return r;
 }
 
 int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err)
 {
-    return unpack_cache(a, tree, NULL, err);
+    struct later w = {NULL, NULL};
+    return unpack_later(a, tree, &w, err);
 }
 
 int hpk_unpack_cache_one(const struct hpk_artifact *a, int tree, const struct hpk_entry *cache, struct hpk_err *err)
 {
-    return unpack_cache(a, tree, cache, err);
+    struct later w = {cache, NULL};
+    return unpack_later(a, tree, &w, err);
+}
+
+int hpk_unpack_deferred(const struct hpk_artifact *a, int tree, const char *java, struct hpk_err *err)
+{
+    struct later w = {NULL, java};
+    return unpack_later(a, tree, &w, err);
 }

@@ -263,7 +263,7 @@ int hpk_cmd_install(int argc, char **argv)
          * stale (a killed install); the new one appears only complete. */
         hpk_rm_rf(s.fd, hex);
         hpk_clean_stale(s.fd, hex);
-        if (hpk_unpack_tree(&a, s.fd, hex, 1, &le) != 0)
+        if (hpk_unpack_tree(&a, s.fd, hex, 1, NULL, &le) != 0)
             rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);
     }
     if (rc == 0 && (tree = openat(s.fd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)

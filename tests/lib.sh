@@ -24,6 +24,21 @@ rt25() {
     echo "$rt"
 }
 
+# That runtime with the JVM's default CDS archives (lib/server/classes.jsa
+# and classes_nocoops.jsa, as a JDK or `jlink --generate-cds-archive` has
+# them), made once per build dir.
+rt25cds() {
+    local rt=$ROOT/build/rt25cds base
+    if [ ! -f "$rt/lib/server/classes_nocoops.jsa" ]; then
+        base=$(rt25) || return 1
+        rm -rf "$rt.tmp" && cp -a "$base" "$rt.tmp" || return 1
+        "$rt.tmp/bin/java" -Xshare:dump >/dev/null || return 1
+        "$rt.tmp/bin/java" -XX:-UseCompressedOops -Xshare:dump >/dev/null || return 1
+        mv "$rt.tmp" "$rt"
+    fi
+    echo "$rt"
+}
+
 # A free TCP port on loopback.
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

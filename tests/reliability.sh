@@ -62,6 +62,50 @@ import json,sys; print(sum(e["size"] for e in json.load(sys.stdin)["entries"]))'
     done
 }
 
+# A first start that passes an AOT cache leaves the runtime's default CDS
+# archives out of the tree (the JVM never opens them then: a fifth of a
+# jlinked runtime's bytes); any start that may read them gets them first,
+# written like cache files (temporary name, hash checked, rename) under the
+# lock, and --hpack-verify completes the tree before it hashes it.
+# -Xshare:on is the JVM's own proof: it refuses to start without the default
+# archive, so the start after HPACK_AOT=off shows the launcher added it.
+t_unpack_defers_default_cds() {
+    need_jdks
+    local rt; rt=$(rt25cds)
+    local a=$W/art/cds.da1 a0=$W/art/cds.da0 d=$W/defer t jsa=runtime/lib/server/classes.jsa
+    "$HPACK" build -q --train --runtime "$rt" --jar "$SAMPLES/hello.jar" --keep-da0 "$a0" -o "$a" >/dev/null ||
+        fail "build"
+    local out; out=$(HPACK_CACHE_DIR=$d HPACK_DEBUG=1 "$a" 2>&1) || fail "first start: $out"
+    grep -q '^Hello from hpack' <<<"$out" || fail "first start printed: $out"
+    grep -q '^hpack: exec .*-XX:AOTCache=' <<<"$out" || fail "the AOT cache was not passed: $out"
+    grep -q 'default CDS archives left out' <<<"$out" || fail "no word of leaving them out: $out"
+    t=$d/$("$HPACK" hash "$a")
+    [ -f "$t/runtime/lib/server/libjvm.so" ] || fail "the tree has no libjvm.so"
+    [ ! -e "$t/$jsa" ] && [ ! -e "$t/runtime/lib/server/classes_nocoops.jsa" ] || fail "the default archives were unpacked"
+    ! "$t/runtime/bin/java" -Xshare:on -version >/dev/null 2>&1 || fail "-Xshare:on starts without the default archive"
+    out=$(HPACK_CACHE_DIR=$d HPACK_DEBUG=1 "$a" 2>&1) || fail "warm start: $out"
+    ! grep -q 'unpacking\|adding' <<<"$out" || fail "the warm start wrote: $out"
+    [ ! -e "$t/$jsa" ] || fail "a start passing the cache added them"
+    # Starts that pass no AOT cache: several at once, each needs them.
+    local i pids=()
+    for i in 1 2 3 4; do
+        (HPACK_CACHE_DIR=$d HPACK_AOT=off HPACK_JAVA_OPTS=-Xshare:on run_clean "$a" >"$W/defer.$i" 2>&1) & pids+=($!)
+    done
+    for i in 1 2 3 4; do wait "${pids[$((i - 1))]}" || fail "HPACK_AOT=off start $i: $(cat "$W/defer.$i")"; done
+    grep -l '^Hello from hpack' "$W"/defer.? | wc -l | grep -qx 4 || fail "HPACK_AOT=off starts printed: $(cat "$W"/defer.?)"
+    [ "$(cmp "$t/$jsa" "$rt/lib/server/classes.jsa" && stat -c %Y "$t/$jsa" "$t/runtime/lib/server")" = "315532800
+315532800" ] || fail "the added archive or its directory's time is not as unpacked"
+    [ -z "$(ls -A "$t/runtime/lib/server" | grep '^\.tmp')" ] || fail "temporaries left: $(ls -A "$t/runtime/lib/server")"
+    HPACK_CACHE_DIR=$d run_clean "$a" --hpack-verify >/dev/null || fail "the completed tree does not verify"
+    # --hpack-verify of a tree unpacked without them, and a DA0 (no cache):
+    HPACK_CACHE_DIR=$W/defer2 run_clean "$a" >/dev/null || fail "start in defer2"
+    [ ! -e "$W/defer2/${t##*/}/$jsa" ] || fail "defer2: unpacked"
+    HPACK_CACHE_DIR=$W/defer2 run_clean "$a" --hpack-verify >/dev/null || fail "--hpack-verify did not complete the tree"
+    [ -f "$W/defer2/${t##*/}/$jsa" ] || fail "--hpack-verify: no default archive after it"
+    HPACK_CACHE_DIR=$W/defer3 HPACK_JAVA_OPTS=-Xshare:on run_clean "$a0" >/dev/null || fail "DA0 with -Xshare:on"
+    [ -f "$W/defer3/${t##*/}/$jsa" ] || fail "DA0's first start left the default archive out"
+}
+
 # One file is never written by two threads at once (filewriter.c: a file's
 # decoded pieces are written in order by the thread that hashes them; two
 # writers of one file serialise on its inode lock). Seen with strace: for
