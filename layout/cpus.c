@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,29 @@ void hpk_run_threads(int nt, void *(*fn)(void *), void *arg)
         if (pthread_create(&th[started], NULL, fn, arg) == 0) started++;
     fn(arg);
     for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+}
+
+struct each {
+    size_t n;
+    atomic_size_t next;
+    void (*fn)(void *ctx, size_t k);
+    void *ctx;
+};
+
+static void *each_worker(void *arg)
+{
+    struct each *w = arg;
+    for (size_t k; (k = atomic_fetch_add(&w->next, 1)) < w->n;) w->fn(w->ctx, k);
+    return NULL;
+}
+
+void hpk_run_each(size_t n, void (*fn)(void *ctx, size_t k), void *ctx)
+{
+    struct each w = {.n = n, .fn = fn, .ctx = ctx};
+    atomic_init(&w.next, 0);
+    int nt = hpk_cpus();
+    if ((size_t)nt > n) nt = n ? (int)n : 1;
+    hpk_run_threads(nt, each_worker, &w);
 }
 
 int hpk_cpu_max_parse(const char *line)

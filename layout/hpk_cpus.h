@@ -21,6 +21,12 @@ int hpk_cpus(void);
  * slower); returns when every one is done. */
 void hpk_run_threads(int nt, void *(*fn)(void *), void *arg);
 
+/* fn(ctx, k) once for every k in 0 .. n-1, on up to hpk_cpus() threads
+ * (never more than n), each claiming the next k in turn: a caller orders
+ * its work largest first, so that no big piece is started last and alone
+ * while the other threads idle. */
+void hpk_run_each(size_t n, void (*fn)(void *ctx, size_t k), void *ctx);
+
 /* The cgroup v2 limit alone, from a cpu.max line ("max 100000", "150000
  * 100000"): CPUs rounded up, or 0 for no limit or a line it cannot read. */
 int hpk_cpu_max_parse(const char *line);

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -250,23 +249,11 @@ int hpk_snapshot_file_unhashed(struct hpk_item *it, const char *file, int status
     return snapshot_file(it, file, status, 0, e);
 }
 
-/* The items to hash, largest first (so that no big one is started last,
- * alone), claimed by every thread in turn. */
-struct hash_work {
-    struct hpk_item **v;
-    size_t n;
-    atomic_size_t next;
-};
-
-static void *hash_worker(void *arg)
+static void hash_one(void *ctx, size_t k)
 {
-    struct hash_work *w = arg;
-    for (size_t k; (k = atomic_fetch_add(&w->next, 1)) < w->n;) {
-        struct hpk_item *it = w->v[k];
-        hpk_hash_bytes(it->data, it->size, it->hash);
-        it->hash_later = 0;
-    }
-    return NULL;
+    struct hpk_item *it = ((struct hpk_item **)ctx)[k];
+    hpk_hash_bytes(it->data, it->size, it->hash);
+    it->hash_later = 0;
 }
 
 static int bigger_first(const void *a, const void *b)
@@ -277,20 +264,19 @@ static int bigger_first(const void *a, const void *b)
 
 void hpk_snapshot_hash_rest(struct hpk_snapshot *s, size_t from)
 {
-    struct hash_work w = {.n = 0};
-    w.v = malloc((s->n - from + 1) * sizeof *w.v);
+    size_t n = 0;
+    struct hpk_item **v = malloc((s->n - from + 1) * sizeof *v);
     for (size_t i = from; i < s->n; i++) {
         struct hpk_item *it = &s->items[i];
         if (!it->hash_later) continue;
-        if (w.v) w.v[w.n++] = it;
-        else hpk_hash_bytes(it->data, it->size, it->hash), it->hash_later = 0; /* no memory: one thread */
+        if (v) v[n++] = it;
+        else hash_one(&it, 0); /* no memory: one thread */
     }
-    if (!w.v) return;
-    qsort(w.v, w.n, sizeof *w.v, bigger_first);
-    atomic_init(&w.next, 0);
-    int nt = hpk_cpus();
-    hpk_run_threads(w.n < (size_t)nt ? (int)(w.n ? w.n : 1) : nt, hash_worker, &w);
-    free(w.v);
+    if (!v) return;
+    /* Largest first (hpk_run_each). */
+    qsort(v, n, sizeof *v, bigger_first);
+    hpk_run_each(n, hash_one, v);
+    free(v);
 }
 
 int hpk_item_unchanged(const struct hpk_item *it, struct hpk_err *e)

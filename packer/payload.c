@@ -17,7 +17,6 @@
 #include <xxhash.h>
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -276,9 +275,7 @@ struct unit {
 struct pool {
     const struct hpk_item *items;
     struct unit *units;
-    size_t n;
     int level;
-    atomic_size_t next;
 };
 
 static int zlib_unit(struct unit *u, const uint8_t *in, size_t in_len, int level)
@@ -298,21 +295,16 @@ static int zlib_unit(struct unit *u, const uint8_t *in, size_t in_len, int level
     return r == Z_STREAM_END ? 0 : -1;
 }
 
-static void *zlib_worker(void *arg)
+static void zlib_one(void *ctx, size_t k)
 {
-    struct pool *p = arg;
-    for (;;) {
-        size_t k = atomic_fetch_add(&p->next, 1);
-        if (k >= p->n) break;
-        struct unit *u = &p->units[k];
-        const struct hpk_item *it = &p->items[u->item];
-        if (zlib_unit(u, it->data, it->size, p->level) != 0) {
-            free(u->z);
-            u->z = NULL;
-            u->failed = 1;
-        }
+    struct pool *p = ctx;
+    struct unit *u = &p->units[k];
+    const struct hpk_item *it = &p->items[u->item];
+    if (zlib_unit(u, it->data, it->size, p->level) != 0) {
+        free(u->z);
+        u->z = NULL;
+        u->failed = 1;
     }
-    return NULL;
 }
 
 static int by_size_desc(const void *a, const void *b, void *items)
@@ -328,7 +320,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) total += compressible(&items[i], HPK_CODEC_ZLIB);
-    struct pool pool = {.items = items, .units = calloc(total ? total : 1, sizeof *pool.units), .n = total,
+    struct pool pool = {.items = items, .units = calloc(total ? total : 1, sizeof *pool.units),
                         .level = hpk_compress_opt.level};
     size_t *unit_of = malloc((n ? n : 1) * sizeof *unit_of);
     if (!pool.units || !unit_of) {
@@ -342,10 +334,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
     qsort_r(pool.units, total, sizeof *pool.units, by_size_desc, (void *)items);
     for (size_t i = 0; i < n; i++) unit_of[i] = (size_t)-1;
     for (size_t u = 0; u < total; u++) unit_of[pool.units[u].item] = u;
-    atomic_init(&pool.next, 0);
-    int nt = hpk_cpus();
-    if ((size_t)nt > total) nt = total ? (int)total : 1;
-    hpk_run_threads(nt, zlib_worker, &pool);
+    hpk_run_each(total, zlib_one, &pool);
     size_t need = (size_t)hpk_align_up(p->data_end) + (1u << 20);
     for (size_t i = 0; i < n; i++) {
         const struct unit *u = unit_of[i] == (size_t)-1 ? NULL : &pool.units[unit_of[i]];
