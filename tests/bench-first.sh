@@ -76,22 +76,26 @@ rm -rf "$B/out"
 
 # ---- 4: hpack extract -o x.tar vs tar -cf of the unpacked tree ----
 echo "== hpack extract -o x.tar vs tar -cf of the same tree"
-pre_xtar() { rm -f "$B/x.tar"; }
+pre_xtar() { rm -f "$B/x.tar"; sync; }
 run_xtar() { "$HPACK" extract "$B/clj" -o "$B/x.tar"; }
-pre_ctar() { rm -f "$B/c.tar"; }
+pre_ctar() { rm -f "$B/c.tar"; sync; }
 run_ctar() { tar -C "$B/tree" -cf "$B/c.tar" .; }
 WARMUP=1 bench "$RUNS" xtar ctar
 
 # ---- 5: build of a whole JDK (no jlink, no training) vs tar -cf / tar -czf ----
 JDKMB=$(du -sm --apparent-size "$J25" | cut -f1)
 echo "== hpack build --runtime $J25 ($JDKMB MB) --jar hello.jar vs tar -cf / tar -czf of it"
-pre_build() { rm -f "$B/jdk.art"; }
+# Each build and tar starts on a quiet disk (sync untimed): tar -cf leaves
+# 302 MB dirty for the kernel to write back later, and the next command's
+# fsync (a build ends with one: the artifact is on disk before it is
+# renamed into place) would otherwise wait behind that writeback.
+pre_build() { rm -f "$B/jdk.art"; sync; }
 run_build() { "$HPACK" build -q --runtime "$J25" --jar "$SAMPLES/hello.jar" -o "$B/jdk.art"; }
-pre_build1() { rm -f "$B/jdk1.art"; }
+pre_build1() { rm -f "$B/jdk1.art"; sync; }
 run_build1() { "$HPACK" build -q --compress zstd:1 --runtime "$J25" --jar "$SAMPLES/hello.jar" -o "$B/jdk1.art"; }
-pre_jtar() { rm -f "$B/jdk.tar"; }
+pre_jtar() { rm -f "$B/jdk.tar"; sync; }
 run_jtar() { tar -C "$J25" -cf "$B/jdk.tar" .; }
-pre_jtgz() { rm -f "$B/jdk.tgz"; }
+pre_jtgz() { rm -f "$B/jdk.tgz"; sync; }
 run_jtgz() { tar -C "$J25" -czf "$B/jdk.tgz" .; }
 # tar -czf takes ten times a build: fewer rounds of it, its own loop, and
 # a ratio of medians (not paired) against the builds'.
@@ -103,9 +107,9 @@ bench "$SLOW" jtgz
 # decoded once, vs tar -xzf of the same archive (one inflate, no compression) ----
 echo "== hpack build --runtime JDK.tar.gz vs tar -xzf of it"
 tar -C "$J25" --transform 's,^\.,jdk,' -czf "$B/jdk-top.tgz" .
-pre_buildtgz() { rm -f "$B/jdktgz.art"; }
+pre_buildtgz() { rm -f "$B/jdktgz.art"; sync; }
 run_buildtgz() { "$HPACK" build -q --runtime "$B/jdk-top.tgz" --jar "$SAMPLES/hello.jar" -o "$B/jdktgz.art" 2>/dev/null; }
-pre_untgz() { rm -rf "$B/untgz"; mkdir "$B/untgz"; }
+pre_untgz() { rm -rf "$B/untgz"; mkdir "$B/untgz"; sync; }
 run_untgz() { tar -C "$B/untgz" -xzf "$B/jdk-top.tgz"; }
 bench "$SLOW" buildtgz untgz
 TGZ_CLJ=$B/tree.tgz
