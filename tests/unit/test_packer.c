@@ -23,6 +23,7 @@
 
 #include "../../packer/hpk_build.h"
 #include "../../packer/hpk_tune.h"
+#include "../../layout/hpk_tree.h"
 
 static void test_ready_forms(void **state)
 {
@@ -408,10 +409,63 @@ static void test_jar_rewrite_class_path(void **state)
     free(j);
 }
 
+/* Which entries a start passing an AOT cache may leave out of its tree
+ * (layout/unpack.c): the Java home's lib/<vm>/classes*.jsa, in a directory
+ * whose owner may write, and nothing else. */
+static void test_deferrable_default_cds(void **state)
+{
+    (void)state;
+    struct {
+        const char *path;
+        mode_t mode;
+        int role, want;
+    } t[] = {
+        {"runtime", S_IFDIR | 0755, HPK_ROLE_RUNTIME, 0},
+        {"runtime/bin", S_IFDIR | 0755, HPK_ROLE_RUNTIME, 0},
+        {"runtime/bin/java", S_IFREG | 0755, HPK_ROLE_RUNTIME, 0},
+        {"runtime/lib", S_IFDIR | 0755, HPK_ROLE_RUNTIME, 0},
+        {"runtime/lib/classes.jsa", S_IFREG | 0644, HPK_ROLE_RUNTIME, 0}, /* no VM directory */
+        {"runtime/lib/server", S_IFDIR | 0755, HPK_ROLE_RUNTIME, 0},
+        {"runtime/lib/server/classes.jsa", S_IFREG | 0644, HPK_ROLE_RUNTIME, 1},
+        {"runtime/lib/server/classes_nocoops_coh.jsa", S_IFREG | 0644, HPK_ROLE_RUNTIME, 1},
+        {"runtime/lib/server/libjvm.so", S_IFREG | 0644, HPK_ROLE_RUNTIME, 0},
+        {"runtime/lib/server/classes.jsa.old", S_IFREG | 0644, HPK_ROLE_RUNTIME, 0},
+        {"runtime/lib/server/xclasses.jsa", S_IFREG | 0644, HPK_ROLE_RUNTIME, 0},
+        {"runtime/lib/server/classes", S_IFLNK | 0777, HPK_ROLE_RUNTIME, 0},
+        {"runtime/lib/server/sub", S_IFDIR | 0755, HPK_ROLE_RUNTIME, 0},
+        {"runtime/lib/server/sub/classes.jsa", S_IFREG | 0644, HPK_ROLE_RUNTIME, 0}, /* too deep */
+        {"runtime/lib/client", S_IFDIR | 0555, HPK_ROLE_RUNTIME, 0},
+        {"runtime/lib/client/classes.jsa", S_IFREG | 0644, HPK_ROLE_RUNTIME, 0}, /* read-only directory */
+        {"runtime/lib/server/classes.xjsa", S_IFREG | 0644, HPK_ROLE_RUNTIME, 0},
+        {"app", S_IFDIR | 0755, HPK_ROLE_CLASSPATH, 0},
+        {"app/lib", S_IFDIR | 0755, HPK_ROLE_CLASSPATH, 0},
+        {"app/lib/server", S_IFDIR | 0755, HPK_ROLE_CLASSPATH, 0},
+        {"app/lib/server/classes.jsa", S_IFREG | 0644, HPK_ROLE_CLASSPATH, 0}, /* not the runtime */
+    };
+    enum { N = sizeof t / sizeof t[0] };
+    struct hpk_entry e[N];
+    struct hpk_artifact a;
+    memset(e, 0, sizeof e);
+    memset(&a, 0, sizeof a);
+    for (size_t i = 0; i < N; i++)
+        e[i] = (struct hpk_entry){.path = t[i].path, .path_len = (uint16_t)strlen(t[i].path), .mode = t[i].mode,
+                                  .role = (uint8_t)t[i].role};
+    a.p.entries = e;
+    a.p.count = N;
+    for (size_t i = 0; i < N; i++) {
+        if (hpk_entry_deferrable(&a, &e[i], "runtime/bin/java") != t[i].want) fail_msg("%s", t[i].path);
+        assert_int_equal(hpk_entry_deferrable(&a, &e[i], NULL), 0);
+        assert_int_equal(hpk_entry_deferrable(&a, &e[i], "java"), 0);      /* no home above bin/ */
+        assert_int_equal(hpk_entry_deferrable(&a, &e[i], "bin/java"), 0);  /* home is the tree */
+        assert_int_equal(hpk_entry_deferrable(&a, &e[i], "rt/bin/java"), 0); /* another home */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ready_forms),
+        cmocka_unit_test(test_deferrable_default_cds),
         cmocka_unit_test(test_ready_refused),
         cmocka_unit_test(test_compress),
         cmocka_unit_test(test_cache_kind),
