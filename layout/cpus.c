@@ -1,7 +1,8 @@
 /*
  * cpus.c - the CPUs this process may use (affinity mask and cgroup v2
  * cpu.max), so that a container given 1.5 CPUs of a 64-CPU host does not
- * start 64 threads that the quota then throttles.
+ * start 64 threads that the quota then throttles; and work shared out on
+ * them (hpk_run_threads, hpk_run_each).
  */
 #define _GNU_SOURCE
 #include "hpk_cpus.h"
