@@ -41,12 +41,28 @@ static const char *deferrable(const struct hpk_start *c, int want)
     return (want & HPK_TREE_CACHE) && !(want & HPK_TREE_ALL) && k && !strcmp(k, "aot") ? c->cf.launch.java : NULL;
 }
 
-/* Warm-path check of an unpacked tree: complete, ours (`shared`: a store
- * tree, whose ownership store.c checked), class path jars and (want_cache)
- * the cache file as unpacked (file_as_unpacked), and (`deferred`) the
- * runtime entries a tree may leave out there too: a few fstatat more, only
- * for starts that pass no AOT cache. */
-static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int deferred, int shared, const char **why)
+/* An entry of the payload as the launcher wrote it (file_as_unpacked). */
+static int entry_as_unpacked(const struct hpk_start *c, int tree, const struct hpk_entry *e, int shared)
+{
+    char p[HPK_PATH_MAX + 1];
+    snprintf(p, sizeof p, "%.*s", (int)e->path_len, e->path);
+    return file_as_unpacked(tree, p, e->size, c->uid, shared);
+}
+
+/* The runtime entries a tree may leave out (hpk_entry_deferrable) are all
+ * there as unpacked: a few fstatat, only for starts that pass no AOT cache. */
+static int deferred_in(const struct hpk_start *c, int tree, int shared)
+{
+    for (uint32_t i = 0; i < c->a.p.count; i++) {
+        const struct hpk_entry *d = &c->a.p.entries[i];
+        if (hpk_entry_deferrable(&c->a, d, c->cf.launch.java) && !entry_as_unpacked(c, tree, d, shared)) return 0;
+    }
+    return 1;
+}
+
+/* The base part of an unpacked tree: complete, ours (`shared`: a store
+ * tree, whose ownership store.c checked), class path jars as unpacked. */
+static int base_ok(const struct hpk_start *c, int tree, int shared, const char **why)
 {
     struct stat st;
     struct hpk_err e;
@@ -66,22 +82,23 @@ static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int defe
             return 0;
         }
     }
-    char p[HPK_PATH_MAX + 1];
-    if (want_cache) {
-        snprintf(p, sizeof p, "%.*s", (int)c->cf.cache->path_len, c->cf.cache->path);
-        if (!file_as_unpacked(tree, p, c->cf.cache->size, c->uid, shared)) {
-            *why = "cache missing";
-            return 0;
-        }
+    return 1;
+}
+
+/* Warm-path check of an unpacked tree: its base part (base_ok), and what
+ * this start needs besides: (want_cache) the cache file and (`deferred`)
+ * the runtime entries a tree may leave out, as unpacked. */
+static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int deferred, int shared, const char **why)
+{
+    int r = base_ok(c, tree, shared, why);
+    if (r <= 0) return r;
+    if (want_cache && !entry_as_unpacked(c, tree, c->cf.cache, shared)) {
+        *why = "cache missing";
+        return 0;
     }
-    for (uint32_t i = 0; deferred && i < c->a.p.count; i++) {
-        const struct hpk_entry *d = &c->a.p.entries[i];
-        if (!hpk_entry_deferrable(&c->a, d, c->cf.launch.java)) continue;
-        snprintf(p, sizeof p, "%.*s", (int)d->path_len, d->path);
-        if (!file_as_unpacked(tree, p, d->size, c->uid, shared)) {
-            *why = "the runtime's default CDS archives were left out";
-            return 0;
-        }
+    if (deferred && !deferred_in(c, tree, shared)) {
+        *why = "the runtime's default CDS archives were left out";
+        return 0;
     }
     return 1;
 }
@@ -148,8 +165,7 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
     }
     /* Someone may have finished while we waited. */
     tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int base_ok = tree >= 0 && tree_ok(c, tree, 0, 0, 0, &why) > 0;
-    if (!base_ok) {
+    if (tree < 0 || base_ok(c, tree, 0, &why) <= 0) {
         if (tree >= 0) {
             close(tree);
             if (c->debug) fprintf(stderr, "hpack: %s/%s: %s; unpacking again\n", root->path, c->cf.base_hex, why);
@@ -177,10 +193,12 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
             hpk_start_die(c, &err);
         }
     }
-    if (want_cache && tree_ok(c, tree, 1, 0, 0, &why) <= 0) {
+    /* The base part is right (checked, or just unpacked): only what this
+     * start needs besides may be missing. */
+    if (want_cache && !entry_as_unpacked(c, tree, c->cf.cache, 0)) {
         if (hpk_unpack_cache_one(&c->a, tree, c->cf.cache, &err) != 0) hpk_start_die(c, &err);
     }
-    if (!defer && tree_ok(c, tree, 0, 1, 0, &why) <= 0) {
+    if (!defer && !deferred_in(c, tree, 0)) {
         if (c->debug) fprintf(stderr, "hpack: adding the runtime's default CDS archives to %s/%s\n", root->path, c->cf.base_hex);
         if (hpk_unpack_deferred(&c->a, tree, c->cf.launch.java, &err) != 0) hpk_start_die(c, &err);
     }
