@@ -176,7 +176,7 @@ void hpk_dctx_free(void *dctx) { ZSTD_freeDCtx(dctx); }
  * it tells every frame's place before any is decoded. */
 static int zstd_pieces(const uint8_t *data, const struct hpk_entry *e, struct hpk_piece *p, uint32_t n)
 {
-    uint64_t in = 0, out = 0;
+    uint64_t in = 0, out = 0, F = hpk_codec_frame(e->codec);
     for (uint32_t k = 0; k < n; k++) {
         size_t left = (size_t)(e->stored_size - in);
         const uint8_t *f = data + in;
@@ -186,7 +186,7 @@ static int zstd_pieces(const uint8_t *data, const struct hpk_entry *e, struct hp
         size_t clen = ZSTD_findFrameCompressedSize(f, left);
         if (ZSTD_isError(clen)) return HPK_E_DATA_CODEC;
         unsigned long long fcs = ZSTD_getFrameContentSize(f, clen);
-        uint64_t want = e->size - out < HPK_ZSTD_FRAME ? e->size - out : HPK_ZSTD_FRAME;
+        uint64_t want = e->size - out < F ? e->size - out : F;
         if (fcs != want || ZSTD_getDictID_fromFrame(f, clen) != 0) return HPK_E_DATA_CODEC;
         p[k] = (struct hpk_piece){.in_off = in, .in_len = clen, .out_off = out, .out_len = want};
         in += clen;
@@ -228,22 +228,23 @@ int hpk_entry_pieces(const struct hpk_artifact *a, const struct hpk_entry *e, st
         if (e->codec == HPK_CODEC_STORED) return HPK_OK;
         return HPK_E_DATA_CODEC; /* a compressed entry has at least its header */
     }
+    uint64_t F = hpk_codec_frame(e->codec);
     if (e->codec == HPK_CODEC_ZLIB) count = 1;
-    else count = (e->size + HPK_ZSTD_FRAME - 1) / HPK_ZSTD_FRAME;
+    else count = (e->size + F - 1) / F;
     /* Every zstd frame takes at least 9 bytes (magic, header, one block
      * header): a size the stored bytes cannot hold is refused before any
      * allocation it would call for. */
-    if (e->codec == HPK_CODEC_ZSTD && (count == 0 || count > e->stored_size / 9)) return HPK_E_DATA_CODEC;
+    if (hpk_codec_zstd(e->codec) && (count == 0 || count > e->stored_size / 9)) return HPK_E_DATA_CODEC;
     struct hpk_piece *p = malloc((size_t)count * sizeof *p);
     if (!p) return HPK_E_NOMEM;
     int err = HPK_OK;
-    if (e->codec == HPK_CODEC_ZSTD) {
+    if (hpk_codec_zstd(e->codec)) {
         err = zstd_pieces(data, e, p, (uint32_t)count);
     } else if (e->codec == HPK_CODEC_ZLIB) {
         p[0] = (struct hpk_piece){.in_off = 0, .in_len = e->stored_size, .out_off = 0, .out_len = e->size};
     } else {
         for (uint64_t k = 0; k < count; k++) {
-            uint64_t off = k * HPK_ZSTD_FRAME, len = e->size - off < HPK_ZSTD_FRAME ? e->size - off : HPK_ZSTD_FRAME;
+            uint64_t off = k * F, len = e->size - off < F ? e->size - off : F;
             p[k] = (struct hpk_piece){.in_off = off, .in_len = len, .out_off = off, .out_len = len};
         }
     }
@@ -264,7 +265,7 @@ int hpk_piece_decode(const struct hpk_artifact *a, const struct hpk_entry *e, co
         *res = in;
         return HPK_OK;
     }
-    if (e->codec != HPK_CODEC_ZSTD) return HPK_E_DATA_CODEC;
+    if (!hpk_codec_zstd(e->codec)) return HPK_E_DATA_CODEC;
     size_t got = ZSTD_decompressDCtx(dctx, buf, (size_t)p->out_len, in, (size_t)p->in_len);
     if (ZSTD_isError(got) || got != p->out_len) return HPK_E_DATA_CODEC;
     *res = buf;
@@ -278,7 +279,8 @@ static int decode_zstd(const struct hpk_artifact *a, const struct hpk_entry *e, 
     int err = hpk_entry_pieces(a, e, &p, &n);
     if (err != HPK_OK) return err;
     void *dctx = hpk_dctx_new();
-    uint8_t *buf = malloc(e->size < HPK_ZSTD_FRAME ? (size_t)e->size : HPK_ZSTD_FRAME);
+    size_t F = hpk_codec_frame(e->codec);
+    uint8_t *buf = malloc(e->size < F ? (size_t)e->size : F);
     XXH3_state_t st;
     XXH3_128bits_reset(&st);
     if (!dctx || !buf) err = HPK_E_NOMEM;
@@ -301,7 +303,7 @@ int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hp
                      void *ctx)
 {
     if (!a->map) return HPK_E_IO;
-    if (e->codec == HPK_CODEC_ZSTD) return decode_zstd(a, e, sink, ctx);
+    if (hpk_codec_zstd(e->codec)) return decode_zstd(a, e, sink, ctx);
     const uint8_t *data = entry_data(a, e);
     /* The stored bytes first: cheap (XXH3-64 runs at memory speed) and it
      * catches a flip that would still inflate to the same content. */

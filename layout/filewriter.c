@@ -94,9 +94,10 @@ struct engine {
     atomic_int no_cfr; /* copy_file_range refused: write stored pieces with pwrite */
     int failed;
     struct hpk_err *err;
-    uint8_t **free_bufs; /* HPK_ZSTD_FRAME buffers to reuse */
+    size_t slot;         /* a decode buffer's size: the largest zstd frame of the jobs */
+    uint8_t **free_bufs; /* decode buffers to reuse */
     size_t nfree, capfree;
-    uint8_t *arena;      /* slots of HPK_ZSTD_FRAME bytes, 2 MiB aligned (NULL: malloc) */
+    uint8_t *arena;      /* slots of `slot` bytes, 2 MiB aligned (NULL: malloc) */
     size_t arena_slots, arena_used;
     void *arena_map;     /* the mapping the arena was cut from */
     size_t arena_maplen;
@@ -121,12 +122,12 @@ static void eng_fail(struct engine *g, int code, const struct hpk_entry *e, cons
  * went to those faults (docs/results.md). */
 static void arena_init(struct engine *g, size_t slots)
 {
-    size_t len = slots * HPK_ZSTD_FRAME + (2u << 20);
+    size_t len = slots * g->slot + (2u << 20);
     void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return;
     uintptr_t lo = ((uintptr_t)m + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
 #ifdef MADV_HUGEPAGE
-    madvise((void *)lo, slots * HPK_ZSTD_FRAME, MADV_HUGEPAGE); /* an advice only */
+    madvise((void *)lo, slots * g->slot, MADV_HUGEPAGE); /* an advice only */
 #endif
     g->arena_map = m;
     g->arena_maplen = len;
@@ -136,7 +137,7 @@ static void arena_init(struct engine *g, size_t slots)
 
 static int in_arena(const struct engine *g, const uint8_t *b)
 {
-    return g->arena && b >= g->arena && b < g->arena + g->arena_slots * HPK_ZSTD_FRAME;
+    return g->arena && b >= g->arena && b < g->arena + g->arena_slots * g->slot;
 }
 
 static void buf_free(const struct engine *g, uint8_t *b)
@@ -150,17 +151,17 @@ static uint8_t *buf_get(struct engine *g)
     pthread_mutex_lock(&g->mu);
     uint8_t *b = g->nfree ? g->free_bufs[--g->nfree] : NULL;
     if (!b && g->arena_used < g->arena_slots) {
-        b = g->arena + g->arena_used++ * HPK_ZSTD_FRAME;
+        b = g->arena + g->arena_used++ * g->slot;
         fresh = 1;
     }
     pthread_mutex_unlock(&g->mu);
 #ifdef MADV_POPULATE_WRITE
     /* All its pages in one call (older kernels refuse: then faults). */
-    if (fresh) madvise(b, HPK_ZSTD_FRAME, MADV_POPULATE_WRITE);
+    if (fresh) madvise(b, g->slot, MADV_POPULATE_WRITE);
 #else
     (void)fresh;
 #endif
-    return b ? b : malloc(HPK_ZSTD_FRAME);
+    return b ? b : malloc(g->slot);
 }
 
 /* Under mu. */
@@ -347,15 +348,16 @@ static void do_piece(struct engine *g, void *dctx, size_t i, uint32_t k)
     const struct hpk_entry *e = j->e;
     if (e->codec == HPK_CODEC_ZLIB) return zlib_piece(g, j);
     const struct hpk_piece *p = &j->pc[k];
-    uint8_t *buf = e->codec == HPK_CODEC_ZSTD ? buf_get(g) : NULL;
+    int zstd = hpk_codec_zstd(e->codec);
+    uint8_t *buf = zstd ? buf_get(g) : NULL;
     const uint8_t *out = NULL;
-    int r = e->codec == HPK_CODEC_ZSTD && !buf ? HPK_E_NOMEM : hpk_piece_decode(g->a, e, p, dctx, buf, &out);
+    int r = zstd && !buf ? HPK_E_NOMEM : hpk_piece_decode(g->a, e, p, dctx, buf, &out);
     /* A decoded piece of a file of several is written in order, by the
      * thread that hashes it (below), not here: two threads writing one file
      * at once serialise on its inode lock (ext4 takes it for every buffered
      * write), and the one waiting spun there instead of decoding
      * (docs/results.md, "One writer per file"). */
-    int defer = e->codec == HPK_CODEC_ZSTD && j->n > 1;
+    int defer = zstd && j->n > 1;
     int werr = 0;
     if (r == HPK_OK && e->codec == HPK_CODEC_STORED && kill_after < 0 && !atomic_load(&g->no_cfr))
         werr = copy_piece(g, e, p, j->fd);
@@ -463,16 +465,21 @@ int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *li
     if (n == 0) return 0;
     load_hooks();
     uint64_t bytes = 0;
+    size_t slot = HPK_ZSTD_FRAME;
     for (size_t i = 0; i < n; i++) {
         jobs[i].fd = -1;
         bytes += jobs[i].e->size;
+        if (hpk_codec_zstd(jobs[i].e->codec) && hpk_codec_frame(jobs[i].e->codec) > slot)
+            slot = hpk_codec_frame(jobs[i].e->codec);
     }
     /* Threads only for work worth their start (about 50 us each). */
     int nt = bytes < 2 * HPK_ZSTD_FRAME ? 1 : hpk_cpus();
     /* Pieces of one file decoded ahead of its hash: enough to keep every
-     * thread busy on one big file, bounded (at most 32 x 2 MiB waiting). */
-    uint32_t window = (uint32_t)(2 * nt + 2) < 32 ? (uint32_t)(2 * nt + 2) : 32;
-    struct engine g = {.a = a, .jobs = jobs, .n = n, .window = window, .err = err};
+     * thread busy on one big file, bounded (at most 64 MiB waiting: 32
+     * pieces of 2 MiB, 8 of 8 MiB), and never fewer than the threads. */
+    uint32_t window = (uint32_t)(2 * nt + 2), most = (uint32_t)((64u << 20) / slot);
+    if (window > most) window = most > (uint32_t)nt + 1 ? most : (uint32_t)nt + 1;
+    struct engine g = {.a = a, .jobs = jobs, .n = n, .window = window, .slot = slot, .err = err};
     /* Enough slots for every piece a window lets wait plus one per thread;
      * more (several files each with a window open) come from malloc. */
     if (bytes > HPK_ZSTD_FRAME / 2) arena_init(&g, window + (size_t)nt);

@@ -52,8 +52,9 @@ typedef int (*hpk_sink_fn)(void *ctx, const uint8_t *buf, size_t len);
 int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink,
                      void *ctx);
 
-/* One independently decodable piece of an entry: a zstd frame, or a slice
- * of HPK_ZSTD_FRAME bytes of a stored entry, or a whole zlib entry. Pieces of
+/* One independently decodable piece of an entry: a zstd frame (of
+ * hpk_codec_frame(codec) content bytes), or a slice of HPK_ZSTD_FRAME bytes
+ * of a stored entry, or a whole zlib entry. Pieces of
  * one entry may be decoded in any order, on any thread: the parallel
  * unpacker hashes their outputs in order (XXH3-128 of the whole content). */
 struct hpk_piece {
@@ -63,7 +64,7 @@ struct hpk_piece {
     uint64_t out_len;
 };
 /* Check the stored bytes (D0), then split entry `e` into pieces, checking
- * the zstd framing (every frame's header: one frame per HPK_ZSTD_FRAME
+ * the zstd framing (every frame's header: one frame per hpk_codec_frame
  * content bytes, sizes declared, no dictionary, nothing left over). An entry
  * without data has no pieces. *out is malloc'ed (free it). */
 int hpk_entry_pieces(const struct hpk_artifact *a, const struct hpk_entry *e, struct hpk_piece **out,

@@ -27,9 +27,14 @@
 #define HPK_NAME_MAX 255u    /* longest path component, bytes */
 #define HPK_MAX_ENTRIES 1000000u
 /* Content bytes per zstd frame (docs/format.md 5.3): every frame of a zstd
- * entry but the last decodes to exactly this many bytes. Fixed by the format,
- * so a reader knows where each frame's output goes before decoding any. */
+ * entry but the last decodes to exactly this many bytes. Fixed by the codec,
+ * so a reader knows where each frame's output goes before decoding any.
+ * Stored entries are unpacked in slices of HPK_ZSTD_FRAME too. */
 #define HPK_ZSTD_FRAME (2u << 20)
+/* ... and of a zstd8m entry: high levels search windows of 4-8 MiB, which
+ * 2 MiB frames would cut short (docs/results.md: the JDK at level 19 is 2.3 %
+ * smaller in 8 MiB frames). */
+#define HPK_ZSTD_FRAME_LARGE (8u << 20)
 
 #define HPK_FOOTER_MAGIC "HPACKFT1"
 #define HPK_FOOTER_MAGIC_END "HPACKEND"
@@ -48,6 +53,7 @@ enum hpk_codec {
     HPK_CODEC_ZLIB = 1, /* one zlib stream (RFC 1950) of the whole content */
     HPK_CODEC_ZSTD = 2, /* zstd frames (RFC 8878) of HPK_ZSTD_FRAME content bytes each, the last
                          * one shorter: independent, so one file decodes on several cores */
+    HPK_CODEC_ZSTD8M = 3, /* the same in frames of HPK_ZSTD_FRAME_LARGE content bytes */
     HPK_CODEC_COUNT
 };
 
@@ -122,6 +128,13 @@ struct hpk_payload {
 const char *hpk_layout_strerror(int err);
 const char *hpk_role_name(unsigned role);
 const char *hpk_codec_name(unsigned codec);
+/* A zstd codec (frames), and the content bytes of each of its pieces: a
+ * zstd frame, or a slice of a stored entry (docs/format.md 5.3). */
+static inline int hpk_codec_zstd(unsigned codec) { return codec == HPK_CODEC_ZSTD || codec == HPK_CODEC_ZSTD8M; }
+static inline uint32_t hpk_codec_frame(unsigned codec)
+{
+    return codec == HPK_CODEC_ZSTD8M ? HPK_ZSTD_FRAME_LARGE : HPK_ZSTD_FRAME;
+}
 int hpk_role_from_name(const char *name); /* -1 if unknown */
 
 /* Little-endian fields: the format is little-endian on every host (and so

@@ -69,7 +69,8 @@ int hpk_role_from_name(const char *name)
 
 const char *hpk_codec_name(unsigned codec)
 {
-    return codec == HPK_CODEC_STORED ? "stored" : codec == HPK_CODEC_ZLIB ? "zlib" : codec == HPK_CODEC_ZSTD ? "zstd" : "?";
+    static const char *const names[HPK_CODEC_COUNT] = {"stored", "zlib", "zstd", "zstd8m"};
+    return codec < HPK_CODEC_COUNT ? names[codec] : "?";
 }
 
 void hpk_hash_hex(const uint8_t h[16], char out[33])

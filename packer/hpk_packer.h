@@ -231,8 +231,13 @@ char *hpk_jar_module_name(const uint8_t *data, size_t size, char **requires);
  * Default zstd level: measured, docs/format.md 10.5. */
 #define HPK_ZSTD_LEVEL 3
 #define HPK_ZLIB_LEVEL 4
+/* From this zstd level on, files larger than one 2 MiB frame are written
+ * in 8 MiB frames (codec zstd8m): zstd searches a 4 MiB window from level
+ * 9 and an 8 MiB one from 17, which 2 MiB frames would cut short
+ * (docs/format.md 10.5). */
+#define HPK_ZSTD_LARGE_LEVEL 9
 struct hpk_compress {
-    int codec; /* HPK_CODEC_ZSTD, HPK_CODEC_ZLIB or HPK_CODEC_STORED (none) */
+    int codec; /* HPK_CODEC_ZSTD (zstd8m follows from the level), HPK_CODEC_ZLIB or HPK_CODEC_STORED (none) */
     int level;
 };
 /* Process-wide option, set by `hpack build --compress`: the DA1 cache

@@ -2,7 +2,7 @@
  * payload.c - lay out, compress and seal a payload (docs/format.md).
  *
  * Compression runs on the CPUs the process may use (hpk_cpus), one unit per
- * task, largest first: a zstd frame (HPK_ZSTD_FRAME content bytes, so one
+ * task, largest first: a zstd frame (2 or 8 MiB of content, so one
  * big file is compressed on every core) or a whole zlib entry. Each unit is
  * compressed on its own with fixed parameters, and the layout is decided
  * afterwards in item order, so the bytes never depend on the thread count or
@@ -62,6 +62,7 @@ int hpk_compress_parse(const char *spec, struct hpk_compress *out)
 struct place {
     size_t off, slen;
     int packed, failed;
+    uint8_t codec; /* of the entry, if packed */
 };
 
 static int compressible(const struct hpk_item *it, int codec)
@@ -144,10 +145,17 @@ struct zpipe {
     pthread_cond_t cv;
 };
 
-static size_t frame_len(const struct hpk_item *it, size_t k)
+/* The zstd codec of a compressible item: a file that fits one 2 MiB
+ * frame is the same single frame either way, so it keeps codec zstd. */
+static uint8_t zstd_codec(const struct hpk_item *it, int level)
 {
-    size_t off = k * HPK_ZSTD_FRAME;
-    return it->size - off > HPK_ZSTD_FRAME ? HPK_ZSTD_FRAME : it->size - off;
+    return level >= HPK_ZSTD_LARGE_LEVEL && it->size > HPK_ZSTD_FRAME ? HPK_CODEC_ZSTD8M : HPK_CODEC_ZSTD;
+}
+
+static size_t frame_len(const struct hpk_item *it, size_t k, size_t F)
+{
+    size_t off = k * F;
+    return it->size - off > F ? F : it->size - off;
 }
 
 /* Lay down frame u (complete, in its slot). Under mu. */
@@ -171,6 +179,7 @@ static void zp_commit(struct zpipe *g, size_t u)
     if (u + 1 < g->first[i + 1]) return;
     if (!pl->failed && WORTH(g->zacc, it->size)) {
         pl->packed = 1;
+        pl->codec = zstd_codec(it, g->level);
         pl->slen = g->zacc;
     } else { /* not worth it (or failed): stored, over the frames */
         pl->packed = 0;
@@ -195,11 +204,11 @@ static void *zp_worker(void *arg)
         size_t u = g->next++;
         pthread_mutex_unlock(&g->mu);
         const struct hpk_item *it = &g->items[g->uitem[u]];
-        size_t k = u - g->first[g->uitem[u]];
+        size_t k = u - g->first[g->uitem[u]], F = hpk_codec_frame(zstd_codec(it, g->level));
         /* One-shot: the frame header records the content size, no checksum
          * (the entry's XXH3-128 covers it), no dictionary. */
-        size_t r = cc ? ZSTD_compressCCtx(cc, g->ring + (u % g->W) * g->cap, g->cap, it->data + k * HPK_ZSTD_FRAME,
-                                          frame_len(it, k), g->level)
+        size_t r = cc ? ZSTD_compressCCtx(cc, g->ring + (u % g->W) * g->cap, g->cap, it->data + k * F,
+                                          frame_len(it, k, F), g->level)
                       : (size_t)-1;
         pthread_mutex_lock(&g->mu);
         g->rlen[u % g->W] = cc && !ZSTD_isError(r) ? r : (size_t)-1;
@@ -220,10 +229,13 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
 {
     size_t *first = malloc((n + 1) * sizeof *first), total = 0;
     if (!first) return -1;
-    size_t need = (size_t)hpk_align_up(p->data_end) + (1u << 20);
+    size_t need = (size_t)hpk_align_up(p->data_end) + (1u << 20), maxf = HPK_ZSTD_FRAME;
+    int level = hpk_compress_opt.level;
     for (size_t i = 0; i < n; i++) {
         first[i] = total;
-        size_t nf = compressible(&items[i], codec) ? (items[i].size + HPK_ZSTD_FRAME - 1) / HPK_ZSTD_FRAME : 0;
+        size_t F = hpk_codec_frame(zstd_codec(&items[i], level));
+        size_t nf = compressible(&items[i], codec) ? (items[i].size + F - 1) / F : 0;
+        if (nf && F > maxf) maxf = F;
         total += nf;
         size_t bound = nf ? ZSTD_compressBound(items[i].size) + nf * 64 : 0;
         need += 4096 + (bound > items[i].size ? bound : items[i].size);
@@ -233,8 +245,8 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
     int nt = hpk_cpus();
     if ((size_t)nt > total) nt = total ? (int)total : 1;
     struct zpipe g = {.items = items, .n = n, .first = first, .uitem = uitem, .nunits = total, .p = p, .pl = pl,
-                      .level = hpk_compress_opt.level, .W = (size_t)(2 * nt + 2),
-                      .cap = ZSTD_compressBound(HPK_ZSTD_FRAME), .cursor = p->data_end};
+                      .level = level, .W = (size_t)(2 * nt + 2), .cap = ZSTD_compressBound(maxf),
+                      .cursor = p->data_end};
     /* The whole reservation is address space; pages are taken as it fills. */
     int rc = uitem && reserve(p, need) == 0 ? 0 : -1;
     if (rc == 0 && total) {
@@ -353,6 +365,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
         memcpy(p->data + pl[i].off, u->z, u->zlen);
         pl[i].slen = u->zlen;
         pl[i].packed = 1;
+        pl[i].codec = HPK_CODEC_ZLIB;
         cursor = pl[i].off + u->zlen;
     }
     if (rc == 0) p->data_end = cursor;
@@ -402,7 +415,7 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         en->role = it->role;
         en->size = S_ISDIR(it->mode) ? 0 : it->size;
         if (!S_ISDIR(it->mode)) memcpy(en->hash, it->hash, 16);
-        en->codec = pl[i].packed ? (uint8_t)codec : HPK_CODEC_STORED;
+        en->codec = pl[i].packed ? pl[i].codec : HPK_CODEC_STORED;
         en->stored_size = pl[i].slen;
         en->offset = pl[i].off;
         en->stored_hash = XXH3_64bits(p->data + en->offset, en->stored_size);

@@ -102,6 +102,12 @@ run_jtgz() { tar -C "$J25" -czf "$B/jdk.tgz" .; }
 SLOW=$(((RUNS + 1) / 2))
 bench "$RUNS" build jtar build1
 bench "$SLOW" jtgz
+# --compress zstd:19, the smallest setting (8 MiB frames, docs/format.md
+# 10.5): a size figure; one build, about a minute on two CPUs.
+rm -f "$B/jdk19.art"; sync
+T19=$(date +%s%N)
+"$HPACK" build -q --compress zstd:19 --runtime "$J25" --jar "$SAMPLES/hello.jar" -o "$B/jdk19.art"
+T19=$(awk -v a="$T19" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}')
 
 # ---- 6: build from that JDK as a .tar.gz (one top directory, as shipped),
 # decoded once, vs tar -xzf of the same archive (one inflate, no compression) ----
@@ -128,6 +134,8 @@ row "hpack build --runtime JDK .tar.gz" "$(med buildtgz) s" "$(pratio buildtgz u
 row "artifact / tar.gz, that JDK" "$(awk -v a="$(fsz "$B/jdk.art")" -v b="$(fsz "$B/jdk.tgz")" 'BEGIN {printf "%.2f", a / b}')" \
     "$(mb "$(fsz "$B/jdk.art")") / $(mb "$(fsz "$B/jdk.tgz")")" \
     "zstd:1: $(awk -v a="$(fsz "$B/jdk1.art")" -v b="$(fsz "$B/jdk.tgz")" 'BEGIN {printf "%.2f", a / b}')"
+row "artifact at --compress zstd:19 / tar.gz, that JDK" "$(awk -v a="$(fsz "$B/jdk19.art")" -v b="$(fsz "$B/jdk.tgz")" 'BEGIN {printf "%.3f", a / b}')" \
+    "$(mb "$(fsz "$B/jdk19.art")") / $(mb "$(fsz "$B/jdk.tgz")")" "one build: $T19 s"
 row "artifact / tar.gz of its tree, Clojure" "$(awk -v a="$(fsz "$B/clj")" -v b="$(fsz "$TGZ_CLJ")" 'BEGIN {printf "%.2f", a / b}')" \
     "$(mb "$(fsz "$B/clj")") / $(mb "$(fsz "$TGZ_CLJ")")" "zlib:4 artifact: $(mb "$(fsz "$B/clj.zlib")")"
 echo

@@ -29,7 +29,7 @@ static void fuzz_pieces(const struct hpk_artifact *a, const struct hpk_entry *e)
     uint8_t **bufs = calloc(n ? n : 1, sizeof *bufs);
     int ok = dctx && out && bufs;
     for (uint32_t k = n; ok && k-- > 0;) {
-        ok = (bufs[k] = malloc(HPK_ZSTD_FRAME)) != NULL;
+        ok = (bufs[k] = malloc(hpk_codec_frame(e->codec))) != NULL;
         if (ok) ok = hpk_piece_decode(a, e, &p[k], dctx, bufs[k], &out[k]) == HPK_OK;
     }
     if (ok) {
@@ -63,7 +63,7 @@ static void fuzz_payload(const uint8_t *d, size_t n)
             const struct hpk_entry *e = &a.p.entries[i];
             /* A zlib bomb is slow, not a bug; zstd frames decode fast, and
              * three of them cover first, middle and last. */
-            if (e->size > (e->codec == HPK_CODEC_ZSTD ? 3ull * HPK_ZSTD_FRAME : 1u << 20)) continue;
+            if (e->size > (hpk_codec_zstd(e->codec) ? 3ull * hpk_codec_frame(e->codec) : 1u << 20)) continue;
             if (e->size > (1u << 20)) {
                 fuzz_pieces(&a, e);
                 continue;

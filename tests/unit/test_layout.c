@@ -1570,6 +1570,58 @@ static void test_decode_zstd_frames(void **state)
     }
 }
 
+/* Codec zstd8m: the same rules in 8 MiB frames; frames of the other
+ * codec's size are refused either way. */
+static void test_decode_zstd8m_frames(void **state)
+{
+    (void)state;
+    const size_t F = HPK_ZSTD_FRAME_LARGE;
+    assert_int_equal(hpk_codec_frame(HPK_CODEC_ZSTD8M), F);
+    assert_int_equal(hpk_codec_frame(HPK_CODEC_ZSTD), HPK_ZSTD_FRAME);
+    assert_string_equal(hpk_codec_name(HPK_CODEC_ZSTD8M), "zstd8m");
+    const size_t sizes[] = {1000, HPK_ZSTD_FRAME + 1, F, F + 1, 2 * F + 12345};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        struct zbuf z;
+        zbuf_make(&z, sizes[s], F);
+        zbuf_seal(&z);
+        z.e.codec = HPK_CODEC_ZSTD8M;
+        struct collect c = {0};
+        assert_int_equal(hpk_entry_decode(&z.a, &z.e, collect_sink, &c), HPK_OK);
+        assert_int_equal(c.len, z.size);
+        assert_memory_equal(c.buf, z.content, z.size);
+        collect_reset(&c);
+        struct hpk_piece *p;
+        uint32_t n;
+        assert_int_equal(hpk_entry_pieces(&z.a, &z.e, &p, &n), HPK_OK);
+        assert_int_equal(n, (z.size + F - 1) / F);
+        void *dctx = hpk_dctx_new();
+        uint8_t *buf = malloc(F);
+        for (uint32_t k = n; k-- > 0;) {
+            const uint8_t *out;
+            assert_int_equal(hpk_piece_decode(&z.a, &z.e, &p[k], dctx, buf, &out), HPK_OK);
+            assert_int_equal(p[k].out_off, (uint64_t)k * F);
+            assert_memory_equal(out, z.content + p[k].out_off, p[k].out_len);
+        }
+        free(buf);
+        hpk_dctx_free(dctx);
+        free(p);
+        /* The same frames named zstd: more than 2 MiB each, refused. */
+        z.e.codec = HPK_CODEC_ZSTD;
+        assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), z.size > HPK_ZSTD_FRAME ? HPK_E_DATA_CODEC : HPK_OK);
+        zbuf_free(&z);
+    }
+    /* 2 MiB frames named zstd8m: refused. */
+    struct zbuf z;
+    zbuf_make(&z, F + 1, HPK_ZSTD_FRAME);
+    zbuf_seal(&z);
+    z.e.codec = HPK_CODEC_ZSTD8M;
+    assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), HPK_E_DATA_CODEC);
+    struct hpk_piece *p;
+    uint32_t n;
+    assert_int_equal(hpk_entry_pieces(&z.a, &z.e, &p, &n), HPK_E_DATA_CODEC);
+    zbuf_free(&z);
+}
+
 static void test_decode_zstd_bad_framing(void **state)
 {
     (void)state;
@@ -2462,6 +2514,7 @@ int main(void)
         cmocka_unit_test(test_decode_zlib_trailing_garbage),
         cmocka_unit_test(test_decode_zstd_frames),
         cmocka_unit_test(test_cpu_max_parse),
+        cmocka_unit_test(test_decode_zstd8m_frames),
         cmocka_unit_test(test_decode_zstd_bad_framing),
         cmocka_unit_test(test_decode_size_mismatch),
         cmocka_unit_test(test_decode_sink_error),
