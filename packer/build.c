@@ -444,6 +444,7 @@ int hpk_build_run(struct hpk_build *b)
     struct hpk_snapshot s;
     struct hpk_payload_buf p;
     memset(&p, 0, sizeof p);
+    struct hpk_elf_out out = {.fd = -1};
     double t0 = hpk_now();
     int st = HPK_ST_OK;
     memset(&s, 0, sizeof s);
@@ -474,8 +475,16 @@ int hpk_build_run(struct hpk_build *b)
     hpk_step_end();
     hpk_info("read %zu entries in %.2f s", s.n, hpk_now() - t0);
     if (b->locked && hpk_lock_check(&s, b->locked, &e) != 0) goto fail;
+    /* A plain build writes the artifact while it compresses (elfout.c);
+     * training and tuning make DA0 and DA1 from the payload in memory. */
+    int direct = !b->tune && !b->train && !b->with_cache;
+    if (direct && hpk_elf_open(b->output, &out, &e) != 0) goto fail;
     hpk_step_begin("compressing %zu entries", s.n);
-    if (hpk_payload_build(&p, s.items, s.n, &e) != 0) goto fail;
+    if ((direct ? hpk_payload_stream(&p, s.items, s.n, hpk_elf_write, &out, &e)
+                : hpk_payload_build(&p, s.items, s.n, &e)) != 0) {
+        if (p.sink_err) hpk_fail(&e, HPK_ST_OUTPUT, "%s: cannot write: %s", b->output, strerror(p.sink_err));
+        goto fail;
+    }
     hpk_step_end();
     char hex[33], size[32];
     hpk_hash_hex(p.base_hash, hex);
@@ -484,7 +493,12 @@ int hpk_build_run(struct hpk_build *b)
     } else if (b->train || b->with_cache) {
         if (hpk_train_and_emit(b, &s, &p, &e) != 0) goto fail;
     } else {
-        if (hpk_elf_emit(b->output, p.data, p.len, &e) != 0) goto fail;
+        int werr = hpk_elf_write(&out, p.data + p.flushed, p.len - p.flushed, p.flushed);
+        if (werr) {
+            hpk_fail(&e, HPK_ST_OUTPUT, "%s: cannot write: %s", b->output, strerror(werr));
+            goto fail;
+        }
+        if (hpk_elf_commit(&out, p.len, &e) != 0) goto fail;
         struct stat sb;
         hpk_human_size(size, sizeof size, stat(b->output, &sb) == 0 ? (double)sb.st_size : 0);
         hpk_note("wrote %s (%s, Java %s, main class %s) in %.2f s; base %s", b->output, size, s.runtime_version,
@@ -493,6 +507,7 @@ int hpk_build_run(struct hpk_build *b)
     if (b->lock && hpk_lock_write(&s, b->lock, &e) != 0) goto fail;
     goto done;
 fail:
+    hpk_elf_abort(&out);
     hpk_step_abort();
     if (b->fail_detail) fputs(b->fail_detail, stderr);
     fprintf(stderr, "hpack: %s\n", e.msg);

@@ -246,6 +246,9 @@ extern struct hpk_compress hpk_compress_opt;
 /* Parse "zstd", "zstd:N" (1-19), "zlib", "zlib:N" (1-9) or "none"; -1 if bad. */
 int hpk_compress_parse(const char *spec, struct hpk_compress *out);
 
+/* Where a payload's bytes go while it is made: len bytes of it, at payload
+ * offset off; returns 0 or an errno. */
+typedef int (*hpk_payload_sink_fn)(void *ctx, const uint8_t *buf, size_t len, uint64_t off);
 struct hpk_payload_buf {
     uint8_t *data;
     size_t len, cap;
@@ -254,10 +257,23 @@ struct hpk_payload_buf {
     uint32_t count;
     size_t data_end;
     uint8_t base_hash[16], full_hash[16];
+    /* hpk_payload_stream: the sink, and how many bytes from the start were
+     * handed to it (the rest, table and footer included, is the caller's
+     * to write: data + flushed .. data + len). */
+    hpk_payload_sink_fn sink;
+    void *sink_ctx;
+    int sink_err; /* an errno from the sink, or 0 */
+    size_t flushed;
 };
 
 /* Lay out and compress items in order, then write table and footer. */
 int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e);
+/* The same, handing the data laid down to `sink` while the rest is still
+ * compressed, so the output is written (and its writeback started) during
+ * compression rather than after it. The bytes are those of
+ * hpk_payload_build. */
+int hpk_payload_stream(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, hpk_payload_sink_fn sink,
+                       void *ctx, struct hpk_err *e);
 /* Append items (the cache) after the existing entries' data, rewriting only
  * the table and footer: every earlier entry keeps its bytes and offset. */
 int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e);
@@ -267,6 +283,23 @@ void hpk_payload_buf_free(struct hpk_payload_buf *p);
 extern const uint8_t hpk_launcher_start[], hpk_launcher_end[];
 /* Write launcher + payload as `out` atomically (temporary name, then rename). */
 int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hpk_err *e);
+/* The same in steps, for a payload written while it is made: open writes
+ * the launcher and its section header table to a temporary file next to
+ * `out`; hpk_elf_write puts payload bytes at their place (a sink for
+ * hpk_payload_stream) and starts their writeback; commit records the
+ * payload's size in the .hpack header, syncs and renames; abort removes
+ * the temporary file. After open, exactly one of commit and abort. */
+struct hpk_elf_out {
+    int fd;
+    const char *out;
+    char tmp[4096];
+    uint64_t payload_off; /* file offset of the payload */
+    uint64_t hdr_off;     /* file offset of the .hpack section header */
+};
+int hpk_elf_open(const char *out, struct hpk_elf_out *o, struct hpk_err *e);
+int hpk_elf_write(void *o, const uint8_t *buf, size_t len, uint64_t off);
+int hpk_elf_commit(struct hpk_elf_out *o, uint64_t plen, struct hpk_err *e);
+void hpk_elf_abort(struct hpk_elf_out *o);
 /* Before the long steps: can OUT (the `what`: "output", "lock") be written?
  * The same checks again when it is, but a user should not wait a jlink and a
  * training run to learn of a typo. */

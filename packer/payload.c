@@ -62,8 +62,15 @@ int hpk_compress_parse(const char *spec, struct hpk_compress *out)
 struct place {
     size_t off, slen;
     int packed, failed;
+    int ext;       /* stored, its bytes left in the item (it->data), not copied to p->data */
     uint8_t codec; /* of the entry, if packed */
 };
+
+/* Where the stored bytes of a placed item are. */
+static const uint8_t *stored_bytes(const struct hpk_payload_buf *p, const struct hpk_item *it, const struct place *pl)
+{
+    return pl->ext ? it->data : p->data + pl->off;
+}
 
 static int compressible(const struct hpk_item *it, int codec)
 {
@@ -100,16 +107,23 @@ static size_t place_at(struct hpk_payload_buf *p, size_t *cursor)
     return off;
 }
 
-/* An item stored as it is (directories have no bytes). */
-static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, struct place *pl, size_t *cursor)
+/* Stored items from this size on are not copied into p->data when the
+ * payload is streamed: the writer writes them from the item's own bytes. */
+#define EXT_MIN (256u << 10)
+
+/* An item stored as it is (directories have no bytes). With `ext`, a big
+ * one is only placed: its bytes stay where they are (stored_bytes). */
+static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, struct place *pl, size_t *cursor,
+                        int ext)
 {
     size_t len = S_ISDIR(it->mode) ? 0 : it->size;
     pl->packed = 0;
     pl->slen = len;
     pl->off = 0;
+    pl->ext = ext && S_ISREG(it->mode) && len >= EXT_MIN;
     if (!len) return;
     pl->off = place_at(p, cursor);
-    memcpy(p->data + pl->off, it->data, len);
+    if (!pl->ext) memcpy(p->data + pl->off, it->data, len);
     *cursor = pl->off + len;
 }
 
@@ -141,9 +155,75 @@ struct zpipe {
     size_t placed;       /* items laid down: 0 .. placed-1 */
     size_t cursor;       /* end of the bytes laid down */
     size_t zacc;         /* compressed bytes of the item being laid down */
+    int sure;            /* that item will be kept compressed, whatever its other frames give */
+    size_t stable;       /* bytes laid down that will not change: 0 .. stable-1 */
+    int finished;        /* no frame left to lay down: the writer writes the rest */
+    int broken;          /* a frame failed after its item was sure: the build fails, stable stays */
+    int streaming;       /* a writer runs: big stored items are not copied (place_plain's ext) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
+
+/* Bytes the writer hands to the sink at once, at least. */
+#define STREAM_CHUNK (4u << 20)
+
+/* Hand payload bytes [from, to) to the sink: runs of p->data, and the
+ * items placed with `ext` from their own bytes. Items below `placed` are
+ * placed for good (read without the lock); the one in progress, if any,
+ * is in p->data. *wi: the first item that may still lie at or after
+ * `from` (items are laid down in order). */
+static int write_range(struct zpipe *g, size_t from, size_t to, size_t placed, size_t *wi)
+{
+    struct hpk_payload_buf *p = g->p;
+    while (from < to) {
+        while (*wi < placed && (g->pl[*wi].slen == 0 || g->pl[*wi].off + g->pl[*wi].slen <= from)) (*wi)++;
+        /* The next ext item at or after `from`, if any, below `to`. */
+        size_t x = *wi;
+        while (x < placed && !(g->pl[x].ext && g->pl[x].slen)) x++;
+        size_t end = x < placed && g->pl[x].off < to ? g->pl[x].off : to;
+        int err = 0;
+        if (from < end) {
+            err = p->sink(p->sink_ctx, p->data + from, end - from, from);
+            from = end;
+        } else { /* from lies in ext item x (at its start: stable never stops inside one) */
+            size_t skip = from - g->pl[x].off, stop = g->pl[x].off + g->pl[x].slen;
+            size_t len = (stop < to ? stop : to) - from;
+            err = p->sink(p->sink_ctx, g->items[x].data + skip, len, from);
+            from += len;
+        }
+        if (err) return err;
+    }
+    return 0;
+}
+
+/* The writer (hpk_payload_stream): hands every byte laid down that will
+ * not change (up to g->stable, see zp_commit) to the sink in order,
+ * outside the lock, while the other threads compress. */
+static void *zp_writer(void *arg)
+{
+    struct zpipe *g = arg;
+    struct hpk_payload_buf *p = g->p;
+    size_t wi = 0;
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        if (!g->finished && g->stable - p->flushed < STREAM_CHUNK) {
+            pthread_cond_wait(&g->cv, &g->mu);
+            continue;
+        }
+        size_t from = p->flushed, to = g->stable, placed = g->placed;
+        if (to == from) break; /* finished, all written */
+        pthread_mutex_unlock(&g->mu);
+        int err = write_range(g, from, to, placed, &wi);
+        pthread_mutex_lock(&g->mu);
+        if (err) {
+            p->sink_err = err;
+            break;
+        }
+        p->flushed = to;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
 
 /* The zstd codec of a compressible item: a file that fits one 2 MiB
  * frame is the same single frame either way, so it keeps codec zstd. */
@@ -158,17 +238,28 @@ static size_t frame_len(const struct hpk_item *it, size_t k, size_t F)
     return it->size - off > F ? F : it->size - off;
 }
 
-/* Lay down frame u (complete, in its slot). Under mu. */
+/* Lay down frame u (complete, in its slot). Under mu.
+ *
+ * What is stable (may be written out while the rest is compressed): every
+ * item before this one, and this one's frames once it is sure to stay
+ * compressed: when even its remaining frames at their largest
+ * (ZSTD_compressBound) would leave it worth compressing. Before that, a
+ * file that does not pay is stored over its frames at its end. A big file
+ * that compresses well is sure after a few of its frames, so lib/modules is
+ * written as it is compressed, not after. */
 static void zp_commit(struct zpipe *g, size_t u)
 {
     size_t i = g->uitem[u], k = u - g->first[i];
     const struct hpk_item *it = &g->items[i];
     struct place *pl = &g->pl[i];
     if (k == 0) {
-        while (g->placed < i) place_plain(g->p, &g->items[g->placed], &g->pl[g->placed], &g->cursor), g->placed++;
+        while (g->placed < i)
+            place_plain(g->p, &g->items[g->placed], &g->pl[g->placed], &g->cursor, g->streaming), g->placed++;
         pl->off = place_at(g->p, &g->cursor);
         pl->failed = 0;
         g->zacc = 0;
+        g->sure = 0;
+        if (!g->broken) g->stable = pl->off;
     }
     size_t len = g->rlen[u % g->W];
     if (len == (size_t)-1) pl->failed = 1;
@@ -176,7 +267,11 @@ static void zp_commit(struct zpipe *g, size_t u)
         memcpy(g->p->data + pl->off + g->zacc, g->ring + (u % g->W) * g->cap, len);
         g->zacc += len;
     }
-    if (u + 1 < g->first[i + 1]) return;
+    if (u + 1 < g->first[i + 1]) {
+        if (!pl->failed && !g->sure && WORTH(g->zacc + (g->first[i + 1] - u - 1) * g->cap, it->size)) g->sure = 1;
+        if (g->sure && !pl->failed && !g->broken) g->stable = pl->off + g->zacc;
+        return;
+    }
     if (!pl->failed && WORTH(g->zacc, it->size)) {
         pl->packed = 1;
         pl->codec = zstd_codec(it, g->level);
@@ -184,9 +279,14 @@ static void zp_commit(struct zpipe *g, size_t u)
     } else { /* not worth it (or failed): stored, over the frames */
         pl->packed = 0;
         pl->slen = it->size;
-        memcpy(g->p->data + pl->off, it->data, it->size);
+        /* Sure means it was worth it, unless a frame failed: then the
+         * build fails (add_items), and its frames, maybe being written,
+         * stay; nothing after them is written out. */
+        if (!g->sure) memcpy(g->p->data + pl->off, it->data, it->size);
+        else g->broken = 1;
     }
     g->cursor = pl->off + pl->slen;
+    if (!g->broken) g->stable = g->cursor;
     g->placed = i + 1;
 }
 
@@ -246,7 +346,7 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
     if ((size_t)nt > total) nt = total ? (int)total : 1;
     struct zpipe g = {.items = items, .n = n, .first = first, .uitem = uitem, .nunits = total, .p = p, .pl = pl,
                       .level = level, .W = (size_t)(2 * nt + 2), .cap = ZSTD_compressBound(maxf),
-                      .cursor = p->data_end};
+                      .cursor = p->data_end, .stable = p->data_end};
     /* The whole reservation is address space; pages are taken as it fills. */
     int rc = uitem && reserve(p, need) == 0 ? 0 : -1;
     if (rc == 0 && total) {
@@ -260,10 +360,18 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
             for (size_t u = first[i]; u < first[i + 1]; u++) uitem[u] = i;
         pthread_mutex_init(&g.mu, NULL);
         pthread_cond_init(&g.cv, NULL);
+        pthread_t writer;
+        g.streaming = p->sink && !p->sink_err && pthread_create(&writer, NULL, zp_writer, &g) == 0;
         if (total) hpk_run_threads(nt, zp_worker, &g);
+        pthread_mutex_lock(&g.mu);
+        while (g.placed < n) place_plain(p, &items[g.placed], &pl[g.placed], &g.cursor, g.streaming), g.placed++;
+        if (!g.broken) g.stable = g.cursor;
+        g.finished = 1;
+        pthread_cond_broadcast(&g.cv);
+        pthread_mutex_unlock(&g.mu);
+        if (g.streaming) pthread_join(writer, NULL);
         pthread_cond_destroy(&g.cv);
         pthread_mutex_destroy(&g.mu);
-        while (g.placed < n) place_plain(p, &items[g.placed], &pl[g.placed], &g.cursor), g.placed++;
         p->data_end = g.cursor;
     }
     free(g.ring);
@@ -357,7 +465,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct unit *u = unit_of[i] == (size_t)-1 ? NULL : &pool.units[unit_of[i]];
         if (!u || u->failed || !WORTH(u->zlen, items[i].size)) {
-            place_plain(p, &items[i], &pl[i], &cursor);
+            place_plain(p, &items[i], &pl[i], &cursor, 0);
             pl[i].failed = u && u->failed;
             continue;
         }
@@ -418,7 +526,7 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         en->codec = pl[i].packed ? pl[i].codec : HPK_CODEC_STORED;
         en->stored_size = pl[i].slen;
         en->offset = pl[i].off;
-        en->stored_hash = XXH3_64bits(p->data + en->offset, en->stored_size);
+        en->stored_hash = XXH3_64bits(stored_bytes(p, it, &pl[i]), en->stored_size);
         p->count++;
     }
     free(pl);
@@ -453,9 +561,21 @@ static int seal(struct hpk_payload_buf *p, struct hpk_err *e)
 
 int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
 {
+    return hpk_payload_stream(p, items, n, NULL, NULL, e);
+}
+
+int hpk_payload_stream(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, hpk_payload_sink_fn sink,
+                       void *ctx, struct hpk_err *e)
+{
     memset(p, 0, sizeof *p);
-    if (add_items(p, items, n, e) != 0) return -1;
-    return seal(p, e);
+    p->sink = sink;
+    p->sink_ctx = ctx;
+    int r = add_items(p, items, n, e);
+    /* Appends (DA1) are made in memory whole; the caller writes them. */
+    p->sink = NULL;
+    /* The caller, which knows the output's name, reports p->sink_err. */
+    if (r == 0 && p->sink_err) return hpk_fail(e, HPK_ST_OUTPUT, "cannot write: %s", strerror(p->sink_err));
+    return r != 0 ? -1 : seal(p, e);
 }
 
 int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)

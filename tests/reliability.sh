@@ -351,6 +351,26 @@ t_disk_full() {
     [ -z "$left" ] || fail "left behind: $left"
 }
 
+t_build_disk_full() {
+    # hpack build onto a full file system: status 6, a message naming the
+    # output, nothing left in its directory. The 6 MB incompressible file is
+    # written by the writer thread while the rest compresses (stored files
+    # straight from their input), the zlib build after compression.
+    local d=$W/bfull/rt; mkdir -p "$W/bfull"; fake_runtime "$d"
+    head -c $((6 * 1048576)) /dev/urandom >"$d/lib/random.bin"
+    seq 1 1300000 >"$d/lib/big.txt"
+    mkdir -p "$W/bfull/small"
+    mount -t tmpfs -o size=4m tmpfs "$W/bfull/small" || fail "cannot mount a tmpfs for the full-disk case"
+    local rc err left c
+    for c in zstd zlib none; do
+        rc=0; err=$("$HPACK" build -q --compress $c --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$W/bfull/small/app" 2>&1) || rc=$?
+        left=$(ls -A "$W/bfull/small")
+        [ $rc = 6 ] && [ "$err" = "hpack: $W/bfull/small/app: cannot write: No space left on device" ] && [ -z "$left" ] ||
+            { umount "$W/bfull/small"; fail "$c: status $rc, message: $err; left: $left"; }
+    done
+    umount "$W/bfull/small"
+}
+
 t_launcher_small_promises() {
     build_fake
     # --hpack-info prints where it would unpack, and creates nothing
