@@ -179,8 +179,10 @@ int hpk_elf_open(const char *out, struct hpk_elf_out *o, struct hpk_err *e)
     if (!copy) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     snprintf(o->tmp, sizeof o->tmp, "%s/.hpack-tmp.XXXXXX", dirname(copy));
     free(copy);
-    if ((o->fd = mkstemp(o->tmp)) < 0)
+    if ((o->fd = mkstemp(o->tmp)) < 0) {
+        *o->tmp = 0;
         return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write to its directory: %s", out, strerror(errno));
+    }
     hpk_tmp_register(o->tmp);
     if (write_prefix(o->fd, o, e) != 0) {
         hpk_elf_abort(o);

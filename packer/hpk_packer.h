@@ -271,7 +271,9 @@ int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, s
 /* The same, handing the data laid down to `sink` while the rest is still
  * compressed, so the output is written (and its writeback started) during
  * compression rather than after it. The bytes are those of
- * hpk_payload_build. */
+ * hpk_payload_build, but p->data then holds only what the caller has left
+ * to write (from p->flushed): big stored files were written from their
+ * inputs, never copied, so p cannot be appended to (hpk_payload_append). */
 int hpk_payload_stream(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, hpk_payload_sink_fn sink,
                        void *ctx, struct hpk_err *e);
 /* Append items (the cache) after the existing entries' data, rewriting only

@@ -257,6 +257,7 @@ static void zp_commit(struct zpipe *g, size_t u)
             place_plain(g->p, &g->items[g->placed], &g->pl[g->placed], &g->cursor, g->streaming), g->placed++;
         pl->off = place_at(g->p, &g->cursor);
         pl->failed = 0;
+        pl->ext = 0;
         g->zacc = 0;
         g->sure = 0;
         if (!g->broken) g->stable = pl->off;
@@ -281,9 +282,11 @@ static void zp_commit(struct zpipe *g, size_t u)
         pl->slen = it->size;
         /* Sure means it was worth it, unless a frame failed: then the
          * build fails (add_items), and its frames, maybe being written,
-         * stay; nothing after them is written out. */
-        if (!g->sure) memcpy(g->p->data + pl->off, it->data, it->size);
-        else g->broken = 1;
+         * stay; nothing after them is written out. A big file streamed
+         * is written from its own bytes, like place_plain's. */
+        if (g->sure) g->broken = 1;
+        else if (g->streaming && !pl->failed && it->size >= EXT_MIN) pl->ext = 1;
+        else memcpy(g->p->data + pl->off, it->data, it->size);
     }
     g->cursor = pl->off + pl->slen;
     if (!g->broken) g->stable = g->cursor;
