@@ -1536,6 +1536,32 @@ static void test_cpu_max_parse(void **state)
     unsetenv("HPACK_THREADS");
 }
 
+/* A sealed zstd entry in frames of F bytes decodes whole to its content,
+ * and its pieces, decoded last first, give the same bytes at their places. */
+static void check_frames(struct zbuf *z, size_t F)
+{
+    struct collect c = {0};
+    assert_int_equal(hpk_entry_decode(&z->a, &z->e, collect_sink, &c), HPK_OK);
+    assert_int_equal(c.len, z->size);
+    assert_memory_equal(c.buf, z->content, z->size);
+    collect_reset(&c);
+    struct hpk_piece *p;
+    uint32_t n;
+    assert_int_equal(hpk_entry_pieces(&z->a, &z->e, &p, &n), HPK_OK);
+    assert_int_equal(n, (z->size + F - 1) / F);
+    void *dctx = hpk_dctx_new();
+    uint8_t *buf = malloc(F);
+    for (uint32_t k = n; k-- > 0;) {
+        const uint8_t *out;
+        assert_int_equal(hpk_piece_decode(&z->a, &z->e, &p[k], dctx, buf, &out), HPK_OK);
+        assert_int_equal(p[k].out_off, (uint64_t)k * F);
+        assert_memory_equal(out, z->content + p[k].out_off, p[k].out_len);
+    }
+    free(buf);
+    hpk_dctx_free(dctx);
+    free(p);
+}
+
 static void test_decode_zstd_frames(void **state)
 {
     (void)state;
@@ -1545,27 +1571,7 @@ static void test_decode_zstd_frames(void **state)
         struct zbuf z;
         zbuf_make(&z, sizes[s], HPK_ZSTD_FRAME);
         zbuf_seal(&z);
-        struct collect c = {0};
-        assert_int_equal(hpk_entry_decode(&z.a, &z.e, collect_sink, &c), HPK_OK);
-        assert_int_equal(c.len, z.size);
-        assert_memory_equal(c.buf, z.content, z.size);
-        collect_reset(&c);
-        /* The pieces, decoded last first, give the same bytes at their places. */
-        struct hpk_piece *p;
-        uint32_t n;
-        assert_int_equal(hpk_entry_pieces(&z.a, &z.e, &p, &n), HPK_OK);
-        assert_int_equal(n, (z.size + HPK_ZSTD_FRAME - 1) / HPK_ZSTD_FRAME);
-        void *dctx = hpk_dctx_new();
-        uint8_t *buf = malloc(HPK_ZSTD_FRAME);
-        for (uint32_t k = n; k-- > 0;) {
-            const uint8_t *out;
-            assert_int_equal(hpk_piece_decode(&z.a, &z.e, &p[k], dctx, buf, &out), HPK_OK);
-            assert_int_equal(p[k].out_off, (uint64_t)k * HPK_ZSTD_FRAME);
-            assert_memory_equal(out, z.content + p[k].out_off, p[k].out_len);
-        }
-        free(buf);
-        hpk_dctx_free(dctx);
-        free(p);
+        check_frames(&z, HPK_ZSTD_FRAME);
         zbuf_free(&z);
     }
 }
@@ -1585,26 +1591,7 @@ static void test_decode_zstd8m_frames(void **state)
         zbuf_make(&z, sizes[s], F);
         zbuf_seal(&z);
         z.e.codec = HPK_CODEC_ZSTD8M;
-        struct collect c = {0};
-        assert_int_equal(hpk_entry_decode(&z.a, &z.e, collect_sink, &c), HPK_OK);
-        assert_int_equal(c.len, z.size);
-        assert_memory_equal(c.buf, z.content, z.size);
-        collect_reset(&c);
-        struct hpk_piece *p;
-        uint32_t n;
-        assert_int_equal(hpk_entry_pieces(&z.a, &z.e, &p, &n), HPK_OK);
-        assert_int_equal(n, (z.size + F - 1) / F);
-        void *dctx = hpk_dctx_new();
-        uint8_t *buf = malloc(F);
-        for (uint32_t k = n; k-- > 0;) {
-            const uint8_t *out;
-            assert_int_equal(hpk_piece_decode(&z.a, &z.e, &p[k], dctx, buf, &out), HPK_OK);
-            assert_int_equal(p[k].out_off, (uint64_t)k * F);
-            assert_memory_equal(out, z.content + p[k].out_off, p[k].out_len);
-        }
-        free(buf);
-        hpk_dctx_free(dctx);
-        free(p);
+        check_frames(&z, F);
         /* The same frames named zstd: more than 2 MiB each, refused. */
         z.e.codec = HPK_CODEC_ZSTD;
         assert_int_equal(hpk_entry_decode(&z.a, &z.e, NULL, NULL), z.size > HPK_ZSTD_FRAME ? HPK_E_DATA_CODEC : HPK_OK);
