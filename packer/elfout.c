@@ -234,8 +234,8 @@ int hpk_elf_commit(struct hpk_elf_out *o, uint64_t plen, struct hpk_err *e)
     errno = 0;
     if (pwrite(o->fd, type, 4, (off_t)o->hdr_off + 4) != 4 || pwrite(o->fd, size, 8, (off_t)o->hdr_off + 32) != 8 ||
         fchmod(o->fd, 0777 & ~um) != 0 || fsync(o->fd) != 0)
-        r = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", o->out, strerror(errno ? errno : EIO));
-    if (close(o->fd) != 0 && r == 0) r = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", o->out, strerror(errno));
+        r = hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", o->out, strerror(errno ? errno : EIO));
+    if (close(o->fd) != 0 && r == 0) r = hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", o->out, strerror(errno));
     o->fd = -1;
     if (r == 0 && rename(o->tmp, o->out) != 0) r = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", o->out, strerror(errno));
     if (r != 0) unlink(o->tmp);
@@ -251,7 +251,7 @@ int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hp
     int err = hpk_elf_write(&o, payload, plen, 0);
     if (err) {
         hpk_elf_abort(&o);
-        return hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(err));
+        return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", out, strerror(err));
     }
     return hpk_elf_commit(&o, plen, e);
 }
