@@ -370,6 +370,20 @@ assert not any("includes" in x for x in j["changes"]), j' || fail "diff --json o
 # not depend on the number of threads that compressed them; zlib (what older
 # hpack wrote) and stored entries still unpack; every codec unpacks on one
 # thread or several to the same tree; --compress is checked.
+t_zstd8m_trained_cache() {
+    # A trained DA1 at zstd:9: the AOT cache (over 2 MiB, appended after
+    # training) is in 8 MiB frames too; the first start unpacks it in the
+    # launcher's second pass and the JVM must use it.
+    local rt; rt=$(rt25)
+    "$HPACK" build -q --train --compress zstd:9 --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/z9" ||
+        fail "zstd:9 --train build failed"
+    local t; t=$("$HPACK" inspect "$W/art/z9")
+    awk '$NF ~ /^cache\/.*\.(aot|jsa)$/ && $6 == "zstd8m" {ok = 1} END {exit !ok}' <<<"$t" ||
+        fail "the cache is not in 8 MiB frames: $(grep cache/ <<<"$t")"
+    HPACK_CACHE_DIR=$W/z9c HPACK_AOT=require "$W/art/z9" | grep -q 'Hello from hpack' || fail "DA1 does not run with its cache"
+    HPACK_CACHE_DIR=$W/z9c "$W/art/z9" --hpack-verify >/dev/null || fail "--hpack-verify"
+}
+
 t_compress_codecs_and_threads() {
     local d=$W/codecs/rt
     mkdir -p "$W/codecs"; fake_runtime "$d"
