@@ -476,9 +476,9 @@ int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *li
     int nt = bytes < 2 * HPK_ZSTD_FRAME ? 1 : hpk_cpus();
     /* Pieces of one file decoded ahead of its hash: enough to keep every
      * thread busy on one big file, bounded (at most 64 MiB waiting: 32
-     * pieces of 2 MiB, 8 of 8 MiB), and never fewer than the threads. */
+     * pieces of 2 MiB, 8 of 8 MiB). */
     uint32_t window = (uint32_t)(2 * nt + 2), most = (uint32_t)((64u << 20) / slot);
-    if (window > most) window = most > (uint32_t)nt + 1 ? most : (uint32_t)nt + 1;
+    if (window > most) window = most;
     struct engine g = {.a = a, .jobs = jobs, .n = n, .window = window, .slot = slot, .err = err};
     /* Enough slots for every piece a window lets wait plus one per thread;
      * more (several files each with a window open) come from malloc. */
