@@ -493,7 +493,7 @@ int hpk_build_run(struct hpk_build *b)
     } else if (b->train || b->with_cache) {
         if (hpk_train_and_emit(b, &s, &p, &e) != 0) goto fail;
     } else {
-        int werr = hpk_elf_write(&out, p.data + p.flushed, p.len - p.flushed, p.flushed);
+        int werr = hpk_elf_write(&out, hpk_payload_at(&p, p.flushed), p.len - p.flushed, p.flushed);
         if (werr) {
             hpk_fail(&e, HPK_ST_OUTPUT, "%s: cannot write: %s", b->output, strerror(werr));
             goto fail;

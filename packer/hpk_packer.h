@@ -250,7 +250,12 @@ int hpk_compress_parse(const char *spec, struct hpk_compress *out);
  * offset off; returns 0 or an errno. */
 typedef int (*hpk_payload_sink_fn)(void *ctx, const uint8_t *buf, size_t len, uint64_t off);
 struct hpk_payload_buf {
+    /* Payload offset x is at data[x - base] (hpk_payload_at). base is 0
+     * but while a payload is streamed: what the sink has been handed is
+     * then dropped from the front, so the buffer holds a window of tens of
+     * MB, not the whole payload (fresh pages cost, docs/results.md). */
     uint8_t *data;
+    size_t base;
     size_t len, cap;
     struct hpk_entry *entries;
     char **paths; /* owned copies of entry paths */
@@ -266,14 +271,17 @@ struct hpk_payload_buf {
     size_t flushed;
 };
 
+static inline uint8_t *hpk_payload_at(const struct hpk_payload_buf *p, size_t off) { return p->data + (off - p->base); }
+
 /* Lay out and compress items in order, then write table and footer. */
 int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e);
 /* The same, handing the data laid down to `sink` while the rest is still
  * compressed, so the output is written (and its writeback started) during
  * compression rather than after it. The bytes are those of
- * hpk_payload_build, but p->data then holds only what the caller has left
- * to write (from p->flushed): big stored files were written from their
- * inputs, never copied, so p cannot be appended to (hpk_payload_append). */
+ * hpk_payload_build, but p then holds only what the caller has left to
+ * write (hpk_payload_at(p, p->flushed), up to p->len): big stored files
+ * were written from their inputs, never copied, and what the sink was
+ * handed is gone, so p cannot be appended to (hpk_payload_append). */
 int hpk_payload_stream(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, hpk_payload_sink_fn sink,
                        void *ctx, struct hpk_err *e);
 /* Append items (the cache) after the existing entries' data, rewriting only

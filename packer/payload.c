@@ -57,19 +57,26 @@ int hpk_compress_parse(const char *spec, struct hpk_compress *out)
  * hpack/launch, decodes nothing. */
 #define WORTH(c, s) ((c) + (s) / 16 < (s) && hpk_align_up(c) < hpk_align_up(s))
 
-/* Where an item's stored bytes went: offset and length in p->data, and
+/* Where an item's stored bytes went: payload offset and length, and
  * whether they are compressed (else stored as they are). */
 struct place {
     size_t off, slen;
     int packed, failed;
-    int ext;       /* stored, its bytes left in the item (it->data), not copied to p->data */
-    uint8_t codec; /* of the entry, if packed */
+    int ext;        /* stored, its bytes left in the item (it->data), not copied to p->data */
+    uint8_t codec;  /* of the entry, if packed */
+    int has_shash;  /* shash is the XXH3-64 of the stored bytes, taken as they were laid down */
+    uint64_t shash;
 };
 
-/* Where the stored bytes of a placed item are. */
-static const uint8_t *stored_bytes(const struct hpk_payload_buf *p, const struct hpk_item *it, const struct place *pl)
+/* The XXH3-64 of an item's stored bytes (the entry's stored_hash). A
+ * stored item's are its own bytes; a compressed one's are in p->data, or
+ * were hashed as they were laid down (a streamed payload's window may
+ * have moved past them). */
+static uint64_t stored_hash(const struct hpk_payload_buf *p, const struct hpk_item *it, const struct place *pl)
 {
-    return pl->ext ? it->data : p->data + pl->off;
+    if (pl->has_shash) return pl->shash;
+    if (!pl->slen) return XXH3_64bits("", 0);
+    return XXH3_64bits(pl->packed ? hpk_payload_at(p, pl->off) : it->data, pl->slen);
 }
 
 static int compressible(const struct hpk_item *it, int codec)
@@ -102,7 +109,7 @@ static int reserve(struct hpk_payload_buf *p, size_t need)
 static size_t place_at(struct hpk_payload_buf *p, size_t *cursor)
 {
     size_t off = (size_t)hpk_align_up(*cursor);
-    memset(p->data + *cursor, 0, off - *cursor);
+    memset(hpk_payload_at(p, *cursor), 0, off - *cursor);
     *cursor = off;
     return off;
 }
@@ -123,7 +130,7 @@ static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, st
     pl->ext = ext && S_ISREG(it->mode) && len >= EXT_MIN;
     if (!len) return;
     pl->off = place_at(p, cursor);
-    if (!pl->ext) memcpy(p->data + pl->off, it->data, len);
+    if (!pl->ext) memcpy(hpk_payload_at(p, pl->off), it->data, len);
     *cursor = pl->off + len;
 }
 
@@ -153,19 +160,27 @@ struct zpipe {
     char *rdone;
     size_t next, commit; /* next frame to claim, next to lay down */
     size_t placed;       /* items laid down: 0 .. placed-1 */
-    size_t cursor;       /* end of the bytes laid down */
+    size_t cursor;       /* end of the items laid down */
+    size_t end;          /* end of the bytes in p->data (cursor, or in the item being laid down) */
     size_t zacc;         /* compressed bytes of the item being laid down */
     int sure;            /* that item will be kept compressed, whatever its other frames give */
     size_t stable;       /* bytes laid down that will not change: 0 .. stable-1 */
     int finished;        /* no frame left to lay down: the writer writes the rest */
     int broken;          /* a frame failed after its item was sure: the build fails, stable stays */
     int streaming;       /* a writer runs: big stored items are not copied (place_plain's ext) */
+    XXH3_state_t hs;     /* the stored bytes of the item being laid down, as its frames come */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
 
 /* Bytes the writer hands to the sink at once, at least. */
 #define STREAM_CHUNK (4u << 20)
+/* The window of p->data moves to the front once this much of it has been
+ * handed to the sink: a streamed payload touches tens of MB of memory, not
+ * its whole size. Fresh pages are what memory costs (on this project's
+ * virtual machine, zeroing them was up to a fifth of a JDK build's CPU
+ * time, and the time varied with it; docs/results.md). */
+#define WINDOW_SLIDE (16u << 20)
 
 /* Hand payload bytes [from, to) to the sink: runs of p->data, and the
  * items placed with `ext` from their own bytes. Items below `placed` are
@@ -183,7 +198,7 @@ static int write_range(struct zpipe *g, size_t from, size_t to, size_t placed, s
         size_t end = x < placed && g->pl[x].off < to ? g->pl[x].off : to;
         int err = 0;
         if (from < end) {
-            err = p->sink(p->sink_ctx, p->data + from, end - from, from);
+            err = p->sink(p->sink_ctx, hpk_payload_at(p, from), end - from, from);
             from = end;
         } else { /* from lies in ext item x (at its start: stable never stops inside one) */
             size_t skip = from - g->pl[x].off, stop = g->pl[x].off + g->pl[x].slen;
@@ -220,6 +235,14 @@ static void *zp_writer(void *arg)
             break;
         }
         p->flushed = to;
+        /* Drop what the sink has: move the rest (what is laid down but not
+         * yet stable or written: a few frames, usually) to the front. Only
+         * the writer reads p->data outside the lock, and it is here. */
+        size_t gone = to - p->base, live = g->end - to;
+        if (gone >= WINDOW_SLIDE && live <= gone / 2) {
+            memmove(p->data, hpk_payload_at(p, to), live);
+            p->base = to;
+        }
     }
     pthread_mutex_unlock(&g->mu);
     return NULL;
@@ -255,18 +278,24 @@ static void zp_commit(struct zpipe *g, size_t u)
     if (k == 0) {
         while (g->placed < i)
             place_plain(g->p, &g->items[g->placed], &g->pl[g->placed], &g->cursor, g->streaming), g->placed++;
+        g->end = g->cursor;
         pl->off = place_at(g->p, &g->cursor);
         pl->failed = 0;
         pl->ext = 0;
         g->zacc = 0;
         g->sure = 0;
+        g->end = pl->off;
+        XXH3_64bits_reset(&g->hs);
         if (!g->broken) g->stable = pl->off;
     }
     size_t len = g->rlen[u % g->W];
     if (len == (size_t)-1) pl->failed = 1;
     else if (!pl->failed) {
-        memcpy(g->p->data + pl->off + g->zacc, g->ring + (u % g->W) * g->cap, len);
+        const uint8_t *frame = g->ring + (u % g->W) * g->cap;
+        memcpy(hpk_payload_at(g->p, pl->off + g->zacc), frame, len);
+        XXH3_64bits_update(&g->hs, frame, len);
         g->zacc += len;
+        g->end = pl->off + g->zacc;
     }
     if (u + 1 < g->first[i + 1]) {
         if (!pl->failed && !g->sure && WORTH(g->zacc + (g->first[i + 1] - u - 1) * g->cap, it->size)) g->sure = 1;
@@ -277,6 +306,8 @@ static void zp_commit(struct zpipe *g, size_t u)
         pl->packed = 1;
         pl->codec = zstd_codec(it, g->level);
         pl->slen = g->zacc;
+        pl->shash = XXH3_64bits_digest(&g->hs);
+        pl->has_shash = 1;
     } else { /* not worth it (or failed): stored, over the frames */
         pl->packed = 0;
         pl->slen = it->size;
@@ -286,9 +317,9 @@ static void zp_commit(struct zpipe *g, size_t u)
          * is written from its own bytes, like place_plain's. */
         if (g->sure) g->broken = 1;
         else if (g->streaming && !pl->failed && it->size >= EXT_MIN) pl->ext = 1;
-        else memcpy(g->p->data + pl->off, it->data, it->size);
+        else memcpy(hpk_payload_at(g->p, pl->off), it->data, it->size);
     }
-    g->cursor = pl->off + pl->slen;
+    g->cursor = g->end = pl->off + pl->slen;
     if (!g->broken) g->stable = g->cursor;
     g->placed = i + 1;
 }
@@ -349,9 +380,9 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
     if ((size_t)nt > total) nt = total ? (int)total : 1;
     struct zpipe g = {.items = items, .n = n, .first = first, .uitem = uitem, .nunits = total, .p = p, .pl = pl,
                       .level = level, .W = (size_t)(2 * nt + 2), .cap = ZSTD_compressBound(maxf),
-                      .cursor = p->data_end, .stable = p->data_end};
+                      .cursor = p->data_end, .end = p->data_end, .stable = p->data_end};
     /* The whole reservation is address space; pages are taken as it fills. */
-    int rc = uitem && reserve(p, need) == 0 ? 0 : -1;
+    int rc = uitem && reserve(p, need - p->base) == 0 ? 0 : -1;
     if (rc == 0 && total) {
         g.ring = hpk_alloc_big(g.W * g.cap);
         g.rlen = calloc(g.W, sizeof *g.rlen);
@@ -368,6 +399,7 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
         if (total) hpk_run_threads(nt, zp_worker, &g);
         pthread_mutex_lock(&g.mu);
         while (g.placed < n) place_plain(p, &items[g.placed], &pl[g.placed], &g.cursor, g.streaming), g.placed++;
+        g.end = g.cursor;
         if (!g.broken) g.stable = g.cursor;
         g.finished = 1;
         pthread_cond_broadcast(&g.cv);
@@ -463,7 +495,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
         const struct unit *u = unit_of[i] == (size_t)-1 ? NULL : &pool.units[unit_of[i]];
         need += 4096 + (u && !u->failed && WORTH(u->zlen, items[i].size) ? u->zlen : items[i].size);
     }
-    int rc = reserve(p, need);
+    int rc = reserve(p, need - p->base);
     size_t cursor = p->data_end;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct unit *u = unit_of[i] == (size_t)-1 ? NULL : &pool.units[unit_of[i]];
@@ -473,7 +505,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
             continue;
         }
         pl[i].off = place_at(p, &cursor);
-        memcpy(p->data + pl[i].off, u->z, u->zlen);
+        memcpy(hpk_payload_at(p, pl[i].off), u->z, u->zlen);
         pl[i].slen = u->zlen;
         pl[i].packed = 1;
         pl[i].codec = HPK_CODEC_ZLIB;
@@ -529,7 +561,7 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         en->codec = pl[i].packed ? pl[i].codec : HPK_CODEC_STORED;
         en->stored_size = pl[i].slen;
         en->offset = pl[i].off;
-        en->stored_hash = XXH3_64bits(stored_bytes(p, it, &pl[i]), en->stored_size);
+        en->stored_hash = stored_hash(p, it, &pl[i]);
         p->count++;
     }
     free(pl);
@@ -541,13 +573,13 @@ static int seal(struct hpk_payload_buf *p, struct hpk_err *e)
 {
     size_t toc_off = (p->data_end + 7) & ~(size_t)7;
     size_t toc_size = hpk_layout_toc_size(p->entries, p->count);
-    if (reserve(p, toc_off + toc_size + HPK_FOOTER_SIZE) != 0)
+    if (reserve(p, toc_off - p->base + toc_size + HPK_FOOTER_SIZE) != 0)
         return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
-    memset(p->data + p->data_end, 0, toc_off - p->data_end);
-    hpk_layout_toc_encode(p->entries, p->count, p->data + toc_off);
+    uint8_t *toc = hpk_payload_at(p, toc_off);
+    memset(hpk_payload_at(p, p->data_end), 0, toc_off - p->data_end);
+    hpk_layout_toc_encode(p->entries, p->count, toc);
     struct hpk_footer f;
-    if (hpk_layout_footer_make(p->entries, p->count, p->data + toc_off, toc_off, toc_size, &f,
-                               p->data + toc_off + toc_size) != HPK_OK)
+    if (hpk_layout_footer_make(p->entries, p->count, toc, toc_off, toc_size, &f, toc + toc_size) != HPK_OK)
         return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     memcpy(p->base_hash, f.base_hash, 16);
     memcpy(p->full_hash, f.full_hash, 16);
@@ -555,8 +587,8 @@ static int seal(struct hpk_payload_buf *p, struct hpk_err *e)
     /* Read back what we wrote through the launcher's own validator. */
     struct hpk_footer back;
     struct hpk_payload parsed;
-    int r = hpk_layout_footer_decode(p->data + p->len - HPK_FOOTER_SIZE, p->len, &back);
-    if (r == HPK_OK) r = hpk_layout_parse(&back, p->data + toc_off, &parsed);
+    int r = hpk_layout_footer_decode(toc + toc_size, p->len, &back);
+    if (r == HPK_OK) r = hpk_layout_parse(&back, toc, &parsed);
     if (r != HPK_OK) return hpk_fail(e, HPK_ST_INTERNAL, "payload self-check failed: %s", hpk_layout_strerror(r));
     hpk_payload_free(&parsed);
     return 0;
@@ -583,6 +615,8 @@ int hpk_payload_stream(struct hpk_payload_buf *p, const struct hpk_item *items, 
 
 int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
 {
+    /* A streamed payload's data is gone (written out). */
+    if (p->base || p->flushed) return hpk_fail(e, HPK_ST_INTERNAL, "a payload written while made cannot be appended to");
     /* Drop the old table and footer; data up to data_end stays as it is. */
     p->len = p->data_end;
     if (add_items(p, items, n, e) != 0) return -1;

@@ -461,6 +461,116 @@ static void test_deferrable_default_cds(void **state)
     }
 }
 
+/* ---- a payload written while it is made (hpk_payload_stream) ---- */
+
+struct mem_sink {
+    uint8_t *buf;
+    size_t cap, got; /* bytes handed over, in all */
+    int bad;         /* a write out of order, overlapping or out of bounds */
+};
+
+static int to_memory(void *ctx, const uint8_t *b, size_t len, uint64_t off)
+{
+    struct mem_sink *m = ctx;
+    if (off != m->got || off + len > m->cap) m->bad = 1;
+    else memcpy(m->buf + off, b, len);
+    m->got += len;
+    return 0;
+}
+
+static uint64_t lcg(uint64_t *x) { return *x = *x * 6364136223846793005u + 1442695040888963407u, *x >> 33; }
+
+static void fill_random(uint8_t *b, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) b[i] = (uint8_t)lcg(&seed);
+}
+
+static void fill_text(uint8_t *b, size_t n, uint64_t seed)
+{
+    static const char *words[] = {"class ", "void ", "return ", "public ", "static ", "int ", "String ",
+                                  "java/lang/Object ", "hpack ", "\n", "{ ", "} ", "import ", "final "};
+    size_t i = 0;
+    while (i < n) {
+        const char *w = words[lcg(&seed) % (sizeof words / sizeof *words)];
+        for (; *w && i < n; w++) b[i++] = (uint8_t)*w;
+    }
+}
+
+/* The bytes of a streamed payload are those of one made in memory, with
+ * its buffer a window that moves (WINDOW_SLIDE, 16 MiB): compressed
+ * frames laid down after the window moved, a big file that does not pay
+ * (its frames dropped, the file written from its own bytes), a small one
+ * that does not pay (copied), a stored big file, a symbolic link. */
+static void check_stream_equals_build(struct hpk_compress c, int window_moves)
+{
+    struct {
+        const char *path;
+        uint32_t mode;
+        size_t size;
+        int kind; /* 0 text, 1 random, 2 random already compressed */
+    } t[] = {
+        {"runtime", S_IFDIR | 0755, 0, 0},
+        {"runtime/a.txt", S_IFREG | 0644, 3000, 0},
+        {"runtime/b.zip", S_IFREG | 0644, 18u << 20, 2},
+        {"runtime/c.txt", S_IFREG | 0644, 24u << 20, 0},
+        {"runtime/d.bin", S_IFREG | 0755, 3u << 20, 1},
+        {"runtime/e.bin", S_IFREG | 0644, 100000, 1},
+        {"runtime/f", S_IFLNK | 0777, 5, 0},
+        {"runtime/g.txt", S_IFREG | 0644, 8u << 20, 0},
+    };
+    enum { N = sizeof t / sizeof t[0] };
+    struct hpk_item it[N];
+    memset(it, 0, sizeof it);
+    for (size_t i = 0; i < N; i++) {
+        it[i].path = (char *)t[i].path;
+        it[i].mode = t[i].mode;
+        it[i].role = HPK_ROLE_RUNTIME;
+        it[i].size = t[i].size;
+        if (S_ISDIR(t[i].mode)) continue;
+        it[i].data = malloc(t[i].size);
+        assert_non_null(it[i].data);
+        if (S_ISLNK(t[i].mode)) memcpy(it[i].data, "c.txt", 5);
+        else if (t[i].kind == 0) fill_text(it[i].data, t[i].size, i);
+        else fill_random(it[i].data, t[i].size, i);
+        it[i].no_compress = t[i].kind == 2;
+        hpk_hash_bytes(it[i].data, it[i].size, it[i].hash);
+    }
+    struct hpk_compress saved = hpk_compress_opt;
+    hpk_compress_opt = c;
+    struct hpk_payload_buf whole, streamed;
+    struct hpk_err e = {0};
+    assert_int_equal(hpk_payload_build(&whole, it, N, &e), 0);
+    struct mem_sink m = {.buf = malloc(whole.len), .cap = whole.len};
+    assert_non_null(m.buf);
+    /* Its pages touched now, so the sink keeps up with the compression, as
+     * a disk does, and frames are laid down after the window moved. */
+    memset(m.buf, 0xa5, whole.len);
+    assert_int_equal(hpk_payload_stream(&streamed, it, N, to_memory, &m, &e), 0);
+    hpk_compress_opt = saved;
+    assert_int_equal(m.bad, 0);
+    assert_int_equal(streamed.len, whole.len);
+    assert_int_equal(m.got, streamed.flushed);
+    /* The data went to the sink; table and footer are the caller's. */
+    assert_int_equal(streamed.flushed, streamed.data_end);
+    if (window_moves) assert_true(streamed.base > 0);
+    memcpy(m.buf + streamed.flushed, hpk_payload_at(&streamed, streamed.flushed), streamed.len - streamed.flushed);
+    assert_memory_equal(m.buf, whole.data, whole.len);
+    assert_memory_equal(streamed.full_hash, whole.full_hash, 16);
+    assert_int_not_equal(hpk_payload_append(&streamed, it, 1, &e), 0); /* its data is gone */
+    hpk_payload_buf_free(&whole);
+    hpk_payload_buf_free(&streamed);
+    free(m.buf);
+    for (size_t i = 0; i < N; i++) free(it[i].data);
+}
+
+static void test_stream_equals_build(void **state)
+{
+    (void)state;
+    check_stream_equals_build((struct hpk_compress){HPK_CODEC_ZSTD, HPK_ZSTD_LEVEL}, 1);
+    /* Stored: big files go from their own bytes, the window holds the rest. */
+    check_stream_equals_build((struct hpk_compress){HPK_CODEC_STORED, 0}, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_deferrable_default_cds),
         cmocka_unit_test(test_ready_refused),
         cmocka_unit_test(test_compress),
+        cmocka_unit_test(test_stream_equals_build),
         cmocka_unit_test(test_cache_kind),
         cmocka_unit_test(test_tune_stats),
         cmocka_unit_test(test_tune_split),
