@@ -166,7 +166,9 @@ static void test_change(const char *file)
 static int map_file(struct hpk_item *it, int fd, const struct stat *st, const char *file)
 {
     size_t len = (size_t)st->st_size;
-    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    /* Not MAP_POPULATE: that maps every page here, on the one thread that
+     * walks the tree; hash_bytes does it on every CPU. */
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) return -1;
     if (remember(m, len, file) != 0) {
         munmap(m, len);
@@ -206,6 +208,17 @@ static int read_file(struct hpk_item *it, int fd, const struct stat *st, const c
     return 0;
 }
 
+/* An item's content hash. A mapped file's pages are mapped in one call
+ * first: faulting them in while hashing took 20 to 30 % longer (measured
+ * on lib/modules). */
+static void hash_bytes(struct hpk_item *it)
+{
+#ifdef MADV_POPULATE_READ
+    if (it->mapped) madvise(it->data, it->size, MADV_POPULATE_READ); /* an advice: a kernel without it faults */
+#endif
+    hpk_hash_bytes(it->data, it->size, it->hash);
+}
+
 static int snapshot_file(struct hpk_item *it, const char *file, int status, int hash, struct hpk_err *e)
 {
     int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -226,7 +239,7 @@ static int snapshot_file(struct hpk_item *it, const char *file, int status, int 
         free(source);
         return rc;
     }
-    if (hash) hpk_hash_bytes(it->data, it->size, it->hash);
+    if (hash) hash_bytes(it);
     it->hash_later = !hash;
     free(it->source);
     it->source = source;
@@ -252,7 +265,7 @@ int hpk_snapshot_file_unhashed(struct hpk_item *it, const char *file, int status
 static void hash_one(void *ctx, size_t k)
 {
     struct hpk_item *it = ((struct hpk_item **)ctx)[k];
-    hpk_hash_bytes(it->data, it->size, it->hash);
+    hash_bytes(it);
     it->hash_later = 0;
 }
 
