@@ -540,6 +540,12 @@ static void check_stream_equals_build(struct hpk_compress c, int window_moves)
     struct hpk_payload_buf whole, streamed;
     struct hpk_err e = {0};
     assert_int_equal(hpk_payload_build(&whole, it, N, &e), 0);
+    /* The table's order (docs/format.md 10.2): directories, files already
+     * compressed, the rest; each group in the items' order. */
+    const char *order[N] = {"runtime", "runtime/b.zip", "runtime/a.txt", "runtime/c.txt", "runtime/d.bin",
+                            "runtime/e.bin", "runtime/f", "runtime/g.txt"};
+    assert_int_equal(whole.count, N);
+    for (size_t i = 0; i < N; i++) assert_string_equal(whole.entries[i].path, order[i]);
     struct mem_sink m = {.buf = malloc(whole.len), .cap = whole.len};
     assert_non_null(m.buf);
     /* Its pages touched now, so the sink keeps up with the compression, as
