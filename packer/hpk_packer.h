@@ -250,9 +250,9 @@ int hpk_compress_parse(const char *spec, struct hpk_compress *out);
  * offset off; returns 0 or an errno. */
 typedef int (*hpk_payload_sink_fn)(void *ctx, const uint8_t *buf, size_t len, uint64_t off);
 struct hpk_payload_buf {
-    /* Payload offset x is at data[x - base] (hpk_payload_at). base is 0
-     * but while a payload is streamed: what the sink has been handed is
-     * then dropped from the front, so the buffer holds a window of tens of
+    /* Payload offset x is at data[x - base] (hpk_payload_at). base stays
+     * 0 unless the payload is streamed: then what the sink has been handed
+     * is dropped from the front, so the buffer holds a window of tens of
      * MB, not the whole payload (fresh pages cost, docs/results.md). */
     uint8_t *data;
     size_t base;

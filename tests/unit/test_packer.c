@@ -1,7 +1,8 @@
 /*
  * test_packer.c - cmocka unit tests for the packer's pure parts: argument
  * files and ./hpack.conf, --train-ready and --compress parsing, the cache
- * kind a runtime takes, a jar's Class-Path rewritten. (The cache-trust rule and the JVM command line are
+ * kind a runtime takes, a jar's Class-Path rewritten, a payload streamed
+ * against one made in memory. (The cache-trust rule and the JVM command line are
  * layout/'s: tests/unit/test_config.c.)
  *
  *   make build/test_packer && build/test_packer
