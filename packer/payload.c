@@ -68,13 +68,12 @@ struct place {
     uint64_t shash;
 };
 
-/* The XXH3-64 of an item's stored bytes (the entry's stored_hash). A
- * stored item's are its own bytes; a compressed one's are in p->data, or
- * were hashed as they were laid down (a streamed payload's window may
- * have moved past them). */
+/* The XXH3-64 of an item's stored bytes (the entry's stored_hash), for
+ * one not hashed as its frames were laid down (has_shash; a streamed
+ * payload's window may have moved past them): a stored item's are its own
+ * bytes, a compressed (zlib) one's are in p->data. */
 static uint64_t stored_hash(const struct hpk_payload_buf *p, const struct hpk_item *it, const struct place *pl)
 {
-    if (pl->has_shash) return pl->shash;
     if (!pl->slen) return XXH3_64bits("", 0);
     return XXH3_64bits(pl->packed ? hpk_payload_at(p, pl->off) : it->data, pl->slen);
 }
@@ -579,7 +578,7 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         en->codec = pl[i].packed ? pl[i].codec : HPK_CODEC_STORED;
         en->stored_size = pl[i].slen;
         en->offset = pl[i].off;
-        en->stored_hash = stored_hash(p, it, &pl[i]);
+        en->stored_hash = pl[i].shash; /* shash_one */
         p->count++;
     }
     free(pl);
