@@ -366,10 +366,6 @@ assert [x["path"] for x in j["changes"]] == ["cache", "cache/x.prov"] and j["add
 assert not any("includes" in x for x in j["changes"]), j' || fail "diff --json of a lone provenance"
 }
 
-# Codecs (docs/format.md 5.3): zstd by default, in 2 MiB frames; the bytes do
-# not depend on the number of threads that compressed them; zlib (what older
-# hpack wrote) and stored entries still unpack; every codec unpacks on one
-# thread or several to the same tree; --compress is checked.
 t_zstd8m_trained_cache() {
     # A trained DA1 at zstd:9: the AOT cache (over 2 MiB, appended after
     # training) is in 8 MiB frames too; the first start unpacks it in the
@@ -384,6 +380,10 @@ t_zstd8m_trained_cache() {
     HPACK_CACHE_DIR=$W/z9c "$W/art/z9" --hpack-verify >/dev/null || fail "--hpack-verify"
 }
 
+# Codecs (docs/format.md 5.3): zstd by default, in 2 MiB frames; the bytes do
+# not depend on the number of threads that compressed them; zlib (what older
+# hpack wrote) and stored entries still unpack; every codec unpacks on one
+# thread or several to the same tree; --compress is checked.
 t_compress_codecs_and_threads() {
     local d=$W/codecs/rt
     mkdir -p "$W/codecs"; fake_runtime "$d"
