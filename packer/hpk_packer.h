@@ -138,6 +138,9 @@ struct hpk_item {
     uint8_t input_hash[16]; /* then: the hash of the input's bytes, which recheck compares */
     int mapped;      /* data is a read-only mapping of `source` (inputfile.c), not malloc'ed */
     int hash_later;  /* hash not computed yet (hpk_snapshot_file_unhashed; hpk_snapshot_hash_rest) */
+    int has_hash64;  /* a mapped file stored as it is: hash64 is the XXH3-64 of its bytes (its entry's
+                        stored_hash), taken with `hash`; cleared when its data goes (hpk_item_data_free) */
+    uint64_t hash64;
 };
 
 struct hpk_snapshot {
@@ -196,6 +199,12 @@ void hpk_item_data_free(struct hpk_item *it);
  * HPK_ST_CHANGED naming it; 0 for an item read into memory. The payload
  * checks every item it compressed (payload.c). */
 int hpk_item_unchanged(const struct hpk_item *it, struct hpk_err *e);
+/* A mapped item's file opened for read(2), checked to be the file mapped
+ * (device, inode, size); -1 if not mapped or not that file. Reading it so
+ * beats reading the mapping on a virtual machine (inputfile.c). */
+int hpk_item_open(const struct hpk_item *it);
+/* Read exactly len bytes at off; -1 on an error or a short read. */
+int hpk_item_pread(int fd, uint8_t *buf, size_t len, size_t off);
 /* The same from a tarball or zip holding one Java home under one top
  * directory, read with libarchive without unpacking it to disk. */
 int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_err *e);

@@ -154,6 +154,7 @@ struct zpipe {
     struct place *pl;
     int level;
     size_t W, cap;  /* ring slots, and each slot's size */
+    size_t maxf;    /* the largest frame's content */
     uint8_t *ring;
     size_t *rlen;   /* compressed length, or (size_t)-1: failed */
     char *rdone;
@@ -181,12 +182,58 @@ struct zpipe {
  * of its build's CPU time, more or less from run to run (docs/results.md). */
 #define WINDOW_SLIDE (16u << 20)
 
+/* A mapped file's bytes, as the compression and the writer read them:
+ * through read(2) into a buffer of one's own, like hash_bytes
+ * (inputfile.c) and for the same reason (first touches of a mapping cost
+ * on a virtual machine); else, and if that fails, from the item's bytes
+ * (a file cut short then raises the mapping's SIGBUS, which names it). */
+struct zsrc {
+    int fd;        /* open on `item`'s file, or -1 */
+    size_t item;   /* the item fd belongs to, or (size_t)-1 */
+    uint8_t *buf;  /* of bufsz bytes */
+    size_t bufsz;
+};
+
+static const uint8_t *src_bytes(struct zsrc *z, const struct hpk_item *items, size_t i, size_t off, size_t len)
+{
+    const struct hpk_item *it = &items[i];
+    if (!it->mapped || !z->buf || len > z->bufsz) return it->data + off;
+    if (z->item != i) {
+        if (z->fd >= 0) close(z->fd);
+        z->fd = hpk_item_open(it);
+        z->item = i;
+    }
+    return z->fd >= 0 && hpk_item_pread(z->fd, z->buf, len, off) == 0 ? z->buf : it->data + off;
+}
+
+static void src_free(struct zsrc *z)
+{
+    if (z->fd >= 0) close(z->fd);
+    free(z->buf);
+}
+
+/* Bytes the writer reads of a big stored file at a time. */
+#define COPY_CHUNK (1u << 20)
+
+/* Hand `len` bytes of ext item x, from `skip` in, to the sink at `at`. */
+static int sink_item(struct zpipe *g, struct zsrc *r, size_t x, size_t skip, size_t len, size_t at)
+{
+    struct hpk_payload_buf *p = g->p;
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done < COPY_CHUNK ? len - done : COPY_CHUNK;
+        int err = p->sink(p->sink_ctx, src_bytes(r, g->items, x, skip + done, n), n, at + done);
+        if (err) return err;
+        done += n;
+    }
+    return 0;
+}
+
 /* Hand payload bytes [from, to) to the sink: runs of p->data, and the
  * items placed with `ext` from their own bytes. Items below `placed` are
  * placed for good (read without the lock); the one in progress, if any,
  * is in p->data. *wi: the first item that may still lie at or after
  * `from` (items are laid down in order). */
-static int write_range(struct zpipe *g, size_t from, size_t to, size_t placed, size_t *wi)
+static int write_range(struct zpipe *g, struct zsrc *r, size_t from, size_t to, size_t placed, size_t *wi)
 {
     struct hpk_payload_buf *p = g->p;
     while (from < to) {
@@ -202,7 +249,7 @@ static int write_range(struct zpipe *g, size_t from, size_t to, size_t placed, s
         } else { /* from lies in ext item x (at its start: stable never stops inside one) */
             size_t skip = from - g->pl[x].off, stop = g->pl[x].off + g->pl[x].slen;
             size_t len = (stop < to ? stop : to) - from;
-            err = p->sink(p->sink_ctx, g->items[x].data + skip, len, from);
+            err = sink_item(g, r, x, skip, len, from);
             from += len;
         }
         if (err) return err;
@@ -218,6 +265,7 @@ static void *zp_writer(void *arg)
     struct zpipe *g = arg;
     struct hpk_payload_buf *p = g->p;
     size_t wi = 0;
+    struct zsrc r = {-1, (size_t)-1, malloc(COPY_CHUNK), COPY_CHUNK};
     pthread_mutex_lock(&g->mu);
     for (;;) {
         if (!g->finished && g->stable - p->flushed < STREAM_CHUNK) {
@@ -227,7 +275,7 @@ static void *zp_writer(void *arg)
         size_t from = p->flushed, to = g->stable, placed = g->placed;
         if (to == from) break; /* finished, all written */
         pthread_mutex_unlock(&g->mu);
-        int err = write_range(g, from, to, placed, &wi);
+        int err = write_range(g, &r, from, to, placed, &wi);
         pthread_mutex_lock(&g->mu);
         if (err) {
             p->sink_err = err;
@@ -244,6 +292,7 @@ static void *zp_writer(void *arg)
         }
     }
     pthread_mutex_unlock(&g->mu);
+    src_free(&r);
     return NULL;
 }
 
@@ -326,6 +375,7 @@ static void *zp_worker(void *arg)
 {
     struct zpipe *g = arg;
     ZSTD_CCtx *cc = ZSTD_createCCtx();
+    struct zsrc z = {-1, (size_t)-1, malloc(g->maxf), g->maxf};
     pthread_mutex_lock(&g->mu);
     for (;;) {
         if (g->next >= g->nunits) break;
@@ -339,8 +389,9 @@ static void *zp_worker(void *arg)
         size_t k = u - g->first[g->uitem[u]], F = hpk_codec_frame(zstd_codec(it, g->level));
         /* One-shot: the frame header records the content size, no checksum
          * (the entry's XXH3-128 covers it), no dictionary. */
-        size_t r = cc ? ZSTD_compressCCtx(cc, g->ring + (u % g->W) * g->cap, g->cap, it->data + k * F,
-                                          frame_len(it, k, F), g->level)
+        size_t len = frame_len(it, k, F);
+        size_t r = cc ? ZSTD_compressCCtx(cc, g->ring + (u % g->W) * g->cap, g->cap,
+                                          src_bytes(&z, g->items, g->uitem[u], k * F, len), len, g->level)
                       : (size_t)-1;
         pthread_mutex_lock(&g->mu);
         g->rlen[u % g->W] = cc && !ZSTD_isError(r) ? r : (size_t)-1;
@@ -353,6 +404,7 @@ static void *zp_worker(void *arg)
     }
     pthread_mutex_unlock(&g->mu);
     ZSTD_freeCCtx(cc);
+    src_free(&z);
     return NULL;
 }
 
@@ -377,7 +429,7 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
     int nt = hpk_cpus();
     if ((size_t)nt > total) nt = total ? (int)total : 1;
     struct zpipe g = {.items = items, .n = n, .first = first, .uitem = uitem, .nunits = total, .p = p, .pl = pl,
-                      .level = level, .W = (size_t)(2 * nt + 2), .cap = ZSTD_compressBound(maxf),
+                      .level = level, .W = (size_t)(2 * nt + 2), .cap = ZSTD_compressBound(maxf), .maxf = maxf,
                       .cursor = p->data_end, .end = p->data_end, .stable = p->data_end};
     /* The whole reservation is address space; pages are taken as it fills. */
     int rc = uitem && reserve(p, need - p->base) == 0 ? 0 : -1;
@@ -529,7 +581,9 @@ static void shash_one(void *ctx, size_t i)
     struct shash_job *j = ctx;
     struct place *pl = &j->pl[i];
     if (pl->failed || pl->has_shash) return;
-    pl->shash = stored_hash(j->p, &j->items[i], pl);
+    const struct hpk_item *it = &j->items[i];
+    /* A mapped file stored as it is was hashed so with its content. */
+    pl->shash = !pl->packed && it->mapped && it->has_hash64 ? it->hash64 : stored_hash(j->p, it, pl);
     pl->has_shash = 1;
 }
 

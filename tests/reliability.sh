@@ -464,6 +464,17 @@ t_mapped_inputs() {
     cmp "$W/art/map-read" "$W/art/map-mapped" || fail "a mapped build differs from a read one"
     "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/map-default"
     cmp "$W/art/map-read" "$W/art/map-default" || fail "the default build differs from a read one"
+    # A big file already compressed is stored as it is: a mapped one's
+    # stored hash is taken with its content hash, through read(2).
+    rm -rf "$W/maprt"
+    cp -a "$rt" "$W/maprt"
+    head -c 3000000 /dev/urandom >"$W/maprt/lib/extra.zip"
+    HPACK_TEST_MAP=never "$HPACK_T" build -q --runtime "$W/maprt" --jar "$SAMPLES/hello.jar" -o "$W/art/map-read2"
+    HPACK_TEST_MAP=always "$HPACK_T" build -q --runtime "$W/maprt" --jar "$SAMPLES/hello.jar" -o "$W/art/map-mapped2"
+    cmp "$W/art/map-read2" "$W/art/map-mapped2" || fail "a mapped build with a stored file differs from a read one"
+    "$HPACK_T" inspect "$W/art/map-mapped2" | grep -q ' stored .* runtime/lib/extra.zip$' ||
+        fail "lib/extra.zip not stored: $("$HPACK_T" inspect "$W/art/map-mapped2" | grep extra.zip)"
+    "$HPACK_T" verify "$W/art/map-mapped2" >/dev/null || fail "hpack verify refuses the mapped build"
     local how
     for how in truncate grow; do
         rm -rf "$W/maprt" "$W/mapout"
