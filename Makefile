@@ -14,7 +14,7 @@ VERSION := 0.1.0
 
 PKG_CONFIG ?= pkg-config
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation
-BASE_CFLAGS := $(WARN) -O2 -g -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE -DHPK_VERSION='"$(VERSION)"'
+BASE_CFLAGS := $(WARN) -O2 -g -ffile-prefix-map=$(CURDIR)=. -D_FILE_OFFSET_BITS=64 -D_DEFAULT_SOURCE -DHPK_VERSION='"$(VERSION)"'
 ifeq ($(SANITIZE),1)
 B ?= build-san
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -54,7 +54,10 @@ $(B)/.deps-ok: tests/setup-deps.sh
 	@sh tests/setup-deps.sh
 	@touch $@
 
-$(B)/hpack-launcher: $(LAUNCHER_SRC) $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
+# Its bytes are in every artifact: rebuilt when the flags change too. The
+# source directory is mapped to "." in its debug information (and so its
+# build ID): the same sources give the same launcher wherever they lie.
+$(B)/hpack-launcher: $(LAUNCHER_SRC) $(LAYOUT_SRC) $(HDRS) Makefile | $(B)/.deps-ok
 	$(CC) $(CFLAGS) -o $@ $(LAUNCHER_SRC) $(LAYOUT_SRC) $(LAUNCHER_LINK) -lzstd -lz -lpthread
 
 # Embedded stripped: every artifact carries it (symbols stay in hpack-launcher).

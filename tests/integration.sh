@@ -175,6 +175,19 @@ t_reproducible_build() {
     local a b; a=$(sha256sum <"$W/art/rep1"); b=$(sha256sum <"$W/art/rep2")
     [ "$a" = "$b" ] || fail "different artifacts: $a vs $b"
 }
+# The launcher (in every artifact) is the same bytes wherever hpack's
+# sources are built: two copies at different paths, one launcher.
+t_launcher_same_from_any_source_dir() {
+    local d
+    for d in "$W/srcA" "$W/srcB/deeper/path"; do
+        mkdir -p "$d"
+        cp -r "$ROOT/Makefile" "$ROOT/launcher" "$ROOT/layout" "$ROOT/packer" "$d/"
+        mkdir -p "$d/tests" && cp "$ROOT/tests/setup-deps.sh" "$d/tests/"
+        make -s -C "$d" build/hpack-launcher.stripped >"$W/srcbuild.log" 2>&1 || fail "launcher build in $d: $(tail -5 "$W/srcbuild.log")"
+    done
+    cmp "$W/srcA/build/hpack-launcher.stripped" "$W/srcB/deeper/path/build/hpack-launcher.stripped" ||
+        fail "the launcher's bytes depend on the source directory"
+}
 t_launcher_options() {
     local out; out=$("$H25" --hpack-info)
     grep -q "^base hash: $("$HPACK" hash "$H25")" <<<"$out" || fail "--hpack-info: no base hash"
