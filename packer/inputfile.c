@@ -303,8 +303,8 @@ static int snapshot_file(struct hpk_item *it, const char *file, int status, int 
         free(source);
         return rc;
     }
-    if (hash) hash_bytes(it);
-    it->hash_later = !hash;
+    /* Source, identity and kind first: hash_bytes reads a mapped file
+     * through them (hpk_item_open). */
     free(it->source);
     it->source = source;
     it->id.dev = st.st_dev;
@@ -313,6 +313,9 @@ static int snapshot_file(struct hpk_item *it, const char *file, int status, int 
     it->id.mtime_ns = ns_of(st.st_mtim);
     it->id.ctime_ns = ns_of(st.st_ctim);
     it->no_compress = hpk_already_compressed(file);
+    it->has_hash64 = 0;
+    if (hash) hash_bytes(it);
+    it->hash_later = !hash;
     return 0;
 }
 

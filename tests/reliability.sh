@@ -469,13 +469,18 @@ t_mapped_inputs() {
     rm -rf "$W/maprt"
     cp -a "$rt" "$W/maprt"
     head -c 3000000 /dev/urandom >"$W/maprt/lib/extra.zip"
-    HPACK_TEST_MAP=never "$HPACK_T" build -q --runtime "$W/maprt" --jar "$SAMPLES/hello.jar" -o "$W/art/map-read2"
-    HPACK_TEST_MAP=always "$HPACK_T" build -q --runtime "$W/maprt" --jar "$SAMPLES/hello.jar" -o "$W/art/map-mapped2"
-    cmp "$W/art/map-read2" "$W/art/map-mapped2" || fail "a mapped build with a stored file differs from a read one"
-    "$HPACK_T" inspect "$W/art/map-mapped2" | grep -q ' stored .* runtime/lib/extra.zip$' ||
-        fail "lib/extra.zip not stored: $("$HPACK_T" inspect "$W/art/map-mapped2" | grep extra.zip)"
+    # and a class path jar of 2 MB (hashed as it is read, not after a walk)
+    python3 -c 'import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z: z.writestr("blob.bin", os.urandom(2000000))' "$W/big.jar"
+    local how cp=(--cp "$SAMPLES/hello.jar:$W/big.jar" --main-class demo.Main)
+    HPACK_TEST_MAP=never "$HPACK_T" build -q --runtime "$W/maprt" "${cp[@]}" -o "$W/art/map-read2"
+    HPACK_TEST_MAP=always "$HPACK_T" build -q --runtime "$W/maprt" "${cp[@]}" -o "$W/art/map-mapped2"
+    cmp "$W/art/map-read2" "$W/art/map-mapped2" || fail "a mapped build with stored files differs from a read one"
+    for how in runtime/lib/extra.zip app/big.jar; do
+        "$HPACK_T" inspect "$W/art/map-mapped2" | grep -q " stored .* $how\$" ||
+            fail "$how not stored: $("$HPACK_T" inspect "$W/art/map-mapped2" | grep "$how")"
+    done
     "$HPACK_T" verify "$W/art/map-mapped2" >/dev/null || fail "hpack verify refuses the mapped build"
-    local how
     for how in truncate grow; do
         rm -rf "$W/maprt" "$W/mapout"
         cp -a "$rt" "$W/maprt"
