@@ -6,8 +6,10 @@
  * that it did not change): DA0 and DA1 are made from the same bytes, and a
  * file rewritten during training cannot slip into DA1 (the Besu problem).
  * A large input may be mapped rather than copied (inputfile.c): its bytes
- * are read through the mapping later, and hpk_item_unchanged proves
- * they are still the snapshot's.
+ * are read later, through the mapping or with read(2) from the same file
+ * (hpk_item_open checks device, inode and size; a mapping sees the same
+ * page cache), and hpk_item_unchanged proves they are still the
+ * snapshot's.
  * The readers that fill it: inputfile.c (a file), treewalk.c (a directory),
  * archive.c (a tar or zip), runtime.c (a Java home); hpk_inputs.h.
  */
