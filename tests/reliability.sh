@@ -472,13 +472,13 @@ t_mapped_inputs() {
     # and a class path jar of 2 MB (hashed as it is read, not after a walk)
     python3 -c 'import os, sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z: z.writestr("blob.bin", os.urandom(2000000))' "$W/big.jar"
-    local how cp=(--cp "$SAMPLES/hello.jar:$W/big.jar" --main-class demo.Main)
+    local f how cp=(--cp "$SAMPLES/hello.jar:$W/big.jar" --main-class demo.Main)
     HPACK_TEST_MAP=never "$HPACK_T" build -q --runtime "$W/maprt" "${cp[@]}" -o "$W/art/map-read2"
     HPACK_TEST_MAP=always "$HPACK_T" build -q --runtime "$W/maprt" "${cp[@]}" -o "$W/art/map-mapped2"
     cmp "$W/art/map-read2" "$W/art/map-mapped2" || fail "a mapped build with stored files differs from a read one"
-    for how in runtime/lib/extra.zip app/big.jar; do
-        "$HPACK_T" inspect "$W/art/map-mapped2" | grep -q " stored .* $how\$" ||
-            fail "$how not stored: $("$HPACK_T" inspect "$W/art/map-mapped2" | grep "$how")"
+    for f in runtime/lib/extra.zip app/big.jar; do
+        "$HPACK_T" inspect "$W/art/map-mapped2" | grep -q " stored .* $f\$" ||
+            fail "$f not stored: $("$HPACK_T" inspect "$W/art/map-mapped2" | grep "$f")"
     done
     "$HPACK_T" verify "$W/art/map-mapped2" >/dev/null || fail "hpack verify refuses the mapped build"
     for how in truncate grow; do
