@@ -113,9 +113,10 @@ $(B)/test_packer: tests/unit/test_packer.c $(PACKER_SRC) $(LAYOUT_SRC) $(TREE_SR
 	    $(filter-out packer/hpack.c,$(PACKER_SRC)) $(LAYOUT_SRC) $(TREE_SRC) $(B)/launcher_blob.o \
 	    $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka) -lpthread
 
-# The input services alone (the directory walk's link rules, link arithmetic).
+# The input services alone (the directory walk's link rules, link arithmetic,
+# mapped inputs: with the test hooks, HPACK_TEST_MAP maps a file just made).
 $(B)/test_inputs: tests/unit/test_inputs.c packer/util.c packer/elfout.c $(INPUTS_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_inputs.c \
+	$(CC) $(CFLAGS) -DHPK_TEST_HOOKS $(PKG_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_inputs.c \
 	    packer/util.c packer/elfout.c $(INPUTS_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(B)/launcher_blob.o \
 	    $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka) -lpthread
 

@@ -1,8 +1,9 @@
 /*
  * test_inputs.c - cmocka unit tests for the input services: the directory
  * walk's symlink rules (packer/treewalk.c, docs/format.md 10.4) on trees
- * made in a temporary directory, and the link arithmetic behind the copies
- * (packer/linkpath.c).
+ * made in a temporary directory, the link arithmetic behind the copies
+ * (packer/linkpath.c), and a mapped input read through its file
+ * (packer/inputfile.c; built with the test hooks for HPACK_TEST_MAP).
  *
  *   make build/test_inputs && build/test_inputs
  */
@@ -26,6 +27,9 @@
 #include <unistd.h>
 
 #include "../../packer/hpk_inputs.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 /* ---- a scratch directory: D/tree is read, D/out lies outside it ---- */
 
@@ -458,6 +462,73 @@ static void test_link_arithmetic(void **state)
     assert_int_not_equal(hpk_rel_target("a/b/c/d", "x/y", small, sizeof small), 0);
 }
 
+/* ---- a mapped input read through its file (inputfile.c) ---- */
+
+/* Write n pseudo-random bytes (fixed seed) to path; returns them. */
+static uint8_t *write_noise(const char *path, size_t n, uint32_t seed)
+{
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    for (size_t i = 0; i < n; i++) seed = seed * 1103515245u + 12345u, b[i] = (uint8_t)(seed >> 16);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    return b;
+}
+
+/* A large input is mapped (HPACK_TEST_MAP=always: settled however young)
+ * and hashed through read(2): the same hashes as over its bytes, and an
+ * already compressed one gets its stored hash (XXH3-64) too. The file is
+ * reopened only while it is the one mapped: replaced, hpk_item_open says
+ * no, and the callers read the mapping. */
+static void test_mapped_input_read_through_its_file(void **state)
+{
+    (void)state;
+    setenv("HPACK_TEST_MAP", "always", 1);
+    const size_t n = (3u << 20) / 2 + 123; /* 1.5 MiB: mapped (MAP_MIN 1 MiB), read in 256 KiB pieces */
+    char zip[PATH_MAX], bin[PATH_MAX], other[PATH_MAX];
+    snprintf(zip, sizeof zip, "%s/tree/big.zip", D);
+    snprintf(bin, sizeof bin, "%s/tree/big.bin", D);
+    snprintf(other, sizeof other, "%s/out/other", D);
+    uint8_t *zb = write_noise(zip, n, 1), *bb = write_noise(bin, n, 2);
+    struct hpk_err e = {0};
+    struct hpk_item z = {0}, b = {0};
+    assert_int_equal(hpk_snapshot_file(&z, zip, 3, &e), 0);
+    assert_int_equal(hpk_snapshot_file(&b, bin, 3, &e), 0);
+    assert_true(z.mapped && b.mapped);
+    uint8_t want[16];
+    hpk_hash_bytes(zb, n, want);
+    assert_memory_equal(z.hash, want, 16);
+    hpk_hash_bytes(bb, n, want);
+    assert_memory_equal(b.hash, want, 16);
+    assert_true(z.no_compress && z.has_hash64);
+    assert_true(z.hash64 == XXH3_64bits(zb, n));
+    assert_false(b.has_hash64); /* to be compressed: its stored hash is the payload's to take */
+    /* reopened, the same bytes as the mapping */
+    int fd = hpk_item_open(&z);
+    assert_true(fd >= 0);
+    uint8_t piece[4096];
+    assert_int_equal(hpk_item_pread(fd, piece, sizeof piece, n - sizeof piece), 0);
+    assert_memory_equal(piece, z.data + n - sizeof piece, sizeof piece);
+    assert_int_not_equal(hpk_item_pread(fd, piece, sizeof piece, n - 100), 0); /* past the end: short */
+    close(fd);
+    /* replaced by another file of the same size: not the file mapped */
+    free(write_noise(other, n, 3));
+    assert_int_equal(rename(other, zip), 0);
+    assert_int_equal(hpk_item_open(&z), -1);
+    assert_memory_equal(z.data, zb, n); /* the mapping still holds the snapshot's bytes */
+    hpk_item_data_free(&z);
+    assert_false(z.mapped || z.has_hash64);
+    assert_int_equal(hpk_item_open(&z), -1);
+    hpk_item_data_free(&b);
+    free(z.source);
+    free(b.source);
+    free(zb);
+    free(bb);
+    unsetenv("HPACK_TEST_MAP");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +547,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_walk_errors_name_the_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_path_too_long_refused, setup, teardown),
         cmocka_unit_test(test_link_arithmetic),
+        cmocka_unit_test_setup_teardown(test_mapped_input_read_through_its_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
