@@ -114,7 +114,8 @@ static size_t place_at(struct hpk_payload_buf *p, size_t *cursor)
 }
 
 /* Stored items from this size on are not copied into p->data when the
- * payload is streamed: the writer writes them from the item's own bytes. */
+ * payload is streamed: the writer writes them from the item's own bytes
+ * (a mapped one's read from its file, sink_item). */
 #define EXT_MIN (256u << 10)
 
 /* An item stored as it is (directories have no bytes). With `ext`, a big
