@@ -17,8 +17,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-/* pread exactly len bytes, or fail (short read = truncated file). */
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+int hpk_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
     uint8_t *p = buf;
     while (len) {
@@ -48,7 +47,7 @@ static int src_read(const struct src *s, void *buf, size_t n, uint64_t off)
         memcpy(buf, s->img + off, n);
         return HPK_OK;
     }
-    return pread_full(s->fd, buf, n, off);
+    return hpk_pread_full(s->fd, buf, n, off);
 }
 
 static int find_section(const struct src *s, const char *name, uint64_t *off, uint64_t *size)
@@ -122,13 +121,13 @@ int hpk_artifact_open(int fd, struct hpk_artifact *a)
     if (a->sec_size <= 1) return HPK_E_NO_SECTION;
     if (a->sec_size < HPK_FOOTER_SIZE) return HPK_E_TRUNCATED;
     uint8_t fb[HPK_FOOTER_SIZE];
-    if ((err = pread_full(fd, fb, sizeof fb, a->sec_off + a->sec_size - HPK_FOOTER_SIZE)) != HPK_OK)
+    if ((err = hpk_pread_full(fd, fb, sizeof fb, a->sec_off + a->sec_size - HPK_FOOTER_SIZE)) != HPK_OK)
         return err;
     struct hpk_footer f;
     if ((err = hpk_layout_footer_decode(fb, a->sec_size, &f)) != HPK_OK) return err;
     a->toc = malloc(f.toc_size ? f.toc_size : 1);
     if (!a->toc) return HPK_E_NOMEM;
-    if ((err = pread_full(fd, a->toc, f.toc_size, a->sec_off + f.toc_offset)) != HPK_OK ||
+    if ((err = hpk_pread_full(fd, a->toc, f.toc_size, a->sec_off + f.toc_offset)) != HPK_OK ||
         (err = hpk_layout_parse(&f, a->toc, &a->p)) != HPK_OK) {
         memcpy(a->err_path, a->p.err_path, sizeof a->err_path);
         free(a->toc);

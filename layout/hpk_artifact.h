@@ -16,6 +16,10 @@
 
 #define HPK_SECTION_NAME ".hpack"
 
+/* pread exactly len bytes at off: HPK_OK, HPK_E_IO, or HPK_E_TRUNCATED
+ * (end of file first). */
+int hpk_pread_full(int fd, void *buf, size_t len, uint64_t off);
+
 /* Find a section by name in an ELF64 little-endian file read through `fd`.
  * Returns HPK_OK with its file offset and size, HPK_E_NOT_ELF, HPK_E_NO_SECTION,
  * HPK_E_TRUNCATED (section past the end of the file) or HPK_E_IO. */

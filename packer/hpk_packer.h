@@ -203,8 +203,6 @@ int hpk_item_unchanged(const struct hpk_item *it, struct hpk_err *e);
  * (device, inode, size); -1 if not mapped or not that file. Reading it so
  * beats reading the mapping on a virtual machine (inputfile.c). */
 int hpk_item_open(const struct hpk_item *it);
-/* Read exactly len bytes at off; -1 on an error or a short read. */
-int hpk_item_pread(int fd, uint8_t *buf, size_t len, size_t off);
 /* The same from a tarball or zip holding one Java home under one top
  * directory, read with libarchive without unpacking it to disk. */
 int hpk_snapshot_runtime_archive(struct hpk_snapshot *s, const char *file, struct hpk_err *e);

@@ -225,17 +225,6 @@ int hpk_item_open(const struct hpk_item *it)
     return fd;
 }
 
-int hpk_item_pread(int fd, uint8_t *buf, size_t len, size_t off)
-{
-    for (size_t got = 0; got < len;) {
-        ssize_t r = pread(fd, buf + got, len - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 /* Bytes read(2) hands the hash at a time: a buffer that stays in cache. */
 #define HASH_CHUNK (256u << 10)
 
@@ -253,7 +242,7 @@ static int hash_by_read(struct hpk_item *it)
     int rc = buf ? 0 : -1;
     for (size_t off = 0; rc == 0 && off < it->size; off += HASH_CHUNK) {
         size_t len = it->size - off < HASH_CHUNK ? it->size - off : HASH_CHUNK;
-        rc = hpk_item_pread(fd, buf, len, off);
+        rc = hpk_pread_full(fd, buf, len, off) == HPK_OK ? 0 : -1;
         if (rc == 0) XXH3_128bits_update(&h128, buf, len);
         if (rc == 0 && it->no_compress) XXH3_64bits_update(&h64, buf, len);
     }

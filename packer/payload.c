@@ -204,7 +204,7 @@ static const uint8_t *src_bytes(struct zsrc *z, const struct hpk_item *items, si
         z->fd = hpk_item_open(it);
         z->item = i;
     }
-    return z->fd >= 0 && hpk_item_pread(z->fd, z->buf, len, off) == 0 ? z->buf : it->data + off;
+    return z->fd >= 0 && hpk_pread_full(z->fd, z->buf, len, off) == HPK_OK ? z->buf : it->data + off;
 }
 
 static void src_free(struct zsrc *z)
