@@ -32,7 +32,7 @@ LAYOUT_SRC := layout/layout.c layout/kv.c layout/artifact.c layout/config.c layo
 # Trees: unpacking, extraction, directory safety, the system store. Both the
 # launcher and the packer (extract, install, image) link them.
 TREE_SRC := layout/unpack.c layout/filewriter.c layout/treedir.c layout/verify.c layout/rmtree.c \
-            layout/dirsafe.c layout/store.c
+            layout/dirsafe.c layout/store.c layout/marker.c
 LAUNCHER_SRC := launcher/main.c launcher/tree.c launcher/jvmline.c launcher/train.c launcher/commands.c \
                 launcher/fit.c launcher/heal.c launcher/cachedir.c $(TREE_SRC)
 # The input services: the snapshot and its readers (packer/hpk_inputs.h).

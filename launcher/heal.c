@@ -295,6 +295,15 @@ static int create(const struct hpk_start *c, int dir, const char *rootpath)
     hpk_exec_line_free(v);
     struct stat fs;
     if (st != 0 || fstatat(HPK_TRAIN_FD, "cache", &fs, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(fs.st_mode)) return -1;
+    /* Nobody waits for the creator: the cache's bytes reach the disk before
+     * it is published, so a crash of the machine cannot leave a published
+     * cache of zeros (the trees' answer, a check after a restart, is
+     * docs/launcher.md 5.2). The renames need no sync: lost, they leave
+     * no cache, and the next start heals again. */
+    int cf = openat(HPK_TRAIN_FD, "cache", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int synced = cf >= 0 && fsync(cf) == 0;
+    if (cf >= 0) close(cf);
+    if (!synced) return -1;
     size_t plen = 0, ilen = 0;
     char *prov = hpk_start_prov(c, rootpath, &plen);
     if (!prov) return -1;
@@ -312,7 +321,7 @@ static int create(const struct hpk_start *c, int dir, const char *rootpath)
         plen += ilen;
     }
     int f = all ? openat(HPK_TRAIN_FD, "prov", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
-    ok = f >= 0 && write(f, prov, plen) == (ssize_t)plen;
+    ok = f >= 0 && write(f, prov, plen) == (ssize_t)plen && fsync(f) == 0;
     if (f >= 0 && close(f) != 0) ok = 0;
     ok = ok && renameat(HPK_TRAIN_FD, "prov", dir, "cache.prov") == 0;
     free(id);

@@ -60,14 +60,20 @@ static int deferred_in(const struct hpk_start *c, int tree, int shared)
     return 1;
 }
 
+/* base_ok's answer for a tree that is complete but was written in an
+ * earlier boot (layout/marker.c): to be verified before it is used. */
+#define UNSETTLED 2
+
 /* The base part of an unpacked tree: complete, ours (`shared`: a store
- * tree, whose ownership store.c checked), class path jars as unpacked. */
+ * tree, whose ownership store.c checked), class path jars as unpacked;
+ * written in this boot or settled (else UNSETTLED). */
 static int base_ok(const struct hpk_start *c, int tree, int shared, const char **why)
 {
     struct stat st;
     struct hpk_err e;
-    if (fstatat(tree, HPK_MARKER, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_size != 33) {
+    enum hpk_marker_state m = HPK_MARKER_BAD;
+    if (fstatat(tree, HPK_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0) m = hpk_marker_state(tree, c->cf.base_hex, &st);
+    if (m == HPK_MARKER_BAD) {
         *why = "incomplete";
         return 0;
     }
@@ -82,6 +88,11 @@ static int base_ok(const struct hpk_start *c, int tree, int shared, const char *
             return 0;
         }
     }
+    if (m == HPK_MARKER_EARLIER_BOOT) {
+        /* hpack install settles a store tree, which no start may write. */
+        *why = "unpacked before the machine restarted";
+        return shared ? 0 : UNSETTLED;
+    }
     return 1;
 }
 
@@ -91,7 +102,7 @@ static int base_ok(const struct hpk_start *c, int tree, int shared, const char *
 static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int deferred, int shared, const char **why)
 {
     int r = base_ok(c, tree, shared, why);
-    if (r <= 0) return r;
+    if (r != 1) return r;
     if (want_cache && !entry_as_unpacked(c, tree, c->cf.cache, shared)) {
         *why = "cache missing";
         return 0;
@@ -119,7 +130,7 @@ int hpk_start_store_tree(const struct hpk_start *c, int want, char *path, size_t
         close(store);
     }
     if (tree >= 0) {
-        if (tree_ok(c, tree, want & HPK_TREE_CACHE, !deferrable(c, want), 1, &why) > 0) return tree;
+        if (tree_ok(c, tree, want & HPK_TREE_CACHE, !deferrable(c, want), 1, &why) == 1) return tree;
         close(tree);
     }
     if (e.code)
@@ -127,6 +138,35 @@ int hpk_start_store_tree(const struct hpk_start *c, int want, char *path, size_t
     else if (c->debug)
         fprintf(stderr, "hpack: store %s/%s: %s; using the user cache\n", s, c->cf.base_hex, why);
     return -1;
+}
+
+/* A tree unpacked in an earlier boot (base_ok's UNSETTLED): the machine
+ * may have crashed before all its bytes reached the disk, so every file it
+ * holds is compared with the payload once (as --hpack-verify does), then
+ * its marker settled. 1, or 0 with *why (in err) naming the first file
+ * that differs: the caller unpacks the tree again. Under the tree's lock. */
+static int settle(const struct hpk_start *c, const struct hpk_root *root, int tree, const char *defer,
+                  struct hpk_err *err, const char **why)
+{
+    if (c->debug) fprintf(stderr, "hpack: %s/%s: unpacked before the machine restarted; verifying it once\n", root->path, c->cf.base_hex);
+    if (hpk_verify_tree(&c->a, tree, defer, err) != 0) {
+        *why = err->msg;
+        return 0;
+    }
+    /* Verified: what it holds was read back from the disk. A marker that
+     * cannot be settled only costs the next start the same verification. */
+    if (hpk_marker_write(tree, c->cf.base_hex, HPK_MARK_SETTLED, err) != 0)
+        fprintf(stderr, "hpack: %s: warning: %s/%s: %s\n", c->self, root->path, c->cf.base_hex, err->msg);
+    return 1;
+}
+
+/* Files added to a tree after its marker: until they are known to be on
+ * the disk, the marker names this boot again (a no-op for a tree of this
+ * boot). */
+static void unsettle(struct hpk_start *c, int tree)
+{
+    struct hpk_err err;
+    if (hpk_marker_write(tree, c->cf.base_hex, HPK_MARK_BOOT, &err) != 0) hpk_start_die(c, &err);
 }
 
 /* Return an open descriptor of the unpacked tree, unpacking it first if needed. */
@@ -139,7 +179,7 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
     int tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (tree >= 0) {
         int ok = tree_ok(c, tree, want_cache, !defer, 0, &why);
-        if (ok > 0) return tree;
+        if (ok == 1) return tree;
         if (ok < 0) {
             hpk_dir_secure(tree, root->path, &err);
             snprintf(err.msg, sizeof err.msg, "%.600s/%s: owned by another user or writable by others; refusing to use it",
@@ -165,7 +205,9 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
     }
     /* Someone may have finished while we waited. */
     tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (tree < 0 || base_ok(c, tree, 0, &why) <= 0) {
+    int ok = tree >= 0 ? base_ok(c, tree, 0, &why) : 0;
+    if (ok == UNSETTLED) ok = settle(c, root, tree, defer, &err, &why);
+    if (ok != 1) {
         if (tree >= 0) {
             close(tree);
             if (c->debug) fprintf(stderr, "hpack: %s/%s: %s; unpacking again\n", root->path, c->cf.base_hex, why);
@@ -186,7 +228,7 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
         if (c->debug)
             fprintf(stderr, "hpack: unpacking to %s/%s%s\n", root->path, c->cf.base_hex,
                     defer ? " (the runtime's default CDS archives left out: an AOT cache is passed)" : "");
-        if (hpk_unpack_tree(&c->a, root->fd, c->cf.base_hex, 1, defer, &err) != 0) hpk_start_die(c, &err);
+        if (hpk_unpack_tree(&c->a, root->fd, c->cf.base_hex, HPK_MARK_BOOT, defer, &err) != 0) hpk_start_die(c, &err);
         tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (tree < 0) {
             hpk_fail(&err, HPK_EXIT_UNPACK, "%s/%s: %s", root->path, c->cf.base_hex, strerror(errno));
@@ -197,10 +239,12 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
      * start needs besides may be missing. */
     if (want_cache && !entry_as_unpacked(c, tree, c->cf.cache, 0)) {
         if (hpk_unpack_cache_one(&c->a, tree, c->cf.cache, &err) != 0) hpk_start_die(c, &err);
+        unsettle(c, tree);
     }
     if (!defer && !deferred_in(c, tree, 0)) {
         if (c->debug) fprintf(stderr, "hpack: adding the runtime's default CDS archives to %s/%s\n", root->path, c->cf.base_hex);
         if (hpk_unpack_deferred(&c->a, tree, c->cf.launch.java, &err) != 0) hpk_start_die(c, &err);
+        unsettle(c, tree);
     }
     close(lock); /* releases the flock */
     return tree;

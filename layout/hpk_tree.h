@@ -29,7 +29,9 @@
 #define HPK_TREE_FD 250
 #define HPK_TREE_FD_PATH "/proc/self/fd/250"
 
-/* A complete launcher tree holds this file (the base hash and a newline). */
+/* A complete launcher tree holds this file: the base hash and a newline,
+ * then, until the tree's bytes are known to be on disk, the boot that wrote
+ * it (marker.c). */
 #define HPK_MARKER ".hpack-ok"
 
 /* Exit statuses of the launcher itself, before it execs the JVM. Chosen high
@@ -95,6 +97,27 @@ int hpk_dir_walk(const char *path, const struct hpk_walk_rule *r, char *real, si
  * others. `what` names it in the message. */
 int hpk_file_secure(const char *path, const char *what, struct hpk_err *e);
 
+/* marker.c */
+#define HPK_BOOT_ID_LEN 36           /* /proc/sys/kernel/random/boot_id: a UUID */
+#define HPK_MARKER_SETTLED_SIZE 33   /* "<base hex>\n" */
+#define HPK_MARKER_BOOT_SIZE 75      /* "<base hex>\nboot <boot id>\n" */
+/* How a marker is written: settled (the tree's bytes are on disk already,
+ * or are the bytes of an image layer), settled after syncing the tree's
+ * file system, or naming this boot (a host without a boot id: synced). */
+enum hpk_mark { HPK_MARK_NONE, HPK_MARK_SETTLED, HPK_MARK_SYNC, HPK_MARK_BOOT };
+/* What a tree's marker (`st`: its fstatat, not followed) says: not a marker
+ * of this tree, settled, written in this boot, or written in an earlier
+ * boot (or on a host that shows no boot id now): then the tree must be
+ * verified before it is used. Reads the marker and the boot id only when it
+ * names a boot. */
+enum hpk_marker_state { HPK_MARKER_BAD, HPK_MARKER_SETTLED, HPK_MARKER_THIS_BOOT, HPK_MARKER_EARLIER_BOOT };
+enum hpk_marker_state hpk_marker_state(int tree, const char *hex, const struct stat *st);
+/* Write the marker of the tree `tree` of base hash `hex` (32 hex digits),
+ * replacing any (a temporary, then renamed: the caller holds the tree's
+ * lock or owns a tree nobody uses yet). HPK_EXIT_UNPACK on failure. */
+int hpk_marker_write(int tree, const char *hex, enum hpk_mark how, struct hpk_err *e);
+/* This boot's id (test builds: HPACK_TEST_BOOT_ID), or -1. */
+int hpk_boot_id(char id[HPK_BOOT_ID_LEN + 1]);
 /* unpack.c (with filewriter.c and treedir.c: hpk_unpack.h) */
 /* Whether `e` is one of the runtime's default CDS archives,
  * <home>/lib/<vm>/classes*.jsa (<home>: the directory above the bin/ of
@@ -108,12 +131,12 @@ int hpk_file_secure(const char *path, const char *what, struct hpk_err *e);
 int hpk_entry_deferrable(const struct hpk_artifact *a, const struct hpk_entry *e, const char *java);
 /* Unpack every non-cache entry into a new directory `name` under `parent`
  * (which must not exist), verifying each entry; the directory appears only
- * complete (built as a temporary sibling, then renamed). `marker`: write the
- * .hpack-ok marker the launcher's warm path looks for (not for extraction).
- * `defer`: NULL, or the `java` path: leave out the entries
+ * complete (built as a temporary sibling, then renamed). `mark`: how to
+ * write the .hpack-ok marker the launcher's warm path looks for
+ * (HPK_MARK_NONE for an extraction: no marker). `defer`: NULL, or the `java` path: leave out the entries
  * hpk_entry_deferrable names. */
-int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, int marker, const char *defer,
-                    struct hpk_err *e);
+int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, enum hpk_mark mark,
+                    const char *defer, struct hpk_err *e);
 /* Add to the unpacked tree `tree` the entries hpk_unpack_tree left out
  * (`java` as given to it) that are not there as unpacked, each written to
  * a temporary name, verified and renamed, its directory's time kept. */
@@ -136,7 +159,10 @@ void hpk_clean_stale(int parent, const char *prefix);
 /* Remove files named `<prefix><anything>.<suffix>` in dir (a killed start's cache temporaries). */
 void hpk_clean_prefix(int dir, const char *prefix, const char *suffix);
 /* verify.c */
-/* Re-hash every entry of the unpacked tree against the table. */
-int hpk_verify_tree(const struct hpk_artifact *a, int tree, struct hpk_err *e);
+/* Re-hash every entry of the unpacked tree against the table. Cache
+ * entries may be absent (unpacked only when used), and with `defer` (a
+ * `java` path, as given to hpk_unpack_tree) the entries
+ * hpk_entry_deferrable names. */
+int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, struct hpk_err *e);
 
 #endif

@@ -120,8 +120,8 @@ int hpk_entry_deferrable(const struct hpk_artifact *a, const struct hpk_entry *e
     return d && S_ISDIR(d->mode) && (d->mode & S_IWUSR);
 }
 
-int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, int marker, const char *defer,
-                    struct hpk_err *err)
+int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, enum hpk_mark mark,
+                    const char *defer, struct hpk_err *err)
 {
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", name, (long)getpid());
@@ -146,14 +146,10 @@ int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, 
     free(files.v);
     if (r == 0) r = finish_dirs(a, &dc, 0, err);
     hpk_dircache_reset(&dc);
-    if (r == 0 && marker) {
+    if (r == 0 && mark != HPK_MARK_NONE) {
         char hex[33];
         hpk_hash_hex(a->p.footer.base_hash, hex);
-        int fd = openat(root, HPK_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        hex[32] = '\n';
-        /* fchmod: 0644 whatever the umask (a store tree is read by every user, and an image's bytes must not depend on it). */
-        if (fd < 0 || write(fd, hex, 33) != 33 || fchmod(fd, 0644) != 0 || futimens(fd, hpk_fixed_times) != 0 || close(fd) != 0)
-            r = hpk_fail(err, HPK_EXIT_UNPACK, "cannot write %s: %s", HPK_MARKER, strerror(errno));
+        r = hpk_marker_write(root, hex, mark, err);
     }
     if (r == 0 && (fchmod(root, 0755) != 0 || renameat(parent, tmp, parent, name) != 0))
         r = hpk_fail(err, HPK_EXIT_UNPACK, "cannot move %s into place: %s", tmp, strerror(errno));
@@ -183,7 +179,7 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
     int r = -1;
     if (faccessat(pfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
         hpk_fail(err, HPK_EXIT_USAGE, "%s: already exists", dir);
-    } else if (hpk_unpack_tree(a, pfd, name, 0, NULL, err) == 0) {
+    } else if (hpk_unpack_tree(a, pfd, name, HPK_MARK_NONE, NULL, err) == 0) {
         int tree = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (tree < 0) hpk_fail(err, HPK_EXIT_UNPACK, "%s: %s", dir, strerror(errno));
         else r = hpk_unpack_cache(a, tree, err);

@@ -35,7 +35,7 @@ static int cmp_sink(void *ctx, const uint8_t *data, size_t len)
     return 0;
 }
 
-int hpk_verify_tree(const struct hpk_artifact *a, int tree, struct hpk_err *err)
+int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, struct hpk_err *err)
 {
     struct hpk_dircache dc = {.root = tree, .fd = -1};
     static struct hsink h;
@@ -46,8 +46,9 @@ int hpk_verify_tree(const struct hpk_artifact *a, int tree, struct hpk_err *err)
         int dir = hpk_entry_dir(&dc, e, name, sizeof name);
         struct stat st;
         int missing = dir < 0 || fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0;
-        /* Cache entries are unpacked only when used (HPACK_AOT): absent is fine. */
-        if (missing && e->role == HPK_ROLE_CACHE) continue;
+        /* Cache entries are unpacked only when used (HPACK_AOT), deferred
+         * ones only when needed: absent is fine. */
+        if (missing && (e->role == HPK_ROLE_CACHE || hpk_entry_deferrable(a, e, defer))) continue;
         if (missing || (st.st_mode & S_IFMT) != (e->mode & S_IFMT)) {
             r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": missing or of the wrong type", HPK_PATHARG(e));
             break;

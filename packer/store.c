@@ -263,7 +263,9 @@ int hpk_cmd_install(int argc, char **argv)
          * stale (a killed install); the new one appears only complete. */
         hpk_rm_rf(s.fd, hex);
         hpk_clean_stale(s.fd, hex);
-        if (hpk_unpack_tree(&a, s.fd, hex, 1, NULL, &le) != 0)
+        /* Its marker comes last (below): a tree that lacks it is incomplete
+         * to the launcher and stale to the next install. */
+        if (hpk_unpack_tree(&a, s.fd, hex, HPK_MARK_NONE, NULL, &le) != 0)
             rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);
     }
     if (rc == 0 && (tree = openat(s.fd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
@@ -271,10 +273,17 @@ int hpk_cmd_install(int argc, char **argv)
     /* DA0 and DA1 share the base hash: a later DA1 adds its cache. */
     if (rc == 0 && hpk_unpack_cache(&a, tree, &le) != 0)
         rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);
-    if (rc == 0 && hpk_verify_tree(&a, tree, &le) != 0)
+    if (rc == 0 && hpk_verify_tree(&a, tree, NULL, &le) != 0)
         rc = hpk_fail(&pe, HPK_ST_FAIL, "%s/%s: %s", s.path, hex, le.msg);
     struct dedup_stats ds = {0};
     if (rc == 0) dedup(s.fd, tree, &a, &ds);
+    /* A store tree is never verified by the starts that use it (they
+     * cannot write to it): its bytes reach the disk before its marker says
+     * it is complete and settled (layout/marker.c), and its name after. */
+    if (rc == 0 && hpk_marker_write(tree, hex, HPK_MARK_SYNC, &le) != 0)
+        rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);
+    if (rc == 0 && fsync(s.fd) != 0)
+        rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s: cannot sync: %s", s.path, strerror(errno));
     if (rc == 0 && hpk_verbose)
         printf("%s/%s: installed %s (%lu files, %lu of them links to identical content in the store, %.1f MB)\n", s.path, hex, file, ds.files,
                ds.shared, ds.shared_bytes / 1e6);

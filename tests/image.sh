@@ -172,6 +172,10 @@ t_store_install_trust_uninstall() {
     "$HPACK" install "$W/art/http0" --store "$S" >"$W/inst.out"
     grep -q "installed .*links to identical content" "$W/inst.out" || fail "install: $(cat "$W/inst.out")"
     [ -f "$S/$hex/.hpack-ok" ] && ls "$S/$hex"/cache/*.aot >/dev/null || fail "tree or cache missing"
+    # settled (synced before its marker): no start may write the store to settle it
+    [ "$(cat "$S/$hex/.hpack-ok")" = "$hex" ] && [ "$(stat -c %s "$S/$hex/.hpack-ok")" = 33 ] ||
+        fail "the store tree's marker is not the settled one: $(cat "$S/$hex/.hpack-ok")"
+    [ -z "$(ls -A "$S/$hex" | grep '^\.hpack-ok\.')" ] || fail "marker temporaries in the store: $(ls -A "$S/$hex")"
     # two apps on one runtime: one inode
     [ "$(stat -c %i "$S/$hex/runtime/lib/modules")" = "$(stat -c %i "$S/$hex2/runtime/lib/modules")" ] ||
         fail "runtime/lib/modules not shared"

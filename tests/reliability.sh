@@ -62,6 +62,81 @@ import json,sys; print(sum(e["size"] for e in json.load(sys.stdin)["entries"]))'
     done
 }
 
+# A tree the launcher unpacked names the boot that wrote it
+# (layout/marker.c): nothing it writes is fsynced, so a crash of the machine
+# may leave files whose names and sizes survived but not their bytes. The
+# first start of a later boot compares the tree with the payload once,
+# unpacks it again if a file differs, and settles its marker; a settled tree
+# is never verified again. HPACK_TEST_BOOT_ID (test build) stands in for a
+# restart.
+t_tree_verified_after_restart() {
+    local rt=$W/fakert-boot a=$W/art/fake-boot d=$W/boot t out want hex
+    local b1=11111111-1111-4111-8111-111111111111 b2=22222222-2222-4222-8222-222222222222
+    local b3=33333333-3333-4333-8333-333333333333 b4=44444444-4444-4444-8444-444444444444
+    fake_runtime "$rt"
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --arg fixed -o "$a"
+    want=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 "$a" x) || fail "first start: $want"
+    grep -q '^jar ' <<<"$want" || fail "fake runtime did not run: $want"
+    hex=$("$HPACK" hash "$a") t=$d/$hex
+    [ "$(cat "$t/.hpack-ok")" = "$hex
+boot $b1" ] || fail "marker of a fresh tree: $(cat "$t/.hpack-ok")"
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 HPACK_DEBUG=1 "$a" x 2>&1) || fail "same boot: $out"
+    ! grep -q 'verifying\|unpacking' <<<"$out" || fail "a start of the same boot checked or wrote: $out"
+    # The crash: the jar keeps its name, size and time, its bytes are zeros.
+    dd if=/dev/zero of="$t/app/hello.jar" bs=1 count=200 seek=100 conv=notrunc status=none
+    touch -d @315532800 "$t/app/hello.jar"
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b2 HPACK_DEBUG=1 "$a" x 2>&1) || fail "after a restart: $out"
+    grep -q "$hex: unpacked before the machine restarted; verifying it once" <<<"$out" || fail "no verification: $out"
+    grep -q "app/hello.jar: content differs from the payload; unpacking again" <<<"$out" || fail "not unpacked again: $out"
+    [ "$(grep -v '^hpack:' <<<"$out")" = "$want" ] || fail "ran other bytes: $out"
+    [ "$(cat "$t/.hpack-ok")" = "$hex
+boot $b2" ] || fail "marker of the tree unpacked again: $(cat "$t/.hpack-ok")"
+    # A sound tree of an earlier boot: verified, kept, settled.
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b3 HPACK_DEBUG=1 "$a" x 2>&1) || fail "restart 2: $out"
+    grep -q 'verifying it once' <<<"$out" && ! grep -q 'unpacking' <<<"$out" || fail "restart 2: $out"
+    [ "$(cat "$t/.hpack-ok")" = "$hex" ] && [ "$(stat -c %s.%Y.%a "$t/.hpack-ok")" = 33.315532800.644 ] ||
+        fail "marker not settled: $(stat -c %s.%Y.%a "$t/.hpack-ok") $(cat "$t/.hpack-ok")"
+    [ -z "$(ls -A "$t" | grep '^\.hpack-ok\.')" ] || fail "temporaries left: $(ls -A "$t")"
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b4 HPACK_DEBUG=1 "$a" x 2>&1) || fail "restart 3: $out"
+    ! grep -q 'verifying\|unpacking' <<<"$out" || fail "a settled tree was checked again: $out"
+    [ "$(grep -v '^hpack:' <<<"$out")" = "$want" ] || fail "restart 3 ran: $out"
+    # The shipped launcher names this machine's boot.
+    build_fake
+    HPACK_CACHE_DIR=$W/boot-real "$FAKE" x >/dev/null || fail "shipped launcher"
+    [ "$(tail -n 1 "$W/boot-real/$("$HPACK" hash "$FAKE")/.hpack-ok")" = "boot $(cat /proc/sys/kernel/random/boot_id)" ] ||
+        fail "the shipped launcher's marker: $(cat "$W/boot-real/$("$HPACK" hash "$FAKE")/.hpack-ok")"
+}
+
+# The same for a DA1 whose first start left the runtime's default CDS
+# archives out: the verification after a restart takes the tree as it is
+# (archives absent, cache present and compared), and files a start adds to a
+# settled tree (the archives) make its marker name the boot again.
+t_restart_da1_tree() {
+    need_jdks
+    local rt a=$W/art/boot.da1 d=$W/boot-da1 t out hex jsa=runtime/lib/server/classes.jsa
+    local b1=11111111-1111-4111-8111-111111111111 b2=22222222-2222-4222-8222-222222222222
+    rt=$(rt25cds)
+    "$HPACK_T" build -q --train --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$a" >/dev/null || fail "build"
+    hex=$("$HPACK" hash "$a") t=$d/$hex
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 "$a" 2>&1) || fail "first start: $out"
+    [ ! -e "$t/$jsa" ] && ls "$t"/cache/*.aot >/dev/null || fail "tree: no cache, or the archives unpacked"
+    # The cache file lost its bytes in the crash: the tree is unpacked again.
+    local c; c=$(ls "$t"/cache/*.aot)
+    dd if=/dev/zero of="$c" bs=4096 count=1 seek=1 conv=notrunc status=none
+    touch -d @315532800 "$c"
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b2 HPACK_DEBUG=1 "$a" 2>&1) || fail "after a restart: $out"
+    grep -q "cache/.*\.aot: content differs from the payload; unpacking again" <<<"$out" || fail "not unpacked again: $out"
+    grep -q '^Hello from hpack' <<<"$out" && grep -q '^hpack: exec .*-XX:AOTCache=' <<<"$out" || fail "ran: $out"
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 HPACK_DEBUG=1 "$a" 2>&1) || fail "restart 2: $out"
+    grep -q 'verifying it once' <<<"$out" && ! grep -q 'unpacking' <<<"$out" || fail "restart 2: $out"
+    [ ! -e "$t/$jsa" ] && [ "$(cat "$t/.hpack-ok")" = "$hex" ] || fail "not settled, or archives added: $(cat "$t/.hpack-ok")"
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 HPACK_DEBUG=1 HPACK_AOT=off "$a" 2>&1) || fail "no AOT: $out"
+    grep -q "adding the runtime's default CDS archives" <<<"$out" && [ -f "$t/$jsa" ] || fail "archives not added: $out"
+    [ "$(cat "$t/.hpack-ok")" = "$hex
+boot $b1" ] || fail "the marker of a tree added to: $(cat "$t/.hpack-ok")"
+    HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 "$a" --hpack-verify >/dev/null || fail "--hpack-verify"
+}
+
 # A first start that passes an AOT cache leaves the runtime's default CDS
 # archives out of the tree (the JVM never opens them then: a fifth of a
 # jlinked runtime's bytes); any start that may read them gets them first,

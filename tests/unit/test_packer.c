@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -578,6 +579,74 @@ static void test_stream_equals_build(void **state)
     check_stream_equals_build((struct hpk_compress){HPK_CODEC_STORED, 0});
 }
 
+/* The marker's forms (layout/marker.c): written settled or naming this
+ * boot, read back as such; one naming another boot, of another tree, cut
+ * short or of another size is not taken for this boot's. */
+static void test_marker_forms(void **state)
+{
+    (void)state;
+    static const char hex[] = "0123456789abcdef0123456789abcdef";
+    char id[HPK_BOOT_ID_LEN + 1], text[HPK_MARKER_BOOT_SIZE + 1];
+    struct hpk_err e;
+    struct stat st;
+    int t = open(".", O_RDONLY | O_DIRECTORY);
+    assert_true(t >= 0);
+    assert_int_equal(hpk_boot_id(id), 0); /* Linux shows one */
+    assert_int_equal(strlen(id), 36);
+
+    assert_int_equal(hpk_marker_write(t, hex, HPK_MARK_SETTLED, &e), 0);
+    assert_int_equal(stat(HPK_MARKER, &st), 0);
+    assert_int_equal(st.st_size, HPK_MARKER_SETTLED_SIZE);
+    assert_int_equal(st.st_mtime, HPK_FIXED_MTIME);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(hpk_marker_state(t, hex, &st), HPK_MARKER_SETTLED);
+
+    assert_int_equal(hpk_marker_write(t, hex, HPK_MARK_BOOT, &e), 0);
+    assert_int_equal(stat(HPK_MARKER, &st), 0);
+    assert_int_equal(st.st_size, HPK_MARKER_BOOT_SIZE);
+    assert_int_equal(hpk_marker_state(t, hex, &st), HPK_MARKER_THIS_BOOT);
+    snprintf(text, sizeof text, "%s\nboot %s\n", hex, id);
+    FILE *f = fopen(HPK_MARKER, "r");
+    char got[128] = {0};
+    assert_non_null(f);
+    assert_int_equal(fread(got, 1, sizeof got, f), HPK_MARKER_BOOT_SIZE);
+    fclose(f);
+    assert_string_equal(got, text);
+    assert_int_equal(access(HPK_MARKER ".tmp", F_OK), -1); /* renamed, not left */
+    /* Another tree's marker is none of this tree's. */
+    assert_int_equal(hpk_marker_state(t, "fedcba9876543210fedcba9876543210", &st), HPK_MARKER_BAD);
+
+    /* Another boot: a restart since. */
+    text[33 + 5] = text[33 + 5] == '0' ? '1' : '0';
+    write_file(HPK_MARKER, text);
+    assert_int_equal(stat(HPK_MARKER, &st), 0);
+    assert_int_equal(hpk_marker_state(t, hex, &st), HPK_MARKER_EARLIER_BOOT);
+    /* Same size, no "boot " word; zeros as a crash leaves them; empty. */
+    memcpy(text + 33, "bott ", 5);
+    write_file(HPK_MARKER, text);
+    assert_int_equal(stat(HPK_MARKER, &st), 0);
+    assert_int_equal(hpk_marker_state(t, hex, &st), HPK_MARKER_BAD);
+    f = fopen(HPK_MARKER, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite((char[HPK_MARKER_BOOT_SIZE]){0}, 1, HPK_MARKER_BOOT_SIZE, f), HPK_MARKER_BOOT_SIZE);
+    fclose(f);
+    assert_int_equal(stat(HPK_MARKER, &st), 0);
+    assert_int_equal(hpk_marker_state(t, hex, &st), HPK_MARKER_BAD);
+    write_file(HPK_MARKER, "");
+    assert_int_equal(stat(HPK_MARKER, &st), 0);
+    assert_int_equal(hpk_marker_state(t, hex, &st), HPK_MARKER_BAD);
+    /* A directory in its place: not followed, not a marker. */
+    assert_int_equal(unlink(HPK_MARKER), 0);
+    assert_int_equal(mkdir(HPK_MARKER, 0755), 0);
+    assert_int_equal(stat(HPK_MARKER, &st), 0);
+    assert_int_equal(hpk_marker_state(t, hex, &st), HPK_MARKER_BAD);
+    assert_int_not_equal(hpk_marker_write(t, hex, HPK_MARK_SETTLED, &e), 0);
+    assert_int_equal(e.code, HPK_EXIT_UNPACK);
+    assert_non_null(strstr(e.msg, "cannot write .hpack-ok"));
+    assert_int_equal(access(HPK_MARKER ".tmp", F_OK), -1);
+    close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_tune_heap_peak),
         cmocka_unit_test_setup_teardown(test_argfile_paths_and_order, enter, leave),
         cmocka_unit_test_setup_teardown(test_argfile_errors_name_the_file, enter, leave),
+        cmocka_unit_test_setup_teardown(test_marker_forms, enter, leave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
