@@ -205,7 +205,7 @@ int main(int argc, char **argv)
     int tree = hpk_start_find_tree(&c, (cache ? HPK_TREE_CACHE : 0) | (verify ? HPK_TREE_ALL : 0), rootpath,
                                    sizeof rootpath);
     if (verify) {
-        if (hpk_verify_tree(&c.a, tree, NULL, &err) != 0) hpk_start_die(&c, &err);
+        if (hpk_verify_tree(&c.a, tree, NULL, HPK_VERIFY_BYTES, &err) != 0) hpk_start_die(&c, &err);
         printf("%s/%s: all %u entries match the payload\n", rootpath, c.cf.base_hex, c.a.p.count);
         return 0;
     }

@@ -149,7 +149,7 @@ static int settle(const struct hpk_start *c, const struct hpk_root *root, int tr
                   struct hpk_err *err, const char **why)
 {
     if (c->debug) fprintf(stderr, "hpack: %s/%s: unpacked before the machine restarted; verifying it once\n", root->path, c->cf.base_hex);
-    if (hpk_verify_tree(&c->a, tree, defer, err) != 0) {
+    if (hpk_verify_tree(&c->a, tree, defer, HPK_VERIFY_HASH, err) != 0) {
         *why = err->msg;
         return 0;
     }

@@ -32,6 +32,22 @@ int hpk_pread_full(int fd, void *buf, size_t len, uint64_t off)
     return HPK_OK;
 }
 
+int hpk_hash_fd(int fd, void *buf, size_t n, uint8_t out[16])
+{
+    XXH3_state_t st;
+    XXH3_128bits_reset(&st);
+    ssize_t r;
+    while ((r = read(fd, buf, n)) != 0) {
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return HPK_E_IO;
+        XXH3_128bits_update(&st, buf, (size_t)r);
+    }
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+    memcpy(out, c.digest, 16);
+    return HPK_OK;
+}
+
 /* Section lookup over an abstract reader so the fd and memory versions share
  * one implementation (and one set of bounds checks). */
 struct src {

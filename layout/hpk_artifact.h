@@ -20,6 +20,10 @@
  * (end of file first). */
 int hpk_pread_full(int fd, void *buf, size_t len, uint64_t off);
 
+/* The XXH3-128 (canonical, as an entry's content hash) of what `fd` reads
+ * to its end, through buf[0..n): HPK_OK or HPK_E_IO. */
+int hpk_hash_fd(int fd, void *buf, size_t n, uint8_t out[16]);
+
 /* Find a section by name in an ELF64 little-endian file read through `fd`.
  * Returns HPK_OK with its file offset and size, HPK_E_NOT_ELF, HPK_E_NO_SECTION,
  * HPK_E_TRUNCATED (section past the end of the file) or HPK_E_IO. */

@@ -159,10 +159,16 @@ void hpk_clean_stale(int parent, const char *prefix);
 /* Remove files named `<prefix><anything>.<suffix>` in dir (a killed start's cache temporaries). */
 void hpk_clean_prefix(int dir, const char *prefix, const char *suffix);
 /* verify.c */
-/* Re-hash every entry of the unpacked tree against the table. Cache
- * entries may be absent (unpacked only when used), and with `defer` (a
- * `java` path, as given to hpk_unpack_tree) the entries
- * hpk_entry_deferrable names. */
-int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, struct hpk_err *e);
+/* Check every entry of the unpacked tree against the table: its type and
+ * size, and a regular file's content (`how`): HPK_VERIFY_BYTES compares it
+ * byte for byte with the decoded entry, whose stored and content hashes are
+ * checked too (--hpack-verify, hpack verify, hpack install: what someone
+ * changed on purpose); HPK_VERIFY_HASH compares its XXH3-128 with the
+ * entry's content hash and decodes nothing (after a restart: what a crash
+ * of the machine lost; several times faster). Cache entries may be absent
+ * (unpacked only when used), and with `defer` (a `java` path, as given to
+ * hpk_unpack_tree) the entries hpk_entry_deferrable names. */
+enum { HPK_VERIFY_BYTES, HPK_VERIFY_HASH };
+int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, int how, struct hpk_err *e);
 
 #endif

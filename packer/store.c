@@ -273,7 +273,7 @@ int hpk_cmd_install(int argc, char **argv)
     /* DA0 and DA1 share the base hash: a later DA1 adds its cache. */
     if (rc == 0 && hpk_unpack_cache(&a, tree, &le) != 0)
         rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);
-    if (rc == 0 && hpk_verify_tree(&a, tree, NULL, &le) != 0)
+    if (rc == 0 && hpk_verify_tree(&a, tree, NULL, HPK_VERIFY_BYTES, &le) != 0)
         rc = hpk_fail(&pe, HPK_ST_FAIL, "%s/%s: %s", s.path, hex, le.msg);
     struct dedup_stats ds = {0};
     if (rc == 0) dedup(s.fd, tree, &a, &ds);
