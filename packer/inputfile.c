@@ -69,7 +69,7 @@ struct mapping {
     char *source; /* our own copy: items' sources are freed and replaced */
 };
 static struct mapping *maps;
-static size_t n_maps, cap_maps;
+static size_t n_maps, cap_maps, live_maps;
 
 static void say(const char *s) { (void)!write(2, s, strlen(s)); }
 
@@ -110,6 +110,7 @@ static int remember(const uint8_t *lo, size_t len, const char *source)
     if (!src) return -1;
     maps[n_maps] = (struct mapping){lo, len, src};
     n_maps++;
+    live_maps++;
     return 0;
 }
 
@@ -121,8 +122,16 @@ void hpk_item_data_free(struct hpk_item *it)
                 maps[i].len = 0; /* first: the handler looks at a slot only while it has a length */
                 free(maps[i].source);
                 maps[i].source = NULL;
+                live_maps--;
             }
         munmap(it->data, it->size);
+        /* No input mapped any more, so no input's SIGBUS can come: the
+         * table goes (a later mapping starts a new one). */
+        if (!live_maps && maps) {
+            n_maps = cap_maps = 0;
+            free(maps);
+            maps = NULL;
+        }
     } else {
         free(it->data);
     }
