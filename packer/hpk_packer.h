@@ -50,6 +50,12 @@ void hpk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hpk_tmp_register(const char *path);
 void hpk_tmp_register_tree(const char *path);
 void hpk_tmp_forget(const char *path);
+/* A temporary's bytes on the disk before it is renamed into place (as
+ * elfout.c does for artifacts), so that a crash of the machine cannot leave
+ * the name over zeros: a file is fsynced; a directory tree (`tree`) has its
+ * file system synced (syncfs: one flush for every file of it). 0, or -1
+ * with errno. */
+int hpk_sync_path(const char *path, int tree);
 /* fork() a child in its own process group, registered as above and killed
  * if hpack dies: 0 in the child, its pid in the parent, -1 on failure.
  * hpk_wait_group is waitpid() that forgets the group once it is reaped. */

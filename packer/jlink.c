@@ -225,6 +225,13 @@ static int link_into(const char *jdk, const char *modules, const struct hpk_strv
     }
     free(msg);
     hpk_step_end();
+    /* Later builds take the kept runtime as it is: after a crash of the
+     * machine it must not hold zeros under its name. */
+    if (hpk_sync_path(tmp, 1) != 0) {
+        int se = errno;
+        hpk_tmp_rm_tree(tmp);
+        return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot sync the linked runtime: %s", tmp, strerror(se));
+    }
     int renamed = rename(tmp, out) == 0, err = errno;
     if (!renamed && access(java, X_OK) != 0) {
         hpk_tmp_rm_tree(tmp);

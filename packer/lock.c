@@ -66,7 +66,7 @@ int hpk_lock_write(const struct hpk_snapshot *s, const char *file, struct hpk_er
         free(l);
     }
     int bad = ferror(f) | fclose(f);
-    if (bad || rename(tmp, file) != 0) {
+    if (bad || hpk_sync_path(tmp, 0) != 0 || rename(tmp, file) != 0) {
         unlink(tmp);
         hpk_tmp_forget(tmp);
         return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", file, strerror(errno));

@@ -198,6 +198,7 @@ int hpk_image_write_archive(const char *out, struct hpk_outfile *files, size_t n
     if (archive_write_close(ar) != ARCHIVE_OK && rc == 0)
         rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, archive_error_string(ar));
     archive_write_free(ar);
+    if (rc == 0 && hpk_sync_path(tmp, 0) != 0) rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", out, strerror(errno));
     if (rc == 0 && rename(tmp, out) != 0) rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
     if (rc != 0) unlink(tmp);
     hpk_tmp_forget(tmp);

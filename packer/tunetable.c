@@ -132,7 +132,7 @@ static int write_tmp(const char *tmp, const char *text, size_t n, struct hpk_err
     hpk_tmp_register(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", tmp, strerror(errno));
-    int ok = write(fd, text, n) == (ssize_t)n;
+    int ok = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
     ok &= close(fd) == 0;
     return ok ? 0 : hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write: %s", tmp, strerror(errno));
 }

@@ -240,6 +240,16 @@ static int rm_tree_raw(int dfd, const char *name, int depth)
     return unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
+int hpk_sync_path(const char *path, int tree)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (tree ? O_DIRECTORY : 0));
+    if (fd < 0) return -1;
+    int r = tree ? syncfs(fd) : fsync(fd), saved = errno;
+    close(fd);
+    errno = saved;
+    return r;
+}
+
 void hpk_tmp_rm_tree(const char *path)
 {
     rm_tree_raw(AT_FDCWD, path, 0);

@@ -107,6 +107,60 @@ boot $b2" ] || fail "marker of the tree unpacked again: $(cat "$t/.hpack-ok")"
         fail "the shipped launcher's marker: $(cat "$W/boot-real/$("$HPACK" hash "$FAKE")/.hpack-ok")"
 }
 
+# What hpack keeps reaches the disk before its name does, so that a crash
+# of the machine cannot leave a name over zeros: seen with strace, the
+# rename of each temporary comes after an fsync of it (a syncfs for a
+# directory tree): an image, a lock file, a runtime kept in the jlink cache,
+# the marker of a store tree (and the tree before it), an artifact.
+t_outputs_synced_before_rename() {
+    need_jdks
+    command -v strace >/dev/null || fail "strace is not installed (tests/setup-deps.sh installs it)"
+    local d=$W/synced log=$W/synced.strace rt hex
+    rt=$(rt25)
+    mkdir -p "$d"
+    traced() { strace -f -y --seccomp-bpf -e trace=fsync,syncfs,rename,renameat,renameat2 -o "$log" "$@" >/dev/null; }
+    synced() { # DEST-REGEX [TREE-DIR]: the rename to a DEST follows an fsync of its source (and a syncfs of TREE-DIR)
+        python3 - "$log" "$@" <<'EOP' || fail "$(cat "$log")"
+import re, sys
+log, dest, tree = sys.argv[1], sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else None)
+done, seen = {}, []
+def at(dirfd, name):
+    if name.startswith('/'): return name
+    m = re.match(r'-?\d+<(.*)>$', dirfd.strip())
+    return (m.group(1) if m else '.') + '/' + name
+for n, line in enumerate(open(log)):
+    m = re.search(r'\b(fsync|syncfs)\(\d+<([^>]*)>\) = 0', line)
+    if m: done.setdefault((m.group(1), m.group(2)), n); continue
+    m = re.search(r'\brename\("([^"]*)", "([^"]*)"\) = 0', line)
+    if m: seen.append((n, m.group(1), m.group(2))); continue
+    m = re.search(r'\brenameat2?\(([^,]*), "([^"]*)", ([^,]*), "([^"]*)"', line)
+    if m and ') = 0' in line: seen.append((n, at(m.group(1), m.group(2)), at(m.group(3), m.group(4))))
+hits = [r for r in seen if re.fullmatch(dest, r[2])]
+if not hits: sys.exit('no rename to %s seen' % dest)
+for n, src, dst in hits:
+    if not done.get(('fsync', src), n) < n and not done.get(('syncfs', src), n) < n:
+        sys.exit('%s renamed to %s without an fsync first' % (src, dst))
+    if tree and not done.get(('syncfs', tree), n) < n:
+        sys.exit('%s not synced before %s' % (tree, dst))
+EOP
+    }
+    traced "$HPACK" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --lock "$d/app.lock" -o "$d/app" || fail "build --lock"
+    synced "$d/app.lock"
+    synced "$d/app"
+    traced "$HPACK" image -q "$d/app" -o "$d/app.tar" || fail "image"
+    synced "$d/app.tar"
+    # a store the launcher trusts: not below the world-writable /tmp
+    [ "$(id -u)" = 0 ] || fail "this test needs root (it makes a store under /var/lib); CI runs as root"
+    S=/var/lib/hpack-sync-test.$BASHPID # global: the EXIT trap of this test's subshell removes it
+    trap 'rm -rf "$S"' EXIT
+    traced "$HPACK" install "$d/app" --store "$S" || fail "install"
+    hex=$("$HPACK" hash "$d/app")
+    synced "$S/$hex/.hpack-ok" "$S/$hex"
+    traced env HPACK_JLINK_CACHE="$d/jlc" "$HPACK" build -q --jdk "$J25" --jar "$SAMPLES/hello.jar" -o "$d/linked" ||
+        fail "build --jdk"
+    synced "$d/jlc/[^/.][^/]*"
+}
+
 # The same for a DA1 whose first start left the runtime's default CDS
 # archives out: the verification after a restart takes the tree as it is
 # (archives absent, cache present and compared), and files a start adds to a
