@@ -102,7 +102,7 @@ static int base_ok(const struct hpk_start *c, int tree, int shared, const char *
 static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int deferred, int shared, const char **why)
 {
     int r = base_ok(c, tree, shared, why);
-    if (r != 1) return r;
+    if (r != 1 && r != UNSETTLED) return r;
     if (want_cache && !entry_as_unpacked(c, tree, c->cf.cache, shared)) {
         *why = "cache missing";
         return 0;
@@ -111,7 +111,7 @@ static int tree_ok(const struct hpk_start *c, int tree, int want_cache, int defe
         *why = "the runtime's default CDS archives were left out";
         return 0;
     }
-    return 1;
+    return r; /* 1, or UNSETTLED: complete, to be checked first */
 }
 
 /* The system store (store.c), looked at before the user's cache: a tree
@@ -142,17 +142,25 @@ int hpk_start_store_tree(const struct hpk_start *c, int want, char *path, size_t
 
 /* A tree unpacked in an earlier boot (base_ok's UNSETTLED): the machine
  * may have crashed before all its bytes reached the disk, so every file it
- * holds is compared with the payload once (as --hpack-verify does), then
- * its marker settled. 1, or 0 with *why (in err) naming the first file
- * that differs: the caller unpacks the tree again. Under the tree's lock. */
-static int settle(const struct hpk_start *c, const struct hpk_root *root, int tree, const char *defer,
-                  struct hpk_err *err, const char **why)
+ * holds is hashed and compared with its entry's content hash. 1, or 0 with
+ * *why (in err) naming the first file that differs. */
+static int check_after_restart(const struct hpk_start *c, const struct hpk_root *root, int tree, const char *defer,
+                               struct hpk_err *err, const char **why)
 {
-    if (c->debug) fprintf(stderr, "hpack: %s/%s: unpacked before the machine restarted; verifying it once\n", root->path, c->cf.base_hex);
+    if (c->debug) fprintf(stderr, "hpack: %s/%s: unpacked before the machine restarted; verifying it\n", root->path, c->cf.base_hex);
     if (hpk_verify_tree(&c->a, tree, defer, HPK_VERIFY_HASH, err) != 0) {
         *why = err->msg;
         return 0;
     }
+    return 1;
+}
+
+/* check_after_restart, then the marker settled: no later start checks the
+ * tree again. 0: the caller unpacks the tree again. Under the tree's lock. */
+static int settle(const struct hpk_start *c, const struct hpk_root *root, int tree, const char *defer,
+                  struct hpk_err *err, const char **why)
+{
+    if (!check_after_restart(c, root, tree, defer, err, why)) return 0;
     /* Verified: what it holds was read back from the disk. A marker that
      * cannot be settled only costs the next start the same verification. */
     if (hpk_marker_write(tree, c->cf.base_hex, HPK_MARK_SETTLED, err) != 0)
@@ -180,6 +188,17 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
     if (tree >= 0) {
         int ok = tree_ok(c, tree, want_cache, !defer, 0, &why);
         if (ok == 1) return tree;
+        /* A root we may not write (HPACK_CACHE_DIR on a read-only file
+         * system, filled elsewhere) has worked from its warm path alone:
+         * its tree is checked on every start, its marker cannot be settled
+         * (nor the tree unpacked again). */
+        if (ok == UNSETTLED && faccessat(root->fd, ".", W_OK, AT_EACCESS) != 0) {
+            struct hpk_err ce;
+            if (check_after_restart(c, root, tree, defer, &ce, &why)) return tree;
+            hpk_fail(&err, HPK_EXIT_TAMPER, "%s/%s: %s, and the cache directory is read-only", root->path,
+                     c->cf.base_hex, why);
+            hpk_start_die(c, &err);
+        }
         if (ok < 0) {
             hpk_dir_secure(tree, root->path, &err);
             snprintf(err.msg, sizeof err.msg, "%.600s/%s: owned by another user or writable by others; refusing to use it",

@@ -86,20 +86,37 @@ boot $b1" ] || fail "marker of a fresh tree: $(cat "$t/.hpack-ok")"
     dd if=/dev/zero of="$t/app/hello.jar" bs=1 count=200 seek=100 conv=notrunc status=none
     touch -d @315532800 "$t/app/hello.jar"
     out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b2 HPACK_DEBUG=1 "$a" x 2>&1) || fail "after a restart: $out"
-    grep -q "$hex: unpacked before the machine restarted; verifying it once" <<<"$out" || fail "no verification: $out"
+    grep -q "$hex: unpacked before the machine restarted; verifying it$" <<<"$out" || fail "no verification: $out"
     grep -q "app/hello.jar: content differs from the payload; unpacking again" <<<"$out" || fail "not unpacked again: $out"
     [ "$(grep -v '^hpack:' <<<"$out")" = "$want" ] || fail "ran other bytes: $out"
     [ "$(cat "$t/.hpack-ok")" = "$hex
 boot $b2" ] || fail "marker of the tree unpacked again: $(cat "$t/.hpack-ok")"
     # A sound tree of an earlier boot: verified, kept, settled.
     out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b3 HPACK_DEBUG=1 "$a" x 2>&1) || fail "restart 2: $out"
-    grep -q 'verifying it once' <<<"$out" && ! grep -q 'unpacking' <<<"$out" || fail "restart 2: $out"
+    grep -q 'verifying it$' <<<"$out" && ! grep -q 'unpacking' <<<"$out" || fail "restart 2: $out"
     [ "$(cat "$t/.hpack-ok")" = "$hex" ] && [ "$(stat -c %s.%Y.%a "$t/.hpack-ok")" = 33.315532800.644 ] ||
         fail "marker not settled: $(stat -c %s.%Y.%a "$t/.hpack-ok") $(cat "$t/.hpack-ok")"
     [ -z "$(ls -A "$t" | grep '^\.hpack-ok\.')" ] || fail "temporaries left: $(ls -A "$t")"
     out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b4 HPACK_DEBUG=1 "$a" x 2>&1) || fail "restart 3: $out"
     ! grep -q 'verifying\|unpacking' <<<"$out" || fail "a settled tree was checked again: $out"
     [ "$(grep -v '^hpack:' <<<"$out")" = "$want" ] || fail "restart 3 ran: $out"
+    # A read-only cache directory filled elsewhere (HPACK_CACHE_DIR, its own
+    # mount): a tree of an earlier boot is checked on every start, nothing
+    # written; one that lost bytes is refused, naming the file (124).
+    local ro=$W/boot-ro rc=0
+    HPACK_CACHE_DIR=$ro HPACK_TEST_BOOT_ID=$b1 "$a" x >/dev/null || fail "start in $ro"
+    ro_start() {
+        unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" &&
+            HPACK_CACHE_DIR=$1 HPACK_TEST_BOOT_ID=$2 HPACK_DEBUG=1 "$3" x' - "$ro" "$b2" "$a" 2>&1
+    }
+    out=$(ro_start) || fail "read-only cache directory: $out"
+    grep -q 'verifying it$' <<<"$out" && [ "$(grep -v '^hpack:' <<<"$out")" = "$want" ] || fail "read-only: $out"
+    [ "$(tail -n 1 "$ro/$hex/.hpack-ok")" = "boot $b1" ] || fail "read-only: the marker changed"
+    dd if=/dev/zero of="$ro/$hex/app/hello.jar" bs=1 count=200 seek=100 conv=notrunc status=none
+    touch -d @315532800 "$ro/$hex/app/hello.jar"
+    out=$(ro_start) || rc=$?
+    [ $rc = 124 ] && grep -q "^hpack: .*$hex: app/hello.jar: content differs from the payload, and the cache directory is read-only" <<<"$out" ||
+        fail "read-only, a file lost its bytes: status $rc: $out"
     # The shipped launcher names this machine's boot.
     build_fake
     HPACK_CACHE_DIR=$W/boot-real "$FAKE" x >/dev/null || fail "shipped launcher"
@@ -182,7 +199,7 @@ t_restart_da1_tree() {
     grep -q "cache/.*\.aot: content differs from the payload; unpacking again" <<<"$out" || fail "not unpacked again: $out"
     grep -q '^Hello from hpack' <<<"$out" && grep -q '^hpack: exec .*-XX:AOTCache=' <<<"$out" || fail "ran: $out"
     out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 HPACK_DEBUG=1 "$a" 2>&1) || fail "restart 2: $out"
-    grep -q 'verifying it once' <<<"$out" && ! grep -q 'unpacking' <<<"$out" || fail "restart 2: $out"
+    grep -q 'verifying it$' <<<"$out" && ! grep -q 'unpacking' <<<"$out" || fail "restart 2: $out"
     [ ! -e "$t/$jsa" ] && [ "$(cat "$t/.hpack-ok")" = "$hex" ] || fail "not settled, or archives added: $(cat "$t/.hpack-ok")"
     out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 HPACK_DEBUG=1 HPACK_AOT=off "$a" 2>&1) || fail "no AOT: $out"
     grep -q "adding the runtime's default CDS archives" <<<"$out" && [ -f "$t/$jsa" ] || fail "archives not added: $out"
