@@ -142,13 +142,15 @@ int hpk_start_store_tree(const struct hpk_start *c, int want, char *path, size_t
 
 /* A tree unpacked in an earlier boot (base_ok's UNSETTLED): the machine
  * may have crashed before all its bytes reached the disk, so every file it
- * holds is hashed and compared with its entry's content hash. 1, or 0 with
- * *why (in err) naming the first file that differs. */
-static int check_after_restart(const struct hpk_start *c, const struct hpk_root *root, int tree, const char *defer,
+ * holds is hashed and compared with its entry's content hash. The runtime's
+ * default CDS archives may be absent whatever this start needs: the caller
+ * adds them. 1, or 0 with *why (in err) naming the first file that
+ * differs. */
+static int check_after_restart(const struct hpk_start *c, const struct hpk_root *root, int tree,
                                struct hpk_err *err, const char **why)
 {
     if (c->debug) fprintf(stderr, "hpack: %s/%s: unpacked before the machine restarted; verifying it\n", root->path, c->cf.base_hex);
-    if (hpk_verify_tree(&c->a, tree, defer, HPK_VERIFY_HASH, err) != 0) {
+    if (hpk_verify_tree(&c->a, tree, c->cf.launch.java, HPK_VERIFY_HASH, err) != 0) {
         *why = err->msg;
         return 0;
     }
@@ -157,10 +159,10 @@ static int check_after_restart(const struct hpk_start *c, const struct hpk_root 
 
 /* check_after_restart, then the marker settled: no later start checks the
  * tree again. 0: the caller unpacks the tree again. Under the tree's lock. */
-static int settle(const struct hpk_start *c, const struct hpk_root *root, int tree, const char *defer,
-                  struct hpk_err *err, const char **why)
+static int settle(const struct hpk_start *c, const struct hpk_root *root, int tree, struct hpk_err *err,
+                  const char **why)
 {
-    if (!check_after_restart(c, root, tree, defer, err, why)) return 0;
+    if (!check_after_restart(c, root, tree, err, why)) return 0;
     /* Verified: what it holds was read back from the disk. A marker that
      * cannot be settled only costs the next start the same verification. */
     if (hpk_marker_write(tree, c->cf.base_hex, HPK_MARK_SETTLED, err) != 0)
@@ -194,7 +196,7 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
          * (nor the tree unpacked again). */
         if (ok == UNSETTLED && faccessat(root->fd, ".", W_OK, AT_EACCESS) != 0) {
             struct hpk_err ce;
-            if (check_after_restart(c, root, tree, defer, &ce, &why)) return tree;
+            if (check_after_restart(c, root, tree, &ce, &why)) return tree;
             hpk_fail(&err, HPK_EXIT_TAMPER, "%s/%s: %s, and the cache directory is read-only", root->path,
                      c->cf.base_hex, why);
             hpk_start_die(c, &err);
@@ -225,7 +227,8 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
     /* Someone may have finished while we waited. */
     tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int ok = tree >= 0 ? base_ok(c, tree, 0, &why) : 0;
-    if (ok == UNSETTLED) ok = settle(c, root, tree, defer, &err, &why);
+    struct hpk_err se; /* holds *why after a failed check: err is reused below */
+    if (ok == UNSETTLED) ok = settle(c, root, tree, &se, &why);
     if (ok != 1) {
         if (tree >= 0) {
             close(tree);
