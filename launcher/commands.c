@@ -8,9 +8,12 @@
 #include "hpk_launcher.h"
 #include "../layout/hpk_hostfit.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* One carried cache, as --hpack-info and --hpack-check name it: its path,
  * kind, and for a variant its name and options. */
@@ -23,6 +26,26 @@ static void print_cache(const struct hpk_start *c, const char *label)
         for (size_t i = 0; i < c->cf.n_cache_opts; i++) printf("%s%s", i ? " " : "; options ", c->cf.cache_opts[i]);
     }
     putchar(')');
+}
+
+/* What the tree's marker says (layout/marker.c), looked at, not changed. */
+static const char *tree_state(const char *rootpath, const char *hex)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", rootpath, hex);
+    int t = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (t < 0) return "none";
+    struct stat st;
+    enum hpk_marker_state m = HPK_MARKER_BAD;
+    if (fstatat(t, HPK_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0) m = hpk_marker_state(t, hex, &st);
+    close(t);
+    static const char *const said[] = {
+        [HPK_MARKER_BAD] = "incomplete (the next start unpacks it again)",
+        [HPK_MARKER_SETTLED] = "settled",
+        [HPK_MARKER_THIS_BOOT] = "unpacked in this boot",
+        [HPK_MARKER_EARLIER_BOOT] = "unpacked before the machine restarted (the next start checks it)",
+    };
+    return said[m];
 }
 
 /* `p`: every cache judged (hpk_launcher_pick with all); the current cache
@@ -48,6 +71,7 @@ void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_
     if (c->cf.n_caches > 1)
         printf("chosen: %s\n", p->idx >= 0 && c->aot != HPK_AOT_OFF ? hpk_config_cache_name(&c->cf) : "none");
     printf("unpack directory: %s/%s\n", rootpath, c->cf.base_hex);
+    printf("unpacked tree: %s\n", tree_state(rootpath, c->cf.base_hex));
     char **b = hpk_start_argv(c, rootpath, p->idx >= 0 && c->aot != HPK_AOT_OFF, NULL, NULL, 0, NULL);
     printf("exec: ");
     hpk_start_print_argv(stdout, b);

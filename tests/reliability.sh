@@ -80,8 +80,12 @@ t_tree_verified_after_restart() {
     hex=$("$HPACK" hash "$a") t=$d/$hex
     [ "$(cat "$t/.hpack-ok")" = "$hex
 boot $b1" ] || fail "marker of a fresh tree: $(cat "$t/.hpack-ok")"
+    HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 "$a" --hpack-info | grep -qx 'unpacked tree: unpacked in this boot' ||
+        fail "--hpack-info: $(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 "$a" --hpack-info | grep '^unpacked')"
     out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 HPACK_DEBUG=1 "$a" x 2>&1) || fail "same boot: $out"
     ! grep -q 'verifying\|unpacking' <<<"$out" || fail "a start of the same boot checked or wrote: $out"
+    HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b2 "$a" --hpack-info |
+        grep -qx 'unpacked tree: unpacked before the machine restarted (the next start checks it)' || fail "--hpack-info, b2"
     # The crash: the jar keeps its name, size and time, its bytes are zeros.
     dd if=/dev/zero of="$t/app/hello.jar" bs=1 count=200 seek=100 conv=notrunc status=none
     touch -d @315532800 "$t/app/hello.jar"
@@ -97,6 +101,7 @@ boot $b2" ] || fail "marker of the tree unpacked again: $(cat "$t/.hpack-ok")"
     [ "$(cat "$t/.hpack-ok")" = "$hex" ] && [ "$(stat -c %s.%Y.%a "$t/.hpack-ok")" = 33.315532800.644 ] ||
         fail "marker not settled: $(stat -c %s.%Y.%a "$t/.hpack-ok") $(cat "$t/.hpack-ok")"
     [ -z "$(ls -A "$t" | grep '^\.hpack-ok\.')" ] || fail "temporaries left: $(ls -A "$t")"
+    HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b4 "$a" --hpack-info | grep -qx 'unpacked tree: settled' || fail "--hpack-info, settled"
     out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b4 HPACK_DEBUG=1 "$a" x 2>&1) || fail "restart 3: $out"
     ! grep -q 'verifying\|unpacking' <<<"$out" || fail "a settled tree was checked again: $out"
     [ "$(grep -v '^hpack:' <<<"$out")" = "$want" ] || fail "restart 3 ran: $out"
