@@ -170,13 +170,30 @@ static int settle(const struct hpk_start *c, const struct hpk_root *root, int tr
     return 1;
 }
 
-/* Files added to a tree after its marker: until they are known to be on
- * the disk, the marker names this boot again (a no-op for a tree of this
- * boot). */
-static void unsettle(struct hpk_start *c, int tree)
+/* Before files are added to a tree (a cache file, the default CDS
+ * archives): a settled marker stops saying so first, and that on the disk
+ * (the tree's directory fsynced), or a crash of the machine could leave it
+ * settled over an added file's lost bytes. A marker of this boot stays as
+ * it is. On a host that shows no boot id the marker stays settled and the
+ * caller syncs the added files instead: returns 1 then. */
+static int unsettle(struct hpk_start *c, const struct hpk_root *root, int tree)
 {
+    struct stat st;
     struct hpk_err err;
-    if (hpk_marker_write(tree, c->cf.base_hex, HPK_MARK_BOOT, &err) != 0) hpk_start_die(c, &err);
+    char id[HPK_BOOT_ID_LEN + 1];
+    if (fstatat(tree, HPK_MARKER, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        hpk_marker_state(tree, c->cf.base_hex, &st) != HPK_MARKER_SETTLED)
+        return 0;
+    if (hpk_boot_id(id) != 0) return 1;
+    int r = hpk_marker_write(tree, c->cf.base_hex, HPK_MARK_BOOT, &err);
+    if (r == 0 && fsync(tree) != 0) r = hpk_fail(&err, HPK_EXIT_UNPACK, "cannot sync: %s", strerror(errno));
+    if (r != 0) {
+        char m[sizeof err.msg];
+        snprintf(m, sizeof m, "%s", err.msg);
+        hpk_fail(&err, HPK_EXIT_UNPACK, "%s/%s: %s", root->path, c->cf.base_hex, m);
+        hpk_start_die(c, &err);
+    }
+    return 0;
 }
 
 /* Return an open descriptor of the unpacked tree, unpacking it first if needed. */
@@ -259,14 +276,17 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
     }
     /* The base part is right (checked, or just unpacked): only what this
      * start needs besides may be missing. */
-    if (want_cache && !entry_as_unpacked(c, tree, c->cf.cache, 0)) {
-        if (hpk_unpack_cache_one(&c->a, tree, c->cf.cache, &err) != 0) hpk_start_die(c, &err);
-        unsettle(c, tree);
-    }
-    if (!defer && !deferred_in(c, tree, 0)) {
+    int add_cache = want_cache && !entry_as_unpacked(c, tree, c->cf.cache, 0);
+    int add_deferred = !defer && !deferred_in(c, tree, 0);
+    int sync_after = (add_cache || add_deferred) && unsettle(c, root, tree);
+    if (add_cache && hpk_unpack_cache_one(&c->a, tree, c->cf.cache, &err) != 0) hpk_start_die(c, &err);
+    if (add_deferred) {
         if (c->debug) fprintf(stderr, "hpack: adding the runtime's default CDS archives to %s/%s\n", root->path, c->cf.base_hex);
         if (hpk_unpack_deferred(&c->a, tree, c->cf.launch.java, &err) != 0) hpk_start_die(c, &err);
-        unsettle(c, tree);
+    }
+    if (sync_after && syncfs(tree) != 0) {
+        hpk_fail(&err, HPK_EXIT_UNPACK, "%s/%s: cannot sync: %s", root->path, c->cf.base_hex, strerror(errno));
+        hpk_start_die(c, &err);
     }
     close(lock); /* releases the flock */
     return tree;

@@ -69,11 +69,17 @@ int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, i
         }
         int d = HPK_OK;
         uint8_t got[16];
-        if (how == HPK_VERIFY_HASH)
-            h.mismatch = hpk_hash_fd(h.fd, h.buf, sizeof h.buf, got) != HPK_OK || memcmp(got, e->hash, 16) != 0;
-        else d = hpk_entry_decode(a, e, cmp_sink, &h);
+        int rd = HPK_OK;
+        if (how == HPK_VERIFY_HASH) {
+            rd = hpk_hash_fd(h.fd, h.buf, sizeof h.buf, got);
+            h.mismatch = rd == HPK_OK && memcmp(got, e->hash, 16) != 0;
+        } else {
+            d = hpk_entry_decode(a, e, cmp_sink, &h);
+        }
+        int rerr = errno;
         close(h.fd);
-        if (h.mismatch) r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": content differs from the payload", HPK_PATHARG(e));
+        if (rd != HPK_OK) r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": cannot read: %s", HPK_PATHARG(e), strerror(rerr));
+        else if (h.mismatch) r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": content differs from the payload", HPK_PATHARG(e));
         else if (d != HPK_OK)
             r = hpk_fail(err, HPK_EXIT_PAYLOAD, "corrupt payload: entry " HPK_PATHFMT ": %s", HPK_PATHARG(e),
                          hpk_layout_strerror(d));

@@ -270,6 +270,12 @@ int hpk_cmd_install(int argc, char **argv)
     }
     if (rc == 0 && (tree = openat(s.fd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, strerror(errno));
+    /* A complete tree loses its settled marker before a cache is added to
+     * it, and on the disk (starts pass it over meanwhile, for the user's
+     * cache): after a crash a marker must never stand over a file whose
+     * bytes were not synced. */
+    if (rc == 0 && (unlinkat(tree, HPK_MARKER, 0) != 0 ? errno != ENOENT : fsync(tree) != 0))
+        rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s/%s: %s", s.path, hex, HPK_MARKER, strerror(errno));
     /* DA0 and DA1 share the base hash: a later DA1 adds its cache. */
     if (rc == 0 && hpk_unpack_cache(&a, tree, &le) != 0)
         rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);

@@ -140,30 +140,35 @@ t_outputs_synced_before_rename() {
     local d=$W/synced log=$W/synced.strace rt hex
     rt=$(rt25)
     mkdir -p "$d"
-    traced() { strace -f -y --seccomp-bpf -e trace=fsync,syncfs,rename,renameat,renameat2 -o "$log" "$@" >/dev/null; }
+    # -ff: a log per process, so that no call is split into "unfinished"
+    # and "resumed" halves by another process's
+    traced() { rm -f "$log".*; strace -ff -y --seccomp-bpf -e trace=fsync,syncfs,rename,renameat,renameat2 -o "$log" "$@" >/dev/null; }
     synced() { # DEST-REGEX [TREE-DIR]: the rename to a DEST follows an fsync of its source (and a syncfs of TREE-DIR)
-        python3 - "$log" "$@" <<'EOP' || fail "$(cat "$log")"
-import re, sys
+        python3 - "$log" "$@" <<'EOP' || fail "$(cat "$log".*)"
+import glob, re, sys
 log, dest, tree = sys.argv[1], sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else None)
-done, seen = {}, []
 def at(dirfd, name):
     if name.startswith('/'): return name
     m = re.match(r'-?\d+<(.*)>$', dirfd.strip())
     return (m.group(1) if m else '.') + '/' + name
-for n, line in enumerate(open(log)):
-    m = re.search(r'\b(fsync|syncfs)\(\d+<([^>]*)>\) = 0', line)
-    if m: done.setdefault((m.group(1), m.group(2)), n); continue
-    m = re.search(r'\brename\("([^"]*)", "([^"]*)"\) = 0', line)
-    if m: seen.append((n, m.group(1), m.group(2))); continue
-    m = re.search(r'\brenameat2?\(([^,]*), "([^"]*)", ([^,]*), "([^"]*)"', line)
-    if m and ') = 0' in line: seen.append((n, at(m.group(1), m.group(2)), at(m.group(3), m.group(4))))
-hits = [r for r in seen if re.fullmatch(dest, r[2])]
+hits = 0
+for f in glob.glob(log + '.*'):
+    done, seen = {}, []
+    for n, line in enumerate(open(f)):
+        m = re.search(r'\b(fsync|syncfs)\(\d+<([^>]*)>\) += 0', line)
+        if m: done.setdefault((m.group(1), m.group(2)), n); continue
+        m = re.search(r'\brename\("([^"]*)", "([^"]*)"\) += 0', line)
+        if m: seen.append((n, m.group(1), m.group(2))); continue
+        m = re.search(r'\brenameat2?\(([^,]*), "([^"]*)", ([^,]*), "([^"]*)".*\) += 0', line)
+        if m: seen.append((n, at(m.group(1), m.group(2)), at(m.group(3), m.group(4))))
+    for n, src, dst in seen:
+        if not re.fullmatch(dest, dst): continue
+        hits += 1
+        if not done.get(('fsync', src), n) < n and not done.get(('syncfs', src), n) < n:
+            sys.exit('%s renamed to %s without an fsync first' % (src, dst))
+        if tree and not done.get(('syncfs', tree), n) < n:
+            sys.exit('%s not synced before %s' % (tree, dst))
 if not hits: sys.exit('no rename to %s seen' % dest)
-for n, src, dst in hits:
-    if not done.get(('fsync', src), n) < n and not done.get(('syncfs', src), n) < n:
-        sys.exit('%s renamed to %s without an fsync first' % (src, dst))
-    if tree and not done.get(('syncfs', tree), n) < n:
-        sys.exit('%s not synced before %s' % (tree, dst))
 EOP
     }
     traced "$HPACK" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --lock "$d/app.lock" -o "$d/app" || fail "build --lock"
@@ -205,9 +210,25 @@ t_restart_da1_tree() {
     grep -q "cache/.*\.aot: content differs from the payload; unpacking again" <<<"$out" || fail "not unpacked again: $out"
     grep -q '^Hello from hpack' <<<"$out" && grep -q '^hpack: exec .*-XX:AOTCache=' <<<"$out" || fail "ran: $out"
     # The next boot's first start needs the archives the tree lacks: the
-    # tree is checked (without them), kept, and they are added.
+    # tree is checked (without them), settled, and they are added, the
+    # marker naming the boot again (and that on the disk) before any of them
+    # has its name: seen with strace.
     [ ! -e "$t/$jsa" ] || fail "archives unpacked for a start passing the cache"
-    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 HPACK_DEBUG=1 HPACK_AOT=off "$a" 2>&1) || fail "restart 2: $out"
+    command -v strace >/dev/null || fail "strace is not installed (tests/setup-deps.sh installs it)"
+    local log=$W/boot-da1.strace
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 HPACK_DEBUG=1 HPACK_AOT=off strace -y -o "$log" \
+        -e trace=fsync,renameat,renameat2,execve,execveat "$a" 2>&1) || fail "restart 2: $out"
+    python3 - "$log" "$t" <<'EOP' || fail "restart 2, the order of the calls: $(cat "$log")"
+import re, sys
+log, tree = sys.argv[1:]
+marks, syncs, jsas = [], [], []
+for n, line in enumerate(open(log)):
+    if re.search(r'renameat2?\(.*"\.hpack-ok\.tmp", .*"\.hpack-ok"\) += 0', line): marks.append(n)
+    if re.search(r'\bfsync\(\d+<%s>\) += 0' % re.escape(tree), line): syncs.append(n)
+    if re.search(r'renameat2?\(.*"classes[^"]*\.jsa"\) += 0', line): jsas.append(n)
+if len(marks) < 2 or not syncs or not jsas: sys.exit('marker renames %s, tree syncs %s, archive renames %s' % (marks, syncs, jsas))
+if not (marks[-1] < syncs[-1] < jsas[0]): sys.exit('marker %s, sync %s, archives %s' % (marks, syncs, jsas))
+EOP
     grep -q 'verifying it$' <<<"$out" && ! grep -q 'unpacking' <<<"$out" || fail "restart 2: $out"
     grep -q "adding the runtime's default CDS archives" <<<"$out" && [ -f "$t/$jsa" ] || fail "archives not added: $out"
     grep -q '^Hello from hpack' <<<"$out" || fail "restart 2 ran: $out"

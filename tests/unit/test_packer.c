@@ -635,6 +635,14 @@ static void test_marker_forms(void **state)
     write_file(HPK_MARKER, "");
     assert_int_equal(stat(HPK_MARKER, &st), 0);
     assert_int_equal(hpk_marker_state(t, hex, &st), HPK_MARKER_BAD);
+    /* A FIFO put in its place after the stat: no hang, not a marker. */
+    assert_int_equal(hpk_marker_write(t, hex, HPK_MARK_BOOT, &e), 0);
+    assert_int_equal(stat(HPK_MARKER, &st), 0);
+    assert_int_equal(unlink(HPK_MARKER), 0);
+    assert_int_equal(mkfifo(HPK_MARKER, 0644), 0);
+    assert_int_equal(hpk_marker_state(t, hex, &st), HPK_MARKER_BAD);
+    assert_int_equal(unlink(HPK_MARKER), 0);
+    write_file(HPK_MARKER, "");
     /* A directory in its place: not followed, not a marker. */
     assert_int_equal(unlink(HPK_MARKER), 0);
     assert_int_equal(mkdir(HPK_MARKER, 0755), 0);
