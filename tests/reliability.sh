@@ -105,6 +105,22 @@ boot $b2" ] || fail "marker of the tree unpacked again: $(cat "$t/.hpack-ok")"
     out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b4 HPACK_DEBUG=1 "$a" x 2>&1) || fail "restart 3: $out"
     ! grep -q 'verifying\|unpacking' <<<"$out" || fail "a settled tree was checked again: $out"
     [ "$(grep -v '^hpack:' <<<"$out")" = "$want" ] || fail "restart 3 ran: $out"
+    # A host that shows no boot id (HPACK_TEST_BOOT_ID empty): the tree's
+    # file system is synced before the tree is published, under the settled
+    # marker; seen with strace.
+    local nb=$W/boot-none log=$W/boot-none.strace
+    command -v strace >/dev/null || fail "strace is not installed (tests/setup-deps.sh installs it)"
+    HPACK_CACHE_DIR=$nb HPACK_TEST_BOOT_ID= strace -y -o "$log" -e trace=syncfs,renameat,renameat2 "$a" x >/dev/null ||
+        fail "no boot id: $(cat "$log")"
+    [ "$(cat "$nb/$hex/.hpack-ok")" = "$hex" ] || fail "no boot id: marker $(cat "$nb/$hex/.hpack-ok")"
+    python3 - "$log" "$nb/$hex" <<'EOP' || fail "no boot id: $(cat "$log")"
+import re, sys
+log, tree = sys.argv[1:]
+lines = open(log).read().splitlines()
+sync = [n for n, l in enumerate(lines) if re.search(r'\bsyncfs\(\d+<%s\.tmp\.\d+>\) += 0' % re.escape(tree), l)]
+pub = [n for n, l in enumerate(lines) if re.search(r'renameat2?\(.*"%s\.tmp\.\d+", .*"%s"\) += 0' % ((re.escape(tree.rsplit('/', 1)[1]),) * 2), l)]
+if not sync or not pub or not sync[0] < pub[0]: sys.exit('syncfs %s, publish %s' % (sync, pub))
+EOP
     # A read-only cache directory filled elsewhere (HPACK_CACHE_DIR, its own
     # mount): a tree of an earlier boot is checked on every start, nothing
     # written; one that lost bytes is refused, naming the file (124).
