@@ -12,14 +12,17 @@
  *   "<base hex>\n"               (33 bytes) settled: its bytes are known to
  *                                be on disk (hpack install syncs them, an
  *                                image layer is a file of its own) or were
- *                                read back and verified after a restart
+ *                                read back and checked after a restart
+ *                                (and every marker of launchers before
+ *                                this form: taken as settled)
  *   "<base hex>\nboot <id>\n"    (75 bytes) written in the boot whose
  *                                /proc/sys/kernel/random/boot_id is <id>
  *
  * In the boot that wrote a tree the page cache holds what was written, so
  * the warm path's checks hold as before. In any later boot the machine may
- * have crashed in between: the first start verifies the tree against the
- * payload once and settles the marker (launcher/tree.c). The warm path
+ * have crashed in between: the first start hashes the tree's files against
+ * the payload's content hashes once and settles the marker, or unpacks the
+ * tree again (launcher/tree.c). The warm path
  * tells the forms apart by the size it already gets from fstatat: a
  * settled tree costs no extra call, a tree of this boot six (two files of
  * one read each).
