@@ -102,7 +102,10 @@ t_anyhost_heal_server() {
     port=$(free_port)
     HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load=info heal_run "$d" "$W/art/healsrv" "$port" >"$W/heal7.out" 2>"$W/heal7.err" & pid=$!
     WAIT_LOG=$W/heal7.err wait_for 300 "the healed server on port $port to answer" http_up "$port"
-    kill -TERM "$pid"; wait "$pid" || true
+    # the JVM itself ($pid is the subshell around it, whose death would leave the server running)
+    jpid=$(pgrep -f -- "demo.http.Server $port\$" | head -1)
+    [ -n "$jpid" ] || fail "no healed server JVM found"
+    kill -TERM "$jpid"; wait "$pid" || true
     grep -q 'demo.http.Server source: shared objects file' "$W/heal7.out" || fail "the server class is not from the host-local cache: $(tail -3 "$W/heal7.err")"
 }
 
