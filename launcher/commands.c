@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* One carried cache, as --hpack-info and --hpack-check name it: its path,
@@ -35,9 +34,7 @@ static const char *tree_state(const char *rootpath, const char *hex)
     snprintf(path, sizeof path, "%s/%s", rootpath, hex);
     int t = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (t < 0) return "none";
-    struct stat st;
-    enum hpk_marker_state m = HPK_MARKER_BAD;
-    if (fstatat(t, HPK_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0) m = hpk_marker_state(t, hex, &st);
+    enum hpk_marker_state m = hpk_tree_marker(t, hex);
     close(t);
     static const char *const said[] = {
         [HPK_MARKER_BAD] = "incomplete (the next start unpacks it again)",

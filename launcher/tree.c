@@ -69,10 +69,8 @@ static int deferred_in(const struct hpk_start *c, int tree, int shared)
  * written in this boot or settled (else UNSETTLED). */
 static int base_ok(const struct hpk_start *c, int tree, int shared, const char **why)
 {
-    struct stat st;
     struct hpk_err e;
-    enum hpk_marker_state m = HPK_MARKER_BAD;
-    if (fstatat(tree, HPK_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0) m = hpk_marker_state(tree, c->cf.base_hex, &st);
+    enum hpk_marker_state m = hpk_tree_marker(tree, c->cf.base_hex);
     if (m == HPK_MARKER_BAD) {
         *why = "incomplete";
         return 0;
@@ -178,12 +176,9 @@ static int settle(const struct hpk_start *c, const struct hpk_root *root, int tr
  * caller syncs the added files instead: returns 1 then. */
 static int unsettle(struct hpk_start *c, const struct hpk_root *root, int tree)
 {
-    struct stat st;
     struct hpk_err err;
     char id[HPK_BOOT_ID_LEN + 1];
-    if (fstatat(tree, HPK_MARKER, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        hpk_marker_state(tree, c->cf.base_hex, &st) != HPK_MARKER_SETTLED)
-        return 0;
+    if (hpk_tree_marker(tree, c->cf.base_hex) != HPK_MARKER_SETTLED) return 0;
     if (hpk_boot_id(id) != 0) return 1;
     int r = hpk_marker_write(tree, c->cf.base_hex, HPK_MARK_BOOT, &err);
     if (r == 0 && fsync(tree) != 0) r = hpk_fail(&err, HPK_EXIT_UNPACK, "cannot sync: %s", strerror(errno));

@@ -112,6 +112,9 @@ enum hpk_mark { HPK_MARK_NONE, HPK_MARK_SETTLED, HPK_MARK_SYNC, HPK_MARK_BOOT };
  * names a boot. */
 enum hpk_marker_state { HPK_MARKER_BAD, HPK_MARKER_SETTLED, HPK_MARKER_THIS_BOOT, HPK_MARKER_EARLIER_BOOT };
 enum hpk_marker_state hpk_marker_state(int tree, const char *hex, const struct stat *st);
+/* The same after its own fstatat of the marker (not followed): what the
+ * launcher's checks and --hpack-info ask. */
+enum hpk_marker_state hpk_tree_marker(int tree, const char *hex);
 /* Write the marker of the tree `tree` of base hash `hex` (32 hex digits),
  * replacing any (a temporary, then renamed: the caller holds the tree's
  * lock or owns a tree nobody uses yet). HPK_EXIT_UNPACK on failure. */

@@ -94,6 +94,12 @@ enum hpk_marker_state hpk_marker_state(int tree, const char *hex, const struct s
     return HPK_MARKER_THIS_BOOT;
 }
 
+enum hpk_marker_state hpk_tree_marker(int tree, const char *hex)
+{
+    struct stat st;
+    return fstatat(tree, HPK_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0 ? hpk_marker_state(tree, hex, &st) : HPK_MARKER_BAD;
+}
+
 int hpk_marker_write(int tree, const char *hex, enum hpk_mark how, struct hpk_err *err)
 {
     char buf[HPK_MARKER_BOOT_SIZE], id[HPK_BOOT_ID_LEN + 1];
