@@ -154,7 +154,7 @@ static struct hpk_item *dist_jar(struct hpk_snapshot *s, struct hpk_build *b, co
     return it;
 }
 
-static int jar_name(const char *n)
+int hpk_is_jar_name(const char *n)
 {
     size_t l = strlen(n);
     return l > 4 && (!strcmp(n + l - 4, ".jar") || !strcmp(n + l - 4, ".JAR"));
@@ -178,7 +178,7 @@ static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char
     struct hpk_strv names = {0};
     for (size_t i = 0; i < s->n; i++) {
         const char *p = s->items[i].path;
-        if (!strncmp(p, pre, pl) && !strchr(p + pl, '/') && jar_name(p + pl) && !S_ISDIR(s->items[i].mode))
+        if (!strncmp(p, pre, pl) && !strchr(p + pl, '/') && hpk_is_jar_name(p + pl) && !S_ISDIR(s->items[i].mode))
             hpk_strv_push(&names, p + 4);
     }
     if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
@@ -287,10 +287,10 @@ int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, ch
          * JVM), and the distribution's other jars, which the app may load by
          * itself (plugins). jdeps only reads files named *.jar. */
         int on_cp = strv_has(&b->cp_paths, it->path);
-        if (!on_cp && !jar_name(it->path)) continue;
+        if (!on_cp && !hpk_is_jar_name(it->path)) continue;
         char sub[PATH_MAX], f[2 * PATH_MAX];
         snprintf(sub, sizeof sub, "%s/%zu", dir, k++);
-        snprintf(f, sizeof f, "%s/%s%s", sub, strrchr(it->path, '/') + 1, jar_name(it->path) ? "" : ".jar");
+        snprintf(f, sizeof f, "%s/%s%s", sub, strrchr(it->path, '/') + 1, hpk_is_jar_name(it->path) ? "" : ".jar");
         if (mkdir(sub, 0700) != 0)
             return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot make: %s", sub, strerror(errno));
         FILE *o = fopen(f, "wb");

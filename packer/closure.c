@@ -25,6 +25,11 @@
  *    classes win) and a warning says the JVM will still look on the host.
  * An entry naming nothing at build time is ignored by the JVM too: a
  * warning. --strict-class-path makes every such warning an error.
+ *
+ * Then the same for the distribution's other jars (visit_dist_jars): its
+ * own launcher (Maven's classworlds, Groovy's starter) loads lib/ jars with
+ * a URLClassLoader, which follows their Class-Path just as the JVM does
+ * (Debian's Maven has lib/cdi-api.jar naming /usr/share/java/...).
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
@@ -58,6 +63,7 @@ struct cl {
     char *rec_buf;
     size_t rec_len;
     int problems;
+    int off_cp;                 /* following the distribution's other jars (visit_dist_jars) */
     char first[900];
     struct hpk_err *e;
 };
@@ -81,6 +87,22 @@ static void problem(struct cl *c, const char *fmt, ...)
     va_end(ap);
     if (!c->problems++) snprintf(c->first, sizeof c->first, "%s", m);
     if (!c->b->strict_cp) hpk_warn("%s", m);
+}
+
+/* An entry naming nothing: the JVM ignores it, and so does a class loader.
+ * A warning for a class path jar's entry; for the distribution's other jars,
+ * which nothing may ever load (Debian's name jars it does not install),
+ * said with -v only. */
+static void missing(struct cl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void missing(struct cl *c, const char *fmt, ...)
+{
+    char m[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    if (c->off_cp) hpk_info("%s", m);
+    else problem(c, "%s", m);
 }
 
 /* One hpack/closure record (docs/format.md 9.4). */
@@ -255,7 +277,7 @@ static int follow_in_dist(struct cl *c, struct entry *e)
     struct hpk_item *it =
         e->d_in && !strncmp(e->d, "app/", 4) ? hpk_snapshot_follow(c->s, "app", e->d + 4, found, sizeof found) : NULL;
     if (!it || !S_ISREG(it->mode)) {
-        problem(c, "%s: Class-Path entry %s names no jar in the distribution; ignored, as the JVM does", e->jname, e->tok);
+        missing(c, "%s: Class-Path entry %s names no jar in the distribution; ignored, as the JVM does", e->jname, e->tok);
         record(c, e->rt, e->tok, "missing", "-", NULL);
         return 0;
     }
@@ -264,7 +286,10 @@ static int follow_in_dist(struct cl *c, struct entry *e)
 }
 
 /* The host side: the file the JVM finds running the inputs in place (h,
- * real). 1 when there is none (the JVM ignores the token: recorded). */
+ * real). 1 when there is none (the JVM ignores the token: recorded). Such a
+ * token naming a host path (absolute, or leaving the tree) is dropped from
+ * the manifest: another host may have a file there, which the JVM would
+ * run. A signed jar's manifest cannot change: its token stays. */
 static int host_target(struct cl *c, struct entry *e)
 {
     if (e->absolute) snprintf(e->h, sizeof e->h, "%s", e->ep);
@@ -272,9 +297,11 @@ static int host_target(struct cl *c, struct entry *e)
     struct stat st;
     if (stat(e->h, &st) == 0 && S_ISREG(st.st_mode) && realpath(e->h, e->real)) return 0;
     int dir = stat(e->h, &st) == 0 && S_ISDIR(st.st_mode);
-    problem(c, "%s: Class-Path entry %s: %s %s; ignored, as the JVM does", e->jname, e->tok, e->h,
-            dir ? "is a directory, not a jar" : "does not exist");
-    record(c, e->rt, e->tok, "missing", e->absolute ? e->ep : "-", NULL);
+    int drop = (e->absolute || !e->d_in) && !e->is_signed;
+    missing(c, "%s: Class-Path entry %s: %s %s; ignored, as the JVM does%s", e->jname, e->tok, e->h,
+            dir ? "is a directory, not a jar" : "does not exist", drop ? " (dropped from the manifest)" : "");
+    if (drop && add_rewrite(c, e->jar_path, e->tok, "") < 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
+    record(c, e->rt, e->tok, drop ? "dropped" : "missing", e->absolute ? e->ep : "-", NULL);
     return 1;
 }
 
@@ -398,13 +425,19 @@ static int name_packed_copy(struct cl *c, struct entry *e)
     int r = e->is_signed ? 1 : add_rewrite(c, e->jar_path, e->tok, rel);
     if (r < 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
     if (r > 0) {
-        if (find_str(&c->before[c->top], content) < 0) hpk_strv_push(&c->before[c->top], content);
-        problem(c, "%s: Class-Path entry %s %s: %s; its packed copy %s comes first on the class path, but the JVM will "
-                "still look at %s on the host",
-                e->jname, e->tok, e->absolute ? "is a host path" : "leads outside the unpacked tree or to other bytes there",
-                e->is_signed ? "it is a signed jar, whose manifest hpack cannot rewrite"
-                             : "the jar is reached by two paths that would need two different rewrites",
-                content + 4, e->absolute ? e->ep : e->tok);
+        const char *what = e->absolute ? "is a host path" : "leads outside the unpacked tree or to other bytes there";
+        const char *why = e->is_signed ? "it is a signed jar, whose manifest hpack cannot rewrite"
+                                       : "the jar is reached by two paths that would need two different rewrites";
+        if (c->off_cp) {
+            /* Not on the class path: nothing can come before it. */
+            problem(c, "%s: Class-Path entry %s %s: %s; a class loader that loads this jar will still look at %s on "
+                    "the host", e->jname, e->tok, what, why, e->absolute ? e->ep : e->tok);
+        } else {
+            if (find_str(&c->before[c->top], content) < 0) hpk_strv_push(&c->before[c->top], content);
+            problem(c, "%s: Class-Path entry %s %s: %s; its packed copy %s comes first on the class path, but the JVM "
+                    "will still look at %s on the host", e->jname, e->tok, what, why, content + 4,
+                    e->absolute ? e->ep : e->tok);
+        }
         record(c, e->rt, e->tok, "host", e->from, content);
         return visit(c, content, e->h);
     }
@@ -474,6 +507,37 @@ static int visit(struct cl *c, const char *rt, const char *host)
     return rc;
 }
 
+/* The distribution's jars that are not on the class path (nor reached from
+ * it). Its own launcher may load them with a URLClassLoader (Maven's
+ * classworlds, Groovy's starter, Ant's Launcher: lib/ *.jar, without the
+ * space), which follows their Class-Path as the JVM's class path does
+ * (URLClassPath), but from the URL it was given: the jar's place in the
+ * distribution, not its real path. */
+static int visit_dist_jars(struct cl *c)
+{
+    if (!c->b->app_dist) return 0;
+    c->off_cp = 1;
+    size_t n = c->s->n; /* jars packed on the way are followed where they are added */
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct hpk_item *it = &c->s->items[i];
+        if (it->role != HPK_ROLE_CLASSPATH || !S_ISREG(it->mode) || strncmp(it->path, "app/", 4) ||
+            !hpk_is_jar_name(it->path) || find_str(&c->seen, it->path) >= 0)
+            continue;
+        char *rt = strdup(it->path), host[2 * PATH_MAX];
+        const char *hp = NULL;
+        struct stat st;
+        if (!rt) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
+        if (c->dist_root && snprintf(host, sizeof host, "%s/%s", c->dist_root, rt + 4) < (int)sizeof host &&
+            stat(host, &st) == 0 && S_ISREG(st.st_mode))
+            hp = host;
+        rc = visit(c, rt, hp); /* items move as the snapshot grows: rt is a copy */
+        free(rt);
+    }
+    c->off_cp = 0;
+    return rc;
+}
+
 /* Rewrite each manifest that needs it: its tokens, each replaced or kept. */
 static int apply_rewrites(struct cl *c)
 {
@@ -489,7 +553,9 @@ static int apply_rewrites(struct cl *c)
         char *save = NULL;
         for (char *t = strtok_r(m.class_path, " \t\r\n\f", &save); t; t = strtok_r(NULL, " \t\r\n\f", &save)) {
             ssize_t k = find_str(&r->from, t);
-            fprintf(f, "%s%s", first ? "" : " ", k >= 0 ? r->to.v[k] : t);
+            const char *to = k >= 0 ? r->to.v[k] : t;
+            if (!*to) continue; /* dropped (host_target); none left: the attribute goes */
+            fprintf(f, "%s%s", first ? "" : " ", to);
             first = 0;
         }
         fclose(f);
@@ -535,6 +601,7 @@ int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e)
         c.top = i;
         rc = visit(&c, b->cp_paths.v[i], b->cp_hosts.v[i][0] ? b->cp_hosts.v[i] : NULL);
     }
+    if (rc == 0) rc = visit_dist_jars(&c);
     if (rc == 0) rc = apply_rewrites(&c);
     if (rc == 0 && c.problems && b->strict_cp)
         rc = hpk_fail(e, HPK_ST_CLASSPATH, "%s%s (--strict-class-path)", c.first,

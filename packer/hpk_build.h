@@ -63,6 +63,8 @@ int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err
 /* The jars of the snapshot copied to a new temporary directory `dir` for
  * jdeps (b->jdeps_inputs, b->jdeps_names). */
 int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, char *dir, size_t dirn, struct hpk_err *e);
+/* Is file name n a jar's (ends in .jar or .JAR)? */
+int hpk_is_jar_name(const char *n);
 /* The rest: the runtime, hpack/launch, hpack/closure; sorted. */
 int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e);
 void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
@@ -98,9 +100,10 @@ void hpk_cp_relpath(const char *from, const char *to, char *out, size_t n);
  * another scheme (the JVM ignores those) or an empty path. */
 int hpk_cp_entry_path(const char *tok, char *out, size_t n);
 
-/* closure.c: follow the manifest Class-Path of every class path jar,
- * recursively; pack what it names so that each entry resolves inside the
- * tree (docs/format.md 10.6). Sets b->closure; may add to b->cp_paths. */
+/* closure.c: follow the manifest Class-Path of every class path jar, then
+ * of the distribution's other jars, recursively; pack what it names so that
+ * each entry resolves inside the tree (docs/format.md 10.6). Sets
+ * b->closure; may add to b->cp_paths. */
 int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e);
 
 /* lock.c */

@@ -96,6 +96,13 @@ t_closure_missing_and_strict() {
         fail "warning: $err"
     grep -q "Class-Path entry /nonexistent/abs.jar: /nonexistent/abs.jar does not exist" <<<"$err" || fail "warning: $err"
     "$HPACK" inspect "$o/a" | grep -qx "  app/lone.jar: gone.jar -> - (missing, from -)" || fail "inspect: $("$HPACK" inspect "$o/a")"
+    # the absolute one is dropped from the manifest: a host with a jar there
+    # would run it; the relative one leads into the tree, which has none
+    "$HPACK" inspect "$o/a" | grep -qx "  app/lone.jar: /nonexistent/abs.jar -> - (dropped, from /nonexistent/abs.jar)" ||
+        fail "inspect: $("$HPACK" inspect "$o/a")"
+    "$o/a" --hpack-extract "$o/ex" >/dev/null
+    unzip -p "$o/ex/app/lone.jar" META-INF/MANIFEST.MF | tr -d '\r' | grep -qx 'Class-Path: gone.jar' ||
+        fail "manifest: $(unzip -p "$o/ex/app/lone.jar" META-INF/MANIFEST.MF)"
     # --strict-class-path: an error, and no artifact
     expect_status 4 "gone.jar.*(--strict-class-path)" "$HPACK" build --strict-class-path --runtime "$rt" --cp "$d/lone.jar" \
         --main-class demo.E -o "$o/b"
@@ -123,4 +130,48 @@ t_closure_signed_jar_kept() {
         "['app/dep.jar', 'app/top.jar']" ] || fail "packed copy not first"
     expect_status 4 "signed jar.*(--strict-class-path)" "$HPACK" build --strict-class-path --runtime "$rt" --cp "$d/top.jar" \
         --main-class demo.P -o "$o/b"
+}
+
+# A distribution's own launcher loads its other jars with a class loader
+# (Maven's classworlds, Groovy's starter): URLClassLoader follows their
+# manifest Class-Path as the JVM's class path does. Debian's jars name
+# absolute host jars there (Maven's lib/cdi-api.jar, Groovy's jline2.jar).
+t_closure_dist_jars() {
+    need_jdks
+    local rt; rt=$(rt25); local d=$W/cldist/dist h=$W/cldist/host o=$W/cldist/out src=$W/cldist/msrc
+    mkdir -p "$o" "$src/demo" "$d/lib"
+    cl_jar "$h" libq "packed-Q"
+    # not on the class path: an absolute entry, and one naming nothing (no warning: nothing says it is ever loaded)
+    cl_jar "$d/lib/plug" libp "p" "$h/libq.jar gone.jar /nonexistent/x.jar"
+    cat >"$src/demo/L.java" <<'EOJ'
+package demo;
+import java.io.File;
+import java.net.URL;
+import java.net.URLClassLoader;
+public class L {
+    public static void main(String[] a) throws Exception {
+        URL u = new File(System.getProperty("home"), "lib/plug/libp.jar").toURI().toURL();
+        Class<?> q = Class.forName("demo.Q", true, new URLClassLoader(new URL[] {u}, null));
+        System.out.println(q.getMethod("who").invoke(null));
+    }
+}
+EOJ
+    "$J25/bin/javac" --release 17 -d "$src/classes" "$src/demo/L.java"
+    "$J25/bin/jar" --create --file "$d/lib/main.jar" -C "$src/classes" .
+    # the premise: the loader reaches the host jar through libp.jar's manifest
+    [ "$("$J25/bin/java" -Dhome="$d" -cp "$d/lib/main.jar" demo.L)" = "packed-Q" ] || fail "premise: plain java"
+    local out; out=$("$HPACK" build --strict-class-path --runtime "$rt" --app-dist "$d" --cp lib/main.jar --main-class demo.L \
+        --jvm-opt='-Dhome=${HPACK_APP}' -o "$o/a" 2>&1) || fail "build: $out"
+    grep -q warning <<<"$out" && fail "warnings: $out"
+    local ins; ins=$("$HPACK" inspect "$o/a")
+    grep -qx "  app/lib/plug/libp.jar: $h/libq.jar -> app/libq.jar (rewritten, from $h/libq.jar)" <<<"$ins" || fail "closure: $ins"
+    grep -qx "  app/lib/plug/libp.jar: gone.jar -> - (missing, from -)" <<<"$ins" || fail "closure: $ins"
+    grep -qx "  app/lib/plug/libp.jar: /nonexistent/x.jar -> - (dropped, from /nonexistent/x.jar)" <<<"$ins" || fail "closure: $ins"
+    "$o/a" --hpack-extract "$o/ex" >/dev/null
+    unzip -p "$o/ex/app/lib/plug/libp.jar" META-INF/MANIFEST.MF | tr -d '\r' | grep -qx 'Class-Path: ../../libq.jar gone.jar' ||
+        fail "manifest: $(unzip -p "$o/ex/app/lib/plug/libp.jar" META-INF/MANIFEST.MF)"
+    # the host's jar at that path is another one now: the packed one runs
+    rm -rf "$h"; cl_jar "$h" libq "HOST-Q"
+    out=$(HPACK_CACHE_DIR=$o/cache run_clean "$o/a") || fail "run: $out"
+    [ "$out" = "packed-Q" ] || fail "ran the host's jar: $out"
 }
