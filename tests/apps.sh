@@ -128,6 +128,14 @@ t_app_maven() {
     grep -q "Maven home: $W/home/.cache/hpack/$("$HPACK" hash "$W/apps/maven")/app" <<<"$got" ||
         fail "maven.home is not the unpacked distribution: $got"
     [ "$(head -1 <<<"$got")" = "$(env -i PATH=/usr/bin:/bin mvn -v | head -1)" ] || fail "mvn -v: other version line: $got"
+    # on this host, its jars in place, the artifact opens none of them, not
+    # even those the distribution's own jars name (classworlds loads
+    # lib/cdi-api.jar, whose manifest names /usr/share/java/... jars)
+    command -v strace >/dev/null || fail "strace is not installed (tests/setup-deps.sh installs it)"
+    env -i HOME="$W/home" PATH=/usr/bin:/bin strace -f -qq -e trace=open,openat -o "$W/apps/maven.strace" \
+        "$W/apps/maven" -v >/dev/null 2>&1 || fail "mvn -v under strace failed"
+    grep -q "$W/home/.cache/hpack/" "$W/apps/maven.strace" || fail "strace saw no open in the tree"
+    ! grep '"/usr/share/\(java\|maven\)' "$W/apps/maven.strace" || fail "opened the host's jars"
 }
 
 t_app_ant() {
