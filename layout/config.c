@@ -225,6 +225,56 @@ static char *dup_or_expand(const struct hpk_exec_spec *s, const char *v)
     return s->expand ? s->expand(s->expand_ctx, v) : strdup(v);
 }
 
+/* Is JVM option `opt` (after `prev`, NULL for the first) a path list the
+ * JVM checks against its startup cache? A JDK 24+ AOT cache is refused
+ * when the module path differs from the training run's ("optimized module
+ * handling: disabled because extra module path(s) are specified"), and CDS
+ * checks the boot class path append. */
+static int checked_path(const char *prev, const char *opt)
+{
+    static const char *const split[] = {"--module-path", "-p", "--upgrade-module-path", NULL};
+    static const char *const joined[] = {"--module-path=", "--upgrade-module-path=", "-Xbootclasspath/a:", NULL};
+    for (int i = 0; prev && split[i]; i++)
+        if (!strcmp(prev, split[i])) return 1;
+    for (int i = 0; joined[i]; i++)
+        if (!strncmp(opt, joined[i], strlen(joined[i]))) return 1;
+    return 0;
+}
+
+/* ${HPACK_APP} and ${HPACK_RUNTIME} in such a path: the tree through its
+ * descriptor, like the class path, so the string is the same on every host
+ * and in DA0 and DA1 (their trees lie in two directories). */
+static char *tree_by_descriptor(const char *v)
+{
+    static const struct {
+        const char *var, *to;
+    } sub[] = {{"${HPACK_APP}", HPK_TREE_FD_PATH "/app"}, {"${HPACK_RUNTIME}", HPK_TREE_FD_PATH "/runtime"}};
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    if (!f) return NULL;
+    for (const char *p = v; *p;) {
+        size_t k = 0;
+        while (k < 2 && strncmp(p, sub[k].var, strlen(sub[k].var))) k++;
+        if (k < 2) {
+            fputs(sub[k].to, f);
+            p += strlen(sub[k].var);
+        } else {
+            fputc(*p++, f);
+        }
+    }
+    return fclose(f) == 0 ? out : (free(out), NULL);
+}
+
+static char *jvm_opt(const struct hpk_exec_spec *s, const char *prev, const char *opt)
+{
+    if (!checked_path(prev, opt)) return dup_or_expand(s, opt);
+    char *t = tree_by_descriptor(opt);
+    char *r = t ? dup_or_expand(s, t) : NULL; /* ${HPACK_EXE}, ${HPACK_CWD} */
+    free(t);
+    return r;
+}
+
 static char *cat3(const char *a, const char *b, const char *c)
 {
     char *s;
@@ -247,7 +297,7 @@ char **hpk_exec_line(const struct hpk_config *c, const struct hpk_exec_spec *s)
     struct vec b = {0};
     const struct hpk_launch *l = &c->launch;
     put(&b, cat3(s->tree, "/", l->java));
-    for (size_t i = 0; i < l->n_jvm; i++) put(&b, dup_or_expand(s, l->jvm[i]));
+    for (size_t i = 0; i < l->n_jvm; i++) put(&b, jvm_opt(s, i ? l->jvm[i - 1] : NULL, l->jvm[i]));
     if (s->train) {
         for (const char *const *t = s->train; *t; t++) put(&b, strdup(*t));
     } else if (s->cache && (c->cache || s->cache_file) && c->launch.cache_kind) {

@@ -147,7 +147,31 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
     return rc;
 }
 
-int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_err *e)
+/* Is argument a an option whose value is the next argument (getopt_long's
+ * rules: a long option by an unambiguous prefix, without "=VALUE"; short
+ * options clustered, a value-taking one last)? */
+static int value_follows(const char *a, const struct option *opts, const char *shortopts)
+{
+    if (a[0] != '-' || !a[1]) return 0;
+    if (a[1] == '-') {
+        if (!a[2] || strchr(a, '=')) return 0;
+        const struct option *hit = NULL;
+        int n = 0;
+        for (const struct option *o = opts; o->name; o++) {
+            if (!strcmp(o->name, a + 2)) return o->has_arg == required_argument;
+            if (!strncmp(o->name, a + 2, strlen(a + 2))) hit = o, n++;
+        }
+        return n == 1 && hit->has_arg == required_argument;
+    }
+    for (const char *p = a + 1; *p; p++) {
+        const char *o = strchr(shortopts, *p);
+        if (o && o[1] == ':') return p[1] == 0; /* else the rest of a is its value */
+    }
+    return 0;
+}
+
+int hpk_expand_args(int argc, char **argv, const struct option *opts, const char *shortopts, struct hpk_strv *out,
+                    struct hpk_err *e)
 {
     memset(out, 0, sizeof *out);
     push(out, hpk_xstrdup(argv[0]));
@@ -158,13 +182,21 @@ int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_err 
         hpk_info("reading ./hpack.conf");
         if (read_file_args(out, "./hpack.conf", 1, e) != 0) return -1;
     }
-    int dashdash = 0;
+    /* An option's value is never a file of arguments: --jvm-opt @FILE is
+     * the JVM's own argument file, read by java when the app starts. */
+    int dashdash = 0, is_value = 0;
     for (int i = 1; i < argc; i++) {
+        if (is_value) {
+            push(out, hpk_xstrdup(argv[i]));
+            is_value = 0;
+            continue;
+        }
         if (!dashdash && !strcmp(argv[i], "--")) dashdash = 1;
         if (!dashdash && argv[i][0] == '@' && argv[i][1]) {
             if (read_file_args(out, argv[i] + 1, 0, e) != 0) return -1;
         } else {
             push(out, hpk_xstrdup(argv[i]));
+            is_value = !dashdash && value_follows(argv[i], opts, shortopts);
         }
     }
     return 0;

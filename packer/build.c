@@ -114,21 +114,6 @@ static const char *bad_variable(const char *s)
     return NULL;
 }
 
-static int build_cmd(int argc, char **argv);
-
-int hpk_cmd_build(int argc, char **argv)
-{
-    struct hpk_strv args;
-    struct hpk_err ae;
-    if (hpk_expand_args(argc, argv, &args, &ae) != 0) {
-        fprintf(stderr, "hpack build: %s\n", ae.msg);
-        hpk_strv_free(&args);
-        return ae.code;
-    }
-    int st = build_cmd((int)args.n, args.v);
-    hpk_strv_free(&args);
-    return st;
-}
 
 static void build_free(struct hpk_build *b)
 {
@@ -140,7 +125,7 @@ static void build_free(struct hpk_build *b)
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) free(strings[i]);
 }
 
-static const struct option build_opts[] = {
+const struct option hpk_build_options[] = {
     {"runtime", required_argument, NULL, O_RUNTIME},
     {"app-dist", required_argument, NULL, O_APP_DIST},
     {"jar", required_argument, NULL, O_JAR},
@@ -180,6 +165,22 @@ static const struct option build_opts[] = {
     {"help", no_argument, NULL, O_HELP},
     {0, 0, 0, 0},
 };
+
+static int build_cmd(int argc, char **argv);
+
+int hpk_cmd_build(int argc, char **argv)
+{
+    struct hpk_strv args;
+    struct hpk_err ae;
+    if (hpk_expand_args(argc, argv, hpk_build_options, HPK_BUILD_SHORTOPTS, &args, &ae) != 0) {
+        fprintf(stderr, "hpack build: %s\n", ae.msg);
+        hpk_strv_free(&args);
+        return ae.code;
+    }
+    int st = build_cmd((int)args.n, args.v);
+    hpk_strv_free(&args);
+    return st;
+}
 
 /* The --tune options (docs/tuning.md); 0, or -1 with the reason printed. */
 static int tune_opt(struct hpk_build *b, int c, const char *arg)
@@ -270,7 +271,7 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
 {
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qv", build_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, HPK_BUILD_SHORTOPTS, hpk_build_options, NULL)) != -1) {
         switch (c) {
         case O_RUNTIME: b->runtime = optarg; break;
         case O_APP_DIST: b->app_dist = optarg; break;

@@ -87,6 +87,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "hpack: '%s' is not a command (see hpack --help)\n", argv[1]);
         return HPK_ST_USAGE;
     }
+    /* getopt_long names the program by argv[0] in its messages
+     * ("unrecognized option"): make that "hpack build", not "build". */
+    char name[64];
+    snprintf(name, sizeof name, "hpack %s", argv[1]);
+    argv[1] = name;
     int r = c->run(argc - 1, argv + 1);
     hpk_tmp_cleanup();
     return r;

@@ -8,6 +8,7 @@
 #define HPK_BUILD_H
 
 #include "hpk_packer.h"
+#include <getopt.h>
 
 
 struct hpk_build {
@@ -54,6 +55,9 @@ struct hpk_build {
 };
 
 int hpk_cmd_build(int argc, char **argv);
+/* build's options, as getopt_long takes them (argfile.c needs them too). */
+#define HPK_BUILD_SHORTOPTS "o:qv"
+extern const struct option hpk_build_options[];
 int hpk_build_run(struct hpk_build *b);
 
 /* assemble.c: the application half of the snapshot (distribution, jars,
@@ -69,8 +73,11 @@ int hpk_is_jar_name(const char *n);
 int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e);
 void hpk_kv_add(char **buf, size_t *len, const char *key, const char *value);
 
-/* argfile.c: argv with @FILE expanded and ./hpack.conf prepended. */
-int hpk_expand_args(int argc, char **argv, struct hpk_strv *out, struct hpk_err *e);
+/* argfile.c: argv with @FILE expanded and ./hpack.conf prepended; an
+ * option's value (by opts and shortopts, as getopt_long reads them) is
+ * never taken for a file. */
+int hpk_expand_args(int argc, char **argv, const struct option *opts, const char *shortopts, struct hpk_strv *out,
+                    struct hpk_err *e);
 /* One string of several arguments split into words, as a shell would
  * without expansions: blanks (space, tab, newline) separate; '...' keeps
  * what it encloses; "..." too, but \" and \\ in it stand for " and \; a

@@ -310,6 +310,35 @@ t_train_relocation() {
     cache_used "$H17T" "$W/home/other user/.cache/deep/er/hpack"
     cache_used "$H17T" "$W/x"
 }
+# A jar on the module path named with ${HPACK_APP} (JRuby's launcher puts
+# its own jar there): a JDK 25 AOT cache is refused when the module path
+# differs from the training run's, and DA0's tree, DA1's and other hosts'
+# lie in other directories; the exec line names it through the descriptor.
+t_module_path_cache_relocates() {
+    need_jdks
+    local rt; rt=$(rt25); local d=$W/modp o=$W/modp/out root out
+    mkdir -p "$d/src/greet/g" "$d/src/main/demo" "$d/dist/mods" "$d/dist/lib" "$o"
+    printf 'module greet { exports g; }\n' >"$d/src/greet/module-info.java"
+    printf 'package g;\npublic class G { public static String who() { return "in module " + G.class.getModule().getName(); } }\n' \
+        >"$d/src/greet/g/G.java"
+    "$J25/bin/javac" -d "$d/greet.classes" "$d/src/greet/module-info.java" "$d/src/greet/g/G.java"
+    "$J25/bin/jar" --create --file "$d/dist/mods/greet.jar" -C "$d/greet.classes" .
+    printf 'package demo;\npublic class Main { public static void main(String[] a) { System.out.println(g.G.who()); } }\n' \
+        >"$d/src/main/demo/Main.java"
+    "$J25/bin/javac" --module-path "$d/dist/mods" --add-modules greet -d "$d/main.classes" "$d/src/main/demo/Main.java"
+    "$J25/bin/jar" --create --file "$d/dist/lib/main.jar" -C "$d/main.classes" .
+    out=$("$HPACK" build -q --train --runtime "$rt" --app-dist "$d/dist" --cp lib/main.jar --main-class demo.Main \
+        --jvm-opt='--module-path=${HPACK_APP}/mods/greet.jar' --jvm-opt=--add-modules=greet -o "$o/a" 2>&1) || fail "build: $out"
+    "$HPACK" inspect "$o/a" | grep -q -- ' --module-path=/proc/self/fd/250/app/mods/greet.jar ' ||
+        fail "exec line: $("$HPACK" inspect "$o/a" | grep '^exec')"
+    for root in "$W/modp/c1" "$W/home/other user/.cache/modp"; do
+        out=$(HPACK_CACHE_DIR=$root HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load run_clean "$o/a") ||
+            fail "under $root with HPACK_AOT=require: $(tail -3 <<<"$out")"
+        grep -qx 'in module greet' <<<"$out" || fail "output: $(tail -3 <<<"$out")"
+        grep -q 'demo.Main source: shared objects file' <<<"$out" || fail "main class not from the cache under $root"
+    done
+}
+
 t_da0_da1_share_bytes() {
     [ "$("$HPACK" hash "$H25T0")" = "$("$HPACK" hash "$H25T")" ] || fail "base hashes differ"
     objcopy --dump-section .hpack="$W/p0" "$H25T0" "$W/objcopy.out"

@@ -136,7 +136,7 @@ static void test_argfile_paths_and_order(void **state)
     char *argv[] = {"build", "@sub/args", "--arg", "last", "--", "@literal", NULL};
     struct hpk_strv v;
     struct hpk_err e;
-    assert_int_equal(hpk_expand_args(6, argv, &v, &e), 0);
+    assert_int_equal(hpk_expand_args(6, argv, hpk_build_options, HPK_BUILD_SHORTOPTS, &v, &e), 0);
     /* hpack.conf first (the command line wins), paths from each file's directory */
     const char *want[] = {"build", "--main-class", "demo.Main", "--train", "--runtime", "rt",
                           "--jar", "sub/app.jar", "--arg", "two words", "--cp=sub/a.jar:/abs/b.jar", "-o", "sub/out",
@@ -151,6 +151,28 @@ static void test_argfile_paths_and_order(void **state)
     unlink("hpack.conf");
 }
 
+/* An option's value is never read as a file of arguments: --jvm-opt @FILE
+ * is the JVM's own argument file (JRuby's launcher passes one). */
+static void test_argfile_not_an_option_value(void **state)
+{
+    (void)state;
+    write_file("sub/args3", "--arg\nfromfile\n");
+    char *argv[] = {"build", "--jvm-opt", "@jvm.args", "--jvm", "@prefix", "-qo", "@out", "--train",
+                    "@sub/args3", "-o@x", "@sub/args3", "--jvm-opt=@y", "@sub/args3", NULL};
+    struct hpk_strv v;
+    struct hpk_err e;
+    assert_int_equal(hpk_expand_args(13, argv, hpk_build_options, HPK_BUILD_SHORTOPTS, &v, &e), 0);
+    const char *want[] = {"build", "--jvm-opt", "@jvm.args", "--jvm", "@prefix", "-qo", "@out", "--train",
+                          "--arg", "fromfile", "-o@x", "--arg", "fromfile", "--jvm-opt=@y", "--arg", "fromfile", NULL};
+    size_t i = 0;
+    for (; want[i]; i++) {
+        assert_true(i < v.n);
+        assert_string_equal(v.v[i], want[i]);
+    }
+    assert_int_equal(v.n, i);
+    hpk_strv_free(&v);
+}
+
 static void test_argfile_errors_name_the_file(void **state)
 {
     (void)state;
@@ -158,18 +180,18 @@ static void test_argfile_errors_name_the_file(void **state)
     char *argv[] = {"build", NULL};
     struct hpk_strv v;
     struct hpk_err e;
-    assert_int_not_equal(hpk_expand_args(1, argv, &v, &e), 0);
+    assert_int_not_equal(hpk_expand_args(1, argv, hpk_build_options, HPK_BUILD_SHORTOPTS, &v, &e), 0);
     assert_non_null(strstr(e.msg, "hpack.conf:2: expected 'key = value'"));
     hpk_strv_free(&v);
     unlink("hpack.conf");
     write_file("sub/args2", "--jar\n");
     char *argv2[] = {"build", "@sub/args2", NULL};
-    assert_int_not_equal(hpk_expand_args(2, argv2, &v, &e), 0);
+    assert_int_not_equal(hpk_expand_args(2, argv2, hpk_build_options, HPK_BUILD_SHORTOPTS, &v, &e), 0);
     assert_non_null(strstr(e.msg, "sub/args2"));
     assert_non_null(strstr(e.msg, "--jar"));
     hpk_strv_free(&v);
     char *argv3[] = {"build", "@sub/missing", NULL};
-    assert_int_not_equal(hpk_expand_args(2, argv3, &v, &e), 0);
+    assert_int_not_equal(hpk_expand_args(2, argv3, hpk_build_options, HPK_BUILD_SHORTOPTS, &v, &e), 0);
     assert_non_null(strstr(e.msg, "sub/missing: cannot read"));
     hpk_strv_free(&v);
 }
@@ -672,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_tune_heap_peak),
         cmocka_unit_test_setup_teardown(test_argfile_paths_and_order, enter, leave),
         cmocka_unit_test_setup_teardown(test_argfile_errors_name_the_file, enter, leave),
+        cmocka_unit_test_setup_teardown(test_argfile_not_an_option_value, enter, leave),
         cmocka_unit_test_setup_teardown(test_marker_forms, enter, leave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
