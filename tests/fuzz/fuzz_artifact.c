@@ -90,9 +90,10 @@ static uint64_t rd64(const uint8_t *p)
 }
 
 /* Checksums stop a mutating fuzzer at the door. For inputs whose first byte
- * is odd, reseal a copy: decode the table records loosely and rewrite the
- * footer with hpk_layout_footer_make, so the structural checks behind the
- * checksums (records, paths, parents, bounds, entry data) get fuzzed too. */
+ * is odd, reseal a copy: decode the table records loosely, rehash each
+ * entry's stored bytes and rewrite the footer with hpk_layout_footer_make,
+ * so the structural checks behind the checksums (records, paths, parents,
+ * bounds, entry data) and the decoders get fuzzed too. */
 static void fuzz_resealed(const uint8_t *d, size_t n)
 {
     if (n < HPK_FOOTER_SIZE) return;
@@ -120,6 +121,12 @@ static void fuzz_resealed(const uint8_t *d, size_t n)
         x->path = (const char *)r + HPK_RECORD_FIXED;
         size_t rs = hpk_record_size(x->path_len);
         if (toc_size - pos < rs) break;
+        /* The stored bytes' own hash too (rule D0), else every mutation of
+         * them stops there and the codecs only ever see the seeds' streams. */
+        if (x->stored_size && x->offset <= toc_off && x->stored_size <= toc_off - x->offset) {
+            x->stored_hash = XXH3_64bits(c + x->offset, (size_t)x->stored_size);
+            hpk_put64(c + toc_off + pos + 48, x->stored_hash);
+        }
         pos += rs;
         count++;
     }
