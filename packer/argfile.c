@@ -101,7 +101,12 @@ static char *trim(char *s)
     return s;
 }
 
-static int read_file_args(struct hpk_strv *out, const char *file, int conf, struct hpk_err *e)
+static int value_follows(const char *a, const struct option *opts, const char *shortopts);
+
+/* opts, shortopts: a file of arguments must not end in an option whose
+ * value would be the command line's next argument. */
+static int read_file_args(struct hpk_strv *out, const char *file, int conf, const struct option *opts,
+                          const char *shortopts, struct hpk_err *e)
 {
     FILE *f = fopen(file, "r");
     if (!f) return hpk_fail(e, HPK_ST_USAGE, "%s: cannot read: %s", file, strerror(errno));
@@ -111,6 +116,7 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
     size_t cap = 0;
     int no = 0, rc = 0, dist = 0;
     const char *pending = NULL;
+    char *wants = NULL; /* the last argument, an option awaiting its value */
     while (getline(&line, &cap, f) > 0) {
         char *t = trim(line);
         dist |= conf ? !strncmp(t, "app-dist", 8) && strchr(" \t=", t[8]) : !strncmp(t, "--app-dist", 10) && strchr("=", t[10]);
@@ -122,6 +128,8 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
         if (!*t || *t == '#') continue;
         if (!conf) {
             add_from_file(out, dir, dist, t, &pending);
+            if (wants) free(wants), wants = NULL;
+            else if (value_follows(t, opts, shortopts)) wants = hpk_xstrdup(t);
             continue;
         }
         char *eq = strchr(t, '=');
@@ -140,7 +148,9 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, stru
         add_from_file(out, dir, dist, opt, &pending);
         add_from_file(out, dir, dist, val, &pending);
     }
-    if (rc == 0 && pending) rc = hpk_fail(e, HPK_ST_USAGE, "%s: %s at the end lacks its value", file, pending);
+    if (rc == 0 && (pending || wants))
+        rc = hpk_fail(e, HPK_ST_USAGE, "%s: %s at the end lacks its value", file, pending ? pending : wants);
+    free(wants);
     free(line);
     free(dir);
     fclose(f);
@@ -180,7 +190,7 @@ int hpk_expand_args(int argc, char **argv, const struct option *opts, const char
     if (probe) {
         fclose(probe);
         hpk_info("reading ./hpack.conf");
-        if (read_file_args(out, "./hpack.conf", 1, e) != 0) return -1;
+        if (read_file_args(out, "./hpack.conf", 1, opts, shortopts, e) != 0) return -1;
     }
     /* An option's value is never a file of arguments: --jvm-opt @FILE is
      * the JVM's own argument file, read by java when the app starts. */
@@ -193,7 +203,7 @@ int hpk_expand_args(int argc, char **argv, const struct option *opts, const char
         }
         if (!dashdash && !strcmp(argv[i], "--")) dashdash = 1;
         if (!dashdash && argv[i][0] == '@' && argv[i][1]) {
-            if (read_file_args(out, argv[i] + 1, 0, e) != 0) return -1;
+            if (read_file_args(out, argv[i] + 1, 0, opts, shortopts, e) != 0) return -1;
         } else {
             push(out, hpk_xstrdup(argv[i]));
             is_value = !dashdash && value_follows(argv[i], opts, shortopts);

@@ -46,7 +46,8 @@
 
 struct rewrite {
     char *jar;              /* tree path of the jar whose manifest changes */
-    struct hpk_strv from, to; /* entry as written -> new entry */
+    struct hpk_strv from, to; /* entry as written -> new entry ("": dropped) */
+    long *drop_rec;         /* per entry: where its "dropped" record's status lies in rec, or -1 */
 };
 
 struct cl {
@@ -200,7 +201,12 @@ static int pack_host(struct cl *c, const char *real, const char *at, char *where
     return 0;
 }
 
-static int add_rewrite(struct cl *c, const char *jar, const char *from, const char *to)
+/* Entry `from` of jar's manifest becomes `to`; "" drops it (drop_rec:
+ * where the record saying so lies). A drop is weak: the same entry reached
+ * by another path that names a packed copy wins, and the earlier record
+ * then says "missing" (the manifest keeps the entry). 1 when two paths want
+ * two different places, or a drop meets a rewrite: the first one stays. */
+static int add_rewrite(struct cl *c, const char *jar, const char *from, const char *to, long drop_rec)
 {
     struct rewrite *r = NULL;
     for (size_t i = 0; i < c->nrw; i++)
@@ -214,7 +220,18 @@ static int add_rewrite(struct cl *c, const char *jar, const char *from, const ch
         r->jar = strdup(jar);
     }
     ssize_t k = find_str(&r->from, from);
+    if (k >= 0 && !*r->to.v[k] && *to) {
+        free(r->to.v[k]);
+        r->to.v[k] = hpk_xstrdup(to);
+        if (r->drop_rec[k] >= 0 && fflush(c->rec) == 0) memcpy(c->rec_buf + r->drop_rec[k], "missing", 7);
+        r->drop_rec[k] = -1;
+        return 0;
+    }
     if (k >= 0) return strcmp(r->to.v[k], to) ? 1 : 0; /* reached twice, wanting two places: cannot */
+    long *d = realloc(r->drop_rec, (r->from.n + 1) * sizeof *d);
+    if (!d) return -1;
+    r->drop_rec = d;
+    d[r->from.n] = *to ? -1 : drop_rec;
     hpk_strv_push(&r->from, from);
     hpk_strv_push(&r->to, to);
     return 0;
@@ -285,6 +302,31 @@ static int follow_in_dist(struct cl *c, struct entry *e)
     return visit(c, e->d, NULL);
 }
 
+/* Token e names nothing the JVM can use on the build host (why: what is
+ * there), which it ignores: recorded, and dropped from the manifest when it
+ * is a host path (absolute, or leaving the tree): another host may have a
+ * file there, which the JVM would run. A signed jar's manifest cannot
+ * change: its token stays. 1, or -1 out of memory. */
+static int unreachable(struct cl *c, struct entry *e, const char *why)
+{
+    int drop = (e->absolute || !e->d_in) && !e->is_signed;
+    const char *from = e->absolute ? e->ep : "-";
+    long at = -1;
+    if (drop) {
+        /* the record's status field, once written: after "entry=" jar TAB tok TAB */
+        if (fflush(c->rec) != 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
+        size_t head = strlen(e->rt) + 1 + strlen(e->tok) + 1;
+        at = head + 8 < 3 * PATH_MAX ? (long)(c->rec_len + 6 + head) : -1; /* record() cuts longer ones */
+        int r = add_rewrite(c, e->jar_path, e->tok, "", at);
+        if (r < 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
+        drop = r == 0;
+    }
+    missing(c, "%s: Class-Path entry %s: %s %s; ignored, as the JVM does%s", e->jname, e->tok, e->h, why,
+            drop ? " (dropped from the manifest)" : "");
+    record(c, e->rt, e->tok, drop ? "dropped" : "missing", from, NULL);
+    return 1;
+}
+
 /* The host side: the file the JVM finds running the inputs in place (h,
  * real). 1 when there is none (the JVM ignores the token: recorded). Such a
  * token naming a host path (absolute, or leaving the tree) is dropped from
@@ -297,12 +339,7 @@ static int host_target(struct cl *c, struct entry *e)
     struct stat st;
     if (stat(e->h, &st) == 0 && S_ISREG(st.st_mode) && realpath(e->h, e->real)) return 0;
     int dir = stat(e->h, &st) == 0 && S_ISDIR(st.st_mode);
-    int drop = (e->absolute || !e->d_in) && !e->is_signed;
-    missing(c, "%s: Class-Path entry %s: %s %s; ignored, as the JVM does%s", e->jname, e->tok, e->h,
-            dir ? "is a directory, not a jar" : "does not exist", drop ? " (dropped from the manifest)" : "");
-    if (drop && add_rewrite(c, e->jar_path, e->tok, "") < 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
-    record(c, e->rt, e->tok, drop ? "dropped" : "missing", e->absolute ? e->ep : "-", NULL);
-    return 1;
+    return unreachable(c, e, dir ? "is a directory, not a jar" : "does not exist");
 }
 
 /* Where the host file's bytes come from: the distribution, a jar packed
@@ -422,7 +459,7 @@ static int name_packed_copy(struct cl *c, struct entry *e)
     const char *content = where;
     char rel[PATH_MAX];
     hpk_cp_relpath(e->rt, content, rel, sizeof rel);
-    int r = e->is_signed ? 1 : add_rewrite(c, e->jar_path, e->tok, rel);
+    int r = e->is_signed ? 1 : add_rewrite(c, e->jar_path, e->tok, rel, -1);
     if (r < 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
     if (r > 0) {
         const char *what = e->absolute ? "is a host path" : "leads outside the unpacked tree or to other bytes there";
@@ -472,7 +509,14 @@ static int follow_entry(struct cl *c, const char *rt, const char *host, const st
         if (e->ep[strlen(e->ep) - 1] == '/') rc = follow_dir(c, e);
         else if (!host && !e->absolute) rc = follow_in_dist(c, e);
         else if ((rc = host_target(c, e)) != 0) rc = rc > 0 ? 0 : -1;
-        else if ((rc = host_bytes(c, e)) == 0 && (rc = tree_side(c, e)) >= 0) {
+        else if ((rc = host_bytes(c, e)) != 0) {
+            /* A distribution's other jar, which may never be loaded, may name
+             * anything: a file that is no jar is skipped, as the JVM does. */
+            if (c->off_cp) {
+                hpk_info("%s", c->e->msg);
+                rc = unreachable(c, e, "is not a jar") > 0 ? 0 : -1;
+            }
+        } else if ((rc = tree_side(c, e)) >= 0) {
             hpk_item_data_free(&e->tmp), free(e->tmp.source);
             memset(&e->tmp, 0, sizeof e->tmp);
             rc = rc > 0 ? visit(c, e->d, e->h) : name_packed_copy(c, e);
@@ -494,7 +538,12 @@ static int visit(struct cl *c, const char *rt, const char *host)
     if (!it || !S_ISREG(it->mode)) return 0;
     snprintf(jp, sizeof jp, "app/%s", found);
     struct hpk_manifest m;
-    if (hpk_jar_manifest(it->data, it->size, rt, &m, c->e) != 0) return -1;
+    if (hpk_jar_manifest(it->data, it->size, rt, &m, c->e) != 0) {
+        if (!c->off_cp) return -1;
+        /* A distribution's other jar that is no jar: nothing to follow. */
+        hpk_info("%s: not a jar, its Class-Path not followed (%s)", it->source ? it->source : rt, c->e->msg);
+        return 0;
+    }
     int rc = 0;
     if (m.class_path) {
         char *save = NULL;
@@ -513,28 +562,37 @@ static int visit(struct cl *c, const char *rt, const char *host)
  * space), which follows their Class-Path as the JVM's class path does
  * (URLClassPath), but from the URL it was given: the jar's place in the
  * distribution, not its real path. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int visit_dist_jars(struct cl *c)
 {
     if (!c->b->app_dist) return 0;
-    c->off_cp = 1;
-    size_t n = c->s->n; /* jars packed on the way are followed where they are added */
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    /* In table order (bytewise), not the walk's: placements (app/2/...)
+     * and which of two rewrites wins depend on it. */
+    struct hpk_strv jars = {0};
+    for (size_t i = 0; i < c->s->n; i++) {
         const struct hpk_item *it = &c->s->items[i];
-        if (it->role != HPK_ROLE_CLASSPATH || !S_ISREG(it->mode) || strncmp(it->path, "app/", 4) ||
-            !hpk_is_jar_name(it->path) || find_str(&c->seen, it->path) >= 0)
-            continue;
-        char *rt = strdup(it->path), host[2 * PATH_MAX];
+        if (it->role == HPK_ROLE_CLASSPATH && S_ISREG(it->mode) && !strncmp(it->path, "app/", 4) &&
+            hpk_is_jar_name(it->path) && find_str(&c->seen, it->path) < 0)
+            hpk_strv_push(&jars, it->path);
+    }
+    if (jars.n) qsort(jars.v, jars.n, sizeof *jars.v, cmp_str);
+    c->off_cp = 1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < jars.n; i++) {
+        char host[2 * PATH_MAX];
         const char *hp = NULL;
         struct stat st;
-        if (!rt) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
-        if (c->dist_root && snprintf(host, sizeof host, "%s/%s", c->dist_root, rt + 4) < (int)sizeof host &&
+        if (c->dist_root && snprintf(host, sizeof host, "%s/%s", c->dist_root, jars.v[i] + 4) < (int)sizeof host &&
             stat(host, &st) == 0 && S_ISREG(st.st_mode))
             hp = host;
-        rc = visit(c, rt, hp); /* items move as the snapshot grows: rt is a copy */
-        free(rt);
+        rc = visit(c, jars.v[i], hp);
     }
     c->off_cp = 0;
+    hpk_strv_free(&jars);
     return rc;
 }
 
@@ -639,6 +697,7 @@ int hpk_closure(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e)
         free(c.rw[i].jar);
         hpk_strv_free(&c.rw[i].from);
         hpk_strv_free(&c.rw[i].to);
+        free(c.rw[i].drop_rec);
     }
     free(c.rw);
     hpk_strv_free(&c.seen);

@@ -142,7 +142,10 @@ t_closure_dist_jars() {
     mkdir -p "$o" "$src/demo" "$d/lib"
     cl_jar "$h" libq "packed-Q"
     # not on the class path: an absolute entry, and one naming nothing (no warning: nothing says it is ever loaded)
-    cl_jar "$d/lib/plug" libp "p" "$h/libq.jar gone.jar /nonexistent/x.jar"
+    # (and a relative one leaving the tree that names nothing: dropped too)
+    cl_jar "$d/lib/plug" libp "p" "$h/libq.jar gone.jar /nonexistent/x.jar ../../../../nowhere/y.jar"
+    # a file named .jar that is no jar, which nothing loads: no error
+    mkdir -p "$d/ext"; echo "not a zip" >"$d/ext/broken.jar"
     cat >"$src/demo/L.java" <<'EOJ'
 package demo;
 import java.io.File;
@@ -167,6 +170,7 @@ EOJ
     grep -qx "  app/lib/plug/libp.jar: $h/libq.jar -> app/libq.jar (rewritten, from $h/libq.jar)" <<<"$ins" || fail "closure: $ins"
     grep -qx "  app/lib/plug/libp.jar: gone.jar -> - (missing, from -)" <<<"$ins" || fail "closure: $ins"
     grep -qx "  app/lib/plug/libp.jar: /nonexistent/x.jar -> - (dropped, from /nonexistent/x.jar)" <<<"$ins" || fail "closure: $ins"
+    grep -qx "  app/lib/plug/libp.jar: ../../../../nowhere/y.jar -> - (dropped, from -)" <<<"$ins" || fail "closure: $ins"
     "$o/a" --hpack-extract "$o/ex" >/dev/null
     unzip -p "$o/ex/app/lib/plug/libp.jar" META-INF/MANIFEST.MF | tr -d '\r' | grep -qx 'Class-Path: ../../libq.jar gone.jar' ||
         fail "manifest: $(unzip -p "$o/ex/app/lib/plug/libp.jar" META-INF/MANIFEST.MF)"
@@ -174,4 +178,31 @@ EOJ
     rm -rf "$h"; cl_jar "$h" libq "HOST-Q"
     out=$(HPACK_CACHE_DIR=$o/cache run_clean "$o/a") || fail "run: $out"
     [ "$out" = "packed-Q" ] || fail "ran the host's jar: $out"
+}
+
+# One jar reached by two paths (a link in the distribution, and its own
+# place), its entry naming a jar from one and nothing from the other: the
+# packed copy wins, whichever comes first, and the manifest and the
+# records agree (a drop gives way to a rewrite).
+t_closure_drop_meets_rewrite() {
+    need_jdks
+    local rt; rt=$(rt25); local b=$W/cldrop d=$W/cldrop/d/dist o=$W/cldrop/out order
+    mkdir -p "$d/lib/sub" "$o"
+    cl_jar "$b/d/Q" libq "Q"
+    cl_jar "$d/other" libx "x" "../../../Q/libq.jar"
+    ln -s ../../other/libx.jar "$d/lib/sub/libx.jar"
+    cl_jar "$d/lib" liba "a" "../other/libx.jar"
+    cl_jar "$d/lib" libm "m" "sub/libx.jar"
+    for order in lib/liba.jar:lib/libm.jar lib/libm.jar:lib/liba.jar; do
+        rm -rf "$o/ex"
+        local out; out=$("$HPACK" build --runtime "$rt" --app-dist "$d" --cp "$order" --main-class demo.M -o "$o/a" 2>&1) ||
+            fail "build ($order): $out"
+        local ins; ins=$("$HPACK" inspect "$o/a")
+        grep -qx "  app/lib/sub/libx.jar: ../../../Q/libq.jar -> app/libq.jar (rewritten, from outside)" <<<"$ins" ||
+            fail "closure ($order): $ins"
+        grep -qx "  app/other/libx.jar: ../../../Q/libq.jar -> - (missing, from -)" <<<"$ins" || fail "closure ($order): $ins"
+        "$o/a" --hpack-extract "$o/ex" >/dev/null
+        unzip -p "$o/ex/app/other/libx.jar" META-INF/MANIFEST.MF | tr -d '\r' | grep -qx 'Class-Path: ../../libq.jar' ||
+            fail "manifest ($order): $(unzip -p "$o/ex/app/other/libx.jar" META-INF/MANIFEST.MF)"
+    done
 }

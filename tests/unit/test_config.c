@@ -190,6 +190,40 @@ static void test_exec_line_without_cache(void **state)
     hpk_launch_free(&c.launch);
 }
 
+/* Paths the JVM checks against its cache (module path, upgrade module path,
+ * boot class path append): ${HPACK_APP} and ${HPACK_RUNTIME} take the
+ * descriptor's form, the same string for every tree; other values, and the
+ * option before such a path, go through the expander as ever. */
+static void test_exec_line_checked_paths(void **state)
+{
+    (void)state;
+    static const char buf[] = "java=runtime/bin/java\0main=demo.Main\0cp=app/a.jar\0"
+                              "jvm=-p\0jvm=${HPACK_APP}/m.jar:${HPACK_RUNTIME}/x\0"
+                              "jvm=--upgrade-module-path\0jvm=${HPACK_APP}/u\0"
+                              "jvm=--module-path=${HPACK_APP}/n.jar\0jvm=--upgrade-module-path=${HPACK_APP}/v\0"
+                              "jvm=-Xbootclasspath/a:${HPACK_APP}/b.jar\0jvm=-Dp=${HPACK_APP}\0jvm=--add-modules\0"
+                              "jvm=${HPACK_APP}\0jvm=--module-path\0jvm=-Dq=${HPACK_APP}\0";
+    struct hpk_config c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(hpk_launch_decode(buf, sizeof buf - 1, &c.launch), 0);
+    strcpy(c.base_hex, BASE);
+    int calls = 0;
+    struct hpk_exec_spec s = {.tree = "/r/" BASE, .expand = upper, .expand_ctx = &calls};
+    char **v = hpk_exec_line(&c, &s);
+    const char *want[] = {"/r/" BASE "/runtime/bin/java", "-p",
+                          HPK_TREE_FD_PATH "/app/m.jar:" HPK_TREE_FD_PATH "/runtime/x", "--upgrade-module-path",
+                          HPK_TREE_FD_PATH "/app/u", "--module-path=" HPK_TREE_FD_PATH "/app/n.jar",
+                          "--upgrade-module-path=" HPK_TREE_FD_PATH "/app/v",
+                          "-Xbootclasspath/a:" HPK_TREE_FD_PATH "/app/b.jar", "-Dp=/T/app", "--add-modules", "/T/app",
+                          "--module-path",
+                          "-Dq=" HPK_TREE_FD_PATH "/app", /* after --module-path: a path, by its place */ "-cp",
+                          HPK_TREE_FD_PATH "/app/a.jar", "demo.Main", NULL};
+    assert_argv(v, want);
+    assert_int_equal(calls, 12); /* every value still goes through the expander (${HPACK_EXE}, ${HPACK_CWD}) */
+    hpk_exec_line_free(v);
+    hpk_launch_free(&c.launch);
+}
+
 /* after_cp: a JVM run that starts no application (`-version` to ask the
  * JVM about the cache, nothing for the AOT create step): the words follow
  * the class path, and the main class, the artifact's args and the user's
@@ -278,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_exec_line_without_cache),
         cmocka_unit_test(test_exec_line_variant_options),
         cmocka_unit_test(test_exec_line_after_cp),
+        cmocka_unit_test(test_exec_line_checked_paths),
         cmocka_unit_test(test_exec_line_expand_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

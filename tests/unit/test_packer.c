@@ -190,6 +190,13 @@ static void test_argfile_errors_name_the_file(void **state)
     assert_non_null(strstr(e.msg, "sub/args2"));
     assert_non_null(strstr(e.msg, "--jar"));
     hpk_strv_free(&v);
+    /* any option awaiting its value at a file's end, not only a path's */
+    write_file("sub/args4", "--jar\na.jar\n--jvm-opt\n");
+    char *argv4[] = {"build", "@sub/args4", "@sub/args3", NULL};
+    write_file("sub/args3", "--arg\nx\n");
+    assert_int_not_equal(hpk_expand_args(3, argv4, hpk_build_options, HPK_BUILD_SHORTOPTS, &v, &e), 0);
+    assert_non_null(strstr(e.msg, "sub/args4: --jvm-opt at the end lacks its value"));
+    hpk_strv_free(&v);
     char *argv3[] = {"build", "@sub/missing", NULL};
     assert_int_not_equal(hpk_expand_args(2, argv3, hpk_build_options, HPK_BUILD_SHORTOPTS, &v, &e), 0);
     assert_non_null(strstr(e.msg, "sub/missing: cannot read"));
