@@ -77,17 +77,28 @@ static ssize_t find_str(const struct hpk_strv *v, const char *s)
     return -1;
 }
 
-/* A warning of the kind --strict-class-path turns into an error. */
+/* A warning of the kind --strict-class-path turns into an error; with
+ * `weak`, only said with -v. */
+static void say(struct cl *c, int weak, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+static void say(struct cl *c, int weak, const char *fmt, va_list ap)
+{
+    char m[900];
+    vsnprintf(m, sizeof m, fmt, ap);
+    if (weak) {
+        hpk_info("%s", m);
+        return;
+    }
+    if (!c->problems++) snprintf(c->first, sizeof c->first, "%s", m);
+    if (!c->b->strict_cp) hpk_warn("%s", m);
+}
+
 static void problem(struct cl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct cl *c, const char *fmt, ...)
 {
-    char m[900];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(m, sizeof m, fmt, ap);
+    say(c, 0, fmt, ap);
     va_end(ap);
-    if (!c->problems++) snprintf(c->first, sizeof c->first, "%s", m);
-    if (!c->b->strict_cp) hpk_warn("%s", m);
 }
 
 /* An entry naming nothing: the JVM ignores it, and so does a class loader.
@@ -97,13 +108,10 @@ static void problem(struct cl *c, const char *fmt, ...)
 static void missing(struct cl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void missing(struct cl *c, const char *fmt, ...)
 {
-    char m[900];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(m, sizeof m, fmt, ap);
+    say(c, c->off_cp, fmt, ap);
     va_end(ap);
-    if (c->off_cp) hpk_info("%s", m);
-    else problem(c, "%s", m);
 }
 
 /* One hpack/closure record (docs/format.md 9.4). */

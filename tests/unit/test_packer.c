@@ -128,6 +128,17 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
+/* v holds exactly the arguments of want (NULL-terminated). */
+static void assert_args(const struct hpk_strv *v, const char *const *want)
+{
+    size_t i = 0;
+    for (; want[i]; i++) {
+        assert_true(i < v->n);
+        assert_string_equal(v->v[i], want[i]);
+    }
+    assert_int_equal(v->n, i);
+}
+
 static void test_argfile_paths_and_order(void **state)
 {
     (void)state;
@@ -141,12 +152,7 @@ static void test_argfile_paths_and_order(void **state)
     const char *want[] = {"build", "--main-class", "demo.Main", "--train", "--runtime", "rt",
                           "--jar", "sub/app.jar", "--arg", "two words", "--cp=sub/a.jar:/abs/b.jar", "-o", "sub/out",
                           "--arg", "last", "--", "@literal", NULL};
-    size_t i = 0;
-    for (; want[i]; i++) {
-        assert_true(i < v.n);
-        assert_string_equal(v.v[i], want[i]);
-    }
-    assert_int_equal(v.n, i);
+    assert_args(&v, want);
     hpk_strv_free(&v);
     unlink("hpack.conf");
 }
@@ -164,12 +170,7 @@ static void test_argfile_not_an_option_value(void **state)
     assert_int_equal(hpk_expand_args(13, argv, hpk_build_options, HPK_BUILD_SHORTOPTS, &v, &e), 0);
     const char *want[] = {"build", "--jvm-opt", "@jvm.args", "--jvm", "@prefix", "-qo", "@out", "--train",
                           "--arg", "fromfile", "-o@x", "--arg", "fromfile", "--jvm-opt=@y", "--arg", "fromfile", NULL};
-    size_t i = 0;
-    for (; want[i]; i++) {
-        assert_true(i < v.n);
-        assert_string_equal(v.v[i], want[i]);
-    }
-    assert_int_equal(v.n, i);
+    assert_args(&v, want);
     hpk_strv_free(&v);
 }
 
