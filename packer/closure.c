@@ -564,21 +564,21 @@ static int visit(struct cl *c, const char *rt, const char *host)
     return rc;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* The distribution's jars that are not on the class path (nor reached from
  * it). Its own launcher may load them with a URLClassLoader (Maven's
  * classworlds, Groovy's starter, Ant's Launcher: lib/ *.jar, without the
  * space), which follows their Class-Path as the JVM's class path does
  * (URLClassPath), but from the URL it was given: the jar's place in the
  * distribution, not its real path. */
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int visit_dist_jars(struct cl *c)
 {
     if (!c->b->app_dist) return 0;
-    /* In table order (bytewise), not the walk's: placements (app/2/...)
+    /* In bytewise order of path, not the walk's: placements (app/2/...)
      * and which of two rewrites wins depend on it. */
     struct hpk_strv jars = {0};
     for (size_t i = 0; i < c->s->n; i++) {
