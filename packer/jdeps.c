@@ -299,7 +299,11 @@ static char *join(const struct hpk_strv *v)
 }
 
 /* A warning for each jar jdeps cannot analyse, in class path order, each
- * jar once, saying what --add-modules would help. */
+ * jar once. A modular jar says what it needs of the JDK (its module-info's
+ * requires): those modules are linked (added to j->mods), since the jar
+ * cannot work without them (Tomcat's catalina.jar requires java.naming,
+ * and jdeps fails on it over modules Debian does not ship); for another
+ * jar the warning says --add-modules may be needed. */
 static void jdeps_warn(struct jdeps *j, const char *jdk)
 {
     const struct hpk_strv *jars = j->jars, *names = j->names;
@@ -311,18 +315,18 @@ static void jdeps_warn(struct jdeps *j, const char *jdk)
         int again = 0; /* the same jar twice on the class path: one warning */
         for (size_t k = 0; k < i; k++) again |= j->why[k] && !strcmp(names->v[k], names->v[i]);
         if (again) continue;
-        /* What it needs of the JDK: a modular jar says (its requires);
-         * those not linked anyway are what --add-modules must add. */
+        /* What it needs of the JDK that is not linked anyway. */
         struct hpk_strv need = {0};
         char *req = j->requires[i] ? strdup(j->requires[i]) : NULL;
         for (char *save = NULL, *m = req ? strtok_r(req, ",", &save) : NULL; m; m = strtok_r(NULL, ",", &save))
             if (strv_find(&j->jdk_mods, m) >= 0 && strv_find(&linked, m) < 0) strv_add(&need, m), strv_add(&add, m);
         free(req);
         char *l = join(&need);
+        for (size_t k = 0; k < need.n; k++) strv_add(&j->mods, need.v[k]);
         if (j->requires[i])
             hpk_warn("%s: jdeps cannot analyse it (%s); %s%s", names->v[i], j->why[i],
-                     need.n ? "the JDK modules its module-info requires are not all linked: add --add-modules " :
-                              "the JDK modules its module-info requires are linked anyway (no --add-modules needed)",
+                     need.n ? "the JDK modules its module-info requires are linked: " :
+                              "the JDK modules its module-info requires are linked anyway",
                      need.n ? l : "");
         else
             hpk_warn("%s: jdeps cannot analyse it (%s); the modules it alone needs are not linked: add them with "
@@ -332,7 +336,7 @@ static void jdeps_warn(struct jdeps *j, const char *jdk)
     }
     if (add.n) {
         char *l = join(&add);
-        hpk_warn("jdeps: the jars it cannot analyse would need --add-modules %s (JDK modules not linked otherwise)", l ? l : "");
+        hpk_note("jdeps: linked for the jars it cannot analyse, as their module-info requires: %s", l ? l : "");
         free(l);
     }
     hpk_strv_free(&add);
