@@ -84,7 +84,7 @@ PY
 no_java_host() {
     [ "$(id -u)" = 0 ] || fail "no_java_host needs root (unshare -m and tmpfs mounts)"
     unshare -m sh -c 'for d in /usr/lib/jvm /usr/share/java /usr/share/maven /usr/share/maven-repo /usr/share/ant \
-        /usr/share/jython /etc/maven /etc/java-17-openjdk; do [ -d "$d" ] && mount -t tmpfs none "$d"; done
+        /usr/share/jython /usr/share/tomcat10 /etc/tomcat10 /var/lib/tomcat10 /etc/maven /etc/java-17-openjdk; do [ -d "$d" ] && mount -t tmpfs none "$d"; done
         [ ! -e /usr/bin/java ] && [ ! -e /usr/share/java/jython.jar ] || { echo "java still visible" >&2; exit 99; }
         exec "$@"' sh env -i HOME="$W/home" PATH=/usr/bin:/bin "$@"
 }
@@ -162,4 +162,45 @@ t_app_jython() {
     got=$(no_java_host "$W/apps/jython" "$p/x.py")
     grep -q '"JYTHON"' <<<"$got" || fail "jython did not run the script: $got"
     same_output "jython x.py" '^$' "$want" "$got"
+}
+
+# Tomcat 10 (Debian's): a server that Bootstrap starts from bin/, loading
+# lib/ with its own class loader; every jar there is modular and jdeps
+# cannot analyse one (they require modules Debian does not ship), so the
+# JDK modules their module-info requires are linked (java.naming...).
+# Trained until it answers HTTP, then driven; run on a host without Java
+# from a catalina.base of the user's (the working directory).
+tc_base() { # DIR PORT: a catalina.base like Debian's /var/lib/tomcat10, on PORT, no shutdown port
+    mkdir -p "$1/logs" "$1/work" "$1/temp"
+    cp -rL /etc/tomcat10 "$1/conf"
+    cp -r /var/lib/tomcat10/webapps "$1/"
+    sed -i "s/port=\"8080\"/port=\"$2\"/; s/port=\"8005\"/port=\"-1\"/" "$1/conf/server.xml"
+}
+t_app_tomcat() {
+    [ -n "$J25" ] || fail "JDK 25 (Temurin) not found under /usr/lib/jvm: the real-application tests need it"
+    [ -f /usr/share/tomcat10/bin/bootstrap.jar ] || fail "tomcat10 is not installed: run tests/setup-deps.sh apps (make check does)"
+    local b=$W/apps/tcbase port; port=$(free_port)
+    tc_base "$b" "$port"
+    (cd "$b" && app_build tomcat --app-dist /usr/share/tomcat10 --cp bin/bootstrap.jar:bin/tomcat-juli.jar \
+        --main-class org.apache.catalina.startup.Bootstrap --jvm-opt='-Dcatalina.home=${HPACK_APP}' \
+        --jvm-opt='-Dcatalina.base=${HPACK_CWD}' --jvm-opt='-Djava.io.tmpdir=${HPACK_CWD}/temp' \
+        --jvm-opt=-Djava.util.logging.manager=org.apache.juli.ClassLoaderLogManager \
+        --jvm-opt='-Djava.util.logging.config.file=${HPACK_CWD}/conf/logging.properties' --arg start \
+        --train-ready "http:http://127.0.0.1:$port/" \
+        --train-workload 'for i in 1 2 3 4 5; do curl -fsS "http://127.0.0.1:$HPACK_TRAIN_PORT/" >/dev/null; done')
+    "$HPACK" inspect --json "$W/apps/tomcat" | python3 -c 'import json,sys; m=json.load(sys.stdin)["modules"]; assert "java.naming" in m.split(","), m' ||
+        fail "java.naming not linked"
+    rm -rf "$b/logs/"* "$b/work/"*
+    (cd "$b" && no_java_host env HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load "$W/apps/tomcat") \
+        >"$W/apps/tomcat.out" 2>&1 &
+    local pid=$!
+    WAIT_LOG=$W/apps/tomcat.out wait_for 120 "Tomcat on port $port to answer" http_up "$port"
+    local body; body=$(curl -fs "http://127.0.0.1:$port/")
+    pkill -f -- "-Dcatalina.base=$b " || true
+    wait $pid || true
+    grep -q '<title>Apache Tomcat' <<<"$body" || fail "no Tomcat page: $body"
+    grep -q 'org.apache.catalina.startup.Bootstrap source: shared objects file' "$W/apps/tomcat.out" ||
+        fail "Bootstrap not from the cache: $(tail -5 "$W/apps/tomcat.out")"
+    grep -q 'Server startup in' "$W/apps/tomcat.out" || fail "no startup line: $(tail -5 "$W/apps/tomcat.out")"
+    no_process "-Dcatalina.base=$b " || fail "Tomcat left running"
 }

@@ -2,14 +2,14 @@
 # Install the Debian packages hpack builds and tests with, if missing.
 # Run by `make` (once per build directory); needs root or sudo when a
 # package is missing. `setup-deps.sh apps` adds the real applications the
-# tests package (make check): Maven, Ant, Jython; Clojure, which make bench
+# tests package (make check): Maven, Ant, Jython, Tomcat; Clojure, which make bench
 # packs (tests/bench-first.sh); Debian's jaxb-api and activation jars (make
 # bench 3c); and the container tools the image tests check hpack's images
 # with: skopeo, umoci, podman.
 set -e
 need=""
 pkgs="gcc make pkg-config libelf-dev libarchive-dev libxxhash-dev libcmocka-dev zlib1g-dev libzstd-dev binutils python3 curl groff-base bsdutils util-linux strace unzip"
-[ "${1:-}" = apps ] && pkgs="maven ant jython clojure libjaxb-api-java libactivation-java skopeo umoci podman"
+[ "${1:-}" = apps ] && pkgs="maven ant jython clojure tomcat10 libjaxb-api-java libactivation-java skopeo umoci podman"
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
 done
