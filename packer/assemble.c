@@ -18,8 +18,6 @@
 #include <unistd.h>
 
 
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Expand one class path element: "dir/ *" (without the space) means every
  * jar in dir, sorted bytewise, as the java launcher's wildcard does. */
 static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_err *e)
@@ -39,7 +37,7 @@ static int expand_cp(struct hpk_strv *out, const char *elem, struct hpk_err *e)
                 hpk_strv_push(&names, de->d_name);
         }
         closedir(d);
-        if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
+        if (names.n) qsort(names.v, names.n, sizeof *names.v, hpk_str_cmp);
         for (size_t i = 0; i < names.n; i++) {
             char p[PATH_MAX];
             snprintf(p, sizeof p, "%s/%s", dir, names.v[i]);
@@ -181,7 +179,7 @@ static int dist_wildcard(struct hpk_snapshot *s, struct hpk_build *b, const char
         if (!strncmp(p, pre, pl) && !strchr(p + pl, '/') && hpk_is_jar_name(p + pl) && !S_ISDIR(s->items[i].mode))
             hpk_strv_push(&names, p + 4);
     }
-    if (names.n) qsort(names.v, names.n, sizeof *names.v, name_cmp);
+    if (names.n) qsort(names.v, names.n, sizeof *names.v, hpk_str_cmp);
     int r = names.n ? 0 : hpk_fail(e, HPK_ST_CLASSPATH, "%s: no jars match %s in the application distribution%s%s%s",
                                             b->app_dist, elem, DIST_TOP(b));
     for (size_t i = 0; r == 0 && i < names.n; i++)

@@ -114,13 +114,24 @@ static void missing(struct cl *c, const char *fmt, ...)
     va_end(ap);
 }
 
-/* One hpack/closure record (docs/format.md 9.4). */
-static void record(struct cl *c, const char *jar, const char *entry, const char *status, const char *from,
+/* One hpack/closure record (docs/format.md 9.4). Returns where its status
+ * lies in rec_buf (for restate), or -1 when that cannot be had. */
+static long record(struct cl *c, const char *jar, const char *entry, const char *status, const char *from,
                    const char *path)
 {
     char v[3 * PATH_MAX];
+    int head = snprintf(v, sizeof v, "%s\t%s\t", jar, entry);
     snprintf(v, sizeof v, "%s\t%s\t%s\t%s\t%s", jar, entry, status, from, path ? path : "-");
+    long at = fflush(c->rec) == 0 && head + strlen(status) < sizeof v ? (long)(c->rec_len + strlen("entry=") + head) : -1;
     fprintf(c->rec, "entry=%s%c", v, 0);
+    return at;
+}
+
+/* Change a record's status in place, to one of the same length: a drop
+ * that gave way to a rewrite ("dropped" -> "missing"). */
+static void restate(struct cl *c, long at, const char *status)
+{
+    if (at >= 0 && fflush(c->rec) == 0) memcpy(c->rec_buf + at, status, strlen(status));
 }
 
 /* Is every existing parent of tree path p a directory (not a link, not a
@@ -231,7 +242,7 @@ static int add_rewrite(struct cl *c, const char *jar, const char *from, const ch
     if (k >= 0 && !*r->to.v[k] && *to) {
         free(r->to.v[k]);
         r->to.v[k] = hpk_xstrdup(to);
-        if (r->drop_rec[k] >= 0 && fflush(c->rec) == 0) memcpy(c->rec_buf + r->drop_rec[k], "missing", 7);
+        restate(c, r->drop_rec[k], "missing");
         r->drop_rec[k] = -1;
         return 0;
     }
@@ -318,20 +329,14 @@ static int follow_in_dist(struct cl *c, struct entry *e)
 static int unreachable(struct cl *c, struct entry *e, const char *why)
 {
     int drop = (e->absolute || !e->d_in) && !e->is_signed;
-    const char *from = e->absolute ? e->ep : "-";
-    long at = -1;
+    long at = record(c, e->rt, e->tok, drop ? "dropped" : "missing", e->absolute ? e->ep : "-", NULL);
     if (drop) {
-        /* the record's status field, once written: after "entry=" jar TAB tok TAB */
-        if (fflush(c->rec) != 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
-        size_t head = strlen(e->rt) + 1 + strlen(e->tok) + 1;
-        at = head + 8 < 3 * PATH_MAX ? (long)(c->rec_len + 6 + head) : -1; /* record() cuts longer ones */
         int r = add_rewrite(c, e->jar_path, e->tok, "", at);
         if (r < 0) return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
-        drop = r == 0;
+        if (r > 0) restate(c, at, "missing"), drop = 0; /* the entry is rewritten for another path */
     }
     missing(c, "%s: Class-Path entry %s: %s %s; ignored, as the JVM does%s", e->jname, e->tok, e->h, why,
             drop ? " (dropped from the manifest)" : "");
-    record(c, e->rt, e->tok, drop ? "dropped" : "missing", from, NULL);
     return 1;
 }
 
@@ -564,11 +569,6 @@ static int visit(struct cl *c, const char *rt, const char *host)
     return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The distribution's jars that are not on the class path (nor reached from
  * it). Its own launcher may load them with a URLClassLoader (Maven's
  * classworlds, Groovy's starter, Ant's Launcher: lib/ *.jar, without the
@@ -587,7 +587,7 @@ static int visit_dist_jars(struct cl *c)
             hpk_is_jar_name(it->path) && find_str(&c->seen, it->path) < 0)
             hpk_strv_push(&jars, it->path);
     }
-    if (jars.n) qsort(jars.v, jars.n, sizeof *jars.v, cmp_str);
+    if (jars.n) qsort(jars.v, jars.n, sizeof *jars.v, hpk_str_cmp);
     c->off_cp = 1;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < jars.n; i++) {

@@ -98,6 +98,8 @@ struct hpk_strv {
 };
 void hpk_strv_push(struct hpk_strv *v, const char *s); /* copies s */
 void hpk_strv_free(struct hpk_strv *v);
+/* qsort's comparator for an array of strings: bytewise (strcmp). */
+int hpk_str_cmp(const void *a, const void *b);
 
 double hpk_now(void);
 /* "12.3 MB" or "45.6 kB", for the build's messages. */

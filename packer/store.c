@@ -364,7 +364,6 @@ static void tree_usage(int dir, unsigned long long *bytes, unsigned long long *s
     closedir(d);
 }
 
-static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
 
 static int store_list(struct store *s)
 {
@@ -382,7 +381,7 @@ static int store_list(struct store *s)
             names[n++] = strdup(de->d_name);
         }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    qsort(names, n, sizeof *names, hpk_str_cmp);
     for (size_t i = 0; i < n; i++) {
         char p[80];
         snprintf(p, sizeof p, "%s/hpack/launch", names[i]);

@@ -51,11 +51,6 @@ static int disk_is_link(void *ctx, const char *path)
     return lstat(abs, &st) == 0 && S_ISLNK(st.st_mode);
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Materialise the directory the link at abs (really at phys) names: its
  * copy goes to rel. It is read by its real path, so that no path the
  * kernel resolves crosses more links than the original would. */
@@ -195,7 +190,7 @@ static int read_names(const struct hpk_tree_dst *t, const char *abs, char ***out
         free(names);
         return hpk_fail(e, t->status, "%s: cannot read directory: %s", abs, strerror(err));
     }
-    if (n) qsort(names, n, sizeof *names, name_cmp);
+    if (n) qsort(names, n, sizeof *names, hpk_str_cmp);
     *out = names;
     *outn = n;
     return 0;

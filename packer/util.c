@@ -421,6 +421,11 @@ void hpk_strv_push(struct hpk_strv *v, const char *s)
     v->v[v->n++] = hpk_xstrdup(s);
 }
 
+int hpk_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 void hpk_strv_free(struct hpk_strv *v)
 {
     for (size_t i = 0; i < v->n; i++) free(v->v[i]);
