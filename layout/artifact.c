@@ -244,7 +244,7 @@ int hpk_entry_pieces(const struct hpk_artifact *a, const struct hpk_entry *e, st
         return HPK_E_DATA_CODEC; /* a compressed entry has at least its header */
     }
     uint64_t F = hpk_codec_frame(e->codec);
-    if (e->codec == HPK_CODEC_ZLIB) count = 1;
+    if (e->codec == HPK_CODEC_ZLIB || e->codec == HPK_CODEC_ZSTDREF) count = 1;
     else count = (e->size + F - 1) / F;
     /* Every zstd frame takes at least 9 bytes (magic, header, one block
      * header): a size the stored bytes cannot hold is refused before any
@@ -255,7 +255,8 @@ int hpk_entry_pieces(const struct hpk_artifact *a, const struct hpk_entry *e, st
     int err = HPK_OK;
     if (hpk_codec_zstd(e->codec)) {
         err = zstd_pieces(data, e, p, (uint32_t)count);
-    } else if (e->codec == HPK_CODEC_ZLIB) {
+    } else if (e->codec == HPK_CODEC_ZLIB || e->codec == HPK_CODEC_ZSTDREF) {
+        /* One piece, decoded whole by hpk_entry_decode. */
         p[0] = (struct hpk_piece){.in_off = 0, .in_len = e->stored_size, .out_off = 0, .out_len = e->size};
     } else {
         for (uint64_t k = 0; k < count; k++) {
@@ -314,6 +315,74 @@ static int decode_zstd(const struct hpk_artifact *a, const struct hpk_entry *e, 
     return memcmp(c.digest, e->hash, 16) == 0 ? HPK_OK : HPK_E_DATA_HASH;
 }
 
+struct membuf {
+    uint8_t *buf;
+    size_t len, cap;
+};
+
+static int mem_sink(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct membuf *m = ctx;
+    if (len > m->cap - m->len) return -1;
+    memcpy(m->buf + m->len, buf, len);
+    m->len += len;
+    return 0;
+}
+
+/* The entry a zstdref entry's 4 first stored bytes name, if it may be one
+ * (docs/format.md 5.3): earlier in the table, a regular file with any codec
+ * but zstdref (one level: decoding never recurses further), not a cache
+ * entry for an entry that is not one (the base entries decode without the
+ * cache), and both together within HPK_ZSTDREF_MAX, which bounds the
+ * memory a hostile table can make a reader take. NULL if not. */
+static const struct hpk_entry *ref_entry(const struct hpk_artifact *a, const struct hpk_entry *e, const uint8_t *data)
+{
+    const struct hpk_entry *v = a->p.entries;
+    if (!v || e < v || e >= v + a->p.count || e->stored_size < 4 + 9) return NULL;
+    uint32_t ref = hpk_get32(data);
+    if (ref >= (uint32_t)(e - v)) return NULL;
+    const struct hpk_entry *r = &v[ref];
+    if (!S_ISREG(r->mode) || r->codec == HPK_CODEC_ZSTDREF || (r->role == HPK_ROLE_CACHE && e->role != HPK_ROLE_CACHE))
+        return NULL;
+    if (e->size == 0 || r->size == 0 || e->size > HPK_ZSTDREF_MAX || r->size > HPK_ZSTDREF_MAX - e->size) return NULL;
+    return r;
+}
+
+/* A zstdref entry: its reference decoded (and checked, D0-D3) into memory,
+ * then its one frame decoded with that content as the prefix. */
+static int decode_ref(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink, void *ctx)
+{
+    const uint8_t *data = entry_data(a, e);
+    const struct hpk_entry *r = ref_entry(a, e, data);
+    if (!r) return HPK_E_DATA_CODEC;
+    const uint8_t *f = data + 4;
+    size_t flen = (size_t)e->stored_size - 4;
+    if (hpk_get32(f) != ZSTD_MAGICNUMBER || ZSTD_findFrameCompressedSize(f, flen) != flen ||
+        ZSTD_getFrameContentSize(f, flen) != e->size || ZSTD_getDictID_fromFrame(f, flen) != 0)
+        return HPK_E_DATA_CODEC;
+    struct membuf base = {malloc((size_t)r->size), 0, (size_t)r->size};
+    uint8_t *out = malloc((size_t)e->size);
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    int err = base.buf && out && dctx ? hpk_entry_decode(a, r, mem_sink, &base) : HPK_E_NOMEM;
+    if (err == HPK_OK) {
+        size_t got = ZSTD_DCtx_refPrefix(dctx, base.buf, base.len);
+        if (!ZSTD_isError(got)) got = ZSTD_decompressDCtx(dctx, out, (size_t)e->size, f, flen);
+        if (ZSTD_isError(got) || got != e->size) err = HPK_E_DATA_CODEC;
+    }
+    /* The reference's own failure is this entry's: it cannot be decoded. */
+    if (err == HPK_E_DATA_HASH) err = HPK_E_DATA_CODEC;
+    ZSTD_freeDCtx(dctx);
+    free(base.buf);
+    if (err == HPK_OK) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits(out, (size_t)e->size));
+        if (memcmp(c.digest, e->hash, 16) != 0) err = HPK_E_DATA_HASH;
+        else if (sink && sink(ctx, out, (size_t)e->size)) err = HPK_E_SINK;
+    }
+    free(out);
+    return err;
+}
+
 int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink,
                      void *ctx)
 {
@@ -323,6 +392,7 @@ int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hp
     /* The stored bytes first: cheap (XXH3-64 runs at memory speed) and it
      * catches a flip that would still inflate to the same content. */
     if (XXH3_64bits(data, (size_t)e->stored_size) != e->stored_hash) return HPK_E_DATA_HASH;
+    if (e->codec == HPK_CODEC_ZSTDREF) return decode_ref(a, e, sink, ctx);
     XXH3_state_t st;
     XXH3_128bits_reset(&st);
     uint64_t total = 0;

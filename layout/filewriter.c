@@ -285,8 +285,9 @@ static void prep(struct engine *g, struct hpk_dircache *dc, size_t i)
     pthread_mutex_unlock(&g->mu);
 }
 
-/* A whole zlib entry, decoded and written in order by one thread. */
-static void zlib_piece(struct engine *g, struct hpk_fjob *j)
+/* A whole zlib or zstdref entry (one piece), decoded and written in order
+ * by one thread. */
+static void whole_piece(struct engine *g, struct hpk_fjob *j)
 {
     struct wsink w = {j->fd};
     int r = hpk_entry_decode(g->a, j->e, write_sink, &w);
@@ -346,7 +347,7 @@ static void do_piece(struct engine *g, void *dctx, size_t i, uint32_t k)
 {
     struct hpk_fjob *j = &g->jobs[i];
     const struct hpk_entry *e = j->e;
-    if (e->codec == HPK_CODEC_ZLIB) return zlib_piece(g, j);
+    if (e->codec == HPK_CODEC_ZLIB || e->codec == HPK_CODEC_ZSTDREF) return whole_piece(g, j);
     const struct hpk_piece *p = &j->pc[k];
     int zstd = hpk_codec_zstd(e->codec);
     uint8_t *buf = zstd ? buf_get(g) : NULL;

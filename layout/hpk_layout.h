@@ -36,6 +36,10 @@
  * smaller in 8 MiB frames). */
 #define HPK_ZSTD_FRAME_LARGE (8u << 20)
 
+/* A zstdref entry and its reference are both held in memory to decode it:
+ * their sizes together are at most this (and so is the frame's window). */
+#define HPK_ZSTDREF_MAX (128u << 20)
+
 #define HPK_FOOTER_MAGIC "HPACKFT1"
 #define HPK_FOOTER_MAGIC_END "HPACKEND"
 
@@ -54,6 +58,9 @@ enum hpk_codec {
     HPK_CODEC_ZSTD = 2, /* zstd frames (RFC 8878) of HPK_ZSTD_FRAME content bytes each, the last
                          * one shorter: independent, so one file decodes on several cores */
     HPK_CODEC_ZSTD8M = 3, /* the same in frames of HPK_ZSTD_FRAME_LARGE content bytes */
+    HPK_CODEC_ZSTDREF = 4, /* u32 index of an earlier entry, then one zstd frame that decodes with that
+                            * entry's content as its prefix: a file much like another (the JDK's four
+                            * CDS archives) is stored as its difference (docs/format.md 5.3) */
     HPK_CODEC_COUNT
 };
 

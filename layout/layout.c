@@ -69,7 +69,7 @@ int hpk_role_from_name(const char *name)
 
 const char *hpk_codec_name(unsigned codec)
 {
-    static const char *const names[HPK_CODEC_COUNT] = {"stored", "zlib", "zstd", "zstd8m"};
+    static const char *const names[HPK_CODEC_COUNT] = {"stored", "zlib", "zstd", "zstd8m", "zstdref"};
     return codec < HPK_CODEC_COUNT ? names[codec] : "?";
 }
 

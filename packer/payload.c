@@ -170,6 +170,12 @@ struct zpipe {
     int broken;          /* a frame failed after its item was sure: the build fails, stable stays */
     int streaming;       /* a writer runs: big stored items are not copied (place_plain's ext) */
     XXH3_state_t hs;     /* the stored bytes of the item being laid down, as its frames come */
+    const size_t *ref;   /* the item each item may be stored against (zstdref), or NO_REF */
+    const size_t *ditem; /* the items that have one, D of them */
+    size_t D, dnext;     /* differences to compress, next to claim */
+    uint8_t **dbuf;      /* an item's zstdref frame */
+    size_t *dlen;        /* its length, or DIFF_FAILED, or DIFF_PENDING */
+    uint32_t count0;     /* entries before these items: item i becomes entry count0 + i */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -310,6 +316,59 @@ static size_t frame_len(const struct hpk_item *it, size_t k, size_t F)
     return it->size - off > F ? F : it->size - off;
 }
 
+#define NO_REF ((size_t)-1)
+#define DIFF_FAILED ((size_t)-1)
+#define DIFF_PENDING ((size_t)-2)
+
+/* The zstdref frame of item i (docs/format.md 5.3): one frame, the
+ * reference's content as its prefix, a window that spans both, and
+ * long-distance matching, which finds the reference's runs wherever they
+ * moved (zstd's --patch-from does the same). Fixed parameters: the bytes
+ * depend on the inputs and the level only. Returns the length, or
+ * (size_t)-1. */
+static size_t ref_unit(const struct zpipe *g, size_t i, uint8_t **out)
+{
+    const struct hpk_item *it = &g->items[i], *r = &g->items[g->ref[i]];
+    size_t cap = ZSTD_compressBound(it->size), len = (size_t)-1;
+    unsigned wlog = 10; /* zstd's smallest window */
+    while (((size_t)1 << wlog) < it->size + r->size) wlog++;
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    *out = malloc(cap);
+    if (cc && *out && !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, g->level)) &&
+        !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, (int)wlog)) &&
+        !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_enableLongDistanceMatching, 1)) &&
+        !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0)) &&
+        !ZSTD_isError(ZSTD_CCtx_refPrefix(cc, r->data, r->size))) {
+        size_t z = ZSTD_compress2(cc, *out, cap, it->data, it->size);
+        if (!ZSTD_isError(z)) len = z;
+    }
+    ZSTD_freeCCtx(cc);
+    return len;
+}
+
+/* Whether item i is stored as zstdref, known once its difference is
+ * compressed and its reference laid down (ref_known). Only if the
+ * difference beats by an eighth what the item's own frames would take,
+ * estimated from its reference's (alike files compress alike): else the
+ * frames, which the unpack decodes on every core without the reference.
+ * An estimate, not the frames themselves, so that the frames need not be
+ * compressed at all when the difference wins; the decision depends on
+ * compressed sizes only, never on timing. */
+static int ref_known(const struct zpipe *g, size_t i)
+{
+    return g->ref[i] != NO_REF && g->placed > g->ref[i] && g->dlen[i] != DIFF_PENDING;
+}
+
+static int ref_pays(const struct zpipe *g, size_t i)
+{
+    const struct hpk_item *it = &g->items[i], *r = &g->items[g->ref[i]];
+    const struct place *rp = &g->pl[g->ref[i]];
+    if (g->dlen[i] == DIFF_FAILED) return 0;
+    size_t z = 4 + g->dlen[i];
+    uint64_t est = rp->packed ? (uint64_t)rp->slen * it->size / r->size : it->size;
+    return z + z / 8 < est && WORTH(z, it->size);
+}
+
 /* Lay down frame u (complete, in its slot). Under mu.
  *
  * What is stable (may be written out while the rest is compressed): every
@@ -321,10 +380,11 @@ static size_t frame_len(const struct hpk_item *it, size_t k, size_t F)
  * written as it is compressed, not after. */
 static void zp_commit(struct zpipe *g, size_t u)
 {
-    size_t i = g->uitem[u], k = u - g->first[i];
+    size_t i = g->uitem[u];
     const struct hpk_item *it = &g->items[i];
     struct place *pl = &g->pl[i];
-    if (k == 0) {
+    int has_ref = g->ref[i] != NO_REF;
+    if (u == g->first[i]) {
         while (g->placed < i)
             place_plain(g->p, &g->items[g->placed], &g->pl[g->placed], &g->cursor, g->streaming), g->placed++;
         pl->off = place_at(g->p, &g->cursor);
@@ -335,7 +395,19 @@ static void zp_commit(struct zpipe *g, size_t u)
         g->end = pl->off;
         XXH3_64bits_reset(&g->hs);
         if (!g->broken) g->stable = pl->off;
+        if (has_ref && ref_pays(g, i)) { /* its frames were not compressed, or are dropped */
+            uint8_t *d = hpk_payload_at(g->p, pl->off);
+            hpk_put32(d, g->count0 + (uint32_t)g->ref[i]);
+            memcpy(d + 4, g->dbuf[i], g->dlen[i]);
+            pl->packed = 1;
+            pl->codec = HPK_CODEC_ZSTDREF;
+            pl->slen = 4 + g->dlen[i];
+            pl->shash = XXH3_64bits(d, pl->slen);
+            pl->has_shash = 1;
+            goto placed;
+        }
     }
+    if (g->placed > i) return; /* a frame of an item stored as zstdref */
     size_t len = g->rlen[u % g->W];
     if (len == (size_t)-1) pl->failed = 1;
     else if (!pl->failed) {
@@ -346,7 +418,8 @@ static void zp_commit(struct zpipe *g, size_t u)
         g->end = pl->off + g->zacc;
     }
     if (u + 1 < g->first[i + 1]) {
-        if (!pl->failed && !g->sure && WORTH(g->zacc + (g->first[i + 1] - u - 1) * g->cap, it->size)) g->sure = 1;
+        if (!pl->failed && !g->sure && WORTH(g->zacc + (g->first[i + 1] - u - 1) * g->cap, it->size))
+            g->sure = 1;
         if (g->sure && !pl->failed && !g->broken) g->stable = pl->off + g->zacc;
         return;
     }
@@ -367,9 +440,27 @@ static void zp_commit(struct zpipe *g, size_t u)
         else if (g->streaming && !pl->failed && it->size >= EXT_MIN) pl->ext = 1;
         else memcpy(hpk_payload_at(g->p, pl->off), it->data, it->size);
     }
+placed:
+    if (has_ref) {
+        free(g->dbuf[i]);
+        g->dbuf[i] = NULL;
+    }
     g->cursor = g->end = pl->off + pl->slen;
     if (!g->broken) g->stable = g->cursor;
     g->placed = i + 1;
+}
+
+/* Lay down the frames next in line that are complete, each once its
+ * item's difference, if any, is compressed (zp_commit decides with it).
+ * Under mu. */
+static void zp_advance(struct zpipe *g)
+{
+    while (g->commit < g->nunits && g->rdone[g->commit % g->W]) {
+        size_t i = g->uitem[g->commit];
+        if (g->ref[i] != NO_REF && g->dlen[i] == DIFF_PENDING) break;
+        g->rdone[g->commit % g->W] = 0;
+        zp_commit(g, g->commit++);
+    }
 }
 
 static void *zp_worker(void *arg)
@@ -379,28 +470,47 @@ static void *zp_worker(void *arg)
     struct zsrc z = {-1, (size_t)-1, malloc(g->maxf), g->maxf};
     pthread_mutex_lock(&g->mu);
     for (;;) {
+        /* The differences first, outside the ring (they are kept in
+         * g->dbuf): compressed before the frames of their items are
+         * claimed, those frames need not be compressed at all. */
+        if (g->dnext < g->D) {
+            size_t i = g->ditem[g->dnext++];
+            pthread_mutex_unlock(&g->mu);
+            uint8_t *d;
+            size_t dl = ref_unit(g, i, &d);
+            pthread_mutex_lock(&g->mu);
+            g->dbuf[i] = d;
+            g->dlen[i] = dl;
+            zp_advance(g);
+            pthread_cond_broadcast(&g->cv);
+            continue;
+        }
         if (g->next >= g->nunits) break;
         if (g->next >= g->commit + g->W) { /* its slot is still taken */
             pthread_cond_wait(&g->cv, &g->mu);
             continue;
         }
         size_t u = g->next++;
+        size_t i = g->uitem[u];
+        const struct hpk_item *it = &g->items[i];
+        /* A frame of an item already known to be stored as zstdref would
+         * be dropped: not compressed. */
+        int skip = ref_known(g, i) && ref_pays(g, i);
         pthread_mutex_unlock(&g->mu);
-        const struct hpk_item *it = &g->items[g->uitem[u]];
-        size_t k = u - g->first[g->uitem[u]], F = hpk_codec_frame(zstd_codec(it, g->level));
-        /* One-shot: the frame header records the content size, no checksum
-         * (the entry's XXH3-128 covers it), no dictionary. */
-        size_t len = frame_len(it, k, F);
-        size_t r = cc ? ZSTD_compressCCtx(cc, g->ring + (u % g->W) * g->cap, g->cap,
-                                          src_bytes(&z, g->items, g->uitem[u], k * F, len), len, g->level)
-                      : (size_t)-1;
+        size_t r = 0; /* a skipped frame's slot holds nothing */
+        if (!skip) {
+            size_t k = u - g->first[i], F = hpk_codec_frame(zstd_codec(it, g->level));
+            /* One-shot: the frame header records the content size, no
+             * checksum (the entry's XXH3-128 covers it), no dictionary. */
+            size_t len = frame_len(it, k, F);
+            r = cc ? ZSTD_compressCCtx(cc, g->ring + (u % g->W) * g->cap, g->cap,
+                                       src_bytes(&z, g->items, i, k * F, len), len, g->level)
+                   : (size_t)-1;
+        }
         pthread_mutex_lock(&g->mu);
         g->rlen[u % g->W] = cc && !ZSTD_isError(r) ? r : (size_t)-1;
         g->rdone[u % g->W] = 1;
-        while (g->commit < g->nunits && g->rdone[g->commit % g->W]) {
-            g->rdone[g->commit % g->W] = 0;
-            zp_commit(g, g->commit++);
-        }
+        zp_advance(g);
         pthread_cond_broadcast(&g->cv);
     }
     pthread_mutex_unlock(&g->mu);
@@ -409,11 +519,63 @@ static void *zp_worker(void *arg)
     return NULL;
 }
 
+/* Files from this size on may be stored against a like file. */
+#define REF_MIN (1u << 20)
+
+/* The name's directory and extension: where files alike sit (the JDK's
+ * lib/server/classes*.jsa, a runtime's caches). */
+static int alike_names(const char *a, const char *b)
+{
+    const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+    size_t da = sa ? (size_t)(sa - a) : 0, db = sb ? (size_t)(sb - b) : 0;
+    if (da != db || memcmp(a, b, da) != 0) return 0;
+    const char *ea = strrchr(sa ? sa : a, '.'), *eb = strrchr(sb ? sb : b, '.');
+    return ea && eb && !strcmp(ea, eb);
+}
+
+/* For each item, the one it may be stored against (zstdref), or NO_REF:
+ * an earlier compressible file of the same role, directory and extension,
+ * itself stored against none, of a size within a quarter of its own (the
+ * closest; the first of equals), both together within HPK_ZSTDREF_MAX.
+ * Whether that pays is measured (ref_pays). Only files of 1 MiB or more:
+ * the rest is not worth a difference. Depends on the items alone. */
+static void choose_refs(const struct hpk_item *items, size_t n, int codec, size_t *ref)
+{
+    for (size_t i = 0; i < n; i++) {
+        ref[i] = NO_REF;
+        const struct hpk_item *it = &items[i];
+        if (!compressible(it, codec) || it->size < REF_MIN || it->size > HPK_ZSTDREF_MAX) continue;
+        size_t best = NO_REF, bestd = 0;
+        for (size_t j = 0; j < i; j++) {
+            const struct hpk_item *r = &items[j];
+            if (ref[j] != NO_REF || !compressible(r, codec) || r->size < REF_MIN || r->role != it->role ||
+                r->size > HPK_ZSTDREF_MAX - it->size || 4 * r->size > 5 * it->size || 4 * it->size > 5 * r->size ||
+                !alike_names(r->path, it->path))
+                continue;
+            size_t d = r->size > it->size ? r->size - it->size : it->size - r->size;
+            if (best == NO_REF || d < bestd) best = j, bestd = d;
+        }
+        ref[i] = best;
+    }
+}
+
 /* Compress (zstd) or store every item, laying them down after p->data_end. */
 static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct place *pl, int codec)
 {
     size_t *first = malloc((n + 1) * sizeof *first), total = 0;
-    if (!first) return -1;
+    size_t *ref = malloc((n ? n : 1) * sizeof *ref), *dlen = calloc(n ? n : 1, sizeof *dlen);
+    size_t *ditem = malloc((n ? n : 1) * sizeof *ditem);
+    uint8_t **dbuf = calloc(n ? n : 1, sizeof *dbuf);
+    if (!first || !ref || !dlen || !dbuf || !ditem) {
+        free(first), free(ref), free(dlen), free(dbuf), free(ditem);
+        return -1;
+    }
+    choose_refs(items, n, codec, ref);
+    size_t D = 0;
+    for (size_t i = 0; i < n; i++) {
+        dlen[i] = DIFF_PENDING;
+        if (ref[i] != NO_REF) ditem[D++] = i;
+    }
     size_t need = (size_t)hpk_align_up(p->data_end) + (1u << 20), maxf = HPK_ZSTD_FRAME;
     int level = hpk_compress_opt.level;
     for (size_t i = 0; i < n; i++) {
@@ -431,7 +593,8 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
     if ((size_t)nt > total) nt = total ? (int)total : 1;
     struct zpipe g = {.items = items, .n = n, .first = first, .uitem = uitem, .nunits = total, .p = p, .pl = pl,
                       .level = level, .W = (size_t)(2 * nt + 2), .cap = ZSTD_compressBound(maxf), .maxf = maxf,
-                      .cursor = p->data_end, .end = p->data_end, .stable = p->data_end};
+                      .cursor = p->data_end, .end = p->data_end, .stable = p->data_end, .ref = ref, .ditem = ditem,
+                      .D = D, .dbuf = dbuf, .dlen = dlen, .count0 = p->count};
     /* The whole reservation is address space; pages are taken as it fills. */
     int rc = uitem && reserve(p, need - p->base) == 0 ? 0 : -1;
     if (rc == 0 && total) {
@@ -465,6 +628,11 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
     free(g.rdone);
     free(uitem);
     free(first);
+    for (size_t i = 0; i < n; i++) free(dbuf[i]); /* left by a failure */
+    free(dbuf);
+    free(dlen);
+    free(ditem);
+    free(ref);
     return rc;
 }
 

@@ -380,16 +380,24 @@ t_zstd8m_trained_cache() {
     HPACK_CACHE_DIR=$W/z9c "$W/art/z9" --hpack-verify >/dev/null || fail "--hpack-verify"
 }
 
-# Codecs (docs/format.md 5.3): zstd by default, in 2 MiB frames; the bytes do
-# not depend on the number of threads that compressed them; zlib (what older
-# hpack wrote) and stored entries still unpack; every codec unpacks on one
-# thread or several to the same tree; --compress is checked.
+# Codecs (docs/format.md 5.3): zstd by default, in 2 MiB frames; a file much
+# like an earlier one (the JDK's CDS archives) as its difference (zstdref),
+# one merely alike in name as frames; the bytes do not depend on the number
+# of threads that compressed them; zlib (what older hpack wrote) and stored
+# entries still unpack; every codec unpacks on one thread or several to the
+# same tree; --compress is checked.
 t_compress_codecs_and_threads() {
     local d=$W/codecs/rt
     mkdir -p "$W/codecs"; fake_runtime "$d"
     seq 1 1300000 >"$d/lib/big.txt"                          # 9.3 MB: 5 zstd frames, 2 zstd8m frames
     seq 1 150000 >"$d/lib/mid.txt"                           # 1 MB: one frame either way
     head -c $((5 * 1048576 + 77)) /dev/urandom >"$d/lib/random.bin"  # incompressible: stored, 3 slices
+    # Three archives alike in name and size (base64: zstd takes a quarter
+    # off): b is a with lines changed and added, c is unrelated.
+    mkdir -p "$d/lib/server"
+    head -c $((3 * 1048576)) /dev/urandom | base64 >"$d/lib/server/a.jsa"
+    { sed '1000s/^./#/; 30000d' "$d/lib/server/a.jsa"; head -c 100000 /dev/urandom | base64; } >"$d/lib/server/b.jsa"
+    head -c $((3 * 1048576)) /dev/urandom | base64 >"$d/lib/server/c.jsa"
     local a=$W/codecs/art
     for t in 1 2 3; do
         HPACK_THREADS=$t "$HPACK" build -q --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.t$t"
@@ -399,6 +407,11 @@ t_compress_codecs_and_threads() {
     awk '$NF == "runtime/lib/big.txt" && $6 == "zstd" && $5 < $4 / 3 {ok = 1} END {exit !ok}' <<<"$t" ||
         fail "big.txt is not zstd-compressed: $(grep big.txt <<<"$t")"
     awk '$NF == "runtime/lib/random.bin" && $6 == "stored" {ok = 1} END {exit !ok}' <<<"$t" || fail "random.bin is not stored"
+    awk '$NF == "runtime/lib/server/a.jsa" && $6 == "zstd" {ok = 1} END {exit !ok}' <<<"$t" || fail "a.jsa is not zstd"
+    awk '$NF == "runtime/lib/server/b.jsa" && $6 == "zstdref" && $5 < $4 / 20 {ok = 1} END {exit !ok}' <<<"$t" ||
+        fail "b.jsa is not stored as its difference from a.jsa: $(grep b.jsa <<<"$t")"
+    awk '$NF == "runtime/lib/server/c.jsa" && $6 == "zstd" {ok = 1} END {exit !ok}' <<<"$t" ||
+        fail "c.jsa, unlike a.jsa, is not in frames: $(grep c.jsa <<<"$t")"
     "$HPACK" build -q --compress zlib:6 --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.zlib"
     "$HPACK" build -q --compress none --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.none"
     for t in 1 2; do # level 9: big.txt in 8 MiB frames, the same bytes on any thread count

@@ -1609,6 +1609,199 @@ static void test_decode_zstd8m_frames(void **state)
     zbuf_free(&z);
 }
 
+/* Codec zstdref (docs/format.md 5.3): an entry stored as its difference
+ * from an earlier one. A payload of entries put together by hand, checked
+ * through hpk_entry_decode like the launcher and `hpack verify` do. */
+enum { R_STORED, R_DIR, R_REF, R_REFREF, R_FRAMES, R_REF2, R_CACHE, R_CACHEREF, R_RTREF, R_N };
+
+struct refpay {
+    struct hpk_artifact a;
+    struct hpk_entry e[R_N];
+    uint8_t *buf;
+    size_t len;
+    uint8_t *base, *target; /* contents */
+};
+
+#define REF_SIZE 300000u
+
+/* Append `n` bytes at the next 4 KiB boundary; entry `i` gets them. */
+static void refpay_put(struct refpay *r, int i, const void *d, size_t n)
+{
+    size_t off = (size_t)hpk_align_up(r->len);
+    r->buf = realloc(r->buf, off + n);
+    assert_non_null(r->buf);
+    memset(r->buf + r->len, 0, off - r->len);
+    memcpy(r->buf + off, d, n);
+    r->len = off + n;
+    r->e[i].offset = off;
+    r->e[i].stored_size = n;
+}
+
+/* A zstdref entry's stored bytes: the index, then one frame of `t` made
+ * with `prefix` as its prefix. */
+static void refpay_ref(struct refpay *r, int i, uint32_t ref, const uint8_t *prefix, size_t plen,
+                       const uint8_t *t, size_t tlen, uint8_t role)
+{
+    size_t cap = 4 + ZSTD_compressBound(tlen);
+    uint8_t *d = malloc(cap);
+    assert_non_null(d);
+    hpk_put32(d, ref);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, 20)));
+    assert_false(ZSTD_isError(ZSTD_CCtx_refPrefix(cc, prefix, plen)));
+    size_t z = ZSTD_compress2(cc, d + 4, cap - 4, t, tlen);
+    assert_false(ZSTD_isError(z));
+    ZSTD_freeCCtx(cc);
+    refpay_put(r, i, d, 4 + z);
+    free(d);
+    r->e[i] = (struct hpk_entry){.offset = r->e[i].offset, .stored_size = r->e[i].stored_size, .size = tlen,
+                                 .mode = S_IFREG | 0644, .role = role, .codec = HPK_CODEC_ZSTDREF};
+    hash_content(t, tlen, r->e[i].hash);
+}
+
+static void refpay_seal(struct refpay *r)
+{
+    for (int i = 0; i < R_N; i++) r->e[i].stored_hash = XXH3_64bits(r->buf + r->e[i].offset, (size_t)r->e[i].stored_size);
+    memset(&r->a, 0, sizeof r->a);
+    r->a.fd = -1;
+    r->a.map = r->buf;
+    r->a.map_len = r->a.sec_size = r->len;
+    r->a.p.entries = r->e;
+    r->a.p.count = R_N;
+}
+
+static void refpay_make(struct refpay *r)
+{
+    memset(r, 0, sizeof *r);
+    r->base = malloc(REF_SIZE);
+    r->target = malloc(REF_SIZE);
+    assert_non_null(r->base);
+    assert_non_null(r->target);
+    /* Content no frame on its own compresses much, nearly all of it in the other. */
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < REF_SIZE; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        r->base[i] = (uint8_t)x;
+    }
+    memcpy(r->target, r->base + 1000, REF_SIZE - 1000);
+    memset(r->target + REF_SIZE - 1000, 'x', 1000);
+    refpay_put(r, R_STORED, r->base, REF_SIZE);
+    r->e[R_STORED].size = REF_SIZE;
+    r->e[R_STORED].mode = S_IFREG | 0644;
+    hash_content(r->base, REF_SIZE, r->e[R_STORED].hash);
+    r->e[R_DIR].mode = S_IFDIR | 0755;
+    refpay_ref(r, R_REF, R_STORED, r->base, REF_SIZE, r->target, REF_SIZE, HPK_ROLE_RUNTIME);
+    refpay_ref(r, R_REFREF, R_REF, r->target, REF_SIZE, r->base, REF_SIZE, HPK_ROLE_RUNTIME);
+    /* The base again, in zstd frames: a reference of any codec but zstdref. */
+    size_t cap = ZSTD_compressBound(REF_SIZE);
+    uint8_t *f = malloc(cap);
+    size_t z = ZSTD_compress(f, cap, r->base, REF_SIZE, 3);
+    assert_false(ZSTD_isError(z));
+    refpay_put(r, R_FRAMES, f, z);
+    free(f);
+    r->e[R_FRAMES].size = REF_SIZE;
+    r->e[R_FRAMES].mode = S_IFREG | 0644;
+    r->e[R_FRAMES].codec = HPK_CODEC_ZSTD;
+    hash_content(r->base, REF_SIZE, r->e[R_FRAMES].hash);
+    refpay_ref(r, R_REF2, R_FRAMES, r->base, REF_SIZE, r->target, REF_SIZE, HPK_ROLE_RUNTIME);
+    refpay_put(r, R_CACHE, r->base, REF_SIZE);
+    r->e[R_CACHE] = (struct hpk_entry){.offset = r->e[R_CACHE].offset, .stored_size = REF_SIZE, .size = REF_SIZE,
+                                       .mode = S_IFREG | 0644, .role = HPK_ROLE_CACHE};
+    hash_content(r->base, REF_SIZE, r->e[R_CACHE].hash);
+    /* A cache entry may refer to the base entries; a base entry, not to the cache. */
+    refpay_ref(r, R_CACHEREF, R_STORED, r->base, REF_SIZE, r->target, REF_SIZE, HPK_ROLE_CACHE);
+    refpay_ref(r, R_RTREF, R_CACHE, r->base, REF_SIZE, r->target, REF_SIZE, HPK_ROLE_RUNTIME);
+    refpay_seal(r);
+}
+
+static void refpay_free(struct refpay *r)
+{
+    free(r->buf);
+    free(r->base);
+    free(r->target);
+}
+
+static int ref_decode(struct refpay *r, int i)
+{
+    struct collect c = {0};
+    int err = hpk_entry_decode(&r->a, &r->e[i], collect_sink, &c);
+    if (err == HPK_OK && (c.len != r->e[i].size || memcmp(c.buf, r->target, c.len) != 0)) err = -1;
+    collect_reset(&c);
+    return err;
+}
+
+static void test_decode_zstdref(void **state)
+{
+    (void)state;
+    assert_string_equal(hpk_codec_name(HPK_CODEC_ZSTDREF), "zstdref");
+    struct refpay r;
+    refpay_make(&r);
+    /* The difference is small: the reference did the work. */
+    assert_true(r.e[R_REF].stored_size < REF_SIZE / 50);
+    assert_int_equal(ref_decode(&r, R_REF), HPK_OK);
+    assert_int_equal(ref_decode(&r, R_REF2), HPK_OK);
+    assert_int_equal(ref_decode(&r, R_CACHEREF), HPK_OK);
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_OK);
+    /* One piece: decoded whole (the unpack hands it to one thread). */
+    struct hpk_piece *p;
+    uint32_t n;
+    assert_int_equal(hpk_entry_pieces(&r.a, &r.e[R_REF], &p, &n), HPK_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].out_len, REF_SIZE);
+    free(p);
+    /* One level only; never a base entry against the cache. */
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REFREF], NULL, NULL), HPK_E_DATA_CODEC);
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_RTREF], NULL, NULL), HPK_E_DATA_CODEC);
+    /* The index: itself, a later entry, a directory, out of the table. */
+    const uint32_t bad[] = {R_REF, R_REF + 1, R_DIR, R_N, 0xffffffffu};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        uint8_t *d = r.buf + r.e[R_REF].offset;
+        hpk_put32(d, bad[k]);
+        r.e[R_REF].stored_hash = XXH3_64bits(d, (size_t)r.e[R_REF].stored_size);
+        assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
+    }
+    refpay_free(&r);
+    /* Another reference of the same size: not the content. */
+    refpay_make(&r);
+    hpk_put32(r.buf + r.e[R_REF2].offset, R_CACHE);
+    r.e[R_CACHE].codec = HPK_CODEC_STORED;
+    r.buf[r.e[R_CACHE].offset + 5000] ^= 1;
+    hash_content(r.buf + r.e[R_CACHE].offset, REF_SIZE, r.e[R_CACHE].hash);
+    refpay_seal(&r);
+    r.e[R_REF2].role = HPK_ROLE_CACHE; /* may refer to it */
+    int e2 = hpk_entry_decode(&r.a, &r.e[R_REF2], NULL, NULL);
+    assert_true(e2 == HPK_E_DATA_CODEC || e2 == HPK_E_DATA_HASH);
+    /* A reference whose own data is corrupt: this entry cannot decode. */
+    r.buf[r.e[R_STORED].offset + 7] ^= 1;
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
+    r.buf[r.e[R_STORED].offset + 7] ^= 1;
+    assert_int_equal(ref_decode(&r, R_REF), HPK_OK);
+    /* Sizes beyond what a reader holds in memory, before any allocation. */
+    r.e[R_STORED].size = HPK_ZSTDREF_MAX - REF_SIZE + 1;
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
+    r.e[R_STORED].size = REF_SIZE;
+    /* An entry not of the payload's table has no index to check. */
+    struct hpk_entry copy = r.e[R_REF];
+    assert_int_equal(hpk_entry_decode(&r.a, &copy, NULL, NULL), HPK_E_DATA_CODEC);
+    /* A byte after the frame; the frame cut short; a size the frame does not declare. */
+    r.e[R_REF].stored_size++;
+    r.e[R_REF].stored_hash = XXH3_64bits(r.buf + r.e[R_REF].offset, (size_t)r.e[R_REF].stored_size);
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
+    r.e[R_REF].stored_size -= 2;
+    r.e[R_REF].stored_hash = XXH3_64bits(r.buf + r.e[R_REF].offset, (size_t)r.e[R_REF].stored_size);
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
+    r.e[R_REF].stored_size++;
+    r.e[R_REF].stored_hash = XXH3_64bits(r.buf + r.e[R_REF].offset, (size_t)r.e[R_REF].stored_size);
+    assert_int_equal(ref_decode(&r, R_REF), HPK_OK);
+    r.e[R_REF].size--;
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
+    r.e[R_REF].size++;
+    /* The content's hash. */
+    r.e[R_REF].hash[3] ^= 1;
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_HASH);
+    refpay_free(&r);
+}
+
 static void test_decode_zstd_bad_framing(void **state)
 {
     (void)state;
@@ -2502,6 +2695,7 @@ int main(void)
         cmocka_unit_test(test_decode_zstd_frames),
         cmocka_unit_test(test_cpu_max_parse),
         cmocka_unit_test(test_decode_zstd8m_frames),
+        cmocka_unit_test(test_decode_zstdref),
         cmocka_unit_test(test_decode_zstd_bad_framing),
         cmocka_unit_test(test_decode_size_mismatch),
         cmocka_unit_test(test_decode_sink_error),
