@@ -370,7 +370,7 @@ static int decode_ref(const struct hpk_artifact *a, const struct hpk_entry *e, h
         if (ZSTD_isError(got) || got != e->size) err = HPK_E_DATA_CODEC;
     }
     /* The reference's own failure is this entry's: it cannot be decoded. */
-    if (err == HPK_E_DATA_HASH) err = HPK_E_DATA_CODEC;
+    if (err == HPK_E_DATA_HASH || err == HPK_E_SINK) err = HPK_E_DATA_CODEC;
     ZSTD_freeDCtx(dctx);
     free(base.buf);
     if (err == HPK_OK) {

@@ -93,6 +93,7 @@ struct engine {
     int inflight;      /* claims being worked on */
     atomic_int no_cfr; /* copy_file_range refused: write stored pieces with pwrite */
     int failed;
+    int ref_busy;      /* a zstdref entry is being decoded (one at a time) */
     struct hpk_err *err;
     size_t slot;         /* a decode buffer's size: the largest zstd frame of the jobs */
     uint8_t **free_bufs; /* decode buffers to reuse */
@@ -183,8 +184,12 @@ static void buf_put(struct engine *g, uint8_t *b)
 
 enum { C_NONE, C_PREP, C_PIECE };
 
+/* A zstdref entry holds its reference and itself in memory while it is
+ * decoded (up to HPK_ZSTDREF_MAX together): one at a time, so that the
+ * unpack's memory does not grow with the number of threads. */
 static int claimable(const struct engine *g, const struct hpk_fjob *j)
 {
+    if (j->state == HPK_J_READY && j->e->codec == HPK_CODEC_ZSTDREF && g->ref_busy) return 0;
     return j->state == HPK_J_NEW ||
            (j->state == HPK_J_READY && j->next_claim < j->n && j->next_claim < j->next_hash + g->window);
 }
@@ -221,6 +226,7 @@ static int claim(struct engine *g, size_t *job, uint32_t *piece)
                 return C_PREP;
             }
             *piece = j->next_claim++;
+            if (j->e->codec == HPK_CODEC_ZSTDREF) g->ref_busy = 1;
             return C_PIECE;
         }
         if (g->inflight == 0) return C_NONE;
@@ -293,7 +299,9 @@ static void whole_piece(struct engine *g, struct hpk_fjob *j)
     int r = hpk_entry_decode(g->a, j->e, write_sink, &w);
     int saved = errno;
     pthread_mutex_lock(&g->mu);
+    if (j->e->codec == HPK_CODEC_ZSTDREF) g->ref_busy = 0;
     if (r == HPK_E_SINK) eng_fail(g, HPK_EXIT_UNPACK, j->e, "cannot write ", strerror(saved));
+    else if (r == HPK_E_NOMEM) eng_fail(g, HPK_EXIT_UNPACK, j->e, "cannot unpack ", "out of memory");
     else if (r != HPK_OK) eng_fail(g, HPK_EXIT_PAYLOAD, j->e, "corrupt payload: entry ", hpk_layout_strerror(r));
     else {
         j->next_hash = 1;

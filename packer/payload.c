@@ -538,24 +538,27 @@ static int alike_names(const char *a, const char *b)
  * itself stored against none, of a size within a quarter of its own (the
  * closest; the first of equals), both together within HPK_ZSTDREF_MAX.
  * Whether that pays is measured (ref_pays). Only files of 1 MiB or more:
- * the rest is not worth a difference. Depends on the items alone. */
-static void choose_refs(const struct hpk_item *items, size_t n, int codec, size_t *ref)
+ * the rest is not worth a difference. Depends on the items alone. `big`
+ * (n entries) is room for the indexes of those files. */
+static void choose_refs(const struct hpk_item *items, size_t n, int codec, size_t *ref, size_t *big)
 {
+    size_t nbig = 0;
     for (size_t i = 0; i < n; i++) {
         ref[i] = NO_REF;
         const struct hpk_item *it = &items[i];
         if (!compressible(it, codec) || it->size < REF_MIN || it->size > HPK_ZSTDREF_MAX) continue;
         size_t best = NO_REF, bestd = 0;
-        for (size_t j = 0; j < i; j++) {
+        for (size_t b = 0; b < nbig; b++) {
+            size_t j = big[b];
             const struct hpk_item *r = &items[j];
-            if (ref[j] != NO_REF || !compressible(r, codec) || r->size < REF_MIN || r->role != it->role ||
-                r->size > HPK_ZSTDREF_MAX - it->size || 4 * r->size > 5 * it->size || 4 * it->size > 5 * r->size ||
-                !alike_names(r->path, it->path))
+            if (ref[j] != NO_REF || r->role != it->role || r->size > HPK_ZSTDREF_MAX - it->size ||
+                4 * r->size > 5 * it->size || 4 * it->size > 5 * r->size || !alike_names(r->path, it->path))
                 continue;
             size_t d = r->size > it->size ? r->size - it->size : it->size - r->size;
             if (best == NO_REF || d < bestd) best = j, bestd = d;
         }
         ref[i] = best;
+        big[nbig++] = i;
     }
 }
 
@@ -570,7 +573,7 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
         free(first), free(ref), free(dlen), free(dbuf), free(ditem);
         return -1;
     }
-    choose_refs(items, n, codec, ref);
+    choose_refs(items, n, codec, ref, ditem); /* ditem: room it needs first */
     size_t D = 0;
     for (size_t i = 0; i < n; i++) {
         dlen[i] = DIFF_PENDING;

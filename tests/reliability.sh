@@ -312,7 +312,10 @@ t_unpack_one_writer_per_file() {
     command -v strace >/dev/null || fail "strace is missing (sh tests/setup-deps.sh)"
     local d=$W/onew/rt a=$W/onew/art
     mkdir -p "$W/onew"; fake_runtime "$d"
-    for i in 1 2 3 4; do seq "$i" 900000 >"$d/lib/big$i.txt"; done # 6.2 MB each: 3 zstd frames
+    # 6.2 MB each: 3 zstd frames; each in a directory of its own, or the
+    # last three, much like the first, would be stored as their
+    # differences from it (zstdref), one piece each.
+    for i in 1 2 3 4; do mkdir -p "$d/lib/d$i"; seq "$i" 900000 >"$d/lib/d$i/big$i.txt"; done
     "$HPACK" build -q --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a"
     for th in 2 3; do
         rm -rf "$W/onew/x"

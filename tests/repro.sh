@@ -448,3 +448,24 @@ t_compress_codecs_and_threads() {
     expect_status 2 "--compress" "$HPACK" build --compress lz4 --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a.bad"
     [ ! -e "$a.bad" ] || fail "a refused build wrote its output"
 }
+
+# A zstdref entry is decoded with its reference in memory (docs/format.md
+# 5.3): where memory runs out, the start fails as an unpack that could not
+# be done (123, naming the entry and the reason), not as a corrupt payload,
+# and leaves no tree; with the memory it runs.
+t_zstdref_out_of_memory() {
+    local d=$W/zoom/rt a=$W/zoom/art c=$W/zoom/c rc=0 err
+    mkdir -p "$W/zoom"; fake_runtime "$d"
+    seq 1 6000000 >"$d/lib/a.txt"                             # 47 MB: 2 MB of frames
+    sed '100s/^./#/' "$d/lib/a.txt" >"$d/lib/b.txt"            # as its difference: 5 KB
+    "$HPACK" build -q --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a"
+    "$HPACK" inspect "$a" | awk '$NF == "runtime/lib/b.txt" && $6 == "zstdref" {ok = 1} END {exit !ok}' ||
+        fail "b.txt is not zstdref"
+    # 60 MB of address space: a.txt's frames decode, b.txt and a.txt (94 MB) do not fit.
+    err=$(ulimit -v 60000; HPACK_THREADS=1 HPACK_CACHE_DIR=$c "$a" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" = 123 ] || fail "out of memory: status $rc, not 123: $err"
+    grep -qF "cannot unpack runtime/lib/b.txt: out of memory" <<<"$err" || fail "message: $err"
+    [ -z "$(find "$c" -path '*/runtime/lib/*.txt' 2>/dev/null)" ] || fail "files left: $(find "$c" -name '*.txt')"
+    HPACK_CACHE_DIR=$c "$a" x | grep -q '^FAKE-JAVA' || fail "does not run with the memory it needs"
+    cmp "$d/lib/b.txt" "$c"/*/runtime/lib/b.txt || fail "b.txt unpacked wrong"
+}

@@ -1799,6 +1799,24 @@ static void test_decode_zstdref(void **state)
     /* The content's hash. */
     r.e[R_REF].hash[3] ^= 1;
     assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_HASH);
+    r.e[R_REF].hash[3] ^= 1;
+    /* An empty entry; a reference that is a symbolic link. */
+    r.e[R_REF].size = 0;
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
+    r.e[R_REF].size = REF_SIZE;
+    r.e[R_STORED].mode = S_IFLNK | 0777;
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
+    r.e[R_STORED].mode = S_IFREG | 0644;
+    assert_int_equal(ref_decode(&r, R_REF), HPK_OK);
+    /* No frame magic; an index and too few bytes for any frame. */
+    uint8_t *f = r.buf + r.e[R_REF].offset + 4;
+    f[0] ^= 0xff;
+    r.e[R_REF].stored_hash = XXH3_64bits(f - 4, (size_t)r.e[R_REF].stored_size);
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
+    f[0] ^= 0xff;
+    r.e[R_REF].stored_size = 8;
+    r.e[R_REF].stored_hash = XXH3_64bits(f - 4, 8);
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
     refpay_free(&r);
 }
 
