@@ -329,6 +329,40 @@ static int mem_sink(void *ctx, const uint8_t *buf, size_t len)
     return 0;
 }
 
+/* A buffer of tens of MB written once (decode_ref's): an anonymous mapping
+ * advised for huge pages and populated in one call, not a page fault per
+ * 4 KiB. Measured on this project's VM for 14 MB: 49-53 ms of page faults
+ * with malloc, 9-17 ms so, where the decode itself takes 4-5 ms
+ * (docs/results.md). NULL if there is no memory for it. */
+struct bigbuf {
+    void *map;
+    size_t len;
+};
+
+static uint8_t *bigbuf_get(struct bigbuf *b, size_t n)
+{
+    const size_t huge = 2u << 20;
+    b->len = n + huge;
+    b->map = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (b->map == MAP_FAILED) {
+        b->map = NULL;
+        return NULL;
+    }
+    uint8_t *p = (uint8_t *)(((uintptr_t)b->map + huge - 1) & ~(uintptr_t)(huge - 1));
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE); /* advice only: older kernels refuse */
+#endif
+#ifdef MADV_POPULATE_WRITE
+    madvise(p, n, MADV_POPULATE_WRITE);
+#endif
+    return p;
+}
+
+static void bigbuf_free(struct bigbuf *b)
+{
+    if (b->map) munmap(b->map, b->len);
+}
+
 /* The entry a zstdref entry's 4 first stored bytes name, if it may be one
  * (docs/format.md 5.3): earlier in the table, a regular file with any codec
  * but zstdref (one level: decoding never recurses further), not a cache
@@ -360,8 +394,9 @@ static int decode_ref(const struct hpk_artifact *a, const struct hpk_entry *e, h
     if (hpk_get32(f) != ZSTD_MAGICNUMBER || ZSTD_findFrameCompressedSize(f, flen) != flen ||
         ZSTD_getFrameContentSize(f, flen) != e->size || ZSTD_getDictID_fromFrame(f, flen) != 0)
         return HPK_E_DATA_CODEC;
-    struct membuf base = {malloc((size_t)r->size), 0, (size_t)r->size};
-    uint8_t *out = malloc((size_t)e->size);
+    struct bigbuf bb, bo;
+    struct membuf base = {bigbuf_get(&bb, (size_t)r->size), 0, (size_t)r->size};
+    uint8_t *out = bigbuf_get(&bo, (size_t)e->size);
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     int err = base.buf && out && dctx ? hpk_entry_decode(a, r, mem_sink, &base) : HPK_E_NOMEM;
     if (err == HPK_OK) {
@@ -372,14 +407,14 @@ static int decode_ref(const struct hpk_artifact *a, const struct hpk_entry *e, h
     /* The reference's own failure is this entry's: it cannot be decoded. */
     if (err == HPK_E_DATA_HASH || err == HPK_E_SINK) err = HPK_E_DATA_CODEC;
     ZSTD_freeDCtx(dctx);
-    free(base.buf);
+    bigbuf_free(&bb);
     if (err == HPK_OK) {
         XXH128_canonical_t c;
         XXH128_canonicalFromHash(&c, XXH3_128bits(out, (size_t)e->size));
         if (memcmp(c.digest, e->hash, 16) != 0) err = HPK_E_DATA_HASH;
         else if (sink && sink(ctx, out, (size_t)e->size)) err = HPK_E_SINK;
     }
-    free(out);
+    bigbuf_free(&bo);
     return err;
 }
 
