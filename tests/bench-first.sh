@@ -30,7 +30,7 @@ med() { median <"$T/$1" | awk '{printf "%.3f", $1 / 1e6}'; } # seconds
 pratio() { paste "$T/$1" "$T/$2" | awk '{print $1 / $2}' | median | awk '{printf "%.2f", $1}'; }
 # unpack part of a first start, round by round: (first - warm) / tar -xf
 uratio() { paste "$T/$1" "$T/$2" "$T/$3" | awk '{print ($1 - $2) / $3}' | median | awk '{printf "%.2f", $1}'; }
-mb() { awk -v b="$1" 'BEGIN {printf "%.1f MB", b / 1048576}'; }
+mb() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
 fsz() { stat -c %s "$1"; }
 ROWS=()
 row() { ROWS+=("$(printf '| %s | %s | %s | %s |' "$1" "$2" "$3" "$4")"); }
