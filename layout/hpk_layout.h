@@ -37,7 +37,7 @@
 #define HPK_ZSTD_FRAME_LARGE (8u << 20)
 
 /* A zstdref entry and its reference are both held in memory to decode it:
- * their sizes together are at most this (and so is the frame's window). */
+ * their sizes together are at most this (docs/format.md 5.3). */
 #define HPK_ZSTDREF_MAX (128u << 20)
 
 #define HPK_FOOTER_MAGIC "HPACKFT1"
