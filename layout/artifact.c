@@ -315,52 +315,46 @@ static int decode_zstd(const struct hpk_artifact *a, const struct hpk_entry *e, 
     return memcmp(c.digest, e->hash, 16) == 0 ? HPK_OK : HPK_E_DATA_HASH;
 }
 
-struct membuf {
-    uint8_t *buf;
-    size_t len, cap;
-};
-
-static int mem_sink(void *ctx, const uint8_t *buf, size_t len)
-{
-    struct membuf *m = ctx;
-    if (len > m->cap - m->len) return -1;
-    memcpy(m->buf + m->len, buf, len);
-    m->len += len;
-    return 0;
-}
-
-/* A buffer of tens of MB written once (decode_ref's): an anonymous mapping
- * advised for huge pages and populated in one call, not a page fault per
- * 4 KiB. Measured on this project's VM for 14 MB: 49-53 ms of page faults
- * with malloc, 9-17 ms so, where the decode itself takes 4-5 ms
- * (docs/results.md). NULL if there is no memory for it. */
-struct bigbuf {
-    void *map;
-    size_t len;
-};
-
-static uint8_t *bigbuf_get(struct bigbuf *b, size_t n)
+uint8_t *hpk_huge_map(struct hpk_huge *m, size_t n, int populate)
 {
     const size_t huge = 2u << 20;
-    b->len = n + huge;
-    b->map = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (b->map == MAP_FAILED) {
-        b->map = NULL;
+    m->len = n + huge;
+    m->map = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m->map == MAP_FAILED) {
+        m->map = NULL;
         return NULL;
     }
-    uint8_t *p = (uint8_t *)(((uintptr_t)b->map + huge - 1) & ~(uintptr_t)(huge - 1));
+    uint8_t *p = (uint8_t *)(((uintptr_t)m->map + huge - 1) & ~(uintptr_t)(huge - 1));
 #ifdef MADV_HUGEPAGE
     madvise(p, n, MADV_HUGEPAGE); /* advice only: older kernels refuse */
 #endif
 #ifdef MADV_POPULATE_WRITE
-    madvise(p, n, MADV_POPULATE_WRITE);
+    if (populate) madvise(p, n, MADV_POPULATE_WRITE);
+#else
+    (void)populate;
 #endif
     return p;
 }
 
-static void bigbuf_free(struct bigbuf *b)
+void hpk_huge_free(struct hpk_huge *m)
 {
-    if (b->map) munmap(b->map, b->len);
+    if (m->map) munmap(m->map, m->len);
+    m->map = NULL;
+}
+
+struct slurp {
+    char *buf;
+    size_t len, cap;
+};
+
+/* Appends to s, keeping room for a NUL (hpk_entry_slurp's). */
+static int slurp_sink(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct slurp *s = ctx;
+    if (s->len + len + 1 > s->cap) return -1;
+    memcpy(s->buf + s->len, buf, len);
+    s->len += len;
+    return 0;
 }
 
 /* The entry a zstdref entry's 4 first stored bytes name, if it may be one
@@ -394,11 +388,13 @@ static int decode_ref(const struct hpk_artifact *a, const struct hpk_entry *e, h
     if (hpk_get32(f) != ZSTD_MAGICNUMBER || ZSTD_findFrameCompressedSize(f, flen) != flen ||
         ZSTD_getFrameContentSize(f, flen) != e->size || ZSTD_getDictID_fromFrame(f, flen) != 0)
         return HPK_E_DATA_CODEC;
-    struct bigbuf bb, bo;
-    struct membuf base = {bigbuf_get(&bb, (size_t)r->size), 0, (size_t)r->size};
-    uint8_t *out = bigbuf_get(&bo, (size_t)e->size);
+    /* Two buffers of up to 128 MiB, written once: from hpk_huge_map, whose
+     * faults cost less than decoding 14 MB did (docs/results.md). */
+    struct hpk_huge bb, bo;
+    struct slurp base = {(char *)hpk_huge_map(&bb, (size_t)r->size + 1, 1), 0, (size_t)r->size + 1};
+    uint8_t *out = hpk_huge_map(&bo, (size_t)e->size, 1);
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    int err = base.buf && out && dctx ? hpk_entry_decode(a, r, mem_sink, &base) : HPK_E_NOMEM;
+    int err = base.buf && out && dctx ? hpk_entry_decode(a, r, slurp_sink, &base) : HPK_E_NOMEM;
     if (err == HPK_OK) {
         size_t got = ZSTD_DCtx_refPrefix(dctx, base.buf, base.len);
         if (!ZSTD_isError(got)) got = ZSTD_decompressDCtx(dctx, out, (size_t)e->size, f, flen);
@@ -407,14 +403,14 @@ static int decode_ref(const struct hpk_artifact *a, const struct hpk_entry *e, h
     /* The reference's own failure is this entry's: it cannot be decoded. */
     if (err == HPK_E_DATA_HASH || err == HPK_E_SINK) err = HPK_E_DATA_CODEC;
     ZSTD_freeDCtx(dctx);
-    bigbuf_free(&bb);
+    hpk_huge_free(&bb);
     if (err == HPK_OK) {
         XXH128_canonical_t c;
         XXH128_canonicalFromHash(&c, XXH3_128bits(out, (size_t)e->size));
         if (memcmp(c.digest, e->hash, 16) != 0) err = HPK_E_DATA_HASH;
         else if (sink && sink(ctx, out, (size_t)e->size)) err = HPK_E_SINK;
     }
-    bigbuf_free(&bo);
+    hpk_huge_free(&bo);
     return err;
 }
 
@@ -483,20 +479,6 @@ int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hp
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
     return memcmp(c.digest, e->hash, 16) == 0 ? HPK_OK : HPK_E_DATA_HASH;
-}
-
-struct slurp {
-    char *buf;
-    size_t len, cap;
-};
-
-static int slurp_sink(void *ctx, const uint8_t *buf, size_t len)
-{
-    struct slurp *s = ctx;
-    if (s->len + len + 1 > s->cap) return -1;
-    memcpy(s->buf + s->len, buf, len);
-    s->len += len;
-    return 0;
 }
 
 int hpk_entry_slurp(const struct hpk_artifact *a, const struct hpk_entry *e, char **out, size_t *len)

@@ -100,8 +100,7 @@ struct engine {
     size_t nfree, capfree;
     uint8_t *arena;      /* slots of `slot` bytes, 2 MiB aligned (NULL: malloc) */
     size_t arena_slots, arena_used;
-    void *arena_map;     /* the mapping the arena was cut from */
-    size_t arena_maplen;
+    struct hpk_huge arena_mem; /* the mapping the arena was cut from */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -123,17 +122,8 @@ static void eng_fail(struct engine *g, int code, const struct hpk_entry *e, cons
  * went to those faults (docs/results.md). */
 static void arena_init(struct engine *g, size_t slots)
 {
-    size_t len = slots * g->slot + (2u << 20);
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED) return;
-    uintptr_t lo = ((uintptr_t)m + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
-#ifdef MADV_HUGEPAGE
-    madvise((void *)lo, slots * g->slot, MADV_HUGEPAGE); /* an advice only */
-#endif
-    g->arena_map = m;
-    g->arena_maplen = len;
-    g->arena = (uint8_t *)lo;
-    g->arena_slots = slots;
+    g->arena = hpk_huge_map(&g->arena_mem, slots * g->slot, 0);
+    if (g->arena) g->arena_slots = slots;
 }
 
 static int in_arena(const struct engine *g, const uint8_t *b)
@@ -508,7 +498,7 @@ int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *li
     }
     for (size_t i = 0; i < g.nfree; i++) buf_free(&g, g.free_bufs[i]);
     free(g.free_bufs);
-    if (g.arena_map) munmap(g.arena_map, g.arena_maplen);
+    hpk_huge_free(&g.arena_mem);
     pthread_cond_destroy(&g.cv);
     pthread_mutex_destroy(&g.mu);
     return g.failed ? -1 : 0;

@@ -88,6 +88,19 @@ void hpk_dctx_free(void *dctx);
 
 /* Read a small stored, zlib or zstd entry whole, verified, NUL-terminated.
  * Caller frees *out. */
+/* Memory of tens of MB written once: an anonymous mapping, 2 MiB aligned
+ * and advised for huge pages, so that its first use takes a page fault per
+ * 2 MiB, not per 4 KiB (on this project's VM those faults cost more than
+ * decoding into the memory: docs/results.md). With `populate`, all of it is
+ * mapped in one call now. Returns the start of n usable bytes, m keeping
+ * the mapping for hpk_huge_free; NULL if there is no memory for it. */
+struct hpk_huge {
+    void *map;
+    size_t len;
+};
+uint8_t *hpk_huge_map(struct hpk_huge *m, size_t n, int populate);
+void hpk_huge_free(struct hpk_huge *m);
+
 int hpk_entry_slurp(const struct hpk_artifact *a, const struct hpk_entry *e, char **out,
                     size_t *len);
 
