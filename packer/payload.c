@@ -51,9 +51,10 @@ int hpk_compress_parse(const char *spec, struct hpk_compress *out)
 }
 
 /* Keep compression only if it saves at least 1/16 of the size and at least
- * one 4 KiB page (every entry starts on a page: a file under 4 KiB takes a
- * page whatever its codec). Otherwise storing lets the launcher copy the
- * bytes straight from the mapping; and the warm path, which reads
+ * one 4 KiB page (an entry of a page or more starts on a page, so a
+ * smaller stream on the same pages saves nothing). Otherwise storing lets
+ * the launcher copy the bytes straight from the mapping. A file under
+ * 4 KiB is therefore always stored: the warm path, which reads
  * hpack/launch, decodes nothing. */
 #define WORTH(c, s) ((c) + (s) / 16 < (s) && hpk_align_up(c) < hpk_align_up(s))
 
@@ -103,11 +104,16 @@ static int reserve(struct hpk_payload_buf *p, size_t need)
     return 0;
 }
 
-/* Place `len` bytes at the next page boundary after *cursor (the gap
- * zeroed: the padding is part of the bytes, docs/format.md). */
-static size_t place_at(struct hpk_payload_buf *p, size_t *cursor)
+/* Where an entry of `len` stored bytes starts: at the next page boundary
+ * after *cursor (the gap zeroed: the padding is part of the bytes,
+ * docs/format.md), so that its bytes can be copied (or reflinked) page by
+ * page; but one under a page right at *cursor: it is copied whole anyway,
+ * and the 205 links and 122 small files of a JDK took a page each (1 MB,
+ * 0.8% of the artifact). Callers pass the item's size, which bounds its
+ * stored size: a file under 4 KiB is always stored (WORTH). */
+static size_t place_at(struct hpk_payload_buf *p, size_t *cursor, size_t len)
 {
-    size_t off = (size_t)hpk_align_up(*cursor);
+    size_t off = len < HPK_ALIGN ? *cursor : (size_t)hpk_align_up(*cursor);
     memset(hpk_payload_at(p, *cursor), 0, off - *cursor);
     *cursor = off;
     return off;
@@ -129,7 +135,7 @@ static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, st
     pl->off = 0;
     pl->ext = ext && S_ISREG(it->mode) && len >= EXT_MIN;
     if (!len) return;
-    pl->off = place_at(p, cursor);
+    pl->off = place_at(p, cursor, len);
     if (!pl->ext) memcpy(hpk_payload_at(p, pl->off), it->data, len);
     *cursor = pl->off + len;
 }
@@ -397,7 +403,7 @@ static void zp_commit(struct zpipe *g, size_t u)
     if (u == g->first[i]) {
         while (g->placed < i)
             place_plain(g->p, &g->items[g->placed], &g->pl[g->placed], &g->cursor, g->streaming), g->placed++;
-        pl->off = place_at(g->p, &g->cursor);
+        pl->off = place_at(g->p, &g->cursor, it->size);
         pl->failed = 0;
         pl->ext = 0;
         g->zacc = 0;
@@ -736,7 +742,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
             pl[i].failed = u && u->failed;
             continue;
         }
-        pl[i].off = place_at(p, &cursor);
+        pl[i].off = place_at(p, &cursor, items[i].size);
         memcpy(hpk_payload_at(p, pl[i].off), u->z, u->zlen);
         pl[i].slen = u->zlen;
         pl[i].packed = 1;

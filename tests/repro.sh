@@ -427,6 +427,24 @@ t_compress_codecs_and_threads() {
     grep -q ' zlib .* runtime/lib/big.txt$' <<<"$("$HPACK" inspect "$a.zlib")" || fail "--compress zlib:6 wrote no zlib"
     [ -z "$("$HPACK" inspect "$a.none" | awk '$6 == "zstd" || $6 == "zlib"')" ] || fail "--compress none compressed"
     ! cmp -s "$a.z9" "$a.t1" || fail "--compress zstd:9 wrote the bytes of the default level"
+    # Entries under a page are packed together; the others start on a page
+    # (rule T10). The fake runtime's small files and links are such entries.
+    "$HPACK" inspect "$a.t1" | awk '$1 ~ /^(runtime|classpath|config)$/ && $5 > 0 { if ($5 >= 4096 && $7 % 4096) bad = bad " " $NF
+        if ($5 < 4096 && $7 % 4096) packed++ } END { if (bad != "" || packed < 3) { print "misaligned:" bad ", packed " packed; exit 1 } }' ||
+        fail "entry placement"
+    # The reader of docs/format.md section 14, written from the document,
+    # reads every codec and checks every entry's data, and lists what hpack
+    # inspect lists.
+    awk '/^## 14. A reader in Python/ {f = 1} f && /^```python/ {c = 1; next} c && /^```/ {exit} c' \
+        "$ROOT/docs/format.md" >"$W/codecs/hpkread.py"
+    [ -s "$W/codecs/hpkread.py" ] || fail "no reader in docs/format.md section 14"
+    for v in t1 zlib none z9; do
+        python3 "$W/codecs/hpkread.py" "$a.$v" --check-data >"$W/codecs/read.$v" 2>&1 ||
+            fail "$v: the documented reader fails: $(tail -3 "$W/codecs/read.$v")"
+        diff <("$HPACK" inspect "$a.$v" | awk '$1 ~ /^(runtime|classpath|config)$/ {print $4, $6, $7, $NF}') \
+            <(awk '$1 ~ /^(runtime|classpath|config)$/ {print $3, $5, $6, $NF}' "$W/codecs/read.$v") >&2 ||
+            fail "$v: the documented reader lists other entries than hpack inspect"
+    done
     for v in t1 zlib none z9; do
         [ "$("$HPACK" hash "$a.$v")" = "$("$HPACK" hash "$a.t1")" ] || fail "$v: another base hash"
         "$HPACK" verify "$a.$v" >/dev/null || fail "$v does not verify"
