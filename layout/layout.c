@@ -434,8 +434,9 @@ static int entry_check(const struct hpk_entry *e)
     }
     if (e->codec == HPK_CODEC_STORED && e->stored_size != e->size) return HPK_E_TOC_RECORD;
     if (e->stored_size == 0 && e->offset != 0) return HPK_E_ENTRY_BOUNDS;
-    /* T10: a page-aligned start, for stored bytes of a page or more. */
-    if (e->stored_size >= HPK_ALIGN && e->offset % HPK_ALIGN) return HPK_E_ENTRY_BOUNDS;
+    /* T10: a stored file of a page or more starts on a page. */
+    if (e->codec == HPK_CODEC_STORED && e->stored_size >= HPK_ALIGN && e->offset % HPK_ALIGN)
+        return HPK_E_ENTRY_BOUNDS;
     return HPK_OK;
 }
 

@@ -108,7 +108,6 @@ static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file
     struct hpk_item *it = hpk_snapshot_add(s, path, S_IFREG | 0644, HPK_ROLE_CLASSPATH);
     if (!it) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     if (hpk_snapshot_file(it, file, HPK_ST_CLASSPATH, e) != 0) return -1;
-    it->no_compress = 1;
     struct hpk_manifest m;
     if (hpk_jar_manifest(it->data, it->size, file, &m, e) != 0) return -1;
     hpk_manifest_free(&m);
@@ -145,7 +144,6 @@ static struct hpk_item *dist_jar(struct hpk_snapshot *s, struct hpk_build *b, co
     struct hpk_manifest m;
     if (hpk_jar_manifest(it->data, it->size, name, &m, e) != 0) return NULL;
     hpk_manifest_free(&m);
-    it->no_compress = 1;
     char host[2 * PATH_MAX];
     snprintf(host, sizeof host, "%s/%s", b->app_dist, found);
     cp_push(b, path, b->dist_is_dir ? host : NULL);

@@ -168,7 +168,7 @@ static int copy_into(struct hpk_item *to, const struct hpk_item *from)
     to->size = from->size;
     memcpy(to->hash, from->hash, 16);
     to->id = from->id;
-    to->no_compress = 1;
+    to->no_compress = from->no_compress;
     if (!(to->data = malloc(from->size ? from->size : 1))) return -1;
     memcpy(to->data, from->data, from->size);
     to->source = from->source ? strdup(from->source) : NULL;
@@ -210,7 +210,6 @@ static int pack_host(struct cl *c, const char *real, const char *at, char *where
     if (add_parents(c->s, where) != 0 || !(it = hpk_snapshot_add(c->s, where, S_IFREG | 0644, HPK_ROLE_CLASSPATH)))
         return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
     if (hpk_snapshot_file(it, real, HPK_ST_CLASSPATH, c->e) != 0) return -1;
-    it->no_compress = 1;
     it->mode = S_IFREG | 0644;
     struct hpk_manifest m;
     if (hpk_jar_manifest(it->data, it->size, real, &m, c->e) != 0) return -1;
@@ -412,7 +411,7 @@ static int place_packed(struct cl *c, struct entry *e, const char **how)
         if (copy_into(&copy, ci) != 0 || !(n = hpk_snapshot_add(c->s, e->d, S_IFREG | 0644, HPK_ROLE_CLASSPATH)))
             return hpk_fail(c->e, HPK_ST_INTERNAL, "out of memory");
         n->mode = copy.mode, n->size = copy.size, n->data = copy.data, n->source = copy.source;
-        n->id = copy.id, n->no_compress = 1;
+        n->id = copy.id, n->no_compress = copy.no_compress;
         memcpy(n->hash, copy.hash, 16);
         *how = "copied";
         return 0;

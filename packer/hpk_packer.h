@@ -141,7 +141,7 @@ struct hpk_item {
         int64_t mtime_ns;
         int64_t ctime_ns;
     } id;
-    int no_compress; /* already compressed (jar, zip, ...) */
+    int no_compress; /* already compressed, its name says (.gz, .png, ...): stored */
     int rewritten;   /* a jar whose manifest Class-Path hpack rewrote (closure.c) */
     uint8_t input_hash[16]; /* then: the hash of the input's bytes, which recheck compares */
     int mapped;      /* data is a read-only mapping of `source` (inputfile.c), not malloc'ed */

@@ -27,8 +27,11 @@ static int has_suffix(const char *s, const char *suf)
 
 int hpk_already_compressed(const char *name)
 {
-    static const char *const sufs[] = {".jar", ".zip", ".gz", ".xz", ".bz2", ".zst", ".png", ".jpg",
-                                       ".jpeg", ".gif", ".jmod", ".war", ".ear", NULL};
+    /* Not zip containers (.jar, .zip, .jmod, .war, .ear): each member is
+     * deflated alone and the headers and central directory are plain, so
+     * zstd still takes 7-11% off a jar (Clojure's, Guava's, Jython's, Ant's)
+     * and 6% off a JDK's src.zip (docs/results.md). */
+    static const char *const sufs[] = {".gz", ".xz", ".bz2", ".zst", ".png", ".jpg", ".jpeg", ".gif", NULL};
     for (int i = 0; sufs[i]; i++)
         if (has_suffix(name, sufs[i])) return 1;
     return 0;

@@ -50,13 +50,13 @@ int hpk_compress_parse(const char *spec, struct hpk_compress *out)
     return 0;
 }
 
-/* Keep compression only if it saves at least 1/16 of the size and at least
- * one 4 KiB page (an entry of a page or more starts on a page, so a
- * smaller stream on the same pages saves nothing). Otherwise storing lets
- * the launcher copy the bytes straight from the mapping. A file under
- * 4 KiB is therefore always stored: the warm path, which reads
+/* Keep compression only if it saves at least 1/32 of the size; otherwise
+ * storing lets the launcher copy the bytes straight from the artifact.
+ * (zstd itself stores a block that would not save 1/64. At 1/16, a JDK's
+ * src.zip, 6.1% smaller in frames, took 3.2 MB more: docs/results.md.)
+ * A file under 4 KiB is always stored: the warm path, which reads
  * hpack/launch, decodes nothing. */
-#define WORTH(c, s) ((c) + (s) / 16 < (s) && hpk_align_up(c) < hpk_align_up(s))
+#define WORTH(c, s) ((s) >= HPK_ALIGN && (c) + (s) / 32 < (s))
 
 /* Where an item's stored bytes went: payload offset and length, and
  * whether they are compressed (else stored as they are). */
@@ -104,16 +104,17 @@ static int reserve(struct hpk_payload_buf *p, size_t need)
     return 0;
 }
 
-/* Where an entry of `len` stored bytes starts: at the next page boundary
- * after *cursor (the gap zeroed: the padding is part of the bytes,
- * docs/format.md), so that its bytes can be copied (or reflinked) page by
- * page; but one under a page right at *cursor: it is copied whole anyway,
- * and the 205 links and 122 small files of a JDK took a page each (1 MB,
- * 0.8% of the artifact). Callers pass the item's size, which bounds its
- * stored size: a file under 4 KiB is always stored (WORTH). */
-static size_t place_at(struct hpk_payload_buf *p, size_t *cursor, size_t len)
+/* Where an entry's stored bytes start: right at *cursor, or with `page`
+ * at the next page boundary (the gap zeroed: the padding is part of the
+ * bytes, docs/format.md). A stored file of a page or more goes on a page,
+ * so that the launcher's copy_file_range can share its blocks where the
+ * file system reflinks; compressed bytes are only read through the
+ * mapping, and a link or small file is copied whole: on a page each, a
+ * JDK's 205 links and 122 small files took 1 MB and its 105 compressed
+ * files 0.25 MB of zeros (docs/format.md section 2). */
+static size_t place_at(struct hpk_payload_buf *p, size_t *cursor, int page)
 {
-    size_t off = len < HPK_ALIGN ? *cursor : (size_t)hpk_align_up(*cursor);
+    size_t off = page ? (size_t)hpk_align_up(*cursor) : *cursor;
     memset(hpk_payload_at(p, *cursor), 0, off - *cursor);
     *cursor = off;
     return off;
@@ -135,7 +136,7 @@ static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, st
     pl->off = 0;
     pl->ext = ext && S_ISREG(it->mode) && len >= EXT_MIN;
     if (!len) return;
-    pl->off = place_at(p, cursor, len);
+    pl->off = place_at(p, cursor, len >= HPK_ALIGN);
     if (!pl->ext) memcpy(hpk_payload_at(p, pl->off), it->data, len);
     *cursor = pl->off + len;
 }
@@ -403,7 +404,7 @@ static void zp_commit(struct zpipe *g, size_t u)
     if (u == g->first[i]) {
         while (g->placed < i)
             place_plain(g->p, &g->items[g->placed], &g->pl[g->placed], &g->cursor, g->streaming), g->placed++;
-        pl->off = place_at(g->p, &g->cursor, it->size);
+        pl->off = place_at(g->p, &g->cursor, 0); /* compressed, unless it does not pay */
         pl->failed = 0;
         pl->ext = 0;
         g->zacc = 0;
@@ -452,9 +453,14 @@ static void zp_commit(struct zpipe *g, size_t u)
          * build fails (add_items), and its frames, maybe being written,
          * stay; nothing after them is written out. A big file streamed
          * is written from its own bytes, like place_plain's. */
-        if (g->sure) g->broken = 1;
-        else if (g->streaming && !pl->failed && it->size >= EXT_MIN) pl->ext = 1;
-        else memcpy(hpk_payload_at(g->p, pl->off), it->data, it->size);
+        if (g->sure) {
+            g->broken = 1;
+        } else { /* on a page after all, like place_plain's (nothing from pl->off on is stable yet) */
+            size_t at = pl->off;
+            pl->off = place_at(g->p, &at, it->size >= HPK_ALIGN);
+            if (g->streaming && !pl->failed && it->size >= EXT_MIN) pl->ext = 1;
+            else memcpy(hpk_payload_at(g->p, pl->off), it->data, it->size);
+        }
     }
 placed:
     if (has_ref) {
@@ -742,7 +748,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
             pl[i].failed = u && u->failed;
             continue;
         }
-        pl[i].off = place_at(p, &cursor, items[i].size);
+        pl[i].off = place_at(p, &cursor, 0);
         memcpy(hpk_payload_at(p, pl[i].off), u->z, u->zlen);
         pl[i].slen = u->zlen;
         pl[i].packed = 1;

@@ -488,7 +488,7 @@ static void test_mapped_input_read_through_its_file(void **state)
     setenv("HPACK_TEST_MAP", "always", 1);
     const size_t n = (3u << 20) / 2 + 123; /* 1.5 MiB: mapped (MAP_MIN 1 MiB), read in 256 KiB pieces */
     char zip[PATH_MAX], bin[PATH_MAX], other[PATH_MAX];
-    snprintf(zip, sizeof zip, "%s/tree/big.zip", D);
+    snprintf(zip, sizeof zip, "%s/tree/big.zst", D); /* stored: its name says compressed */
     snprintf(bin, sizeof bin, "%s/tree/big.bin", D);
     snprintf(other, sizeof other, "%s/out/other", D);
     uint8_t *zb = write_noise(zip, n, 1), *bb = write_noise(bin, n, 2);

@@ -196,8 +196,10 @@ static void refooter(struct built *b)
                      HPK_OK);
 }
 
-/* `aligned`: every entry on a page, as hpack wrote before entries under
- * a page were packed together (still valid, T10), leaving room after each. */
+/* Entries placed as the packer does (T10: a stored file of a page or more
+ * on a page, the others right after the previous entry); or, `aligned`,
+ * every entry on a page, as hpack wrote before (still valid), leaving room
+ * after each. */
 static void build_ex(struct built *b, const struct spec *s, size_t n, int aligned)
 {
     memset(b, 0, sizeof *b);
@@ -229,7 +231,8 @@ static void build_ex(struct built *b, const struct spec *s, size_t n, int aligne
             e->stored_size = s[i].len;
         }
         if (e->stored_size) { /* as the packer places them: T10 */
-            e->offset = e->stored_size < HPK_ALIGN && !aligned ? cur : hpk_align_up(cur);
+            int page = aligned || (e->codec == HPK_CODEC_STORED && e->stored_size >= HPK_ALIGN);
+            e->offset = page ? hpk_align_up(cur) : cur;
             cur = e->offset + e->stored_size;
         }
     }
@@ -892,11 +895,13 @@ static void test_bad_records(void **state)
 static void test_bad_entry_bounds(void **state)
 {
     (void)state;
-    /* Not 4096-aligned, with a page or more of stored bytes (T10). */
+    /* A stored file of a page or more not 4096-aligned (T10). */
     EXPECT_MUTATION(base_tree, HPK_E_ENTRY_BOUNDS, m->e[I_JAR].offset += 8);
-    /* Under a page, unaligned is the packer's own layout (I_LAUNCH follows
-     * I_JAR's last byte); overlapping the previous entry is not. */
+    /* Under a page, or compressed, unaligned is the packer's own layout
+     * (I_LAUNCH follows I_JAR's last byte; I_MODULES, zlib, java's);
+     * overlapping the previous entry is not. */
     EXPECT_MUTATION(base_tree, HPK_OK, assert_true(m->e[I_LAUNCH].offset % HPK_ALIGN != 0));
+    EXPECT_MUTATION(base_tree, HPK_OK, assert_true(m->e[I_MODULES].offset % HPK_ALIGN != 0));
     EXPECT_MUTATION(base_tree, HPK_E_ENTRY_BOUNDS, m->e[I_LAUNCH].offset -= 1);
     /* Empty entries carry no offset. */
     EXPECT_MUTATION(base_tree, HPK_E_ENTRY_BOUNDS, m->e[I_EMPTY].offset = 4096);
