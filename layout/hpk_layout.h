@@ -3,7 +3,8 @@
  *
  * A payload is the content of the `.hpack` ELF section:
  *
- *     [entry data, each at a multiple of 4096] [table of contents] [footer]
+ *     [entry data, back to back; a stored file of 4096 bytes or more at a
+ *      multiple of 4096] [table of contents] [footer]
  *
  * The table and the fixed-size footer sit at the END, like a zip central
  * directory: appending an entry (the startup cache) rewrites only the table
@@ -94,7 +95,7 @@ enum hpk_layout_err {
 /* One entry of the table, decoded. `path` points into the table bytes and is
  * NOT NUL-terminated: use path_len. */
 struct hpk_entry {
-    uint64_t offset;      /* from the start of the payload; multiple of HPK_ALIGN */
+    uint64_t offset;      /* from the start of the payload; a multiple of HPK_ALIGN for a stored file of a page or more */
     uint64_t stored_size; /* bytes in the payload */
     uint64_t size;        /* bytes once decoded */
     uint8_t hash[16];     /* XXH3-128 of the decoded content, big-endian canonical form */
@@ -113,7 +114,7 @@ struct hpk_footer {
     uint64_t toc_offset;
     uint64_t toc_size;
     uint32_t entry_count;
-    uint64_t data_end; /* end of the last entry's data: where an appended entry may start (aligned) */
+    uint64_t data_end; /* end of the last entry's data: where an appended entry may start */
     uint8_t toc_hash[16];
     uint8_t base_hash[16];
     uint8_t full_hash[16];

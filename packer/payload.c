@@ -81,7 +81,8 @@ static uint64_t stored_hash(const struct hpk_payload_buf *p, const struct hpk_it
 
 static int compressible(const struct hpk_item *it, int codec)
 {
-    if (!S_ISREG(it->mode) || it->size < 64 || it->no_compress || codec == HPK_CODEC_STORED) return 0;
+    /* Under a page WORTH stores it whatever it compresses to. */
+    if (!S_ISREG(it->mode) || it->size < HPK_ALIGN || it->no_compress || codec == HPK_CODEC_STORED) return 0;
     /* zlib: one deflate() call, whose counters are 32-bit. */
     return codec == HPK_CODEC_ZSTD || it->size <= (1u << 30);
 }
@@ -110,8 +111,8 @@ static int reserve(struct hpk_payload_buf *p, size_t need)
  * so that the launcher's copy_file_range can share its blocks where the
  * file system reflinks; compressed bytes are only read through the
  * mapping, and a link or small file is copied whole: on a page each, a
- * JDK's 205 links and 122 small files took 1 MB and its 105 compressed
- * files 0.25 MB of zeros (docs/format.md section 2). */
+ * JDK's 205 links and 58 small files took 1 MB more, and its 138
+ * compressed files 0.25 MB of zeros (docs/format.md section 2). */
 static size_t place_at(struct hpk_payload_buf *p, size_t *cursor, int page)
 {
     size_t off = page ? (size_t)hpk_align_up(*cursor) : *cursor;

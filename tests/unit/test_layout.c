@@ -903,6 +903,14 @@ static void test_bad_entry_bounds(void **state)
     EXPECT_MUTATION(base_tree, HPK_OK, assert_true(m->e[I_LAUNCH].offset % HPK_ALIGN != 0));
     EXPECT_MUTATION(base_tree, HPK_OK, assert_true(m->e[I_MODULES].offset % HPK_ALIGN != 0));
     EXPECT_MUTATION(base_tree, HPK_E_ENTRY_BOUNDS, m->e[I_LAUNCH].offset -= 1);
+    /* T10's edges: a stored file of exactly a page must start on one, one
+     * of a byte less need not; a compressed one of more need not either. */
+    EXPECT_MUTATION(base_tree, HPK_E_ENTRY_BOUNDS,
+                    (m->e[I_JAR].stored_size = m->e[I_JAR].size = HPK_ALIGN, m->e[I_JAR].offset += 8));
+    EXPECT_MUTATION(base_tree, HPK_OK,
+                    (m->e[I_JAR].stored_size = m->e[I_JAR].size = HPK_ALIGN - 1, m->e[I_JAR].offset += 8));
+    EXPECT_MUTATION(base_tree, HPK_OK,
+                    (m->e[I_JAR].codec = HPK_CODEC_ZSTD, m->e[I_JAR].stored_size -= 8, m->e[I_JAR].offset += 8));
     /* Empty entries carry no offset. */
     EXPECT_MUTATION(base_tree, HPK_E_ENTRY_BOUNDS, m->e[I_EMPTY].offset = 4096);
     /* Same data as an earlier entry. */
