@@ -86,8 +86,6 @@ int hpk_piece_decode(const struct hpk_artifact *a, const struct hpk_entry *e, co
 void *hpk_dctx_new(void);
 void hpk_dctx_free(void *dctx);
 
-/* Read a small stored, zlib or zstd entry whole, verified, NUL-terminated.
- * Caller frees *out. */
 /* Memory of tens of MB written once: an anonymous mapping, 2 MiB aligned
  * and advised for huge pages, so that its first use takes a page fault per
  * 2 MiB, not per 4 KiB (on this project's VM those faults cost more than
@@ -101,6 +99,8 @@ struct hpk_huge {
 uint8_t *hpk_huge_map(struct hpk_huge *m, size_t n, int populate);
 void hpk_huge_free(struct hpk_huge *m);
 
+/* Read a small stored, zlib or zstd entry whole, verified, NUL-terminated.
+ * Caller frees *out. */
 int hpk_entry_slurp(const struct hpk_artifact *a, const struct hpk_entry *e, char **out,
                     size_t *len);
 
