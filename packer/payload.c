@@ -105,17 +105,18 @@ static int reserve(struct hpk_payload_buf *p, size_t need)
     return 0;
 }
 
-/* Where an entry's stored bytes start: right at *cursor, or with `page`
- * at the next page boundary (the gap zeroed: the padding is part of the
- * bytes, docs/format.md). A stored file of a page or more goes on a page,
- * so that the launcher's copy_file_range can share its blocks where the
- * file system reflinks; compressed bytes are only read through the
- * mapping, and a link or small file is copied whole: on a page each, a
- * JDK's 205 links and 58 small files took 1 MB more, and its 138
- * compressed files 0.25 MB of zeros (docs/format.md section 2). */
-static size_t place_at(struct hpk_payload_buf *p, size_t *cursor, int page)
+/* Where an entry's `len` stored bytes start (`packed`: compressed): right
+ * at *cursor, or at the next page boundary (the gap zeroed: the padding is
+ * part of the bytes, docs/format.md). A stored file of a page or more
+ * goes on a page (rule T10), so that the launcher's copy_file_range can
+ * share its blocks where the file system reflinks; compressed bytes are
+ * only read through the mapping, and a link or small file is copied
+ * whole: on a page each, a JDK's 205 links and 58 small files took 1 MB
+ * more, and its 138 compressed files 0.25 MB of zeros (docs/format.md
+ * section 2). */
+static size_t place_at(struct hpk_payload_buf *p, size_t *cursor, size_t len, int packed)
 {
-    size_t off = page ? (size_t)hpk_align_up(*cursor) : *cursor;
+    size_t off = !packed && len >= HPK_ALIGN ? (size_t)hpk_align_up(*cursor) : *cursor;
     memset(hpk_payload_at(p, *cursor), 0, off - *cursor);
     *cursor = off;
     return off;
@@ -137,7 +138,7 @@ static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, st
     pl->off = 0;
     pl->ext = ext && S_ISREG(it->mode) && len >= EXT_MIN;
     if (!len) return;
-    pl->off = place_at(p, cursor, len >= HPK_ALIGN);
+    pl->off = place_at(p, cursor, len, 0);
     if (!pl->ext) memcpy(hpk_payload_at(p, pl->off), it->data, len);
     *cursor = pl->off + len;
 }
@@ -405,7 +406,7 @@ static void zp_commit(struct zpipe *g, size_t u)
     if (u == g->first[i]) {
         while (g->placed < i)
             place_plain(g->p, &g->items[g->placed], &g->pl[g->placed], &g->cursor, g->streaming), g->placed++;
-        pl->off = place_at(g->p, &g->cursor, 0); /* compressed, unless it does not pay */
+        pl->off = place_at(g->p, &g->cursor, it->size, 1); /* compressed, unless it does not pay */
         pl->failed = 0;
         pl->ext = 0;
         g->zacc = 0;
@@ -458,7 +459,7 @@ static void zp_commit(struct zpipe *g, size_t u)
             g->broken = 1;
         } else { /* on a page after all, like place_plain's (nothing from pl->off on is stable yet) */
             size_t at = pl->off;
-            pl->off = place_at(g->p, &at, it->size >= HPK_ALIGN);
+            pl->off = place_at(g->p, &at, it->size, 0);
             if (g->streaming && !pl->failed && it->size >= EXT_MIN) pl->ext = 1;
             else memcpy(hpk_payload_at(g->p, pl->off), it->data, it->size);
         }
@@ -749,7 +750,7 @@ static int place_zlib(struct hpk_payload_buf *p, const struct hpk_item *items, s
             pl[i].failed = u && u->failed;
             continue;
         }
-        pl[i].off = place_at(p, &cursor, 0);
+        pl[i].off = place_at(p, &cursor, u->zlen, 1);
         memcpy(hpk_payload_at(p, pl[i].off), u->z, u->zlen);
         pl[i].slen = u->zlen;
         pl[i].packed = 1;
