@@ -320,7 +320,12 @@ struct hpk_elf_out {
     char tmp[4096];
     uint64_t payload_off; /* file offset of the payload */
     uint64_t hdr_off;     /* file offset of the .hpack section header */
+    uint64_t unsynced;    /* bytes written since the last fdatasync (hpk_elf_write) */
 };
+/* hpk_elf_write commits the file's data every this many bytes. */
+#ifndef HPK_SYNC_EVERY
+#define HPK_SYNC_EVERY (32u << 20)
+#endif
 int hpk_elf_open(const char *out, struct hpk_elf_out *o, struct hpk_err *e);
 int hpk_elf_write(void *o, const uint8_t *buf, size_t len, uint64_t off);
 int hpk_elf_commit(struct hpk_elf_out *o, uint64_t plen, struct hpk_err *e);

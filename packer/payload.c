@@ -154,6 +154,9 @@ static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, st
  * this project's virtual machine (docs/results.md). The bytes are those of
  * the item order whatever the thread count or timing: frames are
  * compressed independently with fixed parameters, and placed in order. */
+/* g->hold, g->rewind: none. */
+#define NO_HOLD ((size_t)-1)
+
 struct zpipe {
     const struct hpk_item *items;
     size_t n;
@@ -174,7 +177,11 @@ struct zpipe {
     size_t end;          /* end of the bytes in p->data (cursor, or in the item being laid down) */
     size_t zacc;         /* compressed bytes of the item being laid down */
     int sure;            /* that item will be kept compressed, whatever its other frames give */
-    size_t stable;       /* bytes laid down that will not change: 0 .. stable-1 */
+    size_t stable;       /* bytes laid down at their place: 0 .. stable-1 (see zp_commit) */
+    size_t hold;         /* start of the item being laid down while it may yet be stored, else NO_HOLD */
+    size_t rewind;       /* the writer's bytes from here on are stale (that item was stored), else NO_HOLD */
+    size_t wto;          /* the writer is handing p->data up to here to the sink, outside the lock; or 0 */
+    int committing;      /* a thread is in zp_advance */
     int finished;        /* no frame left to lay down: the writer writes the rest */
     int broken;          /* a frame failed after its item was sure: the build fails, stable stays */
     int streaming;       /* a writer runs: big stored items are not copied (place_plain's ext) */
@@ -273,9 +280,18 @@ static int write_range(struct zpipe *g, struct zsrc *r, size_t from, size_t to, 
     return 0;
 }
 
-/* The writer (hpk_payload_stream): hands every byte laid down that will
- * not change (up to g->stable, see zp_commit) to the sink in order,
- * outside the lock, while the other threads compress. */
+/* The writer (hpk_payload_stream): hands every byte laid down (up to
+ * g->stable, see zp_commit) to the sink in order, outside the lock, while
+ * the other threads compress. The frames of a file not yet sure to stay
+ * compressed are written too, where they go if it does: should it be
+ * stored after all, zp_commit sets g->rewind and the writer writes again
+ * from there (the sink puts bytes at their offset). */
+static void take_rewind(struct zpipe *g)
+{
+    if (g->rewind < g->p->flushed) g->p->flushed = g->rewind;
+    g->rewind = NO_HOLD;
+}
+
 static void *zp_writer(void *arg)
 {
     struct zpipe *g = arg;
@@ -284,27 +300,35 @@ static void *zp_writer(void *arg)
     struct zsrc r = {-1, (size_t)-1, malloc(COPY_CHUNK), COPY_CHUNK};
     pthread_mutex_lock(&g->mu);
     for (;;) {
+        take_rewind(g);
         if (!g->finished && g->stable - p->flushed < STREAM_CHUNK) {
             pthread_cond_wait(&g->cv, &g->mu);
             continue;
         }
         size_t from = p->flushed, to = g->stable, placed = g->placed;
         if (to == from) break; /* finished, all written */
+        g->wto = to;
         pthread_mutex_unlock(&g->mu);
         int err = write_range(g, &r, from, to, placed, &wi);
         pthread_mutex_lock(&g->mu);
+        g->wto = 0;
+        pthread_cond_broadcast(&g->cv); /* zp_commit may wait for it */
         if (err) {
             p->sink_err = err;
             break;
         }
         p->flushed = to;
+        take_rewind(g);
         /* Drop what the sink has: move the rest (what is laid down but not
-         * yet stable or written: a few frames, usually) to the front. Only
-         * the writer reads p->data outside the lock, and it is here. */
-        size_t gone = to - p->base, live = g->end - to;
+         * yet written: a few frames, usually) to the front. An item that may
+         * yet be stored stays whole: zp_commit then lays it down again from
+         * its start. Only the writer reads p->data outside the lock, and it
+         * is here. */
+        size_t keep = g->hold < p->flushed ? g->hold : p->flushed;
+        size_t gone = keep - p->base, live = g->end - keep;
         if (gone >= WINDOW_SLIDE && live <= gone / 2) {
-            memmove(p->data, hpk_payload_at(p, to), live);
-            p->base = to;
+            memmove(p->data, hpk_payload_at(p, keep), live);
+            p->base = keep;
         }
     }
     pthread_mutex_unlock(&g->mu);
@@ -391,12 +415,17 @@ static int ref_pays(const struct zpipe *g, size_t i)
 /* Lay down frame u (complete, in its slot). Under mu.
  *
  * What is stable (may be written out while the rest is compressed): every
- * item before this one, and this one's frames once it is sure to stay
- * compressed: when even its remaining frames at their largest
- * (ZSTD_compressBound) would leave it worth compressing. Before that, a
- * file that does not pay is stored over its frames at its end. A big file
- * that compresses well is sure after a few of its frames, so lib/modules is
- * written as it is compressed, not after. */
+ * item before this one, and this one's frames as they come, where they stay
+ * if it is kept compressed. It is sure to be once even its remaining frames
+ * at their largest (ZSTD_compressBound) would leave it worth compressing.
+ * Before that, a file that does not pay is stored over its frames at its
+ * end, and the writer writes again from its start (g->rewind); no frame is
+ * written beyond the end of its stored bytes, so every byte written so is
+ * written again. Frames are written as they come even before that: a file
+ * that saves little, like src.zip (6 %, most of it in its central
+ * directory at the end), is sure only after most of its frames, and
+ * holding them made its 50 MB the last thing written, after the
+ * compression had ended. */
 static void zp_commit(struct zpipe *g, size_t u)
 {
     size_t i = g->uitem[u];
@@ -412,6 +441,7 @@ static void zp_commit(struct zpipe *g, size_t u)
         g->zacc = 0;
         g->sure = 0;
         g->end = pl->off;
+        g->hold = pl->off;
         XXH3_64bits_reset(&g->hs);
         if (!g->broken) g->stable = pl->off;
         if (has_ref && ref_pays(g, i)) { /* its frames were not compressed, or are dropped */
@@ -438,8 +468,8 @@ static void zp_commit(struct zpipe *g, size_t u)
     }
     if (u + 1 < g->first[i + 1]) {
         if (!pl->failed && !g->sure && WORTH(g->zacc + (g->first[i + 1] - u - 1) * g->cap, it->size))
-            g->sure = 1;
-        if (g->sure && !pl->failed && !g->broken) g->stable = pl->off + g->zacc;
+            g->sure = 1, g->hold = NO_HOLD;
+        if (!pl->failed && !g->broken) g->stable = pl->off + (g->zacc < it->size ? g->zacc : it->size);
         return;
     }
     if (!pl->failed && WORTH(g->zacc, it->size)) {
@@ -457,8 +487,12 @@ static void zp_commit(struct zpipe *g, size_t u)
          * is written from its own bytes, like place_plain's. */
         if (g->sure) {
             g->broken = 1;
-        } else { /* on a page after all, like place_plain's (nothing from pl->off on is stable yet) */
+        } else { /* on a page after all, like place_plain's; written again from its start */
             size_t at = pl->off;
+            /* Not under the writer: it may be handing these frames to the
+             * sink (they are written again, but must not change meanwhile). */
+            while (g->wto > at) pthread_cond_wait(&g->cv, &g->mu);
+            if (at < g->rewind) g->rewind = at;
             pl->off = place_at(g->p, &at, it->size, 0);
             if (g->streaming && !pl->failed && it->size >= EXT_MIN) pl->ext = 1;
             else memcpy(hpk_payload_at(g->p, pl->off), it->data, it->size);
@@ -470,21 +504,27 @@ placed:
         g->dbuf[i] = NULL;
     }
     g->cursor = g->end = pl->off + pl->slen;
+    g->hold = NO_HOLD;
     if (!g->broken) g->stable = g->cursor;
     g->placed = i + 1;
 }
 
 /* Lay down the frames next in line that are complete, each once its
  * item's difference, if any, is compressed (zp_commit decides with it).
- * Under mu. */
+ * Under mu. One thread at a time: zp_commit may wait for the writer
+ * (releasing mu), and the frames completed meanwhile are laid down after
+ * it by the same thread, in order. */
 static void zp_advance(struct zpipe *g)
 {
+    if (g->committing) return;
+    g->committing = 1;
     while (g->commit < g->nunits && g->rdone[g->commit % g->W]) {
         size_t i = g->uitem[g->commit];
         if (g->ref[i] != NO_REF && g->dlen[i] == DIFF_PENDING) break;
         g->rdone[g->commit % g->W] = 0;
         zp_commit(g, g->commit++);
     }
+    g->committing = 0;
 }
 
 static void *zp_worker(void *arg)
@@ -620,7 +660,8 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
     if ((size_t)nt > total) nt = total ? (int)total : 1;
     struct zpipe g = {.items = items, .n = n, .first = first, .uitem = uitem, .nunits = total, .p = p, .pl = pl,
                       .level = level, .W = (size_t)(2 * nt + 2), .cap = ZSTD_compressBound(maxf), .maxf = maxf,
-                      .cursor = p->data_end, .end = p->data_end, .stable = p->data_end, .ref = ref, .ditem = ditem,
+                      .cursor = p->data_end, .end = p->data_end, .stable = p->data_end, .hold = NO_HOLD,
+                      .rewind = NO_HOLD, .ref = ref, .ditem = ditem,
                       .D = D, .dbuf = dbuf, .dlen = dlen, .count0 = p->count};
     /* The whole reservation is address space; pages are taken as it fills. */
     int rc = uitem && reserve(p, need - p->base) == 0 ? 0 : -1;

@@ -497,16 +497,23 @@ static void test_deferrable_default_cds(void **state)
 
 struct mem_sink {
     uint8_t *buf;
-    size_t cap, got; /* bytes handed over, in all */
-    int bad;         /* a write out of order, overlapping or out of bounds */
+    size_t cap, got; /* the end of the bytes handed over */
+    int bad;         /* a write that leaves a hole or is out of bounds */
+    int again;       /* writes over bytes handed over before */
 };
 
+/* Bytes come in order, but the frames of a file that is stored after all
+ * are written over again (payload.c, zp_writer). */
 static int to_memory(void *ctx, const uint8_t *b, size_t len, uint64_t off)
 {
     struct mem_sink *m = ctx;
-    if (off != m->got || off + len > m->cap) m->bad = 1;
-    else memcpy(m->buf + off, b, len);
-    m->got += len;
+    if (off > m->got || off + len > m->cap) {
+        m->bad = 1;
+        return 0;
+    }
+    memcpy(m->buf + off, b, len);
+    if (off < m->got) m->again++;
+    if (off + len > m->got) m->got = off + len;
     return 0;
 }
 
@@ -530,9 +537,10 @@ static void fill_text(uint8_t *b, size_t n, uint64_t seed)
 
 /* The bytes of a streamed payload are those of one made in memory, with
  * its buffer a window that moves (WINDOW_SLIDE, 16 MiB): compressed
- * frames laid down after the window moved, a big file that does not pay
- * (its frames dropped, the file written from its own bytes), a small one
- * that does not pay (copied), a stored big file, a symbolic link. */
+ * frames laid down after the window moved, big files that do not pay
+ * (their frames dropped, maybe written already and written over, the file
+ * written from its own bytes), a small one that does not pay (copied), a
+ * stored big file, a symbolic link. */
 static void check_stream_equals_build(struct hpk_compress c)
 {
     struct {
@@ -549,6 +557,8 @@ static void check_stream_equals_build(struct hpk_compress c)
         {"runtime/e.bin", S_IFREG | 0644, 100000, 1},
         {"runtime/f", S_IFLNK | 0777, 5, 0},
         {"runtime/g.txt", S_IFREG | 0644, 8u << 20, 0},
+        {"runtime/h.bin", S_IFREG | 0644, 32u << 20, 1},
+        {"runtime/i.txt", S_IFREG | 0644, 5u << 20, 0},
     };
     enum { N = sizeof t / sizeof t[0] };
     struct hpk_item it[N];
@@ -574,8 +584,8 @@ static void check_stream_equals_build(struct hpk_compress c)
     assert_int_equal(hpk_payload_build(&whole, it, N, &e), 0);
     /* The table's order (docs/format.md 10.2): directories, files already
      * compressed, the rest; each group in the items' order. */
-    const char *order[N] = {"runtime", "runtime/b.zip", "runtime/a.txt", "runtime/c.txt", "runtime/d.bin",
-                            "runtime/e.bin", "runtime/f", "runtime/g.txt"};
+    const char *order[N] = {"runtime",       "runtime/b.zip", "runtime/a.txt", "runtime/c.txt", "runtime/d.bin",
+                            "runtime/e.bin", "runtime/f",     "runtime/g.txt", "runtime/h.bin", "runtime/i.txt"};
     assert_int_equal(whole.count, N);
     for (size_t i = 0; i < N; i++) assert_string_equal(whole.entries[i].path, order[i]);
     struct mem_sink m = {.buf = malloc(whole.len), .cap = whole.len};
@@ -586,6 +596,9 @@ static void check_stream_equals_build(struct hpk_compress c)
     assert_int_equal(hpk_payload_stream(&streamed, it, N, to_memory, &m, &e), 0);
     hpk_compress_opt = saved;
     assert_int_equal(m.bad, 0);
+    /* Whether the writer had written h.bin's first frames before the last
+     * showed it does not pay depends on timing: said, not asserted. */
+    if (c.codec == HPK_CODEC_ZSTD) print_message("streamed: %d writes over bytes written before\n", m.again);
     assert_int_equal(streamed.len, whole.len);
     assert_int_equal(m.got, streamed.flushed);
     /* The data went to the sink; table and footer are the caller's. */
