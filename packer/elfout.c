@@ -206,12 +206,12 @@ int hpk_elf_write(void *ctx, const uint8_t *buf, size_t len, uint64_t off)
      * to the fsync. An advice: a file system that refuses it leaves it all
      * to the fsync. */
     if (len >= (1u << 20)) sync_file_range(o->fd, at, (off_t)len, SYNC_FILE_RANGE_WRITE);
-    /* And commit what was written every SYNC_EVERY bytes: on ext4 the cost
-     * of an fsync grows with the blocks allocated since the last one (on
-     * this project's virtual machine 73 ms for a 128 MB file written in
-     * 4 MB steps, 18 ms when fdatasync had run every 32 MB). Here it runs
-     * on the payload's writer, while the other threads compress, instead
-     * of after everything (docs/results.md). */
+    /* And commit what was written every HPK_SYNC_EVERY bytes: on ext4 the
+     * cost of an fsync grows with the blocks allocated since the last one
+     * (on this project's virtual machine 73 ms for a 128 MB file written
+     * in 4 MB steps, 18 ms when fdatasync had run every 32 MB). Here it
+     * runs on the payload's writer, while the other threads compress,
+     * instead of after everything (docs/results.md). */
     o->unsynced += len;
     if (o->unsynced >= HPK_SYNC_EVERY) {
         o->unsynced = 0;

@@ -311,9 +311,11 @@ int hpk_elf_emit(const char *out, const uint8_t *payload, size_t plen, struct hp
 /* The same in steps, for a payload written while it is made: open writes
  * the launcher and its section header table to a temporary file next to
  * `out`; hpk_elf_write puts payload bytes at their place (a sink for
- * hpk_payload_stream) and starts their writeback; commit records the
- * payload's size in the .hpack header, syncs and renames; abort removes
- * the temporary file. After open, exactly one of commit and abort. */
+ * hpk_payload_stream), starts their writeback and commits them every
+ * HPK_SYNC_EVERY bytes (an fsync's cost grows with what it commits);
+ * commit records the payload's size in the .hpack header, syncs and
+ * renames; abort removes the temporary file. After open, exactly one of
+ * commit and abort. */
 struct hpk_elf_out {
     int fd;
     const char *out;
@@ -323,9 +325,7 @@ struct hpk_elf_out {
     uint64_t unsynced;    /* bytes written since the last fdatasync (hpk_elf_write) */
 };
 /* hpk_elf_write commits the file's data every this many bytes. */
-#ifndef HPK_SYNC_EVERY
 #define HPK_SYNC_EVERY (32u << 20)
-#endif
 int hpk_elf_open(const char *out, struct hpk_elf_out *o, struct hpk_err *e);
 int hpk_elf_write(void *o, const uint8_t *buf, size_t len, uint64_t off);
 int hpk_elf_commit(struct hpk_elf_out *o, uint64_t plen, struct hpk_err *e);
