@@ -143,6 +143,9 @@ static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, st
     *cursor = pl->off + len;
 }
 
+/* g->hold, g->rewind: none. */
+#define NO_HOLD ((size_t)-1)
+
 /* ---- zstd: frames compressed on every CPU, laid down in item order ----
  *
  * Threads claim frames in item order and compress each into a slot of a
@@ -154,9 +157,6 @@ static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, st
  * this project's virtual machine (docs/results.md). The bytes are those of
  * the item order whatever the thread count or timing: frames are
  * compressed independently with fixed parameters, and placed in order. */
-/* g->hold, g->rewind: none. */
-#define NO_HOLD ((size_t)-1)
-
 struct zpipe {
     const struct hpk_item *items;
     size_t n;
@@ -280,18 +280,20 @@ static int write_range(struct zpipe *g, struct zsrc *r, size_t from, size_t to, 
     return 0;
 }
 
-/* The writer (hpk_payload_stream): hands every byte laid down (up to
- * g->stable, see zp_commit) to the sink in order, outside the lock, while
- * the other threads compress. The frames of a file not yet sure to stay
- * compressed are written too, where they go if it does: should it be
- * stored after all, zp_commit sets g->rewind and the writer writes again
- * from there (the sink puts bytes at their offset). */
+/* What the writer handed to the sink from g->rewind on is to be written
+ * again (zp_commit stored a file whose frames it had written). Under mu. */
 static void take_rewind(struct zpipe *g)
 {
     if (g->rewind < g->p->flushed) g->p->flushed = g->rewind;
     g->rewind = NO_HOLD;
 }
 
+/* The writer (hpk_payload_stream): hands every byte laid down (up to
+ * g->stable, see zp_commit) to the sink in order, outside the lock, while
+ * the other threads compress. The frames of a file not yet sure to stay
+ * compressed are written too, where they go if it does: should it be
+ * stored after all, zp_commit sets g->rewind and the writer writes again
+ * from there (the sink puts bytes at their offset). */
 static void *zp_writer(void *arg)
 {
     struct zpipe *g = arg;
@@ -367,17 +369,21 @@ static int ref_level(int level)
  * reference's content as its prefix, a window that spans both, and
  * long-distance matching, which finds the reference's runs wherever they
  * moved (zstd's --patch-from does the same). Fixed parameters: the bytes
- * depend on the inputs and the level only. Returns the length, or
+ * depend on the inputs and the level only. cc is the worker's context,
+ * whose parameters are set here and reset after (its frames use
+ * ZSTD_compressCCtx, which takes the level alone): one context per thread,
+ * so its tables are not made anew for each difference (fresh pages cost
+ * on a virtual machine, docs/results.md). Returns the length, or
  * (size_t)-1. */
-static size_t ref_unit(const struct zpipe *g, size_t i, uint8_t **out)
+static size_t ref_unit(const struct zpipe *g, ZSTD_CCtx *cc, size_t i, uint8_t **out)
 {
     const struct hpk_item *it = &g->items[i], *r = &g->items[g->ref[i]];
     size_t cap = ZSTD_compressBound(it->size), len = (size_t)-1;
     unsigned wlog = 10; /* zstd's smallest window */
     while (((size_t)1 << wlog) < it->size + r->size) wlog++;
-    ZSTD_CCtx *cc = ZSTD_createCCtx();
     *out = malloc(cap);
-    if (cc && *out && !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, ref_level(g->level))) &&
+    if (cc && *out && !ZSTD_isError(ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters)) &&
+        !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, ref_level(g->level))) &&
         !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, (int)wlog)) &&
         !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_enableLongDistanceMatching, 1)) &&
         !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0)) &&
@@ -385,7 +391,7 @@ static size_t ref_unit(const struct zpipe *g, size_t i, uint8_t **out)
         size_t z = ZSTD_compress2(cc, *out, cap, it->data, it->size);
         if (!ZSTD_isError(z)) len = z;
     }
-    ZSTD_freeCCtx(cc);
+    if (cc) ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
     return len;
 }
 
@@ -541,7 +547,7 @@ static void *zp_worker(void *arg)
             size_t i = g->ditem[g->dnext++];
             pthread_mutex_unlock(&g->mu);
             uint8_t *d;
-            size_t dl = ref_unit(g, i, &d);
+            size_t dl = ref_unit(g, cc, i, &d);
             pthread_mutex_lock(&g->mu);
             g->dbuf[i] = d;
             g->dlen[i] = dl;
