@@ -209,9 +209,9 @@ int hpk_elf_write(void *ctx, const uint8_t *buf, size_t len, uint64_t off)
     /* And commit what was written every HPK_SYNC_EVERY bytes: on ext4 the
      * cost of an fsync grows with the blocks allocated since the last one
      * (on this project's virtual machine 73 ms for a 128 MB file written
-     * in 4 MB steps, 18 ms when fdatasync had run every 32 MB). Here it
-     * runs on the payload's writer, while the other threads compress,
-     * instead of after everything (docs/results.md). */
+     * in 4 MB steps, 18 ms when fdatasync had run every 32 MB). For a
+     * streamed payload it runs on the writer thread, while the other
+     * threads compress, instead of after everything (docs/results.md). */
     o->unsynced += len;
     if (o->unsynced >= HPK_SYNC_EVERY) {
         o->unsynced = 0;

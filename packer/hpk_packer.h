@@ -277,9 +277,9 @@ struct hpk_payload_buf {
     uint32_t count;
     size_t data_end;
     uint8_t base_hash[16], full_hash[16];
-    /* hpk_payload_stream: the sink, and how many bytes from the start were
-     * handed to it (the rest, table and footer included, is the caller's
-     * to write: data + flushed .. data + len). */
+    /* hpk_payload_stream: the sink, and the end of what was handed to it
+     * (every byte before, some of them twice; the rest, table and footer
+     * included, is the caller's to write: data + flushed .. data + len). */
     hpk_payload_sink_fn sink;
     void *sink_ctx;
     int sink_err; /* an errno from the sink, or 0 */

@@ -177,7 +177,7 @@ struct zpipe {
     size_t end;          /* end of the bytes in p->data (cursor, or in the item being laid down) */
     size_t zacc;         /* compressed bytes of the item being laid down */
     int sure;            /* that item will be kept compressed, whatever its other frames give */
-    size_t stable;       /* bytes laid down at their place: 0 .. stable-1 (see zp_commit) */
+    size_t stable;       /* bytes the writer may write: 0 .. stable-1 (see zp_commit) */
     size_t hold;         /* start of the item being laid down while it may yet be stored, else NO_HOLD */
     size_t rewind;       /* the writer's bytes from here on are stale (that item was stored), else NO_HOLD */
     size_t wto;          /* the writer is handing p->data up to here to the sink, outside the lock; or 0 */
@@ -200,7 +200,8 @@ struct zpipe {
 #define STREAM_CHUNK (4u << 20)
 /* The window of p->data moves to the front once this much of it has been
  * handed to the sink: a streamed payload touches tens of MB of memory, not
- * its whole size. Fresh pages are what memory costs: on this project's
+ * its whole size (but the window keeps a file not yet sure to stay
+ * compressed whole, from its start, see zp_writer). Fresh pages are what memory costs: on this project's
  * virtual machine, zeroing the 134 MB of a JDK's payload took up to 12 %
  * of its build's CPU time, more or less from run to run (docs/results.md). */
 #define WINDOW_SLIDE (16u << 20)
@@ -290,7 +291,8 @@ static void take_rewind(struct zpipe *g)
 
 /* The writer (hpk_payload_stream): hands every byte laid down (up to
  * g->stable, see zp_commit) to the sink in order, outside the lock, while
- * the other threads compress. The frames of a file not yet sure to stay
+ * the other threads compress, going back only to write a file stored after
+ * all again. The frames of a file not yet sure to stay
  * compressed are written too, where they go if it does: should it be
  * stored after all, zp_commit sets g->rewind and the writer writes again
  * from there (the sink puts bytes at their offset). */
@@ -322,10 +324,10 @@ static void *zp_writer(void *arg)
         p->flushed = to;
         take_rewind(g);
         /* Drop what the sink has: move the rest (what is laid down but not
-         * yet written: a few frames, usually) to the front. An item that may
-         * yet be stored stays whole: zp_commit then lays it down again from
-         * its start. Only the writer reads p->data outside the lock, and it
-         * is here. */
+         * yet written, a few frames usually) to the front. An item that may
+         * yet be stored stays whole, written or not: zp_commit then lays it
+         * down again from its start. Only the writer reads p->data outside
+         * the lock, and it is here. */
         size_t keep = g->hold < p->flushed ? g->hold : p->flushed;
         size_t gone = keep - p->base, live = g->end - keep;
         if (gone >= WINDOW_SLIDE && live <= gone / 2) {
