@@ -201,9 +201,10 @@ struct zpipe {
 /* The window of p->data moves to the front once this much of it has been
  * handed to the sink: a streamed payload touches tens of MB of memory, not
  * its whole size (but the window keeps a file not yet sure to stay
- * compressed whole, from its start, see zp_writer). Fresh pages are what memory costs: on this project's
- * virtual machine, zeroing the 134 MB of a JDK's payload took up to 12 %
- * of its build's CPU time, more or less from run to run (docs/results.md). */
+ * compressed whole, from its start, see zp_writer). Fresh pages are what
+ * memory costs: on this project's virtual machine, zeroing the 134 MB of a
+ * JDK's payload took up to 12 % of its build's CPU time, more or less from
+ * run to run (docs/results.md). */
 #define WINDOW_SLIDE (16u << 20)
 
 /* A mapped file's bytes, as the compression and the writer read them:
@@ -291,11 +292,10 @@ static void take_rewind(struct zpipe *g)
 
 /* The writer (hpk_payload_stream): hands every byte laid down (up to
  * g->stable, see zp_commit) to the sink in order, outside the lock, while
- * the other threads compress, going back only to write a file stored after
- * all again. The frames of a file not yet sure to stay
+ * the other threads compress. The frames of a file not yet sure to stay
  * compressed are written too, where they go if it does: should it be
- * stored after all, zp_commit sets g->rewind and the writer writes again
- * from there (the sink puts bytes at their offset). */
+ * stored after all, zp_commit sets g->rewind and the writer goes back and
+ * writes again from there (the sink puts bytes at their offset). */
 static void *zp_writer(void *arg)
 {
     struct zpipe *g = arg;
