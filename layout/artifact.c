@@ -245,11 +245,13 @@ int hpk_entry_pieces(const struct hpk_artifact *a, const struct hpk_entry *e, st
     }
     uint64_t F = hpk_codec_frame(e->codec);
     if (e->codec == HPK_CODEC_ZLIB || e->codec == HPK_CODEC_ZSTDREF) count = 1;
-    else count = (e->size + F - 1) / F;
+    else count = e->size / F + (e->size % F != 0);
     /* Every zstd frame takes at least 9 bytes (magic, header, one block
      * header): a size the stored bytes cannot hold is refused before any
-     * allocation it would call for. */
-    if (hpk_codec_zstd(e->codec) && (count == 0 || count > e->stored_size / 9)) return HPK_E_DATA_CODEC;
+     * allocation it would call for; and the pieces are counted in 32 bits
+     * (2^32 frames would be 8 PiB of content). */
+    if (hpk_codec_zstd(e->codec) && (count == 0 || count > e->stored_size / 9 || count > UINT32_MAX))
+        return HPK_E_DATA_CODEC;
     struct hpk_piece *p = malloc((size_t)count * sizeof *p);
     if (!p) return HPK_E_NOMEM;
     int err = HPK_OK;

@@ -601,6 +601,32 @@ t_stale_cache_temporaries() {
     [ -s "$tree/cache/$name" ] || fail "cache not added"
     [ ! -e "$tree/cache/.tmp.99999.$name" ] || fail "stale temporary left"
 }
+# A start that fails removes its staging tree however deep it is: the
+# removal holds two descriptors at most (it held one per level, so under
+# `ulimit -n 260` a tree 400 directories deep stayed behind after every
+# failed start, each start adding one). The failure: a link out of the tree.
+t_failed_unpack_removes_deep_tree() {
+    local c=$W/deeprm specs=(d:runtime) d=runtime
+    for i in $(seq 400); do d=$d/d; specs+=("d:$d"); done
+    specs+=("f:$d/t:x" "l:$d/up:../t" d:app f:app/a.jar:j d:runtime/bin "l:runtime/bin/java:../../../etc/passwd")
+    mkdir -p "$c"
+    "$CRAFT" "$c/a" "${specs[@]}"
+    for i in 1 2; do
+        expect_status 121 "points outside the tree" bash -c "ulimit -n 260; HPACK_CACHE_DIR='$c/cache' '$c/a'"
+        [ -z "$(ls -A "$c/cache" | grep -v '\.lock$')" ] || fail "start $i left behind: $(ls -A "$c/cache" | tr '\n' ' ')"
+    done
+    # A killed start's tree, as deep, with a read-only directory and links to
+    # a directory and a file outside: the next start removes it, and only it.
+    build_fake
+    local h; h=$("$HPACK" hash "$FAKE") d=$c/cache/$h.tmp.99999
+    mkdir -p "$c/outside/dir" "$d/$(printf 'd/%.0s' $(seq 400))ro"
+    echo keep >"$c/outside/dir/f"; echo keep >"$c/outside/f"
+    ln -s "$c/outside/dir" "$d/d/todir"; ln -s "$c/outside/f" "$d/d/d/tofile"; chmod 500 "$d/d/d"
+    (ulimit -n 260; HPACK_CACHE_DIR=$c/cache "$FAKE" >/dev/null) || fail "start after a stale tree failed"
+    [ ! -e "$d" ] || fail "stale tree left"
+    [ "$(cat "$c/outside/dir/f" "$c/outside/f")" = "$(printf 'keep\nkeep')" ] || fail "followed a link out"
+}
+
 t_interrupted_build_leaves_nothing() {
     [ -n "$J25" ] || fail "JDK 25 not found"
     local tmp=$W/intr-tmp jlc=$W/intr-jlc p
