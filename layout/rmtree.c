@@ -79,7 +79,7 @@ static int clear_files(int fd, struct level *l)
     return r;
 }
 
-/* Depth first, with two descriptors open at most whatever the depth: a
+/* Depth first, with three descriptors open at most whatever the depth: a
  * payload may nest about 2 000 directories (paths of 4 095 bytes), and one
  * descriptor per level ran out (EMFILE) under a low `ulimit -n`, which left
  * a failed start's staging directory behind for every start after it.

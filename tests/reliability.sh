@@ -602,7 +602,7 @@ t_stale_cache_temporaries() {
     [ ! -e "$tree/cache/.tmp.99999.$name" ] || fail "stale temporary left"
 }
 # A start that fails removes its staging tree however deep it is: the
-# removal holds two descriptors at most (it held one per level, so under
+# removal holds three descriptors at most (it held one per level, so under
 # `ulimit -n 260` a tree 400 directories deep stayed behind after every
 # failed start, each start adding one). The failure: a link out of the tree.
 t_failed_unpack_removes_deep_tree() {
