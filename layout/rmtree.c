@@ -28,9 +28,49 @@ static void level_free(struct level *l)
     free(l->subs);
 }
 
+/* The names in directory dir but "." and "..", and whether each may be a
+ * directory (DT_DIR or DT_UNKNOWN). Read whole, the directory closed,
+ * before anything is removed: removing while reading a directory may skip
+ * some. -1 if the reading stopped early (a read error, no memory); what
+ * was read is returned all the same. */
+static int read_names(int dir, char ***names_out, unsigned char **maydir_out, size_t *n_out)
+{
+    *names_out = NULL;
+    *maydir_out = NULL;
+    *n_out = 0;
+    int fd = dup(dir);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    char **names = NULL;
+    unsigned char *maydir = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    for (errno = 0; (de = readdir(d)); errno = 0) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (n == cap) {
+            char **nn = realloc(names, (cap ? 2 * cap : 16) * sizeof *nn);
+            if (nn) names = nn;
+            unsigned char *nd = nn ? realloc(maydir, cap ? 2 * cap : 16) : NULL;
+            if (nd) maydir = nd;
+            if (!nd) break; /* errno: ENOMEM */
+            cap = cap ? 2 * cap : 16;
+        }
+        if (!(names[n] = strdup(de->d_name))) break;
+        maydir[n++] = de->d_type == DT_DIR || de->d_type == DT_UNKNOWN;
+    }
+    int r = errno ? -1 : 0;
+    closedir(d);
+    *names_out = names;
+    *maydir_out = maydir;
+    *n_out = n;
+    return r;
+}
+
 /* Empty the directory fd of everything but its subdirectories, whose names
- * go to l->subs. The names are read first and the directory closed before
- * anything is removed: removing while reading a directory may skip some. */
+ * go to l->subs. */
 static int clear_files(int fd, struct level *l)
 {
     struct stat st;
@@ -40,32 +80,10 @@ static int clear_files(int fd, struct level *l)
     l->ino = st.st_ino;
     /* A read-only directory (from an entry's mode) must become writable to empty it. */
     fchmod(fd, 0700);
-    int dfd = dup(fd);
-    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-    if (!d) {
-        if (dfd >= 0) close(dfd);
-        return -1;
-    }
-    char **names = NULL;
-    unsigned char *isdir = NULL;
-    size_t n = 0, cap = 0;
-    int r = 0;
-    struct dirent *de;
-    for (errno = 0; (de = readdir(d)); errno = 0) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        if (n == cap) {
-            char **nn = realloc(names, (cap ? 2 * cap : 16) * sizeof *nn);
-            if (nn) names = nn;
-            unsigned char *nd = nn ? realloc(isdir, cap ? 2 * cap : 16) : NULL;
-            if (nd) isdir = nd;
-            if (!nd) break; /* errno: ENOMEM */
-            cap = cap ? 2 * cap : 16;
-        }
-        if (!(names[n] = strdup(de->d_name))) break;
-        isdir[n++] = de->d_type == DT_DIR || de->d_type == DT_UNKNOWN;
-    }
-    if (errno) r = -1; /* a read error, or no memory: what was read is still removed */
-    closedir(d);
+    char **names;
+    unsigned char *isdir;
+    size_t n;
+    int r = read_names(fd, &names, &isdir, &n);
     for (size_t i = 0; i < n; i++) {
         if (isdir[i]) {
             names[l->nsub++] = names[i]; /* kept in place: l->nsub <= i */
@@ -152,34 +170,20 @@ int hpk_rm_rf(int parent, const char *name)
     return r;
 }
 
-/* Remove (files or trees) every name in `dir` that `match` accepts.
- * Names are collected first: removing while reading a directory may skip some. */
+/* Remove (files or trees) every name in `dir` that `match` accepts. */
 static void remove_matching(int dir, int (*match)(const char *name, const char *a, const char *b), const char *a,
                             const char *b)
 {
-    int fd = dup(dir);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0) close(fd);
-        return;
-    }
-    char **names = NULL;
-    size_t count = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!match(de->d_name, a, b)) continue;
-        char **nn = realloc(names, (count + 1) * sizeof *nn);
-        if (!nn) break;
-        names = nn;
-        if (!(names[count] = strdup(de->d_name))) break;
-        count++;
-    }
-    closedir(d);
-    for (size_t i = 0; i < count; i++) {
-        hpk_rm_rf(dir, names[i]);
+    char **names;
+    unsigned char *maydir;
+    size_t n;
+    read_names(dir, &names, &maydir, &n); /* what could be read */
+    for (size_t i = 0; i < n; i++) {
+        if (match(names[i], a, b)) hpk_rm_rf(dir, names[i]);
         free(names[i]);
     }
     free(names);
+    free(maydir);
 }
 
 /* PREFIX<anything>.SUFFIX */
