@@ -197,7 +197,20 @@ fuzz: $(B)/fuzz_artifact
 	mkdir -p $(B)/fuzz-corpus
 	$(B)/fuzz_artifact -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 $(B)/fuzz-corpus tests/fuzz/corpus
 
-fuzz-regress: $(B)/fuzz_replay
-	$(B)/fuzz_replay tests/fuzz/corpus/*
+# The packer's jar reader (packer/jar.c): jars come from third parties.
+JAR_FUZZ_SRC := tests/fuzz/fuzz_jar.c packer/jar.c layout/dirsafe.c
+$(B)/fuzz_jar: $(JAR_FUZZ_SRC) $(HDRS)
+	clang -g -O1 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $(JAR_FUZZ_SRC) -larchive -lz
 
-.PHONY: fuzz fuzz-regress
+$(B)/fuzz_jar_replay: $(JAR_FUZZ_SRC) $(HDRS) | $(B)/.deps-ok
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DHPK_FUZZ_REPLAY -o $@ $(JAR_FUZZ_SRC) -larchive -lz
+
+fuzz-jar: $(B)/fuzz_jar
+	mkdir -p $(B)/fuzz-corpus-jar
+	$(B)/fuzz_jar -max_total_time=$(FUZZ_TIME) -max_len=16384 -timeout=10 $(B)/fuzz-corpus-jar tests/fuzz/corpus-jar
+
+fuzz-regress: $(B)/fuzz_replay $(B)/fuzz_jar_replay
+	$(B)/fuzz_replay tests/fuzz/corpus/*
+	$(B)/fuzz_jar_replay tests/fuzz/corpus-jar/*
+
+.PHONY: fuzz fuzz-jar fuzz-regress

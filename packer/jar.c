@@ -47,8 +47,8 @@ static char *manifest_get(const char *mf, size_t len, const char *key)
             out[vn] = 0;
             on = vn;
             in_value = 1;
-        } else if (n == 0 && i > 0) {
-            break; /* end of the main section */
+        } else if (n == 0) {
+            break; /* the end of the main section (first line empty: an empty one, as the JVM reads it) */
         }
         /* skip one line terminator: \r\n, \n or \r */
         if (j < len && mf[j] == '\r') j++;
@@ -209,6 +209,11 @@ static int find_manifest_record(const uint8_t *d, size_t size, const char *name,
     if (eo == SIZE_MAX) return hpk_fail(e, HPK_ST_CLASSPATH, "%s: not a zip file (no end of central directory)", name);
     if (eo >= 20 && hpk_get32(d + eo - 20) == 0x07064b50)
         return hpk_fail(e, HPK_ST_CLASSPATH, "%s: a zip64 jar: hpack cannot rewrite its manifest", name);
+    /* One disk: readers of a jar split over several (libarchive's reader by
+     * the central directory among them) read it another way, by its local
+     * headers in order, and would find a manifest this one does not. */
+    if (hpk_get16(d + eo + 4) != 0 || hpk_get16(d + eo + 6) != 0 || hpk_get16(d + eo + 8) != hpk_get16(d + eo + 10))
+        return hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (its end record names several disks)", name);
     uint32_t count = hpk_get16(d + eo + 10), cdsize = hpk_get32(d + eo + 12), cdoff = hpk_get32(d + eo + 16);
     if ((size_t)cdoff + cdsize > eo)
         return hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (central directory out of bounds)", name);
@@ -223,6 +228,14 @@ static int find_manifest_record(const uint8_t *d, size_t size, const char *name,
         pos = next;
     }
     if (rec == SIZE_MAX) return hpk_fail(e, HPK_ST_CLASSPATH, "%s: no manifest to rewrite", name);
+    /* No other record shares the manifest's local header: the rewrite
+     * moves the manifest, and that record would be left on the old one. */
+    pos = cdoff;
+    for (uint32_t k = 0; k < count; k++) {
+        if (pos != rec && hpk_get32(d + pos + 42) == hpk_get32(d + rec + 42))
+            return hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (two records share the manifest's bytes)", name);
+        pos += 46 + hpk_get16(d + pos + 28) + hpk_get16(d + pos + 30) + hpk_get16(d + pos + 32);
+    }
     z->eo = eo, z->cdoff = cdoff, z->cdsize = cdsize, z->rec = rec;
     return 0;
 }
@@ -236,6 +249,12 @@ static char *read_manifest(const uint8_t *d, const struct zip_cd *z, const char 
     uint32_t method = hpk_get16(d + rec + 10), csize = hpk_get32(d + rec + 20), usize = hpk_get32(d + rec + 24), lho = hpk_get32(d + rec + 42);
     if ((size_t)lho + 30 > z->cdoff || hpk_get32(d + lho) != 0x04034b50) {
         hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad local header of the manifest)", name);
+        return NULL;
+    }
+    /* The local header names the same file: libarchive, which read the
+     * manifest before (hpk_jar_manifest), goes by the local header's name. */
+    if (hpk_get16(d + lho + 26) != 20 || (size_t)lho + 30 + 20 > z->cdoff || memcmp(d + lho + 30, d + rec + 46, 20)) {
+        hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (the manifest's local header names another file)", name);
         return NULL;
     }
     size_t data = (size_t)lho + 30 + hpk_get16(d + lho + 26) + hpk_get16(d + lho + 28);

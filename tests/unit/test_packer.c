@@ -439,6 +439,30 @@ static void test_jar_rewrite_class_path(void **state)
     assert_int_equal(hpk_jar_rewrite_class_path(j, n - 1, "t.jar", want, &o, &on, &e), -1);
     assert_string_equal(e.msg, "t.jar: not a zip file (no end of central directory)");
     free(j);
+
+    /* Where libarchive (hpk_jar_manifest) would read the jar another way
+     * than the central directory says (found by tests/fuzz/fuzz_jar.c):
+     * refused, not rewritten into a jar that reads back otherwise. */
+    const char *cp = "Manifest-Version: 1.0\nClass-Path: /opt/a.jar\n\n";
+    j = tiny_jar(cp, 0, &n);
+    hpk_put16(j + n - 22 + 4, 1); /* the end record: "disk 1" (a split zip) */
+    assert_int_equal(hpk_jar_rewrite_class_path(j, n, "t.jar", want, &o, &on, &e), -1);
+    assert_string_equal(e.msg, "t.jar: corrupt jar (its end record names several disks)");
+    free(j);
+    j = tiny_jar(cp, 0, &n);
+    j[30] = 'm'; /* the local header says "meta-INF/...": libarchive goes by it */
+    assert_int_equal(hpk_jar_rewrite_class_path(j, n, "t.jar", want, &o, &on, &e), -1);
+    assert_string_equal(e.msg, "t.jar: corrupt jar (the manifest's local header names another file)");
+    free(j);
+    /* An empty first line ends an empty main section, as the JVM reads
+     * it: what follows is a per-entry section, not the jar's Class-Path. */
+    struct hpk_manifest m;
+    j = tiny_jar("\nName: x/\nClass-Path: /opt/a.jar\nMain-Class: x.M\n\n", 0, &n);
+    assert_int_equal(hpk_jar_manifest(j, n, "t.jar", &m, &e), 0);
+    assert_null(m.class_path);
+    assert_null(m.main_class);
+    hpk_manifest_free(&m);
+    free(j);
 }
 
 /* Which entries a start passing an AOT cache may leave out of its tree
