@@ -89,8 +89,16 @@ static void members_decode(const uint8_t *img, size_t len, struct members *ms)
     memset(ms, 0, sizeof *ms);
     struct archive *a = archive_read_new();
     if (!a) hpk_oom();
-    archive_read_support_format_all(a);
-    archive_read_support_filter_all(a);
+    /* What the options name (a .zip, a .tar compressed or not), and no
+     * more: "all" would take an mtree text for an archive and run an
+     * external lrzip or lzop found on the PATH for a file with its magic. */
+    archive_read_support_format_tar(a);
+    archive_read_support_format_gnutar(a);
+    archive_read_support_format_zip(a);
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_bzip2(a);
+    archive_read_support_filter_xz(a);
+    archive_read_support_filter_zstd(a);
     if (archive_read_open_memory(a, img, len) != ARCHIVE_OK) {
         archive_read_free(a);
         return;
@@ -98,7 +106,15 @@ static void members_decode(const uint8_t *img, size_t len, struct members *ms)
     ms->opened = 1;
     struct archive_entry *ae;
     int r;
-    while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+    while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+        /* ARCHIVE_WARN: a name libarchive could not convert to the locale's
+         * characters (hpack.c sets UTF-8): said, never dropped in silence. */
+        r = ARCHIVE_OK;
+        if (!archive_entry_pathname(ae)) {
+            const char *why = archive_error_string(a);
+            ms->err = hpk_xstrdup(why ? why : "a member name that cannot be read");
+            break;
+        }
         const char *name = member_name(ae);
         if (!name) continue;
         if (ms->n == ms->cap) ms->v = hpk_xrealloc(ms->v, (ms->cap = ms->cap ? 2 * ms->cap : 256) * sizeof *ms->v);
@@ -252,7 +268,8 @@ static int add_member(const struct areader *r, struct member *m, struct hpk_err 
     while (rl && rel[rl - 1] == '/') rl--;
     if (rl == 0) return 0;
     char ent[PATH_MAX];
-    snprintf(ent, sizeof ent, "%s/%.*s", r->dst->prefix, (int)rl, rel);
+    if ((size_t)snprintf(ent, sizeof ent, "%s/%.*s", r->dst->prefix, (int)rl, rel) >= sizeof ent)
+        return hpk_fail(e, r->dst->status, "%s: member %.200s...: name too long", r->file, m->name);
     if (!hpk_layout_path_ok(ent, strlen(ent)))
         return hpk_fail(e, r->dst->status, "%s: member %s: name not allowed in a payload", r->file, m->name);
     if (add_parents(r, m, rel, ent, e) != 0 || check_taken(r, m, ent, e) != 0) return -1;

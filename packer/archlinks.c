@@ -51,6 +51,8 @@ enum { AL_KEEP, AL_SKIP, AL_COPY };
 static int link_fate(const struct alinks *c, size_t k, size_t *to, char *found, size_t fn, struct hpk_err *e)
 {
     const struct hpk_item *it = &c->s->items[k];
+    /* An absolute target names the host that unpacks the archive, nothing in it. */
+    if (it->size && ((const char *)it->data)[0] == '/') return AL_SKIP;
     const char *rel = it->path + strlen(c->prefix) + 1, *sl = strrchr(rel, '/');
     char start[2 * PATH_MAX];
     snprintf(start, sizeof start, "%.*s%s%.*s", sl ? (int)(sl - rel) : 0, rel, sl ? "/" : "", (int)it->size,

@@ -61,17 +61,26 @@ void hpk_cp_relpath(const char *from, const char *to, char *out, size_t n)
     if (o < n) snprintf(out + o, n - o, "%s", to + common);
 }
 
-/* A Class-Path token as a file path: "file:" dropped, %XX decoded; NULL
- * for another scheme (the JVM ignores those). */
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* A Class-Path token as a file path: "file:" dropped, %XX decoded; -1 for
+ * another scheme (the JVM ignores those), a '%' not followed by two hex
+ * digits or %00 (the JVM's URL decoding refuses them: the entry names
+ * nothing), or a path longer than n - 1. */
 int hpk_cp_entry_path(const char *tok, char *out, size_t n)
 {
     if (!strncasecmp(tok, "file:", 5)) tok += 5;
     else if (strchr(tok, ':')) return -1;
     size_t o = 0;
-    for (const char *p = tok; *p && o + 1 < n; p++) {
-        unsigned x;
-        if (p[0] == '%' && sscanf(p + 1, "%2x", &x) == 1 && x) {
-            out[o++] = (char)x;
+    for (const char *p = tok; *p; p++) {
+        if (o + 1 >= n) return -1;
+        if (p[0] == '%') {
+            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+            if (lo < 0 || (hi | lo) == 0) return -1;
+            out[o++] = (char)(hi << 4 | lo);
             p += 2;
         } else {
             out[o++] = *p;

@@ -5,6 +5,7 @@
 #include "hpk_build.h"
 #include "hpk_cmds.h"
 
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,10 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Names in archives and jars are UTF-8 (zip's flag, pax headers):
+     * libarchive hands them over in the locale's characters, so the same
+     * bytes whatever locale hpack runs in. The rest stays "C". */
+    if (!setlocale(LC_CTYPE, "C.UTF-8")) setlocale(LC_CTYPE, "C.utf8");
     if (argc < 2) {
         usage(stderr);
         return HPK_ST_USAGE;

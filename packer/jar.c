@@ -83,7 +83,7 @@ int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct 
     }
     struct archive_entry *ae;
     int r, found = 0, entries = 0;
-    while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+    while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
         entries++;
         const char *p = archive_entry_pathname(ae);
         if (p && is_signature_file(p)) m->is_signed = 1;
@@ -413,12 +413,13 @@ static char *module_info_name(const uint8_t *c, size_t n, char **requires)
             char *names[2] = {NULL, NULL};
             size_t mp = p + 6, nreq = mp + 8 <= n ? U2(mp + 6) : 0;
             FILE *f = requires ? open_memstream(&names[1], &(size_t){0}) : NULL;
+            int written = 0;
             for (size_t r = 0; r <= nreq && mp + 6 <= n; r++) {
                 size_t mi = U2(mp), ui;
                 if (mi && mi < cpn && c[off[mi]] == 19 && (ui = U2(off[mi] + 1)) && ui < cpn && c[off[ui]] == 1 &&
                     off[ui] + 3 + U2(off[ui] + 1) <= n) {
                     if (r == 0) names[0] = strndup((const char *)c + off[ui] + 3, U2(off[ui] + 1));
-                    else if (f) fprintf(f, "%s%.*s", r > 1 ? "," : "", (int)U2(off[ui] + 1), (const char *)c + off[ui] + 3);
+                    else if (f) fprintf(f, "%s%.*s", written++ ? "," : "", (int)U2(off[ui] + 1), (const char *)c + off[ui] + 3);
                 }
                 mp += r == 0 ? 8 : 6;
             }
@@ -441,25 +442,33 @@ char *hpk_jar_module_name(const uint8_t *data, size_t size, char **requires)
     struct archive *a = archive_read_new();
     if (!a) return NULL;
     archive_read_support_format_zip(a);
-    char *name = NULL;
+    /* A module-info.class wins over the manifest's Automatic-Module-Name
+     * wherever each lies: it also says what the module requires. */
+    char *name = NULL, *automatic = NULL;
     struct archive_entry *ae;
     if (archive_read_open_memory(a, data, size) == ARCHIVE_OK) {
-        while (!name && archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+        int r;
+        while (!name && ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK || r == ARCHIVE_WARN)) {
             const char *p = archive_entry_pathname(ae);
             la_int64_t sz = archive_entry_size(ae);
             int mi = p && (!strcmp(p, "module-info.class") ||
                            (!strncmp(p, "META-INF/versions/", 18) && strstr(p + 18, "/module-info.class")));
-            int mf = p && !strcasecmp(p, "META-INF/MANIFEST.MF");
+            int mf = p && !automatic && !strcasecmp(p, "META-INF/MANIFEST.MF");
             if ((!mi && !mf) || sz <= 0 || sz > (1 << 22)) continue;
             uint8_t *buf = malloc((size_t)sz + 1);
             if (!buf) break;
             if (archive_read_data(a, buf, (size_t)sz) == sz) {
                 buf[sz] = 0;
-                name = mi ? module_info_name(buf, (size_t)sz, requires) : manifest_get((char *)buf, (size_t)sz, "Automatic-Module-Name");
+                if (mi) name = module_info_name(buf, (size_t)sz, requires);
+                else automatic = manifest_get((char *)buf, (size_t)sz, "Automatic-Module-Name");
             }
             free(buf);
         }
     }
     archive_read_free(a);
-    return name;
+    if (name) {
+        free(automatic);
+        return name;
+    }
+    return automatic;
 }

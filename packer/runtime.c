@@ -45,7 +45,7 @@ static char *release_get(const char *text, const char *key)
 static int major_from(const char *v)
 {
     int m = atoi(v);
-    return m == 1 ? atoi(v + 2) : m;
+    return m == 1 && v[1] == '.' ? atoi(v + 2) : m;
 }
 
 int hpk_release_major(const char *home)

@@ -114,6 +114,55 @@ PY
     expect_status 3 "dir-after-link.tgz: member jdk-fake/d/conf/ appears twice" \
         "$HPACK" build --runtime "$W/tbs/dir-after-link.tgz" --jar "$SAMPLES/hello.jar" -o "$W/art/tbs-dal"
 }
+# Archives from third parties, as a review crafted them: UTF-8 member names
+# (a pax header, zip's flag, a jar's first entry) are read, not refused as
+# "not a jar"; an absolute symlink names nothing inside and is skipped, not
+# resolved inside the archive; a name longer than a path is refused, not
+# cut; a file of another format is not handed to an external decoder.
+t_archive_inputs_as_given() {
+    mkdir -p "$W/aig/bin"; fake_runtime "$W/aig/jdk-fake"
+    python3 - "$W/aig" "$SAMPLES/hello.jar" <<'PY'
+import io, sys, tarfile, zipfile
+w, hello = sys.argv[1], open(sys.argv[2], "rb").read()
+def member(t, name, data=b"x"):
+    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+with tarfile.open(f"{w}/utf8.tgz", "w:gz", format=tarfile.PAX_FORMAT) as t:
+    member(t, "app/lib/hello.jar", hello); member(t, "app/conf/caf\u00e9.txt")
+with zipfile.ZipFile(f"{w}/utf8.zip", "w") as z:
+    z.writestr("app/lib/hello.jar", hello); z.writestr("app/conf/caf\u00e9.txt", b"x")
+with zipfile.ZipFile(f"{w}/utf8first.jar", "w") as z, zipfile.ZipFile(sys.argv[2]) as h:
+    z.writestr("donn\u00e9es/x.txt", b"x")
+    for n in h.namelist(): z.writestr(n, h.read(n))
+with tarfile.open(f"{w}/abslink.tgz", "w:gz") as t:
+    member(t, "app/lib/hello.jar", hello); member(t, "app/conf/etc/app.conf", b"INSIDE")
+    i = tarfile.TarInfo("app/conf/link.conf"); i.type = tarfile.SYMTYPE; i.linkname = "/etc/app.conf"; t.addfile(i)
+with tarfile.open(f"{w}/deep.tgz", "w:gz", format=tarfile.PAX_FORMAT) as t:
+    member(t, "app/lib/hello.jar", hello); member(t, "app/" + "d123456789/" * 420 + "f")
+open(f"{w}/app.tar.lrz", "wb").write(b"LRZI\x00\x06" + bytes(100))
+PY
+    # a decoder on the PATH that says when it runs
+    printf '#!/bin/sh\ntouch %s/ran\nexit 1\n' "$W/aig" >"$W/aig/bin/lrzip"; chmod +x "$W/aig/bin/lrzip"
+    local f
+    for f in utf8.tgz utf8.zip; do
+        LANG=C LC_ALL=C "$HPACK" build -q --runtime "$W/aig/jdk-fake" --app-dist "$W/aig/$f" --cp lib/hello.jar \
+            --main-class demo.Main -o "$W/art/aig-$f" || fail "$f: not read"
+        "$HPACK" inspect --json "$W/art/aig-$f" | grep -q "\"app/conf/caf\(\\u00e9\|é\).txt\"" || fail "$f: the UTF-8 name is not in the artifact"
+    done
+    [ "$("$HPACK" hash "$W/art/aig-utf8.tgz")" = "$("$HPACK" hash "$W/art/aig-utf8.zip")" ] || fail "the tar and the zip give other bytes"
+    LC_ALL=C "$HPACK" build -q --runtime "$W/aig/jdk-fake" --jar "$W/aig/utf8first.jar" -o "$W/art/aig-first" ||
+        fail "a jar whose first entry has a UTF-8 name is refused"
+    local err
+    err=$("$HPACK" build -q --runtime "$W/aig/jdk-fake" --app-dist "$W/aig/abslink.tgz" --cp lib/hello.jar \
+        --main-class demo.Main -o "$W/art/aig-abs" 2>&1) || fail "abslink.tgz: $err"
+    grep -q "skipping symlink conf/link.conf -> /etc/app.conf (names nothing inside the archive)" <<<"$err" || fail "no warning: $err"
+    ! "$HPACK" inspect --json "$W/art/aig-abs" | grep -q '"app/conf/link.conf"' || fail "the absolute link was resolved inside the archive"
+    expect_status 4 "deep.tgz: member app/d123456789/" \
+        "$HPACK" build --runtime "$W/aig/jdk-fake" --app-dist "$W/aig/deep.tgz" --cp lib/hello.jar --main-class demo.Main -o "$W/art/aig-deep"
+    PATH=$W/aig/bin:$PATH expect_status 4 "app.tar.lrz: not a directory nor an archive hpack can read" \
+        "$HPACK" build --runtime "$W/aig/jdk-fake" --app-dist "$W/aig/app.tar.lrz" --cp lib/hello.jar --main-class demo.Main -o "$W/art/aig-lrz"
+    [ ! -e "$W/aig/ran" ] || fail "an external decoder ran"
+}
+
 t_extract_round_trip() {
     "$HPACK" extract "$H25" -o "$W/rt-x" || fail "extract to a directory"
     local cp; cp=$("$HPACK" inspect --json "$H25" | python3 -c 'import json,sys; print(json.load(sys.stdin)["class_path"][0])')

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <archive.h>
+#include <archive_entry.h>
 #include <zlib.h>
 
 #include "../../packer/hpk_build.h"
@@ -360,6 +362,17 @@ static void test_cp_path(void **state)
     assert_string_equal(o, "lib/a b.jar");
     assert_int_equal(hpk_cp_entry_path("http://example.org/a.jar", o, sizeof o), -1);
     assert_int_equal(hpk_cp_entry_path("file:", o, sizeof o), -1);
+    /* only a whole %XX escape: the JVM refuses the rest, and "x%4" once
+     * read past the token's end (a review found it under ASan) */
+    assert_int_equal(hpk_cp_entry_path("x%4", o, sizeof o), -1);
+    assert_int_equal(hpk_cp_entry_path("x%", o, sizeof o), -1);
+    assert_int_equal(hpk_cp_entry_path("a%-1.jar", o, sizeof o), -1);
+    assert_int_equal(hpk_cp_entry_path("a% 9.jar", o, sizeof o), -1);
+    assert_int_equal(hpk_cp_entry_path("a%00.jar", o, sizeof o), -1);
+    assert_int_equal(hpk_cp_entry_path("caf%C3%a9.jar", o, sizeof o), 0);
+    assert_string_equal(o, "caf\xc3\xa9.jar");
+    assert_int_equal(hpk_cp_entry_path("abcdef", o, 6), -1); /* longer than the room: not cut */
+    assert_int_equal(hpk_cp_entry_path("abcde", o, 6), 0);
 }
 
 /* A jar holding only META-INF/MANIFEST.MF with text mf, stored (method 0)
@@ -463,6 +476,100 @@ static void test_jar_rewrite_class_path(void **state)
     assert_null(m.main_class);
     hpk_manifest_free(&m);
     free(j);
+}
+
+/* A zip of k stored entries, written by libarchive. */
+static uint8_t *zip_of(const char **names, const uint8_t **data, const size_t *len, int k, size_t *size)
+{
+    size_t cap = 1 << 16;
+    uint8_t *buf = malloc(cap);
+    struct archive *a = archive_write_new();
+    assert_non_null(buf);
+    assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_set_options(a, "zip:compression=store"), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_memory(a, buf, cap, size), ARCHIVE_OK);
+    for (int i = 0; i < k; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, names[i]);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, (la_int64_t)len[i]);
+        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(a, data[i], len[i]), (la_ssize_t)len[i]);
+        archive_entry_free(e);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    return buf;
+}
+
+/* The module a jar declares: its module-info.class (javac's, for a module
+ * com.example.m requiring java.sql and java.logging) wherever it lies,
+ * before the manifest's Automatic-Module-Name, which once won when it came
+ * first and lost the requires (a review found it). */
+static void test_jar_module_name(void **state)
+{
+    (void)state;
+    static const uint8_t mi[] = {
+    0xca, 0xfe, 0xba, 0xbe, 0x00, 0x00, 0x00, 0x45, 0x00, 0x11, 0x07, 0x00, 0x02, 0x01, 0x00, 0x0b,
+    0x6d, 0x6f, 0x64, 0x75, 0x6c, 0x65, 0x2d, 0x69, 0x6e, 0x66, 0x6f, 0x01, 0x00, 0x0a, 0x53, 0x6f,
+    0x75, 0x72, 0x63, 0x65, 0x46, 0x69, 0x6c, 0x65, 0x01, 0x00, 0x10, 0x6d, 0x6f, 0x64, 0x75, 0x6c,
+    0x65, 0x2d, 0x69, 0x6e, 0x66, 0x6f, 0x2e, 0x6a, 0x61, 0x76, 0x61, 0x01, 0x00, 0x06, 0x4d, 0x6f,
+    0x64, 0x75, 0x6c, 0x65, 0x13, 0x00, 0x07, 0x01, 0x00, 0x0d, 0x63, 0x6f, 0x6d, 0x2e, 0x65, 0x78,
+    0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x6d, 0x13, 0x00, 0x09, 0x01, 0x00, 0x09, 0x6a, 0x61, 0x76,
+    0x61, 0x2e, 0x62, 0x61, 0x73, 0x65, 0x01, 0x00, 0x06, 0x32, 0x35, 0x2e, 0x30, 0x2e, 0x33, 0x13,
+    0x00, 0x0c, 0x01, 0x00, 0x08, 0x6a, 0x61, 0x76, 0x61, 0x2e, 0x73, 0x71, 0x6c, 0x13, 0x00, 0x0e,
+    0x01, 0x00, 0x0c, 0x6a, 0x61, 0x76, 0x61, 0x2e, 0x6c, 0x6f, 0x67, 0x67, 0x69, 0x6e, 0x67, 0x14,
+    0x00, 0x10, 0x01, 0x00, 0x0b, 0x63, 0x6f, 0x6d, 0x2f, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65,
+    0x80, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x03,
+    0x00, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, 0x28, 0x00, 0x06, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x03, 0x00, 0x08, 0x80, 0x00, 0x00, 0x0a, 0x00, 0x0b, 0x00, 0x00, 0x00, 0x0a,
+    0x00, 0x0d, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x01, 0x00, 0x0f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00,
+    };
+    static const char mf[] = "Manifest-Version: 1.0\r\nAutomatic-Module-Name: other.name\r\n\r\n";
+    const char *names[] = {"META-INF/MANIFEST.MF", "module-info.class"};
+    const uint8_t *data[] = {(const uint8_t *)mf, mi};
+    const size_t len[] = {sizeof mf - 1, sizeof mi};
+    size_t n;
+    char *req;
+    uint8_t *j = zip_of(names, data, len, 2, &n);
+    char *m = hpk_jar_module_name(j, n, &req);
+    assert_string_equal(m, "com.example.m");
+    assert_string_equal(req, "java.base,java.sql,java.logging");
+    free(m), free(req), free(j);
+    j = zip_of(names, data, len, 1, &n); /* the manifest alone */
+    m = hpk_jar_module_name(j, n, &req);
+    assert_string_equal(m, "other.name");
+    assert_null(req);
+    free(m), free(j);
+    /* a first entry with a UTF-8 name (zip's flag) neither ends the reading
+     * nor makes the jar "not a jar" */
+    const char *names2[] = {"donn\xc3\xa9" "es/x.txt", "module-info.class"};
+    const uint8_t *data2[] = {(const uint8_t *)"x", mi};
+    const size_t len2[] = {1, sizeof mi};
+    j = zip_of(names2, data2, len2, 2, &n);
+    m = hpk_jar_module_name(j, n, &req);
+    assert_string_equal(m, "com.example.m");
+    free(m), free(req);
+    struct hpk_manifest man;
+    struct hpk_err e;
+    assert_int_equal(hpk_jar_manifest(j, n, "u.jar", &man, &e), 0); /* no manifest: read, not refused */
+    hpk_manifest_free(&man);
+    free(j);
+}
+
+/* JAVA_VERSION="1" (a release file of a third party's tarball) once read
+ * past its string (ASan): major 1, said and refused by the caller. */
+static void test_release_major(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {{"JAVA_VERSION=\"1\"\n", "1"}, {"JAVA_VERSION=\"1.8.0_452\"\n", "8"},
+                              {"JAVA_VERSION=\"25.0.1\"\n", "25"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        write_file("release", cases[i][0]);
+        assert_int_equal(hpk_release_major("."), atoi(cases[i][1]));
+    }
 }
 
 /* Which entries a start passing an AOT cache may leave out of its tree
@@ -727,6 +834,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ready_forms),
         cmocka_unit_test(test_deferrable_default_cds),
+        cmocka_unit_test(test_jar_module_name),
+        cmocka_unit_test_setup_teardown(test_release_major, enter, leave),
         cmocka_unit_test(test_ready_refused),
         cmocka_unit_test(test_compress),
         cmocka_unit_test(test_stream_equals_build),
