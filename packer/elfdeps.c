@@ -84,7 +84,10 @@ static int elf_needs(const uint8_t *data, size_t size, struct strv *needed, char
             rc = -1;
             break;
         }
-        if (interp) *interp = strndup((const char *)data + ph.p_offset, ph.p_filesz);
+        if (interp) {
+            free(*interp); /* a second PT_INTERP: the last one, as the kernel takes it */
+            *interp = strndup((const char *)data + ph.p_offset, ph.p_filesz);
+        }
     }
     Elf_Scn *scn = NULL;
     while (rc == 0 && (scn = elf_nextscn(elf, scn))) {
@@ -213,10 +216,29 @@ static void launcher_needs(int exe_fd, struct deps *d)
     if (elf) elf_end(elf);
 }
 
-/* The loaders, at their exact paths. */
+/* A program interpreter the image may take from the host: a dynamic
+ * loader's name (ld*.so*) right in one of the library directories, the
+ * path plain (no ".", ".." or empty component). A runtime's file names the
+ * host path the image copies: anything else (/etc/shadow, say) is refused,
+ * not copied into the image. */
+static int interp_ok(const char *p)
+{
+    const char *base = strrchr(p, '/');
+    if (!base || strncmp(base + 1, "ld", 2) || !strstr(base + 1, ".so")) return 0;
+    for (size_t k = 0; k < sizeof lib_dirs / sizeof *lib_dirs; k++) {
+        size_t n = strlen(lib_dirs[k]);
+        if ((size_t)(base - p) == n && !strncmp(p, lib_dirs[k], n)) return 1;
+    }
+    return 0;
+}
+
+/* The loaders, at their exact paths: ELF files of the runtime's machine. */
 static int take_interps(struct deps *d, struct hpk_closure *c, struct hpk_err *e)
 {
     for (size_t i = 0; i < d->interps.n; i++) {
+        if (!interp_ok(d->interps.v[i]))
+            return hpk_fail(e, HPK_ST_ARTIFACT, "the runtime names %s as its program interpreter: not a dynamic "
+                            "loader in the library directories (such as /lib64/ld-linux-x86-64.so.2)", d->interps.v[i]);
         char *real = realpath(d->interps.v[i], NULL);
         if (!real)
             return hpk_fail(e, HPK_ST_RUNTIME, "the runtime's program interpreter %s is not on this host: %s",
@@ -225,6 +247,17 @@ static int take_interps(struct deps *d, struct hpk_closure *c, struct hpk_err *e
         size_t len;
         if (read_all(real, &data, &len) != 0) {
             int rc = hpk_fail(e, HPK_ST_RUNTIME, "%s: %s", real, strerror(errno));
+            free(real);
+            return rc;
+        }
+        struct strv none = {0};
+        unsigned m = 0;
+        int r = elf_needs(data, len, &none, NULL, &m);
+        strv_free(&none);
+        if (r != 0 || m != c->machine) {
+            free(data);
+            int rc = hpk_fail(e, HPK_ST_RUNTIME, "%s (the runtime's program interpreter %s): not an ELF file of the "
+                              "runtime's machine", real, d->interps.v[i]);
             free(real);
             return rc;
         }
@@ -244,6 +277,10 @@ static int take_interps(struct deps *d, struct hpk_closure *c, struct hpk_err *e
 static int find_lib(const char *name, unsigned machine, char *path, size_t pn, uint8_t **data, size_t *len,
                     struct strv *needs)
 {
+    /* A name with a '/' is a path to the loader (relative to the working
+     * directory): no library of these directories, and never a host file
+     * outside them taken into the image. */
+    if (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) return -1;
     for (size_t d = 0; d < sizeof lib_dirs / sizeof *lib_dirs; d++) {
         snprintf(path, pn, "%s/%s", lib_dirs[d], name);
         unsigned m = 0;

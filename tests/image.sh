@@ -143,6 +143,48 @@ assert len(j["Layers"]) == 3, j["Layers"]' <<<"$js" || fail "expected the base's
     expect_status 2 "/nonexistent" "$HPACK" image "$W/img3/second" --base oci-archive:/nonexistent -o "$W/img3/x.tar"
 }
 
+# The image takes the runtime's loader and libraries from the host at the
+# paths its ELF headers name: a crafted runtime (a review's) named
+# /etc/hostname as a library's loader, and a needed library
+# "../../../x/libx.so", and got those host files into the image's layer.
+t_image_host_paths_from_elf_headers() {
+    local o=$W/imgelf; mkdir -p "$o/x"
+    command -v cc >/dev/null || fail "cc is needed (it builds hpack)"
+    printf 'int main(void) { return 0; }\n' >"$o/java.c"
+    printf 'int x(void) { return 1; }\n' >"$o/x.c"
+    printf 'int x(void); int e(void) { return x(); }\n' >"$o/e.c"
+    cc -shared -fPIC -o "$o/x/libx.so" "$o/x.c" -Wl,-soname,../../../..$o/x/libx.so
+    local v
+    for v in interp needed; do
+        fake_runtime "$o/rt-$v"
+        cc -o "$o/rt-$v/bin/java" "$o/java.c"
+        case $v in
+        interp) cc -o "$o/rt-$v/lib/libevil.so" "$o/java.c" -Wl,--dynamic-linker=/etc/hostname ;; # a program named .so
+        needed) cc -shared -fPIC -o "$o/rt-$v/lib/libevil.so" "$o/e.c" "$o/x/libx.so" ;;
+        esac
+        "$HPACK" build -q --runtime "$o/rt-$v" --jar "$SAMPLES/hello.jar" -o "$o/art-$v" || fail "$v: build"
+    done
+    expect_status 9 "names /etc/hostname as its program interpreter: not a dynamic loader" \
+        "$HPACK" image "$o/art-interp" -o "$o/interp.tar"
+    [ ! -e "$o/interp.tar" ] || fail "a refused image was written"
+    local err; err=$("$HPACK" image "$o/art-needed" -o "$o/needed.tar" 2>&1) || fail "needed: $err"
+    grep -q "needs ../../../..$o/x/libx.so, which is not on this host" <<<"$err" || fail "no warning: $err"
+    python3 - "$o/needed.tar" <<'PY' || fail "a library outside the library directories is in the image"
+import io, sys, tarfile
+names = []
+with tarfile.open(sys.argv[1]) as oci:
+    for m in oci.getmembers():
+        if m.isfile() and m.name.startswith("blobs/"):
+            try:
+                names += tarfile.open(fileobj=io.BytesIO(oci.extractfile(m).read())).getnames()
+            except tarfile.TarError:
+                pass  # a JSON document
+assert any(n.endswith("libc.so.6") for n in names), "no layer read"
+bad = [n for n in names if "libx.so" in n or ".." in n.split("/")]
+sys.exit(1 if bad else 0)
+PY
+}
+
 t_image_errors() {
     local o=$W/imgerr; mkdir -p "$o"
     expect_status 2 "expected UID:GID" "$HPACK" image "$H25" --user app -o "$o/a.tar"
