@@ -65,10 +65,17 @@ struct cl {
     size_t rec_len;
     int problems;
     int off_cp;                 /* following the distribution's other jars (visit_dist_jars) */
+    int depth;                  /* jars being visited, one inside the other's Class-Path */
     char first[900];
     struct hpk_err *e;
 };
 
+
+/* How deep a Class-Path chain (a.jar names b.jar, which names c.jar...)
+ * is followed: visit recurses once a jar, with some 27 KB of paths on the
+ * stack each time, and a 9.7 KB archive of 300 chained jars overflowed it.
+ * Real chains are a few jars long. */
+#define MAX_CHAIN 100
 
 static ssize_t find_str(const struct hpk_strv *v, const char *s)
 {
@@ -304,6 +311,8 @@ static int follow_dir(struct cl *c, struct entry *e)
     return 0;
 }
 
+static int unreachable(struct cl *c, struct entry *e, const char *why);
+
 /* A relative token of a jar inside an archive distribution: there is no
  * host side, the tree is all the JVM will see. */
 static int follow_in_dist(struct cl *c, struct entry *e)
@@ -311,6 +320,12 @@ static int follow_in_dist(struct cl *c, struct entry *e)
     char found[PATH_MAX];
     struct hpk_item *it =
         e->d_in && !strncmp(e->d, "app/", 4) ? hpk_snapshot_follow(c->s, "app", e->d + 4, found, sizeof found) : NULL;
+    if (!e->d_in) {
+        /* Above the distribution: a host path, whatever host it runs on
+         * (the JVM would read a file there). Dropped, as for a directory. */
+        snprintf(e->h, sizeof e->h, "it");
+        return unreachable(c, e, "leads out of the distribution") > 0 ? 0 : -1;
+    }
     if (!it || !S_ISREG(it->mode)) {
         missing(c, "%s: Class-Path entry %s names no jar in the distribution; ignored, as the JVM does", e->jname, e->tok);
         record(c, e->rt, e->tok, "missing", "-", NULL);
@@ -548,6 +563,9 @@ static int visit(struct cl *c, const char *rt, const char *host)
     char found[PATH_MAX], jp[PATH_MAX + 8];
     struct hpk_item *it = hpk_snapshot_follow(c->s, "app", rt + 4, found, sizeof found);
     if (!it || !S_ISREG(it->mode)) return 0;
+    if (c->depth >= MAX_CHAIN)
+        return hpk_fail(c->e, HPK_ST_CLASSPATH, "%s: a Class-Path chain more than %d jars deep (each jar's Class-Path "
+                        "names the next): not followed", jar_name(c, it, rt, jp, sizeof jp), MAX_CHAIN);
     snprintf(jp, sizeof jp, "app/%s", found);
     struct hpk_manifest m;
     if (hpk_jar_manifest(it->data, it->size, rt, &m, c->e) != 0) {
@@ -561,7 +579,9 @@ static int visit(struct cl *c, const char *rt, const char *host)
         char *save = NULL;
         for (char *t = strtok_r(m.class_path, " \t\r\n\f", &save); rc == 0 && t; t = strtok_r(NULL, " \t\r\n\f", &save)) {
             it = hpk_snapshot_find(c->s, jp); /* items move as the snapshot grows */
+            c->depth++;
             rc = follow_entry(c, rt, host, it, m.is_signed, t);
+            c->depth--;
         }
     }
     hpk_manifest_free(&m);

@@ -180,6 +180,44 @@ EOJ
     [ "$out" = "packed-Q" ] || fail "ran the host's jar: $out"
 }
 
+# An archive distribution, as a review crafted it: a Class-Path entry that
+# climbs out of the distribution names a host path wherever the artifact
+# runs: dropped from the manifest, as from a directory distribution's jar;
+# a chain of jars each naming the next, 300 long (9.7 KB), overflowed the
+# stack: refused past 100, with the jar named.
+t_closure_archive_escape_and_chain() {
+    local o=$W/clarch; mkdir -p "$o"; fake_runtime "$o/jdk-fake"
+    python3 - "$o" "$SAMPLES/hello.jar" <<'PY'
+import io, sys, tarfile, zipfile
+o, hello = sys.argv[1], sys.argv[2]
+main = zipfile.ZipFile(hello).read("demo/Main.class")
+def jar(cp, with_main):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w") as z:
+        z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\n" + (f"Class-Path: {cp}\r\n" if cp else "") + "\r\n")
+        if with_main: z.writestr("demo/Main.class", main)
+    return b.getvalue()
+def dist(name, jars):
+    with tarfile.open(f"{o}/{name}", "w:gz") as t:
+        for n, data in jars:
+            i = tarfile.TarInfo(f"app-1.0/lib/{n}"); i.size = len(data); t.addfile(i, io.BytesIO(data))
+dist("escape.tgz", [("app.jar", jar("../../../../../../../../tmp/evil.jar dep.jar", True)), ("dep.jar", jar(None, False))])
+for n in (100, 101):
+    dist(f"chain{n}.tgz", [(f"j{i:03}.jar", jar(f"j{i + 1:03}.jar" if i + 1 < n else None, i == 0)) for i in range(n)])
+PY
+    local err
+    err=$("$HPACK" build -q --runtime "$o/jdk-fake" --app-dist "$o/escape.tgz" --jar lib/app.jar --main-class demo.Main -o "$o/esc" 2>&1) || fail "escape: $err"
+    grep -q "Class-Path entry ../../../../../../../../tmp/evil.jar: it leads out of the distribution; ignored, as the JVM does (dropped from the manifest)" <<<"$err" ||
+        fail "no warning: $err"
+    "$HPACK" extract "$o/esc" -o "$o/ex"
+    [ "$(unzip -p "$o/ex/app/lib/app.jar" META-INF/MANIFEST.MF | tr -d '\r' | grep '^Class-Path')" = "Class-Path: dep.jar" ] ||
+        fail "manifest: $(unzip -p "$o/ex/app/lib/app.jar" META-INF/MANIFEST.MF)"
+    "$HPACK" build -q --runtime "$o/jdk-fake" --app-dist "$o/chain100.tgz" --jar lib/j000.jar --main-class demo.Main -o "$o/c100" || fail "a chain of 100"
+    expect_status 4 "chain101.tgz:lib/j100.jar: a Class-Path chain more than 100 jars deep" \
+        "$HPACK" build --runtime "$o/jdk-fake" --app-dist "$o/chain101.tgz" --jar lib/j000.jar --main-class demo.Main -o "$o/c101"
+    [ ! -e "$o/c101" ] || fail "a refused build left its output"
+}
+
 # One jar reached by two paths (a link in the distribution, and its own
 # place), its entry naming a jar from one and nothing from the other: the
 # packed copy wins, whichever comes first, and the manifest and the
