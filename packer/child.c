@@ -138,7 +138,17 @@ void hpk_child_kill(struct hpk_child *c, double grace)
             c->pid = -1;
             return;
         }
-        usleep(50000);
+        /* What it writes meanwhile is read (and dropped: it is being
+         * stopped): a JVM blocked on a full pipe, its class loading logged
+         * there, acts on SIGTERM only once the write returns, and
+         * verification waited the whole grace for nothing (10 s). */
+        struct pollfd pfd = {.fd = c->out, .events = POLLIN};
+        if (c->out >= 0 && poll(&pfd, 1, 50) > 0) {
+            char buf[16384];
+            (void)read_once(c, buf, sizeof buf);
+        } else if (c->out < 0) {
+            usleep(50000);
+        }
     }
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);

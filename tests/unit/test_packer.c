@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <archive.h>
 #include <archive_entry.h>
@@ -27,6 +29,7 @@
 
 #include "../../packer/hpk_build.h"
 #include "../../packer/hpk_tune.h"
+#include "../../packer/hpk_child.h"
 #include "../../layout/hpk_tree.h"
 
 static void test_ready_forms(void **state)
@@ -559,6 +562,33 @@ static void test_jar_module_name(void **state)
     free(j);
 }
 
+/* A child stopped while it fills its output pipe: its writes are read
+ * while it stops, so it acts on SIGTERM (here: a trap that exits 3)
+ * instead of being killed at the end of the grace (a JVM logging its class
+ * loading held verification 10 s so: found packing Saxon). */
+static void test_child_kill_reads_while_stopping(void **state)
+{
+    (void)state;
+    struct hpk_child c;
+    char *argv[] = {"/bin/sh", "-c",
+                    "trap 'echo bye; exit 3' TERM; echo started; "
+                    "while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done",
+                    NULL};
+    assert_int_equal(hpk_child_start(&c, argv, NULL, NULL), 0);
+    char *out = NULL;
+    size_t len = 0;
+    while (len < 8 && hpk_child_read(&c, &out, &len) != 0) continue; /* it runs */
+    free(out);
+    /* until the pipe is full: the child blocks in a write */
+    int room = fcntl(c.out, F_GETPIPE_SZ), queued = 0;
+    assert_true(room > 0);
+    while (ioctl(c.out, FIONREAD, &queued) == 0 && queued < room - 4096) usleep(1000); /* (lines do not fill pages) */
+    hpk_child_kill(&c, 60);
+    assert_true(WIFEXITED(c.status));
+    assert_int_equal(WEXITSTATUS(c.status), 3);
+    hpk_child_close(&c);
+}
+
 /* JAVA_VERSION="1" (a release file of a third party's tarball) once read
  * past its string (ASan): major 1, said and refused by the caller. */
 static void test_release_major(void **state)
@@ -835,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_ready_forms),
         cmocka_unit_test(test_deferrable_default_cds),
         cmocka_unit_test(test_jar_module_name),
+        cmocka_unit_test(test_child_kill_reads_while_stopping),
         cmocka_unit_test_setup_teardown(test_release_major, enter, leave),
         cmocka_unit_test(test_ready_refused),
         cmocka_unit_test(test_compress),
