@@ -67,13 +67,25 @@ static const char *member_name(struct archive_entry *ae)
 
 static char *xdup_or_null(const char *s) { return s ? hpk_xstrdup(s) : NULL; }
 
-/* A regular file's content into m; 0, or -1 with m->err set. */
+/* Bytes of a member made resident and read at a time. */
+#define MEMBER_CHUNK ((size_t)64 << 20)
+
+/* A regular file's content into m; 0, or -1 with m->err set. The size is
+ * the member header's word: its memory is reserved, and made resident only
+ * as the bytes arrive (a 105-byte archive claiming a 3 GiB member once
+ * took 3 GB of memory before it was found truncated). */
 static int member_read(struct archive *a, struct archive_entry *ae, struct member *m)
 {
     la_int64_t sz = archive_entry_size(ae);
     m->data = hpk_alloc_big(sz > 0 ? (size_t)sz : 1);
-    if (m->data && sz > 0) hpk_populate(m->data, (size_t)sz);
-    la_ssize_t got = sz > 0 && m->data ? archive_read_data(a, m->data, (size_t)sz) : 0;
+    la_int64_t got = 0;
+    while (m->data && got < sz) {
+        size_t n = (size_t)(sz - got) < MEMBER_CHUNK ? (size_t)(sz - got) : MEMBER_CHUNK;
+        hpk_populate(m->data + got, n);
+        la_ssize_t r = archive_read_data(a, m->data + got, n);
+        if (r <= 0) break;
+        got += r;
+    }
     if (!m->data || got != sz) {
         const char *why = !m->data ? "out of memory" : archive_error_string(a);
         m->err = hpk_xstrdup(why ? why : sz < 0 ? "unknown size" : "truncated");

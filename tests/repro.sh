@@ -139,6 +139,9 @@ with tarfile.open(f"{w}/abslink.tgz", "w:gz") as t:
 with tarfile.open(f"{w}/deep.tgz", "w:gz", format=tarfile.PAX_FORMAT) as t:
     member(t, "app/lib/hello.jar", hello); member(t, "app/" + "d123456789/" * 420 + "f")
 open(f"{w}/app.tar.lrz", "wb").write(b"LRZI\x00\x06" + bytes(100))
+with tarfile.open(f"{w}/big.tgz", "w:gz") as t:
+    member(t, "app/lib/hello.jar", hello)
+    i = tarfile.TarInfo("app/big.bin"); i.size = 3 << 30; t.addfile(i)  # the header's word only
 PY
     # a decoder on the PATH that says when it runs
     printf '#!/bin/sh\ntouch %s/ran\nexit 1\n' "$W/aig" >"$W/aig/bin/lrzip"; chmod +x "$W/aig/bin/lrzip"
@@ -161,6 +164,18 @@ PY
     PATH=$W/aig/bin:$PATH expect_status 4 "app.tar.lrz: not a directory nor an archive hpack can read" \
         "$HPACK" build --runtime "$W/aig/jdk-fake" --app-dist "$W/aig/app.tar.lrz" --cp lib/hello.jar --main-class demo.Main -o "$W/art/aig-lrz"
     [ ! -e "$W/aig/ran" ] || fail "an external decoder ran"
+    # a member header claiming 3 GiB, in an archive of 300 bytes: refused
+    # as truncated, without taking the memory it claims first
+    local rss
+    rss=$(python3 - "$HPACK" build --runtime "$W/aig/jdk-fake" --app-dist "$W/aig/big.tgz" --cp lib/hello.jar \
+        --main-class demo.Main -o "$W/art/aig-big" <<'PY'
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stderr=subprocess.PIPE, text=True)
+assert r.returncode == 4 and "big.tgz: member app/big.bin: Truncated tar archive" in r.stderr, (r.returncode, r.stderr)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+PY
+) || fail "big.tgz: not refused as truncated"
+    [ "$rss" -lt 1048576 ] || fail "big.tgz: $rss KB resident for a 300-byte archive"
 }
 
 t_extract_round_trip() {
