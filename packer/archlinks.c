@@ -42,6 +42,8 @@ struct alinks {
     const char *file, *prefix;
     int status;
     size_t n0; /* items[0..n0) as read; copies are added after them */
+    size_t copies, max_copies;        /* items the copies of directories added, and the most allowed */
+    uint64_t copy_bytes, max_bytes;   /* their bytes, and the most allowed */
 };
 
 enum { AL_KEEP, AL_SKIP, AL_COPY };
@@ -86,7 +88,7 @@ struct copy_chain {
     const struct copy_chain *up;
 };
 
-static int copy_dir(const struct alinks *c, const char *found, const char *dst, const struct copy_chain *up,
+static int copy_dir(struct alinks *c, const char *found, const char *dst, const struct copy_chain *up,
                     struct hpk_err *e)
 {
     struct hpk_snapshot *s = c->s;
@@ -112,6 +114,15 @@ static int copy_dir(const struct alinks *c, const char *found, const char *dst, 
             skip_warning(c, np, &s->items[k]);
             continue;
         }
+        /* Links to directories holding links to directories can fan out,
+         * each level doubling the copies: a 869-byte archive took 688 MB.
+         * A distribution's own links copy a little of it, not many times it. */
+        c->copies++;
+        c->copy_bytes += s->items[src].size;
+        if (c->copies > c->max_copies || c->copy_bytes > c->max_bytes)
+            return hpk_fail(e, c->status, "%s: member %s: its symlinks to directories copy more than %zu files or "
+                            "%llu MiB, several times what the archive holds; refused", c->file, dst, c->max_copies,
+                            (unsigned long long)(c->max_bytes >> 20));
         struct hpk_item *n = hpk_snapshot_add(s, np, 0, s->items[k].role);
         if (!n || hpk_item_copy(n, &s->items[src]) != 0) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
         if (fate == AL_KEEP && S_ISLNK(n->mode)) {
@@ -135,7 +146,11 @@ static int copy_dir(const struct alinks *c, const char *found, const char *dst, 
 int hpk_archive_links(struct hpk_snapshot *s, const char *file, const char *prefix, int status, struct hpk_err *e)
 {
     size_t pl = strlen(prefix);
-    struct alinks c = {s, file, prefix, status, s->n};
+    struct alinks c = {s, file, prefix, status, s->n, 0, 0, 0, 0};
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < c.n0; i++) bytes += s->items[i].size;
+    c.max_copies = 4 * c.n0 > 10000 ? 4 * c.n0 : 10000;
+    c.max_bytes = 4 * bytes > ((uint64_t)256 << 20) ? 4 * bytes : (uint64_t)256 << 20;
     /* verdict[i]: the item link i becomes (itself when kept), or SIZE_MAX to drop it */
     size_t *verdict = malloc((c.n0 ? c.n0 : 1) * sizeof *verdict);
     if (!verdict) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");

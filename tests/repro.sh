@@ -142,6 +142,13 @@ open(f"{w}/app.tar.lrz", "wb").write(b"LRZI\x00\x06" + bytes(100))
 with tarfile.open(f"{w}/big.tgz", "w:gz") as t:
     member(t, "app/lib/hello.jar", hello)
     i = tarfile.TarInfo("app/big.bin"); i.size = 3 << 30; t.addfile(i)  # the header's word only
+# links to directories holding two links each to the level below: 2^12 copies
+with tarfile.open(f"{w}/fanout.tgz", "w:gz") as t:
+    def link(n, to):
+        i = tarfile.TarInfo(n); i.type = tarfile.SYMTYPE; i.linkname = to; t.addfile(i)
+    member(t, "app/lib/hello.jar", hello); member(t, "app/d0/f"); link("app/a0", "d0")
+    for k in range(1, 13):
+        link(f"app/d{k}/x", f"../a{k - 1}/."); link(f"app/d{k}/y", f"../a{k - 1}/."); link(f"app/a{k}", f"d{k}")
 PY
     # a decoder on the PATH that says when it runs
     printf '#!/bin/sh\ntouch %s/ran\nexit 1\n' "$W/aig" >"$W/aig/bin/lrzip"; chmod +x "$W/aig/bin/lrzip"
@@ -176,6 +183,8 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 PY
 ) || fail "big.tgz: not refused as truncated"
     [ "$rss" -lt 1048576 ] || fail "big.tgz: $rss KB resident for a 300-byte archive"
+    expect_status 4 "its symlinks to directories copy more than 10000 files" \
+        "$HPACK" build --runtime "$W/aig/jdk-fake" --app-dist "$W/aig/fanout.tgz" --cp lib/hello.jar --main-class demo.Main -o "$W/art/aig-fan"
 }
 
 t_extract_round_trip() {
