@@ -187,9 +187,10 @@ static int add_parents(const struct areader *r, const struct member *m, const ch
     for (char *q = par + strlen(prefix) + 1; rc == 0 && (q = strchr(q, '/')); q++) {
         *q = 0;
         struct hpk_item *p = hpk_snapshot_find(r->s, par);
-        if (p && S_ISLNK(p->mode))
-            rc = hpk_fail(e, r->dst->status, "%s: member %s lies below the symlink %.*s", r->file, m->name,
-                              (int)(rel - m->name) + (int)(q - par) - (int)strlen(prefix) - 1, m->name);
+        if (p && !S_ISDIR(p->mode))
+            rc = hpk_fail(e, r->dst->status, "%s: member %s lies below the %s %.*s", r->file, m->name,
+                          S_ISLNK(p->mode) ? "symlink" : "file",
+                          (int)(rel - m->name) + (int)(q - par) - (int)strlen(prefix) - 1, m->name);
         else if (!p && !hpk_snapshot_add(r->s, par, S_IFDIR | 0755, r->dst->role))
             rc = nomem(e);
         *q = '/';
@@ -252,6 +253,9 @@ static int add_typed(const struct areader *r, struct member *m, const char *ent,
             hpk_warn("%s: skipping symlink %s without a target", r->file, m->name);
             return 0;
         }
+        if (strlen(t) > HPK_PATH_MAX)
+            return hpk_fail(e, r->dst->status, "%s: member %s: symlink target longer than %u bytes", r->file, m->name,
+                            HPK_PATH_MAX);
         if (!(it = hpk_snapshot_add(s, ent, S_IFLNK | 0777, r->dst->role))) return nomem(e);
         it->size = strlen(t);
         it->data = (uint8_t *)m->symlink;

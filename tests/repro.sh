@@ -142,6 +142,11 @@ open(f"{w}/app.tar.lrz", "wb").write(b"LRZI\x00\x06" + bytes(100))
 with tarfile.open(f"{w}/big.tgz", "w:gz") as t:
     member(t, "app/lib/hello.jar", hello)
     i = tarfile.TarInfo("app/big.bin"); i.size = 3 << 30; t.addfile(i)  # the header's word only
+with tarfile.open(f"{w}/file-then-child.tgz", "w:gz") as t:
+    member(t, "app/lib/hello.jar", hello); member(t, "app/conf"); member(t, "app/conf/app.properties")
+with tarfile.open(f"{w}/longlink.tgz", "w:gz", format=tarfile.PAX_FORMAT) as t:
+    member(t, "app/lib/hello.jar", hello)
+    i = tarfile.TarInfo("app/l"); i.type = tarfile.SYMTYPE; i.linkname = "x/" * 2100; t.addfile(i)
 # links to directories holding two links each to the level below: 2^12 copies
 with tarfile.open(f"{w}/fanout.tgz", "w:gz") as t:
     def link(n, to):
@@ -183,6 +188,11 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 PY
 ) || fail "big.tgz: not refused as truncated"
     [ "$rss" -lt 1048576 ] || fail "big.tgz: $rss KB resident for a 300-byte archive"
+    # errors of the input said as such, not as the payload's self-check
+    expect_status 4 "file-then-child.tgz: member app/conf/app.properties lies below the file app/conf" \
+        "$HPACK" build --runtime "$W/aig/jdk-fake" --app-dist "$W/aig/file-then-child.tgz" --cp lib/hello.jar --main-class demo.Main -o "$W/art/aig-ftc"
+    expect_status 4 "longlink.tgz: member app/l: symlink target longer than 4095 bytes" \
+        "$HPACK" build --runtime "$W/aig/jdk-fake" --app-dist "$W/aig/longlink.tgz" --cp lib/hello.jar --main-class demo.Main -o "$W/art/aig-ll"
     expect_status 4 "its symlinks to directories copy more than 10000 files" \
         "$HPACK" build --runtime "$W/aig/jdk-fake" --app-dist "$W/aig/fanout.tgz" --cp lib/hello.jar --main-class demo.Main -o "$W/art/aig-fan"
 }
