@@ -26,7 +26,7 @@ static const char build_usage[] =
     "usage: hpack build (--runtime DIR | [--jdk DIR] [--add-modules M,...] [--jlink-opt OPT]...)\n"
     "                   [--app-dist DIR|ARCHIVE] (--jar APP.jar | --cp A.jar:B.jar --main-class CLS)\n"
     "                   [--jvm-opt OPT]... [--arg ARG]... -o OUT\n"
-    "                   [--train [--train-arg ARG]... [--train-timeout SECS]\n"
+    "                   [--train [--train-arg ARG]... [--train-timeout SECS] [--train-exit N]\n"
     "                            [--train-ready tcp:[HOST:]PORT|http:URL|log:REGEX]\n"
     "                            [--train-dir DIR]\n"
     "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]\n"
@@ -58,6 +58,8 @@ static const char build_usage[] =
     "  --train-arg ARG      app argument for the training run only, after the --arg list\n"
     "                       (which the artifact always passes); repeatable\n"
     "  --train-timeout SECS bound the whole training run (default 300)\n"
+    "  --train-exit N       the exit status of a training run that did its job (default 0): a\n"
+    "                       checker that exits 20 when it finds problems, trained on such a run\n"
     "  --train-ready SPEC   server readiness: tcp:PORT, tcp:HOST:PORT, http:URL or log:REGEX\n"
     "                       (tcp:8080, tcp:127.0.0.1:8080, http:http://127.0.0.1:8080/, log:'Started')\n"
     "  --train-dir DIR      the training run's working directory (default: hpack's own)\n"
@@ -99,7 +101,7 @@ enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
     O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_HEAL, O_TRAIN_DIR, O_TUNE, O_TUNE_CAND, O_TUNE_ONLY, O_TUNE_ROUNDS, O_TUNE_TIME,
-    O_TUNED, O_TRAIN_RUNS, O_PICK, O_TRAIN_VARIANT
+    O_TUNED, O_TRAIN_RUNS, O_PICK, O_TRAIN_VARIANT, O_TRAIN_EXIT
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
@@ -138,6 +140,7 @@ const struct option hpk_build_options[] = {
     {"train", no_argument, NULL, O_TRAIN},
     {"train-arg", required_argument, NULL, O_TRAIN_ARG},
     {"train-timeout", required_argument, NULL, O_TRAIN_TIMEOUT},
+    {"train-exit", required_argument, NULL, O_TRAIN_EXIT},
     {"train-ready", required_argument, NULL, O_TRAIN_READY},
     {"train-workload", required_argument, NULL, O_TRAIN_WORKLOAD},
     {"train-dir", required_argument, NULL, O_TRAIN_DIR},
@@ -290,6 +293,16 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
                 fprintf(stderr, "hpack build: --train-timeout %s: expected a positive number of seconds\n", optarg);
                 return HPK_ST_USAGE;
             }
+            break;
+        }
+        case O_TRAIN_EXIT: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 0 || v > 255) {
+                fprintf(stderr, "hpack build: --train-exit %s: expected an exit status, 0 to 255\n", optarg);
+                return HPK_ST_USAGE;
+            }
+            b->train_exit = (int)v;
             break;
         }
         case O_TRAIN_READY: b->train_ready = optarg; break;

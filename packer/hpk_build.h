@@ -19,6 +19,7 @@ struct hpk_build {
     struct hpk_strv train_args;
     int have_train_args;
     double train_timeout;
+    int train_exit; /* --train-exit: the status of a training run that did its job */
     const char *train_ready, *train_workload, *keep_da0, *with_cache;
     struct hpk_strv more_caches;    /* --with-cache given again: the variants' caches, in order; with --pick, candidates */
     struct hpk_strv train_variants; /* --train-variant NAME, in order (packer/variant.c) */

@@ -267,8 +267,9 @@ static int train_verdict(struct trainer *t, struct hpk_err *e)
     int code = hpk_child_code(t->app.status);
     if (b->train_ready && !t->is_ready)
         return hpk_fail(e, HPK_ST_TRAIN, "the app exited (status %d) before it was ready (--train-ready %s)", code, b->train_ready);
-    if (!t->stopped && code != 0)
-        return hpk_fail(e, HPK_ST_TRAIN, "the training run failed: the app exited with status %d", code);
+    if (!t->stopped && code != b->train_exit)
+        return hpk_fail(e, HPK_ST_TRAIN, "the training run failed: the app exited with status %d%s", code,
+                        b->train_exit ? ", not the --train-exit status" : "");
     if (t->stopped && code != 0 && code != 143 && code != 130)
         return hpk_fail(e, HPK_ST_TRAIN, "the app exited with status %d when stopped after training", code);
     if (!t->timing && access(t->cache_out, R_OK) != 0)

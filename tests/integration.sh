@@ -444,6 +444,23 @@ t_failing_training() {
     no_process "demo.http.Server $port" || fail "training JVM left running"
 }
 
+# An app whose normal run exits with a status of its own (checkstyle exits
+# 20 when it finds problems; packing it, a good cache was thrown away):
+# --train-exit N takes that status as the training's success, and only it.
+t_train_exit_status() {
+    local rt; rt=$(rt25); local o=$W/tex; mkdir -p "$o"
+    "$HPACK" build -q --train --train-arg --exit --train-arg 20 --train-exit 20 --runtime "$rt" --jar "$SAMPLES/hello.jar" \
+        -o "$o/a" || fail "--train-exit 20: the training of a run that exits 20 failed"
+    local out rc=0; out=$(HPACK_CACHE_DIR=$o/c HPACK_DEBUG=1 "$o/a" --exit 20 2>&1) || rc=$?
+    [ $rc = 20 ] && grep -q 'Hello from hpack!' <<<"$out" || fail "DA1: status $rc: $out"
+    grep -q "startup cache .* applies" <<<"$out" || fail "DA1 does not use its cache: $out"
+    expect_status 7 "the training run failed: the app exited with status 0, not the --train-exit status" \
+        "$HPACK" build --train --train-exit 20 --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/b"
+    expect_status 2 "--train-exit x: expected an exit status, 0 to 255" \
+        "$HPACK" build --train --train-exit x --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/b"
+    [ ! -e "$o/b" ] || fail "a failed build left its output"
+}
+
 . "$ROOT/tests/reliability.sh"
 . "$ROOT/tests/security.sh"
 . "$ROOT/tests/repro.sh"
@@ -462,7 +479,7 @@ run_test build_shared
 for t in $(declare -F | awk '{print $3}' | grep '^t_' | grep -v '^t_train\|^t_da0\|^t_stale\|^t_with_cache\|^t_input_changed\|^t_failing\|^t_inspect_json\|^t_verify_names\|^t_stale_cache_temp\|^t_image_\|^t_store_\|^t_anyhost_'); do run_test "$t"; done
 run_test build_trained
 for t in t_train_temurin25 t_train_openjdk17 t_train_relocation t_da0_da1_share_bytes t_da0_da1_diff_is_the_cache t_train_http_server \
-         t_inspect_json_and_hash t_verify_names_the_entry t_stale_cache_temporaries t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training \
+         t_train_exit_status t_inspect_json_and_hash t_verify_names_the_entry t_stale_cache_temporaries t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training \
          t_image_reproducible t_image_skopeo_umoci_read_only_run t_image_podman t_image_on_a_base t_image_errors \
          t_image_host_paths_from_elf_headers \
          t_store_install_trust_uninstall; do
