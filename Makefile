@@ -190,7 +190,7 @@ FUZZ_TIME ?= 60
 $(B)/fuzz_artifact: tests/fuzz/fuzz_artifact.c $(LAYOUT_SRC) $(HDRS)
 	clang -g -O1 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz/fuzz_artifact.c $(LAYOUT_SRC) -lzstd -lz
 
-$(B)/fuzz_replay: tests/fuzz/fuzz_artifact.c $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
+$(B)/fuzz_replay: tests/fuzz/fuzz_artifact.c tests/fuzz/replay.h $(LAYOUT_SRC) $(HDRS) | $(B)/.deps-ok
 	$(CC) $(CFLAGS) -DHPK_FUZZ_REPLAY -o $@ tests/fuzz/fuzz_artifact.c $(LAYOUT_SRC) -lzstd -lz
 
 fuzz: $(B)/fuzz_artifact
@@ -202,7 +202,7 @@ JAR_FUZZ_SRC := tests/fuzz/fuzz_jar.c packer/jar.c layout/dirsafe.c
 $(B)/fuzz_jar: $(JAR_FUZZ_SRC) $(HDRS)
 	clang -g -O1 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $(JAR_FUZZ_SRC) -larchive -lz
 
-$(B)/fuzz_jar_replay: $(JAR_FUZZ_SRC) $(HDRS) | $(B)/.deps-ok
+$(B)/fuzz_jar_replay: $(JAR_FUZZ_SRC) tests/fuzz/replay.h $(HDRS) | $(B)/.deps-ok
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DHPK_FUZZ_REPLAY -o $@ $(JAR_FUZZ_SRC) -larchive -lz
 
 fuzz-jar: $(B)/fuzz_jar

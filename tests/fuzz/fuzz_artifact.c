@@ -148,28 +148,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     return 0;
 }
 
-#ifdef HPK_FUZZ_REPLAY
-/* Without libFuzzer: run every file given on the command line once. */
-#include <stdio.h>
-int main(int argc, char **argv)
-{
-    int n = 0;
-    for (int i = 1; i < argc; i++) {
-        FILE *fp = fopen(argv[i], "rb");
-        if (!fp) {
-            perror(argv[i]);
-            return 1;
-        }
-        struct stat st;
-        fstat(fileno(fp), &st);
-        uint8_t *b = malloc(st.st_size ? (size_t)st.st_size : 1);
-        size_t got = fread(b, 1, (size_t)st.st_size, fp);
-        fclose(fp);
-        LLVMFuzzerTestOneInput(b, got);
-        free(b);
-        n++;
-    }
-    printf("fuzz-regress: %d inputs replayed without error\n", n);
-    return 0;
-}
-#endif
+#include "replay.h"
