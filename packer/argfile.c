@@ -66,11 +66,46 @@ static char *resolve(const char *dir, const char *value, int list)
     return out;
 }
 
+/* The long option `a` (--NAME or --NAME=VALUE) names, as getopt_long
+ * reads it (the whole name, or an unambiguous prefix of one): its full
+ * name, or NULL. */
+static const char *long_name(const char *a, const struct option *opts)
+{
+    if (a[0] != '-' || a[1] != '-' || !a[2]) return NULL;
+    size_t n = strcspn(a + 2, "=");
+    const char *hit = NULL;
+    int k = 0;
+    for (const struct option *o = opts; o->name; o++) {
+        if (strlen(o->name) == n && !strncmp(o->name, a + 2, n)) return o->name;
+        if (!strncmp(o->name, a + 2, n)) hit = o->name, k++;
+    }
+    return k == 1 ? hit : NULL;
+}
+
 /* Add one argument that came from a file in `dir`; `pending` says the
  * previous one was a path option awaiting its value; `dist`: the file gives
- * --app-dist. */
-static void add_from_file(struct hpk_strv *out, const char *dir, int dist, const char *arg, const char **pending)
+ * --app-dist; `value`: it is the value of an option that is no path
+ * option (taken as it is). A path option is recognised however getopt_long
+ * would take it: by a prefix of its name (--ja=x), and -o with its value
+ * joined. */
+static void add_from_file(struct hpk_strv *out, const char *dir, int dist, const char *arg, const char **pending,
+                          const struct option *opts, int value)
 {
+    if (!*pending && value) {
+        push(out, hpk_xstrdup(arg));
+        return;
+    }
+    if (!*pending && arg[0] == '-' && arg[1] == 'o' && arg[2]) { /* -oOUT: -o, OUT */
+        add_from_file(out, dir, dist, "-o", pending, opts, 0);
+        add_from_file(out, dir, dist, arg + 2, pending, opts, 0);
+        return;
+    }
+    const char *full = *pending ? NULL : long_name(arg, opts);
+    char *whole = NULL;
+    if (full && strncmp(arg + 2, full, strlen(full))) { /* an abbreviation: written out */
+        if (asprintf(&whole, "--%s%s", full, arg + 2 + strcspn(arg + 2, "=")) < 0) hpk_oom();
+        arg = whole;
+    }
     if (*pending) {
         int list = !strcmp(*pending, "--cp") || !strcmp(*pending, "--class-path");
         push(out, dist && dist_relative(*pending) ? hpk_xstrdup(arg) : resolve(dir, arg, list));
@@ -86,11 +121,13 @@ static void add_from_file(struct hpk_strv *out, const char *dir, int dist, const
         if (asprintf(&s, "%s=%s", opt, v) < 0) hpk_oom();
         free(v);
         push(out, s);
+        free(whole);
         return;
     }
     for (int i = 0; path_opts[i]; i++)
         if (!strcmp(arg, path_opts[i])) *pending = path_opts[i];
     push(out, hpk_xstrdup(arg));
+    free(whole);
 }
 
 static char *trim(char *s)
@@ -127,7 +164,7 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, cons
         char *t = trim(line);
         if (!*t || *t == '#') continue;
         if (!conf) {
-            add_from_file(out, dir, dist, t, &pending);
+            add_from_file(out, dir, dist, t, &pending, opts, wants != NULL);
             if (wants) free(wants), wants = NULL;
             else if (value_follows(t, opts, shortopts)) wants = hpk_xstrdup(t);
             continue;
@@ -145,8 +182,8 @@ static int read_file_args(struct hpk_strv *out, const char *file, int conf, cons
             if (!strcmp(val, "true") || !strcmp(val, "yes") || !strcmp(val, "1")) push(out, hpk_xstrdup("--train"));
             continue;
         }
-        add_from_file(out, dir, dist, opt, &pending);
-        add_from_file(out, dir, dist, val, &pending);
+        add_from_file(out, dir, dist, opt, &pending, opts, 0);
+        add_from_file(out, dir, dist, val, &pending, opts, 1);
     }
     if (rc == 0 && (pending || wants))
         rc = hpk_fail(e, HPK_ST_USAGE, "%s: %s at the end lacks its value", file, pending ? pending : wants);

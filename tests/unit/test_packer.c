@@ -162,6 +162,24 @@ static void test_argfile_paths_and_order(void **state)
     unlink("hpack.conf");
 }
 
+/* A path option as getopt_long takes it, by a prefix of its name or -o
+ * with its value joined, is resolved against the file's directory too (it
+ * was not: a review's finding); a value that looks like an option is
+ * taken as it is. */
+static void test_argfile_abbreviations(void **state)
+{
+    (void)state;
+    write_file("sub/args", "--ja=app.jar\n-oout\n--runt\nrt\n--arg\n-output.txt\n--arg\n--jar\n--main-class\ndemo.Main\n");
+    char *argv[] = {"build", "@sub/args", NULL};
+    struct hpk_strv v;
+    struct hpk_err e;
+    assert_int_equal(hpk_expand_args(2, argv, hpk_build_options, HPK_BUILD_SHORTOPTS, &v, &e), 0);
+    const char *want[] = {"build", "--jar=sub/app.jar", "-o", "sub/out", "--runtime", "sub/rt", "--arg", "-output.txt",
+                          "--arg", "--jar", "--main-class", "demo.Main", NULL};
+    assert_args(&v, want);
+    hpk_strv_free(&v);
+}
+
 /* An option's value is never read as a file of arguments: --jvm-opt @FILE
  * is the JVM's own argument file (JRuby's launcher passes one). */
 static void test_argfile_not_an_option_value(void **state)
@@ -878,6 +896,7 @@ int main(void)
         cmocka_unit_test(test_split_quoted),
         cmocka_unit_test(test_tune_heap_peak),
         cmocka_unit_test_setup_teardown(test_argfile_paths_and_order, enter, leave),
+        cmocka_unit_test_setup_teardown(test_argfile_abbreviations, enter, leave),
         cmocka_unit_test_setup_teardown(test_argfile_errors_name_the_file, enter, leave),
         cmocka_unit_test_setup_teardown(test_argfile_not_an_option_value, enter, leave),
         cmocka_unit_test_setup_teardown(test_marker_forms, enter, leave),
