@@ -67,17 +67,16 @@ static char *resolve(const char *dir, const char *value, int list)
 }
 
 /* The long option `a` (--NAME or --NAME=VALUE) names, as getopt_long
- * reads it (the whole name, or an unambiguous prefix of one): its full
- * name, or NULL. */
-static const char *long_name(const char *a, const struct option *opts)
+ * reads it (the whole name, or an unambiguous prefix of one), or NULL. */
+static const struct option *long_opt(const char *a, const struct option *opts)
 {
     if (a[0] != '-' || a[1] != '-' || !a[2]) return NULL;
     size_t n = strcspn(a + 2, "=");
-    const char *hit = NULL;
+    const struct option *hit = NULL;
     int k = 0;
     for (const struct option *o = opts; o->name; o++) {
-        if (strlen(o->name) == n && !strncmp(o->name, a + 2, n)) return o->name;
-        if (!strncmp(o->name, a + 2, n)) hit = o->name, k++;
+        if (strlen(o->name) == n && !strncmp(o->name, a + 2, n)) return o;
+        if (!strncmp(o->name, a + 2, n)) hit = o, k++;
     }
     return k == 1 ? hit : NULL;
 }
@@ -100,7 +99,8 @@ static void add_from_file(struct hpk_strv *out, const char *dir, int dist, const
         add_from_file(out, dir, dist, arg + 2, pending, opts, 0);
         return;
     }
-    const char *full = *pending ? NULL : long_name(arg, opts);
+    const struct option *lo = *pending ? NULL : long_opt(arg, opts);
+    const char *full = lo ? lo->name : NULL;
     char *whole = NULL;
     if (full && strncmp(arg + 2, full, strlen(full))) { /* an abbreviation: written out */
         if (asprintf(&whole, "--%s%s", full, arg + 2 + strcspn(arg + 2, "=")) < 0) hpk_oom();
@@ -202,13 +202,8 @@ static int value_follows(const char *a, const struct option *opts, const char *s
     if (a[0] != '-' || !a[1]) return 0;
     if (a[1] == '-') {
         if (!a[2] || strchr(a, '=')) return 0;
-        const struct option *hit = NULL;
-        int n = 0;
-        for (const struct option *o = opts; o->name; o++) {
-            if (!strcmp(o->name, a + 2)) return o->has_arg == required_argument;
-            if (!strncmp(o->name, a + 2, strlen(a + 2))) hit = o, n++;
-        }
-        return n == 1 && hit->has_arg == required_argument;
+        const struct option *o = long_opt(a, opts);
+        return o && o->has_arg == required_argument;
     }
     for (const char *p = a + 1; *p; p++) {
         const char *o = strchr(shortopts, *p);
