@@ -95,6 +95,16 @@ static int member_read(struct archive *a, struct archive_entry *ae, struct membe
     return 0;
 }
 
+void hpk_archive_filters(struct archive *a)
+{
+    /* Not "all": that runs an external lrzip or lzop found on the PATH for
+     * a file with its magic. */
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_bzip2(a);
+    archive_read_support_filter_xz(a);
+    archive_read_support_filter_zstd(a);
+}
+
 /* Every member of the archive image, in order: the one decoding pass. */
 static void members_decode(const uint8_t *img, size_t len, struct members *ms)
 {
@@ -102,15 +112,11 @@ static void members_decode(const uint8_t *img, size_t len, struct members *ms)
     struct archive *a = archive_read_new();
     if (!a) hpk_oom();
     /* What the options name (a .zip, a .tar compressed or not), and no
-     * more: "all" would take an mtree text for an archive and run an
-     * external lrzip or lzop found on the PATH for a file with its magic. */
+     * more: "all" would take an mtree text for an archive. */
     archive_read_support_format_tar(a);
     archive_read_support_format_gnutar(a);
     archive_read_support_format_zip(a);
-    archive_read_support_filter_gzip(a);
-    archive_read_support_filter_bzip2(a);
-    archive_read_support_filter_xz(a);
-    archive_read_support_filter_zstd(a);
+    hpk_archive_filters(a);
     if (archive_read_open_memory(a, img, len) != ARCHIVE_OK) {
         archive_read_free(a);
         return;

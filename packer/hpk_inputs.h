@@ -62,6 +62,13 @@ int hpk_map_into_copy(const char *dest, const char *src, const char *dst, char *
 int hpk_copied_target(const char *orig, const char *t, size_t tlen, const char *src, const char *dst,
                       const char *nrel, char *out, size_t outn);
 
+/* ---- archive.c ---- */
+struct archive;
+/* The compressions hpack reads a tar in (gzip, bzip2, xz, zstd), and no
+ * other: its archive readers, the inputs' and an image's base, enable
+ * these in a libarchive reader `a`. */
+void hpk_archive_filters(struct archive *a);
+
 /* ---- archlinks.c ---- */
 /* Apply the tree walk's link rule to the symlink items below `prefix`/ that
  * were read from the archive `file` (every item of the snapshot is judged

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_image.h"
+#include "hpk_inputs.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -151,10 +152,7 @@ static int read_members(const char *file, struct hpk_base *b, struct hpk_err *e)
     struct archive *ar = archive_read_new();
     archive_read_support_format_tar(ar);
     archive_read_support_format_gnutar(ar);
-    archive_read_support_filter_gzip(ar); /* not "all": see archive.c */
-    archive_read_support_filter_bzip2(ar);
-    archive_read_support_filter_xz(ar);
-    archive_read_support_filter_zstd(ar);
+    hpk_archive_filters(ar);
     if (archive_read_open_filename(ar, file, 1 << 16) != ARCHIVE_OK) {
         hpk_fail(e, HPK_ST_USAGE, "--base %s: %s", file, archive_error_string(ar));
         archive_read_free(ar);
