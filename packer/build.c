@@ -27,6 +27,7 @@ static const char build_usage[] =
     "                   [--app-dist DIR|ARCHIVE] (--jar APP.jar | --cp A.jar:B.jar --main-class CLS)\n"
     "                   [--jvm-opt OPT]... [--arg ARG]... -o OUT\n"
     "                   [--train [--train-arg ARG]... [--train-timeout SECS] [--train-exit N]\n"
+    "                            [--train-check full|start]\n"
     "                            [--train-ready tcp:[HOST:]PORT|http:URL|log:REGEX]\n"
     "                            [--train-dir DIR]\n"
     "                            [--train-workload 'SHELL COMMAND'] [--keep-da0 PATH]\n"
@@ -60,6 +61,10 @@ static const char build_usage[] =
     "  --train-timeout SECS bound the whole training run (default 300)\n"
     "  --train-exit N       the exit status of a training run that did its job (default 0): a\n"
     "                       checker that exits 20 when it finds problems, trained on such a run\n"
+    "  --train-check full|start  how DA1 is checked before it is kept: full (default) repeats\n"
+    "                       the training run on DA1 with its cache required and requires it to\n"
+    "                       end as training did; start only checks that its main class comes\n"
+    "                       from the cache (for a training run that cannot be repeated)\n"
     "  --train-ready SPEC   server readiness: tcp:PORT, tcp:HOST:PORT, http:URL or log:REGEX\n"
     "                       (tcp:8080, tcp:127.0.0.1:8080, http:http://127.0.0.1:8080/, log:'Started')\n"
     "  --train-dir DIR      the training run's working directory (default: hpack's own)\n"
@@ -101,7 +106,7 @@ enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
     O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_HEAL, O_TRAIN_DIR, O_TUNE, O_TUNE_CAND, O_TUNE_ONLY, O_TUNE_ROUNDS, O_TUNE_TIME,
-    O_TUNED, O_TRAIN_RUNS, O_PICK, O_TRAIN_VARIANT, O_TRAIN_EXIT
+    O_TUNED, O_TRAIN_RUNS, O_PICK, O_TRAIN_VARIANT, O_TRAIN_EXIT, O_TRAIN_CHECK
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
@@ -141,6 +146,7 @@ const struct option hpk_build_options[] = {
     {"train-arg", required_argument, NULL, O_TRAIN_ARG},
     {"train-timeout", required_argument, NULL, O_TRAIN_TIMEOUT},
     {"train-exit", required_argument, NULL, O_TRAIN_EXIT},
+    {"train-check", required_argument, NULL, O_TRAIN_CHECK},
     {"train-ready", required_argument, NULL, O_TRAIN_READY},
     {"train-workload", required_argument, NULL, O_TRAIN_WORKLOAD},
     {"train-dir", required_argument, NULL, O_TRAIN_DIR},
@@ -305,6 +311,13 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
             b->train_exit = (int)v;
             break;
         }
+        case O_TRAIN_CHECK:
+            if (strcmp(optarg, "full") != 0 && strcmp(optarg, "start") != 0) {
+                fprintf(stderr, "hpack build: --train-check %s: expected full or start\n", optarg);
+                return HPK_ST_USAGE;
+            }
+            b->train_check_start = !strcmp(optarg, "start");
+            break;
         case O_TRAIN_READY: b->train_ready = optarg; break;
         case O_TRAIN_WORKLOAD: b->train_workload = optarg; break;
         case O_TRAIN_DIR: b->train_dir = optarg; break;

@@ -20,6 +20,7 @@ struct hpk_build {
     int have_train_args;
     double train_timeout;
     int train_exit; /* --train-exit: the status of a training run that did its job */
+    int train_check_start; /* --train-check start: DA1's start checked, not its whole training run */
     const char *train_ready, *train_workload, *keep_da0, *with_cache;
     struct hpk_strv more_caches;    /* --with-cache given again: the variants' caches, in order; with --pick, candidates */
     struct hpk_strv train_variants; /* --train-variant NAME, in order (packer/variant.c) */
@@ -144,6 +145,14 @@ int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const 
  * its end: what it started and still writes counts), or the app ended. */
 int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *java_opts, const char *log,
                       double *secs, struct hpk_err *e);
+/* DA1's check after training (--train-check full): the training run
+ * again, on DA1 with its cache required and its class loading logged; it
+ * passes if the run ends as a training run must (the --train-exit status,
+ * or ready and the workload done) and its main class came from the cache.
+ * The JVM can take a cache that changes how the app runs (JDK 25, JRuby
+ * on --module-path: every run fails); verifying only the start misses
+ * that. Its output goes to OUT.check.log, kept on failure. */
+int hpk_check_run(struct hpk_build *b, const char *da1, struct hpk_err *e);
 
 /* train.c */
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */

@@ -33,5 +33,21 @@ int hpk_verify_bytes(const struct hpk_artifact *a, struct hpk_err *e);
  * NULL, or the one cache to use ("default" or a variant's name:
  * HPACK_AOT_VARIANT). */
 int hpk_verify_run(const char *artifact, const char *cwd, const char *variant, int argc, char **argv, struct hpk_err *e);
+/* The proof that a run used the artifact's startup cache, shared with the
+ * check run of a build (trainrun.c): the logging to ask the JVM for (log),
+ * the line it prints when the main class comes from the cache (want), and
+ * the JVM's lines that explain a refused cache (why). hpk_proof_plan reads
+ * the artifact; hpk_proof_line takes each line of the run's output (1: the
+ * proof was just seen); hpk_proof_verdict fails unless it was, naming
+ * variant (NULL: the startup cache), and notes it if it was. */
+struct hpk_proof {
+    char want[1100];
+    int hit;
+    char why[2048];
+    const char *log;
+};
+int hpk_proof_plan(const char *artifact, struct hpk_proof *v, struct hpk_err *e);
+int hpk_proof_line(struct hpk_proof *v, const char *line);
+int hpk_proof_verdict(const struct hpk_proof *v, const char *variant, struct hpk_err *e);
 
 #endif

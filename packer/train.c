@@ -203,7 +203,7 @@ int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct 
  * and only then renamed to OUT: a cache that does not apply leaves
  * nothing. *cache_size: the first cache's. */
 static int da1_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payload_buf *p, const struct cache_src *src,
-                    size_t n_caches, const char *extra, size_t extra_len, const char *out, size_t *cache_size,
+                    size_t n_caches, const char *extra, size_t extra_len, const char *out, int check_run, size_t *cache_size,
                     struct hpk_err *e)
 {
     size_t n_items = 1 + 2 * n_caches;
@@ -229,6 +229,11 @@ static int da1_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payl
             hpk_warn("HPACK_TEST_UNBOUND_CACHE=1: not verifying DA1");
             break;
         }
+        if (!i && check_run) {
+            hpk_step_begin("verifying DA1: running its training run again with its cache required");
+            if (hpk_check_run(b, tmp, e) != 0) goto gone;
+            continue;
+        }
         hpk_step_begin("verifying DA1: running it with the %s%s cache required", name ? name : "", name ? "" : "startup");
         if (hpk_verify_run(tmp, b->train_dir, name, (int)b->train_args.n, b->train_args.v, e) != 0) goto gone;
     }
@@ -250,7 +255,7 @@ int hpk_da1_write(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payloa
                   const char *extra, size_t extra_len, const char *out, size_t *cache_size, struct hpk_err *e)
 {
     struct cache_src src = {.path = cache, .v = NULL};
-    return da1_emit(b, s, p, &src, 1, extra, extra_len, out, cache_size, e);
+    return da1_emit(b, s, p, &src, 1, extra, extra_len, out, 0, cache_size, e);
 }
 
 /* The caches of the DA1: with --train, the default's and each variant's,
@@ -313,7 +318,7 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     double tt = hpk_now();
     if (caches_of(b, s, p, work, src, paths, n_caches, &da0_size, e) != 0) goto out;
     train_time = hpk_now() - tt;
-    if (da1_emit(b, s, p, src, n_caches, NULL, 0, b->output, &cache_size, e) != 0) goto out;
+    if (da1_emit(b, s, p, src, n_caches, NULL, 0, b->output, b->train && !b->train_check_start, &cache_size, e) != 0) goto out;
     struct stat st;
     char full[33], s0[32], s1[32], sc[32];
     hpk_hash_hex(p->full_hash, full);

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "hpk_build.h"
 #include "hpk_child.h"
+#include "hpk_verify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,13 +76,21 @@ struct tscan {
     regex_t re;
     int have_re, creating;
     struct tail tail;
+    struct hpk_proof *proof; /* a check run: the cache's proof, looked for in every line */
 };
 
 static int train_line(void *ctx, const char *line)
 {
     struct tscan *t = ctx;
     if (!t->creating && (strstr(line, "AOTConfiguration recorded") || strstr(line, "writing AOTCache"))) t->creating = 1;
-    tail_push(&t->tail, line);
+    if (!t->proof) {
+        tail_push(&t->tail, line);
+    } else {
+        hpk_proof_line(t->proof, line);
+        /* The class loading hpack asked to see is not the app's output. */
+        if (!strstr(line, "][info][class,") && !strstr(line, "][info][aot") && !strstr(line, "][info][cds"))
+            tail_push(&t->tail, line);
+    }
     return t->have_re && regexec(&t->re, line, 0, NULL, 0) == 0;
 }
 
@@ -100,6 +109,7 @@ struct trainer {
     char **env, **argv;
     char *logpath, *tmpcache;
     const char *creating; /* the spinner's word for the cache being written */
+    const char *what;     /* the run, in errors: "the training run", "DA1's check run", "a measured run" */
     int logfd, live;
     struct hpk_child app, wl; /* the training run; the workload (pid -1 if none) */
     struct tscan ts;
@@ -205,7 +215,7 @@ static int workload_ended(struct trainer *t, struct hpk_err *e)
     hpk_child_drain(&t->wl, t->live, t->logfd, workload_line, &t->wtail);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         hpk_child_kill(&t->app, 10);
-        return hpk_fail(e, HPK_ST_TRAIN, "training workload failed (%s %d): %s", WIFEXITED(st) ? "exit status" : "signal",
+        return hpk_fail(e, HPK_ST_TRAIN, "%s's workload failed (%s %d): %s", t->what, WIFEXITED(st) ? "exit status" : "signal",
                             WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), t->b->train_workload);
     }
     stop_app(t, "workload done");
@@ -244,7 +254,7 @@ static int train_loop(struct trainer *t, struct hpk_err *e)
         if (now > t->deadline) {
             hpk_child_kill(&t->app, 10);
             hpk_child_kill(&t->wl, 1);
-            return hpk_fail(e, HPK_ST_TRAIN, "%s timed out after %.0f s%s (--train-timeout)", t->timing ? "a measured run" : "training",
+            return hpk_fail(e, HPK_ST_TRAIN, "%s timed out after %.0f s%s (--train-timeout)", t->what,
                                 b->train_timeout, b->train_ready && !t->is_ready ? ": the app never became ready"
                                 : t->wl_running && t->wl.pid < 0 ? ": the workload exited, but its output stayed open (a process it started holds it)" : "");
         }
@@ -266,12 +276,13 @@ static int train_verdict(struct trainer *t, struct hpk_err *e)
     hpk_child_kill(&t->wl, 1);
     int code = hpk_child_code(t->app.status);
     if (b->train_ready && !t->is_ready)
-        return hpk_fail(e, HPK_ST_TRAIN, "the app exited (status %d) before it was ready (--train-ready %s)", code, b->train_ready);
+        return hpk_fail(e, HPK_ST_TRAIN, "%s: the app exited (status %d) before it was ready (--train-ready %s)", t->what, code,
+                        b->train_ready);
     if (!t->stopped && code != b->train_exit)
-        return hpk_fail(e, HPK_ST_TRAIN, "the training run failed: the app exited with status %d%s", code,
+        return hpk_fail(e, HPK_ST_TRAIN, "%s failed: the app exited with status %d%s", t->what, code,
                         b->train_exit ? ", not the --train-exit status" : "");
     if (t->stopped && code != 0 && code != 143 && code != 130)
-        return hpk_fail(e, HPK_ST_TRAIN, "the app exited with status %d when stopped after training", code);
+        return hpk_fail(e, HPK_ST_TRAIN, "%s: the app exited with status %d when stopped after its workload", t->what, code);
     if (!t->timing && access(t->cache_out, R_OK) != 0)
         return hpk_fail(e, HPK_ST_TRAIN, "the training run wrote no startup cache (the JVM's messages are in its output)");
     return 0;
@@ -289,7 +300,9 @@ static void keep_tails(struct trainer *t)
     size_t dl = 0;
     FILE *f = open_memstream(&d, &dl);
     if (f) {
-        tail_print(f, &t->ts.tail, "the training run's");
+        char whose[64];
+        snprintf(whose, sizeof whose, "%s's", t->what);
+        tail_print(f, &t->ts.tail, whose);
         tail_print(f, &t->wtail, "the workload's");
         fclose(f);
     }
@@ -339,10 +352,12 @@ static void trainer_finish(struct trainer *t, int rc, struct hpk_err *e)
  * (--tune): *secs from its start until it was stopped (ready, and the
  * workload done: exited, its output at its end) or ended by itself. */
 static int run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
-               const char *log, double *secs, struct hpk_err *e)
+               const char *log, struct hpk_proof *proof, double *secs, struct hpk_err *e)
 {
     struct trainer t;
     int rc = trainer_init(&t, b, da0, work, cache_out, java_opts, log, e);
+    t.what = cache_out ? "the training run" : proof ? "DA1's check run" : "a measured run";
+    t.ts.proof = proof;
     if (rc == 0) {
         if (t.timing)
             ;
@@ -367,11 +382,29 @@ static int run(struct hpk_build *b, const char *da0, const char *work, const cha
 int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
                   const char *log, struct hpk_err *e)
 {
-    return run(b, da0, work, cache_out, java_opts, log, NULL, e);
+    return run(b, da0, work, cache_out, java_opts, log, NULL, NULL, e);
 }
 
 int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *java_opts, const char *log,
                       double *secs, struct hpk_err *e)
 {
-    return run(b, artifact, work, NULL, java_opts, log, secs, e);
+    return run(b, artifact, work, NULL, java_opts, log, NULL, secs, e);
+}
+
+int hpk_check_run(struct hpk_build *b, const char *da1, struct hpk_err *e)
+{
+    struct hpk_proof proof;
+    char work[512], *log;
+    if (hpk_proof_plan(da1, &proof, e) != 0 || hpk_mkdtemp(work, sizeof work, "check", e) != 0) return -1;
+    if (asprintf(&log, "%s.check.log", b->output) < 0) hpk_oom();
+    int rc = run(b, da1, work, NULL, proof.log, log, &proof, NULL, e);
+    if (rc == 0) rc = hpk_proof_verdict(&proof, NULL, e);
+    if (rc != 0 && !strstr(e->msg, "--train-check")) {
+        size_t ml = strlen(e->msg);
+        snprintf(e->msg + ml, sizeof e->msg - ml, " (DA1 repeats the training run with its cache required; for a run "
+                 "that cannot be repeated, --train-check start checks only that DA1 starts from its cache)");
+    }
+    hpk_tmp_rm_tree(work);
+    free(log);
+    return rc;
 }

@@ -1,8 +1,10 @@
 /*
  * verifyrun.c - running an artifact with its startup cache required and
  * class loading logged: it passes only if the main class is loaded from the
- * cache. DA1 is checked this way before it is renamed into place (train.c);
- * `hpack verify --run` does it on demand.
+ * cache. A variant's DA1 is checked this way before it is renamed into
+ * place (train.c), the default cache's by repeating the training run with
+ * the same proof (trainrun.c, hpk_check_run); `hpack verify --run` does it
+ * on demand.
  */
 #define _GNU_SOURCE
 #include "hpk_child.h"
@@ -15,33 +17,32 @@
 #include <string.h>
 #include <unistd.h>
 
-struct vscan {
-    char want[1100];
-    int hit;
-    char why[2048]; /* the JVM's own explanation lines, kept for the error */
-};
-
 static int verify_line(void *ctx, const char *line)
 {
-    struct vscan *v = ctx;
-    if (strstr(line, v->want)) {
+    return hpk_proof_line(ctx, line);
+}
+
+int hpk_proof_line(struct hpk_proof *v, const char *line)
+{
+    if (!v->hit && strstr(line, v->want)) {
         v->hit = 1;
         return 1;
     }
     /* Keep lines that explain a rejected cache. */
-    if ((strstr(line, "mismatch") || strstr(line, "AOT") || strstr(line, "shared archive") || strstr(line, "error") ||
-         strstr(line, "Error")) && strlen(v->why) + strlen(line) + 3 < sizeof v->why) {
+    if (!v->hit && (strstr(line, "mismatch") || strstr(line, "AOT") || strstr(line, "shared archive") ||
+                    strstr(line, "error") || strstr(line, "Error")) &&
+        strlen(v->why) + strlen(line) + 3 < sizeof v->why) {
         strcat(v->why, line);
         strcat(v->why, "; ");
     }
     return 0;
 }
 
-/* What to look for in the run's output, and the logging that shows it. */
-static int verify_plan(const char *artifact, struct vscan *v, const char **log, struct hpk_err *e)
+int hpk_proof_plan(const char *artifact, struct hpk_proof *v, struct hpk_err *e)
 {
     struct hpk_artifact a;
     struct hpk_config in;
+    memset(v, 0, sizeof *v);
     if (hpk_open_artifact(artifact, &a, e) != 0) return -1;
     if (hpk_artifact_info(&a, &in, e) != 0) {
         hpk_close_artifact(&a);
@@ -52,17 +53,26 @@ static int verify_plan(const char *artifact, struct vscan *v, const char **log, 
         rc = hpk_fail(e, HPK_ST_TRAIN, "no startup cache in this artifact");
     } else {
         snprintf(v->want, sizeof v->want, " %s source: shared objects file", in.launch.main);
-        *log = !strcmp(in.launch.cache_kind ? in.launch.cache_kind : "", "aot") ? "-Xlog:class+load=info,aot=info,class+path=info"
-                                                                               : "-Xlog:class+load=info,cds=info,class+path=info";
+        v->log = !strcmp(in.launch.cache_kind ? in.launch.cache_kind : "", "aot") ? "-Xlog:class+load=info,aot=info,class+path=info"
+                                                                                 : "-Xlog:class+load=info,cds=info,class+path=info";
     }
     hpk_config_free(&in);
     hpk_close_artifact(&a);
     return rc;
 }
 
+int hpk_proof_verdict(const struct hpk_proof *v, const char *variant, struct hpk_err *e)
+{
+    if (!v->hit)
+        return hpk_fail(e, HPK_ST_TRAIN, "the %s%sstartup cache does not apply: main class not loaded from it%s%.1900s",
+                        variant ? variant : "", variant ? " " : "", v->why[0] ? "; the JVM said: " : "", v->why);
+    hpk_note("verified: %s is loaded from the %s%sstartup cache", v->want + 1, variant ? variant : "", variant ? " " : "");
+    return 0;
+}
+
 /* Until the main class is seen loaded from the cache (then stop it: a
  * server need not run on), the run ends, or 300 s pass. */
-static void verify_watch(struct hpk_child *c, struct vscan *v)
+static void verify_watch(struct hpk_child *c, struct hpk_proof *v)
 {
     double deadline = hpk_now() + 300;
     int echo = hpk_verbose > 1;
@@ -87,13 +97,12 @@ static void verify_watch(struct hpk_child *c, struct vscan *v)
 
 int hpk_verify_run(const char *artifact, const char *cwd, const char *variant, int argc, char **argv, struct hpk_err *e)
 {
-    struct vscan v = {0};
-    const char *log = NULL;
-    if (verify_plan(artifact, &v, &log, e) != 0) return -1;
+    struct hpk_proof v;
+    if (hpk_proof_plan(artifact, &v, e) != 0) return -1;
     char work[512];
     if (hpk_mkdtemp(work, sizeof work, "verify", e) != 0) return -1;
     char *cd, *opts, *var = NULL;
-    if (asprintf(&cd, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&opts, "HPACK_JAVA_OPTS=%s", log) < 0 ||
+    if (asprintf(&cd, "HPACK_CACHE_DIR=%s/unpack", work) < 0 || asprintf(&opts, "HPACK_JAVA_OPTS=%s", v.log) < 0 ||
         (variant && asprintf(&var, "HPACK_AOT_VARIANT=%s", variant) < 0))
         hpk_oom();
     char *extra[] = {cd, opts, "HPACK_AOT=require", var, NULL};
@@ -109,11 +118,7 @@ int hpk_verify_run(const char *artifact, const char *cwd, const char *variant, i
         rc = hpk_fail(e, HPK_ST_TRAIN, "cannot run %s: %s", artifact, strerror(errno));
     } else {
         verify_watch(&c, &v);
-        if (!v.hit)
-            rc = hpk_fail(e, HPK_ST_TRAIN, "the %s%sstartup cache does not apply: main class not loaded from it%s%.1900s",
-                              variant ? variant : "", variant ? " " : "", v.why[0] ? "; the JVM said: " : "", v.why);
-        else
-            hpk_note("verified: %s is loaded from the %s%sstartup cache", v.want + 1, variant ? variant : "", variant ? " " : "");
+        rc = hpk_proof_verdict(&v, variant, e);
         hpk_child_close(&c);
     }
     hpk_tmp_rm_tree(work);

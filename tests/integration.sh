@@ -461,6 +461,26 @@ t_train_exit_status() {
     [ ! -e "$o/b" ] || fail "a failed build left its output"
 }
 
+# DA1 is kept only if it runs its training run to the same end as DA0 did:
+# a run the cache changes (here: one that cannot be repeated, as JRuby on
+# --module-path under JDK 25 fails every run with its cache) fails the build.
+t_train_check_run() {
+    local rt; rt=$(rt25); local o=$W/tcheck; mkdir -p "$o"
+    local cmd=("$HPACK" build --train --train-dir "$o" --train-arg --mark --train-arg "$o/marker" --runtime "$rt"
+               --jar "$SAMPLES/hello.jar" -o "$o/a")
+    expect_status 7 "DA1's check run failed: the app exited with status 3; its output is in $o/a.check.log" "${cmd[@]}"
+    [ ! -e "$o/a" ] || fail "a DA1 that failed its check run was kept"
+    ! ls "$o" | grep -q 'hpack-da1' || fail "a temporary DA1 was left: $(ls "$o")"
+    grep -q "marker exists: ran here before" "$o/a.check.log" || fail "the check run's log lacks the app's output"
+    grep -q "\[class,load\] demo.Main source: shared objects file" "$o/a.check.log" ||
+        fail "the check run did not run DA1 with its cache: $(grep demo.Main "$o/a.check.log")"
+    rm -f "$o/marker"
+    "${cmd[@]}" -q --train-check start || fail "--train-check start: the build failed"
+    local out; out=$(HPACK_CACHE_DIR=$o/c HPACK_DEBUG=1 "$o/a" 2>&1) || fail "DA1: $out"
+    grep -q "startup cache .* applies" <<<"$out" || fail "DA1 does not use its cache: $out"
+    expect_status 2 "--train-check all: expected full or start" "${cmd[@]}" --train-check all
+}
+
 . "$ROOT/tests/reliability.sh"
 . "$ROOT/tests/security.sh"
 . "$ROOT/tests/repro.sh"
@@ -479,7 +499,7 @@ run_test build_shared
 for t in $(declare -F | awk '{print $3}' | grep '^t_' | grep -v '^t_train\|^t_da0\|^t_stale\|^t_with_cache\|^t_input_changed\|^t_failing\|^t_inspect_json\|^t_verify_names\|^t_stale_cache_temp\|^t_image_\|^t_store_\|^t_anyhost_'); do run_test "$t"; done
 run_test build_trained
 for t in t_train_temurin25 t_train_openjdk17 t_train_relocation t_da0_da1_share_bytes t_da0_da1_diff_is_the_cache t_train_http_server \
-         t_train_exit_status t_inspect_json_and_hash t_verify_names_the_entry t_stale_cache_temporaries t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training \
+         t_train_exit_status t_train_check_run t_inspect_json_and_hash t_verify_names_the_entry t_stale_cache_temporaries t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training \
          t_image_reproducible t_image_skopeo_umoci_read_only_run t_image_podman t_image_on_a_base t_image_errors \
          t_image_host_paths_from_elf_headers \
          t_store_install_trust_uninstall; do

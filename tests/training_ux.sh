@@ -59,7 +59,7 @@ for i in $(seq 40); do echo "[0.5${i}s][warning][aot] Skipping demo/Gen$i: Old c
     ux_runtime "$o/rt2" 'echo ready-now; echo "java.lang.NoClassDefFoundError: org/xml/Schema"; exec sleep 60'
     err=$("$HPACK" build -q --train --train-ready log:ready-now --train-workload 'echo "GET / -> 500"; exit 4' \
         --runtime "$o/rt2" --jar "$SAMPLES/hello.jar" -o "$o/b" 2>&1) && fail "built"
-    grep -q "training workload failed (exit status 4)" <<<"$err" || fail "error: $err"
+    grep -q "the training run's workload failed (exit status 4)" <<<"$err" || fail "error: $err"
     grep -qx "hpack: the training run's last output:" <<<"$err" || fail "app header: $err"
     grep -qx '    java.lang.NoClassDefFoundError: org/xml/Schema' <<<"$err" || fail "app's line: $err"
     grep -qx "hpack: the workload's last output:" <<<"$err" || fail "workload header: $err"

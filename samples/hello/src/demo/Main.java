@@ -48,6 +48,17 @@ public final class Main {
             } else if (args[i].equals("--prop") && i + 1 < args.length) {
                 String k = args[++i];
                 System.out.println(k + "=" + System.getProperty(k));
+            } else if (args[i].equals("--mark") && i + 1 < args.length) {
+                // A run that cannot be repeated: the second in the same place fails.
+                java.io.File f = new java.io.File(args[++i]);
+                try {
+                    if (!f.createNewFile()) {
+                        System.out.println(f + " exists: ran here before");
+                        exit = 3;
+                    }
+                } catch (java.io.IOException e) {
+                    throw new RuntimeException(e);
+                }
             } else if (args[i].equals("--stdin")) {
                 try {
                     System.out.println("stdin=" + new String(System.in.readAllBytes()).trim());
