@@ -193,6 +193,7 @@ int hpk_archive_links(struct hpk_snapshot *s, const char *file, const char *pref
         s->items[w++] = *it;
     }
     s->n = w;
+    hpk_snapshot_reindex(s);
     free(verdict);
     return rc;
 }

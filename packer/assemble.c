@@ -350,6 +350,7 @@ int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk
 
     /* One canonical order whatever the walk: by path, bytewise. */
     qsort(s->items, s->n, sizeof *s->items, item_cmp);
+    hpk_snapshot_reindex(s);
     return 0;
 }
 

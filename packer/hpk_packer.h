@@ -165,6 +165,11 @@ struct hpk_snapshot {
     char *archives[HPK_MAX_ARCHIVES];
     uint8_t archive_hash[HPK_MAX_ARCHIVES][16];
     int n_archives;
+    /* The path index of hpk_snapshot_find (snapshot.c): slots of item
+     * index + 1 (0: empty), items[0..ix_n) entered. Appends are entered
+     * as found; whoever reorders or removes items calls
+     * hpk_snapshot_reindex. */
+    size_t *ix, ix_cap, ix_n;
 };
 
 /* Where a tree read from a directory or an archive goes in the payload. */
@@ -179,6 +184,8 @@ void hpk_snapshot_free(struct hpk_snapshot *s);
 struct hpk_item *hpk_snapshot_add(struct hpk_snapshot *s, const char *path, uint32_t mode, uint8_t role);
 int hpk_snapshot_has(const struct hpk_snapshot *s, const char *path);
 struct hpk_item *hpk_snapshot_find(struct hpk_snapshot *s, const char *path); /* NULL if none */
+/* After items were reordered or removed (not needed after appends). */
+void hpk_snapshot_reindex(struct hpk_snapshot *s);
 /* Follow `path` (below the tree `prefix`/) through the snapshot's symlink
  * items, as the kernel would inside the tree. Returns the item it names,
  * with its path below prefix in `out`, or NULL when the walk leaves the

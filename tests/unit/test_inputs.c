@@ -141,6 +141,48 @@ static void assert_refused(const char *rel, const char *why)
 
 /* A relative link that stays inside without passing through another link
  * is kept as written, to a file, a directory, the tree's root or a link. */
+/* The path index: every item found after appends that grow the table,
+ * none that is absent, the first of two items of one path, and the same
+ * after the items were reordered and removed (reindexed) - the readers
+ * look paths up after each of those. */
+static int by_path_desc(const void *a, const void *b)
+{
+    return -strcmp(((const struct hpk_item *)a)->path, ((const struct hpk_item *)b)->path);
+}
+
+static void test_snapshot_index(void **state)
+{
+    (void)state;
+    struct hpk_snapshot s = {0};
+    char p[64];
+    assert_null(hpk_snapshot_find(&s, "app"));
+    for (int i = 0; i < 5000; i++) {
+        snprintf(p, sizeof p, "app/d%d/f%d", i % 37, i);
+        assert_non_null(hpk_snapshot_add(&s, p, S_IFREG | 0644, 0));
+        if (i % 997 == 0) assert_string_equal(hpk_snapshot_find(&s, p)->path, p); /* the table grows between */
+    }
+    for (int i = 0; i < 5000; i++) {
+        snprintf(p, sizeof p, "app/d%d/f%d", i % 37, i);
+        struct hpk_item *it = hpk_snapshot_find(&s, p);
+        assert_non_null(it);
+        assert_ptr_equal(it, &s.items[i]);
+    }
+    assert_null(hpk_snapshot_find(&s, "app/d0/f1"));
+    assert_false(hpk_snapshot_has(&s, "app/d0"));
+    hpk_snapshot_add(&s, "app/d1/f1", S_IFDIR | 0755, 0); /* a second item of one path */
+    assert_ptr_equal(hpk_snapshot_find(&s, "app/d1/f1"), &s.items[1]);
+    /* Reordered: the index follows once told. */
+    qsort(s.items, s.n, sizeof *s.items, by_path_desc);
+    hpk_snapshot_reindex(&s);
+    for (size_t i = 0; i < s.n; i++) assert_string_equal(hpk_snapshot_find(&s, s.items[i].path)->path, s.items[i].path);
+    /* Removed: the last 4000 (fewer items than entered: found without being told). */
+    for (size_t i = 1001; i < s.n; i++) free(s.items[i].path);
+    s.n = 1001;
+    for (size_t i = 0; i < s.n; i++) assert_ptr_equal(hpk_snapshot_find(&s, s.items[i].path), &s.items[i]);
+    assert_null(hpk_snapshot_find(&s, "app/d0/f0")); /* sorted descending: f0 was near the end */
+    hpk_snapshot_free(&s);
+}
+
 static void test_relative_links_inside_kept(void **state)
 {
     (void)state;
@@ -532,6 +574,7 @@ static void test_mapped_input_read_through_its_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_snapshot_index),
         cmocka_unit_test_setup_teardown(test_relative_links_inside_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escaping_and_absolute_links_materialised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_links_through_links_and_in_copies, setup, teardown),
