@@ -316,7 +316,7 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
                 fprintf(stderr, "hpack build: --train-check %s: expected full or start\n", optarg);
                 return HPK_ST_USAGE;
             }
-            b->train_check_start = !strcmp(optarg, "start");
+            b->train_check = !strcmp(optarg, "start") ? 2 : 1;
             break;
         case O_TRAIN_READY: b->train_ready = optarg; break;
         case O_TRAIN_WORKLOAD: b->train_workload = optarg; break;
@@ -413,6 +413,10 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
                                                            b->train_dir || b->train_runs > 1 || b->train_variants.n)))) {
         fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train%s\n",
                 b->with_cache && !b->keep_da0 ? " (or several --with-cache with --pick best)" : "");
+        return HPK_ST_USAGE;
+    }
+    if (!b->train && b->train_check) {
+        fprintf(stderr, "hpack build: --train-check needs --train\n");
         return HPK_ST_USAGE;
     }
     if (b->train_ready && hpk_ready_parse(b->train_ready, NULL) != 0) {

@@ -20,7 +20,7 @@ struct hpk_build {
     int have_train_args;
     double train_timeout;
     int train_exit; /* --train-exit: the status of a training run that did its job */
-    int train_check_start; /* --train-check start: DA1's start checked, not its whole training run */
+    int train_check; /* --train-check: 0 not given (full), 1 full, 2 start (DA1's start checked, not its whole run) */
     const char *train_ready, *train_workload, *keep_da0, *with_cache;
     struct hpk_strv more_caches;    /* --with-cache given again: the variants' caches, in order; with --pick, candidates */
     struct hpk_strv train_variants; /* --train-variant NAME, in order (packer/variant.c) */
@@ -151,8 +151,11 @@ int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *wor
  * or ready and the workload done) and its main class came from the cache.
  * The JVM can take a cache that changes how the app runs (JDK 25, JRuby
  * on --module-path: every run fails); verifying only the start misses
- * that. Its output goes to OUT.check.log, kept on failure. */
-int hpk_check_run(struct hpk_build *b, const char *da1, struct hpk_err *e);
+ * that. Its output goes to OUT.check.log, kept on failure. variant: NULL,
+ * or "default" where DA1 has variants (HPACK_AOT_VARIANT: that cache, not
+ * another that applies). Training's rules for the workload's end and its
+ * polling, not a measured run's. */
+int hpk_check_run(struct hpk_build *b, const char *da1, const char *variant, struct hpk_err *e);
 
 /* train.c */
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */

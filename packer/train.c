@@ -231,7 +231,7 @@ static int da1_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payl
         }
         if (!i && check_run) {
             hpk_step_begin("verifying DA1: running its training run again with its cache required");
-            if (hpk_check_run(b, tmp, e) != 0) goto gone;
+            if (hpk_check_run(b, tmp, name, e) != 0) goto gone;
             continue;
         }
         hpk_step_begin("verifying DA1: running it with the %s%s cache required", name ? name : "", name ? "" : "startup");
@@ -240,6 +240,13 @@ static int da1_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payl
     if (rename(tmp, out) != 0) {
         hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", out, strerror(errno));
         goto gone;
+    }
+    if (out == b->output) {
+        /* An earlier failed check's log is about an artifact that is gone. */
+        char *log;
+        if (asprintf(&log, "%s.check.log", out) < 0) hpk_oom();
+        unlink(log);
+        free(log);
     }
     rc = 0;
 gone:
@@ -318,7 +325,7 @@ int hpk_train_and_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_p
     double tt = hpk_now();
     if (caches_of(b, s, p, work, src, paths, n_caches, &da0_size, e) != 0) goto out;
     train_time = hpk_now() - tt;
-    if (da1_emit(b, s, p, src, n_caches, NULL, 0, b->output, b->train && !b->train_check_start, &cache_size, e) != 0) goto out;
+    if (da1_emit(b, s, p, src, n_caches, NULL, 0, b->output, b->train && b->train_check != 2, &cache_size, e) != 0) goto out;
     struct stat st;
     char full[33], s0[32], s1[32], sc[32];
     hpk_hash_hex(p->full_hash, full);

@@ -83,14 +83,13 @@ static int train_line(void *ctx, const char *line)
 {
     struct tscan *t = ctx;
     if (!t->creating && (strstr(line, "AOTConfiguration recorded") || strstr(line, "writing AOTCache"))) t->creating = 1;
-    if (!t->proof) {
-        tail_push(&t->tail, line);
-    } else {
+    if (t->proof) {
         hpk_proof_line(t->proof, line);
-        /* The class loading hpack asked to see is not the app's output. */
-        if (!strstr(line, "][info][class,") && !strstr(line, "][info][aot") && !strstr(line, "][info][cds"))
-            tail_push(&t->tail, line);
+        /* The logging a check run asks for is not the app's output: not in
+         * the tail, and never its readiness (a class named ...Started). */
+        if (strstr(line, "][info][class,") || strstr(line, "][info][aot") || strstr(line, "][info][cds")) return 0;
     }
+    tail_push(&t->tail, line);
     return t->have_re && regexec(&t->re, line, 0, NULL, 0) == 0;
 }
 
@@ -105,7 +104,7 @@ struct trainer {
     struct hpk_build *b;
     const char *cache_out;
     struct hpk_ready ready;
-    char *extra[6];   /* the variables given to DA0 and the workload (owned) */
+    char *extra[8];   /* the variables given to DA0 and the workload (owned) */
     char **env, **argv;
     char *logpath, *tmpcache;
     const char *creating; /* the spinner's word for the cache being written */
@@ -117,20 +116,25 @@ struct trainer {
     double t0, deadline, next_probe;
     int is_ready, stopped, matched;
     int wl_running; /* the workload started and not yet seen to end */
-    /* A measured run for --tune (cache_out NULL): the DA1 with its cache
-     * required; it must see its end within milliseconds, not a tenth. */
+    /* A measured run for --tune (cache_out NULL, no proof): the DA1 with
+     * its cache required; it must see its end within milliseconds, not a
+     * tenth. A check run (proof) has its cache required too, but training's
+     * rules. */
     int timing, poll_ms;
     double probe_every, t_end;
 };
 
 /* The environment and argv of DA0's run, the log file; the run not started. */
 static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0, const char *work, const char *cache_out,
-                        const char *java_opts, const char *log, struct hpk_err *e)
+                        const char *java_opts, const char *log, struct hpk_proof *proof, const char *variant,
+                        struct hpk_err *e)
 {
     memset(t, 0, sizeof *t);
     t->b = b;
     t->cache_out = cache_out;
-    t->timing = !cache_out;
+    t->what = cache_out ? "the training run" : proof ? "DA1's check run" : "a measured run";
+    t->ts.proof = proof;
+    t->timing = !cache_out && !proof;
     t->poll_ms = t->timing ? 2 : 100;
     t->probe_every = t->timing ? 0.005 : 0.1;
     t->logfd = -1;
@@ -138,13 +142,14 @@ static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0,
     t->app.out = t->wl.out = -1;
     if (b->train_ready) hpk_ready_parse(b->train_ready, &t->ready);
     if (asprintf(&t->extra[0], "HPACK_CACHE_DIR=%s/unpack", work) < 0 ||
-        (t->timing ? asprintf(&t->extra[1], "HPACK_AOT=require") : asprintf(&t->extra[1], "HPACK_TRAIN=%s", cache_out)) < 0 ||
+        (!cache_out ? asprintf(&t->extra[1], "HPACK_AOT=require") : asprintf(&t->extra[1], "HPACK_TRAIN=%s", cache_out)) < 0 ||
         (log ? asprintf(&t->logpath, "%s", log) : asprintf(&t->logpath, "%s.train.log", b->output)) < 0 ||
-        asprintf(&t->tmpcache, "%s.tmp", t->timing ? t->logpath : cache_out) < 0)
+        asprintf(&t->tmpcache, "%s.tmp", cache_out ? cache_out : t->logpath) < 0)
         hpk_oom();
     int k = 2;
     /* A variant's options, in the record and create steps and the flag dump alike. */
     if (java_opts && asprintf(&t->extra[k++], "HPACK_JAVA_OPTS=%s", java_opts) < 0) hpk_oom();
+    if (variant && asprintf(&t->extra[k++], "HPACK_AOT_VARIANT=%s", variant) < 0) hpk_oom();
     if (t->ready.port && asprintf(&t->extra[k++], "HPACK_TRAIN_PORT=%d", t->ready.port) < 0) hpk_oom();
     if (t->ready.kind == READY_HTTP &&
         asprintf(&t->extra[k++], "HPACK_TRAIN_URL=http://%s:%d%s", t->ready.host, t->ready.port, t->ready.path) < 0)
@@ -155,7 +160,7 @@ static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0,
     t->argv[0] = (char *)da0;
     for (size_t i = 0; i < b->train_args.n; i++) t->argv[i + 1] = b->train_args.v[i];
     t->argv[b->train_args.n + 1] = NULL;
-    size_t cl = t->timing ? 0 : strlen(cache_out);
+    size_t cl = cache_out ? strlen(cache_out) : 0;
     t->creating = cl > 4 && !strcmp(cache_out + cl - 4, ".aot") ? "creating the AOT cache" : "writing the CDS archive";
     t->live = hpk_verbose >= 2;
     t->ts.have_re = t->ready.kind == READY_LOG && regcomp(&t->ts.re, t->ready.regex, REG_EXTENDED | REG_NOSUB) == 0;
@@ -173,7 +178,7 @@ static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0,
 static void stop_app(struct trainer *t, const char *why)
 {
     t->t_end = hpk_now();
-    if (!t->timing) hpk_step_update("training: %s after %.1f s; stopping the app", why, t->t_end - t->t0);
+    if (t->cache_out) hpk_step_update("training: %s after %.1f s; stopping the app", why, t->t_end - t->t0);
     kill(t->app.pid, SIGTERM);
     t->stopped = 1;
 }
@@ -195,7 +200,7 @@ static int check_ready(struct trainer *t, double now, struct hpk_err *e)
         return 0;
     }
     char *wargv[] = {"/bin/sh", "-c", (char *)b->train_workload, NULL};
-    if (!t->timing) {
+    if (t->cache_out) {
         hpk_step_update("training: ready after %.1f s; running the workload", now - t->t0);
         hpk_info("training: workload: %s", b->train_workload);
     }
@@ -246,7 +251,7 @@ static int train_loop(struct trainer *t, struct hpk_err *e)
             return 0;
         }
         if (!t->ts.creating && access(t->tmpcache, F_OK) == 0) t->ts.creating = 1;
-        if (t->ts.creating == 1 && !t->timing) {
+        if (t->ts.creating == 1 && t->cache_out) {
             t->ts.creating = 2;
             hpk_step_update("training: %s", t->creating);
         }
@@ -282,8 +287,9 @@ static int train_verdict(struct trainer *t, struct hpk_err *e)
         return hpk_fail(e, HPK_ST_TRAIN, "%s failed: the app exited with status %d%s", t->what, code,
                         b->train_exit ? ", not the --train-exit status" : "");
     if (t->stopped && code != 0 && code != 143 && code != 130)
-        return hpk_fail(e, HPK_ST_TRAIN, "%s: the app exited with status %d when stopped after its workload", t->what, code);
-    if (!t->timing && access(t->cache_out, R_OK) != 0)
+        return hpk_fail(e, HPK_ST_TRAIN, "%s: the app exited with status %d when stopped (ready, or its workload done)",
+                        t->what, code);
+    if (t->cache_out && access(t->cache_out, R_OK) != 0)
         return hpk_fail(e, HPK_ST_TRAIN, "the training run wrote no startup cache (the JVM's messages are in its output)");
     return 0;
 }
@@ -352,14 +358,12 @@ static void trainer_finish(struct trainer *t, int rc, struct hpk_err *e)
  * (--tune): *secs from its start until it was stopped (ready, and the
  * workload done: exited, its output at its end) or ended by itself. */
 static int run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
-               const char *log, struct hpk_proof *proof, double *secs, struct hpk_err *e)
+               const char *log, struct hpk_proof *proof, const char *variant, double *secs, struct hpk_err *e)
 {
     struct trainer t;
-    int rc = trainer_init(&t, b, da0, work, cache_out, java_opts, log, e);
-    t.what = cache_out ? "the training run" : proof ? "DA1's check run" : "a measured run";
-    t.ts.proof = proof;
+    int rc = trainer_init(&t, b, da0, work, cache_out, java_opts, log, proof, variant, e);
     if (rc == 0) {
-        if (t.timing)
+        if (!cache_out)
             ;
         else if (b->train_ready)
             hpk_step_begin("training: running DA0, waiting for %s (timeout %.0f s)", b->train_ready, b->train_timeout);
@@ -368,12 +372,20 @@ static int run(struct hpk_build *b, const char *da0, const char *work, const cha
         t.t0 = t.next_probe = hpk_now();
         t.deadline = t.t0 + b->train_timeout;
         if (hpk_child_start(&t.app, t.argv, t.env, b->train_dir) != 0)
-            rc = hpk_fail(e, HPK_ST_TRAIN, "cannot start the training run: %s", strerror(errno));
+            rc = hpk_fail(e, HPK_ST_TRAIN, "cannot start %s: %s", t.what, strerror(errno));
         else if ((rc = train_loop(&t, e)) == 0)
             rc = train_verdict(&t, e);
+        /* Before the log is removed: a run without the proof keeps it. */
+        if (rc == 0 && proof) {
+            rc = hpk_proof_verdict(proof, variant, e);
+        } else if (rc != 0 && proof) {
+            size_t ml = strlen(e->msg);
+            snprintf(e->msg + ml, sizeof e->msg - ml, " (DA1 repeats the training run with its cache required; for a run "
+                     "that cannot be repeated, --train-check start checks only that DA1 starts from its cache)");
+        }
     }
-    if (!t.timing) hpk_step_abort();
-    if (rc == 0 && !t.timing) hpk_note("trained in %.1f s", hpk_now() - t.t0);
+    if (cache_out) hpk_step_abort();
+    if (rc == 0 && cache_out) hpk_note("trained in %.1f s", hpk_now() - t.t0);
     if (rc == 0 && secs) *secs = t.t_end - t.t0;
     trainer_finish(&t, rc, e);
     return rc;
@@ -382,28 +394,22 @@ static int run(struct hpk_build *b, const char *da0, const char *work, const cha
 int hpk_train_run(struct hpk_build *b, const char *da0, const char *work, const char *cache_out, const char *java_opts,
                   const char *log, struct hpk_err *e)
 {
-    return run(b, da0, work, cache_out, java_opts, log, NULL, NULL, e);
+    return run(b, da0, work, cache_out, java_opts, log, NULL, NULL, NULL, e);
 }
 
 int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *work, const char *java_opts, const char *log,
                       double *secs, struct hpk_err *e)
 {
-    return run(b, artifact, work, NULL, java_opts, log, NULL, secs, e);
+    return run(b, artifact, work, NULL, java_opts, log, NULL, NULL, secs, e);
 }
 
-int hpk_check_run(struct hpk_build *b, const char *da1, struct hpk_err *e)
+int hpk_check_run(struct hpk_build *b, const char *da1, const char *variant, struct hpk_err *e)
 {
     struct hpk_proof proof;
     char work[512], *log;
     if (hpk_proof_plan(da1, &proof, e) != 0 || hpk_mkdtemp(work, sizeof work, "check", e) != 0) return -1;
     if (asprintf(&log, "%s.check.log", b->output) < 0) hpk_oom();
-    int rc = run(b, da1, work, NULL, proof.log, log, &proof, NULL, e);
-    if (rc == 0) rc = hpk_proof_verdict(&proof, NULL, e);
-    if (rc != 0 && !strstr(e->msg, "--train-check")) {
-        size_t ml = strlen(e->msg);
-        snprintf(e->msg + ml, sizeof e->msg - ml, " (DA1 repeats the training run with its cache required; for a run "
-                 "that cannot be repeated, --train-check start checks only that DA1 starts from its cache)");
-    }
+    int rc = run(b, da1, work, NULL, proof.log, log, &proof, variant, NULL, e);
     hpk_tmp_rm_tree(work);
     free(log);
     return rc;

@@ -28,8 +28,9 @@ int hpk_proof_line(struct hpk_proof *v, const char *line)
         v->hit = 1;
         return 1;
     }
-    /* Keep lines that explain a rejected cache. */
-    if (!v->hit && (strstr(line, "mismatch") || strstr(line, "AOT") || strstr(line, "shared archive") ||
+    /* Keep lines that explain a rejected cache (not the loading of a class
+     * named ...Error: every run loads some). */
+    if (!v->hit && !strstr(line, "[class,load]") && (strstr(line, "mismatch") || strstr(line, "AOT") || strstr(line, "shared archive") ||
                     strstr(line, "error") || strstr(line, "Error")) &&
         strlen(v->why) + strlen(line) + 3 < sizeof v->why) {
         strcat(v->why, line);
@@ -64,7 +65,7 @@ int hpk_proof_plan(const char *artifact, struct hpk_proof *v, struct hpk_err *e)
 int hpk_proof_verdict(const struct hpk_proof *v, const char *variant, struct hpk_err *e)
 {
     if (!v->hit)
-        return hpk_fail(e, HPK_ST_TRAIN, "the %s%sstartup cache does not apply: main class not loaded from it%s%.1900s",
+        return hpk_fail(e, HPK_ST_TRAIN, "the %s%sstartup cache does not apply: main class not loaded from it%s%.600s",
                         variant ? variant : "", variant ? " " : "", v->why[0] ? "; the JVM said: " : "", v->why);
     hpk_note("verified: %s is loaded from the %s%sstartup cache", v->want + 1, variant ? variant : "", variant ? " " : "");
     return 0;

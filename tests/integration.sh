@@ -468,7 +468,7 @@ t_train_check_run() {
     local rt; rt=$(rt25); local o=$W/tcheck; mkdir -p "$o"
     local cmd=("$HPACK" build --train --train-dir "$o" --train-arg --mark --train-arg "$o/marker" --runtime "$rt"
                --jar "$SAMPLES/hello.jar" -o "$o/a")
-    expect_status 7 "DA1's check run failed: the app exited with status 3; its output is in $o/a.check.log" "${cmd[@]}"
+    expect_status 7 "DA1's check run failed: the app exited with status 3 (.*--train-check start.*); its output is in $o/a.check.log" "${cmd[@]}"
     [ ! -e "$o/a" ] || fail "a DA1 that failed its check run was kept"
     ! ls "$o" | grep -q 'hpack-da1' || fail "a temporary DA1 was left: $(ls "$o")"
     grep -q "marker exists: ran here before" "$o/a.check.log" || fail "the check run's log lacks the app's output"
@@ -478,7 +478,18 @@ t_train_check_run() {
     "${cmd[@]}" -q --train-check start || fail "--train-check start: the build failed"
     local out; out=$(HPACK_CACHE_DIR=$o/c HPACK_DEBUG=1 "$o/a" 2>&1) || fail "DA1: $out"
     grep -q "startup cache .* applies" <<<"$out" || fail "DA1 does not use its cache: $out"
+    [ ! -e "$o/a.check.log" ] || fail "the failed check's log outlived the DA1 that replaced it"
     expect_status 2 "--train-check all: expected full or start" "${cmd[@]}" --train-check all
+    expect_status 2 "--train-check needs --train" "$HPACK" build --train-check start --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/b"
+}
+# The check run logs class loading for its proof; a --train-ready log:REGEX
+# is matched against the app's own lines only (here 'Server' would match
+# the main class's loading, a second before the server listens).
+t_train_check_ready_log() {
+    local rt; rt=$(rt25); local port; port=$(free_port)
+    "$HPACK" build -q --train --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" --arg 1000 \
+        --train-ready 'log:(Server|listening)' --train-workload "curl -fsS http://127.0.0.1:$port/ >/dev/null" \
+        -o "$W/art/http-log.da1" 2>"$W/http-log.err" || fail "build: $(cat "$W/http-log.err")"
 }
 
 . "$ROOT/tests/reliability.sh"
@@ -499,7 +510,7 @@ run_test build_shared
 for t in $(declare -F | awk '{print $3}' | grep '^t_' | grep -v '^t_train\|^t_da0\|^t_stale\|^t_with_cache\|^t_input_changed\|^t_failing\|^t_inspect_json\|^t_verify_names\|^t_stale_cache_temp\|^t_image_\|^t_store_\|^t_anyhost_'); do run_test "$t"; done
 run_test build_trained
 for t in t_train_temurin25 t_train_openjdk17 t_train_relocation t_da0_da1_share_bytes t_da0_da1_diff_is_the_cache t_train_http_server \
-         t_train_exit_status t_train_check_run t_inspect_json_and_hash t_verify_names_the_entry t_stale_cache_temporaries t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training \
+         t_train_exit_status t_train_check_run t_train_check_ready_log t_inspect_json_and_hash t_verify_names_the_entry t_stale_cache_temporaries t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training \
          t_image_reproducible t_image_skopeo_umoci_read_only_run t_image_podman t_image_on_a_base t_image_errors \
          t_image_host_paths_from_elf_headers \
          t_store_install_trust_uninstall; do

@@ -11,13 +11,16 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A small com.sun.net.httpserver server: GET / answers a greeting, GET /count
- * the number of requests served. Port: first argument, else $PORT, else 8080.
- * Prints "listening on PORT" when ready. Stops on SIGTERM (the JVM's default).
+ * the number of requests served. Port: first argument, else $PORT, else 8080;
+ * a second argument: milliseconds of set-up before it listens (a server that
+ * loads its world first). Prints "listening on PORT" when ready. Stops on
+ * SIGTERM (the JVM's default).
  */
 public final class Server {
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) throws IOException, InterruptedException {
         int port = args.length > 0 ? Integer.parseInt(args[0])
                 : Integer.parseInt(System.getenv().getOrDefault("PORT", "8080"));
+        if (args.length > 1) Thread.sleep(Long.parseLong(args[1]));
         AtomicLong served = new AtomicLong();
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
         server.createContext("/", ex -> reply(ex, "hello from hpack http\n", served));
