@@ -48,6 +48,9 @@ struct hpk_proof {
 };
 int hpk_proof_plan(const char *artifact, struct hpk_proof *v, struct hpk_err *e);
 int hpk_proof_line(struct hpk_proof *v, const char *line);
+/* 1 if line is of the logging the proof asks for (info level; tags class,
+ * aot or cds), however the JVM padded its fields: not the app's output. */
+int hpk_proof_logged(const char *line);
 int hpk_proof_verdict(const struct hpk_proof *v, const char *variant, struct hpk_err *e);
 
 #endif

@@ -87,7 +87,7 @@ static int train_line(void *ctx, const char *line)
         hpk_proof_line(t->proof, line);
         /* The logging a check run asks for is not the app's output: not in
          * the tail, and never its readiness (a class named ...Started). */
-        if (strstr(line, "][info][class,") || strstr(line, "][info][aot") || strstr(line, "][info][cds")) return 0;
+        if (hpk_proof_logged(line)) return 0;
     }
     tail_push(&t->tail, line);
     return t->have_re && regexec(&t->re, line, 0, NULL, 0) == 0;
@@ -169,7 +169,7 @@ static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0,
     unlink(t->logpath); /* if this fails (EPERM: not ours, in a sticky directory), O_EXCL does too */
     t->logfd = open(t->logpath, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (t->logfd < 0)
-        return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write the training log: %s", t->logpath, strerror(errno));
+        return hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot write %s's log: %s", t->logpath, t->what, strerror(errno));
     hpk_tmp_register(t->logpath);
     return 0;
 }

@@ -182,7 +182,8 @@ static int time_startup(struct hpk_tune *t, struct hpk_tune_cand *c, double *sec
     ch.pid = -1;
     close(fd);
     if (w < 0) return hpk_fail(e, HPK_ST_TRAIN, "lost the run of %s: %s", c->name, strerror(errno));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    /* The run did its job as training's did: the --train-exit status. */
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != t->b->train_exit) {
         char last[200] = "";
         FILE *f = fopen(log, "r");
         for (char line[512]; f && fgets(line, sizeof line, f);)

@@ -22,6 +22,51 @@ static int verify_line(void *ctx, const char *line)
     return hpk_proof_line(ctx, line);
 }
 
+/* The level and tags of a line of the JVM's unified logging with its
+ * default decorations, "[0.013s][info][class,load] ...": 0, or -1 if it is
+ * no such line. The JVM pads each field to the widest it has printed on
+ * that output ("[info ][class,load    ]" after a warning or a gc+heap
+ * line), so fields are read, not matched whole. */
+static int log_fields(const char *line, const char **level, size_t *ll, const char **tags, size_t *tl)
+{
+    const char *f[3];
+    size_t n[3];
+    const char *p = line;
+    for (int i = 0; i < 3; i++) {
+        if (*p != '[') return -1;
+        const char *end = strchr(p, ']');
+        if (!end) return -1;
+        f[i] = p + 1;
+        n[i] = (size_t)(end - f[i]);
+        while (n[i] && f[i][n[i] - 1] == ' ') n[i]--;
+        p = end + 1;
+    }
+    *level = f[1], *ll = n[1], *tags = f[2], *tl = n[2];
+    return 0;
+}
+
+static int has_prefix(const char *s, size_t n, const char *pre)
+{
+    size_t pl = strlen(pre);
+    return n >= pl && !strncmp(s, pre, pl);
+}
+
+int hpk_proof_logged(const char *line)
+{
+    const char *lv, *tg;
+    size_t ll, tl;
+    return log_fields(line, &lv, &ll, &tg, &tl) == 0 && ll == 4 && !strncmp(lv, "info", 4) &&
+           (has_prefix(tg, tl, "class,") || has_prefix(tg, tl, "aot") || has_prefix(tg, tl, "cds"));
+}
+
+/* A class being loaded: never an explanation, though its name may say Error. */
+static int class_load_line(const char *line)
+{
+    const char *lv, *tg;
+    size_t ll, tl;
+    return log_fields(line, &lv, &ll, &tg, &tl) == 0 && tl == 10 && !strncmp(tg, "class,load", 10);
+}
+
 int hpk_proof_line(struct hpk_proof *v, const char *line)
 {
     if (!v->hit && strstr(line, v->want)) {
@@ -30,7 +75,7 @@ int hpk_proof_line(struct hpk_proof *v, const char *line)
     }
     /* Keep lines that explain a rejected cache (not the loading of a class
      * named ...Error: every run loads some). */
-    if (!v->hit && !strstr(line, "[class,load]") && (strstr(line, "mismatch") || strstr(line, "AOT") || strstr(line, "shared archive") ||
+    if (!v->hit && !class_load_line(line) && (strstr(line, "mismatch") || strstr(line, "AOT") || strstr(line, "shared archive") ||
                     strstr(line, "error") || strstr(line, "Error")) &&
         strlen(v->why) + strlen(line) + 3 < sizeof v->why) {
         strcat(v->why, line);

@@ -454,6 +454,9 @@ t_train_exit_status() {
     local out rc=0; out=$(HPACK_CACHE_DIR=$o/c HPACK_DEBUG=1 "$o/a" --exit 20 2>&1) || rc=$?
     [ $rc = 20 ] && grep -q 'Hello from hpack!' <<<"$out" || fail "DA1: status $rc: $out"
     grep -q "startup cache .* applies" <<<"$out" || fail "DA1 does not use its cache: $out"
+    # The measured runs of --train-runs (startup tuning) take the same status as the run's success.
+    "$HPACK" build -q --train --train-runs 2 --tune-rounds 1 --train-arg --exit --train-arg 20 --train-exit 20 \
+        --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/r" || fail "--train-runs 2 --train-exit 20 failed"
     expect_status 7 "the training run failed: the app exited with status 0, not the --train-exit status" \
         "$HPACK" build --train --train-exit 20 --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/b"
     expect_status 2 "--train-exit x: expected an exit status, 0 to 255" \
@@ -484,10 +487,12 @@ t_train_check_run() {
 }
 # The check run logs class loading for its proof; a --train-ready log:REGEX
 # is matched against the app's own lines only (here 'Server' would match
-# the main class's loading, a second before the server listens).
+# the main class's loading, a second before the server listens), however
+# the JVM pads its log fields (after a debug line: "[info ][class,load   ]").
 t_train_check_ready_log() {
     local rt; rt=$(rt25); local port; port=$(free_port)
     "$HPACK" build -q --train --runtime "$rt" --cp "$SAMPLES/http.jar" --main-class demo.http.Server --arg "$port" --arg 1000 \
+        --jvm-opt='-Xlog:gc*=debug' \
         --train-ready 'log:(Server|listening)' --train-workload "curl -fsS http://127.0.0.1:$port/ >/dev/null" \
         -o "$W/art/http-log.da1" 2>"$W/http-log.err" || fail "build: $(cat "$W/http-log.err")"
 }
