@@ -23,7 +23,8 @@
 
 
 static const char build_usage[] =
-    "usage: hpack build (--runtime DIR | [--jdk DIR] [--add-modules M,...] [--jlink-opt OPT]...)\n"
+    "usage: hpack build (--runtime DIR | [--jdk DIR] [--add-modules M,...] [--provider-modules auto|none]\n"
+    "                                    [--jlink-opt OPT]...)\n"
     "                   [--app-dist DIR|ARCHIVE] (--jar APP.jar | --cp A.jar:B.jar --main-class CLS)\n"
     "                   [--jvm-opt OPT]... [--arg ARG]... -o OUT\n"
     "                   [--train [--train-arg ARG]... [--train-timeout SECS] [--train-exit N]\n"
@@ -42,6 +43,10 @@ static const char build_usage[] =
     "  --jdk DIR            link the runtime with this JDK's jlink (default: $JAVA_HOME, then\n"
     "                       the newest JDK in /usr/lib/jvm); modules from jdeps\n"
     "  --add-modules M,...  modules to link besides those jdeps finds\n"
+    "  --provider-modules auto|none  link the JDK's service providers ordinary apps need and\n"
+    "                       jdeps cannot see (auto, the default: jdk.zipfs; jdk.crypto.ec up to\n"
+    "                       Java 21; jdk.naming.dns with java.naming; jdk.compiler with\n"
+    "                       java.compiler), or only what jdeps finds and --add-modules names\n"
     "  --jlink-opt OPT      extra jlink option, repeatable\n"
     "  --app-dist DIR|ARCH  application distribution (directory, .zip, .tar, .tar.gz), shipped whole\n"
     "                       as the app directory; relative --jar/--cp paths are inside it\n"
@@ -104,7 +109,7 @@ static const char build_usage[] =
 
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
-    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_JLINK_OPT,
+    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_PROVIDER_MODULES, O_JLINK_OPT,
     O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_HEAL, O_TRAIN_DIR, O_TUNE, O_TUNE_CAND, O_TUNE_ONLY, O_TUNE_ROUNDS, O_TUNE_TIME,
     O_TUNED, O_TRAIN_RUNS, O_PICK, O_TRAIN_VARIANT, O_TRAIN_EXIT, O_TRAIN_CHECK
 };
@@ -156,6 +161,7 @@ const struct option hpk_build_options[] = {
     {"lock", required_argument, NULL, O_LOCK},
     {"jdk", required_argument, NULL, O_JDK},
     {"add-modules", required_argument, NULL, O_ADD_MODULES},
+    {"provider-modules", required_argument, NULL, O_PROVIDER_MODULES},
     {"jlink-opt", required_argument, NULL, O_JLINK_OPT},
     {"locked", required_argument, NULL, O_LOCKED},
     {"compress", required_argument, NULL, O_COMPRESS},
@@ -348,6 +354,14 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
         case O_LOCK: b->lock = optarg; break;
         case O_JDK: b->jdk = optarg; break;
         case O_ADD_MODULES: b->add_modules = optarg; break;
+        case O_PROVIDER_MODULES:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "none")) {
+                fprintf(stderr, "hpack build: --provider-modules %s: expected auto or none\n", optarg);
+                return HPK_ST_USAGE;
+            }
+            b->no_provider_modules = !strcmp(optarg, "none");
+            b->provider_modules_given = 1;
+            break;
         case O_JLINK_OPT: hpk_strv_push(&b->jlink_opts, optarg); break;
         case O_LOCKED: b->locked = optarg; break;
         case O_COMPRESS:
@@ -395,8 +409,8 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
             }
         }
     }
-    if (b->runtime && (b->jdk || b->add_modules || b->jlink_opts.n)) {
-        fprintf(stderr, "hpack build: --runtime excludes --jdk, --add-modules and --jlink-opt\n");
+    if (b->runtime && (b->jdk || b->add_modules || b->jlink_opts.n || b->provider_modules_given)) {
+        fprintf(stderr, "hpack build: --runtime excludes --jdk, --add-modules, --provider-modules and --jlink-opt\n");
         return HPK_ST_USAGE;
     }
     if (b->lock && b->locked) {

@@ -27,6 +27,7 @@ struct hpk_build {
     const char *train_dir; /* --train-dir: the training and verification runs' working directory */
     const char *lock, *locked; /* --lock FILE, --locked FILE */
     const char *jdk, *add_modules; /* --jdk DIR, --add-modules M,... */
+    int no_provider_modules, provider_modules_given; /* --provider-modules none (provmods.c), given at all */
     struct hpk_strv jlink_opts;
     struct hpk_strv jdeps_inputs; /* class path jars, for jdeps (staged copies) */
     struct hpk_strv jdeps_names;  /* what each is to the user, for messages */
@@ -97,6 +98,27 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_err *e);
  * none); names: what each jar is to the user (jdeps reads staged copies). */
 int hpk_jdeps_modules(const char *jdk, int major, const struct hpk_strv *jars, const struct hpk_strv *names, char **mods,
                       struct hpk_err *e);
+
+/* jdeps.c: the modules of a JDK (its release file's MODULES), appended to
+ * *out; none if it has no such line. */
+void hpk_jdk_modules(const char *jdk, struct hpk_strv *out);
+
+/* provmods.c: service providers jdeps cannot see. A rule: where module
+ * `when` is linked (and the JDK is Java max_major or older, 0: any), link
+ * `add` too, for `why`. */
+struct hpk_provider_rule {
+    const char *when, *add;
+    int max_major;
+    const char *why;
+};
+#define HPK_PROVIDER_RULES 4
+/* Rule i, or NULL past the last (for the docs' table and the tests). */
+const struct hpk_provider_rule *hpk_provider_rule(size_t i);
+/* Append to *mods the providers the rules add for it, those the JDK of
+ * Java `major` has (jdk_mods) and mods lacks; the rules applied in
+ * added[0..*n_added) (room for HPK_PROVIDER_RULES). */
+void hpk_provider_modules(struct hpk_strv *mods, const struct hpk_strv *jdk_mods, int major,
+                          const struct hpk_provider_rule **added, size_t *n_added);
 
 /* cppath.c: Class-Path entries as the JVM reads them. */
 /* dir(base) + "/" + rel, normalised lexically as java.net.URL does (".",

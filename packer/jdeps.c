@@ -60,7 +60,7 @@ static void strv_add(struct hpk_strv *v, const char *s)
 }
 
 /* The modules of a JDK, from the MODULES line of its release file. */
-static void jdk_modules(const char *jdk, struct hpk_strv *out)
+void hpk_jdk_modules(const char *jdk, struct hpk_strv *out)
 {
     char p[PATH_MAX + 16];
     snprintf(p, sizeof p, "%s/release", jdk);
@@ -218,7 +218,7 @@ static void linked_closure(const char *jdk, const struct hpk_strv *mods, struct 
 static int jdeps_init(struct jdeps *j, const char *jdk, struct hpk_err *e)
 {
     size_t n = j->jars->n;
-    jdk_modules(jdk, &j->jdk_mods);
+    hpk_jdk_modules(jdk, &j->jdk_mods);
     j->declared = calloc(n ? n : 1, sizeof *j->declared);
     j->requires = calloc(n ? n : 1, sizeof *j->requires);
     j->skip = calloc(n ? n : 1, 1);

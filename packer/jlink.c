@@ -141,6 +141,12 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
         if (!dup) hpk_strv_push(&list, t);
     }
     free(mods);
+    /* Service providers jdeps cannot see (provmods.c), said so with why. */
+    struct hpk_strv jdk_mods = {0};
+    hpk_jdk_modules(jdk, &jdk_mods);
+    const struct hpk_provider_rule *added[HPK_PROVIDER_RULES];
+    size_t n_added = 0;
+    if (!b->no_provider_modules) hpk_provider_modules(&list, &jdk_mods, major, added, &n_added);
     for (size_t i = 1; i < list.n; i++)
         for (size_t j = i; j > 0 && strcmp(list.v[j - 1], list.v[j]) > 0; j--) {
             char *t = list.v[j];
@@ -158,6 +164,26 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
     }
     hpk_strv_free(&list);
     hpk_note("modules: %s", b->modules);
+    if (n_added) {
+        char said[1024] = "";
+        for (size_t i = 0; i < n_added; i++)
+            snprintf(said + strlen(said), sizeof said - strlen(said), "%s%s (%s)", i ? ", " : "", added[i]->add,
+                     added[i]->why);
+        hpk_note("modules: %s added: service providers the linked modules use, which jdeps cannot see "
+                 "(--provider-modules none leaves them out)", said);
+    }
+    /* Locale data is a provider too, but 27 MB (Temurin 25): said, not linked. */
+    int has_ld = 0, jdk_ld = 0;
+    for (size_t i = 0; i < jdk_mods.n; i++) jdk_ld |= !strcmp(jdk_mods.v[i], "jdk.localedata");
+    for (char *q = b->modules; *q;) {
+        size_t l = strcspn(q, ",");
+        has_ld |= l == 14 && !strncmp(q, "jdk.localedata", 14);
+        q += l + (q[l] == ',');
+    }
+    if (jdk_ld && !has_ld)
+        hpk_note("modules: jdk.localedata not linked: other locales get English formats and names; "
+                 "--add-modules jdk.localedata links it (27 MB; --jlink-opt=--include-locales=en,de,... keeps some)");
+    hpk_strv_free(&jdk_mods);
     return 0;
 }
 

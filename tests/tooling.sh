@@ -4,11 +4,11 @@ t_jdk_jlink_and_build_cache() {
     [ -n "$J25" ] || fail "JDK 25 not found"
     local c=$W/jlc
     local out; out=$(HPACK_JLINK_CACHE=$c "$HPACK" build --jdk "$J25" --cp "$SAMPLES/http.jar" --main-class demo.http.Server -o "$W/art/jl1" 2>&1)
-    grep -q 'modules: java.base,jdk.httpserver' <<<"$out" || fail "jdeps modules: $out"
+    grep -q 'modules: java.base,jdk.httpserver,jdk.zipfs$' <<<"$out" || fail "jdeps modules: $out"
     grep -q 'jlink: done' <<<"$out" || fail "jlink did not run: $out"
     "$HPACK" inspect --json "$W/art/jl1" | grep -q '"runtime_version"' || fail "inspect"
     local json; json=$("$HPACK" inspect --json "$W/art/jl1")
-    [ "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["modules"])' "$json")" = java.base,jdk.httpserver ] ||
+    [ "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["modules"])' "$json")" = java.base,jdk.httpserver,jdk.zipfs ] ||
         fail "modules not recorded in the artifact"
     local t0; t0=$(date +%s.%N)
     out=$(HPACK_JLINK_CACHE=$c "$HPACK" build --jdk "$J25" --cp "$SAMPLES/http.jar" --main-class demo.http.Server -o "$W/art/jl2" 2>&1)
@@ -17,7 +17,7 @@ t_jdk_jlink_and_build_cache() {
     cmp "$W/art/jl1" "$W/art/jl2" || fail "rebuild differs"
     # --add-modules adds to what jdeps found
     out=$(HPACK_JLINK_CACHE=$c "$HPACK" build --jdk "$J25" --add-modules java.sql --jar "$SAMPLES/hello.jar" -o "$W/art/jl3" 2>&1)
-    grep -q 'modules: java.base,java.logging,java.sql' <<<"$out" || fail "--add-modules: $out"
+    grep -q 'modules: java.base,java.logging,java.sql,jdk.zipfs$' <<<"$out" || fail "--add-modules: $out"
     HPACK_CACHE_DIR=$W/jlr run_clean "$W/art/jl3" | grep -q 'Hello from hpack' || fail "jlinked artifact does not run"
     # default JDK: $JAVA_HOME, said so
     out=$(JAVA_HOME=$J25 HPACK_JLINK_CACHE=$c "$HPACK" build --jar "$SAMPLES/hello.jar" -o "$W/art/jl4" 2>&1)
@@ -25,13 +25,52 @@ t_jdk_jlink_and_build_cache() {
     out=$(env -u JAVA_HOME HPACK_JLINK_CACHE=$c "$HPACK" build --jar "$SAMPLES/hello.jar" -o "$W/art/jl5" 2>&1)
     grep -q "using the newest JDK in /usr/lib/jvm" <<<"$out" || fail "default JDK without JAVA_HOME: $out"
 }
+t_jdk_provider_modules() {
+    [ -n "$J25" ] || fail "JDK 25 not found"
+    [ -n "$J17" ] || fail "OpenJDK 17 not found under /usr/lib/jvm: this test needs it (and its jmods)"
+    # The providers sample uses four services whose providers no class names:
+    # jdeps finds java.base, java.compiler and java.naming only. What the
+    # JDK itself gives it is the reference.
+    local p=$SAMPLES/providers.jar want; want=$(printf 'ec: ok\nzipfs: ok\ndns: ok\ncompiler: ok')
+    [ "$("$J17/bin/java" -jar "$p")" = "$want" ] || fail "premise: the sample fails on the JDK itself"
+    local out got
+    out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build --jdk "$J17" --jar "$p" -o "$W/art/pm17" 2>&1) || fail "build: $out"
+    grep -q '^hpack: modules: java.base,java.compiler,java.naming,jdk.compiler,jdk.crypto.ec,jdk.naming.dns,jdk.zipfs$' <<<"$out" ||
+        fail "JDK 17 modules: $out"
+    grep -q '^hpack: modules: jdk.crypto.ec (elliptic-curve keys, .*), jdk.zipfs (.*), jdk.naming.dns (.*), jdk.compiler (.*) added: service providers' <<<"$out" ||
+        fail "the additions are not said: $out"
+    grep -q '^hpack: modules: jdk.localedata not linked' <<<"$out" || fail "locale data not said: $out"
+    got=$(HPACK_CACHE_DIR=$W/pm run_clean "$W/art/pm17") || fail "JDK 17 artifact failed: $got"
+    [ "$got" = "$want" ] || fail "JDK 17 artifact: $got"
+    # JDK 22 and later have the EC provider in java.base
+    out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build --jdk "$J25" --jar "$p" -o "$W/art/pm25" 2>&1) || fail "build: $out"
+    grep -q '^hpack: modules: java.base,java.compiler,java.naming,jdk.compiler,jdk.naming.dns,jdk.zipfs$' <<<"$out" ||
+        fail "JDK 25 modules: $out"
+    got=$(HPACK_CACHE_DIR=$W/pm run_clean "$W/art/pm25") || fail "JDK 25 artifact failed: $got"
+    [ "$got" = "$want" ] || fail "JDK 25 artifact: $got"
+    # none: what jdeps finds, and the app loses all four (what the rules are for)
+    out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build -q --jdk "$J17" --provider-modules none --jar "$p" -o "$W/art/pm17n" 2>&1) ||
+        fail "build: $out"
+    [ "$("$HPACK" inspect --json "$W/art/pm17n" | python3 -c 'import json,sys; print(json.load(sys.stdin)["modules"])')" = \
+        java.base,java.compiler,java.naming ] || fail "--provider-modules none still added some"
+    got=$(HPACK_CACHE_DIR=$W/pm run_clean "$W/art/pm17n")
+    grep -q '^ec: java.security.NoSuchAlgorithmException' <<<"$got" && grep -q '^zipfs: java.nio.file.ProviderNotFoundException' <<<"$got" &&
+        grep -q '^dns: javax.naming.NoInitialContextException' <<<"$got" && grep -qx 'compiler: none' <<<"$got" ||
+        fail "without the providers: $got"
+    # a bad value, and --provider-modules with --runtime, are usage errors
+    local rc=0; out=$("$HPACK" build --jdk "$J25" --provider-modules some --jar "$p" -o "$W/art/pmx" 2>&1) || rc=$?
+    [ $rc = 2 ] && [ "$out" = "hpack build: --provider-modules some: expected auto or none" ] || fail "bad value: $rc: $out"
+    rc=0; out=$("$HPACK" build --runtime "$J25" --provider-modules none --jar "$p" -o "$W/art/pmx" 2>&1) || rc=$?
+    [ $rc = 2 ] && grep -q -- '--runtime excludes .*--provider-modules' <<<"$out" || fail "--runtime with it: $rc: $out"
+    [ ! -e "$W/art/pmx" ] || fail "an artifact was written"
+}
 t_jdk_class_path_not_named_jar() {
     [ -n "$J25" ] || fail "JDK 25 not found"
     # app.zip is a jar to the JVM: jdeps must see it too (it reads only *.jar)
     cp "$SAMPLES/http.jar" "$W/app.zip"
     local out; out=$(HPACK_JLINK_CACHE=$W/jlc-zip "$HPACK" build --jdk "$J25" --cp "$W/app.zip" --main-class demo.http.Server -o "$W/art/jz" 2>&1) ||
         fail "build: $out"
-    grep -q '^hpack: modules: java.base,jdk.httpserver$' <<<"$out" || fail "jdk.httpserver not found in app.zip: $out"
+    grep -q '^hpack: modules: java.base,jdk.httpserver,jdk.zipfs$' <<<"$out" || fail "jdk.httpserver not found in app.zip: $out"
 }
 t_jlink_cache_must_be_ours() {
     [ -n "$J25" ] || fail "JDK 25 not found"
@@ -157,7 +196,7 @@ t_jdeps_app_modules() {
         --main-class demo.Main -o "$W/art/appmod" 2>&1) || fail "build: $out"
     grep -q warning <<<"$out" && fail "warned: $out"
     # java.sql (needs.jar's; it brings java.logging) is linked; my.act (the app's own) is not a runtime module
-    grep -q '^hpack: modules: java.base,java.sql$' <<<"$out" || fail "modules: $out"
+    grep -q '^hpack: modules: java.base,java.sql,jdk.zipfs$' <<<"$out" || fail "modules: $out"
     HPACK_CACHE_DIR=$W/appmod run_clean "$W/art/appmod" | grep -qx 'Hello from hpack!' || fail "the artifact does not run hello"
 }
 t_jdeps_failing_jar() {
@@ -174,7 +213,7 @@ t_jdeps_failing_jar() {
     grep -q "^hpack: warning: $d/bad.jar: jdeps cannot analyse it (Module does.not.exist not found, required by bad); the JDK modules its module-info requires are linked anyway$" <<<"$out" ||
         fail "no warning naming bad.jar: $out"
     [ "$(grep -c 'warning' <<<"$out")" = 1 ] || fail "more than one warning: $out"
-    grep -q '^hpack: modules: java.base,java.logging$' <<<"$out" || fail "hello.jar's modules lost: $out"
+    grep -q '^hpack: modules: java.base,java.logging,jdk.zipfs$' <<<"$out" || fail "hello.jar's modules lost: $out"
     HPACK_CACHE_DIR=$W/jdb run_clean "$W/art/jdb" | grep -qx 'Hello from hpack!' || fail "the artifact does not run hello"
     # one that also requires a JDK module nothing else needs: hpack links it
     # (its module-info says what it requires) and says so
@@ -186,7 +225,7 @@ t_jdeps_failing_jar() {
         fail "build: $out"
     grep -q "^hpack: warning: $d/bad2m.jar: jdeps cannot analyse it (.*); the JDK modules its module-info requires are linked: java.sql$" <<<"$out" ||
         fail "java.sql not said linked: $out"
-    grep -q '^hpack: modules: java.base,java.logging,java.sql$' <<<"$out" || fail "java.sql not linked: $out"
+    grep -q '^hpack: modules: java.base,java.logging,java.sql,jdk.zipfs$' <<<"$out" || fail "java.sql not linked: $out"
     "$HPACK" inspect --json "$W/art/jdb3" | python3 -c 'import json,sys; m=json.load(sys.stdin)["modules"]; assert "java.sql" in m.split(","), m' ||
         fail "the artifact's modules lack java.sql"
     # every jar failing: an error naming the first one and jdeps' reason

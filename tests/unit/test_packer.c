@@ -877,10 +877,81 @@ static void test_marker_forms(void **state)
     close(t);
 }
 
+/* The service providers jdeps cannot see (provmods.c): added where their
+ * user is linked and the JDK has them, jdk.crypto.ec only up to Java 21,
+ * nothing twice, and nothing the JDK lacks. */
+static void strv_of(struct hpk_strv *v, const char *csv)
+{
+    char *t = strdup(csv), *save = NULL;
+    for (char *m = strtok_r(t, ",", &save); m; m = strtok_r(NULL, ",", &save)) hpk_strv_push(v, m);
+    free(t);
+}
+
+static char *provided(const char *mods, const char *jdk, int major, size_t *n_added)
+{
+    struct hpk_strv m = {0}, j = {0};
+    strv_of(&m, mods);
+    strv_of(&j, jdk);
+    const struct hpk_provider_rule *added[HPK_PROVIDER_RULES];
+    hpk_provider_modules(&m, &j, major, added, n_added);
+    size_t len = 1;
+    for (size_t i = 0; i < m.n; i++) len += strlen(m.v[i]) + 1;
+    char *out = calloc(1, len);
+    for (size_t i = 0; i < m.n; i++) {
+        if (i) strcat(out, ",");
+        strcat(out, m.v[i]);
+    }
+    for (size_t i = 0; i < *n_added; i++) assert_non_null(strstr(out, added[i]->add));
+    hpk_strv_free(&m);
+    hpk_strv_free(&j);
+    return out;
+}
+
+static void test_provider_modules(void **state)
+{
+    (void)state;
+    const char *jdk = "java.base,java.compiler,java.naming,jdk.compiler,jdk.crypto.ec,jdk.naming.dns,jdk.zipfs";
+    size_t n;
+    char *r = provided("java.base", jdk, 17, &n);
+    assert_string_equal(r, "java.base,jdk.crypto.ec,jdk.zipfs");
+    assert_int_equal(n, 2);
+    free(r);
+    r = provided("java.base", jdk, 21, &n);
+    assert_string_equal(r, "java.base,jdk.crypto.ec,jdk.zipfs");
+    free(r);
+    /* JDK 22 has the EC provider in java.base */
+    r = provided("java.base", jdk, 22, &n);
+    assert_string_equal(r, "java.base,jdk.zipfs");
+    assert_int_equal(n, 1);
+    free(r);
+    r = provided("java.base,java.compiler,java.naming", jdk, 25, &n);
+    assert_string_equal(r, "java.base,java.compiler,java.naming,jdk.zipfs,jdk.naming.dns,jdk.compiler");
+    assert_int_equal(n, 3);
+    free(r);
+    /* already linked: not twice, not counted */
+    r = provided("java.base,jdk.zipfs,java.compiler,jdk.compiler", jdk, 25, &n);
+    assert_string_equal(r, "java.base,jdk.zipfs,java.compiler,jdk.compiler");
+    assert_int_equal(n, 0);
+    free(r);
+    /* a JDK without them (or whose release file lists no modules): nothing */
+    r = provided("java.base,java.compiler", "java.base,java.compiler", 17, &n);
+    assert_string_equal(r, "java.base,java.compiler");
+    assert_int_equal(n, 0);
+    free(r);
+    r = provided("java.base", "", 17, &n);
+    assert_string_equal(r, "java.base");
+    free(r);
+    /* every rule is reachable through hpk_provider_rule, and only those */
+    size_t k = 0;
+    while (hpk_provider_rule(k)) k++;
+    assert_int_equal(k, HPK_PROVIDER_RULES);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ready_forms),
+        cmocka_unit_test(test_provider_modules),
         cmocka_unit_test(test_deferrable_default_cds),
         cmocka_unit_test(test_jar_module_name),
         cmocka_unit_test(test_child_kill_reads_while_stopping),
