@@ -89,9 +89,19 @@ int hpk_jar_manifest(const uint8_t *data, size_t size, const char *name, struct 
         if (p && is_signature_file(p)) m->is_signed = 1;
         if (!p || found || strcasecmp(p, "META-INF/MANIFEST.MF") != 0) continue;
         la_int64_t sz = archive_entry_size(ae);
-        if (sz < 0 || sz > (1 << 24)) break;
+        /* Manifests take kilobytes; the bound keeps a hostile jar from
+         * taking the memory it claims. Said as such, not as a corrupt jar. */
+        if (sz > (1 << 24)) {
+            archive_read_free(a);
+            return hpk_fail(e, HPK_ST_CLASSPATH, "%s: manifest of %lld bytes: hpack reads manifests up to 16 MiB",
+                            name, (long long)sz);
+        }
+        if (sz < 0) break;
         char *mf = malloc((size_t)sz + 1);
-        if (!mf) break;
+        if (!mf) {
+            archive_read_free(a);
+            return hpk_fail(e, HPK_ST_INTERNAL, "%s: out of memory for its manifest", name);
+        }
         la_ssize_t got = archive_read_data(a, mf, (size_t)sz);
         if (got != sz) {
             free(mf);

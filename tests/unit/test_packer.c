@@ -488,9 +488,33 @@ static void test_jar_rewrite_class_path(void **state)
     assert_int_equal(hpk_jar_rewrite_class_path(j, n, "t.jar", want, &o, &on, &e), -1);
     assert_string_equal(e.msg, "t.jar: corrupt jar (the manifest's local header names another file)");
     free(j);
+    /* A manifest over hpack's 16 MiB bound is said to be one, not called
+     * a corrupt jar; one just under it is read. */
+    struct hpk_manifest m;
+    for (size_t big = (1u << 24) - 64; big <= (1u << 24) + 64; big += 128) {
+        char *huge = malloc(big + 1);
+        assert_non_null(huge);
+        memset(huge, 'a', big);
+        const char *head = "Manifest-Version: 1.0\nX-Pad: ", *tail = "\nMain-Class: demo.M\n\n";
+        memcpy(huge, head, strlen(head));
+        memcpy(huge + big - strlen(tail), tail, strlen(tail));
+        huge[big] = 0;
+        j = tiny_jar(huge, 8, &n);
+        free(huge);
+        int rc = hpk_jar_manifest(j, n, "t.jar", &m, &e);
+        if (big < (1u << 24)) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(m.main_class, "demo.M");
+            hpk_manifest_free(&m);
+        } else {
+            assert_int_equal(rc, -1);
+            assert_int_equal(e.code, HPK_ST_CLASSPATH);
+            assert_string_equal(e.msg, "t.jar: manifest of 16777280 bytes: hpack reads manifests up to 16 MiB");
+        }
+        free(j);
+    }
     /* An empty first line ends an empty main section, as the JVM reads
      * it: what follows is a per-entry section, not the jar's Class-Path. */
-    struct hpk_manifest m;
     j = tiny_jar("\nName: x/\nClass-Path: /opt/a.jar\nMain-Class: x.M\n\n", 0, &n);
     assert_int_equal(hpk_jar_manifest(j, n, "t.jar", &m, &e), 0);
     assert_null(m.class_path);
