@@ -111,7 +111,7 @@ struct hpk_provider_rule {
     int max_major;
     const char *why;
 };
-#define HPK_PROVIDER_RULES 4
+#define HPK_PROVIDER_RULES 5
 /* Rule i, or NULL past the last (for the docs' table and the tests). */
 const struct hpk_provider_rule *hpk_provider_rule(size_t i);
 /* Append to *mods the providers the rules add for it, those the JDK of

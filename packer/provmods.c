@@ -9,7 +9,8 @@
  * jdeps' modules, OpenJDK 17: KeyPairGenerator "EC" and "X25519" not
  * available (so no TLS handshake with most servers); FileSystems.
  * newFileSystem of a zip: ProviderNotFoundException; ToolProvider.
- * getSystemJavaCompiler(): null. jlink --bind-services links every provider
+ * getSystemJavaCompiler(): null; com.sun.management.OperatingSystemMXBean,
+ * which monitoring libraries look up by name, absent. jlink --bind-services links every provider
  * of every service the modules use, which for java.base (it uses
  * java.util.spi.ToolProvider) is most of the JDK's tools. These rules add
  * the few whose absence breaks ordinary apps: where the module that uses
@@ -22,13 +23,14 @@
 
 #include <string.h>
 
-_Static_assert(HPK_PROVIDER_RULES == 4, "the rules' table and HPK_PROVIDER_RULES");
+_Static_assert(HPK_PROVIDER_RULES == 5, "the rules' table and HPK_PROVIDER_RULES");
 
 static const struct hpk_provider_rule rules[HPK_PROVIDER_RULES] = {
     {"java.base", "jdk.crypto.ec", 21, "elliptic-curve keys, which most TLS handshakes need"},
     {"java.base", "jdk.zipfs", 0, "zip file systems"},
     {"java.naming", "jdk.naming.dns", 0, "JNDI DNS lookups"},
     {"java.compiler", "jdk.compiler", 0, "the system Java compiler"},
+    {"java.management", "jdk.management", 0, "com.sun.management's MXBeans (process CPU load, memory sizes)"},
 };
 
 const struct hpk_provider_rule *hpk_provider_rule(size_t i)

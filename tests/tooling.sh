@@ -28,34 +28,35 @@ t_jdk_jlink_and_build_cache() {
 t_jdk_provider_modules() {
     [ -n "$J25" ] || fail "JDK 25 not found"
     [ -n "$J17" ] || fail "OpenJDK 17 not found under /usr/lib/jvm: this test needs it (and its jmods)"
-    # The providers sample uses four services whose providers no class names:
-    # jdeps finds java.base, java.compiler and java.naming only. What the
+    # The providers sample uses five services whose providers no class names:
+    # jdeps finds java.base, java.compiler, java.management and java.naming. What the
     # JDK itself gives it is the reference.
-    local p=$SAMPLES/providers.jar want; want=$(printf 'ec: ok\nzipfs: ok\ndns: ok\ncompiler: ok')
+    local p=$SAMPLES/providers.jar want; want=$(printf 'ec: ok\nzipfs: ok\ndns: ok\ncompiler: ok\nmanagement: ok')
     [ "$("$J17/bin/java" -jar "$p")" = "$want" ] || fail "premise: the sample fails on the JDK itself"
     local out got
     out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build --jdk "$J17" --jar "$p" -o "$W/art/pm17" 2>&1) || fail "build: $out"
-    grep -q '^hpack: modules: java.base,java.compiler,java.naming,jdk.compiler,jdk.crypto.ec,jdk.naming.dns,jdk.zipfs$' <<<"$out" ||
+    grep -q '^hpack: modules: java.base,java.compiler,java.management,java.naming,jdk.compiler,jdk.crypto.ec,jdk.management,jdk.naming.dns,jdk.zipfs$' <<<"$out" ||
         fail "JDK 17 modules: $out"
-    grep -q '^hpack: modules: jdk.crypto.ec (elliptic-curve keys, .*), jdk.zipfs (.*), jdk.naming.dns (.*), jdk.compiler (.*) added: service providers' <<<"$out" ||
+    grep -q '^hpack: modules: jdk.crypto.ec (elliptic-curve keys, .*), jdk.zipfs (.*), jdk.naming.dns (.*), jdk.compiler (.*), jdk.management (.*) added: service providers' <<<"$out" ||
         fail "the additions are not said: $out"
     grep -q '^hpack: modules: jdk.localedata not linked' <<<"$out" || fail "locale data not said: $out"
     got=$(HPACK_CACHE_DIR=$W/pm run_clean "$W/art/pm17") || fail "JDK 17 artifact failed: $got"
     [ "$got" = "$want" ] || fail "JDK 17 artifact: $got"
     # JDK 22 and later have the EC provider in java.base
     out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build --jdk "$J25" --jar "$p" -o "$W/art/pm25" 2>&1) || fail "build: $out"
-    grep -q '^hpack: modules: java.base,java.compiler,java.naming,jdk.compiler,jdk.naming.dns,jdk.zipfs$' <<<"$out" ||
+    grep -q '^hpack: modules: java.base,java.compiler,java.management,java.naming,jdk.compiler,jdk.management,jdk.naming.dns,jdk.zipfs$' <<<"$out" ||
         fail "JDK 25 modules: $out"
     got=$(HPACK_CACHE_DIR=$W/pm run_clean "$W/art/pm25") || fail "JDK 25 artifact failed: $got"
     [ "$got" = "$want" ] || fail "JDK 25 artifact: $got"
-    # none: what jdeps finds, and the app loses all four (what the rules are for)
+    # none: what jdeps finds, and the app loses all five (what the rules are for)
     out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build -q --jdk "$J17" --provider-modules none --jar "$p" -o "$W/art/pm17n" 2>&1) ||
         fail "build: $out"
     [ "$("$HPACK" inspect --json "$W/art/pm17n" | python3 -c 'import json,sys; print(json.load(sys.stdin)["modules"])')" = \
-        java.base,java.compiler,java.naming ] || fail "--provider-modules none still added some"
+        java.base,java.compiler,java.management,java.naming ] || fail "--provider-modules none still added some"
     got=$(HPACK_CACHE_DIR=$W/pm run_clean "$W/art/pm17n")
     grep -q '^ec: java.security.NoSuchAlgorithmException' <<<"$got" && grep -q '^zipfs: java.nio.file.ProviderNotFoundException' <<<"$got" &&
-        grep -q '^dns: javax.naming.NoInitialContextException' <<<"$got" && grep -qx 'compiler: none' <<<"$got" ||
+        grep -q '^dns: javax.naming.NoInitialContextException' <<<"$got" && grep -qx 'compiler: none' <<<"$got" &&
+        grep -q '^management: java.lang.ClassNotFoundException' <<<"$got" ||
         fail "without the providers: $got"
     # a bad value, and --provider-modules with --runtime, are usage errors
     local rc=0; out=$("$HPACK" build --jdk "$J25" --provider-modules some --jar "$p" -o "$W/art/pmx" 2>&1) || rc=$?

@@ -934,7 +934,8 @@ static char *provided(const char *mods, const char *jdk, int major, size_t *n_ad
 static void test_provider_modules(void **state)
 {
     (void)state;
-    const char *jdk = "java.base,java.compiler,java.naming,jdk.compiler,jdk.crypto.ec,jdk.naming.dns,jdk.zipfs";
+    const char *jdk = "java.base,java.compiler,java.management,java.naming,jdk.compiler,jdk.crypto.ec,jdk.management,"
+                      "jdk.naming.dns,jdk.zipfs";
     size_t n;
     char *r = provided("java.base", jdk, 17, &n);
     assert_string_equal(r, "java.base,jdk.crypto.ec,jdk.zipfs");
@@ -948,9 +949,10 @@ static void test_provider_modules(void **state)
     assert_string_equal(r, "java.base,jdk.zipfs");
     assert_int_equal(n, 1);
     free(r);
-    r = provided("java.base,java.compiler,java.naming", jdk, 25, &n);
-    assert_string_equal(r, "java.base,java.compiler,java.naming,jdk.zipfs,jdk.naming.dns,jdk.compiler");
-    assert_int_equal(n, 3);
+    r = provided("java.base,java.compiler,java.naming,java.management", jdk, 25, &n);
+    assert_string_equal(r, "java.base,java.compiler,java.naming,java.management,jdk.zipfs,jdk.naming.dns,jdk.compiler,"
+                           "jdk.management");
+    assert_int_equal(n, 4);
     free(r);
     /* already linked: not twice, not counted */
     r = provided("java.base,jdk.zipfs,java.compiler,jdk.compiler", jdk, 25, &n);

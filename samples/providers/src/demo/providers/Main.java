@@ -1,5 +1,6 @@
 package demo.providers;
 
+import java.lang.management.ManagementFactory;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -11,7 +12,7 @@ import javax.naming.Context;
 import javax.naming.directory.InitialDirContext;
 import javax.tools.ToolProvider;
 
-/* Uses four services of the JDK whose providers no class names, so jdeps
+/* Uses five services of the JDK whose providers no class names, so jdeps
  * cannot see them (docs/hpack.1, --provider-modules): one line each, "ok"
  * or what failed. */
 public final class Main {
@@ -43,5 +44,13 @@ public final class Main {
             System.out.println("dns: " + e);
         }
         System.out.println("compiler: " + (ToolProvider.getSystemJavaCompiler() != null ? "ok" : "none"));
+        /* as monitoring libraries do: the extended bean, looked up by name */
+        try {
+            Class<?> c = Class.forName("com.sun.management.OperatingSystemMXBean");
+            Object os = ManagementFactory.getOperatingSystemMXBean();
+            System.out.println("management: " + (c.isInstance(os) ? "ok" : "base bean only"));
+        } catch (Exception e) {
+            System.out.println("management: " + e);
+        }
     }
 }
