@@ -73,18 +73,11 @@ static int add_parents(struct hpk_snapshot *s, const char *path, uint8_t role)
 /* A clean relative path: no "..", ".", empty or absolute component. */
 static int clean_rel(const char *p) { return hpk_layout_path_ok(p, strlen(p)); }
 
-static int strv_has(const struct hpk_strv *v, const char *s)
-{
-    for (size_t i = 0; i < v->n; i++)
-        if (!strcmp(v->v[i], s)) return 1;
-    return 0;
-}
-
 /* A class path element, with the real path the JVM would take it by on the
  * host (closure.c resolves its manifest Class-Path from there). */
 static void cp_push(struct hpk_build *b, const char *path, const char *host)
 {
-    if (strv_has(&b->cp_paths, path)) return; /* listed twice: the JVM takes the first */
+    if (hpk_strv_has(&b->cp_paths, path)) return; /* listed twice: the JVM takes the first */
     hpk_strv_push(&b->cp_paths, path);
     char *real = host ? realpath(host, NULL) : NULL;
     hpk_strv_push(&b->cp_hosts, real ? real : "");
@@ -282,7 +275,7 @@ int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, ch
         /* Every class path entry, whatever its name (app.zip is a jar to the
          * JVM), and the distribution's other jars, which the app may load by
          * itself (plugins). jdeps only reads files named *.jar. */
-        int on_cp = strv_has(&b->cp_paths, it->path);
+        int on_cp = hpk_strv_has(&b->cp_paths, it->path);
         if (!on_cp && !hpk_is_jar_name(it->path)) continue;
         char sub[PATH_MAX], f[2 * PATH_MAX];
         snprintf(sub, sizeof sub, "%s/%zu", dir, k++);

@@ -112,8 +112,6 @@ struct hpk_provider_rule {
     const char *why;
 };
 #define HPK_PROVIDER_RULES 5
-/* Rule i, or NULL past the last (for the docs' table and the tests). */
-const struct hpk_provider_rule *hpk_provider_rule(size_t i);
 /* Append to *mods the providers the rules add for it, those the JDK of
  * Java `major` has (jdk_mods) and mods lacks; the rules applied in
  * added[0..*n_added) (room for HPK_PROVIDER_RULES). */

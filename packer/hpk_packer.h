@@ -97,6 +97,7 @@ struct hpk_strv {
     size_t n;
 };
 void hpk_strv_push(struct hpk_strv *v, const char *s); /* copies s */
+int hpk_strv_has(const struct hpk_strv *v, const char *s);
 void hpk_strv_free(struct hpk_strv *v);
 /* qsort's comparator for an array of strings: bytewise (strcmp). */
 int hpk_str_cmp(const void *a, const void *b);

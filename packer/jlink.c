@@ -162,6 +162,7 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
         if (i) strcat(b->modules, ",");
         strcat(b->modules, list.v[i]);
     }
+    int has_ld = hpk_strv_has(&list, "jdk.localedata");
     hpk_strv_free(&list);
     hpk_note("modules: %s", b->modules);
     if (n_added) {
@@ -173,14 +174,7 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
                  "(--provider-modules none leaves them out)", said);
     }
     /* Locale data is a provider too, but 27 MB (Temurin 25): said, not linked. */
-    int has_ld = 0, jdk_ld = 0;
-    for (size_t i = 0; i < jdk_mods.n; i++) jdk_ld |= !strcmp(jdk_mods.v[i], "jdk.localedata");
-    for (char *q = b->modules; *q;) {
-        size_t l = strcspn(q, ",");
-        has_ld |= l == 14 && !strncmp(q, "jdk.localedata", 14);
-        q += l + (q[l] == ',');
-    }
-    if (jdk_ld && !has_ld)
+    if (hpk_strv_has(&jdk_mods, "jdk.localedata") && !has_ld)
         hpk_note("modules: jdk.localedata not linked: other locales get English formats and names; "
                  "--add-modules jdk.localedata links it (27 MB; --jlink-opt=--include-locales=en,de,... keeps some)");
     hpk_strv_free(&jdk_mods);

@@ -33,18 +33,6 @@ static const struct hpk_provider_rule rules[HPK_PROVIDER_RULES] = {
     {"java.management", "jdk.management", 0, "com.sun.management's MXBeans (process CPU load, memory sizes)"},
 };
 
-const struct hpk_provider_rule *hpk_provider_rule(size_t i)
-{
-    return i < sizeof rules / sizeof rules[0] ? &rules[i] : NULL;
-}
-
-static int has(const struct hpk_strv *v, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(v->v[i], s)) return 1;
-    return 0;
-}
-
 void hpk_provider_modules(struct hpk_strv *mods, const struct hpk_strv *jdk_mods, int major,
                           const struct hpk_provider_rule **added, size_t *n_added)
 {
@@ -55,8 +43,8 @@ void hpk_provider_modules(struct hpk_strv *mods, const struct hpk_strv *jdk_mods
         changed = 0;
         for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
             const struct hpk_provider_rule *r = &rules[i];
-            if ((r->max_major && major > r->max_major) || !has(mods, mods->n, r->when) ||
-                has(mods, mods->n, r->add) || !has(jdk_mods, jdk_mods->n, r->add))
+            if ((r->max_major && major > r->max_major) || !hpk_strv_has(mods, r->when) ||
+                hpk_strv_has(mods, r->add) || !hpk_strv_has(jdk_mods, r->add))
                 continue;
             hpk_strv_push(mods, r->add);
             added[(*n_added)++] = r;

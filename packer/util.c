@@ -421,6 +421,13 @@ void hpk_strv_push(struct hpk_strv *v, const char *s)
     v->v[v->n++] = hpk_xstrdup(s);
 }
 
+int hpk_strv_has(const struct hpk_strv *v, const char *s)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->v[i], s)) return 1;
+    return 0;
+}
+
 int hpk_str_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
