@@ -104,19 +104,22 @@ int hpk_jdeps_modules(const char *jdk, int major, const struct hpk_strv *jars, c
 void hpk_jdk_modules(const char *jdk, struct hpk_strv *out);
 
 /* provmods.c: service providers jdeps cannot see. A rule: where module
- * `when` is linked (and the JDK is Java max_major or older, 0: any), link
- * `add` too, for `why`. */
+ * `when` is linked (and the JDK is Java max_major or older, 0: any), `add`
+ * is linked too, for `why`; or, if it is `large`, said (why: its size and
+ * what lacks without it; hint, if any, follows the --add-modules advice). */
 struct hpk_provider_rule {
     const char *when, *add;
-    int max_major;
-    const char *why;
+    int max_major, large;
+    const char *why, *hint;
 };
-#define HPK_PROVIDER_RULES 5
-/* Append to *mods the providers the rules add for it, those the JDK of
- * Java `major` has (jdk_mods) and mods lacks; the rules applied in
- * added[0..*n_added) (room for HPK_PROVIDER_RULES). */
+#define HPK_PROVIDER_RULES 6
+/* Append to *mods the providers the rules link for it, those the JDK of
+ * Java `major` has (jdk_mods) and mods lacks: their rules in
+ * added[0..*n_added); the large ones that would apply, not linked, in
+ * said[0..*n_said) (each with room for HPK_PROVIDER_RULES). */
 void hpk_provider_modules(struct hpk_strv *mods, const struct hpk_strv *jdk_mods, int major,
-                          const struct hpk_provider_rule **added, size_t *n_added);
+                          const struct hpk_provider_rule **added, size_t *n_added,
+                          const struct hpk_provider_rule **said, size_t *n_said);
 
 /* cppath.c: Class-Path entries as the JVM reads them. */
 /* dir(base) + "/" + rel, normalised lexically as java.net.URL does (".",

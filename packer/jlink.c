@@ -144,9 +144,10 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
     /* Service providers jdeps cannot see (provmods.c), said so with why. */
     struct hpk_strv jdk_mods = {0};
     hpk_jdk_modules(jdk, &jdk_mods);
-    const struct hpk_provider_rule *added[HPK_PROVIDER_RULES];
-    size_t n_added = 0;
-    if (!b->no_provider_modules) hpk_provider_modules(&list, &jdk_mods, major, added, &n_added);
+    const struct hpk_provider_rule *added[HPK_PROVIDER_RULES], *said[HPK_PROVIDER_RULES];
+    size_t n_added = 0, n_said = 0;
+    if (!b->no_provider_modules) hpk_provider_modules(&list, &jdk_mods, major, added, &n_added, said, &n_said);
+    hpk_strv_free(&jdk_mods);
     for (size_t i = 1; i < list.n; i++)
         for (size_t j = i; j > 0 && strcmp(list.v[j - 1], list.v[j]) > 0; j--) {
             char *t = list.v[j];
@@ -162,22 +163,19 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
         if (i) strcat(b->modules, ",");
         strcat(b->modules, list.v[i]);
     }
-    int has_ld = hpk_strv_has(&list, "jdk.localedata");
     hpk_strv_free(&list);
     hpk_note("modules: %s", b->modules);
     if (n_added) {
-        char said[1024] = "";
+        char line[1024] = "";
         for (size_t i = 0; i < n_added; i++)
-            snprintf(said + strlen(said), sizeof said - strlen(said), "%s%s (%s)", i ? ", " : "", added[i]->add,
+            snprintf(line + strlen(line), sizeof line - strlen(line), "%s%s (%s)", i ? ", " : "", added[i]->add,
                      added[i]->why);
         hpk_note("modules: %s added: service providers the linked modules use, which jdeps cannot see "
-                 "(--provider-modules none leaves them out)", said);
+                 "(--provider-modules none leaves them out)", line);
     }
-    /* Locale data is a provider too, but 27 MB (Temurin 25): said, not linked. */
-    if (hpk_strv_has(&jdk_mods, "jdk.localedata") && !has_ld)
-        hpk_note("modules: jdk.localedata not linked: other locales get English formats and names; "
-                 "--add-modules jdk.localedata links it (27 MB; --jlink-opt=--include-locales=en,de,... keeps some)");
-    hpk_strv_free(&jdk_mods);
+    for (size_t i = 0; i < n_said; i++)
+        hpk_note("modules: %s not linked (%s); --add-modules %s links it%s", said[i]->add, said[i]->why, said[i]->add,
+                 said[i]->hint ? said[i]->hint : "");
     return 0;
 }
 

@@ -8,47 +8,63 @@
  * silently until the code that needs it runs. Measured with a runtime of
  * jdeps' modules, OpenJDK 17: KeyPairGenerator "EC" and "X25519" not
  * available (so no TLS handshake with most servers); FileSystems.
- * newFileSystem of a zip: ProviderNotFoundException; ToolProvider.
- * getSystemJavaCompiler(): null; com.sun.management.OperatingSystemMXBean,
- * which monitoring libraries look up by name, absent. jlink --bind-services links every provider
- * of every service the modules use, which for java.base (it uses
- * java.util.spi.ToolProvider) is most of the JDK's tools. These rules add
- * the few whose absence breaks ordinary apps: where the module that uses
- * the service is linked and the JDK has the provider (and, for
- * jdk.crypto.ec, still needs it: JDK 22 moved the EC provider into
- * java.base). Each costs little but jdk.compiler (about 8 MB of
- * lib/modules), which only an app that links java.compiler gets.
+ * newFileSystem of a zip: ProviderNotFoundException; a JNDI DNS context:
+ * NoInitialContextException; com.sun.management.OperatingSystemMXBean,
+ * which monitoring libraries look up by name: absent; ToolProvider.
+ * getSystemJavaCompiler(): null; a German date in English.
+ *
+ * jlink --bind-services links every provider of every service the modules
+ * use, and java.base uses java.util.spi.ToolProvider: most of the JDK's
+ * tools. These rules take the few whose absence breaks ordinary apps,
+ * where the module that uses the service is linked and the JDK has the
+ * provider (and, for jdk.crypto.ec, still needs it: JDK 22 moved the EC
+ * provider into java.base). The small ones (100-200 KB of lib/modules
+ * each) are linked. The large ones are said, with how to link them: the
+ * system compiler (jdk.compiler, 19 MB of runtime with its ct.sym) would
+ * grow Tomcat's and Maven's artifacts by a fifth, and Tomcat compiles JSPs
+ * with JDT, not with it; all the locales' data (jdk.localedata, 27 MB)
+ * would double a small runtime.
  */
 #include "hpk_build.h"
 
 #include <string.h>
 
-_Static_assert(HPK_PROVIDER_RULES == 5, "the rules' table and HPK_PROVIDER_RULES");
+_Static_assert(HPK_PROVIDER_RULES == 6, "the rules' table and HPK_PROVIDER_RULES");
 
 static const struct hpk_provider_rule rules[HPK_PROVIDER_RULES] = {
-    {"java.base", "jdk.crypto.ec", 21, "elliptic-curve keys, which most TLS handshakes need"},
-    {"java.base", "jdk.zipfs", 0, "zip file systems"},
-    {"java.naming", "jdk.naming.dns", 0, "JNDI DNS lookups"},
-    {"java.compiler", "jdk.compiler", 0, "the system Java compiler"},
-    {"java.management", "jdk.management", 0, "com.sun.management's MXBeans (process CPU load, memory sizes)"},
+    {"java.base", "jdk.crypto.ec", 21, 0, "elliptic-curve keys, which most TLS handshakes need", NULL},
+    {"java.base", "jdk.zipfs", 0, 0, "zip file systems", NULL},
+    {"java.naming", "jdk.naming.dns", 0, 0, "JNDI DNS lookups", NULL},
+    {"java.management", "jdk.management", 0, 0, "com.sun.management's MXBeans: process CPU load, memory sizes", NULL},
+    {"java.compiler", "jdk.compiler", 0, 1, "about 19 MB: ToolProvider.getSystemJavaCompiler() returns null without it",
+     NULL},
+    {"java.base", "jdk.localedata", 0, 1, "about 27 MB: other locales get English formats and names without it",
+     ", with --jlink-opt=--include-locales=en,de,... only those locales"},
 };
 
 void hpk_provider_modules(struct hpk_strv *mods, const struct hpk_strv *jdk_mods, int major,
-                          const struct hpk_provider_rule **added, size_t *n_added)
+                          const struct hpk_provider_rule **added, size_t *n_added,
+                          const struct hpk_provider_rule **said, size_t *n_said)
 {
-    *n_added = 0;
+    *n_added = *n_said = 0;
     /* Until nothing changes: an added module may use a service itself
      * (no rule has one yet, but the table should not have to know). */
     for (int changed = 1; changed;) {
         changed = 0;
-        for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        for (size_t i = 0; i < HPK_PROVIDER_RULES; i++) {
             const struct hpk_provider_rule *r = &rules[i];
-            if ((r->max_major && major > r->max_major) || !hpk_strv_has(mods, r->when) ||
+            if (r->large || (r->max_major && major > r->max_major) || !hpk_strv_has(mods, r->when) ||
                 hpk_strv_has(mods, r->add) || !hpk_strv_has(jdk_mods, r->add))
                 continue;
             hpk_strv_push(mods, r->add);
             added[(*n_added)++] = r;
             changed = 1;
         }
+    }
+    for (size_t i = 0; i < HPK_PROVIDER_RULES; i++) {
+        const struct hpk_provider_rule *r = &rules[i];
+        if (r->large && hpk_strv_has(mods, r->when) && !hpk_strv_has(mods, r->add) &&
+            hpk_strv_has(jdk_mods, r->add))
+            said[(*n_said)++] = r;
     }
 }

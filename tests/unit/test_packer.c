@@ -911,13 +911,14 @@ static void strv_of(struct hpk_strv *v, const char *csv)
     free(t);
 }
 
-static char *provided(const char *mods, const char *jdk, int major, size_t *n_added)
+static char *provided(const char *mods, const char *jdk, int major, size_t *n_added, char *said, size_t saidn)
 {
     struct hpk_strv m = {0}, j = {0};
     strv_of(&m, mods);
     strv_of(&j, jdk);
-    const struct hpk_provider_rule *added[HPK_PROVIDER_RULES];
-    hpk_provider_modules(&m, &j, major, added, n_added);
+    const struct hpk_provider_rule *added[HPK_PROVIDER_RULES], *told[HPK_PROVIDER_RULES];
+    size_t n_told;
+    hpk_provider_modules(&m, &j, major, added, n_added, told, &n_told);
     size_t len = 1;
     for (size_t i = 0; i < m.n; i++) len += strlen(m.v[i]) + 1;
     char *out = calloc(1, len);
@@ -926,6 +927,11 @@ static char *provided(const char *mods, const char *jdk, int major, size_t *n_ad
         strcat(out, m.v[i]);
     }
     for (size_t i = 0; i < *n_added; i++) assert_non_null(strstr(out, added[i]->add));
+    said[0] = 0;
+    for (size_t i = 0; i < n_told; i++) {
+        assert_null(strstr(out, told[i]->add)); /* said: not linked */
+        snprintf(said + strlen(said), saidn - strlen(said), "%s%s", i ? "," : "", told[i]->add);
+    }
     hpk_strv_free(&m);
     hpk_strv_free(&j);
     return out;
@@ -934,37 +940,43 @@ static char *provided(const char *mods, const char *jdk, int major, size_t *n_ad
 static void test_provider_modules(void **state)
 {
     (void)state;
-    const char *jdk = "java.base,java.compiler,java.management,java.naming,jdk.compiler,jdk.crypto.ec,jdk.management,"
-                      "jdk.naming.dns,jdk.zipfs";
+    const char *jdk = "java.base,java.compiler,java.management,java.naming,jdk.compiler,jdk.crypto.ec,jdk.localedata,"
+                      "jdk.management,jdk.naming.dns,jdk.zipfs";
     size_t n;
-    char *r = provided("java.base", jdk, 17, &n);
+    char said[256];
+    char *r = provided("java.base", jdk, 17, &n, said, sizeof said);
     assert_string_equal(r, "java.base,jdk.crypto.ec,jdk.zipfs");
     assert_int_equal(n, 2);
+    assert_string_equal(said, "jdk.localedata");
     free(r);
-    r = provided("java.base", jdk, 21, &n);
+    r = provided("java.base", jdk, 21, &n, said, sizeof said);
     assert_string_equal(r, "java.base,jdk.crypto.ec,jdk.zipfs");
     free(r);
     /* JDK 22 has the EC provider in java.base */
-    r = provided("java.base", jdk, 22, &n);
+    r = provided("java.base", jdk, 22, &n, said, sizeof said);
     assert_string_equal(r, "java.base,jdk.zipfs");
     assert_int_equal(n, 1);
     free(r);
-    r = provided("java.base,java.compiler,java.naming,java.management", jdk, 25, &n);
-    assert_string_equal(r, "java.base,java.compiler,java.naming,java.management,jdk.zipfs,jdk.naming.dns,jdk.compiler,"
+    /* the large ones are said, not linked */
+    r = provided("java.base,java.compiler,java.naming,java.management", jdk, 25, &n, said, sizeof said);
+    assert_string_equal(r, "java.base,java.compiler,java.naming,java.management,jdk.zipfs,jdk.naming.dns,"
                            "jdk.management");
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 3);
+    assert_string_equal(said, "jdk.compiler,jdk.localedata");
     free(r);
-    /* already linked: not twice, not counted */
-    r = provided("java.base,jdk.zipfs,java.compiler,jdk.compiler", jdk, 25, &n);
-    assert_string_equal(r, "java.base,jdk.zipfs,java.compiler,jdk.compiler");
+    /* already linked: not twice, not counted, not said */
+    r = provided("java.base,jdk.zipfs,java.compiler,jdk.compiler,jdk.localedata", jdk, 25, &n, said, sizeof said);
+    assert_string_equal(r, "java.base,jdk.zipfs,java.compiler,jdk.compiler,jdk.localedata");
     assert_int_equal(n, 0);
+    assert_string_equal(said, "");
     free(r);
     /* a JDK without them (or whose release file lists no modules): nothing */
-    r = provided("java.base,java.compiler", "java.base,java.compiler", 17, &n);
+    r = provided("java.base,java.compiler", "java.base,java.compiler", 17, &n, said, sizeof said);
     assert_string_equal(r, "java.base,java.compiler");
     assert_int_equal(n, 0);
+    assert_string_equal(said, "");
     free(r);
-    r = provided("java.base", "", 17, &n);
+    r = provided("java.base", "", 17, &n, said, sizeof said);
     assert_string_equal(r, "java.base");
     free(r);
 }
