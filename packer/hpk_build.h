@@ -99,9 +99,13 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_err *e);
 int hpk_jdeps_modules(const char *jdk, int major, const struct hpk_strv *jars, const struct hpk_strv *names, char **mods,
                       struct hpk_err *e);
 
-/* jdeps.c: the modules of a JDK (its release file's MODULES), appended to
- * *out; none if it has no such line. */
+/* jdeps.c: the modules of a JDK (its release file's MODULES, else what its
+ * java lists), appended to *out. */
 void hpk_jdk_modules(const char *jdk, struct hpk_strv *out);
+/* jdeps.c: the modules linking `mods` gives (they and their requires,
+ * transitively), as the JDK's java lists them with --limit-modules:
+ * appended to *out; none if it cannot run. */
+void hpk_jdk_linked_closure(const char *jdk, const struct hpk_strv *mods, struct hpk_strv *out);
 
 /* provmods.c: service providers jdeps cannot see. A rule: where module
  * `when` is linked (and the JDK is Java max_major or older, 0: any), `add`
@@ -114,10 +118,13 @@ struct hpk_provider_rule {
 };
 #define HPK_PROVIDER_RULES 6
 /* Append to *mods the providers the rules link for it, those the JDK of
- * Java `major` has (jdk_mods) and mods lacks: their rules in
+ * Java `major` has (jdk_mods) and neither mods nor `linked` (what linking
+ * mods brings: jdeps lists no module another listed one requires) has; a
+ * rule applies where its `when` is in either. Their rules in
  * added[0..*n_added); the large ones that would apply, not linked, in
  * said[0..*n_said) (each with room for HPK_PROVIDER_RULES). */
-void hpk_provider_modules(struct hpk_strv *mods, const struct hpk_strv *jdk_mods, int major,
+void hpk_provider_modules(struct hpk_strv *mods, const struct hpk_strv *linked, const struct hpk_strv *jdk_mods,
+                          int major,
                           const struct hpk_provider_rule **added, size_t *n_added,
                           const struct hpk_provider_rule **said, size_t *n_said);
 

@@ -59,23 +59,44 @@ static void strv_add(struct hpk_strv *v, const char *s)
     v->n++;
 }
 
-/* The modules of a JDK, from the MODULES line of its release file. */
+/* The modules `java --list-modules` shows, limited to `limit` (a comma
+ * list) and what it requires, if given: appended to *out. */
+static void list_modules(const char *jdk, const char *limit, struct hpk_strv *out)
+{
+    char exe[PATH_MAX + 16], *res = NULL;
+    snprintf(exe, sizeof exe, "%s/bin/java", jdk);
+    char *lim[] = {exe, "--limit-modules", (char *)limit, "--list-modules", NULL};
+    char *all[] = {exe, "--list-modules", NULL};
+    if (hpk_child_capture(limit ? lim : all, &res) == 0 && res)
+        for (char *save = NULL, *l = strtok_r(res, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            char *at = strchr(l, '@');
+            if (at) *at = 0;
+            strv_add(out, l);
+        }
+    free(res);
+}
+
+/* The modules of a JDK, from the MODULES line of its release file; from
+ * its java if there is none. */
 void hpk_jdk_modules(const char *jdk, struct hpk_strv *out)
 {
     char p[PATH_MAX + 16];
     snprintf(p, sizeof p, "%s/release", jdk);
     uint8_t *d;
     size_t n;
-    if (hpk_read_file(p, &d, &n) != 0) return;
-    char *t = strndup((char *)d, n), *l = strstr(t, "\nMODULES=\"");
-    free(d);
-    if (!l && !strncmp(t, "MODULES=\"", 9)) l = t - 1;
-    if (l) {
-        char *v = l + 10, *end = strchr(v, '"');
-        if (end) *end = 0;
-        for (char *save = NULL, *m = strtok_r(v, " ", &save); m; m = strtok_r(NULL, " ", &save)) strv_add(out, m);
+    size_t had = out->n;
+    if (hpk_read_file(p, &d, &n) == 0) {
+        char *t = strndup((char *)d, n), *l = t ? strstr(t, "\nMODULES=\"") : NULL;
+        free(d);
+        if (t && !l && !strncmp(t, "MODULES=\"", 9)) l = t - 1;
+        if (l) {
+            char *v = l + 10, *end = strchr(v, '"');
+            if (end) *end = 0;
+            for (char *save = NULL, *m = strtok_r(v, " ", &save); m; m = strtok_r(NULL, " ", &save)) strv_add(out, m);
+        }
+        free(t);
     }
-    free(t);
+    if (out->n == had) list_modules(jdk, NULL, out);
 }
 
 /* jdeps' reason in one line: its "Error: " line, else its last line. */
@@ -192,25 +213,15 @@ static void jdeps_each(struct jdeps *j, char **why, int par)
     free(c), free(buf), free(len);
 }
 
-/* The modules linking `mods` gives (their requires, transitively): what
- * the JDK's java shows with --limit-modules. */
-static void linked_closure(const char *jdk, const struct hpk_strv *mods, struct hpk_strv *out)
+void hpk_jdk_linked_closure(const char *jdk, const struct hpk_strv *mods, struct hpk_strv *out)
 {
-    char exe[PATH_MAX + 16], *list = NULL, *res = NULL;
+    char *list = NULL;
     size_t ll = 0;
-    snprintf(exe, sizeof exe, "%s/bin/java", jdk);
     FILE *f = open_memstream(&list, &ll);
     if (!f) return;
     for (size_t i = 0; i < mods->n; i++) fprintf(f, "%s%s", i ? "," : "", mods->v[i]);
     fclose(f);
-    char *av[] = {exe, "--limit-modules", list && *list ? list : "java.base", "--list-modules", NULL};
-    if (hpk_child_capture(av, &res) == 0 && res)
-        for (char *save = NULL, *l = strtok_r(res, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-            char *at = strchr(l, '@');
-            if (at) *at = 0;
-            strv_add(out, l);
-        }
-    free(res);
+    list_modules(jdk, list && *list ? list : "java.base", out);
     free(list);
 }
 
@@ -309,7 +320,7 @@ static void jdeps_warn(struct jdeps *j, const char *jdk)
     const struct hpk_strv *jars = j->jars, *names = j->names;
     struct hpk_strv add = {0}, linked = {0};
     for (size_t i = 0; i < jars->n && !linked.n; i++)
-        if (j->why[i] && j->requires[i]) linked_closure(jdk, &j->mods, &linked);
+        if (j->why[i] && j->requires[i]) hpk_jdk_linked_closure(jdk, &j->mods, &linked);
     for (size_t i = 0; i < jars->n; i++) {
         if (!j->why[i]) continue;
         int again = 0; /* the same jar twice on the class path: one warning */

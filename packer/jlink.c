@@ -142,12 +142,16 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
     }
     free(mods);
     /* Service providers jdeps cannot see (provmods.c), said so with why. */
-    struct hpk_strv jdk_mods = {0};
-    hpk_jdk_modules(jdk, &jdk_mods);
     const struct hpk_provider_rule *added[HPK_PROVIDER_RULES], *said[HPK_PROVIDER_RULES];
     size_t n_added = 0, n_said = 0;
-    if (!b->no_provider_modules) hpk_provider_modules(&list, &jdk_mods, major, added, &n_added, said, &n_said);
-    hpk_strv_free(&jdk_mods);
+    if (!b->no_provider_modules) {
+        struct hpk_strv jdk_mods = {0}, linked = {0};
+        hpk_jdk_modules(jdk, &jdk_mods);
+        hpk_jdk_linked_closure(jdk, &list, &linked);
+        hpk_provider_modules(&list, &linked, &jdk_mods, major, added, &n_added, said, &n_said);
+        hpk_strv_free(&jdk_mods);
+        hpk_strv_free(&linked);
+    }
     for (size_t i = 1; i < list.n; i++)
         for (size_t j = i; j > 0 && strcmp(list.v[j - 1], list.v[j]) > 0; j--) {
             char *t = list.v[j];
