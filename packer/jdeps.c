@@ -34,7 +34,7 @@ struct jdeps {
     const char *exe, *mr;
     const struct hpk_strv *jars;  /* the staged copies jdeps reads */
     const struct hpk_strv *names; /* and what each is to the user */
-    struct hpk_strv jdk_mods;     /* the JDK's modules (release MODULES) */
+    struct hpk_strv jdk_mods;     /* the JDK's modules (hpk_jdk_modules) */
     char **declared;              /* module each jar declares, or NULL */
     char **requires;              /* and the modules its module-info requires, or NULL */
     char *modpath;                /* --module-path: the jars providing required modules */
@@ -54,13 +54,16 @@ static void strv_add(struct hpk_strv *v, const char *s)
 {
     if (strv_find(v, s) >= 0) return;
     char **n = realloc(v->v, (v->n + 1) * sizeof *n);
-    if (!n || !(n[v->n] = strdup(s))) return;
-    v->v = n;
-    v->n++;
+    if (!n) return;
+    v->v = n; /* moved or not: the old block is gone */
+    if ((n[v->n] = strdup(s))) v->n++;
 }
 
 /* The modules `java --list-modules` shows, limited to `limit` (a comma
- * list) and what it requires, if given: appended to *out. */
+ * list) and what it requires, if given: appended to *out. Only lines that
+ * are a module name (and @version): the JVM's notes ("Picked up
+ * JAVA_TOOL_OPTIONS: ...") come on the same pipe, and a module from a
+ * module path is followed by its location. */
 static void list_modules(const char *jdk, const char *limit, struct hpk_strv *out)
 {
     char exe[PATH_MAX + 16], *res = NULL;
@@ -71,7 +74,9 @@ static void list_modules(const char *jdk, const char *limit, struct hpk_strv *ou
         for (char *save = NULL, *l = strtok_r(res, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
             char *at = strchr(l, '@');
             if (at) *at = 0;
-            strv_add(out, l);
+            if (*l && strspn(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._") == strlen(l) &&
+                !strchr(at ? at + 1 : "", ' '))
+                strv_add(out, l);
         }
     free(res);
 }

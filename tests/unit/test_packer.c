@@ -977,7 +977,7 @@ static void test_provider_modules(void **state)
     assert_int_equal(n, 0);
     assert_string_equal(said, "");
     free(r);
-    /* a JDK without them (or whose release file lists no modules): nothing */
+    /* a JDK without them: nothing */
     r = provided("java.base,java.compiler", "java.base,java.compiler", 17, &n, said, sizeof said);
     assert_string_equal(r, "java.base,java.compiler");
     assert_int_equal(n, 0);
@@ -994,6 +994,14 @@ static void test_provider_modules(void **state)
     r = provided_linked("java.sql.rowset", &linked, jdk, 25, &n, said, sizeof said);
     assert_string_equal(r, "java.sql.rowset,jdk.naming.dns");
     assert_int_equal(n, 1);
+    assert_string_equal(said, "jdk.localedata");
+    free(r);
+    hpk_strv_free(&linked);
+    /* a large provider linked through a module that requires it is not said */
+    strv_of(&linked, "java.base,java.compiler,jdk.compiler,jdk.jshell,jdk.zipfs");
+    r = provided_linked("jdk.jshell", &linked, jdk, 25, &n, said, sizeof said);
+    assert_string_equal(r, "jdk.jshell");
+    assert_int_equal(n, 0);
     assert_string_equal(said, "jdk.localedata");
     free(r);
     hpk_strv_free(&linked);
