@@ -31,9 +31,7 @@
 
 #include <string.h>
 
-_Static_assert(HPK_PROVIDER_RULES == 6, "the rules' table and HPK_PROVIDER_RULES");
-
-static const struct hpk_provider_rule rules[HPK_PROVIDER_RULES] = {
+static const struct hpk_provider_rule rules[] = {
     {"java.base", "jdk.crypto.ec", 21, 0, "elliptic-curve keys, which most TLS handshakes need", NULL},
     {"java.base", "jdk.zipfs", 0, 0, "zip file systems", NULL},
     {"java.naming", "jdk.naming.dns", 0, 0, "JNDI DNS lookups", NULL},
@@ -44,6 +42,8 @@ static const struct hpk_provider_rule rules[HPK_PROVIDER_RULES] = {
      "22 MB on Java 17, 27 MB on 25: other locales get English formats and names without it",
      ", with --jlink-opt=--include-locales=en,de,... only those locales"},
 };
+/* Callers size their arrays by it; a rule left out would be all zeros. */
+_Static_assert(sizeof rules / sizeof rules[0] == HPK_PROVIDER_RULES, "the rules' table and HPK_PROVIDER_RULES");
 
 static int linked_has(const struct hpk_strv *mods, const struct hpk_strv *linked, const char *m)
 {
