@@ -135,11 +135,8 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
     }
     struct hpk_strv list = {0};
     char *save = NULL;
-    for (char *t = strtok_r(mods, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        int dup = 0;
-        for (size_t i = 0; i < list.n; i++) dup |= !strcmp(list.v[i], t);
-        if (!dup) hpk_strv_push(&list, t);
-    }
+    for (char *t = strtok_r(mods, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (!hpk_strv_has(&list, t)) hpk_strv_push(&list, t);
     free(mods);
     /* Service providers jdeps cannot see (provmods.c), said so with why. */
     const struct hpk_provider_rule *added[HPK_PROVIDER_RULES], *said[HPK_PROVIDER_RULES];
@@ -152,12 +149,7 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
         hpk_strv_free(&jdk_mods);
         hpk_strv_free(&linked);
     }
-    for (size_t i = 1; i < list.n; i++)
-        for (size_t j = i; j > 0 && strcmp(list.v[j - 1], list.v[j]) > 0; j--) {
-            char *t = list.v[j];
-            list.v[j] = list.v[j - 1];
-            list.v[j - 1] = t;
-        }
+    qsort(list.v, list.n, sizeof *list.v, hpk_str_cmp);
     size_t ml = 1;
     for (size_t i = 0; i < list.n; i++) ml += strlen(list.v[i]) + 1;
     free(b->modules);
