@@ -186,6 +186,9 @@ int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *wor
  * another that applies). Training's rules for the workload's end and its
  * polling, not a measured run's. */
 int hpk_check_run(struct hpk_build *b, const char *da1, const char *variant, struct hpk_err *e);
+/* OUT.check.log, the check run's log for output OUT (malloc'ed): one name
+ * for the run that writes it and the build that removes a stale one. */
+char *hpk_check_log(const char *output);
 
 /* train.c */
 /* DA0 is in p (sealed). Train (or take --with-cache), check inputs, emit DA1. */

@@ -243,8 +243,7 @@ static int da1_emit(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_payl
     }
     if (out == b->output) {
         /* An earlier failed check's log is about an artifact that is gone. */
-        char *log;
-        if (asprintf(&log, "%s.check.log", out) < 0) hpk_oom();
+        char *log = hpk_check_log(out);
         unlink(log);
         free(log);
     }

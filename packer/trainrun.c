@@ -403,12 +403,19 @@ int hpk_workload_time(struct hpk_build *b, const char *artifact, const char *wor
     return run(b, artifact, work, NULL, java_opts, log, NULL, NULL, secs, e);
 }
 
+char *hpk_check_log(const char *output)
+{
+    char *log;
+    if (asprintf(&log, "%s.check.log", output) < 0) hpk_oom();
+    return log;
+}
+
 int hpk_check_run(struct hpk_build *b, const char *da1, const char *variant, struct hpk_err *e)
 {
     struct hpk_proof proof;
-    char work[512], *log;
+    char work[512];
     if (hpk_proof_plan(da1, &proof, e) != 0 || hpk_mkdtemp(work, sizeof work, "check", e) != 0) return -1;
-    if (asprintf(&log, "%s.check.log", b->output) < 0) hpk_oom();
+    char *log = hpk_check_log(b->output);
     int rc = run(b, da1, work, NULL, proof.log, log, &proof, variant, NULL, e);
     hpk_tmp_rm_tree(work);
     free(log);
