@@ -911,16 +911,16 @@ static void strv_of(struct hpk_strv *v, const char *csv)
     free(t);
 }
 
-static char *provided_linked(const char *mods, const struct hpk_strv *linked, const char *jdk, int major,
-                             size_t *n_added, char *said, size_t saidn)
+static char *provided_linked(const char *mods, const char *linked, const char *jdk, int major, size_t *n_added,
+                             char *said, size_t saidn)
 {
-    struct hpk_strv m = {0}, j = {0};
+    struct hpk_strv m = {0}, j = {0}, l = {0};
     strv_of(&m, mods);
     strv_of(&j, jdk);
+    strv_of(&l, linked);
     const struct hpk_provider_rule *added[HPK_PROVIDER_RULES], *told[HPK_PROVIDER_RULES];
     size_t n_told;
-    struct hpk_strv none = {0};
-    hpk_provider_modules(&m, linked ? linked : &none, &j, major, added, n_added, told, &n_told);
+    hpk_provider_modules(&m, &l, &j, major, added, n_added, told, &n_told);
     size_t len = 1;
     for (size_t i = 0; i < m.n; i++) len += strlen(m.v[i]) + 1;
     char *out = calloc(1, len);
@@ -936,12 +936,13 @@ static char *provided_linked(const char *mods, const struct hpk_strv *linked, co
     }
     hpk_strv_free(&m);
     hpk_strv_free(&j);
+    hpk_strv_free(&l);
     return out;
 }
 
 static char *provided(const char *mods, const char *jdk, int major, size_t *n_added, char *said, size_t saidn)
 {
-    return provided_linked(mods, NULL, jdk, major, n_added, said, saidn);
+    return provided_linked(mods, "", jdk, major, n_added, said, saidn);
 }
 
 static void test_provider_modules(void **state)
@@ -989,22 +990,19 @@ static void test_provider_modules(void **state)
     /* jdeps lists no module another listed one requires: the rules look
      * at what is linked (java.sql.rowset brings java.naming), and what is
      * linked that way is not added again */
-    struct hpk_strv linked = {0};
-    strv_of(&linked, "java.base,java.logging,java.naming,java.sql,java.sql.rowset,java.xml,jdk.zipfs");
-    r = provided_linked("java.sql.rowset", &linked, jdk, 25, &n, said, sizeof said);
+    r = provided_linked("java.sql.rowset", "java.base,java.logging,java.naming,java.sql,java.sql.rowset,java.xml,jdk.zipfs",
+                        jdk, 25, &n, said, sizeof said);
     assert_string_equal(r, "java.sql.rowset,jdk.naming.dns");
     assert_int_equal(n, 1);
     assert_string_equal(said, "jdk.localedata");
     free(r);
-    hpk_strv_free(&linked);
     /* a large provider linked through a module that requires it is not said */
-    strv_of(&linked, "java.base,java.compiler,jdk.compiler,jdk.jshell,jdk.zipfs");
-    r = provided_linked("jdk.jshell", &linked, jdk, 25, &n, said, sizeof said);
+    r = provided_linked("jdk.jshell", "java.base,java.compiler,jdk.compiler,jdk.jshell,jdk.zipfs", jdk, 25, &n, said,
+                        sizeof said);
     assert_string_equal(r, "jdk.jshell");
     assert_int_equal(n, 0);
     assert_string_equal(said, "jdk.localedata");
     free(r);
-    hpk_strv_free(&linked);
 }
 
 int main(void)
