@@ -174,12 +174,14 @@ void hpk_child_close(struct hpk_child *c)
     c->out = -1;
 }
 
-int hpk_child_capture(char *const *argv, char **out)
+int hpk_child_capture(char *const *argv, char **out) { return hpk_child_capture_env(argv, NULL, out); }
+
+int hpk_child_capture_env(char *const *argv, char *const *env, char **out)
 {
     struct hpk_child c;
     size_t len = 0;
     *out = NULL;
-    if (hpk_child_start(&c, argv, NULL, NULL) != 0) return -1;
+    if (hpk_child_start(&c, argv, env, NULL) != 0) return -1;
     *out = hpk_xmalloc(1);
     **out = 0;
     while (c.out >= 0) hpk_child_read(&c, out, &len);

@@ -337,13 +337,15 @@ static int take_libs(struct deps *d, struct hpk_closure *c, const char *java, st
             if (strv_has(&d->essential, name))
                 return hpk_fail(e, HPK_ST_RUNTIME, "%s needs %s, which is not in this host's library directories",
                                     java, name);
-            if (strcmp(name, "libgcc_s.so.1"))
+            /* libgcc_s: optional; fontconfig: hpk_image_fonts says what its absence costs. */
+            if (strcmp(name, "libgcc_s.so.1") && strcmp(name, HPK_FONTCONFIG_LIB))
                 hpk_warn("the runtime needs %s, which is not on this host: left out of the image (the library that "
                          "needs it cannot load there)",
                          name);
             continue;
         }
         take_lib(d, c, path, data, len);
+        if (!strcmp(name, HPK_FONTCONFIG_LIB)) c->fontconfig = 1;
         note_needs(d, &needs, NULL, strv_has(&d->essential, name), 1);
         strv_free(&needs);
     }
@@ -369,6 +371,13 @@ int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java
     /* glibc loads libgcc_s itself (dlopen) to unwind a cancelled or exiting
      * thread: no DT_NEEDED names it. Taken when the host has it. */
     if (rc == 0 && !strv_has(&d.queue, "libgcc_s.so.1")) strv_add(&d.queue, "libgcc_s.so.1");
+    /* java.desktop's font manager loads fontconfig by name to find fonts;
+     * without it the first text measured throws ("Fontconfig head is
+     * null"). Its own needs (freetype, expat) follow as any library's. */
+    c->font_manager = strv_has(&d.carried, "libfontmanager.so");
+    c->fontconfig = 0;
+    if (rc == 0 && !c->arch_only && c->font_manager && c->want_fontconfig && !strv_has(&d.queue, HPK_FONTCONFIG_LIB))
+        strv_add(&d.queue, HPK_FONTCONFIG_LIB);
     if (rc == 0) rc = take_interps(&d, c, e);
     if (rc == 0) rc = take_libs(&d, c, java, e);
     deps_free(&d);

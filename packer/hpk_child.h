@@ -65,6 +65,8 @@ int hpk_child_code(int status);
  * terminated, NULL if out of memory). The exit code, or -1 if it could not
  * be started. */
 int hpk_child_capture(char *const *argv, char **out);
+/* The same with the environment env (NULL: ours). */
+int hpk_child_capture_env(char *const *argv, char *const *env, char **out);
 
 /* An environment: ours minus HPACK_*, plus `extra` ("K=V", NULL-ended).
  * Free the array (not the strings) with free(). */

@@ -66,8 +66,15 @@ struct hpk_closure {
     unsigned machine;       /* e_machine of bin/java */
     const char *arch;       /* OCI architecture name ("amd64", "arm64") */
     int arch_only;          /* only find the architecture (a base image has the libraries) */
+    int want_fontconfig;    /* take HPK_FONTCONFIG_LIB if the runtime has a font manager */
     int n_libs;
+    int font_manager;       /* out: the runtime carries java.desktop's libfontmanager.so */
+    int fontconfig;         /* out: HPK_FONTCONFIG_LIB was found and taken */
 };
+
+/* The library java.desktop's font manager loads by name (dlopen, so no
+ * DT_NEEDED says it) to find the host's fonts. */
+#define HPK_FONTCONFIG_LIB "libfontconfig.so.1"
 
 /* Read PT_INTERP and DT_NEEDED of bin/java and of every shared object of
  * the runtime from the payload, find what the runtime does not carry in the
@@ -79,6 +86,17 @@ struct hpk_closure {
 int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java, struct hpk_closure *c,
                       struct hpk_err *e);
 
+/* ---- fonts for java.desktop (imagefonts.c) ---- */
+/* If the runtime has a font manager and c took fontconfig: the fonts
+ * `spec` names ("auto": the host's DejaVu core set; a directory: every
+ * font file below it), an /etc/fonts/fonts.conf that finds them and their
+ * fontconfig cache (made by the host's fc-cache in tmpdir), into l; the
+ * number of fonts into *n. "none", no font manager: nothing. A directory
+ * with no font file is an error; auto finding none, or no fontconfig on
+ * the host, a warning (the image then draws no text). */
+int hpk_image_fonts(const char *spec, const struct hpk_closure *c, const char *tmpdir, struct hpk_litems *l, int *n,
+                    struct hpk_err *e);
+
 #define HPK_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define HPK_MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define HPK_MT_CONFIG "application/vnd.oci.image.config.v1+json"
@@ -87,6 +105,7 @@ int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java
 /* What `hpack image` was asked for. */
 struct hpk_image_opts {
     const char *artifact, *out, *tag, *base;
+    const char *fonts; /* --fonts: auto, none or a directory */
     unsigned uid, gid;
 };
 

@@ -48,12 +48,15 @@ static int add_text(struct hpk_litems *l, const char *path, const char *text)
     return 0;
 }
 
-static int os_layer(const struct hpk_image_opts *o, const struct hpk_artifact *a, const char *java, struct hpk_litems *l,
-                    struct hpk_closure *c, struct hpk_err *e)
+static int os_layer(const struct hpk_image_opts *o, const struct hpk_artifact *a, const char *java, const char *tmpdir,
+                    struct hpk_litems *l, struct hpk_closure *c, int *n_fonts, struct hpk_err *e)
 {
     c->out = l;
     c->arch_only = o->base != NULL;
+    c->want_fontconfig = strcmp(o->fonts, "none") != 0;
     if (hpk_closure_build(a, a->fd, java, c, e) != 0) return -1;
+    /* With a base, its fonts serve (or not): as for its C library. */
+    if (!o->base && hpk_image_fonts(o->fonts, c, tmpdir, l, n_fonts, e) != 0) return -1;
     char *passwd, *group, home[64];
     snprintf(home, sizeof home, "home/%s", user_name(o->uid));
     if (o->uid == 0) {
@@ -133,7 +136,8 @@ static int app_layer(const char *name, const struct hpk_artifact *a, const char 
 
 /* ---- the command ---- */
 static const char image_usage[] =
-    "usage: hpack image ARTIFACT -o IMAGE.tar [--tag NAME[:TAG]] [--base oci-archive:FILE] [--user UID:GID] [-q]\n";
+    "usage: hpack image ARTIFACT -o IMAGE.tar [--tag NAME[:TAG]] [--base oci-archive:FILE] [--user UID:GID]\n"
+    "                   [--fonts auto|none|DIR] [-q]\n";
 
 /* A reference as engines accept it: lowercase path components, an optional tag. */
 static int tag_ok(const char *t)
@@ -175,7 +179,7 @@ static int image_args(int argc, char **argv, struct hpk_image_opts *o, const cha
     static const struct option lopts[] = {{"output", required_argument, NULL, 'o'}, {"tag", required_argument, NULL, 't'},
                                           {"base", required_argument, NULL, 'b'},   {"user", required_argument, NULL, 'u'},
                                           {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-                                          {0, 0, 0, 0}};
+                                          {"fonts", required_argument, NULL, 'f'},  {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:q", lopts, NULL)) != -1) {
@@ -183,6 +187,13 @@ static int image_args(int argc, char **argv, struct hpk_image_opts *o, const cha
         case 'o': o->out = optarg; break;
         case 't': o->tag = optarg; break;
         case 'b': o->base = optarg; break;
+        case 'f':
+            if (!*optarg) {
+                fprintf(stderr, "hpack: image: --fonts: expected auto, none or a directory\n");
+                return HPK_ST_USAGE;
+            }
+            o->fonts = optarg;
+            break;
         case 'q': hpk_verbose = 0; break;
         case 'u':
             if (parse_user(optarg, &o->uid, &o->gid) != 0) {
@@ -231,6 +242,7 @@ struct image {
     struct hpk_blob layers[2], cfg, man;
     int nl;
     struct hpk_closure clo;
+    int n_fonts;
     struct hpk_base base;
     char *cj, *mj, *ij;
     size_t cl, ml, il;
@@ -298,7 +310,7 @@ static int image_make(const struct hpk_image_opts *o, const char *name, const st
     /* With a base, its C library serves; the closure still says the
      * architecture. */
     struct hpk_litems scratch = {0};
-    rc = os_layer(o, a, in->launch.java, o->base ? &scratch : &m->l1, &m->clo, e);
+    rc = os_layer(o, a, in->launch.java, m->tmpdir, o->base ? &scratch : &m->l1, &m->clo, &m->n_fonts, e);
     hpk_litems_free(&scratch);
     const struct hpk_base *base = o->base ? &m->base : NULL;
     if (rc == 0 && o->base) rc = hpk_base_load(o->base, m->clo.arch, &m->base, e);
@@ -319,7 +331,7 @@ static int image_make(const struct hpk_image_opts *o, const char *name, const st
 
 int hpk_cmd_image(int argc, char **argv)
 {
-    struct hpk_image_opts o = {.uid = DEFAULT_UID, .gid = DEFAULT_UID};
+    struct hpk_image_opts o = {.uid = DEFAULT_UID, .gid = DEFAULT_UID, .fonts = "auto"};
     const char *name = NULL;
     char deftag[300];
     int st = image_args(argc, argv, &o, &name, deftag, sizeof deftag);
@@ -344,8 +356,10 @@ int hpk_cmd_image(int argc, char **argv)
         hpk_step_end();
         struct stat sb;
         stat(o.out, &sb);
-        hpk_note("%s: image %s, %s, %.1f MB (%d C libraries%s), user %u:%u", o.out, o.tag, m.clo.arch,
-                 (double)sb.st_size / 1e6, m.clo.n_libs, o.base ? " from the base" : "", o.uid, o.gid);
+        char fonts[32] = "";
+        if (m.n_fonts) snprintf(fonts, sizeof fonts, ", %d font%s", m.n_fonts, m.n_fonts > 1 ? "s" : "");
+        hpk_note("%s: image %s, %s, %.1f MB (%d C libraries%s%s), user %u:%u", o.out, o.tag, m.clo.arch,
+                 (double)sb.st_size / 1e6, m.clo.n_libs, o.base ? " from the base" : "", fonts, o.uid, o.gid);
         printf("%s\n", m.man.digest);
     } else {
         hpk_step_abort();

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Compile the samples into OUT/{hello,http,providers}.jar with the JDK found.
+# Compile the samples into OUT/{hello,http,providers,text}.jar with the JDK found.
 # Jars are made reproducible (--date), and compiled for Java 17 so that
 # both this machine's JDKs (Temurin 25, OpenJDK 17) run them.
 set -e
@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tests/jdks.sh"
 jdk=$(hpk_find_jdk 17) || jdk=$(hpk_find_jdk 25) || { echo "samples: no JDK 17 or 25 found in /usr/lib/jvm" >&2; exit 1; }
 mkdir -p "$out"
-for app in hello:demo.Main http:demo.http.Server providers:demo.providers.Main; do
+for app in hello:demo.Main http:demo.http.Server providers:demo.providers.Main text:demo.text.Main; do
     name=${app%%:*} main=${app#*:}
     jar="$out/$name.jar"
     newest=$(find "$here/$name/src" -name '*.java' -newer "$jar" 2>/dev/null | head -1)

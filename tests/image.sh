@@ -185,6 +185,70 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# java.desktop finds fonts through fontconfig, which it loads by name: the
+# image of an app that draws text carries fontconfig, DejaVu and their cache;
+# without them the JDK throws "Fontconfig head is null" on the first string.
+t_image_fonts() {
+    need_oci_tools
+    local f
+    for f in /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf \
+        /usr/bin/fc-cache; do
+        [ -e "$f" ] || fail "$f is missing: tests/setup-deps.sh apps installs fonts-dejavu-core and fontconfig"
+    done
+    [ -n "$J25" ] || fail "JDK 25 (Temurin) not found under /usr/lib/jvm"
+    local o=$W/imgf out note
+    mkdir -p "$o/dir/sub"
+    "$HPACK" build -q --jdk "$J25" --jar "$SAMPLES/text.jar" -o "$o/text" || fail "build of the text sample"
+    note=$(cd "$o" && "$HPACK" image text -o text.tar 2>&1 >/dev/null) || fail "image: $note"
+    grep -q 'C libraries, 6 fonts)' <<<"$note" || fail "image note: $note"
+    unpack_image "$o/text.tar" "$o/b"
+    local R=$o/b/rootfs
+    [ -f "$R/etc/fonts/fonts.conf" ] || fail "no /etc/fonts/fonts.conf"
+    [ "$(ls "$R"/usr/share/fonts/truetype/dejavu/*.ttf | wc -l)" = 6 ] || fail "fonts: $(ls -R "$R/usr/share/fonts")"
+    ls "$R"/var/cache/fontconfig/*.cache-* >/dev/null 2>&1 || fail "no fontconfig cache in the image"
+    [ -n "$(find "$R/lib" "$R/usr/lib" -name libfontconfig.so.1 2>/dev/null)" ] || fail "no libfontconfig.so.1 in the image"
+    # read-only root, nothing writable: the cache serves, fontconfig says nothing
+    out=$(in_rootfs "$R" /app/text 2>&1) || fail "the text sample failed in the image: $(tail -5 <<<"$out")"
+    grep -qE '^text: [1-9][0-9]* px wide, [1-9][0-9]* pixels lit$' <<<"$out" || fail "no text drawn: $out"
+    grep -qx 'fonts: DejaVu Sans, DejaVu Sans Mono, DejaVu Serif' <<<"$out" || fail "fonts: $out"
+    ! grep -qi fontconfig <<<"$out" || fail "fontconfig complained: $out"
+    # the failure the fonts prevent: the same root without fontconfig
+    find "$R/lib" "$R/usr/lib" -name 'libfontconfig.so*' -delete
+    out=$(in_rootfs "$R" /app/text 2>&1) && fail "drew text without fontconfig: $out"
+    grep -q 'Fontconfig head is null' <<<"$out" || fail "without fontconfig: $(tail -3 <<<"$out")"
+    # --fonts none: no fontconfig, fonts or cache in the layers
+    (cd "$o" && "$HPACK" image -q text --fonts none -o none.tar) >/dev/null || fail "image --fonts none"
+    python3 - "$o/none.tar" <<'PY' || fail "--fonts none carried fonts or fontconfig"
+import io, sys, tarfile
+names = []
+with tarfile.open(sys.argv[1]) as oci:
+    for m in oci.getmembers():
+        if m.isfile() and m.name.startswith("blobs/"):
+            try:
+                names += tarfile.open(fileobj=io.BytesIO(oci.extractfile(m).read())).getnames()
+            except tarfile.TarError:
+                pass  # a JSON document
+assert any(n.endswith("libc.so.6") for n in names), "no layer read"
+bad = [n for n in names if "fontconfig" in n or n.startswith(("usr/share/fonts", "etc/fonts"))]
+sys.exit(1 if bad else 0)
+PY
+    # --fonts DIR: the fonts below DIR, nothing else (and no cache: fontconfig
+    # complains, harmlessly, that it cannot write one on this read-only root)
+    cp /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf "$o/dir/sub/"
+    echo "not a font" >"$o/dir/README.ttf.txt"
+    (cd "$o" && "$HPACK" image -q text --fonts dir -o dir.tar) >/dev/null || fail "image --fonts dir"
+    unpack_image "$o/dir.tar" "$o/bd"
+    [ -f "$o/bd/rootfs/usr/share/fonts/hpack/sub-DejaVuSerif.ttf" ] || fail "--fonts dir: $(ls -R "$o/bd/rootfs/usr/share/fonts")"
+    out=$(in_rootfs "$o/bd/rootfs" /app/text 2>&1) || fail "--fonts dir: $(tail -5 <<<"$out")"
+    grep -qx 'fonts: DejaVu Serif' <<<"$out" || fail "--fonts dir: $out"
+    # bad values: a directory with no font, no directory
+    rm "$o/dir/sub/DejaVuSerif.ttf"
+    expect_status 2 "no font file" "$HPACK" image "$o/text" --fonts "$o/dir" -o "$o/x.tar"
+    expect_status 2 "$o/nowhere: No such file" "$HPACK" image "$o/text" --fonts "$o/nowhere" -o "$o/x.tar"
+    [ ! -e "$o/x.tar" ] || fail "a refused image was written"
+    echo "INFO: image of a java.desktop app: fontconfig, 6 DejaVu fonts and their cache; text drawn on a read-only root"
+}
+
 t_image_errors() {
     local o=$W/imgerr; mkdir -p "$o"
     expect_status 2 "expected UID:GID" "$HPACK" image "$H25" --user app -o "$o/a.tar"

@@ -517,7 +517,7 @@ run_test build_trained
 for t in t_train_temurin25 t_train_openjdk17 t_train_relocation t_da0_da1_share_bytes t_da0_da1_diff_is_the_cache t_train_http_server \
          t_train_exit_status t_train_check_run t_train_check_ready_log t_inspect_json_and_hash t_verify_names_the_entry t_stale_cache_temporaries t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training \
          t_image_reproducible t_image_skopeo_umoci_read_only_run t_image_podman t_image_on_a_base t_image_errors \
-         t_image_host_paths_from_elf_headers \
+         t_image_host_paths_from_elf_headers t_image_fonts \
          t_store_install_trust_uninstall; do
     run_test "$t"
 done

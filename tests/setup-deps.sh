@@ -5,11 +5,12 @@
 # tests package (make check): Maven, Ant, Jython, Tomcat; Clojure, which make bench
 # packs (tests/bench-first.sh); Debian's jaxb-api and activation jars (make
 # bench 3c); and the container tools the image tests check hpack's images
-# with: skopeo, umoci, podman.
+# with: skopeo, umoci, podman; and fontconfig and DejaVu, which an image of
+# an app that draws text carries (t_image_fonts).
 set -e
 need=""
 pkgs="gcc make pkg-config libelf-dev libarchive-dev libxxhash-dev libcmocka-dev zlib1g-dev libzstd-dev binutils python3 curl groff-base bsdutils util-linux strace unzip"
-[ "${1:-}" = apps ] && pkgs="maven ant jython clojure tomcat10 libjaxb-api-java libactivation-java skopeo umoci podman"
+[ "${1:-}" = apps ] && pkgs="maven ant jython clojure tomcat10 libjaxb-api-java libactivation-java skopeo umoci podman fonts-dejavu-core fontconfig"
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
 done
