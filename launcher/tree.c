@@ -140,15 +140,17 @@ int hpk_start_store_tree(const struct hpk_start *c, int want, char *path, size_t
 
 /* A tree unpacked in an earlier boot (base_ok's UNSETTLED): the machine
  * may have crashed before all its bytes reached the disk, so every file it
- * holds is hashed and compared with its entry's content hash. The runtime's
- * default CDS archives may be absent whatever this start needs: the caller
- * adds them. 1, or 0 with *why (in err) naming the first file that
- * differs. */
+ * holds is hashed and compared with its entry's content hash, and a cache
+ * file another artifact of this base hash added (DA0 and DA1 share the
+ * tree), with the hash its name carries. The runtime's default CDS
+ * archives may be absent whatever this start needs: the caller adds them.
+ * 1, or 0 with *why (in err) naming the first file that differs. */
 static int check_after_restart(const struct hpk_start *c, const struct hpk_root *root, int tree,
                                struct hpk_err *err, const char **why)
 {
     if (c->debug) fprintf(stderr, "hpack: %s/%s: unpacked before the machine restarted; verifying it\n", root->path, c->cf.base_hex);
-    if (hpk_verify_tree(&c->a, tree, c->cf.launch.java, HPK_VERIFY_HASH, err) != 0) {
+    if (hpk_verify_tree(&c->a, tree, c->cf.launch.java, HPK_VERIFY_HASH, err) != 0 ||
+        hpk_verify_foreign_cache(&c->a, tree, err) != 0) {
         *why = err->msg;
         return 0;
     }
@@ -173,7 +175,8 @@ static int settle(const struct hpk_start *c, const struct hpk_root *root, int tr
  * (the tree's directory fsynced), or a crash of the machine could leave it
  * settled over an added file's lost bytes. A marker of this boot stays as
  * it is. On a host that shows no boot id the marker stays settled and the
- * caller syncs the added files instead: returns 1 then. */
+ * caller syncs the added files instead, before they are renamed into place
+ * and after: returns 1 then. */
 static int unsettle(struct hpk_start *c, const struct hpk_root *root, int tree)
 {
     struct hpk_err err;
@@ -274,10 +277,10 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
     int add_cache = want_cache && !entry_as_unpacked(c, tree, c->cf.cache, 0);
     int add_deferred = !defer && !deferred_in(c, tree, 0);
     int sync_after = (add_cache || add_deferred) && unsettle(c, root, tree);
-    if (add_cache && hpk_unpack_cache_one(&c->a, tree, c->cf.cache, &err) != 0) hpk_start_die(c, &err);
+    if (add_cache && hpk_unpack_cache_one(&c->a, tree, c->cf.cache, sync_after, &err) != 0) hpk_start_die(c, &err);
     if (add_deferred) {
         if (c->debug) fprintf(stderr, "hpack: adding the runtime's default CDS archives to %s/%s\n", root->path, c->cf.base_hex);
-        if (hpk_unpack_deferred(&c->a, tree, c->cf.launch.java, &err) != 0) hpk_start_die(c, &err);
+        if (hpk_unpack_deferred(&c->a, tree, c->cf.launch.java, sync_after, &err) != 0) hpk_start_die(c, &err);
     }
     if (sync_after && syncfs(tree) != 0) {
         hpk_fail(&err, HPK_EXIT_UNPACK, "%s/%s: cannot sync: %s", root->path, c->cf.base_hex, strerror(errno));

@@ -142,8 +142,9 @@ int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, 
                     const char *defer, struct hpk_err *e);
 /* Add to the unpacked tree `tree` the entries hpk_unpack_tree left out
  * (`java` as given to it) that are not there as unpacked, each written to
- * a temporary name, verified and renamed, its directory's time kept. */
-int hpk_unpack_deferred(const struct hpk_artifact *a, int tree, const char *java, struct hpk_err *e);
+ * a temporary name, verified and renamed, its directory's time kept.
+ * `durable`: their bytes synced to the disk before the first rename. */
+int hpk_unpack_deferred(const struct hpk_artifact *a, int tree, const char *java, int durable, struct hpk_err *e);
 /* Extract the whole payload, cache entries included, into the new directory
  * `dir` (no marker: not a launcher tree). Errors: HPK_EXIT_USAGE when `dir`
  * exists or its parent cannot be opened, else those of unpacking. */
@@ -152,8 +153,10 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
  * written to a temporary name and renamed. */
 int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);
 /* The same for one cache file (`cache`, an entry of a) and the cache
- * directories: what a start that uses that cache needs. */
-int hpk_unpack_cache_one(const struct hpk_artifact *a, int tree, const struct hpk_entry *cache, struct hpk_err *e);
+ * directories: what a start that uses that cache needs; `durable` as for
+ * hpk_unpack_deferred. */
+int hpk_unpack_cache_one(const struct hpk_artifact *a, int tree, const struct hpk_entry *cache, int durable,
+                         struct hpk_err *e);
 /* rmtree.c */
 /* Remove a directory tree without following symlinks. */
 int hpk_rm_rf(int parent, const char *name);
@@ -173,5 +176,12 @@ void hpk_clean_prefix(int dir, const char *prefix, const char *suffix);
  * hpk_unpack_tree) the entries hpk_entry_deferrable names. */
 enum { HPK_VERIFY_BYTES, HPK_VERIFY_HASH };
 int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, int how, struct hpk_err *e);
+/* After a restart, with hpk_verify_tree (which checks only the entries of
+ * `a`): the files in the tree's cache/ that `a` does not list (another DA1
+ * of the same base hash added them) are each kept only if its content's
+ * XXH3-128 is its name (<h>.aot, <h>.jsa), else removed, so that no start
+ * passes a cache file a crash damaged (that DA1 adds it again when it
+ * starts). Under the tree's lock. */
+int hpk_verify_foreign_cache(const struct hpk_artifact *a, int tree, struct hpk_err *e);
 
 #endif

@@ -197,6 +197,7 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
 struct later {
     const struct hpk_entry *only;
     const char *defer;
+    int durable; /* the files' bytes on the disk before any is renamed into place */
 };
 
 static int later_wants(const struct hpk_artifact *a, const struct later *w, const struct hpk_entry *e)
@@ -278,6 +279,11 @@ static int unpack_later(const struct hpk_artifact *a, int tree, const struct lat
     signal(SIGXFSZ, SIG_IGN);
     int r = later_plan(a, w, &dc, &files, err);
     if (r == 0) r = hpk_write_files(a, tree, &files, err);
+    /* A settled tree on a host with no boot id (launcher/tree.c unsettle)
+     * is never checked again: a file renamed into it must not lose its
+     * bytes in a crash after its rename. */
+    if (r == 0 && files.n && w->durable && syncfs(tree) != 0)
+        r = hpk_fail(err, HPK_EXIT_UNPACK, "cannot sync the added files: %s", strerror(errno));
     r = later_publish(&dc, &files, r, err);
     free(files.v);
     if (r == 0 && !w->defer) r = finish_dirs(a, &dc, 1, err);
@@ -287,18 +293,19 @@ static int unpack_later(const struct hpk_artifact *a, int tree, const struct lat
 
 int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err)
 {
-    struct later w = {NULL, NULL};
+    struct later w = {NULL, NULL, 0};
     return unpack_later(a, tree, &w, err);
 }
 
-int hpk_unpack_cache_one(const struct hpk_artifact *a, int tree, const struct hpk_entry *cache, struct hpk_err *err)
+int hpk_unpack_cache_one(const struct hpk_artifact *a, int tree, const struct hpk_entry *cache, int durable,
+                         struct hpk_err *err)
 {
-    struct later w = {cache, NULL};
+    struct later w = {cache, NULL, durable};
     return unpack_later(a, tree, &w, err);
 }
 
-int hpk_unpack_deferred(const struct hpk_artifact *a, int tree, const char *java, struct hpk_err *err)
+int hpk_unpack_deferred(const struct hpk_artifact *a, int tree, const char *java, int durable, struct hpk_err *err)
 {
-    struct later w = {NULL, java};
+    struct later w = {NULL, java, durable};
     return unpack_later(a, tree, &w, err);
 }

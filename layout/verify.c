@@ -8,8 +8,10 @@
 #define _GNU_SOURCE
 #include "hpk_unpack.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -88,3 +90,47 @@ int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, i
     return r;
 }
 
+
+/* A cache file another artifact of the same base hash added: kept only if
+ * named <32 hex>.<ext> and its content's XXH3-128 is that name (format.md
+ * section 11: cache files are named by their content hash). */
+static int foreign_ok(int cache, const char *name, struct hsink *h)
+{
+    const char *dot = strchr(name, '.');
+    if (!dot || dot - name != 32 || (strcmp(dot, ".aot") && strcmp(dot, ".jsa"))) return 0;
+    int fd = openat(cache, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return 0;
+    uint8_t got[16];
+    char hex[33];
+    int r = hpk_hash_fd(fd, h->buf, sizeof h->buf, got);
+    close(fd);
+    hpk_hash_hex(got, hex);
+    return r == HPK_OK && !memcmp(hex, name, 32);
+}
+
+int hpk_verify_foreign_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err)
+{
+    int cache = openat(tree, "cache", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (cache < 0) return 0; /* no cache directory: nothing was added */
+    DIR *d = fdopendir(cache);
+    if (!d) {
+        close(cache);
+        return hpk_fail(err, HPK_EXIT_UNPACK, "cache: %s", strerror(errno));
+    }
+    static struct hsink h;
+    int r = 0, removed = 0;
+    struct dirent *de;
+    while (r == 0 && (de = readdir(d))) {
+        char path[HPK_NAME_MAX + 8];
+        if (de->d_name[0] == '.' || snprintf(path, sizeof path, "cache/%s", de->d_name) >= (int)sizeof path) continue;
+        if (hpk_payload_find(&a->p, path) || foreign_ok(dirfd(d), de->d_name, &h)) continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) != 0 && errno != ENOENT)
+            r = hpk_fail(err, HPK_EXIT_UNPACK, "%s: cannot remove: %s", path, strerror(errno));
+        removed = 1;
+    }
+    /* Gone on the disk before the marker says settled. */
+    if (r == 0 && removed && fsync(dirfd(d)) != 0)
+        r = hpk_fail(err, HPK_EXIT_UNPACK, "cache: cannot sync: %s", strerror(errno));
+    closedir(d);
+    return r;
+}

@@ -201,6 +201,10 @@ t_image_fonts() {
     "$HPACK" build -q --jdk "$J25" --jar "$SAMPLES/text.jar" -o "$o/text" || fail "build of the text sample"
     note=$(cd "$o" && "$HPACK" image text -o text.tar 2>&1 >/dev/null) || fail "image: $note"
     grep -q 'C libraries, 6 fonts)' <<<"$note" || fail "image note: $note"
+    # the same bytes from elsewhere (the fontconfig cache is made in a directory of the output's name)
+    mkdir -p "$o/again"
+    (cd "$o/again" && umask 077 && TZ=Pacific/Chatham "$HPACK" image -q ../text -o other.tar) >/dev/null || fail "image again"
+    cmp -s "$o/text.tar" "$o/again/other.tar" || fail "two images of the text sample differ"
     unpack_image "$o/text.tar" "$o/b"
     local R=$o/b/rootfs
     [ -f "$R/etc/fonts/fonts.conf" ] || fail "no /etc/fonts/fonts.conf"

@@ -258,6 +258,68 @@ boot $b1" ] || fail "the marker of a tree added to: $(cat "$t/.hpack-ok")"
     HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 "$a" --hpack-verify >/dev/null || fail "--hpack-verify"
 }
 
+# DA0 and DA1 share a tree (same base hash), but DA0's table does not list
+# DA1's cache file. After a crash that damaged that file, DA0's first start
+# of the new boot checks the tree; the damaged cache it did not list must not
+# pass that check, or DA1 would pass it to the JVM for good (a SIGSEGV on
+# every start). A cache file that is intact stays.
+# The DA0 and DA1 of one training (test launcher), built once.
+foreign_fixture() {
+    need_jdks
+    [ -f "$W/art/foreign.da1" ] && [ -f "$W/art/foreign.da0" ] && return 0
+    local rt; rt=$(rt25)
+    "$HPACK_T" build -q --train --runtime "$rt" --jar "$SAMPLES/hello.jar" --keep-da0 "$W/art/foreign.da0" \
+        -o "$W/art/foreign.da1" >/dev/null || fail "build"
+}
+
+t_restart_foreign_cache() {
+    foreign_fixture
+    local a1=$W/art/foreign.da1 a0=$W/art/foreign.da0 d=$W/boot-foreign t out hex c
+    local b1=11111111-1111-4111-8111-111111111111 b2=22222222-2222-4222-8222-222222222222
+    local b3=33333333-3333-4333-8333-333333333333
+    hex=$("$HPACK" hash "$a1") t=$d/$hex
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b1 "$a1" 2>&1) || fail "first start: $out"
+    c=$(ls "$t"/cache/*.aot) || fail "no cache file in the tree"
+    # The crash: the cache keeps its name, size and time, not its bytes.
+    dd if=/dev/zero of="$c" bs=4096 count=64 seek=1 conv=notrunc status=none
+    touch -d @315532800 "$c"
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b2 HPACK_DEBUG=1 "$a0" 2>&1) || fail "DA0 after the restart: $out"
+    grep -q 'verifying it$' <<<"$out" && grep -q '^Hello from hpack' <<<"$out" || fail "DA0 after the restart: $out"
+    [ ! -e "$c" ] || fail "the damaged cache of DA1 stayed in the tree DA0 settled"
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b2 HPACK_AOT=require "$a1" 2>&1) || fail "DA1 then: $out"
+    grep -q '^Hello from hpack' <<<"$out" || fail "DA1 then: $out"
+    [ -f "$c" ] || fail "DA1 did not add its cache again"
+    HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b2 "$a1" --hpack-verify >/dev/null || fail "--hpack-verify after DA1 re-added its cache"
+    # An intact cache file of DA1 survives DA0's check in the next boot.
+    local ino; ino=$(stat -c %i "$c")
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b3 HPACK_DEBUG=1 "$a0" 2>&1) || fail "DA0, boot 3: $out"
+    grep -q 'verifying it$' <<<"$out" || fail "DA0, boot 3, no check: $out"
+    [ "$(stat -c %i "$c" 2>/dev/null)" = "$ino" ] || fail "an intact cache file of DA1 was removed or replaced"
+}
+
+# On a host that shows no boot id a settled tree stays settled when a cache
+# file is added: the file's bytes must be on the disk before its name is.
+t_no_boot_id_cache_synced_first() {
+    foreign_fixture
+    command -v strace >/dev/null || fail "strace is not installed (tests/setup-deps.sh installs it)"
+    local a1=$W/art/foreign.da1 a0=$W/art/foreign.da0 d=$W/noboot t hex log=$W/noboot.strace out
+    hex=$("$HPACK" hash "$a1") t=$d/$hex
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=none "$a0" 2>&1) || fail "DA0: $out"
+    [ "$(stat -c %s "$t/.hpack-ok")" = 33 ] || fail "no settled marker without a boot id: $(cat "$t/.hpack-ok")"
+    out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=none strace -f -y -o "$log" -e trace=syncfs,renameat,renameat2 "$a1" 2>&1) ||
+        fail "DA1: $out"
+    grep -q '^Hello from hpack' <<<"$out" || fail "DA1: $out"
+    python3 - "$log" <<'EOP' || fail "the order of the calls: $(cat "$log")"
+import re, sys
+syncs, renames = [], []
+for n, line in enumerate(open(sys.argv[1])):
+    if re.search(r'\bsyncfs\(.*\) += 0', line): syncs.append(n)
+    if re.search(r'renameat2?\(.*"[0-9a-f]{32}\.aot"\) += 0', line): renames.append(n)
+if len(renames) != 1 or len(syncs) < 2: sys.exit('syncfs %s, cache renames %s' % (syncs, renames))
+if not (syncs[0] < renames[0] < syncs[-1]): sys.exit('syncfs %s, cache rename %s' % (syncs, renames))
+EOP
+}
+
 # A first start that passes an AOT cache leaves the runtime's default CDS
 # archives out of the tree (the JVM never opens them then: a fifth of a
 # jlinked runtime's bytes); any start that may read them gets them first,
