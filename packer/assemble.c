@@ -303,6 +303,7 @@ int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, ch
 int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err *e)
 {
     if (hpk_snapshot_runtime(s, b->runtime, e) != 0) return -1;
+    if (!b->no_fonts && hpk_snapshot_fonts(s, e) != 0) return -1;
     if (s->java_major < 9)
         hpk_warn("%s: Java %s: hpack is tested with Java 17 and later", b->runtime, s->java_version);
 

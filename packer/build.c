@@ -37,7 +37,7 @@ static const char build_usage[] =
     "                           [--tune-rounds N] [--tune-time SECS]]\n"
     "                   [--train-runs N]\n"
     "                   [--with-cache CACHE]... [--pick first|best] [--tuned FILE] [--lock FILE | --locked FILE]\n"
-    "                   [--compress zstd[:N]|zlib[:N]|none] [--heal]\n"
+    "                   [--compress zstd[:N]|zlib[:N]|none] [--heal] [--fonts auto|none]\n"
     "\n"
     "  --runtime DIR        Java home to ship (JRE, JDK or jlink image; or a .tar/.tar.gz of one)\n"
     "  --jdk DIR            link the runtime with this JDK's jlink (default: $JAVA_HOME, then\n"
@@ -49,6 +49,9 @@ static const char build_usage[] =
     "                       java.management; the large jdk.compiler and jdk.localedata are\n"
     "                       said, not linked), or only what jdeps finds and --add-modules names\n"
     "  --jlink-opt OPT      extra jlink option, repeatable\n"
+    "  --fonts auto|none    a runtime with java.desktop gets DejaVu's core fonts (lib/fonts) and a\n"
+    "                       lib/fontconfig.properties: the JDK draws text with them where the\n"
+    "                       host's fontconfig has no fonts (auto, the default), or nothing\n"
     "  --app-dist DIR|ARCH  application distribution (directory, .zip, .tar, .tar.gz), shipped whole\n"
     "                       as the app directory; relative --jar/--cp paths are inside it\n"
     "  --jar JAR            application jar; Main-Class and Class-Path from its manifest\n"
@@ -110,7 +113,7 @@ static const char build_usage[] =
 
 enum {
     O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
-    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_PROVIDER_MODULES, O_JLINK_OPT,
+    O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_PROVIDER_MODULES, O_FONTS, O_JLINK_OPT,
     O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_HEAL, O_TRAIN_DIR, O_TUNE, O_TUNE_CAND, O_TUNE_ONLY, O_TUNE_ROUNDS, O_TUNE_TIME,
     O_TUNED, O_TRAIN_RUNS, O_PICK, O_TRAIN_VARIANT, O_TRAIN_EXIT, O_TRAIN_CHECK
 };
@@ -163,6 +166,7 @@ const struct option hpk_build_options[] = {
     {"jdk", required_argument, NULL, O_JDK},
     {"add-modules", required_argument, NULL, O_ADD_MODULES},
     {"provider-modules", required_argument, NULL, O_PROVIDER_MODULES},
+    {"fonts", required_argument, NULL, O_FONTS},
     {"jlink-opt", required_argument, NULL, O_JLINK_OPT},
     {"locked", required_argument, NULL, O_LOCKED},
     {"compress", required_argument, NULL, O_COMPRESS},
@@ -362,6 +366,13 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
             }
             b->no_provider_modules = !strcmp(optarg, "none");
             b->provider_modules_given = 1;
+            break;
+        case O_FONTS:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "none")) {
+                fprintf(stderr, "hpack build: --fonts %s: expected auto or none\n", optarg);
+                return HPK_ST_USAGE;
+            }
+            b->no_fonts = !strcmp(optarg, "none");
             break;
         case O_JLINK_OPT: hpk_strv_push(&b->jlink_opts, optarg); break;
         case O_LOCKED: b->locked = optarg; break;

@@ -28,6 +28,7 @@ struct hpk_build {
     const char *lock, *locked; /* --lock FILE, --locked FILE */
     const char *jdk, *add_modules; /* --jdk DIR, --add-modules M,... */
     int no_provider_modules, provider_modules_given; /* --provider-modules none (provmods.c), given at all */
+    int no_fonts;                 /* --fonts none: no fallback fonts in the runtime (fonts.c) */
     struct hpk_strv jlink_opts;
     struct hpk_strv jdeps_inputs; /* class path jars, for jdeps (staged copies) */
     struct hpk_strv jdeps_names;  /* what each is to the user, for messages */

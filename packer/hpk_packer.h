@@ -209,6 +209,16 @@ int hpk_snapshot_archive(struct hpk_snapshot *s, const char *file, const struct 
  * inputfile.c); hpk_item_unchanged then checks, once the payload is
  * made, that none of them changed under the mapping. */
 int hpk_snapshot_file(struct hpk_item *it, const char *file, int status_on_error, struct hpk_err *e);
+/* fonts.c: the DejaVu core set (Debian's fonts-dejavu-core: sans, sans
+ * mono and serif, regular and bold) where Debian puts it. */
+#define HPK_DEJAVU_DIR "/usr/share/fonts/truetype/dejavu"
+#define HPK_DEJAVU_N 6
+extern const char *const hpk_dejavu_fonts[HPK_DEJAVU_N];
+/* A runtime with java.desktop's font manager and no font configuration of
+ * its own gets the DejaVu set in runtime/lib/fonts and a
+ * lib/fontconfig.properties naming them: the JDK's fallback where the
+ * host's fontconfig has no fonts. A host without the fonts: a warning. */
+int hpk_snapshot_fonts(struct hpk_snapshot *s, struct hpk_err *e);
 /* Release an item's content, mapped or malloc'ed; data becomes NULL. */
 void hpk_item_data_free(struct hpk_item *it);
 /* A mapped input still the file it was (inode, size, mtime, ctime), else

@@ -37,13 +37,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The fonts of Debian's fonts-dejavu-core (distroless carries the same):
- * sans, serif and monospace, regular and bold, 3.2 MB. */
-#define DEJAVU_DIR "/usr/share/fonts/truetype/dejavu"
-static const char *const dejavu[] = {
-    "DejaVuSans.ttf",     "DejaVuSans-Bold.ttf",     "DejaVuSansMono.ttf",
-    "DejaVuSansMono-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
-};
+/* The fonts of Debian's fonts-dejavu-core (distroless carries the same),
+ * 3.2 MB: hpk_dejavu_fonts (fonts.c). */
+#define DEJAVU_DIR HPK_DEJAVU_DIR
 
 /* Where fonts from --fonts DIR go, named by their path below DIR ("a/b.ttf"
  * as "a-b.ttf"); the fonts.conf (the path Debian's fontconfig reads); where
@@ -296,9 +292,9 @@ int hpk_image_fonts(const char *spec, const struct hpk_closure *c, const char *t
         return 0;
     }
     if (automatic) {
-        for (size_t i = 0; i < sizeof dejavu / sizeof *dejavu; i++) {
+        for (size_t i = 0; i < HPK_DEJAVU_N; i++) {
             char src[256];
-            snprintf(src, sizeof src, "%s/%s", DEJAVU_DIR, dejavu[i]);
+            snprintf(src, sizeof src, "%s/%s", DEJAVU_DIR, hpk_dejavu_fonts[i]);
             if (stat(src, &st) != 0) continue;
             int rc = add_font(l, src, src + 1, e);
             if (rc != 0) return rc;
