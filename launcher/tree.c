@@ -140,17 +140,15 @@ int hpk_start_store_tree(const struct hpk_start *c, int want, char *path, size_t
 
 /* A tree unpacked in an earlier boot (base_ok's UNSETTLED): the machine
  * may have crashed before all its bytes reached the disk, so every file it
- * holds is hashed and compared with its entry's content hash, and a cache
- * file another artifact of this base hash added (DA0 and DA1 share the
- * tree), with the hash its name carries. The runtime's default CDS
- * archives may be absent whatever this start needs: the caller adds them.
- * 1, or 0 with *why (in err) naming the first file that differs. */
+ * holds is hashed and compared with its entry's content hash. The runtime's
+ * default CDS archives may be absent whatever this start needs: the caller
+ * adds them. 1, or 0 with *why (in err) naming the first file that
+ * differs. */
 static int check_after_restart(const struct hpk_start *c, const struct hpk_root *root, int tree,
                                struct hpk_err *err, const char **why)
 {
     if (c->debug) fprintf(stderr, "hpack: %s/%s: unpacked before the machine restarted; verifying it\n", root->path, c->cf.base_hex);
-    if (hpk_verify_tree(&c->a, tree, c->cf.launch.java, HPK_VERIFY_HASH, err) != 0 ||
-        hpk_verify_foreign_cache(&c->a, tree, err) != 0) {
+    if (hpk_verify_tree(&c->a, tree, c->cf.launch.java, HPK_VERIFY_HASH, err) != 0) {
         *why = err->msg;
         return 0;
     }
@@ -158,11 +156,19 @@ static int check_after_restart(const struct hpk_start *c, const struct hpk_root 
 }
 
 /* check_after_restart, then the marker settled: no later start checks the
- * tree again. 0: the caller unpacks the tree again. Under the tree's lock. */
+ * tree again. Before that, the cache files another artifact of this base
+ * hash added (DA0 and DA1 share the tree; DA0's table lists no cache, two
+ * DA1s different ones), which no later check would see either: each is
+ * kept only if its content hash is its name. 0: the caller unpacks the
+ * tree again. Under the tree's lock. */
 static int settle(const struct hpk_start *c, const struct hpk_root *root, int tree, struct hpk_err *err,
                   const char **why)
 {
     if (!check_after_restart(c, root, tree, err, why)) return 0;
+    if (hpk_verify_foreign_cache(&c->a, tree, err) != 0) {
+        *why = err->msg;
+        return 0;
+    }
     /* Verified: what it holds was read back from the disk. A marker that
      * cannot be settled only costs the next start the same verification. */
     if (hpk_marker_write(tree, c->cf.base_hex, HPK_MARK_SETTLED, err) != 0)

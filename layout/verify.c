@@ -22,6 +22,9 @@ struct hsink {
     uint8_t buf[1 << 16];
 };
 
+/* One buffer for both checks (the launcher's bss: 64 KiB). */
+static struct hsink sink;
+
 /* Compare the payload's decoded bytes with the file's, chunk by chunk. */
 static int cmp_sink(void *ctx, const uint8_t *data, size_t len)
 {
@@ -42,7 +45,6 @@ static int cmp_sink(void *ctx, const uint8_t *data, size_t len)
 int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, int how, struct hpk_err *err)
 {
     struct hpk_dircache dc = {.root = tree, .fd = -1};
-    static struct hsink h;
     int r = 0;
     for (uint32_t i = 0; i < a->p.count && r == 0; i++) {
         const struct hpk_entry *e = &a->p.entries[i];
@@ -63,9 +65,9 @@ int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, i
                          (long long)st.st_size, (unsigned long long)e->size);
             break;
         }
-        h.fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        h.mismatch = 0;
-        if (h.fd < 0) {
+        sink.fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        sink.mismatch = 0;
+        if (sink.fd < 0) {
             r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": %s", HPK_PATHARG(e), strerror(errno));
             break;
         }
@@ -73,15 +75,15 @@ int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, i
         uint8_t got[16];
         int rd = HPK_OK;
         if (how == HPK_VERIFY_HASH) {
-            rd = hpk_hash_fd(h.fd, h.buf, sizeof h.buf, got);
-            h.mismatch = rd == HPK_OK && memcmp(got, e->hash, 16) != 0;
+            rd = hpk_hash_fd(sink.fd, sink.buf, sizeof sink.buf, got);
+            sink.mismatch = rd == HPK_OK && memcmp(got, e->hash, 16) != 0;
         } else {
-            d = hpk_entry_decode(a, e, cmp_sink, &h);
+            d = hpk_entry_decode(a, e, cmp_sink, &sink);
         }
         int rerr = errno;
-        close(h.fd);
+        close(sink.fd);
         if (rd != HPK_OK) r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": cannot read: %s", HPK_PATHARG(e), strerror(rerr));
-        else if (h.mismatch) r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": content differs from the payload", HPK_PATHARG(e));
+        else if (sink.mismatch) r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": content differs from the payload", HPK_PATHARG(e));
         else if (d != HPK_OK)
             r = hpk_fail(err, HPK_EXIT_PAYLOAD, "corrupt payload: entry " HPK_PATHFMT ": %s", HPK_PATHARG(e),
                          hpk_layout_strerror(d));
@@ -94,7 +96,7 @@ int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, i
 /* A cache file another artifact of the same base hash added: kept only if
  * named <32 hex>.<ext> and its content's XXH3-128 is that name (format.md
  * section 11: cache files are named by their content hash). */
-static int foreign_ok(int cache, const char *name, struct hsink *h)
+static int foreign_ok(int cache, const char *name)
 {
     const char *dot = strchr(name, '.');
     if (!dot || dot - name != 32 || (strcmp(dot, ".aot") && strcmp(dot, ".jsa"))) return 0;
@@ -102,7 +104,7 @@ static int foreign_ok(int cache, const char *name, struct hsink *h)
     if (fd < 0) return 0;
     uint8_t got[16];
     char hex[33];
-    int r = hpk_hash_fd(fd, h->buf, sizeof h->buf, got);
+    int r = hpk_hash_fd(fd, sink.buf, sizeof sink.buf, got);
     close(fd);
     hpk_hash_hex(got, hex);
     return r == HPK_OK && !memcmp(hex, name, 32);
@@ -117,13 +119,12 @@ int hpk_verify_foreign_cache(const struct hpk_artifact *a, int tree, struct hpk_
         close(cache);
         return hpk_fail(err, HPK_EXIT_UNPACK, "cache: %s", strerror(errno));
     }
-    static struct hsink h;
     int r = 0, removed = 0;
     struct dirent *de;
     while (r == 0 && (de = readdir(d))) {
         char path[HPK_NAME_MAX + 8];
         if (de->d_name[0] == '.' || snprintf(path, sizeof path, "cache/%s", de->d_name) >= (int)sizeof path) continue;
-        if (hpk_payload_find(&a->p, path) || foreign_ok(dirfd(d), de->d_name, &h)) continue;
+        if (hpk_payload_find(&a->p, path) || foreign_ok(dirfd(d), de->d_name)) continue;
         if (unlinkat(dirfd(d), de->d_name, 0) != 0 && errno != ENOENT)
             r = hpk_fail(err, HPK_EXIT_UNPACK, "%s: cannot remove: %s", path, strerror(errno));
         removed = 1;

@@ -91,9 +91,10 @@ int hpk_closure_build(const struct hpk_artifact *a, int exe_fd, const char *java
  * `spec` names ("auto": the host's DejaVu core set; a directory: every
  * font file below it), an /etc/fonts/fonts.conf that finds them and their
  * fontconfig cache (made by the host's fc-cache in tmpdir), into l; the
- * number of fonts into *n. "none", no font manager: nothing. A directory
- * with no font file is an error; auto finding none, or no fontconfig on
- * the host, a warning (the image then draws no text). */
+ * number of fonts into *n. "none", no font manager: nothing. `spec` is
+ * auto, none or a directory (the caller checked it is one). A directory
+ * with no font file, or one given where the host has no fontconfig, is an
+ * error; auto finding no font or no fontconfig, a warning. */
 int hpk_image_fonts(const char *spec, const struct hpk_closure *c, const char *tmpdir, struct hpk_litems *l, int *n,
                     struct hpk_err *e);
 

@@ -56,6 +56,8 @@ static int os_layer(const struct hpk_image_opts *o, const struct hpk_artifact *a
     c->want_fontconfig = strcmp(o->fonts, "none") != 0;
     if (hpk_closure_build(a, a->fd, java, c, e) != 0) return -1;
     /* With a base, its fonts serve (or not): as for its C library. */
+    if (o->base && strcmp(o->fonts, "auto") && strcmp(o->fonts, "none"))
+        hpk_warn("--fonts %s: ignored with --base (the base image's fonts serve)", o->fonts);
     if (!o->base && hpk_image_fonts(o->fonts, c, tmpdir, l, n_fonts, e) != 0) return -1;
     char *passwd, *group, home[64];
     snprintf(home, sizeof home, "home/%s", user_name(o->uid));
@@ -188,11 +190,19 @@ static int image_args(int argc, char **argv, struct hpk_image_opts *o, const cha
         case 't': o->tag = optarg; break;
         case 'b': o->base = optarg; break;
         case 'f':
+            o->fonts = optarg;
             if (!*optarg) {
                 fprintf(stderr, "hpack: image: --fonts: expected auto, none or a directory\n");
                 return HPK_ST_USAGE;
             }
-            o->fonts = optarg;
+            if (strcmp(optarg, "auto") && strcmp(optarg, "none")) {
+                struct stat st;
+                const char *why = stat(optarg, &st) != 0 ? strerror(errno) : !S_ISDIR(st.st_mode) ? "not a directory" : NULL;
+                if (why) {
+                    fprintf(stderr, "hpack: image: --fonts %s: %s\n", optarg, why);
+                    return HPK_ST_USAGE;
+                }
+            }
             break;
         case 'q': hpk_verbose = 0; break;
         case 'u':

@@ -80,13 +80,13 @@ static int is_font(const char *name)
     return 0;
 }
 
-/* The file at src, read whole, as dst (0644) in l. */
-static int add_font(struct hpk_litems *l, const char *src, const char *dst, struct hpk_err *e)
+/* The file at src, read whole, as dst (0644) in l; `status` if it cannot be read. */
+static int add_font(struct hpk_litems *l, const char *src, const char *dst, int status, struct hpk_err *e)
 {
     uint8_t *data;
     size_t len;
     if (hpk_read_file(src, &data, &len) != 0)
-        return hpk_fail(e, HPK_ST_RUNTIME, "%s: cannot read: %s", src, strerror(errno));
+        return hpk_fail(e, status, "%s: cannot read: %s", src, strerror(errno));
     struct hpk_litem *it = hpk_litems_add_p(l, dst, S_IFREG | 0644);
     if (!it) {
         free(data);
@@ -124,7 +124,7 @@ static int walk(struct hpk_litems *l, const char *dir, const char *rel, int dept
             if (asprintf(&dst, "%s/%s", OWN_DIR, sub) < 0) hpk_oom();
             rc = hpk_litems_has(l, dst) ? hpk_fail(e, HPK_ST_USAGE, "--fonts: %s: a second font named %s in the image",
                                                    path, dst + sizeof OWN_DIR)
-                                        : add_font(l, path, dst, e);
+                                        : add_font(l, path, dst, HPK_ST_USAGE, e);
             free(dst);
             if (rc == 0) ++*n;
         }
@@ -214,7 +214,7 @@ static int take_cache(struct hpk_litems *l, const char *dir, int *n, struct hpk_
         if (rc == 0 && names[i]->d_name[0] != '.') {
             snprintf(src, sizeof src, "%s/%s", dir, names[i]->d_name);
             snprintf(dst, sizeof dst, "%s/%s", FONT_CACHE_DIR, names[i]->d_name);
-            rc = add_font(l, src, dst, e);
+            rc = add_font(l, src, dst, HPK_ST_INTERNAL, e);
             if (rc == 0 && strstr(names[i]->d_name, ".cache-")) ++*n;
         }
         free(names[i]);
@@ -244,7 +244,7 @@ static int make_cache(struct hpk_litems *l, const char *tmpdir, struct hpk_err *
     }
     /* Absolute: fontconfig takes a relative FONTCONFIG_FILE as relative
      * to its own configuration directory (/etc/fonts). */
-    char *dir, *root = NULL, *conf = NULL, *sysroot = NULL, *cache = NULL, *envs[4] = {NULL, NULL, NULL, NULL};
+    char *dir, *root = NULL, *conf = NULL, *sysroot = NULL, *cache = NULL, *envs[5] = {NULL, NULL, NULL, "LC_ALL=C", NULL};
     if (asprintf(&dir, "%s/fonts", tmpdir) < 0) hpk_oom();
     int rc = mkdir(dir, 0700) == 0 && (root = realpath(dir, NULL)) ? stage(l, root) : -1;
     if (rc != 0) rc = hpk_fail(e, HPK_ST_OUTPUT, "%s: cannot stage the fonts: %s", dir, strerror(errno));
@@ -256,10 +256,10 @@ static int make_cache(struct hpk_litems *l, const char *tmpdir, struct hpk_err *
     envs[0] = conf;
     char *out = NULL;
     if (rc == 0) {
+        /* Only these: the user's FONTCONFIG_FILE or HOME would win over
+         * ours, and fontconfig dates its cache by SOURCE_DATE_EPOCH. */
         char *argv[] = {FC_CACHE, sysroot, NULL};
-        char **env = hpk_child_env(envs);
-        int st = hpk_child_capture_env(argv, env, &out);
-        free(env);
+        int st = hpk_child_capture_env(argv, envs, &out);
         int n = 0;
         if (st == 0) rc = take_cache(l, cache, &n, e);
         if (rc == 0 && !n)
@@ -280,14 +280,20 @@ int hpk_image_fonts(const char *spec, const struct hpk_closure *c, const char *t
                     struct hpk_err *e)
 {
     *n = 0;
-    if (!c->font_manager || !strcmp(spec, "none")) return 0;
-    int automatic = !strcmp(spec, "auto");
     struct stat st;
-    if (!automatic && stat(spec, &st) != 0) return hpk_fail(e, HPK_ST_USAGE, "--fonts %s: %s", spec, strerror(errno));
-    if (!automatic && !S_ISDIR(st.st_mode)) return hpk_fail(e, HPK_ST_USAGE, "--fonts %s: not a directory", spec);
+    int automatic = !strcmp(spec, "auto");
+    if (!strcmp(spec, "none")) return 0;
+    if (!c->font_manager) {
+        if (!automatic) hpk_warn("--fonts %s: ignored: the runtime has no java.desktop (lib/libfontmanager.so)", spec);
+        return 0;
+    }
+    if (!c->fontconfig && !automatic)
+        return hpk_fail(e, HPK_ST_RUNTIME, "--fonts %s: the fonts need %s, and this host has none (Debian: libfontconfig1)",
+                        spec, HPK_FONTCONFIG_LIB);
     if (!c->fontconfig) {
         hpk_warn("the runtime draws text with java.desktop, which finds fonts through %s, and this host has none "
-                 "(Debian: libfontconfig1): the image carries no fonts, and drawing or measuring text fails there",
+                 "(Debian: libfontconfig1): the image carries no fonts (an artifact with fonts of its own, hpack build "
+                 "--fonts, still draws text)",
                  HPK_FONTCONFIG_LIB);
         return 0;
     }
@@ -296,14 +302,14 @@ int hpk_image_fonts(const char *spec, const struct hpk_closure *c, const char *t
             char src[256];
             snprintf(src, sizeof src, "%s/%s", DEJAVU_DIR, hpk_dejavu_fonts[i]);
             if (stat(src, &st) != 0) continue;
-            int rc = add_font(l, src, src + 1, e);
+            int rc = add_font(l, src, src + 1, HPK_ST_RUNTIME, e);
             if (rc != 0) return rc;
             ++*n;
         }
         if (!*n) {
             hpk_warn("the runtime draws text with java.desktop, and this host has no DejaVu fonts in %s (Debian: "
-                     "fonts-dejavu-core): the image carries none, and drawing or measuring text fails there "
-                     "(--fonts DIR takes the fonts below DIR)", DEJAVU_DIR);
+                     "fonts-dejavu-core): the image carries none (an artifact with fonts of its own, hpack build --fonts, "
+                     "still draws text; --fonts DIR takes the fonts below DIR)", DEJAVU_DIR);
             return 0;
         }
     } else {

@@ -264,6 +264,9 @@ t_image_errors() {
     expect_status 2 "expected UID:GID" "$HPACK" image "$H25" --user app -o "$o/a.tar"
     expect_status 2 "not an image reference" "$HPACK" image "$H25" --tag 'Hello World' -o "$o/a.tar"
     expect_status 2 "expected oci-archive:FILE" "$HPACK" image "$H25" --base docker://x -o "$o/a.tar"
+    # a bad --fonts is refused up front, also for a runtime that draws no text
+    expect_status 2 "$o/nowhere: No such file or directory" "$HPACK" image "$H25" --fonts "$o/nowhere" -o "$o/a.tar"
+    expect_status 2 "expected auto, none or a directory" "$HPACK" image "$H25" --fonts "" -o "$o/a.tar"
     expect_status 6 "does not exist" "$HPACK" image "$H25" -o "$W/nodir/a.tar"
     echo junk >"$o/junk"
     expect_status 9 "junk" "$HPACK" image "$o/junk" -o "$o/a.tar"

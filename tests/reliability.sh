@@ -295,6 +295,23 @@ t_restart_foreign_cache() {
     out=$(HPACK_CACHE_DIR=$d HPACK_TEST_BOOT_ID=$b3 HPACK_DEBUG=1 "$a0" 2>&1) || fail "DA0, boot 3: $out"
     grep -q 'verifying it$' <<<"$out" || fail "DA0, boot 3, no check: $out"
     [ "$(stat -c %i "$c" 2>/dev/null)" = "$ino" ] || fail "an intact cache file of DA1 was removed or replaced"
+    # A read-only cache directory (its own mount) is never settled: each
+    # artifact checks its own entries at every start. DA0 runs (DA1's damaged
+    # cache is not its to judge, nor can it be removed); DA1 is refused (124).
+    local ro=$W/boot-foreign-ro rc=0
+    out=$(HPACK_CACHE_DIR=$ro HPACK_TEST_BOOT_ID=$b1 "$a1" 2>&1) || fail "DA1 in $ro: $out"
+    c=$(ls "$ro/$hex"/cache/*.aot) || fail "no cache file in $ro"
+    dd if=/dev/zero of="$c" bs=4096 count=64 seek=1 conv=notrunc status=none
+    touch -d @315532800 "$c"
+    ro_run() {
+        unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" &&
+            HPACK_CACHE_DIR=$1 HPACK_TEST_BOOT_ID=$2 "$3"' - "$ro" "$b2" "$1" 2>&1
+    }
+    out=$(ro_run "$a0") || fail "DA0 in a read-only cache directory: $out"
+    grep -q '^Hello from hpack' <<<"$out" && [ -f "$c" ] || fail "DA0 in a read-only cache directory: $out"
+    out=$(ro_run "$a1") || rc=$?
+    [ $rc = 124 ] && grep -q "cache/.*\.aot: content differs from the payload, and the cache directory is read-only" <<<"$out" ||
+        fail "DA1 in a read-only cache directory, its cache damaged: status $rc: $out"
 }
 
 # On a host that shows no boot id a settled tree stays settled when a cache
