@@ -30,6 +30,7 @@
 #include "../../packer/hpk_build.h"
 #include "../../packer/hpk_tune.h"
 #include "../../packer/hpk_child.h"
+#include "../../packer/hpk_image.h"
 #include "../../layout/hpk_tree.h"
 
 static void test_ready_forms(void **state)
@@ -1005,6 +1006,77 @@ static void test_provider_modules(void **state)
     free(r);
 }
 
+static void put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const struct hpk_litem *litem(const struct hpk_litems *l, const char *path)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->v[i].path, path)) return &l->v[i];
+    return NULL;
+}
+
+/* hpack image --fonts DIR: the font files below DIR flattened into one
+ * directory (a/x.ttf as a-x.ttf), links to files followed, links to
+ * directories not; a clash of flattened names refused; none, or a runtime
+ * without a font manager, adds nothing; DIR without fontconfig refused. */
+static void test_image_fonts_dir(void **state)
+{
+    (void)state;
+    struct hpk_closure c = {.font_manager = 1, .fontconfig = 1};
+    struct hpk_litems l = {0};
+    struct hpk_err e = {0};
+    int n = -1;
+    assert_int_equal(mkdir("d", 0755), 0);
+    assert_int_equal(mkdir("d/a", 0755), 0);
+    put("d/a/x.ttf", "one");
+    put("d/a-x.ttf", "two");
+    assert_int_not_equal(hpk_image_fonts("d", &c, ".", &l, &n, &e), 0);
+    assert_int_equal(e.code, HPK_ST_USAGE);
+    assert_non_null(strstr(e.msg, "a second font named a-x.ttf"));
+    hpk_litems_free(&l);
+    assert_int_equal(unlink("d/a-x.ttf"), 0);
+    put("d/b.OTF", "three");
+    put("d/readme.txt", "not a font");
+    assert_int_equal(symlink("a/x.ttf", "d/link.ttf"), 0);
+    assert_int_equal(symlink(".", "d/loop"), 0);
+    assert_int_equal(hpk_image_fonts("d", &c, ".", &l, &n, &e), 0);
+    assert_int_equal(n, 3);
+    const struct hpk_litem *it = litem(&l, "usr/share/fonts/hpack/a-x.ttf");
+    assert_non_null(it);
+    assert_int_equal(it->size, 3);
+    assert_memory_equal(it->data, "one", 3);
+    assert_non_null(litem(&l, "usr/share/fonts/hpack/b.OTF"));
+    assert_non_null(litem(&l, "usr/share/fonts/hpack/link.ttf"));
+    assert_null(litem(&l, "usr/share/fonts/hpack/readme.txt"));
+    it = litem(&l, "etc/fonts/fonts.conf");
+    assert_non_null(it);
+    char *conf = strndup((const char *)it->data, it->size);
+    assert_non_null(strstr(conf, "<dir>/usr/share/fonts/hpack</dir>"));
+    assert_null(strstr(conf, "DejaVu")); /* the aliases are the DejaVu set's */
+    free(conf);
+    for (size_t i = 0; i < l.n; i++) assert_null(strstr(l.v[i].path, "cache")); /* no fontconfig cache for DIR */
+    hpk_litems_free(&l);
+    /* none, and a runtime that draws no text: nothing */
+    assert_int_equal(hpk_image_fonts("none", &c, ".", &l, &n, &e), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(n, 0);
+    c.font_manager = 0;
+    assert_int_equal(hpk_image_fonts("d", &c, ".", &l, &n, &e), 0);
+    assert_int_equal(l.n, 0);
+    /* fonts asked for, no fontconfig to find them */
+    c.font_manager = 1, c.fontconfig = 0;
+    assert_int_not_equal(hpk_image_fonts("d", &c, ".", &l, &n, &e), 0);
+    assert_int_equal(e.code, HPK_ST_RUNTIME);
+    assert_non_null(strstr(e.msg, "libfontconfig.so.1"));
+    hpk_litems_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1029,6 +1101,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_argfile_errors_name_the_file, enter, leave),
         cmocka_unit_test_setup_teardown(test_argfile_not_an_option_value, enter, leave),
         cmocka_unit_test_setup_teardown(test_marker_forms, enter, leave),
+        cmocka_unit_test_setup_teardown(test_image_fonts_dir, enter, leave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
