@@ -38,14 +38,12 @@
 #include <unistd.h>
 
 /* The fonts of Debian's fonts-dejavu-core (distroless carries the same),
- * 3.2 MB: hpk_dejavu_fonts (fonts.c). */
-#define DEJAVU_DIR HPK_DEJAVU_DIR
-
+ * 3.2 MB: hpk_dejavu_fonts (fonts.c), in the image at their host path. */
+#define DEJAVU_IMAGE_DIR (HPK_DEJAVU_DIR + 1)
 /* Where fonts from --fonts DIR go, named by their path below DIR ("a/b.ttf"
  * as "a-b.ttf"); the fonts.conf (the path Debian's fontconfig reads); where
  * the cache goes. */
 #define FONTS_DIR "usr/share/fonts"
-#define DEJAVU_IMAGE_DIR (DEJAVU_DIR + 1)
 #define OWN_DIR FONTS_DIR "/hpack"
 #define FONTS_CONF "etc/fonts/fonts.conf"
 #define FONT_CACHE_DIR "var/cache/fontconfig"
@@ -300,7 +298,7 @@ int hpk_image_fonts(const char *spec, const struct hpk_closure *c, const char *t
     if (automatic) {
         for (size_t i = 0; i < HPK_DEJAVU_N; i++) {
             char src[256];
-            snprintf(src, sizeof src, "%s/%s", DEJAVU_DIR, hpk_dejavu_fonts[i]);
+            snprintf(src, sizeof src, "%s/%s", HPK_DEJAVU_DIR, hpk_dejavu_fonts[i]);
             if (stat(src, &st) != 0) continue;
             int rc = add_font(l, src, src + 1, HPK_ST_RUNTIME, e);
             if (rc != 0) return rc;
@@ -309,7 +307,7 @@ int hpk_image_fonts(const char *spec, const struct hpk_closure *c, const char *t
         if (!*n) {
             hpk_warn("the runtime draws text with java.desktop, and this host has no DejaVu fonts in %s (Debian: "
                      "fonts-dejavu-core): the image carries none (an artifact with fonts of its own, hpack build --fonts, "
-                     "still draws text; --fonts DIR takes the fonts below DIR)", DEJAVU_DIR);
+                     "still draws text; --fonts DIR takes the fonts below DIR)", HPK_DEJAVU_DIR);
             return 0;
         }
     } else {

@@ -1006,14 +1006,6 @@ static void test_provider_modules(void **state)
     free(r);
 }
 
-static void put(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static const struct hpk_litem *litem(const struct hpk_litems *l, const char *path)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -1034,15 +1026,15 @@ static void test_image_fonts_dir(void **state)
     int n = -1;
     assert_int_equal(mkdir("d", 0755), 0);
     assert_int_equal(mkdir("d/a", 0755), 0);
-    put("d/a/x.ttf", "one");
-    put("d/a-x.ttf", "two");
+    write_file("d/a/x.ttf", "one");
+    write_file("d/a-x.ttf", "two");
     assert_int_not_equal(hpk_image_fonts("d", &c, ".", &l, &n, &e), 0);
     assert_int_equal(e.code, HPK_ST_USAGE);
     assert_non_null(strstr(e.msg, "a second font named a-x.ttf"));
     hpk_litems_free(&l);
     assert_int_equal(unlink("d/a-x.ttf"), 0);
-    put("d/b.OTF", "three");
-    put("d/readme.txt", "not a font");
+    write_file("d/b.OTF", "three");
+    write_file("d/readme.txt", "not a font");
     assert_int_equal(symlink("a/x.ttf", "d/link.ttf"), 0);
     assert_int_equal(symlink(".", "d/loop"), 0);
     assert_int_equal(hpk_image_fonts("d", &c, ".", &l, &n, &e), 0);
