@@ -65,6 +65,12 @@ static const char props[] =
     "filename.DejaVu_Serif=$JRE_LIB_FONTS/DejaVuSerif.ttf\n"
     "filename.DejaVu_Serif_Bold=$JRE_LIB_FONTS/DejaVuSerif-Bold.ttf\n";
 
+int hpk_fonts_entry(const char *path)
+{
+    size_t n = strlen(FONTS_DIR);
+    return !strcmp(path, PROPS) || (!strncmp(path, FONTS_DIR, n) && (path[n] == 0 || path[n] == '/'));
+}
+
 int hpk_snapshot_fonts(struct hpk_snapshot *s, struct hpk_err *e)
 {
     if (!hpk_snapshot_find(s, "runtime/lib/libfontmanager.so")) return 0;

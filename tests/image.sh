@@ -207,7 +207,11 @@ t_image_fonts() {
     names=$("$HPACK" inspect "$o/text" | awk '{print $NF}')
     grep -qx runtime/lib/fontconfig.properties <<<"$names" && [ "$(grep -c '^runtime/lib/fonts/DejaVu.*\.ttf$' <<<"$names")" = 6 ] ||
         fail "no fallback fonts in the runtime: $(grep font <<<"$names")"
-    "$HPACK" build -q --fonts none --jdk "$J25" --jar "$SAMPLES/text.jar" -o "$o/plain" || fail "build --fonts none"
+    "$HPACK" build -q --fonts none --jdk "$J25" --jar "$SAMPLES/text.jar" -o "$o/plain" --lock "$o/plain.lock" ||
+        fail "build --fonts none"
+    # a lock made without the fonts (or before hpack added them) refuses them, saying where they come from
+    expect_status 8 "is not in the lock: added by --fonts auto" \
+        "$HPACK" build --jdk "$J25" --jar "$SAMPLES/text.jar" -o "$o/x" --locked "$o/plain.lock"
     ! "$HPACK" inspect "$o/plain" | grep -q 'lib/fonts\|fontconfig.properties' || fail "--fonts none: fonts in the runtime"
     expect_status 2 "expected auto or none" "$HPACK" build --fonts some --jdk "$J25" --jar "$SAMPLES/text.jar" -o "$o/x"
 
