@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,6 +43,25 @@ static int cmp_sink(void *ctx, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* A link's target against its entry's: a link retargeted in the tree is
+ * not the link unpacked. */
+static int link_matches(const struct hpk_artifact *a, const struct hpk_entry *e, int dir, const char *name,
+                        struct hpk_err *err)
+{
+    char *t = NULL;
+    size_t tlen = 0;
+    int d = hpk_entry_slurp(a, e, &t, &tlen);
+    if (d != HPK_OK)
+        return hpk_fail(err, HPK_EXIT_PAYLOAD, "corrupt payload: entry " HPK_PATHFMT ": %s", HPK_PATHARG(e),
+                        hpk_layout_strerror(d));
+    /* sink.buf (64 KiB) holds any target the format allows (format.md 7.5). */
+    ssize_t n = readlinkat(dir, name, (char *)sink.buf, sizeof sink.buf);
+    int same = n >= 0 && (size_t)n == tlen && !memcmp(sink.buf, t, tlen);
+    free(t);
+    if (n < 0) return hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": %s", HPK_PATHARG(e), strerror(errno));
+    return same ? 0 : hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": points elsewhere than the payload's link", HPK_PATHARG(e));
+}
+
 int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, int how, struct hpk_err *err)
 {
     struct hpk_dircache dc = {.root = tree, .fd = -1};
@@ -59,13 +79,28 @@ int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, i
             r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": missing or of the wrong type", HPK_PATHARG(e));
             break;
         }
+        if (S_ISLNK(e->mode)) {
+            r = link_matches(a, e, dir, name, err);
+            continue;
+        }
+        /* Modes too: a file or directory others may write is how another
+         * user gets her code into the tree (docs/security.md section 3).
+         * Files get their entry's mode exactly; a directory of the cache
+         * role made after the unpack has the umask's (entries never let
+         * group or others write, format.md 5.1). */
+        if ((S_ISREG(e->mode) && (st.st_mode & 07777) != (e->mode & 0777)) ||
+            (S_ISDIR(e->mode) && (st.st_mode & 022))) {
+            r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": mode %04o, expected %04o", HPK_PATHARG(e),
+                         (unsigned)(st.st_mode & 07777), (unsigned)(e->mode & 0777));
+            break;
+        }
         if (!S_ISREG(e->mode)) continue;
         if ((uint64_t)st.st_size != e->size) {
             r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": size %lld, expected %llu", HPK_PATHARG(e),
                          (long long)st.st_size, (unsigned long long)e->size);
             break;
         }
-        sink.fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        sink.fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         sink.mismatch = 0;
         if (sink.fd < 0) {
             r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": %s", HPK_PATHARG(e), strerror(errno));
@@ -100,11 +135,14 @@ static int foreign_ok(int cache, const char *name)
 {
     const char *dot = strchr(name, '.');
     if (!dot || dot - name != 32 || (strcmp(dot, ".aot") && strcmp(dot, ".jsa"))) return 0;
-    int fd = openat(cache, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO under that name must not hang the start that
+     * holds the tree's lock; anything but a regular file is foreign. */
+    int fd = openat(cache, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return 0;
     uint8_t got[16];
     char hex[33];
-    int r = hpk_hash_fd(fd, sink.buf, sizeof sink.buf, got);
+    struct stat st;
+    int r = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? hpk_hash_fd(fd, sink.buf, sizeof sink.buf, got) : -1;
     close(fd);
     hpk_hash_hex(got, hex);
     return r == HPK_OK && !memcmp(hex, name, 32);

@@ -220,6 +220,27 @@ t_tampered_tree_is_reunpacked() {
     printf 'X' | dd of="$tree/runtime/lib/server/libjvm.so" bs=1 seek=1000 conv=notrunc 2>/dev/null
     local rc=0; HPACK_CACHE_DIR=$d "$H25" --hpack-verify 2>"$W/err" >/dev/null || rc=$?
     [ $rc = 124 ] && grep -q 'libjvm.so' "$W/err" || fail "--hpack-verify: status $rc $(cat "$W/err")"
+    # a link pointing elsewhere, a file or directory others may write: each
+    # found, and the tree verifies once it is put back
+    d=$W/tamper2; HPACK_CACHE_DIR=$d "$H25" >/dev/null
+    tree=$d/${tree##*/}
+    local l=$tree/runtime/legal/java.logging/LICENSE was
+    was=$(readlink "$l") || fail "no link at $l"
+    ln -sfn ../java.base/ASSEMBLY_EXCEPTION "$l"
+    rc=0; HPACK_CACHE_DIR=$d "$H25" --hpack-verify 2>"$W/err" >/dev/null || rc=$?
+    [ $rc = 124 ] && grep -q 'legal/java.logging/LICENSE: points elsewhere' "$W/err" ||
+        fail "--hpack-verify, link retargeted: status $rc $(cat "$W/err")"
+    ln -sfn "$was" "$l"
+    chmod 664 "$tree/runtime/lib/modules"
+    rc=0; HPACK_CACHE_DIR=$d "$H25" --hpack-verify 2>"$W/err" >/dev/null || rc=$?
+    [ $rc = 124 ] && grep -q 'lib/modules: mode 0664, expected 0644' "$W/err" ||
+        fail "--hpack-verify, file group-writable: status $rc $(cat "$W/err")"
+    chmod 644 "$tree/runtime/lib/modules"; chmod 757 "$tree/runtime/lib"
+    rc=0; HPACK_CACHE_DIR=$d "$H25" --hpack-verify 2>"$W/err" >/dev/null || rc=$?
+    [ $rc = 124 ] && grep -q 'runtime/lib: mode 0757, expected 0755' "$W/err" ||
+        fail "--hpack-verify, directory writable by others: status $rc $(cat "$W/err")"
+    chmod 755 "$tree/runtime/lib"
+    HPACK_CACHE_DIR=$d "$H25" --hpack-verify >/dev/null || fail "--hpack-verify of the tree put back"
 }
 
 # ---- bad input: one clear line, a distinct status, nothing left behind ----
