@@ -38,6 +38,8 @@ struct hpk_start {
     uid_t uid;  /* effective user */
     const char *local_cache; /* NULL, or the host-local cache passed instead of a carried one (heal.c) */
     struct hpk_root *root;   /* the user's cache root, once heal.c opened it: tree.c does not walk it again */
+    int tree_lacks; /* what the tree lacks of what the start wanted (HPK_TREE_CACHE, HPK_TREE_ALL) and
+                       cannot get: its cache root is read-only (tree.c) */
 };
 
 /* "hpack: SELF: message" on stderr, then exit with the error's status. */

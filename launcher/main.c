@@ -204,8 +204,21 @@ int main(int argc, char **argv)
     int verify = cmd && !strcmp(cmd, "--hpack-verify");
     int tree = hpk_start_find_tree(&c, (cache ? HPK_TREE_CACHE : 0) | (verify ? HPK_TREE_ALL : 0), rootpath,
                                    sizeof rootpath);
+    if (cache && (c.tree_lacks & HPK_TREE_CACHE)) { /* a read-only root's tree: the cache cannot be added */
+        if (c.aot == HPK_AOT_REQUIRE) {
+            hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is not in %.3000s/%s, and the "
+                     "cache directory is read-only", rootpath, c.cf.base_hex);
+            hpk_start_die(&c, &err);
+        }
+        fprintf(stderr, "hpack: %s: warning: startup cache not used: it is not in %s/%s, and the cache directory "
+                "is read-only\n", c.self, rootpath, c.cf.base_hex);
+        use = USE_NONE;
+        cache = 0;
+    }
     if (verify) {
-        if (hpk_verify_tree(&c.a, tree, NULL, HPK_VERIFY_BYTES, &err) != 0) hpk_start_die(&c, &err);
+        /* What a read-only root's tree lacks and cannot get is not checked. */
+        const char *defer = c.tree_lacks & HPK_TREE_ALL ? c.cf.launch.java : NULL;
+        if (hpk_verify_tree(&c.a, tree, defer, HPK_VERIFY_BYTES, &err) != 0) hpk_start_die(&c, &err);
         printf("%s/%s: all %u entries match the payload\n", rootpath, c.cf.base_hex, c.a.p.count);
         return 0;
     }

@@ -212,15 +212,27 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
         int ok = tree_ok(c, tree, want_cache, !defer, 0, &why);
         if (ok == 1) return tree;
         /* A root we may not write (HPACK_CACHE_DIR on a read-only file
-         * system, filled elsewhere) has worked from its warm path alone:
-         * its tree is checked on every start, its marker cannot be settled
-         * (nor the tree unpacked again). */
-        if (ok == UNSETTLED && faccessat(root->fd, ".", W_OK, AT_EACCESS) != 0) {
+         * system, filled elsewhere) works from its warm path alone: its
+         * tree is checked on every start, its marker cannot be settled, nor
+         * the tree unpacked again or completed. A start runs from its base
+         * part without what it lacks (the cache file another artifact's
+         * start left out, the default CDS archives a start passing an AOT
+         * cache left out): c->tree_lacks says so to the caller. */
+        if (ok >= 0 && ok != 1 && faccessat(root->fd, ".", W_OK, AT_EACCESS) != 0) {
             struct hpk_err ce;
-            if (check_after_restart(c, root, tree, &ce, &why)) return tree;
-            hpk_fail(&err, HPK_EXIT_TAMPER, "%s/%s: %s, and the cache directory is read-only", root->path,
-                     c->cf.base_hex, why);
-            hpk_start_die(c, &err);
+            int b = base_ok(c, tree, 0, &why);
+            if (b == UNSETTLED) b = check_after_restart(c, root, tree, &ce, &why);
+            if (b != 1) {
+                hpk_fail(&err, HPK_EXIT_TAMPER, "%s/%s: %s, and the cache directory is read-only", root->path,
+                         c->cf.base_hex, why);
+                hpk_start_die(c, &err);
+            }
+            if (want_cache && !entry_as_unpacked(c, tree, c->cf.cache, 0)) c->tree_lacks |= HPK_TREE_CACHE;
+            if (!defer && !deferred_in(c, tree, 0)) c->tree_lacks |= HPK_TREE_ALL;
+            if (c->debug && (c->tree_lacks & HPK_TREE_ALL))
+                fprintf(stderr, "hpack: %s/%s: the runtime's default CDS archives were left out, and the cache "
+                        "directory is read-only: running without them\n", root->path, c->cf.base_hex);
+            return tree;
         }
         if (ok < 0) {
             hpk_dir_secure(tree, root->path, &err);

@@ -322,6 +322,39 @@ t_restart_foreign_cache() {
         fail "DA1 in a read-only cache directory, its cache damaged: status $rc: $out"
 }
 
+# A read-only cache root (filled elsewhere, mounted read-only) whose tree
+# lacks what a start would add (the default CDS archives a DA1 start left
+# out, the cache file a DA0 start did not write): the start runs from what
+# is there and says what it lacks, instead of failing on the lock it cannot
+# create (exit 122 before). HPACK_AOT=require still refuses.
+t_readonly_root_partial_tree() {
+    cds_fixture
+    local a1=$W/art/cds.da1 a0=$W/art/cds.da0 r1=$W/ro-da1 r0=$W/ro-da0 out rc
+    ro_start() { # ROOT [VAR=VALUE...] ARTIFACT [ARG...]: started with ROOT mounted read-only
+        unshare -m sh -c 'r=$1; shift; mount --bind "$r" "$r" && mount -o remount,bind,ro "$r" &&
+            HPACK_CACHE_DIR=$r exec env "$@"' - "$@" 2>&1
+    }
+    HPACK_CACHE_DIR=$r1 "$a1" >/dev/null || fail "DA1's first start"
+    [ ! -e "$(echo "$r1"/*/runtime/lib/server/classes.jsa)" ] || fail "DA1's start unpacked the default CDS archives"
+    local how
+    for how in "$a0" "HPACK_AOT=off $a1"; do
+        out=$(ro_start "$r1" HPACK_DEBUG=1 $how) || fail "$how on a read-only root, its tree without the default CDS archives: $out"
+        grep -q '^Hello from hpack' <<<"$out" && grep -q 'default CDS archives were left out, and the cache directory is read-only' <<<"$out" ||
+            fail "$how on a read-only root: $out"
+    done
+    out=$(ro_start "$r1" "$a0" --hpack-verify) || fail "--hpack-verify on a read-only root: $out"
+    grep -q 'entries match the payload' <<<"$out" || fail "--hpack-verify on a read-only root: $out"
+    HPACK_CACHE_DIR=$r0 "$a0" >/dev/null || fail "DA0's first start"
+    out=$(ro_start "$r0" "$a1") || fail "DA1 on a read-only root, its tree without the cache: $out"
+    grep -q '^Hello from hpack' <<<"$out" &&
+        grep -q 'warning: startup cache not used: it is not in .*, and the cache directory is read-only' <<<"$out" ||
+        fail "DA1 on a read-only root without its cache: $out"
+    rc=0; out=$(ro_start "$r0" HPACK_AOT=require "$a1") || rc=$?
+    [ $rc = 124 ] && grep -q 'HPACK_AOT=require: the startup cache is not in' <<<"$out" ||
+        fail "DA1, HPACK_AOT=require, on a read-only root without its cache: status $rc: $out"
+    [ -z "$(ls "$r0"/*/cache 2>/dev/null)" ] || fail "a cache file appeared below the read-only root"
+}
+
 # On a host that shows no boot id a settled tree stays settled when a cache
 # file is added: the file's bytes must be on the disk before its name is.
 t_no_boot_id_cache_synced_first() {
@@ -352,12 +385,17 @@ EOP
 # lock, and --hpack-verify completes the tree before it hashes it.
 # -Xshare:on is the JVM's own proof: it refuses to start without the default
 # archive, so the start after HPACK_AOT=off shows the launcher added it.
-t_unpack_defers_default_cds() {
+cds_fixture() { # $W/art/cds.da1 and its DA0, of a runtime with default CDS archives
     need_jdks
+    [ -f "$W/art/cds.da1" ] && [ -f "$W/art/cds.da0" ] && return 0
+    local rt; rt=$(rt25cds)
+    "$HPACK" build -q --train --runtime "$rt" --jar "$SAMPLES/hello.jar" --keep-da0 "$W/art/cds.da0" \
+        -o "$W/art/cds.da1" >/dev/null || fail "build"
+}
+t_unpack_defers_default_cds() {
+    cds_fixture
     local rt; rt=$(rt25cds)
     local a=$W/art/cds.da1 a0=$W/art/cds.da0 d=$W/defer t jsa=runtime/lib/server/classes.jsa
-    "$HPACK" build -q --train --runtime "$rt" --jar "$SAMPLES/hello.jar" --keep-da0 "$a0" -o "$a" >/dev/null ||
-        fail "build"
     local out; out=$(HPACK_CACHE_DIR=$d HPACK_DEBUG=1 "$a" 2>&1) || fail "first start: $out"
     grep -q '^Hello from hpack' <<<"$out" || fail "first start printed: $out"
     grep -q '^hpack: exec .*-XX:AOTCache=' <<<"$out" || fail "the AOT cache was not passed: $out"
