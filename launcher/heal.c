@@ -63,7 +63,7 @@ static const char *conflicting_option(const struct hpk_start *c)
 void hpk_heal_init(const struct hpk_start *c, struct hpk_heal *h)
 {
     memset(h, 0, sizeof *h);
-    h->dir = -1;
+    h->dir = h->cache = -1;
     h->root.fd = -1;
     const char *v = getenv("HPACK_HEAL");
     if (v && *v && strcmp(v, "on") && strcmp(v, "1") && strcmp(v, "off") && strcmp(v, "0"))
@@ -131,13 +131,21 @@ static int open_dir(const struct hpk_start *c, struct hpk_heal *h, int create)
 }
 
 /* The cache in the open heal directory: there, bound, unchanged since the
- * launcher made it, and predicted to apply? */
+ * launcher made it, and predicted to apply? Judged through a descriptor,
+ * which is what is passed (hpk_heal_pin): a creator publishing another
+ * cache meanwhile renames over the name, not over this file. The file is
+ * opened before its provenance is read, and a creator removes the old
+ * provenance before it renames the new cache in: a provenance read after
+ * that describes the new file, whose identity is not this one's. */
 static int judge(const struct hpk_start *c, struct hpk_heal *h)
 {
     char *prov = NULL;
     size_t plen = 0;
     struct stat st;
-    if (fstatat(h->dir, "cache", &st, AT_SYMLINK_NOFOLLOW) != 0 || read_prov(h->dir, &prov, &plen) != 0) {
+    h->cache = openat(h->dir, "cache", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (h->cache < 0 || fstat(h->cache, &st) != 0 || read_prov(h->dir, &prov, &plen) != 0) {
+        if (h->cache >= 0) close(h->cache);
+        h->cache = -1;
         snprintf(h->why, sizeof h->why, "none recorded yet");
         return 0;
     }
@@ -175,7 +183,7 @@ int hpk_heal_look(struct hpk_start *c, struct hpk_heal *h)
 void hpk_heal_pin(const struct hpk_start *c, struct hpk_heal *h)
 {
     struct hpk_err e;
-    if (dup2(h->dir, HPK_HEAL_FD) < 0 || fcntl(HPK_HEAL_FD, F_SETFD, 0) != 0) {
+    if (dup2(h->cache, HPK_HEAL_FD) < 0 || fcntl(HPK_HEAL_FD, F_SETFD, 0) != 0) {
         hpk_fail(&e, HPK_EXIT_EXEC, "cannot keep the host-local cache open at descriptor %d: %s", HPK_HEAL_FD,
                  strerror(errno));
         hpk_start_die(c, &e);

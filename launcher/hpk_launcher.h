@@ -122,10 +122,11 @@ struct hpk_root {
 };
 
 /* ---- heal.c: a host-local startup cache (docs/launcher.md 9.3) ---- */
-/* The host-local cache is passed as /proc/self/fd/248/cache: the checked
- * heal directory kept open across execve, as the tree is at 250. */
+/* The host-local cache is passed as /proc/self/fd/248: the very file
+ * judged, kept open across execve (as the tree is at 250), so that a cache
+ * another start renames into place meanwhile is not the one the JVM maps. */
 #define HPK_HEAL_FD 248
-#define HPK_HEAL_CACHE_PATH "/proc/self/fd/248/cache"
+#define HPK_HEAL_CACHE_PATH "/proc/self/fd/248"
 struct hpk_heal {
     int wanted;          /* healing asked for (HPACK_HEAL=on, or the artifact's heal=on) */
     int on;              /* ... and possible here */
@@ -133,6 +134,7 @@ struct hpk_heal {
     struct hpk_root root; /* the user's cache root (hpk_heal_look opens it) */
     char path[4200];     /* <root>/<base hash>.heal */
     int dir;             /* that directory, or -1 */
+    int cache;           /* its cache file as judged (open), or -1 */
     int present;         /* a host-local cache is there */
     int usable;          /* ... bound to this payload, unchanged, and predicted to apply */
     struct hpk_fit_result fit;
@@ -145,7 +147,7 @@ void hpk_heal_init(const struct hpk_start *c, struct hpk_heal *h);
 /* The host-local cache, if healing is on: trusted (hpk_cache_trust_local)
  * and predicted to apply (fit.c)? 1 if it may be passed. */
 int hpk_heal_look(struct hpk_start *c, struct hpk_heal *h);
-/* Keep the heal directory open at HPK_HEAL_FD across execve. */
+/* Keep the judged cache file open at HPK_HEAL_FD across execve. */
 void hpk_heal_pin(const struct hpk_start *c, struct hpk_heal *h);
 /* Run the application once in record mode (the tree pinned), then leave a
  * detached process to create and publish the cache, and exit as the

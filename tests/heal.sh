@@ -50,7 +50,7 @@ t_anyhost_heal_da0() {
     out=$(HPACK_AOT=require HPACK_JAVA_OPTS=-Xlog:class+load=info heal_run "$d" "$H25" 2>"$W/heal0.err") ||
         fail "second start under require: $(tail -3 "$W/heal0.err")"
     grep -q "^hpack: host-local startup cache $h/cache applies: " "$W/heal0.err" || fail "debug: $(cat "$W/heal0.err")"
-    grep '^hpack: exec' "$W/heal0.err" | grep -q -- '-XX:AOTCache=/proc/self/fd/248/cache -XX:AOTMode=on' || fail "exec: $(grep exec "$W/heal0.err")"
+    grep '^hpack: exec' "$W/heal0.err" | grep -q -- '-XX:AOTCache=/proc/self/fd/248 -XX:AOTMode=on' || fail "exec: $(grep exec "$W/heal0.err")"
     grep -q 'demo.Main source: shared objects file' <<<"$out" || fail "demo.Main not from the host-local cache"
     out=$(HPACK_CACHE_DIR=$d HPACK_HEAL=on HPACK_DEBUG=0 run_clean_heal "$H25" --hpack-check) || fail "--hpack-check: $out"
     grep -qx "host-local cache: $h/cache" <<<"$out" && grep -qx 'chosen: host-local' <<<"$out" &&
