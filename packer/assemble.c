@@ -200,6 +200,29 @@ static int read_dist(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err
 
 static int in_dist(const struct hpk_build *b, const char *p) { return b->app_dist && p[0] != '/'; }
 
+/* Whether the main class is in a jar of the app (a class of the JDK's own
+ * packages is the runtime's). A jar that cannot be read so counts as
+ * having it: this only warns. */
+static int main_found(const struct hpk_build *b, const struct hpk_snapshot *s, const char *cls)
+{
+    static const char *const jdk[] = {"java.", "javax.", "jdk.", "sun.", "com.sun.", NULL};
+    for (int i = 0; jdk[i]; i++)
+        if (!strncmp(cls, jdk[i], strlen(jdk[i]))) return 1;
+    char *entry;
+    if (asprintf(&entry, "%s.class", cls) < 0) hpk_oom();
+    for (char *c = entry; *c && strcmp(c, ".class"); c++)
+        if (*c == '.') *c = '/';
+    int found = 0;
+    for (size_t i = 0; !found && i < s->n; i++) {
+        const struct hpk_item *it = &s->items[i];
+        if (it->role == HPK_ROLE_CLASSPATH && S_ISREG(it->mode) && it->data &&
+            (hpk_is_jar_name(it->path) || hpk_strv_has(&b->cp_paths, it->path)))
+            found = hpk_jar_lists(it->data, it->size, entry) != 0;
+    }
+    free(entry);
+    return found;
+}
+
 /* The application half of the snapshot: the distribution, the jars and
  * the main class. It comes first, because jdeps looks at these bytes to
  * choose the runtime's modules. */
@@ -258,6 +281,9 @@ int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err
         return hpk_fail(e, HPK_ST_MAIN, "%s: no main class: give --main-class, or a --jar whose manifest has Main-Class",
                             b->jar ? b->jar : "--cp");
     }
+    if (!main_found(b, s, b->resolved_main))
+        hpk_warn("main class %s is in none of the jars packed: the artifact will end with \"Could not find or load "
+                 "main class\" unless the runtime has it", b->resolved_main);
     return 0;
 }
 

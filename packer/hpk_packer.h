@@ -257,6 +257,11 @@ void hpk_manifest_free(struct hpk_manifest *m);
 int hpk_jar_rewrite_class_path(const uint8_t *data, size_t size, const char *name, const char *value, uint8_t **out,
                                size_t *outn, struct hpk_err *e);
 
+/* Whether an in-memory jar's central directory lists `entry` (or
+ * META-INF/versions/<N>/entry): 1, 0, or -1 when it cannot tell (not a
+ * zip, zip64, damaged). */
+int hpk_jar_lists(const uint8_t *data, size_t size, const char *entry);
+
 /* The module a jar declares (its module-info.class, else its manifest's
  * Automatic-Module-Name), malloc'ed; NULL if none. With a module-info,
  * *requires (if asked) is the comma list of the modules it requires. */

@@ -204,18 +204,20 @@ struct zip_cd {
     size_t rec;             /* META-INF/MANIFEST.MF's record in it */
 };
 
-static int find_manifest_record(const uint8_t *d, size_t size, const char *name, struct zip_cd *z, struct hpk_err *e)
+/* The end of central directory record: the last "PK\5\6" whose comment
+ * ends the file; SIZE_MAX if none. */
+static size_t end_record(const uint8_t *d, size_t size)
 {
-    /* The end of central directory record: the last "PK\5\6" whose comment
-     * ends the file. */
-    size_t eo = SIZE_MAX;
     for (size_t k = size >= 22 ? size - 22 : 0; size >= 22; k--) {
-        if (hpk_get32(d + k) == 0x06054b50 && k + 22 + hpk_get16(d + k + 20) == size) {
-            eo = k;
-            break;
-        }
+        if (hpk_get32(d + k) == 0x06054b50 && k + 22 + hpk_get16(d + k + 20) == size) return k;
         if (k == 0 || size - k > 22 + 65535) break;
     }
+    return SIZE_MAX;
+}
+
+static int find_manifest_record(const uint8_t *d, size_t size, const char *name, struct zip_cd *z, struct hpk_err *e)
+{
+    size_t eo = end_record(d, size);
     if (eo == SIZE_MAX) return hpk_fail(e, HPK_ST_CLASSPATH, "%s: not a zip file (no end of central directory)", name);
     if (eo >= 20 && hpk_get32(d + eo - 20) == 0x07064b50)
         return hpk_fail(e, HPK_ST_CLASSPATH, "%s: a zip64 jar: hpack cannot rewrite its manifest", name);
@@ -481,4 +483,30 @@ char *hpk_jar_module_name(const uint8_t *data, size_t size, char **requires)
         return name;
     }
     return automatic;
+}
+
+int hpk_jar_lists(const uint8_t *d, size_t size, const char *entry)
+{
+    size_t eo = end_record(d, size), el = strlen(entry);
+    if (eo == SIZE_MAX || (eo >= 20 && hpk_get32(d + eo - 20) == 0x07064b50)) return -1;
+    uint32_t count = hpk_get16(d + eo + 10), cdsize = hpk_get32(d + eo + 12), cdoff = hpk_get32(d + eo + 16);
+    if ((size_t)cdoff + cdsize > eo) return -1;
+    size_t pos = cdoff, end = (size_t)cdoff + cdsize;
+    for (uint32_t k = 0; k < count; k++) {
+        if (pos + 46 > end || hpk_get32(d + pos) != 0x02014b50) return -1;
+        size_t nl = hpk_get16(d + pos + 28), next = pos + 46 + nl + hpk_get16(d + pos + 30) + hpk_get16(d + pos + 32);
+        if (next > end) return -1;
+        const char *n = (const char *)d + pos + 46;
+        if (nl >= el && !memcmp(n + nl - el, entry, el)) {
+            if (nl == el) return 1;
+            /* META-INF/versions/<N>/entry: a multi-release jar's */
+            size_t pl = nl - el, v = 18;
+            if (pl > v + 1 && !memcmp(n, "META-INF/versions/", v) && n[pl - 1] == '/') {
+                while (v < pl - 1 && n[v] >= '0' && n[v] <= '9') v++;
+                if (v == pl - 1) return 1;
+            }
+        }
+        pos = next;
+    }
+    return 0;
 }

@@ -39,7 +39,7 @@ static const struct hpk_provider_rule rules[] = {
     {"java.compiler", "jdk.compiler", 0, 1,
      "15 MB on Java 17, 19 MB on 25: ToolProvider.getSystemJavaCompiler() returns null without it", NULL},
     {"java.base", "jdk.localedata", 0, 1,
-     "22 MB on Java 17, 27 MB on 25: other locales get English formats and names without it",
+     "22 MB on Java 17, 27 MB on 25: other locales get English formats, names and sort order (Collator) without it",
      ", with --jlink-opt=--include-locales=en,de,... only those locales"},
 };
 /* Callers size their arrays by it; a rule left out would be all zeros. */

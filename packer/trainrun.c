@@ -106,6 +106,7 @@ struct trainer {
     struct hpk_ready ready;
     char *extra[8];   /* the variables given to DA0 and the workload (owned) */
     char **env, **argv;
+    char *self;       /* the artifact's absolute path (owned): the run's directory may be --train-dir */
     char *logpath, *tmpcache;
     const char *creating; /* the spinner's word for the cache being written */
     const char *what;     /* the run, in errors: "the training run", "DA1's check run", "a measured run" */
@@ -157,7 +158,11 @@ static int trainer_init(struct trainer *t, struct hpk_build *b, const char *da0,
     t->env = hpk_child_env(t->extra);
     /* argv: DA0, then the training arguments (after the artifact's own --arg list). */
     t->argv = hpk_xmalloc((b->train_args.n + 2) * sizeof *t->argv);
-    t->argv[0] = (char *)da0;
+    /* Absolute: the run starts in --train-dir, and DA1's temporary name
+     * beside a relative -o is relative to hpack's own directory. */
+    t->self = realpath(da0, NULL);
+    if (!t->self) return hpk_fail(e, HPK_ST_TRAIN, "%s: %s", da0, strerror(errno));
+    t->argv[0] = t->self;
     for (size_t i = 0; i < b->train_args.n; i++) t->argv[i + 1] = b->train_args.v[i];
     t->argv[b->train_args.n + 1] = NULL;
     size_t cl = cache_out ? strlen(cache_out) : 0;
@@ -348,6 +353,7 @@ static void trainer_finish(struct trainer *t, int rc, struct hpk_err *e)
     tail_free(&t->ts.tail);
     tail_free(&t->wtail);
     free(t->argv);
+    free(t->self);
     free(t->env);
     for (size_t i = 0; i < sizeof t->extra / sizeof *t->extra; i++) free(t->extra[i]);
     free(t->logpath);

@@ -262,6 +262,13 @@ t_bad_inputs() {
     expect_status 4 "not a jar" "$HPACK" build --runtime "$rt" --cp "$W/bad.jar" --main-class a.B -o "$o/a"
     expect_status 4 "is a directory" "$HPACK" build --runtime "$rt" --cp "$W" --main-class a.B -o "$o/a"
     expect_status 5 "no main class" "$HPACK" build --runtime "$rt" --cp "$SAMPLES/hello.jar" -o "$o/a"
+    # a main class in none of the jars: built (the runtime may have it), said
+    local w; w=$("$HPACK" build -q --runtime "$rt" --cp "$SAMPLES/hello.jar" --main-class demo.Nope -o "$o/nomain" 2>&1) ||
+        fail "main class in no jar: $w"
+    grep -q '^hpack: warning: main class demo.Nope is in none of the jars packed' <<<"$w" || fail "no warning: $w"
+    w=$("$HPACK" build -q --runtime "$rt" --cp "$SAMPLES/hello.jar" --main-class demo.Main -o "$o/nomain" 2>&1) &&
+        [ -z "$w" ] || fail "a main class that is there: $w"
+    rm -f "$o/nomain"
     expect_status 6 "does not exist" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/nodir/a"
     expect_status 2 "missing -o" "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar"
     no_leftovers "$o"

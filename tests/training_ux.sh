@@ -39,6 +39,13 @@ t_work_dir_of_training() {
     err=$(cd "$o/out" && "$HPACK" build -q --train --train-dir "$o/work" --runtime "$o/rt" --jar "$SAMPLES/hello.jar" -o a 2>&1) &&
         fail "built"
     grep -qx "    cwd=$o/work" <<<"$err" || fail "--train-dir: $err"
+    # a real training there, -o and --train-dir relative: DA1's check run
+    # (in the training directory) finds the artifact beside -o
+    local rt; rt=$(rt25) || fail "no JDK 25 runtime"
+    err=$(cd "$o/out" && "$HPACK" build -q --train --train-dir ../work --runtime "$rt" --jar "$SAMPLES/hello.jar" \
+        -o da1 2>&1) || fail "--train-dir with a relative -o: $err"
+    [ -x "$o/out/da1" ] && "$HPACK" inspect "$o/out/da1" | grep -q '^startup cache:  cache/' || fail "no DA1 at $o/out/da1"
+    [ -z "$(ls -A "$o/work")" ] || fail "the training left files in --train-dir: $(ls -A "$o/work")"
     expect_status 2 "--train-dir $o/nope: No such file" "$HPACK" build --train --train-dir "$o/nope" --runtime "$o/rt" \
         --jar "$SAMPLES/hello.jar" -o "$o/out/a"
     expect_status 2 "need --train" "$HPACK" build --train-dir "$o/work" --runtime "$o/rt" --jar "$SAMPLES/hello.jar" -o "$o/out/a"

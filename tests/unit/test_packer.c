@@ -436,6 +436,44 @@ static uint8_t *tiny_jar(const char *mf, int method, size_t *size)
     return j;
 }
 
+/* hpk_jar_lists: a jar's central directory names the class, or a
+ * multi-release version of it; a longer name ending the same does not. */
+static void test_jar_lists(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"xa/b/Main.class", "META-INF/versions/11/c/D.class",
+                                        "META-INF/versions/x/e/F.class", "META-INF/versions/11/xg/H.class",
+                                        "a/b/Main.class", NULL};
+    uint8_t *buf = malloc(1 << 16);
+    size_t used = 0;
+    assert_non_null(buf);
+    struct archive *a = archive_write_new();
+    assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_memory(a, buf, 1 << 16, &used), ARCHIVE_OK);
+    for (int i = 0; names[i]; i++) {
+        struct archive_entry *ae = archive_entry_new();
+        archive_entry_set_pathname(ae, names[i]);
+        archive_entry_set_filetype(ae, AE_IFREG);
+        archive_entry_set_perm(ae, 0644);
+        archive_entry_set_size(ae, 4);
+        assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(a, "\xca\xfe\xba\xbe", 4), 4);
+        archive_entry_free(ae);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    assert_int_equal(hpk_jar_lists(buf, used, "a/b/Main.class"), 1);
+    assert_int_equal(hpk_jar_lists(buf, used, "c/D.class"), 1);       /* in META-INF/versions/11 */
+    assert_int_equal(hpk_jar_lists(buf, used, "e/F.class"), 0);       /* "x" is no version */
+    assert_int_equal(hpk_jar_lists(buf, used, "g/H.class"), 0);       /* xg/H.class is another class */
+    assert_int_equal(hpk_jar_lists(buf, used, "b/Main.class"), 0);    /* nor is a/b/Main.class */
+    assert_int_equal(hpk_jar_lists(buf, used, "Main.class"), 0);
+    assert_int_equal(hpk_jar_lists(buf, used, "a/b/Other.class"), 0);
+    assert_int_equal(hpk_jar_lists(buf, used - 1, "a/b/Main.class"), -1); /* cut short: cannot tell */
+    assert_int_equal(hpk_jar_lists((const uint8_t *)"not a zip", 9, "a/b/Main.class"), -1);
+    free(buf);
+}
+
 static void test_jar_rewrite_class_path(void **state)
 {
     (void)state;
@@ -1084,6 +1122,7 @@ int main(void)
         cmocka_unit_test(test_cache_kind),
         cmocka_unit_test(test_tune_stats),
         cmocka_unit_test(test_tune_split),
+        cmocka_unit_test(test_jar_lists),
         cmocka_unit_test(test_jar_rewrite_class_path),
         cmocka_unit_test(test_cp_path),
         cmocka_unit_test(test_split_quoted),
