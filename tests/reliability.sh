@@ -264,13 +264,14 @@ boot $b1" ] || fail "the marker of a tree added to: $(cat "$t/.hpack-ok")"
 # pass that check, or DA1 would pass it to the JVM for good (a SIGSEGV on
 # every start). A cache file that is intact stays.
 # The DA0 and DA1 of one training (test launcher), built once.
-foreign_fixture() {
+trained_pair() { # NAME RUNTIME-FUNCTION HPACK: $W/art/NAME.da1 and its DA0, built once
     need_jdks
-    [ -f "$W/art/foreign.da1" ] && [ -f "$W/art/foreign.da0" ] && return 0
-    local rt; rt=$(rt25)
-    "$HPACK_T" build -q --train --runtime "$rt" --jar "$SAMPLES/hello.jar" --keep-da0 "$W/art/foreign.da0" \
-        -o "$W/art/foreign.da1" >/dev/null || fail "build"
+    [ -f "$W/art/$1.da1" ] && [ -f "$W/art/$1.da0" ] && return 0
+    local rt; rt=$($2) || fail "no runtime ($2)"
+    "$3" build -q --train --runtime "$rt" --jar "$SAMPLES/hello.jar" --keep-da0 "$W/art/$1.da0" \
+        -o "$W/art/$1.da1" >/dev/null || fail "build"
 }
+foreign_fixture() { trained_pair foreign rt25 "$HPACK_T"; }
 
 t_restart_foreign_cache() {
     foreign_fixture
@@ -385,13 +386,7 @@ EOP
 # lock, and --hpack-verify completes the tree before it hashes it.
 # -Xshare:on is the JVM's own proof: it refuses to start without the default
 # archive, so the start after HPACK_AOT=off shows the launcher added it.
-cds_fixture() { # $W/art/cds.da1 and its DA0, of a runtime with default CDS archives
-    need_jdks
-    [ -f "$W/art/cds.da1" ] && [ -f "$W/art/cds.da0" ] && return 0
-    local rt; rt=$(rt25cds)
-    "$HPACK" build -q --train --runtime "$rt" --jar "$SAMPLES/hello.jar" --keep-da0 "$W/art/cds.da0" \
-        -o "$W/art/cds.da1" >/dev/null || fail "build"
-}
+cds_fixture() { trained_pair cds rt25cds "$HPACK"; } # a runtime with default CDS archives
 t_unpack_defers_default_cds() {
     cds_fixture
     local rt; rt=$(rt25cds)
