@@ -253,6 +253,8 @@ int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err
         int r = 0;
         for (char *t = strtok_r(list, ":", &save); r == 0 && t; t = strtok_r(NULL, ":", &save)) {
             size_t n = strlen(t);
+            /* "a.jar/" is a.jar to the JVM (Debian's antlr4 wrapper has one) */
+            while (n > 1 && t[n - 1] == '/') t[--n] = 0;
             if (!in_dist(b, t)) {
                 struct hpk_strv files = {0};
                 r = expand_cp(&files, t, e);

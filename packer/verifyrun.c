@@ -99,6 +99,10 @@ int hpk_proof_plan(const char *artifact, struct hpk_proof *v, struct hpk_err *e)
         rc = hpk_fail(e, HPK_ST_TRAIN, "no startup cache in this artifact");
     } else {
         snprintf(v->want, sizeof v->want, " %s source: shared objects file", in.launch.main);
+        /* The JVM takes "demo/Main" for demo.Main (jing's manifest says
+         * com/thaiopensource/relaxng/util/Driver) and logs it dotted. */
+        for (char *c = v->want + 1; *c && *c != ' '; c++)
+            if (*c == '/') *c = '.';
         v->log = !strcmp(in.launch.cache_kind ? in.launch.cache_kind : "", "aot") ? "-Xlog:class+load=info,aot=info,class+path=info"
                                                                                  : "-Xlog:class+load=info,cds=info,class+path=info";
     }

@@ -73,3 +73,23 @@ for i in $(seq 40); do echo "[0.5${i}s][warning][aot] Skipping demo/Gen$i: Old c
     grep -qx '    GET / -> 500' <<<"$err" || fail "workload's line: $err"
     grep -q 'GET / -> 500' "$o/b.train.log" && grep -q NoClassDefFoundError "$o/b.train.log" || fail "log incomplete"
 }
+
+# A manifest's Main-Class written with slashes (jing's says
+# com/thaiopensource/relaxng/util/Driver): the JVM takes it, and DA1's
+# check finds the class loaded from the cache under its dotted name. A class
+# path entry with a trailing slash (Debian's antlr4 wrapper has one) is the
+# jar, as to the JVM.
+t_main_class_slashed_and_cp_slash() {
+    need_jdks
+    local o=$W/slashed rt out; rt=$(rt25) || fail "no JDK 25 runtime"
+    mkdir -p "$o/x"
+    (cd "$o/x" && "$J25/bin/jar" xf "$SAMPLES/hello.jar" && rm -f META-INF/MANIFEST.MF) || fail "unjar"
+    printf 'Main-Class: demo/Main\n' >"$o/m.txt"
+    "$J25/bin/jar" cfm "$o/slash.jar" "$o/m.txt" -C "$o/x" . || fail "jar"
+    out=$("$HPACK" build -q --train --runtime "$rt" --jar "$o/slash.jar" -o "$o/da1" 2>&1) || fail "build: $out"
+    out=$(HPACK_CACHE_DIR=$o/c HPACK_AOT=require "$o/da1" 2>&1) && grep -q '^Hello from hpack' <<<"$out" || fail "DA1: $out"
+    out=$("$HPACK" build -q --runtime "$rt" --cp "$SAMPLES/hello.jar/" --main-class demo.Main -o "$o/cp" 2>&1) ||
+        fail "a class path entry with a trailing slash: $out"
+    "$HPACK" inspect "$o/cp" | grep -q ' app/hello.jar$' || fail "the jar is not app/hello.jar"
+    out=$(HPACK_CACHE_DIR=$o/c "$o/cp" 2>&1) && grep -q '^Hello from hpack' <<<"$out" || fail "run: $out"
+}
