@@ -25,6 +25,25 @@ t_jdk_jlink_and_build_cache() {
     out=$(env -u JAVA_HOME HPACK_JLINK_CACHE=$c "$HPACK" build --jar "$SAMPLES/hello.jar" -o "$W/art/jl5" 2>&1)
     grep -q "using the newest JDK in /usr/lib/jvm" <<<"$out" || fail "default JDK without JAVA_HOME: $out"
 }
+# jlink's output is the same from one run to the next (JDK 19 on): two
+# builds, each with its own empty jlink cache, give the same artifact. On
+# JDK 17 the default CDS archive differs every run (JDK-8253495), which
+# the build says when it links.
+t_jlink_fresh_caches_same_artifact() {
+    need_jdks
+    local out i
+    for i in 1 2; do
+        out=$(HPACK_JLINK_CACHE=$W/jlf$i "$HPACK" build --jdk "$J25" --jar "$SAMPLES/hello.jar" -o "$W/art/jlf$i" 2>&1) ||
+            fail "build $i: $out"
+        grep -q 'jlink: done' <<<"$out" || fail "jlink did not run: $out"
+        ! grep -q 'different default CDS archive' <<<"$out" || fail "JDK 25 said its CDS archive differs: $out"
+    done
+    cmp "$W/art/jlf1" "$W/art/jlf2" || fail "two fresh jlink caches gave different artifacts: $("$HPACK" diff "$W/art/jlf1" "$W/art/jlf2" 2>&1 | head -5)"
+    out=$(HPACK_JLINK_CACHE=$W/jlf17 "$HPACK" build --jdk "$J17" --jar "$SAMPLES/hello.jar" -o "$W/art/jlf17" 2>&1) ||
+        fail "JDK 17 build: $out"
+    grep -q "jlink: JDK 17 writes a different default CDS archive .*--runtime $W/jlf17/" <<<"$out" || fail "JDK 17: no word of it: $out"
+    rm -rf "$W/jlf1" "$W/jlf2" "$W/jlf17"
+}
 t_jdk_provider_modules() {
     [ -n "$J25" ] || fail "JDK 25 not found"
     [ -n "$J17" ] || fail "OpenJDK 17 not found under /usr/lib/jvm: this test needs it (and its jmods)"
