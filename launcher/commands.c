@@ -92,6 +92,11 @@ static int jvm_check(struct hpk_start *c, const struct hpk_fit_result *r)
 {
     char rootpath[4096];
     hpk_start_pin(c, hpk_start_find_tree(c, c->local_cache == NULL ? HPK_TREE_CACHE : 0, rootpath, sizeof rootpath));
+    if (c->tree_lacks & HPK_TREE_CACHE) { /* a read-only root (tree.c): nothing for the JVM to map */
+        printf("jvm check: not run: the cache is not in %s/%s, and the cache directory is read-only\n", rootpath,
+               c->cf.base_hex);
+        return 0;
+    }
     enum hpk_aot keep = c->aot;
     c->aot = HPK_AOT_REQUIRE;
     static const char *const version[] = {"-version", NULL}; /* no main class */

@@ -142,6 +142,7 @@ static int judge(const struct hpk_start *c, struct hpk_heal *h)
     char *prov = NULL;
     size_t plen = 0;
     struct stat st;
+    if (h->cache >= 0) close(h->cache); /* judged before (hpk_heal_record judges again, locked) */
     h->cache = openat(h->dir, "cache", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (h->cache < 0 || fstat(h->cache, &st) != 0 || read_prov(h->dir, &prov, &plen) != 0) {
         if (h->cache >= 0) close(h->cache);

@@ -204,7 +204,7 @@ int main(int argc, char **argv)
     int verify = cmd && !strcmp(cmd, "--hpack-verify");
     int tree = hpk_start_find_tree(&c, (cache ? HPK_TREE_CACHE : 0) | (verify ? HPK_TREE_ALL : 0), rootpath,
                                    sizeof rootpath);
-    if (cache && (c.tree_lacks & HPK_TREE_CACHE)) { /* a read-only root's tree: the cache cannot be added */
+    if (cache && !verify && (c.tree_lacks & HPK_TREE_CACHE)) { /* a read-only root's tree: the cache cannot be added */
         if (c.aot == HPK_AOT_REQUIRE) {
             hpk_fail(&err, HPK_EXIT_TAMPER, "HPACK_AOT=require: the startup cache is not in %.3000s/%s, and the "
                      "cache directory is read-only", rootpath, c.cf.base_hex);

@@ -228,7 +228,8 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
                 hpk_start_die(c, &err);
             }
             if (want_cache && !entry_as_unpacked(c, tree, c->cf.cache, 0)) c->tree_lacks |= HPK_TREE_CACHE;
-            if (!defer && !deferred_in(c, tree, 0)) c->tree_lacks |= HPK_TREE_ALL;
+            /* A start that cannot pass its cache would want the archives. */
+            if ((!defer || (c->tree_lacks & HPK_TREE_CACHE)) && !deferred_in(c, tree, 0)) c->tree_lacks |= HPK_TREE_ALL;
             if (c->debug && (c->tree_lacks & HPK_TREE_ALL))
                 fprintf(stderr, "hpack: %s/%s: the runtime's default CDS archives were left out, and the cache "
                         "directory is read-only: running without them\n", root->path, c->cf.base_hex);

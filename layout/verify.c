@@ -85,10 +85,13 @@ int hpk_verify_tree(const struct hpk_artifact *a, int tree, const char *defer, i
         }
         /* Modes too: a file or directory others may write is how another
          * user gets her code into the tree (docs/security.md section 3).
-         * Files get their entry's mode exactly; a directory of the cache
-         * role made after the unpack has the umask's (entries never let
-         * group or others write, format.md 5.1). */
-        if ((S_ISREG(e->mode) && (st.st_mode & 07777) != (e->mode & 0777)) ||
+         * A file may have no permission its entry lacks, nor lack its
+         * owner's read or execute (a tree copied under a umask, 0640 for
+         * 0644, or made read-only is fine); a directory may not be writable
+         * by group or others (entries never are, format.md 5.1; one of the
+         * cache role made after the unpack has the umask's and the
+         * parent's set-group-ID). */
+        if ((S_ISREG(e->mode) && ((st.st_mode & 07777 & ~e->mode) || (e->mode & 0500 & ~st.st_mode))) ||
             (S_ISDIR(e->mode) && (st.st_mode & 022))) {
             r = hpk_fail(err, HPK_EXIT_TAMPER, HPK_PATHFMT ": mode %04o, expected %04o", HPK_PATHARG(e),
                          (unsigned)(st.st_mode & 07777), (unsigned)(e->mode & 0777));

@@ -65,10 +65,14 @@ static const char props[] =
     "filename.DejaVu_Serif=$JRE_LIB_FONTS/DejaVuSerif.ttf\n"
     "filename.DejaVu_Serif_Bold=$JRE_LIB_FONTS/DejaVuSerif-Bold.ttf\n";
 
-int hpk_fonts_entry(const char *path)
+int hpk_fonts_entry(const struct hpk_item *it)
 {
-    size_t n = strlen(FONTS_DIR);
-    return !strcmp(path, PROPS) || (!strncmp(path, FONTS_DIR, n) && (path[n] == 0 || path[n] == '/'));
+    size_t n = strlen(FONTS_DIR), d = strlen(HPK_DEJAVU_DIR);
+    const char *p = it->path;
+    /* Added here: no input file, or one of the DejaVu set's (a runtime's
+     * own lib/fonts has its files' sources). */
+    return (!it->source || (!strncmp(it->source, HPK_DEJAVU_DIR, d) && it->source[d] == '/')) &&
+           (!strcmp(p, PROPS) || (!strncmp(p, FONTS_DIR, n) && (p[n] == 0 || p[n] == '/')));
 }
 
 int hpk_snapshot_fonts(struct hpk_snapshot *s, struct hpk_err *e)

@@ -219,9 +219,9 @@ extern const char *const hpk_dejavu_fonts[HPK_DEJAVU_N];
  * lib/fontconfig.properties naming them: the JDK's fallback where the
  * host's fontconfig has no fonts. A host without the fonts: a warning. */
 int hpk_snapshot_fonts(struct hpk_snapshot *s, struct hpk_err *e);
-/* Whether an entry path is one hpk_snapshot_fonts adds (a lock made
+/* Whether an item is one hpk_snapshot_fonts added (a lock made
  * without them names them in its refusal). */
-int hpk_fonts_entry(const char *path);
+int hpk_fonts_entry(const struct hpk_item *it);
 /* Release an item's content, mapped or malloc'ed; data becomes NULL. */
 void hpk_item_data_free(struct hpk_item *it);
 /* A mapped input still the file it was (inode, size, mtime, ctime), else

@@ -137,7 +137,7 @@ int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_er
                           s->items[i].source ? s->items[i].source : s->items[i].path,
                           s->items[i].source ? " (" : "", s->items[i].source ? s->items[i].path : "",
                           s->items[i].source ? ")" : "",
-                          hpk_fonts_entry(s->items[i].path)
+                          hpk_fonts_entry(&s->items[i])
                               ? ": added by --fonts auto, the default (--fonts none builds without the fallback fonts)"
                               : "");
     free(seen);

@@ -240,6 +240,15 @@ t_tampered_tree_is_reunpacked() {
     [ $rc = 124 ] && grep -q 'runtime/lib: mode 0757, expected 0755' "$W/err" ||
         fail "--hpack-verify, directory writable by others: status $rc $(cat "$W/err")"
     chmod 755 "$tree/runtime/lib"
+    # tighter than its entries is fine (a tree copied under a umask, or made
+    # read-only), not without its owner's execute
+    chmod 440 "$tree/runtime/lib/modules"
+    HPACK_CACHE_DIR=$d "$H25" --hpack-verify >/dev/null || fail "--hpack-verify of a 0440 file whose entry is 0644"
+    chmod 644 "$tree/runtime/lib/modules"; chmod 644 "$tree/runtime/bin/java"
+    rc=0; HPACK_CACHE_DIR=$d "$H25" --hpack-verify 2>"$W/err" >/dev/null || rc=$?
+    [ $rc = 124 ] && grep -q 'bin/java: mode 0644, expected 0755' "$W/err" ||
+        fail "--hpack-verify, java not executable: status $rc $(cat "$W/err")"
+    chmod 755 "$tree/runtime/bin/java"
     HPACK_CACHE_DIR=$d "$H25" --hpack-verify >/dev/null || fail "--hpack-verify of the tree put back"
 }
 

@@ -353,7 +353,23 @@ t_readonly_root_partial_tree() {
     rc=0; out=$(ro_start "$r0" HPACK_AOT=require "$a1") || rc=$?
     [ $rc = 124 ] && grep -q 'HPACK_AOT=require: the startup cache is not in' <<<"$out" ||
         fail "DA1, HPACK_AOT=require, on a read-only root without its cache: status $rc: $out"
+    rc=0; out=$(ro_start "$r0" "$a1" --hpack-check) || rc=$?
+    [ $rc = 120 ] && grep -q '^jvm check: not run: the cache is not in .*, and the cache directory is read-only' <<<"$out" &&
+        ! grep -q 'disagree' <<<"$out" || fail "--hpack-check on a read-only root without the cache: status $rc: $out"
+    out=$(ro_start "$r0" HPACK_AOT=require "$a1" --hpack-verify) && grep -q 'entries match the payload' <<<"$out" &&
+        ! grep -q 'warning' <<<"$out" || fail "--hpack-verify of DA1 on a read-only root without its cache: $out"
     [ -z "$(ls "$r0"/*/cache 2>/dev/null)" ] || fail "a cache file appeared below the read-only root"
+    # A tree copied under a umask (files 0640, directories 0750) and from an
+    # earlier boot, on a read-only root: checked, and run
+    # (the foreign pair: built with the test launcher, which takes HPACK_TEST_BOOT_ID)
+    foreign_fixture
+    local r2=$W/ro-umask f0=$W/art/foreign.da0 b1=11111111-1111-4111-8111-111111111111 b2=22222222-2222-4222-8222-222222222222
+    HPACK_CACHE_DIR=$r2.src HPACK_TEST_BOOT_ID=$b1 "$f0" >/dev/null || fail "DA0 in $r2.src"
+    mkdir -p "$r2" && (cd "$r2.src" && tar cf - .) | (cd "$r2" && umask 027 && tar --no-same-permissions -xf -) ||
+        fail "copy under umask 027"
+    [ "$(stat -c %a "$r2"/*/app/hello.jar)" = 640 ] || fail "the copy is not 0640: $(stat -c %a "$r2"/*/app/hello.jar)"
+    out=$(ro_start "$r2" HPACK_TEST_BOOT_ID=$b2 HPACK_DEBUG=1 "$f0") && grep -q 'verifying it$' <<<"$out" &&
+        grep -q '^Hello from hpack' <<<"$out" || fail "DA0 on a read-only copy made under umask 027: $out"
 }
 
 # On a host that shows no boot id a settled tree stays settled when a cache
