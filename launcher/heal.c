@@ -184,6 +184,13 @@ int hpk_heal_look(struct hpk_start *c, struct hpk_heal *h)
 void hpk_heal_pin(const struct hpk_start *c, struct hpk_heal *h)
 {
     struct hpk_err e;
+#ifdef HPK_TEST_HOOKS
+    /* Test builds only: what another start's creator may do between the
+     * judging and the exec, rename a new file over `cache`. */
+    const char *swap = getenv("HPACK_TEST_HEAL_SWAP");
+    if (swap && *swap && renameat(h->dir, swap, h->dir, "cache") != 0)
+        hpk_start_dief(c, HPK_EXIT_USAGE, "HPACK_TEST_HEAL_SWAP=%s: cannot rename it", swap);
+#endif
     if (dup2(h->cache, HPK_HEAL_FD) < 0 || fcntl(HPK_HEAL_FD, F_SETFD, 0) != 0) {
         hpk_fail(&e, HPK_EXIT_EXEC, "cannot keep the host-local cache open at descriptor %d: %s", HPK_HEAL_FD,
                  strerror(errno));

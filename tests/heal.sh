@@ -20,6 +20,7 @@ run_clean_heal() {
     local keep=("HPACK_CACHE_DIR=$HPACK_CACHE_DIR" "HPACK_HEAL=$HPACK_HEAL" "HPACK_DEBUG=$HPACK_DEBUG")
     [ -n "${HPACK_AOT:-}" ] && keep+=("HPACK_AOT=$HPACK_AOT")
     [ -n "${HPACK_JAVA_OPTS:-}" ] && keep+=("HPACK_JAVA_OPTS=$HPACK_JAVA_OPTS")
+    [ -n "${HPACK_TEST_HEAL_SWAP:-}" ] && keep+=("HPACK_TEST_HEAL_SWAP=$HPACK_TEST_HEAL_SWAP")
     (cd "$W/elsewhere" && env -i HOME="$W/home" PATH=/usr/bin:/bin JAVA_HOME=/nonexistent "${keep[@]}" "$a" "$@")
 }
 # heal_wait DIR ARTIFACT: the detached creator of DIR's heal directory for
@@ -55,6 +56,26 @@ t_anyhost_heal_da0() {
     out=$(HPACK_CACHE_DIR=$d HPACK_HEAL=on HPACK_DEBUG=0 run_clean_heal "$H25" --hpack-check) || fail "--hpack-check: $out"
     grep -qx "host-local cache: $h/cache" <<<"$out" && grep -qx 'chosen: host-local' <<<"$out" &&
         grep -qx 'jvm check: the JVM maps the cache' <<<"$out" && grep -qx 'verdict: applies' <<<"$out" || fail "--hpack-check: $out"
+}
+
+# The host-local cache passed is the file judged: another start's creator
+# renaming a new file over `cache` between the judging and the exec (the
+# test launcher's HPACK_TEST_HEAL_SWAP does it there) changes nothing the
+# JVM maps. Passed by name, the JVM would map the new file.
+t_anyhost_heal_swapped_before_exec() {
+    need_jdks
+    local rt d=$W/healswap a=$W/art/healswap out h
+    rt=$(rt25) || fail "no JDK 25 runtime"
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$a" || fail "build"
+    heal_run "$d" "$a" >/dev/null 2>&1 || fail "recording start"
+    heal_wait "$d" "$a"
+    h=$(heal_dir "$d" "$a")
+    [ -f "$h/cache" ] && [ -f "$h/cache.prov" ] || fail "nothing recorded: $(ls -la "$h")"
+    head -c 65536 /dev/urandom >"$h/swap"
+    out=$(HPACK_AOT=require HPACK_TEST_HEAL_SWAP=swap HPACK_JAVA_OPTS=-Xlog:class+load=info heal_run "$d" "$a" 2>&1) ||
+        fail "the start whose cache was replaced after the judging: $out"
+    [ ! -e "$h/swap" ] && [ "$(stat -c %s "$h/cache")" = 65536 ] || fail "the test hook did not swap: $(ls -la "$h")"
+    grep -q 'demo.Main source: shared objects file' <<<"$out" || fail "demo.Main not from the judged cache: $out"
 }
 
 # A DA1 whose carried cache does not apply on this host (a 256 GB server:
