@@ -200,6 +200,14 @@ static int read_dist(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err
 
 static int in_dist(const struct hpk_build *b, const char *p) { return b->app_dist && p[0] != '/'; }
 
+/* A jar of the app: a class path entry, whatever its name (app.zip is a
+ * jar to the JVM), or a file of the distribution named *.jar. */
+static int app_jar(const struct hpk_build *b, const struct hpk_item *it)
+{
+    return it->role == HPK_ROLE_CLASSPATH && S_ISREG(it->mode) &&
+           (hpk_is_jar_name(it->path) || hpk_strv_has(&b->cp_paths, it->path));
+}
+
 /* Whether the main class is in a jar of the app (a class of the JDK's own
  * packages is the runtime's). A jar that cannot be read so counts as
  * having it: this only warns. */
@@ -215,9 +223,7 @@ static int main_found(const struct hpk_build *b, const struct hpk_snapshot *s, c
     int found = 0;
     for (size_t i = 0; !found && i < s->n; i++) {
         const struct hpk_item *it = &s->items[i];
-        if (it->role == HPK_ROLE_CLASSPATH && S_ISREG(it->mode) && it->data &&
-            (hpk_is_jar_name(it->path) || hpk_strv_has(&b->cp_paths, it->path)))
-            found = hpk_jar_lists(it->data, it->size, entry) != 0;
+        if (app_jar(b, it) && it->data) found = hpk_jar_lists(it->data, it->size, entry) != 0;
     }
     free(entry);
     return found;
@@ -299,12 +305,9 @@ int hpk_stage_jdeps_inputs(struct hpk_build *b, const struct hpk_snapshot *s, ch
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++) {
         const struct hpk_item *it = &s->items[i];
-        if (it->role != HPK_ROLE_CLASSPATH || !S_ISREG(it->mode)) continue;
-        /* Every class path entry, whatever its name (app.zip is a jar to the
-         * JVM), and the distribution's other jars, which the app may load by
+        /* The distribution's other jars too, which the app may load by
          * itself (plugins). jdeps only reads files named *.jar. */
-        int on_cp = hpk_strv_has(&b->cp_paths, it->path);
-        if (!on_cp && !hpk_is_jar_name(it->path)) continue;
+        if (!app_jar(b, it)) continue;
         char sub[PATH_MAX], f[2 * PATH_MAX];
         snprintf(sub, sizeof sub, "%s/%zu", dir, k++);
         snprintf(f, sizeof f, "%s/%s%s", sub, strrchr(it->path, '/') + 1, hpk_is_jar_name(it->path) ? "" : ".jar");

@@ -215,6 +215,15 @@ static size_t end_record(const uint8_t *d, size_t size)
     return SIZE_MAX;
 }
 
+/* The central directory record at pos, which must end by `end`: the
+ * offset of the next one, or SIZE_MAX if it is no such record. */
+static size_t next_record(const uint8_t *d, size_t pos, size_t end)
+{
+    if (pos + 46 > end || hpk_get32(d + pos) != 0x02014b50) return SIZE_MAX;
+    size_t next = pos + 46 + hpk_get16(d + pos + 28) + hpk_get16(d + pos + 30) + hpk_get16(d + pos + 32);
+    return next > end ? SIZE_MAX : next;
+}
+
 static int find_manifest_record(const uint8_t *d, size_t size, const char *name, struct zip_cd *z, struct hpk_err *e)
 {
     size_t eo = end_record(d, size);
@@ -231,12 +240,11 @@ static int find_manifest_record(const uint8_t *d, size_t size, const char *name,
         return hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (central directory out of bounds)", name);
     size_t rec = SIZE_MAX, pos = cdoff;
     for (uint32_t k = 0; k < count; k++) {
-        if (pos + 46 > (size_t)cdoff + cdsize || hpk_get32(d + pos) != 0x02014b50)
+        size_t next = next_record(d, pos, (size_t)cdoff + cdsize);
+        if (next == SIZE_MAX)
             return hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad central directory record)", name);
-        size_t nl = hpk_get16(d + pos + 28), next = pos + 46 + nl + hpk_get16(d + pos + 30) + hpk_get16(d + pos + 32);
-        if (next > (size_t)cdoff + cdsize)
-            return hpk_fail(e, HPK_ST_CLASSPATH, "%s: corrupt jar (bad central directory record)", name);
-        if (nl == 20 && !strncasecmp((const char *)d + pos + 46, "META-INF/MANIFEST.MF", 20)) rec = pos;
+        if (hpk_get16(d + pos + 28) == 20 && !strncasecmp((const char *)d + pos + 46, "META-INF/MANIFEST.MF", 20))
+            rec = pos;
         pos = next;
     }
     if (rec == SIZE_MAX) return hpk_fail(e, HPK_ST_CLASSPATH, "%s: no manifest to rewrite", name);
@@ -491,11 +499,11 @@ int hpk_jar_lists(const uint8_t *d, size_t size, const char *entry)
     if (eo == SIZE_MAX || (eo >= 20 && hpk_get32(d + eo - 20) == 0x07064b50)) return -1;
     uint32_t count = hpk_get16(d + eo + 10), cdsize = hpk_get32(d + eo + 12), cdoff = hpk_get32(d + eo + 16);
     if ((size_t)cdoff + cdsize > eo) return -1;
-    size_t pos = cdoff, end = (size_t)cdoff + cdsize;
+    size_t pos = cdoff;
     for (uint32_t k = 0; k < count; k++) {
-        if (pos + 46 > end || hpk_get32(d + pos) != 0x02014b50) return -1;
-        size_t nl = hpk_get16(d + pos + 28), next = pos + 46 + nl + hpk_get16(d + pos + 30) + hpk_get16(d + pos + 32);
-        if (next > end) return -1;
+        size_t next = next_record(d, pos, (size_t)cdoff + cdsize);
+        if (next == SIZE_MAX) return -1;
+        size_t nl = hpk_get16(d + pos + 28);
         const char *n = (const char *)d + pos + 46;
         if (nl >= el && !memcmp(n + nl - el, entry, el)) {
             if (nl == el) return 1;

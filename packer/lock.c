@@ -130,16 +130,16 @@ int hpk_lock_check(const struct hpk_snapshot *s, const char *file, struct hpk_er
         }
         free(full);
     }
-    for (size_t i = 0; rc == 0 && i < s->n; i++)
-        if (!seen[i] && !has_newline(s->items[i].path))
-            rc = hpk_fail(e, HPK_ST_CHANGED, "%s: %s %s%s%s%s is not in the lock%s", file,
-                          s->items[i].source ? "input" : "entry",
-                          s->items[i].source ? s->items[i].source : s->items[i].path,
-                          s->items[i].source ? " (" : "", s->items[i].source ? s->items[i].path : "",
-                          s->items[i].source ? ")" : "",
-                          hpk_fonts_entry(&s->items[i])
+    for (size_t i = 0; rc == 0 && i < s->n; i++) {
+        const struct hpk_item *it = &s->items[i];
+        if (seen[i] || has_newline(it->path)) continue;
+        const char *why = hpk_fonts_entry(it)
                               ? ": added by --fonts auto, the default (--fonts none builds without the fallback fonts)"
-                              : "");
+                              : "";
+        rc = it->source ? hpk_fail(e, HPK_ST_CHANGED, "%s: input %s (%s) is not in the lock%s", file, it->source,
+                                   it->path, why)
+                        : hpk_fail(e, HPK_ST_CHANGED, "%s: entry %s is not in the lock%s", file, it->path, why);
+    }
     free(seen);
     free(line);
     fclose(f);
