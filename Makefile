@@ -198,7 +198,7 @@ fuzz: $(B)/fuzz_artifact
 	$(B)/fuzz_artifact -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 $(B)/fuzz-corpus tests/fuzz/corpus
 
 # The packer's jar reader (packer/jar.c): jars come from third parties.
-JAR_FUZZ_SRC := tests/fuzz/fuzz_jar.c packer/jar.c layout/dirsafe.c
+JAR_FUZZ_SRC := tests/fuzz/fuzz_jar.c packer/jar.c layout/dirsafe.c layout/layout.c
 $(B)/fuzz_jar: $(JAR_FUZZ_SRC) $(HDRS)
 	clang -g -O1 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $(JAR_FUZZ_SRC) -larchive -lz
 

@@ -18,8 +18,9 @@
  * kind, and for a variant its name and options. */
 static void print_cache(const struct hpk_start *c, const char *label)
 {
-    printf("%s: %.*s (%s", label, (int)c->cf.cache->path_len, c->cf.cache->path,
-           c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?");
+    printf("%s: ", label);
+    hpk_layout_print_path(stdout, c->cf.cache->path, c->cf.cache->path_len);
+    printf(" (%s", c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?");
     if (c->cf.variant) {
         printf(", variant %s", c->cf.variant);
         for (size_t i = 0; i < c->cf.n_cache_opts; i++) printf("%s%s", i ? " " : "; options ", c->cf.cache_opts[i]);
@@ -57,8 +58,9 @@ void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_
     size_t chosen = c->cf.cur;
     for (size_t i = 0; i < c->cf.n_caches; i++) {
         hpk_config_select(&c->a, &c->cf, i);
-        printf("startup cache: %.*s (%s, %llu bytes%s%s): %s%s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
-               c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?", (unsigned long long)c->cf.cache->size,
+        fputs("startup cache: ", stdout);
+        hpk_layout_print_path(stdout, c->cf.cache->path, c->cf.cache->path_len);
+        printf(" (%s, %llu bytes%s%s): %s%s\n", c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?", (unsigned long long)c->cf.cache->size,
                c->cf.variant ? ", variant " : "", c->cf.variant ? c->cf.variant : "",
                hpk_start_bound(c) ? "bound to base " : "NOT USABLE: ", hpk_start_bound(c) ? c->cf.base_hex : c->cf.cache_why);
         if (hpk_start_bound(c) && i < p->n_eval) printf("on this host: %s: %s\n", said[p->r[i].fit], p->r[i].why);
@@ -79,9 +81,11 @@ void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_
         const struct hpk_entry *e = &c->a.p.entries[i];
         char h[33];
         hpk_hash_hex(e->hash, h);
-        printf("%-9s %07o %12llu %12llu %-6s %12llu %s %.*s\n", hpk_role_name(e->role), e->mode,
+        printf("%-9s %07o %12llu %12llu %-6s %12llu %s ", hpk_role_name(e->role), e->mode,
                (unsigned long long)e->size, (unsigned long long)e->stored_size, hpk_codec_name(e->codec),
-               (unsigned long long)e->offset, h, (int)e->path_len, e->path);
+               (unsigned long long)e->offset, h);
+        hpk_layout_print_path(stdout, e->path, e->path_len);
+        putchar('\n');
     }
 }
 

@@ -178,10 +178,13 @@ int hpk_start_choose_cache(struct hpk_start *c, struct hpk_nocache *no)
     struct hpk_pick p;
     hpk_launcher_pick(&c->a, &c->cf, 0, &p);
     if (p.idx >= 0) {
-        if (c->debug)
-            fprintf(stderr, "hpack: startup cache %.*s%s%s%s %s: %s\n", (int)c->cf.cache->path_len, c->cf.cache->path,
-                    c->cf.variant ? " (variant " : "", c->cf.variant ? c->cf.variant : "", c->cf.variant ? ")" : "",
-                    p.r[p.idx].fit == HPK_FIT_YES ? "applies" : "may apply (the JVM decides)", p.r[p.idx].why);
+        if (c->debug) {
+            fputs("hpack: startup cache ", stderr);
+            hpk_layout_print_path(stderr, c->cf.cache->path, c->cf.cache->path_len);
+            fprintf(stderr, "%s%s%s %s: %s\n", c->cf.variant ? " (variant " : "", c->cf.variant ? c->cf.variant : "",
+                    c->cf.variant ? ")" : "", p.r[p.idx].fit == HPK_FIT_YES ? "applies" : "may apply (the JVM decides)",
+                    p.r[p.idx].why);
+        }
         return 1;
     }
     /* None: the messages of a single cache, or each cache's reason. */

@@ -10,6 +10,7 @@
  * planted link is followed only if its owner is root or the user.
  */
 #define _GNU_SOURCE
+#include "hpk_layout.h"
 #include "hpk_tree.h"
 
 #include <errno.h>
@@ -23,10 +24,14 @@
 
 int hpk_fail(struct hpk_err *e, int code, const char *fmt, ...)
 {
+    /* One line whatever a path in it holds (an entry's name, a file name
+     * on the host): control bytes escaped as hpack inspect shows them. */
+    char raw[sizeof e->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    hpk_layout_path_text(e->msg, sizeof e->msg, raw, strlen(raw));
     e->code = code;
     return -1;
 }

@@ -41,4 +41,11 @@ struct hpk_launch {
 int hpk_launch_decode(const char *buf, size_t len, struct hpk_launch *out);
 void hpk_launch_free(struct hpk_launch *l);
 
+/* A `cp` value the JVM takes as one element inside the tree: a valid path
+ * without ':' (the JVM's separator: "app/my:app.jar" would be two elements,
+ * the second relative to the working directory, where anyone who can write
+ * there supplies the classes) and whose last component is not "*" (which
+ * the java launcher expands into a directory's jars). */
+int hpk_launch_cp_ok(const char *v);
+
 #endif

@@ -18,6 +18,7 @@
 #define HPK_LAYOUT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define HPK_LAYOUT_VERSION 1u
@@ -181,6 +182,16 @@ const struct hpk_entry *hpk_payload_find(const struct hpk_payload *p, const char
 /* Check one entry path: relative, no empty, "." or ".." component, no NUL,
  * components <= HPK_NAME_MAX, total <= HPK_PATH_MAX. */
 int hpk_layout_path_ok(const char *path, size_t len);
+
+/* An entry path for a person to read: a path may hold any byte but NUL,
+ * and a listing or message must not let it erase or forge lines on a
+ * terminal, so bytes below 0x20 and 0x7f are written as \xNN (text
+ * already so written stays as it is: hpk_fail applies it to every
+ * message). hpk_layout_path_text() writes it NUL-terminated into out, cut
+ * at a whole escape when out is short (HPK_PATH_TEXT_MAX always holds it). */
+#define HPK_PATH_TEXT_MAX (4 * HPK_PATH_MAX + 1)
+void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len);
+void hpk_layout_print_path(FILE *f, const char *path, size_t len);
 
 /* Resolve a relative symlink target `t`, for a link at path `link`, lexically
  * within the namespace `link` lives in (entry paths for the launcher, paths

@@ -82,11 +82,18 @@ int hpk_launch_decode(const char *buf, size_t len, struct hpk_launch *l)
         return -1;
     }
     for (size_t i = 0; i < l->n_cp; i++)
-        if (!hpk_layout_path_ok(l->cp[i], strlen(l->cp[i]))) {
+        if (!hpk_launch_cp_ok(l->cp[i])) {
             hpk_launch_free(l);
             return -1;
         }
     return 0;
+}
+
+int hpk_launch_cp_ok(const char *v)
+{
+    const char *last = strrchr(v, '/');
+    last = last ? last + 1 : v;
+    return hpk_layout_path_ok(v, strlen(v)) && !strchr(v, ':') && strcmp(last, "*") != 0;
 }
 
 void hpk_launch_free(struct hpk_launch *l)

@@ -458,15 +458,35 @@ static int parent_ok(const struct hpk_entry **idx, uint32_t count, const struct 
     return 0;
 }
 
+void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)path[i];
+        char esc[4] = {(char)c, 0, 0, 0};
+        size_t n = 1;
+        if (c < 0x20 || c == 0x7f) esc[0] = '\\', esc[1] = 'x', esc[2] = hex[c >> 4], esc[3] = hex[c & 15], n = 4;
+        if (o + n >= outn) break;
+        memcpy(out + o, esc, n);
+        o += n;
+    }
+    if (outn) out[o] = 0;
+}
+
+void hpk_layout_print_path(FILE *f, const char *path, size_t len)
+{
+    char t[5];
+    for (size_t i = 0; i < len; i++) {
+        hpk_layout_path_text(t, sizeof t, path + i, 1);
+        fputs(t, f);
+    }
+}
+
 /* Remember which entry was bad, printable, for the caller's message. */
 static void note_path(struct hpk_payload *out, const struct hpk_entry *e)
 {
-    size_t n = e->path_len < sizeof out->err_path - 1 ? e->path_len : sizeof out->err_path - 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)e->path[i];
-        out->err_path[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-    }
-    out->err_path[n] = 0;
+    hpk_layout_path_text(out->err_path, sizeof out->err_path, e->path, e->path_len);
 }
 
 int hpk_layout_parse(const struct hpk_footer *f, const uint8_t *toc, struct hpk_payload *out)

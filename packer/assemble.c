@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_build.h"
+#include "../layout/hpk_kv.h"
 #include "../layout/hpk_tree.h"
 
 #include <dirent.h>
@@ -70,9 +71,6 @@ static int add_parents(struct hpk_snapshot *s, const char *path, uint8_t role)
     return 0;
 }
 
-/* A clean relative path: no "..", ".", empty or absolute component. */
-static int clean_rel(const char *p) { return hpk_layout_path_ok(p, strlen(p)); }
-
 /* A class path element, with the real path the JVM would take it by on the
  * host (closure.c resolves its manifest Class-Path from there). */
 static void cp_push(struct hpk_build *b, const char *path, const char *host)
@@ -84,15 +82,17 @@ static void cp_push(struct hpk_build *b, const char *path, const char *host)
     free(real);
 }
 
-/* A jar from the host: read into app/<name> (or app/<want>). */
-static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file, const char *want,
-                   struct hpk_err *e)
+/* A jar from the host: read into app/<name>. A ':' in the name becomes '_'
+ * there: the JVM splits its class path at ':', so "my:app.jar" would be two
+ * elements, the second relative to the working directory (hpk_launch_cp_ok);
+ * the name inside the tree is ours to choose, as for app/2/ below. */
+static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file, struct hpk_err *e)
 {
-    char path[PATH_MAX];
-    const char *base = strrchr(file, '/');
-    base = base ? base + 1 : file;
-    if (want && clean_rel(want)) snprintf(path, sizeof path, "app/%s", want);
-    else snprintf(path, sizeof path, "app/%s", base);
+    char path[PATH_MAX], base[PATH_MAX];
+    const char *slash = strrchr(file, '/');
+    snprintf(base, sizeof base, "%s", slash ? slash + 1 : file);
+    for (char *c = base; (c = strchr(c, ':')); c++) *c = '_';
+    snprintf(path, sizeof path, "app/%s", base);
     /* Same name from two directories: keep both, deterministically apart. */
     for (int k = 2; hpk_snapshot_has(s, path); k++) snprintf(path, sizeof path, "app/%d/%s", k, base);
     if (!hpk_layout_path_ok(path, strlen(path)))
@@ -246,7 +246,7 @@ int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err
         if (in_dist(b, b->jar)) {
             if (!(jit = dist_jar(s, b, b->jar, 0, e))) return -1;
         } else {
-            if (add_jar(s, b, b->jar, NULL, e) != 0) return -1;
+            if (add_jar(s, b, b->jar, e) != 0) return -1;
             jit = hpk_snapshot_find(s, b->cp_paths.v[b->cp_paths.n - 1]);
         }
         struct hpk_manifest m;
@@ -271,7 +271,7 @@ int hpk_assemble_app(struct hpk_build *b, struct hpk_snapshot *s, struct hpk_err
                     else if (S_ISDIR(st.st_mode))
                         r = hpk_fail(e, HPK_ST_CLASSPATH, "%s: class path entry is a directory; hpack packs jars (make one with 'jar cf')", files.v[k]);
                     else
-                        r = add_jar(s, b, files.v[k], NULL, e);
+                        r = add_jar(s, b, files.v[k], e);
                 }
                 hpk_strv_free(&files);
             } else if (t[n - 1] == '*' && (n == 1 || t[n - 2] == '/')) {
@@ -337,6 +337,15 @@ int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk
     if (!b->no_fonts && hpk_snapshot_fonts(s, e) != 0) return -1;
     if (s->java_major < 9)
         hpk_warn("%s: Java %s: hpack is tested with Java 17 and later", b->runtime, s->java_version);
+
+    /* The launcher refuses such a value (docs/format.md 9.2). A jar from the
+     * host was renamed (add_jar); one of the distribution or of a manifest
+     * Class-Path keeps the name its neighbours know it by, so say it here. */
+    for (size_t i = 0; i < b->cp_paths.n; i++)
+        if (!hpk_launch_cp_ok(b->cp_paths.v[i]))
+            return hpk_fail(e, HPK_ST_CLASSPATH, "%s: a class path jar cannot be named with ':' or '*' (the JVM "
+                                "splits its class path at ':' and expands '*'): rename it",
+                                b->cp_hosts.v[i][0] ? b->cp_hosts.v[i] : b->cp_paths.v[i]);
 
     /* hpack/launch: what the launcher runs (docs/format.md). */
     char *conf = NULL;

@@ -136,7 +136,8 @@ static void name_variant(struct change *c, const struct hpk_artifact *art)
 static void text_change(FILE *f, const struct change *v, const struct change *c)
 {
     const struct hpk_entry *x = c->x;
-    fprintf(f, "%-8s %-9s %.*s", what_name[c->what], hpk_role_name(x->role), (int)x->path_len, x->path);
+    fprintf(f, "%-8s %-9s ", what_name[c->what], hpk_role_name(x->role));
+    hpk_layout_print_path(f, x->path, x->path_len);
     const char *kind = cache_file_kind(x);
     if (kind) {
         fprintf(f, "  (startup cache, %s, %s%s", kind, c->variant[0] ? "variant " : "", c->variant);
@@ -146,8 +147,9 @@ static void text_change(FILE *f, const struct change *v, const struct change *c)
         fprintf(f, "%llu bytes", (unsigned long long)x->size);
         for (size_t k = 0; k < c->n_inc; k++) {
             const struct hpk_entry *y = v[c->inc[k]].x;
-            fprintf(f, "%s%s%.*s%s", !k ? "; with " : k + 1 == c->n_inc ? " and " : ", ",
-                    S_ISDIR(y->mode) ? "" : "provenance ", (int)y->path_len, y->path, S_ISDIR(y->mode) ? "/" : "");
+            fprintf(f, "%s%s", !k ? "; with " : k + 1 == c->n_inc ? " and " : ", ", S_ISDIR(y->mode) ? "" : "provenance ");
+            hpk_layout_print_path(f, y->path, y->path_len);
+            if (S_ISDIR(y->mode)) putc('/', f);
         }
         fputc(')', f);
     }

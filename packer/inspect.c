@@ -265,8 +265,9 @@ static void inspect_text(FILE *f, const struct view *v)
         fprintf(f, "healing:        on (hpack build --heal; HPACK_HEAL=off turns it off)\n");
     for (size_t i = 0; i < v->in->n_caches; i++) {
         hpk_config_select(v->a, v->in, i);
-        fprintf(f, "startup cache:  %.*s, %llu bytes, %s, trained for base %s with Java %s: %s\n", (int)v->in->cache->path_len,
-                v->in->cache->path, (unsigned long long)v->in->cache->size, v->in->prov_kind ? v->in->prov_kind : "?",
+        fputs("startup cache:  ", f);
+        hpk_layout_print_path(f, v->in->cache->path, v->in->cache->path_len);
+        fprintf(f, ", %llu bytes, %s, trained for base %s with Java %s: %s\n", (unsigned long long)v->in->cache->size, v->in->prov_kind ? v->in->prov_kind : "?",
                 v->in->prov_base ? v->in->prov_base : "?", v->in->prov_runtime ? v->in->prov_runtime : "?",
                 (v->in->trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
         if (v->in->variant) {
@@ -290,10 +291,12 @@ static void inspect_text(FILE *f, const struct view *v)
         const struct hpk_entry *x = &v->a->p.entries[i];
         char h[33];
         hpk_hash_hex(x->hash, h);
-        fprintf(f, "%-9s %-7s %04o %12llu %12llu %-6s %12llu %s %.*s\n", hpk_role_name(x->role),
+        fprintf(f, "%-9s %-7s %04o %12llu %12llu %-6s %12llu %s ", hpk_role_name(x->role),
                 S_ISDIR(x->mode) ? "dir" : S_ISLNK(x->mode) ? "symlink" : "file", x->mode & 07777,
                 (unsigned long long)x->size, (unsigned long long)x->stored_size, hpk_codec_name(x->codec),
-                (unsigned long long)x->offset, h, (int)x->path_len, x->path);
+                (unsigned long long)x->offset, h);
+        hpk_layout_print_path(f, x->path, x->path_len);
+        putc('\n', f);
     }
 }
 

@@ -34,8 +34,9 @@ static int check_config(const char *path, const struct hpk_artifact *a, char nam
         hpk_config_select(a, &in, i);
         if (in.n_caches > 1) snprintf(names[(*n_names)++], 64, "%s", hpk_config_cache_name(&in));
         if (in.trust != HPK_TRUST_OK) {
-            fprintf(stderr, "hpack: %s: startup cache %.*s (%s) is not bound to this payload: %s\n", path,
-                    (int)in.cache->path_len, in.cache->path, hpk_config_cache_name(&in), in.cache_why);
+            fprintf(stderr, "hpack: %s: startup cache ", path);
+            hpk_layout_print_path(stderr, in.cache->path, in.cache->path_len);
+            fprintf(stderr, " (%s) is not bound to this payload: %s\n", hpk_config_cache_name(&in), in.cache_why);
             st = HPK_ST_FAIL;
         }
     }

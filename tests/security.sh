@@ -297,3 +297,62 @@ t_sec_jlink_cache_link() {
     no_leftovers "$S/mine"
     [ ! -e "$S/tmp/hers/jl" ] && [ ! -e "$S/a" ] || fail "created below the attacker's directory"
 }
+
+# A ':' in a class path jar's name: the JVM splits its class path there, so
+# app/my:app.jar would be the elements app/my and app.jar, the second
+# relative to the working directory, whose app.jar anyone who can write
+# there supplies. hpack build names such a host jar my_app.jar in the tree;
+# a jar of a distribution keeps its name and is refused; a crafted
+# hpack/launch with such a value, or with a last component '*' (which the
+# java launcher expands), is refused by the launcher and by hpack verify.
+t_sec_cp_separator() {
+    local d=$W/sec.cpsep rt; rt=$(rt25)
+    rm -rf "$d"; mkdir -p "$d/in" "$d/cwd/src/demo" "$d/dist/lib" "$d/out"
+    cp "$SAMPLES/hello.jar" "$d/in/my:app.jar"
+    printf 'package demo;\npublic class Main { public static void main(String[] a) { System.out.println("EVIL"); } }\n' \
+        >"$d/cwd/src/demo/Main.java"
+    "$J25/bin/javac" --release 17 -d "$d/cwd/classes" "$d/cwd/src/demo/Main.java" || fail "javac"
+    "$J25/bin/jar" --create --file "$d/cwd/app.jar" -C "$d/cwd/classes" . || fail "jar"
+    "$HPACK" build -q --runtime "$rt" --jar "$d/in/my:app.jar" -o "$d/a" || fail "build with my:app.jar"
+    "$HPACK" inspect "$d/a" | grep -q ' app/my_app\.jar$' || fail "not packed as app/my_app.jar"
+    local out; out=$(cd "$d/cwd" && HPACK_CACHE_DIR=$d/c "$d/a" x 2>&1) || fail "run: $out"
+    ! grep -q EVIL <<<"$out" || fail "the working directory's app.jar ran: $out"
+    grep -q '^arg\[x\]$' <<<"$out" || fail "not the packed app: $out"
+    cp "$SAMPLES/hello.jar" "$d/dist/lib/x:y.jar"
+    expect_status 4 "dist/lib/x:y.jar: a class path jar cannot be named with ':'" \
+        "$HPACK" build --runtime "$rt" --app-dist "$d/dist" --cp 'lib/*' --main-class demo.Main -o "$d/out/b"
+    no_leftovers "$d/out"
+    local v
+    for v in 'app/a.jar:app.jar' 'app/*' 'app/a.jar'; do
+        "$CRAFT" "$d/crafted" d:runtime d:runtime/bin f:runtime/bin/java:x d:app f:app/a.jar:j "C:$v" || fail "craft $v"
+        if [ "$v" = app/a.jar ]; then
+            "$HPACK" verify "$d/crafted" >/dev/null || fail "the control does not verify"
+            continue
+        fi
+        expect_status 121 "hpack/launch is malformed" env HPACK_CACHE_DIR="$d/c2" "$d/crafted"
+        ! "$HPACK" verify "$d/crafted" >/dev/null 2>&1 || fail "hpack verify accepts cp=$v"
+    done
+}
+
+# Entry names may hold any byte but NUL: the listings (hpack inspect, hpack
+# diff, --hpack-info) and messages write control bytes as \xNN, so a name
+# cannot erase a line on the terminal or forge a row of the table.
+t_sec_listing_escapes() {
+    local d=$W/sec.esc
+    rm -rf "$d"; mkdir -p "$d"
+    "$CRAFT" "$d/plain" d:runtime d:runtime/bin f:runtime/bin/java:x d:app f:app/a.jar:j || fail craft
+    "$CRAFT" "$d/esc" d:runtime d:runtime/bin f:runtime/bin/java:x d:app f:app/a.jar:j \
+        $'f:app/b\e[2K\r.jar:x' $'f:app/n\nconfig    stored  0644 y.jar:y' || fail craft
+    local out
+    out=$("$HPACK" inspect "$d/esc") || fail "inspect: $out"
+    out+=$'\n'$("$HPACK" diff "$d/plain" "$d/esc")
+    out+=$'\n'$(HPACK_CACHE_DIR=$d/c "$d/esc" --hpack-info) || fail "--hpack-info: $out"
+    ! LC_ALL=C grep -q $'[\e\r]' <<<"$out" || fail "a control byte was printed raw: $(od -c <<<"$out" | grep -m3 '033\|\\r')"
+    ! grep -q '^config    stored' <<<"$out" || fail "a forged row: $(grep '^config    stored' <<<"$out")"
+    [ "$(grep -cF 'app/b\x1b[2K\x0d.jar' <<<"$out")" = 3 ] || fail "escaped name not listed by all three: $out"
+    [ "$(grep -cF 'app/n\x0aconfig    stored  0644 y.jar' <<<"$out")" = 3 ] ||
+        fail "newline not escaped in all three: $out"
+    # an error message is one line, whatever the file name it quotes
+    expect_status 4 'a\\x1b\[2K\\x0a\.jar: cannot read' \
+        "$HPACK" build --runtime "$(rt25)" --jar $'/nonexistent/a\e[2K\n.jar' -o "$d/o"
+}

@@ -10,8 +10,9 @@
  *         l:PATH:TARGET   symlink
  *         c:PATH:CONTENT  file with the CACHE role wherever PATH is
  *         D:PATH          directory of mode 0777, F:PATH:CONTENT file of mode 0666
+ *         C:VALUE         hpack/launch with this one cp value (any bytes but NUL)
  *   The role of each entry follows its top directory (runtime, app, hpack,
- *   cache). A valid hpack/launch is added unless a spec names it.
+ *   cache). A valid hpack/launch (cp=app/a.jar) is added unless a spec names it.
  */
 #define _GNU_SOURCE
 #include "../../packer/hpk_packer.h"
@@ -92,7 +93,19 @@ int main(int argc, char **argv)
         argc = n;
         argv = lines;
     }
+    static char cpconf[8192];
     for (int i = 2; i < argc && tb.n < 4090; i++) {
+        if (argv[i][0] == 'C' && argv[i][1] == ':') {
+            static const char head[] = "format=1\0java=runtime/bin/java\0main=demo.Main\0cp=";
+            size_t vl = strnlen(argv[i] + 2, sizeof cpconf - sizeof head - 1);
+            memcpy(cpconf, head, sizeof head - 1);
+            memcpy(cpconf + sizeof head - 1, argv[i] + 2, vl);
+            cpconf[sizeof head - 1 + vl] = 0;
+            add(&tb, "hpack", S_IFDIR | 0755, HPK_ROLE_CONFIG, NULL, 0);
+            add(&tb, "hpack/launch", S_IFREG | 0644, HPK_ROLE_CONFIG, cpconf, sizeof head + vl);
+            have_conf = 1;
+            continue;
+        }
         char *s = owned[tb.n] = strdup(argv[i]);
         char type = s[0];
         char *path = s + 2, *content = NULL;

@@ -97,6 +97,26 @@ static void test_launch_informational_keys(void **state)
     hpk_launch_free(&l);
 }
 
+/* A cp value is one class path element inside the tree: no ':' (the JVM
+ * splits there; the part after it would be relative to the working
+ * directory), no last component '*' (the java launcher expands it). */
+static void test_launch_cp_separator(void **state)
+{
+    (void)state;
+    assert_true(hpk_launch_cp_ok("app/a.jar"));
+    assert_true(hpk_launch_cp_ok("app/*x/a*.jar"));
+    assert_false(hpk_launch_cp_ok("app/my:app.jar"));
+    assert_false(hpk_launch_cp_ok("app/a.jar:"));
+    assert_false(hpk_launch_cp_ok("app/*"));
+    assert_false(hpk_launch_cp_ok("*"));
+    assert_false(hpk_launch_cp_ok("app/../a.jar"));
+    static const char c[] = "java=runtime/bin/java\0main=M\0cp=app/a.jar\0cp=app/b:c.jar\0";
+    struct hpk_launch l;
+    assert_int_equal(hpk_launch_decode(c, sizeof c - 1, &l), -1);
+    static const char w[] = "java=runtime/bin/java\0main=M\0cp=app/lib/*\0";
+    assert_int_equal(hpk_launch_decode(w, sizeof w - 1, &l), -1);
+}
+
 /* A config as hpk_config_load would leave it, without an artifact. */
 static struct hpk_entry cache_entry = {.path = "cache/abc.aot", .path_len = 13, .role = HPK_ROLE_CACHE,
                                        .mode = S_IFREG | 0644};
@@ -308,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_trust_refusals),
         cmocka_unit_test(test_trust_first_record_counts),
         cmocka_unit_test(test_launch_informational_keys),
+        cmocka_unit_test(test_launch_cp_separator),
         cmocka_unit_test(test_exec_line_cache_and_order),
         cmocka_unit_test(test_exec_line_without_cache),
         cmocka_unit_test(test_exec_line_variant_options),

@@ -1245,7 +1245,7 @@ static void test_parse_error_path(void **state)
     SETPATH(&b, I_EMPTY, "runtime/lib/e\0m\npty");
     reseal(&b);
     assert_int_equal(parse_err_path(&b, path), HPK_E_PATH);
-    assert_string_equal(path, "runtime/lib/e?m?pty");
+    assert_string_equal(path, "runtime/lib/e\\x00m\\x0apty");
     SETPATH(&b, I_EMPTY, "runtime/lib/empty");
     b.e[I_EMPTY].mode = S_IFIFO | 0644;
     reseal(&b);
@@ -2026,6 +2026,39 @@ static void test_slurp(void **state)
 /* 4. Paths, hashes, key/value records                                   */
 /* ===================================================================== */
 
+/* Listings and messages show a path's control bytes escaped, and cut a
+ * short buffer at a whole escape. */
+static void test_path_text(void **state)
+{
+    (void)state;
+    static const char p[] = "app/b\x1b[2K\r\n\x7f\\x.jar";
+    char out[HPK_PATH_TEXT_MAX];
+    hpk_layout_path_text(out, sizeof out, p, sizeof p - 1);
+    assert_string_equal(out, "app/b\\x1b[2K\\x0d\\x0a\\x7f\\x.jar");
+    /* what is escaped already stays so (hpk_fail escapes every message) */
+    char again[HPK_PATH_TEXT_MAX];
+    hpk_layout_path_text(again, sizeof again, out, strlen(out));
+    assert_string_equal(again, out);
+    char small[9];
+    hpk_layout_path_text(small, sizeof small, p, sizeof p - 1);
+    assert_string_equal(small, "app/b"); /* "\x1b" does not fit whole */
+    hpk_layout_path_text(small, 1, p, sizeof p - 1);
+    assert_string_equal(small, "");
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    hpk_layout_print_path(f, p, sizeof p - 1);
+    fclose(f);
+    assert_string_equal(buf, out);
+    free(buf);
+    /* the longest path, every byte escaped, fits */
+    static char longp[HPK_PATH_MAX];
+    memset(longp, 1, sizeof longp);
+    static char big[HPK_PATH_TEXT_MAX];
+    hpk_layout_path_text(big, sizeof big, longp, sizeof longp);
+    assert_int_equal(strlen(big), 4 * HPK_PATH_MAX);
+}
+
 static void test_path_ok(void **state)
 {
     (void)state;
@@ -2740,6 +2773,7 @@ int main(void)
         cmocka_unit_test(test_slurp),
         /* 4. paths, hashes, key/value */
         cmocka_unit_test(test_path_ok),
+        cmocka_unit_test(test_path_text),
         cmocka_unit_test(test_hash_hex),
         cmocka_unit_test(test_kv_next),
         cmocka_unit_test(test_launch_decode_good),
