@@ -169,13 +169,22 @@ int hpk_start_conditions(const struct hpk_start *c, const char *rootpath, char *
 static int record(const struct hpk_start *c, const char *rootpath, int argc, char **argv, int *app_status)
 {
     int aot = strcmp(c->cf.launch.cache_kind, "aot") == 0;
-    const char *rec[4] = {0};
+    /* The application's standard output is its own (HPACK_TRAIN=PATH on a
+     * production run whose output is data): the VM's lines about the cache
+     * ("AOTConfiguration recorded", "AOTCache creation is complete", the
+     * unified log's "[warning][cds] Skipping ...", whose default output is
+     * stdout) go to stderr. JDK 13-23 have no aot log tag. */
+    const char *rec[8] = {0};
+    int k = 0;
     if (aot) {
-        rec[0] = "-XX:AOTMode=record";
-        rec[1] = "-XX:AOTConfiguration=" HPK_TRAIN_FD_PATH "/aotconf";
+        rec[k++] = "-XX:AOTMode=record";
+        rec[k++] = "-XX:AOTConfiguration=" HPK_TRAIN_FD_PATH "/aotconf";
     } else {
-        rec[0] = "-XX:ArchiveClassesAtExit=" HPK_TRAIN_FD_PATH "/cache";
+        rec[k++] = "-XX:ArchiveClassesAtExit=" HPK_TRAIN_FD_PATH "/cache";
     }
+    const char *const to_stderr[] = {"-XX:+DisplayVMOutputToStderr", aot ? "-Xlog:aot*=off,cds*=off" : "-Xlog:cds*=off",
+                                     aot ? "-Xlog:aot*=warning,cds*=warning:stderr" : "-Xlog:cds*=warning:stderr"};
+    for (size_t i = 0; i < 3; i++) rec[k++] = to_stderr[i];
     char **b = hpk_start_argv(c, rootpath, 0, rec, NULL, argc, argv);
     if (c->debug) hpk_start_print_argv(stderr, b);
     int st = hpk_start_run_child(c, b);
@@ -187,7 +196,8 @@ static int record(const struct hpk_start *c, const char *rootpath, int argc, cha
             fprintf(stderr, "hpack: training: the JVM wrote no AOT configuration (app status %d)\n", *app_status);
             return *app_status ? *app_status : HPK_EXIT_EXEC;
         }
-        const char *cr[4] = {"-XX:AOTMode=create", rec[1], "-XX:AOTCache=" HPK_TRAIN_FD_PATH "/cache", NULL};
+        const char *cr[] = {"-XX:AOTMode=create", rec[1], "-XX:AOTCache=" HPK_TRAIN_FD_PATH "/cache",
+                            to_stderr[0], to_stderr[1], to_stderr[2], NULL};
         static const char *const none[] = {NULL}; /* nothing after the class path: create runs no application */
         char **cb = hpk_start_argv(c, rootpath, 0, cr, none, 0, NULL);
         if (c->debug) hpk_start_print_argv(stderr, cb);

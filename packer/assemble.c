@@ -88,6 +88,15 @@ static void cp_push(struct hpk_build *b, const char *path, const char *host)
  * the name inside the tree is ours to choose, as for app/2/ below. */
 static int add_jar(struct hpk_snapshot *s, struct hpk_build *b, const char *file, struct hpk_err *e)
 {
+    /* The same file again (a:b:a, or --jar a --cp a): the JVM takes the
+     * first; a second copy in the tree would only be more to ship. */
+    char *real = realpath(file, NULL);
+    int again = real && hpk_strv_has(&b->cp_hosts, real);
+    free(real);
+    if (again) {
+        hpk_info("%s: on the class path already; packed once", file);
+        return 0;
+    }
     char path[PATH_MAX], base[PATH_MAX];
     const char *slash = strrchr(file, '/');
     snprintf(base, sizeof base, "%s", slash ? slash + 1 : file);

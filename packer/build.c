@@ -284,6 +284,25 @@ static int tune_check(struct hpk_build *b)
     return 0;
 }
 
+/* An option getopt refused, in one line: the 90 lines of the usage after
+ * it would push the line that says what is wrong out of view. */
+static int opt_error(int c, char **argv)
+{
+    const char *name = NULL;
+    char shortname[3] = {'-', (char)optopt, 0};
+    for (const struct option *o = hpk_build_options; o->name && !name; o++)
+        if (o->val == optopt && optopt) name = o->name;
+    if (c == ':')
+        fprintf(stderr, "hpack build: %s%s needs a value (see hpack build --help)\n", name ? "--" : "",
+                name ? name : shortname);
+    else if (optopt)
+        fprintf(stderr, "hpack build: unknown option %s (see hpack build --help)\n", shortname);
+    else /* a long one, or the start of several (--tra) */
+        fprintf(stderr, "hpack build: unknown or ambiguous option %.*s (see hpack build --help)\n",
+                (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+    return HPK_ST_USAGE;
+}
+
 /* Options into b. Single-valued options: the last one counts, so the
  * command line overrides ./hpack.conf (read first). -1 to go on, else the
  * exit status (--help: 0). */
@@ -291,7 +310,8 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
 {
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, HPK_BUILD_SHORTOPTS, hpk_build_options, NULL)) != -1) {
+    opterr = 0; /* opt_error says it */
+    while ((c = getopt_long(argc, argv, ":" HPK_BUILD_SHORTOPTS, hpk_build_options, NULL)) != -1) {
         switch (c) {
         case O_RUNTIME: b->runtime = optarg; break;
         case O_APP_DIST: b->app_dist = optarg; break;
@@ -391,7 +411,7 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
         case 'q': hpk_verbose = 0; break;
         case 'v': hpk_verbose = 2; break;
         case O_HELP: fputs(build_usage, stdout); return 0;
-        default: fputs(build_usage, stderr); return HPK_ST_USAGE;
+        default: return opt_error(c, argv);
         }
     }
     return -1;
@@ -435,9 +455,12 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
     }
     /* Several --with-cache are measured on the training workload. */
     int measure_caches = b->more_caches.n && b->pick_best;
-    if (!b->train && (b->keep_da0 || (!measure_caches && (b->have_train_args || b->train_ready || b->train_workload ||
-                                                           b->train_dir || b->train_runs > 1 || b->train_variants.n)))) {
-        fprintf(stderr, "hpack build: --train-* and --keep-da0 need --train%s\n",
+    const char *needs_train = b->keep_da0 ? "--keep-da0" : measure_caches ? NULL
+                              : b->have_train_args ? "--train-arg" : b->train_ready ? "--train-ready"
+                              : b->train_workload ? "--train-workload" : b->train_dir ? "--train-dir"
+                              : b->train_runs > 1 ? "--train-runs" : b->train_variants.n ? "--train-variant" : NULL;
+    if (!b->train && needs_train) {
+        fprintf(stderr, "hpack build: %s needs --train%s\n", needs_train,
                 b->with_cache && !b->keep_da0 ? " (or several --with-cache with --pick best)" : "");
         return HPK_ST_USAGE;
     }
@@ -495,6 +518,28 @@ static int build_cmd(int argc, char **argv)
     return st;
 }
 
+/* An output that is also an input (`-o app.jar` after `--jar app.jar`: a
+ * slip of tab completion) would be replaced by the artifact, and the input
+ * lost. By device and inode, so that another name of the file is caught. */
+static int output_not_input(const struct hpk_build *b, const struct hpk_snapshot *s, const char *out,
+                            const char *what, struct hpk_err *e)
+{
+    struct stat o, st;
+    if (stat(out, &o) != 0) return 0; /* a new file */
+    const char *hit = NULL;
+    for (size_t i = 0; !hit && i < s->n; i++)
+        if (s->items[i].source && s->items[i].id.dev == o.st_dev && s->items[i].id.ino == o.st_ino)
+            hit = s->items[i].source;
+    const char *named[] = {b->runtime, b->app_dist, b->locked, b->tuned, b->with_cache};
+    for (size_t i = 0; !hit && i < sizeof named / sizeof *named + b->more_caches.n; i++) {
+        const char *p = i < sizeof named / sizeof *named ? named[i] : b->more_caches.v[i - sizeof named / sizeof *named];
+        if (p && stat(p, &st) == 0 && st.st_dev == o.st_dev && st.st_ino == o.st_ino) hit = p;
+    }
+    return hit ? hpk_fail(e, HPK_ST_OUTPUT, "%s: the %s is an input (%s); give another name, or the input is lost",
+                          out, what, hit)
+               : 0;
+}
+
 int hpk_build_run(struct hpk_build *b)
 {
     struct hpk_err e = {0};
@@ -532,6 +577,10 @@ int hpk_build_run(struct hpk_build *b)
     hpk_step_end();
     hpk_info("read %zu entries in %.2f s", s.n, hpk_now() - t0);
     if (b->locked && hpk_lock_check(&s, b->locked, &e) != 0) goto fail;
+    if (output_not_input(b, &s, b->output, "output", &e) != 0 ||
+        (b->keep_da0 && output_not_input(b, &s, b->keep_da0, "--keep-da0 file", &e) != 0) ||
+        (b->lock && output_not_input(b, &s, b->lock, "--lock file", &e) != 0))
+        goto fail;
     /* A plain build writes the artifact while it compresses (elfout.c);
      * training and tuning make DA0 and DA1 from the payload in memory. */
     int direct = !b->tune && !b->train && !b->with_cache;

@@ -174,7 +174,6 @@ void hpk_child_close(struct hpk_child *c)
     c->out = -1;
 }
 
-int hpk_child_capture(char *const *argv, char **out) { return hpk_child_capture_env(argv, NULL, out); }
 
 int hpk_child_capture_env(char *const *argv, char *const *env, char **out)
 {
@@ -186,6 +185,24 @@ int hpk_child_capture_env(char *const *argv, char *const *env, char **out)
     **out = 0;
     while (c.out >= 0) hpk_child_read(&c, out, &len);
     return hpk_child_wait(&c);
+}
+
+char **hpk_child_env_jdk(void)
+{
+    static const char *const drop[] = {"LANG=", "LANGUAGE=", "LC_", "JAVA_TOOL_OPTIONS=", "JDK_JAVA_OPTIONS=",
+                                       "_JAVA_OPTIONS=", "HPACK_"};
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = hpk_xmalloc((n + 2) * sizeof *env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = 0;
+        while (d < sizeof drop / sizeof *drop && strncmp(environ[i], drop[d], strlen(drop[d])) != 0) d++;
+        if (d == sizeof drop / sizeof *drop) env[k++] = environ[i];
+    }
+    env[k++] = "LC_ALL=C.UTF-8";
+    env[k] = NULL;
+    return env;
 }
 
 char **hpk_child_env(char *const *extra)

@@ -61,15 +61,22 @@ void hpk_child_close(struct hpk_child *c);
 /* An exit code from a wait status: the status, or 128 + the signal. */
 int hpk_child_code(int status);
 
-/* Run argv to its end, its stdout and stderr captured into *out (NUL
- * terminated, NULL if out of memory). The exit code, or -1 if it could not
- * be started. */
-int hpk_child_capture(char *const *argv, char **out);
-/* The same with the environment env (NULL: ours). */
+/* Run argv to its end in the environment env (NULL: ours), its stdout and
+ * stderr captured into *out (NUL terminated, NULL if out of memory). The
+ * exit code, or -1 if it could not be started. */
 int hpk_child_capture_env(char *const *argv, char *const *env, char **out);
 
 /* An environment: ours minus HPACK_*, plus `extra` ("K=V", NULL-ended).
  * Free the array (not the strings) with free(). */
 char **hpk_child_env(char *const *extra);
+
+/* The environment of the JDK's own tools (jdeps, jlink): ours minus
+ * HPACK_*, the locale (LANG, LANGUAGE, LC_*) and the JVM option variables
+ * (JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS, _JAVA_OPTIONS), plus LC_ALL=C.UTF-8.
+ * jlink's default CDS archive differs with the locale's charset (an archive
+ * dumped under C.UTF-8 is other bytes than under C), and the runtime is an
+ * input hpack promises to reproduce whatever the build host's locale.
+ * Free the array with free(). */
+char **hpk_child_env_jdk(void);
 
 #endif

@@ -70,7 +70,10 @@ static void list_modules(const char *jdk, const char *limit, struct hpk_strv *ou
     snprintf(exe, sizeof exe, "%s/bin/java", jdk);
     char *lim[] = {exe, "--limit-modules", (char *)limit, "--list-modules", NULL};
     char *all[] = {exe, "--list-modules", NULL};
-    if (hpk_child_capture(limit ? lim : all, &res) == 0 && res)
+    char **env = hpk_child_env_jdk();
+    int st = hpk_child_capture_env(limit ? lim : all, env, &res);
+    free(env);
+    if (st == 0 && res)
         for (char *save = NULL, *l = strtok_r(res, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
             char *at = strchr(l, '@');
             if (at) *at = 0;
@@ -178,6 +181,7 @@ static void jdeps_each(struct jdeps *j, char **why, int par)
 {
     size_t n = j->jars->n, next = 0, running = 0;
     struct hpk_child *c = hpk_xmalloc((n ? n : 1) * sizeof *c);
+    char **env = hpk_child_env_jdk();
     char **buf = calloc(n ? n : 1, sizeof *buf);
     size_t *len = calloc(n ? n : 1, sizeof *len);
     if (!buf || !len) hpk_oom();
@@ -189,7 +193,7 @@ static void jdeps_each(struct jdeps *j, char **why, int par)
                 continue;
             }
             char **av = jdeps_argv(j, next, next + 1);
-            if (!av || hpk_child_start(&c[next], av, NULL, NULL) != 0) {
+            if (!av || hpk_child_start(&c[next], av, env, NULL) != 0) {
                 free(av);
                 why[next++] = strdup("cannot start jdeps");
                 continue;
@@ -215,7 +219,7 @@ static void jdeps_each(struct jdeps *j, char **why, int par)
         }
     }
     for (size_t i = 0; i < n; i++) free(buf[i]);
-    free(c), free(buf), free(len);
+    free(c), free(buf), free(len), free(env);
 }
 
 void hpk_jdk_linked_closure(const char *jdk, const struct hpk_strv *mods, struct hpk_strv *out)
@@ -260,7 +264,9 @@ static char *jdeps_whole(struct jdeps *j)
     struct hpk_strv on_mp = {0}; /* indexes (as text) of the jars put on --module-path */
     for (;;) {
         char **av = jdeps_argv(j, 0, jars->n), *out = NULL;
-        int st = av ? hpk_child_capture(av, &out) : -1;
+        char **env = hpk_child_env_jdk();
+        int st = av ? hpk_child_capture_env(av, env, &out) : -1;
+        free(env);
         free(av);
         int ok = jdeps_result(j, st, out) == 0;
         free(last);

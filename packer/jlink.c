@@ -176,7 +176,9 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
 }
 
 /* The build cache's key: the JDK's identity (path, release, size and mtime
- * of lib/modules), the modules and the options. */
+ * of lib/modules), the modules, the options and jlink's environment (its
+ * locale: runtimes linked under the user's, before hpack fixed it, are
+ * not taken for ones linked under C.UTF-8). */
 static void cache_key(const char *jdk, const char *modules, const struct hpk_strv *opts, char key[33])
 {
     XXH3_state_t hs;
@@ -195,6 +197,8 @@ static void cache_key(const char *jdk, const char *modules, const struct hpk_str
         XXH3_128bits_update(&hs, id, sizeof id);
     }
     XXH3_128bits_update(&hs, modules, strlen(modules) + 1);
+    static const char env[] = "LC_ALL=C.UTF-8";
+    XXH3_128bits_update(&hs, env, sizeof env);
     for (size_t i = 0; i < opts->n; i++) XXH3_128bits_update(&hs, opts->v[i], strlen(opts->v[i]) + 1);
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&hs));
@@ -225,7 +229,9 @@ static int link_into(const char *jdk, const char *modules, const struct hpk_strv
     for (const char *q = modules; *q; q++) nm += *q == ',';
     hpk_step_begin("jlink: linking a runtime of %zu module(s) from %s", nm, jdk);
     char *msg = NULL;
-    int r = hpk_child_capture(av, &msg);
+    char **env = hpk_child_env_jdk();
+    int r = hpk_child_capture_env(av, env, &msg);
+    free(env);
     free(av);
     if (r != 0) {
         hpk_tmp_rm_tree(tmp);

@@ -316,5 +316,5 @@ assert sorted(str(x["variant"]) for x in json.load(sys.stdin)["changes"]) == ["N
         env HPACK_CACHE_DIR="$W/ahvu" HPACK_AOT=require "$W/art/ahv-unbound"
     expect_status 2 "unknown variant; known: large-heap portable" "$HPACK" build --train --train-variant huge \
         --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-bad"
-    expect_status 2 "need --train" "$HPACK" build --train-variant portable --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-bad"
+    expect_status 2 "--train-variant needs --train" "$HPACK" build --train-variant portable --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/ahv-bad"
 }

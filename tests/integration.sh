@@ -141,6 +141,15 @@ t_options_order_and_help() {
     local rc=0; "$HPACK" build --runtime "$rt" -o "$W/art/x" -- --jar 2>/dev/null || rc=$?
     [ $rc = 2 ] || fail "operand after -- accepted (status $rc)"
     rc=0; "$HPACK" frobnicate 2>/dev/null || rc=$?; [ $rc = 2 ] || fail "unknown command status $rc"
+    # a usage error is one line naming the option, not the whole usage
+    local err a
+    for a in "--bogus=1|unknown or ambiguous option --bogus " "--tra|unknown or ambiguous option --tra " \
+             "-x|unknown option -x " "--cp|--cp needs a value" "-o|--output needs a value" \
+             "--train-arg x|--train-arg needs --train" "--keep-da0 $W/k|--keep-da0 needs --train"; do
+        rc=0; err=$("$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/u" ${a%%|*} 2>&1 >/dev/null) || rc=$?
+        [ $rc = 2 ] && [ "$(wc -l <<<"$err")" = 1 ] && grep -qF -- "${a#*|}" <<<"$err" ||
+            fail "${a%%|*}: status $rc, not one line with '${a#*|}': $err"
+    done
 }
 t_cp_and_main_class() {
     local rt; rt=$(rt25)
@@ -150,6 +159,11 @@ t_cp_and_main_class() {
     grep -qx 'hpack.test=yes' <<<"$out" || fail "jvm option lost: $out"
     grep -qx 'java.class.path=/proc/self/fd/250/app/hello.jar:/proc/self/fd/250/app/http.jar' <<<"$out" ||
         fail "class path: $out"
+    # a jar listed twice (by another name too) is packed once, where it came first
+    ln -sf "$W/lib/hello.jar" "$W/lib2.jar"
+    "$HPACK" build -q --runtime "$rt" --cp "$W/lib/hello.jar:$W/lib/*:$W/lib2.jar" --main-class demo.Main -o "$W/art/cp2"
+    cmp <("$HPACK" inspect "$W/art/cp" | awk '$1 == "classpath"') <("$HPACK" inspect "$W/art/cp2" | awk '$1 == "classpath"') ||
+        fail "a jar listed twice was packed twice: $("$HPACK" inspect "$W/art/cp2" | grep ' app/')"
 }
 t_elf_tools_accept_artifact() {
     readelf -S -W "$H25" 2>&1 | grep -q ' \.hpack ' || fail "readelf does not list .hpack"
@@ -290,6 +304,22 @@ t_bad_inputs() {
     expect_status 4 "cannot read" "${as[@]}" "$HPACK" build --runtime "$W/pubrt" --cp "$W/secret.jar" --main-class a.B -o "$o/a"
     expect_status 6 "cannot write" "${as[@]}" "$HPACK" build --runtime "$W/pubrt" --jar "$W/pub.jar" -o "$W/ro/a"
     no_leftovers "$o"; no_leftovers "$W/ro"
+    # an output that is an input (-o app.jar after --jar app.jar), by its
+    # name, by another name (a hard link) or through a wildcard: refused,
+    # the input intact
+    mkdir -p "$W/oi/lib"; cp "$SAMPLES/hello.jar" "$W/oi/app.jar"; ln "$W/oi/app.jar" "$W/oi/same"
+    cp "$SAMPLES/hello.jar" "$W/oi/lib/x.jar"; tar -C "$W" -czf "$W/oi/rt.tgz" pubrt
+    expect_status 6 "app.jar: the output is an input ($W/oi/app.jar); give another name" \
+        "$HPACK" build --runtime "$W/pubrt" --jar "$W/oi/app.jar" -o "$W/oi/app.jar"
+    expect_status 6 "same: the output is an input" "$HPACK" build --runtime "$W/pubrt" --jar "$W/oi/app.jar" -o "$W/oi/same"
+    expect_status 6 "x.jar: the output is an input" \
+        "$HPACK" build --runtime "$W/pubrt" --cp "$W/oi/lib/*" --main-class demo.Main -o "$W/oi/lib/x.jar"
+    expect_status 6 "rt.tgz: the output is an input ($W/oi/rt.tgz)" \
+        "$HPACK" build --runtime "$W/oi/rt.tgz" --jar "$W/oi/app.jar" -o "$W/oi/rt.tgz"
+    expect_status 6 "app.jar: the --keep-da0 file is an input" \
+        "$HPACK" build --train --keep-da0 "$W/oi/app.jar" --runtime "$W/pubrt" --jar "$W/oi/app.jar" -o "$W/oi/da1"
+    cmp "$W/oi/app.jar" "$SAMPLES/hello.jar" && cmp "$W/oi/lib/x.jar" "$SAMPLES/hello.jar" || fail "an input was changed"
+    [ "$(ls -A "$W/oi")" = "$(printf 'app.jar\nlib\nrt.tgz\nsame')" ] || fail "left in $W/oi: $(ls -A "$W/oi")"
 }
 t_corrupt_artifact_refused() {
     local size; size=$(stat -c %s "$H25")
@@ -435,6 +465,21 @@ t_stale_cache_refused() {
     grep -q 'warning: startup cache not used' <<<"$out" || fail "no warning"
     grep -q 'demo.Main source: shared objects file' <<<"$out" && fail "stale cache used"
     return 0
+}
+# HPACK_TRAIN=PATH on a run whose standard output is data: the output is
+# the app's alone, the VM's lines about the cache (record and create mode's,
+# the unified log's warnings) go to stderr; JDK 25 (AOT) and 17 (CDS).
+t_hpack_train_keeps_stdout() {
+    local a want got n
+    for a in "$H25" "$H17"; do
+        n=$(basename "$a")
+        want=$(HPACK_CACHE_DIR=$W/tso "$a" 'x y' 2>/dev/null) || fail "$n: plain run"
+        got=$(HPACK_CACHE_DIR=$W/tso HPACK_TRAIN=$W/tso.$n.cache "$a" 'x y' 2>"$W/tso.$n.err") ||
+            fail "$n: training run: $(cat "$W/tso.$n.err")"
+        [ "$got" = "$want" ] || fail "$n: stdout of the training run differs: $(diff <(echo "$want") <(echo "$got"))"
+        [ -s "$W/tso.$n.cache" ] && [ -s "$W/tso.$n.cache.prov" ] || fail "$n: no cache recorded"
+    done
+    grep -q 'AOTCache creation is complete' "$W/tso.hello25.err" || fail "JDK 25: the VM's lines are not on stderr"
 }
 t_with_cache_reproduces_da1() {
     local rt; rt=$(rt25)

@@ -28,13 +28,16 @@ t_jdk_jlink_and_build_cache() {
 # jlink's output is the same from one run to the next (JDK 19 on): two
 # builds, each with its own empty jlink cache, give the same artifact. On
 # JDK 17 the default CDS archive differs every run (JDK-8253495), which
-# the build says when it links.
+# the build says when it links. The two builds run under other locales and
+# a JAVA_TOOL_OPTIONS: hpack runs jdeps and jlink under LC_ALL=C.UTF-8 and
+# without the JVM option variables (an archive dumped under C differs).
 t_jlink_fresh_caches_same_artifact() {
     need_jdks
-    local out i
+    local out i loc
     for i in 1 2; do
-        out=$(HPACK_JLINK_CACHE=$W/jlf$i "$HPACK" build --jdk "$J25" --jar "$SAMPLES/hello.jar" -o "$W/art/jlf$i" 2>&1) ||
-            fail "build $i: $out"
+        loc=LANG=C.UTF-8; [ $i = 1 ] || loc=LC_ALL=C
+        out=$(env -u LANG -u LC_ALL "$loc" JAVA_TOOL_OPTIONS=-Duser.language=fr HPACK_JLINK_CACHE=$W/jlf$i \
+            "$HPACK" build --jdk "$J25" --jar "$SAMPLES/hello.jar" -o "$W/art/jlf$i" 2>&1) || fail "build $i: $out"
         grep -q 'jlink: done' <<<"$out" || fail "jlink did not run: $out"
         ! grep -q 'different default CDS archive' <<<"$out" || fail "JDK 25 said its CDS archive differs: $out"
     done

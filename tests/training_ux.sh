@@ -48,7 +48,7 @@ t_work_dir_of_training() {
     [ -z "$(ls -A "$o/work")" ] || fail "the training left files in --train-dir: $(ls -A "$o/work")"
     expect_status 2 "--train-dir $o/nope: No such file" "$HPACK" build --train --train-dir "$o/nope" --runtime "$o/rt" \
         --jar "$SAMPLES/hello.jar" -o "$o/out/a"
-    expect_status 2 "need --train" "$HPACK" build --train-dir "$o/work" --runtime "$o/rt" --jar "$SAMPLES/hello.jar" -o "$o/out/a"
+    expect_status 2 "--train-dir needs --train" "$HPACK" build --train-dir "$o/work" --runtime "$o/rt" --jar "$SAMPLES/hello.jar" -o "$o/out/a"
 }
 
 t_failed_training_shows_the_app() {

@@ -183,7 +183,7 @@ t_tune_train_runs() {
     [ "$("$HPACK" hash "$o/a")" = "$("$HPACK" hash "$o/plain")" ] || fail "not the default options' DA0"
     expect_status 2 "--train-runs 0: expected a whole number from 1 to 8" "$HPACK" build --train --train-runs 0 \
         --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/b"
-    expect_status 2 "need --train" "$HPACK" build --train-runs 2 --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/b"
+    expect_status 2 "--train-runs needs --train" "$HPACK" build --train-runs 2 --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$o/b"
 }
 
 t_tune_with_caches_measured_or_first() {
