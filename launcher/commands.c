@@ -22,8 +22,12 @@ static void print_cache(const struct hpk_start *c, const char *label)
     hpk_layout_print_path(stdout, c->cf.cache->path, c->cf.cache->path_len);
     printf(" (%s", c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?");
     if (c->cf.variant) {
-        printf(", variant %s", c->cf.variant);
-        for (size_t i = 0; i < c->cf.n_cache_opts; i++) printf("%s%s", i ? " " : "; options ", c->cf.cache_opts[i]);
+        fputs(", variant ", stdout);
+        hpk_layout_print_path(stdout, c->cf.variant, strlen(c->cf.variant));
+        for (size_t i = 0; i < c->cf.n_cache_opts; i++) {
+            fputs(i ? " " : "; options ", stdout);
+            hpk_layout_print_path(stdout, c->cf.cache_opts[i], strlen(c->cf.cache_opts[i]));
+        }
     }
     putchar(')');
 }

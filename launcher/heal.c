@@ -391,7 +391,7 @@ int hpk_heal_record(struct hpk_start *c, struct hpk_heal *h, const char *rootpat
      * stdout at exit, and the unified log's default (warnings on stdout)
      * gets "[aot] Skipping ..." lines for classes it cannot archive. */
     const char *rec[] = {"-XX:AOTMode=record", "-XX:AOTConfiguration=" HPK_TRAIN_FD_PATH "/aotconf",
-                         "-XX:+UnlockDiagnosticVMOptions", "-XX:-DisplayVMOutput", "-Xlog:aot*=off,cds*=off", NULL};
+                         "-XX:+UnlockDiagnosticVMOptions", "-XX:-DisplayVMOutput", hpk_start_cache_log(c, 0), NULL};
     char **b = hpk_start_argv(c, rootpath, 0, rec, NULL, argc, argv);
     if (c->debug) {
         fprintf(stderr, "hpack: healing: recording a host-local startup cache in %s\nhpack: exec ", h->path);

@@ -85,6 +85,11 @@ char **hpk_start_argv(const struct hpk_start *c, const char *rootpath, int use_c
                       const char *const *after_cp, int argc, char **argv);
 /* The line on one line, shell-quoted where needed. */
 void hpk_start_print_argv(FILE *f, char **v);
+/* -Xlog selections for the VM's messages about its cache: JDK 25 logs them
+ * under the aot tag as well as cds; before 25 there is no aot tag, and an
+ * unknown tag stops the JVM ("Invalid tag 'aot' in log selection").
+ * which: 0 "off" (on stdout, the default output), 1 warnings to stderr. */
+const char *hpk_start_cache_log(const struct hpk_start *c, int which);
 /* execveat `java` through HPK_TREE_FD; returns only on failure (errno). */
 void hpk_start_exec(const struct hpk_start *c, char **v);
 

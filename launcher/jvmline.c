@@ -163,6 +163,15 @@ char **hpk_start_argv(const struct hpk_start *c, const char *rootpath, int use_c
     return v;
 }
 
+const char *hpk_start_cache_log(const struct hpk_start *c, int which)
+{
+    const char *v = c->cf.launch.runtime_version;
+    int aot_tag = v && atoi(v) >= 25;
+    static const char *const sel[2][2] = {{"-Xlog:cds*=off", "-Xlog:cds*=warning:stderr"},
+                                          {"-Xlog:aot*=off,cds*=off", "-Xlog:aot*=warning,cds*=warning:stderr"}};
+    return sel[aot_tag][which != 0];
+}
+
 static void print_quoted(FILE *f, const char *s)
 {
     int plain = *s != 0;
@@ -171,6 +180,19 @@ static void print_quoted(FILE *f, const char *s)
             plain = 0;
     if (plain) {
         fputs(s, f);
+        return;
+    }
+    /* A control byte (a crafted class path, an option with a newline) in
+     * bash's $'...' form, as \xNN: never raw on the terminal. */
+    int ctl = 0;
+    for (const char *p = s; *p; p++) ctl |= (unsigned char)*p < 0x20 || *p == 0x7f;
+    if (ctl) {
+        fputs("$'", f);
+        for (; *s; s++) {
+            if (*s == '\'' || *s == '\\') fprintf(f, "\\%c", *s);
+            else hpk_layout_print_path(f, s, 1);
+        }
+        fputc('\'', f);
         return;
     }
     fputc('\'', f);

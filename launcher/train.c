@@ -173,7 +173,7 @@ static int record(const struct hpk_start *c, const char *rootpath, int argc, cha
      * production run whose output is data): the VM's lines about the cache
      * ("AOTConfiguration recorded", "AOTCache creation is complete", the
      * unified log's "[warning][cds] Skipping ...", whose default output is
-     * stdout) go to stderr. JDK 13-23 have no aot log tag. */
+     * stdout) go to stderr. */
     const char *rec[8] = {0};
     int k = 0;
     if (aot) {
@@ -182,8 +182,7 @@ static int record(const struct hpk_start *c, const char *rootpath, int argc, cha
     } else {
         rec[k++] = "-XX:ArchiveClassesAtExit=" HPK_TRAIN_FD_PATH "/cache";
     }
-    const char *const to_stderr[] = {"-XX:+DisplayVMOutputToStderr", aot ? "-Xlog:aot*=off,cds*=off" : "-Xlog:cds*=off",
-                                     aot ? "-Xlog:aot*=warning,cds*=warning:stderr" : "-Xlog:cds*=warning:stderr"};
+    const char *const to_stderr[] = {"-XX:+DisplayVMOutputToStderr", hpk_start_cache_log(c, 0), hpk_start_cache_log(c, 1)};
     for (size_t i = 0; i < 3; i++) rec[k++] = to_stderr[i];
     char **b = hpk_start_argv(c, rootpath, 0, rec, NULL, argc, argv);
     if (c->debug) hpk_start_print_argv(stderr, b);

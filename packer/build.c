@@ -288,18 +288,16 @@ static int tune_check(struct hpk_build *b)
  * it would push the line that says what is wrong out of view. */
 static int opt_error(int c, char **argv)
 {
-    const char *name = NULL;
-    char shortname[3] = {'-', (char)optopt, 0};
-    for (const struct option *o = hpk_build_options; o->name && !name; o++)
-        if (o->val == optopt && optopt) name = o->name;
-    if (c == ':')
-        fprintf(stderr, "hpack build: %s%s needs a value (see hpack build --help)\n", name ? "--" : "",
-                name ? name : shortname);
-    else if (optopt)
-        fprintf(stderr, "hpack build: unknown option %s (see hpack build --help)\n", shortname);
+    const char *arg = argv[optind - 1];
+    int len = (int)strcspn(arg, "=");
+    if (c == ':') /* "--cp" or "-o" last, with nothing after it */
+        fprintf(stderr, "hpack build: %s needs a value (see hpack build --help)\n", arg);
+    else if (optopt && !strncmp(arg, "--", 2) && arg[len]) /* "--train=1": a known one given a value */
+        fprintf(stderr, "hpack build: %.*s takes no value (see hpack build --help)\n", len, arg);
+    else if (optopt > 32 && optopt < 127)
+        fprintf(stderr, "hpack build: unknown option -%c (see hpack build --help)\n", optopt);
     else /* a long one, or the start of several (--tra) */
-        fprintf(stderr, "hpack build: unknown or ambiguous option %.*s (see hpack build --help)\n",
-                (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+        fprintf(stderr, "hpack build: unknown or ambiguous option %.*s (see hpack build --help)\n", len, arg);
     return HPK_ST_USAGE;
 }
 

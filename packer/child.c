@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -185,6 +186,13 @@ int hpk_child_capture_env(char *const *argv, char *const *env, char **out)
     **out = 0;
     while (c.out >= 0) hpk_child_read(&c, out, &len);
     return hpk_child_wait(&c);
+}
+
+int hpk_child_has_c_utf8(void)
+{
+    locale_t l = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
+    if (l) freelocale(l);
+    return l != (locale_t)0;
 }
 
 char **hpk_child_env_jdk(void)

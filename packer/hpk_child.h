@@ -78,5 +78,8 @@ char **hpk_child_env(char *const *extra);
  * input hpack promises to reproduce whatever the build host's locale.
  * Free the array with free(). */
 char **hpk_child_env_jdk(void);
+/* Whether this host has the C.UTF-8 locale (glibc 2.35 and later build it
+ * in): without it the tools fall back to C, whose archive is other bytes. */
+int hpk_child_has_c_utf8(void);
 
 #endif

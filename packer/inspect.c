@@ -160,11 +160,20 @@ static void closure_list(const struct hpk_artifact *a, FILE *f, int json)
             }
             fputc('}', f);
         } else if (entry) {
-            fprintf(f, "  %.*s: %.*s -> %.*s (%.*s, from %.*s)\n", (int)fn[0], fl[0], (int)fn[1], fl[1], (int)fn[4], fl[4],
-                    (int)fn[2], fl[2], (int)fn[3], fl[3]);
+            /* jar: entry -> path (status, from source); manifest text is a third party's */
+            static const int order[] = {0, 1, 4, 2, 3};
+            static const char *const sep[] = {"  ", ": ", " -> ", " (", ", from "};
+            for (int i = 0; i < 5; i++) {
+                fputs(sep[i], f);
+                hpk_layout_print_path(f, fl[order[i]], fn[order[i]]);
+            }
+            fputs(")\n", f);
         } else {
-            fprintf(f, "  %.*s: manifest Class-Path rewritten by hpack (input jar xxh3-128 %.*s)\n", (int)fn[0], fl[0],
-                    (int)fn[1], fl[1]);
+            fputs("  ", f);
+            hpk_layout_print_path(f, fl[0], fn[0]);
+            fputs(": manifest Class-Path rewritten by hpack (input jar xxh3-128 ", f);
+            hpk_layout_print_path(f, fl[1], fn[1]);
+            fputs(")\n", f);
         }
     }
     if (json) fputs(n ? "\n  ]" : "]", f);
@@ -271,8 +280,13 @@ static void inspect_text(FILE *f, const struct view *v)
                 v->in->prov_base ? v->in->prov_base : "?", v->in->prov_runtime ? v->in->prov_runtime : "?",
                 (v->in->trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
         if (v->in->variant) {
-            fprintf(f, "cache variant:  %s, tried after the default; run with", v->in->variant);
-            for (size_t k = 0; k < v->in->n_cache_opts; k++) fprintf(f, " %s", v->in->cache_opts[k]);
+            fputs("cache variant:  ", f);
+            hpk_layout_print_path(f, v->in->variant, strlen(v->in->variant));
+            fputs(", tried after the default; run with", f);
+            for (size_t k = 0; k < v->in->n_cache_opts; k++) {
+                fputc(' ', f);
+                hpk_layout_print_path(f, v->in->cache_opts[k], strlen(v->in->cache_opts[k]));
+            }
             fputc('\n', f);
         }
         cond_text(f, v->in);
@@ -282,7 +296,10 @@ static void inspect_text(FILE *f, const struct view *v)
     if (!v->in->cache)
         fprintf(f, "startup cache:  none (%s)\n", v->in->launch.cache_kind ? v->in->launch.cache_kind : "this runtime cannot make one");
     fprintf(f, "exec:          ");
-    for (size_t i = 0; i < v->exn; i++) fprintf(f, " %s", v->ex[i]);
+    for (size_t i = 0; i < v->exn; i++) {
+        fputc(' ', f);
+        hpk_layout_print_path(f, v->ex[i], strlen(v->ex[i]));
+    }
     fputs(" \"$@\"\n", f);
     closure_list(v->a, f, 0);
     fprintf(f, "\n%-9s %-7s %5s %12s %12s %-6s %12s %-32s %s\n", "role", "type", "mode", "size", "stored",
@@ -311,8 +328,10 @@ int hpk_cmd_inspect(int argc, char **argv)
     struct hpk_artifact a;
     struct hpk_config in;
     if (hpk_open_artifact(path, &a, &e) != 0 || hpk_artifact_info(&a, &in, &e) != 0) {
-        fprintf(stderr, "hpack: %s%s%s\n", e.msg[0] == '/' || strstr(e.msg, path) ? "" : path,
-                e.msg[0] == '/' || strstr(e.msg, path) ? "" : ": ", e.msg);
+        char shown[HPK_PATH_TEXT_MAX]; /* the path as hpk_fail wrote it in e.msg */
+        hpk_layout_path_text(shown, sizeof shown, path, strlen(path));
+        int named = e.msg[0] == '/' || strstr(e.msg, shown);
+        fprintf(stderr, "hpack: %s%s%s\n", named ? "" : shown, named ? "" : ": ", e.msg);
         return HPK_ST_ARTIFACT;
     }
     struct view v = {.path = path, .a = &a, .in = &in, .ex = exec_line(&in)};

@@ -197,8 +197,9 @@ static void cache_key(const char *jdk, const char *modules, const struct hpk_str
         XXH3_128bits_update(&hs, id, sizeof id);
     }
     XXH3_128bits_update(&hs, modules, strlen(modules) + 1);
-    static const char env[] = "LC_ALL=C.UTF-8";
-    XXH3_128bits_update(&hs, env, sizeof env);
+    static const char env[] = "LC_ALL=C.UTF-8", fallback[] = "LC_ALL=C.UTF-8 (missing: C)";
+    if (hpk_child_has_c_utf8()) XXH3_128bits_update(&hs, env, sizeof env);
+    else XXH3_128bits_update(&hs, fallback, sizeof fallback);
     for (size_t i = 0; i < opts->n; i++) XXH3_128bits_update(&hs, opts->v[i], strlen(opts->v[i]) + 1);
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&hs));
@@ -276,6 +277,9 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_err *e)
     for (size_t i = 0; i < b->jlink_opts.n; i++) hpk_strv_push(&opts, b->jlink_opts.v[i]);
     char key[33];
     cache_key(jdk, b->modules, &opts, key);
+    if (!hpk_child_has_c_utf8())
+        hpk_warn("this host has no C.UTF-8 locale: jdeps and jlink run under C, whose default CDS archive is other "
+                 "bytes than on hosts that have it (the artifact is reproducible among hosts of the same kind)");
     char given[PATH_MAX], root[PATH_MAX], out[PATH_MAX + 64], p[PATH_MAX + 80];
     cache_root(given, sizeof given);
     /* Whoever can write the cache, or rename a directory on the way to it,

@@ -40,11 +40,16 @@ static struct {
 } step = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 
+/* One line, whatever the text it quotes holds (a third party's manifest,
+ * an entry name, a file name): control bytes as \xNN, like hpk_fail. */
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
+    char *m = NULL;
+    int n = vasprintf(&m, fmt, ap);
     fputs(prefix, stderr);
-    vfprintf(stderr, fmt, ap);
+    if (n >= 0) hpk_layout_print_path(stderr, m, (size_t)n);
     fputc('\n', stderr);
+    free(m);
 }
 
 void hpk_note(const char *fmt, ...)

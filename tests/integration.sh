@@ -144,7 +144,8 @@ t_options_order_and_help() {
     # a usage error is one line naming the option, not the whole usage
     local err a
     for a in "--bogus=1|unknown or ambiguous option --bogus " "--tra|unknown or ambiguous option --tra " \
-             "-x|unknown option -x " "--cp|--cp needs a value" "-o|--output needs a value" \
+             "-x|unknown option -x " "--cp|--cp needs a value" "-o|-o needs a value" \
+             "--train=1|--train takes no value" "--quiet=1|--quiet takes no value" "--heal -xq|unknown option -x " \
              "--train-arg x|--train-arg needs --train" "--keep-da0 $W/k|--keep-da0 needs --train"; do
         rc=0; err=$("$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/u" ${a%%|*} 2>&1 >/dev/null) || rc=$?
         [ $rc = 2 ] && [ "$(wc -l <<<"$err")" = 1 ] && grep -qF -- "${a#*|}" <<<"$err" ||

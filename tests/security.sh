@@ -352,6 +352,16 @@ t_sec_listing_escapes() {
     [ "$(grep -cF 'app/b\x1b[2K\x0d.jar' <<<"$out")" = 3 ] || fail "escaped name not listed by all three: $out"
     [ "$(grep -cF 'app/n\x0aconfig    stored  0644 y.jar' <<<"$out")" = 3 ] ||
         fail "newline not escaped in all three: $out"
+    # a class path value is a name too: in the exec lines of hpack inspect
+    # and --hpack-info (bash's $'...' quoting there)
+    "$CRAFT" "$d/cp" d:runtime d:runtime/bin f:runtime/bin/java:x d:app $'f:app/c\e[2K\n.jar:j' \
+        $'C:app/c\e[2K\n.jar' || fail craft
+    out=$("$HPACK" inspect "$d/cp" | grep '^exec:') || fail "inspect: no exec line"
+    out+=$'\n'$(HPACK_CACHE_DIR=$d/c "$d/cp" --hpack-info | grep '^exec:') || fail "--hpack-info: no exec line"
+    ! LC_ALL=C grep -q $'[\e\r]' <<<"$out" || fail "a control byte in an exec line: $out"
+    [ "$(wc -l <<<"$out")" = 2 ] || fail "an exec line was split: $out"
+    grep -qF "/proc/self/fd/250/app/c\x1b[2K\x0a.jar" <<<"$out" || fail "inspect: $out"
+    grep -qF "\$'/proc/self/fd/250/app/c\x1b[2K\x0a.jar'" <<<"$out" || fail "--hpack-info: $out"
     # an error message is one line, whatever the file name it quotes
     expect_status 4 'a\\x1b\[2K\\x0a\.jar: cannot read' \
         "$HPACK" build --runtime "$(rt25)" --jar $'/nonexistent/a\e[2K\n.jar' -o "$d/o"
