@@ -415,6 +415,14 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
     return -1;
 }
 
+/* Two outputs named alike, or the same existing file by two names. */
+static int same_output(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return a && b && (!strcmp(a, b) || (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+                                        sa.st_ino == sb.st_ino));
+}
+
 /* What getopt cannot see: missing, unknown and conflicting options. 0, or
  * the usage status with the reason printed. */
 static int check_opts(const struct hpk_build *b, int argc, char **argv)
@@ -441,6 +449,13 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
     }
     if (b->runtime && (b->jdk || b->add_modules || b->jlink_opts.n || b->provider_modules_given)) {
         fprintf(stderr, "hpack build: --runtime excludes --jdk, --add-modules, --provider-modules and --jlink-opt\n");
+        return HPK_ST_USAGE;
+    }
+    const char *twice = same_output(b->output, b->keep_da0) ? "-o and --keep-da0"
+                      : same_output(b->output, b->lock)     ? "-o and --lock"
+                      : same_output(b->keep_da0, b->lock)   ? "--keep-da0 and --lock" : NULL;
+    if (twice) {
+        fprintf(stderr, "hpack build: %s name the same file\n", twice);
         return HPK_ST_USAGE;
     }
     if (b->lock && b->locked) {

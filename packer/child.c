@@ -175,7 +175,6 @@ void hpk_child_close(struct hpk_child *c)
     c->out = -1;
 }
 
-
 int hpk_child_capture_env(char *const *argv, char *const *env, char **out)
 {
     struct hpk_child c;

@@ -146,7 +146,9 @@ t_options_order_and_help() {
     for a in "--bogus=1|unknown or ambiguous option --bogus " "--tra|unknown or ambiguous option --tra " \
              "-x|unknown option -x " "--cp|--cp needs a value" "-o|-o needs a value" \
              "--train=1|--train takes no value" "--quiet=1|--quiet takes no value" "--heal -xq|unknown option -x " \
-             "--train-arg x|--train-arg needs --train" "--keep-da0 $W/k|--keep-da0 needs --train"; do
+             "--train-arg x|--train-arg needs --train" "--keep-da0 $W/k|--keep-da0 needs --train" \
+             "--lock $W/art/u|-o and --lock name the same file" \
+             "--train --keep-da0 $W/k --lock $W/k|--keep-da0 and --lock name the same file"; do
         rc=0; err=$("$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" -o "$W/art/u" ${a%%|*} 2>&1 >/dev/null) || rc=$?
         [ $rc = 2 ] && [ "$(wc -l <<<"$err")" = 1 ] && grep -qF -- "${a#*|}" <<<"$err" ||
             fail "${a%%|*}: status $rc, not one line with '${a#*|}': $err"
