@@ -471,10 +471,16 @@ t_stale_cache_refused() {
 }
 # HPACK_TRAIN=PATH on a run whose standard output is data: the output is
 # the app's alone, the VM's lines about the cache (record and create mode's,
-# the unified log's warnings) go to stderr; JDK 25 (AOT) and 17 (CDS).
+# the unified log's warnings) go to stderr; JDK 25 (AOT) and 17 (CDS, with
+# a signed jar, whose classes the dynamic archive skips with a warning).
 t_hpack_train_keeps_stdout() {
-    local a want got n
-    for a in "$H25" "$H17"; do
+    local a want got n s=$W/tso.signed
+    mkdir -p "$s"; cp "$SAMPLES/hello.jar" "$s/hello.jar"
+    "$J17/bin/keytool" -genkeypair -keystore "$s/ks" -storepass secret1 -keypass secret1 -alias a -dname CN=hpack \
+        -keyalg EC -validity 2 >/dev/null 2>&1 || fail "keytool"
+    "$J17/bin/jarsigner" -keystore "$s/ks" -storepass secret1 "$s/hello.jar" a >/dev/null 2>&1 || fail "jarsigner"
+    "$HPACK" build -q --runtime "$J17" --jar "$s/hello.jar" -o "$s/hello17s" 2>/dev/null || fail "build (signed jar)"
+    for a in "$H25" "$s/hello17s"; do
         n=$(basename "$a")
         want=$(HPACK_CACHE_DIR=$W/tso "$a" 'x y' 2>/dev/null) || fail "$n: plain run"
         got=$(HPACK_CACHE_DIR=$W/tso HPACK_TRAIN=$W/tso.$n.cache "$a" 'x y' 2>"$W/tso.$n.err") ||
@@ -483,6 +489,8 @@ t_hpack_train_keeps_stdout() {
         [ -s "$W/tso.$n.cache" ] && [ -s "$W/tso.$n.cache.prov" ] || fail "$n: no cache recorded"
     done
     grep -q 'AOTCache creation is complete' "$W/tso.hello25.err" || fail "JDK 25: the VM's lines are not on stderr"
+    grep -q 'warning.*cds.*Skipping demo/Main: Signed JAR' "$W/tso.hello17s.err" ||
+        fail "JDK 17: the dynamic archive's warnings are not on stderr: $(cat "$W/tso.hello17s.err")"
 }
 t_with_cache_reproduces_da1() {
     local rt; rt=$(rt25)
