@@ -268,12 +268,23 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_err *e)
     char jdk[PATH_MAX];
     int major = 0;
     if (choose_jdk(b, jdk, &major, e) != 0 || module_list(b, jdk, major, e) != 0) return -1;
-    /* The options: deterministic defaults, then the user's. A base CDS
-     * archive is generated so that JDK 13-23 runtimes can train (dynamic CDS
-     * layers on it) and every runtime starts faster. */
+    /* The options: deterministic defaults, then the user's (jlink keeps the
+     * last of a repeated option, so --jlink-opt=--compress=zip-0 undoes ours).
+     * A base CDS archive is generated so that JDK 13-23 runtimes can train
+     * (dynamic CDS layers on it) and every runtime starts faster.
+     *
+     * lib/modules is deflated resource by resource (zip-6; JDK 21 named the
+     * levels, before it "2" is the same): a first start writes the unpacked
+     * tree into fresh page cache, the most of its cost (docs/results.md), and
+     * Clojure's lib/modules shrinks from 55.8 to 26.8 MB, its first start on
+     * Temurin 25 from 344 to 254 ms. The JVM inflates only the classes that
+     * neither the startup cache nor the default CDS archive holds, so the
+     * warm start is unchanged (210 / 211 ms); the artifact grows by a fifth
+     * (46.5 to 55.7 MB), zstd finding less in deflated resources. */
     struct hpk_strv opts = {0};
-    const char *defaults[] = {"--strip-debug", "--no-header-files", "--no-man-pages", "--generate-cds-archive"};
-    for (size_t i = 0; i < 4; i++) hpk_strv_push(&opts, defaults[i]);
+    const char *defaults[] = {"--strip-debug", "--no-header-files", "--no-man-pages", "--generate-cds-archive",
+                              major >= 21 ? "--compress=zip-6" : "--compress=2"};
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) hpk_strv_push(&opts, defaults[i]);
     for (size_t i = 0; i < b->jlink_opts.n; i++) hpk_strv_push(&opts, b->jlink_opts.v[i]);
     char key[33];
     cache_key(jdk, b->modules, &opts, key);

@@ -44,6 +44,8 @@ echo "== building Clojure DA1 (--jdk, --train), default codec and --compress zli
 TRAIN=(--train --train-arg -e --train-arg "$EXPR")
 q "$HPACK" build -q --jdk "$J25" --jar "$CLJ" "${TRAIN[@]}" -o "$B/clj"
 q "$HPACK" build -q --jdk "$J25" --jar "$CLJ" "${TRAIN[@]}" --compress zlib:4 -o "$B/clj.zlib"
+# lib/modules as jlink writes it without --compress (hpack deflates it by default)
+q "$HPACK" build -q --jdk "$J25" --jar "$CLJ" "${TRAIN[@]}" --jlink-opt=--compress=zip-0 -o "$B/clj.raw"
 export HPACK_CACHE_DIR=$B/warm
 unset HPACK_DEBUG HPACK_JAVA_OPTS HPACK_AOT HPACK_TRAIN HPACK_THREADS
 want=$("$B/clj" -e "$EXPR")
@@ -55,7 +57,7 @@ CP=$(HPACK_DEBUG=1 "$B/clj" -e 1 2>&1 >/dev/null | sed -n 's/^hpack: exec .* -cp
 # plain java -cp: the same jars from the host, on the same JDK
 HOSTCP=$CLJ:/usr/share/maven-repo/org/clojure/spec.alpha/debian/spec.alpha-debian.jar:/usr/share/maven-repo/org/clojure/core.specs.alpha/debian/core.specs.alpha-debian.jar
 [ "$("$J25/bin/java" -cp "$HOSTCP" clojure.main -e "$EXPR")" = "$want" ] || { echo "plain java -cp differs" >&2; exit 1; }
-echo "  artifact $(mb "$(fsz "$B/clj")") (zlib:4 $(mb "$(fsz "$B/clj.zlib")")); unpacked tree $TREE_MB MB ($(find "$B/tree" | wc -l) paths); class path in the artifact: $CP"
+echo "  artifact $(mb "$(fsz "$B/clj")") (zlib:4 $(mb "$(fsz "$B/clj.zlib")"), lib/modules not deflated $(mb "$(fsz "$B/clj.raw")")); unpacked tree $TREE_MB MB ($(find "$B/tree" | wc -l) paths); class path in the artifact: $CP"
 
 # ---- 1-3: first start, warm start, plain java, tar -xf ----
 echo "== first start (empty cache dir) vs warm start vs plain java -cp vs tar -xf of the tree"
@@ -65,13 +67,17 @@ run_first() { HPACK_CACHE_DIR=$B/out "$B/clj" -e "$EXPR" >/dev/null; }
 pre_firstz() { fresh; }
 run_firstz() { HPACK_CACHE_DIR=$B/out "$B/clj.zlib" -e "$EXPR" >/dev/null; }
 run_warm() { "$B/clj" -e "$EXPR" >/dev/null; }
+run_warmr() { "$B/clj.raw" -e "$EXPR" >/dev/null; }
 run_plain() { "$J25/bin/java" -cp "$HOSTCP" clojure.main -e "$EXPR" >/dev/null; }
 pre_untar() { fresh; mkdir "$B/out"; }
 run_untar() { tar -xf "$B/tree.tar" -C "$B/out"; }
+pre_firstr() { fresh; }
+run_firstr() { HPACK_CACHE_DIR=$B/out "$B/clj.raw" -e "$EXPR" >/dev/null; }
 pre_first1() { fresh; }
 run_first1() { HPACK_THREADS=1 HPACK_CACHE_DIR=$B/out "$B/clj" -e "$EXPR" >/dev/null; }
 "$B/clj" -e 1 >/dev/null # the warm tree
-WARMUP=1 bench "$RUNS" first warm plain untar firstz first1
+"$B/clj.raw" -e 1 >/dev/null
+WARMUP=1 bench "$RUNS" first warm plain untar firstz first1 firstr warmr
 rm -rf "$B/out"
 
 # ---- 4: hpack extract -o x.tar vs tar -cf of the unpacked tree ----
@@ -124,8 +130,8 @@ TGZ_CLJ=$B/tree.tgz
 tar -C "$B/tree" -czf "$TGZ_CLJ" .
 
 # ---- the table ----
-row "first start (unpack + run) / warm start, Clojure" "$(pratio first warm)" "$(med first) s / $(med warm) s" "--compress zlib:4: $(pratio firstz warm) ($(med firstz) s); HPACK_THREADS=1: $(pratio first1 warm) ($(med first1) s)"
-row "first start / plain java -cp, Clojure" "$(pratio first plain)" "$(med first) s / $(med plain) s" "zlib:4: $(pratio firstz plain)"
+row "first start (unpack + run) / warm start, Clojure" "$(pratio first warm)" "$(med first) s / $(med warm) s" "--compress zlib:4: $(pratio firstz warm) ($(med firstz) s); HPACK_THREADS=1: $(pratio first1 warm) ($(med first1) s); lib/modules not deflated (--jlink-opt=--compress=zip-0): $(pratio firstr warm) ($(med firstr) s; its warm start $(med warmr) s)"
+row "first start / plain java -cp, Clojure" "$(pratio first plain)" "$(med first) s / $(med plain) s" "zlib:4: $(pratio firstz plain); not deflated: $(pratio firstr plain)"
 row "unpack (first - warm) / tar -xf of the tree" "$(uratio first warm untar)" \
     "$(awk -v a="$(median <"$T/first")" -v b="$(median <"$T/warm")" 'BEGIN {printf "%.3f", (a - b) / 1e6}') s / $(med untar) s" \
     "zlib:4: $(uratio firstz warm untar); 1 thread: $(uratio first1 warm untar)"
@@ -139,7 +145,7 @@ row "artifact / tar.gz, that JDK" "$(awk -v a="$(fsz "$B/jdk.art")" -v b="$(fsz 
 row "artifact at --compress zstd:19 / tar.gz, that JDK" "$(awk -v a="$(fsz "$B/jdk19.art")" -v b="$(fsz "$B/jdk.tgz")" 'BEGIN {printf "%.3f", a / b}')" \
     "$(mb "$(fsz "$B/jdk19.art")") / $(mb "$(fsz "$B/jdk.tgz")")" "one build: $T19 s"
 row "artifact / tar.gz of its tree, Clojure" "$(awk -v a="$(fsz "$B/clj")" -v b="$(fsz "$TGZ_CLJ")" 'BEGIN {printf "%.2f", a / b}')" \
-    "$(mb "$(fsz "$B/clj")") / $(mb "$(fsz "$TGZ_CLJ")")" "zlib:4 artifact: $(mb "$(fsz "$B/clj.zlib")")"
+    "$(mb "$(fsz "$B/clj")") / $(mb "$(fsz "$TGZ_CLJ")")" "zlib:4 artifact: $(mb "$(fsz "$B/clj.zlib")"); lib/modules not deflated: $(mb "$(fsz "$B/clj.raw")")"
 echo
 echo "| figure | measured | medians | also |"
 echo "|---|---|---|---|"

@@ -47,6 +47,34 @@ t_jlink_fresh_caches_same_artifact() {
     grep -q "jlink: JDK 17 writes a different default CDS archive .*--runtime $W/jlf17/" <<<"$out" || fail "JDK 17: no word of it: $out"
     rm -rf "$W/jlf1" "$W/jlf2" "$W/jlf17"
 }
+# A linked runtime's lib/modules is deflated resource by resource (jlink
+# --compress=zip-6 from JDK 21, =2 before): a first start writes half the
+# bytes (docs/results.md). A --jlink-opt=--compress=... comes after the
+# default and wins. On JDK 17 the dynamic archive trains on such an image.
+t_jdk_modules_deflated() {
+    need_jdks
+    local o=$W/jlz out mod; mkdir -p "$o"
+    mod() { rm -rf "$o/x"; "$1" --hpack-extract "$o/x" >/dev/null || fail "$1: --hpack-extract"; stat -c %s "$o/x/runtime/lib/modules"; }
+    HPACK_JLINK_CACHE=$o/c "$HPACK" build -q --jdk "$J25" --jar "$SAMPLES/hello.jar" -o "$o/d25" || fail "default build"
+    HPACK_JLINK_CACHE=$o/c "$HPACK" build -q --jdk "$J25" --jar "$SAMPLES/hello.jar" --jlink-opt=--compress=zip-0 -o "$o/z25" ||
+        fail "--jlink-opt=--compress=zip-0 build"
+    local d z; d=$(mod "$o/d25"); z=$(mod "$o/z25")
+    echo "INFO: JDK 25 lib/modules $d bytes deflated, $z with --compress=zip-0"
+    [ $((d * 10)) -lt $((z * 6)) ] || fail "JDK 25: lib/modules $d bytes by default, $z with zip-0: not deflated"
+    for a in d25 z25; do
+        HPACK_CACHE_DIR=$o/r run_clean "$o/$a" | grep -q 'Hello from hpack' || fail "$a does not run"
+    done
+    out=$(HPACK_JLINK_CACHE=$o/c "$HPACK" build --jdk "$J17" --jar "$SAMPLES/hello.jar" --train -o "$o/d17" 2>&1) ||
+        fail "JDK 17 --train: $out"
+    HPACK_JLINK_CACHE=$o/c "$HPACK" build -q --jdk "$J17" --jar "$SAMPLES/hello.jar" --jlink-opt=--compress=0 -o "$o/z17" ||
+        fail "JDK 17 --jlink-opt=--compress=0 build"
+    d=$(mod "$o/d17"); z=$(mod "$o/z17")
+    echo "INFO: JDK 17 lib/modules $d bytes deflated, $z with --compress=0"
+    [ $((d * 10)) -lt $((z * 7)) ] || fail "JDK 17: lib/modules $d bytes by default, $z with --compress=0: not deflated"
+    out=$(HPACK_CACHE_DIR=$o/r HPACK_DEBUG=1 "$o/d17" 2>&1) || fail "JDK 17 DA1: $out"
+    grep -q 'Hello from hpack' <<<"$out" && grep -q "startup cache .* applies" <<<"$out" || fail "JDK 17 DA1 without its cache: $out"
+    rm -rf "$o"
+}
 t_jdk_provider_modules() {
     [ -n "$J25" ] || fail "JDK 25 not found"
     [ -n "$J17" ] || fail "OpenJDK 17 not found under /usr/lib/jvm: this test needs it (and its jmods)"
