@@ -474,6 +474,11 @@ for line in open(sys.argv[1]):
             continue
     elif rest.endswith('<unfinished ...>'):
         rest = rest[:-len('<unfinished ...>')].rstrip()
+        c = re.match(r'close\((\d+)', rest)
+        if c:  # the fd is free once close starts: another thread's openat may get it before this returns
+            name.pop(c.group(1), None)
+            pending[pid] = 'closed'
+            continue
         if not rest.startswith('pwrite64('):
             pending[pid] = rest
             continue
