@@ -182,15 +182,21 @@ static void print_quoted(FILE *f, const char *s)
         fputs(s, f);
         return;
     }
-    /* A control byte (a crafted class path, an option with a newline) in
-     * bash's $'...' form, as \xNN: never raw on the terminal. */
-    int ctl = 0;
-    for (const char *p = s; *p; p++) ctl |= (unsigned char)*p < 0x20 || *p == 0x7f;
+    /* A control character or a byte that is not UTF-8 (a crafted class
+     * path, an option with a newline) in bash's $'...' form, as \xNN:
+     * never raw on the terminal (hpk_layout_text_unit). */
+    size_t len = strlen(s);
+    int ctl = 0, esc;
+    for (size_t i = 0, n; i < len && !ctl; i += n) {
+        n = hpk_layout_text_unit(s + i, len - i, &esc);
+        ctl = esc;
+    }
     if (ctl) {
         fputs("$'", f);
-        for (; *s; s++) {
-            if (*s == '\'' || *s == '\\') fprintf(f, "\\%c", *s);
-            else hpk_layout_print_path(f, s, 1);
+        for (size_t i = 0, n; i < len; i += n) {
+            n = hpk_layout_text_unit(s + i, len - i, &esc);
+            if (s[i] == '\'' || s[i] == '\\') fprintf(f, "\\%c", s[i]);
+            else hpk_layout_print_path(f, s + i, n);
         }
         fputc('\'', f);
         return;

@@ -185,13 +185,20 @@ int hpk_layout_path_ok(const char *path, size_t len);
 
 /* An entry path for a person to read: a path may hold any byte but NUL,
  * and a listing or message must not let it erase or forge lines on a
- * terminal, so bytes below 0x20 and 0x7f are written as \xNN (text
- * already so written stays as it is: hpk_fail applies it to every
- * message). hpk_layout_path_text() writes it NUL-terminated into out, cut
- * at a whole escape when out is short (HPK_PATH_TEXT_MAX always holds it). */
+ * terminal, so control characters are written as \xNN, a byte each: C0
+ * (below 0x20), DEL, C1 (U+0080-U+009F, in UTF-8 0xc2 0x80-0x9f) and every
+ * byte that is not part of well-formed UTF-8 (a terminal in an 8-bit mode
+ * takes a lone 0x9b as CSI). Other UTF-8 is written as it is; text already
+ * so written stays as it is (hpk_fail applies it to every message).
+ * hpk_layout_path_text() writes it NUL-terminated into out, cut before a
+ * character that does not fit whole (HPK_PATH_TEXT_MAX always holds it).
+ * hpk_layout_text_unit() gives the length of the character at p (1 to 4;
+ * 1 for a byte that begins no well-formed sequence) and whether it is
+ * escaped. */
 #define HPK_PATH_TEXT_MAX (4 * HPK_PATH_MAX + 1)
 void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len);
 void hpk_layout_print_path(FILE *f, const char *path, size_t len);
+size_t hpk_layout_text_unit(const char *p, size_t len, int *escaped);
 
 /* Resolve a relative symlink target `t`, for a link at path `link`, lexically
  * within the namespace `link` lives in (entry paths for the launcher, paths

@@ -458,28 +458,51 @@ static int parent_ok(const struct hpk_entry **idx, uint32_t count, const struct 
     return 0;
 }
 
+size_t hpk_layout_text_unit(const char *p, size_t len, int *escaped)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    unsigned char c = u[0];
+    *escaped = c < 0x20 || c == 0x7f;
+    if (c < 0x80) return 1;
+    /* RFC 3629's table: the second byte's range depends on the first (no
+     * overlong forms, no surrogates, nothing above U+10FFFF). */
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80, hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    *escaped = 1;
+    if (n == 0 || n > len || u[1] < lo || u[1] > hi) return 1;
+    for (size_t i = 2; i < n; i++)
+        if (u[i] < 0x80 || u[i] > 0xbf) return 1;
+    *escaped = c == 0xc2 && u[1] < 0xa0; /* C1 */
+    return n;
+}
+
 void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)path[i];
-        char esc[4] = {(char)c, 0, 0, 0};
-        size_t n = 1;
-        if (c < 0x20 || c == 0x7f) esc[0] = '\\', esc[1] = 'x', esc[2] = hex[c >> 4], esc[3] = hex[c & 15], n = 4;
-        if (o + n >= outn) break;
-        memcpy(out + o, esc, n);
-        o += n;
+    for (size_t i = 0; i < len;) {
+        int esc;
+        size_t n = hpk_layout_text_unit(path + i, len - i, &esc), w = esc ? 4 * n : n;
+        if (o + w >= outn) break;
+        for (size_t k = 0; k < n; k++) {
+            unsigned char c = (unsigned char)path[i + k];
+            if (!esc) out[o++] = (char)c;
+            else out[o++] = '\\', out[o++] = 'x', out[o++] = hex[c >> 4], out[o++] = hex[c & 15];
+        }
+        i += n;
     }
     if (outn) out[o] = 0;
 }
 
 void hpk_layout_print_path(FILE *f, const char *path, size_t len)
 {
-    char t[5];
-    for (size_t i = 0; i < len; i++) {
-        hpk_layout_path_text(t, sizeof t, path + i, 1);
+    char t[17];
+    for (size_t i = 0; i < len;) {
+        int esc;
+        size_t n = hpk_layout_text_unit(path + i, len - i, &esc);
+        hpk_layout_path_text(t, sizeof t, path + i, n);
         fputs(t, f);
+        i += n;
     }
 }
 

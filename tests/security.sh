@@ -342,26 +342,37 @@ t_sec_listing_escapes() {
     rm -rf "$d"; mkdir -p "$d"
     "$CRAFT" "$d/plain" d:runtime d:runtime/bin f:runtime/bin/java:x d:app f:app/a.jar:j || fail craft
     "$CRAFT" "$d/esc" d:runtime d:runtime/bin f:runtime/bin/java:x d:app f:app/a.jar:j \
-        $'f:app/b\e[2K\r.jar:x' $'f:app/n\nconfig    stored  0644 y.jar:y' || fail craft
+        $'f:app/b\e[2K\r.jar:x' $'f:app/n\nconfig    stored  0644 y.jar:y' $'f:app/c\xc2\x9b2J\x9b.jar:z' \
+        $'f:app/caf\xc3\xa9.jar:w' || fail craft
     local out
     out=$("$HPACK" inspect "$d/esc") || fail "inspect: $out"
     out+=$'\n'$("$HPACK" diff "$d/plain" "$d/esc")
     out+=$'\n'$(HPACK_CACHE_DIR=$d/c "$d/esc" --hpack-info) || fail "--hpack-info: $out"
-    ! LC_ALL=C grep -q $'[\e\r]' <<<"$out" || fail "a control byte was printed raw: $(od -c <<<"$out" | grep -m3 '033\|\\r')"
+    ! LC_ALL=C grep -q $'[\e\r\x9b]' <<<"$out" || fail "a control byte was printed raw: $(od -c <<<"$out" | grep -m3 '033\|\\r\|233')"
     ! grep -q '^config    stored' <<<"$out" || fail "a forged row: $(grep '^config    stored' <<<"$out")"
     [ "$(grep -cF 'app/b\x1b[2K\x0d.jar' <<<"$out")" = 3 ] || fail "escaped name not listed by all three: $out"
     [ "$(grep -cF 'app/n\x0aconfig    stored  0644 y.jar' <<<"$out")" = 3 ] ||
         fail "newline not escaped in all three: $out"
+    # C1 controls (U+009B, CSI, in UTF-8) and bytes that are not UTF-8 (a
+    # lone 0x9b: CSI to a terminal in an 8-bit mode) are escaped too; other
+    # UTF-8 is not
+    [ "$(grep -cF 'app/c\xc2\x9b2J\x9b.jar' <<<"$out")" = 3 ] || fail "C1 or non-UTF-8 not escaped in all three: $out"
+    [ "$(grep -cF $'app/caf\xc3\xa9.jar' <<<"$out")" = 3 ] || fail "UTF-8 name not listed as it is by all three: $out"
     # a class path value is a name too: in the exec lines of hpack inspect
     # and --hpack-info (bash's $'...' quoting there)
-    "$CRAFT" "$d/cp" d:runtime d:runtime/bin f:runtime/bin/java:x d:app $'f:app/c\e[2K\n.jar:j' \
-        $'C:app/c\e[2K\n.jar' || fail craft
+    "$CRAFT" "$d/cp" d:runtime d:runtime/bin f:runtime/bin/java:x d:app $'f:app/c\e[2K\n\x9b.jar:j' \
+        $'C:app/c\e[2K\n\x9b.jar' || fail craft
     out=$("$HPACK" inspect "$d/cp" | grep '^exec:') || fail "inspect: no exec line"
     out+=$'\n'$(HPACK_CACHE_DIR=$d/c "$d/cp" --hpack-info | grep '^exec:') || fail "--hpack-info: no exec line"
-    ! LC_ALL=C grep -q $'[\e\r]' <<<"$out" || fail "a control byte in an exec line: $out"
+    ! LC_ALL=C grep -q $'[\e\r\x9b]' <<<"$out" || fail "a control byte in an exec line: $out"
     [ "$(wc -l <<<"$out")" = 2 ] || fail "an exec line was split: $out"
-    grep -qF "/proc/self/fd/250/app/c\x1b[2K\x0a.jar" <<<"$out" || fail "inspect: $out"
-    grep -qF "\$'/proc/self/fd/250/app/c\x1b[2K\x0a.jar'" <<<"$out" || fail "--hpack-info: $out"
+    grep -qF "/proc/self/fd/250/app/c\x1b[2K\x0a\x9b.jar" <<<"$out" || fail "inspect: $out"
+    grep -qF "\$'/proc/self/fd/250/app/c\x1b[2K\x0a\x9b.jar'" <<<"$out" || fail "--hpack-info: $out"
+    # a C1 control alone is enough for the $'...' form
+    "$CRAFT" "$d/cp1" d:runtime d:runtime/bin f:runtime/bin/java:x d:app $'f:app/d\xc2\x9b.jar:j' $'C:app/d\xc2\x9b.jar' ||
+        fail craft
+    out=$(HPACK_CACHE_DIR=$d/c "$d/cp1" --hpack-info | grep '^exec:') || fail "--hpack-info: no exec line"
+    grep -qF "\$'/proc/self/fd/250/app/d\xc2\x9b.jar'" <<<"$out" || fail "--hpack-info, C1: $out"
     # an error message is one line, whatever the file name it quotes
     expect_status 4 'a\\x1b\[2K\\x0a\.jar: cannot read' \
         "$HPACK" build --runtime "$(rt25)" --jar $'/nonexistent/a\e[2K\n.jar' -o "$d/o"

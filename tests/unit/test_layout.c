@@ -2059,6 +2059,55 @@ static void test_path_text(void **state)
     assert_int_equal(strlen(big), 4 * HPK_PATH_MAX);
 }
 
+/* Beyond ASCII: C1 controls and bytes that are not well-formed UTF-8 are
+ * escaped a byte each, other UTF-8 kept (RFC 3629's table: no overlong
+ * forms, no surrogates, nothing above U+10FFFF, no truncated sequence). */
+static void test_path_text_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } t[] = {
+        {"caf\xc3\xa9/\xe6\x97\xa5.jar \xf0\x9f\x98\x80", "caf\xc3\xa9/\xe6\x97\xa5.jar \xf0\x9f\x98\x80"},
+        {"a\xc2\x9b" "2Jb", "a\\xc2\\x9b2Jb"}, /* U+009B, CSI */
+        {"\xc2\x80\xc2\x9f\xc2\xa0", "\\xc2\\x80\\xc2\\x9f\xc2\xa0"}, /* U+00A0 is not C1 */
+        {"caf\xe9.jar", "caf\\xe9.jar"},                                  /* Latin-1 */
+        {"\x9b" "2J", "\\x9b2J"},                                         /* lone CSI byte */
+        {"\xc0\xaf\xe0\x80\xaf", "\\xc0\\xaf\\xe0\\x80\\xaf"},               /* overlong */
+        {"\xed\xa0\x80", "\\xed\\xa0\\x80"},                                 /* a surrogate */
+        {"\xf4\x90\x80\x80\xf5", "\\xf4\\x90\\x80\\x80\\xf5"},                /* above U+10FFFF */
+        {"x\xe6\x97", "x\\xe6\\x97"},                                     /* cut short */
+        {"\xe6\x97" "a", "\\xe6\\x97a"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        char out[64], again[64];
+        hpk_layout_path_text(out, sizeof out, t[i].in, strlen(t[i].in));
+        assert_string_equal(out, t[i].out);
+        hpk_layout_path_text(again, sizeof again, out, strlen(out));
+        assert_string_equal(again, out);
+        char *buf = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&buf, &n);
+        hpk_layout_print_path(f, t[i].in, strlen(t[i].in));
+        fclose(f);
+        assert_string_equal(buf, out);
+        free(buf);
+    }
+    /* cut before a character that does not fit whole */
+    char small[6];
+    hpk_layout_path_text(small, 5, "ab\xe6\x97\xa5", 5);
+    assert_string_equal(small, "ab");
+    hpk_layout_path_text(small, sizeof small, "ab\xe6\x97\xa5", 5);
+    assert_string_equal(small, "ab\xe6\x97\xa5");
+    hpk_layout_path_text(small, sizeof small, "abc\xe6\x97\xa5", 6);
+    assert_string_equal(small, "abc");
+    int esc;
+    assert_int_equal(hpk_layout_text_unit("\xf0\x9f\x98\x80", 4, &esc), 4);
+    assert_false(esc);
+    assert_int_equal(hpk_layout_text_unit("\xf0\x9f\x98\x80", 3, &esc), 1);
+    assert_true(esc);
+}
+
 static void test_path_ok(void **state)
 {
     (void)state;
@@ -2774,6 +2823,7 @@ int main(void)
         /* 4. paths, hashes, key/value */
         cmocka_unit_test(test_path_ok),
         cmocka_unit_test(test_path_text),
+        cmocka_unit_test(test_path_text_utf8),
         cmocka_unit_test(test_hash_hex),
         cmocka_unit_test(test_kv_next),
         cmocka_unit_test(test_launch_decode_good),
