@@ -244,8 +244,15 @@ static int link_into(const char *jdk, const char *modules, const struct hpk_strv
         free(msg);
         return -1;
     }
-    free(msg);
     hpk_step_end();
+    /* A jlink that succeeds may still warn, of what the user's --jlink-opt
+     * asked (a deprecated --compress=2): say its "Warning:" lines. */
+    for (const char *l = msg; l && *l;) {
+        size_t n = strcspn(l, "\n");
+        if (strncmp(l, "Warning:", 8) == 0) hpk_warn("jlink: %.*s", (int)(n < 400 ? n : 400), l);
+        l += n + (l[n] == '\n');
+    }
+    free(msg);
     /* Later builds take the kept runtime as it is: after a crash of the
      * machine it must not hold zeros under its name. */
     if (hpk_sync_path(tmp, 1) != 0) {
@@ -280,7 +287,7 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_err *e)
      * Temurin 25 from 0.36 to 0.24 s. The JVM inflates only the classes that
      * neither the startup cache nor the default CDS archive holds, so a
      * trained artifact's warm start is unchanged, an untrained one's 2-4%
-     * slower; the artifact grows by about 9 MB (Clojure 44.7 to 53.2 MiB),
+     * slower; the artifact grows by 9-12 MB (Clojure 44.7 to 53.2 MiB),
      * zstd finding less in deflated resources (docs/results.md). */
     struct hpk_strv opts = {0};
     const char *defaults[] = {"--strip-debug", "--no-header-files", "--no-man-pages", "--generate-cds-archive",

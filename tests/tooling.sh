@@ -55,9 +55,15 @@ t_jdk_modules_deflated() {
     need_jdks
     local o=$W/jlz out mod; mkdir -p "$o"
     mod() { rm -rf "$o/x"; "$1" --hpack-extract "$o/x" >/dev/null || fail "$1: --hpack-extract"; stat -c %s "$o/x/runtime/lib/modules"; }
-    HPACK_JLINK_CACHE=$o/c "$HPACK" build -q --jdk "$J25" --jar "$SAMPLES/hello.jar" -o "$o/d25" || fail "default build"
+    out=$(HPACK_JLINK_CACHE=$o/c "$HPACK" build --jdk "$J25" --jar "$SAMPLES/hello.jar" -o "$o/d25" 2>&1) || fail "default build: $out"
+    grep -q 'jlink: done' <<<"$out" && ! grep -q 'jlink: Warning' <<<"$out" || fail "the default options made jlink warn: $out"
     HPACK_JLINK_CACHE=$o/c "$HPACK" build -q --jdk "$J25" --jar "$SAMPLES/hello.jar" --jlink-opt=--compress=zip-0 -o "$o/z25" ||
         fail "--jlink-opt=--compress=zip-0 build"
+    # jlink's own warnings are said (a deprecated value of the user's)
+    out=$(HPACK_JLINK_CACHE=$o/c "$HPACK" build --jdk "$J25" --jar "$SAMPLES/hello.jar" --jlink-opt=--compress=2 -o "$o/c25" 2>&1) ||
+        fail "--jlink-opt=--compress=2: $out"
+    grep -q '^hpack: warning: jlink: Warning: The 2 argument for --compress is deprecated' <<<"$out" ||
+        fail "jlink's warning not said: $out"
     local d z; d=$(mod "$o/d25"); z=$(mod "$o/z25")
     echo "INFO: JDK 25 lib/modules $d bytes deflated, $z with --compress=zip-0"
     [ $((d * 10)) -lt $((z * 6)) ] || fail "JDK 25: lib/modules $d bytes by default, $z with zip-0: not deflated"
