@@ -368,6 +368,7 @@ int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk
     const char *kind = hpk_cache_kind(s);
     if (kind) hpk_kv_add(&conf, &clen, "cache.kind", kind);
     if (b->modules) hpk_kv_add(&conf, &clen, "modules", b->modules);
+    for (size_t i = 0; i < b->jlink_used.n; i++) hpk_kv_add(&conf, &clen, "jlink", b->jlink_used.v[i]);
     /* Written only when asked: artifacts without it keep their bytes. */
     if (b->heal) hpk_kv_add(&conf, &clen, "heal", "on");
     for (size_t i = 0; i < b->cp_paths.n; i++) hpk_kv_add(&conf, &clen, "cp", b->cp_paths.v[i]);

@@ -135,7 +135,7 @@ static void build_free(struct hpk_build *b)
 {
     struct hpk_strv *lists[] = {&b->cp,          &b->jvm_opts,   &b->args,         &b->train_args, &b->train_variants,
                                 &b->more_caches, &b->cp_paths,   &b->cp_hosts,     &b->jlink_opts, &b->jdeps_inputs,
-                                &b->jdeps_names, &b->tune_cands};
+                                &b->jdeps_names, &b->tune_cands, &b->jlink_used};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) hpk_strv_free(lists[i]);
     char *strings[] = {b->closure, b->resolved_main, b->modules, b->jlinked, b->fail_detail};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) free(strings[i]);

@@ -199,6 +199,21 @@ static void cache_json(FILE *f, const struct hpk_config *in)
 }
 
 /* What both forms show, worked out once. */
+/* The jlink options recorded in hpack/launch (hpack build --jdk), in
+ * order; malloc'ed array of pointers into the configuration, *n of them. */
+static const char **jlink_options(const struct hpk_config *in, size_t *n)
+{
+    size_t pos = 0, kl, cap = 0;
+    const char *k, *val, **v = NULL;
+    *n = 0;
+    while (hpk_kv_next(in->conf, in->conf_len, &pos, &k, &kl, &val) == 1) {
+        if (kl != 5 || memcmp(k, "jlink", 5) != 0) continue;
+        if (*n == cap) v = hpk_xrealloc(v, (cap = cap ? 2 * cap : 8) * sizeof *v);
+        v[(*n)++] = val;
+    }
+    return v;
+}
+
 struct view {
     const char *path;
     const struct hpk_artifact *a;
@@ -225,6 +240,10 @@ static void inspect_json(FILE *f, const struct view *v)
     json_kstrv(f, ",\n  ", "jvm_options", l->jvm, l->n_jvm);
     json_kstrv(f, ",\n  ", "args", l->arg, l->n_arg);
     json_kcstr(f, ",\n  ", "modules", hpk_kv_get(v->in->conf, v->in->conf_len, "modules"));
+    size_t njl;
+    const char **jl = jlink_options(v->in, &njl);
+    json_kstrv(f, ",\n  ", "jlink_options", jl, njl);
+    free(jl);
     json_kcstr(f, ",\n  ", "cache_kind", v->in->launch.cache_kind);
     fprintf(f, ",\n  \"heal\": %s", v->in->launch.heal && !strcmp(v->in->launch.heal, "on") ? "true" : "false");
     /* "cache": the default (the first); "caches": every one, in the
@@ -270,6 +289,14 @@ static void inspect_text(FILE *f, const struct view *v)
     fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
     const char *mods = hpk_kv_get(v->in->conf, v->in->conf_len, "modules");
     if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
+    size_t njl;
+    const char **jl = jlink_options(v->in, &njl);
+    for (size_t i = 0; i < njl; i++) {
+        fputs(i ? " " : "jlink options:  ", f);
+        hpk_layout_print_path(f, jl[i], strlen(jl[i]));
+    }
+    if (njl) fputc('\n', f);
+    free(jl);
     if (v->in->launch.heal && !strcmp(v->in->launch.heal, "on"))
         fprintf(f, "healing:        on (hpack build --heal; HPACK_HEAL=off turns it off)\n");
     for (size_t i = 0; i < v->in->n_caches; i++) {

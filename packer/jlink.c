@@ -326,8 +326,12 @@ int hpk_jlink_runtime(struct hpk_build *b, struct hpk_err *e)
         hpk_note("jlink: JDK %d writes a different default CDS archive (lib/server/*.jsa) on every run (JDK-8253495, "
                  "fixed in JDK 19): a rebuild gives the same artifact from this jlink cache, or with --runtime %s",
                  major, out);
-    hpk_strv_free(&opts);
-    if (rc != 0) return -1;
+    if (rc != 0) {
+        hpk_strv_free(&opts);
+        return -1;
+    }
+    hpk_strv_free(&b->jlink_used);
+    b->jlink_used = opts; /* recorded for hpack inspect: two runtimes of one module list can differ by them */
     free(b->jlinked);
     b->jlinked = hpk_xstrdup(out);
     b->runtime = b->jlinked;

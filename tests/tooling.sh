@@ -67,6 +67,11 @@ t_jdk_modules_deflated() {
     local d z; d=$(mod "$o/d25"); z=$(mod "$o/z25")
     echo "INFO: JDK 25 lib/modules $d bytes deflated, $z with --compress=zip-0"
     [ $((d * 10)) -lt $((z * 6)) ] || fail "JDK 25: lib/modules $d bytes by default, $z with zip-0: not deflated"
+    # which options made the runtime is said (the two differ only by them)
+    "$HPACK" inspect "$o/d25" | grep -qx 'jlink options:  --strip-debug --no-header-files --no-man-pages --generate-cds-archive --compress=zip-6' ||
+        fail "inspect: $("$HPACK" inspect "$o/d25" | grep jlink)"
+    [ "$("$HPACK" inspect --json "$o/z25" | python3 -c 'import json,sys; print(json.load(sys.stdin)["jlink_options"][-2:])')" = \
+      "['--compress=zip-6', '--compress=zip-0']" ] || fail "inspect --json: no jlink_options"
     for a in d25 z25; do
         HPACK_CACHE_DIR=$o/r run_clean "$o/$a" | grep -q 'Hello from hpack' || fail "$a does not run"
     done
