@@ -198,7 +198,6 @@ static void cache_json(FILE *f, const struct hpk_config *in)
     fputc('}', f);
 }
 
-/* What both forms show, worked out once. */
 /* The jlink options recorded in hpack/launch (hpack build --jdk), in
  * order; malloc'ed array of pointers into the configuration, *n of them. */
 static const char **jlink_options(const struct hpk_config *in, size_t *n)
@@ -214,6 +213,7 @@ static const char **jlink_options(const struct hpk_config *in, size_t *n)
     return v;
 }
 
+/* What both forms show, worked out once. */
 struct view {
     const char *path;
     const struct hpk_artifact *a;
