@@ -166,7 +166,4 @@ struct hpk_outfile {
 /* The archive, files sorted by name, to a temporary name renamed to out. */
 int hpk_image_write_archive(const char *out, struct hpk_outfile *files, size_t n, struct hpk_err *e);
 
-/* JSON string escaping into a FILE (open_memstream). */
-void hpk_json_str(FILE *f, const char *s);
-
 #endif

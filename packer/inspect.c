@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "hpk_build.h"
 #include "hpk_cmds.h"
+#include "hpk_jsonout.h"
 #include "hpk_tune.h"
 #include "hpk_verify.h"
 #include "../layout/hpk_hostfit.h"
@@ -23,24 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void json_str(FILE *f, const char *s, size_t n)
-{
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static void json_cstr(FILE *f, const char *s)
 {
     if (!s) fputs("null", f);
-    else json_str(f, s, strlen(s));
+    else hpk_json_strn(f, s, strlen(s));
 }
 
 /* One member: SEP "KEY": VALUE (a string, or null), or an array of them. */
@@ -156,7 +143,7 @@ static void closure_list(const struct hpk_artifact *a, FILE *f, int json)
             fprintf(f, "%s\n    {", n++ ? "," : "");
             for (int i = 0; i < nf; i++) {
                 fprintf(f, "%s\"%s\": ", i ? ", " : "", rw ? (i ? "input_xxh3_128" : "rewritten_jar") : names[i]);
-                json_str(f, fl[i], fn[i]);
+                hpk_json_strn(f, fl[i], fn[i]);
             }
             fputc('}', f);
         } else if (entry) {
@@ -184,7 +171,7 @@ static void closure_list(const struct hpk_artifact *a, FILE *f, int json)
 static void cache_json(FILE *f, const struct hpk_config *in)
 {
     fprintf(f, "{\"path\": ");
-    json_str(f, in->cache->path, in->cache->path_len);
+    hpk_json_strn(f, in->cache->path, in->cache->path_len);
     fprintf(f, ", \"size\": %llu, \"kind\": ", (unsigned long long)in->cache->size);
     json_cstr(f, in->prov_kind);
     json_kcstr(f, ", ", "variant", in->variant);
@@ -268,7 +255,7 @@ static void inspect_json(FILE *f, const struct view *v)
         char h[33];
         hpk_hash_hex(x->hash, h);
         fprintf(f, "    {\"path\": ");
-        json_str(f, x->path, x->path_len);
+        hpk_json_strn(f, x->path, x->path_len);
         fprintf(f, ", \"role\": \"%s\", \"type\": \"%s\", \"mode\": \"%04o\", \"size\": %llu, \"stored_size\": %llu, \"codec\": \"%s\", \"offset\": %llu, \"xxh3_128\": \"%s\"}%s\n",
                 hpk_role_name(x->role), S_ISDIR(x->mode) ? "dir" : S_ISLNK(x->mode) ? "symlink" : "file",
                 x->mode & 07777, (unsigned long long)x->size, (unsigned long long)x->stored_size,

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_image.h"
+#include "hpk_jsonout.h"
 #include "hpk_verify.h"
 #include "../layout/hpk_tree.h"
 #include "../layout/hpk_store.h"

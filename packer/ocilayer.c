@@ -275,14 +275,3 @@ int hpk_blob_bytes(const char *data, size_t len, const char *tmpdir, struct hpk_
     return 0;
 }
 
-void hpk_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "hpk_tune_int.h"
+#include "hpk_jsonout.h"
 #include "../layout/hpk_kv.h"
 
 #include <errno.h>
@@ -175,18 +176,6 @@ int hpk_tune_write(struct hpk_tune *t, struct hpk_payload_buf *p, const char *ca
 
 /* ---- hpack inspect: the table and the choice from a provenance ---- */
 
-static void json_s(FILE *f, const char *s, size_t n)
-{
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* Options as a JSON list: split as they were written (hpk_tune_opts_text). */
 static void json_opts(FILE *f, const char *s, size_t n)
 {
@@ -198,7 +187,7 @@ static void json_opts(FILE *f, const char *s, size_t n)
     fputc('[', f);
     for (size_t i = 0; i < w.n; i++) {
         if (i) fputs(", ", f);
-        json_s(f, w.v[i], strlen(w.v[i]));
+        hpk_json_strn(f, w.v[i], strlen(w.v[i]));
     }
     fputc(']', f);
     hpk_strv_free(&w);
@@ -222,11 +211,11 @@ static void show_cand(FILE *f, const char *v, int first, int json)
     int out = fl[1] == 1 && fld[1][0] == '-';
     if (json) {
         fprintf(f, "%s{\"name\": ", first ? "" : ", ");
-        json_s(f, fld[0], fl[0]);
+        hpk_json_strn(f, fld[0], fl[0]);
         if (out) fputs(", \"median\": null, \"min\": null, \"max\": null, \"runs\": 0, \"verdict\": \"out\", \"note\": ", f);
         else fprintf(f, ", \"median\": %g, \"min\": %g, \"max\": %g, \"runs\": %d, \"verdict\": ", strtod(fld[1], NULL),
                      strtod(fld[2], NULL), strtod(fld[3], NULL), atoi(fld[4]));
-        json_s(f, fld[5], fl[5]);
+        hpk_json_strn(f, fld[5], fl[5]);
         fputs(", \"jvm\": ", f);
         json_opts(f, fld[6], fl[6]);
         fputc('}', f);
@@ -253,9 +242,9 @@ int hpk_tune_show(FILE *f, const char *prov, size_t len, int json)
     if (!cjvm) cjvm = "";
     if (json) {
         fputs("{\"goal\": ", f);
-        json_s(f, goal, strlen(goal));
+        hpk_json_strn(f, goal, strlen(goal));
         fprintf(f, ", \"rounds\": %d, \"spread\": %g, \"choice\": ", atoi(rounds), strtod(spread, NULL));
-        json_s(f, choice, strlen(choice));
+        hpk_json_strn(f, choice, strlen(choice));
         fputs(", \"choice_jvm\": ", f);
         json_opts(f, cjvm, strlen(cjvm));
         fputs(", \"candidates\": [", f);

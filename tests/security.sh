@@ -358,6 +358,13 @@ t_sec_listing_escapes() {
     # UTF-8 is not
     [ "$(grep -cF 'app/c\xc2\x9b2J\x9b.jar' <<<"$out")" = 3 ] || fail "C1 or non-UTF-8 not escaped in all three: $out"
     [ "$(grep -cF $'app/caf\xc3\xa9.jar' <<<"$out")" = 3 ] || fail "UTF-8 name not listed as it is by all three: $out"
+    # --json is UTF-8 JSON whatever the names hold; Python gets the bytes back
+    "$HPACK" inspect --json "$d/esc" | python3 -c '
+import json, sys
+j = json.loads(sys.stdin.buffer.read().decode("utf-8"))  # strict: raw 0x9b would fail here
+names = [e["path"].encode("utf-8", "surrogateescape") for e in j["entries"]]
+assert b"app/c\xc2\x9b2J\x9b.jar" in names and "app/caf\xe9.jar".encode() in names, names' ||
+        fail "inspect --json: not UTF-8 JSON, or the names do not come back"
     # a class path value is a name too: in the exec lines of hpack inspect
     # and --hpack-info (bash's $'...' quoting there)
     "$CRAFT" "$d/cp" d:runtime d:runtime/bin f:runtime/bin/java:x d:app $'f:app/c\e[2K\n\x9b.jar:j' \

@@ -31,6 +31,7 @@
 #include "../../packer/hpk_tune.h"
 #include "../../packer/hpk_child.h"
 #include "../../packer/hpk_image.h"
+#include "../../packer/hpk_jsonout.h"
 #include "../../layout/hpk_tree.h"
 
 static void test_ready_forms(void **state)
@@ -1107,10 +1108,28 @@ static void test_image_fonts_dir(void **state)
     hpk_litems_free(&l);
 }
 
+/* One rule for every JSON string: valid JSON (ASCII escapes for controls
+ * and for bytes that are not UTF-8, \udcXX), UTF-8 kept, C1 included. */
+static void test_json_strings(void **state)
+{
+    (void)state;
+    static const char in[] = "a\"\\\n\t\x01\x7f caf\xc3\xa9 \xc2\x9b \xe9 \xed\xa0\x80 \xe6\x97";
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    hpk_json_strn(f, in, sizeof in - 1);
+    fputc(' ', f);
+    hpk_json_str(f, "x");
+    fclose(f);
+    assert_string_equal(buf, "\"a\\\"\\\\\\n\\t\\u0001\\u007f caf\xc3\xa9 \xc2\x9b \\udce9 \\udced\\udca0\\udc80 \\udce6\\udc97\" \"x\"");
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ready_forms),
+        cmocka_unit_test(test_json_strings),
         cmocka_unit_test(test_provider_modules),
         cmocka_unit_test(test_deferrable_default_cds),
         cmocka_unit_test(test_jar_module_name),
