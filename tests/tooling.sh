@@ -48,8 +48,8 @@ t_jlink_fresh_caches_same_artifact() {
     rm -rf "$W/jlf1" "$W/jlf2" "$W/jlf17"
 }
 # A linked runtime's lib/modules is deflated resource by resource (jlink
-# --compress=zip-6 from JDK 21, =2 before): a first start writes half the
-# bytes (docs/results.md). A --jlink-opt=--compress=... comes after the
+# --compress=zip-6 from JDK 21, =2 before): it halves, and a first start
+# writes a quarter fewer bytes (docs/results.md). A --jlink-opt=--compress=... comes after the
 # default and wins. On JDK 17 the dynamic archive trains on such an image.
 t_jdk_modules_deflated() {
     need_jdks
