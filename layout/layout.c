@@ -476,19 +476,30 @@ size_t hpk_layout_text_unit(const char *p, size_t len, int *escaped)
     return n;
 }
 
-void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len)
+/* The n bytes of one unit as shown, escaped or not, into t (16 bytes at
+ * most); returns the length. */
+static size_t unit_text(char t[16], const char *p, size_t n, int esc)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)p[k];
+        if (!esc) t[o++] = (char)c;
+        else t[o++] = '\\', t[o++] = 'x', t[o++] = hex[c >> 4], t[o++] = hex[c & 15];
+    }
+    return o;
+}
+
+void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len)
+{
+    size_t o = 0;
     for (size_t i = 0; i < len;) {
+        char t[16];
         int esc;
-        size_t n = hpk_layout_text_unit(path + i, len - i, &esc), w = esc ? 4 * n : n;
+        size_t n = hpk_layout_text_unit(path + i, len - i, &esc), w = unit_text(t, path + i, n, esc);
         if (o + w >= outn) break;
-        for (size_t k = 0; k < n; k++) {
-            unsigned char c = (unsigned char)path[i + k];
-            if (!esc) out[o++] = (char)c;
-            else out[o++] = '\\', out[o++] = 'x', out[o++] = hex[c >> 4], out[o++] = hex[c & 15];
-        }
+        memcpy(out + o, t, w);
+        o += w;
         i += n;
     }
     if (outn) out[o] = 0;
@@ -496,12 +507,11 @@ void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len)
 
 void hpk_layout_print_path(FILE *f, const char *path, size_t len)
 {
-    char t[17];
     for (size_t i = 0; i < len;) {
+        char t[16];
         int esc;
         size_t n = hpk_layout_text_unit(path + i, len - i, &esc);
-        hpk_layout_path_text(t, sizeof t, path + i, n);
-        fputs(t, f);
+        fwrite(t, 1, unit_text(t, path + i, n, esc), f);
         i += n;
     }
 }

@@ -27,7 +27,7 @@
 static void json_cstr(FILE *f, const char *s)
 {
     if (!s) fputs("null", f);
-    else hpk_json_strn(f, s, strlen(s));
+    else hpk_json_str(f, s);
 }
 
 /* One member: SEP "KEY": VALUE (a string, or null), or an array of them. */
@@ -207,6 +207,8 @@ struct view {
     struct hpk_config *in; /* its current cache is changed while listing them, and put back */
     char **ex; /* the exec line */
     size_t exn;
+    const char **jl; /* the jlink options (hpack build --jdk) */
+    size_t njl;
     char base[33], full[33];
 };
 
@@ -227,10 +229,7 @@ static void inspect_json(FILE *f, const struct view *v)
     json_kstrv(f, ",\n  ", "jvm_options", l->jvm, l->n_jvm);
     json_kstrv(f, ",\n  ", "args", l->arg, l->n_arg);
     json_kcstr(f, ",\n  ", "modules", hpk_kv_get(v->in->conf, v->in->conf_len, "modules"));
-    size_t njl;
-    const char **jl = jlink_options(v->in, &njl);
-    json_kstrv(f, ",\n  ", "jlink_options", jl, njl);
-    free(jl);
+    json_kstrv(f, ",\n  ", "jlink_options", v->jl, v->njl);
     json_kcstr(f, ",\n  ", "cache_kind", v->in->launch.cache_kind);
     fprintf(f, ",\n  \"heal\": %s", v->in->launch.heal && !strcmp(v->in->launch.heal, "on") ? "true" : "false");
     /* "cache": the default (the first); "caches": every one, in the
@@ -276,14 +275,11 @@ static void inspect_text(FILE *f, const struct view *v)
     fprintf(f, "runtime:        Java %s\nmain class:     %s\n", l->runtime_version ? l->runtime_version : "?", l->main);
     const char *mods = hpk_kv_get(v->in->conf, v->in->conf_len, "modules");
     if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", mods);
-    size_t njl;
-    const char **jl = jlink_options(v->in, &njl);
-    for (size_t i = 0; i < njl; i++) {
+    for (size_t i = 0; i < v->njl; i++) {
         fputs(i ? " " : "jlink options:  ", f);
-        hpk_layout_print_path(f, jl[i], strlen(jl[i]));
+        hpk_layout_print_path(f, v->jl[i], strlen(v->jl[i]));
     }
-    if (njl) fputc('\n', f);
-    free(jl);
+    if (v->njl) fputc('\n', f);
     if (v->in->launch.heal && !strcmp(v->in->launch.heal, "on"))
         fprintf(f, "healing:        on (hpack build --heal; HPACK_HEAL=off turns it off)\n");
     for (size_t i = 0; i < v->in->n_caches; i++) {
@@ -350,12 +346,14 @@ int hpk_cmd_inspect(int argc, char **argv)
     }
     struct view v = {.path = path, .a = &a, .in = &in, .ex = exec_line(&in)};
     while (v.ex[v.exn]) v.exn++;
+    v.jl = jlink_options(&in, &v.njl);
     hpk_hash_hex(a.p.footer.base_hash, v.base);
     hpk_hash_hex(a.p.footer.full_hash, v.full);
     if (json) inspect_json(stdout, &v);
     else inspect_text(stdout, &v);
     char **ex = v.ex;
     hpk_exec_line_free(ex);
+    free(v.jl);
     hpk_config_free(&in);
     hpk_close_artifact(&a);
     return 0;
