@@ -118,7 +118,7 @@ struct hpk_provider_rule {
     int max_major, large;
     const char *why, *hint;
 };
-#define HPK_PROVIDER_RULES 6
+#define HPK_PROVIDER_RULES 7
 /* Append to *mods the providers the rules link for it, those the JDK of
  * Java `major` has (jdk_mods) and neither mods nor `linked` (what linking
  * mods brings: jdeps lists no module another listed one requires) has; a

@@ -89,10 +89,10 @@ t_jdk_modules_deflated() {
 t_jdk_provider_modules() {
     [ -n "$J25" ] || fail "JDK 25 not found"
     [ -n "$J17" ] || fail "OpenJDK 17 not found under /usr/lib/jvm: this test needs it (and its jmods)"
-    # The providers sample uses five services whose providers no class names:
+    # The providers sample uses six services whose providers no class names:
     # jdeps finds java.base, java.compiler, java.management and java.naming. What the
     # JDK itself gives it is the reference.
-    local p=$SAMPLES/providers.jar want; want=$(printf 'ec: ok\nzipfs: ok\ndns: ok\ncompiler: ok\nmanagement: ok')
+    local p=$SAMPLES/providers.jar want; want=$(printf 'ec: ok\nzipfs: ok\ndns: ok\ncompiler: ok\nmanagement: ok\ncharset: ok')
     [ "$("$J17/bin/java" -jar "$p")" = "$want" ] || fail "premise: the sample fails on the JDK itself"
     local out got
     out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build --jdk "$J17" --jar "$p" -o "$W/art/pm17" 2>&1) || fail "build: $out"
@@ -104,15 +104,18 @@ t_jdk_provider_modules() {
     grep -q '^hpack: modules: jdk.compiler not linked (15 MB on Java 17, 19 MB on 25: ToolProvider.getSystemJavaCompiler() returns null without it); --add-modules jdk.compiler links it$' <<<"$out" ||
         fail "jdk.compiler not said: $out"
     grep -q '^hpack: modules: jdk.localedata not linked' <<<"$out" || fail "locale data not said: $out"
+    grep -q '^hpack: modules: jdk.charsets not linked (1.1 MB: about 110 more charsets, ISO-2022-JP .*); --add-modules jdk.charsets links it$' \
+        <<<"$out" || fail "charsets not said: $out"
     got=$(HPACK_CACHE_DIR=$W/pm run_clean "$W/art/pm17") || fail "JDK 17 artifact failed: $got"
-    [ "$got" = "${want/compiler: ok/compiler: none}" ] || fail "JDK 17 artifact: $got"
+    [ "$got" = "$(printf 'ec: ok\nzipfs: ok\ndns: ok\ncompiler: none\nmanagement: ok\ncharset: %s' \
+        'java.nio.charset.UnsupportedCharsetException: ISO-2022-JP')" ] || fail "JDK 17 artifact: $got"
     # JDK 22 and later have the EC provider in java.base; --add-modules links what is said
-    out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build --jdk "$J25" --add-modules jdk.compiler --jar "$p" -o "$W/art/pm25" 2>&1) ||
-        fail "build: $out"
+    out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build --jdk "$J25" --add-modules jdk.compiler,jdk.charsets --jar "$p" \
+        -o "$W/art/pm25" 2>&1) || fail "build: $out"
     # (jdk.compiler requires jdk.zipfs: linked, not added)
-    grep -q '^hpack: modules: java.base,java.compiler,java.management,java.naming,jdk.compiler,jdk.management,jdk.naming.dns$' <<<"$out" ||
+    grep -q '^hpack: modules: java.base,java.compiler,java.management,java.naming,jdk.charsets,jdk.compiler,jdk.management,jdk.naming.dns$' <<<"$out" ||
         fail "JDK 25 modules: $out"
-    ! grep -q 'jdk.compiler not linked' <<<"$out" || fail "jdk.compiler said, and linked: $out"
+    ! grep -q 'jdk.compiler not linked\|jdk.charsets not linked' <<<"$out" || fail "a module said, and linked: $out"
     got=$(HPACK_CACHE_DIR=$W/pm run_clean "$W/art/pm25") || fail "JDK 25 artifact failed: $got"
     [ "$got" = "$want" ] || fail "JDK 25 artifact: $got"
     # jdeps lists no module another listed one requires: java.sql.rowset
@@ -129,7 +132,8 @@ t_jdk_provider_modules() {
     got=$(HPACK_CACHE_DIR=$W/pm run_clean "$W/art/pm17n")
     grep -q '^ec: java.security.NoSuchAlgorithmException' <<<"$got" && grep -q '^zipfs: java.nio.file.ProviderNotFoundException' <<<"$got" &&
         grep -q '^dns: javax.naming.NoInitialContextException' <<<"$got" && grep -qx 'compiler: none' <<<"$got" &&
-        grep -q '^management: java.lang.ClassNotFoundException' <<<"$got" ||
+        grep -q '^management: java.lang.ClassNotFoundException' <<<"$got" &&
+        grep -q '^charset: java.nio.charset.UnsupportedCharsetException' <<<"$got" ||
         fail "without the providers: $got"
     # a bad value, and --provider-modules with --runtime, are usage errors
     local rc=0; out=$("$HPACK" build --jdk "$J25" --provider-modules some --jar "$p" -o "$W/art/pmx" 2>&1) || rc=$?

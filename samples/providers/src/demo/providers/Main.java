@@ -1,6 +1,7 @@
 package demo.providers;
 
 import java.lang.management.ManagementFactory;
+import java.nio.charset.Charset;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -12,7 +13,7 @@ import javax.naming.Context;
 import javax.naming.directory.InitialDirContext;
 import javax.tools.ToolProvider;
 
-/* Uses five services of the JDK whose providers no class names, so jdeps
+/* Uses six services of the JDK whose providers no class names, so jdeps
  * cannot see them (docs/hpack.1, --provider-modules): one line each, "ok"
  * or what failed. */
 public final class Main {
@@ -51,6 +52,14 @@ public final class Main {
             System.out.println("management: " + (c.isInstance(os) ? "ok" : "base bean only"));
         } catch (Exception e) {
             System.out.println("management: " + e);
+        }
+        /* Japanese mail's charset: in jdk.charsets, not in java.base */
+        try {
+            Charset jis = Charset.forName("ISO-2022-JP");
+            String text = "\u65e5\u672c";
+            System.out.println("charset: " + (new String(text.getBytes(jis), jis).equals(text) ? "ok" : "wrong text"));
+        } catch (Exception e) {
+            System.out.println("charset: " + e);
         }
     }
 }
