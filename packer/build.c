@@ -137,7 +137,7 @@ static void build_free(struct hpk_build *b)
                                 &b->more_caches, &b->cp_paths,   &b->cp_hosts,     &b->jlink_opts, &b->jdeps_inputs,
                                 &b->jdeps_names, &b->tune_cands, &b->jlink_used};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) hpk_strv_free(lists[i]);
-    char *strings[] = {b->closure, b->resolved_main, b->modules, b->jlinked, b->fail_detail};
+    char *strings[] = {b->closure, b->resolved_main, b->modules, b->said_modules, b->jlinked, b->fail_detail};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) free(strings[i]);
 }
 
@@ -629,6 +629,12 @@ fail:
     hpk_elf_abort(&out);
     hpk_step_abort();
     if (b->fail_detail) fputs(b->fail_detail, stderr);
+    /* Said at the start of a long build, and what a failed training run
+     * most often lacks (an NPE from getSystemJavaCompiler(), an unknown
+     * charset): said again next to the failure. */
+    if (e.code == HPK_ST_TRAIN && b->said_modules)
+        fprintf(stderr, "hpack: not linked (said above), if the app needs one: %s (--add-modules links it)\n",
+                b->said_modules);
     fprintf(stderr, "hpack: %s\n", e.msg);
     st = e.code ? e.code : HPK_ST_FAIL;
 done:

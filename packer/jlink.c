@@ -169,9 +169,17 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
         hpk_note("modules: %s added: service providers the linked modules use, which jdeps cannot see "
                  "(--provider-modules none leaves them out)", line);
     }
-    for (size_t i = 0; i < n_said; i++)
+    free(b->said_modules);
+    b->said_modules = NULL;
+    size_t sl = 1;
+    for (size_t i = 0; i < n_said; i++) sl += strlen(said[i]->add) + 2;
+    if (n_said) b->said_modules = hpk_xmalloc(sl), b->said_modules[0] = 0;
+    for (size_t i = 0; i < n_said; i++) {
         hpk_note("modules: %s not linked (%s); --add-modules %s links it%s", said[i]->add, said[i]->why, said[i]->add,
                  said[i]->hint ? said[i]->hint : "");
+        if (i) strcat(b->said_modules, ", ");
+        strcat(b->said_modules, said[i]->add);
+    }
     return 0;
 }
 

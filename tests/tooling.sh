@@ -135,8 +135,18 @@ t_jdk_provider_modules() {
         grep -q '^management: java.lang.ClassNotFoundException' <<<"$got" &&
         grep -q '^charset: java.nio.charset.UnsupportedCharsetException' <<<"$got" ||
         fail "without the providers: $got"
+    # a failed training run says again, next to its error, what was said and not linked
+    local rc=0
+    out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build -q --jdk "$J25" --jar "$SAMPLES/hello.jar" --train \
+        --train-arg=--exit --train-arg=3 -o "$W/art/pmt" 2>&1) || rc=$?
+    [ $rc = 7 ] && grep -qx 'hpack: not linked (said above), if the app needs one: jdk.charsets, jdk.localedata (--add-modules links it)' \
+        <<<"$out" && grep -q '^hpack: the training run failed: the app exited with status 3' <<<"$(tail -1 <<<"$out")" ||
+        fail "failed training: $rc: $out"
+    rc=0; out=$("$HPACK" build -q --runtime "$J25" --jar "$SAMPLES/hello.jar" --train --train-arg=--exit --train-arg=3 \
+        -o "$W/art/pmt" 2>&1) || rc=$?
+    [ $rc = 7 ] && ! grep -q 'not linked' <<<"$out" || fail "failed training with --runtime: $rc: $out"
     # a bad value, and --provider-modules with --runtime, are usage errors
-    local rc=0; out=$("$HPACK" build --jdk "$J25" --provider-modules some --jar "$p" -o "$W/art/pmx" 2>&1) || rc=$?
+    rc=0; out=$("$HPACK" build --jdk "$J25" --provider-modules some --jar "$p" -o "$W/art/pmx" 2>&1) || rc=$?
     [ $rc = 2 ] && [ "$out" = "hpack build: --provider-modules some: expected auto or none" ] || fail "bad value: $rc: $out"
     rc=0; out=$("$HPACK" build --runtime "$J25" --provider-modules none --jar "$p" -o "$W/art/pmx" 2>&1) || rc=$?
     [ $rc = 2 ] && grep -q -- '--runtime excludes .*--provider-modules' <<<"$out" || fail "--runtime with it: $rc: $out"
