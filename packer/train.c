@@ -23,11 +23,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int no_prov(const char *path, struct hpk_err *e)
+{
+    return hpk_fail(e, HPK_ST_TRAIN, "%s: cannot read the cache's provenance (it is written beside the cache by HPACK_TRAIN)",
+                    path);
+}
+
 static int read_prov(const char *path, char **buf, size_t *len, struct hpk_err *e)
 {
     uint8_t *d;
-    if (hpk_read_file(path, &d, len) != 0)
-        return hpk_fail(e, HPK_ST_TRAIN, "%s: cannot read the cache's provenance (it is written beside the cache by HPACK_TRAIN)", path);
+    if (hpk_read_file(path, &d, len) != 0) return no_prov(path, e);
     char *s = realloc(d, *len + 1);
     if (!s) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     s[*len] = 0;
@@ -75,11 +80,15 @@ static int cache_items(struct hpk_snapshot *s, const struct hpk_payload_buf *p, 
         snprintf(provpath, sizeof provpath, "%.*s.prov", (int)(cl - 4), cache);
     /* Whoever else could write the cache chooses the code the DA1 runs (a
      * cache holds classes): like the jlink cache, it must be the builder's
-     * own, below directories nobody else can rename into (hpk_file_secure). */
+     * own, below directories nobody else can rename into (hpk_file_secure).
+     * Both are checked, always, before either is read: a check skipped when
+     * the provenance was missing let another user in a shared directory
+     * (/tmp) make it appear just after, her cache read unchecked. Once
+     * checked, nobody else can replace either name (the directories). */
     struct hpk_err se;
-    if (access(provpath, F_OK) == 0 &&
-        (hpk_file_secure(cache, "startup cache", &se) != 0 || hpk_file_secure(provpath, "provenance", &se) != 0))
-        return hpk_fail(e, HPK_ST_TRAIN, "%s (--with-cache)", se.msg);
+    if (hpk_file_secure(cache, "startup cache", &se) != 0) return hpk_fail(e, HPK_ST_TRAIN, "%s (--with-cache)", se.msg);
+    if (access(provpath, F_OK) != 0) return no_prov(provpath, e);
+    if (hpk_file_secure(provpath, "provenance", &se) != 0) return hpk_fail(e, HPK_ST_TRAIN, "%s (--with-cache)", se.msg);
     char *prov = NULL;
     size_t plen = 0;
     if (read_prov(provpath, &prov, &plen, e) != 0) return -1;

@@ -189,6 +189,11 @@ t_sec_train_outputs() {
     # --with-cache refuses a cache another user owns (here root builds)
     expect_status 7 "app2.aot: startup cache owned by uid $AU, not by you" \
         "$HPACK" build --runtime "$S/trt" --jar "$SAMPLES/hello.jar" --with-cache "$S/tmp/app2.aot" -o "$S/da1"
+    # ... whether or not its provenance is there when it looks: she must not
+    # be able to make hers appear just after the check
+    as "$SEC_A" sh -c "echo evil >$S/tmp/app4.aot"
+    expect_status 7 "app4.aot: startup cache owned by uid $AU, not by you" \
+        "$HPACK" build --runtime "$S/trt" --jar "$SAMPLES/hello.jar" --with-cache "$S/tmp/app4.aot" -o "$S/da1"
     # ... or one in a directory others may write (not sticky), even its own
     mkdir -p "$S/proj"; chgrp "$SEC_G" "$S/proj"; chmod 2775 "$S/proj"; cp "$S/tmp/app.aot" "$S/tmp/app.aot.prov" "$S/proj/"
     expect_status 7 "$S/proj: writable by group or others and not sticky" \
