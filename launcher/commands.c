@@ -57,7 +57,12 @@ void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_
     char full[33];
     hpk_hash_hex(c->a.p.footer.full_hash, full);
     printf("format: %u\nbase hash: %s\nfull hash: %s\n", c->a.p.footer.version, c->cf.base_hex, full);
-    printf("runtime: Java %s\nmain class: %s\n", c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "?", c->cf.launch.main);
+    /* The artifact's own values, escaped like its entry names: a crafted
+     * one must not forge lines of this report. */
+    char t1[256], t2[1024];
+    printf("runtime: Java %s\nmain class: %s\n",
+           hpk_layout_text(t1, sizeof t1, c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "?"),
+           hpk_layout_text(t2, sizeof t2, c->cf.launch.main));
     static const char *const said[] = {"applies", "does not apply", "may apply (the JVM decides)"};
     size_t chosen = c->cf.cur;
     for (size_t i = 0; i < c->cf.n_caches; i++) {
@@ -65,14 +70,15 @@ void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_
         fputs("startup cache: ", stdout);
         hpk_layout_print_path(stdout, c->cf.cache->path, c->cf.cache->path_len);
         printf(" (%s, %llu bytes%s%s): %s%s\n", c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?", (unsigned long long)c->cf.cache->size,
-               c->cf.variant ? ", variant " : "", c->cf.variant ? c->cf.variant : "",
+               c->cf.variant ? ", variant " : "", hpk_layout_text(t1, sizeof t1, c->cf.variant ? c->cf.variant : ""),
                hpk_start_bound(c) ? "bound to base " : "NOT USABLE: ", hpk_start_bound(c) ? c->cf.base_hex : c->cf.cache_why);
         if (hpk_start_bound(c) && i < p->n_eval) printf("on this host: %s: %s\n", said[p->r[i].fit], p->r[i].why);
     }
     if (!c->cf.n_caches) printf("startup cache: none\n");
     hpk_config_select(&c->a, &c->cf, chosen);
     if (c->cf.n_caches > 1)
-        printf("chosen: %s\n", p->idx >= 0 && c->aot != HPK_AOT_OFF ? hpk_config_cache_name(&c->cf) : "none");
+        printf("chosen: %s\n", hpk_layout_text(t1, sizeof t1, p->idx >= 0 && c->aot != HPK_AOT_OFF ? hpk_config_cache_name(&c->cf)
+                                                                                           : "none"));
     printf("unpack directory: %s/%s\n", rootpath, c->cf.base_hex);
     printf("unpacked tree: %s\n", tree_state(rootpath, c->cf.base_hex));
     char **b = hpk_start_argv(c, rootpath, p->idx >= 0 && c->aot != HPK_AOT_OFF, NULL, NULL, 0, NULL);

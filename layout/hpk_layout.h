@@ -198,6 +198,9 @@ int hpk_layout_path_ok(const char *path, size_t len);
 #define HPK_PATH_TEXT_MAX (4 * HPK_PATH_MAX + 1)
 void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len);
 void hpk_layout_print_path(FILE *f, const char *path, size_t len);
+/* A value of an artifact (the main class, a version, a variant's name: any
+ * bytes but NUL) written so into out, for a printf's %s; returns out. */
+const char *hpk_layout_text(char *out, size_t outn, const char *s);
 size_t hpk_layout_text_unit(const char *p, size_t len, int *escaped);
 
 /* Resolve a relative symlink target `t`, for a link at path `link`, lexically

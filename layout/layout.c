@@ -505,6 +505,12 @@ void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len)
     if (outn) out[o] = 0;
 }
 
+const char *hpk_layout_text(char *out, size_t outn, const char *s)
+{
+    hpk_layout_path_text(out, outn, s, strlen(s));
+    return out;
+}
+
 void hpk_layout_print_path(FILE *f, const char *path, size_t len)
 {
     for (size_t i = 0; i < len;) {

@@ -140,7 +140,8 @@ static void text_change(FILE *f, const struct change *v, const struct change *c)
     hpk_layout_print_path(f, x->path, x->path_len);
     const char *kind = cache_file_kind(x);
     if (kind) {
-        fprintf(f, "  (startup cache, %s, %s%s", kind, c->variant[0] ? "variant " : "", c->variant);
+        fprintf(f, "  (startup cache, %s, %s", kind, c->variant[0] ? "variant " : "");
+        hpk_layout_print_path(f, c->variant, strlen(c->variant));
         if (c->variant[0]) fputs(", ", f);
         if (c->old && c->old->size != x->size)
             fprintf(f, "%llu -> ", (unsigned long long)c->old->size);

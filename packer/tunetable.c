@@ -220,10 +220,13 @@ static void show_cand(FILE *f, const char *v, int first, int json)
         json_opts(f, fld[6], fl[6]);
         fputc('}', f);
     } else {
-        fprintf(f, "                %-18.*s ", (int)fl[0], fld[0]);
-        if (out) fprintf(f, "%-30s %.*s: %.*s\n", "out", (int)fl[6], fl[6] ? fld[6] : "", (int)fl[5], fld[5]);
-        else if (fl[6]) fprintf(f, "%8.3f s  %-13.*s %.*s\n", strtod(fld[1], NULL), (int)fl[5], fld[5], (int)fl[6], fld[6]);
-        else fprintf(f, "%8.3f s  %-13.*s (none)\n", strtod(fld[1], NULL), (int)fl[5], fld[5]);
+        /* the artifact's values, escaped (hpk_layout_text) */
+        char t[7][1024];
+        for (int k = 0; k < 7; k++) hpk_layout_path_text(t[k], sizeof t[k], fld[k], fl[k]);
+        fprintf(f, "                %-18s ", t[0]);
+        if (out) fprintf(f, "%-30s %s: %s\n", "out", t[6], t[5]);
+        else if (fl[6]) fprintf(f, "%8.3f s  %-13s %s\n", strtod(fld[1], NULL), t[5], t[6]);
+        else fprintf(f, "%8.3f s  %-13s (none)\n", strtod(fld[1], NULL), t[5]);
     }
 }
 
@@ -249,8 +252,10 @@ int hpk_tune_show(FILE *f, const char *prov, size_t len, int json)
         json_opts(f, cjvm, strlen(cjvm));
         fputs(", \"candidates\": [", f);
     } else {
-        fprintf(f, "tuned:          %s, %s rounds; chosen: %s%s%s%s (the default's spread %.1f%%)\n", goal, rounds, choice,
-                *cjvm ? " (" : "", cjvm, *cjvm ? ")" : "", 100 * strtod(spread, NULL));
+        char tg[256], tc[256], tj[1024]; /* the artifact's values, escaped (hpk_layout_text) */
+        fprintf(f, "tuned:          %s, %d rounds; chosen: %s%s%s%s (the default's spread %.1f%%)\n",
+                hpk_layout_text(tg, sizeof tg, goal), atoi(rounds), hpk_layout_text(tc, sizeof tc, choice), *cjvm ? " (" : "",
+                hpk_layout_text(tj, sizeof tj, cjvm), *cjvm ? ")" : "", 100 * strtod(spread, NULL));
     }
     for (int i = 0;; i++) {
         char key[32];

@@ -385,6 +385,15 @@ assert b"app/c\xc2\x9b2J\x9b.jar" in names and "app/caf\xe9.jar".encode() in nam
         fail craft
     out=$(HPACK_CACHE_DIR=$d/c "$d/cp1" --hpack-info | grep '^exec:') || fail "--hpack-info: no exec line"
     grep -qF "\$'/proc/self/fd/250/app/d\xc2\x9b.jar'" <<<"$out" || fail "--hpack-info, C1: $out"
+    # so are the artifact's other values: the main class here
+    "$CRAFT" "$d/main" d:runtime d:runtime/bin f:runtime/bin/java:x d:app f:app/a.jar:j \
+        $'M:demo.Main\e[2J\nunpack directory: /forged' || fail craft
+    out=$("$HPACK" inspect "$d/main") || fail "inspect: $out"
+    out+=$'\n'$(HPACK_CACHE_DIR=$d/c "$d/main" --hpack-info) || fail "--hpack-info: $out"
+    ! LC_ALL=C grep -q $'\e' <<<"$out" && ! grep -q '^unpack directory: /forged' <<<"$out" ||
+        fail "the main class was printed raw: $out"
+    [ "$(grep -c '^main class: *demo\.Main\\x1b\[2J\\x0aunpack directory: /forged$' <<<"$out")" = 2 ] ||
+        fail "main class not listed, escaped, by both: $out"
     # an error message is one line, whatever the file name it quotes
     expect_status 4 'a\\x1b\[2K\\x0a\.jar: cannot read' \
         "$HPACK" build --runtime "$(rt25)" --jar $'/nonexistent/a\e[2K\n.jar' -o "$d/o"

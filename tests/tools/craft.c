@@ -11,6 +11,7 @@
  *         c:PATH:CONTENT  file with the CACHE role wherever PATH is
  *         D:PATH          directory of mode 0777, F:PATH:CONTENT file of mode 0666
  *         C:VALUE         hpack/launch with this one cp value (any bytes but NUL)
+ *         M:VALUE         hpack/launch with this main class (any bytes but NUL), cp=app/a.jar
  *   The role of each entry follows its top directory (runtime, app, hpack,
  *   cache). A valid hpack/launch (cp=app/a.jar) is added unless a spec names it.
  */
@@ -95,14 +96,18 @@ int main(int argc, char **argv)
     }
     static char cpconf[8192];
     for (int i = 2; i < argc && tb.n < 4090; i++) {
-        if (argv[i][0] == 'C' && argv[i][1] == ':') {
-            static const char head[] = "format=1\0java=runtime/bin/java\0main=demo.Main\0cp=";
-            size_t vl = strnlen(argv[i] + 2, sizeof cpconf - sizeof head - 1);
-            memcpy(cpconf, head, sizeof head - 1);
-            memcpy(cpconf + sizeof head - 1, argv[i] + 2, vl);
-            cpconf[sizeof head - 1 + vl] = 0;
+        if ((argv[i][0] == 'C' || argv[i][0] == 'M') && argv[i][1] == ':') {
+            /* the same length: the last key's value follows */
+            static const char cp_last[] = "format=1\0java=runtime/bin/java\0main=demo.Main\0cp=";
+            static const char main_last[] = "format=1\0java=runtime/bin/java\0cp=app/a.jar\0main=";
+            _Static_assert(sizeof cp_last == sizeof main_last, "one length");
+            const char *head = argv[i][0] == 'C' ? cp_last : main_last;
+            size_t hl = sizeof cp_last - 1, vl = strnlen(argv[i] + 2, sizeof cpconf - hl - 1);
+            memcpy(cpconf, head, hl);
+            memcpy(cpconf + hl, argv[i] + 2, vl);
+            cpconf[hl + vl] = 0;
             add(&tb, "hpack", S_IFDIR | 0755, HPK_ROLE_CONFIG, NULL, 0);
-            add(&tb, "hpack/launch", S_IFREG | 0644, HPK_ROLE_CONFIG, cpconf, sizeof head + vl);
+            add(&tb, "hpack/launch", S_IFREG | 0644, HPK_ROLE_CONFIG, cpconf, hl + vl + 1);
             have_conf = 1;
             continue;
         }
