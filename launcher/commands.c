@@ -81,6 +81,11 @@ void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_
                                                                                            : "none"));
     printf("unpack directory: %s/%s\n", rootpath, c->cf.base_hex);
     printf("unpacked tree: %s\n", tree_state(rootpath, c->cf.base_hex));
+    for (size_t i = 0; i < c->cf.launch.n_env; i++) { /* set before the exec, ${HPACK_*} expanded */
+        fputs("env: ", stdout);
+        hpk_layout_print_path(stdout, c->cf.launch.env[i], strlen(c->cf.launch.env[i]));
+        putchar('\n');
+    }
     char **b = hpk_start_argv(c, rootpath, p->idx >= 0 && c->aot != HPK_AOT_OFF, NULL, NULL, 0, NULL);
     printf("exec: ");
     hpk_start_print_argv(stdout, b);

@@ -92,6 +92,10 @@ void hpk_start_print_argv(FILE *f, char **v);
 const char *hpk_start_cache_log(const struct hpk_start *c, int which);
 /* execveat `java` through HPK_TREE_FD; returns only on failure (errno). */
 void hpk_start_exec(const struct hpk_start *c, char **v);
+/* Set the artifact's `env` variables (hpack build --env), their ${HPACK_*}
+ * expanded as in JVM options, for the JVM and what it runs: after the tree
+ * is pinned, before any JVM starts. Exits when out of memory. */
+void hpk_start_env(const struct hpk_start *c, const char *rootpath);
 
 /* ---- train.c: HPACK_TRAIN=PATH ---- */
 /* Training writes through this descriptor of a private directory: the JVM

@@ -223,6 +223,20 @@ void hpk_start_print_argv(FILE *f, char **v)
  * another process could have redirected since the checks. argv[0] keeps
  * the readable path (what ps shows; the JVM finds its home through
  * /proc/self/exe, which the kernel gives from the file it runs). */
+void hpk_start_env(const struct hpk_start *c, const char *rootpath)
+{
+    if (!c->cf.launch.n_env) return;
+    char *tree = hpk_start_fmt("%s/%s", rootpath, c->cf.base_hex);
+    for (size_t i = 0; i < c->cf.launch.n_env; i++) {
+        const char *v = c->cf.launch.env[i], *eq = strchr(v, '='); /* hpk_launch_env_ok: there is one */
+        char *name = strndup(v, (size_t)(eq - v)), *value = expand(c, tree, eq + 1);
+        if (!name || setenv(name, value, 1) != 0) hpk_start_oom();
+        free(name);
+        free(value);
+    }
+    free(tree);
+}
+
 void hpk_start_exec(const struct hpk_start *c, char **v)
 {
     execveat(HPK_TREE_FD, c->cf.launch.java, v, environ, 0);

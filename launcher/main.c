@@ -223,6 +223,7 @@ int main(int argc, char **argv)
         return 0;
     }
     hpk_start_pin(&c, tree);
+    hpk_start_env(&c, rootpath);
     sigaction(SIGXFSZ, &xfsz, NULL);
     if (train_out) return hpk_start_train(&c, rootpath, train_out, argc - 1, argv + 1);
 

@@ -33,7 +33,8 @@ struct hpk_launch {
     const char **cp;    /* class path entries, relative to the tree root */
     const char **jvm;   /* JVM options */
     const char **arg;   /* application arguments, before the user's own */
-    size_t n_cp, n_jvm, n_arg;
+    const char **env;   /* NAME=VALUE set for the JVM and what it runs (hpack build --env) */
+    size_t n_cp, n_jvm, n_arg, n_env;
 };
 
 /* Decode; unknown keys are ignored (forward compatible). Returns 0, or -1 if
@@ -47,5 +48,12 @@ void hpk_launch_free(struct hpk_launch *l);
  * there supplies the classes) and whose last component is not "*" (which
  * the java launcher expands into a directory's jars). */
 int hpk_launch_cp_ok(const char *v);
+
+/* An `env` value: NAME=VALUE, NAME a shell variable's name ([A-Za-z_]
+ * [A-Za-z0-9_]*), none the launcher reads (HPACK_*) and none the JVM takes
+ * options from (JAVA_TOOL_OPTIONS, _JAVA_OPTIONS, JDK_JAVA_OPTIONS: they
+ * would change the options the startup cache was trained with; --jvm-opt
+ * is for those). */
+int hpk_launch_env_ok(const char *v);
 
 #endif

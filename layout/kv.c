@@ -72,6 +72,7 @@ int hpk_launch_decode(const char *buf, size_t len, struct hpk_launch *l)
         else if (key_is(k, kl, "cp")) bad = push(&l->cp, &l->n_cp, v);
         else if (key_is(k, kl, "jvm")) bad = push(&l->jvm, &l->n_jvm, v);
         else if (key_is(k, kl, "arg")) bad = push(&l->arg, &l->n_arg, v);
+        else if (key_is(k, kl, "env")) bad = !hpk_launch_env_ok(v) || push(&l->env, &l->n_env, v);
         if (bad) { r = -1; break; }
     }
     /* A later format of this entry is not for this reader to guess at. */
@@ -96,8 +97,19 @@ int hpk_launch_cp_ok(const char *v)
     return hpk_layout_path_ok(v, strlen(v)) && !strchr(v, ':') && strcmp(last, "*") != 0;
 }
 
+int hpk_launch_env_ok(const char *v)
+{
+    size_t n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+    if (n == 0 || v[n] != '=' || (v[0] >= '0' && v[0] <= '9') || !strncmp(v, "HPACK_", 6)) return 0;
+    static const char *const jvm[] = {"JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS"};
+    for (size_t i = 0; i < sizeof jvm / sizeof *jvm; i++)
+        if (strlen(jvm[i]) == n && !strncmp(v, jvm[i], n)) return 0;
+    return 1;
+}
+
 void hpk_launch_free(struct hpk_launch *l)
 {
+    free(l->env);
     free(l->cp);
     free(l->jvm);
     free(l->arg);

@@ -374,6 +374,7 @@ int hpk_assemble_runtime(struct hpk_build *b, struct hpk_snapshot *s, struct hpk
     for (size_t i = 0; i < b->cp_paths.n; i++) hpk_kv_add(&conf, &clen, "cp", b->cp_paths.v[i]);
     for (size_t i = 0; i < b->jvm_opts.n; i++) hpk_kv_add(&conf, &clen, "jvm", b->jvm_opts.v[i]);
     for (size_t i = 0; i < b->args.n; i++) hpk_kv_add(&conf, &clen, "arg", b->args.v[i]);
+    for (size_t i = 0; i < b->env.n; i++) hpk_kv_add(&conf, &clen, "env", b->env.v[i]);
     struct hpk_item *it;
     if (!hpk_snapshot_add(s, "hpack", S_IFDIR | 0755, HPK_ROLE_CONFIG) ||
         !(it = hpk_snapshot_add(s, "hpack/launch", S_IFREG | 0644, HPK_ROLE_CONFIG)))

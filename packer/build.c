@@ -9,6 +9,7 @@
 #include "hpk_build.h"
 #include "hpk_variant.h"
 #include "hpk_tune.h"
+#include "../layout/hpk_kv.h"
 #include "../layout/hpk_tree.h"
 
 #include <errno.h>
@@ -63,6 +64,8 @@ static const char build_usage[] =
     "  --arg ARG            argument given to the app before the user's own, repeatable\n"
     "                       In both, the launcher expands ${HPACK_APP} (the unpacked app directory),\n"
     "                       ${HPACK_RUNTIME}, ${HPACK_EXE} (this artifact) and ${HPACK_CWD}\n"
+    "  --env NAME=VALUE     environment variable set for the app and what it runs, expanded the\n"
+    "                       same way (e.g. --env 'JAVA_HOME=${HPACK_RUNTIME}'), repeatable\n"
     "  -o, --output OUT     the artifact to write\n"
     "  --train              train a startup cache with DA0 and emit DA1 with it\n"
     "  --train-arg ARG      app argument for the training run only, after the --arg list\n"
@@ -112,7 +115,7 @@ static const char build_usage[] =
     "  -v, --verbose        explain each step\n";
 
 enum {
-    O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
+    O_RUNTIME = 1000, O_JAR, O_CP, O_MAIN, O_JVM, O_ARG, O_ENV, O_TRAIN, O_TRAIN_ARG, O_TRAIN_TIMEOUT,
     O_TRAIN_READY, O_TRAIN_WORKLOAD, O_KEEP_DA0, O_WITH_CACHE, O_HELP, O_LOCK, O_LOCKED, O_JDK, O_ADD_MODULES, O_PROVIDER_MODULES, O_FONTS, O_JLINK_OPT,
     O_APP_DIST, O_COMPRESS, O_STRICT_CP, O_HEAL, O_TRAIN_DIR, O_TUNE, O_TUNE_CAND, O_TUNE_ONLY, O_TUNE_ROUNDS, O_TUNE_TIME,
     O_TUNED, O_TRAIN_RUNS, O_PICK, O_TRAIN_VARIANT, O_TRAIN_EXIT, O_TRAIN_CHECK
@@ -135,7 +138,7 @@ static void build_free(struct hpk_build *b)
 {
     struct hpk_strv *lists[] = {&b->cp,          &b->jvm_opts,   &b->args,         &b->train_args, &b->train_variants,
                                 &b->more_caches, &b->cp_paths,   &b->cp_hosts,     &b->jlink_opts, &b->jdeps_inputs,
-                                &b->jdeps_names, &b->tune_cands, &b->jlink_used};
+                                &b->jdeps_names, &b->tune_cands, &b->jlink_used, &b->env};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) hpk_strv_free(lists[i]);
     char *strings[] = {b->closure, b->resolved_main, b->modules, b->said_modules, b->jlinked, b->fail_detail};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) free(strings[i]);
@@ -150,6 +153,7 @@ const struct option hpk_build_options[] = {
     {"main-class", required_argument, NULL, O_MAIN},
     {"jvm-opt", required_argument, NULL, O_JVM},
     {"arg", required_argument, NULL, O_ARG},
+    {"env", required_argument, NULL, O_ENV},
     {"output", required_argument, NULL, 'o'},
     {"train", no_argument, NULL, O_TRAIN},
     {"train-arg", required_argument, NULL, O_TRAIN_ARG},
@@ -318,6 +322,15 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
         case O_MAIN: b->main_class = optarg; break;
         case O_JVM: hpk_strv_push(&b->jvm_opts, optarg); break;
         case O_ARG: hpk_strv_push(&b->args, optarg); break;
+        case O_ENV:
+            if (!hpk_launch_env_ok(optarg)) {
+                fprintf(stderr, "hpack build: --env %s: expected NAME=VALUE, NAME a variable's name, not HPACK_* "
+                                "(the launcher's) nor JAVA_TOOL_OPTIONS, _JAVA_OPTIONS, JDK_JAVA_OPTIONS (--jvm-opt)\n",
+                        optarg);
+                return HPK_ST_USAGE;
+            }
+            hpk_strv_push(&b->env, optarg);
+            break;
         case 'o': b->output = optarg; break;
         case O_TRAIN: b->train = 1; break;
         case O_TRAIN_ARG: hpk_strv_push(&b->train_args, optarg); b->have_train_args = 1; break;

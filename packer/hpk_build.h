@@ -30,6 +30,7 @@ struct hpk_build {
     int no_provider_modules, provider_modules_given; /* --provider-modules none (provmods.c), given at all */
     int no_fonts;                 /* --fonts none: no fallback fonts in the runtime (fonts.c) */
     struct hpk_strv jlink_opts;
+    struct hpk_strv env;          /* --env NAME=VALUE, in order (hpack/launch `env`) */
     struct hpk_strv jdeps_inputs; /* class path jars, for jdeps (staged copies) */
     struct hpk_strv jdeps_names;  /* what each is to the user, for messages */
     char *modules;                /* the module list linked (recorded in hpack/launch) */

@@ -231,6 +231,7 @@ static void inspect_json(FILE *f, const struct view *v)
     json_kstrv(f, ",\n  ", "class_path", l->cp, l->n_cp);
     json_kstrv(f, ",\n  ", "jvm_options", l->jvm, l->n_jvm);
     json_kstrv(f, ",\n  ", "args", l->arg, l->n_arg);
+    json_kstrv(f, ",\n  ", "env", l->env, l->n_env);
     json_kcstr(f, ",\n  ", "modules", hpk_kv_get(v->in->conf, v->in->conf_len, "modules"));
     json_kstrv(f, ",\n  ", "jlink_options", v->jl, v->njl);
     json_kcstr(f, ",\n  ", "cache_kind", v->in->launch.cache_kind);
@@ -316,6 +317,11 @@ static void inspect_text(FILE *f, const struct view *v)
     if (!v->in->cache)
         fprintf(f, "startup cache:  none (%s)\n",
                 hpk_layout_text(t1, sizeof t1, l->cache_kind ? l->cache_kind : "this runtime cannot make one"));
+    for (size_t i = 0; i < l->n_env; i++) { /* set by the launcher, ${HPACK_*} expanded as in the exec line */
+        fputs("env:            ", f);
+        hpk_layout_print_path(f, l->env[i], strlen(l->env[i]));
+        fputc('\n', f);
+    }
     fprintf(f, "exec:          ");
     for (size_t i = 0; i < v->exn; i++) {
         fputc(' ', f);

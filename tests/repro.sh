@@ -384,6 +384,37 @@ t_launcher_variables() {
     [ $rc = 126 ] && grep -qF 'cannot expand ${HPACK_CWD}' <<<"$out" || fail "deleted cwd: status $rc: $out"
 }
 
+# --env: variables the launcher sets for the JVM and what it runs, their
+# ${HPACK_*} expanded (a script the app runs finds the packed JVM through
+# JAVA_HOME); the artifact's value wins over the host's.
+t_launcher_env() {
+    local d=$W/lenv rt; rt=$(rt25)
+    mkdir -p "$d/o"
+    "$HPACK" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --env 'JAVA_HOME=${HPACK_RUNTIME}' \
+        --env 'GREETING=a b=c' -o "$d/app" || fail "build"
+    local h out; h=$("$HPACK" hash "$d/app")
+    out=$(env -i HPACK_CACHE_DIR="$d/c" PATH=/usr/bin:/bin GREETING=host "$d/app" --env JAVA_HOME --env GREETING) ||
+        fail "run: $out"
+    grep -qx "JAVA_HOME=$d/c/$h/runtime" <<<"$out" && grep -qx 'GREETING=a b=c' <<<"$out" || fail "env: $out"
+    [ -x "$d/c/$h/runtime/bin/java" ] || fail "JAVA_HOME has no bin/java"
+    # shown, one line each, by hpack inspect, its --json and --hpack-info
+    out=$("$HPACK" inspect "$d/app")
+    grep -qx 'env:            JAVA_HOME=${HPACK_RUNTIME}' <<<"$out" && grep -qx 'env:            GREETING=a b=c' <<<"$out" ||
+        fail "inspect: $out"
+    [ "$("$HPACK" inspect --json "$d/app" | python3 -c 'import json,sys; print(json.load(sys.stdin)["env"])')" = \
+        "['JAVA_HOME=\${HPACK_RUNTIME}', 'GREETING=a b=c']" ] || fail "inspect --json"
+    out=$(HPACK_CACHE_DIR="$d/c" "$d/app" --hpack-info)
+    grep -qx 'env: GREETING=a b=c' <<<"$out" || fail "--hpack-info: $out"
+    # the launcher's own variables, the JVM's option variables (the cache
+    # was trained without them: --jvm-opt), and what is not NAME=VALUE
+    local v
+    for v in HPACK_CACHE_DIR=/x JAVA_TOOL_OPTIONS=-Xint _JAVA_OPTIONS=-Xint NOVALUE 1X=y =y; do
+        expect_status 2 "^hpack build: --env $v: expected NAME=VALUE" \
+            "$HPACK" build --runtime "$rt" --jar "$SAMPLES/hello.jar" --env "$v" -o "$d/o/bad"
+    done
+    no_leftovers "$d/o"
+}
+
 # DA1 is DA0 plus the startup cache: `hpack diff` reports that as one
 # entry, the cache file, with its cache/ directory and provenance folded in.
 # Uses build_trained's DA0 and DA1.

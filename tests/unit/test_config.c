@@ -117,6 +117,35 @@ static void test_launch_cp_separator(void **state)
     assert_int_equal(hpk_launch_decode(w, sizeof w - 1, &l), -1);
 }
 
+/* An env value names a variable the launcher may set for the JVM: not one
+ * it reads itself, nor one the JVM takes options from (the cache was
+ * trained without them). */
+static void test_launch_env(void **state)
+{
+    (void)state;
+    assert_true(hpk_launch_env_ok("JAVA_HOME=${HPACK_RUNTIME}"));
+    assert_true(hpk_launch_env_ok("_x1="));
+    assert_true(hpk_launch_env_ok("A=b=c d\n"));
+    assert_false(hpk_launch_env_ok("=x"));
+    assert_false(hpk_launch_env_ok("NOVALUE"));
+    assert_false(hpk_launch_env_ok("1A=x"));
+    assert_false(hpk_launch_env_ok("A-B=x"));
+    assert_false(hpk_launch_env_ok("HPACK_CACHE_DIR=/tmp"));
+    assert_false(hpk_launch_env_ok("JAVA_TOOL_OPTIONS=-Xmx1m"));
+    assert_false(hpk_launch_env_ok("_JAVA_OPTIONS=-Xmx1m"));
+    assert_false(hpk_launch_env_ok("JDK_JAVA_OPTIONS=-Xmx1m"));
+    assert_true(hpk_launch_env_ok("JAVA_TOOL_OPTIONSX=1"));
+    static const char good[] = "java=runtime/bin/java\0main=M\0cp=app/a.jar\0env=A=1\0env=B=${HPACK_APP} x\0";
+    struct hpk_launch l;
+    assert_int_equal(hpk_launch_decode(good, sizeof good - 1, &l), 0);
+    assert_int_equal(l.n_env, 2);
+    assert_string_equal(l.env[0], "A=1");
+    assert_string_equal(l.env[1], "B=${HPACK_APP} x");
+    hpk_launch_free(&l);
+    static const char bad[] = "java=runtime/bin/java\0main=M\0cp=app/a.jar\0env=A=1\0env=JAVA_TOOL_OPTIONS=-Xint\0";
+    assert_int_equal(hpk_launch_decode(bad, sizeof bad - 1, &l), -1);
+}
+
 /* A config as hpk_config_load would leave it, without an artifact. */
 static struct hpk_entry cache_entry = {.path = "cache/abc.aot", .path_len = 13, .role = HPK_ROLE_CACHE,
                                        .mode = S_IFREG | 0644};
@@ -329,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_trust_first_record_counts),
         cmocka_unit_test(test_launch_informational_keys),
         cmocka_unit_test(test_launch_cp_separator),
+        cmocka_unit_test(test_launch_env),
         cmocka_unit_test(test_exec_line_cache_and_order),
         cmocka_unit_test(test_exec_line_without_cache),
         cmocka_unit_test(test_exec_line_variant_options),

@@ -18,7 +18,8 @@ import java.util.stream.IntStream;
  * streams and lambdas, regex, java.time, logging, String.format), so that a
  * startup cache has something to save. Prints its arguments one per line,
  * bracketed, so tests can check that spaces and quotes arrive intact.
- * "--exit N" exits with status N; "--cwd" prints the working directory.
+ * "--exit N" exits with status N; "--cwd" prints the working directory;
+ * "--env NAME" prints the environment variable NAME.
  */
 public final class Main {
     private static final Logger LOG = Logger.getLogger(Main.class.getName());
@@ -45,6 +46,9 @@ public final class Main {
                 exit = Integer.parseInt(args[++i]);
             } else if (args[i].equals("--cwd")) {
                 System.out.println("cwd=" + System.getProperty("user.dir"));
+            } else if (args[i].equals("--env") && i + 1 < args.length) {
+                String k = args[++i];
+                System.out.println(k + "=" + System.getenv(k));
             } else if (args[i].equals("--prop") && i + 1 < args.length) {
                 String k = args[++i];
                 System.out.println(k + "=" + System.getProperty(k));
