@@ -20,7 +20,8 @@ static void print_cache(const struct hpk_start *c, const char *label)
 {
     printf("%s: ", label);
     hpk_layout_print_path(stdout, c->cf.cache->path, c->cf.cache->path_len);
-    printf(" (%s", c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?");
+    fputs(" (", stdout);
+    hpk_layout_print_text(stdout, c->cf.launch.cache_kind);
     if (c->cf.variant) {
         fputs(", variant ", stdout);
         hpk_layout_print_path(stdout, c->cf.variant, strlen(c->cf.variant));
@@ -58,30 +59,37 @@ void hpk_start_info(struct hpk_start *c, const char *rootpath, const struct hpk_
     hpk_hash_hex(c->a.p.footer.full_hash, full);
     printf("format: %u\nbase hash: %s\nfull hash: %s\n", c->a.p.footer.version, c->cf.base_hex, full);
     /* The artifact's own values, escaped like its entry names: a crafted
-     * one must not forge lines of this report. */
-    char t1[256], t2[1024];
-    printf("runtime: Java %s\nmain class: %s\n",
-           hpk_layout_text(t1, sizeof t1, c->cf.launch.runtime_version ? c->cf.launch.runtime_version : "?"),
-           hpk_layout_text(t2, sizeof t2, c->cf.launch.main));
+     * one must not forge lines of this report. (The reasons below, which
+     * quote a provenance, are escaped where they are made.) */
+    fputs("runtime: Java ", stdout);
+    hpk_layout_print_text(stdout, c->cf.launch.runtime_version);
+    fputs("\nmain class: ", stdout);
+    hpk_layout_print_text(stdout, c->cf.launch.main);
+    putchar('\n');
     static const char *const said[] = {"applies", "does not apply", "may apply (the JVM decides)"};
     size_t chosen = c->cf.cur;
     for (size_t i = 0; i < c->cf.n_caches; i++) {
         hpk_config_select(&c->a, &c->cf, i);
         fputs("startup cache: ", stdout);
         hpk_layout_print_path(stdout, c->cf.cache->path, c->cf.cache->path_len);
-        printf(" (%s, %llu bytes%s%s): %s%s\n", c->cf.launch.cache_kind ? c->cf.launch.cache_kind : "?", (unsigned long long)c->cf.cache->size,
-               c->cf.variant ? ", variant " : "", hpk_layout_text(t1, sizeof t1, c->cf.variant ? c->cf.variant : ""),
-               hpk_start_bound(c) ? "bound to base " : "NOT USABLE: ", hpk_start_bound(c) ? c->cf.base_hex : c->cf.cache_why);
+        fputs(" (", stdout);
+        hpk_layout_print_text(stdout, c->cf.launch.cache_kind);
+        printf(", %llu bytes%s", (unsigned long long)c->cf.cache->size, c->cf.variant ? ", variant " : "");
+        if (c->cf.variant) hpk_layout_print_text(stdout, c->cf.variant);
+        printf("): %s%s\n", hpk_start_bound(c) ? "bound to base " : "NOT USABLE: ",
+               hpk_start_bound(c) ? c->cf.base_hex : c->cf.cache_why);
         if (hpk_start_bound(c) && i < p->n_eval) printf("on this host: %s: %s\n", said[p->r[i].fit], p->r[i].why);
     }
     if (!c->cf.n_caches) printf("startup cache: none\n");
     hpk_config_select(&c->a, &c->cf, chosen);
-    if (c->cf.n_caches > 1)
-        printf("chosen: %s\n", hpk_layout_text(t1, sizeof t1, p->idx >= 0 && c->aot != HPK_AOT_OFF ? hpk_config_cache_name(&c->cf)
-                                                                                           : "none"));
+    if (c->cf.n_caches > 1) {
+        fputs("chosen: ", stdout);
+        hpk_layout_print_text(stdout, p->idx >= 0 && c->aot != HPK_AOT_OFF ? hpk_config_cache_name(&c->cf) : "none");
+        putchar('\n');
+    }
     printf("unpack directory: %s/%s\n", rootpath, c->cf.base_hex);
     printf("unpacked tree: %s\n", tree_state(rootpath, c->cf.base_hex));
-    for (size_t i = 0; i < c->cf.launch.n_env; i++) { /* set before the exec, ${HPACK_*} expanded */
+    for (size_t i = 0; i < c->cf.launch.n_env; i++) { /* as recorded: a start sets it, ${HPACK_*} expanded */
         fputs("env: ", stdout);
         hpk_layout_print_path(stdout, c->cf.launch.env[i], strlen(c->cf.launch.env[i]));
         putchar('\n');
@@ -111,6 +119,7 @@ static int jvm_check(struct hpk_start *c, const struct hpk_fit_result *r)
 {
     char rootpath[4096];
     hpk_start_pin(c, hpk_start_find_tree(c, c->local_cache == NULL ? HPK_TREE_CACHE : 0, rootpath, sizeof rootpath));
+    hpk_start_env(c, rootpath); /* the JVM's word in a start's environment */
     if (c->tree_lacks & HPK_TREE_CACHE) { /* a read-only root (tree.c): nothing for the JVM to map */
         printf("jvm check: not run: the cache is not in %s/%s, and the cache directory is read-only\n", rootpath,
                c->cf.base_hex);

@@ -181,8 +181,12 @@ int hpk_start_choose_cache(struct hpk_start *c, struct hpk_nocache *no)
         if (c->debug) {
             fputs("hpack: startup cache ", stderr);
             hpk_layout_print_path(stderr, c->cf.cache->path, c->cf.cache->path_len);
-            fprintf(stderr, "%s%s%s %s: %s\n", c->cf.variant ? " (variant " : "", c->cf.variant ? c->cf.variant : "",
-                    c->cf.variant ? ")" : "", p.r[p.idx].fit == HPK_FIT_YES ? "applies" : "may apply (the JVM decides)",
+            if (c->cf.variant) {
+                fputs(" (variant ", stderr);
+                hpk_layout_print_text(stderr, c->cf.variant);
+                fputc(')', stderr);
+            }
+            fprintf(stderr, " %s: %s\n", p.r[p.idx].fit == HPK_FIT_YES ? "applies" : "may apply (the JVM decides)",
                     p.r[p.idx].why);
         }
         return 1;

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "hpk_config.h"
 #include "hpk_tree.h"
+#include "hpk_layout.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,20 +27,27 @@ enum hpk_trust hpk_cache_trust(const char *prov, size_t prov_len, const char *ba
     const char *base = hpk_kv_get(prov, prov_len, "base");
     const char *kind = hpk_kv_get(prov, prov_len, "kind");
     const char *rv = hpk_kv_get(prov, prov_len, "runtime.version");
+    /* The reason quotes the provenance and hpack/launch, which a crafted
+     * artifact chooses: escaped here, so that every listing and warning
+     * that repeats it shows it on its line (docs/format.md 5.4). */
+    char t1[4 * 64 + 1], t2[4 * 64 + 1];
     if (!base || strcmp(base, base_hex) != 0) {
-        snprintf(why, why_len, "it was recorded for other inputs (base %.32s; this payload is base %s)",
-                 base ? base : "unknown", base_hex);
+        hpk_layout_path_text(t1, sizeof t1, base ? base : "unknown", base ? strnlen(base, 32) : 7);
+        snprintf(why, why_len, "it was recorded for other inputs (base %s; this payload is base %s)", t1, base_hex);
         return HPK_TRUST_BASE;
     }
     /* A payload whose runtime takes no cache (no cache.kind) trusts none. */
     if (!kind || !cache_kind || strcmp(kind, cache_kind) != 0) {
-        snprintf(why, why_len, "it is of kind %.16s, this runtime needs %.16s", kind ? kind : "unknown",
-                 cache_kind ? cache_kind : "none");
+        hpk_layout_path_text(t1, sizeof t1, kind ? kind : "unknown", kind ? strnlen(kind, 16) : 7);
+        hpk_layout_path_text(t2, sizeof t2, cache_kind ? cache_kind : "none", cache_kind ? strnlen(cache_kind, 16) : 4);
+        snprintf(why, why_len, "it is of kind %s, this runtime needs %s", t1, t2);
         return HPK_TRUST_KIND;
     }
     if (!rv || !runtime_version || strcmp(rv, runtime_version) != 0) {
-        snprintf(why, why_len, "it was made by Java %.64s, the runtime is %.64s", rv ? rv : "unknown",
-                 runtime_version ? runtime_version : "unknown");
+        hpk_layout_path_text(t1, sizeof t1, rv ? rv : "unknown", rv ? strnlen(rv, 64) : 7);
+        hpk_layout_path_text(t2, sizeof t2, runtime_version ? runtime_version : "unknown",
+                             runtime_version ? strnlen(runtime_version, 64) : 7);
+        snprintf(why, why_len, "it was made by Java %s, the runtime is %s", t1, t2);
         return HPK_TRUST_RUNTIME;
     }
     return HPK_TRUST_OK;

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "hpk_hostfit.h"
 #include "hpk_kv.h"
+#include "hpk_layout.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -101,7 +102,11 @@ int hpk_cpufeat_parse(const char *s, struct hpk_cpufeat *f)
 {
     memset(f, 0, sizeof *f);
     const char *colon = strchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof f->arch) return -1;
+    /* An architecture is a name (x86_64, aarch64): anything else is not
+     * one this host has, and must not reach a reason or a listing raw. */
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof f->arch ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") != (size_t)(colon - s))
+        return -1;
     memcpy(f->arch, s, (size_t)(colon - s));
     for (const char *p = colon + 1; *p;) {
         char *end;
@@ -172,8 +177,12 @@ void hpk_cond_from_prov(const char *prov, size_t len, struct hpk_cond *c)
 {
     memset(c, 0, sizeof *c);
     const char *v;
-    snprintf(c->gc, sizeof c->gc, "%s", (v = hpk_kv_get(prov, len, "jvm.gc")) ? v : "");
-    snprintf(c->build, sizeof c->build, "%s", (v = hpk_kv_get(prov, len, "jvm.build")) ? v : "");
+    /* Escaped as read (docs/format.md 5.4): the reasons and listings that
+     * quote them show a crafted value on its line. */
+    v = hpk_kv_get(prov, len, "jvm.gc");
+    hpk_layout_path_text(c->gc, sizeof c->gc, v ? v : "", v ? strlen(v) : 0);
+    v = hpk_kv_get(prov, len, "jvm.build");
+    hpk_layout_path_text(c->build, sizeof c->build, v ? v : "", v ? strlen(v) : 0);
     c->coops = tristate(hpk_kv_get(prov, len, "jvm.compressed_oops"));
     c->ccp = tristate(hpk_kv_get(prov, len, "jvm.compressed_class_pointers"));
     c->coh = tristate(hpk_kv_get(prov, len, "jvm.compact_object_headers"));

@@ -53,7 +53,11 @@ int hpk_launch_cp_ok(const char *v);
  * [A-Za-z0-9_]*), none the launcher reads (HPACK_*) and none the JVM takes
  * options from (JAVA_TOOL_OPTIONS, _JAVA_OPTIONS, JDK_JAVA_OPTIONS: they
  * would change the options the startup cache was trained with; --jvm-opt
- * is for those). */
-int hpk_launch_env_ok(const char *v);
+ * is for those), shorter than the 128 KiB the kernel passes in one
+ * variable (MAX_ARG_STRLEN: longer, every start would fail). NULL if it
+ * is one, else why not (for a message after the value). */
+const char *hpk_launch_env_why(const char *v);
+#define HPK_ENV_MAX (128u << 10)
+static inline int hpk_launch_env_ok(const char *v) { return !hpk_launch_env_why(v); }
 
 #endif

@@ -199,8 +199,8 @@ int hpk_layout_path_ok(const char *path, size_t len);
 void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len);
 void hpk_layout_print_path(FILE *f, const char *path, size_t len);
 /* A value of an artifact (the main class, a version, a variant's name: any
- * bytes but NUL) written so into out, for a printf's %s; returns out. */
-const char *hpk_layout_text(char *out, size_t outn, const char *s);
+ * bytes but NUL), written so, whole; NULL as "?". */
+void hpk_layout_print_text(FILE *f, const char *s);
 size_t hpk_layout_text_unit(const char *p, size_t len, int *escaped);
 
 /* Resolve a relative symlink target `t`, for a link at path `link`, lexically

@@ -97,14 +97,18 @@ int hpk_launch_cp_ok(const char *v)
     return hpk_layout_path_ok(v, strlen(v)) && !strchr(v, ':') && strcmp(last, "*") != 0;
 }
 
-int hpk_launch_env_ok(const char *v)
+const char *hpk_launch_env_why(const char *v)
 {
     size_t n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
-    if (n == 0 || v[n] != '=' || (v[0] >= '0' && v[0] <= '9') || !strncmp(v, "HPACK_", 6)) return 0;
+    if (n == 0 || v[n] != '=' || (v[0] >= '0' && v[0] <= '9'))
+        return "expected NAME=VALUE, NAME a variable's name ([A-Za-z_][A-Za-z0-9_]*)";
+    if (!strncmp(v, "HPACK_", 6)) return "HPACK_* are the launcher's own variables";
     static const char *const jvm[] = {"JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS"};
     for (size_t i = 0; i < sizeof jvm / sizeof *jvm; i++)
-        if (strlen(jvm[i]) == n && !strncmp(v, jvm[i], n)) return 0;
-    return 1;
+        if (strlen(jvm[i]) == n && !strncmp(v, jvm[i], n))
+            return "the JVM takes options from it, which the startup cache is not trained with: use --jvm-opt";
+    if (strlen(v) >= HPK_ENV_MAX) return "128 KiB or longer: the kernel passes no longer variable, and every start would fail";
+    return NULL;
 }
 
 void hpk_launch_free(struct hpk_launch *l)

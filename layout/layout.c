@@ -505,10 +505,10 @@ void hpk_layout_path_text(char *out, size_t outn, const char *path, size_t len)
     if (outn) out[o] = 0;
 }
 
-const char *hpk_layout_text(char *out, size_t outn, const char *s)
+void hpk_layout_print_text(FILE *f, const char *s)
 {
-    hpk_layout_path_text(out, outn, s, strlen(s));
-    return out;
+    if (!s) s = "?";
+    hpk_layout_print_path(f, s, strlen(s));
 }
 
 void hpk_layout_print_path(FILE *f, const char *path, size_t len)

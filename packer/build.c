@@ -322,15 +322,17 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
         case O_MAIN: b->main_class = optarg; break;
         case O_JVM: hpk_strv_push(&b->jvm_opts, optarg); break;
         case O_ARG: hpk_strv_push(&b->args, optarg); break;
-        case O_ENV:
-            if (!hpk_launch_env_ok(optarg)) {
-                fprintf(stderr, "hpack build: --env %s: expected NAME=VALUE, NAME a variable's name, not HPACK_* "
-                                "(the launcher's) nor JAVA_TOOL_OPTIONS, _JAVA_OPTIONS, JDK_JAVA_OPTIONS (--jvm-opt)\n",
-                        optarg);
+        case O_ENV: {
+            const char *why = hpk_launch_env_why(optarg);
+            if (why) {
+                char shown[512]; /* one line, whatever the value holds */
+                hpk_layout_path_text(shown, sizeof shown, optarg, strlen(optarg));
+                fprintf(stderr, "hpack build: --env %s%s: %s\n", shown, strlen(shown) == sizeof shown - 1 ? "..." : "", why);
                 return HPK_ST_USAGE;
             }
             hpk_strv_push(&b->env, optarg);
             break;
+        }
         case 'o': b->output = optarg; break;
         case O_TRAIN: b->train = 1; break;
         case O_TRAIN_ARG: hpk_strv_push(&b->train_args, optarg); b->have_train_args = 1; break;
@@ -449,13 +451,17 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
         fprintf(stderr, "hpack build: missing %s (see hpack build --help)\n", missing);
         return HPK_ST_USAGE;
     }
-    for (int w = 0; w < 2; w++) {
-        const struct hpk_strv *v = w ? &b->args : &b->jvm_opts;
+    static const char *const expanded[] = {"--jvm-opt", "--arg", "--env"};
+    for (int w = 0; w < 3; w++) {
+        const struct hpk_strv *v = w == 2 ? &b->env : w ? &b->args : &b->jvm_opts;
         for (size_t i = 0; i < v->n; i++) {
             const char *bad = bad_variable(v->v[i]);
             if (bad) {
-                fprintf(stderr, "hpack build: %s %s: unknown variable %.*s... (known: ${HPACK_APP}, ${HPACK_RUNTIME}, "
-                        "${HPACK_EXE}, ${HPACK_CWD})\n", w ? "--arg" : "--jvm-opt", v->v[i], 16, bad);
+                char shown[512], var[64]; /* one line, whatever the value holds */
+                hpk_layout_path_text(shown, sizeof shown, v->v[i], strlen(v->v[i]));
+                hpk_layout_path_text(var, sizeof var, bad, strnlen(bad, 16));
+                fprintf(stderr, "hpack build: %s %s: unknown variable %s... (known: ${HPACK_APP}, ${HPACK_RUNTIME}, "
+                        "${HPACK_EXE}, ${HPACK_CWD})\n", expanded[w], shown, var);
                 return HPK_ST_USAGE;
             }
         }
@@ -642,12 +648,11 @@ fail:
     hpk_elf_abort(&out);
     hpk_step_abort();
     if (b->fail_detail) fputs(b->fail_detail, stderr);
-    /* Said at the start of a long build, and what a failed training run
-     * most often lacks (an NPE from getSystemJavaCompiler(), an unknown
-     * charset): said again next to the failure. */
-    if (e.code == HPK_ST_TRAIN && b->said_modules)
-        fprintf(stderr, "hpack: not linked (said above), if the app needs one: %s (--add-modules links it)\n",
-                b->said_modules);
+    /* Noted at the start of a long build (or not at all, with -q), and what
+     * a failed training run most often lacks (an NPE from
+     * getSystemJavaCompiler(), an unknown charset): said next to the failure. */
+    if (b->training_failed && b->said_modules)
+        fprintf(stderr, "hpack: not linked, if the app needs one: %s (--add-modules M links M)\n", b->said_modules);
     fprintf(stderr, "hpack: %s\n", e.msg);
     st = e.code ? e.code : HPK_ST_FAIL;
 done:

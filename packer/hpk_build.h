@@ -35,6 +35,7 @@ struct hpk_build {
     struct hpk_strv jdeps_names;  /* what each is to the user, for messages */
     char *modules;                /* the module list linked (recorded in hpack/launch) */
     char *said_modules;           /* the large providers said, not linked (provmods.c), "a, b"; or NULL */
+    int training_failed;          /* DA0's training run failed (the error says what said_modules may explain) */
     struct hpk_strv jlink_used;   /* the options jlink ran with, ours then the user's (hpack/launch) */
     char *jlinked;                /* the runtime jlink made (in the build cache) */
     char *fail_detail;            /* lines printed before the error (the training run's last output) */

@@ -64,13 +64,12 @@ static void cond_text(FILE *f, const struct hpk_config *in)
         return;
     }
     hpk_cpufeat_format(&c.cpu, feat, sizeof feat);
-    char gc[4 * sizeof c.gc], build[4 * sizeof c.build];
-    hpk_layout_text(gc, sizeof gc, c.gc);
-    hpk_layout_text(build, sizeof build, c.build);
+    /* (gc, build and the architecture are escaped as they are read:
+     * hpk_cond_from_prov) */
     fprintf(f, "cache applies:  GC %s, UseCompressedOops %s, UseCompressedClassPointers %s, ObjectAlignmentInBytes %d, "
                "UseCompactObjectHeaders %s; JVM build %s; CPU %s%s\n",
-            gc, c.coops > 0 ? "true" : c.coops == 0 ? "false" : "?", c.ccp > 0 ? "true" : c.ccp == 0 ? "false" : "?",
-            c.align, c.coh > 0 ? "true" : c.coh == 0 ? "false" : "n/a", build[0] ? build : "?",
+            c.gc, c.coops > 0 ? "true" : c.coops == 0 ? "false" : "?", c.ccp > 0 ? "true" : c.ccp == 0 ? "false" : "?",
+            c.align, c.coh > 0 ? "true" : c.coh == 0 ? "false" : "n/a", c.build[0] ? c.build : "?",
             c.cpu.n ? feat : "not recorded",
             c.code == HPK_CODE_NONE ? " (not needed: no machine code, trained with -XX:-AOTAdapterCaching)" : "");
 }
@@ -273,17 +272,23 @@ static void inspect_text(FILE *f, const struct view *v)
     const struct hpk_launch *l = &v->in->launch;
     /* The artifact's own values, escaped like its entry names: a crafted
      * one must not forge lines of the listing. */
-    char t1[256], t2[1024], t3[256];
-    fprintf(f, "artifact:       %s\nformat:         %u (launcher %s)\nbase hash:      %s\nfull hash:      %s\n", v->path,
-            v->a->p.footer.version, hpk_layout_text(t1, sizeof t1, l->launcher_version ? l->launcher_version : "?"), v->base,
-            v->full);
+    fprintf(f, "artifact:       %s\nformat:         %u (launcher ", v->path, v->a->p.footer.version);
+    hpk_layout_print_text(f, l->launcher_version);
+    fprintf(f, ")\nbase hash:      %s\nfull hash:      %s\n", v->base, v->full);
     fprintf(f, "payload:        %llu bytes at file offset %llu; table %llu bytes at %llu; %u entries\n",
             (unsigned long long)v->a->sec_size, (unsigned long long)v->a->sec_off, (unsigned long long)v->a->p.footer.toc_size,
             (unsigned long long)v->a->p.footer.toc_offset, v->a->p.count);
-    fprintf(f, "runtime:        Java %s\nmain class:     %s\n",
-            hpk_layout_text(t1, sizeof t1, l->runtime_version ? l->runtime_version : "?"), hpk_layout_text(t2, sizeof t2, l->main));
+    fputs("runtime:        Java ", f);
+    hpk_layout_print_text(f, l->runtime_version);
+    fputs("\nmain class:     ", f);
+    hpk_layout_print_text(f, l->main);
+    fputc('\n', f);
     const char *mods = hpk_kv_get(v->in->conf, v->in->conf_len, "modules");
-    if (mods) fprintf(f, "modules:        %s (jlinked by hpack)\n", hpk_layout_text(t2, sizeof t2, mods));
+    if (mods) {
+        fputs("modules:        ", f);
+        hpk_layout_print_text(f, mods);
+        fputs(" (jlinked by hpack)\n", f);
+    }
     for (size_t i = 0; i < v->njl; i++) {
         fputs(i ? " " : "jlink options:  ", f);
         hpk_layout_print_path(f, v->jl[i], strlen(v->jl[i]));
@@ -295,10 +300,13 @@ static void inspect_text(FILE *f, const struct view *v)
         hpk_config_select(v->a, v->in, i);
         fputs("startup cache:  ", f);
         hpk_layout_print_path(f, v->in->cache->path, v->in->cache->path_len);
-        fprintf(f, ", %llu bytes, %s, trained for base %s with Java %s: %s\n", (unsigned long long)v->in->cache->size,
-                hpk_layout_text(t1, sizeof t1, v->in->prov_kind ? v->in->prov_kind : "?"),
-                hpk_layout_text(t2, sizeof t2, v->in->prov_base ? v->in->prov_base : "?"),
-                hpk_layout_text(t3, sizeof t3, v->in->prov_runtime ? v->in->prov_runtime : "?"),
+        fprintf(f, ", %llu bytes, ", (unsigned long long)v->in->cache->size);
+        hpk_layout_print_text(f, v->in->prov_kind);
+        fputs(", trained for base ", f);
+        hpk_layout_print_text(f, v->in->prov_base);
+        fputs(" with Java ", f);
+        hpk_layout_print_text(f, v->in->prov_runtime);
+        fprintf(f, ": %s\n",
                 (v->in->trust == HPK_TRUST_OK) ? "bound to this payload" : "NOT bound to this payload (the launcher refuses it)");
         if (v->in->variant) {
             fputs("cache variant:  ", f);
@@ -314,9 +322,11 @@ static void inspect_text(FILE *f, const struct view *v)
         hpk_tune_show(f, v->in->prov, v->in->prov ? v->in->prov_len : 0, 0);
     }
     hpk_config_select(v->a, v->in, 0);
-    if (!v->in->cache)
-        fprintf(f, "startup cache:  none (%s)\n",
-                hpk_layout_text(t1, sizeof t1, l->cache_kind ? l->cache_kind : "this runtime cannot make one"));
+    if (!v->in->cache) {
+        fputs("startup cache:  none (", f);
+        hpk_layout_print_text(f, l->cache_kind ? l->cache_kind : "this runtime cannot make one");
+        fputs(")\n", f);
+    }
     for (size_t i = 0; i < l->n_env; i++) { /* set by the launcher, ${HPACK_*} expanded as in the exec line */
         fputs("env:            ", f);
         hpk_layout_print_path(f, l->env[i], strlen(l->env[i]));

@@ -199,7 +199,10 @@ int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct 
     if (da0_size) *da0_size = stat(da0, &st) == 0 ? (size_t)st.st_size : 0;
     int r = hpk_train_run(b, da0, work, cache, java_opts, log, e);
     unlink(da0);
-    if (r != 0) return -1;
+    if (r != 0) {
+        b->training_failed = 1;
+        return -1;
+    }
     /* The Besu problem: were the trained inputs the shipped ones? */
     return hpk_snapshot_recheck(s, e);
 }

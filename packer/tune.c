@@ -74,8 +74,9 @@ static void curated(struct hpk_tune *t)
 /* ---- hpack/launch with a candidate's options ---- */
 
 /* The launch records with `opts` as jvm records before the user's: after
- * the class path, where build.c writes --jvm-opt (docs/format.md 9.2), so
- * the bytes are those a build with these options first would write. */
+ * the class path, where build.c writes --jvm-opt (docs/format.md 9.2:
+ * before the jvm, arg and env records), so the bytes are those a build
+ * with these options first would write. */
 static char *launch_with(const char *conf, size_t len, const struct hpk_strv *opts, size_t *outlen)
 {
     char *out = NULL;
@@ -86,7 +87,7 @@ static char *launch_with(const char *conf, size_t len, const struct hpk_strv *op
     while (hpk_kv_next(conf, len, &pos, &k, &kl, &v) == 1) {
         char key[64];
         snprintf(key, sizeof key, "%.*s", (int)(kl < 63 ? kl : 63), k);
-        if (!done && (!strcmp(key, "jvm") || !strcmp(key, "arg"))) {
+        if (!done && (!strcmp(key, "jvm") || !strcmp(key, "arg") || !strcmp(key, "env"))) {
             for (size_t i = 0; i < opts->n; i++) hpk_kv_add(&out, &ol, "jvm", opts->v[i]);
             done = 1;
         }

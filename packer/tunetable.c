@@ -194,6 +194,15 @@ static void json_opts(FILE *f, const char *s, size_t n)
     free(copy);
 }
 
+/* s (n bytes) escaped, then blanks up to `width` columns (one a byte: the
+ * names and verdicts hpack writes are ASCII). */
+static void pad_text(FILE *f, const char *s, size_t n, size_t width)
+{
+    char t[HPK_PATH_TEXT_MAX];
+    hpk_layout_path_text(t, sizeof t, s, n < HPK_PATH_MAX ? n : HPK_PATH_MAX);
+    fprintf(f, "%-*s", (int)width, t);
+}
+
 /* One tune.N record (name, median, min, max, runs, verdict, options:
  * TAB-separated; median "-" for a candidate that was out) as a JSON object
  * or a line of the text. */
@@ -220,13 +229,23 @@ static void show_cand(FILE *f, const char *v, int first, int json)
         json_opts(f, fld[6], fl[6]);
         fputc('}', f);
     } else {
-        /* the artifact's values, escaped (hpk_layout_text) */
-        char t[7][1024];
-        for (int k = 0; k < 7; k++) hpk_layout_path_text(t[k], sizeof t[k], fld[k], fl[k]);
-        fprintf(f, "                %-18s ", t[0]);
-        if (out) fprintf(f, "%-30s %s: %s\n", "out", t[6], t[5]);
-        else if (fl[6]) fprintf(f, "%8.3f s  %-13s %s\n", strtod(fld[1], NULL), t[5], t[6]);
-        else fprintf(f, "%8.3f s  %-13s (none)\n", strtod(fld[1], NULL), t[5]);
+        /* the artifact's values, escaped (hpk_layout_print_path), padded as %-Ns would */
+        fputs("                ", f);
+        pad_text(f, fld[0], fl[0], 18);
+        fputc(' ', f);
+        if (out) {
+            fprintf(f, "%-30s ", "out");
+            hpk_layout_print_path(f, fld[6], fl[6]);
+            fputs(": ", f);
+            hpk_layout_print_path(f, fld[5], fl[5]);
+        } else {
+            fprintf(f, "%8.3f s  ", strtod(fld[1], NULL));
+            pad_text(f, fld[5], fl[5], 13);
+            fputc(' ', f);
+            if (fl[6]) hpk_layout_print_path(f, fld[6], fl[6]);
+            else fputs("(none)", f);
+        }
+        fputc('\n', f);
     }
 }
 
@@ -252,10 +271,17 @@ int hpk_tune_show(FILE *f, const char *prov, size_t len, int json)
         json_opts(f, cjvm, strlen(cjvm));
         fputs(", \"candidates\": [", f);
     } else {
-        char tg[256], tc[256], tj[1024]; /* the artifact's values, escaped (hpk_layout_text) */
-        fprintf(f, "tuned:          %s, %d rounds; chosen: %s%s%s%s (the default's spread %.1f%%)\n",
-                hpk_layout_text(tg, sizeof tg, goal), atoi(rounds), hpk_layout_text(tc, sizeof tc, choice), *cjvm ? " (" : "",
-                hpk_layout_text(tj, sizeof tj, cjvm), *cjvm ? ")" : "", 100 * strtod(spread, NULL));
+        /* the artifact's values, escaped (hpk_layout_print_text) */
+        fputs("tuned:          ", f);
+        hpk_layout_print_text(f, goal);
+        fprintf(f, ", %d rounds; chosen: ", atoi(rounds));
+        hpk_layout_print_text(f, choice);
+        if (*cjvm) {
+            fputs(" (", f);
+            hpk_layout_print_text(f, cjvm);
+            fputc(')', f);
+        }
+        fprintf(f, " (the default's spread %.1f%%)\n", 100 * strtod(spread, NULL));
     }
     for (int i = 0;; i++) {
         char key[32];

@@ -394,6 +394,15 @@ assert b"app/c\xc2\x9b2J\x9b.jar" in names and "app/caf\xe9.jar".encode() in nam
         fail "the main class was printed raw: $out"
     [ "$(grep -c '^main class: *demo\.Main\\x1b\[2J\\x0aunpack directory: /forged$' <<<"$out")" = 2 ] ||
         fail "main class not listed, escaped, by both: $out"
+    # and what the launcher and hpack inspect quote from a provenance: a
+    # reason that names its base, its architecture in a listing
+    "$CRAFT" "$d/prov" d:runtime d:runtime/bin f:runtime/bin/java:x d:app f:app/a.jar:j d:cache c:cache/ab.aot:x \
+        $'p:cache/ab.prov:base=\e[2J\nunpack directory: /forged|kind=aot|cpu.features=x\e[2J\nverdict y:1|' || fail craft
+    out=$("$HPACK" inspect "$d/prov") || fail "inspect: $out"
+    out+=$'\n'$(HPACK_CACHE_DIR=$d/c "$d/prov" --hpack-info) || fail "--hpack-info: $out"
+    ! LC_ALL=C grep -q $'\e' <<<"$out" && ! grep -q '^unpack directory: /forged' <<<"$out" || fail "a provenance printed raw: $out"
+    grep -qF 'NOT USABLE: it was recorded for other inputs (base \x1b[2J\x0aunpack directory: /forged;' <<<"$out" ||
+        fail "the reason does not quote the base escaped: $out"
     # an error message is one line, whatever the file name it quotes
     expect_status 4 'a\\x1b\[2K\\x0a\.jar: cannot read' \
         "$HPACK" build --runtime "$(rt25)" --jar $'/nonexistent/a\e[2K\n.jar' -o "$d/o"

@@ -139,7 +139,7 @@ t_jdk_provider_modules() {
     local rc=0
     out=$(HPACK_JLINK_CACHE=$W/jlc-pm "$HPACK" build -q --jdk "$J25" --jar "$SAMPLES/hello.jar" --train \
         --train-arg=--exit --train-arg=3 -o "$W/art/pmt" 2>&1) || rc=$?
-    [ $rc = 7 ] && grep -qx 'hpack: not linked (said above), if the app needs one: jdk.charsets, jdk.localedata (--add-modules links it)' \
+    [ $rc = 7 ] && grep -qx 'hpack: not linked, if the app needs one: jdk.charsets, jdk.localedata (--add-modules M links M)' \
         <<<"$out" && grep -q '^hpack: the training run failed: the app exited with status 3' <<<"$(tail -1 <<<"$out")" ||
         fail "failed training: $rc: $out"
     rc=0; out=$("$HPACK" build -q --runtime "$J25" --jar "$SAMPLES/hello.jar" --train --train-arg=--exit --train-arg=3 \

@@ -83,6 +83,21 @@ t_tune_chooses_a_winner() {
     cmp "$o/replay2" "$o/a" || fail "--jvm-opt replay differs"
 }
 
+# A winner's options go where --jvm-opt would, before --env's records too:
+# the DA1 of an app with --env and no --jvm-opt or --arg is rebuilt from its
+# choice and its own cache, bit for bit.
+t_tune_with_env_replays() {
+    local rt o=$W/tune/env; rt=$(rt25); mkdir -p "$o"
+    HPACK_TEST_TUNE_SCALE=user-1=0.01 "$HPACK_T" build --runtime "$rt" --jar "$SAMPLES/hello.jar" --env X=1 \
+        --train --tune --tune-candidates-only --tune-candidate -XX:+UseSerialGC --tune-rounds 2 -o "$o/a" \
+        >"$o/out" 2>"$o/err" || fail "build: $(tail -5 "$o/err")"
+    grep -qx 'tune.choice=user-1' "$o/a.tuned" || fail "OUT.tuned: $(cat "$o/a.tuned")"
+    "$HPACK" extract "$o/a" -o "$o/x" >/dev/null
+    "$HPACK_T" build -q --runtime "$rt" --jar "$SAMPLES/hello.jar" --env X=1 --jvm-opt=-XX:+UseSerialGC \
+        --with-cache "$(ls "$o"/x/cache/*.aot)" -o "$o/replay" || fail "replay by hand"
+    cmp "$o/replay" "$o/a" || fail "replay differs"
+}
+
 # No candidate beats the default: the default's bytes (its base hash is a
 # plain build's), the verdicts say why; a candidate whose JVM cannot start
 # is left out with the reason, and the search goes on.

@@ -9,6 +9,7 @@
  *         f:PATH:CONTENT  file (0644), stored
  *         l:PATH:TARGET   symlink
  *         c:PATH:CONTENT  file with the CACHE role wherever PATH is
+ *         p:PATH:CONTENT  the same, each '|' in CONTENT a NUL (a provenance's records)
  *         D:PATH          directory of mode 0777, F:PATH:CONTENT file of mode 0666
  *         C:VALUE         hpack/launch with this one cp value (any bytes but NUL)
  *         M:VALUE         hpack/launch with this main class (any bytes but NUL), cp=app/a.jar
@@ -122,7 +123,10 @@ int main(int argc, char **argv)
         if (!strcmp(path, "hpack/launch")) have_conf = 1;
         uint32_t mode = type == 'd' ? S_IFDIR | 0755 : type == 'D' ? S_IFDIR | 0777 : type == 'l' ? S_IFLNK | 0777
                       : type == 'F' ? S_IFREG | 0666 : S_IFREG | 0644;
-        add(&tb, path, mode, type == 'c' ? HPK_ROLE_CACHE : role_of(path), content, content ? strlen(content) : 0);
+        size_t clen = content ? strlen(content) : 0;
+        if (type == 'p')
+            for (char *q = content; (q = strchr(q, '|'));) *q++ = 0;
+        add(&tb, path, mode, type == 'c' || type == 'p' ? HPK_ROLE_CACHE : role_of(path), content, clen);
     }
     if (!have_conf) {
         add(&tb, "hpack", S_IFDIR | 0755, HPK_ROLE_CONFIG, NULL, 0);

@@ -135,6 +135,14 @@ static void test_launch_env(void **state)
     assert_false(hpk_launch_env_ok("_JAVA_OPTIONS=-Xmx1m"));
     assert_false(hpk_launch_env_ok("JDK_JAVA_OPTIONS=-Xmx1m"));
     assert_true(hpk_launch_env_ok("JAVA_TOOL_OPTIONSX=1"));
+    /* the kernel passes no variable of 128 KiB or more (MAX_ARG_STRLEN) */
+    static char big[HPK_ENV_MAX + 1];
+    memset(big, 'x', HPK_ENV_MAX);
+    big[0] = 'A', big[1] = '=';
+    big[HPK_ENV_MAX - 1] = 0;
+    assert_true(hpk_launch_env_ok(big));
+    big[HPK_ENV_MAX - 1] = 'x';
+    assert_false(hpk_launch_env_ok(big));
     static const char good[] = "java=runtime/bin/java\0main=M\0cp=app/a.jar\0env=A=1\0env=B=${HPACK_APP} x\0";
     struct hpk_launch l;
     assert_int_equal(hpk_launch_decode(good, sizeof good - 1, &l), 0);
