@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "hpk_build.h"
 #include "hpk_cmds.h"
+#include "hpk_jsonout.h"
 #include "hpk_verify.h"
 #include "../layout/hpk_tree.h"
 
@@ -167,13 +168,7 @@ static void json_change(FILE *f, const struct change *v, const struct change *c)
     if (kind) {
         fprintf(f, ", \"startup_cache\": \"%s\", \"variant\": ", kind);
         if (c->variant[0]) {
-            /* a crafted provenance may name anything: escaped */
-            fputc('"', f);
-            for (const unsigned char *p = (const unsigned char *)c->variant; *p; p++)
-                if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-                else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-                else fputc(*p, f);
-            fputc('"', f);
+            hpk_json_str(f, c->variant); /* a crafted provenance may name anything */
         } else {
             fputs("null", f);
         }
