@@ -218,11 +218,7 @@ void hpk_start_print_argv(FILE *f, char **v)
     fputc('\n', f);
 }
 
-/* Start the JVM through the checked tree's descriptor: the path of
- * `java` is resolved from the tree itself, never from a path string that
- * another process could have redirected since the checks. argv[0] keeps
- * the readable path (what ps shows; the JVM finds its home through
- * /proc/self/exe, which the kernel gives from the file it runs). */
+/* The artifact's env records (hpk_launcher.h). */
 void hpk_start_env(const struct hpk_start *c, const char *rootpath)
 {
     if (!c->cf.launch.n_env) return;
@@ -237,6 +233,11 @@ void hpk_start_env(const struct hpk_start *c, const char *rootpath)
     free(tree);
 }
 
+/* Start the JVM through the checked tree's descriptor: the path of
+ * `java` is resolved from the tree itself, never from a path string that
+ * another process could have redirected since the checks. argv[0] keeps
+ * the readable path (what ps shows; the JVM finds its home through
+ * /proc/self/exe, which the kernel gives from the file it runs). */
 void hpk_start_exec(const struct hpk_start *c, char **v)
 {
     execveat(HPK_TREE_FD, c->cf.launch.java, v, environ, 0);

@@ -107,7 +107,7 @@ const char *hpk_launch_env_why(const char *v)
     for (size_t i = 0; i < sizeof jvm / sizeof *jvm; i++)
         if (strlen(jvm[i]) == n && !strncmp(v, jvm[i], n))
             return "the JVM takes options from it, which the startup cache is not trained with: use --jvm-opt";
-    if (strlen(v) >= HPK_ENV_MAX) return "128 KiB or longer: the kernel passes no longer variable, and every start would fail";
+    if (strlen(v) >= HPK_ENV_MAX) return "128 KiB or longer: the kernel passes no variable that long, and every start would fail";
     return NULL;
 }
 

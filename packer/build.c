@@ -122,6 +122,10 @@ enum {
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
+/* Bytes of a bad value quoted in its error, at most (escaped, a byte may
+ * take four). */
+#define SHOWN 100
+
 static const char *bad_variable(const char *s)
 {
     static const char *const known[] = {"APP}", "RUNTIME}", "EXE}", "CWD}", NULL};
@@ -325,9 +329,10 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
         case O_ENV: {
             const char *why = hpk_launch_env_why(optarg);
             if (why) {
-                char shown[512]; /* one line, whatever the value holds */
-                hpk_layout_path_text(shown, sizeof shown, optarg, strlen(optarg));
-                fprintf(stderr, "hpack build: --env %s%s: %s\n", shown, strlen(shown) == sizeof shown - 1 ? "..." : "", why);
+                char shown[4 * SHOWN + 1]; /* one line, whatever the value holds */
+                size_t n = strlen(optarg);
+                hpk_layout_path_text(shown, sizeof shown, optarg, n < SHOWN ? n : SHOWN);
+                fprintf(stderr, "hpack build: --env %s%s: %s\n", shown, n > SHOWN ? "..." : "", why);
                 return HPK_ST_USAGE;
             }
             hpk_strv_push(&b->env, optarg);
@@ -457,11 +462,12 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
         for (size_t i = 0; i < v->n; i++) {
             const char *bad = bad_variable(v->v[i]);
             if (bad) {
-                char shown[512], var[64]; /* one line, whatever the value holds */
-                hpk_layout_path_text(shown, sizeof shown, v->v[i], strlen(v->v[i]));
+                char shown[4 * SHOWN + 1], var[4 * 16 + 1]; /* one line, whatever the value holds */
+                size_t n = strlen(v->v[i]);
+                hpk_layout_path_text(shown, sizeof shown, v->v[i], n < SHOWN ? n : SHOWN);
                 hpk_layout_path_text(var, sizeof var, bad, strnlen(bad, 16));
-                fprintf(stderr, "hpack build: %s %s: unknown variable %s... (known: ${HPACK_APP}, ${HPACK_RUNTIME}, "
-                        "${HPACK_EXE}, ${HPACK_CWD})\n", expanded[w], shown, var);
+                fprintf(stderr, "hpack build: %s %s%s: unknown variable %s... (known: ${HPACK_APP}, ${HPACK_RUNTIME}, "
+                        "${HPACK_EXE}, ${HPACK_CWD})\n", expanded[w], shown, n > SHOWN ? "..." : "", var);
                 return HPK_ST_USAGE;
             }
         }
