@@ -15,6 +15,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* A value a reason quotes, escaped (hpk_layout_path_text), its first `max`
+ * bytes (max <= 64), or `none` for NULL; into t, QUOTED bytes. */
+#define QUOTED (4 * 64 + 1)
+static const char *quoted(char t[QUOTED], const char *s, size_t max, const char *none)
+{
+    if (!s) return none;
+    hpk_layout_path_text(t, QUOTED, s, strnlen(s, max));
+    return t;
+}
+
 enum hpk_trust hpk_cache_trust(const char *prov, size_t prov_len, const char *base_hex, const char *cache_kind,
                                const char *runtime_version, char *why, size_t why_len)
 {
@@ -30,24 +40,21 @@ enum hpk_trust hpk_cache_trust(const char *prov, size_t prov_len, const char *ba
     /* The reason quotes the provenance and hpack/launch, which a crafted
      * artifact chooses: escaped here, so that every listing and warning
      * that repeats it shows it on its line (docs/format.md 5.4). */
-    char t1[4 * 64 + 1], t2[4 * 64 + 1];
+    char t1[QUOTED], t2[QUOTED];
     if (!base || strcmp(base, base_hex) != 0) {
-        hpk_layout_path_text(t1, sizeof t1, base ? base : "unknown", base ? strnlen(base, 32) : 7);
-        snprintf(why, why_len, "it was recorded for other inputs (base %s; this payload is base %s)", t1, base_hex);
+        snprintf(why, why_len, "it was recorded for other inputs (base %s; this payload is base %s)",
+                 quoted(t1, base, 32, "unknown"), base_hex);
         return HPK_TRUST_BASE;
     }
     /* A payload whose runtime takes no cache (no cache.kind) trusts none. */
     if (!kind || !cache_kind || strcmp(kind, cache_kind) != 0) {
-        hpk_layout_path_text(t1, sizeof t1, kind ? kind : "unknown", kind ? strnlen(kind, 16) : 7);
-        hpk_layout_path_text(t2, sizeof t2, cache_kind ? cache_kind : "none", cache_kind ? strnlen(cache_kind, 16) : 4);
-        snprintf(why, why_len, "it is of kind %s, this runtime needs %s", t1, t2);
+        snprintf(why, why_len, "it is of kind %s, this runtime needs %s", quoted(t1, kind, 16, "unknown"),
+                 quoted(t2, cache_kind, 16, "none"));
         return HPK_TRUST_KIND;
     }
     if (!rv || !runtime_version || strcmp(rv, runtime_version) != 0) {
-        hpk_layout_path_text(t1, sizeof t1, rv ? rv : "unknown", rv ? strnlen(rv, 64) : 7);
-        hpk_layout_path_text(t2, sizeof t2, runtime_version ? runtime_version : "unknown",
-                             runtime_version ? strnlen(runtime_version, 64) : 7);
-        snprintf(why, why_len, "it was made by Java %s, the runtime is %s", t1, t2);
+        snprintf(why, why_len, "it was made by Java %s, the runtime is %s", quoted(t1, rv, 64, "unknown"),
+                 quoted(t2, runtime_version, 64, "unknown"));
         return HPK_TRUST_RUNTIME;
     }
     return HPK_TRUST_OK;

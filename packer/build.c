@@ -122,9 +122,16 @@ enum {
 };
 
 /* A ${HPACK_...} the launcher would not expand is a typo: say so now. */
-/* Bytes of a bad value quoted in its error, at most (escaped, a byte may
- * take four). */
+/* A bad value as its error quotes it: its first SHOWN bytes, escaped (a
+ * byte may take four), "..." when cut: one line, whatever it holds. */
 #define SHOWN 100
+static const char *shown(char out[4 * SHOWN + 4], const char *v)
+{
+    size_t n = strlen(v);
+    hpk_layout_path_text(out, 4 * SHOWN + 1, v, n < SHOWN ? n : SHOWN);
+    if (n > SHOWN) strcat(out, "...");
+    return out;
+}
 
 static const char *bad_variable(const char *s)
 {
@@ -329,10 +336,8 @@ static int parse_opts(struct hpk_build *b, int argc, char **argv)
         case O_ENV: {
             const char *why = hpk_launch_env_why(optarg);
             if (why) {
-                char shown[4 * SHOWN + 1]; /* one line, whatever the value holds */
-                size_t n = strlen(optarg);
-                hpk_layout_path_text(shown, sizeof shown, optarg, n < SHOWN ? n : SHOWN);
-                fprintf(stderr, "hpack build: --env %s%s: %s\n", shown, n > SHOWN ? "..." : "", why);
+                char t[4 * SHOWN + 4];
+                fprintf(stderr, "hpack build: --env %s: %s\n", shown(t, optarg), why);
                 return HPK_ST_USAGE;
             }
             hpk_strv_push(&b->env, optarg);
@@ -462,12 +467,10 @@ static int check_opts(const struct hpk_build *b, int argc, char **argv)
         for (size_t i = 0; i < v->n; i++) {
             const char *bad = bad_variable(v->v[i]);
             if (bad) {
-                char shown[4 * SHOWN + 1], var[4 * 16 + 1]; /* one line, whatever the value holds */
-                size_t n = strlen(v->v[i]);
-                hpk_layout_path_text(shown, sizeof shown, v->v[i], n < SHOWN ? n : SHOWN);
+                char t[4 * SHOWN + 4], var[4 * 16 + 1];
                 hpk_layout_path_text(var, sizeof var, bad, strnlen(bad, 16));
-                fprintf(stderr, "hpack build: %s %s%s: unknown variable %s... (known: ${HPACK_APP}, ${HPACK_RUNTIME}, "
-                        "${HPACK_EXE}, ${HPACK_CWD})\n", expanded[w], shown, n > SHOWN ? "..." : "", var);
+                fprintf(stderr, "hpack build: %s %s: unknown variable %s... (known: ${HPACK_APP}, ${HPACK_RUNTIME}, "
+                        "${HPACK_EXE}, ${HPACK_CWD})\n", expanded[w], shown(t, v->v[i]), var);
                 return HPK_ST_USAGE;
             }
         }

@@ -81,6 +81,8 @@ _Noreturn void hpk_oom(void);
 void *hpk_xmalloc(size_t n);
 void *hpk_xrealloc(void *p, size_t n);
 char *hpk_xstrdup(const char *s);
+/* The n strings of v with sep between them, malloc'ed. */
+char *hpk_xjoin(const char *const *v, size_t n, const char *sep);
 /* Room for one more in the array v of n elements of `size` bytes, *cap
  * allocated (doubled when full, `first` at first): v, or its new place, or
  * NULL when out of memory (v and *cap untouched). For lists whose adder

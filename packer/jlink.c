@@ -150,15 +150,8 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
         hpk_strv_free(&linked);
     }
     qsort(list.v, list.n, sizeof *list.v, hpk_str_cmp);
-    size_t ml = 1;
-    for (size_t i = 0; i < list.n; i++) ml += strlen(list.v[i]) + 1;
     free(b->modules);
-    b->modules = hpk_xmalloc(ml);
-    b->modules[0] = 0;
-    for (size_t i = 0; i < list.n; i++) {
-        if (i) strcat(b->modules, ",");
-        strcat(b->modules, list.v[i]);
-    }
+    b->modules = hpk_xjoin((const char *const *)list.v, list.n, ",");
     hpk_strv_free(&list);
     hpk_note("modules: %s", b->modules);
     if (n_added) {
@@ -169,17 +162,14 @@ static int module_list(struct hpk_build *b, const char *jdk, int major, struct h
         hpk_note("modules: %s added: service providers the linked modules use, which jdeps cannot see "
                  "(--provider-modules none leaves them out)", line);
     }
-    free(b->said_modules);
-    b->said_modules = NULL;
-    size_t sl = 1;
-    for (size_t i = 0; i < n_said; i++) sl += strlen(said[i]->add) + 2;
-    if (n_said) b->said_modules = hpk_xmalloc(sl), b->said_modules[0] = 0;
+    const char *said_names[HPK_PROVIDER_RULES];
     for (size_t i = 0; i < n_said; i++) {
         hpk_note("modules: %s not linked (%s); --add-modules %s links it%s", said[i]->add, said[i]->why, said[i]->add,
                  said[i]->hint ? said[i]->hint : "");
-        if (i) strcat(b->said_modules, ", ");
-        strcat(b->said_modules, said[i]->add);
+        said_names[i] = said[i]->add;
     }
+    free(b->said_modules);
+    b->said_modules = n_said ? hpk_xjoin(said_names, n_said, ", ") : NULL;
     return 0;
 }
 

@@ -178,15 +178,9 @@ static int check_order(struct hpk_item *items, size_t n_caches, struct hpk_err *
 /* "-XX:a -XX:b": a variant's options as HPACK_JAVA_OPTS (no option has a blank). */
 static char *joined(const char *const *o)
 {
-    size_t n = 1;
-    for (const char *const *p = o; *p; p++) n += strlen(*p) + 1;
-    char *s = hpk_xmalloc(n);
-    s[0] = 0;
-    for (const char *const *p = o; *p; p++) {
-        if (p != o) strcat(s, " ");
-        strcat(s, *p);
-    }
-    return s;
+    size_t n = 0;
+    while (o[n]) n++;
+    return hpk_xjoin(o, n, " ");
 }
 
 int hpk_train_payload(struct hpk_build *b, struct hpk_snapshot *s, const struct hpk_payload_buf *p, const char *work,

@@ -420,6 +420,16 @@ char *hpk_xstrdup(const char *s)
     return d;
 }
 
+char *hpk_xjoin(const char *const *v, size_t n, const char *sep)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++) len += strlen(v[i]) + (i ? strlen(sep) : 0);
+    char *s = hpk_xmalloc(len), *o = s;
+    for (size_t i = 0; i < n; i++) o = stpcpy(i ? stpcpy(o, sep) : o, v[i]);
+    *o = 0;
+    return s;
+}
+
 void hpk_strv_push(struct hpk_strv *v, const char *s)
 {
     v->v = hpk_xrealloc(v->v, (v->n + 1) * sizeof *v->v);
