@@ -107,9 +107,10 @@ $(B)/test_sha256: tests/unit/test_sha256.c packer/sha256.c packer/hpk_sha256.h |
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_sha256.c packer/sha256.c \
 	    $(shell $(PKG_CONFIG) --libs cmocka)
 
-# The packer's pure parts: every packer file but the one with main().
+# The packer's pure parts: every packer file but the one with main() (with
+# the test hooks: HPACK_TEST_HASH_AFTER, payload.c).
 $(B)/test_packer: tests/unit/test_packer.c $(PACKER_SRC) $(LAYOUT_SRC) $(TREE_SRC) $(HDRS) $(B)/launcher_blob.o
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_packer.c \
+	$(CC) $(CFLAGS) -DHPK_TEST_HOOKS $(PKG_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ tests/unit/test_packer.c \
 	    $(filter-out packer/hpack.c,$(PACKER_SRC)) $(LAYOUT_SRC) $(TREE_SRC) $(B)/launcher_blob.o \
 	    $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka) -lpthread
 

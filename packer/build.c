@@ -614,9 +614,14 @@ int hpk_build_run(struct hpk_build *b)
         if (r != 0) goto fail;
     }
     hpk_step_begin("reading %s", b->runtime);
+    /* The runtime's big files are hashed as they are compressed (zstd):
+     * read once, not twice. */
+    s.hash_in_payload = hpk_compress_opt.codec == HPK_CODEC_ZSTD;
     if (hpk_assemble_runtime(b, &s, &e) != 0) goto fail;
+    s.hash_in_payload = 0;
     hpk_step_end();
     hpk_info("read %zu entries in %.2f s", s.n, hpk_now() - t0);
+    if (b->locked) hpk_snapshot_hash_all(&s);
     if (b->locked && hpk_lock_check(&s, b->locked, &e) != 0) goto fail;
     if (output_not_input(b, &s, b->output, "output", &e) != 0 ||
         (b->keep_da0 && output_not_input(b, &s, b->keep_da0, "--keep-da0 file", &e) != 0) ||

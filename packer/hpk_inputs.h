@@ -35,7 +35,8 @@ int hpk_item_copy(struct hpk_item *to, const struct hpk_item *from);
  * directory's files are read this way (treewalk.c): hashing a 300 MB JDK
  * on one thread while the second waited was a fifth of a build. */
 int hpk_snapshot_file_unhashed(struct hpk_item *it, const char *file, int status, struct hpk_err *e);
-/* Hash every item from index `from` on whose hash_later is set. */
+/* Hash every item from index `from` on whose hash_later is set, but for
+ * those the payload will hash (s->hash_in_payload). */
 void hpk_snapshot_hash_rest(struct hpk_snapshot *s, size_t from);
 /* Is a file of this name already compressed (jar, zip, gz, png, ...)? */
 int hpk_already_compressed(const char *name);

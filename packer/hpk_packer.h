@@ -148,7 +148,8 @@ struct hpk_item {
     int rewritten;   /* a jar whose manifest Class-Path hpack rewrote (closure.c) */
     uint8_t input_hash[16]; /* then: the hash of the input's bytes, which recheck compares */
     int mapped;      /* data is a read-only mapping of `source` (inputfile.c), not malloc'ed */
-    int hash_later;  /* hash not computed yet (hpk_snapshot_file_unhashed; hpk_snapshot_hash_rest) */
+    int hash_later;  /* hash not computed yet (hpk_snapshot_file_unhashed; hpk_snapshot_hash_rest; the
+                        payload computes those still left and writes them back) */
     int has_hash64;  /* a mapped file stored as it is: hash64 is the XXH3-64 of its bytes (its entry's
                         stored_hash), taken with `hash`; cleared when its data goes (hpk_item_data_free) */
     uint64_t hash64;
@@ -173,6 +174,11 @@ struct hpk_snapshot {
      * as found; whoever reorders or removes items calls
      * hpk_snapshot_reindex. */
     size_t *ix, ix_cap, ix_n;
+    /* Set by a build that hands this snapshot to the zstd payload: a
+     * mapped file to be compressed is left unhashed (hash_later) by
+     * hpk_snapshot_hash_rest, and the payload hashes it from the bytes it
+     * compresses, so its 300 MB are read once, not twice (payload.c). */
+    int hash_in_payload;
 };
 
 /* Where a tree read from a directory or an archive goes in the payload. */
@@ -187,6 +193,10 @@ void hpk_snapshot_free(struct hpk_snapshot *s);
 struct hpk_item *hpk_snapshot_add(struct hpk_snapshot *s, const char *path, uint32_t mode, uint8_t role);
 int hpk_snapshot_has(const struct hpk_snapshot *s, const char *path);
 struct hpk_item *hpk_snapshot_find(struct hpk_snapshot *s, const char *path); /* NULL if none */
+/* Hash every item still unhashed, those the payload would hash included
+ * (hash_in_payload): for what needs the hashes before the payload is made
+ * (hpack build --locked). */
+void hpk_snapshot_hash_all(struct hpk_snapshot *s);
 /* After items were reordered or removed (not needed after appends). */
 void hpk_snapshot_reindex(struct hpk_snapshot *s);
 /* Follow `path` (below the tree `prefix`/) through the snapshot's symlink
@@ -316,8 +326,10 @@ struct hpk_payload_buf {
 
 static inline uint8_t *hpk_payload_at(const struct hpk_payload_buf *p, size_t off) { return p->data + (off - p->base); }
 
-/* Lay out and compress items in order, then write table and footer. */
-int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e);
+/* Lay out and compress items in order, then write table and footer. An
+ * item still unhashed (hash_later) is hashed from the bytes compressed,
+ * and its hash written back (hash_later cleared). */
+int hpk_payload_build(struct hpk_payload_buf *p, struct hpk_item *items, size_t n, struct hpk_err *e);
 /* The same, handing the data laid down to `sink` while the rest is still
  * compressed, so the output is written (and its writeback started) during
  * compression rather than after it. The bytes are those of
@@ -325,11 +337,11 @@ int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, s
  * write (hpk_payload_at(p, p->flushed), up to p->len): big stored files
  * were written from their inputs, never copied, and what the sink was
  * handed is gone, so p cannot be appended to (hpk_payload_append). */
-int hpk_payload_stream(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, hpk_payload_sink_fn sink,
+int hpk_payload_stream(struct hpk_payload_buf *p, struct hpk_item *items, size_t n, hpk_payload_sink_fn sink,
                        void *ctx, struct hpk_err *e);
 /* Append items (the cache) after the existing entries' data, rewriting only
  * the table and footer: every earlier entry keeps its bytes and offset. */
-int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e);
+int hpk_payload_append(struct hpk_payload_buf *p, struct hpk_item *items, size_t n, struct hpk_err *e);
 void hpk_payload_buf_free(struct hpk_payload_buf *p);
 
 /* ---- ELF output (elfout.c) ---- */

@@ -157,6 +157,10 @@ static void place_plain(struct hpk_payload_buf *p, const struct hpk_item *it, st
  * this project's virtual machine (docs/results.md). The bytes are those of
  * the item order whatever the thread count or timing: frames are
  * compressed independently with fixed parameters, and placed in order. */
+/* How an item's content hash is taken here (see hash_frame): not here,
+ * frame by frame, or whole with its difference (ref_unit). */
+enum { HM_NONE, HM_FRAMES, HM_REF };
+
 struct zpipe {
     const struct hpk_item *items;
     size_t n;
@@ -192,6 +196,16 @@ struct zpipe {
     uint8_t **dbuf;      /* an item's zstdref frame */
     size_t *dlen;        /* its length, or DIFF_FAILED, or DIFF_PENDING */
     uint32_t count0;     /* entries before these items: item i becomes entry count0 + i */
+    /* Content hashes taken here (an item's hash_later, see hash_frame). */
+    uint8_t (*h128)[16];    /* out: item i's XXH3-128, canonical, if hmode[i] */
+    const uint8_t *hmode;   /* HM_NONE, HM_FRAMES or HM_REF */
+    XXH3_state_t **hst;     /* an HM_FRAMES item's hash so far */
+    size_t *hnext;          /* the frame of item i to hash next */
+    struct parked *park;    /* frames compressed before their turn to be hashed */
+    size_t npark, parkcap;
+    uint8_t **spare;        /* the buffers of parked frames, once hashed, for the next */
+    size_t nspare, sparecap;
+    int hash_after;         /* test hook: every frame hashed after it is compressed (parked when early) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -394,6 +408,12 @@ static size_t ref_unit(const struct zpipe *g, ZSTD_CCtx *cc, size_t i, uint8_t *
         if (!ZSTD_isError(z)) len = z;
     }
     if (cc) ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+    /* Its pages were just read, all of them (hash_frame). */
+    if (g->hmode[i] == HM_REF) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits(it->data, it->size));
+        memcpy(g->h128[i], c.digest, 16);
+    }
     return len;
 }
 
@@ -535,6 +555,79 @@ static void zp_advance(struct zpipe *g)
     g->committing = 0;
 }
 
+/* ---- content hashes taken while compressing ----
+ *
+ * A mapped input left unhashed by the snapshot (hash_later, see
+ * hpk_snapshot_hash_rest) is hashed here from the very bytes its frames are
+ * compressed from, so the build reads it once. XXH3-128 is a stream: an
+ * item's frames are hashed in order, each by the worker that compressed it,
+ * right after. A frame done before its turn is parked with its buffer (the
+ * worker takes a spare one and goes on); whoever hashes the frame before it
+ * hashes it next. An item stored as zstdref is hashed whole in ref_unit,
+ * whose difference reads all of it (its frames may never be compressed). */
+struct parked {
+    size_t item, k, len;
+    const uint8_t *src;
+    uint8_t *buf; /* src's buffer, a worker's (zsrc), or NULL: src is in the item's bytes */
+};
+
+static void hash_done(struct zpipe *g, size_t i, XXH128_hash_t h)
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, h);
+    memcpy(g->h128[i], c.digest, 16);
+}
+
+/* Park a frame, or grow the room for it; -1 if there is none. Under mu. */
+static int park(struct zpipe *g, struct parked f)
+{
+    if (g->npark == g->parkcap) {
+        size_t cap = g->parkcap ? 2 * g->parkcap : 8;
+        struct parked *v = realloc(g->park, cap * sizeof *v);
+        uint8_t **sp = realloc(g->spare, cap * sizeof *sp);
+        if (v) g->park = v;
+        if (sp) g->spare = sp;
+        if (!v || !sp) return -1;
+        g->parkcap = g->sparecap = cap;
+    }
+    g->park[g->npark++] = f;
+    return 0;
+}
+
+/* Frame k of item i (len bytes at src) is compressed: hash it now if it is
+ * its turn, with the frames parked after it, else park it. z is the
+ * worker's source: a parked frame takes its buffer along. Under mu,
+ * released while hashing. */
+static void hash_frame(struct zpipe *g, struct zsrc *z, size_t i, size_t k, const uint8_t *src, size_t len)
+{
+    if (g->hnext[i] != k) {
+        uint8_t *own = src == z->buf ? z->buf : NULL;
+        if (park(g, (struct parked){i, k, len, src, own}) == 0) {
+            if (own) z->buf = g->nspare ? g->spare[--g->nspare] : malloc(z->bufsz); /* NULL: src_bytes maps */
+            return;
+        }
+        /* No room to park it: wait for its turn (never for want of memory) */
+        while (g->hnext[i] != k) pthread_cond_wait(&g->cv, &g->mu);
+    }
+    uint8_t *give = NULL; /* a parked frame's buffer, a spare once hashed */
+    for (;;) {
+        pthread_mutex_unlock(&g->mu);
+        XXH3_128bits_update(g->hst[i], src, len);
+        pthread_mutex_lock(&g->mu);
+        if (give) g->spare[g->nspare++] = give;
+        if (++g->hnext[i] == g->first[i + 1] - g->first[i]) {
+            hash_done(g, i, XXH3_128bits_digest(g->hst[i]));
+            break;
+        }
+        size_t x = 0;
+        while (x < g->npark && !(g->park[x].item == i && g->park[x].k == g->hnext[i])) x++;
+        if (x == g->npark) break;
+        src = g->park[x].src, len = g->park[x].len, give = g->park[x].buf;
+        g->park[x] = g->park[--g->npark];
+    }
+    pthread_cond_broadcast(&g->cv);
+}
+
 static void *zp_worker(void *arg)
 {
     struct zpipe *g = arg;
@@ -570,20 +663,31 @@ static void *zp_worker(void *arg)
         int skip = ref_known(g, i) && ref_pays(g, i);
         pthread_mutex_unlock(&g->mu);
         size_t r = 0; /* a skipped frame's slot holds nothing */
+        size_t k = u - g->first[i], len = 0;
+        const uint8_t *src = NULL;
+        int hashed = 0;
         if (!skip) {
-            size_t k = u - g->first[i], F = hpk_codec_frame(zstd_codec(it, g->level));
+            size_t F = hpk_codec_frame(zstd_codec(it, g->level));
             /* One-shot: the frame header records the content size, no
              * checksum (the entry's XXH3-128 covers it), no dictionary. */
-            size_t len = frame_len(it, k, F);
-            r = cc ? ZSTD_compressCCtx(cc, g->ring + (u % g->W) * g->cap, g->cap,
-                                       src_bytes(&z, g->items, i, k * F, len), len, g->level)
-                   : (size_t)-1;
+            len = frame_len(it, k, F);
+            src = src_bytes(&z, g->items, i, k * F, len);
+            /* Hashed first if it is its turn (it usually is: the frame
+             * before was claimed first, and is hashed as soon as read),
+             * while its bytes are still in this CPU's cache. */
+            if (g->hmode[i] == HM_FRAMES && !g->hash_after) {
+                pthread_mutex_lock(&g->mu);
+                if (g->hnext[i] == k) hash_frame(g, &z, i, k, src, len), hashed = 1;
+                pthread_mutex_unlock(&g->mu);
+            }
+            r = cc ? ZSTD_compressCCtx(cc, g->ring + (u % g->W) * g->cap, g->cap, src, len, g->level) : (size_t)-1;
         }
         pthread_mutex_lock(&g->mu);
         g->rlen[u % g->W] = cc && !ZSTD_isError(r) ? r : (size_t)-1;
         g->rdone[u % g->W] = 1;
         zp_advance(g);
         pthread_cond_broadcast(&g->cv);
+        if (src && !hashed && g->hmode[i] == HM_FRAMES) hash_frame(g, &z, i, k, src, len);
     }
     pthread_mutex_unlock(&g->mu);
     ZSTD_freeCCtx(cc);
@@ -634,8 +738,11 @@ static void choose_refs(const struct hpk_item *items, size_t n, int codec, size_
     }
 }
 
-/* Compress (zstd) or store every item, laying them down after p->data_end. */
-static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct place *pl, int codec)
+/* Compress (zstd) or store every item, laying them down after p->data_end.
+ * An item with hash_later that is compressed gets its hash in h128 and
+ * hashed[i] set (hash_frame). */
+static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct place *pl, int codec,
+                      uint8_t (*h128)[16], uint8_t *hashed)
 {
     size_t *first = malloc((n + 1) * sizeof *first), total = 0;
     size_t *ref = malloc((n ? n : 1) * sizeof *ref), *dlen = calloc(n ? n : 1, sizeof *dlen);
@@ -670,9 +777,24 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
                       .level = level, .W = (size_t)(2 * nt + 2), .cap = ZSTD_compressBound(maxf), .maxf = maxf,
                       .cursor = p->data_end, .end = p->data_end, .stable = p->data_end, .hold = NO_HOLD,
                       .rewind = NO_HOLD, .ref = ref, .ditem = ditem,
-                      .D = D, .dbuf = dbuf, .dlen = dlen, .count0 = p->count};
+                      .D = D, .dbuf = dbuf, .dlen = dlen, .count0 = p->count, .h128 = h128, .hmode = hashed};
+    XXH3_state_t **hst = calloc(n ? n : 1, sizeof *hst);
+    size_t *hnext = calloc(n ? n : 1, sizeof *hnext);
+    int hok = hst && hnext;
+    for (size_t i = 0; hok && i < n; i++) {
+        hashed[i] = !items[i].hash_later || !compressible(&items[i], codec) ? HM_NONE
+                    : ref[i] != NO_REF                                     ? HM_REF
+                                                                           : HM_FRAMES;
+        if (hashed[i] == HM_FRAMES && (!(hst[i] = XXH3_createState()) || XXH3_128bits_reset(hst[i]) != XXH_OK))
+            hok = 0;
+    }
+    g.hst = hst;
+    g.hnext = hnext;
+#ifdef HPK_TEST_HOOKS
+    g.hash_after = getenv("HPACK_TEST_HASH_AFTER") != NULL;
+#endif
     /* The whole reservation is address space; pages are taken as it fills. */
-    int rc = uitem && reserve(p, need - p->base) == 0 ? 0 : -1;
+    int rc = hok && uitem && reserve(p, need - p->base) == 0 ? 0 : -1;
     if (rc == 0 && total) {
         g.ring = hpk_alloc_big(g.W * g.cap);
         g.rlen = calloc(g.W, sizeof *g.rlen);
@@ -702,6 +824,13 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
     free(g.ring);
     free(g.rlen);
     free(g.rdone);
+    for (size_t i = 0; i < g.npark; i++) free(g.park[i].buf); /* none: every frame is hashed */
+    for (size_t i = 0; i < g.nspare; i++) free(g.spare[i]);
+    free(g.park);
+    free(g.spare);
+    for (size_t i = 0; hst && i < n; i++) XXH3_freeState(hst[i]);
+    free(hst);
+    free(hnext);
     free(uitem);
     free(first);
     for (size_t i = 0; i < n; i++) free(dbuf[i]); /* left by a failure */
@@ -837,15 +966,25 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
 {
     int codec = hpk_compress_opt.codec;
     struct place *pl = calloc(n ? n : 1, sizeof *pl);
+    uint8_t(*h128)[16] = calloc(n ? n : 1, sizeof *h128);
+    uint8_t *hashed = calloc(n ? n : 1, 1);
     struct hpk_entry *ents = realloc(p->entries, (p->count + n + 1) * sizeof *ents);
     char **paths = realloc(p->paths, (p->count + n + 1) * sizeof *paths);
     if (ents) p->entries = ents;
     if (paths) p->paths = paths;
-    if (!pl || !ents || !paths ||
-        (codec == HPK_CODEC_ZLIB ? place_zlib(p, items, n, pl) : place_zstd(p, items, n, pl, codec)) != 0) {
+    if (!pl || !h128 || !hashed || !ents || !paths ||
+        (codec == HPK_CODEC_ZLIB ? place_zlib(p, items, n, pl) : place_zstd(p, items, n, pl, codec, h128, hashed)) !=
+            0) {
         free(pl);
+        free(h128);
+        free(hashed);
         return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
     }
+    /* Items left unhashed (hash_later) that were not hashed as they were
+     * compressed (other codecs, files stored): from their bytes. */
+    for (size_t i = 0; i < n; i++)
+        if (items[i].hash_later && !hashed[i] && S_ISREG(items[i].mode))
+            hpk_hash_bytes(items[i].data, items[i].size, h128[i]), hashed[i] = 1;
     int err = 0;
     /* An item read through a mapping (inputfile.c) was compressed from the
      * file's pages: those are the bytes it was hashed from only if the file
@@ -873,7 +1012,7 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         en->mode = it->mode;
         en->role = it->role;
         en->size = S_ISDIR(it->mode) ? 0 : it->size;
-        if (!S_ISDIR(it->mode)) memcpy(en->hash, it->hash, 16);
+        if (!S_ISDIR(it->mode)) memcpy(en->hash, hashed[i] ? h128[i] : it->hash, 16);
         en->codec = pl[i].packed ? pl[i].codec : HPK_CODEC_STORED;
         en->stored_size = pl[i].slen;
         en->offset = pl[i].off;
@@ -881,6 +1020,8 @@ static int add_items(struct hpk_payload_buf *p, const struct hpk_item *items, si
         p->count++;
     }
     free(pl);
+    free(h128);
+    free(hashed);
     return err;
 }
 
@@ -923,31 +1064,51 @@ static int table_group(const struct hpk_item *it)
     return S_ISDIR(it->mode) ? 0 : S_ISREG(it->mode) && it->no_compress ? 1 : 2;
 }
 
-static struct hpk_item *table_order(const struct hpk_item *items, size_t n)
+static void table_order(const struct hpk_item *items, size_t n, struct hpk_item *v, size_t *orig)
 {
-    struct hpk_item *v = malloc((n ? n : 1) * sizeof *v);
     size_t k = 0;
-    for (int g = 0; v && g < 3; g++)
+    for (int g = 0; g < 3; g++)
         for (size_t i = 0; i < n; i++)
-            if (table_group(&items[i]) == g) v[k++] = items[i]; /* shallow: add_items only reads them */
-    return v;
+            if (table_group(&items[i]) == g) orig[k] = i, v[k++] = items[i]; /* shallow: add_items only reads them */
 }
 
-int hpk_payload_build(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
+/* The hashes the payload took (hash_later) go back into the items, for
+ * what reads them after (a DA1, a lock, the re-check of the inputs). Entry
+ * count0 + k is item orig[k]. */
+static void give_hashes(const struct hpk_payload_buf *p, uint32_t count0, struct hpk_item *items, const size_t *orig,
+                        size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        struct hpk_item *it = &items[orig ? orig[k] : k];
+        if (!it->hash_later) continue;
+        memcpy(it->hash, p->entries[count0 + k].hash, 16);
+        it->hash_later = 0;
+    }
+}
+
+int hpk_payload_build(struct hpk_payload_buf *p, struct hpk_item *items, size_t n, struct hpk_err *e)
 {
     return hpk_payload_stream(p, items, n, NULL, NULL, e);
 }
 
-int hpk_payload_stream(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, hpk_payload_sink_fn sink,
+int hpk_payload_stream(struct hpk_payload_buf *p, struct hpk_item *items, size_t n, hpk_payload_sink_fn sink,
                        void *ctx, struct hpk_err *e)
 {
     memset(p, 0, sizeof *p);
     p->sink = sink;
     p->sink_ctx = ctx;
-    struct hpk_item *ordered = table_order(items, n);
-    if (!ordered) return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
+    size_t *orig = malloc((n ? n : 1) * sizeof *orig);
+    struct hpk_item *ordered = calloc(n ? n : 1, sizeof *ordered); /* table_order fills all n */
+    if (!ordered || !orig) {
+        free(ordered);
+        free(orig);
+        return hpk_fail(e, HPK_ST_INTERNAL, "out of memory");
+    }
+    table_order(items, n, ordered, orig);
     int r = add_items(p, ordered, n, e);
+    if (r == 0) give_hashes(p, 0, items, orig, n);
     free(ordered);
+    free(orig);
     /* Appends (DA1) are made in memory whole; the caller writes them. */
     p->sink = NULL;
     /* The caller, which knows the output's name, reports p->sink_err. */
@@ -955,13 +1116,15 @@ int hpk_payload_stream(struct hpk_payload_buf *p, const struct hpk_item *items, 
     return r != 0 ? -1 : seal(p, e);
 }
 
-int hpk_payload_append(struct hpk_payload_buf *p, const struct hpk_item *items, size_t n, struct hpk_err *e)
+int hpk_payload_append(struct hpk_payload_buf *p, struct hpk_item *items, size_t n, struct hpk_err *e)
 {
     /* A streamed payload's data is gone (written out). */
     if (p->base || p->flushed) return hpk_fail(e, HPK_ST_INTERNAL, "a payload written while made cannot be appended to");
     /* Drop the old table and footer; data up to data_end stays as it is. */
     p->len = p->data_end;
+    uint32_t count0 = p->count;
     if (add_items(p, items, n, e) != 0) return -1;
+    give_hashes(p, count0, items, NULL, n);
     return seal(p, e);
 }
 

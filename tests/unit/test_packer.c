@@ -865,6 +865,98 @@ static void test_stream_equals_build(void **state)
     check_stream_equals_build((struct hpk_compress){HPK_CODEC_STORED, 0});
 }
 
+/* Items left unhashed (hash_later: a mapped input, hpk_snapshot_hash_rest)
+ * are hashed by the payload from the bytes it compresses (payload.c,
+ * hash_frame): frame by frame in order, whole with a zstdref difference,
+ * from their bytes when not compressed. Every entry gets the hash of its
+ * content, written back into its item; the bytes are those of a payload
+ * made from items hashed before. `after`: every frame is hashed after it is
+ * compressed, so that frames done before their turn are parked. */
+static void check_hashes_while_compressing(struct hpk_compress c, int after)
+{
+    struct {
+        const char *path;
+        uint32_t mode;
+        size_t size;
+        int kind; /* 0 text, 1 random, 2 random already compressed, 3 the item before, a few bytes changed */
+    } t[] = {
+        {"runtime", S_IFDIR | 0755, 0, 0},
+        {"runtime/a.txt", S_IFREG | 0644, 3000, 0},
+        {"runtime/b.zip", S_IFREG | 0644, 1u << 20, 2},
+        {"runtime/c.txt", S_IFREG | 0644, 13u << 20, 0},
+        {"runtime/d.bin", S_IFREG | 0644, (5u << 20) + 17, 1},
+        {"runtime/lib", S_IFDIR | 0755, 0, 0},
+        {"runtime/lib/x1.jsa", S_IFREG | 0644, 3u << 20, 0},
+        {"runtime/lib/x2.jsa", S_IFREG | 0644, 3u << 20, 3},
+        {"runtime/e.txt", S_IFREG | 0644, (9u << 20) + 5, 0},
+        {"runtime/f.txt", S_IFREG | 0644, 4096, 0},
+    };
+    enum { N = sizeof t / sizeof t[0] };
+    struct hpk_item it[N], known[N];
+    uint8_t want[N][16];
+    memset(it, 0, sizeof it);
+    for (size_t i = 0; i < N; i++) {
+        it[i].path = (char *)t[i].path;
+        it[i].mode = t[i].mode;
+        it[i].role = HPK_ROLE_RUNTIME;
+        it[i].size = t[i].size;
+        if (S_ISDIR(t[i].mode)) continue;
+        it[i].data = malloc(t[i].size);
+        assert_non_null(it[i].data);
+        if (t[i].kind == 0) fill_text(it[i].data, t[i].size, i);
+        else if (t[i].kind == 3) {
+            memcpy(it[i].data, it[i - 1].data, t[i].size);
+            for (size_t k = 0; k < 64; k++) it[i].data[k * 40000] ^= 0x5a;
+        } else fill_random(it[i].data, t[i].size, i);
+        it[i].no_compress = t[i].kind == 2;
+        hpk_hash_bytes(it[i].data, it[i].size, want[i]);
+        it[i].hash_later = 1;
+    }
+    memcpy(known, it, sizeof it);
+    for (size_t i = 0; i < N; i++) memcpy(known[i].hash, want[i], 16), known[i].hash_later = 0;
+    struct hpk_compress saved = hpk_compress_opt;
+    hpk_compress_opt = c;
+    if (after) setenv("HPACK_TEST_HASH_AFTER", "1", 1);
+    struct hpk_payload_buf p, ref;
+    struct hpk_err e = {0};
+    int r = hpk_payload_build(&p, it, N, &e);
+    unsetenv("HPACK_TEST_HASH_AFTER");
+    if (r) print_error("%s\n", e.msg);
+    assert_int_equal(r, 0);
+    assert_int_equal(hpk_payload_build(&ref, known, N, &e), 0);
+    hpk_compress_opt = saved;
+    int refs = 0;
+    for (uint32_t k = 0; k < p.count; k++) {
+        const struct hpk_entry *en = &p.entries[k];
+        size_t i = 0;
+        while (strcmp(t[i].path, en->path)) i++;
+        if (!S_ISDIR(en->mode)) assert_memory_equal(en->hash, want[i], 16);
+        refs += en->codec == HPK_CODEC_ZSTDREF;
+    }
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(it[i].hash_later, 0);
+        if (!S_ISDIR(t[i].mode)) assert_memory_equal(it[i].hash, want[i], 16);
+    }
+    if (c.codec == HPK_CODEC_ZSTD) assert_int_equal(refs, 1); /* x2.jsa: hashed with its difference */
+    assert_int_equal(p.len, ref.len);
+    assert_memory_equal(p.data, ref.data, p.len);
+    hpk_payload_buf_free(&p);
+    hpk_payload_buf_free(&ref);
+    for (size_t i = 0; i < N; i++) free(it[i].data);
+}
+
+static void test_hashes_while_compressing(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) { /* parking depends on timing: a few rounds */
+        check_hashes_while_compressing((struct hpk_compress){HPK_CODEC_ZSTD, HPK_ZSTD_LEVEL}, 0);
+        check_hashes_while_compressing((struct hpk_compress){HPK_CODEC_ZSTD, HPK_ZSTD_LEVEL}, 1);
+    }
+    check_hashes_while_compressing((struct hpk_compress){HPK_CODEC_ZSTD, 12}, 1); /* zstd8m frames */
+    check_hashes_while_compressing((struct hpk_compress){HPK_CODEC_ZLIB, 4}, 0);
+    check_hashes_while_compressing((struct hpk_compress){HPK_CODEC_STORED, 0}, 0);
+}
+
 /* The marker's forms (layout/marker.c): written settled or naming this
  * boot, read back as such; one naming another boot, of another tree, cut
  * short or of another size is not taken for this boot's. */
@@ -1151,6 +1243,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_argfile_errors_name_the_file, enter, leave),
         cmocka_unit_test_setup_teardown(test_argfile_not_an_option_value, enter, leave),
         cmocka_unit_test_setup_teardown(test_marker_forms, enter, leave),
+        cmocka_unit_test(test_hashes_while_compressing),
         cmocka_unit_test_setup_teardown(test_image_fonts_dir, enter, leave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
