@@ -117,7 +117,11 @@ static int reserve(struct hpk_payload_buf *p, size_t need)
 static size_t place_at(struct hpk_payload_buf *p, size_t *cursor, size_t len, int packed)
 {
     size_t off = !packed && len >= HPK_ALIGN ? (size_t)hpk_align_up(*cursor) : *cursor;
-    memset(hpk_payload_at(p, *cursor), 0, off - *cursor);
+    /* Padding the window has gone past (a big file stored after all, see
+     * zp_commit) is not in p->data: the writer writes those zeros itself
+     * (write_range). */
+    size_t from = *cursor > p->base ? *cursor : p->base;
+    if (off > from) memset(hpk_payload_at(p, from), 0, off - from);
     *cursor = off;
     return off;
 }
@@ -282,7 +286,15 @@ static int write_range(struct zpipe *g, struct zsrc *r, size_t from, size_t to, 
         while (x < placed && !(g->pl[x].ext && g->pl[x].slen)) x++;
         size_t end = x < placed && g->pl[x].off < to ? g->pl[x].off : to;
         int err = 0;
-        if (from < end) {
+        if (from < p->base && from < end) {
+            /* Below the window: the padding before a big file stored after
+             * all, whose start the window did not keep (zp_commit), zeros. */
+            static const uint8_t zeros[HPK_ALIGN];
+            size_t stop = end < p->base ? end : p->base;
+            size_t len = stop - from < sizeof zeros ? stop - from : sizeof zeros;
+            err = p->sink(p->sink_ctx, zeros, len, from);
+            from += len;
+        } else if (from < end) {
             err = p->sink(p->sink_ctx, hpk_payload_at(p, from), end - from, from);
             from = end;
         } else { /* from lies in ext item x (at its start: stable never stops inside one) */
@@ -343,7 +355,7 @@ static void *zp_writer(void *arg)
          * down again from its start. Only the writer reads p->data outside
          * the lock, and it is here. */
         size_t keep = g->hold < p->flushed ? g->hold : p->flushed;
-        size_t gone = keep - p->base, live = g->end - keep;
+        size_t gone = keep > p->base ? keep - p->base : 0, live = g->end - keep;
         if (gone >= WINDOW_SLIDE && live <= gone / 2) {
             memmove(p->data, hpk_payload_at(p, keep), live);
             p->base = keep;
@@ -469,7 +481,13 @@ static void zp_commit(struct zpipe *g, size_t u)
         g->zacc = 0;
         g->sure = 0;
         g->end = pl->off;
-        g->hold = pl->off;
+        /* Its start kept in the window until it is sure to stay
+         * compressed, to be laid down stored over its frames if it is not;
+         * but for a big file streamed, which is then written from its own
+         * bytes (ext): src.zip, sure only near its end, held 50 MB of fresh
+         * pages for the window (a tenth of a JDK build's CPU time went to
+         * clearing fresh pages, perf record, 2026-12-03). */
+        g->hold = g->streaming && it->size >= EXT_MIN ? NO_HOLD : pl->off;
         XXH3_64bits_reset(&g->hs);
         if (!g->broken) g->stable = pl->off;
         if (has_ref && ref_pays(g, i)) { /* its frames were not compressed, or are dropped */
@@ -522,7 +540,10 @@ static void zp_commit(struct zpipe *g, size_t u)
             while (g->wto > at) pthread_cond_wait(&g->cv, &g->mu);
             if (at < g->rewind) g->rewind = at;
             pl->off = place_at(g->p, &at, it->size, 0);
-            if (g->streaming && !pl->failed && it->size >= EXT_MIN) pl->ext = 1;
+            /* A big file streamed is written from its own bytes (the window
+             * may have let its start go); a failed one's bytes do not
+             * matter (the build fails, add_items). */
+            if (g->streaming && it->size >= EXT_MIN) pl->ext = 1;
             else memcpy(hpk_payload_at(g->p, pl->off), it->data, it->size);
         }
     }
