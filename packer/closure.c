@@ -200,12 +200,17 @@ static const char *packed_copy(struct cl *c, const char *real, char *buf, size_t
 }
 
 /* Pack host file `real` (a jar outside every input so far) at tree path
- * `at`, or at app/<name> (app/2/<name>, ... when taken) if at is NULL. */
+ * `at`, or at app/<name> (app/2/<name>, ... when taken) if at is NULL:
+ * a name of our choosing, so a ':' in it becomes '_', as for a --cp jar
+ * (assemble.c add_jar): the JVM splits its class path at ':', and the
+ * build refuses such a class path jar (hpk_launch_cp_ok). */
 static int pack_host(struct cl *c, const char *real, const char *at, char *where, size_t wn)
 {
     if (at) snprintf(where, wn, "%s", at);
     else {
-        const char *base = strrchr(real, '/') + 1;
+        char base[PATH_MAX];
+        snprintf(base, sizeof base, "%s", strrchr(real, '/') + 1);
+        for (char *k = base; (k = strchr(k, ':')); k++) *k = '_';
         snprintf(where, wn, "app/%s", base);
         for (int k = 2; !placeable(c->s, where); k++) {
             snprintf(where, wn, "app/%d/%s", k, base);

@@ -130,6 +130,18 @@ t_closure_signed_jar_kept() {
         "['app/dep.jar', 'app/top.jar']" ] || fail "packed copy not first"
     expect_status 4 "signed jar.*(--strict-class-path)" "$HPACK" build --strict-class-path --runtime "$rt" --cp "$d/top.jar" \
         --main-class demo.P -o "$o/b"
+    # the packed copy's name is hpack's to choose: a ':' in the host jar's
+    # (here behind a link the manifest names) becomes '_' there, as for a
+    # --cp jar (the JVM splits its class path at ':', and the build refuses
+    # such a class path jar)
+    mkdir -p "$d/c"
+    cp "$d/abs/dep.jar" "$d/c/de:p.jar"
+    ln -s "$d/c/de:p.jar" "$d/c/lnk.jar"
+    cl_jar "$d" colq "top" "$d/c/lnk.jar"
+    "$J25/bin/jarsigner" -keystore "$d/ks" -storepass secret1 "$d/colq.jar" k >/dev/null 2>&1
+    err=$("$HPACK" build -q --runtime "$rt" --cp "$d/colq.jar" --main-class demo.P -o "$o/c" 2>&1) || fail "build, ':' in a host jar's name: $err"
+    [ "$("$HPACK" inspect --json "$o/c" | python3 -c 'import json,sys; print(json.load(sys.stdin)["class_path"])')" = \
+        "['app/de_p.jar', 'app/colq.jar']" ] || fail "packed copy of de:p.jar: $("$HPACK" inspect "$o/c")"
 }
 
 # A distribution's own launcher loads its other jars with a class loader
