@@ -778,6 +778,38 @@ static void fill_text(uint8_t *b, size_t n, uint64_t seed)
     }
 }
 
+/* Items of a payload for the tests below. kind: 0 text, 1 random, 2 random
+ * already compressed (its name says so), 3 the item before, a few bytes
+ * changed; a symbolic link points to c.txt. */
+struct titem {
+    const char *path;
+    uint32_t mode;
+    size_t size;
+    int kind;
+};
+
+static void make_items(const struct titem *t, size_t n, struct hpk_item *it)
+{
+    memset(it, 0, n * sizeof *it);
+    for (size_t i = 0; i < n; i++) {
+        it[i].path = (char *)t[i].path;
+        it[i].mode = t[i].mode;
+        it[i].role = HPK_ROLE_RUNTIME;
+        it[i].size = t[i].size;
+        if (S_ISDIR(t[i].mode)) continue;
+        it[i].data = malloc(t[i].size);
+        assert_non_null(it[i].data);
+        if (S_ISLNK(t[i].mode)) memcpy(it[i].data, "c.txt", 5);
+        else if (t[i].kind == 0) fill_text(it[i].data, t[i].size, i);
+        else if (t[i].kind == 3) {
+            memcpy(it[i].data, it[i - 1].data, t[i].size);
+            for (size_t k = 0; k < 64; k++) it[i].data[k * 40000 % t[i].size] ^= 0x5a;
+        } else fill_random(it[i].data, t[i].size, i);
+        it[i].no_compress = t[i].kind == 2;
+        hpk_hash_bytes(it[i].data, it[i].size, it[i].hash);
+    }
+}
+
 /* The bytes of a streamed payload are those of one made in memory, with
  * its buffer a window that moves (WINDOW_SLIDE, 16 MiB): compressed
  * frames laid down after the window moved, big files that do not pay
@@ -786,12 +818,7 @@ static void fill_text(uint8_t *b, size_t n, uint64_t seed)
  * stored big file, a symbolic link. */
 static void check_stream_equals_build(struct hpk_compress c)
 {
-    struct {
-        const char *path;
-        uint32_t mode;
-        size_t size;
-        int kind; /* 0 text, 1 random, 2 random already compressed */
-    } t[] = {
+    static const struct titem t[] = {
         {"runtime", S_IFDIR | 0755, 0, 0},
         {"runtime/a.txt", S_IFREG | 0644, 3000, 0},
         {"runtime/b.zip", S_IFREG | 0644, 18u << 20, 2},
@@ -805,21 +832,7 @@ static void check_stream_equals_build(struct hpk_compress c)
     };
     enum { N = sizeof t / sizeof t[0] };
     struct hpk_item it[N];
-    memset(it, 0, sizeof it);
-    for (size_t i = 0; i < N; i++) {
-        it[i].path = (char *)t[i].path;
-        it[i].mode = t[i].mode;
-        it[i].role = HPK_ROLE_RUNTIME;
-        it[i].size = t[i].size;
-        if (S_ISDIR(t[i].mode)) continue;
-        it[i].data = malloc(t[i].size);
-        assert_non_null(it[i].data);
-        if (S_ISLNK(t[i].mode)) memcpy(it[i].data, "c.txt", 5);
-        else if (t[i].kind == 0) fill_text(it[i].data, t[i].size, i);
-        else fill_random(it[i].data, t[i].size, i);
-        it[i].no_compress = t[i].kind == 2;
-        hpk_hash_bytes(it[i].data, it[i].size, it[i].hash);
-    }
+    make_items(t, N, it);
     struct hpk_compress saved = hpk_compress_opt;
     hpk_compress_opt = c;
     struct hpk_payload_buf whole, streamed;
@@ -874,12 +887,7 @@ static void test_stream_equals_build(void **state)
  * compressed, so that frames done before their turn are parked. */
 static void check_hashes_while_compressing(struct hpk_compress c, int after)
 {
-    struct {
-        const char *path;
-        uint32_t mode;
-        size_t size;
-        int kind; /* 0 text, 1 random, 2 random already compressed, 3 the item before, a few bytes changed */
-    } t[] = {
+    static const struct titem t[] = {
         {"runtime", S_IFDIR | 0755, 0, 0},
         {"runtime/a.txt", S_IFREG | 0644, 3000, 0},
         {"runtime/b.zip", S_IFREG | 0644, 1u << 20, 2},
@@ -894,26 +902,14 @@ static void check_hashes_while_compressing(struct hpk_compress c, int after)
     enum { N = sizeof t / sizeof t[0] };
     struct hpk_item it[N], known[N];
     uint8_t want[N][16];
-    memset(it, 0, sizeof it);
-    for (size_t i = 0; i < N; i++) {
-        it[i].path = (char *)t[i].path;
-        it[i].mode = t[i].mode;
-        it[i].role = HPK_ROLE_RUNTIME;
-        it[i].size = t[i].size;
+    make_items(t, N, it);
+    memcpy(known, it, sizeof it);
+    for (size_t i = 0; i < N; i++) { /* the payload is to find each hash */
+        memcpy(want[i], it[i].hash, 16);
         if (S_ISDIR(t[i].mode)) continue;
-        it[i].data = malloc(t[i].size);
-        assert_non_null(it[i].data);
-        if (t[i].kind == 0) fill_text(it[i].data, t[i].size, i);
-        else if (t[i].kind == 3) {
-            memcpy(it[i].data, it[i - 1].data, t[i].size);
-            for (size_t k = 0; k < 64; k++) it[i].data[k * 40000] ^= 0x5a;
-        } else fill_random(it[i].data, t[i].size, i);
-        it[i].no_compress = t[i].kind == 2;
-        hpk_hash_bytes(it[i].data, it[i].size, want[i]);
+        memset(it[i].hash, 0, 16);
         it[i].hash_later = 1;
     }
-    memcpy(known, it, sizeof it);
-    for (size_t i = 0; i < N; i++) memcpy(known[i].hash, want[i], 16), known[i].hash_later = 0;
     struct hpk_compress saved = hpk_compress_opt;
     hpk_compress_opt = c;
     if (after) setenv("HPACK_TEST_HASH_AFTER", "1", 1);
