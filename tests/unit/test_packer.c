@@ -26,6 +26,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "../../packer/hpk_build.h"
 #include "../../packer/hpk_tune.h"
@@ -941,6 +942,117 @@ static void check_hashes_while_compressing(struct hpk_compress c, int after)
     for (size_t i = 0; i < N; i++) free(it[i].data);
 }
 
+/* text_zip: a zip of `members` members of `each` bytes of text, deflated or stored
+ * (libarchive), in a new buffer of *len bytes. */
+static uint8_t *text_zip(int deflate, int members, size_t each, size_t *len)
+{
+    size_t cap = (size_t)members * (each + 256) + 4096, used = 0;
+    uint8_t *buf = malloc(cap), *text = malloc(each);
+    assert_non_null(buf);
+    assert_non_null(text);
+    struct archive *a = archive_write_new();
+    assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_set_options(a, deflate ? "zip:compression=deflate" : "zip:compression=store"),
+                     ARCHIVE_OK);
+    assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
+    for (int i = 0; i < members; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "m/%04d.txt", i);
+        fill_text(text, each, (uint64_t)(i % 8) + 7); /* alike members: zstd finds their deflate output again */
+        struct archive_entry *ae = archive_entry_new();
+        archive_entry_set_pathname(ae, name);
+        archive_entry_set_filetype(ae, AE_IFREG);
+        archive_entry_set_perm(ae, 0644);
+        archive_entry_set_size(ae, (la_int64_t)each);
+        assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(a, text, each), (la_ssize_t)each);
+        archive_entry_free(ae);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    free(text);
+    *len = used;
+    return buf;
+}
+
+/* What an item's zstd frames are: each 2 MiB compressed alone, with the
+ * fast strategy of a zip of deflated members (payload.c, deflated_frame)
+ * or as ZSTD_compressCCtx at the level. */
+static size_t frames_of(const uint8_t *d, size_t n, int level, int fast, uint8_t *out, size_t cap)
+{
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    assert_non_null(cc);
+    if (fast) {
+        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level)));
+        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_strategy, ZSTD_fast)));
+        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_hashLog, 17)));
+        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_minMatch, 4)));
+    }
+    size_t got = 0;
+    for (size_t off = 0; off < n; off += HPK_ZSTD_FRAME) {
+        size_t len = n - off < HPK_ZSTD_FRAME ? n - off : HPK_ZSTD_FRAME;
+        size_t r = fast ? ZSTD_compress2(cc, out + got, cap - got, d + off, len)
+                        : ZSTD_compressCCtx(cc, out + got, cap - got, d + off, len, level);
+        assert_false(ZSTD_isError(r));
+        got += r;
+    }
+    ZSTD_freeCCtx(cc);
+    return got;
+}
+
+/* A zip whose members are deflated is compressed, at the default level
+ * only, with zstd's fast strategy (payload.c, mostly_deflated); one of
+ * stored members, or anything that only begins like a zip, as any file. */
+static void test_deflated_zip_frames(void **state)
+{
+    (void)state;
+    struct titem t[] = {
+        {"runtime", S_IFDIR | 0755, 0, 0},
+        {"runtime/a.zip", S_IFREG | 0644, 0, 1},
+        {"runtime/b.zip", S_IFREG | 0644, 0, 1},
+        {"runtime/c.zip", S_IFREG | 0644, 3u << 20, 1},
+    };
+    enum { N = sizeof t / sizeof t[0] };
+    struct hpk_item it[N];
+    make_items(t, N, it);
+    size_t n;
+    free(it[1].data);
+    it[1].data = text_zip(1, 400, 32768, &n); /* about 3 MB deflated: two frames */
+    it[1].size = n;
+    free(it[2].data);
+    it[2].data = text_zip(0, 40, 65536, &n);
+    it[2].size = n;
+    memcpy(it[3].data, "PK\3\4", 4); /* no central directory */
+    for (int level = 3; level <= 4; level++) {
+        struct hpk_compress saved = hpk_compress_opt;
+        hpk_compress_opt = (struct hpk_compress){HPK_CODEC_ZSTD, level};
+        struct hpk_payload_buf p;
+        struct hpk_err e = {0};
+        for (size_t i = 1; i < N; i++) hpk_hash_bytes(it[i].data, it[i].size, it[i].hash);
+        assert_int_equal(hpk_payload_build(&p, it, N, &e), 0);
+        hpk_compress_opt = saved;
+        for (size_t i = 1; i < N; i++) {
+            const struct hpk_entry *en = &p.entries[i];
+            assert_string_equal(en->path, t[i].path);
+            if (i == 3) { /* random bytes: stored */
+                assert_int_equal(en->codec, HPK_CODEC_STORED);
+                continue;
+            }
+            assert_int_equal(en->codec, HPK_CODEC_ZSTD);
+            size_t cap = ZSTD_compressBound(it[i].size) + 4096;
+            uint8_t *want = malloc(cap);
+            assert_non_null(want);
+            int fast = i == 1 && level == HPK_ZSTD_LEVEL;
+            size_t wl = frames_of(it[i].data, it[i].size, level, fast, want, cap);
+            assert_int_equal(en->stored_size, wl);
+            assert_memory_equal(hpk_payload_at(&p, en->offset), want, wl);
+            free(want);
+        }
+        hpk_payload_buf_free(&p);
+    }
+    for (size_t i = 0; i < N; i++) free(it[i].data);
+}
+
 static void test_hashes_while_compressing(void **state)
 {
     (void)state;
@@ -1240,6 +1352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_argfile_not_an_option_value, enter, leave),
         cmocka_unit_test_setup_teardown(test_marker_forms, enter, leave),
         cmocka_unit_test(test_hashes_while_compressing),
+        cmocka_unit_test(test_deflated_zip_frames),
         cmocka_unit_test_setup_teardown(test_image_fonts_dir, enter, leave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
