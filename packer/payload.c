@@ -678,11 +678,15 @@ static void hash_frame(struct zpipe *g, struct zsrc *z, size_t i, size_t k, cons
 {
     if (g->hnext[i] != k) {
         uint8_t *own = src == z->buf ? z->buf : NULL;
-        if (park(g, (struct parked){i, k, len, src, own}) == 0) {
+        /* At most a ring's worth parked: the frames before keep being laid
+         * down while the one whose turn it is waits (its thread descheduled
+         * on a busy machine), and each parked frame holds a buffer. */
+        if (g->npark < g->W && park(g, (struct parked){i, k, len, src, own}) == 0) {
             if (own) z->buf = g->nspare ? g->spare[--g->nspare] : malloc(z->bufsz); /* NULL: src_bytes maps */
             return;
         }
-        /* No room to park it: wait for its turn (never for want of memory) */
+        /* Else wait for its turn: the frame whose turn it is is being
+         * compressed or hashed by its thread, or parked and taken next. */
         while (g->hnext[i] != k) pthread_cond_wait(&g->cv, &g->mu);
     }
     uint8_t *give = NULL; /* a parked frame's buffer, a spare once hashed */
