@@ -109,11 +109,11 @@ static int mostly_deflated(const struct hpk_item *it)
         if (end > at || end < p) return 0;
         uint64_t deflated = 0;
         for (size_t k = 0; k < count; k++) {
-            if (end - p < 46 || hpk_get32(d + p) != 0x02014b50) return 0;
+            if (p > end || end - p < 46 || hpk_get32(d + p) != 0x02014b50) return 0;
             if (hpk_get16(d + p + 10) == 8) deflated += hpk_get32(d + p + 20);
             p += 46 + (size_t)hpk_get16(d + p + 28) + hpk_get16(d + p + 30) + hpk_get16(d + p + 32);
         }
-        return deflated <= n && deflated * 10 >= (uint64_t)n * 9;
+        return p <= end && deflated <= n && deflated * 10 >= (uint64_t)n * 9;
     }
     return 0;
 }
