@@ -238,8 +238,8 @@ struct zpipe {
     size_t *hnext;          /* the frame of item i to hash next */
     struct parked *park;    /* frames compressed before their turn to be hashed */
     size_t npark, parkcap;
-    uint8_t **spare;        /* the buffers of parked frames, once hashed, for the next */
-    size_t nspare, sparecap;
+    uint8_t **spare;        /* the buffers of parked frames, once hashed, for the next (room: parkcap) */
+    size_t nspare;
     int hash_after;         /* test hook: every frame hashed after it is compressed (parked when early) */
     const uint8_t *deflated; /* the item is mostly deflated (deflated_frame) */
     pthread_mutex_t mu;
@@ -453,11 +453,7 @@ static size_t ref_unit(const struct zpipe *g, ZSTD_CCtx *cc, size_t i, uint8_t *
     }
     if (cc) ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
     /* Its pages were just read, all of them (hash_frame). */
-    if (g->hmode[i] == HM_REF) {
-        XXH128_canonical_t c;
-        XXH128_canonicalFromHash(&c, XXH3_128bits(it->data, it->size));
-        memcpy(g->h128[i], c.digest, 16);
-    }
+    if (g->hmode[i] == HM_REF) hpk_hash_bytes(it->data, it->size, g->h128[i]);
     return len;
 }
 
@@ -664,7 +660,7 @@ static int park(struct zpipe *g, struct parked f)
         if (v) g->park = v;
         if (sp) g->spare = sp;
         if (!v || !sp) return -1;
-        g->parkcap = g->sparecap = cap;
+        g->parkcap = cap;
     }
     g->park[g->npark++] = f;
     return 0;
@@ -864,22 +860,19 @@ static int place_zstd(struct hpk_payload_buf *p, const struct hpk_item *items, s
                       .D = D, .dbuf = dbuf, .dlen = dlen, .count0 = p->count, .h128 = h128, .hmode = hashed};
     XXH3_state_t **hst = calloc(n ? n : 1, sizeof *hst);
     size_t *hnext = calloc(n ? n : 1, sizeof *hnext);
-    int hok = hst && hnext;
+    uint8_t *defl = calloc(n ? n : 1, 1);
+    int hok = hst && hnext && defl;
     for (size_t i = 0; hok && i < n; i++) {
-        hashed[i] = !items[i].hash_later || !compressible(&items[i], codec) ? HM_NONE
-                    : ref[i] != NO_REF                                     ? HM_REF
-                                                                           : HM_FRAMES;
+        int c = compressible(&items[i], codec);
+        hashed[i] = !items[i].hash_later || !c ? HM_NONE : ref[i] != NO_REF ? HM_REF : HM_FRAMES;
         if (hashed[i] == HM_FRAMES && (!(hst[i] = XXH3_createState()) || XXH3_128bits_reset(hst[i]) != XXH_OK))
             hok = 0;
+        /* At the default level only: the choice was measured there. */
+        defl[i] = c && level == HPK_ZSTD_LEVEL && mostly_deflated(&items[i]);
     }
     g.hst = hst;
     g.hnext = hnext;
-    /* At the default level only: the choice was measured there. */
-    uint8_t *defl = calloc(n ? n : 1, 1);
-    for (size_t i = 0; defl && i < n; i++)
-        defl[i] = level == HPK_ZSTD_LEVEL && compressible(&items[i], codec) && mostly_deflated(&items[i]);
     g.deflated = defl;
-    if (!defl) hok = 0;
 #ifdef HPK_TEST_HOOKS
     g.hash_after = getenv("HPACK_TEST_HASH_AFTER") != NULL;
 #endif

@@ -565,15 +565,17 @@ static void test_jar_rewrite_class_path(void **state)
     free(j);
 }
 
-/* A zip of k stored entries, written by libarchive. */
-static uint8_t *zip_of(const char **names, const uint8_t **data, const size_t *len, int k, size_t *size)
+/* A zip of k entries, stored or deflated, written by libarchive. */
+static uint8_t *zip_of(const char **names, const uint8_t **data, const size_t *len, int k, int deflate, size_t *size)
 {
-    size_t cap = 1 << 16;
+    size_t cap = 4096;
+    for (int i = 0; i < k; i++) cap += len[i] + 256 + strlen(names[i]);
     uint8_t *buf = malloc(cap);
     struct archive *a = archive_write_new();
     assert_non_null(buf);
     assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_set_options(a, "zip:compression=store"), ARCHIVE_OK);
+    assert_int_equal(archive_write_set_options(a, deflate ? "zip:compression=deflate" : "zip:compression=store"),
+                     ARCHIVE_OK);
     assert_int_equal(archive_write_open_memory(a, buf, cap, size), ARCHIVE_OK);
     for (int i = 0; i < k; i++) {
         struct archive_entry *e = archive_entry_new();
@@ -620,12 +622,12 @@ static void test_jar_module_name(void **state)
     const size_t len[] = {sizeof mf - 1, sizeof mi};
     size_t n;
     char *req;
-    uint8_t *j = zip_of(names, data, len, 2, &n);
+    uint8_t *j = zip_of(names, data, len, 2, 0, &n);
     char *m = hpk_jar_module_name(j, n, &req);
     assert_string_equal(m, "com.example.m");
     assert_string_equal(req, "java.base,java.sql,java.logging");
     free(m), free(req), free(j);
-    j = zip_of(names, data, len, 1, &n); /* the manifest alone */
+    j = zip_of(names, data, len, 1, 0, &n); /* the manifest alone */
     m = hpk_jar_module_name(j, n, &req);
     assert_string_equal(m, "other.name");
     assert_null(req);
@@ -635,7 +637,7 @@ static void test_jar_module_name(void **state)
     const char *names2[] = {"donn\xc3\xa9" "es/x.txt", "module-info.class"};
     const uint8_t *data2[] = {(const uint8_t *)"x", mi};
     const size_t len2[] = {1, sizeof mi};
-    j = zip_of(names2, data2, len2, 2, &n);
+    j = zip_of(names2, data2, len2, 2, 0, &n);
     m = hpk_jar_module_name(j, n, &req);
     assert_string_equal(m, "com.example.m");
     free(m), free(req);
@@ -975,37 +977,35 @@ static void check_hashes_while_compressing(struct hpk_compress c, int after, int
     }
 }
 
-/* text_zip: a zip of `members` members of `each` bytes of text, deflated or stored
- * (libarchive), in a new buffer of *len bytes. */
+/* text_zip: a zip of `members` members of `each` bytes of text, deflated or
+ * stored, in a new buffer of *len bytes. The members are of eight texts:
+ * zstd finds their deflate output again. */
 static uint8_t *text_zip(int deflate, int members, size_t each, size_t *len)
 {
-    size_t cap = (size_t)members * (each + 256) + 4096, used = 0;
-    uint8_t *buf = malloc(cap), *text = malloc(each);
-    assert_non_null(buf);
-    assert_non_null(text);
-    struct archive *a = archive_write_new();
-    assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_set_options(a, deflate ? "zip:compression=deflate" : "zip:compression=store"),
-                     ARCHIVE_OK);
-    assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
+    const char **names = calloc((size_t)members, sizeof *names);
+    const uint8_t **data = calloc((size_t)members, sizeof *data);
+    size_t *lens = calloc((size_t)members, sizeof *lens);
+    uint8_t *text[8];
+    assert_non_null(names);
+    assert_non_null(data);
+    assert_non_null(lens);
+    for (int t = 0; t < 8; t++) {
+        text[t] = malloc(each);
+        assert_non_null(text[t]);
+        fill_text(text[t], each, (uint64_t)t + 7);
+    }
     for (int i = 0; i < members; i++) {
         char name[32];
         snprintf(name, sizeof name, "m/%04d.txt", i);
-        fill_text(text, each, (uint64_t)(i % 8) + 7); /* alike members: zstd finds their deflate output again */
-        struct archive_entry *ae = archive_entry_new();
-        archive_entry_set_pathname(ae, name);
-        archive_entry_set_filetype(ae, AE_IFREG);
-        archive_entry_set_perm(ae, 0644);
-        archive_entry_set_size(ae, (la_int64_t)each);
-        assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
-        assert_int_equal(archive_write_data(a, text, each), (la_ssize_t)each);
-        archive_entry_free(ae);
+        names[i] = strdup(name);
+        assert_non_null(names[i]);
+        data[i] = text[i % 8], lens[i] = each;
     }
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    free(text);
-    *len = used;
-    return buf;
+    uint8_t *z = zip_of(names, data, lens, members, deflate, len);
+    for (int i = 0; i < members; i++) free((char *)names[i]);
+    for (int t = 0; t < 8; t++) free(text[t]);
+    free(names), free(data), free(lens);
+    return z;
 }
 
 /* What an item's zstd frames are: each 2 MiB compressed alone, with the
