@@ -360,43 +360,59 @@ static int slurp_sink(void *ctx, const uint8_t *buf, size_t len)
 }
 
 /* The entry a zstdref entry's 4 first stored bytes name, if it may be one
- * (docs/format.md 5.3): earlier in the table, a regular file with any codec
- * but zstdref (one level: decoding never recurses further), not a cache
+ * (docs/format.md 5.3): earlier in the table, a regular file, not a cache
  * entry for an entry that is not one (the base entries decode without the
- * cache), and both together within HPK_ZSTDREF_MAX, which bounds the
+ * cache). It may itself be zstdref once (may_chain) but not twice: a
+ * reader never decodes more than three entries for one. The sizes held
+ * together while decoding (held, already; this entry; its reference; the
+ * reference's reference) are within HPK_ZSTDREF_MAX, which bounds the
  * memory a hostile table can make a reader take. NULL if not. */
-static const struct hpk_entry *ref_entry(const struct hpk_artifact *a, const struct hpk_entry *e, const uint8_t *data)
+static const struct hpk_entry *ref_entry(const struct hpk_artifact *a, const struct hpk_entry *e, uint64_t held,
+                                         int may_chain)
 {
     const struct hpk_entry *v = a->p.entries;
     if (!v || e < v || e >= v + a->p.count || e->stored_size < 4 + 9) return NULL;
-    uint32_t ref = hpk_get32(data);
+    uint32_t ref = hpk_get32(entry_data(a, e));
     if (ref >= (uint32_t)(e - v)) return NULL;
     const struct hpk_entry *r = &v[ref];
-    if (!S_ISREG(r->mode) || r->codec == HPK_CODEC_ZSTDREF || (r->role == HPK_ROLE_CACHE && e->role != HPK_ROLE_CACHE))
+    if (!S_ISREG(r->mode) || (r->role == HPK_ROLE_CACHE && e->role != HPK_ROLE_CACHE)) return NULL;
+    if (e->size == 0 || r->size == 0 || e->size > HPK_ZSTDREF_MAX - held ||
+        r->size > HPK_ZSTDREF_MAX - held - e->size)
         return NULL;
-    if (e->size == 0 || r->size == 0 || e->size > HPK_ZSTDREF_MAX || r->size > HPK_ZSTDREF_MAX - e->size) return NULL;
+    if (r->codec == HPK_CODEC_ZSTDREF && (!may_chain || !ref_entry(a, r, held + e->size, 0))) return NULL;
     return r;
 }
 
-/* A zstdref entry: its reference decoded (and checked, D0-D3) into memory,
- * then its one frame decoded with that content as the prefix. */
-static int decode_ref(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink, void *ctx)
+/* A zstdref entry decoded into out (e->size bytes) and checked: its
+ * reference decoded into memory first (a zstdref one the same way, its
+ * stored bytes checked here as hpk_entry_decode checks the others'), then
+ * its one frame with that content as the prefix. held: the bytes the
+ * callers hold for it; may_chain: whether its reference may be zstdref
+ * (ref_entry). */
+static int ref_decode(const struct hpk_artifact *a, const struct hpk_entry *e, uint64_t held, int may_chain,
+                      uint8_t *out)
 {
-    const uint8_t *data = entry_data(a, e);
-    const struct hpk_entry *r = ref_entry(a, e, data);
+    const struct hpk_entry *r = ref_entry(a, e, held, may_chain);
     if (!r) return HPK_E_DATA_CODEC;
-    const uint8_t *f = data + 4;
+    const uint8_t *f = entry_data(a, e) + 4;
     size_t flen = (size_t)e->stored_size - 4;
     if (hpk_get32(f) != ZSTD_MAGICNUMBER || ZSTD_findFrameCompressedSize(f, flen) != flen ||
         ZSTD_getFrameContentSize(f, flen) != e->size || ZSTD_getDictID_fromFrame(f, flen) != 0)
         return HPK_E_DATA_CODEC;
-    /* Two buffers of up to 128 MiB, written once: from hpk_huge_map, whose
-     * faults cost less than decoding 14 MB did (docs/results.md). */
-    struct hpk_huge bb, bo;
+    /* Buffers of up to 128 MiB together, written once: from hpk_huge_map,
+     * whose faults cost less than decoding 14 MB did (docs/results.md). */
+    struct hpk_huge bb;
     struct slurp base = {(char *)hpk_huge_map(&bb, (size_t)r->size + 1, 1), 0, (size_t)r->size + 1};
-    uint8_t *out = hpk_huge_map(&bo, (size_t)e->size, 1);
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    int err = base.buf && out && dctx ? hpk_entry_decode(a, r, slurp_sink, &base) : HPK_E_NOMEM;
+    int err = HPK_E_NOMEM;
+    if (!base.buf || !dctx) {
+    } else if (r->codec != HPK_CODEC_ZSTDREF) {
+        err = hpk_entry_decode(a, r, slurp_sink, &base);
+    } else if (XXH3_64bits(entry_data(a, r), (size_t)r->stored_size) != r->stored_hash) {
+        err = HPK_E_DATA_HASH;
+    } else if ((err = ref_decode(a, r, held + e->size, 0, (uint8_t *)base.buf)) == HPK_OK) {
+        base.len = (size_t)r->size;
+    }
     if (err == HPK_OK) {
         size_t got = ZSTD_DCtx_refPrefix(dctx, base.buf, base.len);
         if (!ZSTD_isError(got)) got = ZSTD_decompressDCtx(dctx, out, (size_t)e->size, f, flen);
@@ -410,8 +426,18 @@ static int decode_ref(const struct hpk_artifact *a, const struct hpk_entry *e, h
         XXH128_canonical_t c;
         XXH128_canonicalFromHash(&c, XXH3_128bits(out, (size_t)e->size));
         if (memcmp(c.digest, e->hash, 16) != 0) err = HPK_E_DATA_HASH;
-        else if (sink && sink(ctx, out, (size_t)e->size)) err = HPK_E_SINK;
     }
+    return err;
+}
+
+/* A zstdref entry (its stored bytes checked by the caller), to the sink. */
+static int decode_ref(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink, void *ctx)
+{
+    if (!ref_entry(a, e, 0, 1)) return HPK_E_DATA_CODEC; /* before taking its size in memory */
+    struct hpk_huge bo;
+    uint8_t *out = hpk_huge_map(&bo, (size_t)e->size, 1);
+    int err = out ? ref_decode(a, e, 0, 1, out) : HPK_E_NOMEM;
+    if (err == HPK_OK && sink && sink(ctx, out, (size_t)e->size)) err = HPK_E_SINK;
     hpk_huge_free(&bo);
     return err;
 }

@@ -1632,7 +1632,7 @@ static void test_decode_zstd8m_frames(void **state)
 /* Codec zstdref (docs/format.md 5.3): an entry stored as its difference
  * from an earlier one. A payload of entries put together by hand, checked
  * through hpk_entry_decode like the launcher and `hpack verify` do. */
-enum { R_STORED, R_DIR, R_REF, R_REFREF, R_FRAMES, R_REF2, R_CACHE, R_CACHEREF, R_RTREF, R_N };
+enum { R_STORED, R_DIR, R_REF, R_REFREF, R_REF3, R_FRAMES, R_REF2, R_CACHE, R_CACHEREF, R_RTREF, R_N };
 
 struct refpay {
     struct hpk_artifact a;
@@ -1711,7 +1711,9 @@ static void refpay_make(struct refpay *r)
     hash_content(r->base, REF_SIZE, r->e[R_STORED].hash);
     r->e[R_DIR].mode = S_IFDIR | 0755;
     refpay_ref(r, R_REF, R_STORED, r->base, REF_SIZE, r->target, REF_SIZE, HPK_ROLE_RUNTIME);
+    /* Against R_REF, itself zstdref (two levels); R_REF3 against that (three). */
     refpay_ref(r, R_REFREF, R_REF, r->target, REF_SIZE, r->base, REF_SIZE, HPK_ROLE_RUNTIME);
+    refpay_ref(r, R_REF3, R_REFREF, r->base, REF_SIZE, r->target, REF_SIZE, HPK_ROLE_RUNTIME);
     /* The base again, in zstd frames: a reference of any codec but zstdref. */
     size_t cap = ZSTD_compressBound(REF_SIZE);
     uint8_t *f = malloc(cap);
@@ -1741,13 +1743,18 @@ static void refpay_free(struct refpay *r)
     free(r->target);
 }
 
-static int ref_decode(struct refpay *r, int i)
+static int ref_decode_to(struct refpay *r, int i, const uint8_t *want)
 {
     struct collect c = {0};
     int err = hpk_entry_decode(&r->a, &r->e[i], collect_sink, &c);
-    if (err == HPK_OK && (c.len != r->e[i].size || memcmp(c.buf, r->target, c.len) != 0)) err = -1;
+    if (err == HPK_OK && (c.len != r->e[i].size || memcmp(c.buf, want, c.len) != 0)) err = -1;
     collect_reset(&c);
     return err;
+}
+
+static int ref_decode(struct refpay *r, int i)
+{
+    return ref_decode_to(r, i, r->target);
 }
 
 static void test_decode_zstdref(void **state)
@@ -1769,8 +1776,10 @@ static void test_decode_zstdref(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(p[0].out_len, REF_SIZE);
     free(p);
-    /* One level only; never a base entry against the cache. */
-    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REFREF], NULL, NULL), HPK_E_DATA_CODEC);
+    /* Two levels (a reference itself zstdref), not three; never a base
+     * entry against the cache. */
+    assert_int_equal(ref_decode_to(&r, R_REFREF, r.base), HPK_OK);
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF3], NULL, NULL), HPK_E_DATA_CODEC);
     assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_RTREF], NULL, NULL), HPK_E_DATA_CODEC);
     /* The index: itself, a later entry, a directory, out of the table. */
     const uint32_t bad[] = {R_REF, R_REF + 1, R_DIR, R_N, 0xffffffffu};
@@ -1791,15 +1800,26 @@ static void test_decode_zstdref(void **state)
     r.e[R_REF2].role = HPK_ROLE_CACHE; /* may refer to it */
     int e2 = hpk_entry_decode(&r.a, &r.e[R_REF2], NULL, NULL);
     assert_true(e2 == HPK_E_DATA_CODEC || e2 == HPK_E_DATA_HASH);
-    /* A reference whose own data is corrupt: this entry cannot decode. */
+    /* A reference whose own data is corrupt: this entry cannot decode,
+     * nor one against it; nor one whose reference's reference is. */
     r.buf[r.e[R_STORED].offset + 7] ^= 1;
     assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REFREF], NULL, NULL), HPK_E_DATA_CODEC);
     r.buf[r.e[R_STORED].offset + 7] ^= 1;
     assert_int_equal(ref_decode(&r, R_REF), HPK_OK);
+    r.buf[r.e[R_REF].offset + r.e[R_REF].stored_size - 3] ^= 1;
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REFREF], NULL, NULL), HPK_E_DATA_CODEC);
+    r.buf[r.e[R_REF].offset + r.e[R_REF].stored_size - 3] ^= 1;
+    assert_int_equal(ref_decode_to(&r, R_REFREF, r.base), HPK_OK);
     /* Sizes beyond what a reader holds in memory, before any allocation. */
     r.e[R_STORED].size = HPK_ZSTDREF_MAX - REF_SIZE + 1;
     assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REF], NULL, NULL), HPK_E_DATA_CODEC);
     r.e[R_STORED].size = REF_SIZE;
+    /* Along a chain, the three together. */
+    r.e[R_REF].size = HPK_ZSTDREF_MAX - 2 * REF_SIZE + 1;
+    assert_int_equal(hpk_entry_decode(&r.a, &r.e[R_REFREF], NULL, NULL), HPK_E_DATA_CODEC);
+    r.e[R_REF].size = REF_SIZE;
+    assert_int_equal(ref_decode_to(&r, R_REFREF, r.base), HPK_OK);
     /* An entry not of the payload's table has no index to check. */
     struct hpk_entry copy = r.e[R_REF];
     assert_int_equal(hpk_entry_decode(&r.a, &copy, NULL, NULL), HPK_E_DATA_CODEC);

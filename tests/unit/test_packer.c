@@ -764,6 +764,16 @@ static int to_memory(void *ctx, const uint8_t *b, size_t len, uint64_t off)
     return 0;
 }
 
+/* hpk_entry_decode's sink: in order, into m. */
+static int decoded_to(void *ctx, const uint8_t *b, size_t len)
+{
+    struct mem_sink *m = ctx;
+    if (len > m->cap - m->got) return -1;
+    memcpy(m->buf + m->got, b, len);
+    m->got += len;
+    return 0;
+}
+
 static uint64_t lcg(uint64_t *x) { return *x = *x * 6364136223846793005u + 1442695040888963407u, *x >> 33; }
 
 static void fill_random(uint8_t *b, size_t n, uint64_t seed)
@@ -1036,6 +1046,75 @@ static size_t frames_of(const uint8_t *d, size_t n, int level, int fast, uint8_t
 /* A zip whose members are deflated is compressed, at the default level
  * only, with zstd's fast strategy (payload.c, mostly_deflated); one of
  * stored members, or anything that only begins like a zip, as any file. */
+/* A file alike to several earlier ones is stored against the one its
+ * content is closest to, not the one closest in size, and that one may be
+ * stored against another itself (two levels, docs/format.md 5.3), as the
+ * JDK's classes_nocoops_coh.jsa against classes_coh.jsa against
+ * classes.jsa. a: random; b: a with every eighth 4 KiB block changed and
+ * more after; c: b cut short, so closer in size to a; d: a with other
+ * blocks changed and more after, so closer in size to b. c goes against b,
+ * d against a; c decodes through b to its content. */
+static void test_refs_chosen_by_content(void **state)
+{
+    (void)state;
+    enum { S = 2u << 20, B = 4096 };
+    static const struct titem t[] = {
+        {"runtime", S_IFDIR | 0755, 0, 0},
+        {"runtime/lib", S_IFDIR | 0755, 0, 0},
+        {"runtime/lib/a.jsa", S_IFREG | 0644, S, 1},
+        {"runtime/lib/b.jsa", S_IFREG | 0644, S + (256u << 10), 1},
+        {"runtime/lib/c.jsa", S_IFREG | 0644, S + (32u << 10), 1},
+        {"runtime/lib/d.jsa", S_IFREG | 0644, S + (224u << 10), 1},
+    };
+    enum { N = sizeof t / sizeof t[0], A = 2, BB = 3, C = 4, D = 5 };
+    struct hpk_item it[N];
+    make_items(t, N, it);
+    memcpy(it[BB].data, it[A].data, S); /* its tail stays its own */
+    memcpy(it[D].data, it[A].data, S);
+    for (size_t k = 0; k < S / B; k += 8) {
+        fill_random(it[BB].data + k * B, B, 1000 + k);
+        fill_random(it[D].data + (k + 4) * B, B, 2000 + k);
+    }
+    memcpy(it[C].data, it[BB].data, it[C].size);
+    for (size_t k = 0; k < 16; k++) it[C].data[k * 100003 % it[C].size] ^= 0x5a;
+    for (size_t i = A; i < N; i++) hpk_hash_bytes(it[i].data, it[i].size, it[i].hash);
+    struct hpk_compress saved = hpk_compress_opt;
+    hpk_compress_opt = (struct hpk_compress){HPK_CODEC_ZSTD, HPK_ZSTD_LEVEL};
+    struct hpk_payload_buf p;
+    struct hpk_err e = {0};
+    int r = hpk_payload_build(&p, it, N, &e);
+    hpk_compress_opt = saved;
+    if (r) print_error("%s\n", e.msg);
+    assert_int_equal(r, 0);
+    assert_int_equal(p.count, N);
+    const struct hpk_entry *en = p.entries;
+    assert_int_equal(en[A].codec, HPK_CODEC_STORED);
+    static const uint32_t want[N] = {[BB] = A, [C] = BB, [D] = A};
+    for (size_t i = BB; i < N; i++) {
+        assert_string_equal(en[i].path, t[i].path);
+        assert_int_equal(en[i].codec, HPK_CODEC_ZSTDREF);
+        if (hpk_get32(hpk_payload_at(&p, en[i].offset)) != want[i])
+            fail_msg("%s is stored against entry %u, not %u", t[i].path,
+                     (unsigned)hpk_get32(hpk_payload_at(&p, en[i].offset)), (unsigned)want[i]);
+    }
+    assert_true(en[C].stored_size < 4096); /* a few bytes changed from b */
+    /* Decoded through b and a, to its content. */
+    struct hpk_artifact a;
+    memset(&a, 0, sizeof a);
+    a.p.entries = p.entries;
+    a.p.count = p.count;
+    a.map = p.data;
+    a.map_len = p.len;
+    struct mem_sink m = {malloc(it[C].size), it[C].size, 0, 0, 0};
+    assert_non_null(m.buf);
+    assert_int_equal(hpk_entry_decode(&a, &en[C], decoded_to, &m), HPK_OK);
+    assert_int_equal(m.got, it[C].size);
+    assert_memory_equal(m.buf, it[C].data, m.got);
+    free(m.buf);
+    hpk_payload_buf_free(&p);
+    for (size_t i = 0; i < N; i++) free(it[i].data);
+}
+
 static void test_deflated_zip_frames(void **state)
 {
     (void)state;
@@ -1400,6 +1479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_argfile_not_an_option_value, enter, leave),
         cmocka_unit_test_setup_teardown(test_marker_forms, enter, leave),
         cmocka_unit_test_setup_teardown(test_hashes_while_compressing, enter, leave),
+        cmocka_unit_test(test_refs_chosen_by_content),
         cmocka_unit_test(test_deflated_zip_frames),
         cmocka_unit_test_setup_teardown(test_image_fonts_dir, enter, leave),
     };
