@@ -174,8 +174,9 @@ static void buf_put(struct engine *g, uint8_t *b)
 
 enum { C_NONE, C_PREP, C_PIECE };
 
-/* A zstdref entry holds its reference and itself in memory while it is
- * decoded (up to HPK_ZSTDREF_MAX together): one at a time, so that the
+/* A zstdref entry holds itself, its reference and maybe that one's
+ * reference in memory while it is decoded (up to HPK_ZSTDREF_MAX
+ * together): one at a time, so that the
  * unpack's memory does not grow with the number of threads. */
 static int claimable(const struct engine *g, const struct hpk_fjob *j)
 {
