@@ -1018,24 +1018,29 @@ static uint8_t *text_zip(int deflate, int members, size_t each, size_t *len)
     return z;
 }
 
-/* What an item's zstd frames are: each 2 MiB compressed alone, with the
- * fast strategy of a zip of deflated members (payload.c, deflated_frame)
- * or as ZSTD_compressCCtx at the level. */
-static size_t frames_of(const uint8_t *d, size_t n, int level, int fast, uint8_t *out, size_t cap)
+/* What an item's zstd frames are: each 2 MiB compressed alone, as
+ * ZSTD_compressCCtx at the level (F_LEVEL), with the fast strategy of a zip
+ * of deflated members (F_FAST, payload.c deflated_frame) or with the
+ * default level's tables (F_TABLES, level_frame). */
+enum { F_LEVEL, F_FAST, F_TABLES };
+static size_t frames_of(const uint8_t *d, size_t n, int level, int how, uint8_t *out, size_t cap)
 {
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     assert_non_null(cc);
-    if (fast) {
-        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level)));
+    assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level)));
+    if (how == F_FAST) {
         assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_strategy, ZSTD_fast)));
         assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_hashLog, 17)));
         assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_minMatch, 4)));
+    } else if (how == F_TABLES) {
+        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_hashLog, 16)));
+        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_chainLog, 15)));
     }
     size_t got = 0;
     for (size_t off = 0; off < n; off += HPK_ZSTD_FRAME) {
         size_t len = n - off < HPK_ZSTD_FRAME ? n - off : HPK_ZSTD_FRAME;
-        size_t r = fast ? ZSTD_compress2(cc, out + got, cap - got, d + off, len)
-                        : ZSTD_compressCCtx(cc, out + got, cap - got, d + off, len, level);
+        size_t r = how != F_LEVEL ? ZSTD_compress2(cc, out + got, cap - got, d + off, len)
+                                  : ZSTD_compressCCtx(cc, out + got, cap - got, d + off, len, level);
         assert_false(ZSTD_isError(r));
         got += r;
     }
@@ -1043,9 +1048,6 @@ static size_t frames_of(const uint8_t *d, size_t n, int level, int fast, uint8_t
     return got;
 }
 
-/* A zip whose members are deflated is compressed, at the default level
- * only, with zstd's fast strategy (payload.c, mostly_deflated); one of
- * stored members, or anything that only begins like a zip, as any file. */
 /* A file alike to several earlier ones is stored against the one its
  * content is closest to, not the one closest in size, and that one may be
  * stored against another itself (two levels, docs/format.md 5.3), as the
@@ -1115,6 +1117,10 @@ static void test_refs_chosen_by_content(void **state)
     for (size_t i = 0; i < N; i++) free(it[i].data);
 }
 
+/* A zip whose members are deflated is compressed, at the default level
+ * only, with zstd's fast strategy (payload.c, mostly_deflated); one of
+ * stored members, or anything that only begins like a zip, as any file
+ * (at the default level, with its tables: level_frame). */
 static void test_deflated_zip_frames(void **state)
 {
     (void)state;
@@ -1168,8 +1174,8 @@ static void test_deflated_zip_frames(void **state)
             size_t cap = ZSTD_compressBound(it[i].size) + 4096;
             uint8_t *want = malloc(cap);
             assert_non_null(want);
-            int fast = i == 1 && level == HPK_ZSTD_LEVEL;
-            size_t wl = frames_of(it[i].data, it[i].size, level, fast, want, cap);
+            int how = level != HPK_ZSTD_LEVEL ? F_LEVEL : i == 1 ? F_FAST : F_TABLES;
+            size_t wl = frames_of(it[i].data, it[i].size, level, how, want, cap);
             assert_int_equal(en->stored_size, wl);
             assert_memory_equal(hpk_payload_at(&p, en->offset), want, wl);
             free(want);
