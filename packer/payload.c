@@ -814,8 +814,8 @@ static void choose_refs(const struct hpk_item *items, size_t n, int codec, size_
  * classes_coh.jsa than to classes.jsa, but its difference from the first
  * is 1.99 MB, from the second 0.73 MB; these samples score them 32 314 and
  * 7 762, in about 3 ms each (a difference takes 40-55 ms). The hash table
- * covers the prefix (level 1's own, 2^13 or so, kept only its last part:
- * random bytes found nothing in the rest). */
+ * covers the prefix (level 1's own, smaller, kept only its last part:
+ * samples of random bytes found nothing in the rest). */
 #define LIKE_SAMPLES 8
 #define LIKE_LEN (16u << 10)
 #define LIKE_SLACK (512u << 10)
