@@ -359,6 +359,17 @@ static int slurp_sink(void *ctx, const uint8_t *buf, size_t len)
     return 0;
 }
 
+/* Whether a zstdref entry's frame header is as docs/format.md 5.3
+ * requires: the magic number, the frame ending exactly at stored_size, its
+ * content size declared and equal to size, no dictionary. */
+static int ref_frame_ok(const struct hpk_artifact *a, const struct hpk_entry *e)
+{
+    const uint8_t *f = entry_data(a, e) + 4;
+    size_t flen = (size_t)e->stored_size - 4;
+    return hpk_get32(f) == ZSTD_MAGICNUMBER && ZSTD_findFrameCompressedSize(f, flen) == flen &&
+           ZSTD_getFrameContentSize(f, flen) == e->size && ZSTD_getDictID_fromFrame(f, flen) == 0;
+}
+
 /* The entry a zstdref entry's 4 first stored bytes name, if it may be one
  * (docs/format.md 5.3): earlier in the table, a regular file, not a cache
  * entry for an entry that is not one (the base entries decode without the
@@ -366,12 +377,14 @@ static int slurp_sink(void *ctx, const uint8_t *buf, size_t len)
  * reader never decodes more than three entries for one. The sizes held
  * together while decoding (held, already; this entry; its reference; the
  * reference's reference) are within HPK_ZSTDREF_MAX, which bounds the
- * memory a hostile table can make a reader take. NULL if not. */
+ * memory a hostile table can make a reader take; and every frame header
+ * along the chain is checked here, before any of that is taken. NULL if
+ * not. */
 static const struct hpk_entry *ref_entry(const struct hpk_artifact *a, const struct hpk_entry *e, uint64_t held,
                                          int may_chain)
 {
     const struct hpk_entry *v = a->p.entries;
-    if (!v || e < v || e >= v + a->p.count || e->stored_size < 4 + 9) return NULL;
+    if (!v || e < v || e >= v + a->p.count || e->stored_size < 4 + 9 || !ref_frame_ok(a, e)) return NULL;
     uint32_t ref = hpk_get32(entry_data(a, e));
     if (ref >= (uint32_t)(e - v)) return NULL;
     const struct hpk_entry *r = &v[ref];
@@ -396,16 +409,13 @@ static int ref_decode(const struct hpk_artifact *a, const struct hpk_entry *e, u
     if (!r) return HPK_E_DATA_CODEC;
     const uint8_t *f = entry_data(a, e) + 4;
     size_t flen = (size_t)e->stored_size - 4;
-    if (hpk_get32(f) != ZSTD_MAGICNUMBER || ZSTD_findFrameCompressedSize(f, flen) != flen ||
-        ZSTD_getFrameContentSize(f, flen) != e->size || ZSTD_getDictID_fromFrame(f, flen) != 0)
-        return HPK_E_DATA_CODEC;
     /* Buffers of up to 128 MiB together, written once: from hpk_huge_map,
      * whose faults cost less than decoding 14 MB did (docs/results.md). */
     struct hpk_huge bb;
     struct slurp base = {(char *)hpk_huge_map(&bb, (size_t)r->size + 1, 1), 0, (size_t)r->size + 1};
-    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    ZSTD_DCtx *dctx = NULL; /* made once the reference is decoded: one at a time along a chain */
     int err = HPK_E_NOMEM;
-    if (!base.buf || !dctx) {
+    if (!base.buf) {
     } else if (r->codec != HPK_CODEC_ZSTDREF) {
         err = hpk_entry_decode(a, r, slurp_sink, &base);
     } else if (XXH3_64bits(entry_data(a, r), (size_t)r->stored_size) != r->stored_hash) {
@@ -413,6 +423,7 @@ static int ref_decode(const struct hpk_artifact *a, const struct hpk_entry *e, u
     } else if ((err = ref_decode(a, r, held + e->size, 0, (uint8_t *)base.buf)) == HPK_OK) {
         base.len = (size_t)r->size;
     }
+    if (err == HPK_OK && !(dctx = ZSTD_createDCtx())) err = HPK_E_NOMEM;
     if (err == HPK_OK) {
         size_t got = ZSTD_DCtx_refPrefix(dctx, base.buf, base.len);
         if (!ZSTD_isError(got)) got = ZSTD_decompressDCtx(dctx, out, (size_t)e->size, f, flen);

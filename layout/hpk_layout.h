@@ -38,8 +38,9 @@
  * smaller in 8 MiB frames). */
 #define HPK_ZSTD_FRAME_LARGE (8u << 20)
 
-/* A zstdref entry and its reference are both held in memory to decode it:
- * their sizes together are at most this (docs/format.md 5.3). */
+/* A zstdref entry, its reference and, if that is zstdref too, the
+ * reference's reference are held in memory to decode it: their sizes
+ * together are at most this (docs/format.md 5.3). */
 #define HPK_ZSTDREF_MAX (128u << 20)
 
 #define HPK_FOOTER_MAGIC "HPACKFT1"

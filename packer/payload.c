@@ -432,8 +432,9 @@ static int ref_level(int level)
  * long-distance matching, which finds the reference's runs wherever they
  * moved (zstd's --patch-from does the same). Fixed parameters: the bytes
  * depend on the inputs and the level only. cc is the worker's context,
- * whose parameters are set here and reset after (its frames use
- * ZSTD_compressCCtx, which takes the level alone): one context per thread,
+ * whose parameters are set here and reset after (its frames at other
+ * levels than the default use ZSTD_compressCCtx, which takes the level
+ * alone): one context per thread,
  * so its tables are not made anew for each difference (fresh pages cost
  * on a virtual machine, docs/results.md). Returns the length, or
  * (size_t)-1. */
@@ -641,8 +642,8 @@ static size_t deflated_frame(ZSTD_CCtx **dc, void *dst, size_t cap, const void *
 }
 
 /* A frame of any other file at the default level: level 3 with a hash
- * table of 2^16 and a chain table of 2^15, a half and a quarter of what
- * the level takes for 2 MiB frames: 13% less time on the JDK's
+ * table of 2^16 and a chain table of 2^15, half of each of what the
+ * level takes for 2 MiB frames: 13% less time on the JDK's
  * lib/modules, 1.6% larger (docs/results.md, docs/format.md 10.5). A
  * context of its own, as deflated_frame's (*fc). */
 static size_t level_frame(ZSTD_CCtx **fc, void *dst, size_t cap, const void *src, size_t len, int level)
@@ -879,7 +880,7 @@ static void *zp_worker(void *arg)
             pthread_mutex_unlock(&g->mu);
             size_t r = pick_ref(g, cc, i);
             pthread_mutex_lock(&g->mu);
-            g->ref[i] = r; /* others read it under mu, only after its difference */
+            g->ref[i] = r; /* others read it under mu: which one, only after its difference */
             pthread_mutex_unlock(&g->mu);
             uint8_t *d;
             size_t dl = ref_unit(g, cc, i, &d);

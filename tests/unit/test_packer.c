@@ -1055,7 +1055,9 @@ static size_t frames_of(const uint8_t *d, size_t n, int level, int how, uint8_t 
  * classes.jsa. a: random; b: a with every eighth 4 KiB block changed and
  * more after; c: b cut short, so closer in size to a; d: a with other
  * blocks changed and more after, so closer in size to b. c goes against b,
- * d against a; c decodes through b to its content. */
+ * d against a; c decodes through b to its content. e, c with a few more
+ * bytes changed, goes against b too, not c: c's reference is itself a
+ * difference, so c may not be one (three levels). */
 static void test_refs_chosen_by_content(void **state)
 {
     (void)state;
@@ -1067,8 +1069,9 @@ static void test_refs_chosen_by_content(void **state)
         {"runtime/lib/b.jsa", S_IFREG | 0644, S + (256u << 10), 1},
         {"runtime/lib/c.jsa", S_IFREG | 0644, S + (32u << 10), 1},
         {"runtime/lib/d.jsa", S_IFREG | 0644, S + (224u << 10), 1},
+        {"runtime/lib/e.jsa", S_IFREG | 0644, S + (32u << 10), 1},
     };
-    enum { N = sizeof t / sizeof t[0], A = 2, BB = 3, C = 4, D = 5 };
+    enum { N = sizeof t / sizeof t[0], A = 2, BB = 3, C = 4, D = 5, E = 6 };
     struct hpk_item it[N];
     make_items(t, N, it);
     memcpy(it[BB].data, it[A].data, S); /* its tail stays its own */
@@ -1079,6 +1082,8 @@ static void test_refs_chosen_by_content(void **state)
     }
     memcpy(it[C].data, it[BB].data, it[C].size);
     for (size_t k = 0; k < 16; k++) it[C].data[k * 100003 % it[C].size] ^= 0x5a;
+    memcpy(it[E].data, it[C].data, it[E].size);
+    for (size_t k = 0; k < 16; k++) it[E].data[k * 70001 % it[E].size] ^= 0x33;
     for (size_t i = A; i < N; i++) hpk_hash_bytes(it[i].data, it[i].size, it[i].hash);
     struct hpk_compress saved = hpk_compress_opt;
     hpk_compress_opt = (struct hpk_compress){HPK_CODEC_ZSTD, HPK_ZSTD_LEVEL};
@@ -1091,7 +1096,7 @@ static void test_refs_chosen_by_content(void **state)
     assert_int_equal(p.count, N);
     const struct hpk_entry *en = p.entries;
     assert_int_equal(en[A].codec, HPK_CODEC_STORED);
-    static const uint32_t want[N] = {[BB] = A, [C] = BB, [D] = A};
+    static const uint32_t want[N] = {[BB] = A, [C] = BB, [D] = A, [E] = BB};
     for (size_t i = BB; i < N; i++) {
         assert_string_equal(en[i].path, t[i].path);
         assert_int_equal(en[i].codec, HPK_CODEC_ZSTDREF);
