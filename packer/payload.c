@@ -243,7 +243,7 @@ struct zpipe {
     uint8_t **spare;        /* the buffers of parked frames, once hashed, for the next (room: parkcap) */
     size_t nspare;
     int hash_after;         /* test hook: every frame hashed after it is compressed (parked when early) */
-    const uint8_t *deflated; /* the item is mostly deflated (deflated_frame) */
+    const uint8_t *deflated; /* the item is mostly deflated (tuned_frame) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -618,47 +618,36 @@ static void zp_advance(struct zpipe *g)
     g->committing = 0;
 }
 
-/* A frame of a file mostly deflated already (mostly_deflated), at the
- * default level: zstd's fast strategy, a hash table of 2^17, 4-byte
- * matches; the rest as ZSTD_compressCCtx at that level (the content size
- * in the header, no checksum, a window within the frame). A context of its
- * own, made at the first such frame with those parameters (*dc): sharing
+/* A frame at the default level, with parameters of its own (the rest as
+ * ZSTD_compressCCtx at that level: the content size in the header, no
+ * checksum, a window within the frame):
+ * - a file mostly deflated already (mostly_deflated, `deflated`): zstd's
+ *   fast strategy, a hash table of 2^17, 4-byte matches;
+ * - any other: level 3 with a hash table of 2^16 and a chain table of
+ *   2^15, half of each of what the level takes for 2 MiB frames: 13% less
+ *   time on the JDK's lib/modules, 1.6% larger (docs/results.md,
+ *   docs/format.md 10.5).
+ * A context for each kind, made at its first frame (*c): sharing one, or
  * the worker's, whose tables are sized for the level's, made libzstd
  * resize them back and forth, fresh pages each time. */
-static size_t deflated_frame(ZSTD_CCtx **dc, void *dst, size_t cap, const void *src, size_t len, int level)
+static size_t tuned_frame(ZSTD_CCtx **c, int deflated, void *dst, size_t cap, const void *src, size_t len,
+                          int level)
 {
-    if (!*dc) {
-        ZSTD_CCtx *c = ZSTD_createCCtx();
-        if (c && !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) &&
-            !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_strategy, ZSTD_fast)) &&
-            !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, 17)) &&
-            !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_minMatch, 4)) &&
-            !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0)))
-            *dc = c;
+    if (!*c) {
+        ZSTD_CCtx *x = ZSTD_createCCtx();
+        int ok = x && !ZSTD_isError(ZSTD_CCtx_setParameter(x, ZSTD_c_compressionLevel, level)) &&
+                 !ZSTD_isError(ZSTD_CCtx_setParameter(x, ZSTD_c_checksumFlag, 0));
+        if (deflated)
+            ok = ok && !ZSTD_isError(ZSTD_CCtx_setParameter(x, ZSTD_c_strategy, ZSTD_fast)) &&
+                 !ZSTD_isError(ZSTD_CCtx_setParameter(x, ZSTD_c_hashLog, 17)) &&
+                 !ZSTD_isError(ZSTD_CCtx_setParameter(x, ZSTD_c_minMatch, 4));
         else
-            ZSTD_freeCCtx(c);
+            ok = ok && !ZSTD_isError(ZSTD_CCtx_setParameter(x, ZSTD_c_hashLog, 16)) &&
+                 !ZSTD_isError(ZSTD_CCtx_setParameter(x, ZSTD_c_chainLog, 15));
+        if (ok) *c = x;
+        else ZSTD_freeCCtx(x);
     }
-    return *dc ? ZSTD_compress2(*dc, dst, cap, src, len) : (size_t)-1;
-}
-
-/* A frame of any other file at the default level: level 3 with a hash
- * table of 2^16 and a chain table of 2^15, half of each of what the
- * level takes for 2 MiB frames: 13% less time on the JDK's
- * lib/modules, 1.6% larger (docs/results.md, docs/format.md 10.5). A
- * context of its own, as deflated_frame's (*fc). */
-static size_t level_frame(ZSTD_CCtx **fc, void *dst, size_t cap, const void *src, size_t len, int level)
-{
-    if (!*fc) {
-        ZSTD_CCtx *c = ZSTD_createCCtx();
-        if (c && !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) &&
-            !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, 16)) &&
-            !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_chainLog, 15)) &&
-            !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0)))
-            *fc = c;
-        else
-            ZSTD_freeCCtx(c);
-    }
-    return *fc ? ZSTD_compress2(*fc, dst, cap, src, len) : (size_t)-1;
+    return *c ? ZSTD_compress2(*c, dst, cap, src, len) : (size_t)-1;
 }
 
 /* ---- content hashes taken while compressing ----
@@ -868,7 +857,7 @@ static size_t pick_ref(const struct zpipe *g, ZSTD_CCtx *cc, size_t i)
 static void *zp_worker(void *arg)
 {
     struct zpipe *g = arg;
-    ZSTD_CCtx *cc = ZSTD_createCCtx(), *dc = NULL, *fc = NULL; /* deflated_frame's, level_frame's */
+    ZSTD_CCtx *cc = ZSTD_createCCtx(), *dc = NULL, *fc = NULL; /* tuned_frame's, deflated or not */
     struct zsrc z = {-1, (size_t)-1, malloc(g->maxf), g->maxf};
     pthread_mutex_lock(&g->mu);
     for (;;) {
@@ -923,8 +912,8 @@ static void *zp_worker(void *arg)
             }
             uint8_t *dst = g->ring + (u % g->W) * g->cap;
             r = !cc               ? (size_t)-1
-                : g->deflated[i]              ? deflated_frame(&dc, dst, g->cap, src, len, g->level)
-                : g->level == HPK_ZSTD_LEVEL ? level_frame(&fc, dst, g->cap, src, len, g->level)
+                : g->deflated[i]              ? tuned_frame(&dc, 1, dst, g->cap, src, len, g->level)
+                : g->level == HPK_ZSTD_LEVEL ? tuned_frame(&fc, 0, dst, g->cap, src, len, g->level)
                                              : ZSTD_compressCCtx(cc, dst, g->cap, src, len, g->level);
         }
         pthread_mutex_lock(&g->mu);

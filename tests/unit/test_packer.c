@@ -1020,8 +1020,8 @@ static uint8_t *text_zip(int deflate, int members, size_t each, size_t *len)
 
 /* What an item's zstd frames are: each 2 MiB compressed alone, as
  * ZSTD_compressCCtx at the level (F_LEVEL), with the fast strategy of a zip
- * of deflated members (F_FAST, payload.c deflated_frame) or with the
- * default level's tables (F_TABLES, level_frame). */
+ * of deflated members (F_FAST, payload.c tuned_frame) or with the
+ * default level's tables (F_TABLES, tuned_frame). */
 enum { F_LEVEL, F_FAST, F_TABLES };
 static size_t frames_of(const uint8_t *d, size_t n, int level, int how, uint8_t *out, size_t cap)
 {
@@ -1125,7 +1125,7 @@ static void test_refs_chosen_by_content(void **state)
 /* A zip whose members are deflated is compressed, at the default level
  * only, with zstd's fast strategy (payload.c, mostly_deflated); one of
  * stored members, or anything that only begins like a zip, as any file
- * (at the default level, with its tables: level_frame). */
+ * (at the default level, with its tables: tuned_frame). */
 static void test_deflated_zip_frames(void **state)
 {
     (void)state;
