@@ -798,18 +798,23 @@ static void choose_refs(const struct hpk_item *items, size_t n, int codec, size_
 }
 
 /* How alike file it is to file r, cheaply: samples of it, evenly spread,
- * each compressed (level 1) with the region of r about the same relative
- * place as its prefix; the sum of their sizes, the smaller the more alike.
- * Sizes alone mislead: the JDK's classes_nocoops.jsa is closer in size to
+ * each compressed with the region of r about the same relative place as
+ * its prefix; the sum of their sizes, the smaller the more alike. Sizes
+ * alone mislead: the JDK's classes_nocoops.jsa is closer in size to
  * classes_coh.jsa than to classes.jsa, but its difference from the first
- * is 1.99 MB, from the second 0.73 MB; these samples score them 32 314 and
- * 7 762, in about 3 ms each (a difference takes 40-55 ms). The hash table
- * covers the prefix (level 1's own, smaller, kept only its last part:
- * samples of random bytes found nothing in the rest). */
+ * is 1.99 MB, from the second 0.73 MB; these samples score them 31 625 and
+ * 8 187, in about 5 ms each (a difference takes 40-55 ms). Level 1 with a
+ * hash table that covers the prefix (level 1's own, smaller, kept only its
+ * last part: samples of random bytes found nothing in the rest), and the
+ * double-hash strategy with 6-byte matches: level 1's single table keeps
+ * the last of a string's places, and in repetitive text (numbers, one line
+ * in ten changed) that was rarely the right one, so the file most alike
+ * scored worse (docs/results.md). */
 #define LIKE_SAMPLES 8
 #define LIKE_LEN (16u << 10)
 #define LIKE_SLACK (512u << 10)
 #define LIKE_HASHLOG 17
+#define LIKE_MINMATCH 6
 static uint64_t likeness(ZSTD_CCtx *cc, const struct hpk_item *r, const struct hpk_item *it)
 {
     uint8_t out[ZSTD_COMPRESSBOUND(LIKE_LEN)];
@@ -826,6 +831,8 @@ static uint64_t likeness(ZSTD_CCtx *cc, const struct hpk_item *r, const struct h
             !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1)) &&
             !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, (int)wlog)) &&
             !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_hashLog, LIKE_HASHLOG)) &&
+            !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_strategy, ZSTD_dfast)) &&
+            !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_minMatch, LIKE_MINMATCH)) &&
             !ZSTD_isError(ZSTD_CCtx_refPrefix(cc, r->data + a, b - a)))
             z = ZSTD_compress2(cc, out, sizeof out, it->data + fo, LIKE_LEN);
         sum += ZSTD_isError(z) ? sizeof out : z;
