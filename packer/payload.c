@@ -427,6 +427,15 @@ static int ref_level(int level)
     return level <= 3 ? 1 : level;
 }
 
+/* The smallest window, from zstd's smallest (2^10) up, that holds n
+ * bytes: a prefix and what is compressed against it. */
+static int window_log(size_t n)
+{
+    int wlog = 10;
+    while (((size_t)1 << wlog) < n) wlog++;
+    return wlog;
+}
+
 /* The zstdref frame of item i (docs/format.md 5.3): one frame, the
  * reference's content as its prefix, a window that spans both, and
  * long-distance matching, which finds the reference's runs wherever they
@@ -442,12 +451,10 @@ static size_t ref_unit(const struct zpipe *g, ZSTD_CCtx *cc, size_t i, uint8_t *
 {
     const struct hpk_item *it = &g->items[i], *r = &g->items[g->ref[i]];
     size_t cap = ZSTD_compressBound(it->size), len = (size_t)-1;
-    unsigned wlog = 10; /* zstd's smallest window */
-    while (((size_t)1 << wlog) < it->size + r->size) wlog++;
     *out = malloc(cap);
     if (cc && *out && !ZSTD_isError(ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters)) &&
         !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, ref_level(g->level))) &&
-        !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, (int)wlog)) &&
+        !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, window_log(it->size + r->size))) &&
         !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_enableLongDistanceMatching, 1)) &&
         !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0)) &&
         !ZSTD_isError(ZSTD_CCtx_refPrefix(cc, r->data, r->size))) {
@@ -824,12 +831,10 @@ static uint64_t likeness(ZSTD_CCtx *cc, const struct hpk_item *r, const struct h
         size_t ro = (size_t)((uint64_t)fo * r->size / it->size);
         size_t a = ro > LIKE_SLACK ? ro - LIKE_SLACK : 0;
         size_t b = r->size - ro > LIKE_LEN + LIKE_SLACK ? ro + LIKE_LEN + LIKE_SLACK : r->size;
-        unsigned wlog = 10;
-        while (((size_t)1 << wlog) < b - a + LIKE_LEN) wlog++;
         size_t z = (size_t)-1;
         if (!ZSTD_isError(ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters)) &&
             !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1)) &&
-            !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, (int)wlog)) &&
+            !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, window_log(b - a + LIKE_LEN))) &&
             !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_hashLog, LIKE_HASHLOG)) &&
             !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_strategy, ZSTD_dfast)) &&
             !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_minMatch, LIKE_MINMATCH)) &&
