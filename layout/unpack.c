@@ -120,8 +120,18 @@ int hpk_entry_deferrable(const struct hpk_artifact *a, const struct hpk_entry *e
     return d && S_ISDIR(d->mode) && (d->mode & S_IWUSR);
 }
 
+/* Does hpk_unpack_tree write entry e? Every one but the cache entries, the
+ * deferred ones left out; of the cache entries, with `cache`, that file and
+ * the cache directories. */
+static int in_tree(const struct hpk_artifact *a, const struct hpk_entry *e, const char *defer,
+                   const struct hpk_entry *cache)
+{
+    if (e->role == HPK_ROLE_CACHE) return cache && (e == cache || S_ISDIR(e->mode));
+    return !hpk_entry_deferrable(a, e, defer);
+}
+
 int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, enum hpk_mark mark,
-                    const char *defer, struct hpk_err *err)
+                    const char *defer, const struct hpk_entry *cache, struct hpk_err *err)
 {
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", name, (long)getpid());
@@ -140,11 +150,11 @@ int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, 
     struct hpk_fjobs files = {0};
     int r = 0;
     for (uint32_t i = 0; i < a->p.count && r == 0; i++)
-        if (a->p.entries[i].role != HPK_ROLE_CACHE && !hpk_entry_deferrable(a, &a->p.entries[i], defer))
-            r = write_entry(a, &a->p.entries[i], &dc, &files, err);
+        if (in_tree(a, &a->p.entries[i], defer, cache)) r = write_entry(a, &a->p.entries[i], &dc, &files, err);
     if (r == 0) r = hpk_write_files(a, root, &files, err);
     free(files.v);
     if (r == 0) r = finish_dirs(a, &dc, 0, err);
+    if (r == 0 && cache) r = finish_dirs(a, &dc, 1, err);
     hpk_dircache_reset(&dc);
     if (r == 0 && mark != HPK_MARK_NONE) {
         char hex[33];
@@ -179,7 +189,7 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
     int r = -1;
     if (faccessat(pfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
         hpk_fail(err, HPK_EXIT_USAGE, "%s: already exists", dir);
-    } else if (hpk_unpack_tree(a, pfd, name, HPK_MARK_NONE, NULL, err) == 0) {
+    } else if (hpk_unpack_tree(a, pfd, name, HPK_MARK_NONE, NULL, NULL, err) == 0) {
         int tree = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (tree < 0) hpk_fail(err, HPK_EXIT_UNPACK, "%s: %s", dir, strerror(errno));
         else r = hpk_unpack_cache(a, tree, err);

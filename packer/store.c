@@ -265,7 +265,7 @@ int hpk_cmd_install(int argc, char **argv)
         hpk_clean_stale(s.fd, hex);
         /* Its marker comes last (below): a tree that lacks it is incomplete
          * to the launcher and stale to the next install. */
-        if (hpk_unpack_tree(&a, s.fd, hex, HPK_MARK_NONE, NULL, &le) != 0)
+        if (hpk_unpack_tree(&a, s.fd, hex, HPK_MARK_NONE, NULL, NULL, &le) != 0)
             rc = hpk_fail(&pe, HPK_ST_OUTPUT, "%s/%s: %s", s.path, hex, le.msg);
     }
     if (rc == 0 && (tree = openat(s.fd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
