@@ -284,7 +284,10 @@ static int ensure_tree(struct hpk_start *c, struct hpk_root *root, int want)
         if (c->debug)
             fprintf(stderr, "hpack: unpacking to %s/%s%s\n", root->path, c->cf.base_hex,
                     defer ? " (the runtime's default CDS archives left out: an AOT cache is passed)" : "");
-        if (hpk_unpack_tree(&c->a, root->fd, c->cf.base_hex, HPK_MARK_BOOT, defer, want_cache ? c->cf.cache : NULL, &err) != 0) hpk_start_die(c, &err);
+        /* The cache this start passes is written in the tree's own pass. */
+        if (hpk_unpack_tree(&c->a, root->fd, c->cf.base_hex, HPK_MARK_BOOT, defer, want_cache ? c->cf.cache : NULL,
+                            &err) != 0)
+            hpk_start_die(c, &err);
         tree = openat(root->fd, c->cf.base_hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (tree < 0) {
             hpk_fail(&err, HPK_EXIT_UNPACK, "%s/%s: %s", root->path, c->cf.base_hex, strerror(errno));

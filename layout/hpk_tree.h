@@ -137,10 +137,11 @@ int hpk_entry_deferrable(const struct hpk_artifact *a, const struct hpk_entry *e
  * complete (built as a temporary sibling, then renamed). `mark`: how to
  * write the .hpack-ok marker the launcher's warm path looks for
  * (HPK_MARK_NONE for an extraction: no marker). `defer`: NULL, or the `java` path: leave out the entries
- * hpk_entry_deferrable names. `cache`: NULL, or
- * the one cache file entry to write with the tree, and the cache
- * directories (a first start: the file is there when the tree appears, in
- * the same parallel pass, rather than added by a second one). */
+ * hpk_entry_deferrable names.
+ * `cache`: NULL, or the one cache file to write with the tree, the cache
+ * directories too (a first start that passes it: the file is there when
+ * the tree appears, written in the same parallel pass rather than added by
+ * a second one). */
 int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, enum hpk_mark mark,
                     const char *defer, const struct hpk_entry *cache, struct hpk_err *e);
 /* Add to the unpacked tree `tree` the entries hpk_unpack_tree left out
