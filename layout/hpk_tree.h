@@ -141,16 +141,19 @@ int hpk_entry_deferrable(const struct hpk_artifact *a, const struct hpk_entry *e
  * `cache`: NULL, or the one cache file to write with the tree, the cache
  * directories too (a first start that passes it: the file is there when
  * the tree appears, written in the same parallel pass rather than added by
- * a second one). */
+ * a second one), or &hpk_all_caches: every cache entry (an extraction). */
 int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, enum hpk_mark mark,
                     const char *defer, const struct hpk_entry *cache, struct hpk_err *e);
+/* hpk_unpack_tree's `cache` for all of them: compared by address only. */
+extern const struct hpk_entry hpk_all_caches;
 /* Add to the unpacked tree `tree` the entries hpk_unpack_tree left out
  * (`java` as given to it) that are not there as unpacked, each written to
  * a temporary name, verified and renamed, its directory's time kept.
  * `durable`: their bytes synced to the disk before the first rename. */
 int hpk_unpack_deferred(const struct hpk_artifact *a, int tree, const char *java, int durable, struct hpk_err *e);
 /* Extract the whole payload, cache entries included, into the new directory
- * `dir` (no marker: not a launcher tree). Errors: HPK_EXIT_USAGE when `dir`
+ * `dir` (no marker: not a launcher tree), which appears only complete.
+ * Errors: HPK_EXIT_USAGE when `dir`
  * exists or its parent cannot be opened, else those of unpacking. */
 int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_err *e);
 /* Add the cache entries of `a` missing from the unpacked tree `tree`, each

@@ -120,13 +120,15 @@ int hpk_entry_deferrable(const struct hpk_artifact *a, const struct hpk_entry *e
     return d && S_ISDIR(d->mode) && (d->mode & S_IWUSR);
 }
 
+const struct hpk_entry hpk_all_caches;
+
 /* Does hpk_unpack_tree write entry e? Every one but the cache entries, the
- * deferred ones left out; of the cache entries, with `cache`, that file and
- * the cache directories. */
+ * deferred ones left out; of the cache entries, with `cache`, that file (or
+ * every one) and the cache directories. */
 static int in_tree(const struct hpk_artifact *a, const struct hpk_entry *e, const char *defer,
                    const struct hpk_entry *cache)
 {
-    if (e->role == HPK_ROLE_CACHE) return cache && (e == cache || S_ISDIR(e->mode));
+    if (e->role == HPK_ROLE_CACHE) return cache && (cache == &hpk_all_caches || e == cache || S_ISDIR(e->mode));
     return !hpk_entry_deferrable(a, e, defer);
 }
 
@@ -187,14 +189,10 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
     int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (pfd < 0) return hpk_fail(err, HPK_EXIT_USAGE, "cannot open the parent of %s: %s", dir, strerror(errno));
     int r = -1;
-    if (faccessat(pfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-        hpk_fail(err, HPK_EXIT_USAGE, "%s: already exists", dir);
-    } else if (hpk_unpack_tree(a, pfd, name, HPK_MARK_NONE, NULL, NULL, err) == 0) {
-        int tree = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (tree < 0) hpk_fail(err, HPK_EXIT_UNPACK, "%s: %s", dir, strerror(errno));
-        else r = hpk_unpack_cache(a, tree, err);
-        if (tree >= 0) close(tree);
-    }
+    /* The caches in the tree's own pass: the directory appears only with
+     * every file in it. */
+    if (faccessat(pfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) hpk_fail(err, HPK_EXIT_USAGE, "%s: already exists", dir);
+    else r = hpk_unpack_tree(a, pfd, name, HPK_MARK_NONE, NULL, &hpk_all_caches, err);
     close(pfd);
     return r;
 }

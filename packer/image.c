@@ -115,14 +115,8 @@ static int app_layer(const char *name, const struct hpk_artifact *a, const char 
     int rc = 0;
     if (sfd < 0) return hpk_fail(e, HPK_ST_OUTPUT, "%s: %s", path, strerror(errno));
     /* Settled: the tree's bytes are the layer's, not a page cache's. */
-    if (hpk_unpack_tree(a, sfd, hex, HPK_MARK_SETTLED, NULL, NULL, &le) != 0) {
+    if (hpk_unpack_tree(a, sfd, hex, HPK_MARK_SETTLED, NULL, &hpk_all_caches, &le) != 0)
         rc = hpk_fail(e, le.code == HPK_EXIT_PAYLOAD ? HPK_ST_ARTIFACT : HPK_ST_OUTPUT, "%s", le.msg);
-    } else {
-        int tree = openat(sfd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (tree < 0 || hpk_unpack_cache(a, tree, &le) != 0)
-            rc = hpk_fail(e, HPK_ST_OUTPUT, "%s", tree < 0 ? strerror(errno) : le.msg);
-        if (tree >= 0) close(tree);
-    }
     close(sfd);
     if (rc) return rc;
     char *tsrc, *tdst;

@@ -605,10 +605,10 @@ t_train_check_ready_log() {
 cd "$ROOT"
 echo "hpack integration tests (JDK 25: ${J25:-MISSING}; JDK 17: ${J17:-MISSING})"
 run_test build_shared
-for t in $(declare -F | awk '{print $3}' | grep '^t_' | grep -v '^t_train\|^t_da0\|^t_stale\|^t_with_cache\|^t_input_changed\|^t_failing\|^t_inspect_json\|^t_verify_names\|^t_stale_cache_temp\|^t_image_\|^t_store_\|^t_anyhost_'); do run_test "$t"; done
+for t in $(declare -F | awk '{print $3}' | grep '^t_' | grep -v '^t_train\|^t_da0\|^t_stale\|^t_with_cache\|^t_input_changed\|^t_failing\|^t_inspect_json\|^t_verify_names\|^t_extract_corrupt\|^t_stale_cache_temp\|^t_image_\|^t_store_\|^t_anyhost_'); do run_test "$t"; done
 run_test build_trained
 for t in t_train_temurin25 t_train_openjdk17 t_train_relocation t_da0_da1_share_bytes t_da0_da1_diff_is_the_cache t_train_http_server \
-         t_train_exit_status t_train_check_run t_train_check_ready_log t_inspect_json_and_hash t_verify_names_the_entry t_stale_cache_temporaries t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training \
+         t_train_exit_status t_train_check_run t_train_check_ready_log t_inspect_json_and_hash t_verify_names_the_entry t_extract_corrupt_cache_leaves_nothing t_stale_cache_temporaries t_stale_cache_refused t_with_cache_reproduces_da1 t_input_changed_during_training t_failing_training \
          t_image_reproducible t_image_skopeo_umoci_read_only_run t_image_podman t_image_on_a_base t_image_errors \
          t_image_host_paths_from_elf_headers t_image_fonts \
          t_store_install_trust_uninstall; do

@@ -283,6 +283,30 @@ print(base + j["payload"]["size"] - 100, "footer")
 PY
 )
 }
+# An extraction appears only complete: the cache entries are written in
+# the tree's own pass (layout/unpack.c), so a cache entry that fails its
+# hash leaves no directory behind, for `hpack extract -o DIR` and for
+# --hpack-extract alike (a second pass used to leave the tree in place
+# without its cache, exit status and all).
+t_extract_corrupt_cache_leaves_nothing() {
+    local v=$W/xcorrupt.da1 off rc err
+    cp "$H25T" "$v"
+    off=$("$HPACK" inspect --json "$H25T" | python3 -c '
+import json, sys
+j = json.load(sys.stdin); e = [e for e in j["entries"] if e["path"] == j["cache"]["path"]][0]
+print(j["payload"]["offset"] + e["offset"] + e["stored_size"] // 2)')
+    printf '\xff\xff\xff\xff\xff\xff\xff\xff' | dd of="$v" bs=1 seek="$off" conv=notrunc status=none
+    rc=0; err=$("$HPACK" extract "$v" -o "$W/xc1" 2>&1) || rc=$?
+    [ $rc != 0 ] && grep -q 'cache/.*\.aot' <<<"$err" || fail "hpack extract: status $rc: $err"
+    [ -z "$(ls -d "$W"/xc1* 2>/dev/null)" ] || fail "hpack extract left: $(ls -d "$W"/xc1*)"
+    rc=0; err=$(cd "$W" && "$v" --hpack-extract xc2 2>&1) || rc=$?
+    [ $rc = 121 ] && grep -q 'cache/.*\.aot' <<<"$err" || fail "--hpack-extract: status $rc: $err"
+    [ -z "$(ls -d "$W"/xc2* 2>/dev/null)" ] || fail "--hpack-extract left: $(ls -d "$W"/xc2*)"
+    # The same artifact unharmed: both extract, the cache with the tree.
+    "$HPACK" extract "$H25T" -o "$W/xc3" >/dev/null && ls "$W"/xc3/cache/*.aot >/dev/null || fail "hpack extract -o DIR of DA1"
+    (cd "$W" && "$H25T" --hpack-extract xc4 >/dev/null) && cmp "$W"/xc3/cache/*.aot "$W"/xc4/cache/*.aot ||
+        fail "--hpack-extract of DA1"
+}
 t_lock_and_locked() {
     local rt; rt=$(rt25)
     mkdir -p "$W/lk"; cp "$SAMPLES/hello.jar" "$W/lk/"
