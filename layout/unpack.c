@@ -2,8 +2,10 @@
  * unpack.c - a payload's entries to disk as a tree that appears only
  * complete: directories and links in table order on the calling thread,
  * regular files through the parallel writer (filewriter.c), each verified;
- * the tree built under a temporary name and renamed into place, the cache
- * entries written to temporary names and renamed once all matched.
+ * the tree built under a temporary name and renamed into place (with the
+ * cache file a first start passes, or every one for an extraction, in the
+ * same pass); cache entries added to an existing tree later are written
+ * to temporary names and renamed once all matched.
  *
  * Every file is created relative to a directory descriptor with O_NOFOLLOW
  * and O_EXCL, never through a string path, so a hostile table (already

@@ -441,8 +441,9 @@ t_unpack_defers_default_cds() {
 # A DA1's first start writes its cache file with the tree, in the same
 # parallel pass (layout/unpack.c in_tree): the tree appears, by its one
 # rename, with the cache already in it, and no second pass renames a cache
-# temporary in (that pass cost a first start 3-5% of its unpack). Seen
-# with strace; the cache file and its directory as unpacked.
+# temporary in (that pass cost a first start 3-5% of its unpack): seen
+# with strace. Then the cache file and its directory as unpacked (as the
+# second pass left them too).
 t_first_start_one_pass() {
     cds_fixture
     command -v strace >/dev/null || fail "strace is not installed (tests/setup-deps.sh installs it)"
