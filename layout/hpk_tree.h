@@ -141,8 +141,8 @@ int hpk_entry_deferrable(const struct hpk_artifact *a, const struct hpk_entry *e
  * `cache`: NULL, or the one cache file to write with the tree, the cache
  * directories too (a first start that passes it: the file is there when
  * the tree appears, written in the same parallel pass rather than added by
- * a second one), or &hpk_all_caches: every cache entry (an extraction, an image's
- * store tree). */
+ * a second one), or &hpk_all_caches: every cache entry (an extraction, an
+ * image's store tree). */
 int hpk_unpack_tree(const struct hpk_artifact *a, int parent, const char *name, enum hpk_mark mark,
                     const char *defer, const struct hpk_entry *cache, struct hpk_err *e);
 /* hpk_unpack_tree's `cache` for all of them: compared by address only. */

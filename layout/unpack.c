@@ -124,13 +124,20 @@ int hpk_entry_deferrable(const struct hpk_artifact *a, const struct hpk_entry *e
 
 const struct hpk_entry hpk_all_caches;
 
+/* Is cache entry e among `cache` (NULL: none; one file, with the cache
+ * directories; &hpk_all_caches: every one)? The one rule for both the
+ * tree's pass and a later one. */
+static int cache_wanted(const struct hpk_entry *e, const struct hpk_entry *cache)
+{
+    return cache && (cache == &hpk_all_caches || e == cache || S_ISDIR(e->mode));
+}
+
 /* Does hpk_unpack_tree write entry e? Every one but the cache entries, the
- * deferred ones left out; of the cache entries, with `cache`, that file (or
- * every one) and the cache directories. */
+ * deferred ones left out; of the cache entries, those `cache` names. */
 static int in_tree(const struct hpk_artifact *a, const struct hpk_entry *e, const char *defer,
                    const struct hpk_entry *cache)
 {
-    if (e->role == HPK_ROLE_CACHE) return cache && (cache == &hpk_all_caches || e == cache || S_ISDIR(e->mode));
+    if (e->role == HPK_ROLE_CACHE) return cache_wanted(e, cache);
     return !hpk_entry_deferrable(a, e, defer);
 }
 
@@ -200,12 +207,12 @@ int hpk_extract_dir(const struct hpk_artifact *a, const char *dir, struct hpk_er
 }
 
 
-/* What a later pass adds to an unpacked tree: cache entries (every one, or
- * with `only` the cache directories and that one file: a DA1 with variants
- * carries several caches, a start needs one), or (`defer`, a `java` path)
- * the runtime entries hpk_unpack_tree left out. */
+/* What a later pass adds to an unpacked tree: the cache entries `cache`
+ * names (cache_wanted: every one, or one file with the cache directories:
+ * a DA1 with variants carries several caches, a start needs one), or
+ * (`defer`, a `java` path) the runtime entries hpk_unpack_tree left out. */
 struct later {
-    const struct hpk_entry *only;
+    const struct hpk_entry *cache;
     const char *defer;
     int durable; /* the files' bytes on the disk before any is renamed into place */
 };
@@ -213,7 +220,7 @@ struct later {
 static int later_wants(const struct hpk_artifact *a, const struct later *w, const struct hpk_entry *e)
 {
     if (w->defer) return hpk_entry_deferrable(a, e, w->defer);
-    return e->role == HPK_ROLE_CACHE && (!w->only || e == w->only || S_ISDIR(e->mode));
+    return e->role == HPK_ROLE_CACHE && cache_wanted(e, w->cache);
 }
 
 /* The entries to add to `tree`: their directories made (or found), stale
@@ -303,7 +310,7 @@ static int unpack_later(const struct hpk_artifact *a, int tree, const struct lat
 
 int hpk_unpack_cache(const struct hpk_artifact *a, int tree, struct hpk_err *err)
 {
-    struct later w = {NULL, NULL, 0};
+    struct later w = {&hpk_all_caches, NULL, 0};
     return unpack_later(a, tree, &w, err);
 }
 
