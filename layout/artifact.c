@@ -396,6 +396,25 @@ static const struct hpk_entry *ref_entry(const struct hpk_artifact *a, const str
     return r;
 }
 
+/* Entry e's one frame (after the 4 bytes naming its reference) decoded
+ * with ref[0..reflen), the reference's content, as the prefix, into out
+ * (e->size bytes), and its content's XXH3-128 checked. */
+static int against(const struct hpk_artifact *a, const struct hpk_entry *e, const uint8_t *ref, size_t reflen,
+                   uint8_t *out)
+{
+    const uint8_t *f = entry_data(a, e) + 4;
+    size_t flen = (size_t)e->stored_size - 4;
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (!dctx) return HPK_E_NOMEM;
+    size_t got = ZSTD_DCtx_refPrefix(dctx, ref, reflen);
+    if (!ZSTD_isError(got)) got = ZSTD_decompressDCtx(dctx, out, (size_t)e->size, f, flen);
+    ZSTD_freeDCtx(dctx);
+    if (ZSTD_isError(got) || got != e->size) return HPK_E_DATA_CODEC;
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(out, (size_t)e->size));
+    return memcmp(c.digest, e->hash, 16) == 0 ? HPK_OK : HPK_E_DATA_HASH;
+}
+
 /* A zstdref entry decoded into out (e->size bytes) and checked: its
  * reference decoded into memory first (a zstdref one the same way, its
  * stored bytes checked here as hpk_entry_decode checks the others'), then
@@ -407,13 +426,12 @@ static int ref_decode(const struct hpk_artifact *a, const struct hpk_entry *e, u
 {
     const struct hpk_entry *r = ref_entry(a, e, held, may_chain);
     if (!r) return HPK_E_DATA_CODEC;
-    const uint8_t *f = entry_data(a, e) + 4;
-    size_t flen = (size_t)e->stored_size - 4;
     /* Buffers of up to 128 MiB together, written once: from hpk_huge_map,
-     * whose faults cost less than decoding 14 MB did (docs/results.md). */
+     * whose faults cost less than decoding 14 MB did (docs/results.md).
+     * This entry's decoder is made (in against) only once the reference
+     * is decoded: one at a time along a chain. */
     struct hpk_huge bb;
     struct slurp base = {(char *)hpk_huge_map(&bb, (size_t)r->size + 1, 1), 0, (size_t)r->size + 1};
-    ZSTD_DCtx *dctx = NULL; /* made once the reference is decoded: one at a time along a chain */
     int err = HPK_E_NOMEM;
     if (!base.buf) {
     } else if (r->codec != HPK_CODEC_ZSTDREF) {
@@ -423,22 +441,28 @@ static int ref_decode(const struct hpk_artifact *a, const struct hpk_entry *e, u
     } else if ((err = ref_decode(a, r, held + e->size, 0, (uint8_t *)base.buf)) == HPK_OK) {
         base.len = (size_t)r->size;
     }
-    if (err == HPK_OK && !(dctx = ZSTD_createDCtx())) err = HPK_E_NOMEM;
-    if (err == HPK_OK) {
-        size_t got = ZSTD_DCtx_refPrefix(dctx, base.buf, base.len);
-        if (!ZSTD_isError(got)) got = ZSTD_decompressDCtx(dctx, out, (size_t)e->size, f, flen);
-        if (ZSTD_isError(got) || got != e->size) err = HPK_E_DATA_CODEC;
-    }
     /* The reference's own failure is this entry's: it cannot be decoded. */
     if (err == HPK_E_DATA_HASH || err == HPK_E_SINK) err = HPK_E_DATA_CODEC;
-    ZSTD_freeDCtx(dctx);
+    if (err == HPK_OK) err = against(a, e, (const uint8_t *)base.buf, base.len, out);
     hpk_huge_free(&bb);
-    if (err == HPK_OK) {
-        XXH128_canonical_t c;
-        XXH128_canonicalFromHash(&c, XXH3_128bits(out, (size_t)e->size));
-        if (memcmp(c.digest, e->hash, 16) != 0) err = HPK_E_DATA_HASH;
-    }
     return err;
+}
+
+const struct hpk_entry *hpk_entry_ref(const struct hpk_artifact *a, const struct hpk_entry *e)
+{
+    if (e->codec != HPK_CODEC_ZSTDREF) return NULL;
+    const struct hpk_entry *r = ref_entry(a, e, 0, 1);
+    return r && r->codec != HPK_CODEC_ZSTDREF ? r : NULL;
+}
+
+int hpk_ref_decode(const struct hpk_artifact *a, const struct hpk_entry *e, const uint8_t *ref, size_t reflen,
+                   uint8_t *out)
+{
+    if (!a->map) return HPK_E_IO;
+    const struct hpk_entry *r = hpk_entry_ref(a, e);
+    if (!r || reflen != r->size) return HPK_E_DATA_CODEC;
+    if (XXH3_64bits(entry_data(a, e), (size_t)e->stored_size) != e->stored_hash) return HPK_E_DATA_HASH;
+    return against(a, e, ref, reflen, out);
 }
 
 /* A zstdref entry (its stored bytes checked by the caller), to the sink. */

@@ -89,6 +89,7 @@ struct engine {
     const struct hpk_artifact *a;
     struct hpk_fjob *jobs;
     size_t n, scan;
+    size_t *order;     /* the jobs in the order they are taken: largest first (claim) */
     uint32_t window;   /* pieces of one file decoded ahead of its hash */
     int inflight;      /* claims being worked on */
     atomic_int no_cfr; /* copy_file_range refused: write stored pieces with pwrite */
@@ -180,7 +181,9 @@ enum { C_NONE, C_PREP, C_PIECE };
  * unpack's memory does not grow with the number of threads. */
 static int claimable(const struct engine *g, const struct hpk_fjob *j)
 {
-    if (j->state == HPK_J_READY && j->e->codec == HPK_CODEC_ZSTDREF && g->ref_busy) return 0;
+    if (j->state == HPK_J_READY && j->e->codec == HPK_CODEC_ZSTDREF &&
+        (g->ref_busy || (j->ref != SIZE_MAX && g->jobs[j->ref].state != HPK_J_DONE)))
+        return 0; /* one at a time, and after its reference's file (ref_from_file) */
     return j->state == HPK_J_NEW ||
            (j->state == HPK_J_READY && j->next_claim < j->n && j->next_claim < j->next_hash + g->window);
 }
@@ -196,12 +199,14 @@ static int claim(struct engine *g, size_t *job, uint32_t *piece)
     size_t own = *job;
     for (;;) {
         if (g->failed) return C_NONE;
-        while (g->scan < g->n && (g->jobs[g->scan].state == HPK_J_DONE ||
-                                  (g->jobs[g->scan].state == HPK_J_READY && g->jobs[g->scan].next_claim == g->jobs[g->scan].n)))
+        while (g->scan < g->n && (g->jobs[g->order[g->scan]].state == HPK_J_DONE ||
+                                  (g->jobs[g->order[g->scan]].state == HPK_J_READY &&
+                                   g->jobs[g->order[g->scan]].next_claim == g->jobs[g->order[g->scan]].n)))
             g->scan++;
         size_t pick = own < g->n && g->jobs[own].state == HPK_J_READY && claimable(g, &g->jobs[own]) ? own : SIZE_MAX;
         size_t busy = SIZE_MAX;
-        for (size_t i = g->scan; i < g->n && pick == SIZE_MAX; i++) {
+        for (size_t o = g->scan; o < g->n && pick == SIZE_MAX; o++) {
+            size_t i = g->order[o];
             if (!claimable(g, &g->jobs[i])) continue;
             if (g->jobs[i].active == 0) pick = i;
             else if (busy == SIZE_MAX) busy = i;
@@ -236,15 +241,25 @@ static int finish_file(struct hpk_fjob *j)
     return r;
 }
 
+/* The directory job j's file is written in, and its name there (its
+ * entry's base name, or the temporary one); -1 with errno if that
+ * directory cannot be opened. */
+static int job_dir(struct hpk_dircache *dc, const struct hpk_fjob *j, char *name, size_t n)
+{
+    char base[HPK_NAME_MAX + 1];
+    int dir = hpk_entry_dir(dc, j->e, base, sizeof base);
+    if (j->tmp) hpk_cache_tmp_name(name, n, base);
+    else snprintf(name, n, "%s", base);
+    return dir;
+}
+
 /* Create the file and find its pieces (checking its stored bytes). */
 static void prep(struct engine *g, struct hpk_dircache *dc, size_t i)
 {
     struct hpk_fjob *j = &g->jobs[i];
     const struct hpk_entry *e = j->e;
-    char base[HPK_NAME_MAX + 1], name[HPK_NAME_MAX + 64];
-    int dir = hpk_entry_dir(dc, e, base, sizeof base);
-    if (j->tmp) hpk_cache_tmp_name(name, sizeof name, base);
-    else snprintf(name, sizeof name, "%s", base);
+    char name[HPK_NAME_MAX + 64];
+    int dir = job_dir(dc, j, name, sizeof name);
     int fd = dir < 0 ? -1 : openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int saved = errno;
     struct hpk_piece *pc = NULL;
@@ -282,12 +297,45 @@ static void prep(struct engine *g, struct hpk_dircache *dc, size_t i)
     pthread_mutex_unlock(&g->mu);
 }
 
+/* A zstdref entry whose reference this pass has written and checked
+ * (claimable waits for it): decoded against that file, mapped from the
+ * page cache, instead of decoding the reference a second time from the
+ * payload (14 MB for the JDK's classes_nocoops.jsa: docs/results.md). The
+ * staging tree is this process's own (0700, every file O_EXCL), and the
+ * result is hashed anyway. -1 (errno) when the file cannot be mapped: the
+ * caller decodes the reference instead. Else an HPK_ code. */
+static int ref_from_file(struct engine *g, struct hpk_dircache *dc, struct hpk_fjob *j)
+{
+    const struct hpk_fjob *rj = &g->jobs[j->ref];
+    size_t rlen = (size_t)rj->e->size;
+    char name[HPK_NAME_MAX + 64];
+    int dir = job_dir(dc, rj, name, sizeof name);
+    int fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    void *ref = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == rj->e->size)
+        ref = mmap(NULL, rlen, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (ref == MAP_FAILED) return -1;
+    struct hpk_huge bo;
+    uint8_t *out = hpk_huge_map(&bo, (size_t)j->e->size, 1);
+    int r = out ? hpk_ref_decode(g->a, j->e, ref, rlen, out) : HPK_E_NOMEM;
+    munmap(ref, rlen);
+    if (r == HPK_OK && write_all(j->fd, out, (size_t)j->e->size, -1) != 0) r = HPK_E_SINK;
+    int saved = errno;
+    hpk_huge_free(&bo);
+    errno = saved;
+    return r;
+}
+
 /* A whole zlib or zstdref entry (one piece), decoded and written in order
  * by one thread. */
-static void whole_piece(struct engine *g, struct hpk_fjob *j)
+static void whole_piece(struct engine *g, struct hpk_dircache *dc, struct hpk_fjob *j)
 {
     struct wsink w = {j->fd};
-    int r = hpk_entry_decode(g->a, j->e, write_sink, &w);
+    int r = j->ref != SIZE_MAX ? ref_from_file(g, dc, j) : -1;
+    if (r < 0) r = hpk_entry_decode(g->a, j->e, write_sink, &w);
     int saved = errno;
     pthread_mutex_lock(&g->mu);
     if (j->e->codec == HPK_CODEC_ZSTDREF) g->ref_busy = 0;
@@ -342,11 +390,11 @@ static int copy_piece(struct engine *g, const struct hpk_entry *e, const struct 
 /* Decode piece k of job i, then write (see `defer`) and hash what is next
  * in line. A file's pieces are hashed by one thread at a time, outside the
  * lock. */
-static void do_piece(struct engine *g, void *dctx, size_t i, uint32_t k)
+static void do_piece(struct engine *g, struct hpk_dircache *dc, void *dctx, size_t i, uint32_t k)
 {
     struct hpk_fjob *j = &g->jobs[i];
     const struct hpk_entry *e = j->e;
-    if (e->codec == HPK_CODEC_ZLIB || e->codec == HPK_CODEC_ZSTDREF) return whole_piece(g, j);
+    if (e->codec == HPK_CODEC_ZLIB || e->codec == HPK_CODEC_ZSTDREF) return whole_piece(g, dc, j);
     const struct hpk_piece *p = &j->pc[k];
     int zstd = hpk_codec_zstd(e->codec);
     uint8_t *buf = zstd ? buf_get(g) : NULL;
@@ -449,13 +497,46 @@ static void *worker(void *arg)
         if (c == C_NONE) break;
         pthread_mutex_unlock(&g->mu);
         if (c == C_PREP) prep(g, &dc, i);
-        else do_piece(g, dctx, i, k);
+        else do_piece(g, &dc, dctx, i, k);
         pthread_mutex_lock(&g->mu);
     }
     pthread_mutex_unlock(&g->mu);
     hpk_dctx_free(dctx);
     hpk_dircache_reset(&dc);
     return NULL;
+}
+
+struct sized {
+    uint64_t size;
+    size_t job;
+};
+
+/* Larger first, then table order. */
+static int by_size(const void *x, const void *y)
+{
+    const struct sized *a = x, *b = y;
+    if (a->size != b->size) return a->size < b->size ? 1 : -1;
+    return (a->job > b->job) - (a->job < b->job);
+}
+
+/* The order claim takes the files in: the largest first, so that the
+ * last work is small files that both threads share out, not the tail of
+ * one big file written in order by one thread while the other waits
+ * (docs/results.md). NULL when out of memory. */
+static size_t *claim_order(const struct hpk_fjob *jobs, size_t n)
+{
+    struct sized *s = malloc(n * sizeof *s);
+    size_t *o = malloc(n * sizeof *o);
+    if (s && o) {
+        for (size_t i = 0; i < n; i++) s[i] = (struct sized){jobs[i].e->size, i};
+        qsort(s, n, sizeof *s, by_size);
+        for (size_t i = 0; i < n; i++) o[i] = s[i].job;
+    } else {
+        free(o);
+        o = NULL;
+    }
+    free(s);
+    return o;
 }
 
 int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *list, struct hpk_err *err)
@@ -468,6 +549,10 @@ int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *li
     size_t slot = HPK_ZSTD_FRAME;
     for (size_t i = 0; i < n; i++) {
         jobs[i].fd = -1;
+        jobs[i].ref = SIZE_MAX;
+        const struct hpk_entry *r = hpk_entry_ref(a, jobs[i].e);
+        for (size_t k = 0; r && k < n; k++)
+            if (jobs[k].e == r) jobs[i].ref = k;
         bytes += jobs[i].e->size;
         if (hpk_codec_zstd(jobs[i].e->codec) && hpk_codec_frame(jobs[i].e->codec) > slot)
             slot = hpk_codec_frame(jobs[i].e->codec);
@@ -479,7 +564,9 @@ int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *li
      * pieces of 2 MiB, 8 of 8 MiB). */
     uint32_t window = (uint32_t)(2 * nt + 2), most = (uint32_t)((64u << 20) / slot);
     if (window > most) window = most;
-    struct engine g = {.a = a, .jobs = jobs, .n = n, .window = window, .slot = slot, .err = err};
+    size_t *order = claim_order(jobs, n);
+    if (!order) return hpk_fail(err, HPK_EXIT_UNPACK, "cannot unpack: out of memory");
+    struct engine g = {.a = a, .jobs = jobs, .n = n, .order = order, .window = window, .slot = slot, .err = err};
     /* Enough slots for every piece a window lets wait plus one per thread;
      * more (several files each with a window open) come from malloc. */
     if (bytes > HPK_ZSTD_FRAME / 2) arena_init(&g, window + (size_t)nt);
@@ -499,6 +586,7 @@ int hpk_write_files(const struct hpk_artifact *a, int root, struct hpk_fjobs *li
     }
     for (size_t i = 0; i < g.nfree; i++) buf_free(&g, g.free_bufs[i]);
     free(g.free_bufs);
+    free(order);
     hpk_huge_free(&g.arena_mem);
     pthread_cond_destroy(&g.cv);
     pthread_mutex_destroy(&g.mu);

@@ -60,6 +60,20 @@ typedef int (*hpk_sink_fn)(void *ctx, const uint8_t *buf, size_t len);
 int hpk_entry_decode(const struct hpk_artifact *a, const struct hpk_entry *e, hpk_sink_fn sink,
                      void *ctx);
 
+/* A zstdref entry decoded against its reference's content held by the
+ * caller, instead of decoding that reference again: the parallel unpacker
+ * maps the reference's file it has just written and checked. hpk_entry_ref
+ * gives the reference when this applies (the entry is zstdref and its
+ * reference, checked as hpk_entry_decode checks it, is not itself zstdref),
+ * NULL otherwise. hpk_ref_decode checks e's stored bytes, decodes its frame
+ * with `ref` (reflen bytes: must be the reference's size) as the prefix
+ * into `out` (e->size bytes) and checks the content's XXH3-128; the caller
+ * vouches for `ref` being the reference's content (a wrong one only makes
+ * the hash fail). */
+const struct hpk_entry *hpk_entry_ref(const struct hpk_artifact *a, const struct hpk_entry *e);
+int hpk_ref_decode(const struct hpk_artifact *a, const struct hpk_entry *e, const uint8_t *ref, size_t reflen,
+                   uint8_t *out);
+
 /* One independently decodable piece of an entry: a zstd frame (of
  * hpk_codec_frame(codec) content bytes), or a slice of HPK_ZSTD_FRAME bytes
  * of a stored entry, or a whole zlib entry. Pieces of

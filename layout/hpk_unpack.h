@@ -54,6 +54,7 @@ struct hpk_fjob {
     void *hs;              /* XXH3_state_t: files of more than one piece */
     const uint8_t **ready; /* [window]: pieces decoded (stored ones also written), waiting for their turn to be hashed (and written) */
     uint8_t **rbuf;        /* [window]: the buffer each one lives in (NULL: the mapping) */
+    size_t ref;            /* zstdref: the job writing its reference in this pass, else SIZE_MAX */
 };
 
 struct hpk_fjobs {

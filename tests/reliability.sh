@@ -525,6 +525,39 @@ EOP
     done
 }
 
+# The parallel writer takes the files largest first (filewriter.c,
+# claim_order), so that a first start does not end on one big file written
+# in order by one thread while the others wait; and a file stored as its
+# difference from another (zstdref) is decoded against that file once it is
+# written, mapped from the tree, not by decoding it a second time. Seen with
+# strace on one thread: the files are created in order of size, whatever
+# their order in the table, and b.jsa's reference a.jsa is opened for
+# reading after it was written.
+t_unpack_largest_first_ref_from_file() {
+    command -v strace >/dev/null || fail "strace is missing (sh tests/setup-deps.sh)"
+    local d=$W/ord/rt a=$W/ord/art x=$W/ord/x log=$W/ord/st
+    mkdir -p "$W/ord"; fake_runtime "$d"
+    seq 1 20000 >"$d/lib/a-small.txt"       # first in the table, small
+    seq 1 900000 >"$d/lib/b-big.txt"        # 6.2 MB: 3 frames
+    seq 1 300000 >"$d/lib/c-mid.txt"        # 2 MB
+    head -c $((1048576)) /dev/urandom | base64 >"$d/lib/server/a.jsa"
+    { sed '100s/^./#/' "$d/lib/server/a.jsa"; echo extra; } >"$d/lib/server/b.jsa"
+    "$HPACK" build -q --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a"
+    "$HPACK" inspect "$a" | awk '$NF == "runtime/lib/server/b.jsa" && $6 == "zstdref" {ok = 1} END {exit !ok}' ||
+        fail "b.jsa is not stored as its difference from a.jsa"
+    HPACK_THREADS=1 strace -f -qq -e trace=openat -e signal=none -o "$log" "$a" --hpack-extract "$x" >/dev/null ||
+        fail "extract failed"
+    diff -r "$d" "$x/runtime" >/dev/null || fail "the tree differs from the runtime"
+    # The regular files in the order they were created, with their sizes.
+    local order sizes
+    order=$(sed -n 's/.*openat([0-9]*, "\([^"]*\)", O_WRONLY|O_CREAT.*/\1/p' "$log")
+    sizes=$(for f in $order; do stat -c %s "$(find "$x" -name "$f" -type f | head -1)"; done)
+    [ "$(wc -l <<<"$sizes")" -ge 8 ] || fail "too few files created: $order"
+    [ "$sizes" = "$(sort -rn <<<"$sizes")" ] || fail "files not created largest first: $(paste -d' ' <(echo "$order") <(echo "$sizes") | tr '\n' ',')"
+    grep -q 'openat([0-9]*, "a\.jsa", O_RDONLY|O_NOFOLLOW|O_CLOEXEC) = [0-9]' "$log" ||
+        fail "b.jsa was not decoded against the written a.jsa: $(grep jsa "$log")"
+}
+
 t_corruption_sweep() {
     build_fake
     local json; json=$("$HPACK" inspect --json "$FAKE")

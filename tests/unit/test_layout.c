@@ -1855,6 +1855,48 @@ static void test_decode_zstdref(void **state)
     refpay_free(&r);
 }
 
+/* A zstdref entry decoded against its reference's content given by the
+ * caller (the unpacker maps the file it has just written): only for a
+ * reference that is not itself zstdref; the entry's stored bytes, the
+ * reference's length and the content's hash are still checked. */
+static void test_ref_decode_given(void **state)
+{
+    (void)state;
+    struct refpay r;
+    refpay_make(&r);
+    assert_ptr_equal(hpk_entry_ref(&r.a, &r.e[R_REF]), &r.e[R_STORED]);
+    assert_ptr_equal(hpk_entry_ref(&r.a, &r.e[R_REF2]), &r.e[R_FRAMES]);
+    assert_ptr_equal(hpk_entry_ref(&r.a, &r.e[R_CACHEREF]), &r.e[R_STORED]);
+    assert_null(hpk_entry_ref(&r.a, &r.e[R_REFREF])); /* its reference is zstdref: decoded as before */
+    assert_null(hpk_entry_ref(&r.a, &r.e[R_RTREF]));  /* a base entry against the cache: never */
+    assert_null(hpk_entry_ref(&r.a, &r.e[R_STORED]));
+    assert_null(hpk_entry_ref(&r.a, &r.e[R_FRAMES]));
+    uint8_t *out = malloc(REF_SIZE), *ref = malloc(REF_SIZE);
+    assert_non_null(out);
+    assert_non_null(ref);
+    memcpy(ref, r.base, REF_SIZE);
+    assert_int_equal(hpk_ref_decode(&r.a, &r.e[R_REF], ref, REF_SIZE, out), HPK_OK);
+    assert_memory_equal(out, r.target, REF_SIZE);
+    assert_int_equal(hpk_ref_decode(&r.a, &r.e[R_REF2], ref, REF_SIZE, out), HPK_OK);
+    assert_memory_equal(out, r.target, REF_SIZE);
+    /* Not the reference's size; not one that may be given. */
+    assert_int_equal(hpk_ref_decode(&r.a, &r.e[R_REF], ref, REF_SIZE - 1, out), HPK_E_DATA_CODEC);
+    assert_int_equal(hpk_ref_decode(&r.a, &r.e[R_REFREF], r.target, REF_SIZE, out), HPK_E_DATA_CODEC);
+    assert_int_equal(hpk_ref_decode(&r.a, &r.e[R_STORED], ref, REF_SIZE, out), HPK_E_DATA_CODEC);
+    /* Other content of that size: the result's hash fails. */
+    ref[REF_SIZE / 2] ^= 1;
+    assert_int_equal(hpk_ref_decode(&r.a, &r.e[R_REF], ref, REF_SIZE, out), HPK_E_DATA_HASH);
+    ref[REF_SIZE / 2] ^= 1;
+    /* The entry's own stored bytes. */
+    r.buf[r.e[R_REF].offset + r.e[R_REF].stored_size - 3] ^= 1;
+    assert_int_equal(hpk_ref_decode(&r.a, &r.e[R_REF], ref, REF_SIZE, out), HPK_E_DATA_HASH);
+    r.buf[r.e[R_REF].offset + r.e[R_REF].stored_size - 3] ^= 1;
+    assert_int_equal(hpk_ref_decode(&r.a, &r.e[R_REF], ref, REF_SIZE, out), HPK_OK);
+    free(out);
+    free(ref);
+    refpay_free(&r);
+}
+
 /* A zstdref entry of `size` zero bytes against entry `ref`: a frame made
  * by hand of RLE blocks (RFC 8878: single segment, its content size
  * declared), a few KB however large the size, so that the sizes' bounds
@@ -2896,6 +2938,7 @@ int main(void)
         cmocka_unit_test(test_cpu_max_parse),
         cmocka_unit_test(test_decode_zstd8m_frames),
         cmocka_unit_test(test_decode_zstdref),
+        cmocka_unit_test(test_ref_decode_given),
         cmocka_unit_test(test_decode_zstdref_bounds),
         cmocka_unit_test(test_decode_zstd_bad_framing),
         cmocka_unit_test(test_decode_size_mismatch),
