@@ -39,7 +39,7 @@ LAUNCHER_SRC := launcher/main.c launcher/tree.c launcher/jvmline.c launcher/trai
 INPUTS_SRC := packer/snapshot.c packer/inputfile.c packer/linkpath.c packer/treewalk.c packer/archive.c \
               packer/archlinks.c packer/runtime.c
 PACKER_SRC := packer/hpack.c packer/util.c $(INPUTS_SRC) packer/jar.c packer/payload.c packer/elfout.c \
-              packer/build.c packer/assemble.c packer/train.c packer/trainrun.c packer/ready.c packer/verifyrun.c packer/child.c packer/tune.c packer/tuneopts.c packer/tunetable.c packer/tuneheap.c packer/inspect.c packer/jsonout.c packer/hash.c packer/verify.c packer/diffx.c packer/lock.c packer/jlink.c packer/jdeps.c packer/provmods.c packer/argfile.c \
+              packer/build.c packer/assemble.c packer/train.c packer/trainrun.c packer/ready.c packer/verifyrun.c packer/child.c packer/tune.c packer/tuneopts.c packer/tunetable.c packer/tuneheap.c packer/inspect.c packer/jsonout.c packer/hash.c packer/verify.c packer/diffx.c packer/ahead.c packer/lock.c packer/jlink.c packer/jdeps.c packer/provmods.c packer/argfile.c \
               packer/closure.c packer/cppath.c packer/artifacts.c packer/image.c packer/ocibase.c packer/ocidoc.c packer/ocilayer.c packer/elfdeps.c packer/imagefonts.c packer/fonts.c packer/sha256.c packer/store.c \
               packer/variant.c
 HDRS := $(wildcard layout/*.h launcher/*.h packer/*.h)

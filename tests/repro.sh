@@ -205,6 +205,9 @@ t_extract_round_trip() {
     # archives: standard, deterministic, and hold the same files
     "$HPACK" extract "$H25" -o "$W/x1.tar"; (umask 077; TZ=Pacific/Kiritimati "$HPACK" extract "$H25" -o "$W/x2.tar")
     cmp "$W/x1.tar" "$W/x2.tar" || fail "two tar extractions differ"
+    # The contents decoded on a second thread (packer/ahead.c) or on one: the same bytes.
+    HPACK_THREADS=1 "$HPACK" extract "$H25" -o "$W/x1t.tar"; HPACK_THREADS=1 "$HPACK" extract "$H25" -o "$W/x1t.zip"
+    cmp "$W/x1.tar" "$W/x1t.tar" || fail "the tar differs on one thread"
     # no clock in it: every member has the fixed time (1980-01-01), whenever it ran
     python3 - "$W/x1.tar" <<'PY' || fail "a tar member carries another time"
 import sys, tarfile
@@ -213,6 +216,7 @@ sys.exit(1 if bad else 0)
 PY
     "$HPACK" extract "$H25" -o "$W/x1.zip"; "$HPACK" extract "$H25" -o "$W/x2.zip"
     cmp "$W/x1.zip" "$W/x2.zip" || fail "two zip extractions differ"
+    cmp "$W/x1.zip" "$W/x1t.zip" || fail "the zip differs on one thread"
     python3 - "$W/x1.tar" "$W/x1.zip" "$W/rt-x" <<'PY' || fail "archive contents differ from the tree"
 import hashlib, os, sys, tarfile, zipfile
 tree = sys.argv[3]
@@ -302,6 +306,17 @@ print(j["payload"]["offset"] + e["offset"] + e["stored_size"] // 2)')
     rc=0; err=$(cd "$W" && "$v" --hpack-extract xc2 2>&1) || rc=$?
     [ $rc = 121 ] && grep -q 'cache/.*\.aot' <<<"$err" || fail "--hpack-extract: status $rc: $err"
     [ -z "$(ls -d "$W"/xc2* 2>/dev/null)" ] || fail "--hpack-extract left: $(ls -d "$W"/xc2*)"
+    # To an archive: the contents decoded one thread ahead (packer/ahead.c,
+    # seen as a second thread), the cache last; nothing is left.
+    command -v strace >/dev/null || fail "strace is missing (sh tests/setup-deps.sh)"
+    local x
+    for x in tar zip; do
+        rc=0; err=$(HPACK_THREADS=2 strace -f -qq -e trace=clone,clone3 -e signal=none -o "$W/xc.$x.st" \
+            "$HPACK" extract "$v" -o "$W/xc5.$x" 2>&1) || rc=$?
+        [ $rc = 9 ] && grep -q 'cache/.*\.aot' <<<"$err" || fail "hpack extract -o .$x: status $rc: $err"
+        grep -q 'clone3\?(.*CLONE_THREAD' "$W/xc.$x.st" || fail "-o .$x: no thread decoded ahead: $(cat "$W/xc.$x.st")"
+        [ -z "$(ls -d "$W"/xc5* 2>/dev/null)" ] || fail "hpack extract -o .$x left: $(ls -d "$W"/xc5*)"
+    done
     # The same artifact unharmed: both extract, the cache with the tree.
     "$HPACK" extract "$H25T" -o "$W/xc3" >/dev/null && ls "$W"/xc3/cache/*.aot >/dev/null || fail "hpack extract -o DIR of DA1"
     (cd "$W" && "$H25T" --hpack-extract xc4 >/dev/null) && cmp "$W"/xc3/cache/*.aot "$W"/xc4/cache/*.aot ||
