@@ -190,7 +190,7 @@ static int claimable(const struct engine *g, const struct hpk_fjob *j)
 
 /* Take the next piece of work. A thread keeps to its file (`*job` on entry,
  * SIZE_MAX for none) while it has pieces to claim, else takes the first file
- * in table order no thread works on, and only when there is none helps with
+ * in claim_order no thread works on, and only when there is none helps with
  * a file another thread works on: one file's pieces in flight on two
  * threads at once wait for each other (its writes are in order, one thread
  * at a time, see do_piece), different files do not. Under mu. */
@@ -301,16 +301,19 @@ static void prep(struct engine *g, struct hpk_dircache *dc, size_t i)
  * (claimable waits for it): decoded against that file, mapped from the
  * page cache, instead of decoding the reference a second time from the
  * payload (14 MB for the JDK's classes_nocoops.jsa: docs/results.md). The
- * staging tree is this process's own (0700, every file O_EXCL), and the
- * result is hashed anyway. -1 (errno) when the file cannot be mapped: the
- * caller decodes the reference instead. Else an HPK_ code. */
+ * file is this process's own, in a tree no other user can reach (a new
+ * 0700 staging tree, or for a later pass a tree under the user's 0700
+ * cache root, under its lock), created O_EXCL; O_NONBLOCK so that nothing
+ * but a regular file can hold the open up; and the result is hashed
+ * anyway. -1 (errno) when the file cannot be mapped: the caller decodes
+ * the reference instead. Else an HPK_ code. */
 static int ref_from_file(struct engine *g, struct hpk_dircache *dc, struct hpk_fjob *j)
 {
     const struct hpk_fjob *rj = &g->jobs[j->ref];
     size_t rlen = (size_t)rj->e->size;
     char name[HPK_NAME_MAX + 64];
     int dir = job_dir(dc, rj, name, sizeof name);
-    int fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return -1;
     struct stat st;
     void *ref = MAP_FAILED;

@@ -13,13 +13,16 @@
 #include "../layout/hpk_cpus.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 /* Pieces waiting: a zstd frame each (2 MiB, 8 MiB for zstd8m), 1 MiB of
- * another codec; at most 4 x 8 MiB held. */
+ * another codec, a zstdref entry (handed over whole) cut into pieces of at
+ * most PIECE: at most 4 x 8 MiB held. */
 enum { SLOTS = 4 };
+#define PIECE ((size_t)8 << 20)
 
 struct slot {
     const struct hpk_entry *e;
@@ -67,24 +70,27 @@ struct filler {
 static int fill_sink(void *ctx, const uint8_t *buf, size_t len)
 {
     struct filler *f = ctx;
-    pthread_mutex_lock(&f->h->mu);
-    struct slot *s = free_slot(f->h);
-    pthread_mutex_unlock(&f->h->mu);
-    if (!s) return -1;
-    if (s->cap < len) {
-        uint8_t *nb = realloc(s->buf, len);
-        if (!nb) {
-            f->nomem = 1;
-            return -1;
+    for (size_t n; len; buf += n, len -= n) {
+        n = len < PIECE ? len : PIECE;
+        pthread_mutex_lock(&f->h->mu);
+        struct slot *s = free_slot(f->h);
+        pthread_mutex_unlock(&f->h->mu);
+        if (!s) return -1;
+        if (s->cap < n) {
+            uint8_t *nb = realloc(s->buf, n);
+            if (!nb) {
+                f->nomem = 1;
+                return -1;
+            }
+            s->buf = nb;
+            s->cap = n;
         }
-        s->buf = nb;
-        s->cap = len;
+        memcpy(s->buf, buf, n);
+        s->e = f->e;
+        s->len = n;
+        s->end = 0;
+        publish(f->h);
     }
-    memcpy(s->buf, buf, len);
-    s->e = f->e;
-    s->len = len;
-    s->end = 0;
-    publish(f->h);
     return 0;
 }
 
@@ -123,7 +129,17 @@ struct hpk_ahead *hpk_ahead_start(const struct hpk_artifact *a)
     h->a = a;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
-    if (pthread_create(&h->th, NULL, decoder, h) != 0) {
+    /* The signals that remove hpack's temporaries are handled on the main
+     * thread (util.c), not on this one. */
+    sigset_t all, old;
+    sigemptyset(&all);
+    sigaddset(&all, SIGINT);
+    sigaddset(&all, SIGTERM);
+    sigaddset(&all, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int r = pthread_create(&h->th, NULL, decoder, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
         pthread_cond_destroy(&h->cv);
         pthread_mutex_destroy(&h->mu);
         free(h);

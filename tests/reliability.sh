@@ -540,7 +540,7 @@ t_unpack_largest_first_ref_from_file() {
     seq 1 20000 >"$d/lib/a-small.txt"       # first in the table, small
     seq 1 900000 >"$d/lib/b-big.txt"        # 6.2 MB: 3 frames
     seq 1 300000 >"$d/lib/c-mid.txt"        # 2 MB
-    head -c $((1048576)) /dev/urandom | base64 >"$d/lib/server/a.jsa"
+    head -c $((3 * 1048576)) /dev/urandom | base64 >"$d/lib/server/a.jsa"  # 4.2 MB: 3 frames
     { sed '100s/^./#/' "$d/lib/server/a.jsa"; echo extra; } >"$d/lib/server/b.jsa"
     "$HPACK" build -q --runtime "$d" --jar "$SAMPLES/hello.jar" -o "$a"
     "$HPACK" inspect "$a" | awk '$NF == "runtime/lib/server/b.jsa" && $6 == "zstdref" {ok = 1} END {exit !ok}' ||
@@ -554,8 +554,30 @@ t_unpack_largest_first_ref_from_file() {
     sizes=$(for f in $order; do stat -c %s "$(find "$x" -name "$f" -type f | head -1)"; done)
     [ "$(wc -l <<<"$sizes")" -ge 8 ] || fail "too few files created: $order"
     [ "$sizes" = "$(sort -rn <<<"$sizes")" ] || fail "files not created largest first: $(paste -d' ' <(echo "$order") <(echo "$sizes") | tr '\n' ',')"
-    grep -q 'openat([0-9]*, "a\.jsa", O_RDONLY|O_NOFOLLOW|O_CLOEXEC) = [0-9]' "$log" ||
+    grep -q 'openat([0-9]*, "a\.jsa", O_RDONLY|O_NONBLOCK|O_NOFOLLOW|O_CLOEXEC) = [0-9]' "$log" ||
         fail "b.jsa was not decoded against the written a.jsa: $(grep jsa "$log")"
+    # On two threads too, and a.jsa is read only once it is finished: its
+    # writing descriptor closed (after its hash matched), not merely created.
+    local th
+    for th in 2 3; do
+        rm -rf "$x"
+        HPACK_THREADS=$th strace -f -qq -e trace=openat,close -e signal=none -o "$log.$th" "$a" --hpack-extract "$x" \
+            >/dev/null || fail "$th threads: extract failed"
+        diff -r "$d" "$x/runtime" >/dev/null || fail "$th threads: the tree differs from the runtime"
+        python3 - "$log.$th" <<'EOP' || fail "$th threads: $(cat "$log.$th.err")"
+import re, sys
+fd, closed, read = None, False, False
+def bad(m): open(sys.argv[1] + '.err', 'w').write(m + '\n'); sys.exit(1)
+for line in open(sys.argv[1]):
+    o = re.search(r'openat\(\d+, "a\.jsa", O_WRONLY\|O_CREAT[^)]*\) += (\d+)', line)
+    if o: fd = o.group(1); continue
+    if fd and re.search(r'close\(%s[) ]' % fd, line) and not closed: closed = True; continue
+    if re.search(r'openat\(\d+, "a\.jsa", O_RDONLY', line):
+        if not closed: bad('a.jsa opened for reading before it was finished')
+        read = True
+if not read: bad('a.jsa never read back')
+EOP
+    done
 }
 
 t_corruption_sweep() {
