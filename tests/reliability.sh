@@ -566,14 +566,26 @@ t_unpack_largest_first_ref_from_file() {
         diff -r "$d" "$x/runtime" >/dev/null || fail "$th threads: the tree differs from the runtime"
         python3 - "$log.$th" <<'EOP' || fail "$th threads: $(cat "$log.$th.err")"
 import re, sys
-fd, closed, read = None, False, False
+# strace -f splits a call another thread interrupts: "PID openat(... <unfinished ...>"
+# then "PID <... openat resumed>) = FD". The fd a.jsa is written through, its
+# close (logged when it starts: the reader can only open after it returned).
+fd, closed, read, pending = None, False, False, set()
 def bad(m): open(sys.argv[1] + '.err', 'w').write(m + '\n'); sys.exit(1)
 for line in open(sys.argv[1]):
-    o = re.search(r'openat\(\d+, "a\.jsa", O_WRONLY\|O_CREAT[^)]*\) += (\d+)', line)
-    if o: fd = o.group(1); continue
-    if fd and re.search(r'close\(%s[) ]' % fd, line) and not closed: closed = True; continue
-    if re.search(r'openat\(\d+, "a\.jsa", O_RDONLY', line):
-        if not closed: bad('a.jsa opened for reading before it was finished')
+    m = re.match(r'(\d+) +(.*)', line)
+    if not m: continue
+    pid, rest = m.groups()
+    if re.search(r'openat\(\d+, "a\.jsa", O_WRONLY\|O_CREAT', rest):
+        o = re.search(r'\) += (\d+)$', rest.strip())
+        if o: fd = o.group(1)
+        else: pending.add(pid)
+        continue
+    r = re.match(r'<\.\.\. openat resumed>.*\) += (\d+)$', rest.strip())
+    if r and pid in pending:
+        pending.discard(pid); fd = r.group(1); continue
+    if fd and not closed and re.match(r'close\(%s[) ]' % fd, rest): closed = True; continue
+    if re.search(r'openat\(\d+, "a\.jsa", O_RDONLY', rest):
+        if not closed: bad('a.jsa opened for reading before it was finished (write fd %s)' % fd)
         read = True
 if not read: bad('a.jsa never read back')
 EOP
